@@ -1,0 +1,3 @@
+"""Evaluation and regression harness for realtime voice agents."""
+
+__version__ = "0.1.0"

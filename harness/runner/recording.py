@@ -1,0 +1,253 @@
+"""The Recording of one scenario trial (DESIGN §6): file names, frame and annotation schemas.
+
+A trial folder holds:
+
+- ``events.jsonl``: one :class:`Frame` per line, in the order they happened, appended as they
+  happen. ``dir`` is ``sent`` (client → target), ``received`` (target → client, normalised to GA
+  event names) or ``harness`` (the runner's own annotations, see ``ANNOTATIONS``). Audio payloads
+  (``audio`` of ``input_audio_buffer.append`` and ``delta`` of ``response.output_audio.delta``)
+  are replaced by an :class:`AudioRef` into a track.
+- ``caller.wav``: the caller stream exactly as sent (PCM16 mono, the stream's rate).
+- ``agent_stream.wav``: every received agent audio byte in arrival order (PCM16 mono).
+- ``agent.wav``: agent audio placed on the playback timeline (what the caller heard).
+- ``call.wav``: stereo, caller left, agent (playback timeline) right.
+- ``meta.json``: :class:`RecordingMeta`.
+- ``verdicts.json``: written by scoring.
+
+All times are ``t_ms`` on the session clock: milliseconds since the WebSocket opened.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RECORDING_SCHEMA_VERSION = 1
+
+EVENTS_FILE = "events.jsonl"
+CALLER_WAV = "caller.wav"
+AGENT_STREAM_WAV = "agent_stream.wav"
+AGENT_WAV = "agent.wav"
+CALL_WAV = "call.wav"
+META_FILE = "meta.json"
+VERDICTS_FILE = "verdicts.json"
+
+Direction = Literal["sent", "received", "harness"]
+
+
+class AudioRef(BaseModel):
+    """Where an audio payload went: ``samples`` samples from ``start_sample`` of ``track``."""
+
+    track: Literal["caller", "agent_stream"]
+    start_sample: int
+    samples: int
+    sample_rate: int
+
+
+class Frame(BaseModel):
+    """One line of ``events.jsonl``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    seq: int = Field(..., description="0-based position in the file")
+    t_ms: float = Field(..., description="session clock")
+    dir: Direction
+    type: str = Field(..., description="event type (GA name) or harness annotation type")
+    event: dict[str, Any] = Field(default_factory=dict,
+                                  description="the event as sent/received (audio replaced by "
+                                              "{'audio_ref': AudioRef}); annotation payload")
+
+
+# --------------------------------------------------------------------------- annotations
+# The runner writes these with dir="harness". Scorers build their timeline from them plus the
+# protocol events; their payloads are the contract between runner and scoring.
+
+
+class StreamStarted(BaseModel):
+    """``harness.stream.started``: the caller stream's chunk 0 starts at ``t_ms``."""
+
+    sample_rate: int
+    chunk_ms: int
+    input_audio_format: str
+
+
+class TurnStarted(BaseModel):
+    """``harness.turn.started``: a caller turn begins (its first chunk is being sent).
+
+    Times are session-clock ms of the send time of the chunk holding the sample (DESIGN §4).
+    ``speech_onset_ms``/``speech_end_ms`` are None for silence and play turns.
+    ``pauses_ms`` are [start, end] pairs of mid-turn pauses on the session clock.
+    """
+
+    turn_index: int
+    kind: Literal["say", "audio", "silence", "play"]
+    text: str | None = Field(None, description="what the caller says (the full scripted text)")
+    spoken_text: str | None = Field(None, description="what was actually said (cut-off prefix)")
+    addressed: bool
+    start_ms: float
+    end_ms: float = Field(..., description="scheduled end of the turn's audio")
+    speech_onset_ms: float | None = None
+    speech_end_ms: float | None = None
+    pauses_ms: list[tuple[float, float]] = Field(default_factory=list)
+    cut_off: bool = False
+    entity: dict[str, str] | None = None
+    intent: str | None = None
+    trigger: Literal["first", "after_agent", "barge_in", "after_ms", "when_agent_says",
+                     "timeout"] = Field(..., description="what started the turn")
+    barge_in_at_agent_ms: int | None = None
+
+
+class TurnEnded(BaseModel):
+    """``harness.turn.ended``: the turn's last chunk was sent."""
+
+    turn_index: int
+
+
+class PlaybackStarted(BaseModel):
+    """``harness.playback.started``: a response's audio starts playing on the playback clock."""
+
+    response_id: str
+    item_id: str | None = None
+
+
+class PlaybackAudible(BaseModel):
+    """``harness.playback.audible``: playback time of the response's first non-silent sample."""
+
+    response_id: str
+    item_id: str | None = None
+    onset_ms: float
+
+
+class PlaybackStopped(BaseModel):
+    """``harness.playback.stopped``: playback of a response ended (drained or interrupted)."""
+
+    response_id: str
+    item_id: str | None = None
+    reason: Literal["drained", "interrupted", "session_end"]
+    played_ms: float = Field(..., description="audio of this item actually played")
+    dropped_ms: float = Field(..., description="audio received but never played")
+    received_ms: float = Field(..., description="audio received so far for this item")
+
+
+class ToolCallAnswered(BaseModel):
+    """``harness.tool.answered``: the runner answered a function call from the mocks."""
+
+    call_id: str
+    name: str
+    arguments: dict[str, Any] | None
+    arguments_raw: str
+    invented: bool = Field(..., description="the agent config does not declare this tool")
+    output: Any
+    latency_ms: int
+    call_index: int = Field(..., description="0-based index among calls of this tool")
+
+
+class TrialEnded(BaseModel):
+    """``harness.trial.ended``: last line of a complete recording."""
+
+    status: Literal["completed", "errored"]
+    error: str | None = None
+
+
+ANNOTATIONS: dict[str, type[BaseModel]] = {
+    "harness.stream.started": StreamStarted,
+    "harness.turn.started": TurnStarted,
+    "harness.turn.ended": TurnEnded,
+    "harness.playback.started": PlaybackStarted,
+    "harness.playback.audible": PlaybackAudible,
+    "harness.playback.stopped": PlaybackStopped,
+    "harness.tool.answered": ToolCallAnswered,
+    "harness.trial.ended": TrialEnded,
+}
+
+
+class RecordingMeta(BaseModel):
+    """``meta.json`` of a trial."""
+
+    model_config = ConfigDict(extra="allow")
+
+    schema_version: int = RECORDING_SCHEMA_VERSION
+    scenario: str
+    scenario_file: str | None = None
+    scenario_hash: str
+    agent_config: dict[str, Any] = Field(..., description="the AgentConfig used (no secrets)")
+    agent_config_hash: str
+    variant: str | None = None
+    trial: int = 0
+    target: str = Field(..., description="target label, never with credentials")
+    dialect: str = "ga"
+    faults: list[str] = Field(default_factory=list)
+    harness_version: str
+    machine: dict[str, Any] = Field(default_factory=dict)
+    started_at: str = Field(..., description="UTC ISO time the session opened")
+    status: Literal["running", "completed", "errored", "incomplete"] = "running"
+    error: str | None = None
+    scenario_model: dict[str, Any] = Field(
+        default_factory=dict, description="the loaded scenario (turns, tools, expect) as JSON")
+
+
+def read_frames(path: Path) -> list[Frame]:
+    """Read ``events.jsonl``; a torn last line (a killed run) is ignored."""
+    frames: list[Frame] = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                frames.append(Frame.model_validate(json.loads(line)))
+            except (json.JSONDecodeError, ValueError):
+                break
+    return frames
+
+
+class Recording:
+    """A trial folder read back: frames, meta, and the audio tracks on demand."""
+
+    def __init__(self, path: Path | None, meta: RecordingMeta, frames: list[Frame]):
+        self.path = path
+        self.meta = meta
+        self.frames = frames
+
+    @classmethod
+    def load(cls, path: Path) -> Recording:
+        from harness.errors import InputError  # noqa: PLC0415
+
+        path = Path(path)
+        meta_path = path / META_FILE
+        if not meta_path.is_file():
+            raise InputError(f"not a recording folder (no {META_FILE})", location=str(path))
+        raw = json.loads(meta_path.read_text(encoding="utf-8"))
+        version = raw.get("schema_version", 0)
+        if version > RECORDING_SCHEMA_VERSION:
+            raise InputError(
+                f"recording schema version {version} is newer than this harness reads "
+                f"({RECORDING_SCHEMA_VERSION}); upgrade the harness", location=str(meta_path))
+        meta = RecordingMeta.model_validate(raw)
+        events = path / EVENTS_FILE
+        frames = read_frames(events) if events.is_file() else []
+        if meta.status == "running":
+            meta.status = "incomplete"
+        return cls(path, meta, frames)
+
+    def annotations(self, type_: str) -> list[tuple[Frame, BaseModel]]:
+        """Harness annotations of one type, parsed, with their frames."""
+        model = ANNOTATIONS[type_]
+        return [(f, model.model_validate(f.event)) for f in self.frames
+                if f.dir == "harness" and f.type == type_]
+
+    def events(self, type_: str | None = None, dir: Direction | None = None) -> list[Frame]:
+        return [f for f in self.frames
+                if (type_ is None or f.type == type_) and (dir is None or f.dir == dir)]
+
+    def track(self, name: str) -> tuple[Any, int]:
+        """(samples as int16 numpy array, sample rate) of a WAV track of this trial."""
+        import soundfile as sf  # noqa: PLC0415
+
+        if self.path is None:
+            raise FileNotFoundError(name)
+        data, rate = sf.read(self.path / name, dtype="int16")
+        return data, rate

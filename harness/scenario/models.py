@@ -1,0 +1,547 @@
+"""Pydantic models of scenarios, caller turns, tool mocks, expectations and agent configs.
+
+These are the contract of DESIGN §5. Unknown keys are errors everywhere. Cross-file checks
+(referenced files exist, mocks name declared tools, ...) live in ``harness.scenario.loader``;
+the checks that need only one model live here as validators.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SCHEMA_VERSION = 1
+
+
+class Strict(BaseModel):
+    """Base of every model read from YAML: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --------------------------------------------------------------------------- caller and noise
+
+NoiseKind = Literal[
+    "white", "pink", "brown", "babble", "hold_music", "tv", "side_conversation"
+]
+"""Generated noise kinds. ``tv`` and ``side_conversation`` are TTS talkers at a lower level."""
+
+
+class CallerVoice(Strict):
+    """How the caller sounds: an espeak-ng voice and a speaking rate."""
+
+    voice: str = Field("en-us", description="espeak-ng voice name or language, e.g. en-us, en-gb")
+    words_per_minute: int = Field(165, ge=80, le=400, description="speaking rate")
+
+
+class NoiseSpec(Strict):
+    """A background bed: a generated kind or a WAV file, at an SNR against the caller's speech."""
+
+    kind: NoiseKind | None = Field(None, description="generated noise kind")
+    file: Path | None = Field(None, description="WAV file looped as the bed (relative to the YAML)")
+    snr_db: float = Field(20.0, ge=-10.0, le=60.0, description="caller speech level over the bed")
+    seed: int = Field(0, description="seed of the generated bed (rendering is deterministic)")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NoiseSpec:
+        if (self.kind is None) == (self.file is None):
+            raise ValueError("give exactly one of 'kind' or 'file'")
+        return self
+
+
+class Pause(Strict):
+    """A pause inside a caller turn: the caller stops mid-sentence and goes on."""
+
+    pause_ms: int = Field(..., ge=0, le=60_000)
+
+
+SaySegment = Annotated[str | Pause, Field(union_mode="left_to_right")]
+
+
+class CutOff(Strict):
+    """Where a caller clip ends abruptly (give exactly one)."""
+
+    after_text: str | None = Field(None, description="the clip stops where this prefix ends")
+    at_ms: int | None = Field(None, ge=1, description="the clip stops this far into its speech")
+    fraction: float | None = Field(None, gt=0.0, lt=1.0, description="fraction of the clip kept")
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CutOff:
+        given = [v for v in (self.after_text, self.at_ms, self.fraction) if v is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of after_text, at_ms, fraction")
+        return self
+
+
+class BargeIn(Strict):
+    """The turn starts while the agent is speaking, this far into its audible reply."""
+
+    at_agent_ms: int = Field(..., ge=0, le=60_000)
+
+
+class Play(Strict):
+    """Audio not addressed to the agent (hold music, TV, a side conversation, noise, a WAV)."""
+
+    noise: NoiseKind | None = Field(None, description="generated kind to play")
+    file: Path | None = Field(None, description="WAV file to play (relative to the YAML)")
+    ms: int = Field(..., ge=100, le=120_000, description="how long it plays")
+    level_db: float = Field(-6.0, ge=-60.0, le=0.0,
+                            description="level relative to the caller's speech level")
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Play:
+        if (self.noise is None) == (self.file is None):
+            raise ValueError("give exactly one of 'noise' or 'file'")
+        return self
+
+
+Intent = Literal["affirm", "deny", "correct", "other"]
+
+
+class Turn(Strict):
+    """One scripted caller turn.
+
+    Exactly one of ``say``, ``audio``, ``silence_ms`` or ``play`` says what the caller does.
+    """
+
+    say: str | list[SaySegment] | None = Field(
+        None, description="text to speak; a list mixes text segments and {pause_ms: N} pauses")
+    audio: Path | None = Field(None, description="recorded WAV clip (any rate, any channels)")
+    text: str | None = Field(None, description="what a recorded clip says (for scorers)")
+    silence_ms: int | None = Field(None, ge=0, le=120_000, description="the caller says nothing")
+    play: Play | None = None
+
+    cut_off: CutOff | None = None
+    entity: dict[str, str] | None = Field(
+        None, description="what the caller meant, e.g. {order_id: '83521'}, for entity scorers")
+    intent: Intent | None = None
+    voice: CallerVoice | None = Field(None, description="per-turn caller voice override")
+    noise: NoiseSpec | Literal["none"] | None = Field(
+        None, description="per-turn background bed override ('none' turns it off)")
+
+    barge_in: BargeIn | None = None
+    after_ms: int | None = Field(None, ge=0, le=120_000,
+                                 description="start this long after the previous turn ended")
+    when_agent_says: str | None = Field(
+        None, description="start once the agent's transcript matches this regex")
+
+    @model_validator(mode="after")
+    def _one_action(self) -> Turn:
+        actions = [n for n in ("say", "audio", "silence_ms", "play") if getattr(self, n) is not None]
+        if len(actions) != 1:
+            raise ValueError("a turn needs exactly one of say, audio, silence_ms, play"
+                             + (f" (got {', '.join(actions)})" if actions else ""))
+        starts = [n for n in ("barge_in", "after_ms", "when_agent_says") if getattr(self, n) is not None]
+        if len(starts) > 1:
+            raise ValueError(f"give at most one of barge_in, after_ms, when_agent_says (got {', '.join(starts)})")
+        if self.cut_off is not None and self.say is None and self.audio is None:
+            raise ValueError("cut_off needs a say or audio turn")
+        if self.when_agent_says is not None:
+            try:
+                re.compile(self.when_agent_says)
+            except re.error as exc:
+                raise ValueError(f"when_agent_says is not a valid regex: {exc}") from None
+        if isinstance(self.say, list) and not any(isinstance(s, str) for s in self.say):
+            raise ValueError("say needs at least one text segment")
+        return self
+
+    @property
+    def kind(self) -> Literal["say", "audio", "silence", "play"]:
+        if self.say is not None:
+            return "say"
+        if self.audio is not None:
+            return "audio"
+        if self.silence_ms is not None:
+            return "silence"
+        return "play"
+
+    @property
+    def segments(self) -> list[str | Pause]:
+        """The say text as segments (a plain string is one segment)."""
+        if self.say is None:
+            return []
+        return [self.say] if isinstance(self.say, str) else list(self.say)
+
+    @property
+    def spoken_text(self) -> str | None:
+        """Everything the caller says in this turn (segments joined), or a clip's ``text``."""
+        if self.say is not None:
+            return " ".join(s for s in self.segments if isinstance(s, str))
+        return self.text
+
+    @property
+    def addressed(self) -> bool:
+        """Whether this turn is speech meant for the agent."""
+        return self.kind in ("say", "audio")
+
+
+# --------------------------------------------------------------------------- tool mocks
+
+
+class ToolResult(Strict):
+    """One mock answer. ``returns`` is sent as the function output; ``error`` sends
+    ``{"error": ...}``. ``when`` matches a subset of the call's arguments (normalised)."""
+
+    when: dict[str, Any] | None = Field(None, description="argument subset this answer applies to")
+    returns: Any = Field(None, description="the function output (any JSON)")
+    error: str | None = Field(None, description="answer with {error: ...} instead")
+    latency_ms: int = Field(0, ge=0, le=120_000, description="delay before the output is sent")
+
+    @model_validator(mode="after")
+    def _result_or_error(self) -> ToolResult:
+        if self.returns is not None and self.error is not None:
+            raise ValueError("give 'returns' or 'error', not both")
+        return self
+
+    def output(self) -> Any:
+        return {"error": self.error} if self.error is not None else self.returns
+
+
+class ToolSequence(Strict):
+    """Answers for repeated calls: the n-th call gets the n-th entry (the last one repeats)."""
+
+    sequence: list[ToolResult] = Field(..., min_length=1)
+
+
+ToolMock = Annotated[ToolSequence | ToolResult | list[ToolResult], Field(union_mode="left_to_right")]
+
+
+def resolve_mock(mock: ToolMock, arguments: dict[str, Any], call_index: int) -> ToolResult | None:
+    """The answer a mock gives to the ``call_index``-th call (0-based) with these arguments.
+
+    Conditional lists answer with the first entry whose ``when`` matches (an entry without
+    ``when`` matches anything); ``None`` when nothing matches.
+    """
+    from harness.spoken import values_equal  # noqa: PLC0415 - keeps models import-light
+
+    if isinstance(mock, ToolSequence):
+        return mock.sequence[min(call_index, len(mock.sequence) - 1)]
+    rules = mock if isinstance(mock, list) else [mock]
+    for rule in rules:
+        if rule.when is None or all(
+            k in arguments and values_equal(arguments[k], v) for k, v in rule.when.items()
+        ):
+            return rule
+    return None
+
+
+# --------------------------------------------------------------------------- expectations
+
+
+class LatencyParams(Strict):
+    """Voice-to-voice latency (or another latency metric) per answered caller turn."""
+
+    max_ms: float | None = Field(None, gt=0, description="every answered turn at most this")
+    p50_ms: float | None = Field(None, gt=0)
+    p90_ms: float | None = Field(None, gt=0)
+    p95_ms: float | None = Field(None, gt=0)
+    metric: Literal["voice_to_voice", "first_audio", "endpointing"] = "voice_to_voice"
+    turns: Literal["all", "tool", "plain"] = Field(
+        "all", description="grade only turns with a tool call, only turns without, or all")
+
+    @model_validator(mode="after")
+    def _some_threshold(self) -> LatencyParams:
+        if all(v is None for v in (self.max_ms, self.p50_ms, self.p90_ms, self.p95_ms)):
+            raise ValueError("give at least one of max_ms, p50_ms, p90_ms, p95_ms")
+        return self
+
+
+class PreambleParams(Strict):
+    """Before each matching tool call the agent spoke a short preamble in the same caller turn."""
+
+    before_tool: str | None = Field(None, description="tool name; any tool when omitted")
+    max_words: int | None = Field(None, ge=1)
+    max_sentences: int | None = Field(None, ge=1)
+    avoid: list[str] = Field(default_factory=list, description="phrases a preamble must not use")
+    none_when_unclear: bool = Field(
+        False, description="after unclear/cut-off input, no preamble (ask instead)")
+
+
+class EntityConfirmedParams(Strict):
+    """The agent read the caller's entity back correctly before a tool used it."""
+
+    entity: str = Field(..., description="entity label from the turns' `entity` maps")
+    tool: str | None = Field(None, description="tool that uses it; any tool taking the argument")
+    argument: str | None = Field(None, description="argument name; defaults to the entity name")
+
+
+class ConfirmationBeforeWriteParams(Strict):
+    """Each write-tool call follows a confirmation question and a caller `affirm` turn."""
+
+    tool: str | None = Field(None, description="write tool; every `write: true` tool if omitted")
+    key_arguments: list[str] | None = Field(
+        None, description="arguments the question must name; all required ones if omitted")
+
+
+class EscalationParams(Strict):
+    """Hand-off to a human: `required` or `forbidden` (shorthand: `escalation: forbidden`)."""
+
+    mode: Literal["required", "forbidden"]
+    by_turn: int | None = Field(None, ge=0, description="required: called by the end of this turn")
+    tool: str | None = Field(None, description="escalation tool; the `escalation: true` tool if omitted")
+    spoken_handoff: bool = Field(True, description="required: the agent says it hands over")
+
+
+class BargeInParams(Strict):
+    """Per interruption: stop time, truncate position, cancelled response."""
+
+    max_stop_ms: float = Field(500.0, gt=0)
+    truncate_tolerance_ms: float = Field(
+        60.0, ge=0, description="allowed |audio_end_ms - played ms| of the truncate")
+
+
+class NoResponseParams(Strict):
+    """The agent stays silent (or calls wait_for_user) during pauses, silences and non-addressed audio."""
+
+    turns: list[int] | None = Field(None, description="turn indexes; all pause/silence/play turns if omitted")
+    max_speech_ms: float = Field(1000.0, gt=0, description="speech this long is a take-over")
+    max_words: int = Field(3, ge=0, description="more words than this is a take-over")
+
+
+class DeadAirParams(Strict):
+    """Longest gap with neither party audible between a caller turn and the agent's answer."""
+
+    max_ms: float = Field(..., gt=0)
+
+
+class TurnAnsweredParams(Strict):
+    """Addressed caller turns get agent audio within a timeout."""
+
+    turns: list[int] | None = Field(None, description="turn indexes; every addressed turn if omitted")
+    timeout_ms: float = Field(15_000.0, gt=0)
+
+
+class ToolCalledParams(Strict):
+    """The agent called a tool (optionally with an argument subset, a number of times)."""
+
+    name: str
+    arguments: dict[str, Any] | None = Field(None, description="subset, compared normalised")
+    times: int | None = Field(None, ge=1, description="exact number of matching calls")
+
+
+class NoToolCallParams(Strict):
+    """The agent did not call this tool (or no tool at all when `name` is omitted)."""
+
+    name: str | None = None
+
+
+class TranscriptParams(Strict):
+    """Phrases the agent must or must not say (case-insensitive; regex when `regex: true`)."""
+
+    must_say: list[str] = Field(default_factory=list)
+    must_not_say: list[str] = Field(default_factory=list)
+    regex: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> TranscriptParams:
+        if not self.must_say and not self.must_not_say:
+            raise ValueError("give must_say and/or must_not_say")
+        return self
+
+
+class InputHeardParams(Strict):
+    """WER between the scripted caller text and the target's input transcription."""
+
+    max_wer: float = Field(0.3, ge=0.0)
+
+
+class SpeechMatchesTranscriptParams(Strict):
+    """ASR of the agent's audio against its own transcript (WER)."""
+
+    max_wer: float = Field(0.35, ge=0.0)
+
+
+EXPECTATION_PARAMS: dict[str, type[Strict]] = {
+    "latency": LatencyParams,
+    "preamble": PreambleParams,
+    "entity_confirmed": EntityConfirmedParams,
+    "confirmation_before_write": ConfirmationBeforeWriteParams,
+    "escalation": EscalationParams,
+    "barge_in": BargeInParams,
+    "no_response": NoResponseParams,
+    "dead_air": DeadAirParams,
+    "turn_answered": TurnAnsweredParams,
+    "tool_called": ToolCalledParams,
+    "no_tool_call": NoToolCallParams,
+    "transcript": TranscriptParams,
+    "input_heard": InputHeardParams,
+    "speech_matches_transcript": SpeechMatchesTranscriptParams,
+}
+"""Expectation kind → parameter model. The scoring registry checks it covers every kind."""
+
+
+class Expectation(BaseModel):
+    """One entry of a scenario's ``expect`` list: ``{kind: params}``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    params: Strict
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_mapping(cls, data: Any) -> Any:
+        if isinstance(data, dict) and set(data) == {"kind", "params"}:
+            kind, params = data["kind"], data["params"]
+        elif isinstance(data, dict) and len(data) == 1:
+            kind, params = next(iter(data.items()))
+        elif isinstance(data, str):
+            kind, params = data, {}
+        else:
+            raise ValueError("an expectation is a mapping with one key, e.g. {latency: {max_ms: 1500}}")
+        model = EXPECTATION_PARAMS.get(kind)
+        if model is None:
+            raise ValueError(f"unknown expectation kind {kind!r}; expected one of "
+                             + ", ".join(sorted(EXPECTATION_PARAMS)))
+        if kind == "escalation" and isinstance(params, str):
+            params = {"mode": params}
+        if params is None:
+            params = {}
+        if isinstance(params, BaseModel):
+            return {"kind": kind, "params": params}
+        return {"kind": kind, "params": model.model_validate(params)}
+
+    def label(self) -> str:
+        """Short human label, e.g. ``latency(max_ms=1500)``."""
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump(exclude_defaults=True).items())
+        return f"{self.kind}({args})"
+
+
+# --------------------------------------------------------------------------- agent config
+
+AudioFormat = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
+
+
+class TurnDetection(Strict):
+    """Server turn detection, as a ``session.update`` carries it."""
+
+    type: Literal["server_vad", "semantic_vad"] = "server_vad"
+    threshold: float | None = Field(0.5, ge=0.0, le=1.0)
+    prefix_padding_ms: int | None = Field(300, ge=0)
+    silence_duration_ms: int | None = Field(500, ge=0)
+    create_response: bool = True
+    interrupt_response: bool = True
+    idle_timeout_ms: int | None = Field(None, ge=0)
+    eagerness: Literal["low", "medium", "high", "auto"] | None = None
+
+
+class InputTranscription(Strict):
+    model: str = "gpt-4o-mini-transcribe"
+    prompt: str | None = None
+    language: str | None = None
+
+
+class ToolSpec(Strict):
+    """A function tool (JSON Schema parameters) with the harness's two flags."""
+
+    name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+    description: str = ""
+    parameters: dict[str, Any] = Field(
+        default_factory=lambda: {"type": "object", "properties": {}})
+    write: bool = Field(False, description="has a side effect: must be confirmed before the call")
+    escalation: bool = Field(False, description="hands the call to a human")
+
+    def session_tool(self) -> dict[str, Any]:
+        """The tool as a ``session.update`` carries it (without the harness flags)."""
+        return {"type": "function", "name": self.name, "description": self.description,
+                "parameters": self.parameters}
+
+    @property
+    def required_arguments(self) -> list[str]:
+        return list(self.parameters.get("required", []))
+
+
+class AgentConfig(Strict):
+    """What a ``session.update`` carries, plus the harness flags on tools (DESIGN §5)."""
+
+    name: str | None = Field(None, description="label in reports; defaults to the file name")
+    model: str = "gpt-realtime"
+    instructions: str | None = None
+    instructions_file: Path | None = Field(None, description="instructions read from this file")
+    voice: str = "marin"
+    input_audio_format: AudioFormat = "audio/pcm"
+    output_audio_format: AudioFormat = "audio/pcm"
+    turn_detection: TurnDetection | None = Field(
+        default_factory=TurnDetection, description="null: manual commit + response.create")
+    input_transcription: InputTranscription | None = Field(default_factory=InputTranscription)
+    tool_choice: str = "auto"
+    tools: list[ToolSpec] = Field(default_factory=list)
+    local_profile: str = Field(
+        "support_desk", description="dialogue profile of the local reference agent (name or file)")
+
+    @field_validator("tools")
+    @classmethod
+    def _unique_tools(cls, tools: list[ToolSpec]) -> list[ToolSpec]:
+        seen: set[str] = set()
+        for t in tools:
+            if t.name in seen:
+                raise ValueError(f"tool {t.name!r} is declared twice")
+            seen.add(t.name)
+        return tools
+
+    @model_validator(mode="after")
+    def _instructions(self) -> AgentConfig:
+        if self.instructions is not None and self.instructions_file is not None:
+            raise ValueError("give instructions or instructions_file, not both")
+        return self
+
+    def tool(self, name: str) -> ToolSpec | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    @property
+    def write_tools(self) -> list[str]:
+        return [t.name for t in self.tools if t.write]
+
+    @property
+    def escalation_tools(self) -> list[str]:
+        return [t.name for t in self.tools if t.escalation]
+
+    @property
+    def sample_rate(self) -> int:
+        """Rate of the input stream: 24 kHz PCM, 8 kHz G.711."""
+        return 24_000 if self.input_audio_format == "audio/pcm" else 8_000
+
+
+# --------------------------------------------------------------------------- scenario
+
+
+class Scenario(Strict):
+    """A scripted call: caller turns, tool mocks and what to expect (DESIGN §5)."""
+
+    name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="unique in the suite")
+    description: str = ""
+    extends: Path | None = Field(None, description="defaults file (agent, caller, noise, tools)")
+    agent: Path | None = Field(None, description="AgentConfig file (relative to the YAML)")
+    tags: list[str] = Field(default_factory=list)
+    caller: CallerVoice = Field(default_factory=CallerVoice)
+    noise: NoiseSpec | None = Field(None, description="bed under the whole call; none by default")
+    reaction_gap_ms: int = Field(700, ge=0, le=10_000,
+                                 description="human gap after the agent stops before the next turn")
+    idle_timeout_ms: int = Field(6000, ge=0, le=120_000,
+                                 description="after the last turn, wait this long for the agent to go idle")
+    max_duration_s: float = Field(180.0, gt=0, description="per-trial timeout")
+    turns: list[Turn] = Field(..., min_length=1)
+    tools: dict[str, ToolMock] = Field(default_factory=dict)
+    expect: list[Expectation] = Field(..., min_length=1)
+
+    # Set by the loader, never read from YAML.
+    source: Path | None = Field(None, exclude=True, description="(set by the loader)")
+    agent_config: AgentConfig | None = Field(None, exclude=True, description="(set by the loader)")
+
+    @field_validator("expect", mode="before")
+    @classmethod
+    def _expect_not_empty(cls, v: Any) -> Any:
+        if v == [] or v is None:
+            raise ValueError("a scenario needs at least one expectation")
+        return v
+
+    def entities(self) -> dict[str, str]:
+        """Every labelled entity, the last label winning (a correction overrides)."""
+        out: dict[str, str] = {}
+        for t in self.turns:
+            out.update(t.entity or {})
+        return out
