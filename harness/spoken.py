@@ -1,0 +1,491 @@
+"""Spoken-form normalisation of identifiers, numbers and emails (loader, agent and scorers).
+
+Speech recognisers write the same value in many ways: "8, 3, 5, 2, 1.", "Eight three five two
+one.", "eighty three five twenty one", "835-21", "A-B-1-2", "Alpha Bravo dash one two",
+"john dot doe at example dot com". This module turns all of them into one compact form.
+
+Public API:
+
+- ``spoken_to_compact(text)``: the whole text read as one value ("eight three five" → "835",
+  "A B dash one two" → "ab-12", "john dot doe at example dot com" → "john.doe@example.com").
+  Filler words ("um", "uh") are dropped; other words are kept (they may be parts of an email).
+- ``normalize_value(v)``: canonical comparison form of an entity or argument value (any JSON
+  scalar): spoken or compact input, case-folded, spaces and filler punctuation removed.
+- ``values_equal(a, b)``: ``normalize_value(a) == normalize_value(b)``.
+- ``find_readbacks(text)``: the entity-like values spoken inside a sentence, in compact form, in
+  order ("Just to confirm, that's eight, three, five, two, one, correct?" → ["83521"]).
+- ``to_spoken(value)``: the inverse used for read-backs: a value said character by character
+  ("83521" → "eight, three, five, two, one"; "john.doe@example.com" → "john dot doe at example
+  dot com"), which ``find_readbacks`` parses back to the same compact value.
+
+Rules worth knowing (all follow what recognisers write for spelled input):
+
+- Number words group as people say them: "eighty three" → "83", "one twenty three" → "123",
+  "nine thousand nine hundred eleven" → "9911"; digits said one by one simply concatenate.
+  "double five" → "55", "triple oh" → "000"; "oh"/"zero"/"nought" → "0".
+- Homophones become digits only between digits: "for" → 4, "to"/"too" → 2, "ate" → 8,
+  "won" → 1 ("eight three five to one" → "83521"; "I want to cancel" stays words).
+- A hyphen written between single characters or number words is a recogniser's way of joining
+  spelled characters ("A-B-1-2" → "ab12", "eight-three-five" → "835"); between longer parts it is
+  a real dash ("AB-1234" → "ab-1234"). A spoken "dash"/"hyphen" is always a real dash.
+- In sentences, a lone "a"/"I" counts as a spelled letter only next to another spelled letter, or
+  when written upper-case mid-sentence next to a digit ("that's A, one, two").
+- ``find_readbacks`` keeps values of at least three characters (so "two orders" or "April 25"
+  are not read-backs) and any email.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "find_readbacks",
+    "normalize_value",
+    "spoken_to_compact",
+    "to_spoken",
+    "values_equal",
+]
+
+_UNITS = {
+    "zero": 0, "oh": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
+    "six": 6, "seven": 7, "eight": 8, "nine": 9, "niner": 9,
+}
+_TEENS = {
+    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
+    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
+}
+_TENS = {
+    "twenty": 20, "thirty": 30, "forty": 40, "fourty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}
+_MULTIPLIERS = {"hundred": 100, "thousand": 1000}
+_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "ate": "8", "won": "1"}
+_REPEATS = {"double": 2, "triple": 3}
+_NATO = {
+    "alpha": "a", "alfa": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",
+    "foxtrot": "f", "golf": "g", "hotel": "h", "india": "i", "juliet": "j", "juliett": "j",
+    "kilo": "k", "lima": "l", "mike": "m", "november": "n", "oscar": "o", "papa": "p",
+    "quebec": "q", "romeo": "r", "sierra": "s", "tango": "t", "uniform": "u", "victor": "v",
+    "whiskey": "w", "whisky": "w", "xray": "x", "yankee": "y", "zulu": "z",
+}
+_SEPARATOR_WORDS = {
+    "dash": "-", "hyphen": "-", "dot": ".", "underscore": "_", "slash": "/", "plus": "+",
+}
+_FILLERS = {"um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "mm"}
+_SOFT_PUNCT = set(",.;:…")
+_DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+_SYMBOL_WORDS = {"-": "dash", ".": "dot", "@": "at", "_": "underscore", "/": "slash", "+": "plus"}
+
+_LEX = re.compile(r"(?P<w>[^\W_]+(?:['’][^\W\d_]+)?)|(?P<s>[-_@./+])|(?P<p>\S)")
+_XRAY = re.compile(r"\bx[- ]ray\b", re.IGNORECASE)
+
+
+@dataclass
+class _Tok:
+    """One lexical item. ``kind`` is one of: digits, num, alnum, letter, weak (a/i), homo, rep,
+    sep, at, word, filler, soft (ignorable punctuation), hard (run-breaking punctuation)."""
+
+    kind: str
+    text: str
+    upper: bool = False
+    sentence_start: bool = False
+
+
+def _classify_word(raw: str, sentence_start: bool) -> _Tok:
+    w = raw.casefold().replace("’", "'")
+    upper = raw.isupper()
+    if w.isdigit():
+        return _Tok("digits", w)
+    if any(c.isdigit() for c in w):
+        return _Tok("alnum", w)
+    if w in _UNITS or w in _TEENS or w in _TENS or w in _MULTIPLIERS:
+        return _Tok("num", w)
+    if w in _HOMOPHONES:
+        return _Tok("homo", w)
+    if w in _NATO:
+        return _Tok("letter", _NATO[w])
+    if w in _REPEATS:
+        return _Tok("rep", w)
+    if w in _SEPARATOR_WORDS:
+        return _Tok("sep", _SEPARATOR_WORDS[w])
+    if w == "at":
+        return _Tok("at", "@")
+    if w in _FILLERS:
+        return _Tok("filler", w)
+    if len(w) == 1 and w.isalpha():
+        kind = "weak" if w in ("a", "i") else "letter"
+        return _Tok(kind, w, upper=upper, sentence_start=sentence_start)
+    return _Tok("word", w)
+
+
+def _is_joinable_part(part: str) -> bool:
+    """Whether a hyphen next to this part is a recogniser's joiner rather than a real dash."""
+    p = part.casefold()
+    return len(p) == 1 or p in _UNITS or p in _TEENS or p in _TENS or p in _NATO
+
+
+def _lex(text: str) -> list[_Tok]:
+    """Tokens of ``text``; glued symbols ("john.doe", "AB-1234") become separators, loose ones
+    punctuation; hyphen-joined spelled characters ("A-B-1-2") become separate tokens."""
+    text = _XRAY.sub("xray", text)
+    matches = list(_LEX.finditer(text))
+    # Group matches into glued compounds: words joined by symbols with no whitespace between.
+    groups: list[list[re.Match[str]]] = []
+    for m in matches:
+        glued = (
+            groups
+            and m.start() == groups[-1][-1].end()
+            and (m.lastgroup == "w" or m.lastgroup == "s")
+            and (groups[-1][-1].lastgroup in ("w", "s"))
+        )
+        if glued:
+            groups[-1].append(m)
+        else:
+            groups.append([m])
+
+    tokens: list[_Tok] = []
+    sentence_start = True
+    for group in groups:
+        # Symbols at the edges of a compound are punctuation ("1." or "-twenty").
+        lead: list[re.Match[str]] = []
+        trail: list[re.Match[str]] = []
+        while group and group[0].lastgroup == "s":
+            lead.append(group.pop(0))
+        while group and group[-1].lastgroup == "s":
+            trail.insert(0, group.pop())
+        for m in lead:
+            tokens.append(_Tok("soft", m.group()))
+        if group:
+            words = [m.group() for m in group if m.lastgroup == "w"]
+            symbols = [m.group() for m in group if m.lastgroup == "s"]
+            joiner_only = bool(symbols) and all(s == "-" for s in symbols) and all(
+                _is_joinable_part(w) for w in words)
+            has_digit = any(c.isdigit() for w in words for c in w)
+            for m in group:
+                if m.lastgroup == "p":
+                    tokens.append(_punct(m.group()))
+                    sentence_start = m.group() in ".?!"
+                elif m.lastgroup == "s":
+                    if joiner_only:
+                        continue
+                    sym = m.group()
+                    tokens.append(_Tok("at", "@") if sym == "@" else _Tok("sep", sym))
+                elif symbols and has_digit and not joiner_only and not m.group().isdigit():
+                    # A part of a compact ID such as "AB-1234" or "ORD-3125B23": literal text.
+                    tokens.append(_Tok("alnum", m.group().casefold()))
+                    sentence_start = False
+                else:
+                    tokens.append(_classify_word(m.group(), sentence_start))
+                    sentence_start = False
+        for m in trail:
+            tokens.append(_punct(m.group()))
+            sentence_start = m.group() == "."
+    return tokens
+
+
+def _punct(p: str) -> _Tok:
+    return _Tok("soft" if p in _SOFT_PUNCT or p in "-_/+@" else "hard", p)
+
+
+_CHARISH = {"digits", "num", "alnum", "letter", "rep"}
+
+
+def _neighbour(tokens: list[_Tok], i: int, step: int) -> tuple[_Tok | None, bool]:
+    """The nearest non-soft token from ``i`` in direction ``step`` and whether punctuation
+    was skipped on the way."""
+    j = i + step
+    skipped = False
+    while 0 <= j < len(tokens) and tokens[j].kind == "soft":
+        skipped = True
+        j += step
+    return (tokens[j] if 0 <= j < len(tokens) else None), skipped
+
+
+def _digitish(tok: _Tok | None) -> bool:
+    if tok is None:
+        return False
+    if tok.kind in ("digits", "num"):
+        return True
+    return tok.kind == "alnum" and any(c.isdigit() for c in tok.text)
+
+
+def _resolve(tokens: list[_Tok], value_mode: bool) -> list[_Tok]:
+    """Decide homophones ("to" → 2) and weak letters ("a"/"i") from their neighbours."""
+    out: list[_Tok] = []
+    for i, tok in enumerate(tokens):
+        prev, _ = _neighbour(tokens, i, -1)
+        nxt, skipped_after = _neighbour(tokens, i, +1)
+        if tok.kind == "homo":
+            between = _digitish(prev) and (_digitish(nxt) or nxt is None or nxt.kind == "hard")
+            if between or (value_mode and (_digitish(prev) or _digitish(nxt))):
+                tok = _Tok("digits", _HOMOPHONES[tok.text])
+            else:
+                tok = _Tok("word", tok.text)
+        elif tok.kind == "num" and tok.text == "oh" and not value_mode:
+            if not (_digitish(prev) or (_digitish(nxt) and not skipped_after)):
+                tok = _Tok("word", tok.text)
+        elif tok.kind == "weak":
+            letter_near = any(n is not None and n.kind in ("letter", "alnum") and
+                              not any(c.isdigit() for c in n.text)
+                              for n in (prev, nxt))
+            upper_near_char = tok.upper and not tok.sentence_start and any(
+                n is not None and n.kind in _CHARISH for n in (prev, nxt))
+            if value_mode or letter_near or upper_near_char:
+                tok = _Tok("letter", tok.text)
+            else:
+                tok = _Tok("word", tok.text)
+        out.append(tok)
+    return out
+
+
+def _number_groups(words: list[str]) -> str:
+    """Digits for a run of number words: groups concatenate, cardinals are composed."""
+    out: list[str] = []
+    i = 0
+
+    def small(i: int) -> tuple[int | None, int]:
+        if i >= len(words):
+            return None, i
+        w = words[i]
+        if w in _TENS:
+            if i + 1 < len(words) and words[i + 1] in _UNITS and _UNITS[words[i + 1]] > 0:
+                return _TENS[w] + _UNITS[words[i + 1]], i + 2
+            return _TENS[w], i + 1
+        if w in _TEENS:
+            return _TEENS[w], i + 1
+        if w in _UNITS:
+            return _UNITS[w], i + 1
+        return None, i
+
+    def below_thousand(i: int) -> tuple[int | None, int]:
+        value, j = small(i)
+        if j < len(words) and words[j] == "hundred":
+            value = (value if value is not None else 1) * 100
+            j += 1
+            k = j + 1 if j < len(words) and words[j] == "and" else j
+            rest, k2 = small(k)
+            if rest is not None and not (k2 < len(words) and words[k2] in _MULTIPLIERS):
+                value, j = value + rest, k2
+        return value, j
+
+    while i < len(words):
+        if words[i] == "and":
+            i += 1
+            continue
+        start = i
+        value, j = below_thousand(i)
+        if j < len(words) and words[j] == "thousand":
+            value = (value if value is not None else 1) * 1000
+            j += 1
+            k = j + 1 if j < len(words) and words[j] == "and" else j
+            rest, k2 = below_thousand(k)
+            if rest is not None:
+                value, j = value + rest, k2
+        if value is None or j == start:
+            j = start + 1
+            continue
+        # A lone "oh"/"zero" keeps its digit; composed groups print as numbers.
+        out.append(str(value))
+        i = j
+    return "".join(out)
+
+
+def _compact_tokens(tokens: list[_Tok]) -> str:
+    """Concatenate value tokens into one compact string (number runs composed)."""
+    out: list[str] = []
+    num_run: list[str] = []
+    pending_repeat = 1
+
+    def flush_numbers() -> None:
+        nonlocal num_run
+        if num_run:
+            digits = _number_groups(num_run)
+            out.append(digits)
+            num_run = []
+
+    for tok in tokens:
+        if tok.kind == "num" or (tok.kind == "word" and tok.text == "and" and num_run):
+            if pending_repeat > 1 and tok.text in _UNITS:
+                flush_numbers()
+                out.append(str(_UNITS[tok.text]) * pending_repeat)
+                pending_repeat = 1
+                continue
+            num_run.append(tok.text)
+            continue
+        flush_numbers()
+        if tok.kind == "rep":
+            pending_repeat = _REPEATS[tok.text]
+        elif tok.kind in ("digits", "alnum", "letter", "word"):
+            text = tok.text
+            if pending_repeat > 1 and len(text) == 1:
+                text = text * pending_repeat
+            pending_repeat = 1
+            out.append(text)
+        elif tok.kind in ("sep", "at"):
+            out.append(tok.text)
+    flush_numbers()
+    return "".join(out).strip("-._/+@")
+
+
+def spoken_to_compact(text: str) -> str:
+    """The whole of ``text`` read as one value, in compact, case-folded form.
+
+    >>> spoken_to_compact("eight, three, five, two, one.")
+    '83521'
+    >>> spoken_to_compact("Alpha Bravo dash one two")
+    'ab-12'
+    >>> spoken_to_compact("john dot doe at example dot com")
+    'john.doe@example.com'
+    """
+    tokens = _resolve(_lex(text), value_mode=True)
+    kept = [t for t in tokens if t.kind not in ("filler", "soft", "hard")]
+    if kept and kept[-1].kind == "word" and kept[-1].text == "and":
+        kept.pop()
+    return _compact_tokens(kept)
+
+
+def normalize_value(v: Any) -> str:
+    """Canonical comparison form of an entity or argument value (spoken or compact).
+
+    >>> normalize_value("AB-1234"), normalize_value("A B dash one two"), normalize_value(83521)
+    ('ab-1234', 'ab-12', '83521')
+    """
+    if v is None:
+        return ""
+    if isinstance(v, bool):
+        return str(v).casefold()
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return spoken_to_compact(str(v))
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """Whether two values are the same entity once normalised ("8, 3, 5" == "835")."""
+    return normalize_value(a) == normalize_value(b)
+
+
+def _value_len(compact: str) -> int:
+    return sum(c.isalnum() for c in compact)
+
+
+def _email_spans(tokens: list[_Tok]) -> list[tuple[int, int]]:
+    """Token spans [start, end) of emails: local part, "at", a domain with at least one dot."""
+
+    def unit_end(i: int, step: int) -> int | None:
+        """Index past the unit that starts at ``i`` going in ``step`` (letter runs are one unit)."""
+        if not (0 <= i < len(tokens)):
+            return None
+        kind = tokens[i].kind
+        if kind in ("word", "alnum", "digits", "num"):
+            return i + step
+        if kind == "letter":
+            j = i
+            while 0 <= j < len(tokens) and tokens[j].kind in ("letter", "weak"):
+                j += step
+            return j
+        return None
+
+    spans: list[tuple[int, int]] = []
+    for k, tok in enumerate(tokens):
+        if tok.kind != "at":
+            continue
+        left = unit_end(k - 1, -1)
+        if left is None:
+            continue
+        while left - 1 >= 0 and tokens[left].kind == "sep" and tokens[left].text != "/":
+            nxt = unit_end(left - 1, -1)
+            if nxt is None:
+                break
+            left = nxt
+        start = left + 1
+        right = unit_end(k + 1, +1)
+        if right is None:
+            continue
+        dots = 0
+        while right < len(tokens) and tokens[right].kind == "sep" and tokens[right].text != "/":
+            nxt = unit_end(right + 1, +1)
+            if nxt is None:
+                break
+            dots += tokens[right].text == "."
+            right = nxt
+        if dots:
+            spans.append((start, right))
+    return spans
+
+
+def find_readbacks(text: str) -> list[str]:
+    """Entity-like values spoken in a sentence, in compact form and in order of appearance.
+
+    A value is a run of digits, number words, spelled letters (incl. NATO words), compact IDs
+    and spoken separators ("dash", "dot", ...), possibly split by commas or ellipses; or an
+    email ("john dot doe at example dot com"). Values shorter than three characters are ignored.
+
+    >>> find_readbacks("Just to confirm, that's eight, three, five, two, one, correct?")
+    ['83521']
+    """
+    tokens = _resolve(_lex(text), value_mode=False)
+    found: list[tuple[int, str]] = []
+    used: set[int] = set()
+    for start, end in _email_spans(tokens):
+        span = [t for t in tokens[start:end] if t.kind != "weak"]
+        found.append((start, _compact_tokens(span)))
+        used.update(range(start, end))
+
+    run: list[_Tok] = []
+    run_start = 0
+
+    def close() -> None:
+        while run and run[-1].kind in ("sep", "soft", "rep"):
+            run.pop()
+        value = _compact_tokens([t for t in run if t.kind != "soft"])
+        if _value_len(value) >= 3:
+            found.append((run_start, value))
+        run.clear()
+
+    for i, tok in enumerate(tokens):
+        in_run = i not in used and (
+            tok.kind in _CHARISH
+            or (tok.kind in ("sep", "soft") and run)
+            or (tok.kind == "word" and tok.text == "and" and run and run[-1].kind == "num")
+        )
+        if in_run:
+            if not run:
+                run_start = i
+            run.append(tok)
+        elif run:
+            close()
+    if run:
+        close()
+    return [value for _, value in sorted(found)]
+
+
+def to_spoken(value: Any, *, spell_words: bool = False) -> str:
+    """``value`` said character by character, for a read-back that ``find_readbacks`` parses.
+
+    Digits become words ("eight, three"), letters are spelled upper-case ("A, B"), separators
+    become words ("dash", "dot", "at"). Inside an email, alphabetic parts longer than one letter
+    are said as words unless ``spell_words`` is true.
+
+    >>> to_spoken("83521")
+    'eight, three, five, two, one'
+    >>> to_spoken("john.doe@example.com")
+    'john dot doe at example dot com'
+    """
+    compact = normalize_value(value)
+    is_email = "@" in compact
+    parts: list[str] = []
+    for piece in re.findall(r"[a-z]+|\d|[^a-z\d]", compact):
+        if piece.isdigit():
+            parts.append(_DIGIT_WORDS[int(piece)] + ",")
+        elif piece.isalpha():
+            if is_email and len(piece) > 1 and not spell_words:
+                parts.append(piece)
+            else:
+                parts.extend(c.upper() + "," for c in piece)
+        else:
+            if parts:
+                parts[-1] = parts[-1].rstrip(",")
+            parts.append(_SYMBOL_WORDS.get(piece, piece))
+    return " ".join(parts).rstrip(",")

@@ -1,0 +1,132 @@
+"""Spoken-form normalisation: messy recogniser output becomes one compact value."""
+
+import pytest
+
+from harness.spoken import (
+    find_readbacks,
+    normalize_value,
+    spoken_to_compact,
+    to_spoken,
+    values_equal,
+)
+
+
+@pytest.mark.parametrize(
+    ("spoken", "compact"),
+    [
+        ("8, 3, 5, 2, 1.", "83521"),
+        ("Eight three five two one.", "83521"),
+        ("Eight, three, five, two, one.", "83521"),
+        ("eight-three-five", "835"),
+        ("83521", "83521"),
+        ("835 21", "83521"),
+        ("A-B-1-2", "ab12"),
+        ("A B dash one two", "ab-12"),
+        ("Alpha Bravo dash one two", "ab-12"),
+        ("alpha bravo hyphen 12", "ab-12"),
+        ("AB-1234", "ab-1234"),
+        ("ORD-3125B23", "ord-3125b23"),
+        ("john dot doe at example dot com", "john.doe@example.com"),
+        ("John.Doe@Example.com", "john.doe@example.com"),
+        ("J-O-H-N at example.com", "john@example.com"),
+        ("j underscore doe at mail dot example dot org", "j_doe@mail.example.org"),
+        ("eighty three", "83"),
+        ("one twenty three", "123"),
+        ("one nineteen", "119"),
+        ("ninety nine eleven", "9911"),
+        ("nine thousand nine hundred eleven", "9911"),
+        ("one hundred and five", "105"),
+        ("twenty-three", "23"),
+        ("double five", "55"),
+        ("double 5 1", "551"),
+        ("triple oh", "000"),
+        ("eight oh five", "805"),
+        ("zero zero seven", "007"),
+        ("x-ray yankee zulu", "xyz"),
+        ("eight three five to one", "83521"),
+        ("eight three five for one", "83541"),
+        ("um, eight, uh, three", "83"),
+        ("", ""),
+    ],
+)
+def test_spoken_to_compact(spoken: str, compact: str) -> None:
+    assert spoken_to_compact(spoken) == compact
+
+
+@pytest.mark.parametrize(
+    ("value", "normal"),
+    [
+        ("83521", "83521"),
+        (83521, "83521"),
+        (83521.0, "83521"),
+        ("AB-1234", "ab-1234"),
+        ("  ab-1234. ", "ab-1234"),
+        ("A B dash one two", "ab-12"),
+        ("john.doe@example.com", "john.doe@example.com"),
+        (None, ""),
+        (True, "true"),
+    ],
+)
+def test_normalize_value(value: object, normal: str) -> None:
+    assert normalize_value(value) == normal
+
+
+def test_values_equal_across_spoken_and_compact_forms() -> None:
+    assert values_equal("8, 3, 5, 2, 1.", "83521")
+    assert values_equal("Alpha Bravo dash one two", "AB-12")
+    assert values_equal("john dot doe at example dot com", "John.Doe@example.com")
+    assert values_equal(83521, "eight three five two one")
+    assert not values_equal("83521", "83571")
+    # A spoken dash is part of the value.
+    assert not values_equal("AB-12", "AB12")
+    assert not values_equal("john.doe@example.com", "johndoe@example.com")
+
+
+@pytest.mark.parametrize(
+    ("sentence", "values"),
+    [
+        ("Just to confirm, that's eight, three, five, two, one, correct?", ["83521"]),
+        ("Just to confirm, I heard 8… 3… 5… 2… 1. Is that right?", ["83521"]),
+        ("Just to confirm, I heard 8... 3... 5... 2... 1. Is that right?", ["83521"]),
+        ("Got it. I have eight, three, five, seven, one. Is that correct?", ["83571"]),
+        ("Just to confirm, that is john dot doe at example dot com, right?",
+         ["john.doe@example.com"]),
+        ("Just to confirm, that is c-h-e-n at example dot com, right?", ["chen@example.com"]),
+        ("My email is john.doe@example.com.", ["john.doe@example.com"]),
+        ("That's A, B, dash, one, two. Right?", ["ab-12"]),
+        ("Your reference is ORD-3125B23.", ["ord-3125b23"]),
+        ("I want to cancel order 83521 please.", ["83521"]),
+        ("It's eight, three, five...", ["835"]),
+        ("Eight three five two for.", ["83524"]),
+        ("Order 83521 and order 44120.", ["83521", "44120"]),
+        ("Oh, it is 8 3 5 2 1.", ["83521"]),
+        # Not read-backs: short numbers, homophones in prose, articles, fillers.
+        ("My order number is, um", []),
+        ("I have two orders.", []),
+        ("It should arrive April 25.", []),
+        ("I want to talk to a human.", []),
+        ("Let me check that for you.", []),
+        ("One moment.", []),
+        ("I'll look at that for you.", []),
+        ("", []),
+    ],
+)
+def test_find_readbacks(sentence: str, values: list[str]) -> None:
+    assert find_readbacks(sentence) == values
+
+
+@pytest.mark.parametrize(
+    "value", ["83521", "AB-12", "ORD-3125B23", "a1b2", "john.doe@example.com", "j_doe@mail.org"]
+)
+def test_to_spoken_round_trips_through_find_readbacks(value: str) -> None:
+    spoken = to_spoken(value)
+    assert find_readbacks(f"Just to confirm, that's {spoken}. Is that right?") == [
+        normalize_value(value)]
+    assert values_equal(spoken, value)
+
+
+def test_to_spoken_says_digits_one_by_one() -> None:
+    assert to_spoken("83521") == "eight, three, five, two, one"
+    assert to_spoken("AB-12") == "A, B dash one, two"
+    assert to_spoken("chen@example.com", spell_words=True) == (
+        "C, H, E, N at E, X, A, M, P, L, E dot C, O, M")
