@@ -26,8 +26,9 @@ Rules worth knowing (all follow what recognisers write for spelled input):
 - Homophones become digits only between digits: "for" → 4, "to"/"too" → 2, "ate" → 8,
   "won" → 1 ("eight three five to one" → "83521"; "I want to cancel" stays words).
 - A hyphen written between single characters or number words is a recogniser's way of joining
-  spelled characters ("A-B-1-2" → "ab12", "eight-three-five" → "835"); between longer parts it is
-  a real dash ("AB-1234" → "ab-1234"). A spoken "dash"/"hyphen" is always a real dash.
+  spelled characters ("A-B-1-2" → "ab12", "eight-three-five" → "835"), and so are dots between
+  single letters ("J.O.H.N." → "john"); between longer parts a hyphen is a real dash ("AB-1234" →
+  "ab-1234"). A spoken "dash"/"hyphen"/"dot" is always a real separator.
 - In sentences, a lone "a"/"I" counts as a spelled letter only next to another spelled letter, or
   when written upper-case mid-sentence next to a digit ("that's A, one, two").
 - ``find_readbacks`` keeps values of at least three characters (so "two orders" or "April 25"
@@ -160,8 +161,10 @@ def _lex(text: str) -> list[_Tok]:
         if group:
             words = [m.group() for m in group if m.lastgroup == "w"]
             symbols = [m.group() for m in group if m.lastgroup == "s"]
-            joiner_only = bool(symbols) and all(s == "-" for s in symbols) and all(
-                _is_joinable_part(w) for w in words)
+            # "A-B-1-2", "eight-three", "J.O.H.N": a recogniser spelling characters out.
+            joiner_only = bool(symbols) and all(
+                (s == "-" and _is_joinable_part(w)) or (s == "." and len(w) == 1)
+                for s in symbols for w in words)
             has_digit = any(c.isdigit() for w in words for c in w)
             for m in group:
                 if m.lastgroup == "p":
@@ -377,38 +380,53 @@ def _email_spans(tokens: list[_Tok]) -> list[tuple[int, int]]:
         """Index past the unit that starts at ``i`` going in ``step`` (letter runs are one unit)."""
         if not (0 <= i < len(tokens)):
             return None
+        spelled = ("letter", "weak", "digits", "num", "alnum")
         kind = tokens[i].kind
-        if kind in ("word", "alnum", "digits", "num"):
+        if kind == "word":
             return i + step
-        if kind == "letter":
+        if kind in spelled:
+            # Spelled characters are one unit, also when said with pauses ("J, O, H, N, two").
             j = i
-            while 0 <= j < len(tokens) and tokens[j].kind in ("letter", "weak"):
+            while 0 <= j < len(tokens) and (
+                tokens[j].kind in spelled
+                or (tokens[j].kind == "soft" and 0 <= j + step < len(tokens)
+                    and tokens[j + step].kind in spelled)
+            ):
                 j += step
             return j
         return None
+
+    def skip_soft(i: int, step: int) -> int:
+        while 0 <= i < len(tokens) and tokens[i].kind == "soft":
+            i += step
+        return i
+
+    def is_sep(i: int) -> bool:
+        return 0 <= i < len(tokens) and tokens[i].kind == "sep" and tokens[i].text != "/"
 
     spans: list[tuple[int, int]] = []
     for k, tok in enumerate(tokens):
         if tok.kind != "at":
             continue
-        left = unit_end(k - 1, -1)
+        left = unit_end(skip_soft(k - 1, -1), -1)
         if left is None:
             continue
-        while left - 1 >= 0 and tokens[left].kind == "sep" and tokens[left].text != "/":
-            nxt = unit_end(left - 1, -1)
+        while is_sep(skip_soft(left, -1)):
+            nxt = unit_end(skip_soft(skip_soft(left, -1) - 1, -1), -1)
             if nxt is None:
                 break
             left = nxt
         start = left + 1
-        right = unit_end(k + 1, +1)
+        right = unit_end(skip_soft(k + 1, +1), +1)
         if right is None:
             continue
         dots = 0
-        while right < len(tokens) and tokens[right].kind == "sep" and tokens[right].text != "/":
-            nxt = unit_end(right + 1, +1)
+        while is_sep(skip_soft(right, +1)):
+            sep = skip_soft(right, +1)
+            nxt = unit_end(skip_soft(sep + 1, +1), +1)
             if nxt is None:
                 break
-            dots += tokens[right].text == "."
+            dots += tokens[sep].text == "."
             right = nxt
         if dots:
             spans.append((start, right))
@@ -429,8 +447,7 @@ def find_readbacks(text: str) -> list[str]:
     found: list[tuple[int, str]] = []
     used: set[int] = set()
     for start, end in _email_spans(tokens):
-        span = [t for t in tokens[start:end] if t.kind != "weak"]
-        found.append((start, _compact_tokens(span)))
+        found.append((start, _compact_tokens(tokens[start:end])))
         used.update(range(start, end))
 
     run: list[_Tok] = []
@@ -461,12 +478,13 @@ def find_readbacks(text: str) -> list[str]:
     return [value for _, value in sorted(found)]
 
 
-def to_spoken(value: Any, *, spell_words: bool = False) -> str:
+def to_spoken(value: Any, *, spell_local_part: bool = False) -> str:
     """``value`` said character by character, for a read-back that ``find_readbacks`` parses.
 
     Digits become words ("eight, three"), letters are spelled upper-case ("A, B"), separators
-    become words ("dash", "dot", "at"). Inside an email, alphabetic parts longer than one letter
-    are said as words unless ``spell_words`` is true.
+    become words ("dash", "dot", "at"). In an email, the domain's parts are said as words, and so
+    is the local part unless ``spell_local_part`` is true ("J, O, H, N dot D, O, E at example
+    dot com").
 
     >>> to_spoken("83521")
     'eight, three, five, two, one'
@@ -474,13 +492,16 @@ def to_spoken(value: Any, *, spell_words: bool = False) -> str:
     'john dot doe at example dot com'
     """
     compact = normalize_value(value)
-    is_email = "@" in compact
+    at = compact.find("@")
     parts: list[str] = []
-    for piece in re.findall(r"[a-z]+|\d|[^a-z\d]", compact):
+    for m in re.finditer(r"[a-z]+|\d|[^a-z\d]", compact):
+        piece = m.group()
         if piece.isdigit():
             parts.append(_DIGIT_WORDS[int(piece)] + ",")
         elif piece.isalpha():
-            if is_email and len(piece) > 1 and not spell_words:
+            in_domain = at >= 0 and m.start() > at
+            in_local = at >= 0 and m.start() < at
+            if len(piece) > 1 and (in_domain or (in_local and not spell_local_part)):
                 parts.append(piece)
             else:
                 parts.extend(c.upper() + "," for c in piece)

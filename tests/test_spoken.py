@@ -93,6 +93,12 @@ def test_values_equal_across_spoken_and_compact_forms() -> None:
          ["john.doe@example.com"]),
         ("Just to confirm, that is c-h-e-n at example dot com, right?", ["chen@example.com"]),
         ("My email is john.doe@example.com.", ["john.doe@example.com"]),
+        ("J.O.H.N. dot D.O.E. at example.com.", ["john.doe@example.com"]),
+        ("J-O-H-N dot D-O-E at example.com.", ["john.doe@example.com"]),
+        ("J O H N dot D O E at example dot com.", ["john.doe@example.com"]),
+        ("Just to confirm, that is J, O, H, N dot D, O, E at example dot com. Go ahead?",
+         ["john.doe@example.com"]),
+        ("I am at home. Check in at nine.", []),
         ("That's A, B, dash, one, two. Right?", ["ab-12"]),
         ("Your reference is ORD-3125B23.", ["ord-3125b23"]),
         ("I want to cancel order 83521 please.", ["83521"]),
@@ -128,5 +134,11 @@ def test_to_spoken_round_trips_through_find_readbacks(value: str) -> None:
 def test_to_spoken_says_digits_one_by_one() -> None:
     assert to_spoken("83521") == "eight, three, five, two, one"
     assert to_spoken("AB-12") == "A, B dash one, two"
-    assert to_spoken("chen@example.com", spell_words=True) == (
-        "C, H, E, N at E, X, A, M, P, L, E dot C, O, M")
+    assert to_spoken("john.doe@example.com", spell_local_part=True) == (
+        "J, O, H, N dot D, O, E at example dot com")
+
+
+@pytest.mark.parametrize("value", ["john.doe@example.com", "j_doe2@mail.example.org"])
+def test_spelled_email_round_trips(value: str) -> None:
+    spoken = to_spoken(value, spell_local_part=True)
+    assert find_readbacks(f"Just to confirm, that is {spoken}. Should I go ahead?") == [value]
