@@ -1,0 +1,105 @@
+"""Reports of a run folder: the HTML report (index + a page per trial), JUnit XML, summary.json.
+
+Public API:
+
+- :func:`render_report` ``(run_dir) -> RunOutcome``: reads ``run.json`` and the trial folders
+  (recordings and ``verdicts.json``), writes ``index.html``, ``pages/*.html``, ``assets/``,
+  ``junit.xml`` and ``summary.json`` into the run folder, and returns the outcome of every trial.
+- :class:`RunOutcome` / :class:`TrialOutcome`: passed / failed / errored per trial, the verdicts,
+  voice-to-voice latencies, and :attr:`RunOutcome.exit_code` (0 all passed, 1 some failed,
+  3 some errored).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import InputError
+from harness.report._html import (
+    PAGES_DIR,
+    copy_assets,
+    page_name,
+    render_index,
+    render_trial_page,
+)
+from harness.report._junit import write_junit
+from harness.report._summary import totals_of, write_summary
+from harness.report._trial import Outcome, TrialOutcome, load_trial
+
+__all__ = ["Outcome", "RunOutcome", "TrialOutcome", "render_report", "EXIT_OK", "EXIT_FAILED",
+           "EXIT_USAGE", "EXIT_ERRORED"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERRORED = 0, 1, 2, 3
+RUN_FILE = "run.json"
+
+
+@dataclass
+class RunOutcome:
+    """A scored run and where its reports are."""
+
+    run_dir: Path
+    run: dict[str, Any]
+    trials: list[TrialOutcome]
+    index_html: Path
+    junit_xml: Path
+    summary_json: Path
+    pages: list[Path] = field(default_factory=list)
+
+    @property
+    def totals(self) -> dict[str, Any]:
+        """trials, passed, failed, errored, pass_rate."""
+        return totals_of(self.trials)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all passed, 1 some failed, 3 some errored (errored wins: the run is untrustworthy)."""
+        if any(t.outcome == "errored" for t in self.trials):
+            return EXIT_ERRORED
+        if any(t.outcome == "failed" for t in self.trials):
+            return EXIT_FAILED
+        return EXIT_OK
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """``RUN_DIR/run.json``, or a clear InputError."""
+    path = Path(run_dir) / RUN_FILE
+    if not path.is_file():
+        raise InputError(f"not a run folder (no {RUN_FILE})", location=str(run_dir))
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{RUN_FILE} is not valid JSON: {exc.msg}",
+                         location=f"{path}:{exc.lineno}:{exc.colno}") from None
+    if not isinstance(run, dict) or not isinstance(run.get("trials"), list):
+        raise InputError(f"{RUN_FILE} has no 'trials' list", location=str(path))
+    return run
+
+
+def render_report(run_dir: Path) -> RunOutcome:
+    """Render every report of ``run_dir`` from what is on disk (run.json, trials, verdicts)."""
+    run_dir = Path(run_dir)
+    run = read_run(run_dir)
+    copy_assets(run_dir)
+    (run_dir / PAGES_DIR).mkdir(exist_ok=True)
+    run_id = str(run.get("run_id", run_dir.name))
+    trials: list[TrialOutcome] = []
+    names: list[str] = []
+    pages: list[Path] = []
+    taken: set[str] = set()
+    for entry in run["trials"]:
+        trial = load_trial(run_dir, entry, with_timeline=True)
+        name = page_name(trial, taken)
+        pages.append(render_trial_page(run_dir, trial, name, run_id))
+        # The timeline is only needed for the trial's own page; dropping it keeps a large
+        # run's memory flat.
+        trial.timeline = None
+        trials.append(trial)
+        names.append(name)
+    index = render_index(run_dir, run, trials, names, totals_of(trials))
+    junit = write_junit(run_dir, run, trials, names)
+    summary = write_summary(run_dir, run, trials, names)
+    return RunOutcome(run_dir=run_dir, run=run, trials=trials, index_html=index, junit_xml=junit,
+                      summary_json=summary, pages=pages)

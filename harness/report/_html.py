@@ -1,0 +1,186 @@
+"""HTML pages of a run: the index and one page per scenario trial, rendered with jinja2."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import statistics
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from markupsafe import Markup
+
+from harness.report._figures import (
+    kind_pass_rates,
+    latency_figure,
+    pass_rate_figure,
+    timeline_figure,
+)
+from harness.report._trial import TrialOutcome
+from harness.runner.recording import CALL_WAV
+
+ASSETS_DIR = "assets"
+PAGES_DIR = "pages"
+INDEX_FILE = "index.html"
+_OWN_ASSETS = ("report.css", "report.js")
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.report", "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined)
+
+
+def embed_json(value: Any) -> Markup:
+    """Compact JSON safe inside ``<script type="application/json">`` (no ``</script>`` break)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    return Markup(text.replace("</", "<\\/"))
+
+
+def copy_assets(run_dir: Path) -> Path:
+    """Copy plotly.js (from the installed plotly package) and the report's CSS/JS into
+    ``RUN_DIR/assets`` so the report works offline; plotly.js is copied once per run folder."""
+    import plotly  # noqa: PLC0415  (only its bundled JS file is needed)
+
+    dest = run_dir / ASSETS_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    plotly_js = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    target = dest / "plotly.min.js"
+    if not target.is_file() or target.stat().st_size != plotly_js.stat().st_size:
+        shutil.copyfile(plotly_js, target)
+    own = resources.files("harness.report") / "assets"
+    for name in _OWN_ASSETS:
+        (dest / name).write_bytes((own / name).read_bytes())
+    return dest
+
+
+def page_name(trial: TrialOutcome, taken: set[str]) -> str:
+    """A file name for the trial's page, unique in the run."""
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", trial.label).strip("-.") or "trial"
+    name, n = f"{base}.html", 1
+    while name in taken:
+        n += 1
+        name = f"{base}-{n}.html"
+    taken.add(name)
+    return name
+
+
+def _pretty(value: Any, indent: int | None = 1) -> str:
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return value
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+
+
+def _transcript(trial: TrialOutcome) -> list[dict[str, Any]]:
+    """The conversation in time order: caller turns, agent responses and tool calls."""
+    tl = trial.timeline
+    entries: list[dict[str, Any]] = []
+    if tl is None:
+        return entries
+    heard: dict[int, list[str]] = {}
+    for tr in tl.input_transcriptions:
+        if tr.turn_index is not None and tr.transcript.strip():
+            heard.setdefault(tr.turn_index, []).append(tr.transcript.strip())
+    for t in tl.turns:
+        notes = []
+        if t.kind == "silence":
+            text = "(silence)"
+        elif t.kind == "play" or not t.addressed:
+            text = "(audio not addressed to the agent)"
+        else:
+            text = t.text or "(recorded audio)"
+        if t.cut_off and t.spoken_text:
+            notes.append(f"cut off: only “{t.spoken_text}” was said")
+        if t.index in heard:
+            notes.append("agent heard: “" + " ".join(heard[t.index]) + "”")
+        if t.entity:
+            notes.append("entity " + ", ".join(f"{k}={v}" for k, v in t.entity.items()))
+        if t.intent:
+            notes.append(f"intent {t.intent}")
+        if t.trigger not in ("first", "after_agent"):
+            notes.append(f"started by {t.trigger.replace('_', ' ')}")
+        at = t.speech_onset_ms if t.speech_onset_ms is not None else t.start_ms
+        entries.append({"t_ms": at, "who": "caller", "title": f"caller {t.index + 1}",
+                        "text": text, "notes": notes})
+    for r in tl.responses:
+        at = r.audible_onset_ms if r.audible_onset_ms is not None else r.playback_start_ms
+        if at is None:
+            if not r.transcript:
+                continue
+            at = r.created_ms
+        notes = [f"played {r.played_ms:.0f} ms"
+                 + (f", dropped {r.dropped_ms:.0f} ms" if r.dropped_ms else "")
+                 + (" (interrupted)" if r.interrupted else "")]
+        if r.status and r.status != "completed":
+            notes.append(f"response {r.status}"
+                         + (f" ({r.status_reason})" if r.status_reason else ""))
+        entries.append({"t_ms": at, "who": "agent", "title": "agent",
+                        "text": r.transcript or "(no transcript)", "notes": notes})
+    for c in tl.function_calls:
+        answer = (f"→ {_pretty(c.answer.output, None)} after {c.answer.t_ms - c.t_ms:.0f} ms"
+                  if c.answer is not None else "never answered")
+        entries.append({"t_ms": c.t_ms, "who": "tool", "title": "tool call",
+                        "text": f"{c.name}({_pretty(c.arguments_raw, None)})", "notes": [answer]})
+    entries.sort(key=lambda e: e["t_ms"])
+    return entries
+
+
+def render_trial_page(run_dir: Path, trial: TrialOutcome, page: str, run_id: str) -> Path:
+    """Write ``RUN_DIR/pages/<page>`` for one trial (its timeline must be loaded)."""
+    tl = trial.timeline
+    audio = f"../{trial.rel_path}/{CALL_WAV}" if trial.has_audio else None
+    tools = [{"name": c.name, "invented": bool(c.answer and c.answer.invented),
+              "called_ms": c.t_ms, "arguments_json": _pretty(c.arguments_raw),
+              "latency_ms": c.answer.t_ms - c.t_ms if c.answer else None,
+              "output_json": _pretty(c.answer.output) if c.answer else "(never answered)"}
+             for c in (tl.function_calls if tl else [])]
+    html = _env().get_template("trial.html.j2").render(
+        t=trial, meta=trial.meta, run_id=run_id, assets=f"../{ASSETS_DIR}",
+        index=f"../{INDEX_FILE}", audio=audio,
+        audio_offset=f"{((tl.stream_start_ms or 0.0) if tl else 0.0) / 1000:.3f}",
+        description=(trial.meta.get("scenario_model") or {}).get("description"),
+        transcript=_transcript(trial), tools=tools,
+        fig_timeline=embed_json(timeline_figure(trial)))
+    out = run_dir / PAGES_DIR / page
+    out.write_text(html, encoding="utf-8")
+    return out
+
+
+def _ms(x: float | None) -> str:
+    return f"{x:.0f} ms" if x is not None else "—"
+
+
+def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
+                 pages: list[str], totals: dict[str, Any]) -> Path:
+    """Write ``RUN_DIR/index.html``: totals, pass rate per kind, latency plot, trial table."""
+    all_latencies = [x for t in trials for x in t.voice_to_voice_ms]
+    p50 = statistics.median(all_latencies) if all_latencies else None
+    machine = run.get("machine") or {}
+    rows = [{"scenario": t.scenario, "scenario_file": t.scenario_file, "variant": t.variant,
+             "trial": t.trial, "outcome": t.outcome, "error": t.error,
+             "page": f"{PAGES_DIR}/{page}", "p50": _ms(t.latency_p50_ms),
+             "max": _ms(t.latency_max_ms), "failing": t.failing}
+            for t, page in zip(trials, pages, strict=True)]
+    rate = totals["pass_rate"]
+    html = _env().get_template("index.html.j2").render(
+        run={"run_id": run.get("run_id", run_dir.name), "target": run.get("target", "?"),
+             "started_at": run.get("started_at", "?"), "finished_at": run.get("finished_at"),
+             "harness_version": run.get("harness_version", "?")},
+        machine=", ".join(f"{k} {v}" for k, v in machine.items() if isinstance(v, str | int))[:160],
+        totals={**totals, "pass_rate_text": f"{rate:.0%}" if rate is not None else "—"},
+        latency={"n": len(all_latencies), "p50_text": _ms(p50)},
+        kinds=kind_pass_rates(trials), trials=rows, assets=ASSETS_DIR,
+        fig_pass_rate=embed_json(pass_rate_figure(trials)),
+        fig_latency=embed_json(latency_figure(trials)))
+    out = run_dir / INDEX_FILE
+    out.write_text(html, encoding="utf-8")
+    return out

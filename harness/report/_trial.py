@@ -1,0 +1,161 @@
+"""One scenario trial read back for the report: outcome, verdicts, latencies, call timeline."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from harness.runner.recording import CALL_WAV, EVENTS_FILE, META_FILE, VERDICTS_FILE, Frame
+from harness.scoring.timeline import Timeline, build_timeline
+from harness.scoring.verdict import Verdict
+
+Outcome = Literal["passed", "failed", "errored"]
+
+# Streaming deltas make up nearly all of events.jsonl (a 20 ms audio chunk is one line); the
+# report needs only the final events, so these lines are skipped before JSON parsing. Each
+# needle ends with the closing quote of the ``type`` value, which an escaped quote inside a
+# transcript string can never produce.
+_SKIPPED_TYPES = (
+    '"input_audio_buffer.append"',
+    '"response.output_audio.delta"',
+    '"response.output_audio_transcript.delta"',
+    '"response.function_call_arguments.delta"',
+    '"response.output_text.delta"',
+    '"conversation.item.input_audio_transcription.delta"',
+)
+
+
+@dataclass
+class TrialOutcome:
+    """One trial as the report, JUnit and summary see it."""
+
+    scenario: str
+    scenario_file: str | None
+    variant: str | None
+    trial: int
+    path: Path
+    rel_path: str
+    run_status: str
+    outcome: Outcome
+    error: str | None
+    verdicts: list[Verdict]
+    meta: dict[str, Any]
+    voice_to_voice_ms: list[float]
+    duration_s: float
+    timeline: Timeline | None = None
+
+    @property
+    def failing(self) -> list[Verdict]:
+        return [v for v in self.verdicts if v.status in ("fail", "error")]
+
+    @property
+    def latency_p50_ms(self) -> float | None:
+        return statistics.median(self.voice_to_voice_ms) if self.voice_to_voice_ms else None
+
+    @property
+    def latency_max_ms(self) -> float | None:
+        return max(self.voice_to_voice_ms) if self.voice_to_voice_ms else None
+
+    @property
+    def label(self) -> str:
+        """``scenario[variant][trial-N]``: unique in a run."""
+        variant = f"[{self.variant}]" if self.variant else ""
+        return f"{self.scenario}{variant}[trial-{self.trial}]"
+
+    @property
+    def has_audio(self) -> bool:
+        return (self.path / CALL_WAV).is_file()
+
+
+def read_verdicts(trial_dir: Path) -> list[Verdict] | None:
+    """The trial's ``verdicts.json`` (a list, or ``{"verdicts": [...]}``); None if not scored."""
+    path = trial_dir / VERDICTS_FILE
+    if not path.is_file():
+        return None
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    items = raw.get("verdicts", []) if isinstance(raw, dict) else raw
+    return [Verdict.model_validate(v) for v in items]
+
+
+def outcome_of(run_status: str, verdicts: list[Verdict] | None) -> Outcome:
+    """passed / failed / errored: a trial that did not complete, was not scored, or whose
+    scorer broke is errored (its verdicts cannot be trusted); else any failing verdict fails it."""
+    if run_status != "completed" or verdicts is None:
+        return "errored"
+    if any(v.status == "error" for v in verdicts):
+        return "errored"
+    if any(v.status == "fail" for v in verdicts):
+        return "failed"
+    return "passed"
+
+
+def read_frames_fast(path: Path) -> list[Frame]:
+    """The frames of ``events.jsonl`` the report needs (streaming deltas skipped, see
+    ``_SKIPPED_TYPES``), unvalidated for speed; a torn last line is ignored."""
+    frames: list[Frame] = []
+    if not path.is_file():
+        return frames
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            head = line[:160]
+            if any(needle in head for needle in _SKIPPED_TYPES):
+                continue
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                raw = json.loads(line)
+            except json.JSONDecodeError:
+                break
+            frames.append(Frame.model_construct(**raw))
+    return frames
+
+
+def voice_to_voice(tl: Timeline) -> list[float]:
+    """Voice-to-voice latency (DESIGN §4) per answered addressed caller turn: the first agent
+    audible onset after the turn's speech end, among the responses that belong to the turn."""
+    out: list[float] = []
+    for turn in tl.turns:
+        if not turn.addressed or turn.speech_end_ms is None:
+            continue
+        onsets = [p.audible_onset_ms for r in tl.responses_of(turn.index) for p in r.playbacks
+                  if p.audible_onset_ms is not None and p.audible_onset_ms >= turn.speech_end_ms]
+        if onsets:
+            out.append(min(onsets) - turn.speech_end_ms)
+    return out
+
+
+def load_trial(run_dir: Path, entry: dict[str, Any], *, with_timeline: bool) -> TrialOutcome:
+    """A trial of ``run.json`` (``entry``) read from its folder."""
+    rel = entry.get("path") or ""
+    path = run_dir / rel
+    meta_path = path / META_FILE
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    run_status = entry.get("status") or meta.get("status") or "incomplete"
+    if run_status == "running":
+        run_status = "incomplete"
+    error = entry.get("error") or meta.get("error")
+    verdicts = read_verdicts(path)
+    outcome = outcome_of(run_status, verdicts)
+    if outcome == "errored" and not error:
+        if verdicts is None and run_status == "completed":
+            error = "not scored (no verdicts.json)"
+        elif run_status != "completed":
+            error = f"trial {run_status}"
+        else:
+            error = "; ".join(v.summary for v in verdicts or [] if v.status == "error")
+    tl = build_timeline(read_frames_fast(path / EVENTS_FILE))
+    duration_s = max(0.0, tl.end_ms) / 1000.0
+    return TrialOutcome(
+        scenario=entry.get("scenario") or meta.get("scenario") or rel,
+        scenario_file=entry.get("scenario_file") or meta.get("scenario_file"),
+        variant=entry.get("variant") or meta.get("variant"),
+        trial=int(entry.get("trial", meta.get("trial", 0)) or 0),
+        path=path, rel_path=rel, run_status=run_status, outcome=outcome, error=error,
+        verdicts=verdicts or [], meta=meta, voice_to_voice_ms=voice_to_voice(tl),
+        duration_s=duration_s, timeline=tl if with_timeline else None)
