@@ -1,0 +1,120 @@
+"""The report of a hand-made run: pages, JUnit XML and summary.json agree with the trials."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from report_factory import ERRORED_MESSAGE, three_trial_run, write_run
+
+from harness.errors import InputError
+from harness.report import render_report
+
+
+@pytest.fixture(scope="module")
+def outcome(tmp_path_factory: pytest.TempPathFactory):
+    return render_report(three_trial_run(tmp_path_factory.mktemp("run") / "run-1"))
+
+
+def test_outcomes_and_exit_code(outcome) -> None:
+    by = {t.scenario: t for t in outcome.trials}
+    assert by["order-status"].outcome == "passed"
+    assert by["cancel-order"].outcome == "failed"
+    assert [v.kind for v in by["cancel-order"].failing] == ["confirmation_before_write", "barge_in"]
+    assert by["unreachable-target"].outcome == "errored"
+    assert by["unreachable-target"].error == ERRORED_MESSAGE
+    assert outcome.totals == {"trials": 3, "passed": 1, "failed": 1, "errored": 1,
+                              "pass_rate": pytest.approx(1 / 3)}
+    assert outcome.exit_code == 3
+
+
+def test_voice_to_voice_from_the_timeline(outcome) -> None:
+    # The factory's agent becomes audible 40 ms after playback starts at 2900 and 6300 ms;
+    # the caller's speech ends at 2100 and 5200 ms.
+    cancel = next(t for t in outcome.trials if t.scenario == "cancel-order")
+    assert cancel.voice_to_voice_ms == [pytest.approx(840.0), pytest.approx(1140.0)]
+    assert cancel.latency_p50_ms == pytest.approx(990.0)
+    assert cancel.latency_max_ms == pytest.approx(1140.0)
+
+
+def test_junit_counts_match_the_run(outcome) -> None:
+    root = ET.parse(outcome.junit_xml).getroot()
+    suite = root.find("testsuite")
+    assert suite is not None
+    assert (suite.get("tests"), suite.get("failures"), suite.get("errors")) == ("3", "1", "1")
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
+    assert set(cases) == {"order-status[trial-0]", "cancel-order[trial-0]",
+                          "unreachable-target[trial-0]"}
+    assert cases["cancel-order[trial-0]"].get("classname") == "scenarios.cancel_order"
+    assert [c.tag for c in cases["order-status[trial-0]"]] == ["system-out"]
+    failure = cases["cancel-order[trial-0]"].find("failure")
+    assert failure is not None and "confirmation_before_write" in failure.get("message", "")
+    # The failure carries the verdicts' evidence: times, labels and excerpts.
+    assert "3.30 s tool call cancel_order" in failure.text
+    assert '"I need to cancel order eight three five"' in failure.text
+    error = cases["unreachable-target[trial-0]"].find("error")
+    assert error is not None and error.get("message") == ERRORED_MESSAGE
+    assert cases["unreachable-target[trial-0]"].find("failure") is None
+
+
+def test_summary_json(outcome) -> None:
+    doc = json.loads(outcome.summary_json.read_text())
+    assert doc["schema_version"] == 1
+    assert doc["totals"]["trials"] == 3 and doc["totals"]["errored"] == 1
+    trials = {t["scenario"]: t for t in doc["trials"]}
+    assert trials["cancel-order"]["status"] == "failed"
+    assert trials["cancel-order"]["latency"]["p50"] == pytest.approx(990.0)
+    assert [v["status"] for v in trials["cancel-order"]["verdicts"]] == ["fail", "fail", "pass"]
+    assert trials["cancel-order"]["verdicts"][0]["evidence"][1]["t_ms"] == 3300
+    kinds = {k["kind"]: k for k in doc["expectations"]}
+    assert kinds["latency"]["pass"] == 2 and kinds["latency"]["rate"] == 100.0
+    assert kinds["barge_in"]["fail"] == 1 and kinds["barge_in"]["rate"] == 0.0
+    assert (outcome.run_dir / trials["order-status"]["page"]).is_file()
+
+
+def test_pages_are_self_contained(outcome) -> None:
+    run_dir = outcome.run_dir
+    assert (run_dir / "assets" / "plotly.min.js").stat().st_size > 1_000_000
+    for page in [outcome.index_html, *outcome.pages]:
+        html = page.read_text()
+        assert "http://" not in html and "https://" not in html, page
+        assert "../assets/plotly.min.js" in html or 'src="assets/plotly.min.js"' in html
+    cancel = (run_dir / "pages" / "cancel-order-trial-0.html").read_text()
+    # The audio is referenced, not copied, and the player maps audio time 0 to the stream start.
+    assert 'src="../cancel-order/trial-0/call.wav"' in cancel
+    assert 'data-audio-offset="0.080"' in cancel
+    assert 'data-seek="3.300"' in cancel
+    errored = (run_dir / "pages" / "unreachable-target-trial-0.html").read_text()
+    assert ERRORED_MESSAGE in errored and "<audio" not in errored
+
+
+def test_timeline_figure_has_every_row(outcome) -> None:
+    page = (outcome.run_dir / "pages" / "cancel-order-trial-0.html").read_text()
+    raw = page.split('id="fig-timeline">', 1)[1].split("</script>", 1)[0]
+    fig = json.loads(raw)
+    traces = {t["name"]: t for t in fig["data"]}
+    assert {"caller speech", "VAD speech", "agent played", "agent dropped", "tool call",
+            "barge-in", "verdict evidence"} <= set(traces)
+    assert traces["agent dropped"]["base"] == [4.1] and traces["agent dropped"]["x"] == [1.8]
+    assert traces["tool call"]["text"] == ["cancel_order 1200 ms"]
+    assert traces["barge-in"]["x"] == [3.8, 4.1]
+    assert sorted(traces["verdict evidence"]["x"]) == [2.1, 3.3, 3.8]
+    assert fig["layout"]["shapes"][0]["type"] == "line"
+
+
+def test_not_a_run_folder(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no run.json"):
+        render_report(tmp_path)
+
+
+def test_unscored_trial_is_errored(tmp_path: Path) -> None:
+    from report_factory import passing_trial
+
+    entry = passing_trial(tmp_path, "order-status/trial-0")
+    (tmp_path / "order-status/trial-0/verdicts.json").unlink()
+    out = render_report(write_run(tmp_path, [entry]))
+    assert out.trials[0].outcome == "errored"
+    assert "not scored" in (out.trials[0].error or "")
+    assert out.exit_code == 3
