@@ -29,8 +29,8 @@ from harness.report._junit import write_junit
 from harness.report._summary import totals_of, write_summary
 from harness.report._trial import Outcome, TrialOutcome, load_trial
 
-__all__ = ["Outcome", "RunOutcome", "TrialOutcome", "render_report", "EXIT_OK", "EXIT_FAILED",
-           "EXIT_USAGE", "EXIT_ERRORED"]
+__all__ = ["EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "Outcome", "RunOutcome",
+           "TrialOutcome", "read_run", "render_report"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERRORED = 0, 1, 2, 3
 RUN_FILE = "run.json"

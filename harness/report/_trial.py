@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.runner.recording import CALL_WAV, EVENTS_FILE, META_FILE, VERDICTS_FILE, Frame
+from harness.scoring import turn_answer
 from harness.scoring.timeline import Timeline, build_timeline
 from harness.scoring.verdict import Verdict
 
@@ -115,17 +116,10 @@ def read_frames_fast(path: Path) -> list[Frame]:
 
 
 def voice_to_voice(tl: Timeline) -> list[float]:
-    """Voice-to-voice latency (DESIGN §4) per answered addressed caller turn: the first agent
-    audible onset after the turn's speech end, among the responses that belong to the turn."""
-    out: list[float] = []
-    for turn in tl.turns:
-        if not turn.addressed or turn.speech_end_ms is None:
-            continue
-        onsets = [p.audible_onset_ms for r in tl.responses_of(turn.index) for p in r.playbacks
-                  if p.audible_onset_ms is not None and p.audible_onset_ms >= turn.speech_end_ms]
-        if onsets:
-            out.append(min(onsets) - turn.speech_end_ms)
-    return out
+    """Voice-to-voice latency (DESIGN §4) of every answered caller turn, measured exactly as the
+    ``latency`` scorer measures it, so the report and the verdicts agree."""
+    answers = (turn_answer(tl, turn) for turn in tl.turns if turn.addressed and turn.has_speech)
+    return [a.voice_to_voice_ms for a in answers if a.voice_to_voice_ms is not None]
 
 
 def load_trial(run_dir: Path, entry: dict[str, Any], *, with_timeline: bool) -> TrialOutcome:

@@ -1,0 +1,132 @@
+"""The harness's main job as a library: load a suite, run it, score the calls, write the reports.
+
+The CLI (``harness run``, ``harness report``) and the pytest plugin call these functions; they
+hold no logic of their own. Everything here raises :class:`~harness.errors.HarnessError`
+subclasses for bad input (exit code 2), never a traceback meant for users.
+
+Public API:
+
+- :func:`run` / :func:`run_async`: scenarios (files, folders or ``Scenario`` objects) → a run
+  folder under ``out_dir`` with recordings, ``verdicts.json``, ``index.html``, ``junit.xml`` and
+  ``summary.json``; returns a :class:`RunOutcome`.
+- :func:`report`: re-render (and, for unscored trials, score) an existing run folder.
+- :func:`exit_code`: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.errors import HarnessError, InputError
+from harness.report import (
+    EXIT_ERRORED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    RunOutcome,
+    TrialOutcome,
+    read_run,
+    render_report,
+)
+from harness.runner.recording import META_FILE, VERDICTS_FILE
+from harness.scenario.models import Scenario
+
+__all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOutcome",
+           "TrialOutcome", "exit_code", "load_scenarios", "report", "run", "run_async"]
+
+DEFAULT_SUITE = Path("scenarios")
+"""What ``harness run`` runs without arguments: the example suite, against the local agent."""
+
+
+def exit_code(outcome: RunOutcome | None) -> int:
+    """0 all passed, 1 some failed, 3 some errored; 2 when there is no outcome (bad input)."""
+    return EXIT_USAGE if outcome is None else outcome.exit_code
+
+
+def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,
+                   agent: str | Path | None = None) -> list[Scenario]:
+    """Scenarios from files, folders and ready ``Scenario`` objects (default: ``scenarios/``);
+    ``agent`` (an AgentConfig file) replaces every scenario's own agent config."""
+    from harness.scenario.loader import load_agent_config, load_suite  # noqa: PLC0415
+
+    items = list(items) if items is not None else [DEFAULT_SUITE]
+    if not items:
+        items = [DEFAULT_SUITE]
+    given = [s for s in items if isinstance(s, Scenario)]
+    paths = [p for p in items if not isinstance(p, Scenario)]
+    scenarios = given + (load_suite(paths) if paths else [])
+    if agent is not None:
+        config = load_agent_config(agent)
+        scenarios = [s.model_copy(update={"agent_config": config}) for s in scenarios]
+    return scenarios
+
+
+def _check_options(target: str, trials: int, concurrency: int, faults: Sequence[str] | None
+                   ) -> None:
+    if trials < 1:
+        raise InputError(f"trials must be at least 1, got {trials}", field="--trials")
+    if concurrency < 1:
+        raise InputError(f"concurrency must be at least 1, got {concurrency}",
+                         field="--concurrency")
+    if faults and target != "local":
+        raise InputError("faults apply to the local reference agent only (target 'local'), "
+                         f"not to target {target!r}", field="--fault")
+
+
+def score_missing(run_dir: Path, *, rescore: bool = False) -> None:
+    """Score every recorded trial of the run that has no ``verdicts.json`` (all with
+    ``rescore``); a trial whose recording cannot be read stays unscored and reports errored."""
+    from harness.scoring import score_trial  # noqa: PLC0415
+
+    for entry in read_run(run_dir)["trials"]:
+        trial_dir = Path(run_dir) / (entry.get("path") or "")
+        if not (trial_dir / META_FILE).is_file():
+            continue
+        if rescore or not (trial_dir / VERDICTS_FILE).is_file():
+            try:
+                score_trial(trial_dir)
+            except HarnessError:
+                continue
+
+
+async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
+                    target: str = "local", agent: str | Path | None = None, trials: int = 1,
+                    concurrency: int = 4, faults: Sequence[str] | None = None,
+                    out_dir: Path = Path("reports"),
+                    on_progress: Callable[[Any], None] | None = None,
+                    on_trial_done: Callable[[Any], None] | None = None,
+                    session_timeout_s: float | None = None) -> RunOutcome:
+    """Load → run → score → report. ``on_progress`` / ``on_trial_done`` are the runner's
+    callbacks (progress events for a progress bar; each finished trial)."""
+    from harness.runner import run_suite  # noqa: PLC0415
+
+    _check_options(target, trials, concurrency, faults)
+    scenarios = load_scenarios(items, agent=agent)
+    result = await run_suite(
+        scenarios, out_dir=Path(out_dir), target=target, trials=trials, concurrency=concurrency,
+        faults=list(faults) if faults else None, on_progress=on_progress,
+        on_trial_done=on_trial_done, session_timeout_s=session_timeout_s)
+    return report(result.run_dir)
+
+
+def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "local",
+        agent: str | Path | None = None, trials: int = 1, concurrency: int = 4,
+        faults: Sequence[str] | None = None, out_dir: Path = Path("reports"),
+        on_progress: Callable[[Any], None] | None = None,
+        on_trial_done: Callable[[Any], None] | None = None,
+        session_timeout_s: float | None = None) -> RunOutcome:
+    """:func:`run_async` for callers without an event loop (the CLI)."""
+    return asyncio.run(run_async(
+        items, target=target, agent=agent, trials=trials, concurrency=concurrency, faults=faults,
+        out_dir=out_dir, on_progress=on_progress, on_trial_done=on_trial_done,
+        session_timeout_s=session_timeout_s))
+
+
+def report(run_dir: str | Path, *, rescore: bool = False) -> RunOutcome:
+    """Score the run's unscored trials (every trial with ``rescore``) and render its reports."""
+    run_dir = Path(run_dir)
+    score_missing(run_dir, rescore=rescore)
+    return render_report(run_dir)
