@@ -27,6 +27,9 @@ ASSETS_DIR = "assets"
 PAGES_DIR = "pages"
 INDEX_FILE = "index.html"
 _OWN_ASSETS = ("report.css", "report.js")
+CALL_WAV_START_MS = 0.0
+"""Session time of ``call.wav``'s first sample: the runner writes both channels on the session
+clock from 0 (the caller channel is offset by the stream start), so audio time is session time."""
 
 
 @lru_cache(maxsize=1)
@@ -146,7 +149,7 @@ def render_trial_page(run_dir: Path, trial: TrialOutcome, page: str, run_id: str
     html = _env().get_template("trial.html.j2").render(
         t=trial, meta=trial.meta, run_id=run_id, assets=f"../{ASSETS_DIR}",
         index=f"../{INDEX_FILE}", audio=audio,
-        audio_offset=f"{((tl.stream_start_ms or 0.0) if tl else 0.0) / 1000:.3f}",
+        audio_offset=f"{CALL_WAV_START_MS / 1000:.3f}",
         description=(trial.meta.get("scenario_model") or {}).get("description"),
         transcript=_transcript(trial), tools=tools,
         fig_timeline=embed_json(timeline_figure(trial)))

@@ -50,13 +50,14 @@ def _tone(ms: float, freq: float) -> np.ndarray:
     return (3000 * np.sin(2 * np.pi * freq * t)).astype(np.int16)
 
 
-def _call_wav(path: Path, duration_ms: float, stream_start_ms: float,
-              caller: list[tuple[float, float]], agent: list[tuple[float, float]]) -> None:
+def _call_wav(path: Path, duration_ms: float, caller: list[tuple[float, float]],
+              agent: list[tuple[float, float]]) -> None:
+    """Stereo on the session clock from 0, as the runner writes it: tones where people talk."""
     n = int(RATE * duration_ms / 1000)
     stereo = np.zeros((n, 2), dtype=np.int16)
     for ch, spans, freq in ((0, caller, 220.0), (1, agent, 330.0)):
         for a, b in spans:
-            i = int(RATE * (a - stream_start_ms) / 1000)
+            i = int(RATE * a / 1000)
             tone = _tone(b - a, freq)[: max(0, n - i)]
             stereo[i:i + len(tone), ch] = tone
     sf.write(path, stereo, RATE, subtype="PCM_16")
@@ -172,7 +173,7 @@ def passing_trial(run_dir: Path, rel: str, trial: int = 0, *, scale: int = 1) ->
     _stream(ev, 100, end)
     ev.add(end, "harness", "harness.trial.ended", {"status": "completed"})
     ev.write(path / EVENTS_FILE)
-    _call_wav(path / CALL_WAV, end - 100, 100, caller, agent)
+    _call_wav(path / CALL_WAV, end, caller, agent)
     (path / META_FILE).write_text(
         _meta("order-status", "scenarios/order_status.yaml", trial, "completed").model_dump_json())
     verdicts = [
@@ -215,7 +216,7 @@ def failing_trial(run_dir: Path, rel: str, trial: int = 0) -> dict[str, Any]:
     _stream(ev, 80, end)
     ev.add(end, "harness", "harness.trial.ended", {"status": "completed"})
     ev.write(path / EVENTS_FILE)
-    _call_wav(path / CALL_WAV, end - 80, 80, [(300, 2100), (3800, 5200)],
+    _call_wav(path / CALL_WAV, end, [(300, 2100), (3800, 5200)],
               [(2900, 4100), (6300, 8500)])
     (path / META_FILE).write_text(_meta(
         "cancel-order", "scenarios/cancel_order.yaml", trial, "completed").model_dump_json())

@@ -61,12 +61,12 @@ def test_report_in_chromium(browser, tmp_path: Path) -> None:
     assert page.locator("#timeline .barlayer .point").count() >= 7
     audio = page.locator("#call-audio")
     page.wait_for_function("document.getElementById('call-audio').readyState >= 1")
-    assert audio.evaluate("a => a.duration") == pytest.approx(8.92, abs=0.05)
+    assert audio.evaluate("a => a.duration") == pytest.approx(9.0, abs=0.05)
 
     # An evidence link seeks the player and moves the timeline cursor to its moment.
     page.locator('#verdict-0 button[data-seek="3.300"]').click()
     page.wait_for_function("Math.abs(window.harnessReport.cursor() - 3.3) < 1e-6")
-    assert audio.evaluate("a => a.currentTime") == pytest.approx(3.3 - 0.08, abs=0.01)
+    assert audio.evaluate("a => a.currentTime") == pytest.approx(3.3, abs=0.01)
     shape_x = page.evaluate("document.getElementById('timeline').layout.shapes[0].x0")
     assert shape_x == pytest.approx(3.3)
 
@@ -77,7 +77,7 @@ def test_report_in_chromium(browser, tmp_path: Path) -> None:
     now = audio.evaluate("a => a.currentTime")
     assert now > 1.2
     page.wait_for_function(
-        f"Math.abs(window.harnessReport.cursor() - {0.08 + now}) < 0.05")
+        f"Math.abs(window.harnessReport.cursor() - {now}) < 0.05")
     page.screenshot(path=str(tmp_path / "trial.png"), full_page=True)
     assert (tmp_path / "trial.png").stat().st_size > 10_000
 

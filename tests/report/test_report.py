@@ -82,9 +82,9 @@ def test_pages_are_self_contained(outcome) -> None:
         assert "http://" not in html and "https://" not in html, page
         assert "../assets/plotly.min.js" in html or 'src="assets/plotly.min.js"' in html
     cancel = (run_dir / "pages" / "cancel-order-trial-0.html").read_text()
-    # The audio is referenced, not copied, and the player maps audio time 0 to the stream start.
+    # The audio is referenced, not copied; call.wav is on the session clock from 0.
     assert 'src="../cancel-order/trial-0/call.wav"' in cancel
-    assert 'data-audio-offset="0.080"' in cancel
+    assert 'data-audio-offset="0.000"' in cancel
     assert 'data-seek="3.300"' in cancel
     errored = (run_dir / "pages" / "unreachable-target-trial-0.html").read_text()
     assert ERRORED_MESSAGE in errored and "<audio" not in errored
