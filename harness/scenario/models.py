@@ -90,7 +90,7 @@ class Play(Strict):
     ms: int = Field(..., ge=100, le=120_000, description="how long it plays")
     level_db: float = Field(-6.0, ge=-60.0, le=0.0,
                             description="level relative to the caller's speech level")
-    seed: int = 0
+    seed: int = Field(0, description="seed of a generated kind (rendering is deterministic)")
 
     @model_validator(mode="after")
     def _one_source(self) -> Play:
@@ -113,17 +113,19 @@ class Turn(Strict):
     audio: Path | None = Field(None, description="recorded WAV clip (any rate, any channels)")
     text: str | None = Field(None, description="what a recorded clip says (for scorers)")
     silence_ms: int | None = Field(None, ge=0, le=120_000, description="the caller says nothing")
-    play: Play | None = None
+    play: Play | None = Field(None, description="audio not addressed to the agent")
 
-    cut_off: CutOff | None = None
+    cut_off: CutOff | None = Field(None, description="the clip ends abruptly")
     entity: dict[str, str] | None = Field(
         None, description="what the caller meant, e.g. {order_id: '83521'}, for entity scorers")
-    intent: Intent | None = None
+    intent: Intent | None = Field(
+        None, description="what the turn means to the dialogue (affirm, deny, correct, other)")
     voice: CallerVoice | None = Field(None, description="per-turn caller voice override")
     noise: NoiseSpec | Literal["none"] | None = Field(
         None, description="per-turn background bed override ('none' turns it off)")
 
-    barge_in: BargeIn | None = None
+    barge_in: BargeIn | None = Field(
+        None, description="start while the agent is speaking, this far into its reply")
     after_ms: int | None = Field(None, ge=0, le=120_000,
                                  description="start this long after the previous turn ended")
     when_agent_says: str | None = Field(
@@ -131,13 +133,16 @@ class Turn(Strict):
 
     @model_validator(mode="after")
     def _one_action(self) -> Turn:
-        actions = [n for n in ("say", "audio", "silence_ms", "play") if getattr(self, n) is not None]
+        actions = [n for n in ("say", "audio", "silence_ms", "play")
+                   if getattr(self, n) is not None]
         if len(actions) != 1:
             raise ValueError("a turn needs exactly one of say, audio, silence_ms, play"
                              + (f" (got {', '.join(actions)})" if actions else ""))
-        starts = [n for n in ("barge_in", "after_ms", "when_agent_says") if getattr(self, n) is not None]
+        starts = [n for n in ("barge_in", "after_ms", "when_agent_says")
+                  if getattr(self, n) is not None]
         if len(starts) > 1:
-            raise ValueError(f"give at most one of barge_in, after_ms, when_agent_says (got {', '.join(starts)})")
+            raise ValueError("give at most one of barge_in, after_ms, when_agent_says "
+                             f"(got {', '.join(starts)})")
         if self.cut_off is not None and self.say is None and self.audio is None:
             raise ValueError("cut_off needs a say or audio turn")
         if self.when_agent_says is not None:
@@ -204,10 +209,11 @@ class ToolResult(Strict):
 class ToolSequence(Strict):
     """Answers for repeated calls: the n-th call gets the n-th entry (the last one repeats)."""
 
-    sequence: list[ToolResult] = Field(..., min_length=1)
+    sequence: list[ToolResult] = Field(..., min_length=1, description="answers in call order")
 
 
-ToolMock = Annotated[ToolSequence | ToolResult | list[ToolResult], Field(union_mode="left_to_right")]
+ToolMock = Annotated[ToolSequence | ToolResult | list[ToolResult],
+                     Field(union_mode="left_to_right")]
 
 
 def resolve_mock(mock: ToolMock, arguments: dict[str, Any], call_index: int) -> ToolResult | None:
@@ -275,6 +281,9 @@ class ConfirmationBeforeWriteParams(Strict):
     tool: str | None = Field(None, description="write tool; every `write: true` tool if omitted")
     key_arguments: list[str] | None = Field(
         None, description="arguments the question must name; all required ones if omitted")
+    action_words: list[str] | None = Field(
+        None, description="words naming the action, one of which the question must use; the "
+                          "tool name's verb and its common synonyms if omitted")
 
 
 class EscalationParams(Strict):
@@ -282,7 +291,8 @@ class EscalationParams(Strict):
 
     mode: Literal["required", "forbidden"]
     by_turn: int | None = Field(None, ge=0, description="required: called by the end of this turn")
-    tool: str | None = Field(None, description="escalation tool; the `escalation: true` tool if omitted")
+    tool: str | None = Field(
+        None, description="escalation tool; the `escalation: true` tool if omitted")
     spoken_handoff: bool = Field(True, description="required: the agent says it hands over")
 
 
@@ -295,9 +305,11 @@ class BargeInParams(Strict):
 
 
 class NoResponseParams(Strict):
-    """The agent stays silent (or calls wait_for_user) during pauses, silences and non-addressed audio."""
+    """The agent stays silent (or calls wait_for_user) during pauses, silences and
+    non-addressed audio."""
 
-    turns: list[int] | None = Field(None, description="turn indexes; all pause/silence/play turns if omitted")
+    turns: list[int] | None = Field(
+        None, description="turn indexes; all pause/silence/play turns if omitted")
     max_speech_ms: float = Field(1000.0, gt=0, description="speech this long is a take-over")
     max_words: int = Field(3, ge=0, description="more words than this is a take-over")
 
@@ -311,7 +323,8 @@ class DeadAirParams(Strict):
 class TurnAnsweredParams(Strict):
     """Addressed caller turns get agent audio within a timeout."""
 
-    turns: list[int] | None = Field(None, description="turn indexes; every addressed turn if omitted")
+    turns: list[int] | None = Field(
+        None, description="turn indexes; every addressed turn if omitted")
     timeout_ms: float = Field(15_000.0, gt=0)
 
 
@@ -392,7 +405,8 @@ class Expectation(BaseModel):
         elif isinstance(data, str):
             kind, params = data, {}
         else:
-            raise ValueError("an expectation is a mapping with one key, e.g. {latency: {max_ms: 1500}}")
+            raise ValueError(
+                "an expectation is a mapping with one key, e.g. {latency: {max_ms: 1500}}")
         model = EXPECTATION_PARAMS.get(kind)
         if model is None:
             raise ValueError(f"unknown expectation kind {kind!r}; expected one of "
@@ -407,7 +421,8 @@ class Expectation(BaseModel):
 
     def label(self) -> str:
         """Short human label, e.g. ``latency(max_ms=1500)``."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.model_dump(exclude_defaults=True).items())
+        params = self.params.model_dump(exclude_defaults=True)
+        args = ", ".join(f"{k}={v!r}" for k, v in params.items())
         return f"{self.kind}({args})"
 
 
@@ -513,20 +528,22 @@ class Scenario(Strict):
     """A scripted call: caller turns, tool mocks and what to expect (DESIGN §5)."""
 
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="unique in the suite")
-    description: str = ""
+    description: str = Field("", description="what the call tests, shown in reports")
     extends: Path | None = Field(None, description="defaults file (agent, caller, noise, tools)")
     agent: Path | None = Field(None, description="AgentConfig file (relative to the YAML)")
-    tags: list[str] = Field(default_factory=list)
-    caller: CallerVoice = Field(default_factory=CallerVoice)
+    tags: list[str] = Field(default_factory=list, description="labels to select and group runs")
+    caller: CallerVoice = Field(default_factory=CallerVoice, description="the caller's voice")
     noise: NoiseSpec | None = Field(None, description="bed under the whole call; none by default")
     reaction_gap_ms: int = Field(700, ge=0, le=10_000,
                                  description="human gap after the agent stops before the next turn")
-    idle_timeout_ms: int = Field(6000, ge=0, le=120_000,
-                                 description="after the last turn, wait this long for the agent to go idle")
+    idle_timeout_ms: int = Field(
+        6000, ge=0, le=120_000,
+        description="after the last turn, wait this long for the agent to go idle")
     max_duration_s: float = Field(180.0, gt=0, description="per-trial timeout")
-    turns: list[Turn] = Field(..., min_length=1)
-    tools: dict[str, ToolMock] = Field(default_factory=dict)
-    expect: list[Expectation] = Field(..., min_length=1)
+    turns: list[Turn] = Field(..., min_length=1, description="the caller's script, in order")
+    tools: dict[str, ToolMock] = Field(
+        default_factory=dict, description="tool name → mock answer(s) the runner sends")
+    expect: list[Expectation] = Field(..., min_length=1, description="what the call must show")
 
     # Set by the loader, never read from YAML.
     source: Path | None = Field(None, exclude=True, description="(set by the loader)")

@@ -1,0 +1,259 @@
+"""Checks that span fields or files: cut-off prefixes, barge-in targets, entity values, referenced
+files and voices, and that mocks and expectations name real tools, entities and turns."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import soundfile
+
+from harness.errors import InputError
+from harness.scenario._yaml import FieldPath, Positions, format_path
+from harness.scenario.models import (
+    AgentConfig,
+    ConfirmationBeforeWriteParams,
+    EntityConfirmedParams,
+    EscalationParams,
+    NoResponseParams,
+    PreambleParams,
+    Scenario,
+    ToolCalledParams,
+    ToolSpec,
+    TurnAnsweredParams,
+)
+
+
+class _Report:
+    """Collects located errors for one file."""
+
+    def __init__(self, positions: Positions, written: dict[FieldPath, str]):
+        self.positions = positions
+        self.written = written
+        self.errors: list[InputError] = []
+
+    def add(self, path: FieldPath, message: str, *, key: bool = False) -> None:
+        mark = self.positions.find(path, key=key)
+        self.errors.append(InputError(message, location=str(mark) if mark else None,
+                                      field=format_path(path) or None))
+
+    def as_written(self, path: FieldPath, value: Path) -> str:
+        return self.written.get(path, str(value))
+
+
+def _words(text: str) -> list[str]:
+    """Words for prefix comparison: case, punctuation and spacing do not matter."""
+    return re.sub(r"[^\w\s]", "", text.casefold()).split()
+
+
+def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: bool) -> None:
+    if file is None:
+        return
+    shown = report.as_written(path, file)
+    if not file.is_file():
+        report.add(path, f"file {shown!r} not found (looked for {file})")
+        return
+    if wav:
+        try:
+            info = soundfile.info(str(file))
+        except (RuntimeError, soundfile.LibsndfileError) as exc:
+            report.add(path, f"{shown!r} is not a readable audio file: {exc}")
+            return
+        if info.frames == 0:
+            report.add(path, f"{shown!r} holds no audio")
+
+
+def _check_voice(report: _Report, path: FieldPath, voice: str) -> None:
+    # The audio module owns the voice table (it is what renders the caller).
+    from harness.audio import resolve_voice  # noqa: PLC0415
+
+    try:
+        resolve_voice(voice)
+    except InputError as exc:
+        report.add(path, f"{exc.message} (`espeak-ng --voices=en` lists the voices)")
+
+
+def _check_turns(report: _Report, scenario: Scenario) -> None:
+    from harness.spoken import find_readbacks, normalize_value, spoken_to_compact  # noqa: PLC0415
+
+    for i, turn in enumerate(scenario.turns):
+        at: FieldPath = ("turns", i)
+        cut = turn.cut_off
+        if cut is not None and isinstance(turn.say, list):
+            report.add((*at, "cut_off"), "cut_off applies to a plain say text, not to a say "
+                                         "with pauses; split the turn and cut the last part")
+        elif cut is not None and cut.after_text is not None:
+            text = turn.spoken_text
+            if text is None:
+                report.add((*at, "cut_off", "after_text"),
+                           "after_text needs the clip's words: give the turn a `text`")
+            else:
+                prefix, whole = _words(cut.after_text), _words(text)
+                if not prefix:
+                    report.add((*at, "cut_off", "after_text"), "after_text has no words")
+                elif whole[:len(prefix)] != prefix:
+                    where = ("is not at the start of" if " ".join(prefix) in " ".join(whole)
+                             else "is not in")
+                    report.add((*at, "cut_off", "after_text"),
+                               f"{cut.after_text!r} {where} the turn's text {text!r}; "
+                               "after_text is the part the caller gets to say")
+                elif len(prefix) == len(whole):
+                    report.add((*at, "cut_off", "after_text"),
+                               f"{cut.after_text!r} is the whole text; nothing would be cut off")
+
+        if turn.barge_in is not None:
+            prev = scenario.turns[i - 1] if i > 0 else None
+            if prev is None:
+                report.add((*at, "barge_in"),
+                           "the first turn has no agent reply to interrupt")
+            elif not prev.addressed:
+                report.add((*at, "barge_in"),
+                           f"turn {i - 1} is a {prev.kind} turn, so the agent has no reply to "
+                           "interrupt; barge_in needs a say or audio turn before it")
+
+        for label, value in (turn.entity or {}).items():
+            compact = normalize_value(value)
+            if not compact:
+                report.add((*at, "entity", label),
+                           f"{value!r} has no value once normalised (digits, letters, separators)")
+                continue
+            text = turn.spoken_text
+            if cut is None and text is not None and compact not in find_readbacks(text) \
+                    and compact not in spoken_to_compact(text):
+                report.add((*at, "entity", label),
+                           f"{value!r} is not what the turn says ({text!r} gives "
+                           f"{', '.join(find_readbacks(text)) or 'no value'})")
+
+        _check_file(report, (*at, "audio"), turn.audio, wav=True)
+        if turn.play is not None:
+            _check_file(report, (*at, "play", "file"), turn.play.file, wav=True)
+        if turn.noise is not None and turn.noise != "none":
+            _check_file(report, (*at, "noise", "file"), turn.noise.file, wav=True)
+        if turn.voice is not None:
+            _check_voice(report, (*at, "voice", "voice"), turn.voice.voice)
+
+
+def _tool_names(agent: AgentConfig) -> str:
+    return ", ".join(t.name for t in agent.tools) or "none"
+
+
+def _check_tool(report: _Report, agent: AgentConfig, path: FieldPath,
+                name: str | None) -> ToolSpec | None:
+    if name is None:
+        return None
+    tool = agent.tool(name)
+    if tool is None:
+        report.add(path, f"{name!r} is not a tool of agent {agent.name!r} "
+                         f"(tools: {_tool_names(agent)})")
+    return tool
+
+
+def _check_arguments(report: _Report, path: FieldPath, tool: ToolSpec | None,
+                     names: list[str] | None) -> None:
+    if tool is None or not names:
+        return
+    known = list(tool.parameters.get("properties", {}))
+    for name in names:
+        if name not in known:
+            report.add(path, f"{tool.name!r} has no argument {name!r} "
+                             f"(arguments: {', '.join(known) or 'none'})")
+
+
+def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
+                        turns: list[int] | int | None, *, addressed: bool) -> None:
+    """Turn numbers exist (and, when ``addressed``, are say/audio turns). A list is checked
+    item by item, each error pointing at its item."""
+    items = [(path, turns)] if isinstance(turns, int) else [
+        ((*path, j), n) for j, n in enumerate(turns or [])]
+    for where, n in items:
+        if n >= len(scenario.turns):
+            report.add(where, f"turn {n} does not exist (turns 0-{len(scenario.turns) - 1})")
+        elif addressed and not scenario.turns[n].addressed:
+            report.add(where, f"turn {n} is a {scenario.turns[n].kind} turn; only say and "
+                              "audio turns get answers")
+
+
+def _check_expectations(report: _Report, scenario: Scenario, agent: AgentConfig | None) -> None:
+    entities = scenario.entities()
+    for i, exp in enumerate(scenario.expect):
+        at: FieldPath = ("expect", i, exp.kind)
+        p: Any = exp.params
+        if isinstance(p, EntityConfirmedParams) and p.entity not in entities:
+            report.add((*at, "entity"),
+                       f"no turn labels an entity {p.entity!r} "
+                       f"(entities: {', '.join(entities) or 'none'})")
+        if isinstance(p, NoResponseParams):
+            _check_turn_indexes(report, scenario, (*at, "turns"), p.turns, addressed=False)
+            if p.turns is None and not any(
+                    not t.addressed or any(not isinstance(s, str) for s in t.segments)
+                    for t in scenario.turns):
+                report.add(at, "no turn to grade: the scenario has no silence, play or "
+                               "mid-turn pause; give `turns` or add such a turn")
+        if isinstance(p, TurnAnsweredParams):
+            _check_turn_indexes(report, scenario, (*at, "turns"), p.turns, addressed=True)
+        if isinstance(p, EscalationParams) and p.by_turn is not None:
+            _check_turn_indexes(report, scenario, (*at, "by_turn"), p.by_turn, addressed=False)
+        if exp.kind == "barge_in" and not any(t.barge_in for t in scenario.turns):
+            report.add(at, "no turn has barge_in, so there is no interruption to grade")
+
+        if agent is None:
+            continue
+        if isinstance(p, PreambleParams):
+            _check_tool(report, agent, (*at, "before_tool"), p.before_tool)
+        if isinstance(p, EntityConfirmedParams):
+            tool = _check_tool(report, agent, (*at, "tool"), p.tool)
+            _check_arguments(report, (*at, "argument"), tool, [p.argument or p.entity]
+                             if p.argument or tool is not None else None)
+        if isinstance(p, ConfirmationBeforeWriteParams):
+            tool = _check_tool(report, agent, (*at, "tool"), p.tool)
+            if tool is not None and not tool.write:
+                report.add((*at, "tool"), f"{tool.name!r} is not a write tool (`write: true`)")
+            if p.tool is None and not agent.write_tools:
+                report.add(at, f"agent {agent.name!r} has no write tool (`write: true`)")
+            _check_arguments(report, (*at, "key_arguments"), tool, p.key_arguments)
+        if isinstance(p, EscalationParams):
+            tool = _check_tool(report, agent, (*at, "tool"), p.tool)
+            if tool is not None and not tool.escalation:
+                report.add((*at, "tool"),
+                           f"{tool.name!r} is not an escalation tool (`escalation: true`)")
+            if p.tool is None and not agent.escalation_tools:
+                report.add(at, f"agent {agent.name!r} has no escalation tool "
+                               "(`escalation: true`)")
+        if isinstance(p, ToolCalledParams):
+            tool = _check_tool(report, agent, (*at, "name"), p.name)
+            _check_arguments(report, (*at, "arguments"), tool, list(p.arguments or {}))
+        if exp.kind == "no_tool_call":
+            _check_tool(report, agent, (*at, "name"), p.name)
+
+
+def check_scenario(scenario: Scenario, agent: AgentConfig | None, positions: Positions,
+                   written: dict[FieldPath, str]) -> list[InputError]:
+    """Every cross-field and cross-file problem of a validated scenario."""
+    report = _Report(positions, written)
+    _check_voice(report, ("caller", "voice"), scenario.caller.voice)
+    if scenario.noise is not None:
+        _check_file(report, ("noise", "file"), scenario.noise.file, wav=True)
+    _check_turns(report, scenario)
+    if agent is not None:
+        for name in scenario.tools:
+            if agent.tool(name) is None:
+                report.add(("tools", name), f"{name!r} is not a tool of agent {agent.name!r} "
+                                            f"(tools: {_tool_names(agent)})", key=True)
+    _check_expectations(report, scenario, agent)
+    return report.errors
+
+
+def check_agent_files(config: AgentConfig, positions: Positions,
+                      written: dict[FieldPath, str]) -> list[InputError]:
+    """The agent config's instructions file exists and is readable text."""
+    report = _Report(positions, written)
+    path = config.instructions_file
+    if path is not None:
+        _check_file(report, ("instructions_file",), path, wav=False)
+        if not report.errors:
+            try:
+                path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                report.add(("instructions_file",), f"cannot read the instructions: {exc}")
+    return report.errors
