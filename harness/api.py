@@ -6,9 +6,10 @@ subclasses for bad input (exit code 2), never a traceback meant for users.
 
 Public API:
 
-- :func:`run` / :func:`run_async`: scenarios (files, folders or ``Scenario`` objects) → a run
-  folder under ``out_dir`` with recordings, ``verdicts.json``, ``index.html``, ``junit.xml`` and
-  ``summary.json``; returns a :class:`RunOutcome`.
+- :func:`run` / :func:`run_async`: scenarios (files, folders or ``Scenario`` objects) → a new
+  run folder ``out_dir/run-YYYYmmdd-HHMMSS`` with recordings, ``verdicts.json``, ``index.html``,
+  ``junit.xml`` and ``summary.json``; returns a :class:`RunOutcome` (``.run_dir``,
+  ``.trials``, ``.exit_code``).
 - :func:`report`: re-render (and, for unscored trials, score) an existing run folder.
 - :func:`exit_code`: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +78,18 @@ def _check_options(target: str, trials: int, concurrency: int, faults: Sequence[
                          f"not to target {target!r}", field="--fault")
 
 
+def new_run_dir(out_dir: Path) -> Path:
+    """A fresh run folder under ``out_dir``, named by its UTC start time, so runs never mix
+    and old reports stay readable."""
+    stamp = datetime.now(UTC).strftime("run-%Y%m%d-%H%M%S")
+    path, n = out_dir / stamp, 1
+    while path.exists():
+        n += 1
+        path = out_dir / f"{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
 def score_missing(run_dir: Path, *, rescore: bool = False) -> None:
     """Score every recorded trial of the run that has no ``verdicts.json`` (all with
     ``rescore``); a trial whose recording cannot be read stays unscored and reports errored."""
@@ -106,7 +120,8 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
     _check_options(target, trials, concurrency, faults)
     scenarios = load_scenarios(items, agent=agent)
     result = await run_suite(
-        scenarios, out_dir=Path(out_dir), target=target, trials=trials, concurrency=concurrency,
+        scenarios, out_dir=new_run_dir(Path(out_dir)), target=target, trials=trials,
+        concurrency=concurrency,
         faults=list(faults) if faults else None, on_progress=on_progress,
         on_trial_done=on_trial_done, session_timeout_s=session_timeout_s)
     return report(result.run_dir)

@@ -168,7 +168,7 @@ def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
     all_latencies = [x for t in trials for x in t.voice_to_voice_ms]
     p50 = statistics.median(all_latencies) if all_latencies else None
     machine = run.get("machine") or {}
-    rows = [{"scenario": t.scenario, "scenario_file": t.scenario_file, "variant": t.variant,
+    rows = [{"scenario": t.scenario, "scenario_file": t.scenario_file_display, "variant": t.variant,
              "trial": t.trial, "outcome": t.outcome, "error": t.error,
              "page": f"{PAGES_DIR}/{page}", "p50": _ms(t.latency_p50_ms),
              "max": _ms(t.latency_max_ms), "failing": t.failing}

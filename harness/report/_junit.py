@@ -15,14 +15,12 @@ JUNIT_FILE = "junit.xml"
 
 def classname(trial: TrialOutcome) -> str:
     """Dotted name of the scenario file (``scenarios/cancel.yaml`` → ``scenarios.cancel``)."""
-    if not trial.scenario_file:
+    shown = trial.scenario_file_display
+    if not shown:
         return trial.scenario
-    path = PurePath(trial.scenario_file)
+    path = PurePath(shown)
     if path.is_absolute():
-        try:
-            path = path.relative_to(Path.cwd())
-        except ValueError:
-            path = PurePath(path.parent.name, path.name)
+        path = PurePath(path.parent.name, path.name)
     parts = [p for p in path.with_suffix("").parts if p not in ("", ".", "..")]
     return ".".join(parts) or trial.scenario
 
@@ -57,8 +55,8 @@ def write_junit(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
             ET.SubElement(props, "property", {"name": key, "value": str(run[key])})
     for t, page in zip(trials, pages, strict=True):
         attrs = {"classname": classname(t), "name": t.label, "time": f"{t.duration_s:.3f}"}
-        if t.scenario_file:
-            attrs["file"] = t.scenario_file
+        if t.scenario_file_display:
+            attrs["file"] = t.scenario_file_display
         case = ET.SubElement(suite, "testcase", attrs)
         if t.outcome == "errored":
             node = ET.SubElement(case, "error", {"message": t.error or "errored",

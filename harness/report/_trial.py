@@ -67,6 +67,19 @@ class TrialOutcome:
         return f"{self.scenario}{variant}[trial-{self.trial}]"
 
     @property
+    def scenario_file_display(self) -> str | None:
+        """The scenario file relative to the working folder when it lies below it."""
+        if not self.scenario_file:
+            return None
+        path = Path(self.scenario_file)
+        if path.is_absolute():
+            try:
+                return path.relative_to(Path.cwd()).as_posix()
+            except ValueError:
+                return path.as_posix()
+        return path.as_posix()
+
+    @property
     def has_audio(self) -> bool:
         return (self.path / CALL_WAV).is_file()
 
@@ -144,7 +157,7 @@ def load_trial(run_dir: Path, entry: dict[str, Any], *, with_timeline: bool) -> 
         else:
             error = "; ".join(v.summary for v in verdicts or [] if v.status == "error")
     tl = build_timeline(read_frames_fast(path / EVENTS_FILE))
-    duration_s = max(0.0, tl.end_ms) / 1000.0
+    duration_s = float(entry.get("duration_s") or max(0.0, tl.end_ms) / 1000.0)
     return TrialOutcome(
         scenario=entry.get("scenario") or meta.get("scenario") or rel,
         scenario_file=entry.get("scenario_file") or meta.get("scenario_file"),
