@@ -1,0 +1,123 @@
+"""Writes a trial's Recording (``harness.runner.recording``) while the session runs.
+
+``meta.json`` is written first with status ``running`` and replaced atomically at the end;
+``events.jsonl`` is appended as frames happen and flushed at least every
+:data:`FLUSH_INTERVAL_MS` (a killed run loses at most that much, and its torn last line is ignored
+by the reader); the WAV tracks are written once, at the end. So a run killed mid-trial leaves a
+folder that :meth:`Recording.load` reads as ``incomplete``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import soxr
+from pydantic import BaseModel
+
+from harness.runner.recording import (
+    AGENT_STREAM_WAV,
+    AGENT_WAV,
+    CALL_WAV,
+    CALLER_WAV,
+    EVENTS_FILE,
+    META_FILE,
+    RecordingMeta,
+)
+
+FLUSH_INTERVAL_MS = 100.0
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class RecordingWriter:
+    """The open recording of one trial."""
+
+    def __init__(self, folder: Path, meta: RecordingMeta):
+        self.folder = Path(folder)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.meta = meta
+        write_json_atomic(self.folder / META_FILE, meta.model_dump(mode="json"))
+        self._fh = open(self.folder / EVENTS_FILE, "w", encoding="utf-8")  # noqa: SIM115
+        self.seq = 0
+        self._last_flush = time.perf_counter()
+
+    # ------------------------------------------------------------------ frames
+
+    def _write(self, line: str) -> int:
+        seq = self.seq
+        self._fh.write(line)
+        self.seq += 1
+        now = time.perf_counter()
+        if (now - self._last_flush) * 1000.0 >= FLUSH_INTERVAL_MS:
+            self._fh.flush()
+            self._last_flush = now
+        return seq
+
+    def frame(self, t_ms: float, dir: str, type_: str, event: dict[str, Any],
+              **extra: Any) -> int:
+        """Append one frame; returns its ``seq``."""
+        record = {"seq": self.seq, "t_ms": round(t_ms, 3), "dir": dir, "type": type_,
+                  "event": event, **extra}
+        return self._write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
+
+    def caller_chunk(self, t_ms: float, scheduled_ms: float, start_sample: int, samples: int,
+                     sample_rate: int) -> int:
+        """Append the frame of one ``input_audio_buffer.append`` (the hot path: no json.dumps)."""
+        return self._write(
+            f'{{"seq":{self.seq},"t_ms":{t_ms:.3f},"dir":"sent",'
+            f'"type":"input_audio_buffer.append","event":{{"type":"input_audio_buffer.append",'
+            f'"audio":{{"audio_ref":{{"track":"caller","start_sample":{start_sample},'
+            f'"samples":{samples},"sample_rate":{sample_rate}}}}}}},'
+            f'"scheduled_ms":{scheduled_ms:.3f}}}\n')
+
+    def annotate(self, t_ms: float, type_: str, payload: BaseModel) -> int:
+        return self.frame(t_ms, "harness", type_, payload.model_dump(mode="json"))
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self, *, status: str, error: str | None, caller: np.ndarray, caller_rate: int,
+               caller_offset_ms: float, agent_stream: np.ndarray, agent: np.ndarray,
+               agent_rate: int) -> None:
+        """Write the tracks, close ``events.jsonl`` and set the final status in ``meta.json``.
+
+        ``caller`` is the stream as sent (its sample 0 is chunk 0, which starts at
+        ``caller_offset_ms`` on the session clock); ``agent`` is on the session clock from 0.
+        ``call.wav`` puts both on the session clock.
+        """
+        self._fh.flush()
+        self._fh.close()
+        sf.write(self.folder / CALLER_WAV, caller, caller_rate, subtype="PCM_16")
+        sf.write(self.folder / AGENT_STREAM_WAV, agent_stream, agent_rate, subtype="PCM_16")
+        sf.write(self.folder / AGENT_WAV, agent, agent_rate, subtype="PCM_16")
+        right = agent
+        if agent_rate != caller_rate and len(agent):
+            right = soxr.resample(agent, agent_rate, caller_rate).astype(np.int16)
+        offset = int(round(caller_offset_ms * caller_rate / 1000.0))
+        n = max(offset + len(caller), len(right))
+        stereo = np.zeros((n, 2), dtype=np.int16)
+        stereo[offset: offset + len(caller), 0] = caller
+        stereo[: len(right), 1] = right
+        sf.write(self.folder / CALL_WAV, stereo, caller_rate, subtype="PCM_16")
+        self.meta.status = status  # type: ignore[assignment]
+        self.meta.error = error
+        write_json_atomic(self.folder / META_FILE, self.meta.model_dump(mode="json"))
+
+    def abandon(self) -> None:
+        """Close the events file without finishing (the trial stays ``running`` → incomplete)."""
+        if not self._fh.closed:
+            self._fh.flush()
+            self._fh.close()

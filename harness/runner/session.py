@@ -1,0 +1,515 @@
+"""One scenario trial over one WebSocket: set-up, caller stream, turns, playback, tools, capture.
+
+:class:`TrialSession` drives a session with two tasks: the *stream* task sends the caller's
+chunks on the fixed schedule of DESIGN §4 and, once per chunk, advances the playback clock and
+decides whether the next turn starts; the *receive* task feeds every received frame to the
+protocol state machine, records it, plays agent audio, interrupts playback on barge-in and answers
+tool calls from the mocks. Everything is recorded as it happens (:mod:`harness.runner.capture`).
+
+**When a turn starts** (its ``trigger`` in ``harness.turn.started``):
+
+- ``first``: the first turn starts once :data:`LEAD_IN_MS` of bed has been streamed and the agent
+  is idle (a greeting plays out first, plus the reaction gap).
+- ``after_agent`` (default): after an addressed turn, once the agent has answered it (a response
+  created after the caller's speech ended is done), everything it said has played out, no tool
+  call or follow-up response is pending, and the scenario's ``reaction_gap_ms`` has passed. After
+  a silence or play turn the agent owes no answer: the turn starts when the agent is idle, a
+  reaction gap after the previous turn (or the agent's audio) ended.
+- ``barge_in``: ``barge_in.at_agent_ms`` of agent playback after the first audible onset since
+  the previous turn ended, while the agent is still audible. If the agent finishes before that
+  point the turn starts as ``after_agent``.
+- ``after_ms``: that long after the previous turn's last chunk (from the stream start for the
+  first turn), whatever the agent does.
+- ``when_agent_says``: once the agent's transcript since the previous turn ended matches the
+  pattern, and the agent is then idle a reaction gap later (the caller answers what was said).
+- ``timeout``: none of the above within ``turn_timeout_ms`` of the previous turn's end.
+
+After the last turn the session closes once the agent is idle: a reaction gap after it answered an
+addressed last turn, otherwise after ``idle_timeout_ms`` of quiet.
+
+**Barge-in**: on ``input_audio_buffer.speech_started`` while agent audio plays (or, with turn
+detection off, when an addressed turn starts), playback stops at once and
+``conversation.item.truncate`` carries the played ``audio_end_ms``; ``response.cancel`` is sent
+too when the server will not cancel by itself (turn detection off, or ``interrupt_response``
+false). **Tool calls** get ``function_call_output`` after the mock's latency, and one
+``response.create`` once the response that made the calls is done and all are answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.audio import decode_g711, law_of
+from harness.errors import TargetError
+from harness.realtime.client import RealtimeConnection
+from harness.realtime.errors import (
+    AuthRefused,
+    NoAnswer,
+    ProtocolFailure,
+    UnknownModel,
+)
+from harness.realtime.protocol import (
+    AUDIO_DELTA,
+    AudioDelta,
+    AudioDone,
+    FunctionCall,
+    FunctionCallReady,
+    RealtimeProtocol,
+    Received,
+    ResponseCreated,
+    ResponseDone,
+    ServerError,
+    SessionReady,
+    SpeechStarted,
+    TranscriptDelta,
+)
+from harness.realtime.targets import Target
+from harness.runner.caller import CallerStream
+from harness.runner.capture import RecordingWriter
+from harness.runner.playback import PlaybackClock, PlaybackEvent
+from harness.runner.recording import (
+    PlaybackAudible,
+    PlaybackStarted,
+    PlaybackStopped,
+    StreamStarted,
+    ToolCallAnswered,
+    TrialEnded,
+    TurnEnded,
+    TurnStarted,
+)
+from harness.runner.tools import answer_call
+from harness.scenario.models import AgentConfig, Scenario
+
+LEAD_IN_MS = 500.0
+"""Bed streamed before the first turn, so server VAD hears the line before the caller speaks."""
+SETUP_TIMEOUT_S = 10.0
+"""How long to wait for ``session.updated`` after ``session.update``."""
+TURN_TIMEOUT_MS = 15_000.0
+"""Fallback: a turn starts at the latest this long after the previous turn ended."""
+
+
+@dataclass
+class SessionOptions:
+    """Knobs of one session (defaults follow DESIGN §4)."""
+
+    chunk_ms: int = 20
+    lead_in_ms: float = LEAD_IN_MS
+    setup_timeout_s: float = SETUP_TIMEOUT_S
+    turn_timeout_ms: float = TURN_TIMEOUT_MS
+
+
+@dataclass
+class _TurnState:
+    index: int
+    start_ms: float
+    end_ms: float
+    speech_end_ms: float | None
+    addressed: bool
+
+
+@dataclass
+class _Pending:
+    calls: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    followed_up: set[str] = field(default_factory=set)
+
+
+def _classify_setup_error(err: ServerError, target: Target) -> TargetError:
+    text = f"{err.code or ''} {err.message}".lower()
+    where = target.label
+    if err.code in ("invalid_api_key", "unauthorized", "authentication_error") or \
+            "api key" in text or "unauthorized" in text:
+        return AuthRefused(f"auth refused by {where}: {err.message}")
+    if err.code in ("model_not_found", "deployment_not_found") or (
+            "model" in text and ("not found" in text or "does not exist" in text
+                                 or "unknown" in text)):
+        return UnknownModel(f"unknown model at {where}: {err.message}")
+    return ProtocolFailure(f"{where} rejected the session set-up: "
+                           f"{err.code + ': ' if err.code else ''}{err.message}")
+
+
+class TrialSession:
+    """Runs one scenario trial on an open connection and records it (see the module docstring)."""
+
+    def __init__(self, *, scenario: Scenario, config: AgentConfig, script: Any,
+                 connection: RealtimeConnection, writer: RecordingWriter, t0_ns: int,
+                 options: SessionOptions | None = None):
+        self.scenario = scenario
+        self.config = config
+        self.script = script
+        self.conn = connection
+        self.writer = writer
+        self.t0_ns = t0_ns
+        self.opt = options or SessionOptions()
+        self.protocol = RealtimeProtocol(connection.target.dialect)
+        self.stream = CallerStream(script, input_format=config.input_audio_format,
+                                   chunk_ms=self.opt.chunk_ms)
+        self.out_law = None if config.output_audio_format == "audio/pcm" else \
+            law_of(config.output_audio_format)
+        self.out_rate = 24_000 if self.out_law is None else 8_000
+        self.playback = PlaybackClock(self.out_rate)
+        self.agent_stream: list[np.ndarray] = []
+        self.agent_stream_samples = 0
+        td = config.turn_detection
+        self.manual_turns = td is None
+        self.client_cancels = td is None or not td.interrupt_response
+        self._ready = asyncio.Event()
+        self._setup_error: TargetError | None = None
+        self._done = asyncio.Event()
+        self.stream_start_ms: float | None = None
+        self.next_turn = 0
+        self.turns: list[_TurnState] = []
+        self.transcript: list[tuple[float, str]] = []
+        self._says_matched_ms: float | None = None
+        self.tool_counts: dict[str, int] = defaultdict(int)
+        self.pending = _Pending()
+        self.tool_tasks: set[asyncio.Task[None]] = set()
+        self.awaiting_response = False
+        self.last_agent_activity_ms = 0.0
+
+    # ------------------------------------------------------------------ clock & sending
+
+    def now_ms(self) -> float:
+        return (time.perf_counter_ns() - self.t0_ns) / 1e6
+
+    async def send(self, event: dict[str, Any]) -> None:
+        await self.conn.send(event)
+        self.writer.frame(self.now_ms(), "sent", event["type"], event)
+
+    def _annotate_playback(self, events: list[PlaybackEvent]) -> None:
+        for ev in events:
+            it = ev.item
+            if ev.kind == "started":
+                payload: Any = PlaybackStarted(response_id=it.response_id, item_id=it.item_id)
+                self.writer.annotate(ev.t_ms, "harness.playback.started", payload)
+            elif ev.kind == "audible":
+                payload = PlaybackAudible(response_id=it.response_id, item_id=it.item_id,
+                                          onset_ms=round(ev.t_ms, 3))
+                self.writer.annotate(ev.t_ms, "harness.playback.audible", payload)
+            else:
+                self.last_agent_activity_ms = max(self.last_agent_activity_ms, ev.t_ms)
+                payload = PlaybackStopped(
+                    response_id=it.response_id, item_id=it.item_id,
+                    reason=ev.reason,  # type: ignore[arg-type]
+                    played_ms=round(ev.played_ms, 3), dropped_ms=round(ev.dropped_ms, 3),
+                    received_ms=round(ev.received_ms, 3))
+                self.writer.annotate(ev.t_ms, "harness.playback.stopped", payload)
+
+    # ------------------------------------------------------------------ running
+
+    async def run(self) -> None:
+        """Set up the session, stream every turn, wait for the agent to go idle, close."""
+        receiver = asyncio.create_task(self._receive_loop())
+        try:
+            await self._setup(receiver)
+            streamer = asyncio.create_task(self._stream_loop())
+            done, _ = await asyncio.wait({receiver, streamer},
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if streamer not in done:
+                streamer.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await streamer
+                receiver.result()  # raises what broke the receive loop
+                raise NoAnswer(f"{self.conn.target.label} stopped the receive loop")
+            streamer.result()
+        finally:
+            receiver.cancel()
+            for task in list(self.tool_tasks):
+                task.cancel()
+            await asyncio.gather(receiver, *self.tool_tasks, return_exceptions=True)
+            self._annotate_playback(self.playback.interrupt(self.now_ms(), "session_end")[1])
+
+    async def _setup(self, receiver: asyncio.Task[None]) -> None:
+        instructions = self.config.instructions
+        if instructions is None and self.config.instructions_file is not None:
+            instructions = Path(self.config.instructions_file).read_text(encoding="utf-8")
+        await self.send(self.protocol.session_update(self.config, instructions))
+        ready = asyncio.create_task(self._ready.wait())
+        try:
+            done, _ = await asyncio.wait({ready, receiver}, timeout=self.opt.setup_timeout_s,
+                                         return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            ready.cancel()
+        if receiver in done:
+            receiver.result()
+        if self._setup_error is not None:
+            raise self._setup_error
+        if not self._ready.is_set():
+            raise NoAnswer(f"{self.conn.target.label} did not answer session.update with "
+                           f"session.updated within {self.opt.setup_timeout_s:g} s")
+
+    # ------------------------------------------------------------------ receiving
+
+    async def _receive_loop(self) -> None:
+        while True:
+            text = await self.conn.recv()
+            t = self.now_ms()
+            rec = self.protocol.receive(text, t)
+            if rec.type == AUDIO_DELTA:
+                self._on_audio_frame(rec, t)
+                continue
+            extra = {"raw_type": rec.raw_type} if rec.raw_type else {}
+            self.writer.frame(t, "received", rec.type, rec.event, **extra)
+            for notice in rec.notices:
+                await self._on_notice(notice, t)
+
+    def _on_audio_frame(self, rec: Received, t: float) -> None:
+        self._annotate_playback(self.playback.advance(t))
+        delta = next((n for n in rec.notices if isinstance(n, AudioDelta)), None)
+        if delta is None:
+            return
+        if self.out_law is None:
+            pcm = np.frombuffer(delta.data[: len(delta.data) // 2 * 2], dtype="<i2")
+        else:
+            pcm = decode_g711(delta.data, self.out_law)
+        ref = {"track": "agent_stream", "start_sample": self.agent_stream_samples,
+               "samples": len(pcm), "sample_rate": self.out_rate}
+        self.agent_stream.append(pcm)
+        self.agent_stream_samples += len(pcm)
+        played, events = self.playback.add(delta.response_id, delta.item_id, pcm, t)
+        event = {**rec.event, "delta": {"audio_ref": ref}}
+        extra: dict[str, Any] = {"raw_type": rec.raw_type} if rec.raw_type else {}
+        if not played:
+            extra["dropped"] = True
+        self.writer.frame(t, "received", AUDIO_DELTA, event, **extra)
+        for notice in rec.notices:
+            if isinstance(notice, ResponseCreated):
+                self.awaiting_response = False
+        self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
+        self._annotate_playback(events)
+
+    async def _on_notice(self, notice: Any, t: float) -> None:
+        if isinstance(notice, SessionReady):
+            self._ready.set()
+        elif isinstance(notice, SpeechStarted):
+            if self.playback.active():
+                await self.interrupt(t)
+        elif isinstance(notice, ResponseCreated):
+            self.awaiting_response = False
+            self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
+        elif isinstance(notice, AudioDone):
+            self._annotate_playback(self.playback.complete_item(notice.item_id, t))
+        elif isinstance(notice, TranscriptDelta):
+            self.transcript.append((t, notice.text))
+        elif isinstance(notice, FunctionCallReady):
+            self._start_tool_answer(notice.call)
+        elif isinstance(notice, ResponseDone):
+            self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
+            self._annotate_playback(self.playback.complete_response(notice.response_id, t))
+            await self._maybe_follow_up(notice.response_id)
+        elif isinstance(notice, ServerError) and not self._ready.is_set():
+            self._setup_error = _classify_setup_error(notice, self.conn.target)
+            self._ready.set()
+
+    async def interrupt(self, t: float) -> None:
+        """Stop playback now; truncate the played item; cancel the response if the server won't."""
+        item, events = self.playback.interrupt(t)
+        self._annotate_playback(events)
+        if item is not None:
+            played_ms = item.played * 1000.0 / self.out_rate
+            await self.send(self.protocol.truncate(item.item_id, int(played_ms)))
+        if self.client_cancels:
+            for response in self.protocol.in_progress():
+                await self.send(self.protocol.response_cancel(response.id))
+
+    # ------------------------------------------------------------------ tools
+
+    def _start_tool_answer(self, call: FunctionCall) -> None:
+        if call.response_id is not None:
+            self.pending.calls[call.response_id].add(call.call_id)
+        task = asyncio.create_task(self._answer_tool(call))
+        self.tool_tasks.add(task)
+        task.add_done_callback(self.tool_tasks.discard)
+
+    async def _answer_tool(self, call: FunctionCall) -> None:
+        index = self.tool_counts[call.name]
+        self.tool_counts[call.name] += 1
+        answer = answer_call(call.name, call.arguments_raw, config=self.config,
+                             mocks=self.scenario.tools, call_index=index)
+        if answer.latency_ms:
+            await asyncio.sleep(answer.latency_ms / 1000.0)
+        await self.send(self.protocol.function_output(call.call_id, answer.output))
+        t = self.now_ms()
+        self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
+        self.writer.annotate(t, "harness.tool.answered", ToolCallAnswered(
+            call_id=call.call_id, name=call.name, arguments=answer.arguments,
+            arguments_raw=answer.arguments_raw, invented=answer.invented, output=answer.output,
+            latency_ms=answer.latency_ms, call_index=answer.call_index))
+        if call.response_id is not None:
+            self.pending.calls[call.response_id].discard(call.call_id)
+            await self._maybe_follow_up(call.response_id)
+
+    async def _maybe_follow_up(self, response_id: str) -> None:
+        """One ``response.create`` once a completed response's calls are all answered."""
+        state = self.protocol.responses.get(response_id)
+        if (state is None or state.in_progress or not state.call_ids
+                or self.pending.calls.get(response_id) or response_id in self.pending.followed_up):
+            return
+        self.pending.followed_up.add(response_id)
+        # a cancelled response (barge-in) or one overtaken by another response needs no follow-up:
+        # the outputs are in the conversation for whatever answers next
+        if state.status != "completed" or self.protocol.in_progress():
+            return
+        self.awaiting_response = True
+        await self.send(self.protocol.response_create())
+
+    # ------------------------------------------------------------------ the caller stream
+
+    async def _stream_loop(self) -> None:
+        stream = self.stream
+        chunk_ns = self.opt.chunk_ms * 1_000_000
+        start_ns = time.perf_counter_ns()
+        self.stream_start_ms = (start_ns - self.t0_ns) / 1e6
+        self.writer.annotate(self.stream_start_ms, "harness.stream.started", StreamStarted(
+            sample_rate=stream.sample_rate, chunk_ms=self.opt.chunk_ms,
+            input_audio_format=self.config.input_audio_format))
+        n = stream.chunk_samples
+        rate = stream.sample_rate
+        send_text = self.conn.send_text
+        k = 0
+        while True:
+            due_ns = start_ns + (k + 1) * chunk_ns
+            delay_ns = due_ns - time.perf_counter_ns()
+            if delay_ns > 0:
+                await asyncio.sleep(delay_ns / 1e9)
+            now = self.now_ms()
+            if stream.turn is None and await self._tick(now):
+                return
+            text, k, ended = stream.next()
+            await send_text(text)
+            self.writer.caller_chunk(self.now_ms(), (due_ns - self.t0_ns) / 1e6, k * n, n, rate)
+            if ended:
+                await self._end_turn()
+            k += 1
+
+    def _idle(self) -> bool:
+        return not (self.playback.active() or self.protocol.in_progress() or self.awaiting_response
+                    or any(self.pending.calls.values()))
+
+    def _quiet_since(self, ref: float) -> float:
+        return max(ref, self.last_agent_activity_ms, self.playback.last_end_ms())
+
+    def _answered(self, turn: _TurnState) -> bool:
+        since = turn.speech_end_ms if turn.speech_end_ms is not None else turn.start_ms
+        return any(r.first_seen_ms >= since and not r.in_progress
+                   for r in self.protocol.responses.values())
+
+    async def _tick(self, now: float) -> bool:
+        """Between turns: start the next turn if it is due. True when the session should close."""
+        self._annotate_playback(self.playback.advance(now))
+        prev = self.turns[-1] if self.turns else None
+        gap = self.scenario.reaction_gap_ms
+        if self.next_turn >= len(self.scenario.turns):
+            assert prev is not None
+            if not self._idle():
+                return False
+            quiet = self._quiet_since(prev.end_ms)
+            if prev.addressed and self._answered(prev):
+                return now >= quiet + gap
+            return now >= quiet + self.scenario.idle_timeout_ms
+        trigger = self._trigger(now, prev, gap)
+        if trigger is not None:
+            await self._start_turn(now, trigger)
+        return False
+
+    def _trigger(self, now: float, prev: _TurnState | None, gap: float) -> str | None:
+        turn = self.scenario.turns[self.next_turn]
+        assert self.stream_start_ms is not None
+        ref = prev.end_ms if prev is not None else self.stream_start_ms
+        if turn.after_ms is not None:
+            return "after_ms" if now >= ref + turn.after_ms else None
+        if now >= ref + self.opt.turn_timeout_ms:
+            return "timeout"
+        idle = self._idle()
+        if prev is None:
+            ready = idle and now >= max(self.stream_start_ms + self.opt.lead_in_ms,
+                                        self._quiet_since(ref) + (gap if self.playback.items
+                                                                  else 0.0))
+            return "first" if ready else None
+        answered = not prev.addressed or self._answered(prev)
+        after_agent = idle and answered and now >= self._quiet_since(ref) + gap
+        if turn.barge_in is not None:
+            played = self.playback.played_since_onset(ref, now)
+            if (played is not None and played >= turn.barge_in.at_agent_ms
+                    and self.playback.audible_at(now)):
+                return "barge_in"
+            return "after_agent" if after_agent else None
+        if turn.when_agent_says is not None:
+            if self._says_matched_ms is None:
+                said = "".join(text for t, text in self.transcript if t >= ref)
+                if re.search(turn.when_agent_says, said):
+                    self._says_matched_ms = now
+            if self._says_matched_ms is not None and idle and \
+                    now >= self._quiet_since(self._says_matched_ms) + gap:
+                return "when_agent_says"
+            return None
+        return "after_agent" if after_agent else None
+
+    async def _start_turn(self, now: float, trigger: str) -> None:
+        index = self.next_turn
+        turn = self.scenario.turns[index]
+        audio = self.script.turns[index]
+        active = self.stream.start_turn(index, audio.samples)
+        assert self.stream_start_ms is not None
+        start = self.stream_start_ms
+        send_ms = self.stream.send_time_ms
+
+        def at(sample: int | None) -> float | None:
+            if sample is None:
+                return None
+            return round(send_ms(start, self.stream.chunk_of_sample(active, sample)), 3)
+
+        onset = getattr(audio, "speech_onset_sample", None)
+        end = getattr(audio, "speech_end_sample", None)
+        pauses = [(at(a), at(b)) for a, b in getattr(audio, "pauses", [])]
+        state = _TurnState(index, send_ms(start, active.first_chunk),
+                           send_ms(start, active.last_chunk), at(end), turn.addressed)
+        self.turns.append(state)
+        self.next_turn += 1
+        self._says_matched_ms = None
+        self.writer.annotate(now, "harness.turn.started", TurnStarted(
+            turn_index=index, kind=turn.kind, text=turn.spoken_text,
+            spoken_text=getattr(audio, "spoken_text", turn.spoken_text),
+            addressed=turn.addressed, start_ms=round(state.start_ms, 3),
+            end_ms=round(state.end_ms, 3), speech_onset_ms=at(onset), speech_end_ms=at(end),
+            pauses_ms=pauses, cut_off=bool(getattr(audio, "cut_off", turn.cut_off is not None)),
+            entity=turn.entity, intent=turn.intent,
+            trigger=trigger,  # type: ignore[arg-type]
+            barge_in_at_agent_ms=turn.barge_in.at_agent_ms if turn.barge_in else None))
+        if self.manual_turns and turn.addressed and self.playback.active():
+            await self.interrupt(now)
+
+    async def _end_turn(self) -> None:
+        state = self.turns[-1]
+        self.writer.annotate(self.now_ms(), "harness.turn.ended",
+                             TurnEnded(turn_index=state.index))
+        if self.manual_turns and state.addressed:
+            await self.send(self.protocol.commit())
+            self.awaiting_response = True
+            await self.send(self.protocol.response_create())
+
+    # ------------------------------------------------------------------ the end
+
+    def finish(self, status: str, error: str | None) -> None:
+        """Write the closing annotation, the tracks and the final meta."""
+        t = self.now_ms()
+        if status in ("completed", "errored"):
+            self.writer.annotate(t, "harness.trial.ended", TrialEnded(
+                status=status, error=error))  # type: ignore[arg-type]
+        agent_stream = (np.concatenate(self.agent_stream) if self.agent_stream
+                        else np.zeros(0, dtype=np.int16))
+        caller = self.stream.caller_track()
+        total_ms = len(caller) * 1000.0 / self.stream.sample_rate + (self.stream_start_ms or 0.0)
+        agent = self.playback.timeline(total_ms)
+        self.writer.finish(status=status, error=error, caller=caller,
+                           caller_rate=self.stream.sample_rate,
+                           caller_offset_ms=self.stream_start_ms or 0.0, agent_stream=agent_stream,
+                           agent=agent, agent_rate=self.out_rate)

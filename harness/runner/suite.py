@@ -1,0 +1,394 @@
+"""Suite runs: scenarios × variants × trials under a concurrency bound, each trial a recording.
+
+:func:`run_suite` is what ``harness run`` and the pytest plugin call; :func:`run_trial` runs one
+trial. A trial that cannot run (unreachable target, auth refused, protocol failure, timeout) is
+``errored`` with the reason and the run goes on; only connection failures before a session started
+are retried, with exponential backoff. ``run.json`` lists every planned trial from the start
+(``incomplete`` until it finishes) and is rewritten atomically after each one, so a run stopped at
+any moment leaves a consistent folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import inspect
+import json
+import os
+import platform
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+import harness
+from harness.errors import HarnessError, InputError, TargetError
+from harness.realtime.client import RealtimeConnection
+from harness.realtime.targets import Target, local_target, parse_spec, resolve_target
+from harness.runner.capture import RecordingWriter, write_json_atomic
+from harness.runner.recording import RecordingMeta, TrialEnded
+from harness.runner.session import SessionOptions, TrialSession
+from harness.scenario.models import AgentConfig, Scenario
+
+RUN_SCHEMA_VERSION = 1
+RUN_FILE = "run.json"
+RETRY_BASE_DELAY_S = 0.5
+
+TrialStatus = Literal["completed", "errored", "incomplete"]
+
+
+@dataclass
+class TrialResult:
+    """How one trial ended. ``path`` is relative to the run folder (``cancel-order/trial-0``)."""
+
+    scenario: str
+    scenario_file: str | None
+    variant: str | None
+    trial: int
+    path: str
+    status: TrialStatus
+    error: str | None = None
+    duration_s: float = 0.0
+    attempts: int = 0
+    recording_dir: Path | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "scenario_file": self.scenario_file,
+                "variant": self.variant, "trial": self.trial, "path": self.path,
+                "status": self.status, "error": self.error,
+                "duration_s": round(self.duration_s, 3)}
+
+
+@dataclass
+class RunResult:
+    """A finished (or stopped) suite run."""
+
+    run_dir: Path
+    run_id: str
+    target: str
+    started_at: str
+    finished_at: str | None
+    trials: list[TrialResult] = field(default_factory=list)
+
+    @property
+    def errored(self) -> list[TrialResult]:
+        return [t for t in self.trials if t.status == "errored"]
+
+    @property
+    def completed(self) -> list[TrialResult]:
+        return [t for t in self.trials if t.status == "completed"]
+
+
+@dataclass
+class ProgressEvent:
+    """For a progress bar: ``kind`` says what happened; ``done``/``total`` count trials."""
+
+    kind: Literal["run_started", "trial_started", "trial_retry", "trial_finished",
+                  "run_finished"]
+    done: int
+    total: int
+    scenario: str | None = None
+    variant: str | None = None
+    trial: int | None = None
+    status: str | None = None
+    message: str | None = None
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def machine_info() -> dict[str, Any]:
+    """What the numbers of a run depend on (no user names, no paths)."""
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "machine": platform.machine(), "cpu_count": os.cpu_count(),
+            "node": platform.node()}
+
+
+def _hash(data: Any) -> str:
+    text = json.dumps(data, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _scenario_json(scenario: Scenario) -> dict[str, Any]:
+    return scenario.model_dump(mode="json", serialize_as_any=True)
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+_RENDER_LOCK = threading.Lock()
+
+
+def _render(scenario: Scenario) -> Any:
+    from harness.audio import render_scenario  # noqa: PLC0415 - rendering pulls in TTS
+
+    with _RENDER_LOCK:  # one TTS engine at a time; renders are cached, so this is brief
+        return render_scenario(scenario)
+
+
+async def render_script(scenario: Scenario) -> Any:
+    """The scenario's CallerScript (rendering blocks on TTS, so it runs in a worker thread)."""
+    return await asyncio.to_thread(_render, scenario)
+
+
+@contextlib.asynccontextmanager
+async def local_agent():
+    """The in-process local reference agent for the length of a run (its base URL)."""
+    from harness.agent import start_local_agent  # noqa: PLC0415 - the agent loads ASR models
+
+    handle = await _maybe_await(start_local_agent())
+    try:
+        yield handle.url
+    finally:
+        await _maybe_await(handle.stop())
+
+
+def _trial_path(scenario: Scenario, variant: str | None, trial: int) -> str:
+    parts = [scenario.name] + ([variant] if variant else []) + [f"trial-{trial}"]
+    return "/".join(parts)
+
+
+# --------------------------------------------------------------------------- one trial
+
+
+async def _connect(target: Target, retries: int, notify: Callable[[str], None]
+                   ) -> tuple[RealtimeConnection, int]:
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await RealtimeConnection.open(target), attempt
+        except TargetError as exc:
+            if not getattr(exc, "retryable", False) or attempt > retries:
+                raise
+            notify(f"attempt {attempt} failed ({exc}); retrying")
+            await asyncio.sleep(RETRY_BASE_DELAY_S * 2 ** (attempt - 1))
+
+
+async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target: Target,
+                     config: AgentConfig, trial: int, variant: str | None, faults: list[str],
+                     script: Any, session_timeout_s: float | None, retries: int,
+                     options: SessionOptions | None,
+                     notify: Callable[[str], None]) -> TrialResult:
+    started = time.perf_counter()
+    result = TrialResult(scenario.name, str(scenario.source) if scenario.source else None,
+                         variant, trial, rel_path, "errored", recording_dir=folder)
+    config_json = config.model_dump(mode="json")
+    meta = RecordingMeta(
+        scenario=scenario.name, scenario_file=result.scenario_file,
+        scenario_hash=_hash(_scenario_json(scenario)), agent_config=config_json,
+        agent_config_hash=_hash(config_json), variant=variant, trial=trial,
+        target=target.label, dialect=target.dialect, faults=faults,
+        harness_version=harness.__version__, machine=machine_info(), started_at=_now_iso(),
+        scenario_model=_scenario_json(scenario))
+    try:
+        conn, result.attempts = await _connect(target, retries, notify)
+    except TargetError as exc:
+        writer = RecordingWriter(folder, meta)
+        writer.annotate(0.0, "harness.trial.ended", TrialEnded(status="errored", error=str(exc)))
+        empty = np.zeros(0, dtype=np.int16)
+        writer.finish(status="errored", error=str(exc), caller=empty, caller_rate=24_000,
+                      caller_offset_ms=0.0, agent_stream=empty, agent=empty, agent_rate=24_000)
+        result.error = str(exc)
+        result.duration_s = time.perf_counter() - started
+        return result
+    t0_ns = time.perf_counter_ns()
+    meta.started_at = _now_iso()
+    writer = RecordingWriter(folder, meta)
+    session = TrialSession(scenario=scenario, config=config, script=script, connection=conn,
+                           writer=writer, t0_ns=t0_ns, options=options)
+    timeout_s = session_timeout_s if session_timeout_s is not None else scenario.max_duration_s
+    status: TrialStatus = "errored"
+    error: str | None = None
+    try:
+        async with asyncio.timeout(timeout_s):
+            await session.run()
+        status = "completed"
+    except TimeoutError:
+        error = f"the trial did not finish within {timeout_s:g} s"
+    except HarnessError as exc:
+        error = str(exc)
+    except asyncio.CancelledError:
+        status = "incomplete"
+        error = "the run was stopped"
+        raise
+    finally:
+        await conn.close()
+        session.finish(status, error)
+        result.status, result.error = status, error
+        result.duration_s = time.perf_counter() - started
+    return result
+
+
+async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
+                    trial: int = 0, variant: str | None = None,
+                    config: AgentConfig | None = None, faults: list[str] | None = None,
+                    dialect: str | None = None, script: Any = None,
+                    local_url: str | None = None, session_timeout_s: float | None = None,
+                    retries: int = 2, options: SessionOptions | None = None) -> TrialResult:
+    """Run one trial of ``scenario`` and record it in ``out_dir`` (the trial folder).
+
+    ``config`` defaults to the scenario's agent config; ``script`` to the rendered caller audio.
+    With ``target="local"`` and no ``local_url``, a local agent is started for this trial.
+    """
+    config = config or scenario.agent_config
+    if config is None:
+        raise InputError("the scenario has no agent config (load it with load_suite)",
+                         field="agent")
+    faults = list(faults or [])
+    if script is None:
+        script = await render_script(scenario)
+    name, _ = parse_spec(target, dialect)
+    if name == "local" and local_url is None:
+        async with local_agent() as url:
+            return await run_trial(scenario, out_dir=out_dir, target=target, trial=trial,
+                                   variant=variant, config=config, faults=faults,
+                                   dialect=dialect, script=script, local_url=url,
+                                   session_timeout_s=session_timeout_s, retries=retries,
+                                   options=options)
+    resolved = _resolve(target, config, faults, dialect, local_url)
+    return await _run_trial(scenario, folder=Path(out_dir), rel_path=Path(out_dir).name,
+                            target=resolved, config=config, trial=trial, variant=variant,
+                            faults=faults, script=script, session_timeout_s=session_timeout_s,
+                            retries=retries, options=options, notify=lambda _m: None)
+
+
+def _resolve(target: str, config: AgentConfig, faults: list[str], dialect: str | None,
+             local_url: str | None) -> Target:
+    name, _ = parse_spec(target, dialect)
+    if name == "local":
+        assert local_url is not None
+        return local_target(local_url, model=config.model, profile=config.local_profile,
+                            faults=faults, dialect=dialect or parse_spec(target)[1])
+    if faults:
+        raise InputError("faults can only be switched on in the local agent", field="faults")
+    return resolve_target(target, model=config.model, dialect=dialect)
+
+
+# --------------------------------------------------------------------------- suites
+
+
+async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "local",
+                    trials: int = 1, concurrency: int = 4, faults: list[str] | None = None,
+                    variants: dict[str, AgentConfig] | None = None,
+                    on_progress: Callable[[ProgressEvent], None] | None = None,
+                    on_trial_done: Callable[[TrialResult], None] | None = None,
+                    session_timeout_s: float | None = None, retries: int = 2,
+                    dialect: str | None = None, options: SessionOptions | None = None
+                    ) -> RunResult:
+    """Run every scenario × variant × trial; write trial folders and ``run.json`` in ``out_dir``.
+
+    ``variants`` maps a variant name to the AgentConfig it uses instead of each scenario's own
+    (A/B runs); without it each scenario runs with its own config and ``variant`` is None.
+    ``faults`` (local target only) are switched on in every session. ``target`` is ``local``,
+    ``openai``, ``azure`` or a ws(s):// URL (``:beta`` selects the beta dialect).
+    """
+    if trials < 1 or concurrency < 1:
+        raise InputError("trials and concurrency must be at least 1")
+    faults = list(faults or [])
+    name, _ = parse_spec(target, dialect)
+    if faults and name != "local":
+        raise InputError("faults can only be switched on in the local agent", field="faults")
+    for scenario in scenarios:
+        if scenario.agent_config is None and not variants:
+            raise InputError("the scenario has no agent config (load it with load_suite)",
+                             location=str(scenario.source or scenario.name), field="agent")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plan: list[tuple[Scenario, str | None, AgentConfig, int]] = []
+    for scenario in scenarios:
+        for vname, vconfig in (variants or {None: scenario.agent_config}).items():  # type: ignore[dict-item]
+            for k in range(trials):
+                plan.append((scenario, vname, vconfig, k))
+    results: dict[int, TrialResult] = {
+        i: TrialResult(s.name, str(s.source) if s.source else None, v, k, _trial_path(s, v, k),
+                       "incomplete", "not run", recording_dir=out_dir / _trial_path(s, v, k))
+        for i, (s, v, _c, k) in enumerate(plan)}
+    run = RunResult(out_dir, uuid.uuid4().hex[:12], target, _now_iso(), None)
+    done = 0
+    total = len(plan)
+
+    def progress(kind: str, **kw: Any) -> None:
+        if on_progress is not None:
+            on_progress(ProgressEvent(kind, done, total, **kw))  # type: ignore[arg-type]
+
+    def write_run() -> None:
+        run.trials = [results[i] for i in range(total)]
+        write_json_atomic(out_dir / RUN_FILE, {
+            "schema_version": RUN_SCHEMA_VERSION, "run_id": run.run_id,
+            "started_at": run.started_at, "finished_at": run.finished_at, "target": target,
+            "harness_version": harness.__version__, "machine": machine_info(),
+            "faults": faults, "trials": [t.to_json() for t in run.trials]})
+
+    write_run()
+    progress("run_started")
+    scripts: dict[int, asyncio.Task[Any]] = {}
+    lock = asyncio.Semaphore(concurrency)
+
+    async def one(i: int, local_url: str | None) -> None:
+        nonlocal done
+        scenario, vname, vconfig, k = plan[i]
+        key = id(scenario)
+        if key not in scripts:
+            scripts[key] = asyncio.ensure_future(render_script(scenario))
+        async with lock:
+            ident = {"scenario": scenario.name, "variant": vname, "trial": k}
+            try:
+                script = await asyncio.shield(scripts[key])
+                resolved = _resolve(target, vconfig, faults, dialect, local_url)
+            except HarnessError as exc:
+                res = results[i]
+                res.status, res.error = "errored", str(exc)
+            else:
+                progress("trial_started", **ident)
+                res = await _run_trial(
+                    scenario, folder=out_dir / results[i].path, rel_path=results[i].path,
+                    target=resolved, config=vconfig, trial=k, variant=vname, faults=faults,
+                    script=script, session_timeout_s=session_timeout_s, retries=retries,
+                    options=options,
+                    notify=lambda m: progress("trial_retry", message=m, **ident))
+            results[i] = res
+            done += 1
+            write_run()
+            progress("trial_finished", status=res.status, message=res.error, **ident)
+            if on_trial_done is not None:
+                on_trial_done(res)
+
+    async def all_trials(local_url: str | None) -> None:
+        await asyncio.gather(*(one(i, local_url) for i in range(total)))
+
+    try:
+        if name == "local":
+            async with local_agent() as url:
+                await all_trials(url)
+        else:
+            await all_trials(None)
+    finally:
+        run.finished_at = _now_iso()
+        write_run()
+        for task in scripts.values():
+            task.cancel()
+    progress("run_finished")
+    return run
+
+
+def run_suite_sync(scenarios: list[Scenario], **kwargs: Any) -> RunResult:
+    """:func:`run_suite` for callers without an event loop (the CLI)."""
+    return asyncio.run(run_suite(scenarios, **kwargs))
+
+
+def run_trial_sync(scenario: Scenario, **kwargs: Any) -> TrialResult:
+    """:func:`run_trial` for callers without an event loop."""
+    return asyncio.run(run_trial(scenario, **kwargs))
