@@ -433,12 +433,13 @@ def _email_spans(tokens: list[_Tok]) -> list[tuple[int, int]]:
     return spans
 
 
-def find_readbacks(text: str) -> list[str]:
+def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:
     """Entity-like values spoken in a sentence, in compact form and in order of appearance.
 
     A value is a run of digits, number words, spelled letters (incl. NATO words), compact IDs
     and spoken separators ("dash", "dot", ...), possibly split by commas or ellipses; or an
-    email ("john dot doe at example dot com"). Values shorter than three characters are ignored.
+    email ("john dot doe at example dot com"). Values with fewer than ``min_chars`` letters and
+    digits are ignored (3 by default, so "two orders" or "April 25" are not read-backs).
 
     >>> find_readbacks("Just to confirm, that's eight, three, five, two, one, correct?")
     ['83521']
@@ -457,7 +458,7 @@ def find_readbacks(text: str) -> list[str]:
         while run and run[-1].kind in ("sep", "soft", "rep"):
             run.pop()
         value = _compact_tokens([t for t in run if t.kind != "soft"])
-        if _value_len(value) >= 3:
+        if value and _value_len(value) >= min_chars:
             found.append((run_start, value))
         run.clear()
 
@@ -478,13 +479,14 @@ def find_readbacks(text: str) -> list[str]:
     return [value for _, value in sorted(found)]
 
 
-def to_spoken(value: Any, *, spell_local_part: bool = False) -> str:
+def to_spoken(value: Any, *, spell_local_part: bool = False, numerals: bool = False) -> str:
     """``value`` said character by character, for a read-back that ``find_readbacks`` parses.
 
     Digits become words ("eight, three"), letters are spelled upper-case ("A, B"), separators
     become words ("dash", "dot", "at"). In an email, the domain's parts are said as words, and so
     is the local part unless ``spell_local_part`` is true ("J, O, H, N dot D, O, E at example
-    dot com").
+    dot com"). With ``numerals``, digits stay numerals ("8, 3, 5"); a speech synthesiser says
+    them the same way.
 
     >>> to_spoken("83521")
     'eight, three, five, two, one'
@@ -497,7 +499,7 @@ def to_spoken(value: Any, *, spell_local_part: bool = False) -> str:
     for m in re.finditer(r"[a-z]+|\d|[^a-z\d]", compact):
         piece = m.group()
         if piece.isdigit():
-            parts.append(_DIGIT_WORDS[int(piece)] + ",")
+            parts.append((piece if numerals else _DIGIT_WORDS[int(piece)]) + ",")
         elif piece.isalpha():
             in_domain = at >= 0 and m.start() > at
             in_local = at >= 0 and m.start() < at

@@ -125,15 +125,16 @@ def test_find_readbacks(sentence: str, values: list[str]) -> None:
     "value", ["83521", "AB-12", "ORD-3125B23", "a1b2", "john.doe@example.com", "j_doe@mail.org"]
 )
 def test_to_spoken_round_trips_through_find_readbacks(value: str) -> None:
-    spoken = to_spoken(value)
-    assert find_readbacks(f"Just to confirm, that's {spoken}. Is that right?") == [
-        normalize_value(value)]
-    assert values_equal(spoken, value)
+    for spoken in (to_spoken(value), to_spoken(value, numerals=True)):
+        assert find_readbacks(f"Just to confirm, that's {spoken}. Is that right?") == [
+            normalize_value(value)]
+        assert values_equal(spoken, value)
 
 
 def test_to_spoken_says_digits_one_by_one() -> None:
     assert to_spoken("83521") == "eight, three, five, two, one"
     assert to_spoken("AB-12") == "A, B dash one, two"
+    assert to_spoken("AB-12", numerals=True) == "A, B dash 1, 2"
     assert to_spoken("john.doe@example.com", spell_local_part=True) == (
         "J, O, H, N dot D, O, E at example dot com")
 

@@ -1,0 +1,104 @@
+"""Switchable faults of the local reference agent, parsed from a CLI option or a URL query.
+
+A fault spec is a comma-separated list of names, numeric ones as ``name=value``:
+``"no_preamble,added_latency_ms=400"``. A list of such strings is merged. Each fault changes
+exactly the behaviour its name says and nothing else:
+
+policy level (``harness.agent.policy``):
+
+- ``no_preamble``: no spoken preamble before tool calls.
+- ``skip_confirmation``: write tools are called without the confirmation question.
+- ``misread_digit``: one digit of every read-back is said wrong (tools still get the right value).
+- ``never_escalate``: the escalation tool is never called (requests are answered otherwise).
+- ``tool_on_partial_id``: a cut-off, partial ID goes to the lookup instead of a clarification.
+
+server level (the rest of ``harness.agent``):
+
+- ``added_latency_ms=N``: every response starts N ms later.
+- ``ignore_barge_in``: the agent keeps talking when the caller starts speaking.
+- ``talk_over_noise``: non-addressed audio (noise, music, side talk) gets a spoken reply.
+- ``drop_connection_after_ms=N``: the server closes the socket N ms into the session.
+- ``malformed_event``: the server sends one malformed event during the session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+from harness.errors import InputError
+
+
+@dataclass
+class Faults:
+    """The faults switched on for one session (all off by default)."""
+
+    added_latency_ms: int = 0
+    no_preamble: bool = False
+    skip_confirmation: bool = False
+    misread_digit: bool = False
+    ignore_barge_in: bool = False
+    never_escalate: bool = False
+    tool_on_partial_id: bool = False
+    talk_over_noise: bool = False
+    drop_connection_after_ms: int | None = None
+    malformed_event: bool = False
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """Every fault name, in declaration order."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def parse(cls, spec: str | list[str] | None) -> Faults:
+        """Faults from ``"no_preamble,added_latency_ms=400"`` (or a list of such strings).
+
+        Raises ``InputError`` naming the bad entry and the valid names.
+        """
+        entries: list[str] = []
+        for part in [spec] if isinstance(spec, str) else list(spec or []):
+            entries.extend(e.strip() for e in part.split(",") if e.strip())
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        values: dict[str, int | bool | None] = {}
+        for entry in entries:
+            name, sep, raw = entry.partition("=")
+            name = name.strip()
+            field = fields.get(name)
+            if field is None:
+                raise InputError(
+                    f"unknown fault {name!r}; expected one of {', '.join(fields)}", field="faults")
+            numeric = field.type in ("int", "int | None")
+            if numeric:
+                if not sep:
+                    raise InputError(f"fault {name!r} needs a value in ms, e.g. {name}=400",
+                                     field="faults")
+                try:
+                    number = int(raw.strip())
+                except ValueError:
+                    raise InputError(f"fault {name!r}: {raw.strip()!r} is not a whole number of ms",
+                                     field="faults") from None
+                if number < 0:
+                    raise InputError(f"fault {name!r}: must be ≥ 0 ms, got {number}",
+                                     field="faults")
+                values[name] = number
+            else:
+                if sep and raw.strip().lower() not in ("1", "true", "yes", "on"):
+                    if raw.strip().lower() in ("0", "false", "no", "off"):
+                        values[name] = False
+                        continue
+                    raise InputError(f"fault {name!r} is a switch; give it without a value",
+                                     field="faults")
+                values[name] = True
+        return cls(**values)
+
+    def spec(self) -> str:
+        """The canonical spec string of the faults that are on ("" when none)."""
+        out: list[str] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is True:
+                out.append(f.name)
+            elif isinstance(value, int) and not isinstance(value, bool) and (
+                    value != f.default or f.default is None):
+                out.append(f"{f.name}={value}")
+        return ",".join(out)
