@@ -104,6 +104,7 @@ class Response:
     instructions: str | None
     tool_choice: Any
     input_items: list[Item] | None
+    hold_expired: bool = False
     output: list[Item] = field(default_factory=list)
     open_item: Item | None = None
     task: asyncio.Task[None] | None = None
@@ -184,6 +185,7 @@ class AgentSession:
         self._speculation: tuple[int, asyncio.Task[str]] | None = None
         self._playback_end = 0.0  # loop time the client's playback of agent audio ends
         self._idle_from_ms: float | None = None
+        self._hold_until_ms: float | None = None
         self._interrupted: tuple[Item, float] | None = None
         self._deferred_vad: list[Any] = []
         self._malformed_sent = False
@@ -359,6 +361,7 @@ class AgentSession:
         for vad_event in self.vad.feed(samples):
             self._on_vad(vad_event)
         self._trim_buffer()
+        self._check_hold()
         self._check_idle_timeout()
 
     def _trim_buffer(self) -> None:
@@ -404,6 +407,7 @@ class AgentSession:
         self._speech_start_ms = audio_start_ms
         self._speculation = None
         self._idle_from_ms = None
+        self._hold_until_ms = None
         self.emit(server_event("input_audio_buffer.speech_started",
                                audio_start_ms=audio_start_ms, item_id=self._speech_item_id))
         td = config.turn_detection(self.session)
@@ -442,6 +446,15 @@ class AgentSession:
         td = config.turn_detection(self.session)
         if td is not None and td.create_response and self.response is None:
             self._start_response({})
+
+    def _check_hold(self) -> None:
+        """The policy held an unfinished utterance; the caller did not go on in time."""
+        if self._hold_until_ms is None or self._stream_ms < self._hold_until_ms:
+            return
+        if self.response is not None or (self.vad is not None and self.vad.speaking):
+            return
+        self._hold_until_ms = None
+        self._start_response({}, hold_expired=True)
 
     def _check_idle_timeout(self) -> None:
         td = config.turn_detection(self.session)
@@ -736,8 +749,8 @@ class AgentSession:
         return self._message_item(raw.get("id") or new_id("item"), raw.get("role", "user"),
                                   raw.get("content"))
 
-    def _start_response(self, params: dict[str, Any],
-                        input_items: list[Item] | None = None) -> None:
+    def _start_response(self, params: dict[str, Any], input_items: list[Item] | None = None,
+                        *, hold_expired: bool = False) -> None:
         out_audio = self.session["audio"]["output"]
         audio_params = (params.get("audio") or {}).get("output") or {}
         response = Response(
@@ -751,6 +764,7 @@ class AgentSession:
             instructions=params.get("instructions"),
             tool_choice=params.get("tool_choice", self.session["tool_choice"]),
             input_items=input_items,
+            hold_expired=hold_expired,
         )
         self.responses.append(response)
         if response.in_conversation:
@@ -787,6 +801,8 @@ class AgentSession:
         texts: list[str] = []
         no_input = False
         actions: list[Any] = []
+        if response.hold_expired:
+            actions.extend(policy.on_hold_expired())
         for item in inputs:
             if item.type == "message":
                 assert item.transcript is not None
@@ -802,7 +818,7 @@ class AgentSession:
             actions.extend(policy.on_user_turn(" ".join(texts)))
         elif no_input:
             actions.extend(policy.on_no_input())
-        elif any(i.type == "message" for i in inputs) or not inputs:
+        elif any(i.type == "message" for i in inputs) or not (inputs or response.hold_expired):
             actions.extend(policy.on_user_turn(""))
         for item in inputs:
             if item.type == "function_call_output":
@@ -818,6 +834,10 @@ class AgentSession:
         if response.in_conversation:
             for item in inputs:
                 item.consumed = True
+            hold_ms = getattr(policy, "hold_ms", None)
+            if not actions and hold_ms is not None:
+                # An unfinished utterance: wait for the caller to go on (stream clock).
+                self._hold_until_ms = self._stream_ms + hold_ms
         choice = response.tool_choice
         if choice == "none":
             actions = [a for a in actions if _is_say(a)]
