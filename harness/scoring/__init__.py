@@ -1,0 +1,46 @@
+"""Scoring: pure functions of (Recording, expectations) → Verdicts, with a registry of scorers.
+
+Public API:
+
+- ``score(recording, expectations=None, agent_config=None) -> list[Verdict]``
+- ``score_trial(trial_dir) -> list[Verdict]`` (writes ``verdicts.json``), ``score_run(run_dir)``
+- ``load_verdicts(trial_dir)``, ``write_verdicts(trial_dir, verdicts)``
+- ``registry()`` (kind → ScorerInfo: name, description, parameter model),
+  ``expectation_reference_markdown()``
+- ``build_timeline(recording)`` and the ``Timeline`` model (see ``harness.scoring.timeline``)
+- ``turn_answer(timeline, turn)``: a caller turn's answer and its DESIGN §4 latencies
+"""
+
+from harness.scoring._registry import Outcome, ScorerInfo, ScoringContext, registry, scorer
+from harness.scoring._score import (
+    expectation_reference_markdown,
+    load_verdicts,
+    score,
+    score_run,
+    score_trial,
+    write_verdicts,
+)
+from harness.scoring.scorers._common import TurnAnswer, turn_answer
+from harness.scoring.timeline import Timeline, build_timeline
+from harness.scoring.verdict import Evidence, Status, Verdict
+
+__all__ = [
+    "Evidence",
+    "Outcome",
+    "ScorerInfo",
+    "ScoringContext",
+    "Status",
+    "Timeline",
+    "TurnAnswer",
+    "Verdict",
+    "build_timeline",
+    "expectation_reference_markdown",
+    "load_verdicts",
+    "registry",
+    "score",
+    "score_run",
+    "score_trial",
+    "scorer",
+    "turn_answer",
+    "write_verdicts",
+]

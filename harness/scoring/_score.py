@@ -1,0 +1,149 @@
+"""Scoring entry points: a recording and its expectations in, verdicts out (and on disk)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from harness.errors import InputError
+from harness.runner.recording import VERDICTS_FILE, Recording
+from harness.scenario.models import AgentConfig, Expectation
+from harness.scoring._registry import ScoringContext, registry
+from harness.scoring.timeline import Timeline, build_timeline
+from harness.scoring.verdict import Verdict
+
+VERDICTS_SCHEMA_VERSION = 1
+
+
+def _agent_config(value: AgentConfig | dict[str, Any] | None) -> AgentConfig | None:
+    if value is None or isinstance(value, AgentConfig):
+        return value
+    try:
+        return AgentConfig.model_validate(value)
+    except ValidationError:
+        # An older or foreign config: the scorers only need the tools and their two flags.
+        tools = [t for t in value.get("tools") or [] if isinstance(t, dict)]
+        keep = {"name", "description", "parameters", "write", "escalation"}
+        return AgentConfig.model_validate({"tools": [{k: v for k, v in t.items() if k in keep}
+                                                     for t in tools]})
+
+
+def _expectation(raw: Any) -> Expectation | Verdict:
+    if isinstance(raw, Expectation):
+        return raw
+    try:
+        return Expectation.model_validate(raw)
+    except ValidationError as exc:
+        kind = next(iter(raw)) if isinstance(raw, dict) and raw else str(raw)
+        if isinstance(raw, dict) and "kind" in raw:
+            kind = str(raw["kind"])
+        msg = "; ".join(e["msg"] for e in exc.errors())
+        return Verdict(kind=kind, params=raw if isinstance(raw, dict) else {}, status="error",
+                       summary=f"invalid expectation: {msg}")
+
+
+def score(recording: Recording, expectations: Iterable[Any] | None = None,
+          agent_config: AgentConfig | dict[str, Any] | None = None,
+          *, timeline: Timeline | None = None) -> list[Verdict]:
+    """Grade one recording: one Verdict per expectation, in order.
+
+    ``expectations`` default to the recording's ``meta.scenario_model["expect"]``, the agent
+    config to ``meta.agent_config``. A scorer that raises yields an ``error`` verdict with the
+    message; scoring itself never raises for a readable recording.
+    """
+    if expectations is None:
+        expectations = recording.meta.scenario_model.get("expect") or []
+    config = _agent_config(agent_config if agent_config is not None
+                           else recording.meta.agent_config or None)
+    ctx = ScoringContext(timeline=timeline or build_timeline(recording), agent_config=config,
+                         recording=recording)
+    scorers = registry()
+    verdicts: list[Verdict] = []
+    for raw in expectations:
+        exp = _expectation(raw)
+        if isinstance(exp, Verdict):
+            verdicts.append(exp)
+            continue
+        params = exp.params.model_dump(mode="json")
+        info = scorers.get(exp.kind)
+        if info is None:
+            verdicts.append(Verdict(kind=exp.kind, params=params, status="error",
+                                    summary=f"no scorer for expectation kind {exp.kind!r}"))
+            continue
+        try:
+            out = info.fn(ctx, exp.params)
+        except Exception as exc:  # noqa: BLE001 - a broken scorer must not stop the others
+            verdicts.append(Verdict(kind=exp.kind, params=params, status="error",
+                                    summary=f"scorer {exp.kind} failed: "
+                                            f"{type(exc).__name__}: {exc}"))
+            continue
+        verdicts.append(Verdict(kind=exp.kind, params=params, status=out.status,
+                                summary=out.summary, measured=out.measured,
+                                evidence=out.evidence))
+    return verdicts
+
+
+def write_verdicts(trial_dir: Path, verdicts: list[Verdict]) -> Path:
+    """Write ``verdicts.json`` (``{"schema_version", "verdicts": [...]}``) into a trial folder."""
+    path = Path(trial_dir) / VERDICTS_FILE
+    doc = {"schema_version": VERDICTS_SCHEMA_VERSION,
+           "verdicts": [v.model_dump(mode="json") for v in verdicts]}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def load_verdicts(trial_dir: Path) -> list[Verdict]:
+    """Read a trial's ``verdicts.json`` back."""
+    raw = json.loads((Path(trial_dir) / VERDICTS_FILE).read_text(encoding="utf-8"))
+    items = raw.get("verdicts", []) if isinstance(raw, dict) else raw
+    return [Verdict.model_validate(v) for v in items]
+
+
+def score_trial(trial_dir: Path) -> list[Verdict]:
+    """Load a trial folder, score it against its own expectations, (re)write ``verdicts.json``."""
+    recording = Recording.load(Path(trial_dir))
+    verdicts = score(recording)
+    write_verdicts(Path(trial_dir), verdicts)
+    return verdicts
+
+
+def score_run(run_dir: Path) -> dict[str, list[Verdict]]:
+    """Re-score every trial listed in ``run.json`` that left a recording; path → verdicts."""
+    run_dir = Path(run_dir)
+    run_file = run_dir / "run.json"
+    if not run_file.is_file():
+        raise InputError("not a run folder (no run.json)", location=str(run_dir))
+    try:
+        run = json.loads(run_file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"run.json is not valid JSON: {exc.msg}",
+                         location=f"{run_file}:{exc.lineno}:{exc.colno}") from None
+    results: dict[str, list[Verdict]] = {}
+    for entry in run.get("trials") or []:
+        rel = entry.get("path")
+        if not rel or not (run_dir / rel / "meta.json").is_file():
+            continue
+        results[rel] = score_trial(run_dir / rel)
+    return results
+
+
+def expectation_reference_markdown() -> str:
+    """The README's expectation reference, generated from the registry and parameter models."""
+    lines = ["| kind | what it checks | parameters |", "| --- | --- | --- |"]
+    for kind, info in registry().items():
+        params = []
+        for name, f in info.params_model.model_fields.items():
+            default = "required" if f.is_required() else f"default `{f.default!r}`"
+            if f.default_factory is not None:
+                default = f"default `{f.default_factory()!r}`"
+            desc = f" — {f.description}" if f.description else ""
+            params.append(f"`{name}` ({default}){desc}")
+        cell = "<br>".join(params).replace("|", "\\|") or "—"
+        lines.append(f"| `{kind}` | {info.description} | {cell} |")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,164 @@
+"""Helpers the scorers share: evidence builders, tool classes, turn answers and percentiles."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from harness.scoring._text import excerpt
+from harness.scoring.timeline import CallerTurn, FunctionCall, Response, Timeline, Utterance
+from harness.scoring.verdict import Evidence
+
+WAIT_TOOL = "wait_for_user"
+"""The no-op tool of the prompting guide: calling it is how an agent stays silent on purpose."""
+
+
+def is_action_call(call: FunctionCall) -> bool:
+    """A call that does something (anything but the no-op wait tool)."""
+    return call.name != WAIT_TOOL
+
+
+def fmt_ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f} ms"
+
+
+def turn_label(turn: CallerTurn) -> str:
+    what = turn.spoken_text or turn.text
+    if what:
+        return f"turn {turn.index} ({excerpt(what, 60)!r})"
+    return f"turn {turn.index} ({turn.kind})"
+
+
+def turn_evidence(turn: CallerTurn, label: str | None = None) -> Evidence:
+    start = turn.speech_onset_ms if turn.speech_onset_ms is not None else turn.start_ms
+    seqs = [turn.seq] + ([turn.ended_seq] if turn.ended_seq is not None else [])
+    return Evidence(t_ms=start, end_ms=turn.caller_done_ms, turn_index=turn.index,
+                    label=label or f"caller {turn_label(turn)}", event_seq=seqs,
+                    excerpt=excerpt(turn.spoken_text or turn.text or "") or None)
+
+
+def call_evidence(call: FunctionCall, label: str | None = None) -> Evidence:
+    seqs = [call.seq] + ([call.answer.seq] if call.answer is not None else [])
+    return Evidence(t_ms=call.t_ms, label=label or f"tool call {call.name}",
+                    turn_index=call.turn_index, event_seq=seqs,
+                    excerpt=excerpt(call.arguments_raw, 200) or None)
+
+
+def utterance_evidence(utt: Utterance, label: str | None = None) -> Evidence:
+    return Evidence(t_ms=utt.start_ms, end_ms=utt.audible_end_ms, turn_index=utt.turn_index,
+                    label=label or "agent speech", event_seq=utt.seqs,
+                    excerpt=excerpt(utt.transcript) or None)
+
+
+@dataclass
+class TurnAnswer:
+    """How and when one caller turn was answered (DESIGN §4 metrics)."""
+
+    turn: CallerTurn
+    response: Response | None
+    audible_onset_ms: float | None
+    first_audio_ms: float | None
+    first_audio_seq: int | None
+    speech_stopped_ms: float | None
+    speech_stopped_seq: int | None
+    tool_turn: bool
+    talked_over: bool
+    """Earlier agent audio was still playing when the caller stopped speaking (a barge-in the
+    agent did not yield to): the answer could not start from silence, so no latency is taken."""
+
+    @property
+    def voice_to_voice_ms(self) -> float | None:
+        return _diff(self.audible_onset_ms, self.turn.speech_end_ms)
+
+    @property
+    def first_audio_latency_ms(self) -> float | None:
+        return _diff(self.first_audio_ms, self.turn.speech_end_ms)
+
+    @property
+    def endpointing_ms(self) -> float | None:
+        return _diff(self.speech_stopped_ms, self.turn.speech_end_ms)
+
+    def metric(self, name: str) -> float | None:
+        return {"voice_to_voice": self.voice_to_voice_ms,
+                "first_audio": self.first_audio_latency_ms,
+                "endpointing": self.endpointing_ms}[name]
+
+
+def _diff(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+def turn_answer(tl: Timeline, turn: CallerTurn) -> TurnAnswer:
+    """The agent's answer to a caller turn with speech: the first of its responses heard after
+    the caller's speech end (a take-over during a mid-turn pause is not an answer)."""
+    assert turn.speech_end_ms is not None
+    end = turn.speech_end_ms
+    responses = tl.responses_of(turn.index)
+    heard = sorted((r for r in responses
+                    if r.audible_onset_ms is not None and r.audible_onset_ms >= end),
+                   key=lambda r: r.audible_onset_ms or 0.0)
+    firsts = sorted((r.first_audio_ms, r.first_audio_seq) for r in responses
+                    if r.first_audio_ms is not None and r.first_audio_ms >= end)
+    nxt = tl.next_turn(turn.index)
+    horizon = nxt.start_ms if nxt is not None else float("inf")
+    stopped = next((v for v in tl.vad if v.kind == "speech_stopped" and end <= v.t_ms < horizon),
+                   None)
+    return TurnAnswer(
+        turn=turn, response=heard[0] if heard else None,
+        audible_onset_ms=heard[0].audible_onset_ms if heard else None,
+        first_audio_ms=firsts[0][0] if firsts else None,
+        first_audio_seq=firsts[0][1] if firsts else None,
+        speech_stopped_ms=stopped.t_ms if stopped else None,
+        speech_stopped_seq=stopped.seq if stopped else None,
+        tool_turn=any(is_action_call(c) for c in tl.calls_of(turn.index)),
+        talked_over=any(a <= end < b for a, b in _earlier_audio(tl, turn.index)))
+
+
+def _earlier_audio(tl: Timeline, turn_index: int) -> list[tuple[float, float]]:
+    out = []
+    for r in tl.responses:
+        if r.turn_index == turn_index:
+            continue
+        for pb in r.playbacks:
+            if pb.audible_onset_ms is not None:
+                out.append((pb.audible_onset_ms,
+                            pb.stop_ms if pb.stop_ms is not None else tl.end_ms))
+    return out
+
+
+def answerable_turns(tl: Timeline) -> list[CallerTurn]:
+    """Caller turns addressed to the agent with speech in them."""
+    return [t for t in tl.turns if t.addressed and t.has_speech]
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else None
+
+
+def summary_stats(values: Sequence[float]) -> dict[str, Any]:
+    if not values:
+        return {"n": 0}
+    return {"n": len(values), "p50_ms": round(percentile(values, 50) or 0.0, 1),
+            "p90_ms": round(percentile(values, 90) or 0.0, 1),
+            "max_ms": round(max(values), 1), "min_ms": round(min(values), 1)}
+
+
+def uncovered_gaps(start: float, end: float,
+                   covered: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Parts of [start, end] not covered by any interval."""
+    gaps: list[tuple[float, float]] = []
+    cursor = start
+    for a, b in sorted(covered):
+        if b <= cursor:
+            continue
+        if a >= end:
+            break
+        if a > cursor:
+            gaps.append((cursor, a))
+        cursor = max(cursor, b)
+    if cursor < end:
+        gaps.append((cursor, end))
+    return gaps

@@ -1,0 +1,101 @@
+"""``barge_in``: per interruption, how fast the agent went quiet, the truncate, the cancellation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.scenario.models import BargeInParams
+from harness.scoring._registry import Outcome, ScoringContext, scorer
+from harness.scoring.scorers._common import fmt_ms, turn_evidence
+from harness.scoring.timeline import CallerTurn, Playback, Response, Timeline
+from harness.scoring.verdict import Evidence
+
+
+def interruptions(tl: Timeline) -> list[tuple[CallerTurn, Response, Playback]]:
+    """Caller turns whose speech began while agent audio was playing, with that playback."""
+    out = []
+    for turn in tl.turns:
+        if turn.speech_onset_ms is None:
+            continue
+        onset = turn.speech_onset_ms
+        for r in tl.responses:
+            for pb in r.playbacks:
+                start = pb.audible_onset_ms if pb.audible_onset_ms is not None else pb.start_ms
+                if start is None:
+                    continue
+                stop = pb.stop_ms if pb.stop_ms is not None else float("inf")
+                if start <= onset < stop:
+                    out.append((turn, r, pb))
+    return out
+
+
+@scorer("barge_in", "Per interruption (caller speech starting while the agent is audible): stop "
+        "time = playback stop − caller speech onset ≤ max_stop_ms; the truncate's audio_end_ms "
+        "matches what was played; a response still in progress was cancelled.")
+def score_barge_in(ctx: ScoringContext, p: BargeInParams) -> Outcome:
+    tl = ctx.timeline
+    found = interruptions(tl)
+    if not found:
+        return Outcome("not_applicable", "no caller turn started while the agent was audible")
+    problems: list[str] = []
+    evidence: list[Evidence] = []
+    rows: list[dict[str, Any]] = []
+    for turn, r, pb in found:
+        onset = turn.speech_onset_ms or 0.0
+        row: dict[str, Any] = {"turn": turn.index, "response_id": r.response_id,
+                               "item_id": pb.item_id, "stop_reason": pb.stop_reason}
+        rows.append(row)
+        evidence.append(turn_evidence(turn, f"caller barges in (turn {turn.index})"))
+        where = f"turn {turn.index}"
+        if pb.stop_ms is None:
+            problems.append(f"{where}: the agent's audio never stopped")
+            continue
+        stop_time = pb.stop_ms - onset
+        row["stop_ms"] = round(stop_time, 1)
+        evidence.append(Evidence(t_ms=onset, end_ms=pb.stop_ms, turn_index=turn.index,
+                                 label=f"agent audio stops {fmt_ms(stop_time)} after the caller "
+                                       f"starts ({pb.stop_reason})",
+                                 event_seq=[s for s in (pb.start_seq, pb.stop_seq)
+                                            if s is not None]))
+        if stop_time > p.max_stop_ms:
+            how = "played on to its end" if pb.stop_reason == "drained" else "stopped"
+            problems.append(f"{where}: agent audio {how} {fmt_ms(stop_time)} after the caller "
+                            f"started (max {fmt_ms(p.max_stop_ms)})")
+        if pb.stop_reason != "interrupted":
+            # The reply ended by itself within the limit: nothing to truncate or cancel.
+            continue
+        truncates = [t for t in tl.truncates if t.t_ms >= onset
+                     and (pb.item_id is None or t.item_id == pb.item_id)]
+        if not truncates:
+            problems.append(f"{where}: no conversation.item.truncate was sent")
+        else:
+            tr = truncates[0]
+            row["truncate_audio_end_ms"] = tr.audio_end_ms
+            row["played_ms"] = pb.played_ms
+            evidence.append(Evidence(t_ms=tr.t_ms, turn_index=turn.index, event_seq=[tr.seq],
+                                     label=f"truncate audio_end_ms={tr.audio_end_ms}, played "
+                                           f"{fmt_ms(pb.played_ms)}"))
+            if tr.audio_end_ms is None or pb.played_ms is None:
+                problems.append(f"{where}: truncate or playback lacks its position")
+            elif abs(tr.audio_end_ms - pb.played_ms) > p.truncate_tolerance_ms:
+                problems.append(f"{where}: truncate audio_end_ms {tr.audio_end_ms:.0f} differs "
+                                f"from the {pb.played_ms:.0f} ms played by more than "
+                                f"{p.truncate_tolerance_ms:.0f} ms")
+        if r.done_ms is not None and r.done_ms <= onset:
+            row["cancel"] = "finished before the interruption"
+        elif r.cancelled:
+            row["cancel"] = f"cancelled ({r.status_reason or 'no reason'})"
+            evidence.append(Evidence(t_ms=r.done_ms, turn_index=turn.index,
+                                     event_seq=[r.done_seq] if r.done_seq is not None else [],
+                                     label=f"response cancelled ({r.status_reason})"))
+        else:
+            row["cancel"] = f"not cancelled (status {r.status or 'unfinished'})"
+            problems.append(f"{where}: response {r.response_id} was still in progress and ended "
+                            f"{r.status or 'without response.done'}, not cancelled")
+    measured = {"interruptions": rows,
+                "max_stop_ms": max((r["stop_ms"] for r in rows if "stop_ms" in r), default=None)}
+    if problems:
+        return Outcome("fail", "; ".join(problems), measured, evidence)
+    return Outcome("pass", f"{len(found)} interruption(s): agent audio stopped within "
+                   f"{fmt_ms(measured['max_stop_ms'])} (max {fmt_ms(p.max_stop_ms)})",
+                   measured, evidence)

@@ -1,0 +1,149 @@
+"""``confirmation_before_write``: question naming the key arguments → caller affirm → write call."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from harness.scenario.models import ConfirmationBeforeWriteParams
+from harness.scoring._registry import Outcome, ScoringContext, scorer
+from harness.scoring._text import contains_phrase, excerpt, questions, words
+from harness.scoring.scorers._common import call_evidence, turn_evidence, utterance_evidence
+from harness.scoring.timeline import CallerTurn, FunctionCall, Timeline, Utterance
+
+
+def _names(transcript: str, value: Any) -> str:
+    """How a confirmation names an argument value: ``exact``, ``other`` (a value of the same
+    kind, e.g. a misheard ID — the entity scorer grades its correctness) or ``no``."""
+    from harness.spoken import find_readbacks, normalize_value, values_equal  # noqa: PLC0415
+
+    if value is None or value == "":
+        return "no"
+    readbacks = find_readbacks(transcript)
+    if any(values_equal(r, value) for r in readbacks) or contains_phrase(transcript, str(value)):
+        return "exact"
+    compact = normalize_value(value)
+    entity_like = any(c.isdigit() for c in compact) or "@" in compact
+    return "other" if entity_like and readbacks else "no"
+
+
+# A write tool's verb may be said with a common synonym ("update_email" → "change your email").
+_SYNONYMS = {
+    "update": ["change", "set", "replace"], "change": ["update", "set"],
+    "delete": ["remove", "erase"], "remove": ["delete"], "create": ["make", "open", "add"],
+    "add": ["create"], "send": ["email", "text", "mail"], "charge": ["pay", "bill"],
+    "book": ["reserve", "schedule"], "schedule": ["book"], "refund": ["return"],
+    "transfer": ["move", "send"],
+}
+
+
+def action_words(tool: str) -> list[str]:
+    """Words that name a tool's action: the verb its name starts with, and common synonyms."""
+    verb = re.split(r"[_\-]|(?<=[a-z])(?=[A-Z])", tool)[0].casefold()
+    return [verb, *_SYNONYMS.get(verb, [])]
+
+
+def _says_action(transcript: str, words_: list[str]) -> bool:
+    said = [w.casefold() for w in words(transcript)]
+    # Stems so that "cancel" matches "cancelling"/"cancellation" and "update" "updating".
+    stems = [w.casefold()[: max(4, len(w) - 1)] for w in words_]
+    return any(s.startswith(stem) for s in said for stem in stems)
+
+
+def _last_addressed_before(tl: Timeline, t_ms: float) -> CallerTurn | None:
+    before = [t for t in tl.turns if t.addressed and t.start_ms < t_ms]
+    return before[-1] if before else None
+
+
+@scorer("confirmation_before_write", "Every call to a write tool follows an agent confirmation "
+        "question naming its key arguments, then a caller turn labelled affirm that ended before "
+        "the call; after a deny, no call.")
+def score_confirmation_before_write(ctx: ScoringContext, p: ConfirmationBeforeWriteParams
+                                    ) -> Outcome:
+    tl = ctx.timeline
+    cfg = ctx.agent_config
+    tools = [p.tool] if p.tool else (cfg.write_tools if cfg is not None else [])
+    if not tools:
+        return Outcome("not_applicable", "the agent config declares no write tool")
+    calls = [c for c in tl.function_calls if c.name in tools]
+    denies = [t for t in tl.turns if t.intent == "deny"]
+    if not calls:
+        evidence = [turn_evidence(t, f"caller declines in turn {t.index}") for t in denies]
+        if denies:
+            return Outcome("pass", f"the caller declined (turn {denies[0].index}) and no write "
+                           f"({', '.join(tools)}) followed", {"calls": []}, evidence)
+        return Outcome("not_applicable", f"no call to {', '.join(tools)}", {"calls": []}, evidence)
+    utterances = tl.utterances()
+    problems: list[str] = []
+    evidence = []
+    graded = []
+    for call in calls:
+        entry, call_problems, call_evidence_ = _grade_call(ctx, tl, utterances, call, p)
+        graded.append(entry)
+        problems += call_problems
+        evidence += call_evidence_
+    measured = {"tools": tools, "calls": graded}
+    if problems:
+        return Outcome("fail", "; ".join(problems), measured, evidence)
+    return Outcome("pass", f"all {len(calls)} write call(s) came after a confirmation question "
+                   f"and the caller's yes: {excerpt(graded[0]['question'], 90)!r} → turn "
+                   f"{graded[0]['affirm_turn']} → {calls[0].name}", measured, evidence)
+
+
+def _grade_call(ctx: ScoringContext, tl: Timeline, utterances: list[Utterance],
+                call: FunctionCall, p: ConfirmationBeforeWriteParams
+                ) -> tuple[dict[str, Any], list[str], list[Any]]:
+    spec = ctx.tool_spec(call.name)
+    keys = p.key_arguments if p.key_arguments is not None else (
+        spec.required_arguments if spec is not None else sorted(call.arguments or {}))
+    actions = p.action_words or action_words(call.name)
+    entry: dict[str, Any] = {"call_id": call.call_id, "tool": call.name, "t_ms": call.t_ms,
+                             "arguments": call.arguments, "key_arguments": keys,
+                             "action_words": actions,
+                             "question": None, "affirm_turn": None}
+    problems: list[str] = []
+    evidence: list[Any] = [call_evidence(call, f"write call {call.name}")]
+    answer = _last_addressed_before(tl, call.t_ms)
+    if answer is None:
+        problems.append(f"{call.name} at {call.t_ms:,.0f} ms came before the caller said anything")
+        return entry, problems, evidence
+    evidence.insert(0, turn_evidence(answer))
+    if answer.intent != "affirm":
+        what = "after the caller declined" if answer.intent == "deny" else (
+            f"without a caller yes (the last caller turn {answer.index} is "
+            f"{answer.intent or 'unlabelled'})")
+        problems.append(f"{call.name} at {call.t_ms:,.0f} ms was called {what}")
+        return entry, problems, evidence
+    entry["affirm_turn"] = answer.index
+    if answer.caller_done_ms > call.t_ms:
+        problems.append(f"{call.name} at {call.t_ms:,.0f} ms came before the caller finished "
+                        f"saying yes (turn {answer.index} ended {answer.caller_done_ms:,.0f} ms)")
+    previous = [t for t in tl.turns if t.addressed and t.start_ms < answer.start_ms]
+    since = previous[-1].start_ms if previous else float("-inf")
+    until = answer.speech_onset_ms if answer.speech_onset_ms is not None else answer.start_ms
+    asked = [u for u in utterances if since < u.first_audio_ms < until and questions(u.transcript)]
+    if not asked:
+        problems.append(f"no confirmation question before the caller's yes in turn "
+                        f"{answer.index} ({call.name} at {call.t_ms:,.0f} ms)")
+        return entry, problems, evidence
+    best, best_naming = None, None
+    for u in reversed(asked):
+        naming = {k: _names(u.transcript, (call.arguments or {}).get(k)) for k in keys}
+        if all(v != "no" for v in naming.values()) and _says_action(u.transcript, actions):
+            best, best_naming = u, naming
+            break
+    if best is None:
+        u = asked[-1]
+        naming = {k: _names(u.transcript, (call.arguments or {}).get(k)) for k in keys}
+        missing = [k for k, v in naming.items() if v == "no"]
+        if not _says_action(u.transcript, actions):
+            missing.insert(0, f"the action ({' / '.join(actions)})")
+        entry["question"], entry["naming"] = u.transcript, naming
+        problems.append(f"the last question before the caller's yes, "
+                        f"{excerpt(u.transcript, 80)!r}, does not name {', '.join(missing)} "
+                        f"of {call.name}")
+        evidence.insert(0, utterance_evidence(u, "confirmation question"))
+        return entry, problems, evidence
+    entry["question"], entry["naming"] = best.transcript, best_naming
+    evidence.insert(0, utterance_evidence(best, "confirmation question"))
+    return entry, problems, evidence

@@ -1,0 +1,112 @@
+"""``entity_confirmed``: the agent read the caller's entity back exactly before a tool used it."""
+
+from __future__ import annotations
+
+from harness.scenario.models import EntityConfirmedParams
+from harness.scoring._registry import Outcome, ScoringContext, scorer
+from harness.scoring.scorers._common import call_evidence, turn_evidence, utterance_evidence
+from harness.scoring.timeline import CallerTurn, Utterance
+
+
+def _readbacks(utterances: list[Utterance], after_ms: float, before_ms: float
+               ) -> list[tuple[Utterance, list[str]]]:
+    from harness.spoken import find_readbacks  # noqa: PLC0415
+
+    out = []
+    for u in utterances:
+        if after_ms < u.first_audio_ms < before_ms and u.transcript:
+            values = find_readbacks(u.transcript)
+            if values:
+                out.append((u, values))
+    return out
+
+
+def _is_partial(value: str, expected: str) -> bool:
+    return bool(value) and value != expected and expected.startswith(value)
+
+
+@scorer("entity_confirmed", "The agent's spoken read-back (normalised from spoken forms) "
+        "equals the caller's labelled entity before any tool call that uses it, and the call's "
+        "argument equals it; after a correction the full corrected value is read back; a "
+        "cut-off or partial value never reaches a tool.")
+def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Outcome:
+    from harness.spoken import normalize_value, values_equal  # noqa: PLC0415
+
+    tl = ctx.timeline
+    arg = p.argument or p.entity
+    labelled: list[CallerTurn] = [t for t in tl.turns if t.entity and p.entity in t.entity]
+    if not labelled:
+        return Outcome("not_applicable", f"no caller turn is labelled with entity {p.entity!r}")
+    utterances = tl.utterances()
+    calls = [c for c in tl.function_calls
+             if (c.name == p.tool if p.tool else (c.arguments is not None and arg in c.arguments))]
+    problems: list[str] = []
+    evidence = []
+    graded = []
+    for call in calls:
+        entry = {"call_id": call.call_id, "tool": call.name, "turn": call.turn_index,
+                 "argument": call.argument(arg)}
+        graded.append(entry)
+        given = [t for t in labelled if t.start_ms < call.t_ms]
+        call_turn = tl.turn(call.turn_index) if call.turn_index is not None else None
+        if call_turn is not None and call_turn.cut_off:
+            problems.append(f"{call.name} was called in turn {call_turn.index}, right after "
+                            f"cut-off input {call_turn.spoken_text!r}")
+            evidence.append(turn_evidence(call_turn, f"cut-off caller turn {call_turn.index}"))
+        if not given:
+            problems.append(f"{call.name} was called with {arg}={call.argument(arg)!r} before the "
+                            f"caller gave {p.entity} (partial or guessed value)")
+            evidence.append(call_evidence(call, f"tool call {call.name} before the value"))
+            entry["verdict"] = "before value given"
+            continue
+        source = given[-1]
+        expected = source.entity[p.entity]  # type: ignore[index]
+        entry["expected"] = expected
+        value = call.argument(arg)
+        if call.arguments is None:
+            problems.append(f"{call.name} arguments are not a JSON object: "
+                            f"{call.arguments_raw[:80]!r}")
+        elif value is None:
+            problems.append(f"{call.name} was called without argument {arg!r}")
+        elif not values_equal(value, expected):
+            partial = _is_partial(normalize_value(value), normalize_value(expected))
+            kind = "partial value" if partial else "wrong value"
+            problems.append(f"{call.name} got {arg}={value!r}, a {kind}; the caller said "
+                            f"{expected!r} in turn {source.index}")
+        found = _readbacks(utterances, source.speech_onset_ms or source.start_ms, call.t_ms)
+        match = next(((u, v) for u, vs in found for v in vs if values_equal(v, expected)), None)
+        entry["readbacks"] = [v for _, vs in found for v in vs]
+        if match is None:
+            heard = ", ".join(entry["readbacks"]) or "none"
+            problems.append(f"no read-back of {expected!r} between turn {source.index} and "
+                            f"{call.name} at {call.t_ms:,.0f} ms (read-backs heard: {heard})")
+            evidence += [utterance_evidence(u, f"read-back {', '.join(vs)} ≠ {expected}")
+                         for u, vs in found]
+        else:
+            entry["readback"] = match[1]
+            evidence.append(utterance_evidence(match[0], f"read-back {match[1]}"))
+        evidence += [turn_evidence(source, f"caller gives {p.entity}={expected}"),
+                     call_evidence(call)]
+    last = labelled[-1]
+    expected_last = last.entity[p.entity]  # type: ignore[index]
+    measured = {"entity": p.entity, "argument": arg, "expected": expected_last,
+                "labelled_turns": [t.index for t in labelled], "calls": graded}
+    if problems:
+        return Outcome("fail", "; ".join(problems), measured, evidence)
+    if calls:
+        return Outcome("pass", f"{p.entity} {expected_last!r} was read back and used exactly by "
+                       f"{len(calls)} call(s) ({', '.join(sorted({c.name for c in calls}))})",
+                       measured, evidence)
+    # No tool used the value: still grade what the agent read back after the caller gave it.
+    found = _readbacks(utterances, last.speech_onset_ms or last.start_ms, float("inf"))
+    measured["readbacks"] = [v for _, vs in found for v in vs]
+    if not found:
+        return Outcome("not_applicable", f"no tool call used {arg} and the agent read nothing "
+                       "back", measured, [turn_evidence(last)])
+    match = next(((u, v) for u, vs in found for v in vs if values_equal(v, expected_last)), None)
+    if match is None:
+        return Outcome("fail", f"the agent read back {', '.join(measured['readbacks'])} but the "
+                       f"caller said {expected_last!r}", measured,
+                       [turn_evidence(last)] + [utterance_evidence(u) for u, _ in found])
+    return Outcome("pass", f"{p.entity} {expected_last!r} was read back exactly (no tool used it)",
+                   measured, [turn_evidence(last), utterance_evidence(match[0], "read-back")])

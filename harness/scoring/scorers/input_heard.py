@@ -1,0 +1,48 @@
+"""``input_heard``: WER between what the caller said and what the target transcribed."""
+
+from __future__ import annotations
+
+from harness.scenario.models import InputHeardParams
+from harness.scoring._registry import Outcome, ScoringContext, scorer
+from harness.scoring._text import excerpt, word_error_rate
+from harness.scoring.scorers._common import answerable_turns
+from harness.scoring.verdict import Evidence
+
+
+@scorer("input_heard", "Word error rate (jiwer) between the scripted caller text and the target's "
+        "input transcription, over the addressed turns it transcribed; not applicable when the "
+        "target gives no transcription.")
+def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
+    tl = ctx.timeline
+    if not tl.input_transcriptions:
+        return Outcome("not_applicable", "the target sent no input transcription")
+    rows = []
+    refs, hyps = [], []
+    evidence = []
+    for turn in answerable_turns(tl):
+        heard = [tr for tr in tl.input_transcriptions if tr.turn_index == turn.index]
+        reference = turn.spoken_text or turn.text or ""
+        hypothesis = " ".join(tr.transcript.strip() for tr in heard)
+        if not reference:
+            continue
+        wer = word_error_rate(reference, hypothesis)
+        refs.append(reference)
+        hyps.append(hypothesis)
+        rows.append({"turn": turn.index, "said": reference, "heard": hypothesis,
+                     "wer": round(wer, 3)})
+        evidence.append(Evidence(t_ms=heard[0].t_ms if heard else turn.caller_done_ms,
+                                 turn_index=turn.index,
+                                 event_seq=[tr.seq for tr in heard if tr.seq >= 0],
+                                 label=f"turn {turn.index}: WER {wer:.2f}",
+                                 excerpt=f"said {excerpt(reference, 70)!r} / heard "
+                                         f"{excerpt(hypothesis, 70)!r}"))
+    if not rows:
+        return Outcome("not_applicable", "no caller speech with a scripted text", {"turns": rows})
+    overall = word_error_rate(" ".join(refs), " ".join(hyps))
+    measured = {"wer": round(overall, 3), "turns": rows}
+    worst = max(rows, key=lambda r: r["wer"])
+    verdict = "pass" if overall <= p.max_wer else "fail"
+    relation = "≤" if verdict == "pass" else ">"
+    return Outcome(verdict, f"input WER {overall:.2f} {relation} {p.max_wer:.2f} over "
+                   f"{len(rows)} turn(s); worst turn {worst['turn']} ({worst['wer']:.2f}: heard "
+                   f"{excerpt(worst['heard'], 50)!r})", measured, evidence)

@@ -1,0 +1,88 @@
+"""``latency``: voice-to-voice latency (or first audio / endpointing) per answered caller turn."""
+
+from __future__ import annotations
+
+from harness.scenario.models import LatencyParams
+from harness.scoring._registry import Outcome, ScoringContext, scorer
+from harness.scoring.scorers._common import (
+    answerable_turns,
+    fmt_ms,
+    percentile,
+    summary_stats,
+    turn_answer,
+)
+from harness.scoring.verdict import Evidence
+
+_METRIC_LABEL = {"voice_to_voice": "voice-to-voice", "first_audio": "time to first audio delta",
+                 "endpointing": "endpointing delay"}
+
+
+@scorer("latency", "Per answered caller turn, voice-to-voice latency (agent audible onset − caller "
+        "speech end; or first audio delta / endpointing) against max_ms and percentiles; tool and "
+        "plain turns reported apart.")
+def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
+    tl = ctx.timeline
+    label = _METRIC_LABEL[p.metric]
+    rows = []
+    unanswered: list[int] = []
+    talked_over: list[int] = []
+    for turn in answerable_turns(tl):
+        ans = turn_answer(tl, turn)
+        if ans.talked_over:
+            talked_over.append(turn.index)
+            continue
+        if ans.metric(p.metric) is None:
+            unanswered.append(turn.index)
+            continue
+        rows.append(ans)
+    per_turn = [{"turn": a.turn.index, "tool_turn": a.tool_turn,
+                 "voice_to_voice_ms": _r(a.voice_to_voice_ms),
+                 "first_audio_ms": _r(a.first_audio_latency_ms),
+                 "endpointing_ms": _r(a.endpointing_ms)} for a in rows]
+    values = {a.turn.index: a.metric(p.metric) or 0.0 for a in rows}
+    tool = [values[a.turn.index] for a in rows if a.tool_turn]
+    plain = [values[a.turn.index] for a in rows if not a.tool_turn]
+    graded = [a for a in rows if p.turns == "all" or (p.turns == "tool") == a.tool_turn]
+    graded_values = [values[a.turn.index] for a in graded]
+    measured = {"metric": p.metric, "turns_graded": p.turns, "per_turn": per_turn,
+                "all": summary_stats(list(values.values())), "tool": summary_stats(tool),
+                "plain": summary_stats(plain), "graded": summary_stats(graded_values),
+                "unanswered_turns": unanswered, "talked_over_turns": talked_over}
+    evidence = [Evidence(
+        t_ms=a.turn.speech_end_ms, turn_index=a.turn.index,
+        end_ms=a.turn.speech_end_ms + values[a.turn.index] if a.turn.speech_end_ms else None,
+        label=f"turn {a.turn.index}{' (tool)' if a.tool_turn else ''}: {label} "
+              f"{fmt_ms(values[a.turn.index])}",
+        event_seq=sorted({s for s in (a.turn.seq, a.first_audio_seq, a.speech_stopped_seq,
+                                      *(pb.audible_seq for pb in (a.response.playbacks
+                                                                  if a.response else [])))
+                          if s is not None}))
+        for a in graded]
+    if not graded:
+        which = {"all": "", "tool": " with a tool call", "plain": " without a tool call"}[p.turns]
+        return Outcome("not_applicable", f"no answered caller turn{which} to measure {label} on",
+                       measured, evidence)
+    failures: list[str] = []
+    if p.max_ms is not None:
+        over = [a for a in graded if values[a.turn.index] > p.max_ms]
+        for a in over:
+            failures.append(f"turn {a.turn.index} {fmt_ms(values[a.turn.index])} > max "
+                            f"{fmt_ms(p.max_ms)}")
+    for q, limit in ((50, p.p50_ms), (90, p.p90_ms), (95, p.p95_ms)):
+        if limit is None:
+            continue
+        value = percentile(graded_values, q) or 0.0
+        measured[f"p{q}_ms"] = round(value, 1)
+        if value > limit:
+            failures.append(f"p{q} {fmt_ms(value)} > {fmt_ms(limit)} (n={len(graded_values)})")
+    stats = measured["graded"]
+    scope = {"all": "answered turns", "tool": "tool turns", "plain": "plain turns"}[p.turns]
+    overview = (f"{label} p50 {fmt_ms(stats['p50_ms'])}, max {fmt_ms(stats['max_ms'])} over "
+                f"{stats['n']} {scope} (tool {len(tool)}, plain {len(plain)})")
+    if failures:
+        return Outcome("fail", f"{overview}: " + "; ".join(failures), measured, evidence)
+    return Outcome("pass", f"{overview}, within limits", measured, evidence)
+
+
+def _r(v: float | None) -> float | None:
+    return None if v is None else round(v, 1)

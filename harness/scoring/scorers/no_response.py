@@ -1,0 +1,82 @@
+"""``no_response``: silence (or a wait_for_user call) during pauses, silences and other audio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.scenario.models import NoResponseParams
+from harness.scoring._registry import Outcome, ScoringContext, scorer
+from harness.scoring._text import excerpt, words
+from harness.scoring.scorers._common import (
+    WAIT_TOOL,
+    call_evidence,
+    is_action_call,
+    turn_evidence,
+    utterance_evidence,
+)
+from harness.scoring.timeline import CallerTurn, Timeline
+
+
+def _windows(tl: Timeline, wanted: list[int] | None) -> list[tuple[CallerTurn, str, float, float]]:
+    """(turn, what, start, end): whole silence/play turns, and say turns that pause mid-turn
+    (from speech onset to speech end: the caller is mid-turn throughout)."""
+    out = []
+    for turn in tl.turns:
+        if wanted is not None and turn.index not in wanted:
+            continue
+        if not turn.addressed or turn.kind in ("silence", "play"):
+            out.append((turn, "silence" if turn.kind == "silence" else "audio not addressed to "
+                        "the agent", turn.start_ms, turn.end_ms))
+        elif turn.pauses_ms and turn.has_speech:
+            assert turn.speech_onset_ms is not None and turn.speech_end_ms is not None
+            out.append((turn, "a mid-turn pause", turn.speech_onset_ms, turn.speech_end_ms))
+    return out
+
+
+@scorer("no_response", "The agent stays silent (or only calls wait_for_user) during mid-turn "
+        "pauses, silences and audio not addressed to it; a take-over is agent speech of at least "
+        "max_speech_ms or more than max_words words starting there.")
+def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
+    tl = ctx.timeline
+    windows = _windows(tl, p.turns)
+    if not windows:
+        return Outcome("not_applicable", "no pause, silence or non-addressed audio in the call")
+    utterances = tl.utterances()
+    problems: list[str] = []
+    evidence = []
+    rows: list[dict[str, Any]] = []
+    for turn, what, start, end in windows:
+        mid_turn = what == "a mid-turn pause"
+        # Speech the agent decided on during the window; a reply to an earlier turn that merely
+        # spills into it is that turn's answer, not a take-over.
+        responses = {r.response_id for r in tl.responses_of(turn.index)
+                     if not mid_turn or start <= r.created_ms < end}
+        spoken = [u for u in utterances if u.response_id in responses
+                  and (not mid_turn or u.start_ms < end)]
+        calls = [c for c in tl.function_calls if c.response_id in responses]
+        row = {"turn": turn.index, "what": what, "start_ms": start, "end_ms": end,
+               "agent_speech": [], "wait_calls": sum(c.name == WAIT_TOOL for c in calls)}
+        rows.append(row)
+        for u in spoken:
+            duration = u.played_ms if u.played_ms is not None else 0.0
+            n_words = len(words(u.transcript))
+            row["agent_speech"].append({"transcript": u.transcript, "ms": round(duration, 1),
+                                        "words": n_words})
+            if duration >= p.max_speech_ms or n_words > p.max_words:
+                problems.append(f"turn {turn.index}: the agent spoke during {what} "
+                                f"({duration:,.0f} ms, {n_words} words: "
+                                f"{excerpt(u.transcript, 60)!r})")
+                evidence += [turn_evidence(turn, f"caller turn {turn.index}: {what}"),
+                             utterance_evidence(u, "agent take-over")]
+        for c in calls:
+            if is_action_call(c):
+                problems.append(f"turn {turn.index}: the agent called {c.name} during {what}")
+                evidence.append(call_evidence(c))
+    measured = {"windows": rows}
+    if problems:
+        return Outcome("fail", "; ".join(problems), measured, evidence)
+    waits = sum(r["wait_calls"] for r in rows)
+    note = f" ({waits} wait_for_user call(s))" if waits else ""
+    return Outcome("pass", f"the agent stayed silent in {len(rows)} window(s) of pause, silence "
+                   f"or non-addressed audio{note}", measured,
+                   [turn_evidence(t, f"caller turn {t.index}: {w}") for t, w, _, _ in windows])
