@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, InputError
+from harness.errors import HarnessError, InputError, InputErrors
 from harness.report import (
     EXIT_ERRORED,
     EXIT_FAILED,
@@ -43,9 +43,14 @@ DEFAULT_SUITE = Path("scenarios")
 """What ``harness run`` runs without arguments: the example suite, against the local agent."""
 
 
-def exit_code(outcome: RunOutcome | None) -> int:
-    """0 all passed, 1 some failed, 3 some errored; 2 when there is no outcome (bad input)."""
-    return EXIT_USAGE if outcome is None else outcome.exit_code
+def exit_code(outcome: RunOutcome | HarnessError) -> int:
+    """The exit code of a run: 0 all passed, 1 some failed, 3 some errored; for a run that could
+    not start, 2 on bad input (files, options) and 3 when the target could not be used."""
+    if isinstance(outcome, InputError | InputErrors):
+        return EXIT_USAGE
+    if isinstance(outcome, HarnessError):
+        return EXIT_ERRORED
+    return outcome.exit_code
 
 
 def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,

@@ -70,6 +70,79 @@ def render(
     typer.echo(f"wrote {out_dir}" if result is None else str(result))
 
 
+@app.command()
+def run(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders (default: the example suite in scenarios/).")] = None,
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    agent: Annotated[Path | None, typer.Option(
+        help="Agent config file used instead of each scenario's own.")] = None,
+    trials: Annotated[int, typer.Option(help="Trials per scenario.")] = 1,
+    concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="Fault of the local agent, e.g. no_preamble or added_latency_ms=400 (repeatable).")
+    ] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where run folders go (each run gets its own).")] = Path("reports"),
+) -> None:
+    """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
+
+    Exit codes: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored.
+    """
+    from harness import api
+    from harness.report.console import RunProgress, print_error, print_summary
+
+    try:
+        with RunProgress() as progress:
+            outcome = api.run(paths or None, target=target, agent=agent, trials=trials,
+                              concurrency=concurrency, faults=fault, out_dir=output,
+                              on_progress=progress)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(api.exit_code(exc)) from None
+    print_summary(outcome)
+    raise typer.Exit(api.exit_code(outcome))
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (with run.json).")],
+    rescore: Annotated[bool, typer.Option(help="Score every trial again first.")] = False,
+) -> None:
+    """Re-render a run folder's reports (unscored trials are scored first); exit code as run."""
+    from harness import api
+    from harness.report.console import print_error, print_summary
+
+    try:
+        outcome = api.report(run_dir, rescore=rescore)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(api.exit_code(exc)) from None
+    print_summary(outcome)
+    raise typer.Exit(api.exit_code(outcome))
+
+
+agent_app = typer.Typer(help="The local reference agent.", no_args_is_help=True)
+app.add_typer(agent_app, name="agent")
+
+
+@agent_app.command("serve")
+def agent_serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,
+    profile: Annotated[str, typer.Option(help="Agent profile name or YAML file.")] = "support_desk",
+    fault: Annotated[list[str] | None, typer.Option(
+        help="Fault(s) for every session, e.g. ignore_barge_in or added_latency_ms=400; "
+             "sessions add their own with ?faults=... in the URL.")] = None,
+) -> None:
+    """Serve the local reference agent (Realtime GA protocol) until interrupted."""
+    from harness.agent import serve_forever
+
+    serve_forever(host, port, profile, fault,
+                  announce=lambda url: typer.echo(f"local agent listening on {url}", err=True))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs a command; a HarnessError becomes its message and exit code."""
     try:

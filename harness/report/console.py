@@ -1,7 +1,8 @@
 """The terminal side of a run: a rich progress bar while calls run, a summary table at the end.
 
 Public API: :class:`RunProgress` (a context manager whose instance is the runner's
-``on_progress`` callback) and :func:`print_summary` ``(outcome, console=None)``.
+``on_progress`` callback), :func:`print_summary` ``(outcome, console=None)`` and
+:func:`print_error` ``(exc, console=None)`` (one clear line per problem, no traceback).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from harness.errors import HarnessError, InputError, InputErrors
 from harness.report import RunOutcome
 
 _STYLE = {"passed": "green", "failed": "red", "errored": "magenta", "completed": "green",
@@ -76,8 +78,8 @@ def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
     and where the reports are."""
     console = console or Console()
     table = Table(title="Run summary", title_justify="left", show_lines=False)
-    table.add_column("scenario")
-    table.add_column("status")
+    table.add_column("scenario", overflow="fold", min_width=12)
+    table.add_column("status", no_wrap=True)
     table.add_column("latency p50", justify="right")
     table.add_column("latency max", justify="right")
     table.add_column("failing expectations", overflow="fold")
@@ -95,3 +97,16 @@ def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
                   f"[magenta]{totals['errored']} errored[/]{rate}")
     console.print(f"report: {outcome.index_html}\njunit:  {outcome.junit_xml}\n"
                   f"summary: {outcome.summary_json}", soft_wrap=True, highlight=False)
+
+
+def print_error(exc: HarnessError, console: Console | None = None) -> None:
+    """A harness error as the user should see it: each input problem on its own line."""
+    console = console or Console(stderr=True)
+    if isinstance(exc, InputErrors):
+        lines = [e.format() for e in exc.errors] + [f"{len(exc.errors)} problem(s) found"]
+    elif isinstance(exc, InputError):
+        lines = [exc.format()]
+    else:
+        lines = [f"error: {exc}"]
+    for line in lines:
+        console.print(line, style="red", highlight=False, markup=False, soft_wrap=True)
