@@ -117,18 +117,20 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
                     out_dir: Path = Path("reports"),
                     on_progress: Callable[[Any], None] | None = None,
                     on_trial_done: Callable[[Any], None] | None = None,
-                    session_timeout_s: float | None = None) -> RunOutcome:
+                    session_timeout_s: float | None = None,
+                    run_dir: Path | None = None) -> RunOutcome:
     """Load → run → score → report. ``on_progress`` / ``on_trial_done`` are the runner's
-    callbacks (progress events for a progress bar; each finished trial)."""
+    callbacks (progress events for a progress bar; each finished trial). The run goes to
+    ``run_dir`` when given, else to a new folder under ``out_dir``."""
     from harness.runner import run_suite  # noqa: PLC0415
 
     _check_options(target, trials, concurrency, faults)
     scenarios = load_scenarios(items, agent=agent)
     result = await run_suite(
-        scenarios, out_dir=new_run_dir(Path(out_dir)), target=target, trials=trials,
-        concurrency=concurrency,
-        faults=list(faults) if faults else None, on_progress=on_progress,
-        on_trial_done=on_trial_done, session_timeout_s=session_timeout_s)
+        scenarios, out_dir=run_dir or new_run_dir(Path(out_dir)), target=target, trials=trials,
+        concurrency=concurrency, faults=list(faults) if faults else None,
+        on_progress=on_progress, on_trial_done=on_trial_done,
+        session_timeout_s=session_timeout_s)
     return report(result.run_dir)
 
 
@@ -138,11 +140,26 @@ def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "
         on_progress: Callable[[Any], None] | None = None,
         on_trial_done: Callable[[Any], None] | None = None,
         session_timeout_s: float | None = None) -> RunOutcome:
-    """:func:`run_async` for callers without an event loop (the CLI)."""
-    return asyncio.run(run_async(
-        items, target=target, agent=agent, trials=trials, concurrency=concurrency, faults=faults,
-        out_dir=out_dir, on_progress=on_progress, on_trial_done=on_trial_done,
-        session_timeout_s=session_timeout_s))
+    """:func:`run_async` for callers without an event loop (the CLI).
+
+    Stopped with Ctrl-C, it still reports what was recorded (unfinished trials are errored) and
+    returns with ``stopped`` set."""
+    _check_options(target, trials, concurrency, faults)
+    run_dir = new_run_dir(Path(out_dir))
+    try:
+        return asyncio.run(run_async(
+            items, target=target, agent=agent, trials=trials, concurrency=concurrency,
+            faults=faults, on_progress=on_progress, on_trial_done=on_trial_done,
+            session_timeout_s=session_timeout_s, run_dir=run_dir))
+    except KeyboardInterrupt:
+        if not (run_dir / "run.json").is_file():
+            raise
+        outcome = report(run_dir)
+        outcome.stopped = True
+        return outcome
+    finally:
+        if not any(run_dir.iterdir()):
+            run_dir.rmdir()
 
 
 def report(run_dir: str | Path, *, rescore: bool = False) -> RunOutcome:

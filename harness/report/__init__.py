@@ -47,6 +47,8 @@ class RunOutcome:
     junit_xml: Path
     summary_json: Path
     pages: list[Path] = field(default_factory=list)
+    stopped: bool = False
+    """The run was stopped before every trial finished (the reports show what was recorded)."""
 
     @property
     def totals(self) -> dict[str, Any]:

@@ -95,9 +95,9 @@ def read_verdicts(trial_dir: Path) -> list[Verdict] | None:
 
 
 def outcome_of(run_status: str, verdicts: list[Verdict] | None) -> Outcome:
-    """passed / failed / errored: a trial that did not complete, was not scored, or whose
-    scorer broke is errored (its verdicts cannot be trusted); else any failing verdict fails it."""
-    if run_status != "completed" or verdicts is None:
+    """passed / failed / errored: a trial that did not complete, has no verdicts, or whose
+    scorer broke is errored (nothing trustworthy was graded); else any failing verdict fails it."""
+    if run_status != "completed" or not verdicts:
         return "errored"
     if any(v.status == "error" for v in verdicts):
         return "errored"
@@ -152,6 +152,8 @@ def load_trial(run_dir: Path, entry: dict[str, Any], *, with_timeline: bool) -> 
     if outcome == "errored" and not error:
         if verdicts is None and run_status == "completed":
             error = "not scored (no verdicts.json)"
+        elif not verdicts and run_status == "completed":
+            error = "no expectation was graded"
         elif run_status != "completed":
             error = f"trial {run_status}"
         else:

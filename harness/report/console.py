@@ -91,6 +91,8 @@ def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
                       _ms(t.latency_p50_ms), _ms(t.latency_max_ms), escape(failing))
     console.print(table)
     totals = outcome.totals
+    if outcome.stopped:
+        console.print("[yellow]the run was stopped; unfinished trials count as errored[/]")
     rate = f" ({totals['pass_rate']:.0%} pass rate)" if totals["pass_rate"] is not None else ""
     console.print(f"{totals['trials']} trials: [green]{totals['passed']} passed[/], "
                   f"[red]{totals['failed']} failed[/], "

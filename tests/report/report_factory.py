@@ -64,13 +64,14 @@ def _call_wav(path: Path, duration_ms: float, caller: list[tuple[float, float]],
 
 
 def _meta(scenario: str, scenario_file: str, trial: int, status: str,
-          error: str | None = None) -> RecordingMeta:
+          error: str | None = None, expect: list[Any] | None = None) -> RecordingMeta:
     return RecordingMeta(
         scenario=scenario, scenario_file=scenario_file, scenario_hash="0" * 16,
         agent_config={"name": "support", "model": "local"}, agent_config_hash="1" * 16,
         trial=trial, target="local", harness_version="0.1.0", machine={"cpus": 2},
         started_at="2025-01-01T00:00:00Z", status=status, error=error,
-        scenario_model={"description": f"{scenario}: a hand-made call for the report tests"})
+        scenario_model={"description": f"{scenario}: a hand-made call for the report tests",
+                        "expect": expect or []})
 
 
 def _stream(ev: Events, start: float, end: float, chunk_ms: int = 20) -> None:
@@ -175,7 +176,8 @@ def passing_trial(run_dir: Path, rel: str, trial: int = 0, *, scale: int = 1) ->
     ev.write(path / EVENTS_FILE)
     _call_wav(path / CALL_WAV, end, caller, agent)
     (path / META_FILE).write_text(
-        _meta("order-status", "scenarios/order_status.yaml", trial, "completed").model_dump_json())
+        _meta("order-status", "scenarios/order_status.yaml", trial, "completed",
+              expect=[{"latency": {"max_ms": 1500}}]).model_dump_json())
     verdicts = [
         Verdict(kind="latency", params={"max_ms": 1500}, status="pass",
                 summary=f"voice-to-voice p50 {int(np.median(latencies))} ms ≤ 1500 ms",
