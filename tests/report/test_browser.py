@@ -51,6 +51,9 @@ def test_report_in_chromium(browser, tmp_path: Path) -> None:
     page.wait_for_selector("#pass-rate-plot .main-svg")
     page.wait_for_selector("#latency-plot .main-svg")
     page.screenshot(path=str(tmp_path / "index.png"), full_page=True)
+    page.select_option("#trial-filter", "failed errored")
+    assert page.locator("#trials tbody tr:visible").count() == 2
+    page.select_option("#trial-filter", "")
 
     rows.nth(1).locator("a").click()
     page.wait_for_url("**/pages/cancel-order-trial-0.html")

@@ -14,6 +14,17 @@
     Plotly.newPlot(el, fig.data, fig.layout, config);
   });
 
+  var filter = document.getElementById("trial-filter");
+  if (filter) {
+    filter.addEventListener("change", function () {
+      var keep = filter.value ? filter.value.split(" ") : null;
+      document.querySelectorAll("#trials tbody tr").forEach(function (row) {
+        var shown = !keep || keep.some(function (c) { return row.classList.contains(c); });
+        row.classList.toggle("hidden", !shown);
+      });
+    });
+  }
+
   var timeline = document.getElementById("timeline");
   if (!timeline) { return; }
   var audio = document.getElementById("call-audio");
