@@ -640,6 +640,8 @@ class _Builder:
         ev = f.event
         t = f.type
         if t == "harness.turn.started":
+            # Outputs sent before a new caller turn are not what a later response.create follows.
+            self.output_call_ids.clear()
             self.tl.turns.append(CallerTurn(
                 index=ev["turn_index"], kind=ev.get("kind", "say"), text=ev.get("text"),
                 spoken_text=ev.get("spoken_text"), addressed=bool(ev.get("addressed", True)),

@@ -1,0 +1,106 @@
+"""The timeline derived from hand-built recordings: ownership, transcripts, playback, edge cases."""
+
+from __future__ import annotations
+
+from harness.scoring import build_timeline
+from tests.scoring.builder import CallBuilder
+
+
+def test_responses_and_calls_belong_to_the_turn_that_started_before_them():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Where is my order?")
+    r0 = b.respond(b.speech_end(t0) + 600, "I'll check that now.", call=("lookup_order",
+                                                                         {"order_id": "1"}))
+    t1 = b.caller(8000.0, "Thanks.")
+    b.respond(b.speech_end(t1) + 600, "You're welcome.")
+    tl = build_timeline(b.recording())
+    assert [r.turn_index for r in tl.responses] == [t0, t1]
+    assert tl.function_calls[0].turn_index == t0
+    assert tl.function_calls[0].arguments == {"order_id": "1"}
+    assert tl.responses[0].transcript == "I'll check that now."
+    assert tl.responses[0].response_id == r0.response_id
+    assert tl.complete
+
+
+def test_follow_up_response_belongs_to_the_calls_turn_even_after_the_next_turn_started():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Where is my order?")
+    s = b.respond(b.speech_end(t0) + 600, "Checking.", call=("lookup_order", {"order_id": "1"}))
+    # The next caller turn starts while the tool is still busy (an after_ms turn).
+    t1 = b.caller(b.call_time(s) + 500, "Hello?")
+    b.answer(s, b.call_time(s) + 3000)
+    b.respond(b.call_time(s) + 3010, "It has shipped.")
+    tl = build_timeline(b.recording())
+    follow = tl.responses[1]
+    assert follow.follow_up_of == s.call_ids[0]
+    assert follow.turn_index == t0 != t1
+    assert tl.function_calls[0].answer is not None
+    assert tl.function_calls[0].answer.latency_ms == 3000
+
+
+def test_transcript_falls_back_to_deltas_and_empty_transcripts_are_tolerated():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Hi.")
+    b.respond(b.speech_end(t0) + 500, "Hello there.", transcript=False)
+    tl = build_timeline(b.recording())
+    item = tl.responses[0].message_items[0]
+    assert item.transcript == ""
+    assert item.has_audio
+    utt = tl.utterances()[0]
+    assert utt.transcript == ""
+    assert utt.audible_onset_ms is not None
+
+
+def test_cancelled_and_overlapping_responses():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Tell me everything.")
+    a = b.respond(b.speech_end(t0) + 500, "Here is a very long answer about many things.",
+                  status="cancelled", reason="turn_detected", done=b.speech_end(t0) + 2500,
+                  stop_at=b.speech_end(t0) + 1500)
+    # A second response starts before the first is done.
+    b.respond(b.speech_end(t0) + 1000, "Sorry, go on.", play_start=b.speech_end(t0) + 1600)
+    tl = build_timeline(b.recording())
+    first, second = tl.responses
+    assert first.cancelled and first.status_reason == "turn_detected"
+    assert first.interrupted and first.played_ms > 0 and first.dropped_ms > 0
+    assert second.created_ms < first.done_ms  # type: ignore[operator]
+    assert first.response_id == a.response_id
+    assert len(tl.audible_intervals()) == 2
+
+
+def test_incomplete_recording_without_done_events():
+    b = CallBuilder(status="running")
+    t0 = b.caller(1000.0, "Hi.")
+    b.respond(b.speech_end(t0) + 500, "Hello", status=None, play=False)
+    tl = build_timeline(b.recording(ended=False))
+    assert not tl.complete
+    assert tl.responses[0].status is None and tl.responses[0].done_ms is None
+    assert tl.utterances()[0].audible_onset_ms is None
+
+
+def test_recording_without_any_turn_or_response():
+    tl = build_timeline(CallBuilder().recording())
+    assert tl.turns == [] and tl.responses == [] and tl.function_calls == []
+    assert tl.turn_at(1e9) is None
+
+
+def test_tool_answer_without_protocol_events_still_yields_a_call():
+    b = CallBuilder()
+    b.caller(1000.0, "Hi.")
+    b.annotate(5000.0, "harness.tool.answered", call_id="call_x", name="lookup_order",
+               arguments={"order_id": "7"}, arguments_raw='{"order_id": "7"}', invented=False,
+               output={"ok": True}, latency_ms=0, call_index=0)
+    tl = build_timeline(b.recording())
+    assert [(c.name, c.arguments) for c in tl.function_calls] == [("lookup_order",
+                                                                    {"order_id": "7"})]
+
+
+def test_vad_truncate_and_input_transcription():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Eight three five.", transcription="8 3 5")
+    b.truncate(3000.0, "item_x", 420)
+    tl = build_timeline(b.recording())
+    assert [v.kind for v in tl.vad] == ["speech_started", "speech_stopped"]
+    assert tl.truncates[0].audio_end_ms == 420
+    assert tl.input_transcriptions[0].transcript == "8 3 5"
+    assert tl.input_transcriptions[0].turn_index == t0
