@@ -1,4 +1,10 @@
-"""Caller audio: text to speech, clips, noise beds, SNR mixing, resampling and G.711 codecs."""
+"""Caller audio: text to speech, clips, noise beds, SNR mixing, resampling and G.711 codecs.
+
+The public surface: ``synthesize`` (espeak-ng through pyttsx3's binding, deterministic),
+``render_scenario`` → ``CallerScript`` (per-turn clips with speech boundaries, endless beds),
+``render_suite`` (what ``harness render`` writes), speech measurements (``detect_speech``,
+``active_speech_level``), ``read_clip`` / ``write_wav``, ``resample`` and the G.711 codecs.
+"""
 
 from harness.audio._codec import (
     G711_RATE,
@@ -10,7 +16,17 @@ from harness.audio._codec import (
     resample,
     to_int16,
 )
+from harness.audio._noise import GENERATORS as NOISE_GENERATORS
+from harness.audio._noise import SILENT_BED, Bed
+from harness.audio._render import (
+    CALLER_SPEECH_LEVEL_DB,
+    CallerScript,
+    RenderedTurn,
+    clear_memory_cache,
+    render_scenario,
+)
 from harness.audio._speech import active_speech_level, detect_speech, rms_db
+from harness.audio._suite import RenderedSuite, render_preview, render_suite
 from harness.audio._tts import (
     Speech,
     SynthesisError,
@@ -23,22 +39,35 @@ from harness.audio._tts import (
     synthesize,
     voice_exists,
 )
+from harness.audio._wav import read_clip, write_wav
 
 __all__ = [
+    "CALLER_SPEECH_LEVEL_DB",
     "G711_RATE",
+    "NOISE_GENERATORS",
+    "SILENT_BED",
+    "Bed",
+    "CallerScript",
     "G711Decoder",
     "G711Encoder",
+    "RenderedSuite",
+    "RenderedTurn",
     "Speech",
     "SynthesisError",
     "Word",
     "active_speech_level",
     "available_variants",
     "available_voices",
+    "clear_memory_cache",
     "decode_g711",
     "detect_speech",
     "encode_g711",
     "engine_versions",
     "law_of",
+    "read_clip",
+    "render_preview",
+    "render_scenario",
+    "render_suite",
     "resample",
     "resolve_voice",
     "rms_db",
@@ -46,4 +75,5 @@ __all__ = [
     "synthesize",
     "to_int16",
     "voice_exists",
+    "write_wav",
 ]

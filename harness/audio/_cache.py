@@ -1,0 +1,80 @@
+"""The render cache: arrays stored under a hash of everything that shaped them.
+
+Entries are ``.npz`` files written atomically, so parallel renders (test workers, several
+runs) can share one cache. Deleting the folder is always safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import harness
+
+RENDER_VERSION = 1
+"""Bump when rendering code changes its output: old cache entries then stop matching."""
+
+CACHE_ENV = "HARNESS_AUDIO_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """``$HARNESS_AUDIO_CACHE``, else ``audio_fixtures/cache`` of the source checkout, else the
+    user cache folder (an installed package has no ``audio_fixtures``)."""
+    env = os.environ.get(CACHE_ENV)
+    if env:
+        return Path(env)
+    checkout = Path(harness.__file__).resolve().parent.parent / "audio_fixtures"
+    if checkout.is_dir():
+        return checkout / "cache"
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return user_cache / "voice-harness" / "audio"
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the numeric libraries whose output lands in cached arrays."""
+    return {"numpy": np.__version__, "soxr": package_version("soxr"), "render": str(RENDER_VERSION)}
+
+
+def cache_key(kind: str, params: dict[str, Any]) -> str:
+    """Hex digest of ``kind`` and ``params`` (JSON with sorted keys) plus library versions."""
+    blob = json.dumps({"kind": kind, "params": params, "versions": library_versions()},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class RenderCache:
+    """Arrays by key under ``root/<kind>/<key[:2]>/<key>.npz``."""
+
+    def __init__(self, root: str | Path | None = None) -> None:
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def _path(self, kind: str, key: str) -> Path:
+        return self.root / kind / key[:2] / f"{key}.npz"
+
+    def load(self, kind: str, key: str) -> dict[str, np.ndarray] | None:
+        path = self._path(kind, key)
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                return {name: data[name] for name in data.files}
+        except (OSError, ValueError, EOFError):
+            # Missing, or a damaged entry (e.g. a full disk): render again.
+            return None
+
+    def store(self, kind: str, key: str, arrays: dict[str, np.ndarray]) -> None:
+        path = self._path(kind, key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, **arrays)
+            os.replace(tmp, path)
+        except OSError:
+            # A read-only or full cache only costs speed.
+            return
