@@ -16,7 +16,8 @@ server level (the rest of ``harness.agent``):
 
 - ``added_latency_ms=N``: every response starts N ms later.
 - ``ignore_barge_in``: the agent keeps talking when the caller starts speaking.
-- ``talk_over_noise``: non-addressed audio (noise, music, side talk) gets a spoken reply.
+- ``talk_over_noise``: non-addressed audio (noise, music, side talk) gets a spoken reply (the
+  server opens its level gate; the policy answers what it would otherwise ignore).
 - ``drop_connection_after_ms=N``: the server closes the socket N ms into the session.
 - ``malformed_event``: the server sends one malformed event during the session.
 """

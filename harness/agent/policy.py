@@ -17,7 +17,9 @@ Interface (the server codes against this):
 - ``on_user_turn(transcript, addressed=True) -> list[Action]``: a committed caller utterance.
   ``[]`` means stay silent. Pass ``addressed=False`` when the server's own gating (level,
   voice) thinks the audio was not meant for the agent; the policy then stays silent or calls
-  the wait tool (unless the ``talk_over_noise`` fault is on, which makes it answer).
+  the wait tool. It also treats empty or non-speech transcripts ("[Music]") and, in the middle
+  of a task, speech unrelated to the call ("Can you turn that down?") as not addressed. Under
+  the ``talk_over_noise`` fault it answers all of these with a clarification instead.
 - ``on_tool_output(name, arguments, output) -> list[Action]``: the output of a call the policy
   made (a JSON string or an already-decoded value).
 - ``on_no_input() -> list[Action]``: the idle timeout fired (no caller speech).
@@ -375,8 +377,6 @@ class Policy:
         """A committed caller utterance → actions (``[]``: stay silent)."""
         text = _ANNOTATION.sub(" ", transcript or "").strip()
         if not addressed or self._matches("not_speech", text):
-            if self.faults.talk_over_noise and text:
-                return self._say(self._unclear())
             return self._not_addressed()
         self._no_input = 0
         if self._held is not None:
@@ -466,6 +466,11 @@ class Policy:
                 return answered
 
         intent = self._detect_intent(lowered)
+        yes_or_no = self._matches("affirm", lowered) or self._matches("deny", lowered)
+        if self._awaiting is None and yes_or_no and (
+                intent is None or (self._matches("deny", lowered) and not find_readbacks(text))):
+            # A yes or a no ("No, don't cancel it") with no question open: nothing to act on.
+            return self._say(self.profile.messages.anything_else)
         if intent is not None and (self._task is None or intent.name != self._task.intent.name):
             return self._start(intent, text, final)
         if intent is not None and self._task is not None:
@@ -679,6 +684,9 @@ class Policy:
         return self._say(self.profile.messages.failed_again)
 
     def _not_addressed(self) -> list[Action]:
+        """Silence (or the wait tool) for audio not meant for the agent."""
+        if self.faults.talk_over_noise:
+            return self._say(self._unclear())
         wait = self._tool_name("wait")
         if self.profile.not_addressed == "wait" and wait is not None:
             return [CallTool(wait, {})]
