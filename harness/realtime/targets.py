@@ -74,7 +74,7 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
     if name == "local":
         if local_url is None:
             raise InputError("the local target needs the local agent's URL", field="target")
-        return Target(f"local:{model}", local_url, chosen)
+        return Target(f"local:{model}", local_url, chosen, _dialect_headers(chosen))
     if name == "openai":
         key = _env("OPENAI_API_KEY", "the openai target needs an API key")
         base = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
@@ -97,7 +97,12 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
             url = f"wss://{host}/openai/v1/realtime?{urlencode({'model': deployment})}"
         return Target(f"azure:{deployment}", url, chosen, {"api-key": key})
     parts = urlsplit(name)
-    return Target(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), name, chosen)
+    return Target(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), name, chosen,
+                  _dialect_headers(chosen))
+
+
+def _dialect_headers(dialect: Dialect) -> dict[str, str]:
+    return {"OpenAI-Beta": "realtime=v1"} if dialect == "beta" else {}
 
 
 def local_target(base_url: str, *, model: str, profile: str | None, faults: list[str],
@@ -113,4 +118,4 @@ def local_target(base_url: str, *, model: str, profile: str | None, faults: list
     path = parts.path if parts.path not in ("", "/") else "/v1/realtime"
     url = urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe=",="), ""))
     label = f"local:{model}" + (f"[{','.join(faults)}]" if faults else "")
-    return Target(label, url, chosen)
+    return Target(label, url, chosen, _dialect_headers(chosen))

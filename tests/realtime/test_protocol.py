@@ -42,7 +42,8 @@ def test_ordinary_response_lifecycle():
                   "item_id": "a1", "delta": "Hello"},
                  {"type": "response.done", "response": {"id": "r1", "status": "completed"}})
     assert isinstance(recs[0].notices[0], SessionReady) and p.session_ready
-    assert isinstance(recs[1].notices[0], SpeechStarted) and recs[1].notices[0].audio_start_ms == 120
+    started = recs[1].notices[0]
+    assert isinstance(started, SpeechStarted) and started.audio_start_ms == 120
     assert [type(n) for n in recs[2].notices] == [ResponseCreated]
     delta = recs[3].notices[0]
     assert isinstance(delta, AudioDelta) and delta.data == b"\x01\x00" * 4

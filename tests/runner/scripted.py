@@ -230,7 +230,8 @@ class _Conn:
             sent += 1
             if self.b.out_of_order and sent == 1:
                 await self.send({"type": "response.created", "response": {"id": rid}})
-            if self.b.disconnect_after_deltas is not None and sent >= self.b.disconnect_after_deltas:
+            cut = self.b.disconnect_after_deltas
+            if cut is not None and sent >= cut:
                 self.ws.transport.abort()
                 return
             await asyncio.sleep(self.b.delta_interval_ms / 1000)
