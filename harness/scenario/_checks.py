@@ -150,14 +150,22 @@ def _check_tool(report: _Report, agent: AgentConfig, path: FieldPath,
 
 
 def _check_arguments(report: _Report, path: FieldPath, tool: ToolSpec | None,
-                     names: list[str] | None) -> None:
+                     names: str | list[str] | dict[str, Any] | None) -> None:
+    """Argument names exist on the tool; a list's errors point at the item, a mapping's at the
+    key."""
     if tool is None or not names:
         return
+    if isinstance(names, str):
+        items = [(path, names, False)]
+    elif isinstance(names, dict):
+        items = [((*path, n), n, True) for n in names]
+    else:
+        items = [((*path, j), n, False) for j, n in enumerate(names)]
     known = list(tool.parameters.get("properties", {}))
-    for name in names:
+    for where, name, key in items:
         if name not in known:
-            report.add(path, f"{tool.name!r} has no argument {name!r} "
-                             f"(arguments: {', '.join(known) or 'none'})")
+            report.add(where, f"{tool.name!r} has no argument {name!r} "
+                              f"(arguments: {', '.join(known) or 'none'})", key=key)
 
 
 def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
@@ -203,8 +211,7 @@ def _check_expectations(report: _Report, scenario: Scenario, agent: AgentConfig 
             _check_tool(report, agent, (*at, "before_tool"), p.before_tool)
         if isinstance(p, EntityConfirmedParams):
             tool = _check_tool(report, agent, (*at, "tool"), p.tool)
-            _check_arguments(report, (*at, "argument"), tool, [p.argument or p.entity]
-                             if p.argument or tool is not None else None)
+            _check_arguments(report, (*at, "argument"), tool, p.argument or p.entity)
         if isinstance(p, ConfirmationBeforeWriteParams):
             tool = _check_tool(report, agent, (*at, "tool"), p.tool)
             if tool is not None and not tool.write:
@@ -222,7 +229,7 @@ def _check_expectations(report: _Report, scenario: Scenario, agent: AgentConfig 
                                "(`escalation: true`)")
         if isinstance(p, ToolCalledParams):
             tool = _check_tool(report, agent, (*at, "name"), p.name)
-            _check_arguments(report, (*at, "arguments"), tool, list(p.arguments or {}))
+            _check_arguments(report, (*at, "arguments"), tool, p.arguments)
         if exp.kind == "no_tool_call":
             _check_tool(report, agent, (*at, "name"), p.name)
 

@@ -123,7 +123,12 @@ def load_yaml(path: Path, display: str | None = None) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
-        what = " ".join(str(p) for p in (exc.context, exc.problem) if p)
+        what = exc.problem or exc.context or "cannot parse"
+        if exc.context and exc.problem:
+            what += f" {exc.context}"
+            if exc.context_mark is not None and exc.context_mark is not mark:
+                what += (f" that starts at line {exc.context_mark.line + 1}, "
+                         f"column {exc.context_mark.column + 1}")
         raise InputError(f"YAML syntax error: {what}", location=where) from None
     except yaml.YAMLError as exc:
         raise InputError(f"YAML error: {exc}", location=file) from None

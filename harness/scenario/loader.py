@@ -11,11 +11,12 @@ them, and the loader stores every file path as an absolute path on the models.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -30,6 +31,8 @@ from harness.scenario._errors import (
 )
 from harness.scenario._yaml import Document, FieldPath, Positions, format_path, load_yaml
 from harness.scenario.models import AgentConfig, Scenario
+
+T = TypeVar("T")
 
 MERGED_KEY_BY_KEY = ("caller", "tools")
 """Mappings merged key by key under ``extends``; any other key of the scenario replaces the
@@ -165,13 +168,26 @@ def _validate(model: type[BaseModel], data: dict, positions: Positions) -> tuple
         return None, errors + validation_errors(exc, data, positions, model)
 
 
-def load_agent_config(path: str | Path) -> AgentConfig:
+def _one_or_many(load: Callable[[Path], T]) -> Callable[[str | Path], T]:
+    """Public loaders raise InputErrors only, even when a file stops at its first problem."""
+
+    @functools.wraps(load)
+    def wrapper(path: str | Path) -> T:
+        try:
+            return load(Path(path))
+        except InputError as exc:
+            raise InputErrors([exc]) from None
+
+    return wrapper
+
+
+@_one_or_many
+def load_agent_config(path: Path) -> AgentConfig:
     """Read and validate an agent config (``agents/*.yaml``).
 
     ``instructions_file`` is read relative to the YAML file; its text becomes ``instructions``
     (the path is kept, made absolute). Raises :class:`InputErrors` listing every problem.
     """
-    path = Path(path)
     doc = _read_mapping(path, _display(path), "an agent config")
     written: dict[FieldPath, str] = {}
     _resolve_paths(doc.data, [("instructions_file",)] if isinstance(
@@ -189,13 +205,13 @@ def load_agent_config(path: str | Path) -> AgentConfig:
     return config
 
 
-def load_scenario(path: str | Path) -> Scenario:
+@_one_or_many
+def load_scenario(path: Path) -> Scenario:
     """Read, merge (``extends``) and validate one scenario file.
 
     The result carries ``source`` (the file) and ``agent_config`` (the loaded ``agent`` file, or
     ``None`` when the scenario names none). Raises :class:`InputErrors` listing every problem.
     """
-    path = Path(path)
     src = _load_source(path, _display(path))
     scenario, errors = _validate(Scenario, src.data, src.positions)
     if scenario is None:
@@ -213,8 +229,6 @@ def load_scenario(path: str | Path) -> Scenario:
             except InputErrors as exc:
                 # Reported where they are: in the agent file.
                 errors += exc.errors
-            except InputError as exc:
-                errors.append(exc)
     errors += check_scenario(scenario, agent_config, src.positions, src.written)
     if errors:
         raise InputErrors(errors)
@@ -278,9 +292,6 @@ def load_suite(paths: Iterable[str | Path]) -> list[Scenario]:
         except InputErrors as exc:
             errors += exc.errors
             continue
-        except InputError as exc:
-            errors.append(exc)
-            continue
         if scenario.name in seen:
             doc = load_yaml(display_path, _display(display_path))
             errors.append(InputError(
@@ -321,8 +332,6 @@ def validate_paths(paths: Iterable[str | Path]) -> list[str]:
             done.append(f"agent config {config.name} ({_display(p)})")
         except InputErrors as exc:
             errors += exc.errors
-        except InputError as exc:
-            errors.append(exc)
     rest = [p for p in paths if p not in agent_files]
     if rest:
         try:

@@ -1,0 +1,171 @@
+"""The example suite loads, uses every construct of the format, and matches the committed schemas
+and README reference."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import jsonschema
+import pytest
+import soundfile
+import yaml
+
+from harness.scenario import load_agent_config, load_suite, scenario_reference_markdown
+from harness.scenario.models import EXPECTATION_PARAMS, Pause, Scenario, ToolSequence
+from harness.scenario.schema import json_schema, schema_text
+
+REPO = Path(__file__).resolve().parents[2]
+SCENARIOS = REPO / "scenarios"
+
+
+@pytest.fixture(scope="module")
+def suite() -> list[Scenario]:
+    return load_suite([SCENARIOS])
+
+
+def test_example_suite_loads_with_its_agent(suite: list[Scenario]) -> None:
+    assert len(suite) >= 12
+    assert len({s.name for s in suite}) == len(suite)
+    for s in suite:
+        assert s.source is not None and s.source.parent == SCENARIOS
+        assert s.agent_config is not None and s.agent_config.name == "support-desk"
+        # instructions_file is read relative to the agent YAML
+        assert "digit by digit" in (s.agent_config.instructions or "")
+        # Every file path is absolute and exists.
+        for turn in s.turns:
+            for p in (turn.audio, turn.play and turn.play.file):
+                assert p is None or (p.is_absolute() and p.is_file())
+    names = {s.name for s in suite}
+    assert {"order-status", "cut-off-order-id", "barge-in", "hold-music"} <= names
+
+
+def test_agent_config_flags_and_tools() -> None:
+    agent = load_agent_config(REPO / "agents" / "support.yaml")
+    assert [t.name for t in agent.tools] == [
+        "lookup_order", "cancel_order", "update_email", "escalate_to_human", "wait_for_user"]
+    assert agent.write_tools == ["cancel_order", "update_email"]
+    assert agent.escalation_tools == ["escalate_to_human"]
+    assert agent.tool("lookup_order").required_arguments == ["order_id"]
+
+
+def _constructs(suite: list[Scenario]) -> set[str]:
+    used: set[str] = set()
+    for s in suite:
+        used.update(f"expect:{e.kind}" for e in s.expect)
+        if s.extends is not None:
+            used.add("extends")
+        if s.caller.voice != "en-us" or s.caller.words_per_minute != 165:
+            used.add("caller")
+        if s.noise is not None:
+            used.add(f"noise:{s.noise.kind}")
+        for t in s.turns:
+            if isinstance(t.say, str):
+                used.add("say")
+            if isinstance(t.say, list) and any(isinstance(x, Pause) for x in t.say):
+                used.add("say-pause")
+            if t.audio is not None and t.text:
+                used.add("audio+text")
+                info = soundfile.info(str(t.audio))
+                if (info.samplerate, info.channels) != (24_000, 1):
+                    used.add("audio-not-24k-mono")
+            if t.cut_off is not None:
+                used.update(f"cut_off:{k}" for k, v in t.cut_off.model_dump().items()
+                            if v is not None)
+            if t.entity:
+                used.add("entity")
+            if t.intent:
+                used.add(f"intent:{t.intent}")
+            for start in ("barge_in", "after_ms", "when_agent_says", "silence_ms"):
+                if getattr(t, start) is not None:
+                    used.add(start)
+            if t.play is not None:
+                used.add(f"play:{t.play.noise}" if t.play.noise else "play:file")
+            if t.noise == "none":
+                used.add("turn-noise:none")
+            elif t.noise is not None:
+                used.add("turn-noise:spec")
+            if t.voice is not None:
+                used.add("turn-voice")
+        for mock in s.tools.values():
+            rules = mock.sequence if isinstance(mock, ToolSequence) else (
+                mock if isinstance(mock, list) else [mock])
+            used.add("mock:sequence" if isinstance(mock, ToolSequence) else
+                     "mock:list" if isinstance(mock, list) else "mock:static")
+            for r in rules:
+                if r.when:
+                    used.add("mock:when")
+                if r.error:
+                    used.add("mock:error")
+                if r.latency_ms:
+                    used.add("mock:latency_ms")
+    return used
+
+
+def test_example_suite_uses_every_construct(suite: list[Scenario]) -> None:
+    used = _constructs(suite)
+    required = {
+        "extends", "caller", "noise:babble", "say", "say-pause", "audio+text",
+        "audio-not-24k-mono", "cut_off:after_text", "cut_off:at_ms", "cut_off:fraction", "entity",
+        "intent:affirm", "intent:deny", "intent:correct", "intent:other", "barge_in", "after_ms",
+        "when_agent_says", "silence_ms", "play:hold_music", "play:file", "turn-noise:none",
+        "turn-noise:spec", "turn-voice", "mock:static", "mock:list", "mock:sequence", "mock:when",
+        "mock:error", "mock:latency_ms",
+        *(f"expect:{kind}" for kind in EXPECTATION_PARAMS),
+    }
+    assert required - used == set()
+    assert used & {"play:tv", "play:side_conversation"}
+    assert used & {"play:white", "play:pink", "play:brown", "play:babble"}
+
+
+def test_example_files_point_at_the_schemas() -> None:
+    for path in sorted(SCENARIOS.glob("[!_]*.yaml")):
+        first = path.read_text().splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../schemas/scenario.schema.json", path
+    agent_first = (REPO / "agents" / "support.yaml").read_text().splitlines()[0]
+    assert agent_first == "# yaml-language-server: $schema=../schemas/agent.schema.json"
+
+
+@pytest.mark.parametrize("kind", ["scenario", "agent"])
+def test_committed_schemas_are_up_to_date(kind: str) -> None:
+    committed = (REPO / "schemas" / f"{kind}.schema.json").read_text()
+    assert committed == schema_text(kind), "run: harness schema --kind {kind} -o schemas/..."
+
+
+def test_schemas_accept_the_examples_and_reject_mistakes() -> None:
+    scenario_schema = jsonschema.Draft202012Validator(json_schema("scenario"))
+    for path in sorted(SCENARIOS.glob("[!_]*.yaml")):
+        errors = [e.message for e in scenario_schema.iter_errors(yaml.safe_load(path.read_text()))]
+        assert errors == [], path
+    agent_schema = jsonschema.Draft202012Validator(json_schema("agent"))
+    agent = yaml.safe_load((REPO / "agents" / "support.yaml").read_text())
+    assert list(agent_schema.iter_errors(agent)) == []
+
+    good = yaml.safe_load((SCENARIOS / "order-status.yaml").read_text())
+    for broken in (
+        {**good, "turns": [{"say": "hi", "tone": "angry"}]},
+        {**good, "noise": {"kind": "babble", "snr_db": 75}},
+        {**good, "expect": [{"latncy": {"max_ms": 3}}]},
+        {**good, "expect": [{"latency": {"max_ms": "soon"}}]},
+    ):
+        assert not scenario_schema.is_valid(broken), broken
+    assert "agent_config" not in json_schema("scenario")["properties"]
+
+
+def test_readme_reference_section_is_generated() -> None:
+    readme = (REPO / "README.md").read_text()
+    match = re.search(r"<!-- scenario-reference:start -->\n(.*?)<!-- scenario-reference:end -->",
+                      readme, re.S)
+    assert match, "README.md lacks the scenario-reference markers"
+    assert match.group(1) == scenario_reference_markdown()
+
+
+def test_reference_documents_every_key_and_kind() -> None:
+    text = scenario_reference_markdown()
+    for kind in EXPECTATION_PARAMS:
+        assert f"#### `{kind}`" in text
+    for key in ("say", "cut_off", "barge_in", "when_agent_says", "snr_db", "sequence"):
+        assert f"| `{key}` |" in text
+    assert "(≥ -10, ≤ 60)" in text  # SNR bounds come from the model
+    json.dumps(json_schema("scenario"))
