@@ -251,7 +251,8 @@ class Profile(_Strict):
 
 
 def _yaml_line(text: str, path: tuple[Any, ...]) -> tuple[int, int] | None:
-    """1-based line and column of ``path`` (keys and indexes) in a YAML document."""
+    """1-based line and column of ``path`` (keys and indexes) in a YAML document: the key of
+    the deepest mapping entry found, or the list item."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
@@ -259,17 +260,14 @@ def _yaml_line(text: str, path: tuple[Any, ...]) -> tuple[int, int] | None:
     best = node
     for key in path:
         if isinstance(node, yaml.MappingNode):
-            match = next((v for k, v in node.value if k.value == str(key)), None)
-            if match is None:
-                key_node = next((k for k, _ in node.value if k.value == str(key)), None)
-                best = key_node or best
+            entry = next(((k, v) for k, v in node.value if k.value == str(key)), None)
+            if entry is None:
                 break
-            node = match
+            best, node = entry
         elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
+            best = node = node.value[key]
         else:
             break
-        best = node
     if best is None:
         return None
     return best.start_mark.line + 1, best.start_mark.column + 1

@@ -1,0 +1,322 @@
+"""The dialogue policy on messy recogniser output and edge cases; profiles and fault specs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from harness.agent.faults import Faults
+from harness.agent.policy import CallTool, Policy, Say, load_profile
+from harness.errors import InputError
+from harness.scenario.loader import load_agent_config
+
+ROOT = Path(__file__).resolve().parents[2]
+AGENT = load_agent_config(ROOT / "agents" / "support.yaml")
+TOOLS = [t.session_tool() for t in AGENT.tools]
+PROFILE = load_profile("support_desk")
+SHIPPED = {"status": "shipped", "eta": "April 25"}
+
+
+def policy(faults: str = "", tools: list[dict[str, Any]] | None = None) -> Policy:
+    return Policy(PROFILE, TOOLS if tools is None else tools, Faults.parse(faults))
+
+
+def said(actions: list[Any]) -> list[str]:
+    return [a.text for a in actions if isinstance(a, Say)]
+
+
+def calls(actions: list[Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(a.name, a.arguments) for a in actions if isinstance(a, CallTool)]
+
+
+@pytest.mark.parametrize(("transcript", "order_id", "read_back"), [
+    ("Can you check order 8, 3, 5, 2, 1?", "83521", "8, 3, 5, 2, 1"),
+    ("can you check order eight three five two one", "83521", "8, 3, 5, 2, 1"),
+    ("Can you check order 83521?", "83521", "8, 3, 5, 2, 1"),
+    ("Can you check order 835-21?", "83521", "8, 3, 5, 2, 1"),
+    ("Can you check order eight-three-five-two-one?", "83521", "8, 3, 5, 2, 1"),
+    ("Can you check order eighty three five twenty one?", "83521", "8, 3, 5, 2, 1"),
+    ("Can you check order eight three five to one?", "83521", "8, 3, 5, 2, 1"),
+    ("Can you check order double four one nine two?", "44192", "4, 4, 1, 9, 2"),
+    ("Hi, can you check order A B dash one two three four?", "AB-1234", "A, B dash 1, 2, 3, 4"),
+    ("Hi, can you check order AB-1234?", "AB-1234", "A, B dash 1, 2, 3, 4"),
+    ("Can you check order Alpha Bravo dash 1 2 3 4?", "AB-1234", "A, B dash 1, 2, 3, 4"),
+    # Heard without its dash: the profile's ID format puts it back.
+    ("Can you check order A-B-1-2-3-4?", "AB-1234", "A, B dash 1, 2, 3, 4"),
+])
+def test_messy_ids_are_read_back_and_looked_up_compact(
+        transcript: str, order_id: str, read_back: str) -> None:
+    p = policy()
+    assert said(p.on_user_turn(transcript)) == [
+        f"Just to confirm, I heard {read_back}. Is that right?"]
+    actions = p.on_user_turn("Yes.")
+    assert said(actions) == ["I'll check that order now."]
+    assert calls(actions) == [("lookup_order", {"order_id": order_id})]
+    assert said(p.on_tool_output("lookup_order", {"order_id": order_id}, SHIPPED)) == [
+        "It has shipped and should arrive on April 25."]
+
+
+@pytest.mark.parametrize("email", [
+    "J O H N dot D O E at example dot com.",
+    "J-O-H-N dot D-O-E at example.com.",
+    "J.O.H.N. dot D.O.E. at example.com.",
+    "john.doe@example.com",
+    "john dot doe at example dot com",
+])
+def test_spelled_email_variants(email: str) -> None:
+    p = policy()
+    p.on_user_turn("I need to change the email on order 4, 4, 1, 9, 2.")
+    p.on_user_turn("Yes.")
+    (question,) = said(p.on_user_turn(email))
+    assert question.startswith(
+        "Just to confirm, that is J, O, H, N dot D, O, E at example dot com.")
+    assert calls(p.on_user_turn("Yes, go ahead.")) == [
+        ("update_email", {"order_id": "44192", "email": "john.doe@example.com"})]
+
+
+def test_tool_output_as_json_string_and_answer_fields() -> None:
+    p = policy()
+    p.on_user_turn("Check order AB-1234.")
+    p.on_user_turn("Yes.")
+    out = p.on_tool_output("lookup_order", {"order_id": "AB-1234"},
+                           '{"status": "packed", "ships": "tomorrow"}')
+    assert said(out) == ["It is packed and ships tomorrow."]
+
+
+def test_not_found_reads_back_the_id_used_and_asks_again() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    p.on_user_turn("Yes.")
+    out = p.on_tool_output("lookup_order", {"order_id": "83521"}, {"error": "order_not_found"})
+    assert said(out) == [
+        "I couldn't find order 8, 3, 5, 2, 1. Could you say the order number again?"]
+    assert said(p.on_user_turn("4 4 1 9 2")) == [
+        "Just to confirm, I heard 4, 4, 1, 9, 2. Is that right?"]
+    assert calls(p.on_user_turn("Yes.")) == [("lookup_order", {"order_id": "44192"})]
+    # A second failure in the same request offers the transfer.
+    out = p.on_tool_output("lookup_order", {"order_id": "44192"}, {"error": "order_not_found"})
+    assert said(out) == [
+        "Sorry, that failed again. Would you like me to transfer you to a colleague?"]
+    actions = p.on_user_turn("Yes please.")
+    assert calls(actions) == [("escalate_to_human", {"reason": "order system failed twice"})]
+    assert said(actions) == ["I'm transferring you to a colleague now. Please stay on the line."]
+
+
+def test_retry_declined_calls_nothing() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    p.on_user_turn("Yes.")
+    p.on_tool_output("lookup_order", {"order_id": "83521"}, {"error": "timeout"})
+    actions = p.on_user_turn("No, that's fine.")
+    assert calls(actions) == []
+    assert said(actions) == ["Okay. Is there anything else I can help with?"]
+
+
+def test_positional_correction_reads_back_the_whole_value() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    assert said(p.on_user_turn("No, the fourth digit is seven.")) == [
+        "Got it. I have 8, 3, 5, 7, 1. Is that correct?"]
+    assert calls(p.on_user_turn("Yes.")) == [("lookup_order", {"order_id": "83571"})]
+
+
+def test_plain_no_to_a_read_back_asks_again() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    actions = p.on_user_turn("No.")
+    assert calls(actions) == []
+    assert said(actions) == ["Okay. What is the order number? Please say it digit by digit."]
+
+
+def test_unfinished_utterance_is_held_then_joined() -> None:
+    p = policy()
+    assert p.on_user_turn("My order number is, um") == []
+    assert p.hold_ms == PROFILE.hold_ms
+    assert said(p.on_user_turn("eight, three, five, two, one.")) == [
+        "Just to confirm, I heard 8, 3, 5, 2, 1. Is that right?"]
+    assert p.hold_ms is None
+
+
+def test_hold_expiry_on_a_partial_id_asks_digit_by_digit() -> None:
+    p = policy()
+    p.on_user_turn("Hi, where is my order?")
+    assert p.on_user_turn("It's eight, three,") == []
+    assert p.hold_ms is not None
+    actions = p.on_hold_expired()
+    assert calls(actions) == []
+    assert said(actions) == [
+        "I heard only part of the order number. Could you repeat it digit by digit?"]
+    assert p.on_hold_expired() == []
+
+
+def test_no_input_expires_a_hold_first() -> None:
+    p = policy()
+    p.on_user_turn("Check order eight three")
+    assert said(p.on_no_input()) == [
+        "I heard only part of the order number. Could you repeat it digit by digit?"]
+
+
+def test_repeated_no_input_re_asks_then_escalates() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    first = said(p.on_no_input())
+    assert first == ["Sorry, I didn't hear anything. Just to confirm, I heard 8, 3, 5, 2, 1. "
+                     "Is that right?"]
+    assert calls(p.on_no_input()) == []
+    actions = p.on_no_input()
+    assert calls(actions) == [("escalate_to_human", {"reason": "no response from the caller"})]
+    assert said(actions) == ["I'm transferring you to a colleague now. Please stay on the line."]
+
+
+def test_never_escalate_on_no_input() -> None:
+    p = policy("never_escalate")
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    for _ in range(4):
+        assert calls(p.on_no_input()) == []
+
+
+@pytest.mark.parametrize("transcript", ["", "[Music]", "(upbeat music)", "♪♪", " you "])
+def test_non_speech_gets_only_the_wait_tool(transcript: str) -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    assert p.on_user_turn(transcript) == [CallTool("wait_for_user", {})]
+    assert p.on_tool_output("wait_for_user", {}, {"ok": True}) == []
+    # The read-back question is still open.
+    assert calls(p.on_user_turn("Yes.")) == [("lookup_order", {"order_id": "83521"})]
+
+
+def test_server_flagged_audio_is_ignored_even_when_it_sounds_like_an_answer() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    assert p.on_user_turn("Yes, that's right.", addressed=False) == [
+        CallTool("wait_for_user", {})]
+    assert calls(p.on_user_turn("Yes.")) == [("lookup_order", {"order_id": "83521"})]
+
+
+def test_without_the_wait_tool_non_addressed_audio_gets_silence() -> None:
+    p = policy(tools=[t for t in TOOLS if t["name"] != "wait_for_user"])
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    assert p.on_user_turn("[Music]") == []
+    assert p.on_user_turn("Can you turn that down? I am on the phone.") == []
+
+
+def test_missing_tool_is_never_called() -> None:
+    p = policy(tools=[t for t in TOOLS if t["name"] != "cancel_order"])
+    actions = p.on_user_turn("I want to cancel order 8 3 5 2 1.")
+    assert calls(actions) == []
+    assert said(actions) == [
+        "Sorry, I can't cancel orders on this call. Is there anything else I can help with?"]
+
+
+def test_missing_escalation_tool_says_so() -> None:
+    p = policy(tools=[t for t in TOOLS if t["name"] != "escalate_to_human"])
+    actions = p.on_user_turn("Can I speak to a real person?")
+    assert calls(actions) == []
+    assert said(actions) == ["Sorry, I can't transfer this call. I'll do my best to help you here."]
+
+
+def test_unclear_question_is_not_repeated_twice_in_a_row() -> None:
+    p = policy()
+    first = said(p.on_user_turn("Hmm, the thing."))
+    second = said(p.on_user_turn("Hmm, the other thing."))
+    assert first and second and first != second
+
+
+def test_barge_in_keeps_the_open_question() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    p.on_interrupted("Just to confirm, I heard 8, 3")
+    assert p.interrupted_text == "Just to confirm, I heard 8, 3"
+    assert calls(p.on_user_turn("Yes.")) == [("lookup_order", {"order_id": "83521"})]
+
+
+def test_skip_confirmation_changes_nothing_for_reads() -> None:
+    plain, faulty = policy(), policy("skip_confirmation")
+    for p in (plain, faulty):
+        p.on_user_turn("Check order 8 3 5 2 1.")
+    assert calls(plain.on_user_turn("Yes.")) == calls(faulty.on_user_turn("Yes."))
+
+
+def test_no_preamble_keeps_the_call() -> None:
+    p = policy("no_preamble")
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    assert p.on_user_turn("Yes.") == [CallTool("lookup_order", {"order_id": "83521"})]
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_profile_by_path(tmp_path: Path) -> None:
+    path = tmp_path / "desk.yaml"
+    path.write_text((ROOT / "harness/agent/profiles/support_desk.yaml").read_text())
+    assert load_profile(str(path)).name == "support_desk"
+
+
+def test_unknown_profile_name() -> None:
+    with pytest.raises(InputError, match="unknown agent profile 'nope'.*support_desk"):
+        load_profile("nope")
+
+
+def test_unknown_key_names_file_line_and_field(tmp_path: Path) -> None:
+    data = yaml.safe_load((ROOT / "harness/agent/profiles/support_desk.yaml").read_text())
+    data["slots"]["order_id"]["colour"] = "blue"
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(InputError) as err:
+        load_profile(path)
+    line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if "colour" in s)
+    assert err.value.location == f"{path}:{line}:5"
+    assert err.value.field == "slots.order_id.colour"
+    assert "Extra inputs are not permitted" in err.value.message
+
+
+def test_bad_regex_and_unknown_slot_are_reported(tmp_path: Path) -> None:
+    data = yaml.safe_load((ROOT / "harness/agent/profiles/support_desk.yaml").read_text())
+    data["intents"][1]["patterns"] = ["(unclosed"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(InputError, match="not a valid regex"):
+        load_profile(path)
+    data = yaml.safe_load((ROOT / "harness/agent/profiles/support_desk.yaml").read_text())
+    data["intents"][1]["slots"] = ["order_number"]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(InputError, match="unknown slot 'order_number'"):
+        load_profile(path)
+
+
+def test_invalid_yaml(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: [unclosed\n")
+    with pytest.raises(InputError, match="invalid YAML") as err:
+        load_profile(path)
+    assert err.value.location is not None and err.value.location.startswith(f"{path}:")
+
+
+# --------------------------------------------------------------------------- fault specs
+
+
+def test_fault_spec_parsing() -> None:
+    f = Faults.parse("no_preamble, added_latency_ms=400")
+    assert f.no_preamble and f.added_latency_ms == 400 and not f.misread_digit
+    assert Faults.parse(["misread_digit", "drop_connection_after_ms=2500"]) == Faults(
+        misread_digit=True, drop_connection_after_ms=2500)
+    assert Faults.parse("") == Faults() == Faults.parse(None)
+    assert Faults.parse("never_escalate=false") == Faults()
+    assert Faults.parse("no_preamble,added_latency_ms=400").spec() == (
+        "added_latency_ms=400,no_preamble")
+    assert Faults.names()[0] == "added_latency_ms"
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("no_preambel", "unknown fault 'no_preambel'; expected one of added_latency_ms, no_preamble"),
+    ("added_latency_ms", "needs a value in ms"),
+    ("added_latency_ms=fast", "'fast' is not a whole number"),
+    ("added_latency_ms=-5", "must be ≥ 0 ms"),
+    ("no_preamble=3", "is a switch"),
+])
+def test_fault_spec_errors(spec: str, message: str) -> None:
+    with pytest.raises(InputError, match=message.replace("(", r"\(")):
+        Faults.parse(spec)
