@@ -66,8 +66,7 @@ def render(
     """Render each scenario's caller audio: clips, a preview of the caller stream, a manifest."""
     from harness.audio import render_suite
 
-    result = render_suite(paths, out_dir)
-    typer.echo(f"wrote {out_dir}" if result is None else str(result))
+    typer.echo(str(render_suite(paths, out_dir)))
 
 
 @app.command()

@@ -153,3 +153,19 @@ def test_console_script(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.splitlines()[0] == CASES["snr-out-of-range"][1].format(file=bad)
     assert "Traceback" not in result.stderr
+
+
+def test_render_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`harness render` goes through the audio module; bad input gets the same located lines."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CASES["bad-after-text"][0])
+    code, _, err = run_cli(["render", str(bad), "-o", str(tmp_path / "out")], capsys)
+    assert code == 1
+    assert err.splitlines()[0] == CASES["bad-after-text"][1].format(file=bad)
+    assert not (tmp_path / "out").exists()
+
+    good = REPO / "scenarios" / "human-request.yaml"
+    code, out, err = run_cli(["render", str(good), "-o", str(tmp_path / "out")], capsys)
+    assert (code, err) == (0, "")
+    assert out.startswith("rendered 1 scenario(s), 2 clips")
+    assert (tmp_path / "out" / "human-request" / "manifest.json").is_file()
