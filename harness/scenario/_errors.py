@@ -197,7 +197,7 @@ def _message(err: dict, root: type[BaseModel], loc: tuple) -> str:
         return "required key is missing"
     msg = _friendly(err["msg"])
     value = err.get("input")
-    if kind in _SHAPE_ERRORS or kind == "union_shape":
+    if kind in _SHAPE_ERRORS or kind in ("union_shape", "string_pattern_mismatch"):
         if isinstance(value, (str, int, float, bool)) or value is None:
             msg += f" (got {value!r})"
         elif isinstance(value, (dict, list)):
