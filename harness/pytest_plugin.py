@@ -1,0 +1,1 @@
+"""pytest plugin: scenario YAML files as test items, the runner as fixtures."""
