@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import soundfile as sf
+
 from harness.runner.recording import (
+    AGENT_STREAM_WAV,
     ANNOTATIONS,
     EVENTS_FILE,
     META_FILE,
@@ -56,6 +60,7 @@ class CallBuilder:
         self._ids = 0
         self._turns = 0
         self._agent_samples = 0
+        self._agent_track: list[Any] = []
         self.expect = expect or [{"turn_answered": {}}]
         self.tools = SUPPORT_TOOLS if tools is None else tools
         self.status = status
@@ -136,8 +141,11 @@ class CallBuilder:
                 reason: str | None = None, done: float | None = None, transcript: bool = True,
                 play: bool = True, play_start: float | None = None, audible_delay: float = 25.0,
                 stop_at: float | None = None, stop_reason: str | None = None,
-                response_id: str | None = None) -> Spoken:
-        """One response: an optional spoken message, then an optional function call."""
+                response_id: str | None = None, samples: Any = None) -> Spoken:
+        """One response: an optional spoken message, then an optional function call.
+
+        ``samples`` (int16 at 24 kHz) are the message's real audio, written to the agent track;
+        without them the track holds silence of ``audio_ms``."""
         rid = response_id or self.new_id("resp")
         self.add(created, "received", "response.created",
                  {"response": {"id": rid, "object": "realtime.response", "status": "in_progress",
@@ -149,6 +157,8 @@ class CallBuilder:
         if say is not None:
             item_id = self.new_id("item")
             spoken.item_id = item_id
+            if samples is not None:
+                audio_ms = 1000.0 * len(samples) / RATE
             if audio_ms is None:
                 audio_ms = 320.0 * max(1, len(say.split()))
             spoken.audio_ms = audio_ms
@@ -165,6 +175,9 @@ class CallBuilder:
                               "content_index": 0, "delta": (" " if n else "") + word})
             n_chunks = max(1, int(audio_ms // 100))
             per_chunk = int(RATE * audio_ms / 1000 / n_chunks)
+            audio = (np.asarray(samples, dtype=np.int16) if samples is not None
+                     else np.zeros(per_chunk * n_chunks, dtype=np.int16))
+            self._agent_track.append(audio[: per_chunk * n_chunks])
             for k in range(n_chunks):
                 self.add(first_audio + k * 10.0, "received", "response.output_audio.delta",
                          {"response_id": rid, "item_id": item_id, "output_index": index,
@@ -289,4 +302,7 @@ class CallBuilder:
         with open(folder / EVENTS_FILE, "w", encoding="utf-8") as fh:
             for f in self.frames(ended=ended):
                 fh.write(f.model_dump_json() + "\n")
+        track = (np.concatenate(self._agent_track) if self._agent_track
+                 else np.zeros(0, dtype=np.int16))
+        sf.write(folder / AGENT_STREAM_WAV, track, RATE, subtype="PCM_16")
         return Recording.load(folder)

@@ -26,20 +26,44 @@ def asr_model() -> Any:
                         compute_type="int8")
 
 
-def transcribe(samples: np.ndarray, rate: int) -> str:
-    """What the ASR model hears in int16 mono audio."""
+_GAP_S = 0.4
+"""Silence put between items: whisper hears a call's items best in one pass, with context."""
+
+
+def transcribe_items(pieces: list[np.ndarray], rate: int) -> list[str]:
+    """What the ASR model hears in each of several int16 mono clips, transcribed in one pass
+    (each word goes to the clip its middle falls in)."""
     import soxr  # noqa: PLC0415
 
-    audio = samples.astype(np.float32) / 32768.0
-    if rate != _ASR_RATE:
-        audio = soxr.resample(audio, rate, _ASR_RATE)
-    segments, _ = asr_model().transcribe(audio, language="en", beam_size=1,
-                                         condition_on_previous_text=False)
-    return " ".join(s.text.strip() for s in segments).strip()
+    gap = np.zeros(int(_GAP_S * _ASR_RATE), dtype=np.float32)
+    spans: list[tuple[float, float]] = []
+    parts: list[np.ndarray] = [gap]
+    cursor = len(gap)
+    for piece in pieces:
+        audio = piece.astype(np.float32) / 32768.0
+        if rate != _ASR_RATE:
+            audio = soxr.resample(audio, rate, _ASR_RATE)
+        spans.append((cursor / _ASR_RATE, (cursor + len(audio)) / _ASR_RATE))
+        parts += [audio, gap]
+        cursor += len(audio) + len(gap)
+    segments, _ = asr_model().transcribe(np.concatenate(parts), language="en", beam_size=1,
+                                         word_timestamps=True)
+    heard: list[list[str]] = [[] for _ in pieces]
+    for segment in segments:
+        for word in segment.words or []:
+            middle = (word.start + word.end) / 2
+            index = min(range(len(spans)), key=lambda i: _distance(spans[i], middle))
+            heard[index].append(word.word.strip())
+    return [" ".join(w) for w in heard]
 
 
-@scorer("speech_matches_transcript", "ASR (faster-whisper) of the agent's audio, item by item, "
-        "against the agent's own transcript: overall WER (jiwer) at most max_wer.")
+def _distance(span: tuple[float, float], t: float) -> float:
+    return 0.0 if span[0] <= t <= span[1] else min(abs(t - span[0]), abs(t - span[1]))
+
+
+@scorer("speech_matches_transcript", "ASR (faster-whisper, offline tiny.en) of the agent's audio "
+        "against its own transcript, over every completed spoken item: overall WER (jiwer) at "
+        "most max_wer; per-item WER as evidence.")
 def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscriptParams
                                     ) -> Outcome:
     tl = ctx.timeline
@@ -50,35 +74,30 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
     track, rate = recording.track(AGENT_STREAM_WAV)
     if track.ndim > 1:
         track = track[:, 0]
-    rows = []
-    refs, hyps = [], []
-    evidence = []
     utterances = {(u.response_id, u.item_id): u for u in tl.utterances()}
-    for r in tl.responses:
-        if r.cancelled:
-            # Transcript and audio of a cancelled response stop at different points.
-            continue
-        for item in r.message_items:
-            if not item.audio_chunks or not item.transcript.strip():
-                continue
-            pieces = [track[c["start_sample"]: c["start_sample"] + c["samples"]]
-                      for c in item.audio_chunks]
-            chunk_rate = int(item.audio_chunks[0].get("sample_rate", rate))
-            heard = transcribe(np.concatenate(pieces), chunk_rate)
-            wer = word_error_rate(item.transcript, heard)
-            refs.append(item.transcript)
-            hyps.append(heard)
-            rows.append({"response_id": r.response_id, "item_id": item.item_id,
-                         "transcript": item.transcript, "asr": heard, "wer": round(wer, 3)})
-            u = utterances.get((r.response_id, item.item_id))
-            if u is not None:
-                ev = utterance_evidence(u, f"agent audio WER {wer:.2f}")
-                ev.excerpt = (f"transcript {excerpt(item.transcript, 70)!r} / "
-                              f"ASR {excerpt(heard, 70)!r}")
-                evidence.append(ev)
+    items = [(r, item) for r in tl.responses if not r.cancelled
+             # Transcript and audio of a cancelled response stop at different points.
+             for item in r.message_items if item.audio_chunks and item.transcript.strip()]
+    pieces = [np.concatenate([track[c["start_sample"]: c["start_sample"] + c["samples"]]
+                              for c in item.audio_chunks]) for _, item in items]
+    rate = int(items[0][1].audio_chunks[0].get("sample_rate", rate)) if items else rate
+    heard_all = transcribe_items(pieces, rate) if pieces else []
+    rows = []
+    evidence = []
+    for (r, item), heard in zip(items, heard_all, strict=True):
+        wer = word_error_rate(item.transcript, heard)
+        rows.append({"response_id": r.response_id, "item_id": item.item_id,
+                     "transcript": item.transcript, "asr": heard, "wer": round(wer, 3)})
+        u = utterances.get((r.response_id, item.item_id))
+        if u is not None:
+            ev = utterance_evidence(u, f"agent audio WER {wer:.2f}")
+            ev.excerpt = (f"transcript {excerpt(item.transcript, 70)!r} / "
+                          f"ASR {excerpt(heard, 70)!r}")
+            evidence.append(ev)
     if not rows:
         return Outcome("not_applicable", "no completed agent speech with a transcript")
-    overall = word_error_rate(" ".join(refs), " ".join(hyps))
+    overall = word_error_rate(" ".join(r["transcript"] for r in rows),
+                              " ".join(r["asr"] for r in rows))
     worst = max(rows, key=lambda r: r["wer"])
     measured = {"wer": round(overall, 3), "items": rows}
     verdict = "pass" if overall <= p.max_wer else "fail"

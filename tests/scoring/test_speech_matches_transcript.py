@@ -1,0 +1,45 @@
+"""ASR of the agent's real (espeak-ng) audio against its own transcript, with faster-whisper."""
+
+from __future__ import annotations
+
+from harness.audio import synthesize
+from harness.scoring import score
+from tests.scoring.builder import CallBuilder
+
+SAID = ["Sure, I can help with that. What is the order number?",
+        "Just to confirm, I heard eight, three, five, two, one. Is that right?",
+        "Your order has shipped and arrives on Friday."]
+
+
+def _call(tmp_path, transcripts: list[str]):
+    b = CallBuilder()
+    t = 1000.0
+    for said, transcript in zip(SAID, transcripts, strict=True):
+        turn = b.caller(t, "Hello.")
+        s = b.respond(b.speech_end(turn) + 500, transcript,
+                      samples=synthesize(said, voice="en-gb"))
+        t = (s.play_start_ms or 0.0) + s.audio_ms + 1000.0
+    return b.write(tmp_path / "trial")
+
+
+def test_audio_matching_its_transcript_passes(tmp_path):
+    [v] = score(_call(tmp_path, SAID), [{"speech_matches_transcript": {"max_wer": 0.2}}])
+    assert v.status == "pass", v.summary
+    assert len(v.measured["items"]) == 3
+    assert "friday" in v.measured["items"][2]["asr"].lower()
+
+
+def test_audio_saying_something_else_than_its_transcript_fails(tmp_path):
+    lying = [SAID[0], SAID[1], "I have cancelled your subscription and closed the account."]
+    [v] = score(_call(tmp_path, lying), [{"speech_matches_transcript": {"max_wer": 0.2}}])
+    assert v.status == "fail", v.summary
+    items = v.measured["items"]
+    assert items[2]["wer"] > 0.6 and max(items[0]["wer"], items[1]["wer"]) < 0.3
+
+
+def test_not_applicable_without_an_agent_track():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Hi.")
+    b.respond(b.speech_end(t0) + 500, "Hello.")
+    [v] = score(b.recording(), [{"speech_matches_transcript": {}}])
+    assert v.status == "not_applicable"
