@@ -1,1 +1,458 @@
-"""pytest plugin: scenario YAML files as test items, the runner as fixtures."""
+"""pytest plugin: scenario YAML files become test items; fixtures run scenarios from Python tests.
+
+Collection rule: pytest collects a ``.yaml``/``.yml`` file it visits when the file *is a
+scenario by content* (a mapping with top-level ``turns`` and ``expect`` keys; see
+:func:`harness.scenario.loader.is_scenario_file`). Agent configs, defaults files and any other
+YAML are left alone. Each scenario yields one item per trial (``--realtime-trials``), with ids
+like ``scenarios/cancel.yaml::cancel-order-with-confirmation[trial-2]``.
+
+Calls run concurrently although pytest runs items one after another: the first scenario item
+starts every selected scenario's calls as one suite run (``--realtime-concurrency`` at a time)
+and each item then waits only for its own trial. Under pytest-xdist each worker runs the items
+it is given, with its own local agent on its own free port, into its own run folder; the
+controller merges those into one report.
+
+An item whose trial *errored* (target unreachable, protocol failure, timeout) is reported as an
+error at setup; a trial with failing expectations fails with its verdicts and their evidence;
+items for a target whose credentials are missing are skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from harness.runner import TrialResult
+    from harness.runner.recording import Recording
+    from harness.scenario.models import Scenario
+    from harness.scoring import Verdict
+
+RUN_FILE = "run.json"
+
+
+# --------------------------------------------------------------------------- options
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("realtime", "realtime voice-agent scenarios (harness)")
+    group.addoption("--realtime-target", default="local", metavar="TARGET",
+                    help="local (default), openai, azure or a ws(s):// URL (':beta' for the "
+                         "beta dialect)")
+    group.addoption("--realtime-agent", default=None, metavar="FILE",
+                    help="agent config replacing every scenario's own")
+    group.addoption("--realtime-trials", type=int, default=1, metavar="K",
+                    help="trials per scenario (default 1)")
+    group.addoption("--realtime-concurrency", type=int, default=4, metavar="N",
+                    help="calls in flight at once (default 4)")
+    group.addoption("--realtime-fault", action="append", default=[], metavar="FAULT",
+                    help="switch on a local-agent fault (repeatable), e.g. no_preamble")
+    group.addoption("--realtime-report", default=None, metavar="DIR",
+                    help="write the run (recordings + HTML report, JUnit, JSON) to DIR")
+
+
+@dataclass
+class _Options:
+    target: str
+    agent: str | None
+    trials: int
+    concurrency: int
+    faults: list[str]
+    report: Path | None
+
+    @classmethod
+    def of(cls, config: pytest.Config) -> _Options:
+        report = config.getoption("realtime_report")
+        trials = config.getoption("realtime_trials")
+        concurrency = config.getoption("realtime_concurrency")
+        if trials < 1 or concurrency < 1:
+            raise pytest.UsageError("--realtime-trials and --realtime-concurrency must be ≥ 1")
+        return cls(config.getoption("realtime_target"), config.getoption("realtime_agent"),
+                   trials, concurrency, list(config.getoption("realtime_fault")),
+                   Path(report).resolve() if report else None)
+
+
+def _worker_id(config: pytest.Config) -> str | None:
+    workerinput = getattr(config, "workerinput", None)
+    return workerinput["workerid"] if workerinput else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "realtime_scenario: a scenario trial collected from YAML")
+    config.pluginmanager.register(_Calls(config), "harness-realtime-calls")
+
+
+# --------------------------------------------------------------------------- collection
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix not in (".yaml", ".yml"):
+        return None
+    from harness.scenario.loader import is_scenario_file  # noqa: PLC0415
+
+    if is_scenario_file(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    """A scenario YAML file: one item per trial."""
+
+    def collect(self):  # type: ignore[no-untyped-def]
+        from harness.errors import HarnessError  # noqa: PLC0415
+        from harness.scenario.loader import load_scenario  # noqa: PLC0415
+
+        options = _Options.of(self.config)
+        try:
+            scenario = load_scenario(self.path)
+            if options.agent:
+                from harness.scenario.loader import load_agent_config  # noqa: PLC0415
+
+                scenario = scenario.model_copy(
+                    update={"agent_config": load_agent_config(Path(options.agent))})
+        except HarnessError as exc:
+            raise self.CollectError(str(exc)) from None
+        for k in range(options.trials):
+            yield ScenarioItem.from_parent(self, name=f"{scenario.name}[trial-{k}]",
+                                           scenario=scenario, trial=k)
+
+
+class ScenarioItem(pytest.Item):
+    """One trial of one scenario: set-up waits for the call, the test checks its verdicts."""
+
+    def __init__(self, *, scenario: Scenario, trial: int, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.trial = trial
+        self.result: TrialResult | None = None
+        self.verdicts: list[Verdict] = []
+        self.add_marker("realtime_scenario")
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (str(self.scenario.source), self.trial)
+
+    def setup(self) -> None:
+        from harness.realtime.targets import missing_credentials  # noqa: PLC0415
+
+        options = _Options.of(self.config)
+        missing = missing_credentials(options.target)
+        if missing:
+            pytest.skip(f"target {options.target!r} needs {', '.join(missing)} "
+                        "in the environment")
+        calls: _Calls = self.config.pluginmanager.get_plugin("harness-realtime-calls")
+        self.result = calls.result_for(self)
+        if self.result.status != "completed":
+            raise ScenarioErrored(self.result)
+
+    def runtest(self) -> None:
+        from harness.scoring import score_trial  # noqa: PLC0415
+
+        assert self.result is not None and self.result.recording_dir is not None
+        self.verdicts = score_trial(self.result.recording_dir)
+        if not all(v.passed for v in self.verdicts):
+            raise ScenarioFailed(self)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed | ScenarioErrored):
+            return excinfo.value.explain()
+        return super().repr_failure(excinfo)  # type: ignore[return-value]
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, _line_of(self.path, ("name",)) - 1, f"scenario {self.name}"
+
+
+class ScenarioFailed(Exception):
+    """Some expectations of a trial failed: shown as its verdicts with evidence."""
+
+    def __init__(self, item: ScenarioItem):
+        super().__init__(item.name)
+        self.item = item
+
+    def explain(self) -> str:
+        item = self.item
+        failing = [(i, v) for i, v in enumerate(item.verdicts) if not v.passed]
+        lines = [f"{item.scenario.name} [trial-{item.trial}]: {len(failing)} of "
+                 f"{len(item.verdicts)} expectations failed"]
+        for i, verdict in failing:
+            where = f"{_rel(item.path)}:{_line_of(item.path, ('expect', i))}"
+            lines.append(f"{where}: {verdict.kind} {verdict.status.upper()}: {verdict.summary}")
+            for ev in verdict.evidence:
+                t = f"{ev.t_ms / 1000:7.2f}s" if ev.t_ms is not None else "      - "
+                turn = f" turn {ev.turn_index}" if ev.turn_index is not None else ""
+                excerpt = f": {ev.excerpt}" if ev.excerpt else ""
+                lines.append(f"    {t}{turn}  {ev.label}{excerpt}")
+        if item.result is not None and item.result.recording_dir is not None:
+            lines.append(f"recording: {item.result.recording_dir}")
+        return "\n".join(lines)
+
+
+class ScenarioErrored(Exception):
+    """The call could not run (errored, not failed): shown with the reason."""
+
+    def __init__(self, result: TrialResult):
+        super().__init__(result.error)
+        self.result = result
+
+    def explain(self) -> str:
+        return (f"{self.result.scenario} [trial-{self.result.trial}] errored: "
+                f"{self.result.error or self.result.status}\n"
+                f"recording: {self.result.recording_dir}")
+
+
+def _line_of(path: Path, field_path: tuple[str | int, ...]) -> int:
+    """1-based line of a field in a YAML file (1 when it cannot be found)."""
+    from harness.scenario.loader import locate  # noqa: PLC0415
+
+    return locate(path, field_path)[0]
+
+
+def _rel(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+# --------------------------------------------------------------------------- running the calls
+
+
+class _Calls:
+    """Runs the session's scenario trials and hands each item its result."""
+
+    def __init__(self, config: pytest.Config):
+        self.config = config
+        self.worker = _worker_id(config)
+        self._run_dir: Path | None = None
+        self._results: dict[tuple[str, int], TrialResult] = {}
+        self._done = threading.Condition()
+        self._batch: threading.Thread | None = None
+        self._batch_error: BaseException | None = None
+        self._agent: Any = None
+        self._per_item: list[TrialResult] = []
+
+    @property
+    def options(self) -> _Options:
+        return _Options.of(self.config)
+
+    def run_dir(self) -> Path:
+        if self._run_dir is None:
+            base = self.options.report
+            if base is None:
+                base = Path(tempfile.mkdtemp(prefix="harness-pytest-"))
+            self._run_dir = base / self.worker if self.worker else base
+            self._run_dir.mkdir(parents=True, exist_ok=True)
+        return self._run_dir
+
+    def result_for(self, item: ScenarioItem) -> TrialResult:
+        if self.worker is None:
+            return self._batched(item)
+        return self._single(item)
+
+    # One suite run for every selected scenario item: concurrent calls, one run folder.
+    def _batched(self, item: ScenarioItem) -> TrialResult:
+        if self._batch is None:
+            items = [i for i in item.session.items if isinstance(i, ScenarioItem)]
+            self._batch = threading.Thread(target=self._run_batch, args=(items,),
+                                           name="harness-calls", daemon=True)
+            self._batch.start()
+        with self._done:
+            self._done.wait_for(lambda: item.key in self._results
+                                or not self._batch.is_alive())  # type: ignore[union-attr]
+            if item.key in self._results:
+                return self._results[item.key]
+        raise RuntimeError(f"the scenario calls stopped before {item.name} ran: "
+                           f"{self._batch_error!r}")
+
+    def _run_batch(self, items: list[ScenarioItem]) -> None:
+        from harness.runner import run_suite  # noqa: PLC0415
+
+        scenarios: dict[str, Scenario] = {}
+        for i in items:
+            scenarios.setdefault(str(i.scenario.source), i.scenario)
+        by_name = {s.name: str(s.source) for s in scenarios.values()}
+        trials = max(i.trial for i in items) + 1
+
+        def done(result: TrialResult) -> None:
+            with self._done:
+                self._results[(by_name[result.scenario], result.trial)] = result
+                self._done.notify_all()
+
+        options = self.options
+        try:
+            asyncio.run(run_suite(
+                list(scenarios.values()), out_dir=self.run_dir(), target=options.target,
+                trials=trials, concurrency=options.concurrency, faults=options.faults or None,
+                on_trial_done=done))
+        except BaseException as exc:  # reported by every waiting item
+            self._batch_error = exc
+        finally:
+            with self._done:
+                self._done.notify_all()
+
+    # Under xdist: this worker's items one at a time, sharing one local agent.
+    def _single(self, item: ScenarioItem) -> TrialResult:
+        from harness.runner import run_trial  # noqa: PLC0415
+
+        options = self.options
+        local_url = self._local_url() if options.target.split(":")[0] == "local" else None
+        rel = f"{item.scenario.name}/trial-{item.trial}"
+        result = asyncio.run(run_trial(
+            item.scenario, out_dir=self.run_dir() / rel, target=options.target,
+            trial=item.trial, faults=options.faults or None, local_url=local_url))
+        result.path = rel
+        self._per_item.append(result)
+        return result
+
+    def _local_url(self) -> str:
+        if self._agent is None:
+            from harness.agent import start_local_agent  # noqa: PLC0415
+
+            self._agent = start_local_agent()
+        return self._agent.url
+
+    # ------------------------------------------------------------------ end of the session
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._batch is not None:
+            self._batch.join()
+        if self._agent is not None:
+            self._agent.stop()
+        if self.worker is not None and self._per_item:
+            self._write_worker_run()
+        options = self.options
+        if options.report is None or self.worker is not None:
+            return
+        if _xdist_controller(self.config):
+            _merge_worker_runs(options.report)
+        if (options.report / RUN_FILE).is_file():
+            from harness.api import report  # noqa: PLC0415
+
+            outcome = report(options.report)
+            tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            if tr is not None:
+                tr.write_line(f"realtime report: {outcome.index_html}")
+
+    def _write_worker_run(self) -> None:
+        from datetime import UTC, datetime  # noqa: PLC0415
+
+        from harness.runner import RunResult  # noqa: PLC0415
+        from harness.runner.suite import write_run_file  # noqa: PLC0415
+
+        now = datetime.now(UTC).isoformat()
+        run = RunResult(self.run_dir(), f"pytest-{self.worker}", self.options.target, now, now,
+                        trials=list(self._per_item))
+        write_run_file(run, self.options.faults)
+
+
+def _xdist_controller(config: pytest.Config) -> bool:
+    return _worker_id(config) is None and bool(getattr(config.option, "numprocesses", None))
+
+
+def _merge_worker_runs(report_dir: Path) -> None:
+    """One run.json over the workers' run folders (``gw0/``, ``gw1/``…), trials re-pathed."""
+    merged: dict[str, Any] | None = None
+    for worker_run in sorted(report_dir.glob(f"gw*/{RUN_FILE}")):
+        data = json.loads(worker_run.read_text(encoding="utf-8"))
+        prefix = worker_run.parent.name
+        for trial in data["trials"]:
+            trial["path"] = f"{prefix}/{trial['path']}"
+        if merged is None:
+            merged = {**data, "run_id": "pytest-xdist", "trials": []}
+        merged["trials"].extend(data["trials"])
+    if merged is not None:
+        (report_dir / RUN_FILE).write_text(json.dumps(merged, indent=2), encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@dataclass
+class ScenarioRun:
+    """What :func:`run_scenario` returns: the trial, its recording and its verdicts."""
+
+    result: TrialResult
+    recording: Recording | None
+    verdicts: list[Verdict] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.result.status == "completed" and all(v.passed for v in self.verdicts)
+
+    def failing(self) -> list[Verdict]:
+        return [v for v in self.verdicts if not v.passed]
+
+
+@dataclass(frozen=True)
+class RealtimeTarget:
+    """The session's target: its spec and, for ``local``, the running local agent's URL."""
+
+    spec: str
+    local_url: str | None = None
+
+
+@pytest.fixture(scope="session")
+def realtime_target(request: pytest.FixtureRequest) -> RealtimeTarget:
+    """The target of this pytest session (``--realtime-target``); a local agent is started
+    once per session (per xdist worker) when the target is ``local``."""
+    from harness.realtime.targets import missing_credentials  # noqa: PLC0415
+
+    calls: _Calls = request.config.pluginmanager.get_plugin("harness-realtime-calls")
+    spec = calls.options.target
+    missing = missing_credentials(spec)
+    if missing:
+        pytest.skip(f"target {spec!r} needs {', '.join(missing)} in the environment")
+    local = spec.split(":")[0] == "local"
+    return RealtimeTarget(spec, calls._local_url() if local else None)
+
+
+@pytest.fixture
+def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """Run a scenario (a YAML path or a ``Scenario`` built in Python) once against the session's
+    target; returns a :class:`ScenarioRun` with the recording and its verdicts.
+
+    ``run_scenario(path_or_scenario, faults=[...], trial=0)``
+    """
+    from harness.runner import run_trial  # noqa: PLC0415
+    from harness.runner.recording import Recording  # noqa: PLC0415
+    from harness.scenario.loader import load_scenario  # noqa: PLC0415
+    from harness.scoring import score_trial  # noqa: PLC0415
+
+    def run(scenario: Scenario | str | Path, *, faults: list[str] | None = None,
+            trial: int = 0) -> ScenarioRun:
+        if not hasattr(scenario, "turns"):
+            scenario = load_scenario(Path(scenario))  # type: ignore[arg-type]
+        folder = tmp_path / f"{scenario.name}-trial-{trial}"  # type: ignore[union-attr]
+        result = asyncio.run(run_trial(
+            scenario, out_dir=folder, target=realtime_target.spec, trial=trial,  # type: ignore[arg-type]
+            faults=faults, local_url=realtime_target.local_url))
+        if not (folder / "meta.json").is_file():
+            return ScenarioRun(result, None)
+        verdicts = score_trial(folder) if result.status == "completed" else []
+        return ScenarioRun(result, Recording.load(folder), verdicts)
+
+    return run
+
+
+@pytest.fixture
+def render_caller_audio():  # type: ignore[no-untyped-def]
+    """Render a scenario's caller audio (a YAML path or a ``Scenario``) → ``CallerScript``."""
+    from harness.audio import render_scenario  # noqa: PLC0415
+    from harness.scenario.loader import load_scenario  # noqa: PLC0415
+
+    def render(scenario: Scenario | str | Path) -> Any:
+        if not hasattr(scenario, "turns"):
+            scenario = load_scenario(Path(scenario))  # type: ignore[arg-type]
+        return render_scenario(scenario)
+
+    return render

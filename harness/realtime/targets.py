@@ -12,8 +12,8 @@ printed, logged or recorded: :attr:`Target.label` is what reports and recordings
   $AZURE_OPENAI_API_KEY``. GA uses ``/openai/v1/realtime?model=DEPLOYMENT``; with
   ``$AZURE_OPENAI_API_VERSION`` set (a preview version) the beta path
   ``/openai/realtime?api-version=…&deployment=…`` and the beta dialect are used.
-- ``local``: the in-process reference agent; :func:`local_target` builds the URL with the model,
-  the agent profile and the faults in its query.
+- ``local``: the in-process reference agent; :func:`local_target` builds the URL with the model
+  and the faults in its query.
 """
 
 from __future__ import annotations
@@ -58,6 +58,17 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
         raise InputError(f"unknown target {spec!r}; expected local, openai, azure or a ws:// or "
                          "wss:// URL (optionally with :beta)", field="target")
     return name, (chosen or "ga")  # type: ignore[return-value]
+
+
+CREDENTIAL_ENV = {"openai": ("OPENAI_API_KEY",),
+                  "azure": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")}
+"""Environment variables each named target needs (the pytest plugin skips without them)."""
+
+
+def missing_credentials(spec: str) -> list[str]:
+    """The environment variables ``spec`` needs that are not set (none for local and URLs)."""
+    name, _ = parse_spec(spec)
+    return [var for var in CREDENTIAL_ENV.get(name, ()) if not os.environ.get(var)]
 
 
 def _env(name: str, what: str) -> str:
@@ -105,13 +116,11 @@ def _dialect_headers(dialect: Dialect) -> dict[str, str]:
     return {"OpenAI-Beta": "realtime=v1"} if dialect == "beta" else {}
 
 
-def local_target(base_url: str, *, model: str, profile: str | None, faults: list[str],
+def local_target(base_url: str, *, model: str, faults: list[str],
                  dialect: str | None = None) -> Target:
-    """The local agent's target for one session: model, profile and faults in the URL query."""
+    """The local agent's target for one session: model and faults in the URL query."""
     _, chosen = parse_spec("local", dialect)
     query: dict[str, str] = {"model": model}
-    if profile:
-        query["profile"] = profile
     if faults:
         query["faults"] = ",".join(faults)
     parts = urlsplit(base_url)

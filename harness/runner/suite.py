@@ -11,7 +11,6 @@ any moment leaves a consistent folder.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import inspect
 import json
@@ -143,16 +142,29 @@ async def render_script(scenario: Scenario) -> Any:
     return await asyncio.to_thread(_render, scenario)
 
 
-@contextlib.asynccontextmanager
-async def local_agent():
-    """The in-process local reference agent for the length of a run (its base URL)."""
-    from harness.agent import start_local_agent  # noqa: PLC0415 - the agent loads ASR models
+class LocalAgents:
+    """The in-process reference agents of a run: one per dialogue profile, started on first use.
 
-    handle = await _maybe_await(start_local_agent())
-    try:
-        yield handle.url
-    finally:
-        await _maybe_await(handle.stop())
+    Trials share them (faults go in each session's URL); :meth:`stop` shuts them all down.
+    """
+
+    def __init__(self) -> None:
+        self._handles: dict[str, Any] = {}
+        self._lock = asyncio.Lock()
+
+    async def url(self, profile: str) -> str:
+        async with self._lock:
+            if profile not in self._handles:
+                from harness.agent import start_local_agent  # noqa: PLC0415 - loads ASR models
+
+                # starting loads the ASR model: keep it off the event loop
+                self._handles[profile] = await asyncio.to_thread(start_local_agent, profile)
+            return self._handles[profile].url
+
+    async def stop(self) -> None:
+        handles, self._handles = list(self._handles.values()), {}
+        for handle in handles:
+            await asyncio.to_thread(handle.stop)
 
 
 def _trial_path(scenario: Scenario, variant: str | None, trial: int) -> str:
@@ -252,12 +264,16 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
         script = await render_script(scenario)
     name, _ = parse_spec(target, dialect)
     if name == "local" and local_url is None:
-        async with local_agent() as url:
+        agents = LocalAgents()
+        try:
+            url = await agents.url(config.local_profile)
             return await run_trial(scenario, out_dir=out_dir, target=target, trial=trial,
                                    variant=variant, config=config, faults=faults,
                                    dialect=dialect, script=script, local_url=url,
                                    session_timeout_s=session_timeout_s, retries=retries,
                                    options=options)
+        finally:
+            await agents.stop()
     resolved = _resolve(target, config, faults, dialect, local_url)
     return await _run_trial(scenario, folder=Path(out_dir), rel_path=Path(out_dir).name,
                             target=resolved, config=config, trial=trial, variant=variant,
@@ -270,14 +286,23 @@ def _resolve(target: str, config: AgentConfig, faults: list[str], dialect: str |
     name, _ = parse_spec(target, dialect)
     if name == "local":
         assert local_url is not None
-        return local_target(local_url, model=config.model, profile=config.local_profile,
-                            faults=faults, dialect=dialect or parse_spec(target)[1])
+        return local_target(local_url, model=config.model, faults=faults,
+                            dialect=dialect or parse_spec(target)[1])
     if faults:
         raise InputError("faults can only be switched on in the local agent", field="faults")
     return resolve_target(target, model=config.model, dialect=dialect)
 
 
 # --------------------------------------------------------------------------- suites
+
+
+def write_run_file(run: RunResult, faults: list[str]) -> None:
+    """Write ``run.json`` for ``run`` as its trials stand (atomically: readers never see half)."""
+    write_json_atomic(run.run_dir / RUN_FILE, {
+        "schema_version": RUN_SCHEMA_VERSION, "run_id": run.run_id,
+        "started_at": run.started_at, "finished_at": run.finished_at, "target": run.target,
+        "harness_version": harness.__version__, "machine": machine_info(),
+        "faults": faults, "trials": [t.to_json() for t in run.trials]})
 
 
 async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "local",
@@ -326,18 +351,16 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
 
     def write_run() -> None:
         run.trials = [results[i] for i in range(total)]
-        write_json_atomic(out_dir / RUN_FILE, {
-            "schema_version": RUN_SCHEMA_VERSION, "run_id": run.run_id,
-            "started_at": run.started_at, "finished_at": run.finished_at, "target": target,
-            "harness_version": harness.__version__, "machine": machine_info(),
-            "faults": faults, "trials": [t.to_json() for t in run.trials]})
+        write_run_file(run, faults)
 
     write_run()
     progress("run_started")
     scripts: dict[int, asyncio.Task[Any]] = {}
     lock = asyncio.Semaphore(concurrency)
 
-    async def one(i: int, local_url: str | None) -> None:
+    agents = LocalAgents()
+
+    async def one(i: int) -> None:
         nonlocal done
         scenario, vname, vconfig, k = plan[i]
         key = id(scenario)
@@ -347,6 +370,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             ident = {"scenario": scenario.name, "variant": vname, "trial": k}
             try:
                 script = await asyncio.shield(scripts[key])
+                local_url = await agents.url(vconfig.local_profile) if name == "local" else None
                 resolved = _resolve(target, vconfig, faults, dialect, local_url)
             except HarnessError as exc:
                 res = results[i]
@@ -366,16 +390,10 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             if on_trial_done is not None:
                 on_trial_done(res)
 
-    async def all_trials(local_url: str | None) -> None:
-        await asyncio.gather(*(one(i, local_url) for i in range(total)))
-
     try:
-        if name == "local":
-            async with local_agent() as url:
-                await all_trials(url)
-        else:
-            await all_trials(None)
+        await asyncio.gather(*(one(i) for i in range(total)))
     finally:
+        await agents.stop()
         run.finished_at = _now_iso()
         write_run()
         for task in scripts.values():

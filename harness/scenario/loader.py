@@ -355,3 +355,13 @@ __all__ = [
     "scenario_files",
     "validate_paths",
 ]
+
+
+def locate(path: str | Path, field_path: tuple[str | int, ...]) -> tuple[int, int]:
+    """(line, column), 1-based, of a field in a YAML file — e.g. ``("expect", 2)`` — for
+    pointing users at the entry a result concerns; ``(1, 1)`` when it cannot be found."""
+    try:
+        mark = load_yaml(Path(path)).positions.find(tuple(field_path))
+    except (InputError, OSError):
+        return (1, 1)
+    return (mark.line, mark.col) if mark is not None else (1, 1)
