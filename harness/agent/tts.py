@@ -58,8 +58,7 @@ def encode(pcm: np.ndarray, output_format: dict) -> bytes:
     kind = output_format["type"]
     if kind == "audio/pcm":
         return pcm.astype("<i2").tobytes()
-    narrow = audio.resample(pcm, TTS_RATE, 8000)
-    return audio.encode_g711(narrow, "ulaw" if kind == "audio/pcmu" else "alaw")
+    return audio.encode_g711(pcm, "ulaw" if kind == "audio/pcmu" else "alaw", sample_rate=TTS_RATE)
 
 
 def synthesize_sentence(text: str, session_voice: str, speed: float,
