@@ -5,11 +5,15 @@ frames alone (no clock, no audio decoding), so it is cheap and deterministic, an
 what real recordings contain: responses without any tool call, cancelled and overlapping
 responses, empty transcripts, and recordings cut short by a killed run.
 
-Ownership of responses by caller turns (``Response.turn_index``): a response belongs to the last
-caller turn that started before its ``response.created`` arrived, with one refinement — the
-response the client asks for after answering a function call (``function_call_output`` then
-``response.create``) belongs to the turn of that call, even when the next caller turn started
-while the tool was busy. Function calls belong to the turn of their response.
+Ownership of responses by caller turns (``Response.turn_index``): a response belongs to the caller
+turn whose input it reacts to — the turn in progress at the last input event before its
+``response.created``: the server's ``speech_started`` or ``timeout_triggered``, or the client's
+``input_audio_buffer.commit``. So a slow answer that arrives after the next turn began still
+belongs to the turn it answers, while speech the agent starts on hold music or on its own idle
+timeout belongs to that turn. The response the client asks for after answering a function call
+(``function_call_output`` then ``response.create``) belongs to the turn of that call. A response
+with no input before it (a greeting) belongs to the last turn that started before it, if any.
+Function calls belong to the turn of their response.
 
 All times are session-clock milliseconds (DESIGN §4); ``seq`` values are ``events.jsonl`` lines.
 """
@@ -211,6 +215,8 @@ class Response:
     playbacks: list[Playback] = field(default_factory=list)
     turn_index: int | None = None
     follow_up_of: str | None = None
+    input_anchor_ms: float | None = None
+    """Arrival of the last caller-input event (VAD, idle timeout, commit) before the response."""
 
     @property
     def cancelled(self) -> bool:
@@ -441,6 +447,7 @@ class _Builder:
         self.input_item_time: dict[str, float] = {}
         self.output_call_ids: list[str] = []
         self.pending_follow_up: str | None = None
+        self.last_input_ms: float | None = None
 
     # ------------------------------------------------------------------ responses and items
     def response(self, response_id: str | None, frame: Frame) -> Response | None:
@@ -489,6 +496,8 @@ class _Builder:
             rid = (ev.get("response") or {}).get("id")
             if rid and rid not in self.responses:
                 r = self.response(rid, f)
+                if r is not None:
+                    r.input_anchor_ms = self.last_input_ms
                 if r is not None and self.pending_follow_up is not None:
                     r.follow_up_of = self.pending_follow_up
                     self.pending_follow_up = None
@@ -560,8 +569,12 @@ class _Builder:
             kind = t.rsplit(".", 1)[1]
             audio = ev.get("audio_start_ms" if kind == "speech_started" else "audio_end_ms")
             self.tl.vad.append(VadEvent(kind, f.t_ms, f.seq, ev.get("item_id"), audio))
-            if kind == "speech_started" and ev.get("item_id"):
-                self.input_item_time.setdefault(ev["item_id"], f.t_ms)
+            if kind == "speech_started":
+                self.last_input_ms = f.t_ms
+                if ev.get("item_id"):
+                    self.input_item_time.setdefault(ev["item_id"], f.t_ms)
+        elif t == "input_audio_buffer.timeout_triggered":
+            self.last_input_ms = f.t_ms
         elif t == "input_audio_buffer.committed":
             if ev.get("item_id"):
                 self.input_item_time.setdefault(ev["item_id"], f.t_ms)
@@ -589,6 +602,8 @@ class _Builder:
             item = ev.get("item") or {}
             if item.get("type") == "function_call_output" and item.get("call_id"):
                 self.output_call_ids.append(item["call_id"])
+        elif f.type == "input_audio_buffer.commit":
+            self.last_input_ms = f.t_ms
         elif f.type == "response.create" and self.output_call_ids:
             self.pending_follow_up = self.output_call_ids[-1]
             self.output_call_ids.clear()
@@ -684,6 +699,8 @@ class _Builder:
             if origin is not None and origin.response_id is not None:
                 parent = self.responses.get(origin.response_id)
                 r.turn_index = parent.turn_index if parent is not None else tl.turn_at(r.created_ms)
+            elif r.input_anchor_ms is not None:
+                r.turn_index = tl.turn_at(r.input_anchor_ms)
             else:
                 r.turn_index = tl.turn_at(r.created_ms)
             r.items.sort(key=lambda i: (i.output_index if i.output_index is not None else 1 << 30,

@@ -91,9 +91,12 @@ class CallBuilder:
                duration: float | None = None, onset_delay: float = 20.0,
                pauses: list[tuple[float, float]] | None = None, cut_off: bool = False,
                spoken_text: str | None = None, entity: dict[str, str] | None = None,
-               intent: str | None = None, trigger: str | None = None, vad: bool = True,
-               transcription: str | None = None) -> int:
-        """A caller turn starting at ``start``; speech lasts ``duration`` (default from words)."""
+               intent: str | None = None, trigger: str | None = None, vad: bool | None = None,
+               vad_started_at: float | None = None, transcription: str | None = None) -> int:
+        """A caller turn starting at ``start``; speech lasts ``duration`` (default from words).
+
+        The server's VAD fires on speech turns (``vad`` false: it does not), on non-addressed
+        audio only with ``vad=True``; ``vad_started_at`` delays its ``speech_started``."""
         index = self._turns
         self._turns += 1
         speech = kind in ("say", "audio")
@@ -109,14 +112,17 @@ class CallBuilder:
                       intent=intent,
                       trigger=trigger or ("first" if index == 0 else "after_agent"))
         self.annotate(turn_end, "harness.turn.ended", turn_index=index)
-        if speech and vad:
+        if vad if vad is not None else speech:
             item_id = self.new_id("item_in")
-            assert onset is not None and end is not None
-            self.add(onset + 90.0, "received", "input_audio_buffer.speech_started",
-                     {"audio_start_ms": int(onset), "item_id": item_id})
-            self.add(end + 550.0, "received", "input_audio_buffer.speech_stopped",
-                     {"audio_end_ms": int(end), "item_id": item_id})
-            self.add(end + 560.0, "received", "input_audio_buffer.committed",
+            heard_from = onset if onset is not None else start + 200.0
+            heard_to = end if end is not None else turn_end
+            started = vad_started_at if vad_started_at is not None else heard_from + 90.0
+            self.add(started, "received", "input_audio_buffer.speech_started",
+                     {"audio_start_ms": int(heard_from), "item_id": item_id})
+            self.add(max(started, heard_to) + 550.0, "received",
+                     "input_audio_buffer.speech_stopped",
+                     {"audio_end_ms": int(heard_to), "item_id": item_id})
+            self.add(max(started, heard_to) + 560.0, "received", "input_audio_buffer.committed",
                      {"item_id": item_id, "previous_item_id": None})
             if transcription is not None:
                 self.add(end + 700.0, "received",

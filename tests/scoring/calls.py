@@ -128,8 +128,10 @@ def order_call(fault: str | None = None, expect: list[Any] | None = None) -> Cal
     # The caller barges in 900 ms into the agent's last answer.
     assert final.play_start_ms is not None
     onset = final.play_start_ms + 25.0 + 900.0
+    # Under ignore_barge_in the agent only hears the caller once its own audio has played out.
     t5 = b.caller(onset - 20.0, "Actually wait, can I also change my email?", trigger="barge_in",
-                  vad=fault != "ignore_barge_in")
+                  vad_started_at=final.play_start_ms + final.audio_ms
+                  if fault == "ignore_barge_in" else None)
     if fault == "ignore_barge_in":
         c.busy_until = final.play_start_ms + final.audio_ms
     else:
@@ -139,10 +141,14 @@ def order_call(fault: str | None = None, expect: list[Any] | None = None) -> Cal
         b.truncate(stop + 1.0, final.item_id, int(played))
         c.busy_until = stop
     c.busy_until = max(c.busy_until, b.speech_end(t5))
-    c.reply(b.speech_end(t5), "Sure. What is the new email address?")
+    answer_after = b.speech_end(t5)
+    if fault == "ignore_barge_in":
+        # The deferred speech_started/stopped come after the agent's audio; so does the answer.
+        answer_after = max(answer_after, final.play_start_ms + final.audio_ms)
+    c.reply(answer_after, "Sure. What is the new email address?")
 
     play_start = c.next_start()
-    b.caller(play_start, None, kind="play", duration=4000.0)
+    b.caller(play_start, None, kind="play", duration=4000.0, vad=True)
     if fault == "talk_over_noise":
         c.reply(play_start + 800.0, "Sorry, I didn't catch that. Could you say it again?")
     else:

@@ -76,7 +76,7 @@ def _hold_music(agent: str | None, wait_call: bool = False) -> CallBuilder:
     b = CallBuilder()
     t0 = b.caller(1000.0, "Hold on a second.")
     b.respond(b.speech_end(t0) + 500, "Sure.")
-    b.caller(5000.0, None, kind="play", duration=5000.0)
+    b.caller(5000.0, None, kind="play", duration=5000.0, vad=agent is not None or wait_call)
     if agent is not None or wait_call:
         b.respond(6000.0, agent, call=("wait_for_user", {}) if wait_call else None)
     return b

@@ -22,6 +22,22 @@ def test_responses_and_calls_belong_to_the_turn_that_started_before_them():
     assert tl.complete
 
 
+def test_a_slow_answer_belongs_to_the_turn_it_answers_and_idle_prompts_to_the_silence():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Can you check my order?")
+    t1 = b.caller(9000.0, None, kind="silence", duration=7000.0)
+    # The answer to turn 0 is created only after the silence turn began (a slow agent) ...
+    b.respond(9500.0, "Sure, what is the order number?")
+    # ... while a prompt after the server's idle timeout reacts to the silence itself.
+    b.add(14000.0, "received", "input_audio_buffer.timeout_triggered",
+          {"audio_start_ms": 9000, "audio_end_ms": 14000, "item_id": "item_t"})
+    b.respond(14100.0, "Are you still there?")
+    t2 = b.caller(17000.0, None, kind="play", duration=3000.0, vad=True)
+    b.respond(18500.0, "Sorry, I didn't catch that.")
+    tl = build_timeline(b.recording())
+    assert [r.turn_index for r in tl.responses] == [t0, t1, t2]
+
+
 def test_follow_up_response_belongs_to_the_calls_turn_even_after_the_next_turn_started():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Where is my order?")
