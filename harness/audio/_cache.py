@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import tempfile
+from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import numpy as np
 
 import harness
 
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 """Bump when rendering code changes its output: old cache entries then stop matching."""
 
 CACHE_ENV = "HARNESS_AUDIO_CACHE"
@@ -37,6 +38,7 @@ def default_cache_dir() -> Path:
     return user_cache / "voice-harness" / "audio"
 
 
+@cache
 def library_versions() -> dict[str, str]:
     """Versions of the numeric libraries whose output lands in cached arrays."""
     return {"numpy": np.__version__, "soxr": package_version("soxr"), "render": str(RENDER_VERSION)}

@@ -9,7 +9,6 @@ is their level while they speak, so an SNR compares like with like.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -256,51 +255,61 @@ def fit_length(loop: np.ndarray, n: int) -> np.ndarray:
     return np.tile(loop, max(reps, 1))[:n] if loop.size else np.zeros(n, np.float32)
 
 
-@dataclass(frozen=True, eq=False)
 class Bed:
     """An endless background bed under the caller stream (never stops between turns).
 
     ``chunk(start_sample, n)`` gives stream samples [start, start + n) of the bed as int16, ready
-    to add (in a wider type) to turn audio; the loop buffer is precomputed, rounded and clipped,
-    so a chunk is one or two slices. ``level_db`` is the bed's active level (dB re full scale).
+    to add (in a wider type) to turn audio. The loop buffer is precomputed once (and shared by
+    every bed of the same kind and seed); a chunk is a slice or two scaled to the bed's level.
+    ``level_db`` is the bed's active level (dB re full scale).
     """
 
-    kind: str
-    loop: np.ndarray
-    level_db: float
-    snr_db: float | None = None
-    seed: int | None = None
+    def __init__(self, kind: str, unit_loop: np.ndarray, level_db: float, *,
+                 snr_db: float | None = None, seed: int | None = None) -> None:
+        self.kind = kind
+        self.level_db = level_db
+        self.snr_db = snr_db
+        self.seed = seed
+        self._unit = unit_loop
+        self._gain = np.float32(10 ** ((level_db - REFERENCE_LEVEL_DB) / 20)) if unit_loop.size \
+            else np.float32(0)
+
+    def __repr__(self) -> str:
+        return f"Bed(kind={self.kind!r}, level_db={self.level_db:.1f}, seed={self.seed})"
 
     @property
     def silent(self) -> bool:
-        return self.loop.size == 0
+        return self._unit.size == 0
+
+    @property
+    def loop_samples(self) -> int:
+        """Length of the loop: the bed repeats with this period."""
+        return int(self._unit.size)
+
+    @property
+    def loop(self) -> np.ndarray:
+        """One whole period of the bed, int16."""
+        return self.chunk(0, self._unit.size)
 
     def chunk(self, start_sample: int, n: int) -> np.ndarray:
         if self.silent or n <= 0:
             return np.zeros(max(n, 0), dtype=np.int16)
-        size = self.loop.size
+        size = self._unit.size
         at = start_sample % size
         if at + n <= size:
-            return self.loop[at:at + n].copy()
-        out = np.empty(n, dtype=np.int16)
-        filled = 0
-        while filled < n:
-            take = min(n - filled, size - at)
-            out[filled:filled + take] = self.loop[at:at + take]
-            filled += take
-            at = 0
-        return out
+            part = self._unit[at:at + n]
+        else:
+            part = np.empty(n, dtype=np.float32)
+            filled = 0
+            while filled < n:
+                take = min(n - filled, size - at)
+                part[filled:filled + take] = self._unit[at:at + take]
+                filled += take
+                at = 0
+        return to_int16(part * self._gain)
 
 
-SILENT_BED = Bed(kind="none", loop=np.zeros(0, dtype=np.int16), level_db=float("-inf"))
-
-
-def scaled_bed(kind: str, unit_loop: np.ndarray, level_db: float, *, snr_db: float | None = None,
-               seed: int | None = None) -> Bed:
-    """A bed playing ``unit_loop`` (at the reference level) at active level ``level_db``."""
-    loop = to_int16(scale_to_level(unit_loop, level_db))
-    loop.setflags(write=False)
-    return Bed(kind=kind, loop=loop, level_db=level_db, snr_db=snr_db, seed=seed)
+SILENT_BED = Bed("none", np.zeros(0, dtype=np.float32), float("-inf"))
 
 
 def scale_to_level(x: np.ndarray, level_db: float) -> np.ndarray:

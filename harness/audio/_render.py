@@ -18,7 +18,7 @@ import numpy as np
 from harness.audio import _noise
 from harness.audio._cache import RenderCache, cache_key
 from harness.audio._codec import to_int16
-from harness.audio._noise import SILENT_BED, Bed, scaled_bed
+from harness.audio._noise import SILENT_BED, Bed
 from harness.audio._speech import active_speech_level, detect_speech
 from harness.audio._tts import engine_versions, resolve_voice, speak
 from harness.audio._wav import read_clip
@@ -147,6 +147,7 @@ class _Segment:
 
     samples: np.ndarray
     words: np.ndarray  # (n, 3): char start, char length, start sample
+    speech: tuple[int, int]  # first and last speech sample
 
 
 def _segment(cache: RenderCache, text: str, voice: CallerVoice) -> _Segment:
@@ -158,13 +159,16 @@ def _segment(cache: RenderCache, text: str, voice: CallerVoice) -> _Segment:
         gain = 10 ** ((CALLER_SPEECH_LEVEL_DB - level) / 20) if math.isfinite(level) else 1.0
         words = np.array([[w.start, w.length, w.sample] for w in speech.words],
                          dtype=np.int64).reshape(-1, 3)
-        return {"samples": to_int16(speech.samples * gain), "words": words}
+        samples = to_int16(speech.samples * gain)
+        span = detect_speech(samples, SAMPLE_RATE) or (0, samples.size - 1)
+        return {"samples": samples, "words": words, "speech": np.array(span, dtype=np.int64)}
 
     arrays = _cached(cache, "tts", {
         "text": text, "voice": espeak_voice, "words_per_minute": voice.words_per_minute,
         "sample_rate": SAMPLE_RATE, "level_db": CALLER_SPEECH_LEVEL_DB, **engine_versions()},
         make)
-    return _Segment(arrays["samples"], arrays["words"])
+    return _Segment(arrays["samples"], arrays["words"],
+                    (int(arrays["speech"][0]), int(arrays["speech"][1])))
 
 
 def _unit_loop(cache: RenderCache, kind: str, seed: int) -> np.ndarray:
@@ -252,7 +256,7 @@ def _say_turn(cache: RenderCache, scenario: Scenario, index: int, turn: Turn) ->
         resolve_voice(voice.voice)
     except InputError as exc:
         raise InputError(exc.message, location=_location(scenario),
-                         field=_field(index, "voice.voice" if turn.voice else "caller.voice")
+                         field=_field(index, "voice.voice") if turn.voice else "caller.voice"
                          ) from None
     parts = turn.segments
     pieces: list[np.ndarray] = []
@@ -270,7 +274,7 @@ def _say_turn(cache: RenderCache, scenario: Scenario, index: int, turn: Turn) ->
                 cursor += n
             continue
         segment = _segment(cache, part, voice)
-        span = detect_speech(segment.samples, SAMPLE_RATE) or (0, segment.samples.size - 1)
+        span = segment.speech
         # Inside a turn, segments join at their speech: the pause between them is exactly
         # the scripted one. The turn keeps the engine's own lead-in and tail at its two ends.
         start = span[0] if i > 0 else 0
@@ -318,7 +322,7 @@ def _speech_turn(index: int, kind: TurnKind, audio: np.ndarray, pauses: list[tup
         pauses=tuple(pauses), cut_off=cut_off, spoken_text=spoken, addressed=True)
 
 
-def _audio_turn(scenario: Scenario, index: int, turn: Turn) -> RenderedTurn:
+def _audio_turn(cache: RenderCache, scenario: Scenario, index: int, turn: Turn) -> RenderedTurn:
     assert turn.audio is not None
     path = _resolve(turn.audio, scenario)
     try:
@@ -326,14 +330,37 @@ def _audio_turn(scenario: Scenario, index: int, turn: Turn) -> RenderedTurn:
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}", location=_location(scenario),
                          field=_field(index, "audio")) from None
+    spoken = turn.text
     if turn.cut_off is not None:
-        if turn.cut_off.after_text is not None:
-            raise InputError("after_text needs a say turn (a recorded clip has no word timings);"
-                             " use at_ms or fraction", location=_location(scenario),
-                             field=_field(index, "cut_off.after_text"))
-        audio, _ = _apply_cut(audio, _cut_sample(audio, turn.cut_off.at_ms,
-                                                 turn.cut_off.fraction), [])
-    return _speech_turn(index, "audio", audio, [], turn.cut_off is not None, turn.text)
+        cut_off = turn.cut_off
+        if cut_off.after_text is not None:
+            cut, spoken = _cut_clip_at_text(cache, scenario, index, turn, audio, cut_off.after_text)
+        else:
+            cut = _cut_sample(audio, cut_off.at_ms, cut_off.fraction)
+        audio, _ = _apply_cut(audio, cut, [])
+    return _speech_turn(index, "audio", audio, [], turn.cut_off is not None, spoken)
+
+
+def _cut_clip_at_text(cache: RenderCache, scenario: Scenario, index: int, turn: Turn,
+                      audio: np.ndarray, after_text: str) -> tuple[int, str]:
+    """Where ``after_text`` ends in a recorded clip, estimated from the synthesised text.
+
+    A recording has no word timings, so the turn's ``text`` is synthesised with the caller's
+    voice, the prefix's share of that speech is measured, and the clip's speech is cut at the
+    same share.
+    """
+    if turn.text is None:
+        raise InputError("after_text needs the clip's words: give the turn a `text`",
+                         location=_location(scenario), field=_field(index, "cut_off.after_text"))
+    segment = _segment(cache, turn.text, turn.voice or scenario.caller)
+    cut, spoken = _cut_at_text(segment.samples, segment.words, turn.text, after_text, index,
+                               scenario)
+    tts_span = segment.speech
+    clip_span = detect_speech(audio, SAMPLE_RATE)
+    if clip_span is None:
+        return 0, ""
+    share = (cut - tts_span[0]) / max(1, tts_span[1] + 1 - tts_span[0])
+    return clip_span[0] + round(share * (clip_span[1] + 1 - clip_span[0])), spoken
 
 
 def _play_audio(cache: RenderCache, scenario: Scenario, index: int, play: Play,
@@ -364,8 +391,8 @@ def _bed(cache: RenderCache, scenario: Scenario, spec: NoiseSpec | None, caller_
         return SILENT_BED
     level = caller_level_db - spec.snr_db
     if spec.kind is not None:
-        return scaled_bed(spec.kind, _unit_loop(cache, spec.kind, spec.seed), level,
-                          snr_db=spec.snr_db, seed=spec.seed)
+        return Bed(spec.kind, _unit_loop(cache, spec.kind, spec.seed), level,
+                   snr_db=spec.snr_db, seed=spec.seed)
     assert spec.file is not None
     path = _resolve(spec.file, scenario)
     try:
@@ -373,7 +400,7 @@ def _bed(cache: RenderCache, scenario: Scenario, spec: NoiseSpec | None, caller_
     except InputError as exc:
         raise InputError(f"{path}: {exc.message}", location=_location(scenario),
                          field=field_name) from None
-    return scaled_bed("file", loop, level, snr_db=spec.snr_db)
+    return Bed("file", loop, level, snr_db=spec.snr_db)
 
 
 def render_scenario(scenario: Scenario, cache_dir: str | Path | None = None) -> CallerScript:
@@ -389,7 +416,7 @@ def render_scenario(scenario: Scenario, cache_dir: str | Path | None = None) -> 
         if turn.kind == "say":
             rendered[index] = _say_turn(cache, scenario, index, turn)
         elif turn.kind == "audio":
-            rendered[index] = _audio_turn(scenario, index, turn)
+            rendered[index] = _audio_turn(cache, scenario, index, turn)
 
     speech = [t.samples for t in rendered.values() if t.samples.size]
     caller_level = (active_speech_level(np.concatenate(speech), SAMPLE_RATE) if speech

@@ -17,7 +17,7 @@ SPEECH_FLOOR_DBFS = -55.0
 SPEECH_RANGE_DB = 40.0
 """``detect_speech``: a window more than this below the loudest window is not speech."""
 SPEECH_NOISE_MARGIN_DB = 15.0
-"""``detect_speech``: a window must be this far above the clip's noise floor (10th percentile),
+"""``detect_speech``: a window must be this far above the clip's noise floor (its quietest 20 ms),
 or 20 dB below the loudest window if that is lower (a clip that is all speech has no floor)."""
 
 # ITU-T P.56 method B constants.
@@ -36,7 +36,7 @@ def detect_speech(samples: np.ndarray, rate: int) -> tuple[int, int] | None:
 
     A sample is speech when the RMS of the 5 ms window centred on it is above the threshold:
     the loudest of −55 dBFS, 40 dB below the clip's loudest window, and 15 dB above the clip's
-    noise floor (its 10th-percentile window; at most 20 dB below the loudest window). Made for
+    noise floor (its quietest 20 ms; at most 20 dB below the loudest window). Made for
     clean clips (before any bed is mixed in); on padded clips it is accurate to a few ms.
     """
     x = _as_float(samples)
@@ -53,10 +53,12 @@ def detect_speech(samples: np.ndarray, rate: int) -> tuple[int, int] | None:
     peak = coarse.max() if coarse.size else 0.0
     if peak <= 0:
         return None
+    floor_blocks = min(n_blocks, 20)
+    floor = np.sqrt(np.min(np.convolve(energy, np.ones(floor_blocks), mode="valid"))
+                    / (floor_blocks * block))
     threshold = max(FULL_SCALE * 10 ** (SPEECH_FLOOR_DBFS / 20),
                     peak * 10 ** (-SPEECH_RANGE_DB / 20),
-                    min(np.percentile(coarse, 10) * 10 ** (SPEECH_NOISE_MARGIN_DB / 20),
-                        peak * 10 ** (-20 / 20)))
+                    min(floor * 10 ** (SPEECH_NOISE_MARGIN_DB / 20), peak * 10 ** (-20 / 20)))
     above = np.flatnonzero(coarse > threshold)
     if above.size == 0:
         return None

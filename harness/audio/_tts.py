@@ -13,13 +13,14 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -66,14 +67,19 @@ class _Worker:
         self._process: subprocess.Popen[bytes] | None = None
         self._pid = -1
         self._info: dict[str, Any] | None = None
+        self._stderr: IO[bytes] | None = None
 
     def _start(self) -> subprocess.Popen[bytes]:
         if self._process is not None and self._process.poll() is None and self._pid == os.getpid():
             return self._process
+        # stderr goes to a file, not a pipe nobody drains (a full pipe would block the worker).
+        if self._stderr is not None:
+            self._stderr.close()
+        self._stderr = tempfile.TemporaryFile()
         try:
             self._process = subprocess.Popen(
                 [sys.executable, str(_WORKER_SCRIPT)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr,
                 start_new_session=True)
         except OSError as exc:
             raise SynthesisError(f"cannot start the speech worker: {exc}") from None
@@ -114,8 +120,11 @@ class _Worker:
         if process is None:
             return ""
         process.kill()
-        _, stderr = process.communicate()
-        return stderr.decode(errors="replace")
+        process.wait()
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        return self._stderr.read()[-2000:].decode(errors="replace")
 
     def close(self) -> None:
         """Let the worker exit on end of input (atexit)."""
@@ -214,6 +223,7 @@ def available_variants() -> list[str]:
     return sorted(_voice_table()[1])
 
 
+@cache
 def engine_versions() -> dict[str, str]:
     """Versions of everything that shapes a synthesised clip (part of the render cache key)."""
     return {"espeak-ng": _worker.info()["espeak_version"], "pyttsx3": package_version("pyttsx3")}
