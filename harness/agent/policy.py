@@ -25,6 +25,9 @@ Interface (the server codes against this):
 - ``on_no_input() -> list[Action]``: the idle timeout fired (no caller speech).
 - ``on_interrupted(spoken_text)``: the caller barged in; ``spoken_text`` is what was heard of the
   agent's reply before it stopped.
+- ``profile.transcription_prompt``: a prompt for the recogniser when the session's input
+  transcription gives none. With it, whisper tiny.en writes spelled IDs as digits and letters
+  ("order 8, 3, 5, 2, 1") instead of guessing words ("or the rate 3 5 2 1").
 - ``hold_ms`` (property) and ``on_hold_expired() -> list[Action]``: after ``on_user_turn``
   returned ``[]`` for an unfinished utterance ("my order number is, um", a cut-off "eight,
   three,"), ``hold_ms`` is how long to wait for the caller to go on (else ``None``). If speech
@@ -154,6 +157,9 @@ class IntentSpec(_Strict):
     name: str
     patterns: list[str] = Field(..., min_length=1)
     say: str | None = Field(None, description="a direct answer (no tool)")
+    when_idle: bool = Field(
+        False, description="only when no question is open (a lone 'thank you' heard while "
+        "waiting for a yes is more likely a recogniser's guess on noise than a goodbye)")
     escalate: str | None = Field(None, description="hand the call over, with this reason")
     slots: list[str] = Field(default_factory=list, description="values to collect, in order")
     tool: ToolRole | None = Field(None, description="role of the tool to call with the slots")
@@ -228,6 +234,8 @@ class Profile(_Strict):
     signals: Signals
     messages: Messages
     escalation: EscalationSpec
+    transcription_prompt: str | None = Field(
+        None, description="recogniser prompt for sessions that give none (primes spelled IDs)")
     hold_ms: int = Field(1800, ge=0, le=20_000)
     not_addressed: Literal["wait", "silent"] = "wait"
 
@@ -810,7 +818,10 @@ class Policy:
                 or bool(find_readbacks(lowered)))
 
     def _detect_intent(self, lowered: str) -> IntentSpec | None:
+        busy = self._awaiting is not None
         for intent in self.profile.intents:
+            if intent.when_idle and busy:
+                continue
             if any(re.search(p, lowered, re.IGNORECASE) for p in intent.patterns):
                 return intent
         return None

@@ -12,6 +12,7 @@ from harness.agent.faults import Faults
 from harness.agent.policy import CallTool, Policy, Say, load_profile
 from harness.errors import InputError
 from harness.scenario.loader import load_agent_config
+from harness.spoken import find_readbacks
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT = load_agent_config(ROOT / "agents" / "support.yaml")
@@ -320,3 +321,19 @@ def test_fault_spec_parsing() -> None:
 def test_fault_spec_errors(spec: str, message: str) -> None:
     with pytest.raises(InputError, match=message.replace("(", r"\(")):
         Faults.parse(spec)
+
+
+def test_a_lone_thank_you_during_an_open_question_is_not_a_goodbye() -> None:
+    p = policy()
+    p.on_user_turn("Check order 8 3 5 2 1.")
+    assert p.on_user_turn("Thank you.") == [CallTool("wait_for_user", {})]
+    assert calls(p.on_user_turn("Yes.")) == [("lookup_order", {"order_id": "83521"})]
+    p.on_tool_output("lookup_order", {"order_id": "83521"}, SHIPPED)
+    assert said(p.on_user_turn("Thank you.")) == ["You're welcome. Goodbye!"]
+
+
+def test_transcription_prompt_does_not_give_away_the_suite_values() -> None:
+    prompt = PROFILE.transcription_prompt or ""
+    assert "digit by digit" in prompt
+    for value in ("83521", "AB-1234", "44192", "john.doe@example.com", "83571"):
+        assert value.lower() not in find_readbacks(prompt)
