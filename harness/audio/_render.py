@@ -8,6 +8,7 @@ runner mixes under the stream chunk by chunk. Everything is deterministic and ca
 from __future__ import annotations
 
 import math
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ CUT_FADE_MS = 3.0
 """A cut-off ends with this short fade, so it is abrupt but has no click (a click is broadband
 energy a VAD could take for more speech)."""
 PLAY_FADE_MS = 10.0
+_WORD_CLEAN = re.compile(r"[^\w\s]")
 
 TurnKind = Literal["say", "audio", "silence", "play"]
 
@@ -203,22 +205,49 @@ def _word_end(audio: np.ndarray, words: np.ndarray, k: int) -> int:
     return start + span[1] + 1 if span is not None else stop
 
 
+def _prefix_end(text: str, after_text: str) -> tuple[int, str] | None:
+    """Index of the last letter of ``after_text`` in ``text``, and the prefix as written.
+
+    ``after_text`` is found as written, or word by word with case and punctuation ignored (as
+    the scenario loader compares them); its last word may stop inside a word of the text.
+    """
+    at = text.find(after_text)
+    if at >= 0:
+        last = max((i for i in range(at, at + len(after_text)) if text[i].isalnum()), default=None)
+        return None if last is None else (last, text[: at + len(after_text)])
+    wanted = _WORD_CLEAN.sub("", after_text.casefold()).split()
+    tokens = [(m, _WORD_CLEAN.sub("", m.group().casefold())) for m in re.finditer(r"\S+", text)]
+    tokens = [(m, word) for m, word in tokens if word]
+    if not wanted or len(wanted) > len(tokens):
+        return None
+    if any(tokens[i][1] != w for i, w in enumerate(wanted[:-1])):
+        return None
+    match, word = tokens[len(wanted) - 1]
+    if not word.startswith(wanted[-1]):
+        return None
+    if word == wanted[-1]:
+        return max(i for i in range(match.start(), match.end()) if text[i].isalnum()), \
+            text[: match.end()]
+    letters = [i for i in range(match.start(), match.end()) if text[i].isalnum()]
+    last = letters[len(wanted[-1]) - 1]
+    return last, text[: last + 1]
+
+
 def _cut_at_text(audio: np.ndarray, words: np.ndarray, text: str, after_text: str,
                  index: int, scenario: Scenario) -> tuple[int, str]:
     """Where the prefix ending with ``after_text`` stops in the audio, and the text said."""
-    at = text.find(after_text)
-    if at < 0:
+    found = _prefix_end(text, after_text)
+    if found is None:
         raise InputError(f"{after_text!r} is not in the turn's text {text!r}",
                          location=_location(scenario), field=_field(index, "cut_off.after_text"))
-    last = max((i for i in range(at, at + len(after_text)) if text[i].isalnum()), default=None)
-    if last is None or len(words) == 0 or last < words[0, 0]:
+    last, prefix = found
+    if len(words) == 0 or last < words[0, 0]:
         raise InputError(f"{after_text!r} ends before the first word",
                          location=_location(scenario), field=_field(index, "cut_off.after_text"))
     k = int(np.flatnonzero(words[:, 0] <= last)[-1])
     start, length = int(words[k, 0]), int(words[k, 1])
     end = _word_end(audio, words, k)
     said = last - start + 1
-    prefix = text[: at + len(after_text)]
     if said >= length:
         return end, prefix
     # The prefix stops inside a word: cut the same share of the word's audio.

@@ -146,6 +146,16 @@ def test_cut_off_inside_a_word_stops_mid_word(cache_dir: Path) -> None:
     assert mid.duration_samples < after.duration_samples - 60 * MS
 
 
+def test_after_text_matches_words_whatever_the_case_and_punctuation(cache_dir: Path) -> None:
+    text = "It's eight, three, five, two, one."
+    script = render_scenario(make_scenario([
+        {"say": text, "cut_off": {"after_text": "It's eight, three,"}},
+        {"say": text, "cut_off": {"after_text": "its EIGHT three"}}]), cache_dir)
+    exact, loose = script.turns
+    assert np.array_equal(exact.samples, loose.samples)
+    assert loose.spoken_text == "It's eight, three,"
+
+
 def test_cut_off_at_ms_and_fraction(cache_dir: Path) -> None:
     text = "Hi, can you check order eight three five two one for me?"
     script = render_scenario(make_scenario([
