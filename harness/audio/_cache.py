@@ -71,6 +71,7 @@ class RenderCache:
 
     def store(self, kind: str, key: str, arrays: dict[str, np.ndarray]) -> None:
         path = self._path(kind, key)
+        tmp: str | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -79,4 +80,5 @@ class RenderCache:
             os.replace(tmp, path)
         except OSError:
             # A read-only or full cache only costs speed.
-            return
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)

@@ -282,11 +282,6 @@ class Bed:
         return self._unit.size == 0
 
     @property
-    def loop_samples(self) -> int:
-        """Length of the loop: the bed repeats with this period."""
-        return int(self._unit.size)
-
-    @property
     def loop(self) -> np.ndarray:
         """One whole period of the bed, int16."""
         return self.chunk(0, self._unit.size)
