@@ -346,6 +346,7 @@ class Timeline:
     end_ms: float = 0.0
     ended_status: str | None = None
     ended_error: str | None = None
+    _utterances: list[Utterance] | None = field(default=None, repr=False, compare=False)
 
     @property
     def complete(self) -> bool:
@@ -375,7 +376,13 @@ class Timeline:
         return next((r for r in self.responses if r.response_id == response_id), None)
 
     def utterances(self) -> list[Utterance]:
-        """Agent speech: message items with audio, ordered by first audio arrival."""
+        """Agent speech: message items with audio, ordered by first audio arrival (computed once;
+        treat the timeline as read-only after building it)."""
+        if self._utterances is None:
+            self._utterances = self._build_utterances()
+        return list(self._utterances)
+
+    def _build_utterances(self) -> list[Utterance]:
         out: list[Utterance] = []
         for r in self.responses:
             for item in r.message_items:

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from harness.scoring._text import excerpt
 from harness.scoring.timeline import CallerTurn, FunctionCall, Response, Timeline, Utterance
 from harness.scoring.verdict import Evidence
+from harness.spoken import find_readbacks
 
 WAIT_TOOL = "wait_for_user"
 """The no-op tool of the prompting guide: calling it is how an agent stays silent on purpose."""
+
+
+@functools.lru_cache(maxsize=4096)
+def readbacks(text: str) -> tuple[str, ...]:
+    """``harness.spoken.find_readbacks`` of an agent transcript, memoised (scorers ask often)."""
+    return tuple(find_readbacks(text))
 
 
 def is_action_call(call: FunctionCall) -> bool:
@@ -135,7 +141,14 @@ def answerable_turns(tl: Timeline) -> list[CallerTurn]:
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(np.asarray(values, dtype=float), q)) if values else None
+    """The q-th percentile with linear interpolation (numpy's default), None without values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = (len(ordered) - 1) * q / 100.0
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
 def summary_stats(values: Sequence[float]) -> dict[str, Any]:

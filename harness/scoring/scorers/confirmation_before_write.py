@@ -8,23 +8,28 @@ from typing import Any
 from harness.scenario.models import ConfirmationBeforeWriteParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import contains_phrase, excerpt, questions, words
-from harness.scoring.scorers._common import call_evidence, turn_evidence, utterance_evidence
+from harness.scoring.scorers._common import (
+    call_evidence,
+    readbacks,
+    turn_evidence,
+    utterance_evidence,
+)
 from harness.scoring.timeline import CallerTurn, FunctionCall, Timeline, Utterance
 
 
 def _names(transcript: str, value: Any) -> str:
     """How a confirmation names an argument value: ``exact``, ``other`` (a value of the same
     kind, e.g. a misheard ID — the entity scorer grades its correctness) or ``no``."""
-    from harness.spoken import find_readbacks, normalize_value, values_equal  # noqa: PLC0415
+    from harness.spoken import normalize_value, values_equal  # noqa: PLC0415
 
     if value is None or value == "":
         return "no"
-    readbacks = find_readbacks(transcript)
-    if any(values_equal(r, value) for r in readbacks) or contains_phrase(transcript, str(value)):
+    spoken = readbacks(transcript)
+    if any(values_equal(r, value) for r in spoken) or contains_phrase(transcript, str(value)):
         return "exact"
     compact = normalize_value(value)
     entity_like = any(c.isdigit() for c in compact) or "@" in compact
-    return "other" if entity_like and readbacks else "no"
+    return "other" if entity_like and spoken else "no"
 
 
 # A write tool's verb may be said with a common synonym ("update_email" → "change your email").

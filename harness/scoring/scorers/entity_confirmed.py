@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from harness.scenario.models import EntityConfirmedParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
-from harness.scoring.scorers._common import call_evidence, turn_evidence, utterance_evidence
+from harness.scoring.scorers._common import (
+    call_evidence,
+    readbacks,
+    turn_evidence,
+    utterance_evidence,
+)
 from harness.scoring.timeline import CallerTurn, Utterance
 
 
 def _readbacks(utterances: list[Utterance], after_ms: float, before_ms: float
                ) -> list[tuple[Utterance, list[str]]]:
-    from harness.spoken import find_readbacks  # noqa: PLC0415
-
     out = []
     for u in utterances:
         if after_ms < u.first_audio_ms < before_ms and u.transcript:
-            values = find_readbacks(u.transcript)
+            values = list(readbacks(u.transcript))
             if values:
                 out.append((u, values))
     return out
