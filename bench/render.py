@@ -92,7 +92,7 @@ def main() -> None:
         ("cold (new process, empty cache)", cold, BUDGET_COLD),
         ("warm (new process, full cache)", warm_disk, BUDGET_WARM),
         ("warm (same process)", warm_memory, BUDGET_WARM),
-        ("harness render, warm (writes WAVs)", suite, None),
+        ("harness render, warm (+ YAML, WAV writes)", suite, None),
     ]
     for label, seconds, budget in rows:
         verdict = "" if budget is None else (
