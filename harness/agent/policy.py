@@ -473,9 +473,10 @@ class Policy:
 
         intent = self._detect_intent(lowered)
         yes_or_no = self._matches("affirm", lowered) or self._matches("deny", lowered)
-        if self._awaiting is None and yes_or_no and (
-                intent is None or (self._matches("deny", lowered) and not find_readbacks(text))):
-            # A yes or a no ("No, don't cancel it") with no question open: nothing to act on.
+        if self._awaiting is None and yes_or_no and not find_readbacks(text) and (
+                intent is None or self._matches("deny", lowered)):
+            # A yes or a no ("No, don't cancel it") with no question open and no value in it:
+            # nothing to act on.
             return self._say(self.profile.messages.anything_else)
         if intent is not None and (self._task is None or intent.name != self._task.intent.name):
             return self._start(intent, text, final)

@@ -337,3 +337,10 @@ def test_transcription_prompt_does_not_give_away_the_suite_values() -> None:
     assert "digit by digit" in prompt
     for value in ("83521", "AB-1234", "44192", "john.doe@example.com", "83571"):
         assert value.lower() not in find_readbacks(prompt)
+
+
+def test_a_value_after_a_held_fragment_is_collected_even_with_a_no() -> None:
+    p = policy()
+    assert p.on_user_turn("Can you calculate 3, 5, 2, 1?") == []
+    assert said(p.on_user_turn("No, it's 8, 3, 5, 7, 1.")) == [
+        "Just to confirm, I heard 8, 3, 5, 7, 1. Is that right?"]
