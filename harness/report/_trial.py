@@ -31,7 +31,13 @@ _SKIPPED_TYPES = (
 
 @dataclass
 class TrialOutcome:
-    """One trial as the report, JUnit and summary see it."""
+    """One trial as the report, JUnit and summary see it.
+
+    ``path`` is the trial folder, ``rel_path`` the same relative to the run folder;
+    ``run_status`` is what the runner said (completed / errored / incomplete) and ``outcome``
+    the graded result; ``voice_to_voice_ms`` holds one latency per answered caller turn;
+    ``timeline`` is loaded only while the trial's page is rendered.
+    """
 
     scenario: str
     scenario_file: str | None

@@ -77,16 +77,19 @@ def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
     """The summary table (scenario, status, latency p50/max, failing expectations), the totals
     and where the reports are."""
     console = console or Console()
-    table = Table(title="Run summary", title_justify="left", show_lines=False)
-    table.add_column("scenario", overflow="fold", min_width=12)
+    table = Table(title="Run summary (latency: voice-to-voice)", title_justify="left")
+    # The failing expectations by kind (their evidence is in the HTML report and the JUnit
+    # file); an errored trial's reason, cut short, comes first.
+    table.add_column("scenario", overflow="fold", min_width=16)
     table.add_column("status", no_wrap=True)
-    table.add_column("latency p50", justify="right")
-    table.add_column("latency max", justify="right")
-    table.add_column("failing expectations", overflow="fold")
+    table.add_column("p50", justify="right", no_wrap=True)
+    table.add_column("max", justify="right", no_wrap=True)
+    table.add_column("failing expectations", overflow="fold", min_width=16)
     for t in outcome.trials:
-        failing = "\n".join(f"{v.kind}: {v.summary}" for v in t.failing)
+        failing = ", ".join(dict.fromkeys(v.kind for v in t.failing))
         if t.outcome == "errored" and t.error:
-            failing = t.error + (f"\n{failing}" if failing else "")
+            reason = t.error if len(t.error) <= 80 else t.error[:79] + "…"
+            failing = reason + (f"; {failing}" if failing else "")
         table.add_row(escape(t.label), f"[{_STYLE[t.outcome]}]{t.outcome}[/]",
                       _ms(t.latency_p50_ms), _ms(t.latency_max_ms), escape(failing))
     console.print(table)

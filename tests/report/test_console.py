@@ -26,7 +26,7 @@ def test_summary_table(tmp_path: Path) -> None:
     assert "passed" in lines["order-status[trial-0]"]
     assert "690 ms" in lines["order-status[trial-0]"] and "740 ms" in lines["order-status[trial-0]"]
     assert "failed" in lines["cancel-order[trial-0]"]
-    assert "confirmation_before_write: cancel_order was called" in lines["cancel-order[trial-0]"]
+    assert "confirmation_before_write, barge_in" in lines["cancel-order[trial-0]"]
     assert "errored" in lines["unreachable-target[trial-0]"]
     assert "connection refused" in text
     assert "3 trials: 1 passed, 1 failed, 1 errored (33% pass rate)" in text
