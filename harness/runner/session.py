@@ -11,10 +11,11 @@ tool calls from the mocks. Everything is recorded as it happens (:mod:`harness.r
 - ``first``: the first turn starts once :data:`LEAD_IN_MS` of bed has been streamed and the agent
   is idle (a greeting plays out first, plus the reaction gap).
 - ``after_agent`` (default): after an addressed turn, once the agent has answered it (a response
-  created after the caller's speech ended is done), everything it said has played out, no tool
-  call or follow-up response is pending, and the scenario's ``reaction_gap_ms`` has passed. After
-  a silence or play turn the agent owes no answer: the turn starts when the agent is idle, a
-  reaction gap after the previous turn (or the agent's audio) ended.
+  created after the caller's speech ended has completed; a cancelled one does not count),
+  everything it said has played out, no tool call or follow-up response is pending, and the
+  scenario's ``reaction_gap_ms`` has passed. After a silence or play turn the agent owes no
+  answer: the turn starts when the agent is idle, a reaction gap after the previous turn (or the
+  agent's audio) ended.
 - ``barge_in``: ``barge_in.at_agent_ms`` of agent playback after the first audible onset since
   the previous turn ended, while the agent is still audible. If the agent finishes before that
   point the turn starts as ``after_agent``.
@@ -208,6 +209,7 @@ class TrialSession:
     async def run(self) -> None:
         """Set up the session, stream every turn, wait for the agent to go idle, close."""
         receiver = asyncio.create_task(self._receive_loop())
+        streamer: asyncio.Task[None] | None = None
         try:
             await self._setup(receiver)
             streamer = asyncio.create_task(self._stream_loop())
@@ -221,10 +223,10 @@ class TrialSession:
                 raise NoAnswer(f"{self.conn.target.label} stopped the receive loop")
             streamer.result()
         finally:
-            receiver.cancel()
-            for task in list(self.tool_tasks):
+            tasks = [receiver, *self.tool_tasks] + ([streamer] if streamer is not None else [])
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(receiver, *self.tool_tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._annotate_playback(self.playback.interrupt(self.now_ms(), "session_end")[1])
 
     async def _setup(self, receiver: asyncio.Task[None]) -> None:
@@ -398,8 +400,10 @@ class TrialSession:
         return max(ref, self.last_agent_activity_ms, self.playback.last_end_ms())
 
     def _answered(self, turn: _TurnState) -> bool:
+        """A response created after the turn's speech ended has finished (not cancelled)."""
         since = turn.speech_end_ms if turn.speech_end_ms is not None else turn.start_ms
         return any(r.first_seen_ms >= since and not r.in_progress
+                   and r.status in ("completed", "incomplete")
                    for r in self.protocol.responses.values())
 
     async def _tick(self, now: float) -> bool:
