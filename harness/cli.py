@@ -122,6 +122,27 @@ def report(
     raise typer.Exit(api.exit_code(outcome))
 
 
+@app.command()
+def score(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder (with run.json).")],
+) -> None:
+    """Re-score every recording of a run folder and rewrite its verdicts.json files.
+
+    Exit codes: 0 all passed, 1 some failed, 2 usage or invalid input, 3 a scorer broke.
+    """
+    from harness.scoring import score_run, score_run_summary
+
+    try:
+        results = score_run(run_dir)
+    except HarnessError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    lines, code = score_run_summary(results)
+    for line in lines:
+        typer.echo(line)
+    raise typer.Exit(code)
+
+
 agent_app = typer.Typer(help="The local reference agent.", no_args_is_help=True)
 app.add_typer(agent_app, name="agent")
 

@@ -3,7 +3,8 @@
 Public API:
 
 - ``score(recording, expectations=None, agent_config=None) -> list[Verdict]``
-- ``score_trial(trial_dir) -> list[Verdict]`` (writes ``verdicts.json``), ``score_run(run_dir)``
+- ``score_trial(trial_dir) -> list[Verdict]`` (writes ``verdicts.json``), ``score_run(run_dir)``,
+  ``score_run_summary(results) -> (lines, exit_code)`` (what ``harness score`` prints)
 - ``load_verdicts(trial_dir)``, ``write_verdicts(trial_dir, verdicts)``
 - ``registry()`` (kind → ScorerInfo: name, description, parameter model),
   ``expectation_reference_markdown()``
@@ -17,6 +18,7 @@ from harness.scoring._score import (
     load_verdicts,
     score,
     score_run,
+    score_run_summary,
     score_trial,
     write_verdicts,
 )
@@ -39,6 +41,7 @@ __all__ = [
     "registry",
     "score",
     "score_run",
+    "score_run_summary",
     "score_trial",
     "scorer",
     "turn_answer",

@@ -135,6 +135,25 @@ def score_run(run_dir: Path) -> dict[str, list[Verdict]]:
     return results
 
 
+def score_run_summary(results: dict[str, list[Verdict]]) -> tuple[list[str], int]:
+    """Lines for a person (one per trial, then totals) and an exit code for ``score_run``
+    results: 0 every verdict passed, 1 some failed, 3 some scorer broke (an ``error`` verdict)."""
+    lines = []
+    totals: dict[str, int] = {}
+    for path, verdicts in results.items():
+        counts: dict[str, int] = {}
+        for v in verdicts:
+            counts[v.status] = counts.get(v.status, 0) + 1
+            totals[v.status] = totals.get(v.status, 0) + 1
+        bad = [v.kind for v in verdicts if v.status in ("fail", "error")]
+        tally = ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+        lines.append(f"{path}: {tally}" + (f" ({', '.join(bad)})" if bad else ""))
+    tally = ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no verdicts"
+    lines.append(f"re-scored {len(results)} trial(s): {tally}")
+    code = 3 if totals.get("error") else 1 if totals.get("fail") else 0
+    return lines, code
+
+
 def expectation_reference_markdown() -> str:
     """The README's expectation reference, generated from the registry and parameter models."""
     lines = ["| kind | what it checks | parameters |", "| --- | --- | --- |"]
