@@ -120,11 +120,6 @@ class Playback:
     def interrupted(self) -> bool:
         return self.stop_reason == "interrupted"
 
-    @property
-    def audible_end_ms(self) -> float | None:
-        """When the audio stopped being heard: the stop time (None while still playing)."""
-        return self.stop_ms
-
 
 @dataclass
 class OutputItem:
@@ -143,7 +138,6 @@ class OutputItem:
     text_final: str | None = None
     first_audio_ms: float | None = None
     first_audio_seq: int | None = None
-    last_audio_ms: float | None = None
     audio_received_ms: float = 0.0
     audio_chunks: list[dict[str, Any]] = field(default_factory=list)
     playbacks: list[Playback] = field(default_factory=list)
@@ -247,13 +241,6 @@ class Response:
     @property
     def playback_start_ms(self) -> float | None:
         return _min(p.start_ms for p in self.playbacks)
-
-    @property
-    def playback_stop_ms(self) -> float | None:
-        stops = [p.stop_ms for p in self.playbacks]
-        if not stops or any(s is None for s in stops):
-            return None
-        return max(s for s in stops if s is not None)
 
     @property
     def played_ms(self) -> float:
@@ -371,9 +358,6 @@ class Timeline:
 
     def calls_of(self, turn_index: int) -> list[FunctionCall]:
         return [c for c in self.function_calls if c.turn_index == turn_index]
-
-    def response(self, response_id: str | None) -> Response | None:
-        return next((r for r in self.responses if r.response_id == response_id), None)
 
     def utterances(self) -> list[Utterance]:
         """Agent speech: message items with audio, ordered by first audio arrival (computed once;
@@ -548,7 +532,6 @@ class _Builder:
                 return
             if item.first_audio_ms is None:
                 item.first_audio_ms, item.first_audio_seq = f.t_ms, f.seq
-            item.last_audio_ms = f.t_ms
             ref = ev.get("delta")
             ref = ref.get("audio_ref") if isinstance(ref, dict) else ev.get("audio_ref")
             if isinstance(ref, dict) and ref.get("sample_rate"):
