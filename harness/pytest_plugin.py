@@ -151,7 +151,9 @@ class ScenarioItem(pytest.Item):
         calls: _Calls = self.config.pluginmanager.get_plugin("harness-realtime-calls")
         self.result = calls.result_for(self)
         if self.result.status != "completed":
-            raise ScenarioErrored(self.result)
+            # Failing in set-up makes pytest report an error, not a failure; pytrace=False
+            # shows the reason alone.
+            pytest.fail(ScenarioErrored(self.result).explain(), pytrace=False)
 
     def runtest(self) -> None:
         from harness.scoring import score_trial  # noqa: PLC0415
@@ -163,7 +165,7 @@ class ScenarioItem(pytest.Item):
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> str:
-        if isinstance(excinfo.value, ScenarioFailed | ScenarioErrored):
+        if isinstance(excinfo.value, ScenarioFailed):
             return excinfo.value.explain()
         return super().repr_failure(excinfo)  # type: ignore[return-value]
 
@@ -196,11 +198,10 @@ class ScenarioFailed(Exception):
         return "\n".join(lines)
 
 
-class ScenarioErrored(Exception):
-    """The call could not run (errored, not failed): shown with the reason."""
+class ScenarioErrored:
+    """The call could not run (errored, not failed): the reason shown at set-up."""
 
     def __init__(self, result: TrialResult):
-        super().__init__(result.error)
         self.result = result
 
     def explain(self) -> str:
