@@ -23,6 +23,9 @@ COLORS = {
 }
 
 
+_DRAW_ORDER = {"not_applicable": 0, "pass": 1, "fail": 2, "error": 3}
+
+
 def _s(ms: float) -> float:
     return round(ms / 1000.0, 3)
 
@@ -126,8 +129,8 @@ def timeline_figure(trial: TrialOutcome) -> dict[str, Any]:
         _bars("tool call", "tools", tools, COLORS["tool"]),
     ]
     data[-1].update(text=[f"{c.name} {c.answer.t_ms - c.t_ms:.0f} ms" for c in calls],
-                    textposition="inside", insidetextanchor="start",
-                    textfont={"color": "#fff", "size": 10})
+                    textposition="outside", cliponaxis=False,
+                    textfont={"color": "#7a4a12", "size": 11})
     data.append({
         "type": "scatter", "mode": "markers", "name": "barge-in",
         "x": [_s(t) for t, _ in bi], "y": ["agent"] * len(bi),
@@ -136,25 +139,23 @@ def timeline_figure(trial: TrialOutcome) -> dict[str, Any]:
         "hovertext": [h for _, h in bi], "hoverinfo": "text",
         "customdata": [[_s(t), -1] for t, _ in bi],
     })
-    vx, vcolor, vtext, vcustom = [], [], [], []
+    # Failing evidence is drawn last so it sits on top of passing marks at the same moment.
+    points: list[tuple[int, float, str, str, int]] = []
     for i, v in enumerate(trial.verdicts):
         for e in v.evidence:
-            if e.t_ms is None:
-                continue
-            vx.append(_s(e.t_ms))
-            vcolor.append(COLORS.get(v.status, "#555"))
-            vtext.append(f"{v.kind} {v.status}: {_short(e.label, 70)}")
-            vcustom.append([_s(e.t_ms), i])
-    for t, msg in errors(tl):
-        vx.append(_s(t))
-        vcolor.append(COLORS["error"])
-        vtext.append(f"error: {_short(msg)}")
-        vcustom.append([_s(t), -1])
+            if e.t_ms is not None:
+                points.append((_DRAW_ORDER.get(v.status, 0), e.t_ms, v.status,
+                               f"{v.kind} {v.status}: {_short(e.label, 70)}", i))
+    points += [(3, t, "error", f"error: {_short(msg)}", -1) for t, msg in errors(tl)]
+    points.sort(key=lambda p: p[0])
     data.append({
-        "type": "scatter", "mode": "markers", "name": "verdict evidence", "x": vx,
-        "y": ["verdicts"] * len(vx), "marker": {"symbol": "diamond", "size": 11, "color": vcolor,
-                                                "line": {"width": 1, "color": "#fff"}},
-        "hovertext": vtext, "hoverinfo": "text", "customdata": vcustom,
+        "type": "scatter", "mode": "markers", "name": "verdict evidence",
+        "x": [_s(p[1]) for p in points], "y": ["verdicts"] * len(points),
+        "marker": {"symbol": "diamond", "color": [COLORS.get(p[2], "#555") for p in points],
+                   "size": [14 if p[0] >= 2 else 10 for p in points],
+                   "line": {"width": 1, "color": "#fff"}},
+        "hovertext": [p[3] for p in points], "hoverinfo": "text",
+        "customdata": [[_s(p[1]), p[4]] for p in points],
     })
     data = [d for d in data if d["x"]]
     end_s = max(_s(tl.end_ms), 1.0)
@@ -166,7 +167,7 @@ def timeline_figure(trial: TrialOutcome) -> dict[str, Any]:
         "showlegend": True, "legend": {"orientation": "h", "y": -0.25},
         "hovermode": "closest", "plot_bgcolor": "#fafbfc",
         "shapes": [{"type": "line", "x0": 0, "x1": 0, "yref": "paper", "y0": 0, "y1": 1,
-                    "line": {"color": "#d6336c", "width": 2}}],
+                    "line": {"color": "#d6336c", "width": 1.5}, "opacity": 0.8}],
     }
     return {"data": data, "layout": layout}
 

@@ -152,6 +152,9 @@ def render_trial_page(run_dir: Path, trial: TrialOutcome, page: str, run_id: str
         audio_offset=f"{CALL_WAV_START_MS / 1000:.3f}",
         description=(trial.meta.get("scenario_model") or {}).get("description"),
         transcript=_transcript(trial), tools=tools,
+        # Failing verdicts first; ids keep the verdict's index, which the timeline refers to.
+        verdicts=sorted(enumerate(trial.verdicts),
+                        key=lambda iv: iv[1].status not in ("fail", "error")),
         fig_timeline=embed_json(timeline_figure(trial)))
     out = run_dir / PAGES_DIR / page
     out.write_text(html, encoding="utf-8")
