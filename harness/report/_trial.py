@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,17 +17,17 @@ from harness.scoring.verdict import Verdict
 Outcome = Literal["passed", "failed", "errored"]
 
 # Streaming deltas make up nearly all of events.jsonl (a 20 ms audio chunk is one line); the
-# report needs only the final events, so these lines are skipped before JSON parsing. Each
-# needle ends with the closing quote of the ``type`` value, which an escaped quote inside a
-# transcript string can never produce.
-_SKIPPED_TYPES = (
-    '"input_audio_buffer.append"',
-    '"response.output_audio.delta"',
-    '"response.output_audio_transcript.delta"',
-    '"response.function_call_arguments.delta"',
-    '"response.output_text.delta"',
-    '"conversation.item.input_audio_transcription.delta"',
-)
+# report needs only the final events, so these lines are skipped before JSON parsing. A frame's
+# ``type`` is its fourth key, so it is found near the start of the line.
+_SKIPPED_TYPES = frozenset({
+    "input_audio_buffer.append",
+    "response.output_audio.delta",
+    "response.output_audio_transcript.delta",
+    "response.function_call_arguments.delta",
+    "response.output_text.delta",
+    "conversation.item.input_audio_transcription.delta",
+})
+_TYPE = re.compile(r'"type":\s*"([^"]+)"')
 
 
 @dataclass
@@ -120,8 +121,8 @@ def read_frames_fast(path: Path) -> list[Frame]:
         return frames
     with open(path, encoding="utf-8") as fh:
         for line in fh:
-            head = line[:160]
-            if any(needle in head for needle in _SKIPPED_TYPES):
+            found = _TYPE.search(line, 0, 160)
+            if found is not None and found.group(1) in _SKIPPED_TYPES:
                 continue
             line = line.strip()
             if not line:
