@@ -153,7 +153,9 @@ def load_trial(run_dir: Path, entry: dict[str, Any], *, with_timeline: bool) -> 
     run_status = entry.get("status") or meta.get("status") or "incomplete"
     if run_status == "running":
         run_status = "incomplete"
-    error = entry.get("error") or meta.get("error")
+    # A trial cut short by a stopped run is still "not run" in run.json; its own meta says why.
+    error = (meta.get("error") or entry.get("error") if run_status == "incomplete"
+             else entry.get("error") or meta.get("error"))
     verdicts = read_verdicts(path)
     outcome = outcome_of(run_status, verdicts)
     if outcome == "errored" and not error:

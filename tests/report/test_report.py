@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from report_factory import ERRORED_MESSAGE, three_trial_run, write_run
+from report_factory import ERRORED_MESSAGE, passing_trial, three_trial_run, write_run
 
 from harness.errors import InputError
 from harness.report import render_report
@@ -110,7 +110,6 @@ def test_not_a_run_folder(tmp_path: Path) -> None:
 
 
 def test_unscored_trial_is_errored(tmp_path: Path) -> None:
-    from report_factory import passing_trial
 
     entry = passing_trial(tmp_path, "order-status/trial-0")
     (tmp_path / "order-status/trial-0/verdicts.json").unlink()
@@ -118,3 +117,14 @@ def test_unscored_trial_is_errored(tmp_path: Path) -> None:
     assert out.trials[0].outcome == "errored"
     assert "not scored" in (out.trials[0].error or "")
     assert out.exit_code == 3
+
+
+def test_stopped_trial_says_why(tmp_path: Path) -> None:
+    entry = passing_trial(tmp_path, "order-status/trial-0")
+    meta_path = tmp_path / "order-status/trial-0/meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(status="incomplete", error="the run was stopped")
+    meta_path.write_text(json.dumps(meta))
+    entry.update(status="incomplete", error="not run")
+    out = render_report(write_run(tmp_path, [entry]))
+    assert (out.trials[0].outcome, out.trials[0].error) == ("errored", "the run was stopped")
