@@ -41,9 +41,10 @@ def _env() -> jinja2.Environment:
 
 
 def embed_json(value: Any) -> Markup:
-    """Compact JSON safe inside ``<script type="application/json">`` (no ``</script>`` break)."""
+    """Compact JSON safe inside ``<script type="application/json">``: every ``<`` (which only
+    occurs inside JSON strings) is escaped, so no ``</script>`` or ``<!--`` can end the block."""
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-    return Markup(text.replace("</", "<\\/"))
+    return Markup(text.replace("<", "\\u003c"))
 
 
 def copy_assets(run_dir: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import xml.etree.ElementTree as ET
 from pathlib import Path, PurePath
@@ -11,6 +12,12 @@ from harness.report._trial import TrialOutcome
 from harness.scoring.verdict import Verdict
 
 JUNIT_FILE = "junit.xml"
+# Characters XML 1.0 cannot carry (control characters a transcript or an error may hold).
+_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _xml(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
 
 
 def classname(trial: TrialOutcome) -> str:
@@ -54,21 +61,22 @@ def write_junit(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
         if run.get(key):
             ET.SubElement(props, "property", {"name": key, "value": str(run[key])})
     for t, page in zip(trials, pages, strict=True):
-        attrs = {"classname": classname(t), "name": t.label, "time": f"{t.duration_s:.3f}"}
+        attrs = {"classname": _xml(classname(t)), "name": _xml(t.label),
+                 "time": f"{t.duration_s:.3f}"}
         if t.scenario_file_display:
             attrs["file"] = t.scenario_file_display
         case = ET.SubElement(suite, "testcase", attrs)
         if t.outcome == "errored":
-            node = ET.SubElement(case, "error", {"message": t.error or "errored",
+            node = ET.SubElement(case, "error", {"message": _xml(t.error or "errored"),
                                                  "type": t.run_status})
-            node.text = "\n\n".join([t.error or ""] + [_verdict_text(v) for v in t.failing])
+            node.text = _xml("\n\n".join([t.error or ""] + [_verdict_text(v) for v in t.failing]))
         elif t.outcome == "failed":
             failing = t.failing
             node = ET.SubElement(case, "failure", {
-                "message": f"{len(failing)} of {len(t.verdicts)} expectations failed: "
-                           + "; ".join(f"{v.kind}: {v.summary}" for v in failing),
+                "message": _xml(f"{len(failing)} of {len(t.verdicts)} expectations failed: "
+                                + "; ".join(f"{v.kind}: {v.summary}" for v in failing)),
                 "type": "expectation"})
-            node.text = "\n\n".join(_verdict_text(v) for v in failing)
+            node.text = _xml("\n\n".join(_verdict_text(v) for v in failing))
         ET.SubElement(case, "system-out").text = f"report: pages/{page}\nrecording: {t.rel_path}"
     out = run_dir / JUNIT_FILE
     ET.indent(root)

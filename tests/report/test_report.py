@@ -128,3 +128,22 @@ def test_stopped_trial_says_why(tmp_path: Path) -> None:
     entry.update(status="incomplete", error="not run")
     out = render_report(write_run(tmp_path, [entry]))
     assert (out.trials[0].outcome, out.trials[0].error) == ("errored", "the run was stopped")
+
+
+def test_hostile_text_stays_inside_its_containers(tmp_path: Path) -> None:
+    from report_factory import failing_trial
+
+    from harness.scoring.verdict import Evidence, Verdict
+
+    entry = failing_trial(tmp_path, "cancel-order/trial-0")
+    nasty = "said </script><!-- <b>bold</b> \x07bell"
+    verdicts = [Verdict(kind="transcript", status="fail", summary=nasty,
+                        evidence=[Evidence(t_ms=1000, label=nasty, excerpt=nasty)]).model_dump()]
+    (tmp_path / "cancel-order/trial-0/verdicts.json").write_text(json.dumps(verdicts))
+    out = render_report(write_run(tmp_path, [entry]))
+    page = out.pages[0].read_text()
+    fig = json.loads(page.split('id="fig-timeline">', 1)[1].split("</script>", 1)[0])
+    assert fig["data"][-1]["hovertext"] == ["transcript fail: " + nasty]
+    assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
+    failure = ET.parse(out.junit_xml).getroot().find("testsuite/testcase/failure")
+    assert failure is not None and "said </script><!-- <b>bold</b> \ufffdbell" in failure.text
