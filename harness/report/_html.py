@@ -186,6 +186,7 @@ def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
         totals={**totals, "pass_rate_text": f"{rate:.0%}" if rate is not None else "—"},
         latency={"n": len(all_latencies), "p50_text": _ms(p50)},
         kinds=kind_pass_rates(trials), trials=rows, assets=ASSETS_DIR,
+        variants=any(t.variant for t in trials),
         fig_pass_rate=embed_json(pass_rate_figure(trials)),
         fig_latency=embed_json(latency_figure(trials)))
     out = run_dir / INDEX_FILE

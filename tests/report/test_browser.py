@@ -44,7 +44,7 @@ def test_report_in_chromium(browser, tmp_path: Path) -> None:
     page.goto(out.index_html.as_uri())
     rows = page.locator("#trials tbody tr")
     assert rows.count() == 3
-    assert rows.nth(1).locator("td").nth(3).inner_text() == "failed"
+    assert rows.nth(1).locator(".badge").inner_text() == "failed"
     assert "confirmation_before_write" in rows.nth(1).inner_text()
     assert rows.nth(2).locator(".badge").inner_text() == "errored"
     assert page.locator("#totals .card.passed .n").inner_text() == "1"
