@@ -74,3 +74,16 @@ def test_cli_bad_input_is_one_message_and_exit_2(tmp_path: Path, args: list[str]
     assert message in result.output
     assert "Traceback" not in result.output
     assert list(tmp_path.iterdir()) == []
+
+
+def test_agent_file_replaces_every_scenarios_config(tmp_path: Path) -> None:
+    agents = Path(__file__).resolve().parents[2] / "agents"
+    text = (agents / "support.yaml").read_text().replace("name: support-desk", "name: variant-b")
+    (tmp_path / "b.yaml").write_text(text)
+    (tmp_path / "support.instructions.md").write_text("Be brief.")
+    suite = Path(__file__).resolve().parents[2] / "scenarios"
+    own = api.load_scenarios([suite / "order-status.yaml", suite / "barge-in.yaml"])
+    assert {s.agent_config.name for s in own} == {"support-desk"}
+    swapped = api.load_scenarios([suite / "order-status.yaml", suite / "barge-in.yaml"],
+                                 agent=tmp_path / "b.yaml")
+    assert {s.agent_config.name for s in swapped} == {"variant-b"}
