@@ -43,13 +43,16 @@ class RunProgress:
         self.running: dict[tuple[Any, ...], str] = {}
 
     def __enter__(self) -> RunProgress:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.progress.stop()
 
     def __call__(self, event: Any) -> None:
+        # The bar appears with the run's first event, so a run refused before it starts
+        # (bad options, unknown target) prints only its message.
+        if not self.progress.live.is_started:
+            self.progress.start()
         key = (event.scenario, event.variant, event.trial)
         label = escape(f"{event.scenario}{f'[{event.variant}]' if event.variant else ''}"
                        f"[trial-{event.trial}]")
