@@ -89,7 +89,8 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
     if name == "openai":
         key = _env("OPENAI_API_KEY", "the openai target needs an API key")
         base = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
-        base = "wss://" + base.split("://", 1)[1] if "://" in base else "wss://" + base
+        scheme, _, rest = base.rpartition("://")
+        base = ("ws://" if scheme in ("http", "ws") else "wss://") + rest
         headers = {"Authorization": f"Bearer {key}"}
         if chosen == "beta":
             headers["OpenAI-Beta"] = "realtime=v1"

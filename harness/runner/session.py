@@ -26,7 +26,8 @@ tool calls from the mocks. Everything is recorded as it happens (:mod:`harness.r
 - ``timeout``: none of the above within ``turn_timeout_ms`` of the previous turn's end.
 
 After the last turn the session closes once the agent is idle: a reaction gap after it answered an
-addressed last turn, otherwise after ``idle_timeout_ms`` of quiet.
+addressed last turn, otherwise after ``idle_timeout_ms`` of quiet (no audio, no tool call, no
+event that starts or ends a response).
 
 **Barge-in**: on ``input_audio_buffer.speech_started`` while agent audio plays (or, with turn
 detection off, when an addressed turn starts), playback stops at once and
@@ -174,6 +175,7 @@ class TrialSession:
         self.pending = _Pending()
         self.tool_tasks: set[asyncio.Task[None]] = set()
         self.awaiting_response = False
+        self.follow_ups: set[str] = set()
         self.last_agent_activity_ms = 0.0
 
     # ------------------------------------------------------------------ clock & sending
@@ -284,7 +286,7 @@ class TrialSession:
         self.writer.frame(t, "received", AUDIO_DELTA, event, **extra)
         for notice in rec.notices:
             if isinstance(notice, ResponseCreated):
-                self.awaiting_response = False
+                self._response_created(notice.response_id)
         self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
         self._annotate_playback(events)
 
@@ -295,7 +297,7 @@ class TrialSession:
             if self.playback.active():
                 await self.interrupt(t)
         elif isinstance(notice, ResponseCreated):
-            self.awaiting_response = False
+            self._response_created(notice.response_id)
             self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
         elif isinstance(notice, AudioDone):
             self._annotate_playback(self.playback.complete_item(notice.item_id, t))
@@ -310,6 +312,11 @@ class TrialSession:
         elif isinstance(notice, ServerError) and not self._ready.is_set():
             self._setup_error = _classify_setup_error(notice, self.conn.target)
             self._ready.set()
+
+    def _response_created(self, response_id: str) -> None:
+        if self.awaiting_response:
+            self.follow_ups.add(response_id)
+        self.awaiting_response = False
 
     async def interrupt(self, t: float) -> None:
         """Stop playback now; truncate the played item; cancel the response if the server won't."""
@@ -392,9 +399,19 @@ class TrialSession:
                 await self._end_turn()
             k += 1
 
-    def _idle(self) -> bool:
-        return not (self.playback.active() or self.protocol.in_progress() or self.awaiting_response
-                    or any(self.pending.calls.values()))
+    def _idle(self, prev: _TurnState | None) -> bool:
+        """Nothing the caller would wait for: no agent audio, no tool call or follow-up pending.
+
+        A response in progress counts after an addressed turn (the agent is working on the
+        answer) and when it follows up tool outputs; after a silence or play turn the caller does
+        not wait on a response the agent opened and holds without speaking.
+        """
+        if self.playback.active() or self.awaiting_response or any(self.pending.calls.values()):
+            return False
+        waiting_on = self.protocol.in_progress()
+        if prev is not None and not prev.addressed:
+            waiting_on = [r for r in waiting_on if r.id in self.follow_ups]
+        return not waiting_on
 
     def _quiet_since(self, ref: float) -> float:
         return max(ref, self.last_agent_activity_ms, self.playback.last_end_ms())
@@ -413,11 +430,13 @@ class TrialSession:
         gap = self.scenario.reaction_gap_ms
         if self.next_turn >= len(self.scenario.turns):
             assert prev is not None
-            if not self._idle():
+            if self.playback.active() or self.awaiting_response or \
+                    any(self.pending.calls.values()):
                 return False
             quiet = self._quiet_since(prev.end_ms)
-            if prev.addressed and self._answered(prev):
+            if self._idle(prev) and prev.addressed and self._answered(prev):
                 return now >= quiet + gap
+            # a response the agent holds open without a sound does not keep the call alive
             return now >= quiet + self.scenario.idle_timeout_ms
         trigger = self._trigger(now, prev, gap)
         if trigger is not None:
@@ -432,7 +451,7 @@ class TrialSession:
             return "after_ms" if now >= ref + turn.after_ms else None
         if now >= ref + self.opt.turn_timeout_ms:
             return "timeout"
-        idle = self._idle()
+        idle = self._idle(prev)
         if prev is None:
             ready = idle and now >= max(self.stream_start_ms + self.opt.lead_in_ms,
                                         self._quiet_since(ref) + (gap if self.playback.items
