@@ -36,7 +36,14 @@ from harness.agent.events import (
     text_tokens,
     usage,
 )
-from harness.agent.vad import SpeechPaused, SpeechStarted, SpeechStopped, VoiceActivityDetector
+from harness.agent.vad import (
+    CALLER_TURN_GATE_DB,
+    SpeechPaused,
+    SpeechStarted,
+    SpeechStopped,
+    VoiceActivityDetector,
+    follow_level,
+)
 
 # The smallest buffer the service commits by hand.
 MIN_COMMIT_MS = 100
@@ -70,6 +77,7 @@ class Item:
     sentences: list[tuple[float, float, str]] = field(default_factory=list)
     transcript: asyncio.Future[str] | None = None
     no_input: bool = False
+    addressed: bool = True
     consumed: bool = False
     transcription_pending: bool = False
     play_start: float | None = None  # loop time its audio starts playing at the client
@@ -192,6 +200,7 @@ class AgentSession:
         self.vad: VoiceActivityDetector | None = None
         self._vad_origin_ms = 0.0
         self._caller_level_db: float | None = None
+        self._caller_turn_level_db: float | None = None
         self._rebuild_vad()
 
     # ----------------------------------------------------------------------- plumbing
@@ -442,10 +451,24 @@ class AgentSession:
         transcript_task = (speculation[1] if speculation and speculation[0] == speech_end_ms
                            else None)
         self._drop_buffer_until(audio_end_ms)
-        self._commit(item_id, pcm, transcript_task)
+        item = self._commit(item_id, pcm, transcript_task)
+        item.addressed = self._judge_turn(pcm)
         td = config.turn_detection(self.session)
         if td is not None and td.create_response and self.response is None:
             self._start_response({})
+
+    def _judge_turn(self, pcm: np.ndarray) -> bool:
+        """Whether a VAD turn is the caller talking to the agent, by its level (see ``vad``)."""
+        level = audio.active_speech_level(pcm, self.input_rate)
+        if self.faults.talk_over_noise or not np.isfinite(level):
+            return True
+        ref = self._caller_turn_level_db
+        if ref is not None and level < ref - CALLER_TURN_GATE_DB:
+            return False
+        self._caller_turn_level_db = follow_level(ref, level)
+        assert self.vad is not None
+        self.vad.learn_caller_level()
+        return True
 
     def _check_hold(self) -> None:
         """The policy held an unfinished utterance; the caller did not go on in time."""
@@ -799,6 +822,7 @@ class AgentSession:
         else:
             inputs = response.consumed_items
         texts: list[str] = []
+        not_addressed: list[str] = []
         no_input = False
         actions: list[Any] = []
         if response.hold_expired:
@@ -806,16 +830,20 @@ class AgentSession:
         for item in inputs:
             if item.type == "message":
                 assert item.transcript is not None
-                text = await item.transcript
+                # Shielded: cancelling this response must not cancel the turn's transcript,
+                # which the next response answers.
+                text = await asyncio.shield(item.transcript)
                 no_input = no_input or item.no_input
                 if text:
-                    texts.append(text)
+                    (texts if item.addressed else not_addressed).append(text)
         if self._interrupted is not None and response.in_conversation:
             item, spoken_ms = self._interrupted
             self._interrupted = None
             policy.on_interrupted(_spoken_text(item, spoken_ms))
         if texts:
             actions.extend(policy.on_user_turn(" ".join(texts)))
+        elif not_addressed:
+            actions.extend(policy.on_user_turn(" ".join(not_addressed), addressed=False))
         elif no_input:
             actions.extend(policy.on_no_input())
         elif any(i.type == "message" for i in inputs) or not (inputs or response.hold_expired):

@@ -38,7 +38,9 @@ class ScriptedPolicy:
         self.tools = [t["name"] for t in session_tools]
         self.interrupted: list[str] = []
 
-    def on_user_turn(self, transcript: str) -> list[Any]:
+    def on_user_turn(self, transcript: str, addressed: bool = True) -> list[Any]:
+        if not addressed:
+            return []
         lowered = transcript.lower()
         if "weather" in lowered and "get_weather" in self.tools:
             return [CallTool("get_weather", {"city": "London"})]
@@ -78,6 +80,7 @@ class Client:
         self.events: list[dict[str, Any]] = []
         self.times: list[float] = []
         self.raw_invalid: list[str] = []
+        self._pump: asyncio.Task[None] | None = None
 
     def now_ms(self) -> float:
         return (time.perf_counter() - self.t0) * 1000.0
@@ -105,6 +108,30 @@ class Client:
             event = await self.recv(max(0.01, deadline - time.perf_counter()))
             if event["type"] == event_type and all(event.get(k) == v for k, v in match.items()):
                 return event
+
+    def pump(self) -> asyncio.Task[None]:
+        """Receive (and timestamp) events in the background, for tests that stream meanwhile;
+        wait for them with :meth:`wait`."""
+        async def receive() -> None:
+            while True:
+                await self.recv(timeout=3600)
+
+        self._pump = asyncio.ensure_future(receive())
+        return self._pump
+
+    async def wait(self, event_type: str, timeout: float = 20.0, after: int = 0,
+                   **match: Any) -> tuple[dict[str, Any], float]:
+        """With :meth:`pump` running: the first event of ``event_type`` at index ≥ ``after``
+        (matching ``match``) and its arrival time in ms."""
+        deadline = time.perf_counter() + timeout
+        while True:
+            for event, t in zip(self.events[after:], self.times[after:], strict=True):
+                if event["type"] == event_type and all(
+                        event.get(k) == v for k, v in match.items()):
+                    return event, t
+            if time.perf_counter() > deadline:
+                raise TimeoutError(f"no {event_type} in {self.types()}")
+            await asyncio.sleep(0.01)
 
     def types(self) -> list[str]:
         return [e["type"] for e in self.events]
@@ -148,12 +175,14 @@ class _Session:
 
     async def __aenter__(self) -> Client:
         self._cm = connect(self.url, max_size=None)
-        client = Client(await self._cm.__aenter__())
+        client = self.client = Client(await self._cm.__aenter__())
         created = await client.until("session.created")
         assert created["session"]["object"] == "realtime.session"
         return client
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self.client._pump is not None:
+            self.client._pump.cancel()
         await self._cm.__aexit__(*exc_info)
 
 

@@ -1,0 +1,138 @@
+"""Spoken turns over a real socket: caller audio in, transcription and a spoken answer out;
+barge-in, the idle timeout and the turn-level gate for audio not addressed to the agent."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+
+import numpy as np
+import pytest
+from agent_client import caller_speech, run, session, silence
+
+VAD_500 = {"input": {"transcription": {"model": "whisper-1"},
+                     "turn_detection": {"type": "server_vad", "silence_duration_ms": 500}}}
+
+
+def _audio_ms(client, response_id: str) -> float:
+    data = sum(len(base64.b64decode(e["delta"])) for e in client.events
+               if e["type"] == "response.output_audio.delta" and e["response_id"] == response_id)
+    return data / 48.0  # PCM16 at 24 kHz
+
+
+def _quieter(x: np.ndarray, db: float) -> np.ndarray:
+    return (x.astype(np.float64) * 10 ** (db / 20)).astype(np.int16)
+
+
+def test_a_quieter_voice_is_not_answered_unless_talk_over_noise(scripted_agent):
+    """After the caller's turn, a voice 10 dB quieter (a side conversation) gets no answer; with
+    the talk_over_noise fault it does."""
+    caller = caller_speech("Hello, my name is Marcelo.")
+    side = _quieter(caller_speech("Tell me everything about the weekend."), -10)
+
+    async def call(faults: str | None) -> list[dict]:
+        async with session(scripted_agent.url, faults) as client:
+            await client.update(audio=VAD_500)
+            client.pump()
+            await client.stream(np.concatenate([silence(300), caller, silence(800)]), speed=4)
+            first, _ = await client.wait("response.done")
+            await client.stream(np.concatenate([side, silence(800)]), speed=4)
+            await client.wait("response.done", after=client.events.index(first) + 1)
+            return [e["response"] for e in client.events if e["type"] == "response.done"]
+
+    async def both() -> list[list[dict]]:
+        return await asyncio.gather(call(None), call("talk_over_noise"))
+
+    plain, faulty = run(both())
+    assert len(plain) == len(faulty) == 2
+    assert plain[0]["output"] and faulty[0]["output"]
+    assert plain[1]["output"] == []
+    assert faulty[1]["output"][0]["content"][0]["transcript"].startswith("Here is everything")
+
+
+@pytest.mark.slow
+def test_caller_audio_gets_transcribed_and_a_spoken_answer(support_agent):
+    line = caller_speech("Hi, I need to cancel an order.")
+
+    async def call() -> None:
+        async with session(support_agent.url) as client:
+            await client.update(audio=VAD_500, tools=[{
+                "type": "function", "name": "cancel_order", "description": "Cancel an order.",
+                "parameters": {"type": "object",
+                               "properties": {"order_id": {"type": "string"}}}}])
+            await client.stream(np.concatenate([silence(500), line, silence(1200)]))
+            heard = await client.until(
+                "conversation.item.input_audio_transcription.completed")
+            assert "cancel" in heard["transcript"].lower()
+            done = await client.until("response.done")
+            answer = done["response"]["output"][0]
+            assert answer["content"][0]["type"] == "output_audio"
+            assert "order number" in answer["content"][0]["transcript"].lower()
+            assert _audio_ms(client, done["response"]["id"]) > 1000
+
+    run(call())
+
+
+@pytest.mark.slow
+def test_barge_in_cancels_and_ignore_barge_in_keeps_talking(scripted_agent):
+    interruption = caller_speech("Wait, I have a question.")
+
+    async def call(faults: str | None) -> dict:
+        async with session(scripted_agent.url, faults) as client:
+            await client.update(audio=VAD_500)
+            client.pump()
+            await client.send("conversation.item.create", item={
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "Tell me everything."}]})
+            await client.send("response.create")
+            streaming = asyncio.ensure_future(client.stream(silence(60_000)))
+            first, first_ms = await client.wait("response.output_audio.delta")
+            await asyncio.sleep(0.8)
+            streaming.cancel()
+            onset_ms = client.now_ms()
+            await client.stream(np.concatenate([interruption, silence(1500)]))
+            done, _ = await client.wait("response.done")
+            _, started_ms = await client.wait("input_audio_buffer.speech_started")
+            return {"done": done["response"], "onset_ms": onset_ms, "started_ms": started_ms,
+                    "first_ms": first_ms, "audio_ms": _audio_ms(client, first["response_id"])}
+
+    async def both() -> list[dict]:
+        return await asyncio.gather(call(None), call("ignore_barge_in"))
+
+    plain, ignoring = run(both())
+    assert plain["done"]["status"] == "cancelled"
+    assert plain["done"]["status_details"] == {"type": "cancelled", "reason": "turn_detected"}
+    assert plain["done"]["output"][0]["status"] == "incomplete"
+    assert plain["started_ms"] - plain["onset_ms"] < 400
+    # ignore_barge_in: the answer goes on to the end, and the caller is heard only once it has
+    # played (the client stops playback on speech_started, so this is what a caller hears).
+    assert ignoring["done"]["status"] == "completed"
+    assert ignoring["started_ms"] >= ignoring["first_ms"] + ignoring["audio_ms"] - 100
+
+
+@pytest.mark.slow
+def test_idle_timeout_prompts_the_caller(scripted_agent):
+    async def call() -> None:
+        async with session(scripted_agent.url) as client:
+            await client.update(audio={"input": {"turn_detection": {
+                "type": "server_vad", "idle_timeout_ms": 1000}}})
+            await client.send("conversation.item.create", item={
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "Hello."}]})
+            await client.send("response.create")
+            client.pump()
+            streaming = asyncio.ensure_future(client.stream(silence(20_000)))
+            first, first_ms = await client.wait("response.output_audio.delta")
+            timeout, fired_ms = await client.wait("input_audio_buffer.timeout_triggered")
+            answer, _ = await client.wait("response.done",
+                                          after=client.events.index(timeout))
+            streaming.cancel()
+            played_ms = _audio_ms(client, first["response_id"])
+            # The timeout counts from the end of the answer's playback.
+            assert fired_ms - (first_ms + played_ms) == pytest.approx(1000, abs=250)
+            assert timeout["audio_end_ms"] - timeout["audio_start_ms"] == pytest.approx(
+                1000, abs=60)
+            assert answer["response"]["output"][0]["content"][0]["transcript"] == (
+                "Are you still there?")
+
+    run(call())
