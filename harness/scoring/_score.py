@@ -107,9 +107,13 @@ def load_verdicts(trial_dir: Path) -> list[Verdict]:
     return [Verdict.model_validate(v) for v in items]
 
 
+SKIPPED_FRAME_TYPES = ("input_audio_buffer.append",)
+"""Frames no scorer reads (the caller's audio chunks: most of a recording's lines)."""
+
+
 def score_trial(trial_dir: Path) -> list[Verdict]:
     """Load a trial folder, score it against its own expectations, (re)write ``verdicts.json``."""
-    recording = Recording.load(Path(trial_dir))
+    recording = Recording.load(Path(trial_dir), skip_types=SKIPPED_FRAME_TYPES)
     verdicts = score(recording)
     write_verdicts(Path(trial_dir), verdicts)
     return verdicts

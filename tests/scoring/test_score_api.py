@@ -119,3 +119,18 @@ def test_incomplete_recording_scores_without_crashing(tmp_path):
     verdicts = score(rec)
     assert len(verdicts) == len(EXPECT)
     assert not any(v.status == "error" for v in verdicts), [v.summary for v in verdicts]
+
+
+def test_score_trial_skips_caller_audio_frames_without_changing_verdicts(tmp_path):
+    b = order_call("talk_over_noise")
+    for k in range(200):
+        b.add(70.0 + 20.0 * k, "sent", "input_audio_buffer.append",
+              {"audio": {"audio_ref": {"track": "caller", "start_sample": 480 * k,
+                                       "samples": 480, "sample_rate": 24000}}})
+    full = b.write(tmp_path / "t")
+    lean = Recording.load(tmp_path / "t", skip_types=("input_audio_buffer.append",))
+    assert len(lean.frames) == len(full.frames) - 200
+    assert [f.seq for f in lean.frames] == [f.seq for f in full.frames
+                                            if f.type != "input_audio_buffer.append"]
+    expected = [v.model_dump() for v in score(full)]
+    assert [v.model_dump() for v in score_trial(tmp_path / "t")] == expected
