@@ -11,6 +11,7 @@ any moment leaves a consistent folder.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import inspect
 import json
@@ -103,6 +104,7 @@ class ProgressEvent:
 # --------------------------------------------------------------------------- helpers
 
 
+@functools.lru_cache(maxsize=1)
 def machine_info() -> dict[str, Any]:
     """What the numbers of a run depend on (no user names, no paths)."""
     return {"platform": platform.platform(), "python": platform.python_version(),
@@ -238,7 +240,11 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
         raise
     finally:
         await conn.close()
-        session.finish(status, error)
+        if status == "incomplete":
+            session.finish(status, error)
+        else:
+            # writing the tracks takes milliseconds: off the loop other sessions stream on
+            await asyncio.to_thread(session.finish, status, error)
         result.status, result.error = status, error
         result.duration_s = time.perf_counter() - started
     return result
