@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -43,8 +44,11 @@ class SpeechRecognizer:
         self.model_name = model
         self._model = WhisperModel(
             model, device="cpu", compute_type=compute_type,
-            cpu_threads=max(1, (os.cpu_count() or 2) // _WORKERS), num_workers=_WORKERS)
+            cpu_threads=os.cpu_count() or 2, num_workers=_WORKERS)
         self._executor = ThreadPoolExecutor(max_workers=_WORKERS, thread_name_prefix="asr")
+        self.recent_seconds = 0.35  # running mean of a transcription's wall time
+        self.in_flight = 0  # transcriptions queued or running (sessions may run in many loops)
+        self._count_lock = threading.Lock()
         # The first call builds CTranslate2's caches; do it now rather than on a caller's turn.
         self.transcribe_sync(np.zeros(ASR_RATE // 2, dtype=np.int16), ASR_RATE)
 
@@ -67,10 +71,25 @@ class SpeechRecognizer:
 
     async def transcribe(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                          language: str | None = None) -> str:
-        """:meth:`transcribe_sync` in a worker thread."""
+        """:meth:`transcribe_sync` in a worker thread (queue wait included in
+        :attr:`recent_seconds`, which tells how long a transcript takes right now)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(
-            self._executor, self.transcribe_sync, pcm16, sample_rate, prompt, language)
+        started = time.perf_counter()
+        with self._count_lock:
+            self.in_flight += 1
+        try:
+            text = await loop.run_in_executor(
+                self._executor, self.transcribe_sync, pcm16, sample_rate, prompt, language)
+        finally:
+            with self._count_lock:
+                self.in_flight -= 1
+        self.recent_seconds += 0.3 * (time.perf_counter() - started - self.recent_seconds)
+        return text
+
+    @property
+    def idle(self) -> bool:
+        """Whether a worker is free now (speculative work should only use spare capacity)."""
+        return self.in_flight < _WORKERS
 
 
 def get_recognizer() -> SpeechRecognizer:
@@ -81,3 +100,8 @@ def get_recognizer() -> SpeechRecognizer:
             _recognizer = SpeechRecognizer(
                 default_model(), os.environ.get("HARNESS_ASR_COMPUTE_TYPE", "int8"))
         return _recognizer
+
+
+def loaded_recognizer() -> SpeechRecognizer | None:
+    """The process-wide recognizer if it is loaded already (never loads it)."""
+    return _recognizer

@@ -367,6 +367,10 @@ class AgentSession:
         self._stream_ms += len(samples) * 1000.0 / self.input_rate
         if self.vad is None:
             return
+        recognizer = asr.loaded_recognizer()
+        if recognizer is not None:
+            # Speculate early enough for the transcript to be ready when the turn ends.
+            self.vad.speculation_lead_ms = int(recognizer.recent_seconds * 1000) + 50
         for vad_event in self.vad.feed(samples):
             self._on_vad(vad_event)
         self._trim_buffer()
@@ -414,7 +418,7 @@ class AgentSession:
     def _on_speech_started(self, audio_start_ms: int) -> None:
         self._speech_item_id = new_id("item")
         self._speech_start_ms = audio_start_ms
-        self._speculation = None
+        self._drop_speculation()
         self._idle_from_ms = None
         self._hold_until_ms = None
         self.emit(server_event("input_audio_buffer.speech_started",
@@ -435,7 +439,17 @@ class AgentSession:
                     self._interrupted = (item, (at - item.play_start) * 1000.0)
                 return
 
+    def _drop_speculation(self) -> None:
+        # A queued transcription that nobody will read must not hold up the shared workers.
+        if self._speculation is not None:
+            self._speculation[1].cancel()
+            self._speculation = None
+
     def _speculate(self, speech_end_ms: int) -> None:
+        recognizer = asr.loaded_recognizer()
+        if recognizer is None or not recognizer.idle:
+            return  # speculation only uses spare capacity; the final transcript always runs
+        self._drop_speculation()
         end = min(self._stream_ms, speech_end_ms + _SPECULATION_TAIL_MS)
         pcm = self._take_audio(self._speech_start_ms, end)
         self._speculation = (speech_end_ms, self._spawn(self._transcribe(pcm)))
@@ -447,9 +461,10 @@ class AgentSession:
                                item_id=item_id))
         pcm = self._take_audio(self._speech_start_ms, audio_end_ms)
         speculation = self._speculation
-        self._speculation = None
-        transcript_task = (speculation[1] if speculation and speculation[0] == speech_end_ms
-                           else None)
+        transcript_task = None
+        if speculation is not None and speculation[0] == speech_end_ms:
+            transcript_task, self._speculation = speculation[1], None
+        self._drop_speculation()
         self._drop_buffer_until(audio_end_ms)
         item = self._commit(item_id, pcm, transcript_task)
         item.addressed = self._judge_turn(pcm)
@@ -537,7 +552,7 @@ class AgentSession:
     def _on_clear(self, event: dict[str, Any]) -> None:
         self._buffer = []
         self._buffer_start_ms = self._stream_ms
-        self._speculation = None
+        self._drop_speculation()
         if self.vad is not None:
             self.vad.reset(int(self._stream_ms - self._vad_origin_ms))
         self.emit(server_event("input_audio_buffer.cleared"))

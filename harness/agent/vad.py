@@ -41,6 +41,10 @@ NOISE_GATE_DB = 8.0
 _NOISE_WINDOW_FRAMES = 150
 _ONSET_WINDOW = 5  # speech starts when 3 of the last 5 frames are speech
 _ONSET_FRAMES = 3
+# Initial lead of a speculative transcript: one transcription of a short utterance.
+_SPECULATION_LEAD_MS = 350
+# Pauses shorter than this are inside a sentence (a comma, a breath): not worth a transcript.
+_MIN_SPECULATION_PAUSE_MS = 200
 _VAD_RATE = 8000  # webrtcvad is built for telephone-band speech; exact 3:1 decimation from 24 kHz
 
 
@@ -109,9 +113,10 @@ class VoiceActivityDetector:
         self._speech_end_ms = 0
         self._turn_levels: list[float] = []
         self.last_turn_levels: list[float] = []
-        # Start a speculative transcript when the silence so far leaves enough time for it.
-        self._speculate_after_ms = (
-            max(FRAME_MS * 3, silence_duration_ms - 350) if speculate else None)
+        self.speculate = speculate
+        # How long before the end of a turn a speculative transcript should start: about one
+        # transcription, so it is ready when the turn ends (the session keeps it up to date).
+        self.speculation_lead_ms = _SPECULATION_LEAD_MS
         self._speculated = False
         self.buffer_start_ms = 0
 
@@ -184,8 +189,9 @@ class VoiceActivityDetector:
             self._recent.clear()
             self.last_turn_levels, self._turn_levels = self._turn_levels, []
             return [SpeechStopped(audio_end_ms=self.now_ms, speech_end_ms=self._speech_end_ms)]
-        if (self._speculate_after_ms is not None and not self._speculated
-                and silence >= self._speculate_after_ms):
+        speculate_after = max(min(_MIN_SPECULATION_PAUSE_MS, self.silence_duration_ms // 2),
+                              self.silence_duration_ms - self.speculation_lead_ms)
+        if self.speculate and not self._speculated and silence >= speculate_after:
             self._speculated = True
             return [SpeechPaused(speech_end_ms=self._speech_end_ms)]
         return []
