@@ -241,3 +241,44 @@ def test_bad_fault_query_or_path_is_refused(scripted_agent):
     base = scripted_agent.url
     assert run(attempt(base + "?faults=no_such_fault")) == 400
     assert run(attempt(base.replace("/v1/realtime", "/elsewhere"))) == 404
+
+
+def test_user_audio_item_is_transcribed_and_answered(scripted_agent):
+    line = caller_speech("Hello, my name is Marcelo.")
+
+    async def scenario() -> None:
+        async with session(scripted_agent.url) as client:
+            await client.update(audio={"input": {"transcription": {"model": "whisper-1"},
+                                                 "turn_detection": None}})
+            await client.send("conversation.item.create", item={
+                "type": "message", "role": "user", "content": [{
+                    "type": "input_audio",
+                    "audio": base64.b64encode(line.astype("<i2").tobytes()).decode()}]})
+            await client.send("response.create")
+            heard = await client.until("conversation.item.input_audio_transcription.completed")
+            assert "my name is" in heard["transcript"].lower()
+            done = await client.until("response.done")
+            assert done["response"]["output"][0]["content"][0]["transcript"].startswith("Hello")
+
+    run(scenario())
+
+
+def test_manual_commit_without_turn_detection(scripted_agent):
+    line = caller_speech("Hello, my name is Marcelo.")
+
+    async def scenario() -> None:
+        async with session(scripted_agent.url) as client:
+            await client.update(audio={"input": {"turn_detection": None}})
+            await client.stream(np.concatenate([line, silence(200)]), speed=8)
+            await client.send("input_audio_buffer.commit")
+            committed = await client.until("input_audio_buffer.committed")
+            await client.send("response.create")
+            done = await client.until("response.done")
+            assert done["response"]["output"][0]["content"][0]["transcript"].startswith("Hello")
+            # No VAD events without turn detection.
+            assert not [t for t in client.types() if t.startswith("input_audio_buffer.speech")]
+            assert committed["item_id"].startswith("item_")
+            await client.send("input_audio_buffer.clear")
+            await client.until("input_audio_buffer.cleared")
+
+    run(scenario())
