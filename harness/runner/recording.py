@@ -7,10 +7,19 @@ A trial folder holds:
   event names) or ``harness`` (the runner's own annotations, see ``ANNOTATIONS``). Audio payloads
   (``audio`` of ``input_audio_buffer.append`` and ``delta`` of ``response.output_audio.delta``)
   are replaced by an :class:`AudioRef` into a track.
-- ``caller.wav``: the caller stream exactly as sent (PCM16 mono, the stream's rate).
+  Frames may carry extra keys: ``raw_type`` (the wire name when the target spoke the beta
+  dialect), ``scheduled_ms`` (on ``input_audio_buffer.append``: when the chunk was due; ``t_ms``
+  is when it went out) and ``dropped: true`` (on an agent audio delta that arrived after its
+  response was interrupted: recorded in ``agent_stream.wav``, never played). Annotations carry
+  the exact time of what they mark, so one can be up to a chunk (20 ms) earlier than the line
+  before it.
+- ``caller.wav``: the caller stream exactly as sent (PCM16 mono, the stream's rate). Its sample 0
+  is the start of chunk 0, i.e. ``harness.stream.started``'s ``t_ms`` on the session clock.
 - ``agent_stream.wav``: every received agent audio byte in arrival order (PCM16 mono).
-- ``agent.wav``: agent audio placed on the playback timeline (what the caller heard).
-- ``call.wav``: stereo, caller left, agent (playback timeline) right.
+- ``agent.wav``: agent audio placed on the playback timeline (what the caller heard); sample 0 is
+  session time 0.
+- ``call.wav``: stereo, caller left, agent (playback timeline) right, both on the session clock
+  from 0 (at the caller stream's rate).
 - ``meta.json``: :class:`RecordingMeta`.
 - ``verdicts.json``: written by scoring.
 

@@ -389,8 +389,7 @@ class TrialSession:
             delay_ns = due_ns - time.perf_counter_ns()
             if delay_ns > 0:
                 await asyncio.sleep(delay_ns / 1e9)
-            now = self.now_ms()
-            if stream.turn is None and await self._tick(now):
+            if stream.turn is None and await self._tick(self.now_ms(), (due_ns - self.t0_ns) / 1e6):
                 return
             text, k, ended = stream.next()
             await send_text(text)
@@ -423,8 +422,13 @@ class TrialSession:
                    and r.status in ("completed", "incomplete")
                    for r in self.protocol.responses.values())
 
-    async def _tick(self, now: float) -> bool:
-        """Between turns: start the next turn if it is due. True when the session should close."""
+    async def _tick(self, now: float, at: float) -> bool:
+        """Between turns: start the next turn if it is due. True when the session should close.
+
+        ``now`` is the session time (agent state is read at it), ``at`` the scheduled send time of
+        the chunk about to go out: waits are measured to ``at``, so a turn never starts before
+        its wait is over even when the chunk goes out late.
+        """
         self._annotate_playback(self.playback.advance(now))
         prev = self.turns[-1] if self.turns else None
         gap = self.scenario.reaction_gap_ms
@@ -435,34 +439,34 @@ class TrialSession:
                 return False
             quiet = self._quiet_since(prev.end_ms)
             if self._idle(prev) and prev.addressed and self._answered(prev):
-                return now >= quiet + gap
+                return at >= quiet + gap
             # a response the agent holds open without a sound does not keep the call alive
-            return now >= quiet + self.scenario.idle_timeout_ms
-        trigger = self._trigger(now, prev, gap)
+            return at >= quiet + self.scenario.idle_timeout_ms
+        trigger = self._trigger(now, at, prev, gap)
         if trigger is not None:
             await self._start_turn(now, trigger)
         return False
 
-    def _trigger(self, now: float, prev: _TurnState | None, gap: float) -> str | None:
+    def _trigger(self, now: float, at: float, prev: _TurnState | None, gap: float) -> str | None:
         turn = self.scenario.turns[self.next_turn]
         assert self.stream_start_ms is not None
         ref = prev.end_ms if prev is not None else self.stream_start_ms
         if turn.after_ms is not None:
-            return "after_ms" if now >= ref + turn.after_ms else None
-        if now >= ref + self.opt.turn_timeout_ms:
+            return "after_ms" if at >= ref + turn.after_ms else None
+        if at >= ref + self.opt.turn_timeout_ms:
             return "timeout"
         idle = self._idle(prev)
         if prev is None:
-            ready = idle and now >= max(self.stream_start_ms + self.opt.lead_in_ms,
+            ready = idle and at >= max(self.stream_start_ms + self.opt.lead_in_ms,
                                         self._quiet_since(ref) + (gap if self.playback.items
                                                                   else 0.0))
             return "first" if ready else None
         answered = not prev.addressed or self._answered(prev)
-        after_agent = idle and answered and now >= self._quiet_since(ref) + gap
+        after_agent = idle and answered and at >= self._quiet_since(ref) + gap
         if turn.barge_in is not None:
-            played = self.playback.played_since_onset(ref, now)
+            played = self.playback.played_since_onset(ref, at)
             if (played is not None and played >= turn.barge_in.at_agent_ms
-                    and self.playback.audible_at(now)):
+                    and self.playback.audible_at(at)):
                 return "barge_in"
             return "after_agent" if after_agent else None
         if turn.when_agent_says is not None:
@@ -471,7 +475,7 @@ class TrialSession:
                 if re.search(turn.when_agent_says, said):
                     self._says_matched_ms = now
             if self._says_matched_ms is not None and idle and \
-                    now >= self._quiet_since(self._says_matched_ms) + gap:
+                    at >= self._quiet_since(self._says_matched_ms) + gap:
                 return "when_agent_says"
             return None
         return "after_agent" if after_agent else None
