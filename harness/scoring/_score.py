@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 from collections.abc import Iterable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -119,8 +122,16 @@ def score_trial(trial_dir: Path) -> list[Verdict]:
     return verdicts
 
 
-def score_run(run_dir: Path) -> dict[str, list[Verdict]]:
-    """Re-score every trial listed in ``run.json`` that left a recording; path → verdicts."""
+PARALLEL_FROM_TRIALS = 200
+"""Runs with at least this many trials are scored by one worker process per core."""
+
+
+def score_run(run_dir: Path, *, workers: int | None = None) -> dict[str, list[Verdict]]:
+    """Re-score every trial listed in ``run.json`` that left a recording; path → verdicts.
+
+    Trials are independent, so large runs are scored in ``workers`` processes (default: one per
+    core from :data:`PARALLEL_FROM_TRIALS` trials on); results do not depend on the split.
+    """
     run_dir = Path(run_dir)
     run_file = run_dir / "run.json"
     if not run_file.is_file():
@@ -130,13 +141,18 @@ def score_run(run_dir: Path) -> dict[str, list[Verdict]]:
     except json.JSONDecodeError as exc:
         raise InputError(f"run.json is not valid JSON: {exc.msg}",
                          location=f"{run_file}:{exc.lineno}:{exc.colno}") from None
-    results: dict[str, list[Verdict]] = {}
-    for entry in run.get("trials") or []:
-        rel = entry.get("path")
-        if not rel or not (run_dir / rel / "meta.json").is_file():
-            continue
-        results[rel] = score_trial(run_dir / rel)
-    return results
+    paths = [entry["path"] for entry in run.get("trials") or []
+             if entry.get("path") and (run_dir / entry["path"] / "meta.json").is_file()]
+    if workers is None:
+        workers = (os.cpu_count() or 1) if len(paths) >= PARALLEL_FROM_TRIALS else 1
+    if workers <= 1 or len(paths) < 2:
+        return {rel: score_trial(run_dir / rel) for rel in paths}
+    # spawn, not fork: the caller may hold threads (an event loop, a progress bar).
+    context = multiprocessing.get_context("spawn")
+    chunk = max(1, len(paths) // (workers * 8))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        scored = pool.map(score_trial, [run_dir / rel for rel in paths], chunksize=chunk)
+        return dict(zip(paths, scored, strict=True))
 
 
 def score_run_summary(results: dict[str, list[Verdict]]) -> tuple[list[str], int]:

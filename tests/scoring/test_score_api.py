@@ -134,3 +134,16 @@ def test_score_trial_skips_caller_audio_frames_without_changing_verdicts(tmp_pat
                                             if f.type != "input_audio_buffer.append"]
     expected = [v.model_dump() for v in score(full)]
     assert [v.model_dump() for v in score_trial(tmp_path / "t")] == expected
+
+
+def test_score_run_in_worker_processes_matches_scoring_in_process(tmp_path):
+    run = tmp_path / "run"
+    entries = []
+    for i, fault in enumerate([None, "misread_digit", "talk_over_noise", "never_escalate"]):
+        rel = f"{fault or 'clean'}/trial-{i}"
+        order_call(fault).write(run / rel)
+        entries.append({"path": rel, "status": "completed"})
+    (run / "run.json").write_text(json.dumps({"schema_version": 1, "trials": entries}))
+    alone = {k: [v.model_dump() for v in vs] for k, vs in score_run(run, workers=1).items()}
+    pooled = {k: [v.model_dump() for v in vs] for k, vs in score_run(run, workers=2).items()}
+    assert pooled == alone and list(pooled) == [e["path"] for e in entries]
