@@ -192,9 +192,6 @@ class RealtimeProtocol:
     def in_progress(self) -> list[ResponseState]:
         return [r for r in self.responses.values() if r.in_progress]
 
-    def response_of_item(self, item_id: str) -> ResponseState | None:
-        return next((r for r in self.responses.values() if item_id in r.audio_items), None)
-
     # ------------------------------------------------------------------ received events
 
     def _response(self, response_id: str | None, t_ms: float) -> ResponseState:

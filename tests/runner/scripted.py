@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from websockets.asyncio.server import serve
 
+from harness.audio import decode_g711, encode_g711
 from harness.scenario.models import AgentConfig, Scenario, ToolSpec, TurnDetection
 
 RATE = 24_000
@@ -79,14 +80,16 @@ class FakeScript:
 
 def scenario(turns: list[dict[str, Any]], *, tools: dict[str, Any] | None = None,
              turn_detection: TurnDetection | None | str = "default",
-             declared: list[str] | None = None, **kw: Any) -> Scenario:
+             declared: list[str] | None = None, formats: str = "audio/pcm",
+             **kw: Any) -> Scenario:
     """A scenario with an attached agent config (what the loader would produce)."""
     sc = Scenario.model_validate({"name": "t", "turns": turns, "tools": tools or {},
                                   "expect": [{"turn_answered": {}}],
                                   "reaction_gap_ms": 200, "idle_timeout_ms": 600, **kw})
     td = TurnDetection(silence_duration_ms=200) if turn_detection == "default" else turn_detection
     sc.agent_config = AgentConfig(
-        instructions="test", turn_detection=td,
+        instructions="test", turn_detection=td, input_audio_format=formats,
+        output_audio_format=formats,
         tools=[ToolSpec(name=n, parameters={"type": "object", "properties": {
             "order_id": {"type": "string"}}}) for n in (declared or [])])
     return sc
@@ -110,6 +113,7 @@ class Behaviour:
     tool_call: dict[str, Any] | None = None
     invented_tool: bool = False
     manual: bool = False
+    g711: bool = False
 
 
 @dataclass
@@ -159,9 +163,10 @@ class _Conn:
             if not self.b.silent:
                 await self.send({"type": "session.updated", "session": ev["session"]})
         elif t == "input_audio_buffer.append" and not self.b.manual:
-            pcm = np.frombuffer(base64.b64decode(ev["audio"]), dtype="<i2")
+            raw = base64.b64decode(ev["audio"])
+            pcm = decode_g711(raw, "ulaw") if self.b.g711 else np.frombuffer(raw, dtype="<i2")
             loud = np.sqrt(np.mean(pcm.astype(np.float64) ** 2)) > 1500 if len(pcm) else False
-            chunk_ms = len(pcm) * 1000 / RATE
+            chunk_ms = len(pcm) * 1000 / (8000 if self.b.g711 else RATE)
             if loud and not self.in_speech:
                 self.in_speech = True
                 await self.send({"type": "input_audio_buffer.speech_started",
@@ -214,6 +219,9 @@ class _Conn:
             return
         audio = tone(self.b.reply_ms, REPLY_AMP, 500.0)
         step = int(RATE * self.b.delta_ms / 1000)
+        if self.b.g711:  # μ-law at 8 kHz: one byte per sample
+            audio = np.frombuffer(encode_g711(audio, "ulaw"), dtype=np.uint8)
+            step //= 3
         if not self.b.out_of_order:
             await self.send({"type": "response.created", "response": {"id": rid}})
             await self.send({"type": "response.output_item.added", "response_id": rid,

@@ -33,6 +33,7 @@ CASES = {
                  Behaviour(invented_tool=True), {}),
     "manual": (scenario(TWO_TURNS + [{"silence_ms": 300}], turn_detection=None),
                Behaviour(manual=True), {}),
+    "g711": (scenario(TWO_TURNS, formats="audio/pcmu"), Behaviour(g711=True), {}),
     "pacing": (scenario([{"say": "hello"}, {"silence_ms": 1000, "after_ms": 0}]), Behaviour(), {}),
 }
 
@@ -229,3 +230,22 @@ def test_chunks_follow_the_schedule_without_drift(runs):
                        "sample_rate": 24000}
     caller, rate = rec.track("caller.wav")
     assert len(caller) == len(chunks) * 480 and rate == 24000
+
+
+def test_g711_session_streams_and_plays_at_8khz(runs):
+    res, log, folder = runs["g711"]
+    assert res.status == "completed", res.error
+    session = log.of("session.update")[0]["session"]["audio"]
+    assert session["input"]["format"] == {"type": "audio/pcmu"}
+    assert session["output"]["format"] == {"type": "audio/pcmu"}
+    rec = Recording.load(folder)
+    assert rec.annotations("harness.stream.started")[0][1].sample_rate == 8000
+    ref = rec.events("input_audio_buffer.append")[0].event["audio"]["audio_ref"]
+    assert ref["samples"] == 160 and ref["sample_rate"] == 8000
+    stops = [a for _, a in rec.annotations("harness.playback.stopped")]
+    assert [s.reason for s in stops] == ["drained", "drained"]
+    assert all(abs(s.played_ms - 600) < 1 for s in stops)
+    agent, rate = rec.track("agent.wav")
+    assert rate == 8000 and abs(_audible_ms(agent, rate) - 1200) <= 8
+    call, call_rate = rec.track("call.wav")
+    assert call_rate == 8000 and call.shape[1] == 2
