@@ -6,7 +6,9 @@ A light loopback server runs in a separate process (so its CPU is not the harnes
 ``session.update`` and swallows the caller stream; in latency mode it also starts a reply a known
 ``--delay-ms`` after it received the caller's last speech chunk (the first quiet chunk after loud
 ones tells it which one that was). The harness side runs real :func:`harness.runner.run_trial`
-sessions, all in this process's one event loop, writing real recordings to a temporary folder.
+sessions, all in this process's one event loop, writing real recordings to a temporary folder;
+they start :data:`RAMP_MS` apart. The machine's load average is printed: other jobs on the same
+cores show up as jitter (``nice -n -10`` shields the run from them).
 
 Printed: jitter (sent − scheduled, ms) p50/p99/max per session count; the harness process's CPU
 per session in % of one core; and |measured − true| voice-to-voice latency p50/p99, where
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import hashlib
 import json
 import multiprocessing as mp
 import os
@@ -40,9 +43,9 @@ from harness.scenario.models import AgentConfig, Scenario, TurnDetection  # noqa
 
 RATE = 24_000
 CHUNK = 480
-HARNESS_CPU, SERVER_CPU = 0, 1
-"""On a 2-core machine the server gets its own core: a server woken on the harness's core would
-preempt the harness mid-send and its work would be counted as harness jitter."""
+SERVER_CPU = 1
+"""The server keeps to the last core: woken on the harness's core it would preempt the harness
+mid-send, and its work would count as harness jitter."""
 
 
 def _pin(cpu: int) -> None:
@@ -99,11 +102,75 @@ def _serve(port_queue: mp.Queue, delay_ms: float, reply_ms: float) -> None:
                                           "session": event["session"]}))
 
     async def main() -> None:
+        if delay_ms < 0:
+            server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", 0)
+            port_queue.put(server.sockets[0].getsockname()[1])
+            await asyncio.Future()
         async with serve(handler, "127.0.0.1", 0, compression=None, max_queue=None) as server:
             port_queue.put(server.sockets[0].getsockname()[1])
             await asyncio.Future()
 
     asyncio.run(main())
+
+
+class _Sink(asyncio.Protocol):
+    """The lightest WebSocket server that will do for the jitter runs: it answers the upgrade and
+    ``session.update``, then only walks frame headers (pings, the close), never the payloads, so
+    200 sessions' 10 000 chunks a second cost it next to nothing and never push back."""
+
+    GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def connection_made(self, transport) -> None:
+        self.transport = transport
+        self.buf = b""
+        self.upgraded = False
+        self.answered = False
+
+    def _frame(self, opcode: int, payload: bytes) -> bytes:
+        n = len(payload)
+        head = bytes([0x80 | opcode]) + (bytes([n]) if n < 126 else
+                                        bytes([126]) + n.to_bytes(2, "big") if n < 65536 else
+                                        bytes([127]) + n.to_bytes(8, "big"))
+        return head + payload
+
+    def data_received(self, data: bytes) -> None:
+        self.buf += data
+        if not self.upgraded:
+            end = self.buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            key = next(line.split(b":", 1)[1].strip() for line in self.buf[:end].split(b"\r\n")
+                       if line.lower().startswith(b"sec-websocket-key:"))
+            accept = base64.b64encode(hashlib.sha1(key + self.GUID).digest())
+            self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                 b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept
+                                 + b"\r\n\r\n")
+            self.buf = self.buf[end + 4:]
+            self.upgraded = True
+        while len(self.buf) >= 2:
+            opcode, n, pos = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+            if n == 126:
+                n, pos = int.from_bytes(self.buf[2:4], "big"), 4
+            elif n == 127:
+                n, pos = int.from_bytes(self.buf[2:10], "big"), 10
+            if len(self.buf) < pos + 4 + n:
+                return
+            mask, payload = self.buf[pos:pos + 4], self.buf[pos + 4:pos + 4 + n]
+            self.buf = self.buf[pos + 4 + n:]
+            if opcode == 0x1 and not self.answered or opcode in (0x8, 0x9):
+                data = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+                if opcode == 0x8:
+                    self.transport.write(self._frame(0x8, data[:2]))
+                    self.transport.close()
+                    return
+                if opcode == 0x9:
+                    self.transport.write(self._frame(0xA, data))
+                    continue
+                event = json.loads(data)
+                if event["type"] == "session.update":
+                    self.answered = True
+                    self.transport.write(self._frame(0x1, json.dumps(
+                        {"type": "session.updated", "session": event["session"]}).encode()))
 
 
 class LoopbackServer:
@@ -163,11 +230,19 @@ def _pct(values: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(values), q)) if values else float("nan")
 
 
+RAMP_MS = 10.0
+"""Sessions start this far apart, as trials do when a suite run fills its concurrency slots."""
+
+
 async def _sessions(url: str, sc: Scenario, script: _Script, n: int, out: Path) -> list[Path]:
     folders = [out / f"s{i}" for i in range(n)]
-    results = await asyncio.gather(*(
-        run_trial(sc, out_dir=f, target=url, script=script, retries=0,
-                  options=SessionOptions()) for f in folders))
+
+    async def one(i: int):
+        await asyncio.sleep(i * RAMP_MS / 1000)
+        return await run_trial(sc, out_dir=folders[i], target=url, script=script, retries=0,
+                               options=SessionOptions())
+
+    results = await asyncio.gather(*(one(i) for i in range(n)))
     bad = [r.error for r in results if r.status != "completed"]
     if bad:
         raise SystemExit(f"{len(bad)} sessions failed, e.g. {bad[0]}")
@@ -217,7 +292,6 @@ def main() -> None:
     parser.add_argument("--latency-turns", type=int, default=5)
     parser.add_argument("--delay-ms", type=float, default=400.0)
     args = parser.parse_args()
-    _pin(HARNESS_CPU)
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     print("chunk send jitter (sent - scheduled) and harness CPU, 20 ms chunks")
     print(f"{'sessions':>8} {'chunks':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "

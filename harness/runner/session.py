@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import re
 import time
 from collections import defaultdict
@@ -214,6 +215,9 @@ class TrialSession:
         streamer: asyncio.Task[None] | None = None
         try:
             await self._setup(receiver)
+            # Full passes of the cyclic GC over everything loaded so far stall the event loop for
+            # tens of ms, late for every stream; frozen objects are skipped (run_suite unfreezes).
+            gc.freeze()
             streamer = asyncio.create_task(self._stream_loop())
             done, _ = await asyncio.wait({receiver, streamer},
                                          return_when=asyncio.FIRST_COMPLETED)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import gc
 import hashlib
 import inspect
 import json
@@ -280,6 +281,7 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
                                    options=options)
         finally:
             await agents.stop()
+            gc.unfreeze()
     resolved = _resolve(target, config, faults, dialect, local_url)
     return await _run_trial(scenario, folder=Path(out_dir), rel_path=Path(out_dir).name,
                             target=resolved, config=config, trial=trial, variant=variant,
@@ -400,6 +402,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
         await asyncio.gather(*(one(i) for i in range(total)))
     finally:
         await agents.stop()
+        gc.unfreeze()  # sessions froze the heap while they streamed (see TrialSession.run)
         run.finished_at = _now_iso()
         write_run()
         for task in scripts.values():
