@@ -349,7 +349,9 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
         i: TrialResult(s.name, str(s.source) if s.source else None, v, k, _trial_path(s, v, k),
                        "incomplete", "not run", recording_dir=out_dir / _trial_path(s, v, k))
         for i, (s, v, _c, k) in enumerate(plan)}
-    run = RunResult(out_dir, uuid.uuid4().hex[:12], target, _now_iso(), None)
+    # a URL may carry a key in its query: run.json names the target without it
+    label = Target("", name).safe_url if "://" in name else target
+    run = RunResult(out_dir, uuid.uuid4().hex[:12], label, _now_iso(), None)
     done = 0
     total = len(plan)
 

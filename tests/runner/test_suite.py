@@ -39,14 +39,16 @@ def test_suite_with_variants_trials_and_progress(tmp_path, monkeypatch):
 
     async def go():
         async with ScriptedServer(Behaviour(reply_ms=300)) as srv:
-            return await run_suite([a, b], out_dir=tmp_path, target=srv.url, trials=2,
-                                   concurrency=8, variants=variants, on_progress=events.append,
-                                   on_trial_done=finished.append), srv.log
+            run = await run_suite([a, b], out_dir=tmp_path, target=f"{srv.url}?key={SECRET}",
+                                  trials=2, concurrency=8, variants=variants,
+                                  on_progress=events.append, on_trial_done=finished.append)
+            return run, srv.log, srv.url
 
-    run, log = asyncio.run(go())
+    run, log, url = asyncio.run(go())
     assert len(run.trials) == 8 and all(t.status == "completed" for t in run.trials)
     data = json.loads((tmp_path / "run.json").read_text())
-    assert data["schema_version"] == 1 and data["finished_at"] and data["target"].startswith("ws://")
+    assert data["schema_version"] == 1 and data["finished_at"] and data["target"] == url
+    assert not [p for p in tmp_path.rglob("*") if p.is_file() and SECRET.encode() in p.read_bytes()]
     paths = [t["path"] for t in data["trials"]]
     assert paths[:4] == ["alpha/short/trial-0", "alpha/short/trial-1", "alpha/patient/trial-0",
                          "alpha/patient/trial-1"]
