@@ -64,7 +64,7 @@ def test_recorded_clip_turn(recordings):
 
 def test_cut_off_turns(recordings):
     t1 = _turns(recordings["cut-off-order-id"])[1]
-    assert t1.cut_off and t1.spoken_text.startswith("It's eight")
+    assert t1.cut_off and t1.text.startswith(t1.spoken_text)
     assert len(t1.spoken_text) < len(t1.text)
     dropped = _turns(recordings["dropped-line"])[0]
     assert dropped.cut_off and dropped.speech_end_ms - dropped.speech_onset_ms <= 1400 + CHUNK_MS
