@@ -26,8 +26,8 @@ Interface (the server codes against this):
 - ``on_interrupted(spoken_text)``: the caller barged in; ``spoken_text`` is what was heard of the
   agent's reply before it stopped.
 - ``profile.transcription_prompt``: a prompt for the recogniser when the session's input
-  transcription gives none. With it, whisper tiny.en writes spelled IDs as digits and letters
-  ("order 8, 3, 5, 2, 1") instead of guessing words ("or the rate 3 5 2 1").
+  transcription gives none: the setting of the call, without example values (whisper copies
+  example digits and letters into transcripts of noisy audio).
 - ``hold_ms`` (property) and ``on_hold_expired() -> list[Action]``: after ``on_user_turn``
   returned ``[]`` for an unfinished utterance ("my order number is, um", a cut-off "eight,
   three,"), ``hold_ms`` is how long to wait for the caller to go on (else ``None``). If speech
@@ -235,7 +235,7 @@ class Profile(_Strict):
     messages: Messages
     escalation: EscalationSpec
     transcription_prompt: str | None = Field(
-        None, description="recogniser prompt for sessions that give none (primes spelled IDs)")
+        None, description="recogniser prompt for sessions that give none (the call's setting)")
     hold_ms: int = Field(1800, ge=0, le=20_000)
     not_addressed: Literal["wait", "silent"] = "wait"
 
@@ -363,6 +363,8 @@ class Policy:
         self._task: _Task | None = None
         self._awaiting: _Awaiting | None = None
         self._held: str | None = None
+        # The caller's latest words when they were joined to held ones (see ``_extract``).
+        self._fresh: str | None = None
         self._pending: tuple[str, dict[str, Any]] | None = None
         self._unclear_next = 0
         self._last_said: str | None = None
@@ -385,7 +387,9 @@ class Policy:
         if not addressed or self._matches("not_speech", text):
             return self._not_addressed()
         self._no_input = 0
+        self._fresh = None
         if self._held is not None:
+            self._fresh = text
             text = f"{self._held} {text}"
             self._held = None
         return self._handle(text, final=False)
@@ -395,6 +399,7 @@ class Policy:
         if self._held is None:
             return []
         text, self._held = self._held, None
+        self._fresh = None
         return self._handle(text, final=True)
 
     def on_tool_output(self, name: str, arguments: dict[str, Any], output: Any) -> list[Action]:
@@ -607,8 +612,10 @@ class Policy:
             spec = self.profile.slots[slot]
             candidate = task.candidates.pop(slot, None)
             if candidate is None:
+                # Asked already and still no value: say so, and how to give it.
+                asked = self._awaiting == _Awaiting("slot", slot)
                 self._awaiting = _Awaiting("slot", slot)
-                return self._say(spec.prompt)
+                return self._say(spec.unclear_prompt if asked else spec.prompt)
             rest_done = all(s in task.values for s in intent.slots if s != slot)
             if slot in intent.readback_in_confirmation and intent.confirm and rest_done:
                 # The confirmation question reads this value back.
@@ -715,6 +722,11 @@ class Policy:
                 return _Extracted("partial", emails[-1] if emails else None)
             return _Extracted("none")
         values = [r for r in find_readbacks(text, min_chars=1) if "@" not in r]
+        if self._fresh and text.endswith(self._fresh):
+            # A caller who starts a value over after a held fragment ("eight, three" ...
+            # "eight, three, five, two, one"): the joined digits run together, the new ones alone
+            # are the value.
+            values[:0] = [r for r in find_readbacks(self._fresh, min_chars=1) if "@" not in r]
         for value in reversed(values):
             for variant in self._variants(spec, value):
                 if pattern.fullmatch(variant):

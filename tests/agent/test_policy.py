@@ -295,11 +295,11 @@ def test_email_is_read_back_inside_the_confirmation() -> None:
     assert call.says(1) == [
         "What is the new email address? Please spell it character by character."]
     (question,) = call.says(2)
-    assert find_readbacks(question) == ["john.doe@example.com", "44192"]
+    assert find_readbacks(question) == ["john@mail.com", "62719"]
     assert question.endswith("Should I go ahead?")
     assert not [c for c in call.calls() if c.turn < 3]
     assert call.calls("update_email")[0].arguments == {
-        "order_id": "44192", "email": "john.doe@example.com"}
+        "order_id": "62719", "email": "john@mail.com"}
 
 
 def test_cancel_names_the_order_and_waits_for_yes() -> None:
@@ -423,7 +423,7 @@ def test_no_preamble_moves_the_handoff_after_the_escalation_call() -> None:
 
 def test_tool_on_partial_id_sends_the_cut_off_value() -> None:
     call = drive(SUITE["cut-off-order-id"], faults="tool_on_partial_id")
-    assert [c.arguments["order_id"] for c in call.calls("lookup_order")] == ["83", "83521"]
+    assert [c.arguments["order_id"] for c in call.calls("lookup_order")] == ["835", "83521"]
 
 
 def test_talk_over_noise_answers_non_addressed_audio() -> None:
