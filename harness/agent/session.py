@@ -112,7 +112,6 @@ class Response:
     instructions: str | None
     tool_choice: Any
     input_items: list[Item] | None
-    hold_expired: bool = False
     output: list[Item] = field(default_factory=list)
     open_item: Item | None = None
     task: asyncio.Task[None] | None = None
@@ -194,6 +193,8 @@ class AgentSession:
         self._playback_end = 0.0  # loop time the client's playback of agent audio ends
         self._idle_from_ms: float | None = None
         self._hold_until_ms: float | None = None
+        # Resolved True when a held utterance's time is up, False when the caller goes on.
+        self._hold_expiry: asyncio.Future[bool] | None = None
         self._interrupted: tuple[Item, float] | None = None
         self._deferred_vad: list[Any] = []
         self._malformed_sent = False
@@ -420,7 +421,9 @@ class AgentSession:
         self._speech_start_ms = audio_start_ms
         self._drop_speculation()
         self._idle_from_ms = None
-        self._hold_until_ms = None
+        if self._hold_expiry is not None and not self._hold_expiry.done():
+            # The caller goes on: the next turn's transcript joins the held words.
+            self._hold_expiry.set_result(False)
         self.emit(server_event("input_audio_buffer.speech_started",
                                audio_start_ms=audio_start_ms, item_id=self._speech_item_id))
         td = config.turn_detection(self.session)
@@ -487,12 +490,12 @@ class AgentSession:
 
     def _check_hold(self) -> None:
         """The policy held an unfinished utterance; the caller did not go on in time."""
-        if self._hold_until_ms is None or self._stream_ms < self._hold_until_ms:
+        expiry = self._hold_expiry
+        if expiry is None or expiry.done() or self._hold_until_ms is None:
             return
-        if self.response is not None or (self.vad is not None and self.vad.speaking):
+        if self._stream_ms < self._hold_until_ms or (self.vad is not None and self.vad.speaking):
             return
-        self._hold_until_ms = None
-        self._start_response({}, hold_expired=True)
+        expiry.set_result(True)
 
     def _check_idle_timeout(self) -> None:
         td = config.turn_detection(self.session)
@@ -581,8 +584,12 @@ class AgentSession:
 
     async def _transcribe(self, pcm: np.ndarray) -> str:
         settings = self._transcription_config() or {}
+        # A session that gives no prompt gets its dialogue profile's: the setting of the call,
+        # which helps a small recogniser with the call's words.
+        profile = getattr(self._ensure_policy(), "profile", None)
+        prompt = settings.get("prompt") or getattr(profile, "transcription_prompt", None)
         recognizer = await asyncio.to_thread(asr.get_recognizer)
-        return await recognizer.transcribe(pcm, self.input_rate, prompt=settings.get("prompt"),
+        return await recognizer.transcribe(pcm, self.input_rate, prompt=prompt,
                                            language=settings.get("language"))
 
     async def _transcribe_item(self, item: Item, task: asyncio.Task[str] | None) -> None:
@@ -787,8 +794,8 @@ class AgentSession:
         return self._message_item(raw.get("id") or new_id("item"), raw.get("role", "user"),
                                   raw.get("content"))
 
-    def _start_response(self, params: dict[str, Any], input_items: list[Item] | None = None,
-                        *, hold_expired: bool = False) -> None:
+    def _start_response(self, params: dict[str, Any],
+                        input_items: list[Item] | None = None) -> None:
         out_audio = self.session["audio"]["output"]
         audio_params = (params.get("audio") or {}).get("output") or {}
         response = Response(
@@ -802,7 +809,6 @@ class AgentSession:
             instructions=params.get("instructions"),
             tool_choice=params.get("tool_choice", self.session["tool_choice"]),
             input_items=input_items,
-            hold_expired=hold_expired,
         )
         self.responses.append(response)
         if response.in_conversation:
@@ -840,8 +846,6 @@ class AgentSession:
         not_addressed: list[str] = []
         no_input = False
         actions: list[Any] = []
-        if response.hold_expired:
-            actions.extend(policy.on_hold_expired())
         for item in inputs:
             if item.type == "message":
                 assert item.transcript is not None
@@ -861,7 +865,7 @@ class AgentSession:
             actions.extend(policy.on_user_turn(" ".join(not_addressed), addressed=False))
         elif no_input:
             actions.extend(policy.on_no_input())
-        elif any(i.type == "message" for i in inputs) or not (inputs or response.hold_expired):
+        elif any(i.type == "message" for i in inputs) or not inputs:
             actions.extend(policy.on_user_turn(""))
         for item in inputs:
             if item.type == "function_call_output":
@@ -879,8 +883,7 @@ class AgentSession:
                 item.consumed = True
             hold_ms = getattr(policy, "hold_ms", None)
             if not actions and hold_ms is not None:
-                # An unfinished utterance: wait for the caller to go on (stream clock).
-                self._hold_until_ms = self._stream_ms + hold_ms
+                actions = await self._hold(policy, hold_ms)
         choice = response.tool_choice
         if choice == "none":
             actions = [a for a in actions if _is_say(a)]
@@ -890,6 +893,20 @@ class AgentSession:
             sum(text_tokens(t) for t in texts),
             sum(audio_tokens(i.audio_ms) for i in inputs if i.audio is not None))
         return actions
+
+    async def _hold(self, policy: Any, hold_ms: int) -> list[Any]:
+        """An unfinished utterance: the response stays open and silent, as a model still
+        listening would, so the caller knows the agent owes an answer. When the caller goes on
+        (speech starts; the response is usually cancelled then) the policy keeps the held words
+        for the next turn; after ``hold_ms`` of stream time without that, it answers them."""
+        self._hold_until_ms = self._stream_ms + hold_ms
+        self._hold_expiry = expiry = self._loop.create_future()
+        try:
+            expired = await expiry
+        finally:
+            if self._hold_expiry is expiry:
+                self._hold_expiry = self._hold_until_ms = None
+        return list(policy.on_hold_expired()) if expired else []
 
     async def _run_response(self, response: Response) -> None:
         try:
