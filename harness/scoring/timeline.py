@@ -690,7 +690,7 @@ class _Builder:
                 parent = self.responses.get(origin.response_id)
                 r.turn_index = parent.turn_index if parent is not None else tl.turn_at(r.created_ms)
             elif r.input_anchor_ms is not None:
-                r.turn_index = tl.turn_at(r.input_anchor_ms)
+                r.turn_index = _input_turn(tl, r.input_anchor_ms, r.created_ms)
             else:
                 r.turn_index = tl.turn_at(r.created_ms)
             r.items.sort(key=lambda i: (i.output_index if i.output_index is not None else 1 << 30,
@@ -705,8 +705,18 @@ class _Builder:
                                         transcript="".join(deltas))
                 tl.input_transcriptions.append(tr)
         for tr in tl.input_transcriptions:
-            tr.turn_index = tl.turn_at(self.input_item_time.get(tr.item_id, tr.t_ms))
+            tr.turn_index = _input_turn(tl, self.input_item_time.get(tr.item_id, tr.t_ms), tr.t_ms)
         return tl
+
+
+def _input_turn(tl: Timeline, input_ms: float, later_ms: float) -> int | None:
+    """The turn of caller input that began at ``input_ms`` and was answered or transcribed at
+    ``later_ms``. Input that the line's noise opened during the lead-in, before the first turn,
+    holds the first turn's speech when it lasted into that turn."""
+    index = tl.turn_at(input_ms)
+    if index is None and tl.turns and later_ms >= tl.turns[0].start_ms:
+        return tl.turns[0].index
+    return index
 
 
 def build_timeline(source: Recording | Iterable[Frame]) -> Timeline:

@@ -38,6 +38,17 @@ def test_a_slow_answer_belongs_to_the_turn_it_answers_and_idle_prompts_to_the_si
     assert [r.turn_index for r in tl.responses] == [t0, t1, t2]
 
 
+def test_input_the_line_noise_opened_before_the_first_turn_belongs_to_that_turn():
+    b = CallBuilder()
+    # Babble on the line starts the server's VAD turn 150 ms before the caller speaks.
+    t0 = b.caller(1000.0, "Please check order 8 3 5 2 1.", vad_started_at=850.0,
+                  transcription="Please check order 8 3 5 2 1.")
+    b.respond(b.speech_end(t0) + 600, "Just to confirm, I heard 8, 3, 5, 2, 1. Is that right?")
+    tl = build_timeline(b.recording())
+    assert [r.turn_index for r in tl.responses] == [t0]
+    assert [tr.turn_index for tr in tl.input_transcriptions] == [t0]
+
+
 def test_follow_up_response_belongs_to_the_calls_turn_even_after_the_next_turn_started():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Where is my order?")
