@@ -221,14 +221,14 @@ def check(call: Call, exp: Expectation) -> bool | None:
         for c in [c for c in call.calls() if c.name in tools]:
             keys = p.key_arguments or agent.tool(c.name).required_arguments
             # A confirmation says the action ("cancel", "change") as well as the values; a
-            # plain read-back ("Is that right?") is not one.
+            # plain read-back ("Is that right?") is not one. As for the scorer, a value read back
+            # wrong still names the argument: entity_confirmed grades the value itself.
             verb = c.name.split("_")[0]
             actions = [verb, *_ACTION_SYNONYMS.get(verb, [])]
             questions = [e for e in call.events if e.kind == "say" and e.turn < c.turn
                          and e.text.rstrip().endswith("?")
-                         and any(a in e.text.lower() for a in actions) and all(
-                             normalize_value(c.arguments[k]) in find_readbacks(e.text)
-                             for k in keys)]
+                         and any(a in e.text.lower() for a in actions)
+                         and (not keys or bool(find_readbacks(e.text)))]
             ok &= bool(questions) and any(
                 _turn_intent(sc, t) == "affirm" for t in range(questions[-1].turn + 1, c.turn + 1))
         return ok
@@ -378,8 +378,7 @@ POLICY_FAULTS: dict[str, set[str]] = {
         "key_arguments=['email'])",
     },
     "misread_digit": {
-        "cancel-confirmed: confirmation_before_write(tool='cancel_order', "
-        "key_arguments=['order_id'])",
+        "cancel-confirmed: entity_confirmed(entity='order_id', tool='cancel_order')",
         "cut-off-order-id: entity_confirmed(entity='order_id')",
         "digit-correction: entity_confirmed(entity='order_id', tool='lookup_order')",
         "mid-sentence-pause: entity_confirmed(entity='order_id', tool='lookup_order')",

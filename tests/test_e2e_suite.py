@@ -1,0 +1,145 @@
+"""End to end through ``harness.api``: the example suite passes against the fault-free local agent,
+and each fault of the agent makes exactly the matching expectations fail (mutation tests).
+
+Real calls: caller audio streamed in real time, the agent's VAD, ASR, dialogue policy and TTS,
+scoring and reports. A mutation test runs, with one fault switched on, the example scenarios that
+exercise that fault, and checks every verdict: the expectation kinds the fault is about fail, all
+the others pass (or, where the fault removes what they grade, are not applicable). The fault runs
+go concurrently, one ``harness.api.run_async`` per fault, so the file takes minutes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from harness import api
+from harness.report import RunOutcome
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+SCENARIOS = ROOT / "scenarios"
+
+# With 3 s more before every response, voice-to-voice latency and dead air are far beyond the
+# suite's limits (3 s at most), and no turn waits long enough to time out.
+ADDED_LATENCY = "added_latency_ms=3000"
+
+MUTATIONS: dict[str, dict[str, set[str]]] = {
+    "no_preamble": {
+        "order-status": {"preamble"},
+        "cancel-confirmed": {"preamble"},
+        "update-email-spelled": {"preamble"},
+        "human-request": {"preamble"},
+        "cut-off-order-id": {"preamble"},
+        "dropped-line": {"preamble"},
+    },
+    "skip_confirmation": {
+        "cancel-confirmed": {"confirmation_before_write"},
+        "cancel-declined": {"no_tool_call", "transcript"},
+        # The email's read-back is part of the confirmation question.
+        "update-email-spelled": {"confirmation_before_write", "entity_confirmed"},
+    },
+    "misread_digit": {
+        "order-status": {"entity_confirmed"},
+        "digit-correction": {"entity_confirmed"},
+        "spelled-id-with-dash": {"entity_confirmed"},
+        # The confirmation question names the misread ID; entity_confirmed grades the value.
+        "cancel-confirmed": {"entity_confirmed"},
+    },
+    "ignore_barge_in": {
+        "barge-in": {"barge_in"},
+    },
+    "never_escalate": {
+        "human-request": {"escalation"},
+        "frustrated-escalation": {"escalation"},
+    },
+    "tool_on_partial_id": {
+        "cut-off-order-id": {"preamble", "entity_confirmed", "transcript"},
+    },
+    "talk_over_noise": {
+        "hold-music": {"no_response"},
+        "long-silence": {"no_response"},
+    },
+    ADDED_LATENCY: {
+        "order-status": {"latency"},
+        "spelled-id-with-dash": {"latency"},
+        "cancel-confirmed": {"dead_air"},
+    },
+}
+"""fault → scenario → the expectation kinds that must fail; every other expectation passes."""
+
+STAGGER_S = 3.0
+CALLS_PER_FAULT = 3
+"""At most this many calls of one fault's run at once (about a dozen calls overall)."""
+
+NOT_APPLICABLE: dict[str, dict[str, set[str]]] = {
+    # No escalation call, so no preamble before one to grade.
+    "never_escalate": {"human-request": {"preamble"}},
+}
+"""Expectations a fault leaves with nothing to grade."""
+
+
+def _kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:
+    return {t.scenario: {v.kind for v in t.verdicts if v.status in status}
+            for t in outcome.trials}
+
+
+def _failures(outcome: RunOutcome) -> list[str]:
+    return [f"{t.scenario}: {t.outcome} {t.error or ''}".strip() + "".join(
+        f"\n    {v.kind}: {v.summary}" for v in t.failing) for t in outcome.trials
+        if t.outcome != "passed"]
+
+
+def test_the_example_suite_passes_against_the_fault_free_agent(tmp_path: Path) -> None:
+    outcome = api.run([SCENARIOS], out_dir=tmp_path)
+    names = {p.stem for p in SCENARIOS.glob("[!_]*.yaml")}
+    assert {t.scenario for t in outcome.trials} == names
+    assert outcome.exit_code == api.EXIT_OK, "\n".join(_failures(outcome))
+    assert all(v.status == "pass" for t in outcome.trials for v in t.verdicts)
+    assert (outcome.run_dir / "index.html").is_file() and outcome.junit_xml.is_file()
+
+
+def _table(results: dict[str, RunOutcome]) -> str:
+    """Fault × expectation kind: how many graded expectations failed / how many there were."""
+    kinds = sorted({v.kind for o in results.values() for t in o.trials for v in t.verdicts})
+    rows = [["fault", *kinds]]
+    for fault, outcome in results.items():
+        failed: Counter[str] = Counter()
+        graded: Counter[str] = Counter()
+        for t in outcome.trials:
+            for v in t.verdicts:
+                graded[v.kind] += 1
+                failed[v.kind] += v.status == "fail"
+        rows.append([fault, *(f"{failed[k]}/{graded[k]}" if graded[k] else "·" for k in kinds)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
+    async def run(index: int, fault: str, scenarios: dict[str, set[str]]) -> RunOutcome:
+        # Staggered starts: calls that start together end their turns together, and their
+        # transcriptions would queue for the recogniser all at once.
+        await asyncio.sleep(index * STAGGER_S)
+        return await api.run_async(
+            [SCENARIOS / f"{name}.yaml" for name in scenarios], faults=[fault],
+            concurrency=CALLS_PER_FAULT, out_dir=tmp_path / fault.split("=")[0])
+
+    async def run_all() -> list[RunOutcome]:
+        return await asyncio.gather(*(run(i, fault, scenarios)
+                                      for i, (fault, scenarios) in enumerate(MUTATIONS.items())))
+
+    results = dict(zip(MUTATIONS, asyncio.run(run_all()), strict=True))
+    print("\nfault × expectation kind (failed/graded)\n" + _table(results))
+    for fault, outcome in results.items():
+        errored = [f for f in _failures(outcome) if "errored" in f]
+        assert errored == [], f"{fault}: {errored}"
+        failed = _kinds(outcome, {"fail", "error"})
+        not_applicable = _kinds(outcome, {"not_applicable"})
+        report = f"{fault}:\n" + "\n".join(_failures(outcome))
+        assert failed == MUTATIONS[fault], report
+        expected_na = NOT_APPLICABLE.get(fault, {})
+        assert not_applicable == {s: expected_na.get(s, set()) for s in MUTATIONS[fault]}, report
