@@ -131,7 +131,9 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
         concurrency=concurrency, faults=list(faults) if faults else None,
         on_progress=on_progress, on_trial_done=on_trial_done,
         session_timeout_s=session_timeout_s)
-    return report(result.run_dir)
+    # Scoring and rendering take a second or so: off the event loop, where other runs gathered
+    # with this one may still be streaming calls in real time.
+    return await asyncio.to_thread(report, result.run_dir)
 
 
 def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "local",

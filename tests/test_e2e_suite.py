@@ -37,12 +37,6 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
         "cut-off-order-id": {"preamble"},
         "dropped-line": {"preamble"},
     },
-    "skip_confirmation": {
-        "cancel-confirmed": {"confirmation_before_write"},
-        "cancel-declined": {"no_tool_call", "transcript"},
-        # The email's read-back is part of the confirmation question.
-        "update-email-spelled": {"confirmation_before_write", "entity_confirmed"},
-    },
     "misread_digit": {
         "order-status": {"entity_confirmed"},
         "digit-correction": {"entity_confirmed"},
@@ -50,31 +44,39 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
         # The confirmation question names the misread ID; entity_confirmed grades the value.
         "cancel-confirmed": {"entity_confirmed"},
     },
-    "ignore_barge_in": {
-        "barge-in": {"barge_in"},
-    },
-    "never_escalate": {
-        "human-request": {"escalation"},
-        "frustrated-escalation": {"escalation"},
-    },
-    "tool_on_partial_id": {
-        "cut-off-order-id": {"preamble", "entity_confirmed", "transcript"},
-    },
-    "talk_over_noise": {
-        "hold-music": {"no_response"},
-        "long-silence": {"no_response"},
+    "skip_confirmation": {
+        "cancel-confirmed": {"confirmation_before_write"},
+        "cancel-declined": {"no_tool_call", "transcript"},
+        # The email's read-back is part of the confirmation question.
+        "update-email-spelled": {"confirmation_before_write", "entity_confirmed"},
     },
     ADDED_LATENCY: {
         "order-status": {"latency"},
         "spelled-id-with-dash": {"latency"},
         "cancel-confirmed": {"dead_air"},
     },
+    "never_escalate": {
+        "human-request": {"escalation"},
+        "frustrated-escalation": {"escalation"},
+    },
+    "talk_over_noise": {
+        "hold-music": {"no_response"},
+        "long-silence": {"no_response"},
+    },
+    "ignore_barge_in": {
+        "barge-in": {"barge_in"},
+    },
+    "tool_on_partial_id": {
+        "cut-off-order-id": {"preamble", "entity_confirmed", "transcript"},
+    },
 }
 """fault → scenario → the expectation kinds that must fail; every other expectation passes."""
 
-STAGGER_S = 3.0
-CALLS_PER_FAULT = 3
-"""At most this many calls of one fault's run at once (about a dozen calls overall)."""
+RUNS_AT_ONCE = 4
+CALLS_PER_RUN = 2
+"""At most 8 calls at once: the latency limits of the suite hold with that much company on two
+cores (the fault-free suite runs 4 at once, ``harness run``'s default)."""
+STAGGER_S = 2.0
 
 NOT_APPLICABLE: dict[str, dict[str, set[str]]] = {
     # No escalation call, so no preamble before one to grade.
@@ -120,15 +122,18 @@ def _table(results: dict[str, RunOutcome]) -> str:
 
 
 def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
-    async def run(index: int, fault: str, scenarios: dict[str, set[str]]) -> RunOutcome:
-        # Staggered starts: calls that start together end their turns together, and their
-        # transcriptions would queue for the recogniser all at once.
-        await asyncio.sleep(index * STAGGER_S)
-        return await api.run_async(
-            [SCENARIOS / f"{name}.yaml" for name in scenarios], faults=[fault],
-            concurrency=CALLS_PER_FAULT, out_dir=tmp_path / fault.split("=")[0])
-
     async def run_all() -> list[RunOutcome]:
+        slots = asyncio.Semaphore(RUNS_AT_ONCE)
+
+        async def run(index: int, fault: str, scenarios: dict[str, set[str]]) -> RunOutcome:
+            # Staggered starts: calls that start together end their turns together, and their
+            # transcriptions would queue for the recogniser all at once.
+            await asyncio.sleep(index * STAGGER_S)
+            async with slots:
+                return await api.run_async(
+                    [SCENARIOS / f"{name}.yaml" for name in scenarios], faults=[fault],
+                    concurrency=CALLS_PER_RUN, out_dir=tmp_path / fault.split("=")[0])
+
         return await asyncio.gather(*(run(i, fault, scenarios)
                                       for i, (fault, scenarios) in enumerate(MUTATIONS.items())))
 
