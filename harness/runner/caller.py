@@ -2,9 +2,11 @@
 
 The stream never stops (DESIGN §4): between turns it carries the scenario's bed (or digital
 silence when there is none); when a turn starts, the turn's rendered clip is mixed over the bed of
-that turn from the current stream position. Audio is prepared a block at a time (a whole turn, or
-one second of bed) and each chunk's wire text is built once per block, so sending a chunk costs
-one list lookup. For G.711 sessions a block is resampled to 8 kHz and encoded in one go.
+that turn from the current stream position. Audio is prepared a block of at most one second at a
+time (G.711 sessions take a turn in one block, resampled to 8 kHz and encoded in one go; digital
+silence is one block built once), and each chunk's wire text is built ahead of its send time:
+:meth:`CallerStream.prepare`, called after a chunk went out, builds the next chunk's text (and the
+next block when the current one runs out), so sending a chunk costs one list lookup.
 
 Chunk *k* holds stream samples [k·n, (k+1)·n) and is sent at ``stream_start + (k+1)·chunk_ms``;
 :meth:`CallerStream.send_time_ms` maps chunk indexes to that schedule.
@@ -13,7 +15,7 @@ Chunk *k* holds stream samples [k·n, (k+1)·n) and is sent at ``stream_start + 
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,16 +24,30 @@ from harness.audio import decode_g711, encode_g711, law_of, resample
 from harness.realtime.protocol import RealtimeProtocol
 
 SCRIPT_RATE = 24_000
-IDLE_BLOCK_CHUNKS = 50
+BLOCK_CHUNKS = 50
+"""Chunks prepared at a time: one second, so a long turn or the bed never costs one big step."""
 
 
 @dataclass
 class Block:
-    """Prepared chunks: wire texts and the PCM sent (at the stream rate), for the caller track."""
+    """Prepared chunks: the bytes to send (``step`` a chunk), the PCM sent (at the stream rate, for
+    the caller track) and the wire texts of the chunks encoded so far."""
 
-    texts: list[str]
+    raw: bytes
+    step: int
+    n_chunks: int
     pcm: np.ndarray
     chunk_samples: int
+    texts: list[str] = field(default_factory=list)
+
+    def text(self, i: int) -> str:
+        """Wire text of chunk ``i`` of the block (encoded now if it was not yet)."""
+        texts = self.texts
+        while len(texts) <= i:
+            j = len(texts)
+            texts.append(RealtimeProtocol.append_text(
+                base64.b64encode(self.raw[j * self.step:(j + 1) * self.step]).decode("ascii")))
+        return texts[i]
 
 
 @dataclass
@@ -66,10 +82,11 @@ class CallerStream:
         self.chunk_samples = self.sample_rate * chunk_ms // 1000
         self.next_chunk = 0
         self.turn: ActiveTurn | None = None
+        self._clip: np.ndarray = np.zeros(0, dtype=np.int16)
         self._block: Block | None = None
         self._block_first = 0
+        self._silence: Block | None = None
         self._sent: list[np.ndarray] = []
-        self._sent_block_start = 0
 
     # ------------------------------------------------------------------ blocks
 
@@ -84,9 +101,7 @@ class CallerStream:
             raw = encode_g711(pcm8, self.law, sample_rate=self.sample_rate)
             pcm = decode_g711(raw, self.law)  # the track holds exactly what went out
             step = self.chunk_samples
-        texts = [RealtimeProtocol.append_text(base64.b64encode(raw[i * step:(i + 1) * step])
-                                              .decode("ascii")) for i in range(n)]
-        return Block(texts, np.asarray(pcm, dtype=np.int16), self.chunk_samples)
+        return Block(raw, step, n, np.asarray(pcm, dtype=np.int16), self.chunk_samples)
 
     def _set_block(self, block: Block) -> None:
         self._flush_sent()
@@ -99,23 +114,37 @@ class CallerStream:
             self._sent.append(self._block.pcm[: used * self._block.chunk_samples])
         self._block = None
 
-    def _idle_block(self) -> Block:
+    def _next_block(self) -> Block:
+        """The block from the next chunk on: the active turn's next part, or the bed."""
+        if self.turn is not None:
+            return self._turn_block(self.turn)
+        bed = self.script.bed(None)
+        if bed is None or getattr(bed, "silent", False):
+            if self._silence is None:
+                self._silence = self._encode(np.zeros(BLOCK_CHUNKS * self.script_chunk,
+                                                      dtype=np.int16))
+            return self._silence
         start = self.next_chunk * self.script_chunk
-        pcm = _bed_chunk(self.script, None, start, IDLE_BLOCK_CHUNKS * self.script_chunk)
-        return self._encode(pcm)
+        return self._encode(_bed_chunk(self.script, None, start, BLOCK_CHUNKS * self.script_chunk))
+
+    def _turn_block(self, turn: ActiveTurn) -> Block:
+        done = self.next_chunk - turn.first_chunk
+        left = turn.n_chunks - done
+        n = left if self.law is not None else min(left, BLOCK_CHUNKS)
+        start = self.next_chunk * self.script_chunk
+        mixed = _bed_chunk(self.script, turn.index, start, n * self.script_chunk).astype(np.int32)
+        piece = self._clip[done * self.script_chunk: (done + n) * self.script_chunk]
+        mixed[: len(piece)] += piece.astype(np.int32)
+        return self._encode(np.clip(mixed, -32768, 32767).astype(np.int16))
 
     # ------------------------------------------------------------------ turns
 
     def start_turn(self, turn_index: int, samples: np.ndarray) -> ActiveTurn:
         """Lay turn ``turn_index``'s clip over its bed from the next chunk on."""
         n_chunks = max(1, -(-len(samples) // self.script_chunk))
-        start = self.next_chunk * self.script_chunk
-        mixed = _bed_chunk(self.script, turn_index, start, n_chunks * self.script_chunk)
-        mixed = mixed.astype(np.int32)
-        mixed[: len(samples)] += np.asarray(samples, dtype=np.int32)
-        pcm = np.clip(mixed, -32768, 32767).astype(np.int16)
-        self._set_block(self._encode(pcm))
+        self._clip = np.asarray(samples)
         self.turn = ActiveTurn(turn_index, self.next_chunk, n_chunks)
+        self._set_block(self._turn_block(self.turn))
         return self.turn
 
     def chunk_of_sample(self, turn: ActiveTurn, script_sample: int) -> int:
@@ -127,15 +156,26 @@ class CallerStream:
 
     # ------------------------------------------------------------------ the hot path
 
+    def block_ends(self) -> bool:
+        """The next chunk needs a new block (:meth:`prepare` will build it)."""
+        block = self._block
+        return block is None or self.next_chunk - self._block_first >= block.n_chunks
+
+    def prepare(self) -> None:
+        """Build the next chunk's wire text now, so :meth:`next` finds it ready at its send time."""
+        if self.block_ends():
+            self._set_block(self._next_block())
+        assert self._block is not None
+        self._block.text(self.next_chunk - self._block_first)
+
     def next(self) -> tuple[str, int, bool]:
         """(wire text of the next chunk, its index, whether it is a turn's last chunk)."""
         k = self.next_chunk
+        if self.block_ends():
+            self._set_block(self._next_block())
         block = self._block
-        if block is None or k - self._block_first >= len(block.texts):
-            self._set_block(self._idle_block())
-            block = self._block
-            assert block is not None
-        text = block.texts[k - self._block_first]
+        assert block is not None
+        text = block.text(k - self._block_first)
         self.next_chunk = k + 1
         turn = self.turn
         ended = turn is not None and k == turn.last_chunk

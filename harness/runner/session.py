@@ -78,6 +78,7 @@ from harness.realtime.protocol import (
 from harness.realtime.targets import Target
 from harness.runner.caller import CallerStream
 from harness.runner.capture import RecordingWriter
+from harness.runner.pacing import Pacer
 from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.recording import (
     PlaybackAudible,
@@ -377,30 +378,43 @@ class TrialSession:
     # ------------------------------------------------------------------ the caller stream
 
     async def _stream_loop(self) -> None:
+        """Send chunk k at ``start + (k + 1)·chunk_ms`` on the loop's shared :class:`Pacer`.
+
+        Right after a chunk went out the next chunk's text is built (a new block only after every
+        stream due at this tick has sent), so the work at a send time is the send itself.
+        """
         stream = self.stream
         chunk_ns = self.opt.chunk_ms * 1_000_000
-        start_ns = time.perf_counter_ns()
-        self.stream_start_ms = (start_ns - self.t0_ns) / 1e6
-        self.writer.annotate(self.stream_start_ms, "harness.stream.started", StreamStarted(
-            sample_rate=stream.sample_rate, chunk_ms=self.opt.chunk_ms,
-            input_audio_format=self.config.input_audio_format))
-        n = stream.chunk_samples
-        rate = stream.sample_rate
-        send_text = self.conn.send_text
-        k = 0
-        while True:
-            due_ns = start_ns + (k + 1) * chunk_ns
-            delay_ns = due_ns - time.perf_counter_ns()
-            if delay_ns > 0:
-                await asyncio.sleep(delay_ns / 1e9)
-            if stream.turn is None and await self._tick(self.now_ms(), (due_ns - self.t0_ns) / 1e6):
-                return
-            text, k, ended = stream.next()
-            await send_text(text)
-            self.writer.caller_chunk(self.now_ms(), (due_ns - self.t0_ns) / 1e6, k * n, n, rate)
-            if ended:
-                await self._end_turn()
-            k += 1
+        pacer = Pacer.current()
+        start_ns = pacer.join(chunk_ns)
+        try:
+            stream.prepare()
+            await pacer.wait(start_ns)
+            self.stream_start_ms = (start_ns - self.t0_ns) / 1e6
+            self.writer.annotate(self.stream_start_ms, "harness.stream.started", StreamStarted(
+                sample_rate=stream.sample_rate, chunk_ms=self.opt.chunk_ms,
+                input_audio_format=self.config.input_audio_format))
+            n = stream.chunk_samples
+            rate = stream.sample_rate
+            send_text = self.conn.send_text
+            k = 0
+            while True:
+                due_ns = start_ns + (k + 1) * chunk_ns
+                await pacer.wait(due_ns)
+                due_ms = (due_ns - self.t0_ns) / 1e6
+                if stream.turn is None and await self._tick(self.now_ms(), due_ms):
+                    return
+                text, k, ended = stream.next()
+                await send_text(text)
+                self.writer.caller_chunk(self.now_ms(), due_ms, k * n, n, rate)
+                if ended:
+                    await self._end_turn()
+                if stream.block_ends():
+                    await asyncio.sleep(0)
+                stream.prepare()
+                k += 1
+        finally:
+            pacer.leave(start_ns, chunk_ns)
 
     def _idle(self, prev: _TurnState | None) -> bool:
         """Nothing the caller would wait for: no agent audio, no tool call or follow-up pending.

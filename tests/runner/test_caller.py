@@ -57,3 +57,20 @@ def test_g711_stream_sends_8khz_chunks_and_records_what_went_out():
     assert stream.sample_rate == 8000 and np.array_equal(track, decoded)
     spectrum = np.abs(np.fft.rfft(decoded.astype(float)))
     assert abs(np.argmax(spectrum) * 8000 / len(decoded) - 440) < 2
+
+
+def test_a_turn_longer_than_a_block_is_mixed_seamlessly():
+    stream = CallerStream(_Script(), chunk_ms=20)
+    stream.next()
+    clip = (np.arange(130 * 480) % 7 * 300).astype(np.int16)  # 130 chunks: three blocks
+    turn = stream.start_turn(0, clip)
+    texts = []
+    for _ in range(131):
+        texts.append(stream.next()[0])
+        stream.prepare()
+    sent = np.concatenate([np.frombuffer(_payload(t), dtype="<i2") for t in texts])
+    expected = _Bed().chunk(480, 131 * 480).astype(np.int32)
+    expected[: len(clip)] += clip
+    assert turn.last_chunk == 130 and stream.turn is None
+    assert np.array_equal(sent, expected.astype(np.int16))
+    assert np.array_equal(stream.caller_track()[480:], sent)
