@@ -33,7 +33,7 @@ import harness
 from harness.errors import HarnessError, InputError, TargetError
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.targets import Target, local_target, parse_spec, resolve_target
-from harness.runner.capture import RecordingWriter, write_json_atomic
+from harness.runner.capture import RecordingWriter, in_track_writer, write_json_atomic
 from harness.runner.recording import RecordingMeta, TrialEnded
 from harness.runner.session import SessionOptions, TrialSession
 from harness.scenario.models import AgentConfig, Scenario
@@ -221,7 +221,13 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
         return result
     t0_ns = time.perf_counter_ns()
     meta.started_at = _now_iso()
-    writer = RecordingWriter(folder, meta)
+    try:
+        # the folder, meta.json and events.jsonl cost file-system calls: off the loop, on the
+        # thread below the loop's priority (trials starting together would compete with streams)
+        writer = await in_track_writer(RecordingWriter, folder, meta)
+    except BaseException:
+        await conn.close()
+        raise
     session = TrialSession(scenario=scenario, config=config, script=script, connection=conn,
                            writer=writer, t0_ns=t0_ns, options=options)
     timeout_s = session_timeout_s if session_timeout_s is not None else scenario.max_duration_s
@@ -245,7 +251,7 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
             session.finish(status, error)
         else:
             # writing the tracks takes milliseconds: off the loop other sessions stream on
-            await asyncio.to_thread(session.finish, status, error)
+            await in_track_writer(session.finish, status, error)
         result.status, result.error = status, error
         result.duration_s = time.perf_counter() - started
     return result
