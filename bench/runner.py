@@ -3,16 +3,23 @@
 Usage: ``.venv/bin/python bench/runner.py [--sessions 10,100,200] [--seconds 10]``
 
 A light loopback server runs in a separate process (so its CPU is not the harness's): it answers
-``session.update`` and swallows the caller stream; in latency mode it also starts a reply a known
-``--delay-ms`` after it received the caller's last speech chunk (the first quiet chunk after loud
-ones tells it which one that was). The harness side runs real :func:`harness.runner.run_trial`
-sessions, all in this process's one event loop, writing real recordings to a temporary folder;
-they start :data:`RAMP_MS` apart. The machine's load average is printed: other jobs on the same
-cores show up as jitter (``nice -n -10`` shields the run from them).
+the upgrade and ``session.update`` and reads only frame headers of the caller stream; in latency
+mode it also starts a reply ``--delay-ms`` after it received the caller's last speech chunk (the
+first quiet chunk after loud ones tells it which one that was) and sends, with the reply, the
+delay it actually achieved. The harness side runs real :func:`harness.runner.run_trial` sessions,
+all in this process's one event loop, writing real recordings to a temporary folder; they start
+:data:`RAMP_MS` apart, after one warm-up session (imports and first-call costs are the process's,
+not a session's).
 
 Printed: jitter (sent − scheduled, ms) p50/p99/max per session count; the harness process's CPU
-per session in % of one core; and |measured − true| voice-to-voice latency p50/p99, where
-measured = audible onset − caller speech end from the recordings and true = the server's delay.
+per session in % of one core (its CPU time, set-up and tracks included, over the sessions' total
+call time, so a longer tail of writing tracks does not dilute it); the share of the time its
+event loop was ready to run but had no CPU (other processes on the same cores: they show up here
+and as jitter); and |measured − true| voice-to-voice latency p50/p99, where measured = audible
+onset − caller speech end, as scoring reads them from the recordings, and true = the server's
+delay as the server measured it (its timer may fire late; that is not the harness's error). The
+send lateness of the speech-end chunk and the error measured from the chunk's actual send time
+are printed beside it.
 Budgets: jitter p99 ≤ 5 ms at 100 and 200 sessions; CPU ≤ 0.5 % of a core per session; latency
 error p99 ≤ 2 ms.
 """
@@ -57,120 +64,124 @@ def _pin(cpu: int) -> None:
 
 
 def _serve(port_queue: mp.Queue, delay_ms: float, reply_ms: float) -> None:
-    from websockets.asyncio.server import serve  # noqa: PLC0415
-
     _pin(SERVER_CPU)
     reply = base64.b64encode(np.full(int(RATE * reply_ms / 1000), 6000, dtype="<i2")
                              .tobytes()).decode()
 
-    async def handler(ws) -> None:
-        loud_before = False
-        last_loud_ns = 0
-        n = 0
-        tasks: set[asyncio.Task] = set()
-
-        async def respond(due_ns: int, rid: str) -> None:
-            await asyncio.sleep(max(0.0, (due_ns - time.perf_counter_ns()) / 1e9))
-            await ws.send(json.dumps({"type": "response.created", "response": {"id": rid}}))
-            await ws.send(json.dumps({"type": "response.output_audio.delta", "response_id": rid,
-                                      "item_id": f"i{rid}", "delta": reply}))
-            await ws.send(json.dumps({"type": "response.output_audio.done", "response_id": rid,
-                                      "item_id": f"i{rid}"}))
-            await ws.send(json.dumps({"type": "response.done",
-                                      "response": {"id": rid, "status": "completed"}}))
-
-        async for text in ws:
-            now_ns = time.perf_counter_ns()
-            if text.startswith('{"type":"input_audio_buffer.append"'):
-                if delay_ms < 0:
-                    continue
-                # loud = the chunk's first sample is non-zero (the bench's speech is a DC block)
-                loud = text[45:49] != "AAAA"
-                if loud:
-                    last_loud_ns = now_ns
-                elif loud_before:
-                    n += 1
-                    task = asyncio.create_task(
-                        respond(last_loud_ns + int(delay_ms * 1e6), f"r{n}"))
-                    tasks.add(task)
-                    task.add_done_callback(tasks.discard)
-                loud_before = loud
-                continue
-            event = json.loads(text)
-            if event["type"] == "session.update":
-                await ws.send(json.dumps({"type": "session.updated",
-                                          "session": event["session"]}))
-
     async def main() -> None:
-        if delay_ms < 0:
-            server = await asyncio.get_running_loop().create_server(_Sink, "127.0.0.1", 0)
-            port_queue.put(server.sockets[0].getsockname()[1])
-            await asyncio.Future()
-        async with serve(handler, "127.0.0.1", 0, compression=None, max_queue=None) as server:
-            port_queue.put(server.sockets[0].getsockname()[1])
-            await asyncio.Future()
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(lambda: _Server(delay_ms, reply), "127.0.0.1", 0)
+        port_queue.put(server.sockets[0].getsockname()[1])
+        await asyncio.Future()
 
     asyncio.run(main())
 
 
-class _Sink(asyncio.Protocol):
-    """The lightest WebSocket server that will do for the jitter runs: it answers the upgrade and
-    ``session.update``, then only walks frame headers (pings, the close), never the payloads, so
-    200 sessions' 10 000 chunks a second cost it next to nothing and never push back."""
+def _frame(opcode: int, payload: bytes) -> bytes:
+    n = len(payload)
+    head = bytes([0x80 | opcode]) + (bytes([n]) if n < 126 else
+                                    bytes([126]) + n.to_bytes(2, "big") if n < 65536 else
+                                    bytes([127]) + n.to_bytes(8, "big"))
+    return head + payload
+
+
+class _Server(asyncio.Protocol):
+    """The lightest WebSocket server that will do: it answers the upgrade and ``session.update``,
+    then only walks frame headers (pings, the close), so 200 sessions' 10 000 chunks a second cost
+    it next to nothing and never push back. With ``delay_ms`` ≥ 0 it also unmasks the first bytes
+    of each caller chunk: loud = the chunk's first sample is not zero (the bench's speech is a DC
+    block of whole chunks); the arrival of the last loud chunk is taken as the data arrives."""
 
     GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+    APPEND = b'{"type":"input_audio_buffer.append","audio":"'
+
+    def __init__(self, delay_ms: float, reply: str):
+        self.delay_ns = int(delay_ms * 1e6)
+        self.reply = reply
+        self.buf = b""
+        self.upgraded = self.answered = self.loud_before = False
+        self.last_loud_ns = 0
+        self.replies = 0
 
     def connection_made(self, transport) -> None:
         self.transport = transport
-        self.buf = b""
-        self.upgraded = False
-        self.answered = False
-
-    def _frame(self, opcode: int, payload: bytes) -> bytes:
-        n = len(payload)
-        head = bytes([0x80 | opcode]) + (bytes([n]) if n < 126 else
-                                        bytes([126]) + n.to_bytes(2, "big") if n < 65536 else
-                                        bytes([127]) + n.to_bytes(8, "big"))
-        return head + payload
+        self.loop = asyncio.get_running_loop()
 
     def data_received(self, data: bytes) -> None:
-        self.buf += data
+        now_ns = time.perf_counter_ns()
+        buf = self.buf + data
         if not self.upgraded:
-            end = self.buf.find(b"\r\n\r\n")
+            end = buf.find(b"\r\n\r\n")
             if end < 0:
+                self.buf = buf
                 return
-            key = next(line.split(b":", 1)[1].strip() for line in self.buf[:end].split(b"\r\n")
+            key = next(line.split(b":", 1)[1].strip() for line in buf[:end].split(b"\r\n")
                        if line.lower().startswith(b"sec-websocket-key:"))
             accept = base64.b64encode(hashlib.sha1(key + self.GUID).digest())
             self.transport.write(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                                  b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept
                                  + b"\r\n\r\n")
-            self.buf = self.buf[end + 4:]
+            buf = buf[end + 4:]
             self.upgraded = True
-        while len(self.buf) >= 2:
-            opcode, n, pos = self.buf[0] & 0x0F, self.buf[1] & 0x7F, 2
+        pos = 0
+        while len(buf) - pos >= 2:
+            opcode, n, head = buf[pos] & 0x0F, buf[pos + 1] & 0x7F, pos + 2
             if n == 126:
-                n, pos = int.from_bytes(self.buf[2:4], "big"), 4
+                n, head = int.from_bytes(buf[head:head + 2], "big"), head + 2
             elif n == 127:
-                n, pos = int.from_bytes(self.buf[2:10], "big"), 10
-            if len(self.buf) < pos + 4 + n:
+                n, head = int.from_bytes(buf[head:head + 8], "big"), head + 8
+            if len(buf) < head + 4 + n:
+                break
+            mask, start = buf[head:head + 4], head + 4
+            pos = start + n
+            if opcode == 0x1 and self.answered:
+                if self.delay_ns >= 0:
+                    self._chunk(bytes(buf[start + i] ^ mask[i % 4] for i in range(49)), now_ns)
+                continue
+            if opcode not in (0x1, 0x8, 0x9):
+                continue
+            payload = bytes(b ^ mask[i % 4] for i, b in enumerate(buf[start:pos]))
+            if opcode == 0x8:
+                self.transport.write(_frame(0x8, payload[:2]))
+                self.transport.close()
                 return
-            mask, payload = self.buf[pos:pos + 4], self.buf[pos + 4:pos + 4 + n]
-            self.buf = self.buf[pos + 4 + n:]
-            if opcode == 0x1 and not self.answered or opcode in (0x8, 0x9):
-                data = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-                if opcode == 0x8:
-                    self.transport.write(self._frame(0x8, data[:2]))
-                    self.transport.close()
-                    return
-                if opcode == 0x9:
-                    self.transport.write(self._frame(0xA, data))
-                    continue
-                event = json.loads(data)
-                if event["type"] == "session.update":
-                    self.answered = True
-                    self.transport.write(self._frame(0x1, json.dumps(
-                        {"type": "session.updated", "session": event["session"]}).encode()))
+            if opcode == 0x9:
+                self.transport.write(_frame(0xA, payload))
+                continue
+            event = json.loads(payload)
+            if event["type"] == "session.update":
+                self.answered = True
+                self.transport.write(_frame(0x1, json.dumps(
+                    {"type": "session.updated", "session": event["session"]}).encode()))
+        self.buf = buf[pos:]
+
+    def _chunk(self, head: bytes, now_ns: int) -> None:
+        if not head.startswith(self.APPEND):
+            return
+        loud = head[45:49] != b"AAAA"
+        if loud:
+            self.last_loud_ns = now_ns
+        elif self.loud_before:
+            self.replies += 1
+            due_ns = self.last_loud_ns + self.delay_ns
+            self.loop.call_at(self.loop.time() + max(0, due_ns - now_ns) / 1e9, self._reply,
+                              self.last_loud_ns, f"r{self.replies}")
+        self.loud_before = loud
+
+    def _reply(self, heard_ns: int, rid: str) -> None:
+        if self.transport.is_closing():
+            return
+        events = [{"type": "response.created", "response": {"id": rid}},
+                  {"type": "response.output_audio.delta", "response_id": rid, "item_id": f"i{rid}",
+                   "delta": self.reply},
+                  {"type": "response.output_audio.done", "response_id": rid, "item_id": f"i{rid}"}]
+        audio = b"".join(_frame(0x1, json.dumps(e).encode()) for e in events)
+        # the delay is taken when the audio goes out, after building it
+        delay_ms = (time.perf_counter_ns() - heard_ns) / 1e6
+        self.transport.write(audio)
+        self.transport.write(_frame(0x1, json.dumps(
+            {"type": "response.done", "response": {"id": rid, "status": "completed"},
+             "bench_delay_ms": delay_ms}).encode()))
 
 
 class LoopbackServer:
@@ -249,39 +260,79 @@ async def _sessions(url: str, sc: Scenario, script: _Script, n: int, out: Path) 
     return folders
 
 
-def jitter(sessions: int, seconds: float) -> tuple[list[float], float]:
+def _cpu_wait_ns() -> int | None:
+    """Time this thread has spent ready to run but waiting for a CPU (Linux), in ns."""
+    try:
+        with open("/proc/thread-self/schedstat") as fh:
+            return int(fh.read().split()[1])
+    except OSError:
+        return None
+
+
+@dataclass
+class JitterRun:
+    values: list[float]
+    cpu_pct_per_session: float
+    cpu_wait_pct: float | None
+
+
+def jitter(sessions: int, seconds: float) -> JitterRun:
     sc = _scenario([{"say": "x", "after_ms": 200},
                     {"silence_ms": int(seconds * 1000), "after_ms": 0}], idle_timeout_ms=0)
     script = _Script(sc, speech_chunks=25)
     with LoopbackServer() as url, tempfile.TemporaryDirectory() as tmp:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        wait0 = _cpu_wait_ns()
         t0 = time.perf_counter()
         folders = asyncio.run(_sessions(url, sc, script, sessions, Path(tmp)))
         wall = time.perf_counter() - t0
+        wait1 = _cpu_wait_ns()
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         values = []
         for folder in folders:
             for f in Recording.load(folder).events("input_audio_buffer.append"):
                 values.append(f.t_ms - f.model_extra["scheduled_ms"])
-    return values, 100.0 * cpu / (sessions * wall)
+    waited = None if wait0 is None or wait1 is None else 100.0 * (wait1 - wait0) / 1e9 / wall
+    call_s = len(values) * CHUNK / RATE
+    return JitterRun(values, 100.0 * cpu / call_s, waited)
 
 
-def latency_error(sessions: int, turns: int, delay_ms: float) -> list[float]:
+@dataclass
+class LatencyRun:
+    errors: list[float]
+    """|measured − true| per turn, measured as scoring does (from the scheduled send time)."""
+    errors_from_sent: list[float]
+    """The same, measured from the time the speech-end chunk actually went out."""
+    send_lateness: list[float]
+    """Actual − scheduled send time of each speech-end chunk."""
+    server_lateness: list[float]
+    """The server's actual delay − the delay it was asked for."""
+
+
+def latency_error(sessions: int, turns: int, delay_ms: float) -> LatencyRun:
     sc = _scenario([{"say": "x"} for _ in range(turns)], reaction_gap_ms=200,
                    idle_timeout_ms=2000)
     script = _Script(sc, speech_chunks=30)
-    errors = []
+    run = LatencyRun([], [], [], [])
     with LoopbackServer(delay_ms=delay_ms) as url, tempfile.TemporaryDirectory() as tmp:
         folders = asyncio.run(_sessions(url, sc, script, sessions, Path(tmp)))
         for folder in folders:
             rec = Recording.load(folder)
             ends = [a.speech_end_ms for _, a in rec.annotations("harness.turn.started")]
             onsets = [a.onset_ms for _, a in rec.annotations("harness.playback.audible")]
-            if len(onsets) != len(ends):
+            true = [f.event["bench_delay_ms"] for f in rec.events("response.done")]
+            chunks = rec.events("input_audio_buffer.append")
+            scheduled = np.array([f.model_extra["scheduled_ms"] for f in chunks])
+            if not len(onsets) == len(true) == len(ends):
                 raise SystemExit(f"{folder.name}: {len(ends)} turns but {len(onsets)} replies")
-            errors += [abs((o - e) - delay_ms) for o, e in zip(onsets, ends, strict=True)]
-    return errors
+            for end, onset, delay in zip(ends, onsets, true, strict=True):
+                sent = chunks[int(np.argmin(np.abs(scheduled - end)))].t_ms
+                run.errors.append(abs(onset - end - delay))
+                run.errors_from_sent.append(abs(onset - sent - delay))
+                run.send_lateness.append(sent - end)
+                run.server_lateness.append(delay - delay_ms)
+    return run
 
 
 def main() -> None:
@@ -293,17 +344,27 @@ def main() -> None:
     parser.add_argument("--delay-ms", type=float, default=400.0)
     args = parser.parse_args()
     print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    jitter(1, 1.0)  # warm-up: imports and first calls are paid once per process
     print("chunk send jitter (sent - scheduled) and harness CPU, 20 ms chunks")
     print(f"{'sessions':>8} {'chunks':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'CPU %/session':>14}")
+          f"{'CPU %/session':>14} {'CPU wait %':>11}")
     for n in (int(x) for x in args.sessions.split(",")):
-        values, cpu = jitter(n, args.seconds)
-        print(f"{n:>8} {len(values):>8} {_pct(values, 50):>8.3f} {_pct(values, 99):>8.3f} "
-              f"{max(values):>8.3f} {cpu:>14.3f}")
-    errors = latency_error(args.latency_sessions, args.latency_turns, args.delay_ms)
-    print(f"latency error |measured - true| over {len(errors)} turns "
-          f"({args.latency_sessions} sessions, true = {args.delay_ms:g} ms): "
-          f"p50 {_pct(errors, 50):.3f} ms, p99 {_pct(errors, 99):.3f} ms, max {max(errors):.3f} ms")
+        run = jitter(n, args.seconds)
+        waited = "n/a" if run.cpu_wait_pct is None else f"{run.cpu_wait_pct:.1f}"
+        print(f"{n:>8} {len(run.values):>8} {_pct(run.values, 50):>8.3f} "
+              f"{_pct(run.values, 99):>8.3f} {max(run.values):>8.3f} "
+              f"{run.cpu_pct_per_session:>14.3f} {waited:>11}")
+    lat = latency_error(args.latency_sessions, args.latency_turns, args.delay_ms)
+
+    def stats(values: list[float]) -> str:
+        return f"p50 {_pct(values, 50):.3f} ms, p99 {_pct(values, 99):.3f} ms"
+
+    print(f"latency error |measured - true| over {len(lat.errors)} turns "
+          f"({args.latency_sessions} sessions; true = the server's delay as it measured it, "
+          f"asked for {args.delay_ms:g} ms): {stats(lat.errors)}, max {max(lat.errors):.3f} ms")
+    print(f"  speech-end chunk sent late by {stats(lat.send_lateness)}; error measured from "
+          f"its actual send: {stats(lat.errors_from_sent)}; server late by "
+          f"{stats(lat.server_lateness)}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 
