@@ -135,11 +135,7 @@ class Pacer:
             tick = min(ticks, key=lambda t: (load[t % n], t))
         load[tick % n] += 1
         if self._streams == 0 and _timerfd_usable():
-            try:
-                self._timerfd = _TimerFD()
-                self._loop.add_reader(self._timerfd.fd, self._on_timer)
-            except (OSError, AttributeError, NotImplementedError):  # no timerfd, or a loop
-                self._close_timerfd()                                # that cannot watch it
+            self._timerfd = self._open_timerfd()
         self._streams += 1
         return tick * GRID_NS
 
@@ -150,6 +146,19 @@ class Pacer:
         self._streams -= 1
         if self._streams == 0:
             self._close_timerfd()
+
+    def _open_timerfd(self) -> _TimerFD | None:
+        """A timerfd watched by the loop, or None (then loop timers pace the streams)."""
+        try:
+            timerfd = _TimerFD()
+        except OSError:
+            return None
+        try:
+            self._loop.add_reader(timerfd.fd, self._on_timer)
+        except NotImplementedError:  # a loop that cannot watch file descriptors
+            timerfd.close()
+            return None
+        return timerfd
 
     def _close_timerfd(self) -> None:
         if self._timerfd is not None:
