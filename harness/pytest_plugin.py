@@ -342,6 +342,7 @@ class _Calls:
             outcome = report(options.report)
             tr = self.config.pluginmanager.get_plugin("terminalreporter")
             if tr is not None:
+                tr.ensure_newline()
                 tr.write_line(f"realtime report: {outcome.index_html}")
 
     def _write_worker_run(self) -> None:
