@@ -19,7 +19,7 @@ import numpy as np
 
 import harness
 
-RENDER_VERSION = 2
+RENDER_VERSION = 3
 """Bump when rendering code changes its output: old cache entries then stop matching."""
 
 CACHE_ENV = "HARNESS_AUDIO_CACHE"

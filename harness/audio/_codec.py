@@ -40,9 +40,11 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     samples = np.asarray(samples)
     if from_rate == to_rate:
         return samples.copy()
-    if samples.dtype == np.int16:
-        return soxr.resample(samples, from_rate, to_rate, quality="HQ")
-    return soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ")
+    # int16 goes through float32 and is rounded here: libsoxr's own int16 output adds TPDF
+    # dither seeded per output block, and those blocks are not reproducible (the same clip
+    # came out 1 LSB apart depending on what the process had allocated before).
+    out = soxr.resample(samples.astype(np.float32, copy=False), from_rate, to_rate, quality="HQ")
+    return to_int16(out) if samples.dtype == np.int16 else out
 
 
 def to_int16(samples: np.ndarray) -> np.ndarray:
@@ -82,13 +84,14 @@ class G711Encoder:
     def __init__(self, law: G711Law, sample_rate: int = 24_000) -> None:
         self.law = law_of(law)
         self._resampler = (None if sample_rate == G711_RATE
-                           else soxr.ResampleStream(sample_rate, G711_RATE, 1, dtype="int16",
+                           else soxr.ResampleStream(sample_rate, G711_RATE, 1, dtype="float32",
                                                     quality="HQ"))
 
     def encode(self, pcm16: np.ndarray, last: bool = False) -> bytes:
         pcm = np.ascontiguousarray(pcm16, dtype=np.int16)
         if self._resampler is not None:
-            pcm = self._resampler.resample_chunk(pcm, last=last)
+            # float32 like ``resample``: soxr's int16 output dither is not reproducible.
+            pcm = to_int16(self._resampler.resample_chunk(pcm.astype(np.float32), last=last))
         data = pcm.tobytes()
         return audioop.lin2ulaw(data, 2) if self.law == "ulaw" else audioop.lin2alaw(data, 2)
 
@@ -102,14 +105,14 @@ class G711Decoder:
     def __init__(self, law: G711Law, sample_rate: int = G711_RATE) -> None:
         self.law = law_of(law)
         self._resampler = (None if sample_rate == G711_RATE
-                           else soxr.ResampleStream(G711_RATE, sample_rate, 1, dtype="int16",
+                           else soxr.ResampleStream(G711_RATE, sample_rate, 1, dtype="float32",
                                                     quality="HQ"))
 
     def decode(self, data: bytes, last: bool = False) -> np.ndarray:
         pcm = audioop.ulaw2lin(data, 2) if self.law == "ulaw" else audioop.alaw2lin(data, 2)
         samples = np.frombuffer(pcm, dtype=np.int16)
         if self._resampler is not None:
-            return self._resampler.resample_chunk(samples, last=last)
+            return to_int16(self._resampler.resample_chunk(samples.astype(np.float32), last=last))
         return samples.copy()
 
     def flush(self) -> np.ndarray:
