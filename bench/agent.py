@@ -83,12 +83,14 @@ async def one_call(url: str, samples: np.ndarray, speech_end: int,
             async for frame in ws:
                 event_type = json.loads(frame)["type"]
                 now = time.perf_counter()
+                # Only what follows the utterance's end counts: an utterance with a mid-sentence
+                # pause may draw a (held, silent) response before it ends.
+                if "speech_end" not in marks:
+                    continue
                 if event_type == "input_audio_buffer.speech_stopped":
                     marks.setdefault("stopped", now)
                 elif event_type == "response.output_audio.delta":
                     marks.setdefault("audio", now)
-                    return
-                elif event_type == "response.done" and "audio" not in marks:
                     return
 
         receiver = asyncio.ensure_future(receive())
