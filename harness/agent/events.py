@@ -1,7 +1,7 @@
 """Builders for the GA Realtime server events of the local agent, in the recorded service's shape.
 
 Key order and field sets follow the sessions recorded against ``gpt-realtime``
-(``../shared/fixtures/realtime-cassettes``): ``object``/``id``/``expires_at``/``include`` on the
+(``tests/fixtures/realtime-cassettes``): ``object``/``id``/``expires_at``/``include`` on the
 session, ``null`` ``previous_item_id`` for the first item, ``status_details: null`` on a completed
 response, an ``obfuscation`` field on text deltas.
 """

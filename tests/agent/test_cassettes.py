@@ -19,7 +19,7 @@ import pytest
 import yaml
 from agent_client import caller_speech, run, session, silence
 
-CASSETTES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "realtime-cassettes"
+CASSETTES = Path(__file__).resolve().parents[1] / "fixtures" / "realtime-cassettes"
 # The recorded sessions end with the client hanging up right after response.done; the
 # rate_limits.updated the agent sends after it is therefore absent from the recordings.
 NOT_RECORDED = {"rate_limits.updated"}

@@ -20,7 +20,7 @@ from harness.realtime.protocol import (
     SpeechStarted,
 )
 
-CASSETTES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "realtime-cassettes"
+CASSETTES = Path(__file__).resolve().parents[1] / "fixtures" / "realtime-cassettes"
 NAMES = ["openai_ga_text_in_audio_out_turn", "openai_ga_tool_call_round",
          "openai_ga_audio_in_server_vad_turn"]
 
