@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -90,18 +91,15 @@ def run(
     Exit codes: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored.
     """
     from harness import api
-    from harness.report.console import RunProgress, print_error, print_summary
+    from harness.report.console import RunProgress
 
-    try:
+    def run_with_progress() -> api.RunOutcome:
         with RunProgress() as progress:
-            outcome = api.run(paths or None, target=target, agent=agent, trials=trials,
-                              concurrency=concurrency, faults=fault, out_dir=output,
-                              on_progress=progress)
-    except HarnessError as exc:
-        print_error(exc)
-        raise typer.Exit(api.exit_code(exc)) from None
-    print_summary(outcome)
-    raise typer.Exit(api.exit_code(outcome))
+            return api.run(paths or None, target=target, agent=agent, trials=trials,
+                           concurrency=concurrency, faults=fault, out_dir=output,
+                           on_progress=progress)
+
+    _summarise(run_with_progress)
 
 
 @app.command()
@@ -111,10 +109,17 @@ def report(
 ) -> None:
     """Re-render a run folder's reports (unscored trials are scored first); exit code as run."""
     from harness import api
+
+    _summarise(lambda: api.report(run_dir, rescore=rescore))
+
+
+def _summarise(produce: Callable[[], Any]) -> None:
+    """Print a run's summary table (or its one error) and exit with the run's exit code."""
+    from harness import api
     from harness.report.console import print_error, print_summary
 
     try:
-        outcome = api.report(run_dir, rescore=rescore)
+        outcome = produce()
     except HarnessError as exc:
         print_error(exc)
         raise typer.Exit(api.exit_code(exc)) from None
