@@ -13,7 +13,8 @@ import soundfile
 import yaml
 
 from harness.scenario import load_agent_config, load_suite, scenario_reference_markdown
-from harness.scenario.models import EXPECTATION_PARAMS, Pause, Scenario, ToolSequence
+from harness.scenario.kinds import expectation_kinds
+from harness.scenario.models import Pause, Scenario, ToolSequence
 from harness.scenario.schema import json_schema, schema_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -112,7 +113,7 @@ def test_example_suite_uses_every_construct(suite: list[Scenario]) -> None:
         "when_agent_says", "silence_ms", "play:hold_music", "play:file", "turn-noise:none",
         "turn-noise:spec", "turn-voice", "mock:static", "mock:list", "mock:sequence", "mock:when",
         "mock:error", "mock:latency_ms",
-        *(f"expect:{kind}" for kind in EXPECTATION_PARAMS),
+        *(f"expect:{kind}" for kind in expectation_kinds()),
     }
     assert required - used == set()
     assert used & {"play:tv", "play:side_conversation"}
@@ -163,7 +164,7 @@ def test_readme_reference_section_is_generated() -> None:
 
 def test_reference_documents_every_key_and_kind() -> None:
     text = scenario_reference_markdown()
-    for kind in EXPECTATION_PARAMS:
+    for kind in expectation_kinds():
         assert f"#### `{kind}`" in text
     for key in ("say", "cut_off", "barge_in", "when_agent_says", "snr_db", "sequence"):
         assert f"| `{key}` |" in text

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import DeadAirParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import answerable_turns, fmt_ms, uncovered_gaps
 from harness.scoring.verdict import Evidence
 
 
+class DeadAirParams(ExpectationParams):
+    """Longest gap with neither party audible between a caller turn and the agent's answer."""
+
+    max_ms: float = Field(..., gt=0)
+
+
 @scorer("dead_air", "Per answered caller turn, the longest gap with neither party audible "
         "between the caller's speech end and the onset of the agent's final answer to it is at "
-        "most max_ms.")
+        "most max_ms.",
+        params=DeadAirParams)
 def score_dead_air(ctx: ScoringContext, p: DeadAirParams) -> Outcome:
     tl = ctx.timeline
     audible = tl.audible_intervals()

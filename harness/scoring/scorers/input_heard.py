@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import InputHeardParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
 from harness.scoring.scorers._common import answerable_turns
 from harness.scoring.verdict import Evidence
 
 
+class InputHeardParams(ExpectationParams):
+    """WER between the scripted caller text and the target's input transcription."""
+
+    max_wer: float = Field(0.3, ge=0.0)
+
+
 @scorer("input_heard", "Word error rate (jiwer) between the scripted caller text and the target's "
         "input transcription, over the addressed turns it transcribed; not applicable when the "
-        "target gives no transcription.")
+        "target gives no transcription.",
+        params=InputHeardParams)
 def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
     tl = ctx.timeline
     if not tl.input_transcriptions:
