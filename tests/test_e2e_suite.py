@@ -69,6 +69,24 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
     "tool_on_partial_id": {
         "cut-off-order-id": {"preamble", "entity_confirmed", "transcript"},
     },
+    "false_success": {
+        "cancel-fails": {"claims_backed"},
+    },
+    "retry_loop": {
+        "lookup-fails-twice": {"tool_failure_recovery"},
+    },
+    "pretend_action": {
+        "cancel-unavailable": {"tools_honest"},
+    },
+    "two_questions": {
+        "email-step-by-step": {"one_question"},
+    },
+    "filler_on_noise": {
+        "caller-steps-away": {"no_filler_on_noise"},
+    },
+    "wrong_language": {
+        "spanish-greeting": {"language"},
+    },
 }
 """fault → scenario → the expectation kinds that must fail; every other expectation passes."""
 

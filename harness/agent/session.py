@@ -336,7 +336,7 @@ class AgentSession:
         self.vad = VoiceActivityDetector(
             self.input_rate, threshold=td.threshold, prefix_padding_ms=td.prefix_padding_ms,
             silence_duration_ms=td.silence_duration_ms,
-            caller_gate=not self.faults.talk_over_noise)
+            caller_gate=not self.faults.opens_caller_gate)
         self.vad.caller_level_db = self._caller_level_db
         # The VAD's clock restarts at zero; it reports times relative to now.
         self._vad_origin_ms = self._stream_ms
@@ -920,7 +920,7 @@ class AgentSession:
                     pending_text.append(action.text)
                     continue
                 if pending_text:
-                    await self._say(response, " ".join(pending_text))
+                    await self._say(response, self.faults.spoken(" ".join(pending_text)))
                     pending_text = []
                 if action is not None:
                     self._call_tool(response, action)

@@ -31,7 +31,10 @@ def test_example_suite_loads_with_its_agent(suite: list[Scenario]) -> None:
     assert len({s.name for s in suite}) == len(suite)
     for s in suite:
         assert s.source is not None and s.source.parent == SCENARIOS
-        assert s.agent_config is not None and s.agent_config.name == "support-desk"
+        assert s.agent_config is not None
+        # One scenario runs the desk without its write tools, to ask for an unavailable action.
+        assert s.agent_config.name == ("support-desk-lookup-only" if s.name ==
+                                       "cancel-unavailable" else "support-desk")
         # instructions_file is read relative to the agent YAML
         assert "digit by digit" in (s.agent_config.instructions or "")
         # Every file path is absolute and exists.
@@ -113,7 +116,8 @@ def test_example_suite_uses_every_construct(suite: list[Scenario]) -> None:
         "when_agent_says", "silence_ms", "play:hold_music", "play:file", "turn-noise:none",
         "turn-noise:spec", "turn-voice", "mock:static", "mock:list", "mock:sequence", "mock:when",
         "mock:error", "mock:latency_ms",
-        *(f"expect:{kind}" for kind in expectation_kinds()),
+        # rubric needs a judge endpoint, which the example suite cannot assume.
+        *(f"expect:{kind}" for kind in expectation_kinds() if kind != "rubric"),
     }
     assert required - used == set()
     assert used & {"play:tv", "play:side_conversation"}
