@@ -73,7 +73,8 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
         "cancel-fails": {"claims_backed"},
     },
     "retry_loop": {
-        "lookup-fails-twice": {"tool_failure_recovery"},
+        # Four calls where the caller agreed to two.
+        "lookup-fails-twice": {"tool_failure_recovery", "tool_called"},
     },
     "pretend_action": {
         "cancel-unavailable": {"tools_honest"},
