@@ -72,11 +72,22 @@ async def in_track_writer(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_track_writer, fn, *args)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _write_meta(folder: Path, meta: RecordingMeta) -> None:
+    # pydantic's compiled serializer: json.dumps with an indent runs the pure-Python encoder,
+    # milliseconds of holding the GIL on the track writer while the event loop waits to send
+    write_text_atomic(folder / META_FILE, meta.model_dump_json(indent=2) + "\n")
 
 
 class RecordingWriter:
@@ -86,7 +97,7 @@ class RecordingWriter:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.meta = meta
-        write_json_atomic(self.folder / META_FILE, meta.model_dump(mode="json"))
+        _write_meta(self.folder, meta)
         self._fh = open(self.folder / EVENTS_FILE, "w", encoding="utf-8",  # noqa: SIM115
                         buffering=WRITE_BUFFER_BYTES)
         self.seq = 0
@@ -154,7 +165,7 @@ class RecordingWriter:
         sf.write(self.folder / CALL_WAV, stereo, caller_rate, subtype="PCM_16")
         self.meta.status = status  # type: ignore[assignment]
         self.meta.error = error
-        write_json_atomic(self.folder / META_FILE, self.meta.model_dump(mode="json"))
+        _write_meta(self.folder, self.meta)
 
     def abandon(self) -> None:
         """Close the events file without finishing (the trial stays ``running`` → incomplete)."""
