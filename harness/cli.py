@@ -85,6 +85,13 @@ def run(
     ] = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where run folders go (each run gets its own).")] = Path("reports"),
+    workers: Annotated[int | None, typer.Option(
+        help="Processes (or Ray actors) the trials are spread over, each with its own event "
+             "loop and, for the local target, its own agent.")] = None,
+    executor: Annotated[str, typer.Option(
+        help="local (processes on this machine) or ray (a Ray cluster).")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="The Ray cluster's address (with --executor ray).")] = None,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
@@ -97,7 +104,8 @@ def run(
         with RunProgress() as progress:
             return api.run(paths or None, target=target, agent=agent, trials=trials,
                            concurrency=concurrency, faults=fault, out_dir=output,
-                           on_progress=progress)
+                           on_progress=progress, workers=workers, executor=executor,
+                           address=address)
 
     _summarise(run_with_progress)
 
