@@ -111,6 +111,40 @@ def run(
 
 
 @app.command()
+def load(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders: the callers' scenarios, round robin "
+             "(default: the example suite).")] = None,
+    ramp: Annotated[str, typer.Option(
+        help="START:END:DURATION[:STEPS] (a linear ramp, e.g. 10:200:300s) or LEVELS:HOLD "
+             "(e.g. 10,50,100:60s).")] = "2,4,8:30s",
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    jitter_limit_ms: Annotated[float, typer.Option(
+        help="The harness's own pacing jitter p99 above which a level's latencies are not "
+             "trusted.")] = 5.0,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where load test folders go.")] = Path("reports"),
+) -> None:
+    """Load-test a target: concurrent callers on a ramp; latency and errors per level."""
+    from harness.load import run_load
+    from harness.load.console import print_load
+    from harness.report.console import print_error
+
+    try:
+        outcome = run_load(paths or None, ramp=ramp, target=target,
+                           jitter_limit_ms=jitter_limit_ms, out_dir=output,
+                           on_progress=lambda p: typer.echo(
+                               f"{p.concurrency} concurrent calls ({p.calls_done} done, "
+                               f"{p.errors} errored so far)", err=True)
+                           if p.kind == "level_started" else None)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(2 if isinstance(exc, InputError | InputErrors) else 3) from None
+    print_load(outcome)
+
+
+@app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (with run.json).")],
     rescore: Annotated[bool, typer.Option(help="Score every trial again first.")] = False,
