@@ -298,6 +298,8 @@ class JitterRun:
     cpu_pct_per_session: float
     cpu_wait_pct: float | None
     memory_mb_per_session: float
+    kernel_share_pct: float
+    """Share of that CPU spent in the kernel (loopback TCP sends count the receiver's work)."""
 
 
 def _jitter_scenario(seconds: float) -> tuple[Scenario, _Script]:
@@ -329,6 +331,7 @@ def _jitter_shard(url: str, sessions: int, seconds: float, warm_up: bool = False
                 values.append(f.t_ms - f.model_extra["scheduled_ms"])
     return {"values": values, "wall_s": wall,
             "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
+            "sys_s": ru1.ru_stime - ru0.ru_stime,
             "wait_s": None if wait0 is None or wait1 is None else (wait1 - wait0) / 1e9,
             "memory_bytes": peak[0] - rss0}
 
@@ -351,7 +354,8 @@ def jitter(sessions: int, seconds: float, workers: int = 1) -> JitterRun:
     call_s = len(values) * CHUNK / RATE
     cpu = sum(shard["cpu_s"] for shard in shards)
     memory = sum(shard["memory_bytes"] for shard in shards)
-    return JitterRun(values, 100.0 * cpu / call_s, waited, memory / 1e6 / sessions)
+    kernel = 100.0 * sum(shard["sys_s"] for shard in shards) / cpu if cpu else 0.0
+    return JitterRun(values, 100.0 * cpu / call_s, waited, memory / 1e6 / sessions, kernel)
 
 
 @dataclass
@@ -405,14 +409,14 @@ def _jitter_table(counts: list[int], seconds: float, workers: int) -> dict[int, 
     print(f"chunk send jitter (sent - scheduled) and harness CPU, 20 ms chunks, "
           f"{workers} process(es)")
     print(f"{'sessions':>8} {'chunks':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'CPU %/session':>14} {'CPU wait %':>11} {'MB/session':>11}")
+          f"{'CPU %/session':>14} {'kernel %':>9} {'CPU wait %':>11} {'MB/session':>11}")
     runs = {}
     for n in counts:
         run = runs[n] = jitter(n, seconds, workers)
         waited = "n/a" if run.cpu_wait_pct is None else f"{run.cpu_wait_pct:.1f}"
         print(f"{n:>8} {len(run.values):>8} {_pct(run.values, 50):>8.3f} "
               f"{_pct(run.values, 99):>8.3f} {max(run.values):>8.3f} "
-              f"{run.cpu_pct_per_session:>14.3f} {waited:>11} "
+              f"{run.cpu_pct_per_session:>14.3f} {run.kernel_share_pct:>9.0f} {waited:>11} "
               f"{run.memory_mb_per_session:>11.2f}", flush=True)
     return runs
 
