@@ -129,7 +129,6 @@ def load(
     """Load-test a target: concurrent callers on a ramp; latency and errors per level."""
     from harness.load import run_load
     from harness.load.console import print_load
-    from harness.report.console import print_error
 
     try:
         outcome = run_load(paths or None, ramp=ramp, target=target,
@@ -138,9 +137,16 @@ def load(
                                f"{p.concurrency} concurrent calls ({p.calls_done} done, "
                                f"{p.errors} errored so far)", err=True)
                            if p.kind == "level_started" else None)
+    except InputErrors as exc:
+        for error in exc.errors:
+            typer.echo(error.format(), err=True)
+        raise typer.Exit(2) from None
+    except InputError as exc:
+        typer.echo(exc.format(), err=True)
+        raise typer.Exit(2) from None
     except HarnessError as exc:
-        print_error(exc)
-        raise typer.Exit(2 if isinstance(exc, InputError | InputErrors) else 3) from None
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(3) from None
     print_load(outcome)
 
 
