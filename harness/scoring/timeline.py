@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.runner.recording import Frame, Recording
+from harness.recording import Frame, Recording
 
 __all__ = [
     "CallerTurn",
