@@ -160,6 +160,9 @@ class TrialEnded(BaseModel):
 
     status: Literal["completed", "errored"]
     error: str | None = None
+    time_limit_s: float | None = Field(
+        None, description="set when the scenario's time limit ended the call before its script "
+                          "did (the agent kept the caller waiting); the call is still graded")
 
 
 ANNOTATIONS: dict[str, type[BaseModel]] = {

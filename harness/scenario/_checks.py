@@ -109,7 +109,7 @@ def _check_turns(report: _Report, scenario: Scenario) -> None:
                            "the first turn has no agent reply to interrupt")
             elif not prev.addressed:
                 report.add((*at, "barge_in"),
-                           f"turn {i - 1} is a {prev.kind} turn, so the agent has no reply to "
+                           f"turn {i} is a {prev.kind} turn, so the agent has no reply to "
                            "interrupt; barge_in needs a say or audio turn before it")
 
         for label, value in (turn.entity or {}).items():
@@ -170,15 +170,16 @@ def _check_arguments(report: _Report, path: FieldPath, tool: ToolSpec | None,
 
 def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
                         turns: list[int] | int | None, *, addressed: bool) -> None:
-    """Turn numbers exist (and, when ``addressed``, are say/audio turns). A list is checked
-    item by item, each error pointing at its item."""
+    """Turn numbers (1 = the first turn) exist (and, when ``addressed``, are say/audio turns).
+    A list is checked item by item, each error pointing at its item."""
     items = [(path, turns)] if isinstance(turns, int) else [
         ((*path, j), n) for j, n in enumerate(turns or [])]
     for where, n in items:
-        if n >= len(scenario.turns):
-            report.add(where, f"turn {n} does not exist (turns 0-{len(scenario.turns) - 1})")
-        elif addressed and not scenario.turns[n].addressed:
-            report.add(where, f"turn {n} is a {scenario.turns[n].kind} turn; only say and "
+        if not 1 <= n <= len(scenario.turns):
+            report.add(where, f"turn {n} does not exist (turns are numbered 1-"
+                              f"{len(scenario.turns)}, 1 being the first)")
+        elif addressed and not scenario.turns[n - 1].addressed:
+            report.add(where, f"turn {n} is a {scenario.turns[n - 1].kind} turn; only say and "
                               "audio turns get answers")
 
 
