@@ -109,8 +109,8 @@ def _check_turns(report: _Report, scenario: Scenario) -> None:
                            "the first turn has no agent reply to interrupt")
             elif not prev.addressed:
                 report.add((*at, "barge_in"),
-                           f"turn {i} is a {prev.kind} turn, so the agent has no reply to "
-                           "interrupt; barge_in needs a say or audio turn before it")
+                           f"the turn before is a {prev.kind} turn, so the agent has no reply "
+                           "to interrupt; barge_in needs a say or audio turn before it")
 
         for label, value in (turn.entity or {}).items():
             compact = normalize_value(value)

@@ -31,7 +31,8 @@ def interruptions(tl: Timeline) -> list[tuple[CallerTurn, Response, Playback]]:
 
 def _why_no_overlap(tl: Timeline) -> str:
     """Why no caller turn overlapped agent audio, in the words of the scenario's barge-in turns."""
-    planned = [t for t in tl.turns if t.barge_in_at_agent_ms is not None]
+    planned = [t for t in tl.turns
+               if t.barge_in_at_agent_ms is not None or t.trigger == "barge_in"]
     if not planned:
         return "no caller turn started while the agent was audible"
     reasons = []
@@ -45,9 +46,10 @@ def _why_no_overlap(tl: Timeline) -> str:
             continue
         onset, stop = max(heard, key=lambda h: h[0])
         length = f"after {fmt_ms(stop - onset)}" if stop is not None else "before it"
+        plan = (f", before the caller's planned interruption {fmt_ms(turn.barge_in_at_agent_ms)} "
+                "into it" if turn.barge_in_at_agent_ms is not None else "")
         reasons.append(f"the barge-in turn {turn.index} never overlapped agent audio: the reply "
-                       f"ended {length}, before the caller's planned interruption "
-                       f"{fmt_ms(turn.barge_in_at_agent_ms)} into it")
+                       f"ended {length}{plan}")
     return "; ".join(reasons)
 
 
@@ -61,7 +63,7 @@ def score_barge_in(ctx: ScoringContext, p: BargeInParams) -> Outcome:
         return Outcome("fail", "no interruption to grade: " + _why_no_overlap(tl),
                        {"interruptions": []},
                        [turn_evidence(t, f"barge-in turn {t.index}") for t in tl.turns
-                        if t.barge_in_at_agent_ms is not None])
+                        if t.barge_in_at_agent_ms is not None or t.trigger == "barge_in"])
     problems: list[str] = []
     evidence: list[Evidence] = []
     rows: list[dict[str, Any]] = []
