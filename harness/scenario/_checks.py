@@ -24,6 +24,9 @@ from harness.scenario.models import (
     TurnAnsweredParams,
 )
 
+ANSWERED_KINDS = ("latency", "dead_air", "turn_answered", "input_heard")
+"""Expectation kinds that grade the agent's answers to caller speech."""
+
 
 class _Report:
     """Collects located errors for one file."""
@@ -205,9 +208,15 @@ def _check_expectations(report: _Report, scenario: Scenario, agent: AgentConfig 
             _check_turn_indexes(report, scenario, (*at, "by_turn"), p.by_turn, addressed=False)
         if exp.kind == "barge_in" and not any(t.barge_in for t in scenario.turns):
             report.add(at, "no turn has barge_in, so there is no interruption to grade")
+        if exp.kind in ANSWERED_KINDS and not any(t.addressed for t in scenario.turns):
+            report.add(at, "no say or audio turn, so the agent has nothing to answer and this "
+                           "cannot be graded")
 
         if agent is None:
             continue
+        if exp.kind == "input_heard" and agent.input_transcription is None:
+            report.add(at, f"agent {agent.name!r} turns input transcription off "
+                           "(`input_transcription: null`), so what it heard cannot be compared")
         if isinstance(p, PreambleParams):
             _check_tool(report, agent, (*at, "before_tool"), p.before_tool)
         if isinstance(p, EntityConfirmedParams):

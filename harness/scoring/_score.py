@@ -13,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.errors import InputError
+from harness.exit_codes import exit_code
 from harness.runner.recording import VERDICTS_FILE, Recording
 from harness.scenario.models import AgentConfig, Expectation
 from harness.scoring._registry import ScoringContext, registry
@@ -175,8 +176,7 @@ def score_run_summary(results: dict[str, list[Verdict]]) -> tuple[list[str], int
         lines.append(f"{path}: {tally}" + (f" ({', '.join(bad)})" if bad else ""))
     tally = ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no verdicts"
     lines.append(f"re-scored {len(results)} trial(s): {tally}")
-    code = 3 if totals.get("error") else 1 if totals.get("fail") else 0
-    return lines, code
+    return lines, exit_code(totals)
 
 
 def expectation_reference_markdown() -> str:
