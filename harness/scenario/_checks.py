@@ -10,7 +10,7 @@ from typing import Any
 import soundfile
 
 from harness.errors import InputError
-from harness.scenario._yaml import FieldPath, Positions, format_path
+from harness.scenario._yaml import FieldPath, Positions, format_path, path_problem
 from harness.scenario.models import (
     AgentConfig,
     ConfirmationBeforeWriteParams,
@@ -54,8 +54,12 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
     if file is None:
         return
     shown = report.as_written(path, file)
-    if not file.is_file():
+    problem = path_problem(file)
+    if problem == "not found":
         report.add(path, f"file {shown!r} not found (looked for {file})")
+        return
+    if problem is not None:
+        report.add(path, f"file {shown!r}: {problem}")
         return
     if wav:
         try:
