@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.load.ramp import Level
 from harness.realtime.targets import parse_spec
-from harness.runner.suite import LocalAgents, render_script, run_trial
+from harness.runner.suite import LocalAgents, LocalAgentStarter, render_script, run_trial
 from harness.scenario.models import Scenario
 
 SLOT_STAGGER_S = 0.02
@@ -66,11 +66,13 @@ def level_at(levels: list[Level], t_s: float) -> int:
 
 async def drive(scenarios: list[Scenario], levels: list[Level], *, out_dir: Path,
                 target: str = "local", session_timeout_s: float | None = None,
+                local_agent: LocalAgentStarter | None = None,
                 on_progress: Callable[[LoadProgress], None] | None = None) -> list[Call]:
-    """Run the ramp against ``target``; recordings go to ``out_dir/calls/``."""
+    """Run the ramp against ``target``; recordings go to ``out_dir/calls/``; ``local_agent``
+    starts the local reference agent (for the ``local`` target)."""
     scripts = await asyncio.gather(*(render_script(s) for s in scenarios))
     local = parse_spec(target)[0] == "local"
-    agents = LocalAgents()
+    agents = LocalAgents(local_agent)
     urls: dict[str, str] = {}
     if local:
         for sc in scenarios:

@@ -20,7 +20,7 @@ import jinja2
 from harness.errors import HarnessError
 from harness.load.driver import Call
 from harness.load.ramp import Level
-from harness.runner.recording import Recording
+from harness.recording import Recording
 from harness.scoring.scorers._common import answerable_turns, turn_answer
 from harness.scoring.timeline import build_timeline
 from harness.stats import cluster_percentile, percentile, wilson

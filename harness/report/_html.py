@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness.recording import CALL_WAV
 from harness.report._figures import (
     kind_pass_rates,
     latency_figure,
@@ -21,7 +22,6 @@ from harness.report._figures import (
     timeline_figure,
 )
 from harness.report._trial import TrialOutcome
-from harness.runner.recording import CALL_WAV
 
 ASSETS_DIR = "assets"
 PAGES_DIR = "pages"
@@ -113,7 +113,7 @@ def _transcript(trial: TrialOutcome) -> list[dict[str, Any]]:
         if t.trigger not in ("first", "after_agent"):
             notes.append(f"started by {t.trigger.replace('_', ' ')}")
         at = t.speech_onset_ms if t.speech_onset_ms is not None else t.start_ms
-        entries.append({"t_ms": at, "who": "caller", "title": f"caller {t.index + 1}",
+        entries.append({"t_ms": at, "who": "caller", "title": f"caller {t.index}",
                         "text": text, "notes": notes})
     for r in tl.responses:
         at = r.audible_onset_ms if r.audible_onset_ms is not None else r.playback_start_ms

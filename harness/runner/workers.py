@@ -25,9 +25,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
 from harness.runner.session import SessionOptions
 from harness.runner.suite import (
+    LocalAgentStarter,
     ProgressEvent,
     RunResult,
     TrialResult,
@@ -64,6 +64,8 @@ class ShardSpec:
     retries: int = 2
     dialect: str | None = None
     options: SessionOptions | None = None
+    local_agent: LocalAgentStarter | None = None
+    """Starts the shard's own local agent (a module-level function: it crosses process lines)."""
 
 
 def shard_specs(scenarios: list[Scenario], shards: int, *, out_dir: Path, concurrency: int,
@@ -87,7 +89,7 @@ async def run_shard_async(spec: ShardSpec, send: Callable[[Message], None]) -> N
         concurrency=spec.concurrency, faults=spec.faults, variants=spec.variants,
         on_progress=progress, on_trial_done=lambda r: send(("trial", r)),
         session_timeout_s=spec.session_timeout_s, retries=spec.retries, dialect=spec.dialect,
-        options=spec.options, shard=(spec.index, spec.count))
+        options=spec.options, local_agent=spec.local_agent, shard=(spec.index, spec.count))
     send(("done", None))
 
 
@@ -244,30 +246,3 @@ async def run_suite_in_processes(scenarios: list[Scenario], *, workers: int, out
         messages.join_thread()
     return run.finish()
 
-
-EXECUTORS = ("local", "ray")
-
-
-async def run_suite_with(scenarios: list[Scenario], *, executor: str = "local",
-                         workers: int | None = None, address: str | None = None,
-                         **kwargs: Any) -> RunResult:
-    """Run a suite in this process, in ``workers`` local processes, or on a Ray cluster.
-
-    Takes :func:`~harness.runner.suite.run_suite`'s keyword arguments. ``executor="ray"`` shards
-    the trials over ``workers`` Ray actors (default: one per CPU of the cluster at ``address``).
-    """
-    if executor not in EXECUTORS:
-        raise InputError(f"unknown executor {executor!r}; expected one of "
-                         f"{', '.join(EXECUTORS)}", field="--executor")
-    if workers is not None and workers < 1:
-        raise InputError(f"workers must be at least 1, got {workers}", field="--workers")
-    if address is not None and executor != "ray":
-        raise InputError("--address names a Ray cluster: use it with --executor ray",
-                         field="--address")
-    if executor == "ray":
-        from harness.runner.ray_executor import run_suite_on_ray  # noqa: PLC0415 - optional
-
-        return await run_suite_on_ray(scenarios, shards=workers, address=address, **kwargs)
-    if workers is None or workers == 1:
-        return await run_suite(scenarios, **kwargs)
-    return await run_suite_in_processes(scenarios, workers=workers, **kwargs)

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from scripted import Behaviour, ScriptedServer, scenario
 
-from harness.runner.recording import Recording
-from harness.runner.workers import run_suite_with
+from harness.recording import Recording
+from harness.runner.executors import run_suite_with
 
 ray = pytest.importorskip("ray")
 

@@ -14,8 +14,8 @@ from scripted import Behaviour, ScriptedServer, scenario
 
 from harness import api
 from harness.errors import InputError
-from harness.runner.recording import Recording
-from harness.runner.workers import run_suite_with
+from harness.recording import Recording
+from harness.runner.executors import run_suite_with
 
 REPO = Path(__file__).resolve().parents[2]
 
