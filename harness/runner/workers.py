@@ -72,6 +72,7 @@ def shard_specs(scenarios: list[Scenario], shards: int, *, out_dir: Path, concur
                 **kwargs: Any) -> list[ShardSpec]:
     """``shards`` specs that split the run's trials, and its concurrency, between them."""
     per_shard = max(1, math.ceil(concurrency / shards))
+    kwargs["faults"] = list(kwargs.get("faults") or [])
     return [ShardSpec(scenarios, i, shards, Path(out_dir), concurrency=per_shard, **kwargs)
             for i in range(shards)]
 

@@ -87,7 +87,8 @@ def test_bad_worker_options_are_usage_errors(tmp_path):
 @pytest.mark.slow
 def test_example_scenarios_give_the_same_verdicts_with_two_workers(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    names = ["order-status", "cancel-declined", "human-request", "long-silence"]
+    # scenarios without latency budgets: a loaded machine must not turn a verdict
+    names = ["cancel-declined", "human-request", "digit-correction", "long-silence"]
     paths = [REPO / "scenarios" / f"{n}.yaml" for n in names]
 
     def verdicts(outcome) -> dict[str, list[tuple[str, str]]]:
