@@ -25,7 +25,13 @@ from harness.compare._compare import (
     spec_from_options,
 )
 from harness.compare._metrics import CONTINUOUS, TRIAL_PASSED, TrialMetrics, known_metric_names
-from harness.compare._spec import ComparisonSpec, VariantSpec, load_comparison
+from harness.compare._spec import (
+    ComparisonSpec,
+    VariantSpec,
+    comparison_schema,
+    comparison_schema_text,
+    load_comparison,
+)
 
 __all__ = [
     "CONTINUOUS",
@@ -39,6 +45,8 @@ __all__ = [
     "compare_pair",
     "compare_runs",
     "compare_sides",
+    "comparison_schema",
+    "comparison_schema_text",
     "finish",
     "known_metric_names",
     "load_comparison",

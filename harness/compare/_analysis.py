@@ -149,7 +149,8 @@ def comparison_json(c: Any) -> dict[str, Any]:
             "low": _num(interval.low), "high": _num(interval.high), "level": interval.level},
         "median_difference": _num(c.median_difference),
         "p_value": _num(c.p_value), "p_adjusted": _num(c.p_adjusted),
-        "wins": c.wins, "ties": c.ties, "losses": c.losses, "verdict": c.verdict,
+        "test": c.test, "wins": c.wins, "ties": c.ties, "losses": c.losses,
+        "verdict": c.verdict,
         "min_detectable": _num(c.min_detectable),
     }
 

@@ -123,7 +123,7 @@ def measure(timeline: Any, agent_config: Any = None) -> dict[str, float]:
 
     scorers = registry()
     ctx = ScoringContext(timeline=timeline, agent_config=agent_config)
-    latency = scorers["latency"].fn(ctx, LatencyParams()).measured
+    latency = scorers["latency"].fn(ctx, LatencyParams(max_ms=math.inf)).measured
     dead_air = scorers["dead_air"].fn(ctx, DeadAirParams(max_ms=math.inf)).measured
     barge_in = scorers["barge_in"].fn(ctx, BargeInParams()).measured
     heard = scorers["input_heard"].fn(ctx, InputHeardParams()).measured

@@ -58,7 +58,8 @@ class ComparisonSpec(Strict):
                                           "the example suite if omitted")
     base: Path | None = Field(None, description="agent config the variants start from; the "
                                                 "scenarios' own config if omitted")
-    trials: int = Field(DEFAULT_TRIALS, ge=1, le=1000, description="trials per scenario and variant")
+    trials: int = Field(DEFAULT_TRIALS, ge=1, le=1000,
+                        description="trials per scenario and variant")
     variants: dict[str, VariantSpec] = Field(
         ..., min_length=2, description="variant name → variant, baseline first")
     fail_if_worse: list[str] | bool = Field(
@@ -73,6 +74,20 @@ class ComparisonSpec(Strict):
                 raise ValueError(f"variant name {name!r} must be letters, digits, '_', '.' or "
                                  "'-' (it names folders)")
         return variants
+
+
+def comparison_schema() -> dict[str, Any]:
+    """The JSON Schema of comparison files (``schemas/comparison.schema.json``), for editors."""
+    from harness.scenario.schema import JSON_SCHEMA_DIALECT  # noqa: PLC0415
+
+    return {"$schema": JSON_SCHEMA_DIALECT, **ComparisonSpec.model_json_schema()}
+
+
+def comparison_schema_text() -> str:
+    """The schema as the committed file holds it."""
+    import json  # noqa: PLC0415
+
+    return json.dumps(comparison_schema(), indent=2, ensure_ascii=False) + "\n"
 
 
 def _abs(base: Path, value: Path | None) -> Path | None:

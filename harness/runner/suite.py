@@ -410,8 +410,8 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                 res = await _run_trial(
                     scenario, folder=out_dir / results[i].path, rel_path=results[i].path,
                     target=resolved, config=vconfig, trial=k, variant=vname,
-                    faults=session_faults, script=script, session_timeout_s=session_timeout_s, retries=retries,
-                    options=options,
+                    faults=session_faults, script=script, session_timeout_s=session_timeout_s,
+                    retries=retries, options=options,
                     notify=lambda m: progress("trial_retry", message=m, **ident))
             results[i] = res
             done += 1
