@@ -222,8 +222,7 @@ def compare(
             scenarios=[Path(p) for p in items or []], trials=trials, file_spec=file_spec)
         with RunProgress() as progress:
             return cmp.run_comparison(
-                spec, relative_to=config.parent if config else Path("."), target=target,
-                concurrency=concurrency, out_dir=output or Path("reports"),
+                spec, target=target, concurrency=concurrency, out_dir=output or Path("reports"),
                 fail_if_worse=gate, on_progress=progress)
 
     try:

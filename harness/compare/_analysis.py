@@ -196,6 +196,8 @@ def describe(c: Any, n_trials: int | None) -> str:
         if x is None:
             return "—"
         if info.kind == "binary":
+            if not signed and x >= 1:
+                return "100 points"
             return f"{x * 100:+.0f} points" if signed else f"{x * 100:.0f} points"
         if info.unit == "ms":
             return f"{x:+.0f} ms" if signed else f"{x:.0f} ms"

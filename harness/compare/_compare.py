@@ -127,7 +127,7 @@ def _new_folder(parent: Path, prefix: str) -> Path:
     return path
 
 
-def resolve_variants(spec: ComparisonSpec, scenarios: list[Any], *, relative_to: Path
+def resolve_variants(spec: ComparisonSpec, scenarios: list[Any]
                      ) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Each variant's AgentConfig and faults. Without a base file, the scenarios' own config
     is the base (they must all use one)."""
@@ -142,14 +142,13 @@ def resolve_variants(spec: ComparisonSpec, scenarios: list[Any], *, relative_to:
             raise InputError("the scenarios use different agent configs (or none): give a base "
                              "config (--base or 'base:') for the variants to start from",
                              field="base")
-    configs = {name: build_variant(v, base, name=name, relative_to=relative_to)
+    configs = {name: build_variant(v, base, name=name)
                for name, v in spec.variants.items()}
     faults = {name: check_faults(v, name) for name, v in spec.variants.items()}
     return configs, faults
 
 
-async def run_comparison_async(spec: ComparisonSpec, *, relative_to: Path = Path("."),
-                               target: str = "local", concurrency: int = 4,
+async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", concurrency: int = 4,
                                out_dir: Path = Path("reports"),
                                fail_if_worse: bool | Sequence[str] | None = None,
                                alpha: float = ALPHA,
@@ -167,7 +166,7 @@ async def run_comparison_async(spec: ComparisonSpec, *, relative_to: Path = Path
         raise InputError(f"concurrency must be at least 1, got {concurrency}",
                          field="--concurrency")
     scenarios = api.load_scenarios([str(p) for p in spec.scenarios] or None)
-    configs, faults = resolve_variants(spec, scenarios, relative_to=relative_to)
+    configs, faults = resolve_variants(spec, scenarios)
     if any(faults.values()) and parse_spec(target)[0] != "local":
         raise InputError("faults apply to the local reference agent only (target 'local'), "
                          f"not to target {target!r}", field="faults")

@@ -23,7 +23,6 @@ from harness.compare._analysis import (
     describe,
     scenario_matrix,
 )
-from harness.compare._metrics import metric_info
 
 COMPARE_JSON = "compare.json"
 COMPARE_HTML = "compare.html"
@@ -113,6 +112,15 @@ def _fmt_value(x: float | None, kind: str, unit: str, signed: bool = False) -> s
     return f"{x:+.3f}" if signed else f"{x:.3f}"
 
 
+def detectable_text(x: float | None, kind: str, unit: str) -> str:
+    """The smallest detectable difference; a pass-rate change beyond 100 points is none."""
+    if x is None:
+        return "—"
+    if kind == "binary":
+        return "> 100 pts" if x >= 1 else f"{x * 100:.0f} pts"
+    return _fmt_value(x, kind, unit)
+
+
 def _p(x: float | None) -> str:
     if x is None:
         return "—"
@@ -133,8 +141,7 @@ def _metric_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{_fmt_value(interval['low'], kind, unit, True)} to "
                 f"{_fmt_value(interval['high'], kind, unit, True)}"),
             "median_text": _fmt_value(m["median_difference"], kind, unit, signed=True),
-            "mdd_text": "—" if m["min_detectable"] is None else (
-                _fmt_value(m["min_detectable"], kind, unit).lstrip("+")),
+            "mdd_text": detectable_text(m["min_detectable"], kind, unit),
             "p_text": _p(m["p_value"]), "p_adjusted_text": _p(m["p_adjusted"]),
             "verdict_class": {"better": "better", "worse": "worse"}.get(m["verdict"], "same"),
         })
@@ -182,7 +189,3 @@ def write_junit(out_dir: Path, document: dict[str, Any], gate: Gate) -> Path:
     path = out_dir / COMPARE_JUNIT
     ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
     return path
-
-
-def metric_label(name: str) -> str:
-    return metric_info(name).label

@@ -96,14 +96,12 @@ def _abs(base: Path, value: Path | None) -> Path | None:
     return Path(os.path.abspath(base / os.path.expanduser(str(value))))
 
 
-def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str,
-                  relative_to: Path) -> AgentConfig:
+def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str) -> AgentConfig:
     """The AgentConfig of a variant: its own file, or ``base`` with the spec's fields replaced."""
     from harness.scenario.loader import load_agent_config  # noqa: PLC0415
 
-    agent_file = _abs(relative_to, spec.agent)
-    if agent_file is not None:
-        config = load_agent_config(agent_file)
+    if spec.agent is not None:
+        config = load_agent_config(spec.agent)
     elif base is not None:
         config = base
     else:
@@ -117,8 +115,7 @@ def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str,
     if "instructions" in given:
         update.update(instructions=spec.instructions, instructions_file=None)
     if "instructions_file" in given and spec.instructions_file is not None:
-        path = _abs(relative_to, spec.instructions_file)
-        assert path is not None
+        path = spec.instructions_file
         try:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:

@@ -7,14 +7,17 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.compare._compare import CompareOutcome
-from harness.compare._report import _fmt_value, _p
+from harness.compare._report import _fmt_value, _p, detectable_text
 
 _STYLE = {"better": "green", "worse": "bold red"}
 
 
 def print_comparison(outcome: CompareOutcome, console: Console | None = None) -> None:
     """Print each candidate's metric table against the baseline, then where the reports are."""
-    console = console or Console()
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=150)  # a CI log: room for the whole table
     doc = outcome.document
     n_trials = doc["trials_per_scenario"]
     for pair in doc["comparisons"]:
@@ -22,11 +25,12 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
                             f"({len(doc['scenarios'])} scenarios"
                             + (f" × {n_trials} trials" if n_trials else "") + ")",
                       title_justify="left")
-        for col, justify in (("metric", "left"), ("n", "right"), (pair["baseline"], "right"),
-                             (pair["candidate"], "right"), ("difference (95% CI)", "right"),
-                             ("p (Holm)", "right"), ("verdict", "left"),
-                             ("detectable", "right")):
-            table.add_column(escape(col), justify=justify)  # type: ignore[arg-type]
+        for col, justify in (("metric", "left"), ("scenarios/pairs", "right"),
+                             (pair["baseline"], "right"), (pair["candidate"], "right"),
+                             ("difference (95% CI)", "right"), ("p (Holm)", "right"),
+                             ("verdict", "left"), ("detectable", "right")):
+            table.add_column(escape(col), justify=justify,  # type: ignore[arg-type]
+                             no_wrap=col in ("metric", "verdict"))
         for m in pair["metrics"]:
             kind, unit = m["kind"], m["unit"]
             diff = _fmt_value(m["difference"], kind, unit, signed=True)
@@ -35,11 +39,10 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
                          f"{_fmt_value(m['interval']['high'], kind, unit, True)})")
             style = _STYLE.get(m["verdict"], "")
             table.add_row(
-                escape(m["label"]), f"{m['n_scenarios']}/{m['n_pairs']}",
+                escape(m["metric"]), f"{m['n_scenarios']}/{m['n_pairs']}",
                 _fmt_value(m["mean_a"], kind, unit), _fmt_value(m["mean_b"], kind, unit), diff,
                 _p(m["p_adjusted"]), f"[{style}]{m['verdict']}[/]" if style else m["verdict"],
-                "—" if m["min_detectable"] is None
-                else _fmt_value(m["min_detectable"], kind, unit))
+                detectable_text(m["min_detectable"], kind, unit))
         console.print(table)
         for m in pair["metrics"]:
             if m["verdict"] in ("better", "worse"):
