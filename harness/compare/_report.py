@@ -28,6 +28,7 @@ COMPARE_JSON = "compare.json"
 COMPARE_HTML = "compare.html"
 COMPARE_JUNIT = "compare-junit.xml"
 COMPARE_SCHEMA_VERSION = 1
+_TRIAL_DATA = "@@trial-data@@"
 
 
 @dataclass
@@ -75,7 +76,8 @@ def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alph
 
 def write_json(out_dir: Path, document: dict[str, Any]) -> Path:
     path = out_dir / COMPARE_JSON
-    path.write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    # without indentation the C encoder writes it: a large comparison stays fast
+    path.write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
 
 
@@ -90,11 +92,14 @@ def _env() -> jinja2.Environment:
 def _trial_details(sides: Sequence[Side], out_dir: Path) -> dict[str, Any]:
     """Per trial, what the side-by-side view shows: audio, transcript, verdicts."""
     details: dict[str, Any] = {}
+    prefixes: dict[Path, str] = {}
     for side in sides:
         for t in side.trials:
             audio = None
             if t.audio is not None:
-                audio = Path(os.path.relpath(t.run_dir / t.audio, out_dir)).as_posix()
+                if t.run_dir not in prefixes:
+                    prefixes[t.run_dir] = Path(os.path.relpath(t.run_dir, out_dir)).as_posix()
+                audio = f"{prefixes[t.run_dir]}/{t.audio}".removeprefix("./")
             details[f"{t.scenario}|{side.name}|{t.trial}"] = {
                 "outcome": t.outcome, "error": t.error, "audio": audio,
                 "transcript": t.transcript, "verdicts": t.verdicts,
@@ -156,9 +161,12 @@ def write_html(out_dir: Path, document: dict[str, Any], sides: Sequence[Side]) -
     html = _env().get_template("compare.html.j2").render(
         doc=document, variants=names, baseline=document["baseline"],
         pairs=[{**p, "rows": _metric_rows(p)} for p in document["comparisons"]],
-        matrix=document["scenarios"],
-        trial_data=embed_json({"variants": names, "baseline": document["baseline"],
-                               "trials": _trial_details(sides, out_dir)}))
+        matrix=document["scenarios"], trial_data=_TRIAL_DATA)
+    # The trial data (megabytes for a large comparison) goes in after rendering: passed
+    # through the template, it would be copied at every step of jinja's output.
+    data = embed_json({"variants": names, "baseline": document["baseline"],
+                       "trials": _trial_details(sides, out_dir)})
+    html = html.replace(_TRIAL_DATA, str(data), 1)
     path = out_dir / COMPARE_HTML
     path.write_text(html, encoding="utf-8")
     return path
