@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from harness.recording import Recording
     from harness.runner import TrialResult
-    from harness.runner.recording import Recording
     from harness.scenario.models import Scenario
     from harness.scoring import Verdict
 
@@ -275,6 +275,7 @@ class _Calls:
                            f"{self._batch_error!r}")
 
     def _run_batch(self, items: list[ScenarioItem]) -> None:
+        from harness.agent import start_local_agent  # noqa: PLC0415
         from harness.runner import run_suite  # noqa: PLC0415
 
         scenarios: dict[str, Scenario] = {}
@@ -293,7 +294,7 @@ class _Calls:
             asyncio.run(run_suite(
                 list(scenarios.values()), out_dir=self.run_dir(), target=options.target,
                 trials=trials, concurrency=options.concurrency, faults=options.faults or None,
-                on_trial_done=done))
+                on_trial_done=done, local_agent=start_local_agent))
         except BaseException as exc:  # reported by every waiting item
             self._batch_error = exc
         finally:
@@ -425,8 +426,8 @@ def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path):  # type: igno
 
     ``run_scenario(path_or_scenario, faults=[...], trial=0)``
     """
+    from harness.recording import Recording  # noqa: PLC0415
     from harness.runner import run_trial  # noqa: PLC0415
-    from harness.runner.recording import Recording  # noqa: PLC0415
     from harness.scenario.loader import load_scenario  # noqa: PLC0415
     from harness.scoring import score_trial  # noqa: PLC0415
 

@@ -14,6 +14,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness.recording import CALL_WAV
 from harness.report._figures import (
     kind_pass_rates,
     latency_figure,
@@ -21,7 +22,6 @@ from harness.report._figures import (
     timeline_figure,
 )
 from harness.report._trial import TrialOutcome
-from harness.runner.recording import CALL_WAV
 
 ASSETS_DIR = "assets"
 PAGES_DIR = "pages"

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.runner.recording import CALL_WAV, EVENTS_FILE, META_FILE, VERDICTS_FILE, Frame
+from harness.recording import CALL_WAV, EVENTS_FILE, META_FILE, VERDICTS_FILE, Frame
 from harness.scoring import turn_answer
 from harness.scoring.timeline import Timeline, build_timeline
 from harness.scoring.verdict import Verdict

@@ -76,11 +76,7 @@ from harness.realtime.protocol import (
     TranscriptDelta,
 )
 from harness.realtime.targets import Target
-from harness.runner.caller import CallerStream
-from harness.runner.capture import RecordingWriter
-from harness.runner.pacing import Pacer
-from harness.runner.playback import PlaybackClock, PlaybackEvent
-from harness.runner.recording import (
+from harness.recording import (
     PlaybackAudible,
     PlaybackStarted,
     PlaybackStopped,
@@ -90,6 +86,10 @@ from harness.runner.recording import (
     TurnEnded,
     TurnStarted,
 )
+from harness.runner.caller import CallerStream
+from harness.runner.capture import RecordingWriter
+from harness.runner.pacing import Pacer
+from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.tools import answer_call
 from harness.scenario.models import AgentConfig, Scenario
 

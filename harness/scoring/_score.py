@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.errors import InputError
-from harness.runner.recording import VERDICTS_FILE, Recording
+from harness.recording import VERDICTS_FILE, Recording
 from harness.scenario.models import AgentConfig, Expectation
 from harness.scoring._registry import ScoringContext, registry
 from harness.scoring.timeline import Timeline, build_timeline

@@ -1,4 +1,4 @@
-"""The Recording of one scenario trial (DESIGN §6): file names, frame and annotation schemas.
+"""The Recording of one scenario trial: file names, frame and annotation schemas, and its reader.
 
 A trial folder holds:
 
@@ -34,6 +34,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from harness.errors import InputError
 
 RECORDING_SCHEMA_VERSION = 1
 
@@ -87,7 +89,8 @@ class StreamStarted(BaseModel):
 class TurnStarted(BaseModel):
     """``harness.turn.started``: a caller turn begins (its first chunk is being sent).
 
-    Times are session-clock ms of the send time of the chunk holding the sample (DESIGN §4).
+    Times are session-clock ms of the send time of the chunk holding the sample (see
+    ``docs/architecture.md``, "How time is measured").
     ``speech_onset_ms``/``speech_end_ms`` are None for silence and play turns.
     ``pauses_ms`` are [start, end] pairs of mid-turn pauses on the session clock.
     """
@@ -230,8 +233,6 @@ class Recording:
 
     @classmethod
     def load(cls, path: Path, skip_types: Collection[str] = ()) -> Recording:
-        from harness.errors import InputError  # noqa: PLC0415
-
         path = Path(path)
         meta_path = path / META_FILE
         if not meta_path.is_file():
