@@ -17,7 +17,7 @@ from statistics import fmean
 from types import SimpleNamespace
 from typing import Any, Literal
 
-from harness.runner.recording import CALL_WAV, META_FILE, VERDICTS_FILE
+from harness.recording import CALL_WAV, META_FILE, VERDICTS_FILE
 
 MetricKind = Literal["binary", "continuous"]
 
@@ -153,7 +153,7 @@ def load_trial_metrics(run_dir: Path, entry: dict[str, Any], *, variant: str) ->
     from harness.errors import HarnessError  # noqa: PLC0415
     from harness.report._html import _transcript  # noqa: PLC0415
     from harness.report._trial import outcome_of, read_verdicts  # noqa: PLC0415
-    from harness.runner.recording import Recording  # noqa: PLC0415
+    from harness.recording import Recording  # noqa: PLC0415
     from harness.scoring import build_timeline, score_trial  # noqa: PLC0415
     from harness.scoring._score import SKIPPED_FRAME_TYPES, _agent_config  # noqa: PLC0415
 

@@ -56,7 +56,7 @@ def side_from_run(run_dir: Path, variant: str | None, *, name: str | None = None
 def _config_hashes(run_dir: Path, run: dict, variant: str | None) -> set[str]:
     import json  # noqa: PLC0415
 
-    from harness.runner.recording import META_FILE  # noqa: PLC0415
+    from harness.recording import META_FILE  # noqa: PLC0415
 
     found: set[str] = set()
     for entry in run["trials"]:
