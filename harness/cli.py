@@ -94,10 +94,17 @@ def run(
     ] = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where run folders go (each run gets its own).")] = Path("reports"),
+    store: Annotated[str | None, typer.Option(
+        help="Record the run in this history store: a SQLite file (e.g. reports/history.db) or "
+             "a SQLAlchemy URL.")] = None,
+    label: Annotated[str | None, typer.Option(
+        help="Label of the stored run (e.g. nightly, main); trends and baselines follow it.")
+    ] = None,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
-    Exit codes: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored.
+    Exit codes: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored (or the
+    store could not be used: the run's files are written all the same).
     """
     from harness import api
     from harness.report.console import RunProgress
@@ -108,7 +115,7 @@ def run(
                            concurrency=concurrency, faults=fault, out_dir=output,
                            on_progress=progress)
 
-    _summarise(run_with_progress)
+    _summarise(run_with_progress, store=store, label=label)
 
 
 @app.command()
@@ -122,8 +129,10 @@ def report(
     _summarise(lambda: api.report(run_dir, rescore=rescore))
 
 
-def _summarise(produce: Callable[[], Any]) -> None:
-    """Print a run's summary table (or its one error) and exit with the run's exit code."""
+def _summarise(produce: Callable[[], Any], *, store: str | None = None,
+               label: str | None = None) -> None:
+    """Print a run's summary table (or its one error), record it in ``store`` when given, and
+    exit with the run's exit code (3 when the store could not be used)."""
     from harness import api
     from harness.report.console import print_error, print_summary
 
@@ -133,7 +142,116 @@ def _summarise(produce: Callable[[], Any]) -> None:
         print_error(exc)
         raise typer.Exit(api.exit_code(exc)) from None
     print_summary(outcome)
-    raise typer.Exit(api.exit_code(outcome))
+    code = api.exit_code(outcome)
+    if store is not None:
+        from harness.nightly import store_outcome
+        from harness.store.console import print_stored
+
+        stored = store_outcome(outcome, store, label)
+        print_stored(stored.info, stored.error)
+        if stored.error is not None:
+            code = max(code, api.EXIT_ERRORED)
+    raise typer.Exit(code)
+
+
+FailOn = Annotated[list[str] | None, typer.Option(
+    "--fail-on", help="Regression gate, e.g. pass_rate:-5%, latency.p95:+10%, "
+                      "kind.preamble.pass_rate:-0.02, scenario.NAME.pass_rate:-0.2 (repeatable).")]
+Baseline = Annotated[str, typer.Option(
+    help="What the gates compare with: previous (the last run with the same label), median:N "
+         "(the median of the last N) or a run id.")]
+Consecutive = Annotated[int, typer.Option(
+    help="Declare a regression only when it holds in this many runs in a row.")]
+StoreOption = Annotated[str | None, typer.Option(
+    "--store", envvar="HARNESS_STORE",
+    help="History store: a SQLite file or a SQLAlchemy URL (default reports/history.db).")]
+
+
+@app.command()
+def nightly(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders (default: the example suite in scenarios/).")] = None,
+    trials: Annotated[int, typer.Option(help="Trials per scenario.")] = 5,
+    label: Annotated[str, typer.Option(help="Label of the stored run.")] = "nightly",
+    store: StoreOption = None,
+    fail_on: FailOn = None,
+    baseline: Baseline = "previous",
+    consecutive: Consecutive = 1,
+    last: Annotated[int, typer.Option(help="Runs shown in the trend report.")] = 30,
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    agent: Annotated[Path | None, typer.Option(
+        help="Agent config file used instead of each scenario's own.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="Fault of the local agent, e.g. added_latency_ms=600 (repeatable).")] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where run folders and trend.html go.")] = Path("reports"),
+) -> None:
+    """Run the suite k times per scenario, store it, render the trend report, apply the gates.
+
+    Without --fail-on the gates are pass_rate:-5% and latency.p95:+10%. Exit codes: 0 no
+    regression, 1 a gate regressed, 2 usage or invalid input, 3 trials errored or the store
+    could not be used.
+    """
+    from harness import api
+    from harness.nightly import nightly as run_nightly
+    from harness.report.console import RunProgress, print_error, print_summary
+    from harness.store.console import print_gates, print_stored
+
+    try:
+        with RunProgress() as progress:
+            outcome = run_nightly(paths or None, trials=trials, label=label, store=store,
+                                  fail_on=fail_on, baseline=baseline, consecutive=consecutive,
+                                  last=last, target=target, agent=agent,
+                                  concurrency=concurrency, faults=fault, out_dir=output,
+                                  on_progress=progress)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(api.exit_code(exc)) from None
+    print_summary(outcome.run)
+    print_stored(outcome.stored.info, outcome.stored.error)
+    if outcome.trend is not None:
+        if outcome.trend.gates is not None:
+            print_gates(outcome.trend.gates)
+        typer.echo(f"trend:  {outcome.trend.trend_html}")
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def trend(
+    store: StoreOption = None,
+    label: Annotated[str | None, typer.Option(help="Only runs with this label.")] = None,
+    last: Annotated[int, typer.Option(help="The newest N runs.")] = 30,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Folder of trend.html (and its assets).")] = Path("reports"),
+    fail_on: FailOn = None,
+    baseline: Baseline = "previous",
+    consecutive: Consecutive = 1,
+    run: Annotated[str | None, typer.Option(
+        help="Run the gates judge (id or label; default: the newest stored run).")] = None,
+) -> None:
+    """Render the trend report of stored runs (static, offline HTML); with --fail-on, apply the
+    regression gates to the newest run.
+
+    Exit codes: 0 no regression, 1 a gate regressed, 2 usage or invalid input, 3 the store
+    could not be used.
+    """
+    from harness import api
+    from harness.nightly import trend as render
+    from harness.report.console import print_error
+    from harness.store.console import print_gates
+
+    try:
+        outcome = render(store, output, label=label, last=last, fail_on=fail_on,
+                         baseline=baseline, consecutive=consecutive, run=run)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(api.exit_code(exc)) from None
+    if outcome.gates is not None:
+        print_gates(outcome.gates)
+    typer.echo(f"trend: {outcome.trend_html}")
+    raise typer.Exit(outcome.exit_code)
 
 
 @app.command()
