@@ -151,9 +151,9 @@ def load_trial_metrics(run_dir: Path, entry: dict[str, Any], *, variant: str) ->
     """A trial of ``run.json`` (``entry``) measured from its folder (scored first if it has no
     verdicts yet); an unreadable or unfinished trial is errored and gives no values."""
     from harness.errors import HarnessError  # noqa: PLC0415
+    from harness.recording import Recording  # noqa: PLC0415
     from harness.report._html import _transcript  # noqa: PLC0415
     from harness.report._trial import outcome_of, read_verdicts  # noqa: PLC0415
-    from harness.recording import Recording  # noqa: PLC0415
     from harness.scoring import build_timeline, score_trial  # noqa: PLC0415
     from harness.scoring._score import SKIPPED_FRAME_TYPES, _agent_config  # noqa: PLC0415
 

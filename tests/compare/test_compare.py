@@ -253,3 +253,34 @@ def test_gate_fails_when_the_candidate_is_worse(tmp_path: Path, capsys) -> None:
     assert code == 1 and "gate failed" in out
     junit = (run_dir / "compare-junit.xml").read_text()
     assert junit.count("<failure") == 1 and 'name="passed"' in junit
+
+
+def test_stored_runs_give_the_statistics_of_their_folders(tmp_path: Path, capsys) -> None:
+    import shutil
+
+    from harness.api import report
+    from harness.store import open_store
+
+    run_dir = variant_run(tmp_path / "run")
+    report(run_dir)
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    with open_store(url) as store:
+        store.record_run(run_dir, label="ab")
+    code, out, _ = run_cli(["compare", "ab", "--store", url, "-o", str(tmp_path / "cmp")],
+                           capsys)
+    assert code == 0, out
+    stored = json.loads((tmp_path / "cmp" / "compare.json").read_text())
+    folder = compare_runs([str(run_dir)], out_dir=tmp_path / "folder").document
+    assert stored["comparisons"] == folder["comparisons"]
+    assert stored["variants"][0]["source"].startswith("stored run")
+    # the same run, its folder gone: compared on what the database keeps
+    shutil.rmtree(run_dir)
+    offline = compare_runs(["ab#A", "ab#B"], store=url, out_dir=tmp_path / "db").document
+    metrics = {m["metric"]: m for m in offline["comparisons"][0]["metrics"]}
+    expected = {m["metric"]: m for m in folder["comparisons"][0]["metrics"]}
+    for name in ("passed", "preamble", "voice_to_voice_ms"):
+        assert metrics[name]["mean_a"] == pytest.approx(expected[name]["mean_a"])
+        assert metrics[name]["mean_b"] == pytest.approx(expected[name]["mean_b"])
+        assert metrics[name]["p_value"] == pytest.approx(expected[name]["p_value"])
+    with pytest.raises(InputError, match="no stored run"):
+        compare_runs(["nothing", "ab#A"], store=url)
