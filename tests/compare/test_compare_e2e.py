@@ -42,6 +42,8 @@ A_A_SCENARIOS = ["order-status", "digit-correction", "barge-in", "cancel-decline
 A_A_TRIALS = 6
 A_A_SPLITS = 20
 ADDED_MS = 300
+TIMEOUT_S = 240.0
+"""Per trial: these tests are about statistics, and a busy machine slows the calls down."""
 HARNESS = Path(sys.executable).with_name("harness")
 
 
@@ -68,9 +70,11 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     async def all_runs() -> list[object]:
         return await asyncio.gather(
             api.run_async(_files(A_A_SCENARIOS), trials=A_A_TRIALS, concurrency=4,
-                          run_dir=root / "a-a"),
-            run_comparison_async(terse, concurrency=2, run_dir=root / "terse"),
-            run_comparison_async(slow, concurrency=2, run_dir=root / "slow"))
+                          run_dir=root / "a-a", session_timeout_s=TIMEOUT_S),
+            run_comparison_async(terse, concurrency=2, run_dir=root / "terse",
+                                 session_timeout_s=TIMEOUT_S),
+            run_comparison_async(slow, concurrency=2, run_dir=root / "slow",
+                                 session_timeout_s=TIMEOUT_S))
 
     a_a, terse_outcome, slow_outcome = asyncio.run(all_runs())
     return {"a_a": a_a, "terse": terse_outcome, "slow": slow_outcome}
