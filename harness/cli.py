@@ -46,6 +46,7 @@ def validate(paths: Paths) -> None:
 class SchemaKind(StrEnum):
     scenario = "scenario"
     agent = "agent"
+    comparison = "comparison"
 
 
 @app.command()
@@ -54,13 +55,21 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Write here instead of stdout.")] = None,
 ) -> None:
-    """Print (or write) the JSON Schema of scenario files or agent configs, for editors."""
+    """Print (or write) the JSON Schema of scenario files, agent configs or comparison files."""
+    from harness.compare import comparison_schema_text
     from harness.scenario.schema import schema_text, write_schema
 
-    if output is None:
-        typer.echo(schema_text(kind.value), nl=False)
-    else:
+    if kind is SchemaKind.comparison:
+        text = comparison_schema_text()
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+    elif output is not None:
         write_schema(kind.value, output)
+    else:
+        text = schema_text(kind.value)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
         typer.echo(f"wrote {output}")
 
 
@@ -272,6 +281,83 @@ def score(
     for line in lines:
         typer.echo(line)
     raise typer.Exit(code)
+
+
+@app.command()
+def compare(
+    items: Annotated[list[str] | None, typer.Argument(
+        help="Finished runs to compare (run folders, RUN#VARIANT, or with --store run ids or "
+             "labels); with --config/--variant/--set/--base: scenario files or folders to run "
+             "(default: the example suite).", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Comparison file: scenarios, base config, variants, trials.")
+    ] = None,
+    variant: Annotated[list[str] | None, typer.Option(
+        help="A variant: NAME=AGENT_CONFIG_FILE, or NAME for the base config (repeatable; the "
+             "first is the baseline).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override of a variant on the base config: NAME.KEY=VALUE with KEY one of "
+                      "instructions, instructions_file, model, voice, turn_detection, tools, "
+                      "local_profile, faults (VALUE read as YAML; repeatable).")] = None,
+    base: Annotated[Path | None, typer.Option(
+        help="Agent config the variants start from (default: the scenarios' own).")] = None,
+    trials: Annotated[int | None, typer.Option(
+        help="Trials per scenario and variant (default 5, or the comparison file's).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    store: Annotated[str | None, typer.Option(
+        help="History database URL: compare stored runs (ids or labels) instead of folders.")
+    ] = None,
+    fail_if_worse: Annotated[bool, typer.Option(
+        "--fail-if-worse", help="Exit 1 when a candidate is significantly worse on any metric.")
+    ] = False,
+    fail_if_worse_on: Annotated[list[str] | None, typer.Option(
+        help="Exit 1 when a candidate is significantly worse on one of these metrics "
+             "(comma-separated or repeated), e.g. preamble,voice_to_voice_ms.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where the run folder goes (live), or the report folder "
+                               "(finished runs; default: reports/compare-…).")] = None,
+) -> None:
+    """Compare agent variants scenario by scenario: run them (interleaved, the same caller
+    audio), or compare finished runs; per metric better / worse / no detectable difference.
+
+    Exit codes: 0 done, 1 the --fail-if-worse gate failed, 2 usage or invalid input,
+    3 some trials errored.
+    """
+    from harness import compare as cmp
+    from harness.compare.console import print_comparison
+    from harness.report.console import RunProgress, print_error
+
+    gate: bool | list[str] | None = list(fail_if_worse_on) if fail_if_worse_on else (
+        True if fail_if_worse else None)
+    live = bool(config or variant or set_ or base)
+
+    def produce() -> cmp.CompareOutcome:
+        if not live:
+            if trials is not None:
+                raise InputError("--trials applies to a comparison that runs variants; finished "
+                                 "runs keep their trials", field="--trials")
+            return cmp.compare_runs(items or [], out_dir=output, fail_if_worse=gate, store=store)
+        if store is not None:
+            raise InputError("--store compares stored runs; it cannot be combined with "
+                             "variants to run", field="--store")
+        file_spec = cmp.load_comparison(config) if config is not None else None
+        spec = cmp.spec_from_options(
+            variants=list(variant or []), overrides=list(set_ or []), base=base,
+            scenarios=[Path(p) for p in items or []], trials=trials, file_spec=file_spec)
+        with RunProgress() as progress:
+            return cmp.run_comparison(
+                spec, target=target, concurrency=concurrency, out_dir=output or Path("reports"),
+                fail_if_worse=gate, on_progress=progress)
+
+    try:
+        outcome = produce()
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(2 if isinstance(exc, InputError | InputErrors) else 3) from None
+    print_comparison(outcome)
+    raise typer.Exit(outcome.exit_code)
 
 
 agent_app = typer.Typer(help="The local reference agent.", no_args_is_help=True)
