@@ -327,6 +327,7 @@ def compare(
     """
     from harness import compare as cmp
     from harness.compare.console import print_comparison
+    from harness.errors import InputError
     from harness.report.console import RunProgress, print_error
 
     gate: bool | list[str] | None = list(fail_if_worse_on) if fail_if_worse_on else (
@@ -355,7 +356,7 @@ def compare(
         outcome = produce()
     except HarnessError as exc:
         print_error(exc)
-        raise typer.Exit(2 if isinstance(exc, InputError | InputErrors) else 3) from None
+        raise typer.Exit(exit_code(error=exc)) from None
     print_comparison(outcome)
     raise typer.Exit(outcome.exit_code)
 

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 from typing import Any, Literal
 
 from harness.recording import CALL_WAV, META_FILE, VERDICTS_FILE
+from harness.report._statistics import kind_passed
 
 MetricKind = Literal["binary", "continuous"]
 
@@ -97,13 +98,12 @@ class TrialMetrics:
 
 
 def kind_outcomes(verdicts: list[Any]) -> dict[str, bool]:
-    """Expectation kind → passed, over the kinds graded in a trial (not-applicable ones skipped)."""
-    graded: dict[str, bool] = {}
+    """Expectation kind → passed, over the kinds graded in a trial: a kind passed only when
+    none of its verdicts failed or errored."""
+    statuses: dict[str, list[str]] = {}
     for v in verdicts:
-        if v.status == "not_applicable":
-            continue
-        graded[v.kind] = graded.get(v.kind, True) and v.status == "pass"
-    return graded
+        statuses.setdefault(v.kind, []).append(v.status)
+    return {kind: bool(kind_passed(found)) for kind, found in statuses.items()}
 
 
 def _mean(values: list[float]) -> float | None:

@@ -13,7 +13,7 @@ from statistics import fmean
 from typing import Any
 
 from harness.compare._analysis import Side
-from harness.compare._metrics import TrialMetrics
+from harness.compare._metrics import TrialMetrics, kind_outcomes
 from harness.compare._sources import VARIANT_SEPARATOR, side_from_run, split_reference, unique_name
 from harness.errors import InputError
 
@@ -34,10 +34,7 @@ def _variants(run: Any) -> list[str | None]:
 
 
 def _stored_trial(t: Any, name: str) -> TrialMetrics:
-    kinds: dict[str, bool] = {}
-    for v in t.verdicts:
-        if v.status != "not_applicable":
-            kinds[v.kind] = kinds.get(v.kind, True) and v.status == "pass"
+    kinds = kind_outcomes(t.verdicts)
     values: dict[str, float] = {}
     for metric in ("voice_to_voice_ms", "first_audio_ms"):
         found = [getattr(turn, metric) for turn in t.turns if getattr(turn, metric) is not None]

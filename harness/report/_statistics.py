@@ -58,12 +58,11 @@ def estimate_json(est: stats.Estimate, digits: int = 4) -> dict[str, Any]:
 
 
 def kind_passed(statuses: Sequence[str]) -> bool | None:
-    """Whether an expectation kind passed in a trial: None when it was never graded there (all
-    not applicable), else True only when none of its verdicts failed or errored."""
-    graded = [s for s in statuses if s != "not_applicable"]
-    if not graded:
+    """Whether an expectation kind passed in a trial: None when the trial has no verdict of it,
+    else True only when none of its verdicts failed or errored."""
+    if not statuses:
         return None
-    return all(s == "pass" for s in graded)
+    return all(s == "pass" for s in statuses)
 
 
 def latency_summary(clusters: Mapping[str, Sequence[float]], *,

@@ -89,7 +89,7 @@ class VerdictRow(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     params_hash: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20))
-    """pass / fail / not_applicable / error."""
+    """pass / fail / error."""
     summary: Mapped[str] = mapped_column(Text, default="")
     measured: Mapped[dict[str, Any]] = mapped_column(default=dict)
     """The verdict's scalar measurements (nested ones flattened to dotted keys)."""
