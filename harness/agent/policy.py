@@ -34,7 +34,7 @@ Interface (the server codes against this):
   starts within that time, the next ``on_user_turn`` joins the held words; if not, call
   ``on_hold_expired()`` and perform its actions (a clarification question, typically).
 
-Behaviour (the support-desk profile; DESIGN §8, ``scenarios/README.md``): intents from trigger
+Behaviour (the support-desk profile; ``scenarios/README.md``): intents from trigger
 patterns; slots collected one at a time and normalised with ``harness.spoken``; identifiers read
 back digit by digit before use; a confirmation question naming the key arguments before any
 write tool and the call only after a clear yes (a no cancels and says so); a short preamble

@@ -136,8 +136,8 @@ def read_frames_fast(path: Path) -> list[Frame]:
 
 
 def voice_to_voice(tl: Timeline) -> list[float]:
-    """Voice-to-voice latency (DESIGN §4) of every answered caller turn, measured exactly as the
-    ``latency`` scorer measures it, so the report and the verdicts agree."""
+    """Voice-to-voice latency (agent audible onset − caller speech end) of every answered caller
+    turn, measured exactly as the ``latency`` scorer measures it, so report and verdicts agree."""
     answers = (turn_answer(tl, turn) for turn in tl.turns if turn.addressed and turn.has_speech)
     return [a.voice_to_voice_ms for a in answers if a.voice_to_voice_ms is not None]
 

@@ -9,7 +9,7 @@ Public API:
 - ``registry()`` (kind → ScorerInfo: name, description, parameter model),
   ``expectation_reference_markdown()``
 - ``build_timeline(recording)`` and the ``Timeline`` model (see ``harness.scoring.timeline``)
-- ``turn_answer(timeline, turn)``: a caller turn's answer and its DESIGN §4 latencies
+- ``turn_answer(timeline, turn)``: a caller turn's answer and its latencies
 """
 
 from harness.scoring._registry import Outcome, ScorerInfo, ScoringContext, registry, scorer
