@@ -22,7 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, InputError, InputErrors
+from harness import exit_codes
+from harness.errors import HarnessError, InputError
 from harness.recording import META_FILE, VERDICTS_FILE
 from harness.report import (
     EXIT_ERRORED,
@@ -45,11 +46,10 @@ DEFAULT_SUITE = Path("scenarios")
 
 def exit_code(outcome: RunOutcome | HarnessError) -> int:
     """The exit code of a run: 0 all passed, 1 some failed, 3 some errored; for a run that could
-    not start, 2 on bad input (files, options) and 3 when the target could not be used."""
-    if isinstance(outcome, InputError | InputErrors):
-        return EXIT_USAGE
+    not start, 2 on bad input (files, options) and 3 when the target could not be used
+    (``harness.exit_codes``)."""
     if isinstance(outcome, HarnessError):
-        return EXIT_ERRORED
+        return exit_codes.exit_code(error=outcome)
     return outcome.exit_code
 
 

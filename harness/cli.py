@@ -1,4 +1,8 @@
-"""The ``harness`` command: thin typer commands over the package API."""
+"""The ``harness`` command: thin typer commands over the package API.
+
+Every command exits by one contract (``harness.exit_codes``): 0 all passed, 1 some failed,
+2 usage or invalid input, 3 some errored.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.errors import HarnessError, InputError, InputErrors
-
-EXIT_INVALID = 1
-"""Bad input (YAML, audio files, options): one clear message per problem."""
+from harness.errors import HarnessError
+from harness.exit_codes import exit_code
 
 app = typer.Typer(
     name="harness",
@@ -29,7 +31,10 @@ Paths = Annotated[list[Path], typer.Argument(
 
 @app.command()
 def validate(paths: Paths) -> None:
-    """Check scenario files (and agent configs named directly); every problem, one per line."""
+    """Check scenario files (and agent configs named directly); every problem, one per line.
+
+    Exit codes: 0 all valid, 2 some problem (each printed as file:line:col: field: message).
+    """
     from harness.scenario.loader import validate_paths
 
     done = validate_paths(paths)
@@ -64,7 +69,10 @@ def render(
     paths: Paths,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
 ) -> None:
-    """Render each scenario's caller audio: clips, a preview of the caller stream, a manifest."""
+    """Render each scenario's caller audio: clips, a preview of the caller stream, a manifest.
+
+    Exit codes: 0 rendered, 2 usage or invalid input.
+    """
     from harness.audio import render_suite
 
     typer.echo(str(render_suite(paths, out_dir)))
@@ -141,7 +149,7 @@ def score(
         results = score_run(run_dir)
     except HarnessError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(exit_code(error=exc)) from None
     lines, code = score_run_summary(results)
     for line in lines:
         typer.echo(line)
@@ -161,7 +169,11 @@ def agent_serve(
         help="Fault(s) for every session, e.g. ignore_barge_in or added_latency_ms=400; "
              "sessions add their own with ?faults=... in the URL.")] = None,
 ) -> None:
-    """Serve the local reference agent (Realtime GA protocol) until interrupted."""
+    """Serve the local reference agent (Realtime GA protocol) until interrupted.
+
+    Exit codes: 0 stopped, 2 usage or invalid input (an unknown fault, a port that cannot be
+    used).
+    """
     from harness.agent import serve_forever
 
     serve_forever(host, port, profile, fault,
@@ -170,16 +182,10 @@ def agent_serve(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs a command; a HarnessError becomes its message and exit code."""
+    from harness.report.console import print_error
+
     try:
         app(args=argv, prog_name="harness")
-    except InputErrors as exc:
-        for error in exc.errors:
-            typer.echo(error.format(), err=True)
-        typer.echo(f"{len(exc.errors)} problem(s) found", err=True)
-        sys.exit(EXIT_INVALID)
-    except InputError as exc:
-        typer.echo(exc.format(), err=True)
-        sys.exit(EXIT_INVALID)
     except HarnessError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        print_error(exc)
+        sys.exit(exit_code(error=exc))

@@ -33,11 +33,16 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import InputError
 
-RECORDING_SCHEMA_VERSION = 1
+RECORDING_SCHEMA_VERSION = 2
+"""2: caller turns are numbered from 1 in expectation parameters and verdict evidence (1 counted
+them from 0; such recordings are upgraded when read)."""
+
+TURN_NUMBER_PARAMS = ("turns", "by_turn")
+"""Expectation parameters that name caller turns by number."""
 
 EVENTS_FILE = "events.jsonl"
 CALLER_WAV = "caller.wav"
@@ -163,6 +168,9 @@ class TrialEnded(BaseModel):
 
     status: Literal["completed", "errored"]
     error: str | None = None
+    time_limit_s: float | None = Field(
+        None, description="set when the scenario's time limit ended the call before its script "
+                          "did (the agent kept the caller waiting); the call is still graded")
 
 
 ANNOTATIONS: dict[str, type[BaseModel]] = {
@@ -200,6 +208,38 @@ class RecordingMeta(BaseModel):
     error: str | None = None
     scenario_model: dict[str, Any] = Field(
         default_factory=dict, description="the loaded scenario (turns, tools, expect) as JSON")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("schema_version",
+                                                  RECORDING_SCHEMA_VERSION) >= 2:
+            return data
+        data = {**data, "schema_version": 2}
+        model = data.get("scenario_model")
+        if isinstance(model, dict) and isinstance(model.get("expect"), list):
+            data["scenario_model"] = {**model, "expect": [_turns_from_one(e)
+                                                          for e in model["expect"]]}
+        return data
+
+
+def _turns_from_one(expectation: Any) -> Any:
+    """An expectation of a version-1 recording with its caller-turn numbers counted from 1."""
+    if not isinstance(expectation, dict):
+        return expectation
+    out = {}
+    for kind, params in expectation.items():
+        if isinstance(params, dict):
+            params = dict(params)
+            for key in TURN_NUMBER_PARAMS:
+                value = params.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    params[key] = value + 1
+                elif isinstance(value, list):
+                    params[key] = [v + 1 if isinstance(v, int) and not isinstance(v, bool) else v
+                                   for v in value]
+        out[kind] = params
+    return out
 
 
 def read_frames(path: Path, skip_types: Collection[str] = ()) -> list[Frame]:

@@ -239,3 +239,6 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "suppor
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         field="--port") from None

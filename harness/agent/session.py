@@ -36,6 +36,7 @@ from harness.agent.events import (
     text_tokens,
     usage,
 )
+from harness.agent.faults import INVENTED_TOOL, FaultInjector
 from harness.agent.vad import (
     CALLER_TURN_GATE_DB,
     SpeechPaused,
@@ -118,6 +119,7 @@ class Response:
     done: bool = False
     consumed_items: list[Item] = field(default_factory=list)
     input_tokens: tuple[int, int] = (0, 0)
+    spoken: bool = False  # audio of it has been synthesised: the next sentence is not its head
 
     def public(self, status: str, status_details: Any = None,
                usage_block: Any = None) -> dict[str, Any]:
@@ -171,6 +173,7 @@ class AgentSession:
     ) -> None:
         self.ws = websocket
         self.faults = faults
+        self.injector = FaultInjector(faults)
         self.policy_factory = policy_factory
         self.audio_speed = audio_speed
         self.delta_ms = delta_ms
@@ -209,6 +212,8 @@ class AgentSession:
     def emit(self, event: dict[str, Any]) -> None:
         """Queue a server event for the client (sent in order by the writer task)."""
         self._out.put_nowait(json.dumps(event))
+        for extra in self.injector.after_event(event):
+            self._out.put_nowait(json.dumps(extra))
         if (event["type"] == "response.created" and self.faults.malformed_event
                 and not self._malformed_sent):
             self._malformed_sent = True
@@ -796,6 +801,8 @@ class AgentSession:
 
     def _start_response(self, params: dict[str, Any],
                         input_items: list[Item] | None = None) -> None:
+        if not self.injector.answers():
+            return
         out_audio = self.session["audio"]["output"]
         audio_params = (params.get("audio") or {}).get("output") or {}
         response = Response(
@@ -871,7 +878,8 @@ class AgentSession:
             if item.type == "function_call_output":
                 call = next((i for i in self.items if i.type == "function_call"
                              and i.call_id == item.call_id), None)
-                if call is None:
+                if call is None or call.name == INVENTED_TOOL:
+                    # The invent_tool fault made that call, not the policy.
                     continue
                 try:
                     arguments = json.loads(call.arguments or "{}")
@@ -910,7 +918,7 @@ class AgentSession:
 
     async def _run_response(self, response: Response) -> None:
         try:
-            actions = await self._decide(response)
+            actions = self.injector.actions(await self._decide(response))
             delay_ms = self.faults.added_latency_ms
             if delay_ms and actions:
                 await asyncio.sleep(delay_ms / 1000.0)
@@ -983,8 +991,11 @@ class AgentSession:
                 spoken.append(sentence)
                 item.content[0]["text"] = " ".join(spoken)
                 continue
-            speech = await tts.synthesize_sentence_async(
-                sentence, response.voice, response.speed, response.output_format)
+            speech = self.injector.speech(
+                await tts.synthesize_sentence_async(sentence, response.voice, response.speed,
+                                                    response.output_format),
+                response.output_format, head=not response.spoken)
+            response.spoken = True
             for delta in deltas:
                 self.emit(server_event("response.output_audio_transcript.delta", **ids,
                                        delta=delta, obfuscation=obfuscation(delta)))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.exit_codes import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code
 from harness.report._html import (
     PAGES_DIR,
     copy_assets,
@@ -32,7 +33,6 @@ from harness.report._trial import Outcome, TrialOutcome, load_trial
 __all__ = ["EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "Outcome", "RunOutcome",
            "TrialOutcome", "read_run", "render_report"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERRORED = 0, 1, 2, 3
 RUN_FILE = "run.json"
 
 
@@ -57,12 +57,8 @@ class RunOutcome:
 
     @property
     def exit_code(self) -> int:
-        """0 all passed, 1 some failed, 3 some errored (errored wins: the run is untrustworthy)."""
-        if any(t.outcome == "errored" for t in self.trials):
-            return EXIT_ERRORED
-        if any(t.outcome == "failed" for t in self.trials):
-            return EXIT_FAILED
-        return EXIT_OK
+        """0 all passed, 1 some failed, 3 some errored (``harness.exit_codes``)."""
+        return exit_code(t.outcome for t in self.trials)
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:

@@ -113,7 +113,7 @@ def _transcript(trial: TrialOutcome) -> list[dict[str, Any]]:
         if t.trigger not in ("first", "after_agent"):
             notes.append(f"started by {t.trigger.replace('_', ' ')}")
         at = t.speech_onset_ms if t.speech_onset_ms is not None else t.start_ms
-        entries.append({"t_ms": at, "who": "caller", "title": f"caller {t.index + 1}",
+        entries.append({"t_ms": at, "who": "caller", "title": f"caller {t.index}",
                         "text": text, "notes": notes})
     for r in tl.responses:
         at = r.audible_onset_ms if r.audible_onset_ms is not None else r.playback_start_ms

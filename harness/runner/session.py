@@ -543,12 +543,19 @@ class TrialSession:
 
     # ------------------------------------------------------------------ the end
 
-    def finish(self, status: str, error: str | None) -> None:
+    @property
+    def started(self) -> bool:
+        """The target accepted the session: from here on, what happens is the agent's doing."""
+        return self._ready.is_set() and self._setup_error is None
+
+    def finish(self, status: str, error: str | None, *, time_limit_s: float | None = None
+               ) -> None:
         """Write the closing annotation, the tracks and the final meta."""
         t = self.now_ms()
         if status in ("completed", "errored"):
             self.writer.annotate(t, "harness.trial.ended", TrialEnded(
-                status=status, error=error))  # type: ignore[arg-type]
+                status=status, error=error,  # type: ignore[arg-type]
+                time_limit_s=time_limit_s))
         agent_stream = (np.concatenate(self.agent_stream) if self.agent_stream
                         else np.zeros(0, dtype=np.int16))
         caller = self.stream.caller_track()

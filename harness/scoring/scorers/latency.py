@@ -7,6 +7,7 @@ from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import (
     answerable_turns,
     fmt_ms,
+    is_action_call,
     percentile,
     summary_stats,
     turn_answer,
@@ -15,6 +16,9 @@ from harness.scoring.verdict import Evidence
 
 _METRIC_LABEL = {"voice_to_voice": "voice-to-voice", "first_audio": "time to first audio delta",
                  "endpointing": "endpointing delay"}
+_MISSING = {"voice_to_voice": "no agent audio was heard after the caller's speech end",
+            "first_audio": "no agent audio arrived after the caller's speech end",
+            "endpointing": "the target never reported the end of the caller's speech"}
 
 
 @scorer("latency", "Per answered caller turn, voice-to-voice latency (agent audible onset − caller "
@@ -58,11 +62,20 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
                                                                   if a.response else [])))
                           if s is not None}))
         for a in graded]
+    # A turn that was never answered has no latency at all: it fails a limit, it is not skipped.
+    missing = [i for i in unanswered if p.turns == "all"
+               or (p.turns == "tool") == any(is_action_call(c) for c in tl.calls_of(i))]
     if not graded:
         which = {"all": "", "tool": " with a tool call", "plain": " without a tool call"}[p.turns]
-        return Outcome("not_applicable", f"no answered caller turn{which} to measure {label} on",
-                       measured, evidence)
-    failures: list[str] = []
+        why = [f"turn(s) {_list(missing)}: {_MISSING[p.metric]}"] if missing else []
+        if talked_over:
+            why.append(f"turn(s) {_list(talked_over)} ended while earlier agent audio still "
+                       "played (no answer from silence to measure)")
+        if not answerable_turns(tl):
+            why.append("the call has no caller turn with speech")
+        return Outcome("fail", f"no caller turn{which} was answered, so {label} could not be "
+                       f"measured" + (f": {'; '.join(why)}" if why else ""), measured, evidence)
+    failures: list[str] = [f"turn {i}: {_MISSING[p.metric]}" for i in missing]
     if p.max_ms is not None:
         over = [a for a in graded if values[a.turn.index] > p.max_ms]
         for a in over:
@@ -82,6 +95,10 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     if failures:
         return Outcome("fail", f"{overview}: " + "; ".join(failures), measured, evidence)
     return Outcome("pass", f"{overview}, within limits", measured, evidence)
+
+
+def _list(turns: list[int]) -> str:
+    return ", ".join(str(t) for t in turns)
 
 
 def _r(v: float | None) -> float | None:

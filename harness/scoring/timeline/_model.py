@@ -10,7 +10,12 @@ from typing import Any
 
 @dataclass
 class CallerTurn:
-    """One scripted caller turn as the runner played it (``harness.turn.started``/``ended``)."""
+    """One scripted caller turn as the runner played it (``harness.turn.started``/``ended``).
+
+    ``index`` is the turn's number as people count it: 1 is the first turn of the scenario's
+    ``turns`` list. Expectation parameters, verdicts, the report and JUnit all use it; only
+    the recording's ``turn_index`` (a list position) counts from 0.
+    """
 
     index: int
     kind: str

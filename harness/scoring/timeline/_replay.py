@@ -273,7 +273,7 @@ class _Builder:
             # Outputs sent before a new caller turn are not what a later response.create follows.
             self.output_call_ids.clear()
             self.tl.turns.append(CallerTurn(
-                index=ev["turn_index"], kind=ev.get("kind", "say"), text=ev.get("text"),
+                index=int(ev["turn_index"]) + 1, kind=ev.get("kind", "say"), text=ev.get("text"),
                 spoken_text=ev.get("spoken_text"), addressed=bool(ev.get("addressed", True)),
                 start_ms=float(ev.get("start_ms", f.t_ms)),
                 scheduled_end_ms=float(ev.get("end_ms", f.t_ms)),
@@ -283,7 +283,7 @@ class _Builder:
                 intent=ev.get("intent"), trigger=ev.get("trigger", "first"),
                 barge_in_at_agent_ms=ev.get("barge_in_at_agent_ms"), seq=f.seq))
         elif t == "harness.turn.ended":
-            turn = self.tl.turn(ev.get("turn_index", -1))
+            turn = self.tl.turn(int(ev.get("turn_index", -2)) + 1)
             if turn is not None:
                 turn.sent_end_ms, turn.ended_seq = f.t_ms, f.seq
         elif t.startswith("harness.playback."):
