@@ -4,8 +4,8 @@
 ``events.jsonl`` gets the frames at least every :data:`FLUSH_INTERVAL_MS` (a killed run loses at
 most that much, and its torn last line is ignored by the reader): the event loop only collects
 the lines and hands them, every interval, to one events writer thread that does the writing, so
-no stream waits on the disk; the WAV tracks are written once, at the end. So a run killed mid-trial leaves a
-folder that :meth:`Recording.load` reads as ``incomplete``.
+no stream waits on the disk; the WAV tracks are written once, at the end. So a run killed
+mid-trial leaves a folder that :meth:`Recording.load` reads as ``incomplete``.
 
 Finishing a trial (building and writing megabytes of tracks) happens while other sessions stream:
 :func:`in_track_writer` runs it on one thread at a lower CPU priority, so the event loop that

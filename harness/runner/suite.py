@@ -407,12 +407,17 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                     session_timeout_s: float | None = None, retries: int = 2,
                     dialect: str | None = None, options: SessionOptions | None = None,
                     local_agent: LocalAgentStarter | None = None,
+                    variant_faults: dict[str, list[str]] | None = None,
+                    interleave: bool = False,
                     shard: tuple[int, int] | None = None) -> RunResult:
     """Run every scenario × variant × trial; write trial folders and ``run.json`` in ``out_dir``.
 
     ``variants`` maps a variant name to the AgentConfig it uses instead of each scenario's own
     (A/B runs); without it each scenario runs with its own config and ``variant`` is None.
-    ``faults`` (local target only) are switched on in every session. ``target`` is ``local``,
+    ``faults`` (local target only) are switched on in every session, ``variant_faults`` in the
+    sessions of one variant only. ``interleave`` starts the trials of a scenario alternating
+    across variants (A B, B A, A B, …) so every variant meets the same machine and service
+    conditions; ``run.json`` lists them in the usual order either way. ``target`` is ``local``,
     ``openai``, ``azure`` or a ws(s):// URL (``:beta`` selects the beta dialect); ``local``
     needs ``local_agent``, which starts the local reference agent.
 
@@ -421,14 +426,26 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     (:mod:`harness.runner.workers`); the result lists the shard's trials only.
     """
     faults = list(faults or [])
+    variant_faults = {v: list(f) for v, f in (variant_faults or {}).items() if f}
     plan = plan_trials(scenarios, target=target, trials=trials, concurrency=concurrency,
                        faults=faults, variants=variants, dialect=dialect)
     name, _ = parse_spec(target, dialect)
+    if variant_faults and name != "local":
+        raise InputError("faults can only be switched on in the local agent", field="faults")
     if name == "local" and local_agent is None:
         raise _needs_local_agent()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    start_order = list(range(len(plan)))
+    if interleave and variants:
+        # the plan holds, per scenario, each variant's trials in a block; start trial 0 of
+        # every variant in order, then trial 1 in reverse order, …
+        count = len(variants)
+        start_order = [si * count * trials + vi * trials + k
+                       for si in range(len(scenarios)) for k in range(trials)
+                       for vi in (range(count) if k % 2 == 0 else reversed(range(count)))]
     positions = [i for i in range(len(plan)) if shard is None or i % shard[1] == shard[0]]
+    start_order = [i for i in start_order if shard is None or i % shard[1] == shard[0]]
     results: dict[int, TrialResult] = {i: planned_result(plan[i], out_dir) for i in positions}
     run = new_run(out_dir, target, dialect)
     done = 0
@@ -461,7 +478,8 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             try:
                 script = await asyncio.shield(scripts[key])
                 local_url = await agents.url(vconfig.local_profile) if name == "local" else None
-                resolved = _resolve(target, vconfig, faults, dialect, local_url)
+                session_faults = faults + variant_faults.get(vname or "", [])
+                resolved = _resolve(target, vconfig, session_faults, dialect, local_url)
             except HarnessError as exc:
                 res = results[i]
                 res.status, res.error = "errored", str(exc)
@@ -469,9 +487,9 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                 progress("trial_started", **ident)
                 res = await _run_trial(
                     scenario, folder=out_dir / results[i].path, rel_path=results[i].path,
-                    target=resolved, config=vconfig, trial=k, variant=vname, faults=faults,
-                    script=script, session_timeout_s=session_timeout_s, retries=retries,
-                    options=options,
+                    target=resolved, config=vconfig, trial=k, variant=vname,
+                    faults=session_faults, script=script, session_timeout_s=session_timeout_s,
+                    retries=retries, options=options,
                     notify=lambda m: progress("trial_retry", message=m, **ident))
             results[i] = res
             done += 1
@@ -481,7 +499,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                 on_trial_done(res)
 
     try:
-        await asyncio.gather(*(one(i) for i in positions))
+        await asyncio.gather(*(one(i) for i in start_order))
     finally:
         await agents.stop()
         gc.unfreeze()  # sessions froze the heap while they streamed (see TrialSession.run)
