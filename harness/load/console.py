@@ -11,18 +11,20 @@ from harness.load import PAGE_FILE, LoadOutcome
 
 
 def _ms(est: dict[str, Any]) -> str:
-    return f"n={est['n']} too small" if est["value"] is None else f"{est['value']:.0f}"
+    return f"(n={est['n']})" if est["value"] is None else f"{est['value']:.0f}"
 
 
 def _rate(est: dict[str, Any]) -> str:
-    return "-" if est["value"] is None else f"{100 * est['value']:.0f} % (n={est['n']})"
+    return "-" if est["value"] is None else f"{100 * est['value']:.0f}% n={est['n']}"
 
 
 def print_load(outcome: LoadOutcome, console: Console | None = None) -> None:
     """Latency, answered and error rates and the harness's jitter per level; the page's path."""
     console = console or Console()
-    table = Table("calls at once", "calls", "errored", "answered", "v2v p50 ms", "v2v p95 ms",
-                  "first audio p50 ms", "harness jitter p99 ms", "trustworthy")
+    table = Table("at once", "calls", "errored", "answered", "v2v p50", "v2v p95",
+                  "1st audio p50", "jitter p99", "trusted",
+                  caption="latencies and the harness's own jitter in ms; (n=…): too few values "
+                          "for that percentile")
     for lv in outcome.levels:
         jitter = lv["jitter_ms"]["p99"]["value"]
         table.add_row(str(lv["concurrency"]), str(lv["calls"]), _rate(lv["error_rate"]),
