@@ -462,7 +462,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1,
                         help="processes the sessions are split over")
     parser.add_argument("--latency-sessions", type=int, default=20)
-    parser.add_argument("--latency-turns", type=int, default=5)
+    parser.add_argument("--latency-turns", type=int, default=10,
+                        help="turns per session: 20 x 10 = 200, the least a p99 is shown for")
     parser.add_argument("--delay-ms", type=float, default=400.0)
     parser.add_argument("--highest", metavar="LOW:HIGH:STEP",
                         help="also find the highest session count with jitter p99 within "
