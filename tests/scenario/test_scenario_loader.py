@@ -265,10 +265,10 @@ def test_suite_discovery_and_unique_names(tmp_path: Path) -> None:
 
 
 def test_expectations_the_scenario_itself_makes_ungradable(tmp_path: Path) -> None:
-    agent = write(tmp_path / "deaf.yaml", f"""
+    agent = write(tmp_path / "deaf.yaml", """
         name: deaf
         input_transcription: null
-        tools: [{{name: lookup_order}}]
+        tools: [{name: lookup_order}]
         """)
     path = write(tmp_path / "s.yaml", f"""
         name: ungradable
