@@ -10,6 +10,7 @@ from typing import Any
 import soundfile
 
 from harness.errors import InputError
+from harness.espeak import resolve_voice
 from harness.scenario._yaml import FieldPath, Positions, format_path, path_problem
 from harness.scenario.models import (
     AgentConfig,
@@ -72,9 +73,6 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
 
 
 def _check_voice(report: _Report, path: FieldPath, voice: str) -> None:
-    # The audio module owns the voice table (it is what renders the caller).
-    from harness.audio import resolve_voice  # noqa: PLC0415
-
     try:
         resolve_voice(voice)
     except InputError as exc:

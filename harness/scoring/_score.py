@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from harness.errors import InputError
 from harness.exit_codes import exit_code
-from harness.runner.recording import VERDICTS_FILE, Recording
+from harness.recording import VERDICTS_FILE, Recording
 from harness.scenario.models import AgentConfig, Expectation
 from harness.scoring._registry import ScoringContext, registry
 from harness.scoring.integrity import check_call_integrity

@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from harness.runner.recording import Frame, Recording
+from harness.recording import Frame, Recording
 from harness.scenario.models import AgentConfig
 from harness.scoring._text import excerpt
 from harness.scoring.timeline import Timeline

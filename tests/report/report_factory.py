@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from harness.runner.recording import (
+from harness.recording import (
     ANNOTATIONS,
     CALL_WAV,
     EVENTS_FILE,

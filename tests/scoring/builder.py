@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from harness.runner.recording import (
+from harness.recording import (
     AGENT_STREAM_WAV,
     ANNOTATIONS,
     EVENTS_FILE,

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from harness.scenario.models import DeadAirParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
-from harness.scoring.scorers._common import answerable_turns, fmt_ms, uncovered_gaps
+from harness.scoring.scorers._common import (
+    answerable_turns,
+    everyone_audible,
+    fmt_ms,
+    longest_dead_air,
+)
 from harness.scoring.verdict import Evidence
 
 
@@ -13,30 +18,21 @@ from harness.scoring.verdict import Evidence
         "unanswered turn: the next turn or the call's end) is at most max_ms.")
 def score_dead_air(ctx: ScoringContext, p: DeadAirParams) -> Outcome:
     tl = ctx.timeline
-    audible = tl.audible_intervals()
-    for turn in tl.turns:
-        audible += turn.speech_intervals
+    audible = everyone_audible(tl)
     rows = []
     unanswered = []
     evidence = []
     for turn in answerable_turns(tl):
-        end = turn.speech_end_ms or 0.0
-        onsets = [r.audible_onset_ms for r in tl.responses_of(turn.index)
-                  if r.audible_onset_ms is not None and r.audible_onset_ms >= end]
-        if not onsets:
+        start, stop, final = longest_dead_air(tl, turn, audible)
+        if final is None:
             # Never answered: the caller waited in silence until the next turn or the call's end.
             unanswered.append(turn.index)
-            nxt = tl.next_turn(turn.index)
-            final = nxt.start_ms if nxt is not None else tl.end_ms
-        else:
-            final = max(onsets)
-        gaps = uncovered_gaps(end, final, audible)
-        longest = max(gaps, key=lambda g: g[1] - g[0]) if gaps else (end, end)
-        length = longest[1] - longest[0]
+        longest = (start, stop)
+        length = stop - start
         rows.append({"turn": turn.index, "longest_gap_ms": round(length, 1),
                      "gap_start_ms": round(longest[0], 1),
-                     "final_answer_onset_ms": final if onsets else None})
-        note = "" if onsets else " (never answered)"
+                     "final_answer_onset_ms": final})
+        note = "" if final is not None else " (never answered)"
         evidence.append(Evidence(t_ms=longest[0], end_ms=longest[1], turn_index=turn.index,
                                  label=f"turn {turn.index}: dead air {fmt_ms(length)}{note}",
                                  event_seq=[turn.seq]))

@@ -8,8 +8,8 @@ from harness.scoring.scorers._common import (
     answerable_turns,
     fmt_ms,
     is_action_call,
-    percentile,
-    summary_stats,
+    latency_stats,
+    limit_percentile,
     turn_answer,
 )
 from harness.scoring.verdict import Evidence
@@ -49,8 +49,8 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     graded = [a for a in rows if p.turns == "all" or (p.turns == "tool") == a.tool_turn]
     graded_values = [values[a.turn.index] for a in graded]
     measured = {"metric": p.metric, "turns_graded": p.turns, "per_turn": per_turn,
-                "all": summary_stats(list(values.values())), "tool": summary_stats(tool),
-                "plain": summary_stats(plain), "graded": summary_stats(graded_values),
+                "all": latency_stats(list(values.values())), "tool": latency_stats(tool),
+                "plain": latency_stats(plain), "graded": latency_stats(graded_values),
                 "unanswered_turns": unanswered, "talked_over_turns": talked_over}
     evidence = [Evidence(
         t_ms=a.turn.speech_end_ms, turn_index=a.turn.index,
@@ -84,13 +84,14 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     for q, limit in ((50, p.p50_ms), (90, p.p90_ms), (95, p.p95_ms)):
         if limit is None:
             continue
-        value = percentile(graded_values, q) or 0.0
-        measured[f"p{q}_ms"] = round(value, 1)
+        value = limit_percentile(graded_values, q) or 0.0
+        measured[f"limit_p{q}"] = round(value, 1)
         if value > limit:
             failures.append(f"p{q} {fmt_ms(value)} > {fmt_ms(limit)} (n={len(graded_values)})")
     stats = measured["graded"]
     scope = {"all": "answered turns", "tool": "tool turns", "plain": "plain turns"}[p.turns]
-    overview = (f"{label} p50 {fmt_ms(stats['p50_ms'])}, max {fmt_ms(stats['max_ms'])} over "
+    median = f"p50 {fmt_ms(stats['p50'])}, " if stats["p50"] is not None else ""
+    overview = (f"{label} {median}max {fmt_ms(stats['max'])} over "
                 f"{stats['n']} {scope} (tool {len(tool)}, plain {len(plain)})")
     if failures:
         return Outcome("fail", f"{overview}: " + "; ".join(failures), measured, evidence)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.runner.recording import AGENT_STREAM_WAV
+from harness.recording import AGENT_STREAM_WAV
 from harness.scenario.models import SpeechMatchesTranscriptParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
