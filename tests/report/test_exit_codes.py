@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from harness.cli import main
 from harness.errors import InputError, InputErrors, TargetError
 from harness.exit_codes import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code
-from harness.runner.recording import VERDICTS_FILE
+from harness.recording import VERDICTS_FILE
 from tests.scoring.calls import order_call
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@ evidence; the agent's faults fail the trial, the harness's and the transport's e
 
 from __future__ import annotations
 
-from harness.runner.recording import Frame, Recording
+from harness.recording import Frame, Recording
 from harness.scoring.integrity import check_call_integrity
 from harness.scoring.timeline import build_timeline
 from tests.scoring.builder import CallBuilder
