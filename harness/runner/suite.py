@@ -1,11 +1,12 @@
 """Suite runs: scenarios × variants × trials under a concurrency bound, each trial a recording.
 
 :func:`run_suite` is what ``harness run`` and the pytest plugin call; :func:`run_trial` runs one
-trial. A trial that cannot run (unreachable target, auth refused, protocol failure, timeout) is
-``errored`` with the reason and the run goes on; only connection failures before a session started
-are retried, with exponential backoff. ``run.json`` lists every planned trial from the start
-(``incomplete`` until it finishes) and is rewritten atomically after each one, so a run stopped at
-any moment leaves a consistent folder.
+trial. A trial that cannot run (unreachable target, auth refused, protocol failure, no session
+set-up in time) is ``errored`` with the reason and the run goes on; a call the agent keeps going
+past the scenario's ``max_duration_s`` is ended there and graded (``completed``). Only connection
+failures before a session started are retried, with exponential backoff. ``run.json`` lists
+every planned trial from the start (``incomplete`` until it finishes) and is rewritten atomically
+after each one, so a run stopped at any moment leaves a consistent folder.
 """
 
 from __future__ import annotations
