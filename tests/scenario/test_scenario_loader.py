@@ -101,7 +101,7 @@ def test_extends_problems(tmp_path: Path) -> None:
         expect: [turn_answered]
         """)
     assert problems(missing) == [
-        f"{missing}:2:10: extends: defaults file 'nowhere.yaml': not found"]
+        f"{missing}:2:10: extends: defaults file 'nowhere.yaml' not found"]
     write(tmp_path / "_loop.yaml", "extends: b.yaml\n")
     loop = write(tmp_path / "b.yaml", """
         name: b
