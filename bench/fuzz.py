@@ -33,6 +33,7 @@ def _fuzz(kind: str, cases: int, seed: int) -> tuple[int, Counter[str], dict[str
              "profile": inputs.check_profile}[kind]
     folder = Path(tempfile.mkdtemp(prefix=f"harness-fuzz-{kind}-"))
     ran = 0
+    started = time.perf_counter()
     tracebacks: Counter[str] = Counter()
     examples: dict[str, str] = {}
 
@@ -43,6 +44,9 @@ def _fuzz(kind: str, cases: int, seed: int) -> tuple[int, Counter[str], dict[str
     def one(text: str) -> None:
         nonlocal ran
         ran += 1
+        if ran % 5000 == 0:
+            print(f"{kind} (seed {seed}): {ran:,} cases, {sum(tracebacks.values())} tracebacks, "
+                  f"{time.perf_counter() - started:,.0f} s", flush=True)
         found = check(text, folder)
         if found is not None:
             last = found.strip().splitlines()[-1][:160]
