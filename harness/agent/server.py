@@ -22,6 +22,7 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from harness.agent import asr
+from harness.agent.dialogue import DialoguePolicy, PolicyFactory
 from harness.agent.faults import Faults
 from harness.agent.session import AgentSession
 from harness.errors import InputError
@@ -37,9 +38,6 @@ _MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
-PolicyFactory = Callable[[list[dict[str, Any]], Faults], Any]
-
-
 def profile_policy_factory(profile: str) -> PolicyFactory:
     """A factory of dialogue policies for the agent profile ``profile`` (a name or a YAML path).
 
@@ -49,7 +47,7 @@ def profile_policy_factory(profile: str) -> PolicyFactory:
 
     loaded = load_profile(profile)
 
-    def make(session_tools: list[dict[str, Any]], faults: Faults) -> Any:
+    def make(session_tools: list[dict[str, Any]], faults: Faults) -> DialoguePolicy:
         return Policy(loaded, session_tools, faults)
 
     return make
