@@ -10,8 +10,10 @@ Public API: :class:`LocalAgent` (async context manager, serves in the running lo
 from harness.agent.server import (
     LocalAgent,
     LocalAgentHandle,
+    agent_config_options,
     serve_forever,
     start_local_agent,
 )
 
-__all__ = ["LocalAgent", "LocalAgentHandle", "serve_forever", "start_local_agent"]
+__all__ = ["LocalAgent", "LocalAgentHandle", "agent_config_options", "serve_forever",
+           "start_local_agent"]

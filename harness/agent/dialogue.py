@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from harness.agent.faults import Faults
 
-__all__ = ["Action", "CallTool", "DialoguePolicy", "PolicyFactory", "Say"]
+__all__ = ["Action", "CallTool", "DialoguePolicy", "PolicyFactory", "Say", "ToolFlags"]
 
 
 @dataclass
@@ -37,6 +37,16 @@ class CallTool:
 
 
 Action = Say | CallTool
+
+
+@dataclass(frozen=True)
+class ToolFlags:
+    """Which session tools have a side effect, hand the call to a human, or are the no-op wait
+    tool: the flags (``write``, ``escalation``, ``wait``) of the agent config's tools."""
+
+    write: frozenset[str] = frozenset()
+    escalation: frozenset[str] = frozenset()
+    wait: frozenset[str] = frozenset()
 
 
 class DialoguePolicy(Protocol):

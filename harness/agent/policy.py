@@ -1,47 +1,23 @@
 """Rule-based dialogue policy of the local reference agent, driven by an agent profile YAML.
 
-The server turns caller audio into transcripts and calls the policy; the policy answers with
-actions, which the server performs in order:
+It implements :class:`harness.agent.dialogue.DialoguePolicy` for any domain the profile
+describes. ``Policy(profile, session_tools, faults, flags)``: ``session_tools`` is the session's
+tool list as ``session.update`` carries it; an intent names the session tool it calls (or an
+entry of the profile's ``tools``), and a tool the session lacks makes the agent say it cannot do
+that instead of calling an unknown name. ``flags`` (:class:`harness.agent.dialogue.ToolFlags`,
+from the agent config) say which tools write (always confirmed first), which one hands the call
+to a human, and which one is the no-op wait tool.
 
-- ``Say(text)``: speak ``text`` (one TTS response part).
-- ``CallTool(name, arguments)``: emit a function call. The server sends the call, waits for the
-  client's ``function_call_output`` and hands it to ``on_tool_output``. A ``CallTool`` is always
-  the last action of a list.
-
-Interface (the server codes against this):
-
-- ``Policy(profile, session_tools, faults)``: ``session_tools`` is the session's tool list as
-  ``session.update`` carries it (``{"type": "function", "name": ..., "parameters": {...}}``).
-  The profile names tools by role; a role whose tools the session lacks is unavailable, and the
-  agent says it cannot do that instead of calling an unknown name.
-- ``on_user_turn(transcript, addressed=True) -> list[Action]``: a committed caller utterance.
-  ``[]`` means stay silent. Pass ``addressed=False`` when the server's own gating (level,
-  voice) thinks the audio was not meant for the agent; the policy then stays silent or calls
-  the wait tool. It also treats empty or non-speech transcripts ("[Music]") and, in the middle
-  of a task, speech unrelated to the call ("Can you turn that down?") as not addressed. Under
-  the ``talk_over_noise`` fault it answers all of these with a clarification instead.
-- ``on_tool_output(name, arguments, output) -> list[Action]``: the output of a call the policy
-  made (a JSON string or an already-decoded value).
-- ``on_no_input() -> list[Action]``: the idle timeout fired (no caller speech).
-- ``on_interrupted(spoken_text)``: the caller barged in; ``spoken_text`` is what was heard of the
-  agent's reply before it stopped.
-- ``profile.transcription_prompt``: a prompt for the recogniser when the session's input
-  transcription gives none: the setting of the call, without example values (whisper copies
-  example digits and letters into transcripts of noisy audio).
-- ``hold_ms`` (property) and ``on_hold_expired() -> list[Action]``: after ``on_user_turn``
-  returned ``[]`` for an unfinished utterance ("my order number is, um", a cut-off "eight,
-  three,"), ``hold_ms`` is how long to wait for the caller to go on (else ``None``). If speech
-  starts within that time, the next ``on_user_turn`` joins the held words; if not, call
-  ``on_hold_expired()`` and perform its actions (a clarification question, typically).
-
-Behaviour (the support-desk profile; DESIGN §8, ``scenarios/README.md``): intents from trigger
-patterns; slots collected one at a time and normalised with ``harness.spoken``; identifiers read
-back digit by digit before use; a confirmation question naming the key arguments before any
-write tool and the call only after a clear yes (a no cancels and says so); a short preamble
-before every tool call; answers built from the tool output; escalation on request, on
-frustration, after repeated failures (offered) and after repeated no-input; clarification on
-partial or unclear input (a cut-off ID never reaches a tool); silence on non-addressed audio.
-Policy-level faults (``harness.agent.faults``) change exactly the behaviour they name.
+Behaviour: intents from trigger patterns (escalation intents first); slots collected one at a
+time and heard by kind (``harness.agent.slots``); values read back before use; a confirmation
+question naming the key arguments before a write and the call only after a clear yes (a no
+cancels and says so); a short preamble before every tool call; answers built from the tool
+output; escalation on request, on frustration, after repeated failures (offered) and after
+repeated no-input; clarification on partial or unclear input (a cut-off ID never reaches a
+tool; an answer given in several breaths is held and joined first); silence (or the wait tool)
+on audio not addressed to the agent, on empty or non-speech transcripts ("[Music]") and, in the
+middle of a task, on speech unrelated to the call. Policy-level faults
+(``harness.agent.faults``) change exactly the behaviour they name.
 """
 
 from __future__ import annotations
@@ -51,10 +27,11 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from harness.agent.dialogue import Action, CallTool, Say
+from harness.agent import slots
+from harness.agent.dialogue import Action, CallTool, Say, ToolFlags
 from harness.agent.faults import Faults
-from harness.agent.profile import IntentSpec, Profile, SlotSpec, ToolRole, load_profile
-from harness.spoken import find_readbacks, normalize_value, to_spoken, values_equal
+from harness.agent.profile import IntentSpec, Profile, SlotSpec, load_profile
+from harness.spoken import find_readbacks, normalize_value, values_equal
 
 __all__ = [
     "Action",
@@ -89,17 +66,6 @@ class _Awaiting:
     value: str | None = None
 
 
-@dataclass
-class _Extracted:
-    status: Literal["ok", "partial", "none"]
-    value: str | None = None
-
-
-_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5,
-             "seventh": 6, "eighth": 7, "ninth": 8, "tenth": 9, "last": -1}
-_POSITIONAL = re.compile(
-    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\s+"
-    r"(?:digit|number|letter|character|one)?\s*(?:is|should be|was|'s)\s+(?:an?\s+)?([\w]+)")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫]+")
 
 
@@ -107,9 +73,10 @@ class Policy:
     """The dialogue policy of one session (see the module docstring for the interface)."""
 
     def __init__(self, profile: Profile, session_tools: list[dict[str, Any]],
-                 faults: Faults | None = None) -> None:
+                 faults: Faults | None = None, flags: ToolFlags | None = None) -> None:
         self.profile = profile
         self.faults = faults or Faults()
+        self.flags = flags or ToolFlags()
         self._tool_schemas = {t["name"]: t for t in session_tools if "name" in t}
         self._task: _Task | None = None
         self._awaiting: _Awaiting | None = None
@@ -161,9 +128,9 @@ class Policy:
     def on_tool_output(self, name: str, arguments: dict[str, Any], output: Any) -> list[Action]:
         """The output of a call this policy made → what to say next."""
         output = _decode(output)
-        if name in self._role_tools("wait"):
+        if name in self.flags.wait:
             return []
-        if name in self._role_tools("escalate"):
+        if name in self.flags.escalation:
             self._pending = None
             if self._handoff_after_call:
                 self._handoff_after_call = False
@@ -176,7 +143,7 @@ class Policy:
         intent = task.intent
         if _is_error(output):
             task.failures += 1
-            if _is_not_found(output) and intent.not_found:
+            if self._is_not_found(output) and intent.not_found:
                 text = self._fill(intent.not_found, task)
                 for slot in intent.slots:
                     task.values.pop(slot, None)
@@ -219,9 +186,9 @@ class Policy:
             return self._not_addressed()
         esc = self.profile.escalation
 
-        human = self._intent_named(lowered, "human")
-        if human is not None:
-            return self._escalate(human.escalate or "caller asked for a person")
+        for intent in self.profile.intents:
+            if intent.escalate is not None and self._said(intent, lowered):
+                return self._escalate(intent.escalate)
         if esc.on_frustration and self._matches("frustration", lowered):
             return self._escalate(esc.reasons["frustration"],
                                   fallback=self.profile.messages.frustration)
@@ -247,16 +214,17 @@ class Policy:
         task = self._task
         if task is not None:
             missing = [s for s in task.intent.slots if s not in task.values]
-            heard = any(self._extract(self.profile.slots[s], text).status != "none"
+            asked_slot = self._asked_slot()
+            heard = any(self._extract(s, text, asked=s == asked_slot).status != "none"
                         for s in missing)
-            asked = self._awaiting is not None and self._awaiting.kind == "slot"
+            asked = asked_slot is not None
             if missing and (heard or (asked and self._relevant(lowered))):
                 return self._collect(task, text, final)
 
         if self._task is None and self.profile.default_intent:
             default = self.profile.intent(self.profile.default_intent)
             slot = default.slots[0] if default.slots else None
-            if slot and self._extract(self.profile.slots[slot], text).status != "none":
+            if slot and self._extract(slot, text, asked=False).status != "none":
                 return self._start(default, text, final)
 
         if self._matches("incomplete", lowered) and not final:
@@ -276,7 +244,7 @@ class Policy:
 
         if awaiting.kind == "readback" and task is not None and awaiting.slot is not None:
             spec = self.profile.slots[awaiting.slot]
-            corrected = self._correction(spec, awaiting.value or "", lowered, text)
+            corrected = slots.correction(spec, awaiting.value or "", lowered, text, self._fresh)
             if corrected.status == "ok" and corrected.value is not None and not (
                     affirmed and values_equal(corrected.value, awaiting.value)):
                 self._awaiting = _Awaiting("readback", awaiting.slot, corrected.value)
@@ -296,7 +264,7 @@ class Policy:
             merged = [s for s in task.intent.readback_in_confirmation if s in task.values]
             for slot in merged:
                 spec = self.profile.slots[slot]
-                corrected = self._correction(spec, task.values[slot], lowered, text)
+                corrected = slots.correction(spec, task.values[slot], lowered, text, self._fresh)
                 if corrected.status == "ok" and corrected.value is not None and \
                         not values_equal(corrected.value, task.values[slot]):
                     task.values[slot] = corrected.value
@@ -348,9 +316,9 @@ class Policy:
     def _collect(self, task: _Task, text: str, final: bool) -> list[Action]:
         """Take the values this utterance carries, then take the next step."""
         missing = [s for s in task.intent.slots if s not in task.values]
-        asked = self._awaiting.slot if self._awaiting and self._awaiting.kind == "slot" else None
+        asked = self._asked_slot()
         for slot in missing:
-            got = self._extract(self.profile.slots[slot], text)
+            got = self._extract(slot, text, asked=slot == asked)
             if got.status == "ok" and got.value is not None:
                 task.candidates[slot] = got.value
             elif got.status == "partial" and (slot == asked or slot == missing[0]):
@@ -373,19 +341,28 @@ class Policy:
                 self._awaiting = _Awaiting("slot", slot)
                 return self._say(spec.unclear_prompt if asked else spec.prompt)
             rest_done = all(s in task.values for s in intent.slots if s != slot)
-            if slot in intent.readback_in_confirmation and intent.confirm and rest_done:
+            if slot in intent.readback_in_confirmation and self._confirms(intent) and rest_done:
                 # The confirmation question reads this value back.
                 task.values[slot] = candidate
                 continue
             self._awaiting = _Awaiting("readback", slot, candidate)
             return self._say(self._fill_value(spec.readback, spec, candidate))
-        if intent.confirm and not self.faults.skip_confirmation:
+        if self._confirms(intent) and not self.faults.skip_confirmation:
             return self._confirm(task)
         return self._call(task)
 
     def _confirm(self, task: _Task) -> list[Action]:
         self._awaiting = _Awaiting("confirm")
-        return self._say(self._fill(task.intent.confirm or "", task))
+        return self._say(self._confirmation(task))
+
+    def _confirms(self, intent: IntentSpec) -> bool:
+        """Whether the intent asks before its call: it has a question, or its tool writes."""
+        name = self._tool_name(intent.tool) if intent.tool else None
+        return intent.confirm is not None or (name is not None and name in self.flags.write)
+
+    def _confirmation(self, task: _Task) -> str:
+        template = task.intent.confirm or self.profile.messages.confirm_write
+        return self._fill(template, task, {"action": task.intent.action})
 
     def _call(self, task: _Task) -> list[Action]:
         """Preamble and the tool call for the task's intent."""
@@ -413,8 +390,11 @@ class Policy:
         if not final:
             return self._hold(text)
         spec = self.profile.slots[slot]
-        if self.faults.tool_on_partial_id and task.intent.tool == "lookup" and spec.kind == "id":
-            partial = self._extract(spec, text).value
+        name = self._tool_name(task.intent.tool) if task.intent.tool else None
+        reads = name is not None and name not in self.flags.write | self.flags.escalation
+        if self.faults.tool_on_partial_id and reads and spec.kind in (
+                "digits", "alphanumeric", "phone"):
+            partial = self._extract(slot, text, asked=True).value
             if partial:
                 task.values[slot] = partial
                 return self._next_step(task)
@@ -427,7 +407,7 @@ class Policy:
 
     def _escalate(self, reason: str, fallback: str | None = None) -> list[Action]:
         """Hand the call to a human: one sentence, then the escalation tool."""
-        name = self._tool_name("escalate")
+        name = self._flagged(self.flags.escalation)
         if self.faults.never_escalate:
             return self._say(fallback or self.profile.messages.cannot_escalate)
         if name is None:
@@ -446,7 +426,7 @@ class Policy:
         esc = self.profile.escalation
         if esc.on_failures == "transfer":
             return self._escalate(esc.reasons["failures"])
-        if self._tool_name("escalate") is None or self.faults.never_escalate:
+        if self._flagged(self.flags.escalation) is None or self.faults.never_escalate:
             self._task = None
             self._awaiting = None
             return self._say(self.profile.messages.anything_else)
@@ -457,70 +437,25 @@ class Policy:
         """Silence (or the wait tool) for audio not meant for the agent."""
         if self.faults.talk_over_noise:
             return self._say(self._unclear())
-        wait = self._tool_name("wait")
+        wait = self._flagged(self.flags.wait)
         if self.profile.not_addressed == "wait" and wait is not None:
             return [CallTool(wait, {})]
         return []
 
     # ------------------------------------------------------------------ values
 
-    def _extract(self, spec: SlotSpec, text: str) -> _Extracted:
-        """The slot's value in ``text``: complete, partial (cut off, too short) or none."""
-        pattern = re.compile(spec.pattern)
-        if spec.kind == "email":
-            emails = [r for r in find_readbacks(text) if "@" in r]
-            for value in reversed(emails):
-                if pattern.fullmatch(value):
-                    return _Extracted("ok", value)
-            spelled = bool(find_readbacks(text)) and bool(
-                re.search(r"\b(at|dot)\b|@", text, re.IGNORECASE))
-            if emails or spelled:
-                return _Extracted("partial", emails[-1] if emails else None)
-            return _Extracted("none")
-        values = [r for r in find_readbacks(text, min_chars=1) if "@" not in r]
-        if self._fresh and text.endswith(self._fresh):
-            # A caller who starts a value over after a held fragment ("eight, three" ...
-            # "eight, three, five, two, one"): the joined digits run together, the new ones alone
-            # are the value.
-            values[:0] = [r for r in find_readbacks(self._fresh, min_chars=1) if "@" not in r]
-        for value in reversed(values):
-            for variant in self._variants(spec, value):
-                if pattern.fullmatch(variant):
-                    return _Extracted("ok", variant.upper() if spec.upper else variant)
-        if values:
-            return _Extracted("partial", values[-1])
-        return _Extracted("none")
+    def _asked_slot(self) -> str | None:
+        a = self._awaiting
+        return a.slot if a is not None and a.kind == "slot" else None
 
-    @staticmethod
-    def _variants(spec: SlotSpec, value: str) -> list[str]:
-        """``value`` and its rewrites, compared case-folded against the slot pattern."""
-        value = value.lower()
-        out = [value]
-        for regex, replacement in spec.rewrites:
-            rewritten = re.sub(regex, replacement, value)
-            if rewritten not in out:
-                out.append(rewritten)
-        return out
-
-    def _correction(self, spec: SlotSpec, current: str, lowered: str, text: str) -> _Extracted:
-        """A new value for a read-back: said in full, or one position changed."""
-        m = _POSITIONAL.search(lowered)
-        if m and current:
-            replacement = normalize_value(m.group(2))
-            index = _ORDINALS[m.group(1)]
-            chars = [c for c in current]
-            positions = [i for i, c in enumerate(chars) if c.isalnum()]
-            if len(replacement) == 1 and -len(positions) <= index < len(positions):
-                chars[positions[index]] = replacement
-                value = "".join(chars)
-                return _Extracted("ok", value.upper() if spec.upper else value)
-        return self._extract(spec, text)
+    def _extract(self, slot: str, text: str, *, asked: bool) -> slots.Extracted:
+        return slots.extract(self.profile.slots[slot], text, asked=asked, fresh=self._fresh)
 
     def _spoken(self, spec: SlotSpec, value: str) -> str:
         """How the agent reads a value back (one digit wrong under ``misread_digit``)."""
         if self.faults.misread_digit:
             value = _misread(value)
-        return to_spoken(value, numerals=spec.numerals, spell_local_part=spec.spell_local_part)
+        return slots.spoken_value(spec, value)
 
     def _fill_value(self, template: str, spec: SlotSpec, value: str) -> str:
         return template.format(value=self._spoken(spec, value))
@@ -562,19 +497,26 @@ class Policy:
             spec = self.profile.slots[a.slot]
             return self._fill_value(spec.readback, spec, a.value)
         if a.kind == "confirm" and task is not None:
-            return self._fill(task.intent.confirm or "", task)
+            return self._confirmation(task)
         if a.kind == "retry" and task is not None:
             return self._fill(task.intent.failed or "", task)
         if a.kind == "transfer":
             return self.profile.messages.failed_again
         return None
 
-    def _role_tools(self, role: ToolRole) -> list[str]:
-        return self.profile.tools.get(role, [])
+    def _tool_name(self, tool: str) -> str | None:
+        """The session tool an intent names: itself, or the first of the profile's ``tools``
+        entry of that name that the session has (None: the session lacks it)."""
+        candidates = self.profile.tools.get(tool, [tool])
+        return next((n for n in candidates if n in self._tool_schemas), None)
 
-    def _tool_name(self, role: ToolRole) -> str | None:
-        """The session's tool for ``role`` (None: the session lacks it)."""
-        return next((n for n in self._role_tools(role) if n in self._tool_schemas), None)
+    def _flagged(self, names: frozenset[str]) -> str | None:
+        """The session's tool among ``names`` (a flag of the agent config), if it has one."""
+        return next((n for n in self._tool_schemas if n in names), None)
+
+    def _is_not_found(self, output: Any) -> bool:
+        text = json.dumps(output) if not isinstance(output, str) else output
+        return any(re.search(p, text, re.IGNORECASE) for p in self.profile.not_found_outputs)
 
     def _matches(self, signal: str, lowered: str) -> bool:
         patterns: list[str] = getattr(self.profile.signals, signal)
@@ -595,11 +537,9 @@ class Policy:
                 return intent
         return None
 
-    def _intent_named(self, lowered: str, name: str) -> IntentSpec | None:
-        intent = next((i for i in self.profile.intents if i.name == name), None)
-        if intent and any(re.search(p, lowered, re.IGNORECASE) for p in intent.patterns):
-            return intent
-        return None
+    @staticmethod
+    def _said(intent: IntentSpec, lowered: str) -> bool:
+        return any(re.search(p, lowered, re.IGNORECASE) for p in intent.patterns)
 
 
 class _Missing(dict):  # type: ignore[type-arg]
@@ -626,11 +566,6 @@ def _is_error(output: Any) -> bool:
     if isinstance(output, dict):
         return "error" in output or output.get("ok") is False or output.get("success") is False
     return isinstance(output, str) and "error" in output.lower()
-
-
-def _is_not_found(output: Any) -> bool:
-    text = json.dumps(output) if not isinstance(output, str) else output
-    return bool(re.search(r"not[_ -]?found|unknown[_ ]order|no such", text, re.IGNORECASE))
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -21,7 +21,7 @@ from harness.errors import InputError
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
-ToolRole = Literal["lookup", "cancel", "update_email", "escalate", "wait"]
+SlotKind = Literal["digits", "alphanumeric", "email", "phone", "date", "name", "text"]
 
 
 class _Strict(BaseModel):
@@ -38,11 +38,16 @@ def _check_patterns(patterns: list[str]) -> list[str]:
 
 
 class SlotSpec(_Strict):
-    """A value the agent collects: an identifier or an email address."""
+    """A value the agent collects (see ``harness.agent.slots`` for how each kind is heard)."""
 
-    kind: Literal["id", "email"] = Field(..., description="how the value is found in speech")
-    label: str = Field(..., description="what the agent calls it, e.g. 'order number'")
-    pattern: str = Field(..., description="regex a complete normalised value matches")
+    kind: SlotKind = Field(..., description="digits, alphanumeric, email, phone, date, name or "
+                           "text")
+    label: str = Field(..., description="what the agent calls it, e.g. 'patient number'")
+    pattern: str | None = Field(
+        None, description="regex a complete normalised value matches (a default per kind)")
+    min_length: int | None = Field(None, ge=1, description="fewest letters and digits")
+    max_length: int | None = Field(None, ge=1, description="most letters and digits")
+    year_required: bool = Field(True, description="a date without its year is partial")
     rewrites: list[tuple[str, str]] = Field(
         default_factory=list,
         description="(regex, replacement) pairs tried when a value misses the pattern")
@@ -58,8 +63,8 @@ class SlotSpec(_Strict):
 
     @field_validator("pattern")
     @classmethod
-    def _valid_pattern(cls, v: str) -> str:
-        return _check_patterns([v])[0]
+    def _valid_pattern(cls, v: str | None) -> str | None:
+        return v if v is None else _check_patterns([v])[0]
 
 
 class ResultRule(_Strict):
@@ -79,14 +84,19 @@ class IntentSpec(_Strict):
     when_idle: bool = Field(
         False, description="only when no question is open (a lone 'thank you' heard while "
         "waiting for a yes is more likely a recogniser's guess on noise than a goodbye)")
-    escalate: str | None = Field(None, description="hand the call over, with this reason")
+    escalate: str | None = Field(
+        None, description="hand the call over with this reason (the agent config's escalation "
+        "tool); escalation intents are checked before any other")
     slots: list[str] = Field(default_factory=list, description="values to collect, in order")
-    tool: ToolRole | None = Field(None, description="role of the tool to call with the slots")
+    tool: str | None = Field(
+        None, description="the session tool to call with the slots, or a name from `tools`")
     arguments: dict[str, str] = Field(default_factory=dict, description="tool argument → slot")
     action: str = Field("do that", description="what the intent does, for 'I can't {action}'")
     readback_in_confirmation: list[str] = Field(
         default_factory=list, description="slots read back inside the confirmation question")
-    confirm: str | None = Field(None, description="confirmation question before a write tool")
+    confirm: str | None = Field(
+        None, description="confirmation question before the call (a write tool always gets "
+        "one: this, or messages.confirm_write)")
     declined: str | None = Field(None, description="said when the caller declines the write")
     preambles: list[str] = Field(default_factory=list, description="said before the call, in turn")
     results: list[ResultRule] = Field(default_factory=list)
@@ -128,6 +138,8 @@ class Messages(_Strict):
     anything_else: str
     no_input: str
     nothing_pending: str
+    confirm_write: str = Field("I'm about to {action}. Should I go ahead?",
+                               description="confirmation of a write tool whose intent has none")
 
 
 class EscalationSpec(_Strict):
@@ -145,8 +157,9 @@ class Profile(_Strict):
 
     name: str
     description: str = ""
-    tools: dict[ToolRole, list[str]] = Field(
-        ..., description="role → tool names; the first one the session has is used")
+    tools: dict[str, list[str]] = Field(
+        default_factory=dict, description="names of your choosing → session tool names (the "
+        "first one the session has is used); an intent's `tool` may name one of these")
     slots: dict[str, SlotSpec]
     intents: list[IntentSpec] = Field(..., min_length=1)
     default_intent: str | None = Field(None, description="intent of a bare value")
@@ -155,6 +168,9 @@ class Profile(_Strict):
     escalation: EscalationSpec
     transcription_prompt: str | None = Field(
         None, description="recogniser prompt for sessions that give none (the call's setting)")
+    not_found_outputs: list[str] = Field(
+        default_factory=lambda: [r"not[_ -]?found", r"no such", r"\bunknown"],
+        description="patterns of a tool's error output that mean the value was not found")
     hold_ms: int = Field(1800, ge=0, le=20_000)
     not_addressed: Literal["wait", "silent"] = "wait"
 
@@ -168,10 +184,12 @@ class Profile(_Strict):
             for slot in used:
                 if slot not in self.slots:
                     raise ValueError(f"intent {intent.name!r} uses unknown slot {slot!r}")
-            if intent.tool is not None and intent.tool not in self.tools:
-                raise ValueError(f"intent {intent.name!r} uses tool role {intent.tool!r}, "
-                                 "which 'tools' does not map")
         return self
+
+    @field_validator("not_found_outputs")
+    @classmethod
+    def _valid_outputs(cls, v: list[str]) -> list[str]:
+        return _check_patterns(v)
 
     def intent(self, name: str) -> IntentSpec:
         return next(i for i in self.intents if i.name == name)

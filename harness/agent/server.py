@@ -13,19 +13,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from harness.agent import asr
-from harness.agent.dialogue import DialoguePolicy, PolicyFactory
+from harness.agent.dialogue import DialoguePolicy, PolicyFactory, ToolFlags
 from harness.agent.faults import Faults
 from harness.agent.session import AgentSession
 from harness.errors import InputError
+
+if TYPE_CHECKING:
+    from harness.scenario.models import AgentConfig
 
 REALTIME_PATH = "/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
@@ -38,8 +41,9 @@ _MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
-def profile_policy_factory(profile: str) -> PolicyFactory:
-    """A factory of dialogue policies for the agent profile ``profile`` (a name or a YAML path).
+def profile_policy_factory(profile: str, flags: ToolFlags | None = None) -> PolicyFactory:
+    """A factory of dialogue policies for the agent profile ``profile`` (a name or a YAML path)
+    with the agent config's tool ``flags``.
 
     The profile is loaded (and checked) once; each session gets its own policy.
     """
@@ -48,7 +52,7 @@ def profile_policy_factory(profile: str) -> PolicyFactory:
     loaded = load_profile(profile)
 
     def make(session_tools: list[dict[str, Any]], faults: Faults) -> DialoguePolicy:
-        return Policy(loaded, session_tools, faults)
+        return Policy(loaded, session_tools, faults, flags)
 
     return make
 
@@ -67,9 +71,11 @@ class LocalAgent:
     """The reference agent serving the Realtime protocol in the running event loop.
 
     ``async with LocalAgent(profile="support_desk", faults="ignore_barge_in") as agent:``
-    then connect to ``agent.url``. ``policy_factory(session_tools, faults)`` replaces the
-    profile's dialogue policy (tests use scripted ones). ``audio_speed`` is how much faster
-    than real time audio deltas go out; ``delta_ms`` the audio per delta.
+    then connect to ``agent.url``. ``write_tools``, ``escalation_tools`` and ``wait_tools`` are
+    the tool flags of the agent config the profile serves (see :func:`agent_config_options`).
+    ``policy_factory(session_tools, faults)`` replaces the profile's dialogue policy (tests use
+    scripted ones). ``audio_speed`` is how much faster than real time audio deltas go out;
+    ``delta_ms`` the audio per delta.
     """
 
     def __init__(
@@ -79,12 +85,17 @@ class LocalAgent:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        write_tools: Iterable[str] = (),
+        escalation_tools: Iterable[str] = (),
+        wait_tools: Iterable[str] = (),
         policy_factory: PolicyFactory | None = None,
         audio_speed: float = DEFAULT_AUDIO_SPEED,
         delta_ms: int = DEFAULT_DELTA_MS,
         preload_asr: bool = True,
     ) -> None:
         self.profile = profile
+        self.flags = ToolFlags(write=frozenset(write_tools),
+                               escalation=frozenset(escalation_tools), wait=frozenset(wait_tools))
         self.fault_specs = _fault_specs(faults)
         self.host = host
         self.port = port
@@ -105,7 +116,7 @@ class LocalAgent:
     async def start(self) -> LocalAgent:
         """Load the profile and the ASR model, then listen (``port=0``: a free port)."""
         if self._policy_factory is None:
-            self._policy_factory = profile_policy_factory(self.profile)
+            self._policy_factory = profile_policy_factory(self.profile, self.flags)
         if self.preload_asr:
             await asyncio.to_thread(asr.get_recognizer)
         self._server = await serve(
@@ -223,13 +234,27 @@ def start_local_agent(
     return LocalAgentHandle(LocalAgent(profile, faults, host, port, **options))
 
 
+def tool_flags(config: AgentConfig) -> ToolFlags:
+    """The tool flags of an agent config, as the dialogue policy reads them."""
+    return ToolFlags(write=frozenset(config.write_tools),
+                     escalation=frozenset(config.escalation_tools),
+                     wait=frozenset(config.wait_tools))
+
+
+def agent_config_options(config: AgentConfig) -> dict[str, Any]:
+    """What a local agent serving ``config`` needs from it: its profile and its tool flags."""
+    return {"profile": config.local_profile, "write_tools": config.write_tools,
+            "escalation_tools": config.escalation_tools, "wait_tools": config.wait_tools}
+
+
 def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "support_desk",
                   faults: list[str] | None = None,
-                  announce: Callable[[str], None] = print) -> None:
-    """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL."""
+                  announce: Callable[[str], None] = print, **options: Any) -> None:
+    """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL;
+    ``options`` go to :class:`LocalAgent` (tool flags)."""
 
     async def main() -> None:
-        async with LocalAgent(profile, faults, host, port) as agent:
+        async with LocalAgent(profile, faults, host, port, **options) as agent:
             announce(agent.url)
             await asyncio.Future()
 

@@ -146,23 +146,28 @@ async def render_script(scenario: Scenario) -> Any:
 
 
 class LocalAgents:
-    """The in-process reference agents of a run: one per dialogue profile, started on first use.
+    """The in-process reference agents of a run: one per agent config's profile and tool flags,
+    started on first use.
 
     Trials share them (faults go in each session's URL); :meth:`stop` shuts them all down.
     """
 
     def __init__(self) -> None:
-        self._handles: dict[str, Any] = {}
+        self._handles: dict[tuple[Any, ...], Any] = {}
         self._lock = asyncio.Lock()
 
-    async def url(self, profile: str) -> str:
-        async with self._lock:
-            if profile not in self._handles:
-                from harness.agent import start_local_agent  # noqa: PLC0415 - loads ASR models
+    async def url(self, config: AgentConfig) -> str:
+        """The URL of the local agent that serves ``config`` (its profile, its tool flags)."""
+        from harness.agent import agent_config_options, start_local_agent  # noqa: PLC0415
 
+        options = agent_config_options(config)
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+        async with self._lock:
+            if key not in self._handles:
                 # starting loads the ASR model: keep it off the event loop
-                self._handles[profile] = await asyncio.to_thread(start_local_agent, profile)
-            return self._handles[profile].url
+                self._handles[key] = await asyncio.to_thread(
+                    functools.partial(start_local_agent, **options))
+            return self._handles[key].url
 
     async def stop(self) -> None:
         handles, self._handles = list(self._handles.values()), {}
@@ -279,7 +284,7 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
     if name == "local" and local_url is None:
         agents = LocalAgents()
         try:
-            url = await agents.url(config.local_profile)
+            url = await agents.url(config)
             return await run_trial(scenario, out_dir=out_dir, target=target, trial=trial,
                                    variant=variant, config=config, faults=faults,
                                    dialect=dialect, script=script, local_url=url,
@@ -386,7 +391,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             ident = {"scenario": scenario.name, "variant": vname, "trial": k}
             try:
                 script = await asyncio.shield(scripts[key])
-                local_url = await agents.url(vconfig.local_profile) if name == "local" else None
+                local_url = await agents.url(vconfig) if name == "local" else None
                 resolved = _resolve(target, vconfig, faults, dialect, local_url)
             except HarnessError as exc:
                 res = results[i]
