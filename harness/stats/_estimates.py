@@ -1,0 +1,201 @@
+"""Descriptive statistics of repeated trials: pass rates, pass@k, pass^k, percentiles, suites.
+
+Scenarios are the unit of analysis: trials are nested in scenarios, a suite figure is the mean
+over scenarios (each scenario weighs the same), and every interval resamples scenarios, never
+single trials.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats as sps
+
+DEFAULT_LEVEL = 0.95
+DEFAULT_RESAMPLES = 2000
+DEFAULT_SEED = 0
+
+PERCENTILE_MIN_N: dict[int, int] = {50: 5, 90: 20, 95: 40, 99: 200}
+"""The smallest sample a percentile is shown for: below it the figure says more about luck than
+about the agent (p50 from 5 values, p90 from 20, p95 from 40, p99 from 200)."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A two-sided confidence interval."""
+
+    low: float
+    high: float
+    level: float = DEFAULT_LEVEL
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A figure with its sample size and, where one can be computed, its interval.
+
+    ``value is None`` means the sample cannot support the figure (too few values for that
+    percentile, or no values at all): reports show "n too small" instead of a number.
+    """
+
+    value: float | None
+    n: int
+    interval: Interval | None = None
+    n_clusters: int | None = None
+
+    @property
+    def shown(self) -> bool:
+        return self.value is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"value": self.value, "n": self.n, "n_clusters": self.n_clusters,
+                "interval": asdict(self.interval) if self.interval else None}
+
+
+def wilson(c: int, n: int, level: float = DEFAULT_LEVEL) -> Estimate:
+    """Pass rate ``c / n`` with its Wilson score interval (sound at 0 and n passes, unlike Wald)."""
+    if c < 0 or n < 0 or c > n:
+        raise ValueError(f"need 0 <= c <= n, got c={c}, n={n}")
+    if n == 0:
+        return Estimate(None, 0)
+    ci = sps.binomtest(c, n).proportion_ci(confidence_level=level, method="wilson")
+    return Estimate(c / n, n, Interval(float(ci.low), float(ci.high), level))
+
+
+def _check_k(n: int, c: int, k: int) -> None:
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    if n < k:
+        raise ValueError(f"pass@k needs at least k trials: n={n} < k={k}")
+    if not 0 <= c <= n:
+        raise ValueError(f"need 0 <= c <= n, got c={c}, n={n}")
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+    """Chance that at least one of k trials passes: 1 − C(n−c, k)/C(n, k), unbiased from n ≥ k."""
+    _check_k(n, c, k)
+    return 1.0 - math.comb(n - c, k) / math.comb(n, k)
+
+
+def pass_hat_k(n: int, c: int, k: int) -> float:
+    """Chance that all k trials pass (pass^k): C(c, k)/C(n, k), unbiased from n ≥ k."""
+    _check_k(n, c, k)
+    return math.comb(c, k) / math.comb(n, k)
+
+
+def is_flaky(c: int, n: int) -> bool:
+    """Mixed outcomes: some trials passed and some did not."""
+    return 0 < c < n
+
+
+def min_n_for_percentile(q: float) -> int:
+    """How many values a percentile needs before it is shown (the next stricter rung of
+    :data:`PERCENTILE_MIN_N` for percentiles between the named ones)."""
+    for rung in sorted(PERCENTILE_MIN_N):
+        if q <= rung:
+            return PERCENTILE_MIN_N[rung]
+    return PERCENTILE_MIN_N[max(PERCENTILE_MIN_N)]
+
+
+def percentile(values: Sequence[float], q: float) -> Estimate:
+    """The q-th percentile (linear interpolation), without an interval; hidden when n is small."""
+    data = np.asarray(values, dtype=float)
+    n = int(data.size)
+    if n == 0 or n < min_n_for_percentile(q):
+        return Estimate(None, n)
+    return Estimate(float(np.percentile(data, q)), n)
+
+
+def _bootstrap_interval(data: tuple[np.ndarray, ...], statistic: Any, *, vectorized: bool,
+                        method: str = "percentile",
+                        level: float, resamples: int, seed: int) -> Interval | None:
+    sample = data[0]
+    if sample.size < 2:
+        return None
+    with warnings.catch_warnings():
+        # A degenerate resampling distribution (every value equal) is a valid answer here.
+        warnings.simplefilter("ignore", category=sps.DegenerateDataWarning)
+        res = sps.bootstrap(data, statistic, vectorized=vectorized, n_resamples=resamples,
+                            confidence_level=level, method=method,
+                            rng=np.random.default_rng(seed))
+    low, high = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if math.isnan(low) or math.isnan(high):
+        point = float(statistic(*data))
+        return Interval(point, point, level)
+    return Interval(low, high, level)
+
+
+def cluster_mean(per_scenario: Sequence[float], *, level: float = DEFAULT_LEVEL,
+                 resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED) -> Estimate:
+    """A suite figure: the mean of per-scenario values, its interval by resampling scenarios."""
+    data = np.asarray([v for v in per_scenario if v is not None], dtype=float)
+    k = int(data.size)
+    if k == 0:
+        return Estimate(None, 0, None, 0)
+    interval = _bootstrap_interval((data,), np.mean, vectorized=True, level=level,
+                                   resamples=resamples, seed=seed)
+    return Estimate(float(data.mean()), k, interval, k)
+
+
+def cluster_percentile(clusters: Sequence[Sequence[float]], q: float, *,
+                       level: float = DEFAULT_LEVEL, resamples: int = DEFAULT_RESAMPLES,
+                       seed: int = DEFAULT_SEED) -> Estimate:
+    """The q-th percentile of all values pooled; its interval resamples whole clusters
+    (scenarios) with replacement, so a scenario with many turns cannot fake precision."""
+    arrays = [np.asarray(c, dtype=float) for c in clusters]
+    arrays = [a for a in arrays if a.size]
+    pooled = np.concatenate(arrays) if arrays else np.empty(0)
+    n, k = int(pooled.size), len(arrays)
+    if n == 0 or n < min_n_for_percentile(q):
+        return Estimate(None, n, None, k)
+    value = float(np.percentile(pooled, q))
+    # BCa: percentile intervals of a quantile lean narrow at a few dozen scenarios.
+    interval = _bootstrap_interval((np.arange(k, dtype=float),), _ClusterPercentile(arrays, q),
+                                   vectorized=True, method="BCa", level=level,
+                                   resamples=resamples, seed=seed)
+    return Estimate(value, n, interval, k)
+
+
+class _ClusterPercentile:
+    """The pooled percentile of a resample of clusters, for a whole batch of resamples at once.
+
+    A resample is a row of cluster indices; pooling its clusters equals weighting every value by
+    how often its cluster was drawn, so the percentile (numpy's linear interpolation over the
+    expanded sample) is read off the cumulative weights of the sorted values, row by row.
+    """
+
+    def __init__(self, arrays: list[np.ndarray], q: float) -> None:
+        pooled = np.concatenate(arrays)
+        cluster_of = np.repeat(np.arange(len(arrays)), [a.size for a in arrays])
+        order = np.argsort(pooled, kind="stable")
+        self.values = pooled[order]
+        self.cluster_of = cluster_of[order]
+        self.k = len(arrays)
+        self.q = q
+
+    def __call__(self, index: np.ndarray, axis: int = -1) -> np.ndarray:
+        draws = np.asarray(index, dtype=int)
+        shape = draws.shape[:-1]
+        draws = draws.reshape(-1, draws.shape[-1])
+        rows, drawn = draws.shape
+        weight = np.zeros((rows, self.k))
+        np.add.at(weight, (np.repeat(np.arange(rows), drawn), draws.ravel()), 1.0)
+        cumulative = np.cumsum(weight[:, self.cluster_of], axis=1)
+        total = cumulative[:, -1]
+        position = (total - 1) * self.q / 100.0
+        below = np.floor(position)
+        frac = position - below
+        above = np.minimum(below + 1, total - 1)
+        lo = self.values[(cumulative > below[:, None]).argmax(axis=1)]
+        hi = self.values[(cumulative > above[:, None]).argmax(axis=1)]
+        return (lo + frac * (hi - lo)).reshape(shape)
