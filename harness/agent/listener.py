@@ -61,6 +61,7 @@ class Listener:
         self._buffer_start_ms = 0.0
         self.stream_ms = 0.0
         self._last_audio_at = self._loop.time()
+        self._stall_seen: float | None = None  # the last audio time a clock tick has seen
         self._speech_item_id: str | None = None
         self._speech_start_ms = 0
         self._speculation: tuple[int, asyncio.Task[str]] | None = None
@@ -101,13 +102,17 @@ class Listener:
         return self.protocol.input_rate
 
     def _stalled_ms(self) -> float:
-        """How long no audio has arrived (0 while it flows)."""
+        """How long no audio has arrived (0 while it flows, or while that has been seen by one
+        clock tick only: after the loop was busy, frames still queued get read first)."""
         quiet = (self._loop.time() - self._last_audio_at) * 1000.0
-        return quiet if quiet >= STALL_MS else 0.0
+        if quiet < STALL_MS or self._stall_seen != self._last_audio_at:
+            return 0.0
+        return quiet
 
     def tick(self) -> None:
         """Let wall-clock time stand in for stream time once the audio has stopped."""
         stalled = self._stalled_ms()
+        self._stall_seen = self._last_audio_at
         if not stalled:
             return
         if self.vad is not None and self.vad.speaking and stalled >= self.vad.silence_duration_ms:
