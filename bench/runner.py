@@ -44,8 +44,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.recording import Recording  # noqa: E402
 from harness.runner import SessionOptions, run_trial  # noqa: E402
-from harness.runner.recording import Recording  # noqa: E402
 from harness.scenario.models import AgentConfig, Scenario, TurnDetection  # noqa: E402
 
 RATE = 24_000

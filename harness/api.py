@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, InputError, InputErrors
+from harness import exit_codes
+from harness.errors import HarnessError, InputError
+from harness.recording import META_FILE, VERDICTS_FILE
 from harness.report import (
     EXIT_ERRORED,
     EXIT_FAILED,
@@ -33,7 +35,6 @@ from harness.report import (
     read_run,
     render_report,
 )
-from harness.runner.recording import META_FILE, VERDICTS_FILE
 from harness.scenario.models import Scenario
 
 __all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOutcome",
@@ -45,11 +46,10 @@ DEFAULT_SUITE = Path("scenarios")
 
 def exit_code(outcome: RunOutcome | HarnessError) -> int:
     """The exit code of a run: 0 all passed, 1 some failed, 3 some errored; for a run that could
-    not start, 2 on bad input (files, options) and 3 when the target could not be used."""
-    if isinstance(outcome, InputError | InputErrors):
-        return EXIT_USAGE
+    not start, 2 on bad input (files, options) and 3 when the target could not be used
+    (``harness.exit_codes``)."""
     if isinstance(outcome, HarnessError):
-        return EXIT_ERRORED
+        return exit_codes.exit_code(error=outcome)
     return outcome.exit_code
 
 
@@ -122,6 +122,7 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
     """Load → run → score → report. ``on_progress`` / ``on_trial_done`` are the runner's
     callbacks (progress events for a progress bar; each finished trial). The run goes to
     ``run_dir`` when given, else to a new folder under ``out_dir``."""
+    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.runner import run_suite  # noqa: PLC0415
 
     _check_options(target, trials, concurrency, faults)
@@ -130,7 +131,7 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
         scenarios, out_dir=run_dir or new_run_dir(Path(out_dir)), target=target, trials=trials,
         concurrency=concurrency, faults=list(faults) if faults else None,
         on_progress=on_progress, on_trial_done=on_trial_done,
-        session_timeout_s=session_timeout_s)
+        session_timeout_s=session_timeout_s, local_agent=start_local_agent_for)
     # Scoring and rendering take a second or so: off the event loop, where other runs gathered
     # with this one may still be streaming calls in real time.
     return await asyncio.to_thread(report, result.run_dir)

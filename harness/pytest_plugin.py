@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from harness.recording import Recording
     from harness.runner import TrialResult
-    from harness.runner.recording import Recording
     from harness.scenario.models import AgentConfig, Scenario
     from harness.scoring import Verdict
 
@@ -57,6 +57,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="switch on a local-agent fault (repeatable), e.g. no_preamble")
     group.addoption("--realtime-report", default=None, metavar="DIR",
                     help="write the run (recordings + HTML report, JUnit, JSON) to DIR")
+    group.addoption("--realtime-store", default=None, metavar="URL",
+                    help="record the run in this history store (a SQLite file or a SQLAlchemy "
+                         "URL); needs --realtime-report")
+    group.addoption("--realtime-label", default=None, metavar="LABEL",
+                    help="label of the stored run (e.g. nightly)")
 
 
 @dataclass
@@ -67,6 +72,8 @@ class _Options:
     concurrency: int
     faults: list[str]
     report: Path | None
+    store: str | None = None
+    label: str | None = None
 
     @classmethod
     def of(cls, config: pytest.Config) -> _Options:
@@ -75,9 +82,14 @@ class _Options:
         concurrency = config.getoption("realtime_concurrency")
         if trials < 1 or concurrency < 1:
             raise pytest.UsageError("--realtime-trials and --realtime-concurrency must be ≥ 1")
+        store = config.getoption("realtime_store")
+        if store and not report:
+            raise pytest.UsageError("--realtime-store needs --realtime-report DIR: the store "
+                                    "keeps the paths of the run's report and recordings")
         return cls(config.getoption("realtime_target"), config.getoption("realtime_agent"),
                    trials, concurrency, list(config.getoption("realtime_fault")),
-                   Path(report).resolve() if report else None)
+                   Path(report).resolve() if report else None, store,
+                   config.getoption("realtime_label"))
 
 
 def _worker_id(config: pytest.Config) -> str | None:
@@ -275,6 +287,7 @@ class _Calls:
                            f"{self._batch_error!r}")
 
     def _run_batch(self, items: list[ScenarioItem]) -> None:
+        from harness.agent import start_local_agent_for  # noqa: PLC0415
         from harness.runner import run_suite  # noqa: PLC0415
 
         scenarios: dict[str, Scenario] = {}
@@ -293,7 +306,7 @@ class _Calls:
             asyncio.run(run_suite(
                 list(scenarios.values()), out_dir=self.run_dir(), target=options.target,
                 trials=trials, concurrency=options.concurrency, faults=options.faults or None,
-                on_trial_done=done))
+                on_trial_done=done, local_agent=start_local_agent_for))
         except BaseException as exc:  # reported by every waiting item
             self._batch_error = exc
         finally:
@@ -351,9 +364,27 @@ class _Calls:
 
             outcome = report(options.report)
             tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            lines = [f"realtime report: {outcome.index_html}"]
+            suite = outcome.statistics.get("suite") or {}
+            if suite.get("k", 1) > 1:
+                rate, hat = suite["pass_rate"], suite["pass_hat_k"]
+                lines.append(
+                    f"realtime statistics: k={suite['k']} trials per scenario, suite pass rate "
+                    + _estimate_text(rate) + ", pass^k " + _estimate_text(hat)
+                    + f", flaky: {', '.join(suite['flaky_scenarios']) or 'none'}")
+            if options.store:
+                from harness.nightly import store_outcome  # noqa: PLC0415
+
+                stored = store_outcome(outcome, options.store, options.label)
+                if stored.error is not None:
+                    lines.append(f"realtime store: error: {stored.error}")
+                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                elif stored.info is not None:
+                    lines.append(f"realtime store: stored run {stored.info.run_id}")
             if tr is not None:
                 tr.ensure_newline()
-                tr.write_line(f"realtime report: {outcome.index_html}")
+                for line in lines:
+                    tr.write_line(line)
 
     def _write_worker_run(self) -> None:
         from datetime import UTC, datetime  # noqa: PLC0415
@@ -365,6 +396,14 @@ class _Calls:
         run = RunResult(self.run_dir(), f"pytest-{self.worker}", self.options.target, now, now,
                         trials=list(self._per_item))
         write_run_file(run, self.options.faults)
+
+
+def _estimate_text(est: dict[str, Any]) -> str:
+    if est.get("value") is None:
+        return f"— (n={est.get('n', 0)})"
+    band = f" [{100 * est['low']:.0f}, {100 * est['high']:.0f}]" if est.get("low") is not None \
+        else ""
+    return f"{100 * est['value']:.0f}%{band} (n={est['n']} scenarios)"
 
 
 def _xdist_controller(config: pytest.Config) -> bool:
@@ -436,8 +475,8 @@ def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path,  # type: ignor
 
     ``run_scenario(path_or_scenario, faults=[...], trial=0)``
     """
+    from harness.recording import Recording  # noqa: PLC0415
     from harness.runner import run_trial  # noqa: PLC0415
-    from harness.runner.recording import Recording  # noqa: PLC0415
     from harness.scenario.loader import load_scenario  # noqa: PLC0415
     from harness.scoring import score_trial  # noqa: PLC0415
 

@@ -13,7 +13,8 @@ from harness.agent.server import (
     agent_config_options,
     serve_forever,
     start_local_agent,
+    start_local_agent_for,
 )
 
 __all__ = ["LocalAgent", "LocalAgentHandle", "agent_config_options", "serve_forever",
-           "start_local_agent"]
+           "start_local_agent", "start_local_agent_for"]

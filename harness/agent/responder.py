@@ -21,7 +21,7 @@ from harness.agent import tts
 from harness.agent.conversation import Item, Response, spoken_text
 from harness.agent.dialogue import Action, CallTool, DialoguePolicy, PolicyFactory, Say
 from harness.agent.events import audio_tokens, text_tokens
-from harness.agent.faults import Faults
+from harness.agent.faults import INVENTED_TOOL, FaultInjector, Faults
 from harness.agent.protocol import AgentProtocol
 
 if TYPE_CHECKING:
@@ -35,10 +35,11 @@ log = logging.getLogger(__name__)
 class Responder:
     """Output side of one session; ``listener`` is set by the connection before audio flows."""
 
-    def __init__(self, protocol: AgentProtocol, faults: Faults, policy_factory: PolicyFactory,
-                 *, audio_speed: float, delta_ms: int) -> None:
+    def __init__(self, protocol: AgentProtocol, faults: Faults, injector: FaultInjector,
+                 policy_factory: PolicyFactory, *, audio_speed: float, delta_ms: int) -> None:
         self.protocol = protocol
         self.faults = faults
+        self.injector = injector
         self.policy_factory = policy_factory
         self.audio_speed = audio_speed
         self.delta_ms = delta_ms
@@ -90,7 +91,9 @@ class Responder:
     # ----------------------------------------------------------------------- responses
 
     def start(self, params: dict[str, Any], input_items: list[Item] | None = None) -> None:
-        """Open a response and run it as a task."""
+        """Open a response and run it as a task (a mute agent never does)."""
+        if not self.injector.answers():
+            return
         response = self.protocol.open_response(params, input_items)
         if response.in_conversation:
             self.listener.response_started()
@@ -117,7 +120,7 @@ class Responder:
 
     async def _run(self, response: Response) -> None:
         try:
-            actions = await self._decide(response)
+            actions = self.injector.actions(await self._decide(response))
             delay_ms = self.faults.added_latency_ms
             if delay_ms and actions:
                 await asyncio.sleep(delay_ms / 1000.0)
@@ -179,7 +182,8 @@ class Responder:
             if item.type == "function_call_output":
                 call = next((i for i in self.protocol.items if i.type == "function_call"
                              and i.call_id == item.call_id), None)
-                if call is None or call.name is None:
+                if call is None or call.name is None or call.name == INVENTED_TOOL:
+                    # no call of the policy's (the invent_tool fault made it)
                     continue
                 try:
                     arguments = json.loads(call.arguments or "{}")
@@ -223,8 +227,11 @@ class Responder:
             if not audio_out:
                 protocol.text_sentence(response, item, sentence)
                 continue
-            speech = await tts.synthesize_sentence_async(
-                sentence, response.voice, response.speed, response.output_format)
+            speech = self.injector.speech(
+                await tts.synthesize_sentence_async(sentence, response.voice, response.speed,
+                                                    response.output_format),
+                response.output_format, head=not response.spoken)
+            response.spoken = True
             protocol.transcript_sentence(response, item, sentence)
             item.sentences.append((sent_ms, sent_ms + speech.duration_ms, sentence))
             pcm_parts.append(speech.pcm)

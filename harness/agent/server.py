@@ -247,6 +247,11 @@ def agent_config_options(config: AgentConfig) -> dict[str, Any]:
             "escalation_tools": config.escalation_tools, "wait_tools": config.wait_tools}
 
 
+def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:
+    """:func:`start_local_agent` for an agent config: its ``local_profile`` and tool flags."""
+    return start_local_agent(**agent_config_options(config), **options)
+
+
 def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "support_desk",
                   faults: list[str] | None = None,
                   announce: Callable[[str], None] = print, **options: Any) -> None:
@@ -262,3 +267,6 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "suppor
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         field="--port") from None

@@ -19,7 +19,7 @@ from websockets.exceptions import ConnectionClosed
 from harness.agent.conversation import ClientEventError
 from harness.agent.dialogue import PolicyFactory
 from harness.agent.events import server_event
-from harness.agent.faults import Faults
+from harness.agent.faults import FaultInjector, Faults
 from harness.agent.listener import Listener
 from harness.agent.protocol import (
     AgentProtocol,
@@ -51,10 +51,11 @@ class AgentSession:
     ) -> None:
         self.ws = websocket
         self.faults = faults
+        self.injector = FaultInjector(faults)
         self.protocol = AgentProtocol(model)
         self.protocol.sink = self._send
         self.listener = Listener(self.protocol, faults)
-        self.responder = Responder(self.protocol, faults, policy_factory,
+        self.responder = Responder(self.protocol, faults, self.injector, policy_factory,
                                    audio_speed=audio_speed, delta_ms=delta_ms)
         self.listener.responder = self.responder
         self.responder.listener = self.listener
@@ -64,6 +65,8 @@ class AgentSession:
     def _send(self, event: dict[str, Any]) -> None:
         """Queue a server event for the client (sent in order by the writer task)."""
         self._out.put_nowait(json.dumps(event))
+        for extra in self.injector.after_event(event):
+            self._out.put_nowait(json.dumps(extra))
         if (event["type"] == "response.created" and self.faults.malformed_event
                 and not self._malformed_sent):
             self._malformed_sent = True

@@ -29,19 +29,16 @@ from harness.audio._render import (
 )
 from harness.audio._speech import active_speech_level, detect_speech, rms_db
 from harness.audio._suite import RenderedSuite, render_preview, render_suite
-from harness.audio._tts import (
-    Speech,
+from harness.audio._tts import Speech, Word, speak, synthesize
+from harness.audio._wav import read_clip, write_wav
+from harness.espeak import (
     SynthesisError,
-    Word,
     available_variants,
     available_voices,
     engine_versions,
     resolve_voice,
-    speak,
-    synthesize,
     voice_exists,
 )
-from harness.audio._wav import read_clip, write_wav
 
 __all__ = [
     "asr_compute_type",

@@ -1,4 +1,4 @@
-"""Writes a trial's Recording (``harness.runner.recording``) while the session runs.
+"""Writes a trial's Recording (``harness.recording``) while the session runs.
 
 ``meta.json`` is written first with status ``running`` and replaced atomically at the end;
 ``events.jsonl`` is appended as frames happen and flushed at least every
@@ -29,7 +29,7 @@ import soundfile as sf
 import soxr
 from pydantic import BaseModel
 
-from harness.runner.recording import (
+from harness.recording import (
     AGENT_STREAM_WAV,
     AGENT_WAV,
     CALL_WAV,

@@ -76,11 +76,7 @@ from harness.realtime.protocol import (
     TranscriptDelta,
 )
 from harness.realtime.targets import Target
-from harness.runner.caller import CallerStream
-from harness.runner.capture import RecordingWriter
-from harness.runner.pacing import Pacer
-from harness.runner.playback import PlaybackClock, PlaybackEvent
-from harness.runner.recording import (
+from harness.recording import (
     PlaybackAudible,
     PlaybackStarted,
     PlaybackStopped,
@@ -90,6 +86,10 @@ from harness.runner.recording import (
     TurnEnded,
     TurnStarted,
 )
+from harness.runner.caller import CallerStream
+from harness.runner.capture import RecordingWriter
+from harness.runner.pacing import Pacer
+from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.tools import answer_call
 from harness.scenario.models import AgentConfig, Scenario
 
@@ -543,12 +543,19 @@ class TrialSession:
 
     # ------------------------------------------------------------------ the end
 
-    def finish(self, status: str, error: str | None) -> None:
+    @property
+    def started(self) -> bool:
+        """The target accepted the session: from here on, what happens is the agent's doing."""
+        return self._ready.is_set() and self._setup_error is None
+
+    def finish(self, status: str, error: str | None, *, time_limit_s: float | None = None
+               ) -> None:
         """Write the closing annotation, the tracks and the final meta."""
         t = self.now_ms()
         if status in ("completed", "errored"):
             self.writer.annotate(t, "harness.trial.ended", TrialEnded(
-                status=status, error=error))  # type: ignore[arg-type]
+                status=status, error=error,  # type: ignore[arg-type]
+                time_limit_s=time_limit_s))
         agent_stream = (np.concatenate(self.agent_stream) if self.agent_stream
                         else np.zeros(0, dtype=np.int16))
         caller = self.stream.caller_track()

@@ -11,7 +11,8 @@ from typing import Any
 import soundfile
 
 from harness.errors import InputError
-from harness.scenario._yaml import FieldPath, Positions, format_path
+from harness.espeak import resolve_voice
+from harness.scenario._yaml import FieldPath, Positions, format_path, path_problem
 from harness.scenario.models import (
     AgentConfig,
     ConfirmationBeforeWriteParams,
@@ -24,6 +25,9 @@ from harness.scenario.models import (
     ToolSpec,
     TurnAnsweredParams,
 )
+
+ANSWERED_KINDS = ("latency", "dead_air", "turn_answered", "input_heard")
+"""Expectation kinds that grade the agent's answers to caller speech."""
 
 
 class _Report:
@@ -52,8 +56,12 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
     if file is None:
         return
     shown = report.as_written(path, file)
-    if not file.is_file():
+    problem = path_problem(file)
+    if problem == "not found":
         report.add(path, f"file {shown!r} not found (looked for {file})")
+        return
+    if problem is not None:
+        report.add(path, f"file {shown!r}: {problem}")
         return
     if wav:
         try:
@@ -66,9 +74,6 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
 
 
 def _check_voice(report: _Report, path: FieldPath, voice: str) -> None:
-    # The audio module owns the voice table (it is what renders the caller).
-    from harness.audio import resolve_voice  # noqa: PLC0415
-
     try:
         resolve_voice(voice)
     except InputError as exc:
@@ -110,8 +115,8 @@ def _check_turns(report: _Report, scenario: Scenario) -> None:
                            "the first turn has no agent reply to interrupt")
             elif not prev.addressed:
                 report.add((*at, "barge_in"),
-                           f"turn {i - 1} is a {prev.kind} turn, so the agent has no reply to "
-                           "interrupt; barge_in needs a say or audio turn before it")
+                           f"the turn before is a {prev.kind} turn, so the agent has no reply "
+                           "to interrupt; barge_in needs a say or audio turn before it")
 
         for label, value in (turn.entity or {}).items():
             compact = normalize_value(value)
@@ -171,15 +176,16 @@ def _check_arguments(report: _Report, path: FieldPath, tool: ToolSpec | None,
 
 def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
                         turns: list[int] | int | None, *, addressed: bool) -> None:
-    """Turn numbers exist (and, when ``addressed``, are say/audio turns). A list is checked
-    item by item, each error pointing at its item."""
+    """Turn numbers (1 = the first turn) exist (and, when ``addressed``, are say/audio turns).
+    A list is checked item by item, each error pointing at its item."""
     items = [(path, turns)] if isinstance(turns, int) else [
         ((*path, j), n) for j, n in enumerate(turns or [])]
     for where, n in items:
-        if n >= len(scenario.turns):
-            report.add(where, f"turn {n} does not exist (turns 0-{len(scenario.turns) - 1})")
-        elif addressed and not scenario.turns[n].addressed:
-            report.add(where, f"turn {n} is a {scenario.turns[n].kind} turn; only say and "
+        if not 1 <= n <= len(scenario.turns):
+            report.add(where, f"turn {n} does not exist (turns are numbered 1-"
+                              f"{len(scenario.turns)}, 1 being the first)")
+        elif addressed and not scenario.turns[n - 1].addressed:
+            report.add(where, f"turn {n} is a {scenario.turns[n - 1].kind} turn; only say and "
                               "audio turns get answers")
 
 
@@ -205,9 +211,15 @@ def _check_expectations(report: _Report, scenario: Scenario, agent: AgentConfig 
             _check_turn_indexes(report, scenario, (*at, "by_turn"), p.by_turn, addressed=False)
         if exp.kind == "barge_in" and not any(t.barge_in for t in scenario.turns):
             report.add(at, "no turn has barge_in, so there is no interruption to grade")
+        if exp.kind in ANSWERED_KINDS and not any(t.addressed for t in scenario.turns):
+            report.add(at, "no say or audio turn, so the agent has nothing to answer and this "
+                           "cannot be graded")
 
         if agent is None:
             continue
+        if exp.kind == "input_heard" and agent.input_transcription is None:
+            report.add(at, f"agent {agent.name!r} turns input transcription off "
+                           "(`input_transcription: null`), so what it heard cannot be compared")
         if isinstance(p, PreambleParams):
             _check_tool(report, agent, (*at, "before_tool"), p.before_tool)
         if isinstance(p, EntityConfirmedParams):

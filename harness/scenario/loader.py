@@ -29,7 +29,14 @@ from harness.scenario._errors import (
     unknown_key_message,
     validation_errors,
 )
-from harness.scenario._yaml import Document, FieldPath, Positions, format_path, load_yaml
+from harness.scenario._yaml import (
+    Document,
+    FieldPath,
+    Positions,
+    format_path,
+    load_yaml,
+    path_problem,
+)
 from harness.scenario.models import AgentConfig, Scenario
 
 T = TypeVar("T")
@@ -113,16 +120,18 @@ def _load_source(path: Path, display: str, chain: tuple[Path, ...] = ()) -> _Sou
     if extends is None:
         return src
     where = str(src.positions.find(("extends",)))
-    if not isinstance(extends, str):
+    if not isinstance(extends, str) or not extends.strip():
         raise InputError("expected a path to a defaults file", location=where, field="extends")
+    written = src.written[("extends",)]
+    problem = path_problem(extends)
+    if problem is not None:
+        raise InputError(f"defaults file {written!r}: {problem}", location=where,
+                         field="extends")
     defaults_path = Path(extends)
     chain = (*chain, path.resolve())
     if defaults_path.resolve() in chain:
         raise InputError("extends loops back to a file already being extended",
                          location=where, field="extends")
-    written = src.written[("extends",)]
-    if not defaults_path.is_file():
-        raise InputError(f"defaults file {written!r} not found", location=where, field="extends")
     base_display = os.path.normpath(os.path.join(os.path.dirname(display), written))
     return _merge(_load_source(defaults_path, base_display, chain), src)
 
@@ -225,8 +234,9 @@ def load_scenario(path: Path) -> Scenario:
     if scenario.agent is not None:
         agent_path = scenario.agent
         where = str(src.positions.find(("agent",)))
-        if not agent_path.is_file():
-            errors.append(InputError(f"agent config {src.written.get(('agent',))!r} not found",
+        problem = path_problem(agent_path)
+        if problem is not None:
+            errors.append(InputError(f"agent config {src.written.get(('agent',))!r}: {problem}",
                                      location=where, field="agent"))
         else:
             try:
@@ -248,7 +258,7 @@ def is_scenario_file(path: str | Path) -> bool:
     broken scenario is reported rather than skipped.
     """
     path = Path(path)
-    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+    if path.suffix not in (".yaml", ".yml") or path_problem(path) is not None:
         return False
     try:
         text = path.read_text(encoding="utf-8")
@@ -266,17 +276,19 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     ``*.yaml``/``*.yml`` scenarios, skipping ``_``-prefixed (defaults) files."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        problem = path_problem(p)
+        if problem is not None and problem != "is a folder, not a file":
+            raise InputError("no such file or folder" if problem == "not found" else problem,
+                             location=_display(p))
+        if problem is not None:
             found = sorted(f for f in p.rglob("*.y*ml")
                            if not f.name.startswith("_") and is_scenario_file(f))
             if not found:
                 raise InputError("no scenario files (YAML with turns and expect) in this folder",
                                  location=_display(p))
             out += found
-        elif p.is_file():
-            out.append(p)
         else:
-            raise InputError("no such file or folder", location=_display(p))
+            out.append(p)
     return out
 
 
@@ -327,7 +339,7 @@ def validate_paths(paths: Iterable[str | Path]) -> list[str]:
     raises :class:`InputErrors` with every problem of every file.
     """
     paths = [Path(p) for p in paths]
-    agent_files = [p for p in paths if p.is_file() and not is_scenario_file(p)
+    agent_files = [p for p in paths if path_problem(p) is None and not is_scenario_file(p)
                    and _is_agent_config_file(p)]
     errors: list[InputError] = []
     done: list[str] = []

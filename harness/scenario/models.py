@@ -290,7 +290,8 @@ class EscalationParams(Strict):
     """Hand-off to a human: `required` or `forbidden` (shorthand: `escalation: forbidden`)."""
 
     mode: Literal["required", "forbidden"]
-    by_turn: int | None = Field(None, ge=0, description="required: called by the end of this turn")
+    by_turn: int | None = Field(
+        None, ge=1, description="required: called by the end of this turn (1 = the first turn)")
     tool: str | None = Field(
         None, description="escalation tool; the `escalation: true` tool if omitted")
     spoken_handoff: bool = Field(True, description="required: the agent says it hands over")
@@ -309,7 +310,8 @@ class NoResponseParams(Strict):
     non-addressed audio."""
 
     turns: list[int] | None = Field(
-        None, description="turn indexes; all pause/silence/play turns if omitted")
+        None, description="turn numbers (1 = the first turn); all pause/silence/play turns if "
+                          "omitted")
     max_speech_ms: float = Field(1000.0, gt=0, description="speech this long is a take-over")
     max_words: int = Field(3, ge=0, description="more words than this is a take-over")
 
@@ -324,7 +326,7 @@ class TurnAnsweredParams(Strict):
     """Addressed caller turns get agent audio within a timeout."""
 
     turns: list[int] | None = Field(
-        None, description="turn indexes; every addressed turn if omitted")
+        None, description="turn numbers (1 = the first turn); every addressed turn if omitted")
     timeout_ms: float = Field(15_000.0, gt=0)
 
 

@@ -114,7 +114,7 @@ def test_validate_rejects_a_missing_profile_file_with_its_line(
     with pytest.raises(SystemExit) as stopped:
         main(["validate", str(library)])
     err = capsys.readouterr().err
-    assert stopped.value.code == 1
+    assert stopped.value.code == 2
     assert err.splitlines()[0].startswith(f"{library}:3:")
     assert "local_profile" in err and "'profiles/gone.yaml' not found" in err
     library.write_text(AGENT.replace("profiles/library.yaml", "no_such_profile"))

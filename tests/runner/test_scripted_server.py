@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scripted import Behaviour, FakeScript, ScriptedServer, scenario
 
+from harness.recording import Recording
 from harness.runner import SessionOptions, run_trial
-from harness.runner.recording import Recording
 
 TWO_TURNS = [{"say": "hello"}, {"say": "bye"}]
 

@@ -160,7 +160,7 @@ def test_cross_field_checks(tmp_path: Path) -> None:
         tools:
           refund_order: {{returns: {{ok: true}}}}
         expect:
-          - turn_answered: {{turns: [3]}}
+          - turn_answered: {{turns: [4]}}
           - escalation: {{mode: required, by_turn: 9}}
           - confirmation_before_write: {{tool: cancel_order, key_arguments: [amount]}}
           - entity_confirmed: {{entity: email}}
@@ -171,13 +171,14 @@ def test_cross_field_checks(tmp_path: Path) -> None:
         "pauses; split the turn and cut the last part",
         f"{path}:9:24: turns[2].entity.order_id: '83521' is not what the turn says ('It is "
         "eight, three, five, one, two.' gives 83512)",
-        f"{path}:12:15: turns[4].barge_in: turn 3 is a silence turn, so the agent has no reply "
-        "to interrupt; barge_in needs a say or audio turn before it",
+        f"{path}:12:15: turns[4].barge_in: the turn before is a silence turn, so the agent has "
+        "no reply to interrupt; barge_in needs a say or audio turn before it",
         f"{path}:14:3: tools.refund_order: 'refund_order' is not a tool of agent 'support-desk' "
         "(tools: lookup_order, cancel_order, update_email, escalate_to_human, wait_for_user)",
-        f"{path}:16:29: expect[0].turn_answered.turns[0]: turn 3 is a silence turn; only say "
+        f"{path}:16:29: expect[0].turn_answered.turns[0]: turn 4 is a silence turn; only say "
         "and audio turns get answers",
-        f"{path}:17:43: expect[1].escalation.by_turn: turn 9 does not exist (turns 0-4)",
+        f"{path}:17:43: expect[1].escalation.by_turn: turn 9 does not exist (turns are numbered "
+        "1-5, 1 being the first)",
         f"{path}:18:69: expect[2].confirmation_before_write.key_arguments[0]: 'cancel_order' "
         "has no argument 'amount' (arguments: order_id)",
         f"{path}:19:32: expect[3].entity_confirmed.entity: no turn labels an entity 'email' "

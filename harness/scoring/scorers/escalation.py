@@ -15,10 +15,9 @@ def score_escalation(ctx: ScoringContext, p: EscalationParams) -> Outcome:
     cfg = ctx.agent_config
     tools = [p.tool] if p.tool else (cfg.escalation_tools if cfg is not None else [])
     if not tools:
-        if p.mode == "forbidden":
-            return Outcome("not_applicable", "the agent config declares no escalation tool")
-        return Outcome("fail", "escalation is required but the agent config declares no "
-                       "escalation tool (set `escalation: true` on one or name `tool`)")
+        return Outcome("fail", f"cannot be graded: escalation is {p.mode} but the agent config "
+                       "declares no escalation tool (set `escalation: true` on one or name "
+                       "`tool`)")
     calls = [c for c in tl.function_calls if c.name in tools]
     measured = {"tools": tools, "calls": [{"call_id": c.call_id, "tool": c.name,
                                            "turn": c.turn_index, "t_ms": c.t_ms} for c in calls]}

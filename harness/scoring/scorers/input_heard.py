@@ -10,12 +10,13 @@ from harness.scoring.verdict import Evidence
 
 
 @scorer("input_heard", "Word error rate (jiwer) between the scripted caller text and the target's "
-        "input transcription, over the addressed turns it transcribed; not applicable when the "
-        "target gives no transcription.")
+        "input transcription, over the addressed turns with speech (a turn it did not transcribe "
+        "counts as heard as nothing); fails when the target gives no transcription.")
 def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
     tl = ctx.timeline
     if not tl.input_transcriptions:
-        return Outcome("not_applicable", "the target sent no input transcription")
+        return Outcome("fail", "the target sent no input transcription, so what it heard could "
+                       "not be compared (is `input_transcription` on in the agent config?)")
     rows = []
     refs, hyps = [], []
     evidence = []
@@ -37,7 +38,8 @@ def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
                                  excerpt=f"said {excerpt(reference, 70)!r} / heard "
                                          f"{excerpt(hypothesis, 70)!r}"))
     if not rows:
-        return Outcome("not_applicable", "no caller speech with a scripted text", {"turns": rows})
+        return Outcome("fail", "no caller turn with speech and a scripted text was played, so "
+                       "there was nothing to compare", {"turns": rows})
     overall = word_error_rate(" ".join(refs), " ".join(hyps))
     measured = {"wer": round(overall, 3), "turns": rows}
     worst = max(rows, key=lambda r: r["wer"])

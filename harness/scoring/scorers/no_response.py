@@ -38,8 +38,11 @@ def _windows(tl: Timeline, wanted: list[int] | None) -> list[tuple[CallerTurn, s
 def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
     tl = ctx.timeline
     windows = _windows(tl, p.turns)
-    if not windows:
-        return Outcome("not_applicable", "no pause, silence or non-addressed audio in the call")
+    played = {t.index for t in tl.turns}
+    never = [n for n in p.turns or [] if n not in played]
+    if not windows and not never:
+        return Outcome("fail", "no pause, silence or non-addressed audio was played, so there "
+                       "was no moment to stay quiet in")
     utterances = tl.utterances()
     problems: list[str] = []
     evidence = []
@@ -72,7 +75,8 @@ def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
             if is_action_call(c, ctx.wait_tools):
                 problems.append(f"turn {turn.index}: the agent called {c.name} during {what}")
                 evidence.append(call_evidence(c))
-    measured = {"windows": rows}
+    problems += [f"turn {n} was never played (the call ended first)" for n in never]
+    measured = {"windows": rows, "never_played": never}
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     waits = sum(r["wait_calls"] for r in rows)

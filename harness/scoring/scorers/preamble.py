@@ -85,8 +85,9 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     if not calls:
-        note = ", and none after cut-off input" if p.none_when_unclear else ""
-        return Outcome("not_applicable", f"no call to {target}, so no preamble to grade{note}",
-                       measured, evidence)
+        seen = ", ".join(sorted({c.name for c in tl.function_calls if is_action_call(c)}))
+        return Outcome("fail", f"{target if p.before_tool else 'no tool'} was never called, so "
+                       f"there was no preamble to check (the agent called "
+                       f"{seen or 'no tool at all'})", measured, evidence)
     return Outcome("pass", f"all {len(calls)} call(s) to {target} had a spoken preamble in the "
                    f"same turn, e.g. {excerpt(graded[0]['preamble'], 80)!r}", measured, evidence)

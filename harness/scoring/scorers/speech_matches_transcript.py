@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.runner.recording import AGENT_STREAM_WAV
+from harness.recording import AGENT_STREAM_WAV
 from harness.scenario.models import SpeechMatchesTranscriptParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
@@ -71,7 +71,8 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
     recording = ctx.recording
     path = getattr(recording, "path", None)
     if path is None or not (path / AGENT_STREAM_WAV).is_file():
-        return Outcome("not_applicable", "the recording has no agent audio track")
+        return Outcome("fail", "the recording has no agent audio track, so there was no agent "
+                       "speech to compare with its transcript")
     track, rate = recording.track(AGENT_STREAM_WAV)
     if track.ndim > 1:
         track = track[:, 0]
@@ -96,7 +97,8 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
                           f"ASR {excerpt(heard, 70)!r}")
             evidence.append(ev)
     if not rows:
-        return Outcome("not_applicable", "no completed agent speech with a transcript")
+        return Outcome("fail", "the agent completed no spoken item with a transcript, so there "
+                       "was no speech to compare")
     overall = word_error_rate(" ".join(r["transcript"] for r in rows),
                               " ".join(r["asr"] for r in rows))
     worst = max(rows, key=lambda r: r["wer"])
