@@ -106,3 +106,28 @@ def test_scoring_and_reports_load_without_runner_agent_or_websockets():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_architecture_document_names_every_layer_of_the_contract():
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (layers,) = [c["layers"] for c in config["tool"]["importlinter"]["contracts"]
+                 if c["type"] == "layers"]
+    doc = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = doc.split("## The layers and their contracts", 1)[1].split("\n## ", 1)[0]
+    names = [name.strip() for layer in layers for name in layer.split("|")]
+    assert [n for n in names if f"`{n}`" not in table] == []
+    assert "docs/architecture.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_nothing_points_to_a_design_document_outside_the_repository():
+    # users cannot open it: the project says things in its own words or links its own docs
+    pointer = "DESIGN" + " §"
+    found = []
+    for folder in ("harness", "docs", "schemas", "scenarios", "agents", "bench", "tests"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in {".py", ".md", ".json", ".yaml", ".j2", ".html", ".js", ".css"}:
+                text = path.read_text(encoding="utf-8", errors="replace")
+                if pointer in text or "DESIGN" + ".md" in text:
+                    found.append(str(path.relative_to(ROOT)))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert found == [] and pointer not in readme

@@ -13,30 +13,13 @@ actions, which the session performs in order:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from harness.agent.actions import Action, CallTool, Say
 from harness.agent.faults import Faults
 
 __all__ = ["Action", "CallTool", "DialoguePolicy", "PolicyFactory", "Say", "ToolFlags"]
-
-
-@dataclass
-class Say:
-    """Speak this text."""
-
-    text: str
-
-
-@dataclass
-class CallTool:
-    """Call this session tool; the output comes back through ``on_tool_output``."""
-
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
-
-
-Action = Say | CallTool
 
 
 @dataclass(frozen=True)

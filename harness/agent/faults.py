@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.agent.actions import CallTool
 from harness.errors import InputError
 
 INVENTED_TOOL = "read_internal_records"
@@ -149,8 +150,6 @@ class FaultInjector:
     def actions(self, actions: list[Any]) -> list[Any]:
         """What a response does (the policy's ``Say`` / ``CallTool`` actions)."""
         if self.faults.invent_tool and actions and not self._invented:
-            from harness.agent.dialogue import CallTool  # noqa: PLC0415 - the dialogue imports us
-
             self._invented = True
             return [*actions, CallTool(INVENTED_TOOL, {})]
         return actions

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from harness import audio
 from harness.agent import asr, config
-from harness.agent.conversation import ClientEventError, Item
+from harness.agent.conversation import ClientEventError, Item, Response
+from harness.agent.dialogue import DialoguePolicy
 from harness.agent.events import new_id
 from harness.agent.faults import Faults
 from harness.agent.protocol import AgentProtocol
@@ -31,9 +32,6 @@ from harness.agent.vad import (
     VoiceActivityDetector,
     follow_level,
 )
-
-if TYPE_CHECKING:
-    from harness.agent.responder import Responder
 
 # The smallest buffer the service commits by hand.
 MIN_COMMIT_MS = 100
@@ -48,13 +46,29 @@ STALL_MS = 500
 _TICK_S = 0.1
 
 
+class Voice(Protocol):
+    """What the listener needs of the responder (:class:`harness.agent.responder.Responder`)."""
+
+    playback_end: float
+
+    def audible(self) -> bool: ...
+
+    def barge_in(self) -> None: ...
+
+    def cancel(self, response: Response, reason: str) -> None: ...
+
+    def start(self, params: dict[str, Any], input_items: list[Item] | None = None) -> None: ...
+
+    def policy(self) -> DialoguePolicy: ...
+
+
 class Listener:
     """Input side of one session; ``responder`` is set by the connection before audio flows."""
 
     def __init__(self, protocol: AgentProtocol, faults: Faults) -> None:
         self.protocol = protocol
         self.faults = faults
-        self.responder: Responder
+        self.responder: Voice
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._buffer: list[np.ndarray] = []

@@ -7,17 +7,16 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
 from harness.errors import InputError
+from harness.scenario import load_yaml_model
 
 PROFILES_DIR = Path(__file__).parent / "profiles"
 
@@ -199,33 +198,11 @@ class Profile(_Strict):
         return next(i for i in self.intents if i.name == name)
 
 
-def _yaml_line(text: str, path: tuple[Any, ...]) -> tuple[int, int] | None:
-    """1-based line and column of ``path`` (keys and indexes) in a YAML document: the key of
-    the deepest mapping entry found, or the list item."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    best = node
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            entry = next(((k, v) for k, v in node.value if k.value == str(key)), None)
-            if entry is None:
-                break
-            best, node = entry
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            best = node = node.value[key]
-        else:
-            break
-    if best is None:
-        return None
-    return best.start_mark.line + 1, best.start_mark.column + 1
-
-
 def load_profile(name_or_path: str | Path) -> Profile:
     """A profile by name (``support_desk``, from ``harness/agent/profiles/``) or YAML path.
 
-    Raises ``InputError`` (file:line:col, field, what was expected) on a bad profile.
+    Read like scenarios are (same YAML rules). Raises ``InputError`` for an unknown name and
+    ``InputErrors`` listing every problem of a bad file (file:line:col, field, what was expected).
     """
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
@@ -236,22 +213,4 @@ def load_profile(name_or_path: str | Path) -> Profile:
             known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
             raise InputError(f"unknown agent profile {str(name_or_path)!r}; expected a YAML file "
                              f"or one of: {known}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read agent profile: {exc.strerror}", location=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", location=where) from None
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        pos = _yaml_line(text, loc)
-        where = f"{path}:{pos[0]}:{pos[1]}" if pos else str(path)
-        dotted = ".".join(str(p) for p in loc) or None
-        raise InputError(err["msg"], location=where, field=dotted) from None
+    return load_yaml_model(path, Profile, what="an agent profile")

@@ -1,7 +1,7 @@
 """One scenario trial over one WebSocket: set-up, caller stream, turns, playback, tools, capture.
 
 :class:`TrialSession` drives a session with two tasks: the *stream* task sends the caller's
-chunks on the fixed schedule of DESIGN §4 and, once per chunk, advances the playback clock and
+chunks on the stream's fixed schedule and, once per chunk, advances the playback clock and
 decides whether the next turn starts; the *receive* task feeds every received frame to the
 protocol state machine, records it, plays agent audio, interrupts playback on barge-in and answers
 tool calls from the mocks. Everything is recorded as it happens (:mod:`harness.runner.capture`).
@@ -103,7 +103,7 @@ TURN_TIMEOUT_MS = 15_000.0
 
 @dataclass
 class SessionOptions:
-    """Knobs of one session (defaults follow DESIGN §4)."""
+    """Knobs of one session (the defaults are the harness's time definitions: 20 ms chunks)."""
 
     chunk_ms: int = 20
     lead_in_ms: float = LEAD_IN_MS

@@ -190,6 +190,28 @@ def _one_or_many(load: Callable[[Path], T]) -> Callable[[str | Path], T]:
     return wrapper
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: str | Path, model: type[M], *, what: str) -> M:
+    """Read one YAML file into ``model`` the way scenarios are read: YAML 1.2 scalars (only
+    ``true``/``false`` are booleans), duplicate keys refused, and every problem of the file
+    reported at once as ``file:line:col: field: message``.
+
+    ``what`` names the expected content in the message for a file that is not a mapping
+    (``"an agent profile"``). Raises :class:`InputErrors`.
+    """
+    path = Path(path)
+    try:
+        doc = _read_mapping(path, _display(path), what)
+    except InputError as exc:
+        raise InputErrors([exc]) from None
+    value, errors = _validate(model, doc.data, doc.positions)
+    if value is None or errors:
+        raise InputErrors(errors)
+    return value
+
+
 @_one_or_many
 def load_agent_config(path: Path) -> AgentConfig:
     """Read and validate an agent config (``agents/*.yaml``).

@@ -1,6 +1,6 @@
 """Pydantic models of scenarios, caller turns, tool mocks, expectations and agent configs.
 
-These are the contract of DESIGN §5. Unknown keys are errors everywhere. Cross-file checks
+These are the scenario format's contract. Unknown keys are errors everywhere. Cross-file checks
 (referenced files exist, mocks name declared tools, ...) live in ``harness.scenario.loader``;
 the checks that need only one model live here as validators.
 """
@@ -475,7 +475,7 @@ class ToolSpec(Strict):
 
 
 class AgentConfig(Strict):
-    """What a ``session.update`` carries, plus the harness flags on tools (DESIGN §5)."""
+    """What a ``session.update`` carries, plus the harness's two flags on tools."""
 
     name: str | None = Field(None, description="label in reports; defaults to the file name")
     model: str = "gpt-realtime"
@@ -534,7 +534,7 @@ class AgentConfig(Strict):
 
 
 class Scenario(Strict):
-    """A scripted call: caller turns, tool mocks and what to expect (DESIGN §5)."""
+    """A scripted call: caller turns, tool mocks and what to expect."""
 
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_.-]*$", description="unique in the suite")
     description: str = Field("", description="what the call tests, shown in reports")

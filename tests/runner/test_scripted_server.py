@@ -1,4 +1,4 @@
-"""The runner against a scripted WebSocket server on loopback: DESIGN §9 cases, tools, pacing."""
+"""The runner against a scripted WebSocket server on loopback: failures, tools, pacing."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def test_latency_voice_to_voice_pass_and_tool_turns_reported_apart():
     assert v.measured["tool"]["n"] == 1 and v.measured["plain"]["n"] == 2
     assert v.measured["tool"]["max"] == 1500.0
     assert v.measured["plain"]["max"] == 900.0
-    # DESIGN §4: audible onset − caller speech end (onset = first audio + 25 ms playback delay).
+    # voice-to-voice: audible onset − caller speech end (onset: first audio + 25 ms playback delay)
     assert [t["voice_to_voice_ms"] for t in v.measured["per_turn"]] == [700.0, 1500.0, 900.0]
     # Turns are numbered from 1, as people count them.
     assert v.evidence and v.evidence[0].turn_index == 1

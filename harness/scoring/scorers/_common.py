@@ -62,7 +62,8 @@ def utterance_evidence(utt: Utterance, label: str | None = None) -> Evidence:
 
 @dataclass
 class TurnAnswer:
-    """How and when one caller turn was answered (DESIGN §4 metrics)."""
+    """How and when one caller turn was answered, with its latencies (voice-to-voice, first audio,
+    endpointing; see ``docs/architecture.md``)."""
 
     turn: CallerTurn
     response: Response | None
