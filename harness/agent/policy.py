@@ -22,16 +22,20 @@ middle of a task, on speech unrelated to the call. Policy-level faults
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from harness.agent import slots
-from harness.agent.dialogue import Action, CallTool, Say, ToolFlags
+from harness.agent.dialogue import Action, CallTool, Say
 from harness.agent.faults import Faults
-from harness.agent.profile import IntentSpec, Profile, SlotSpec, load_profile
-from harness.spoken import find_readbacks, normalize_value, values_equal
+from harness.agent.outputs import (
+    clean,
+    decode_output,
+    is_error,
+)
+from harness.agent.policy_state import Awaiting, PolicyState, Task
+from harness.agent.profile import IntentSpec, Profile, load_profile
+from harness.spoken import find_readbacks, values_equal
 
 __all__ = [
     "Action",
@@ -47,50 +51,11 @@ __all__ = [
 # --------------------------------------------------------------------------- policy state
 
 
-@dataclass
-class _Task:
-    """The request being served: its intent, confirmed values and failed calls."""
-
-    intent: IntentSpec
-    values: dict[str, str] = field(default_factory=dict)
-    candidates: dict[str, str] = field(default_factory=dict)
-    failures: int = 0
-
-
-@dataclass
-class _Awaiting:
-    """What the agent's last question asked for."""
-
-    kind: Literal["slot", "readback", "confirm", "retry", "transfer"]
-    slot: str | None = None
-    value: str | None = None
-
-
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫]+")
 
 
-class Policy:
+class Policy(PolicyState):
     """The dialogue policy of one session (see the module docstring for the interface)."""
-
-    def __init__(self, profile: Profile, session_tools: list[dict[str, Any]],
-                 faults: Faults | None = None, flags: ToolFlags | None = None) -> None:
-        self.profile = profile
-        self.faults = faults or Faults()
-        self.flags = flags or ToolFlags()
-        self._tool_schemas = {t["name"]: t for t in session_tools if "name" in t}
-        self._task: _Task | None = None
-        self._awaiting: _Awaiting | None = None
-        self._held: str | None = None
-        # The caller's latest words when they were joined to held ones (see ``_extract``).
-        self._fresh: str | None = None
-        self._pending: tuple[str, dict[str, Any]] | None = None
-        self._unclear_next = 0
-        self._last_said: str | None = None
-        self._preamble_next: dict[str, int] = {}
-        self._no_input = 0
-        self._escalated = False
-        self._handoff_after_call = False
-        self.interrupted_text: str | None = None
 
     # ------------------------------------------------------------------ public interface
 
@@ -127,7 +92,7 @@ class Policy:
 
     def on_tool_output(self, name: str, arguments: dict[str, Any], output: Any) -> list[Action]:
         """The output of a call this policy made → what to say next."""
-        output = _decode(output)
+        output = decode_output(output)
         if name in self.flags.wait:
             return []
         if name in self.flags.escalation:
@@ -135,26 +100,26 @@ class Policy:
             if self._handoff_after_call:
                 self._handoff_after_call = False
                 return self._say(self.profile.messages.handoff)
-            return [] if not _is_error(output) else self._say(self.profile.messages.handoff_done)
+            return [] if not is_error(output) else self._say(self.profile.messages.handoff_done)
         pending, self._pending = self._pending, None
         task = self._task
         if task is None or pending is None or pending[0] != name:
             return []
         intent = task.intent
-        if _is_error(output):
+        if is_error(output):
             task.failures += 1
             if self._is_not_found(output) and intent.not_found:
                 text = self._fill(intent.not_found, task)
                 for slot in intent.slots:
                     task.values.pop(slot, None)
                 first = intent.slots[0] if intent.slots else None
-                self._awaiting = _Awaiting("slot", first) if first else None
+                self._awaiting = Awaiting("slot", first) if first else None
                 if task.failures >= self.profile.escalation.after_failures:
                     return self._after_repeated_failures(task)
                 return self._say(text)
             if task.failures >= self.profile.escalation.after_failures:
                 return self._after_repeated_failures(task)
-            self._awaiting = _Awaiting("retry")
+            self._awaiting = Awaiting("retry")
             return self._say(self._fill(intent.failed or self.profile.messages.failed_again, task))
         task.failures = 0
         self._task = None
@@ -181,7 +146,7 @@ class Policy:
 
     def _handle(self, text: str, *, final: bool) -> list[Action]:
         """Decide what to do with one (possibly joined) utterance."""
-        lowered = _clean(text)
+        lowered = clean(text)
         if not lowered:
             return self._not_addressed()
         esc = self.profile.escalation
@@ -235,7 +200,7 @@ class Policy:
             return self._not_addressed()
         return self._say(self._unclear())
 
-    def _answer_question(self, awaiting: _Awaiting, lowered: str, text: str,
+    def _answer_question(self, awaiting: Awaiting, lowered: str, text: str,
                          final: bool) -> list[Action] | None:
         """The caller's answer to a yes/no question, or None when it is not an answer."""
         task = self._task
@@ -250,7 +215,7 @@ class Policy:
                 corrected = slots.Extracted("none")
             if corrected.status == "ok" and corrected.value is not None and not (
                     affirmed and values_equal(corrected.value, awaiting.value)):
-                self._awaiting = _Awaiting("readback", awaiting.slot, corrected.value)
+                self._awaiting = Awaiting("readback", awaiting.slot, corrected.value)
                 template = spec.corrected_readback or spec.readback or "{value}"
                 return self._say(self._fill_value(template, spec, corrected.value))
             if corrected.status == "partial" and (denied or not affirmed):
@@ -260,7 +225,7 @@ class Policy:
                 self._awaiting = None
                 return self._next_step(task)
             if denied:
-                self._awaiting = _Awaiting("slot", awaiting.slot)
+                self._awaiting = Awaiting("slot", awaiting.slot)
                 return self._say(spec.reask or spec.prompt)
             return None
 
@@ -314,10 +279,10 @@ class Policy:
         if intent.tool is not None and self._tool_name(intent.tool) is None:
             self._task = None
             return self._say(self.profile.messages.cannot.format(action=intent.action))
-        self._task = _Task(intent)
+        self._task = Task(intent)
         return self._collect(self._task, text, final)
 
-    def _collect(self, task: _Task, text: str, final: bool) -> list[Action]:
+    def _collect(self, task: Task, text: str, final: bool) -> list[Action]:
         """Take the values this utterance carries, then take the next step."""
         missing = [s for s in task.intent.slots if s not in task.values]
         asked = self._asked_slot()
@@ -327,11 +292,11 @@ class Policy:
                 task.candidates[slot] = got.value
             elif got.status == "partial" and (slot == asked or slot == missing[0]):
                 return self._partial(task, slot, text, final)
-        if not task.candidates and self._matches("incomplete", _clean(text)) and not final:
+        if not task.candidates and self._matches("incomplete", clean(text)) and not final:
             return self._hold(text)
         return self._next_step(task)
 
-    def _next_step(self, task: _Task) -> list[Action]:
+    def _next_step(self, task: Task) -> list[Action]:
         """Ask for, read back or confirm the next value, or call the tool."""
         intent = task.intent
         for slot in intent.slots:
@@ -341,8 +306,8 @@ class Policy:
             candidate = task.candidates.pop(slot, None)
             if candidate is None:
                 # Asked already and still no value: say so, and how to give it.
-                asked = self._awaiting == _Awaiting("slot", slot)
-                self._awaiting = _Awaiting("slot", slot)
+                asked = self._awaiting == Awaiting("slot", slot)
+                self._awaiting = Awaiting("slot", slot)
                 return self._say(spec.unclear_prompt if asked else spec.prompt)
             rest_done = all(s in task.values for s in intent.slots if s != slot)
             if slot in intent.readback_in_confirmation and self._confirms(intent) and rest_done:
@@ -352,14 +317,14 @@ class Policy:
             if spec.readback is None:
                 task.values[slot] = candidate
                 continue
-            self._awaiting = _Awaiting("readback", slot, candidate)
+            self._awaiting = Awaiting("readback", slot, candidate)
             return self._say(self._fill_value(spec.readback, spec, candidate))
         if self._confirms(intent) and not self.faults.skip_confirmation:
             return self._confirm(task)
         return self._call(task)
 
-    def _confirm(self, task: _Task) -> list[Action]:
-        self._awaiting = _Awaiting("confirm")
+    def _confirm(self, task: Task) -> list[Action]:
+        self._awaiting = Awaiting("confirm")
         return self._say(self._confirmation(task))
 
     def _confirms(self, intent: IntentSpec) -> bool:
@@ -367,11 +332,11 @@ class Policy:
         name = self._tool_name(intent.tool) if intent.tool else None
         return intent.confirm is not None or (name is not None and name in self.flags.write)
 
-    def _confirmation(self, task: _Task) -> str:
+    def _confirmation(self, task: Task) -> str:
         template = task.intent.confirm or self.profile.messages.confirm_write
         return self._fill(template, task, {"action": task.intent.action})
 
-    def _call(self, task: _Task) -> list[Action]:
+    def _call(self, task: Task) -> list[Action]:
         """Preamble and the tool call for the task's intent."""
         intent = task.intent
         name = self._tool_name(intent.tool) if intent.tool else None
@@ -392,7 +357,7 @@ class Policy:
         self._last_said = None
         return actions
 
-    def _partial(self, task: _Task, slot: str, text: str, final: bool) -> list[Action]:
+    def _partial(self, task: Task, slot: str, text: str, final: bool) -> list[Action]:
         """A partial value: wait for the rest, then ask again (or, faulty, use it)."""
         if not final:
             return self._hold(text)
@@ -405,7 +370,7 @@ class Policy:
             if partial:
                 task.values[slot] = partial
                 return self._next_step(task)
-        self._awaiting = _Awaiting("slot", slot)
+        self._awaiting = Awaiting("slot", slot)
         return self._say(spec.partial_prompt)
 
     def _hold(self, text: str) -> list[Action]:
@@ -429,7 +394,7 @@ class Policy:
             return [call]
         return [Say(self.profile.messages.handoff), call]
 
-    def _after_repeated_failures(self, task: _Task) -> list[Action]:
+    def _after_repeated_failures(self, task: Task) -> list[Action]:
         esc = self.profile.escalation
         if esc.on_failures == "transfer":
             return self._escalate(esc.reasons["failures"])
@@ -437,7 +402,7 @@ class Policy:
             self._task = None
             self._awaiting = None
             return self._say(self.profile.messages.anything_else)
-        self._awaiting = _Awaiting("transfer")
+        self._awaiting = Awaiting("transfer")
         return self._say(self.profile.messages.failed_again)
 
     def _not_addressed(self) -> list[Action]:
@@ -448,147 +413,3 @@ class Policy:
         if self.profile.not_addressed == "wait" and wait is not None:
             return [CallTool(wait, {})]
         return []
-
-    # ------------------------------------------------------------------ values
-
-    def _asked_slot(self) -> str | None:
-        a = self._awaiting
-        return a.slot if a is not None and a.kind == "slot" else None
-
-    def _extract(self, slot: str, text: str, *, asked: bool) -> slots.Extracted:
-        return slots.extract(self.profile.slots[slot], text, asked=asked, fresh=self._fresh)
-
-    def _spoken(self, spec: SlotSpec, value: str) -> str:
-        """How the agent reads a value back (one digit wrong under ``misread_digit``)."""
-        if self.faults.misread_digit:
-            value = _misread(value)
-        return slots.spoken_value(spec, value)
-
-    def _fill_value(self, template: str, spec: SlotSpec, value: str) -> str:
-        return template.format(value=self._spoken(spec, value))
-
-    def _fill(self, template: str, task: _Task, extra: dict[str, Any] | None = None) -> str:
-        fields: dict[str, Any] = dict(extra or {})
-        for slot, value in task.values.items():
-            fields[slot] = self._spoken(self.profile.slots[slot], value)
-        return template.format_map(_Missing(fields))
-
-    def _result_text(self, intent: IntentSpec, task: _Task, output: Any) -> str:
-        data = output if isinstance(output, dict) else {"result": output}
-        for rule in intent.results:
-            if all(k in data and _same(data[k], v) for k, v in rule.when.items()) and all(
-                    data.get(k) not in (None, "") for k in rule.requires):
-                return self._fill(rule.say, task, {k: _plain(v) for k, v in data.items()})
-        return self.profile.messages.anything_else
-
-    # ------------------------------------------------------------------ helpers
-
-    def _say(self, text: str) -> list[Action]:
-        self._last_said = text
-        return [Say(text)]
-
-    def _unclear(self) -> str:
-        """The next unclear-audio question, never the same one twice in a row."""
-        options = self.profile.messages.unclear
-        text = options[self._unclear_next % len(options)]
-        self._unclear_next += 1
-        return text
-
-    def _pending_question(self) -> str | None:
-        a, task = self._awaiting, self._task
-        if a is None:
-            return self.profile.messages.nothing_pending
-        if a.kind == "slot" and a.slot:
-            return self.profile.slots[a.slot].prompt
-        if a.kind == "readback" and a.slot and a.value:
-            spec = self.profile.slots[a.slot]
-            return self._fill_value(spec.readback or "{value}", spec, a.value)
-        if a.kind == "confirm" and task is not None:
-            return self._confirmation(task)
-        if a.kind == "retry" and task is not None:
-            return self._fill(task.intent.failed or "", task)
-        if a.kind == "transfer":
-            return self.profile.messages.failed_again
-        return None
-
-    def _tool_name(self, tool: str) -> str | None:
-        """The session tool an intent names: itself, or the first of the profile's ``tools``
-        entry of that name that the session has (None: the session lacks it)."""
-        candidates = self.profile.tools.get(tool, [tool])
-        return next((n for n in candidates if n in self._tool_schemas), None)
-
-    def _flagged(self, names: frozenset[str]) -> str | None:
-        """The session's tool among ``names`` (a flag of the agent config), if it has one."""
-        return next((n for n in self._tool_schemas if n in names), None)
-
-    def _is_not_found(self, output: Any) -> bool:
-        text = json.dumps(output) if not isinstance(output, str) else output
-        return any(re.search(p, text, re.IGNORECASE) for p in self.profile.not_found_outputs)
-
-    def _matches(self, signal: str, lowered: str) -> bool:
-        patterns: list[str] = getattr(self.profile.signals, signal)
-        return any(re.search(p, lowered, re.IGNORECASE) for p in patterns)
-
-    def _relevant(self, lowered: str) -> bool:
-        """Whether an utterance relates to the call at all."""
-        return (self._matches("domain", lowered) or self._matches("affirm", lowered)
-                or self._matches("deny", lowered) or self._detect_intent(lowered) is not None
-                or bool(find_readbacks(lowered)))
-
-    def _detect_intent(self, lowered: str) -> IntentSpec | None:
-        busy = self._awaiting is not None
-        for intent in self.profile.intents:
-            if intent.when_idle and busy:
-                continue
-            if any(re.search(p, lowered, re.IGNORECASE) for p in intent.patterns):
-                return intent
-        return None
-
-    @staticmethod
-    def _said(intent: IntentSpec, lowered: str) -> bool:
-        return any(re.search(p, lowered, re.IGNORECASE) for p in intent.patterns)
-
-
-class _Missing(dict):  # type: ignore[type-arg]
-    """format_map mapping that leaves unknown fields visible instead of failing."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.replace("’", "'").lower().split())
-
-
-def _decode(output: Any) -> Any:
-    if isinstance(output, str):
-        try:
-            return json.loads(output)
-        except ValueError:
-            return output
-    return output
-
-
-def _is_error(output: Any) -> bool:
-    if isinstance(output, dict):
-        return "error" in output or output.get("ok") is False or output.get("success") is False
-    return isinstance(output, str) and "error" in output.lower()
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or str(a).lower() == str(b).lower()
-    return normalize_value(a) == normalize_value(b)
-
-
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float)) else json.dumps(value)
-
-
-def _misread(value: str) -> str:
-    """``value`` with its middle digit changed (the ``misread_digit`` fault)."""
-    digits = [i for i, c in enumerate(value) if c.isdigit()]
-    if not digits:
-        return value
-    i = digits[len(digits) // 2]
-    return value[:i] + str((int(value[i]) + 1) % 10) + value[i + 1:]
