@@ -39,6 +39,7 @@ _DAY_WORDS = {
     "fourteenth": 14, "fifteenth": 15, "sixteenth": 16, "seventeenth": 17, "eighteenth": 18,
     "nineteenth": 19, "twentieth": 20, "thirtieth": 30,
 }
+_DATE_FILLERS = {"the", "of", "on", "in"}
 _NAME_CUE = re.compile(
     r"\b(?:my name is|my name's|name is|the name is|this is|it's|it is|i am|i'm|patient is|"
     r"under|for)\s+(.+)$", re.IGNORECASE)
@@ -214,8 +215,9 @@ def _date(spec: SlotSpec, text: str) -> Extracted:
         month = _MONTH_ALIASES.get(token)
         if month is None:
             continue
-        before = [t for t in tokens[max(0, i - 3):i] if t not in ("the", "of")]
-        after = [t for t in tokens[i + 1:] if t not in ("the", "of")]
+        # "the fourth of March", "4th on March" (a recogniser's "of"), "March the 4th"
+        before = [t for t in tokens[max(0, i - 3):i] if t not in _DATE_FILLERS]
+        after = [t for t in tokens[i + 1:] if t not in _DATE_FILLERS]
         day = _day(before[-1]) if before else None
         # "twenty first" / "thirty first" said as two words
         if day is not None and len(before) >= 2 and before[-2] in ("twenty", "thirty") \

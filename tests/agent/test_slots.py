@@ -53,6 +53,7 @@ def test_email_and_phone() -> None:
     ("My date of birth is the fourth of March, nineteen eighty five.", "ok", "1985-03-04"),
     ("March 4th, 1985", "ok", "1985-03-04"),
     ("4 March 1985.", "ok", "1985-03-04"),
+    ("My date on birth is 4th on March 1985.", "ok", "1985-03-04"),
     ("It's the twenty first of June two thousand and three", "ok", "2003-06-21"),
     ("1985-03-04", "ok", "1985-03-04"),
     ("The fourth of March.", "partial", None),  # the year is still missing
