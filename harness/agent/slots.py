@@ -267,12 +267,11 @@ def spoken_value(spec: SlotSpec, value: str) -> str:
     """How the agent says a value in a read-back: codes character by character, dates and
     names as words."""
     if spec.kind == "date":
-        parts = value.split("-")
-        if len(parts) == 3:
-            return f"{_MONTHS[int(parts[1]) - 1].title()} {int(parts[2])}, {parts[0]}"
-        if len(parts) == 2:
-            return f"{_MONTHS[int(parts[0]) - 1].title()} {int(parts[1])}"
-        return value
+        m = re.fullmatch(r"(?:(\d{4})-)?(\d{2})-(\d{2})", value)
+        if m is None or not 1 <= int(m.group(2)) <= 12:
+            return value  # not a date this agent wrote (a misread one): said as it is
+        said = f"{_MONTHS[int(m.group(2)) - 1].title()} {int(m.group(3))}"
+        return f"{said}, {m.group(1)}" if m.group(1) else said
     if spec.kind in ("name", "text"):
         return value
     return to_spoken(value, numerals=spec.numerals, spell_local_part=spec.spell_local_part)
