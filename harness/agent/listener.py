@@ -70,9 +70,11 @@ class Voice(Protocol):
 class Listener:
     """Input side of one session; ``responder`` is set by the connection before audio flows."""
 
-    def __init__(self, protocol: AgentProtocol, faults: Faults) -> None:
+    def __init__(self, protocol: AgentProtocol, faults: Faults,
+                 recogniser: str | None = None) -> None:
         self.protocol = protocol
         self.faults = faults
+        self.recogniser = recogniser  # the profile's model (None: the harness's default)
         self.responder: Voice
         self._loop = asyncio.get_running_loop()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -176,7 +178,7 @@ class Listener:
         self.stream_ms += len(samples) * 1000.0 / self.input_rate
         if self.vad is None:
             return
-        recognizer = asr.loaded_recognizer()
+        recognizer = asr.loaded_recognizer(self.recogniser)
         if recognizer is not None:
             # Speculate early enough for the transcript to be ready when the turn ends.
             self.vad.speculation_lead_ms = int(recognizer.recent_seconds * 1000) + 50
@@ -292,7 +294,7 @@ class Listener:
             self._speculation = None
 
     def _speculate(self, speech_end_ms: int) -> None:
-        recognizer = asr.loaded_recognizer()
+        recognizer = asr.loaded_recognizer(self.recogniser)
         if recognizer is None or not recognizer.idle:
             return  # speculation only uses spare capacity; the final transcript always runs
         self._drop_speculation()
@@ -415,7 +417,7 @@ class Listener:
         # A session that gives no prompt gets its dialogue policy's: the setting of the call,
         # which helps a small recogniser with the call's words.
         prompt = settings.get("prompt") or self.responder.policy().transcription_prompt
-        recognizer = await asyncio.to_thread(asr.get_recognizer)
+        recognizer = await asyncio.to_thread(asr.get_recognizer, self.recogniser)
         text = await recognizer.transcribe(pcm, self.input_rate, prompt=prompt,
                                            language=settings.get("language"))
         if prompt and _words(text) and _words(text) <= _words(prompt):

@@ -174,6 +174,9 @@ class Profile(_Strict):
     not_found_outputs: list[str] = Field(
         default_factory=lambda: [r"not[_ -]?found", r"no such", r"\bunknown"],
         description="patterns of a tool's error output that mean the value was not found")
+    recogniser: str | None = Field(
+        None, description="offline speech recogniser for this line: tiny.en, base or a model "
+        "folder (HARNESS_ASR_MODEL overrides it; default tiny.en)")
     hold_ms: int = Field(1800, ge=0, le=20_000)
     not_addressed: Literal["wait", "silent"] = "wait"
 

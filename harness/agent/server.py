@@ -28,6 +28,7 @@ from harness.agent.session import AgentSession
 from harness.errors import InputError
 
 if TYPE_CHECKING:
+    from harness.agent.profile import Profile
     from harness.scenario.models import AgentConfig
 
 REALTIME_PATH = "/v1/realtime"
@@ -41,15 +42,17 @@ _MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
-def profile_policy_factory(profile: str, flags: ToolFlags | None = None) -> PolicyFactory:
-    """A factory of dialogue policies for the agent profile ``profile`` (a name or a YAML path)
-    with the agent config's tool ``flags``.
+def profile_policy_factory(profile: str | Profile,
+                           flags: ToolFlags | None = None) -> PolicyFactory:
+    """A factory of dialogue policies for the agent profile ``profile`` (a name, a YAML path or
+    a loaded profile) with the agent config's tool ``flags``.
 
     The profile is loaded (and checked) once; each session gets its own policy.
     """
     from harness.agent.policy import Policy, load_profile
+    from harness.agent.profile import Profile
 
-    loaded = load_profile(profile)
+    loaded = profile if isinstance(profile, Profile) else load_profile(profile)
 
     def make(session_tools: list[dict[str, Any]], faults: Faults) -> DialoguePolicy:
         return Policy(loaded, session_tools, faults, flags)
@@ -104,6 +107,7 @@ class LocalAgent:
         self.preload_asr = preload_asr
         self._policy_factory = policy_factory
         self._server: Server | None = None
+        self.recogniser: str | None = None  # the profile's offline recogniser, if it names one
         self.sessions: set[AgentSession] = set()
 
     @property
@@ -116,9 +120,13 @@ class LocalAgent:
     async def start(self) -> LocalAgent:
         """Load the profile and the ASR model, then listen (``port=0``: a free port)."""
         if self._policy_factory is None:
-            self._policy_factory = profile_policy_factory(self.profile, self.flags)
+            from harness.agent.profile import load_profile  # noqa: PLC0415
+
+            loaded = load_profile(self.profile)
+            self.recogniser = loaded.recogniser
+            self._policy_factory = profile_policy_factory(loaded, self.flags)
         if self.preload_asr:
-            await asyncio.to_thread(asr.get_recognizer)
+            await asyncio.to_thread(asr.get_recognizer, self.recogniser)
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._check_request,
             max_size=_MAX_MESSAGE_BYTES, compression=None)
@@ -158,7 +166,8 @@ class LocalAgent:
         model, faults = self._session_faults(connection.request.path)
         session = AgentSession(connection, model=model, faults=faults,
                                policy_factory=self._policy_factory,
-                               audio_speed=self.audio_speed, delta_ms=self.delta_ms)
+                               audio_speed=self.audio_speed, delta_ms=self.delta_ms,
+                               recogniser=self.recogniser)
         self.sessions.add(session)
         try:
             await session.run()

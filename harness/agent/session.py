@@ -48,13 +48,14 @@ class AgentSession:
         policy_factory: PolicyFactory,
         audio_speed: float,
         delta_ms: int,
+        recogniser: str | None = None,
     ) -> None:
         self.ws = websocket
         self.faults = faults
         self.injector = FaultInjector(faults)
         self.protocol = AgentProtocol(model)
         self.protocol.sink = self._send
-        self.listener = Listener(self.protocol, faults)
+        self.listener = Listener(self.protocol, faults, recogniser)
         self.responder = Responder(self.protocol, faults, self.injector, policy_factory,
                                    audio_speed=audio_speed, delta_ms=delta_ms)
         self.listener.responder = self.responder
