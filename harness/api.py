@@ -125,7 +125,7 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
     ``run_dir`` when given, else to a new folder under ``out_dir``. ``workers`` runs the trials
     in that many processes (``executor="local"``) or Ray actors (``executor="ray"``, on the
     cluster at ``address``); scoring and the reports stay in this process."""
-    from harness.agent import start_local_agent  # noqa: PLC0415 - the ASR stack is heavy
+    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
 
     _check_options(target, trials, concurrency, faults)
@@ -135,7 +135,7 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
         out_dir=run_dir or new_run_dir(Path(out_dir)), target=target, trials=trials,
         concurrency=concurrency, faults=list(faults) if faults else None,
         on_progress=on_progress, on_trial_done=on_trial_done,
-        session_timeout_s=session_timeout_s, local_agent=start_local_agent)
+        session_timeout_s=session_timeout_s, local_agent=start_local_agent_for)
     # Scoring and rendering take a second or so: off the event loop, where other runs gathered
     # with this one may still be streaming calls in real time.
     return await asyncio.to_thread(report, result.run_dir)

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.errors import HarnessError
+from harness.errors import HarnessError, InputError
 from harness.exit_codes import exit_code
 
 app = typer.Typer(
@@ -406,7 +406,12 @@ app.add_typer(agent_app, name="agent")
 def agent_serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,
-    profile: Annotated[str, typer.Option(help="Agent profile name or YAML file.")] = "support_desk",
+    agent: Annotated[Path | None, typer.Option(
+        help="Agent config (agents/*.yaml): serve its local_profile with its tool flags "
+             "(write, escalation, wait).")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="Agent profile name or YAML file, without an agent config (no tool is then a "
+             "write, escalation or wait tool).")] = None,
     fault: Annotated[list[str] | None, typer.Option(
         help="Fault(s) for every session, e.g. ignore_barge_in or added_latency_ms=400; "
              "sessions add their own with ?faults=... in the URL.")] = None,
@@ -414,12 +419,18 @@ def agent_serve(
     """Serve the local reference agent (Realtime GA protocol) until interrupted.
 
     Exit codes: 0 stopped, 2 usage or invalid input (an unknown fault, a port that cannot be
-    used).
+    used, a bad agent config).
     """
-    from harness.agent import serve_forever
+    from harness.agent import agent_config_options, serve_forever
+    from harness.scenario import load_agent_config
 
-    serve_forever(host, port, profile, fault,
-                  announce=lambda url: typer.echo(f"local agent listening on {url}", err=True))
+    if agent is not None and profile is not None:
+        raise InputError("give --agent or --profile, not both", field="--profile")
+    options = agent_config_options(load_agent_config(agent)) if agent is not None else {
+        "profile": profile or "support_desk"}
+    serve_forever(host, port, faults=fault,
+                  announce=lambda url: typer.echo(f"local agent listening on {url}", err=True),
+                  **options)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -36,7 +36,7 @@ import pytest
 if TYPE_CHECKING:
     from harness.recording import Recording
     from harness.runner import TrialResult
-    from harness.scenario.models import Scenario
+    from harness.scenario.models import AgentConfig, Scenario
     from harness.scoring import Verdict
 
 RUN_FILE = "run.json"
@@ -257,7 +257,7 @@ class _Calls:
         self._done = threading.Condition()
         self._batch: threading.Thread | None = None
         self._batch_error: BaseException | None = None
-        self._agent: Any = None
+        self._agents: dict[tuple[Any, ...], Any] = {}
         self._per_item: list[TrialResult] = []
         self._errored_items = 0
 
@@ -300,7 +300,7 @@ class _Calls:
                            f"{self._batch_error!r}")
 
     def _run_batch(self, items: list[ScenarioItem]) -> None:
-        from harness.agent import start_local_agent  # noqa: PLC0415
+        from harness.agent import start_local_agent_for  # noqa: PLC0415
         from harness.runner import run_suite  # noqa: PLC0415
 
         scenarios: dict[str, Scenario] = {}
@@ -319,7 +319,7 @@ class _Calls:
             asyncio.run(run_suite(
                 list(scenarios.values()), out_dir=self.run_dir(), target=options.target,
                 trials=trials, concurrency=options.concurrency, faults=options.faults or None,
-                on_trial_done=done, local_agent=start_local_agent))
+                on_trial_done=done, local_agent=start_local_agent_for))
         except BaseException as exc:  # reported by every waiting item
             self._batch_error = exc
         finally:
@@ -331,7 +331,8 @@ class _Calls:
         from harness.runner import run_trial  # noqa: PLC0415
 
         options = self.options
-        local_url = self._local_url() if options.target.split(":")[0] == "local" else None
+        local = options.target.split(":")[0] == "local"
+        local_url = self._local_url(item.scenario.agent_config) if local else None
         rel = f"{item.scenario.name}/trial-{item.trial}"
         result = asyncio.run(run_trial(
             item.scenario, out_dir=self.run_dir() / rel, target=options.target,
@@ -340,12 +341,21 @@ class _Calls:
         self._per_item.append(result)
         return result
 
-    def _local_url(self) -> str:
-        if self._agent is None:
-            from harness.agent import start_local_agent  # noqa: PLC0415
+    def _local_url(self, config: AgentConfig | None) -> str:
+        """The URL of this worker's local agent for ``config`` (its profile and tool flags;
+        ``None``: the ``--realtime-agent`` config, else the default profile), started once."""
+        from harness.agent import agent_config_options, start_local_agent  # noqa: PLC0415
+        from harness.scenario.loader import load_agent_config  # noqa: PLC0415
+        from harness.scenario.models import AgentConfig  # noqa: PLC0415
 
-            self._agent = start_local_agent()
-        return self._agent.url
+        if config is None:
+            agent = self.options.agent
+            config = load_agent_config(Path(agent)) if agent else AgentConfig()
+        options = agent_config_options(config)
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+        if key not in self._agents:
+            self._agents[key] = start_local_agent(**options)
+        return self._agents[key].url
 
     # ------------------------------------------------------------------ end of the session
 
@@ -355,8 +365,8 @@ class _Calls:
             session.exitstatus = 3  # some scenario errored: the harness's exit-code contract
         if self._batch is not None:
             self._batch.join()
-        if self._agent is not None:
-            self._agent.stop()
+        for agent in self._agents.values():
+            agent.stop()
         if self.worker is not None and self._per_item:
             self._write_worker_run()
         options = self.options
@@ -469,11 +479,12 @@ def realtime_target(request: pytest.FixtureRequest) -> RealtimeTarget:
     if missing:
         pytest.skip(f"target {spec!r} needs {', '.join(missing)} in the environment")
     local = spec.split(":")[0] == "local"
-    return RealtimeTarget(spec, calls._local_url() if local else None)
+    return RealtimeTarget(spec, calls._local_url(None) if local else None)
 
 
 @pytest.fixture
-def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path):  # type: ignore[no-untyped-def]
+def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path,  # type: ignore[no-untyped-def]
+                 request: pytest.FixtureRequest):
     """Run a scenario (a YAML path or a ``Scenario`` built in Python) once against the session's
     target; returns a :class:`ScenarioRun` with the recording and its verdicts.
 
@@ -489,9 +500,14 @@ def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path):  # type: igno
         if not hasattr(scenario, "turns"):
             scenario = load_scenario(Path(scenario))  # type: ignore[arg-type]
         folder = tmp_path / f"{scenario.name}-trial-{trial}"  # type: ignore[union-attr]
+        local_url = realtime_target.local_url
+        if local_url is not None:
+            # the local agent that serves this scenario's own agent config
+            calls: _Calls = request.config.pluginmanager.get_plugin("harness-realtime-calls")
+            local_url = calls._local_url(scenario.agent_config)  # type: ignore[union-attr]
         result = asyncio.run(run_trial(
             scenario, out_dir=folder, target=realtime_target.spec, trial=trial,  # type: ignore[arg-type]
-            faults=faults, local_url=realtime_target.local_url))
+            faults=faults, local_url=local_url))
         if not (folder / "meta.json").is_file():
             return ScenarioRun(result, None)
         verdicts = score_trial(folder) if result.status == "completed" else []

@@ -128,3 +128,34 @@ def test_xdist_workers_each_run_their_own_agent_and_one_report(suite: pytest.Pyt
     workers = {t["path"].split("/")[0] for t in run["trials"]}
     assert workers <= {"gw0", "gw1"} and workers
     assert (report / "index.html").is_file()
+
+
+CLINIC_AGENT = REPO / "examples" / "clinic" / "agent.yaml"
+NURSE = f"""\
+name: nurse
+agent: {CLINIC_AGENT}
+turns:
+  - say: "Hello. Can I speak to the nurse, please?"
+expect:
+  - escalation: {{mode: required, by_turn: 1, tool: transfer_to_nurse, spoken_handoff: true}}
+"""
+NURSE_FIXTURE = """\
+from pathlib import Path
+
+
+def test_the_fixture_runs_the_scenario_against_its_own_agent(run_scenario):
+    run = run_scenario(Path(__file__).with_name("nurse.yaml"))
+    assert run.passed, [v.summary for v in run.failing()]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_every_route_uses_the_scenarios_own_agent_profile(pytester: pytest.Pytester,
+                                                          workers: list[str]) -> None:
+    # The clinic's agent config names its profile relative to itself; pytest runs elsewhere.
+    # The default profile knows no nurse: only the configured one can pass.
+    pytester.makefile(".yaml", nurse=NURSE)
+    pytester.makepyfile(test_nurse_fixture=NURSE_FIXTURE)
+    result = pytester.runpytest_subprocess(*workers, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.agent.actions import CallTool
 from harness.errors import InputError
 
 INVENTED_TOOL = "read_internal_records"
@@ -129,14 +130,6 @@ class Faults:
         return ",".join(out)
 
 
-@dataclass
-class _InventedCall:
-    """A tool-call action (as the policy's ``CallTool``) of the tool no session declares."""
-
-    name: str = INVENTED_TOOL
-    arguments: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
 class FaultInjector:
     """The degenerate-agent faults of one session, applied where the agent's output leaves it.
 
@@ -158,7 +151,7 @@ class FaultInjector:
         """What a response does (the policy's ``Say`` / ``CallTool`` actions)."""
         if self.faults.invent_tool and actions and not self._invented:
             self._invented = True
-            return [*actions, _InventedCall()]
+            return [*actions, CallTool(INVENTED_TOOL, {})]
         return actions
 
     def speech(self, speech: Any, output_format: dict[str, Any], *, head: bool) -> Any:

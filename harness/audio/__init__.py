@@ -7,6 +7,7 @@ The public surface: ``synthesize`` (espeak-ng through pyttsx3's binding, determi
 """
 
 from harness.audio._asr_model import asr_compute_type, asr_model_name
+from harness.audio._asr_model import model_path as asr_model_path
 from harness.audio._codec import (
     G711_RATE,
     G711Decoder,
@@ -42,6 +43,7 @@ from harness.espeak import (
 __all__ = [
     "asr_compute_type",
     "asr_model_name",
+    "asr_model_path",
     "CALLER_SPEECH_LEVEL_DB",
     "G711_RATE",
     "NOISE_GENERATORS",

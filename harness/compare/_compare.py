@@ -160,7 +160,7 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
     the calls, the run report and the comparison. ``session_timeout_s`` replaces the
     scenarios' own time limit per trial."""
     from harness import api  # noqa: PLC0415
-    from harness.agent import start_local_agent  # noqa: PLC0415 - the ASR stack is heavy
+    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.realtime.targets import parse_spec  # noqa: PLC0415
     from harness.runner import run_suite  # noqa: PLC0415
 
@@ -176,7 +176,7 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
     folder = run_dir or api.new_run_dir(Path(out_dir))
     await run_suite(scenarios, out_dir=folder, target=target, trials=spec.trials,
                     concurrency=concurrency, variants=configs, variant_faults=faults,
-                    interleave=True, on_progress=on_progress, local_agent=start_local_agent,
+                    interleave=True, on_progress=on_progress, local_agent=start_local_agent_for,
                     session_timeout_s=session_timeout_s)
     # scoring and rendering block for a while: off the loop other comparisons may stream on
     await asyncio.to_thread(api.report, folder)

@@ -69,7 +69,7 @@ async def run_load_async(items: Iterable[str | Path | Scenario] | None, *, ramp:
                          on_progress: Callable[[LoadProgress], None] | None = None
                          ) -> LoadOutcome:
     """Drive the ramp against ``target`` with the scenarios (round robin) and report per level."""
-    from harness.agent import start_local_agent  # noqa: PLC0415 - the ASR stack is heavy
+    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.api import load_scenarios  # noqa: PLC0415 - api imports the whole package
 
     levels = parse_ramp(ramp) if isinstance(ramp, str) else list(ramp)
@@ -79,7 +79,7 @@ async def run_load_async(items: Iterable[str | Path | Scenario] | None, *, ramp:
     try:
         calls = await drive(scenarios, levels, out_dir=folder, target=target,
                             session_timeout_s=session_timeout_s,
-                            local_agent=start_local_agent, on_progress=on_progress)
+                            local_agent=start_local_agent_for, on_progress=on_progress)
     finally:
         gc.unfreeze()  # sessions froze the heap while they streamed
     # reading every recording takes a while: off the event loop

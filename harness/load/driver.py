@@ -21,7 +21,7 @@ from typing import Any
 from harness.load.ramp import Level
 from harness.realtime.targets import parse_spec
 from harness.runner.suite import LocalAgents, LocalAgentStarter, render_script, run_trial
-from harness.scenario.models import Scenario
+from harness.scenario.models import AgentConfig, Scenario
 
 SLOT_STAGGER_S = 0.02
 """Time between the starts of caller slots opened together (a step up of the ramp)."""
@@ -76,8 +76,7 @@ async def drive(scenarios: list[Scenario], levels: list[Level], *, out_dir: Path
     urls: dict[str, str] = {}
     if local:
         for sc in scenarios:
-            profile = sc.agent_config.local_profile if sc.agent_config else "support_desk"
-            urls[profile] = await agents.url(profile)
+            urls[sc.name] = await agents.url(sc.agent_config or AgentConfig())
     calls: list[Call] = []
     counter = itertools.count()
     wanted = 0
@@ -89,8 +88,7 @@ async def drive(scenarios: list[Scenario], levels: list[Level], *, out_dir: Path
         sc, script = scenarios[k], scripts[k]
         path = f"calls/{n:05d}-{sc.name}"
         t0 = time.perf_counter() - started
-        local_url = urls.get(sc.agent_config.local_profile) if local and sc.agent_config \
-            else None
+        local_url = urls.get(sc.name) if local else None
         result = await run_trial(sc, out_dir=out_dir / path, target=target, trial=n,
                                  script=script, local_url=local_url, retries=0,
                                  session_timeout_s=session_timeout_s)

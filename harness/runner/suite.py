@@ -155,38 +155,43 @@ class LocalAgentHandle(Protocol):
     def stop(self) -> None: ...
 
 
-LocalAgentStarter = Callable[[str], LocalAgentHandle]
-"""Starts the local reference agent for a dialogue profile (blocking until it listens).
+LocalAgentStarter = Callable[[AgentConfig], LocalAgentHandle]
+"""Starts the local reference agent for an agent config: its ``local_profile`` with its tools'
+flags (blocking until it listens).
 
 The runner does not know the agent: whoever runs the ``local`` target hands it this
-(:mod:`harness.api` and the pytest plugin pass :func:`harness.agent.start_local_agent`)."""
+(:mod:`harness.api` and the pytest plugin pass :func:`harness.agent.start_local_agent_for`)."""
 
 
 def _needs_local_agent() -> InputError:
     return InputError("the local target needs the local agent: pass "
-                      "local_agent=harness.agent.start_local_agent (harness.api.run does), or "
+                      "local_agent=harness.agent.start_local_agent_for (harness.api.run does), or "
                       "the URL of a running one", field="target")
 
 
 class LocalAgents:
-    """The in-process reference agents of a run: one per dialogue profile, started on first use.
+    """The in-process reference agents of a run: one per agent config's profile and tool flags,
+    started on first use.
 
     Trials share them (faults go in each session's URL); :meth:`stop` shuts them all down.
     """
 
     def __init__(self, start: LocalAgentStarter | None) -> None:
         self._start = start
-        self._handles: dict[str, LocalAgentHandle] = {}
+        self._handles: dict[tuple[Any, ...], LocalAgentHandle] = {}
         self._lock = asyncio.Lock()
 
-    async def url(self, profile: str) -> str:
+    async def url(self, config: AgentConfig) -> str:
+        """The URL of the local agent serving ``config`` (its profile and its tool flags)."""
+        key = (config.local_profile, tuple(config.write_tools), tuple(config.escalation_tools),
+               tuple(config.wait_tools))
         async with self._lock:
-            if profile not in self._handles:
+            if key not in self._handles:
                 if self._start is None:
                     raise _needs_local_agent()
                 # starting loads the ASR model: keep it off the event loop
-                self._handles[profile] = await asyncio.to_thread(self._start, profile)
-            return self._handles[profile].url
+                self._handles[key] = await asyncio.to_thread(self._start, config)
+            return self._handles[key].url
 
     async def stop(self) -> None:
         handles, self._handles = list(self._handles.values()), {}
@@ -314,7 +319,7 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
     if name == "local" and local_url is None:
         agents = LocalAgents(local_agent)
         try:
-            url = await agents.url(config.local_profile)
+            url = await agents.url(config)
             return await run_trial(scenario, out_dir=out_dir, target=target, trial=trial,
                                    variant=variant, config=config, faults=faults,
                                    dialect=dialect, script=script, local_url=url,
@@ -478,7 +483,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             ident = {"scenario": scenario.name, "variant": vname, "trial": k}
             try:
                 script = await asyncio.shield(scripts[key])
-                local_url = await agents.url(vconfig.local_profile) if name == "local" else None
+                local_url = await agents.url(vconfig) if name == "local" else None
                 session_faults = faults + variant_faults.get(vname or "", [])
                 resolved = _resolve(target, vconfig, session_faults, dialect, local_url)
             except HarnessError as exc:

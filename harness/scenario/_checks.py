@@ -3,6 +3,7 @@ files and voices, and that mocks and expectations name real tools, entities and 
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -263,10 +264,27 @@ def check_scenario(scenario: Scenario, agent: AgentConfig | None, positions: Pos
     return report.errors
 
 
+# The profiles that ship with the local reference agent, by name.
+BUILTIN_PROFILES_DIR = Path(__file__).resolve().parents[1] / "agent" / "profiles"
+
+
+def is_profile_file(value: str) -> bool:
+    """Whether a ``local_profile`` value names a file (else a built-in profile's name)."""
+    return "/" in value or os.sep in value or value.endswith((".yaml", ".yml"))
+
+
 def check_agent_files(config: AgentConfig, positions: Positions,
                       written: dict[FieldPath, str]) -> list[InputError]:
-    """The agent config's instructions file exists and is readable text."""
+    """The agent config's instructions file exists and is readable text; its ``local_profile``
+    file exists, or names a built-in profile."""
     report = _Report(positions, written)
+    profile = config.local_profile
+    if is_profile_file(profile):
+        _check_file(report, ("local_profile",), Path(profile), wav=False)
+    elif not (BUILTIN_PROFILES_DIR / f"{profile}.yaml").is_file():
+        known = ", ".join(sorted(p.stem for p in BUILTIN_PROFILES_DIR.glob("*.yaml")))
+        report.add(("local_profile",), f"unknown agent profile {profile!r}; expected a YAML file "
+                   f"(relative to this agent config) or one of: {known}")
     path = config.instructions_file
     if path is not None:
         _check_file(report, ("instructions_file",), path, wav=False)

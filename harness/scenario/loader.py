@@ -22,7 +22,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import InputError, InputErrors
-from harness.scenario._checks import check_agent_files, check_scenario
+from harness.scenario._checks import check_agent_files, check_scenario, is_profile_file
 from harness.scenario._errors import (
     LOADER_FIELDS,
     allowed_keys,
@@ -217,16 +217,17 @@ def load_agent_config(path: Path) -> AgentConfig:
     """Read and validate an agent config (``agents/*.yaml``).
 
     ``instructions_file`` is read relative to the YAML file; its text becomes ``instructions``
-    (the path is kept, made absolute). A ``local_profile`` given as a YAML file is found
-    relative to the YAML file too. Raises :class:`InputErrors` listing every problem.
+    (the path is kept, made absolute). A ``local_profile`` given as a file is made absolute
+    against the YAML file too. Raises :class:`InputErrors` listing every problem.
     """
     doc = _read_mapping(path, _display(path), "an agent config")
     written: dict[FieldPath, str] = {}
-    files = [("instructions_file",)] if isinstance(doc.data.get("instructions_file"), str) else []
+    fields: list[FieldPath] = [("instructions_file",)] if isinstance(
+        doc.data.get("instructions_file"), str) else []
     profile = doc.data.get("local_profile")
-    if isinstance(profile, str) and profile.endswith((".yaml", ".yml")):
-        files.append(("local_profile",))
-    _resolve_paths(doc.data, files, path.parent, written)
+    if isinstance(profile, str) and is_profile_file(profile):
+        fields.append(("local_profile",))
+    _resolve_paths(doc.data, fields, path.parent, written)
     config, errors = _validate(AgentConfig, doc.data, doc.positions)
     if config is not None:
         errors += check_agent_files(config, doc.positions, written)

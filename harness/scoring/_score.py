@@ -30,9 +30,9 @@ def _agent_config(value: AgentConfig | dict[str, Any] | None) -> AgentConfig | N
     try:
         return AgentConfig.model_validate(value)
     except ValidationError:
-        # An older or foreign config: the scorers only need the tools and their two flags.
+        # An older or foreign config: the scorers only need the tools and their flags.
         tools = [t for t in value.get("tools") or [] if isinstance(t, dict)]
-        keep = {"name", "description", "parameters", "write", "escalation"}
+        keep = {"name", "description", "parameters", "write", "escalation", "wait"}
         return AgentConfig.model_validate({"tools": [{k: v for k, v in t.items() if k in keep}
                                                      for t in tools]})
 

@@ -17,6 +17,7 @@ import pytest
 
 from harness.agent.faults import Faults
 from harness.agent.policy import CallTool, Policy, Say, load_profile
+from harness.agent.server import tool_flags
 from harness.scenario.loader import load_suite
 from harness.scenario.models import Expectation, Scenario, Turn, resolve_mock
 from harness.spoken import find_readbacks, normalize_value, values_equal
@@ -84,7 +85,8 @@ def drive(scenario: Scenario, faults: str = "", style: str = "words") -> Call:
     """Run the policy through the scenario's turns; tool calls are answered by its mocks."""
     agent = scenario.agent_config
     assert agent is not None
-    policy = Policy(PROFILE, [t.session_tool() for t in agent.tools], Faults.parse(faults))
+    policy = Policy(PROFILE, [t.session_tool() for t in agent.tools], Faults.parse(faults),
+                    tool_flags(agent))
     events: list[Event] = []
     call_counts: dict[str, int] = {}
     silent: set[int] = set()

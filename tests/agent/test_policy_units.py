@@ -11,6 +11,7 @@ import yaml
 
 from harness.agent.faults import Faults
 from harness.agent.policy import CallTool, Policy, Say, load_profile
+from harness.agent.server import tool_flags
 from harness.errors import InputError, InputErrors
 from harness.scenario.loader import load_agent_config
 from harness.spoken import find_readbacks
@@ -23,7 +24,8 @@ SHIPPED = {"status": "shipped", "eta": "April 25"}
 
 
 def policy(faults: str = "", tools: list[dict[str, Any]] | None = None) -> Policy:
-    return Policy(PROFILE, TOOLS if tools is None else tools, Faults.parse(faults))
+    return Policy(PROFILE, TOOLS if tools is None else tools, Faults.parse(faults),
+                  tool_flags(AGENT))
 
 
 def said(actions: list[Any]) -> list[str]:

@@ -35,7 +35,7 @@ SUPPORT_TOOLS: list[dict[str, Any]] = [
         "email": {"type": "string"}}, "required": ["email"]}},
     {"name": "escalate_to_human", "escalation": True, "parameters": {"type": "object",
                                                                      "properties": {}}},
-    {"name": "wait_for_user", "parameters": {"type": "object", "properties": {}}},
+    {"name": "wait_for_user", "wait": True, "parameters": {"type": "object", "properties": {}}},
 ]
 
 

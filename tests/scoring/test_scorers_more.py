@@ -81,20 +81,22 @@ def test_barge_in_fails_without_overlap_saying_why():
 
 # --------------------------------------------------------------------------- no_response
 
-def _hold_music(agent: str | None, wait_call: bool = False) -> CallBuilder:
-    b = CallBuilder()
+def _hold_music(agent: str | None, wait_call: bool = False,
+                wait_tool: str = "wait_for_user", flagged: bool = True) -> CallBuilder:
+    tools = [{"name": wait_tool, "wait": flagged, "parameters": {"type": "object"}}]
+    b = CallBuilder(tools=tools)
     t0 = b.caller(1000.0, "Hold on a second.")
     b.respond(b.speech_end(t0) + 500, "Sure.")
     b.caller(5000.0, None, kind="play", duration=5000.0, vad=agent is not None or wait_call)
     if agent is not None or wait_call:
-        b.respond(6000.0, agent, call=("wait_for_user", {}) if wait_call else None)
+        b.respond(6000.0, agent, call=(wait_tool, {}) if wait_call else None)
     return b
 
 
 def test_no_response_silent_or_wait_for_user_passes():
     assert one(_hold_music(None), {"no_response": {}}).status == "pass"
     v = one(_hold_music(None, wait_call=True), {"no_response": {}})
-    assert v.status == "pass" and "wait_for_user" in v.summary
+    assert v.status == "pass" and "1 call(s) of the wait tool" in v.summary
     # A short backchannel is not a take-over (< 1 s and at most 3 words).
     b = _hold_music("Mm-hmm.", wait_call=False)
     assert one(b, {"no_response": {}}).status == "pass"
@@ -102,6 +104,15 @@ def test_no_response_silent_or_wait_for_user_passes():
     assert v.status == "fail" and "no moment to stay quiet in" in v.summary
     v = one(_hold_music(None), {"no_response": {"turns": [2, 3]}})
     assert v.status == "fail" and "turn 3 was never played" in v.summary
+
+
+def test_the_wait_tool_is_the_one_the_agent_config_flags():
+    # Any name: the flag makes a tool the no-op wait tool, not the name.
+    v = one(_hold_music(None, wait_call=True, wait_tool="keep_listening"), {"no_response": {}})
+    assert v.status == "pass"
+    v = one(_hold_music(None, wait_call=True, wait_tool="keep_listening", flagged=False),
+            {"no_response": {}})
+    assert v.status == "fail" and "called keep_listening" in v.summary
 
 
 def test_talking_over_hold_music_fails():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,9 +15,6 @@ from harness.scoring.timeline import CallerTurn, FunctionCall, Response, Timelin
 from harness.scoring.verdict import Evidence
 from harness.spoken import find_readbacks
 
-WAIT_TOOL = "wait_for_user"
-"""The no-op tool of the prompting guide: calling it is how an agent stays silent on purpose."""
-
 
 @functools.lru_cache(maxsize=4096)
 def readbacks(text: str) -> tuple[str, ...]:
@@ -25,9 +22,10 @@ def readbacks(text: str) -> tuple[str, ...]:
     return tuple(find_readbacks(text))
 
 
-def is_action_call(call: FunctionCall) -> bool:
-    """A call that does something (anything but the no-op wait tool)."""
-    return call.name != WAIT_TOOL
+def is_action_call(call: FunctionCall, wait_tools: Collection[str]) -> bool:
+    """A call that does something: anything but a no-op wait tool (``wait: true`` in the agent
+    config), which is how an agent stays silent on purpose."""
+    return call.name not in wait_tools
 
 
 def fmt_ms(value: float | None) -> str:
@@ -101,9 +99,10 @@ def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def turn_answer(tl: Timeline, turn: CallerTurn) -> TurnAnswer:
+def turn_answer(tl: Timeline, turn: CallerTurn, wait_tools: Collection[str] = ()) -> TurnAnswer:
     """The agent's answer to a caller turn with speech: the first of its responses heard after
-    the caller's speech end (a take-over during a mid-turn pause is not an answer)."""
+    the caller's speech end (a take-over during a mid-turn pause is not an answer); a turn with
+    a call to anything but the ``wait_tools`` is a tool turn."""
     assert turn.speech_end_ms is not None
     end = turn.speech_end_ms
     responses = tl.responses_of(turn.index)
@@ -123,7 +122,7 @@ def turn_answer(tl: Timeline, turn: CallerTurn) -> TurnAnswer:
         first_audio_seq=firsts[0][1] if firsts else None,
         speech_stopped_ms=stopped.t_ms if stopped else None,
         speech_stopped_seq=stopped.seq if stopped else None,
-        tool_turn=any(is_action_call(c) for c in tl.calls_of(turn.index)),
+        tool_turn=any(is_action_call(c, wait_tools) for c in tl.calls_of(turn.index)),
         talked_over=any(a <= end < b for a, b in _earlier_audio(tl, turn.index)))
 
 

@@ -31,7 +31,7 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     unanswered: list[int] = []
     talked_over: list[int] = []
     for turn in answerable_turns(tl):
-        ans = turn_answer(tl, turn)
+        ans = turn_answer(tl, turn, ctx.wait_tools)
         if ans.talked_over:
             talked_over.append(turn.index)
             continue

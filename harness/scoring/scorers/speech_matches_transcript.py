@@ -62,9 +62,9 @@ def _distance(span: tuple[float, float], t: float) -> float:
     return 0.0 if span[0] <= t <= span[1] else min(abs(t - span[0]), abs(t - span[1]))
 
 
-@scorer("speech_matches_transcript", "ASR (faster-whisper, offline tiny.en) of the agent's audio "
-        "against its own transcript, over every completed spoken item: overall WER (jiwer) at "
-        "most max_wer; per-item WER as evidence.")
+@scorer("speech_matches_transcript", "ASR (faster-whisper, the configured offline model) of the "
+        "agent's audio against its own transcript, over every completed spoken item: overall WER "
+        "(jiwer) at most max_wer; per-item WER as evidence.")
 def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscriptParams
                                     ) -> Outcome:
     tl = ctx.timeline
