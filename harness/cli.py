@@ -108,6 +108,13 @@ def run(
     label: Annotated[str | None, typer.Option(
         help="Label of the stored run (e.g. nightly, main); trends and baselines follow it.")
     ] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes (or Ray actors) the trials are spread over, each with its own event "
+             "loop and, for the local target, its own agent.")] = None,
+    executor: Annotated[str, typer.Option(
+        help="local (processes on this machine) or ray (a Ray cluster).")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="The Ray cluster's address (with --executor ray).")] = None,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
@@ -121,9 +128,39 @@ def run(
         with RunProgress() as progress:
             return api.run(paths or None, target=target, agent=agent, trials=trials,
                            concurrency=concurrency, faults=fault, out_dir=output,
-                           on_progress=progress)
+                           on_progress=progress, workers=workers, executor=executor,
+                           address=address)
 
     _summarise(run_with_progress, store=store, label=label)
+
+
+@app.command()
+def load(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders: the callers' scenarios, round robin "
+             "(default: the example suite).")] = None,
+    ramp: Annotated[str, typer.Option(
+        help="START:END:DURATION[:STEPS] (a linear ramp, e.g. 10:200:300s) or LEVELS:HOLD "
+             "(e.g. 10,50,100:60s).")] = "2,4,8:30s",
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    jitter_limit_ms: Annotated[float, typer.Option(
+        help="The harness's own pacing jitter p99 above which a level's latencies are not "
+             "trusted.")] = 5.0,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where load test folders go.")] = Path("reports"),
+) -> None:
+    """Load-test a target: concurrent callers on a ramp; latency and errors per level."""
+    from harness.load import run_load
+    from harness.load.console import print_load
+
+    outcome = run_load(paths or None, ramp=ramp, target=target, jitter_limit_ms=jitter_limit_ms,
+                       out_dir=output,
+                       on_progress=lambda p: typer.echo(
+                           f"{p.concurrency} concurrent calls ({p.calls_done} done, "
+                           f"{p.errors} errored so far)", err=True)
+                       if p.kind == "level_started" else None)
+    print_load(outcome)
 
 
 @app.command()

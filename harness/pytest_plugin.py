@@ -12,9 +12,12 @@ and each item then waits only for its own trial. Under pytest-xdist each worker 
 it is given, with its own local agent on its own free port, into its own run folder; the
 controller merges those into one report.
 
-An item whose trial *errored* (target unreachable, protocol failure, timeout) is reported as an
-error at setup; a trial with failing expectations fails with its verdicts and their evidence;
-items for a target whose credentials are missing are skipped with the reason.
+An item whose trial *errored* (target unreachable, protocol failure, a call-integrity check
+that blames the harness) is reported as an error at setup; a trial with failing expectations or
+call-integrity findings fails with its verdicts and their evidence; items for a target whose
+credentials are missing are skipped with the reason. The session's exit code follows the
+harness's contract where pytest's allows: 1 some failed, 2 a scenario file is invalid (a
+collection error), 3 some scenario errored.
 """
 
 from __future__ import annotations
@@ -166,12 +169,14 @@ class ScenarioItem(pytest.Item):
             # Failing in set-up makes pytest report an error, not a failure; pytrace=False
             # shows the reason alone.
             pytest.fail(ScenarioErrored(self.result).explain(), pytrace=False)
-
-    def runtest(self) -> None:
         from harness.scoring import score_trial  # noqa: PLC0415
 
-        assert self.result is not None and self.result.recording_dir is not None
+        assert self.result.recording_dir is not None
         self.verdicts = score_trial(self.result.recording_dir)
+        if any(v.status == "error" for v in self.verdicts):
+            pytest.fail(ScenarioFailed(self).explain(), pytrace=False)
+
+    def runtest(self) -> None:
         if not all(v.passed for v in self.verdicts):
             raise ScenarioFailed(self)
 
@@ -196,9 +201,11 @@ class ScenarioFailed(Exception):
         item = self.item
         failing = [(i, v) for i, v in enumerate(item.verdicts) if not v.passed]
         lines = [f"{item.scenario.name} [trial-{item.trial}]: {len(failing)} of "
-                 f"{len(item.verdicts)} expectations failed"]
+                 f"{len(item.verdicts)} verdicts did not pass"]
         for i, verdict in failing:
-            where = f"{_rel(item.path)}:{_line_of(item.path, ('expect', i))}"
+            # Verdicts past the expectations are the always-on call-integrity checks.
+            where = (f"{_rel(item.path)}:{_line_of(item.path, ('expect', i))}"
+                     if i < len(item.scenario.expect) else f"{_rel(item.path)}: call integrity")
             lines.append(f"{where}: {verdict.kind} {verdict.status.upper()}: {verdict.summary}")
             for ev in verdict.evidence:
                 t = f"{ev.t_ms / 1000:7.2f}s" if ev.t_ms is not None else "      - "
@@ -252,6 +259,12 @@ class _Calls:
         self._batch_error: BaseException | None = None
         self._agents: dict[tuple[Any, ...], Any] = {}
         self._per_item: list[TrialResult] = []
+        self._errored_items = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Under xdist the controller sees every worker's reports here.
+        if report.when == "setup" and report.failed and "realtime_scenario" in report.keywords:
+            self._errored_items += 1
 
     @property
     def options(self) -> _Options:
@@ -348,6 +361,8 @@ class _Calls:
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._errored_items and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = 3  # some scenario errored: the harness's exit-code contract
         if self._batch is not None:
             self._batch.join()
         for agent in self._agents.values():

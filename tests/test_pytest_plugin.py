@@ -70,8 +70,9 @@ def test_pass_and_fault_failure_with_evidence_and_report(suite: pytest.Pytester,
         "--realtime-fault", "no_preamble", "--realtime-report", str(report), "-rA",
         "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == 1  # some failed
     result.stdout.fnmatch_lines([
-        "lookup [[]trial-0[]]: 1 of 2 expectations failed",
+        "lookup [[]trial-0[]]: 1 of 2 verdicts did not pass",
         # the failing verdict points at the expectation's line in the scenario file
         f"lookup.yaml:{PREAMBLE_LINE}: preamble FAIL: *",
         "*lookup_order*",
@@ -90,6 +91,7 @@ def test_unreachable_target_is_an_error_not_a_failure(suite: pytest.Pytester) ->
     result = suite.runpytest_subprocess("greeting.yaml", "--realtime-target",
                                         "ws://127.0.0.1:9/v1/realtime", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
+    assert result.ret == 3  # some errored, as every harness command says it
     result.stdout.fnmatch_lines(["*greeting [[]trial-0[]] errored: *127.0.0.1:9*"])
     assert "Traceback" not in result.stdout.str()
 
@@ -109,6 +111,7 @@ def test_bad_scenario_is_one_collection_error_with_its_location(pytester: pytest
                                       "  - sing: hello\nexpect:\n  - no_tool_call: {}\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
+    assert result.ret == 2  # invalid input
     result.stdout.fnmatch_lines(["*broken.yaml:4:*turns[[]0[]]*sing*"])
     assert "Traceback" not in result.stdout.str()
 

@@ -153,4 +153,5 @@ def print_error(exc: HarnessError, console: Console | None = None) -> None:
     else:
         lines = [f"error: {exc}"]
     for line in lines:
-        console.print(line, style="red", highlight=False, markup=False, soft_wrap=True)
+        console.print(line, style="red", highlight=False, markup=False, emoji=False,
+                      soft_wrap=True)

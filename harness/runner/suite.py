@@ -1,11 +1,12 @@
 """Suite runs: scenarios × variants × trials under a concurrency bound, each trial a recording.
 
 :func:`run_suite` is what ``harness run`` and the pytest plugin call; :func:`run_trial` runs one
-trial. A trial that cannot run (unreachable target, auth refused, protocol failure, timeout) is
-``errored`` with the reason and the run goes on; only connection failures before a session started
-are retried, with exponential backoff. ``run.json`` lists every planned trial from the start
-(``incomplete`` until it finishes) and is rewritten atomically after each one, so a run stopped at
-any moment leaves a consistent folder.
+trial. A trial that cannot run (unreachable target, auth refused, protocol failure, no session
+set-up in time) is ``errored`` with the reason and the run goes on; a call the agent keeps going
+past the scenario's ``max_duration_s`` is ended there and graded (``completed``). Only connection
+failures before a session started are retried, with exponential backoff. ``run.json`` lists
+every planned trial from the start (``incomplete`` until it finishes) and is rewritten atomically
+after each one, so a run stopped at any moment leaves a consistent folder.
 """
 
 from __future__ import annotations
@@ -349,6 +350,52 @@ def _resolve(target: str, config: AgentConfig, faults: list[str], dialect: str |
 # --------------------------------------------------------------------------- suites
 
 
+PlannedTrial = tuple[Scenario, str | None, AgentConfig, int]
+"""(scenario, variant name or None, the agent config it runs with, trial number)."""
+
+
+def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int = 1,
+                concurrency: int = 1, faults: list[str] | None = None,
+                variants: dict[str, AgentConfig] | None = None, dialect: str | None = None
+                ) -> list[PlannedTrial]:
+    """Every trial of a run in its fixed order (shards are positions in it); checks the options."""
+    if trials < 1 or concurrency < 1:
+        raise InputError("trials and concurrency must be at least 1")
+    name, _ = parse_spec(target, dialect)
+    if faults and name != "local":
+        raise InputError("faults can only be switched on in the local agent", field="faults")
+    for scenario in scenarios:
+        if scenario.agent_config is None and not variants:
+            raise InputError("the scenario has no agent config (load it with load_suite)",
+                             location=str(scenario.source or scenario.name), field="agent")
+    plan: list[PlannedTrial] = []
+    for scenario in scenarios:
+        for vname, vconfig in (variants or {None: scenario.agent_config}).items():  # type: ignore[dict-item]
+            for k in range(trials):
+                plan.append((scenario, vname, vconfig, k))
+    return plan
+
+
+def planned_result(planned: PlannedTrial, out_dir: Path) -> TrialResult:
+    """The result of a planned trial that has not run yet (``incomplete``, "not run")."""
+    s, v, _config, k = planned
+    path = _trial_path(s, v, k)
+    return TrialResult(s.name, str(s.source) if s.source else None, v, k, path, "incomplete",
+                       "not run", recording_dir=Path(out_dir) / path)
+
+
+def target_label(target: str, dialect: str | None = None) -> str:
+    """How ``run.json`` names the target: a URL may carry a key in its query, the label not."""
+    name, _ = parse_spec(target, dialect)
+    return Target("", name).safe_url if "://" in name else target
+
+
+def new_run(out_dir: Path, target: str, dialect: str | None = None) -> RunResult:
+    """A run that starts now, with a fresh id."""
+    return RunResult(Path(out_dir), uuid.uuid4().hex[:12], target_label(target, dialect),
+                     _now_iso(), None)
+
+
 def write_run_file(run: RunResult, faults: list[str]) -> None:
     """Write ``run.json`` for ``run`` as its trials stand (atomically: readers never see half)."""
     write_json_atomic(run.run_dir / RUN_FILE, {
@@ -367,7 +414,8 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                     dialect: str | None = None, options: SessionOptions | None = None,
                     local_agent: LocalAgentStarter | None = None,
                     variant_faults: dict[str, list[str]] | None = None,
-                    interleave: bool = False) -> RunResult:
+                    interleave: bool = False,
+                    shard: tuple[int, int] | None = None) -> RunResult:
     """Run every scenario × variant × trial; write trial folders and ``run.json`` in ``out_dir``.
 
     ``variants`` maps a variant name to the AgentConfig it uses instead of each scenario's own
@@ -378,27 +426,22 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     conditions; ``run.json`` lists them in the usual order either way. ``target`` is ``local``,
     ``openai``, ``azure`` or a ws(s):// URL (``:beta`` selects the beta dialect); ``local``
     needs ``local_agent``, which starts the local reference agent.
+
+    ``shard=(index, count)`` runs only the planned trials at positions ``index``, ``index +
+    count``, … of :func:`plan_trials` and leaves ``run.json`` to whoever runs the other shards
+    (:mod:`harness.runner.workers`); the result lists the shard's trials only.
     """
-    if trials < 1 or concurrency < 1:
-        raise InputError("trials and concurrency must be at least 1")
     faults = list(faults or [])
     variant_faults = {v: list(f) for v, f in (variant_faults or {}).items() if f}
+    plan = plan_trials(scenarios, target=target, trials=trials, concurrency=concurrency,
+                       faults=faults, variants=variants, dialect=dialect)
     name, _ = parse_spec(target, dialect)
-    if (faults or variant_faults) and name != "local":
+    if variant_faults and name != "local":
         raise InputError("faults can only be switched on in the local agent", field="faults")
     if name == "local" and local_agent is None:
         raise _needs_local_agent()
-    for scenario in scenarios:
-        if scenario.agent_config is None and not variants:
-            raise InputError("the scenario has no agent config (load it with load_suite)",
-                             location=str(scenario.source or scenario.name), field="agent")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan: list[tuple[Scenario, str | None, AgentConfig, int]] = []
-    for scenario in scenarios:
-        for vname, vconfig in (variants or {None: scenario.agent_config}).items():  # type: ignore[dict-item]
-            for k in range(trials):
-                plan.append((scenario, vname, vconfig, k))
     start_order = list(range(len(plan)))
     if interleave and variants:
         # the plan holds, per scenario, each variant's trials in a block; start trial 0 of
@@ -407,23 +450,21 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
         start_order = [si * count * trials + vi * trials + k
                        for si in range(len(scenarios)) for k in range(trials)
                        for vi in (range(count) if k % 2 == 0 else reversed(range(count)))]
-    results: dict[int, TrialResult] = {
-        i: TrialResult(s.name, str(s.source) if s.source else None, v, k, _trial_path(s, v, k),
-                       "incomplete", "not run", recording_dir=out_dir / _trial_path(s, v, k))
-        for i, (s, v, _c, k) in enumerate(plan)}
-    # a URL may carry a key in its query: run.json names the target without it
-    label = Target("", name).safe_url if "://" in name else target
-    run = RunResult(out_dir, uuid.uuid4().hex[:12], label, _now_iso(), None)
+    positions = [i for i in range(len(plan)) if shard is None or i % shard[1] == shard[0]]
+    start_order = [i for i in start_order if shard is None or i % shard[1] == shard[0]]
+    results: dict[int, TrialResult] = {i: planned_result(plan[i], out_dir) for i in positions}
+    run = new_run(out_dir, target, dialect)
     done = 0
-    total = len(plan)
+    total = len(positions)
 
     def progress(kind: str, **kw: Any) -> None:
         if on_progress is not None:
             on_progress(ProgressEvent(kind, done, total, **kw))  # type: ignore[arg-type]
 
     def write_run() -> None:
-        run.trials = [results[i] for i in range(total)]
-        write_run_file(run, faults)
+        run.trials = [results[i] for i in positions]
+        if shard is None:
+            write_run_file(run, faults)
 
     write_run()
     progress("run_started")

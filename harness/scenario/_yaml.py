@@ -142,7 +142,15 @@ def load_yaml(path: Path, display: str | None = None) -> Document:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the file: {exc}", location=file) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        what = (f"U+{exc.character:04X}" if isinstance(exc.character, int)
+                else repr(exc.character))
+        raise InputError(f"YAML cannot hold the character {what}: {exc.reason}",
+                         location=f"{file}:{line}:{col}") from None
     try:
         node = loader.get_single_node()
         # Constructing first flattens merge keys (<<) in the node tree, so the walk below

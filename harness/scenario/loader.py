@@ -125,8 +125,8 @@ def _load_source(path: Path, display: str, chain: tuple[Path, ...] = ()) -> _Sou
     written = src.written[("extends",)]
     problem = path_problem(extends)
     if problem is not None:
-        raise InputError(f"defaults file {written!r}: {problem}", location=where,
-                         field="extends")
+        what = " not found" if problem == "not found" else f": {problem}"
+        raise InputError(f"defaults file {written!r}{what}", location=where, field="extends")
     defaults_path = Path(extends)
     chain = (*chain, path.resolve())
     if defaults_path.resolve() in chain:
@@ -258,7 +258,8 @@ def load_scenario(path: Path) -> Scenario:
         where = str(src.positions.find(("agent",)))
         problem = path_problem(agent_path)
         if problem is not None:
-            errors.append(InputError(f"agent config {src.written.get(('agent',))!r}: {problem}",
+            what = " not found" if problem == "not found" else f": {problem}"
+            errors.append(InputError(f"agent config {src.written.get(('agent',))!r}{what}",
                                      location=where, field="agent"))
         else:
             try:

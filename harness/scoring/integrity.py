@@ -149,8 +149,8 @@ def _time_limit(recording: Recording, tl: Timeline) -> list[tuple[str, Evidence]
     never = [n for n in range(1, scripted + 1) if n not in played]
     rest = (f"turn(s) {', '.join(map(str, never))} never played" if never
             else "every turn had started")
-    return [(f"the call reached its {limit:g} s limit while the caller was still waiting on the "
-             f"agent ({rest})",
+    return [(f"the caller was still waiting on the agent when the {limit:g} s limit ended the "
+             f"call ({rest})",
              Evidence(t_ms=ended[-1].t_ms, label=f"time limit {limit:g} s",
                       event_seq=[ended[-1].seq]))]
 

@@ -151,3 +151,33 @@ def test_hostile_text_stays_inside_its_containers(tmp_path: Path) -> None:
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     failure = ET.parse(out.junit_xml).getroot().find("testsuite/testcase/failure")
     assert failure is not None and "said </script><!-- <b>bold</b> \ufffdbell" in failure.text
+
+
+def test_a_trial_that_errored_before_its_session_started_renders(tmp_path: Path) -> None:
+    # No trial folder at all: the agent profile could not be read, so no session was opened.
+    run_dir = write_run(tmp_path / "run", [{
+        "scenario": "s", "scenario_file": "s.yaml", "variant": None, "trial": 0,
+        "path": "s/trial-0", "status": "errored",
+        "error": "unknown agent profile 'nope'; expected a YAML file or one of: support_desk"}])
+    out = render_report(run_dir)
+    [trial] = out.trials
+    assert trial.outcome == "errored" and out.exit_code == 3
+    page = next(p for p in out.pages)
+    assert "unknown agent profile" in page.read_text() and "target ?" in page.read_text()
+    root = ET.parse(out.junit_xml).getroot()
+    error = root.find("testsuite/testcase/error")
+    assert error is not None and "unknown agent profile" in error.get("message", "")
+    assert json.loads(out.summary_json.read_text())["trials"][0]["status"] == "errored"
+
+
+def test_verdicts_an_older_harness_called_not_applicable_do_not_pass(tmp_path: Path) -> None:
+    entry = passing_trial(tmp_path, "order-status/trial-0")
+    verdicts = tmp_path / "order-status/trial-0/verdicts.json"
+    doc = json.loads(verdicts.read_text())
+    for v in doc["verdicts"] if isinstance(doc, dict) else doc:
+        v["status"] = "not_applicable"
+    verdicts.write_text(json.dumps(doc))
+    [trial] = render_report(write_run(tmp_path, [entry])).trials
+    assert trial.outcome == "failed"
+    assert all(v.status == "fail" and v.summary.startswith("not graded: ")
+               for v in trial.verdicts)

@@ -262,3 +262,28 @@ def test_suite_discovery_and_unique_names(tmp_path: Path) -> None:
     empty = write(tmp_path / "empty" / "notes.txt", "").parent
     with pytest.raises(InputError, match="no scenario files"):
         scenario_files([empty])
+
+
+def test_expectations_the_scenario_itself_makes_ungradable(tmp_path: Path) -> None:
+    agent = write(tmp_path / "deaf.yaml", """
+        name: deaf
+        input_transcription: null
+        tools: [{name: lookup_order}]
+        """)
+    path = write(tmp_path / "s.yaml", f"""
+        name: ungradable
+        agent: {agent}
+        turns:
+          - silence_ms: 3000
+        expect:
+          - input_heard: {{max_wer: 0.3}}
+          - latency: {{max_ms: 1500}}
+        """)
+    assert problems(path) == [
+        f"{path}:6:18: expect[0].input_heard: no say or audio turn, so the agent has nothing to "
+        "answer and this cannot be graded",
+        f"{path}:6:18: expect[0].input_heard: agent 'deaf' turns input transcription off "
+        "(`input_transcription: null`), so what it heard cannot be compared",
+        f"{path}:7:14: expect[1].latency: no say or audio turn, so the agent has nothing to "
+        "answer and this cannot be graded",
+    ]

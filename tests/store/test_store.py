@@ -38,8 +38,9 @@ def test_round_trip_of_a_real_run_folder(store_url: str, tmp_path: Path) -> None
     assert [v.kind for v in cancel.verdicts] == [v.kind for v in outcome.trials[1].verdicts]
     assert [v.status for v in cancel.verdicts] == ["fail", "fail", "pass"]
     assert Path(cancel.recording_path or "").is_dir()
-    assert [(m.turn_index, m.voice_to_voice_ms) for m in cancel.turns] == [(0, 840.0),
-                                                                            (1, 1140.0)]
+    # turns numbered as people count them, as in verdicts and reports
+    assert [(m.turn_index, m.voice_to_voice_ms) for m in cancel.turns] == [(1, 840.0),
+                                                                            (2, 1140.0)]
     assert run.pass_outcomes() == {"cancel-order": [False], "order-status": [True]}
     assert run.kind_outcomes("barge_in") == {"cancel-order": [False]}
     assert run.turn_values() == {"cancel-order": [840.0, 1140.0],
