@@ -5,7 +5,7 @@ time (20 ms chunks, like a microphone) into a fresh session of the agent with th
 tools and server VAD at 500 ms silence, and measures, per utterance that gets a spoken answer:
 
 - time to first audio delta: first ``response.output_audio.delta`` arrival − the send time of
-  the chunk holding the last speech sample (DESIGN §4);
+  the chunk holding the last speech sample (``docs/architecture.md``);
 - endpointing delay: ``input_audio_buffer.speech_stopped`` arrival − the same speech end.
 
 It runs the utterances one session at a time, then in 4 concurrent sessions (each call starts at

@@ -1,6 +1,7 @@
 """Benchmarks of the runner: chunk send jitter, harness CPU per session, latency measurement error.
 
-Usage: ``.venv/bin/python bench/runner.py [--sessions 10,100,200] [--seconds 10]``
+Usage: ``.venv/bin/python bench/runner.py [--sessions 10,100,200] [--seconds 10] [--runs 5]
+[--workers 2] [--highest 100:600:25]``
 
 A light loopback server runs in a separate process (so its CPU is not the harness's): it answers
 the upgrade and ``session.update`` and reads only frame headers of the caller stream; in latency
@@ -19,7 +20,11 @@ and as jitter); and |measured − true| voice-to-voice latency p50/p99, where me
 onset − caller speech end, as scoring reads them from the recordings, and true = the server's
 delay as the server measured it (its timer may fire late; that is not the harness's error). The
 send lateness of the speech-end chunk and the error measured from the chunk's actual send time
-are printed beside it.
+are printed beside it. Memory per session is the process's peak resident memory during the
+sessions above its resident memory before them, over the session count.
+``--runs N`` repeats everything and counts the runs within each budget; ``--workers N`` splits
+the sessions over N processes; ``--highest`` bisects for the highest session count within the
+jitter budget with 1 and with 2 processes.
 Budgets: jitter p99 ≤ 5 ms at 100 and 200 sessions; CPU ≤ 0.5 % of a core per session; latency
 error p99 ≤ 2 ms.
 """
@@ -37,6 +42,7 @@ import resource
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,9 +50,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from harness.recording import Recording  # noqa: E402
 from harness.runner import SessionOptions, run_trial  # noqa: E402
-from harness.runner.recording import Recording  # noqa: E402
 from harness.scenario.models import AgentConfig, Scenario, TurnDetection  # noqa: E402
+from harness.stats import percentile  # noqa: E402
 
 RATE = 24_000
 CHUNK = 480
@@ -237,10 +244,6 @@ def _scenario(turns: list[dict], **kw) -> Scenario:
     return sc
 
 
-def _pct(values: list[float], q: float) -> float:
-    return float(np.percentile(np.asarray(values), q)) if values else float("nan")
-
-
 RAMP_MS = 10.0
 """Sessions start this far apart, as trials do when a suite run fills its concurrency slots."""
 
@@ -269,33 +272,90 @@ def _cpu_wait_ns() -> int | None:
         return None
 
 
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+async def _with_peak_rss(coro, peak: list[int]):
+    """Run ``coro`` while sampling this process's resident memory every 50 ms into ``peak``."""
+    async def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], _rss_bytes())
+            await asyncio.sleep(0.05)
+
+    sampler = asyncio.create_task(sample())
+    try:
+        return await coro
+    finally:
+        sampler.cancel()
+        peak[0] = max(peak[0], _rss_bytes())
+
+
 @dataclass
 class JitterRun:
     values: list[float]
     cpu_pct_per_session: float
     cpu_wait_pct: float | None
+    memory_mb_per_session: float
+    kernel_share_pct: float
+    """Share of that CPU spent in the kernel (loopback TCP sends count the receiver's work)."""
 
 
-def jitter(sessions: int, seconds: float) -> JitterRun:
+def _jitter_scenario(seconds: float) -> tuple[Scenario, _Script]:
     sc = _scenario([{"say": "x", "after_ms": 200},
                     {"silence_ms": int(seconds * 1000), "after_ms": 0}], idle_timeout_ms=0)
-    script = _Script(sc, speech_chunks=25)
-    with LoopbackServer() as url, tempfile.TemporaryDirectory() as tmp:
+    return sc, _Script(sc, speech_chunks=25)
+
+
+def _jitter_shard(url: str, sessions: int, seconds: float, warm_up: bool = False) -> dict:
+    """``sessions`` streams in this process's event loop: their lateness values and what they
+    cost this process (CPU s, CPU wait s, peak memory above the start)."""
+    if warm_up:  # imports and first calls are paid once per process
+        _jitter_shard(url, 1, 1.0)
+    sc, script = _jitter_scenario(seconds)
+    with tempfile.TemporaryDirectory() as tmp:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         wait0 = _cpu_wait_ns()
+        rss0 = _rss_bytes()
+        peak = [rss0]
         t0 = time.perf_counter()
-        folders = asyncio.run(_sessions(url, sc, script, sessions, Path(tmp)))
+        folders = asyncio.run(_with_peak_rss(_sessions(url, sc, script, sessions, Path(tmp)),
+                                             peak))
         wall = time.perf_counter() - t0
         wait1 = _cpu_wait_ns()
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
         values = []
         for folder in folders:
             for f in Recording.load(folder).events("input_audio_buffer.append"):
                 values.append(f.t_ms - f.model_extra["scheduled_ms"])
-    waited = None if wait0 is None or wait1 is None else 100.0 * (wait1 - wait0) / 1e9 / wall
+    return {"values": values, "wall_s": wall,
+            "cpu_s": (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime),
+            "sys_s": ru1.ru_stime - ru0.ru_stime,
+            "wait_s": None if wait0 is None or wait1 is None else (wait1 - wait0) / 1e9,
+            "memory_bytes": peak[0] - rss0}
+
+
+def jitter(sessions: int, seconds: float, workers: int = 1) -> JitterRun:
+    """``sessions`` streams against one loopback server, in ``workers`` processes (one event
+    loop each, the sessions split evenly), as ``harness run --workers`` runs trials."""
+    with LoopbackServer() as url:
+        if workers == 1:
+            shards = [_jitter_shard(url, sessions, seconds)]
+        else:
+            counts = [sessions // workers + (i < sessions % workers) for i in range(workers)]
+            with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+                shards = list(pool.map(_jitter_shard, [url] * workers, counts,
+                                       [seconds] * workers, [True] * workers))
+    values = [v for shard in shards for v in shard["values"]]
+    waits = [shard["wait_s"] for shard in shards]
+    waited = None if None in waits else \
+        100.0 * sum(waits) / sum(shard["wall_s"] for shard in shards)
     call_s = len(values) * CHUNK / RATE
-    return JitterRun(values, 100.0 * cpu / call_s, waited)
+    cpu = sum(shard["cpu_s"] for shard in shards)
+    memory = sum(shard["memory_bytes"] for shard in shards)
+    kernel = 100.0 * sum(shard["sys_s"] for shard in shards) / cpu if cpu else 0.0
+    return JitterRun(values, 100.0 * cpu / call_s, waited, memory / 1e6 / sessions, kernel)
 
 
 @dataclass
@@ -335,25 +395,33 @@ def latency_error(sessions: int, turns: int, delay_ms: float) -> LatencyRun:
     return run
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sessions", default="10,100,200")
-    parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per session")
-    parser.add_argument("--latency-sessions", type=int, default=20)
-    parser.add_argument("--latency-turns", type=int, default=5)
-    parser.add_argument("--delay-ms", type=float, default=400.0)
-    args = parser.parse_args()
-    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    jitter(1, 1.0)  # warm-up: imports and first calls are paid once per process
-    print("chunk send jitter (sent - scheduled) and harness CPU, 20 ms chunks")
+JITTER_BUDGET_MS = 5.0
+CPU_BUDGET_PCT = 0.5
+ERROR_BUDGET_MS = 2.0
+
+
+def _pct(values: list[float], q: float) -> float:
+    value = percentile(values, q).value
+    return float("nan") if value is None else value
+
+
+def _jitter_table(counts: list[int], seconds: float, workers: int) -> dict[int, JitterRun]:
+    print(f"chunk send jitter (sent - scheduled) and harness CPU, 20 ms chunks, "
+          f"{workers} process(es)")
     print(f"{'sessions':>8} {'chunks':>8} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-          f"{'CPU %/session':>14} {'CPU wait %':>11}")
-    for n in (int(x) for x in args.sessions.split(",")):
-        run = jitter(n, args.seconds)
+          f"{'CPU %/session':>14} {'kernel %':>9} {'CPU wait %':>11} {'MB/session':>11}")
+    runs = {}
+    for n in counts:
+        run = runs[n] = jitter(n, seconds, workers)
         waited = "n/a" if run.cpu_wait_pct is None else f"{run.cpu_wait_pct:.1f}"
         print(f"{n:>8} {len(run.values):>8} {_pct(run.values, 50):>8.3f} "
               f"{_pct(run.values, 99):>8.3f} {max(run.values):>8.3f} "
-              f"{run.cpu_pct_per_session:>14.3f} {waited:>11}")
+              f"{run.cpu_pct_per_session:>14.3f} {run.kernel_share_pct:>9.0f} {waited:>11} "
+              f"{run.memory_mb_per_session:>11.2f}", flush=True)
+    return runs
+
+
+def _latency_table(args: argparse.Namespace) -> LatencyRun:
     lat = latency_error(args.latency_sessions, args.latency_turns, args.delay_ms)
 
     def stats(values: list[float]) -> str:
@@ -364,7 +432,74 @@ def main() -> None:
           f"asked for {args.delay_ms:g} ms): {stats(lat.errors)}, max {max(lat.errors):.3f} ms")
     print(f"  speech-end chunk sent late by {stats(lat.send_lateness)}; error measured from "
           f"its actual send: {stats(lat.errors_from_sent)}; server late by "
-          f"{stats(lat.server_lateness)}")
+          f"{stats(lat.server_lateness)}", flush=True)
+    return lat
+
+
+def _highest_clean(workers: int, seconds: float, low: int, high: int, step: int) -> int | None:
+    """The highest session count (a multiple of ``step`` in [low, high]) whose jitter p99 stays
+    within the budget, by bisection (jitter grows with the session count)."""
+    best = None
+    lo, hi = low // step, high // step
+    while lo <= hi:
+        mid = (lo + hi) // 2
+        run = jitter(mid * step, seconds, workers)
+        p99 = _pct(run.values, 99)
+        print(f"  {workers} process(es), {mid * step} sessions: jitter p99 {p99:.3f} ms",
+              flush=True)
+        if p99 <= JITTER_BUDGET_MS:
+            best, lo = mid * step, mid + 1
+        else:
+            hi = mid - 1
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", default="10,100,200")
+    parser.add_argument("--seconds", type=float, default=10.0, help="streaming time per session")
+    parser.add_argument("--runs", type=int, default=1, help="repeat the whole bench")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="processes the sessions are split over")
+    parser.add_argument("--latency-sessions", type=int, default=20)
+    parser.add_argument("--latency-turns", type=int, default=10,
+                        help="turns per session: 20 x 10 = 200, the least a p99 is shown for")
+    parser.add_argument("--delay-ms", type=float, default=400.0)
+    parser.add_argument("--highest", metavar="LOW:HIGH:STEP",
+                        help="also find the highest session count with jitter p99 within "
+                             "budget, with 1 and 2 processes (e.g. 100:600:25)")
+    args = parser.parse_args()
+    counts = [int(x) for x in args.sessions.split(",")]
+    print(f"load average before: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    with LoopbackServer() as url:
+        _jitter_shard(url, 1, 1.0)  # warm-up: imports and first calls are paid once per process
+    runs: list[tuple[dict[int, JitterRun], LatencyRun]] = []
+    for k in range(args.runs):
+        if args.runs > 1:
+            print(f"--- run {k + 1} of {args.runs} (load average {os.getloadavg()[0]:.2f})")
+        runs.append((_jitter_table(counts, args.seconds, args.workers), _latency_table(args)))
+    if args.runs > 1:
+        print(f"--- {args.runs} runs against the budgets (jitter p99 <= {JITTER_BUDGET_MS:g} ms, "
+              f"CPU <= {CPU_BUDGET_PCT:g} % of a core per session, latency error p99 <= "
+              f"{ERROR_BUDGET_MS:g} ms)")
+        for n in counts:
+            p99s = [_pct(jit[n].values, 99) for jit, _ in runs]
+            cpus = [jit[n].cpu_pct_per_session for jit, _ in runs]
+            mem = [jit[n].memory_mb_per_session for jit, _ in runs]
+            print(f"{n:>5} sessions: jitter p99 {', '.join(f'{v:.1f}' for v in p99s)} ms "
+                  f"({sum(v <= JITTER_BUDGET_MS for v in p99s)}/{len(p99s)} within); CPU "
+                  f"{', '.join(f'{v:.2f}' for v in cpus)} % "
+                  f"({sum(v <= CPU_BUDGET_PCT for v in cpus)}/{len(cpus)} within); "
+                  f"memory {max(mem):.2f} MB/session at most")
+        errors = [_pct(lat.errors, 99) for _, lat in runs]
+        print(f"latency error p99 {', '.join(f'{v:.2f}' for v in errors)} ms "
+              f"({sum(v <= ERROR_BUDGET_MS for v in errors)}/{len(errors)} within)")
+    if args.highest:
+        low, high, step = (int(x) for x in args.highest.split(":"))
+        for workers in (1, 2):
+            best = _highest_clean(workers, args.seconds, low, high, step)
+            print(f"highest session count with jitter p99 <= {JITTER_BUDGET_MS:g} ms, "
+                  f"{workers} process(es): {best if best is not None else f'below {low}'}")
     print(f"load average after: {os.getloadavg()[0]:.2f}")
 
 

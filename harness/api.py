@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError, InputError, InputErrors
+from harness import exit_codes
+from harness.errors import HarnessError, InputError
+from harness.recording import META_FILE, VERDICTS_FILE
 from harness.report import (
     EXIT_ERRORED,
     EXIT_FAILED,
@@ -33,7 +35,6 @@ from harness.report import (
     read_run,
     render_report,
 )
-from harness.runner.recording import META_FILE, VERDICTS_FILE
 from harness.scenario.models import Scenario
 
 __all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOutcome",
@@ -45,11 +46,10 @@ DEFAULT_SUITE = Path("scenarios")
 
 def exit_code(outcome: RunOutcome | HarnessError) -> int:
     """The exit code of a run: 0 all passed, 1 some failed, 3 some errored; for a run that could
-    not start, 2 on bad input (files, options) and 3 when the target could not be used."""
-    if isinstance(outcome, InputError | InputErrors):
-        return EXIT_USAGE
+    not start, 2 on bad input (files, options) and 3 when the target could not be used
+    (``harness.exit_codes``)."""
     if isinstance(outcome, HarnessError):
-        return EXIT_ERRORED
+        return exit_codes.exit_code(error=outcome)
     return outcome.exit_code
 
 
@@ -118,19 +118,24 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
                     on_progress: Callable[[Any], None] | None = None,
                     on_trial_done: Callable[[Any], None] | None = None,
                     session_timeout_s: float | None = None,
-                    run_dir: Path | None = None) -> RunOutcome:
+                    run_dir: Path | None = None, workers: int | None = None,
+                    executor: str = "local", address: str | None = None) -> RunOutcome:
     """Load → run → score → report. ``on_progress`` / ``on_trial_done`` are the runner's
     callbacks (progress events for a progress bar; each finished trial). The run goes to
-    ``run_dir`` when given, else to a new folder under ``out_dir``."""
-    from harness.runner import run_suite  # noqa: PLC0415
+    ``run_dir`` when given, else to a new folder under ``out_dir``. ``workers`` runs the trials
+    in that many processes (``executor="local"``) or Ray actors (``executor="ray"``, on the
+    cluster at ``address``); scoring and the reports stay in this process."""
+    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
+    from harness.runner.executors import run_suite_with  # noqa: PLC0415
 
     _check_options(target, trials, concurrency, faults)
     scenarios = load_scenarios(items, agent=agent)
-    result = await run_suite(
-        scenarios, out_dir=run_dir or new_run_dir(Path(out_dir)), target=target, trials=trials,
+    result = await run_suite_with(
+        scenarios, executor=executor, workers=workers, address=address,
+        out_dir=run_dir or new_run_dir(Path(out_dir)), target=target, trials=trials,
         concurrency=concurrency, faults=list(faults) if faults else None,
         on_progress=on_progress, on_trial_done=on_trial_done,
-        session_timeout_s=session_timeout_s)
+        session_timeout_s=session_timeout_s, local_agent=start_local_agent_for)
     # Scoring and rendering take a second or so: off the event loop, where other runs gathered
     # with this one may still be streaming calls in real time.
     return await asyncio.to_thread(report, result.run_dir)
@@ -141,7 +146,8 @@ def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "
         faults: Sequence[str] | None = None, out_dir: Path = Path("reports"),
         on_progress: Callable[[Any], None] | None = None,
         on_trial_done: Callable[[Any], None] | None = None,
-        session_timeout_s: float | None = None) -> RunOutcome:
+        session_timeout_s: float | None = None, workers: int | None = None,
+        executor: str = "local", address: str | None = None) -> RunOutcome:
     """:func:`run_async` for callers without an event loop (the CLI).
 
     Stopped with Ctrl-C, it still reports what was recorded (unfinished trials are errored) and
@@ -152,7 +158,8 @@ def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "
         return asyncio.run(run_async(
             items, target=target, agent=agent, trials=trials, concurrency=concurrency,
             faults=faults, on_progress=on_progress, on_trial_done=on_trial_done,
-            session_timeout_s=session_timeout_s, run_dir=run_dir))
+            session_timeout_s=session_timeout_s, run_dir=run_dir, workers=workers,
+            executor=executor, address=address))
     except KeyboardInterrupt:
         if not (run_dir / "run.json").is_file():
             raise

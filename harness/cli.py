@@ -1,4 +1,8 @@
-"""The ``harness`` command: thin typer commands over the package API."""
+"""The ``harness`` command: thin typer commands over the package API.
+
+Every command exits by one contract (``harness.exit_codes``): 0 all passed, 1 some failed,
+2 usage or invalid input, 3 some errored.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.errors import HarnessError, InputError, InputErrors
-
-EXIT_INVALID = 1
-"""Bad input (YAML, audio files, options): one clear message per problem."""
+from harness.errors import HarnessError, InputError
+from harness.exit_codes import exit_code
 
 app = typer.Typer(
     name="harness",
@@ -29,7 +31,10 @@ Paths = Annotated[list[Path], typer.Argument(
 
 @app.command()
 def validate(paths: Paths) -> None:
-    """Check scenario files (and agent configs named directly); every problem, one per line."""
+    """Check scenario files (and agent configs named directly); every problem, one per line.
+
+    Exit codes: 0 all valid, 2 some problem (each printed as file:line:col: field: message).
+    """
     from harness.scenario.loader import validate_paths
 
     done = validate_paths(paths)
@@ -41,6 +46,7 @@ def validate(paths: Paths) -> None:
 class SchemaKind(StrEnum):
     scenario = "scenario"
     agent = "agent"
+    comparison = "comparison"
 
 
 @app.command()
@@ -49,13 +55,21 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Write here instead of stdout.")] = None,
 ) -> None:
-    """Print (or write) the JSON Schema of scenario files or agent configs, for editors."""
+    """Print (or write) the JSON Schema of scenario files, agent configs or comparison files."""
+    from harness.compare import comparison_schema_text
     from harness.scenario.schema import schema_text, write_schema
 
-    if output is None:
-        typer.echo(schema_text(kind.value), nl=False)
-    else:
+    if kind is SchemaKind.comparison:
+        text = comparison_schema_text()
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+    elif output is not None:
         write_schema(kind.value, output)
+    else:
+        text = schema_text(kind.value)
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
         typer.echo(f"wrote {output}")
 
 
@@ -64,7 +78,10 @@ def render(
     paths: Paths,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
 ) -> None:
-    """Render each scenario's caller audio: clips, a preview of the caller stream, a manifest."""
+    """Render each scenario's caller audio: clips, a preview of the caller stream, a manifest.
+
+    Exit codes: 0 rendered, 2 usage or invalid input.
+    """
     from harness.audio import render_suite
 
     typer.echo(str(render_suite(paths, out_dir)))
@@ -85,10 +102,24 @@ def run(
     ] = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where run folders go (each run gets its own).")] = Path("reports"),
+    store: Annotated[str | None, typer.Option(
+        help="Record the run in this history store: a SQLite file (e.g. reports/history.db) or "
+             "a SQLAlchemy URL.")] = None,
+    label: Annotated[str | None, typer.Option(
+        help="Label of the stored run (e.g. nightly, main); trends and baselines follow it.")
+    ] = None,
+    workers: Annotated[int | None, typer.Option(
+        help="Processes (or Ray actors) the trials are spread over, each with its own event "
+             "loop and, for the local target, its own agent.")] = None,
+    executor: Annotated[str, typer.Option(
+        help="local (processes on this machine) or ray (a Ray cluster).")] = "local",
+    address: Annotated[str | None, typer.Option(
+        help="The Ray cluster's address (with --executor ray).")] = None,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
-    Exit codes: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored.
+    Exit codes: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored (or the
+    store could not be used: the run's files are written all the same).
     """
     from harness import api
     from harness.report.console import RunProgress
@@ -97,9 +128,39 @@ def run(
         with RunProgress() as progress:
             return api.run(paths or None, target=target, agent=agent, trials=trials,
                            concurrency=concurrency, faults=fault, out_dir=output,
-                           on_progress=progress)
+                           on_progress=progress, workers=workers, executor=executor,
+                           address=address)
 
-    _summarise(run_with_progress)
+    _summarise(run_with_progress, store=store, label=label)
+
+
+@app.command()
+def load(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders: the callers' scenarios, round robin "
+             "(default: the example suite).")] = None,
+    ramp: Annotated[str, typer.Option(
+        help="START:END:DURATION[:STEPS] (a linear ramp, e.g. 10:200:300s) or LEVELS:HOLD "
+             "(e.g. 10,50,100:60s).")] = "2,4,8:30s",
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    jitter_limit_ms: Annotated[float, typer.Option(
+        help="The harness's own pacing jitter p99 above which a level's latencies are not "
+             "trusted.")] = 5.0,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where load test folders go.")] = Path("reports"),
+) -> None:
+    """Load-test a target: concurrent callers on a ramp; latency and errors per level."""
+    from harness.load import run_load
+    from harness.load.console import print_load
+
+    outcome = run_load(paths or None, ramp=ramp, target=target, jitter_limit_ms=jitter_limit_ms,
+                       out_dir=output,
+                       on_progress=lambda p: typer.echo(
+                           f"{p.concurrency} concurrent calls ({p.calls_done} done, "
+                           f"{p.errors} errored so far)", err=True)
+                       if p.kind == "level_started" else None)
+    print_load(outcome)
 
 
 @app.command()
@@ -113,8 +174,10 @@ def report(
     _summarise(lambda: api.report(run_dir, rescore=rescore))
 
 
-def _summarise(produce: Callable[[], Any]) -> None:
-    """Print a run's summary table (or its one error) and exit with the run's exit code."""
+def _summarise(produce: Callable[[], Any], *, store: str | None = None,
+               label: str | None = None) -> None:
+    """Print a run's summary table (or its one error), record it in ``store`` when given, and
+    exit with the run's exit code (3 when the store could not be used)."""
     from harness import api
     from harness.report.console import print_error, print_summary
 
@@ -124,7 +187,116 @@ def _summarise(produce: Callable[[], Any]) -> None:
         print_error(exc)
         raise typer.Exit(api.exit_code(exc)) from None
     print_summary(outcome)
-    raise typer.Exit(api.exit_code(outcome))
+    code = api.exit_code(outcome)
+    if store is not None:
+        from harness.nightly import store_outcome
+        from harness.store.console import print_stored
+
+        stored = store_outcome(outcome, store, label)
+        print_stored(stored.info, stored.error)
+        if stored.error is not None:
+            code = max(code, api.EXIT_ERRORED)
+    raise typer.Exit(code)
+
+
+FailOn = Annotated[list[str] | None, typer.Option(
+    "--fail-on", help="Regression gate, e.g. pass_rate:-5%, latency.p95:+10%, "
+                      "kind.preamble.pass_rate:-0.02, scenario.NAME.pass_rate:-0.2 (repeatable).")]
+Baseline = Annotated[str, typer.Option(
+    help="What the gates compare with: previous (the last run with the same label), median:N "
+         "(the median of the last N) or a run id.")]
+Consecutive = Annotated[int, typer.Option(
+    help="Declare a regression only when it holds in this many runs in a row.")]
+StoreOption = Annotated[str | None, typer.Option(
+    "--store", envvar="HARNESS_STORE",
+    help="History store: a SQLite file or a SQLAlchemy URL (default reports/history.db).")]
+
+
+@app.command()
+def nightly(
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Scenario files or folders (default: the example suite in scenarios/).")] = None,
+    trials: Annotated[int, typer.Option(help="Trials per scenario.")] = 5,
+    label: Annotated[str, typer.Option(help="Label of the stored run.")] = "nightly",
+    store: StoreOption = None,
+    fail_on: FailOn = None,
+    baseline: Baseline = "previous",
+    consecutive: Consecutive = 1,
+    last: Annotated[int, typer.Option(help="Runs shown in the trend report.")] = 30,
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    agent: Annotated[Path | None, typer.Option(
+        help="Agent config file used instead of each scenario's own.")] = None,
+    concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="Fault of the local agent, e.g. added_latency_ms=600 (repeatable).")] = None,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where run folders and trend.html go.")] = Path("reports"),
+) -> None:
+    """Run the suite k times per scenario, store it, render the trend report, apply the gates.
+
+    Without --fail-on the gates are pass_rate:-5% and latency.p95:+10%. Exit codes: 0 no
+    regression, 1 a gate regressed, 2 usage or invalid input, 3 trials errored or the store
+    could not be used.
+    """
+    from harness import api
+    from harness.nightly import nightly as run_nightly
+    from harness.report.console import RunProgress, print_error, print_summary
+    from harness.store.console import print_gates, print_stored
+
+    try:
+        with RunProgress() as progress:
+            outcome = run_nightly(paths or None, trials=trials, label=label, store=store,
+                                  fail_on=fail_on, baseline=baseline, consecutive=consecutive,
+                                  last=last, target=target, agent=agent,
+                                  concurrency=concurrency, faults=fault, out_dir=output,
+                                  on_progress=progress)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(api.exit_code(exc)) from None
+    print_summary(outcome.run)
+    print_stored(outcome.stored.info, outcome.stored.error)
+    if outcome.trend is not None:
+        if outcome.trend.gates is not None:
+            print_gates(outcome.trend.gates)
+        typer.echo(f"trend:  {outcome.trend.trend_html}")
+    raise typer.Exit(outcome.exit_code)
+
+
+@app.command()
+def trend(
+    store: StoreOption = None,
+    label: Annotated[str | None, typer.Option(help="Only runs with this label.")] = None,
+    last: Annotated[int, typer.Option(help="The newest N runs.")] = 30,
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Folder of trend.html (and its assets).")] = Path("reports"),
+    fail_on: FailOn = None,
+    baseline: Baseline = "previous",
+    consecutive: Consecutive = 1,
+    run: Annotated[str | None, typer.Option(
+        help="Run the gates judge (id or label; default: the newest stored run).")] = None,
+) -> None:
+    """Render the trend report of stored runs (static, offline HTML); with --fail-on, apply the
+    regression gates to the newest run.
+
+    Exit codes: 0 no regression, 1 a gate regressed, 2 usage or invalid input, 3 the store
+    could not be used.
+    """
+    from harness import api
+    from harness.nightly import trend as render
+    from harness.report.console import print_error
+    from harness.store.console import print_gates
+
+    try:
+        outcome = render(store, output, label=label, last=last, fail_on=fail_on,
+                         baseline=baseline, consecutive=consecutive, run=run)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(api.exit_code(exc)) from None
+    if outcome.gates is not None:
+        print_gates(outcome.gates)
+    typer.echo(f"trend: {outcome.trend_html}")
+    raise typer.Exit(outcome.exit_code)
 
 
 @app.command()
@@ -141,11 +313,89 @@ def score(
         results = score_run(run_dir)
     except HarnessError as exc:
         typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(exit_code(error=exc)) from None
     lines, code = score_run_summary(results)
     for line in lines:
         typer.echo(line)
     raise typer.Exit(code)
+
+
+@app.command()
+def compare(
+    items: Annotated[list[str] | None, typer.Argument(
+        help="Finished runs to compare (run folders, RUN#VARIANT, or with --store run ids or "
+             "labels); with --config/--variant/--set/--base: scenario files or folders to run "
+             "(default: the example suite).", show_default=False)] = None,
+    config: Annotated[Path | None, typer.Option(
+        "--config", "-c", help="Comparison file: scenarios, base config, variants, trials.")
+    ] = None,
+    variant: Annotated[list[str] | None, typer.Option(
+        help="A variant: NAME=AGENT_CONFIG_FILE, or NAME for the base config (repeatable; the "
+             "first is the baseline).")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="Override of a variant on the base config: NAME.KEY=VALUE with KEY one of "
+                      "instructions, instructions_file, model, voice, turn_detection, tools, "
+                      "local_profile, faults (VALUE read as YAML; repeatable).")] = None,
+    base: Annotated[Path | None, typer.Option(
+        help="Agent config the variants start from (default: the scenarios' own).")] = None,
+    trials: Annotated[int | None, typer.Option(
+        help="Trials per scenario and variant (default 5, or the comparison file's).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
+    target: Annotated[str, typer.Option(
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+    store: Annotated[str | None, typer.Option(
+        help="History database URL: compare stored runs (ids or labels) instead of folders.")
+    ] = None,
+    fail_if_worse: Annotated[bool, typer.Option(
+        "--fail-if-worse", help="Exit 1 when a candidate is significantly worse on any metric.")
+    ] = False,
+    fail_if_worse_on: Annotated[list[str] | None, typer.Option(
+        help="Exit 1 when a candidate is significantly worse on one of these metrics "
+             "(comma-separated or repeated), e.g. preamble,voice_to_voice_ms.")] = None,
+    output: Annotated[Path | None, typer.Option(
+        "--output", "-o", help="Where the run folder goes (live), or the report folder "
+                               "(finished runs; default: reports/compare-…).")] = None,
+) -> None:
+    """Compare agent variants scenario by scenario: run them (interleaved, the same caller
+    audio), or compare finished runs; per metric better / worse / no detectable difference.
+
+    Exit codes: 0 done, 1 the --fail-if-worse gate failed, 2 usage or invalid input,
+    3 some trials errored.
+    """
+    from harness import compare as cmp
+    from harness.compare.console import print_comparison
+    from harness.errors import InputError
+    from harness.report.console import RunProgress, print_error
+
+    gate: bool | list[str] | None = list(fail_if_worse_on) if fail_if_worse_on else (
+        True if fail_if_worse else None)
+    live = bool(config or variant or set_ or base)
+
+    def produce() -> cmp.CompareOutcome:
+        if not live:
+            if trials is not None:
+                raise InputError("--trials applies to a comparison that runs variants; finished "
+                                 "runs keep their trials", field="--trials")
+            return cmp.compare_runs(items or [], out_dir=output, fail_if_worse=gate, store=store)
+        if store is not None:
+            raise InputError("--store compares stored runs; it cannot be combined with "
+                             "variants to run", field="--store")
+        file_spec = cmp.load_comparison(config) if config is not None else None
+        spec = cmp.spec_from_options(
+            variants=list(variant or []), overrides=list(set_ or []), base=base,
+            scenarios=[Path(p) for p in items or []], trials=trials, file_spec=file_spec)
+        with RunProgress() as progress:
+            return cmp.run_comparison(
+                spec, target=target, concurrency=concurrency, out_dir=output or Path("reports"),
+                fail_if_worse=gate, on_progress=progress)
+
+    try:
+        outcome = produce()
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(exit_code(error=exc)) from None
+    print_comparison(outcome)
+    raise typer.Exit(outcome.exit_code)
 
 
 agent_app = typer.Typer(help="The local reference agent.", no_args_is_help=True)
@@ -156,30 +406,39 @@ app.add_typer(agent_app, name="agent")
 def agent_serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,
-    profile: Annotated[str, typer.Option(help="Agent profile name or YAML file.")] = "support_desk",
+    agent: Annotated[Path | None, typer.Option(
+        help="Agent config (agents/*.yaml): serve its local_profile with its tool flags "
+             "(write, escalation, wait).")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="Agent profile name or YAML file, without an agent config (no tool is then a "
+             "write, escalation or wait tool).")] = None,
     fault: Annotated[list[str] | None, typer.Option(
         help="Fault(s) for every session, e.g. ignore_barge_in or added_latency_ms=400; "
              "sessions add their own with ?faults=... in the URL.")] = None,
 ) -> None:
-    """Serve the local reference agent (Realtime GA protocol) until interrupted."""
-    from harness.agent import serve_forever
+    """Serve the local reference agent (Realtime GA protocol) until interrupted.
 
-    serve_forever(host, port, profile, fault,
-                  announce=lambda url: typer.echo(f"local agent listening on {url}", err=True))
+    Exit codes: 0 stopped, 2 usage or invalid input (an unknown fault, a port that cannot be
+    used, a bad agent config).
+    """
+    from harness.agent import agent_config_options, serve_forever
+    from harness.scenario import load_agent_config
+
+    if agent is not None and profile is not None:
+        raise InputError("give --agent or --profile, not both", field="--profile")
+    options = agent_config_options(load_agent_config(agent)) if agent is not None else {
+        "profile": profile or "support_desk"}
+    serve_forever(host, port, faults=fault,
+                  announce=lambda url: typer.echo(f"local agent listening on {url}", err=True),
+                  **options)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs a command; a HarnessError becomes its message and exit code."""
+    from harness.report.console import print_error
+
     try:
         app(args=argv, prog_name="harness")
-    except InputErrors as exc:
-        for error in exc.errors:
-            typer.echo(error.format(), err=True)
-        typer.echo(f"{len(exc.errors)} problem(s) found", err=True)
-        sys.exit(EXIT_INVALID)
-    except InputError as exc:
-        typer.echo(exc.format(), err=True)
-        sys.exit(EXIT_INVALID)
     except HarnessError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        sys.exit(EXIT_INVALID)
+        print_error(exc)
+        sys.exit(exit_code(error=exc))

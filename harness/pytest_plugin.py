@@ -12,9 +12,12 @@ and each item then waits only for its own trial. Under pytest-xdist each worker 
 it is given, with its own local agent on its own free port, into its own run folder; the
 controller merges those into one report.
 
-An item whose trial *errored* (target unreachable, protocol failure, timeout) is reported as an
-error at setup; a trial with failing expectations fails with its verdicts and their evidence;
-items for a target whose credentials are missing are skipped with the reason.
+An item whose trial *errored* (target unreachable, protocol failure, a call-integrity check
+that blames the harness) is reported as an error at setup; a trial with failing expectations or
+call-integrity findings fails with its verdicts and their evidence; items for a target whose
+credentials are missing are skipped with the reason. The session's exit code follows the
+harness's contract where pytest's allows: 1 some failed, 2 a scenario file is invalid (a
+collection error), 3 some scenario errored.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from harness.recording import Recording
     from harness.runner import TrialResult
-    from harness.runner.recording import Recording
-    from harness.scenario.models import Scenario
+    from harness.scenario.models import AgentConfig, Scenario
     from harness.scoring import Verdict
 
 RUN_FILE = "run.json"
@@ -57,6 +60,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="switch on a local-agent fault (repeatable), e.g. no_preamble")
     group.addoption("--realtime-report", default=None, metavar="DIR",
                     help="write the run (recordings + HTML report, JUnit, JSON) to DIR")
+    group.addoption("--realtime-store", default=None, metavar="URL",
+                    help="record the run in this history store (a SQLite file or a SQLAlchemy "
+                         "URL); needs --realtime-report")
+    group.addoption("--realtime-label", default=None, metavar="LABEL",
+                    help="label of the stored run (e.g. nightly)")
 
 
 @dataclass
@@ -67,6 +75,8 @@ class _Options:
     concurrency: int
     faults: list[str]
     report: Path | None
+    store: str | None = None
+    label: str | None = None
 
     @classmethod
     def of(cls, config: pytest.Config) -> _Options:
@@ -75,9 +85,14 @@ class _Options:
         concurrency = config.getoption("realtime_concurrency")
         if trials < 1 or concurrency < 1:
             raise pytest.UsageError("--realtime-trials and --realtime-concurrency must be ≥ 1")
+        store = config.getoption("realtime_store")
+        if store and not report:
+            raise pytest.UsageError("--realtime-store needs --realtime-report DIR: the store "
+                                    "keeps the paths of the run's report and recordings")
         return cls(config.getoption("realtime_target"), config.getoption("realtime_agent"),
                    trials, concurrency, list(config.getoption("realtime_fault")),
-                   Path(report).resolve() if report else None)
+                   Path(report).resolve() if report else None, store,
+                   config.getoption("realtime_label"))
 
 
 def _worker_id(config: pytest.Config) -> str | None:
@@ -154,12 +169,14 @@ class ScenarioItem(pytest.Item):
             # Failing in set-up makes pytest report an error, not a failure; pytrace=False
             # shows the reason alone.
             pytest.fail(ScenarioErrored(self.result).explain(), pytrace=False)
-
-    def runtest(self) -> None:
         from harness.scoring import score_trial  # noqa: PLC0415
 
-        assert self.result is not None and self.result.recording_dir is not None
+        assert self.result.recording_dir is not None
         self.verdicts = score_trial(self.result.recording_dir)
+        if any(v.status == "error" for v in self.verdicts):
+            pytest.fail(ScenarioFailed(self).explain(), pytrace=False)
+
+    def runtest(self) -> None:
         if not all(v.passed for v in self.verdicts):
             raise ScenarioFailed(self)
 
@@ -184,9 +201,11 @@ class ScenarioFailed(Exception):
         item = self.item
         failing = [(i, v) for i, v in enumerate(item.verdicts) if not v.passed]
         lines = [f"{item.scenario.name} [trial-{item.trial}]: {len(failing)} of "
-                 f"{len(item.verdicts)} expectations failed"]
+                 f"{len(item.verdicts)} verdicts did not pass"]
         for i, verdict in failing:
-            where = f"{_rel(item.path)}:{_line_of(item.path, ('expect', i))}"
+            # Verdicts past the expectations are the always-on call-integrity checks.
+            where = (f"{_rel(item.path)}:{_line_of(item.path, ('expect', i))}"
+                     if i < len(item.scenario.expect) else f"{_rel(item.path)}: call integrity")
             lines.append(f"{where}: {verdict.kind} {verdict.status.upper()}: {verdict.summary}")
             for ev in verdict.evidence:
                 t = f"{ev.t_ms / 1000:7.2f}s" if ev.t_ms is not None else "      - "
@@ -238,8 +257,14 @@ class _Calls:
         self._done = threading.Condition()
         self._batch: threading.Thread | None = None
         self._batch_error: BaseException | None = None
-        self._agent: Any = None
+        self._agents: dict[tuple[Any, ...], Any] = {}
         self._per_item: list[TrialResult] = []
+        self._errored_items = 0
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Under xdist the controller sees every worker's reports here.
+        if report.when == "setup" and report.failed and "realtime_scenario" in report.keywords:
+            self._errored_items += 1
 
     @property
     def options(self) -> _Options:
@@ -275,6 +300,7 @@ class _Calls:
                            f"{self._batch_error!r}")
 
     def _run_batch(self, items: list[ScenarioItem]) -> None:
+        from harness.agent import start_local_agent_for  # noqa: PLC0415
         from harness.runner import run_suite  # noqa: PLC0415
 
         scenarios: dict[str, Scenario] = {}
@@ -293,7 +319,7 @@ class _Calls:
             asyncio.run(run_suite(
                 list(scenarios.values()), out_dir=self.run_dir(), target=options.target,
                 trials=trials, concurrency=options.concurrency, faults=options.faults or None,
-                on_trial_done=done))
+                on_trial_done=done, local_agent=start_local_agent_for))
         except BaseException as exc:  # reported by every waiting item
             self._batch_error = exc
         finally:
@@ -305,7 +331,8 @@ class _Calls:
         from harness.runner import run_trial  # noqa: PLC0415
 
         options = self.options
-        local_url = self._local_url() if options.target.split(":")[0] == "local" else None
+        local = options.target.split(":")[0] == "local"
+        local_url = self._local_url(item.scenario.agent_config) if local else None
         rel = f"{item.scenario.name}/trial-{item.trial}"
         result = asyncio.run(run_trial(
             item.scenario, out_dir=self.run_dir() / rel, target=options.target,
@@ -314,21 +341,32 @@ class _Calls:
         self._per_item.append(result)
         return result
 
-    def _local_url(self) -> str:
-        if self._agent is None:
-            from harness.agent import start_local_agent  # noqa: PLC0415
+    def _local_url(self, config: AgentConfig | None) -> str:
+        """The URL of this worker's local agent for ``config`` (its profile and tool flags;
+        ``None``: the ``--realtime-agent`` config, else the default profile), started once."""
+        from harness.agent import agent_config_options, start_local_agent  # noqa: PLC0415
+        from harness.scenario.loader import load_agent_config  # noqa: PLC0415
+        from harness.scenario.models import AgentConfig  # noqa: PLC0415
 
-            self._agent = start_local_agent()
-        return self._agent.url
+        if config is None:
+            agent = self.options.agent
+            config = load_agent_config(Path(agent)) if agent else AgentConfig()
+        options = agent_config_options(config)
+        key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
+        if key not in self._agents:
+            self._agents[key] = start_local_agent(**options)
+        return self._agents[key].url
 
     # ------------------------------------------------------------------ end of the session
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self._errored_items and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
+            session.exitstatus = 3  # some scenario errored: the harness's exit-code contract
         if self._batch is not None:
             self._batch.join()
-        if self._agent is not None:
-            self._agent.stop()
+        for agent in self._agents.values():
+            agent.stop()
         if self.worker is not None and self._per_item:
             self._write_worker_run()
         options = self.options
@@ -341,9 +379,27 @@ class _Calls:
 
             outcome = report(options.report)
             tr = self.config.pluginmanager.get_plugin("terminalreporter")
+            lines = [f"realtime report: {outcome.index_html}"]
+            suite = outcome.statistics.get("suite") or {}
+            if suite.get("k", 1) > 1:
+                rate, hat = suite["pass_rate"], suite["pass_hat_k"]
+                lines.append(
+                    f"realtime statistics: k={suite['k']} trials per scenario, suite pass rate "
+                    + _estimate_text(rate) + ", pass^k " + _estimate_text(hat)
+                    + f", flaky: {', '.join(suite['flaky_scenarios']) or 'none'}")
+            if options.store:
+                from harness.nightly import store_outcome  # noqa: PLC0415
+
+                stored = store_outcome(outcome, options.store, options.label)
+                if stored.error is not None:
+                    lines.append(f"realtime store: error: {stored.error}")
+                    session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                elif stored.info is not None:
+                    lines.append(f"realtime store: stored run {stored.info.run_id}")
             if tr is not None:
                 tr.ensure_newline()
-                tr.write_line(f"realtime report: {outcome.index_html}")
+                for line in lines:
+                    tr.write_line(line)
 
     def _write_worker_run(self) -> None:
         from datetime import UTC, datetime  # noqa: PLC0415
@@ -355,6 +411,14 @@ class _Calls:
         run = RunResult(self.run_dir(), f"pytest-{self.worker}", self.options.target, now, now,
                         trials=list(self._per_item))
         write_run_file(run, self.options.faults)
+
+
+def _estimate_text(est: dict[str, Any]) -> str:
+    if est.get("value") is None:
+        return f"— (n={est.get('n', 0)})"
+    band = f" [{100 * est['low']:.0f}, {100 * est['high']:.0f}]" if est.get("low") is not None \
+        else ""
+    return f"{100 * est['value']:.0f}%{band} (n={est['n']} scenarios)"
 
 
 def _xdist_controller(config: pytest.Config) -> bool:
@@ -415,18 +479,19 @@ def realtime_target(request: pytest.FixtureRequest) -> RealtimeTarget:
     if missing:
         pytest.skip(f"target {spec!r} needs {', '.join(missing)} in the environment")
     local = spec.split(":")[0] == "local"
-    return RealtimeTarget(spec, calls._local_url() if local else None)
+    return RealtimeTarget(spec, calls._local_url(None) if local else None)
 
 
 @pytest.fixture
-def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path):  # type: ignore[no-untyped-def]
+def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path,  # type: ignore[no-untyped-def]
+                 request: pytest.FixtureRequest):
     """Run a scenario (a YAML path or a ``Scenario`` built in Python) once against the session's
     target; returns a :class:`ScenarioRun` with the recording and its verdicts.
 
     ``run_scenario(path_or_scenario, faults=[...], trial=0)``
     """
+    from harness.recording import Recording  # noqa: PLC0415
     from harness.runner import run_trial  # noqa: PLC0415
-    from harness.runner.recording import Recording  # noqa: PLC0415
     from harness.scenario.loader import load_scenario  # noqa: PLC0415
     from harness.scoring import score_trial  # noqa: PLC0415
 
@@ -435,9 +500,14 @@ def run_scenario(realtime_target: RealtimeTarget, tmp_path: Path):  # type: igno
         if not hasattr(scenario, "turns"):
             scenario = load_scenario(Path(scenario))  # type: ignore[arg-type]
         folder = tmp_path / f"{scenario.name}-trial-{trial}"  # type: ignore[union-attr]
+        local_url = realtime_target.local_url
+        if local_url is not None:
+            # the local agent that serves this scenario's own agent config
+            calls: _Calls = request.config.pluginmanager.get_plugin("harness-realtime-calls")
+            local_url = calls._local_url(scenario.agent_config)  # type: ignore[union-attr]
         result = asyncio.run(run_trial(
             scenario, out_dir=folder, target=realtime_target.spec, trial=trial,  # type: ignore[arg-type]
-            faults=faults, local_url=realtime_target.local_url))
+            faults=faults, local_url=local_url))
         if not (folder / "meta.json").is_file():
             return ScenarioRun(result, None)
         verdicts = score_trial(folder) if result.status == "completed" else []

@@ -209,23 +209,63 @@ def _neighbour(tokens: list[_Tok], i: int, step: int) -> tuple[_Tok | None, bool
 def _digitish(tok: _Tok | None) -> bool:
     if tok is None:
         return False
-    if tok.kind in ("digits", "num"):
+    if tok.kind in ("digits", "num", "rep"):
         return True
     return tok.kind == "alnum" and any(c.isdigit() for c in tok.text)
 
 
+def _spelled_digits_follow(tokens: list[_Tok], i: int) -> bool:
+    """Whether at least two digits said one by one ("7 1", "seven, one") follow token ``i``."""
+    count = 0
+    j = i + 1
+    while j < len(tokens) and count < 2:
+        tok = tokens[j]
+        if tok.kind == "soft":
+            j += 1
+            continue
+        single = (tok.kind == "digits" and len(tok.text) == 1) or (
+            tok.kind in ("num", "homo") and (tok.text in _UNITS or tok.text in _HOMOPHONES))
+        if not single:
+            return False
+        count += 1
+        j += 1
+    return count >= 2
+
+
+def _resolve_homophones(tokens: list[_Tok], value_mode: bool) -> list[_Tok]:
+    """Homophones that are digits, decided until nothing changes (in "28.0 for for six three"
+    the second "for" starts a run first, then the first one sits between digits)."""
+    tokens = list(tokens)
+    changed = True
+    while changed:
+        changed = False
+        for i, tok in enumerate(tokens):
+            if tok.kind != "homo":
+                continue
+            prev, _ = _neighbour(tokens, i, -1)
+            nxt, _ = _neighbour(tokens, i, +1)
+            between = _digitish(prev) and (_digitish(nxt) or nxt is None or nxt.kind == "hard")
+            starts_run = not _digitish(prev) and _spelled_digits_follow(tokens, i)
+            if between or starts_run or (value_mode and (_digitish(prev) or _digitish(nxt))):
+                tokens[i] = _Tok("digits", _HOMOPHONES[tok.text])
+                changed = True
+    return tokens
+
+
 def _resolve(tokens: list[_Tok], value_mode: bool) -> list[_Tok]:
-    """Decide homophones ("to" → 2) and weak letters ("a"/"i") from their neighbours."""
+    """Decide homophones ("to" → 2) and weak letters ("a"/"i") from their neighbours.
+
+    A homophone is a digit between digits, at the end of a digit run, or where a run of digits
+    said one by one starts with it ("for seven one nine" → 4719; "calling for my order" and
+    "for 24 hours" keep their word).
+    """
+    tokens = _resolve_homophones(tokens, value_mode)
     out: list[_Tok] = []
     for i, tok in enumerate(tokens):
         prev, _ = _neighbour(tokens, i, -1)
         nxt, skipped_after = _neighbour(tokens, i, +1)
         if tok.kind == "homo":
-            between = _digitish(prev) and (_digitish(nxt) or nxt is None or nxt.kind == "hard")
-            if between or (value_mode and (_digitish(prev) or _digitish(nxt))):
-                tok = _Tok("digits", _HOMOPHONES[tok.text])
-            else:
-                tok = _Tok("word", tok.text)
+            tok = _Tok("word", tok.text)
         elif tok.kind == "num" and tok.text == "oh" and not value_mode:
             if not (_digitish(prev) or (_digitish(nxt) and not skipped_after)):
                 tok = _Tok("word", tok.text)

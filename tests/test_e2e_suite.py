@@ -3,14 +3,17 @@ and each fault of the agent makes exactly the matching expectations fail (mutati
 
 Real calls: caller audio streamed in real time, the agent's VAD, ASR, dialogue policy and TTS,
 scoring and reports. A mutation test runs, with one fault switched on, the example scenarios that
-exercise that fault, and checks every verdict: the expectation kinds the fault is about fail, all
-the others pass (or, where the fault removes what they grade, are not applicable). The fault runs
-go concurrently, one ``harness.api.run_async`` per fault, so the file takes minutes.
+exercise that fault, and checks every verdict: the expectation kinds (and call-integrity checks,
+``integrity.*``) the fault is about fail, all the others pass. The degenerate agents go further:
+the ``mute`` agent runs the whole suite and may pass only what a silent agent legitimately
+satisfies; ``lead_silence_ms`` shifts what the caller hears and nothing else. The fault runs go
+concurrently, one ``harness.api.run_async`` per fault, so the file takes minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
+import statistics
 from collections import Counter
 from pathlib import Path
 
@@ -56,7 +59,8 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
         "cancel-confirmed": {"dead_air"},
     },
     "never_escalate": {
-        "human-request": {"escalation"},
+        # No escalation call, so no preamble before one: that fails too, saying why.
+        "human-request": {"escalation", "preamble"},
         "frustrated-escalation": {"escalation"},
     },
     "talk_over_noise": {
@@ -88,6 +92,22 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
     "wrong_language": {
         "spanish-greeting": {"language"},
     },
+    "malformed_event": {
+        "order-status": {"integrity.malformed_frame"},
+    },
+    "error_event": {
+        "order-status": {"integrity.server_error"},
+        "cancel-declined": {"integrity.server_error"},
+    },
+    "invent_tool": {
+        "order-status": {"integrity.undeclared_tool"},
+        "cancel-confirmed": {"integrity.undeclared_tool"},
+    },
+    "silent_audio": {
+        # Transcripts and tool calls are intact; what the caller hears is not.
+        "order-status": {"latency", "turn_answered", "speech_matches_transcript"},
+        "barge-in": {"barge_in", "turn_answered"},
+    },
 }
 """fault → scenario → the expectation kinds that must fail; every other expectation passes."""
 
@@ -96,13 +116,6 @@ CALLS_PER_RUN = 2
 """At most 8 calls at once: the latency limits of the suite hold with that much company on two
 cores (the fault-free suite runs 4 at once, ``harness run``'s default)."""
 STAGGER_S = 2.0
-
-NOT_APPLICABLE: dict[str, dict[str, set[str]]] = {
-    # No escalation call, so no preamble before one to grade.
-    "never_escalate": {"human-request": {"preamble"}},
-}
-"""Expectations a fault leaves with nothing to grade."""
-
 
 def _kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:
     return {t.scenario: {v.kind for v in t.verdicts if v.status in status}
@@ -162,8 +175,71 @@ def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> N
         errored = [f for f in _failures(outcome) if "errored" in f]
         assert errored == [], f"{fault}: {errored}"
         failed = _kinds(outcome, {"fail", "error"})
-        not_applicable = _kinds(outcome, {"not_applicable"})
         report = f"{fault}:\n" + "\n".join(_failures(outcome))
         assert failed == MUTATIONS[fault], report
-        expected_na = NOT_APPLICABLE.get(fault, {})
-        assert not_applicable == {s: expected_na.get(s, set()) for s in MUTATIONS[fault]}, report
+
+
+SILENT_AGENT_MAY_PASS = {
+    "no_tool_call": lambda p: True,
+    "no_response": lambda p: True,
+    "escalation": lambda p: p["mode"] == "forbidden",
+    "transcript": lambda p: not p["must_say"],
+    "input_heard": lambda p: True,
+    "no_filler_on_noise": lambda p: True,
+}
+"""What an agent that never answers legitimately satisfies: prohibitions (no tool call, no
+take-over, no filler on noise, no escalation, nothing forbidden said) and what the target heard.
+Every other expectation needs the agent to act and must fail (the README lists these)."""
+
+
+def test_a_mute_agent_fails_every_trial_and_passes_nothing_it_had_to_do(tmp_path: Path) -> None:
+    outcome = api.run([SCENARIOS], faults=["mute"], out_dir=tmp_path)
+    table: dict[str, Counter[str]] = {}
+    for t in outcome.trials:
+        for v in t.verdicts:
+            table.setdefault(v.kind, Counter())[v.status] += 1
+    print("\nmute: verdicts by kind\n" + "\n".join(
+        f"{kind:28} " + ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
+        for kind, c in sorted(table.items())))
+    assert {t.outcome for t in outcome.trials} == {"failed"}, "\n".join(_failures(outcome))
+    assert outcome.exit_code == api.EXIT_FAILED
+    acted = [f"{t.scenario}: {v.kind} {v.params}" for t in outcome.trials for v in t.verdicts
+             if v.status == "pass" and not SILENT_AGENT_MAY_PASS.get(v.kind, lambda p: False)(
+                 v.params)]
+    assert acted == []
+    # Scenarios longer than the agent's silence allows end at their time limit and say so.
+    assert any(v.kind == "integrity.time_limit" for t in outcome.trials for v in t.verdicts)
+
+
+LEAD_SILENCE_MS = 400
+
+
+def test_lead_silence_delays_what_the_caller_hears_not_the_first_audio(tmp_path: Path) -> None:
+    scenario = SCENARIOS / "order-status.yaml"
+
+    async def both() -> list[RunOutcome]:
+        return await asyncio.gather(
+            api.run_async([scenario], out_dir=tmp_path / "clean"),
+            api.run_async([scenario], faults=[f"lead_silence_ms={LEAD_SILENCE_MS}"],
+                          out_dir=tmp_path / "lead"))
+
+    clean, lead = asyncio.run(both())
+
+    def per_turn(outcome: RunOutcome) -> dict[int, dict[str, float]]:
+        [trial] = outcome.trials
+        [latency] = [v for v in trial.verdicts if v.kind == "latency"]
+        return {row["turn"]: row for row in latency.measured["per_turn"]}
+
+    a, b = per_turn(clean), per_turn(lead)
+    turns = sorted(set(a) & set(b))
+    assert len(turns) >= 3, (a, b)
+    # Audible onset − first delta is the leading silence of the reply's audio: it grows by N.
+    hold = {t: (b[t]["voice_to_voice_ms"] - b[t]["first_audio_ms"])
+            - (a[t]["voice_to_voice_ms"] - a[t]["first_audio_ms"]) for t in turns}
+    print(f"\nlead_silence_ms={LEAD_SILENCE_MS}: added to voice-to-voice per turn {hold}")
+    assert all(abs(d - LEAD_SILENCE_MS) <= 5 for d in hold.values()), hold
+    # The first audio delta is not held back: it arrives as early as without the fault.
+    first = [b[t]["first_audio_ms"] - a[t]["first_audio_ms"] for t in turns]
+    assert statistics.median(first) < LEAD_SILENCE_MS / 4, first
+    grown = [b[t]["voice_to_voice_ms"] - a[t]["voice_to_voice_ms"] for t in turns]
+    assert statistics.median(grown) > LEAD_SILENCE_MS * 3 / 4, grown

@@ -70,8 +70,9 @@ def test_pass_and_fault_failure_with_evidence_and_report(suite: pytest.Pytester,
         "--realtime-fault", "no_preamble", "--realtime-report", str(report), "-rA",
         "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == 1  # some failed
     result.stdout.fnmatch_lines([
-        "lookup [[]trial-0[]]: 1 of 2 expectations failed",
+        "lookup [[]trial-0[]]: 1 of 2 verdicts did not pass",
         # the failing verdict points at the expectation's line in the scenario file
         f"lookup.yaml:{PREAMBLE_LINE}: preamble FAIL: *",
         "*lookup_order*",
@@ -90,6 +91,7 @@ def test_unreachable_target_is_an_error_not_a_failure(suite: pytest.Pytester) ->
     result = suite.runpytest_subprocess("greeting.yaml", "--realtime-target",
                                         "ws://127.0.0.1:9/v1/realtime", "-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
+    assert result.ret == 3  # some errored, as every harness command says it
     result.stdout.fnmatch_lines(["*greeting [[]trial-0[]] errored: *127.0.0.1:9*"])
     assert "Traceback" not in result.stdout.str()
 
@@ -109,6 +111,7 @@ def test_bad_scenario_is_one_collection_error_with_its_location(pytester: pytest
                                       "  - sing: hello\nexpect:\n  - no_tool_call: {}\n")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
+    assert result.ret == 2  # invalid input
     result.stdout.fnmatch_lines(["*broken.yaml:4:*turns[[]0[]]*sing*"])
     assert "Traceback" not in result.stdout.str()
 
@@ -125,3 +128,34 @@ def test_xdist_workers_each_run_their_own_agent_and_one_report(suite: pytest.Pyt
     workers = {t["path"].split("/")[0] for t in run["trials"]}
     assert workers <= {"gw0", "gw1"} and workers
     assert (report / "index.html").is_file()
+
+
+CLINIC_AGENT = REPO / "examples" / "clinic" / "agent.yaml"
+NURSE = f"""\
+name: nurse
+agent: {CLINIC_AGENT}
+turns:
+  - say: "Hello. Can I speak to the nurse, please?"
+expect:
+  - escalation: {{mode: required, by_turn: 1, tool: transfer_to_nurse, spoken_handoff: true}}
+"""
+NURSE_FIXTURE = """\
+from pathlib import Path
+
+
+def test_the_fixture_runs_the_scenario_against_its_own_agent(run_scenario):
+    run = run_scenario(Path(__file__).with_name("nurse.yaml"))
+    assert run.passed, [v.summary for v in run.failing()]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+def test_every_route_uses_the_scenarios_own_agent_profile(pytester: pytest.Pytester,
+                                                          workers: list[str]) -> None:
+    # The clinic's agent config names its profile relative to itself; pytest runs elsewhere.
+    # The default profile knows no nurse: only the configured one can pass.
+    pytester.makefile(".yaml", nurse=NURSE)
+    pytester.makepyfile(test_nurse_fixture=NURSE_FIXTURE)
+    result = pytester.runpytest_subprocess(*workers, "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)

@@ -143,3 +143,29 @@ def test_to_spoken_says_digits_one_by_one() -> None:
 def test_spelled_email_round_trips(value: str) -> None:
     spoken = to_spoken(value, spell_local_part=True)
     assert find_readbacks(f"Just to confirm, that is {spoken}. Should I go ahead?") == [value]
+
+
+@pytest.mark.parametrize(("sentence", "values"), [
+    # homophones inside and at the start of a digit run become digits
+    ("For 7 1 9 0 2 6.", ["4719026"]),
+    ("My patient number is for seven one nine oh two six", ["4719026"]),
+    ("It's ate 3 5 2 1", ["83521"]),
+    ("It's too 4 6", ["246"]),
+    ("Won 2 3 4", ["1234"]),
+    ("nine one two won three", ["91213"]),
+    ("eight three five to one", ["83521"]),
+    ("That is 8, 3, 5, 2, to.", ["83522"]),
+    # ... and stay words elsewhere
+    ("I'm calling for my order.", []),
+    ("I need it for 24 hours", ["24"]),
+    ("I want to talk to a human", []),
+    ("I ate already, thanks", []),
+    ("We won the game", []),
+    # "oh", double/triple, grouped numbers
+    ("Two, oh, four, eight.", ["2048"]),
+    ("double five, triple oh, two", ["550002"]),
+    ("It is eighty-three, fifty-two, seven.", ["83527"]),
+    ("eighty three fifty two", ["8352"]),
+])
+def test_spoken_digits_in_and_out_of_digit_context(sentence: str, values: list[str]) -> None:
+    assert find_readbacks(sentence, min_chars=1) == values

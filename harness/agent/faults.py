@@ -28,13 +28,30 @@ server level (the rest of ``harness.agent``):
 - ``malformed_event``: the server sends one malformed event during the session.
 - ``wrong_language``: every spoken line is said in Spanish instead of the session's language
   (what an agent does that switches on a caller's accent or greeting).
+
+degenerate agents (output level, :class:`FaultInjector`), which a trustworthy harness must never
+pass:
+
+- ``mute``: the agent hears the caller (VAD, transcription) but never answers: no response, no
+  speech, no tool call.
+- ``silent_audio``: every response's audio is digital silence of the same length; transcripts,
+  tool calls and timing are unchanged.
+- ``lead_silence_ms=N``: every response's audio starts with N ms of digital silence, so the
+  caller hears it N ms later while its first audio delta arrives on time.
+- ``error_event``: the server sends one ``error`` event after its first response is done.
+- ``invent_tool``: the agent's first response that does anything also calls a tool the session
+  did not declare (:data:`INVENTED_TOOL`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
+
+from harness.agent.actions import CallTool
 from harness.errors import InputError
 
 RETRY_LOOP_REPEATS = 3
@@ -46,6 +63,9 @@ wrong)."""
 
 WRONG_LANGUAGE_LINE = "Claro que sí, con mucho gusto le ayudo con su pedido ahora mismo."
 """What ``wrong_language`` says instead of each line."""
+
+INVENTED_TOOL = "read_internal_records"
+"""The tool the ``invent_tool`` fault calls: no session declares it."""
 
 
 @dataclass
@@ -68,6 +88,11 @@ class Faults:
     two_questions: bool = False
     filler_on_noise: bool = False
     wrong_language: bool = False
+    mute: bool = False
+    silent_audio: bool = False
+    lead_silence_ms: int = 0
+    error_event: bool = False
+    invent_tool: bool = False
 
     @property
     def opens_caller_gate(self) -> bool:
@@ -144,3 +169,52 @@ class Faults:
                     value != f.default or f.default is None):
                 out.append(f"{f.name}={value}")
         return ",".join(out)
+
+
+class FaultInjector:
+    """The degenerate-agent faults of one session, applied where the agent's output leaves it.
+
+    The session asks at four points: whether to answer at all (:meth:`answers`), what a response
+    does (:meth:`actions`), what a sentence sounds like (:meth:`speech`) and which events follow
+    an event it sends (:meth:`after_event`).
+    """
+
+    def __init__(self, faults: Faults):
+        self.faults = faults
+        self._invented = False
+        self._error_sent = False
+
+    def answers(self) -> bool:
+        """Whether the agent creates responses at all (a mute agent never does)."""
+        return not self.faults.mute
+
+    def actions(self, actions: list[Any]) -> list[Any]:
+        """What a response does (the policy's ``Say`` / ``CallTool`` actions)."""
+        if self.faults.invent_tool and actions and not self._invented:
+            self._invented = True
+            return [*actions, CallTool(INVENTED_TOOL, {})]
+        return actions
+
+    def speech(self, speech: Any, output_format: dict[str, Any], *, head: bool) -> Any:
+        """A synthesised sentence as the caller will get it; ``head`` is the response's first
+        sentence."""
+        from harness.agent.tts import TTS_RATE, SpokenSentence, encode  # noqa: PLC0415
+
+        lead = self.faults.lead_silence_ms if head else 0
+        if not lead and not self.faults.silent_audio:
+            return speech
+        pcm = np.zeros_like(speech.pcm) if self.faults.silent_audio else speech.pcm
+        if lead:
+            pcm = np.concatenate([np.zeros(lead * TTS_RATE // 1000, dtype=pcm.dtype), pcm])
+        return SpokenSentence(text=speech.text, pcm=pcm, encoded=encode(pcm, output_format))
+
+    def after_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Events the server sends right after ``event``."""
+        if (self.faults.error_event and not self._error_sent
+                and event["type"] == "response.done"):
+            self._error_sent = True
+            from harness.agent.events import error_event  # noqa: PLC0415
+
+            return [error_event("The server had an error while processing your request.",
+                                code="server_error", error_type="server_error")]
+        return []

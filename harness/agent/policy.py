@@ -1,70 +1,41 @@
 """Rule-based dialogue policy of the local reference agent, driven by an agent profile YAML.
 
-The server turns caller audio into transcripts and calls the policy; the policy answers with
-actions, which the server performs in order:
+It implements :class:`harness.agent.dialogue.DialoguePolicy` for any domain the profile
+describes. ``Policy(profile, session_tools, faults, flags)``: ``session_tools`` is the session's
+tool list as ``session.update`` carries it; an intent names the session tool it calls (or an
+entry of the profile's ``tools``), and a tool the session lacks makes the agent say it cannot do
+that instead of calling an unknown name. ``flags`` (:class:`harness.agent.dialogue.ToolFlags`,
+from the agent config) say which tools write (always confirmed first), which one hands the call
+to a human, and which one is the no-op wait tool.
 
-- ``Say(text)``: speak ``text`` (one TTS response part).
-- ``CallTool(name, arguments)``: emit a function call. The server sends the call, waits for the
-  client's ``function_call_output`` and hands it to ``on_tool_output``. A ``CallTool`` is always
-  the last action of a list.
-
-Interface (the server codes against this):
-
-- ``Policy(profile, session_tools, faults)``: ``session_tools`` is the session's tool list as
-  ``session.update`` carries it (``{"type": "function", "name": ..., "parameters": {...}}``).
-  The profile names tools by role; a role whose tools the session lacks is unavailable, and the
-  agent says it cannot do that instead of calling an unknown name.
-- ``on_user_turn(transcript, addressed=True) -> list[Action]``: a committed caller utterance.
-  ``[]`` means stay silent. Pass ``addressed=False`` when the server's own gating (level,
-  voice) thinks the audio was not meant for the agent; the policy then stays silent or calls
-  the wait tool. It also treats empty or non-speech transcripts ("[Music]") and, in the middle
-  of a task, speech unrelated to the call ("Can you turn that down?") as not addressed. Under
-  the ``talk_over_noise`` fault it answers all of these with a clarification instead.
-- ``on_tool_output(name, arguments, output) -> list[Action]``: the output of a call the policy
-  made (a JSON string or an already-decoded value).
-- ``on_no_input() -> list[Action]``: the idle timeout fired (no caller speech).
-- ``on_interrupted(spoken_text)``: the caller barged in; ``spoken_text`` is what was heard of the
-  agent's reply before it stopped.
-- ``profile.transcription_prompt``: a prompt for the recogniser when the session's input
-  transcription gives none: the setting of the call, without example values (whisper copies
-  example digits and letters into transcripts of noisy audio).
-- ``hold_ms`` (property) and ``on_hold_expired() -> list[Action]``: after ``on_user_turn``
-  returned ``[]`` for an unfinished utterance ("my order number is, um", a cut-off "eight,
-  three,"), ``hold_ms`` is how long to wait for the caller to go on (else ``None``). If speech
-  starts within that time, the next ``on_user_turn`` joins the held words; if not, call
-  ``on_hold_expired()`` and perform its actions (a clarification question, typically).
-
-Behaviour (the support-desk profile; DESIGN §8, ``scenarios/README.md``): intents from trigger
-patterns; slots collected one at a time and normalised with ``harness.spoken``; identifiers read
-back digit by digit before use; a confirmation question naming the key arguments before any
-write tool and the call only after a clear yes (a no cancels and says so); a short preamble
-before every tool call; answers built from the tool output; escalation on request, on
-frustration, after repeated failures (offered) and after repeated no-input; clarification on
-partial or unclear input (a cut-off ID never reaches a tool); silence on non-addressed audio.
-Policy-level faults (``harness.agent.faults``) change exactly the behaviour they name.
+Behaviour: intents from trigger patterns (escalation intents first); slots collected one at a
+time and heard by kind (``harness.agent.slots``); values read back before use; a confirmation
+question naming the key arguments before a write and the call only after a clear yes (a no
+cancels and says so); a short preamble before every tool call; answers built from the tool
+output; escalation on request, on frustration, after repeated failures (offered) and after
+repeated no-input; clarification on partial or unclear input (a cut-off ID never reaches a
+tool; an answer given in several breaths is held and joined first); silence (or the wait tool)
+on audio not addressed to the agent, on empty or non-speech transcripts ("[Music]") and, in the
+middle of a task, on speech unrelated to the call. Policy-level faults
+(``harness.agent.faults``) change exactly the behaviour they name.
 """
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
-
+from harness.agent import slots
+from harness.agent.dialogue import Action, CallTool, Say
 from harness.agent.faults import Faults
-from harness.errors import InputError
-from harness.spoken import find_readbacks, normalize_value, to_spoken, values_equal
+from harness.agent.outputs import (
+    clean,
+    decode_output,
+    is_error,
+)
+from harness.agent.policy_state import Awaiting, PolicyState, Task
+from harness.agent.profile import IntentSpec, Profile, load_profile
+from harness.spoken import find_readbacks, values_equal
 
 __all__ = [
     "Action",
@@ -76,305 +47,22 @@ __all__ = [
     "load_profile",
 ]
 
-PROFILES_DIR = Path(__file__).parent / "profiles"
-
-ToolRole = Literal["lookup", "cancel", "update_email", "escalate", "wait"]
-
-
-# --------------------------------------------------------------------------- actions
-
-
-@dataclass
-class Say:
-    """Speak this text."""
-
-    text: str
-
-
-@dataclass
-class CallTool:
-    """Call this session tool; the output comes back through ``Policy.on_tool_output``."""
-
-    name: str
-    arguments: dict[str, Any] = field(default_factory=dict)
-
-
-Action = Say | CallTool
-
-
-# --------------------------------------------------------------------------- profile
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _check_patterns(patterns: list[str]) -> list[str]:
-    for p in patterns:
-        try:
-            re.compile(p)
-        except re.error as exc:
-            raise ValueError(f"{p!r} is not a valid regex: {exc}") from None
-    return patterns
-
-
-class SlotSpec(_Strict):
-    """A value the agent collects: an identifier or an email address."""
-
-    kind: Literal["id", "email"] = Field(..., description="how the value is found in speech")
-    label: str = Field(..., description="what the agent calls it, e.g. 'order number'")
-    pattern: str = Field(..., description="regex a complete normalised value matches")
-    rewrites: list[tuple[str, str]] = Field(
-        default_factory=list,
-        description="(regex, replacement) pairs tried when a value misses the pattern")
-    upper: bool = Field(False, description="pass letters to tools upper-case (AB-1234)")
-    numerals: bool = Field(False, description="read digits back as numerals (8, 3, 5)")
-    spell_local_part: bool = Field(False, description="spell an email's local part in read-backs")
-    prompt: str = Field(..., description="question asking for the value")
-    partial_prompt: str = Field(..., description="question after a partial, cut-off value")
-    unclear_prompt: str = Field(..., description="question when no value could be heard")
-    readback: str = Field(..., description="read-back question; {value} is the spoken value")
-    corrected_readback: str = Field(..., description="read-back after a correction")
-    reask: str = Field(..., description="question after the caller rejects a read-back")
-
-    @field_validator("pattern")
-    @classmethod
-    def _valid_pattern(cls, v: str) -> str:
-        return _check_patterns([v])[0]
-
-
-class ResultRule(_Strict):
-    """How to say a successful tool output: the first rule whose conditions hold is used."""
-
-    when: dict[str, Any] = Field(default_factory=dict, description="output fields that must equal")
-    requires: list[str] = Field(default_factory=list, description="output fields that must exist")
-    say: str = Field(..., description="template; {field} is an output field or a slot")
-
-
-class IntentSpec(_Strict):
-    """Something the caller wants, recognised by patterns on the transcript."""
-
-    name: str
-    patterns: list[str] = Field(..., min_length=1)
-    say: str | None = Field(None, description="a direct answer (no tool)")
-    when_idle: bool = Field(
-        False, description="only when no question is open (a lone 'thank you' heard while "
-        "waiting for a yes is more likely a recogniser's guess on noise than a goodbye)")
-    escalate: str | None = Field(None, description="hand the call over, with this reason")
-    slots: list[str] = Field(default_factory=list, description="values to collect, in order")
-    tool: ToolRole | None = Field(None, description="role of the tool to call with the slots")
-    arguments: dict[str, str] = Field(default_factory=dict, description="tool argument → slot")
-    action: str = Field("do that", description="what the intent does, for 'I can't {action}'")
-    readback_in_confirmation: list[str] = Field(
-        default_factory=list, description="slots read back inside the confirmation question")
-    confirm: str | None = Field(None, description="confirmation question before a write tool")
-    declined: str | None = Field(None, description="said when the caller declines the write")
-    preambles: list[str] = Field(default_factory=list, description="said before the call, in turn")
-    results: list[ResultRule] = Field(default_factory=list)
-    not_found: str | None = Field(None, description="said when the output is a not-found error")
-    failed: str | None = Field(None, description="said when the tool fails (offers a retry)")
-
-    @field_validator("patterns")
-    @classmethod
-    def _valid_patterns(cls, v: list[str]) -> list[str]:
-        return _check_patterns(v)
-
-
-class Signals(_Strict):
-    """Patterns for what the caller signals beyond intents."""
-
-    affirm: list[str]
-    deny: list[str]
-    frustration: list[str]
-    incomplete: list[str] = Field(..., description="an utterance ending like this is unfinished")
-    not_speech: list[str] = Field(..., description="recogniser output on non-speech audio")
-    domain: list[str] = Field(..., description="words that tie an utterance to the call")
-
-    @field_validator("*")
-    @classmethod
-    def _valid_patterns(cls, v: list[str]) -> list[str]:
-        return _check_patterns(v)
-
-
-class Messages(_Strict):
-    """Fixed sentences of the agent."""
-
-    unclear: list[str] = Field(..., min_length=1, description="used in turn, never twice in a row")
-    handoff: str
-    handoff_done: str
-    cannot: str
-    cannot_escalate: str
-    failed_again: str
-    frustration: str
-    anything_else: str
-    no_input: str
-    nothing_pending: str
-
-
-class EscalationSpec(_Strict):
-    """When the agent hands the call to a human."""
-
-    after_failures: int = Field(2, ge=1, description="failed tool calls in one task")
-    on_failures: Literal["offer", "transfer"] = "offer"
-    after_no_input: int = Field(3, ge=1, description="idle timeouts in a row")
-    on_frustration: bool = True
-    reasons: dict[Literal["frustration", "failures", "no_input"], str]
-
-
-class Profile(_Strict):
-    """An agent profile: tools by role, slots, intents, signals, messages."""
-
-    name: str
-    description: str = ""
-    tools: dict[ToolRole, list[str]] = Field(
-        ..., description="role → tool names; the first one the session has is used")
-    slots: dict[str, SlotSpec]
-    intents: list[IntentSpec] = Field(..., min_length=1)
-    default_intent: str | None = Field(None, description="intent of a bare value")
-    signals: Signals
-    messages: Messages
-    escalation: EscalationSpec
-    transcription_prompt: str | None = Field(
-        None, description="recogniser prompt for sessions that give none (the call's setting)")
-    hold_ms: int = Field(1800, ge=0, le=20_000)
-    not_addressed: Literal["wait", "silent"] = "wait"
-
-    @model_validator(mode="after")
-    def _references(self) -> Profile:
-        names = {i.name for i in self.intents}
-        if self.default_intent is not None and self.default_intent not in names:
-            raise ValueError(f"default_intent {self.default_intent!r} is not an intent")
-        for intent in self.intents:
-            used = [*intent.slots, *intent.arguments.values(), *intent.readback_in_confirmation]
-            for slot in used:
-                if slot not in self.slots:
-                    raise ValueError(f"intent {intent.name!r} uses unknown slot {slot!r}")
-            if intent.tool is not None and intent.tool not in self.tools:
-                raise ValueError(f"intent {intent.name!r} uses tool role {intent.tool!r}, "
-                                 "which 'tools' does not map")
-        return self
-
-    def intent(self, name: str) -> IntentSpec:
-        return next(i for i in self.intents if i.name == name)
-
-
-def _yaml_line(text: str, path: tuple[Any, ...]) -> tuple[int, int] | None:
-    """1-based line and column of ``path`` (keys and indexes) in a YAML document: the key of
-    the deepest mapping entry found, or the list item."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    best = node
-    for key in path:
-        if isinstance(node, yaml.MappingNode):
-            entry = next(((k, v) for k, v in node.value if k.value == str(key)), None)
-            if entry is None:
-                break
-            best, node = entry
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            best = node = node.value[key]
-        else:
-            break
-    if best is None:
-        return None
-    return best.start_mark.line + 1, best.start_mark.column + 1
-
-
-def load_profile(name_or_path: str | Path) -> Profile:
-    """A profile by name (``support_desk``, from ``harness/agent/profiles/``) or YAML path.
-
-    Raises ``InputError`` (file:line:col, field, what was expected) on a bad profile.
-    """
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        path = candidate
-    else:
-        path = PROFILES_DIR / f"{name_or_path}.yaml"
-        if not path.exists():
-            known = ", ".join(sorted(p.stem for p in PROFILES_DIR.glob("*.yaml")))
-            raise InputError(f"unknown agent profile {str(name_or_path)!r}; expected a YAML file "
-                             f"or one of: {known}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"cannot read agent profile: {exc.strerror}", location=str(path)) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise InputError(f"invalid YAML: {getattr(exc, 'problem', exc)}", location=where) from None
-    try:
-        return Profile.model_validate(data)
-    except ValidationError as exc:
-        err = exc.errors()[0]
-        loc = tuple(err["loc"])
-        pos = _yaml_line(text, loc)
-        where = f"{path}:{pos[0]}:{pos[1]}" if pos else str(path)
-        dotted = ".".join(str(p) for p in loc) or None
-        raise InputError(err["msg"], location=where, field=dotted) from None
-
 
 # --------------------------------------------------------------------------- policy state
 
 
-@dataclass
-class _Task:
-    """The request being served: its intent, confirmed values and failed calls."""
-
-    intent: IntentSpec
-    values: dict[str, str] = field(default_factory=dict)
-    candidates: dict[str, str] = field(default_factory=dict)
-    failures: int = 0
-
-
-@dataclass
-class _Awaiting:
-    """What the agent's last question asked for."""
-
-    kind: Literal["slot", "readback", "confirm", "retry", "transfer"]
-    slot: str | None = None
-    value: str | None = None
-
-
-@dataclass
-class _Extracted:
-    status: Literal["ok", "partial", "none"]
-    value: str | None = None
-
-
-_ORDINALS = {"first": 0, "second": 1, "third": 2, "fourth": 3, "fifth": 4, "sixth": 5,
-             "seventh": 6, "eighth": 7, "ninth": 8, "tenth": 9, "last": -1}
-_POSITIONAL = re.compile(
-    r"\b(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last)\s+"
-    r"(?:digit|number|letter|character|one)?\s*(?:is|should be|was|'s)\s+(?:an?\s+)?([\w]+)")
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫]+")
 
 
-class Policy:
+class Policy(PolicyState):
     """The dialogue policy of one session (see the module docstring for the interface)."""
 
-    def __init__(self, profile: Profile, session_tools: list[dict[str, Any]],
-                 faults: Faults | None = None) -> None:
-        self.profile = profile
-        self.faults = faults or Faults()
-        self._tool_schemas = {t["name"]: t for t in session_tools if "name" in t}
-        self._task: _Task | None = None
-        self._awaiting: _Awaiting | None = None
-        self._held: str | None = None
-        # The caller's latest words when they were joined to held ones (see ``_extract``).
-        self._fresh: str | None = None
-        self._pending: tuple[str, dict[str, Any]] | None = None
-        self._unclear_next = 0
-        self._last_said: str | None = None
-        self._preamble_next: dict[str, int] = {}
-        self._no_input = 0
-        self._escalated = False
-        self._handoff_after_call = False
-        self.interrupted_text: str | None = None
-
     # ------------------------------------------------------------------ public interface
+
+    @property
+    def transcription_prompt(self) -> str | None:
+        """The recogniser prompt of the profile (the setting of the call)."""
+        return self.profile.transcription_prompt
 
     @property
     def hold_ms(self) -> int | None:
@@ -404,40 +92,40 @@ class Policy:
 
     def on_tool_output(self, name: str, arguments: dict[str, Any], output: Any) -> list[Action]:
         """The output of a call this policy made → what to say next."""
-        output = _decode(output)
-        if name in self._role_tools("wait"):
+        output = decode_output(output)
+        if name in self.flags.wait:
             return []
-        if name in self._role_tools("escalate"):
+        if name in self.flags.escalation:
             self._pending = None
             if self._handoff_after_call:
                 self._handoff_after_call = False
                 return self._say(self.profile.messages.handoff)
-            return [] if not _is_error(output) else self._say(self.profile.messages.handoff_done)
+            return [] if not is_error(output) else self._say(self.profile.messages.handoff_done)
         pending, self._pending = self._pending, None
         task = self._task
         if task is None or pending is None or pending[0] != name:
             return []
         intent = task.intent
-        if _is_error(output) and self.faults.retries_failed_call(task.failures + 1):
+        if is_error(output) and self.faults.retries_failed_call(task.failures + 1):
             task.failures += 1
             self._pending = pending
             return [CallTool(*pending)]
-        if _is_error(output) and self.faults.false_success:
+        if is_error(output) and self.faults.false_success:
             return self._claim_success(intent, task)
-        if _is_error(output):
+        if is_error(output):
             task.failures += 1
-            if _is_not_found(output) and intent.not_found:
+            if self._is_not_found(output) and intent.not_found:
                 text = self._fill(intent.not_found, task)
                 for slot in intent.slots:
                     task.values.pop(slot, None)
                 first = intent.slots[0] if intent.slots else None
-                self._awaiting = _Awaiting("slot", first) if first else None
+                self._awaiting = Awaiting("slot", first) if first else None
                 if task.failures >= self.profile.escalation.after_failures:
                     return self._after_repeated_failures(task)
                 return self._say(text)
             if task.failures >= self.profile.escalation.after_failures:
                 return self._after_repeated_failures(task)
-            self._awaiting = _Awaiting("retry")
+            self._awaiting = Awaiting("retry")
             return self._say(self._fill(intent.failed or self.profile.messages.failed_again, task))
         task.failures = 0
         self._task = None
@@ -464,14 +152,14 @@ class Policy:
 
     def _handle(self, text: str, *, final: bool) -> list[Action]:
         """Decide what to do with one (possibly joined) utterance."""
-        lowered = _clean(text)
+        lowered = clean(text)
         if not lowered:
             return self._not_addressed()
         esc = self.profile.escalation
 
-        human = self._intent_named(lowered, "human")
-        if human is not None:
-            return self._escalate(human.escalate or "caller asked for a person")
+        for intent in self.profile.intents:
+            if intent.escalate is not None and self._said(intent, lowered):
+                return self._escalate(intent.escalate)
         if esc.on_frustration and self._matches("frustration", lowered):
             return self._escalate(esc.reasons["frustration"],
                                   fallback=self.profile.messages.frustration)
@@ -497,16 +185,17 @@ class Policy:
         task = self._task
         if task is not None:
             missing = [s for s in task.intent.slots if s not in task.values]
-            heard = any(self._extract(self.profile.slots[s], text).status != "none"
+            asked_slot = self._asked_slot()
+            heard = any(self._extract(s, text, asked=s == asked_slot).status != "none"
                         for s in missing)
-            asked = self._awaiting is not None and self._awaiting.kind == "slot"
+            asked = asked_slot is not None
             if missing and (heard or (asked and self._relevant(lowered))):
                 return self._collect(task, text, final)
 
         if self._task is None and self.profile.default_intent:
             default = self.profile.intent(self.profile.default_intent)
             slot = default.slots[0] if default.slots else None
-            if slot and self._extract(self.profile.slots[slot], text).status != "none":
+            if slot and self._extract(slot, text, asked=False).status != "none":
                 return self._start(default, text, final)
 
         if self._matches("incomplete", lowered) and not final:
@@ -517,7 +206,7 @@ class Policy:
             return self._not_addressed()
         return self._say(self._unclear())
 
-    def _answer_question(self, awaiting: _Awaiting, lowered: str, text: str,
+    def _answer_question(self, awaiting: Awaiting, lowered: str, text: str,
                          final: bool) -> list[Action] | None:
         """The caller's answer to a yes/no question, or None when it is not an answer."""
         task = self._task
@@ -526,11 +215,15 @@ class Policy:
 
         if awaiting.kind == "readback" and task is not None and awaiting.slot is not None:
             spec = self.profile.slots[awaiting.slot]
-            corrected = self._correction(spec, awaiting.value or "", lowered, text)
+            corrected = slots.correction(spec, awaiting.value or "", lowered, text, self._fresh)
+            if affirmed and spec.kind in ("name", "text"):
+                # "Yes, go ahead" answers the read-back; it is not a new name or text.
+                corrected = slots.Extracted("none")
             if corrected.status == "ok" and corrected.value is not None and not (
                     affirmed and values_equal(corrected.value, awaiting.value)):
-                self._awaiting = _Awaiting("readback", awaiting.slot, corrected.value)
-                return self._say(self._fill_value(spec.corrected_readback, spec, corrected.value))
+                self._awaiting = Awaiting("readback", awaiting.slot, corrected.value)
+                template = spec.corrected_readback or spec.readback or "{value}"
+                return self._say(self._fill_value(template, spec, corrected.value))
             if corrected.status == "partial" and (denied or not affirmed):
                 return self._partial(task, awaiting.slot, text, final)
             if affirmed:
@@ -538,15 +231,15 @@ class Policy:
                 self._awaiting = None
                 return self._next_step(task)
             if denied:
-                self._awaiting = _Awaiting("slot", awaiting.slot)
-                return self._say(spec.reask)
+                self._awaiting = Awaiting("slot", awaiting.slot)
+                return self._say(spec.reask or spec.prompt)
             return None
 
         if awaiting.kind == "confirm" and task is not None:
             merged = [s for s in task.intent.readback_in_confirmation if s in task.values]
             for slot in merged:
                 spec = self.profile.slots[slot]
-                corrected = self._correction(spec, task.values[slot], lowered, text)
+                corrected = slots.correction(spec, task.values[slot], lowered, text, self._fresh)
                 if corrected.status == "ok" and corrected.value is not None and \
                         not values_equal(corrected.value, task.values[slot]):
                     task.values[slot] = corrected.value
@@ -591,27 +284,27 @@ class Policy:
             return self._say(intent.say.strip())
         if intent.tool is not None and self._tool_name(intent.tool) is None:
             if self.faults.pretend_action:
-                return self._claim_success(intent, _Task(intent))
+                return self._claim_success(intent, Task(intent))
             self._task = None
             return self._say(self.profile.messages.cannot.format(action=intent.action))
-        self._task = _Task(intent)
+        self._task = Task(intent)
         return self._collect(self._task, text, final)
 
-    def _collect(self, task: _Task, text: str, final: bool) -> list[Action]:
+    def _collect(self, task: Task, text: str, final: bool) -> list[Action]:
         """Take the values this utterance carries, then take the next step."""
         missing = [s for s in task.intent.slots if s not in task.values]
-        asked = self._awaiting.slot if self._awaiting and self._awaiting.kind == "slot" else None
+        asked = self._asked_slot()
         for slot in missing:
-            got = self._extract(self.profile.slots[slot], text)
+            got = self._extract(slot, text, asked=slot == asked)
             if got.status == "ok" and got.value is not None:
                 task.candidates[slot] = got.value
             elif got.status == "partial" and (slot == asked or slot == missing[0]):
                 return self._partial(task, slot, text, final)
-        if not task.candidates and self._matches("incomplete", _clean(text)) and not final:
+        if not task.candidates and self._matches("incomplete", clean(text)) and not final:
             return self._hold(text)
         return self._next_step(task)
 
-    def _next_step(self, task: _Task) -> list[Action]:
+    def _next_step(self, task: Task) -> list[Action]:
         """Ask for, read back or confirm the next value, or call the tool."""
         intent = task.intent
         for slot in intent.slots:
@@ -621,29 +314,41 @@ class Policy:
             candidate = task.candidates.pop(slot, None)
             if candidate is None:
                 # Asked already and still no value: say so, and how to give it.
-                asked = self._awaiting == _Awaiting("slot", slot)
-                self._awaiting = _Awaiting("slot", slot)
+                asked = self._awaiting == Awaiting("slot", slot)
+                self._awaiting = Awaiting("slot", slot)
                 question = spec.unclear_prompt if asked else spec.prompt
                 later = [s for s in intent.slots if s not in task.values and s != slot]
                 if self.faults.two_questions and later:
                     question = f"{question} {self.profile.slots[later[0]].prompt}"
                 return self._say(question)
             rest_done = all(s in task.values for s in intent.slots if s != slot)
-            if slot in intent.readback_in_confirmation and intent.confirm and rest_done:
+            if slot in intent.readback_in_confirmation and self._confirms(intent) and rest_done:
                 # The confirmation question reads this value back.
                 task.values[slot] = candidate
                 continue
-            self._awaiting = _Awaiting("readback", slot, candidate)
+            if spec.readback is None:
+                task.values[slot] = candidate
+                continue
+            self._awaiting = Awaiting("readback", slot, candidate)
             return self._say(self._fill_value(spec.readback, spec, candidate))
-        if intent.confirm and not self.faults.skip_confirmation:
+        if self._confirms(intent) and not self.faults.skip_confirmation:
             return self._confirm(task)
         return self._call(task)
 
-    def _confirm(self, task: _Task) -> list[Action]:
-        self._awaiting = _Awaiting("confirm")
-        return self._say(self._fill(task.intent.confirm or "", task))
+    def _confirm(self, task: Task) -> list[Action]:
+        self._awaiting = Awaiting("confirm")
+        return self._say(self._confirmation(task))
 
-    def _call(self, task: _Task) -> list[Action]:
+    def _confirms(self, intent: IntentSpec) -> bool:
+        """Whether the intent asks before its call: it has a question, or its tool writes."""
+        name = self._tool_name(intent.tool) if intent.tool else None
+        return intent.confirm is not None or (name is not None and name in self.flags.write)
+
+    def _confirmation(self, task: Task) -> str:
+        template = task.intent.confirm or self.profile.messages.confirm_write
+        return self._fill(template, task, {"action": task.intent.action})
+
+    def _call(self, task: Task) -> list[Action]:
         """Preamble and the tool call for the task's intent."""
         intent = task.intent
         name = self._tool_name(intent.tool) if intent.tool else None
@@ -664,17 +369,20 @@ class Policy:
         self._last_said = None
         return actions
 
-    def _partial(self, task: _Task, slot: str, text: str, final: bool) -> list[Action]:
+    def _partial(self, task: Task, slot: str, text: str, final: bool) -> list[Action]:
         """A partial value: wait for the rest, then ask again (or, faulty, use it)."""
         if not final:
             return self._hold(text)
         spec = self.profile.slots[slot]
-        if self.faults.tool_on_partial_id and task.intent.tool == "lookup" and spec.kind == "id":
-            partial = self._extract(spec, text).value
+        name = self._tool_name(task.intent.tool) if task.intent.tool else None
+        reads = name is not None and name not in self.flags.write | self.flags.escalation
+        if self.faults.tool_on_partial_id and reads and spec.kind in (
+                "digits", "alphanumeric", "phone"):
+            partial = self._extract(slot, text, asked=True).value
             if partial:
                 task.values[slot] = partial
                 return self._next_step(task)
-        self._awaiting = _Awaiting("slot", slot)
+        self._awaiting = Awaiting("slot", slot)
         return self._say(spec.partial_prompt)
 
     def _hold(self, text: str) -> list[Action]:
@@ -683,7 +391,7 @@ class Policy:
 
     def _escalate(self, reason: str, fallback: str | None = None) -> list[Action]:
         """Hand the call to a human: one sentence, then the escalation tool."""
-        name = self._tool_name("escalate")
+        name = self._flagged(self.flags.escalation)
         if self.faults.never_escalate:
             return self._say(fallback or self.profile.messages.cannot_escalate)
         if name is None:
@@ -698,18 +406,18 @@ class Policy:
             return [call]
         return [Say(self.profile.messages.handoff), call]
 
-    def _after_repeated_failures(self, task: _Task) -> list[Action]:
+    def _after_repeated_failures(self, task: Task) -> list[Action]:
         esc = self.profile.escalation
         if esc.on_failures == "transfer":
             return self._escalate(esc.reasons["failures"])
-        if self._tool_name("escalate") is None or self.faults.never_escalate:
+        if self._flagged(self.flags.escalation) is None or self.faults.never_escalate:
             self._task = None
             self._awaiting = None
             return self._say(self.profile.messages.anything_else)
-        self._awaiting = _Awaiting("transfer")
+        self._awaiting = Awaiting("transfer")
         return self._say(self.profile.messages.failed_again)
 
-    def _claim_success(self, intent: IntentSpec, task: _Task) -> list[Action]:
+    def _claim_success(self, intent: IntentSpec, task: Task) -> list[Action]:
         """The intent's first result line, as if its tool had succeeded (a fault's lie)."""
         self._task = None
         self._awaiting = None
@@ -723,196 +431,7 @@ class Policy:
         filler = self.faults.unaddressed_line()
         if filler is not None:
             return self._say(filler)
-        wait = self._tool_name("wait")
+        wait = self._flagged(self.flags.wait)
         if self.profile.not_addressed == "wait" and wait is not None:
             return [CallTool(wait, {})]
         return []
-
-    # ------------------------------------------------------------------ values
-
-    def _extract(self, spec: SlotSpec, text: str) -> _Extracted:
-        """The slot's value in ``text``: complete, partial (cut off, too short) or none."""
-        pattern = re.compile(spec.pattern)
-        if spec.kind == "email":
-            emails = [r for r in find_readbacks(text) if "@" in r]
-            for value in reversed(emails):
-                if pattern.fullmatch(value):
-                    return _Extracted("ok", value)
-            spelled = bool(find_readbacks(text)) and bool(
-                re.search(r"\b(at|dot)\b|@", text, re.IGNORECASE))
-            if emails or spelled:
-                return _Extracted("partial", emails[-1] if emails else None)
-            return _Extracted("none")
-        values = [r for r in find_readbacks(text, min_chars=1) if "@" not in r]
-        if self._fresh and text.endswith(self._fresh):
-            # A caller who starts a value over after a held fragment ("eight, three" ...
-            # "eight, three, five, two, one"): the joined digits run together, the new ones alone
-            # are the value.
-            values[:0] = [r for r in find_readbacks(self._fresh, min_chars=1) if "@" not in r]
-        for value in reversed(values):
-            for variant in self._variants(spec, value):
-                if pattern.fullmatch(variant):
-                    return _Extracted("ok", variant.upper() if spec.upper else variant)
-        if values:
-            return _Extracted("partial", values[-1])
-        return _Extracted("none")
-
-    @staticmethod
-    def _variants(spec: SlotSpec, value: str) -> list[str]:
-        """``value`` and its rewrites, compared case-folded against the slot pattern."""
-        value = value.lower()
-        out = [value]
-        for regex, replacement in spec.rewrites:
-            rewritten = re.sub(regex, replacement, value)
-            if rewritten not in out:
-                out.append(rewritten)
-        return out
-
-    def _correction(self, spec: SlotSpec, current: str, lowered: str, text: str) -> _Extracted:
-        """A new value for a read-back: said in full, or one position changed."""
-        m = _POSITIONAL.search(lowered)
-        if m and current:
-            replacement = normalize_value(m.group(2))
-            index = _ORDINALS[m.group(1)]
-            chars = [c for c in current]
-            positions = [i for i, c in enumerate(chars) if c.isalnum()]
-            if len(replacement) == 1 and -len(positions) <= index < len(positions):
-                chars[positions[index]] = replacement
-                value = "".join(chars)
-                return _Extracted("ok", value.upper() if spec.upper else value)
-        return self._extract(spec, text)
-
-    def _spoken(self, spec: SlotSpec, value: str) -> str:
-        """How the agent reads a value back (one digit wrong under ``misread_digit``)."""
-        if self.faults.misread_digit:
-            value = _misread(value)
-        return to_spoken(value, numerals=spec.numerals, spell_local_part=spec.spell_local_part)
-
-    def _fill_value(self, template: str, spec: SlotSpec, value: str) -> str:
-        return template.format(value=self._spoken(spec, value))
-
-    def _fill(self, template: str, task: _Task, extra: dict[str, Any] | None = None) -> str:
-        fields: dict[str, Any] = dict(extra or {})
-        for slot, value in task.values.items():
-            fields[slot] = self._spoken(self.profile.slots[slot], value)
-        return template.format_map(_Missing(fields))
-
-    def _result_text(self, intent: IntentSpec, task: _Task, output: Any) -> str:
-        data = output if isinstance(output, dict) else {"result": output}
-        for rule in intent.results:
-            if all(k in data and _same(data[k], v) for k, v in rule.when.items()) and all(
-                    data.get(k) not in (None, "") for k in rule.requires):
-                return self._fill(rule.say, task, {k: _plain(v) for k, v in data.items()})
-        return self.profile.messages.anything_else
-
-    # ------------------------------------------------------------------ helpers
-
-    def _say(self, text: str) -> list[Action]:
-        self._last_said = text
-        return [Say(text)]
-
-    def _unclear(self) -> str:
-        """The next unclear-audio question, never the same one twice in a row."""
-        options = self.profile.messages.unclear
-        text = options[self._unclear_next % len(options)]
-        self._unclear_next += 1
-        return text
-
-    def _pending_question(self) -> str | None:
-        a, task = self._awaiting, self._task
-        if a is None:
-            return self.profile.messages.nothing_pending
-        if a.kind == "slot" and a.slot:
-            return self.profile.slots[a.slot].prompt
-        if a.kind == "readback" and a.slot and a.value:
-            spec = self.profile.slots[a.slot]
-            return self._fill_value(spec.readback, spec, a.value)
-        if a.kind == "confirm" and task is not None:
-            return self._fill(task.intent.confirm or "", task)
-        if a.kind == "retry" and task is not None:
-            return self._fill(task.intent.failed or "", task)
-        if a.kind == "transfer":
-            return self.profile.messages.failed_again
-        return None
-
-    def _role_tools(self, role: ToolRole) -> list[str]:
-        return self.profile.tools.get(role, [])
-
-    def _tool_name(self, role: ToolRole) -> str | None:
-        """The session's tool for ``role`` (None: the session lacks it)."""
-        return next((n for n in self._role_tools(role) if n in self._tool_schemas), None)
-
-    def _matches(self, signal: str, lowered: str) -> bool:
-        patterns: list[str] = getattr(self.profile.signals, signal)
-        return any(re.search(p, lowered, re.IGNORECASE) for p in patterns)
-
-    def _relevant(self, lowered: str) -> bool:
-        """Whether an utterance relates to the call at all."""
-        return (self._matches("domain", lowered) or self._matches("affirm", lowered)
-                or self._matches("deny", lowered) or self._detect_intent(lowered) is not None
-                or bool(find_readbacks(lowered)))
-
-    def _detect_intent(self, lowered: str) -> IntentSpec | None:
-        busy = self._awaiting is not None
-        for intent in self.profile.intents:
-            if intent.when_idle and busy:
-                continue
-            if any(re.search(p, lowered, re.IGNORECASE) for p in intent.patterns):
-                return intent
-        return None
-
-    def _intent_named(self, lowered: str, name: str) -> IntentSpec | None:
-        intent = next((i for i in self.profile.intents if i.name == name), None)
-        if intent and any(re.search(p, lowered, re.IGNORECASE) for p in intent.patterns):
-            return intent
-        return None
-
-
-class _Missing(dict):  # type: ignore[type-arg]
-    """format_map mapping that leaves unknown fields visible instead of failing."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
-
-
-def _clean(text: str) -> str:
-    return " ".join(text.replace("’", "'").lower().split())
-
-
-def _decode(output: Any) -> Any:
-    if isinstance(output, str):
-        try:
-            return json.loads(output)
-        except ValueError:
-            return output
-    return output
-
-
-def _is_error(output: Any) -> bool:
-    if isinstance(output, dict):
-        return "error" in output or output.get("ok") is False or output.get("success") is False
-    return isinstance(output, str) and "error" in output.lower()
-
-
-def _is_not_found(output: Any) -> bool:
-    text = json.dumps(output) if not isinstance(output, str) else output
-    return bool(re.search(r"not[_ -]?found|unknown[_ ]order|no such", text, re.IGNORECASE))
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b or str(a).lower() == str(b).lower()
-    return normalize_value(a) == normalize_value(b)
-
-
-def _plain(value: Any) -> Any:
-    return value if isinstance(value, (str, int, float)) else json.dumps(value)
-
-
-def _misread(value: str) -> str:
-    """``value`` with its middle digit changed (the ``misread_digit`` fault)."""
-    digits = [i for i, c in enumerate(value) if c.isdigit()]
-    if not digits:
-        return value
-    i = digits[len(digits) // 2]
-    return value[:i] + str((int(value[i]) + 1) % 10) + value[i + 1:]

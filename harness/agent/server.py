@@ -13,18 +13,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from harness.agent import asr
+from harness.agent.dialogue import DialoguePolicy, PolicyFactory, ToolFlags
 from harness.agent.faults import Faults
 from harness.agent.session import AgentSession
 from harness.errors import InputError
+
+if TYPE_CHECKING:
+    from harness.agent.profile import Profile
+    from harness.scenario.models import AgentConfig
 
 REALTIME_PATH = "/v1/realtime"
 DEFAULT_MODEL = "gpt-realtime"
@@ -37,20 +42,20 @@ _MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 log = logging.getLogger(__name__)
 
-PolicyFactory = Callable[[list[dict[str, Any]], Faults], Any]
-
-
-def profile_policy_factory(profile: str) -> PolicyFactory:
-    """A factory of dialogue policies for the agent profile ``profile`` (a name or a YAML path).
+def profile_policy_factory(profile: str | Profile,
+                           flags: ToolFlags | None = None) -> PolicyFactory:
+    """A factory of dialogue policies for the agent profile ``profile`` (a name, a YAML path or
+    a loaded profile) with the agent config's tool ``flags``.
 
     The profile is loaded (and checked) once; each session gets its own policy.
     """
     from harness.agent.policy import Policy, load_profile
+    from harness.agent.profile import Profile
 
-    loaded = load_profile(profile)
+    loaded = profile if isinstance(profile, Profile) else load_profile(profile)
 
-    def make(session_tools: list[dict[str, Any]], faults: Faults) -> Any:
-        return Policy(loaded, session_tools, faults)
+    def make(session_tools: list[dict[str, Any]], faults: Faults) -> DialoguePolicy:
+        return Policy(loaded, session_tools, faults, flags)
 
     return make
 
@@ -69,9 +74,11 @@ class LocalAgent:
     """The reference agent serving the Realtime protocol in the running event loop.
 
     ``async with LocalAgent(profile="support_desk", faults="ignore_barge_in") as agent:``
-    then connect to ``agent.url``. ``policy_factory(session_tools, faults)`` replaces the
-    profile's dialogue policy (tests use scripted ones). ``audio_speed`` is how much faster
-    than real time audio deltas go out; ``delta_ms`` the audio per delta.
+    then connect to ``agent.url``. ``write_tools``, ``escalation_tools`` and ``wait_tools`` are
+    the tool flags of the agent config the profile serves (see :func:`agent_config_options`).
+    ``policy_factory(session_tools, faults)`` replaces the profile's dialogue policy (tests use
+    scripted ones). ``audio_speed`` is how much faster than real time audio deltas go out;
+    ``delta_ms`` the audio per delta.
     """
 
     def __init__(
@@ -81,12 +88,17 @@ class LocalAgent:
         host: str = "127.0.0.1",
         port: int = 0,
         *,
+        write_tools: Iterable[str] = (),
+        escalation_tools: Iterable[str] = (),
+        wait_tools: Iterable[str] = (),
         policy_factory: PolicyFactory | None = None,
         audio_speed: float = DEFAULT_AUDIO_SPEED,
         delta_ms: int = DEFAULT_DELTA_MS,
         preload_asr: bool = True,
     ) -> None:
         self.profile = profile
+        self.flags = ToolFlags(write=frozenset(write_tools),
+                               escalation=frozenset(escalation_tools), wait=frozenset(wait_tools))
         self.fault_specs = _fault_specs(faults)
         self.host = host
         self.port = port
@@ -95,6 +107,7 @@ class LocalAgent:
         self.preload_asr = preload_asr
         self._policy_factory = policy_factory
         self._server: Server | None = None
+        self.recogniser: str | None = None  # the profile's offline recogniser, if it names one
         self.sessions: set[AgentSession] = set()
 
     @property
@@ -107,9 +120,13 @@ class LocalAgent:
     async def start(self) -> LocalAgent:
         """Load the profile and the ASR model, then listen (``port=0``: a free port)."""
         if self._policy_factory is None:
-            self._policy_factory = profile_policy_factory(self.profile)
+            from harness.agent.profile import load_profile  # noqa: PLC0415
+
+            loaded = load_profile(self.profile)
+            self.recogniser = loaded.recogniser
+            self._policy_factory = profile_policy_factory(loaded, self.flags)
         if self.preload_asr:
-            await asyncio.to_thread(asr.get_recognizer)
+            await asyncio.to_thread(asr.get_recognizer, self.recogniser)
         self._server = await serve(
             self._handle, self.host, self.port, process_request=self._check_request,
             max_size=_MAX_MESSAGE_BYTES, compression=None)
@@ -149,7 +166,8 @@ class LocalAgent:
         model, faults = self._session_faults(connection.request.path)
         session = AgentSession(connection, model=model, faults=faults,
                                policy_factory=self._policy_factory,
-                               audio_speed=self.audio_speed, delta_ms=self.delta_ms)
+                               audio_speed=self.audio_speed, delta_ms=self.delta_ms,
+                               recogniser=self.recogniser)
         self.sessions.add(session)
         try:
             await session.run()
@@ -225,13 +243,32 @@ def start_local_agent(
     return LocalAgentHandle(LocalAgent(profile, faults, host, port, **options))
 
 
+def tool_flags(config: AgentConfig) -> ToolFlags:
+    """The tool flags of an agent config, as the dialogue policy reads them."""
+    return ToolFlags(write=frozenset(config.write_tools),
+                     escalation=frozenset(config.escalation_tools),
+                     wait=frozenset(config.wait_tools))
+
+
+def agent_config_options(config: AgentConfig) -> dict[str, Any]:
+    """What a local agent serving ``config`` needs from it: its profile and its tool flags."""
+    return {"profile": config.local_profile, "write_tools": config.write_tools,
+            "escalation_tools": config.escalation_tools, "wait_tools": config.wait_tools}
+
+
+def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:
+    """:func:`start_local_agent` for an agent config: its ``local_profile`` and tool flags."""
+    return start_local_agent(**agent_config_options(config), **options)
+
+
 def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "support_desk",
                   faults: list[str] | None = None,
-                  announce: Callable[[str], None] = print) -> None:
-    """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL."""
+                  announce: Callable[[str], None] = print, **options: Any) -> None:
+    """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL;
+    ``options`` go to :class:`LocalAgent` (tool flags)."""
 
     async def main() -> None:
-        async with LocalAgent(profile, faults, host, port) as agent:
+        async with LocalAgent(profile, faults, host, port, **options) as agent:
             announce(agent.url)
             await asyncio.Future()
 
@@ -239,3 +276,6 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "suppor
         asyncio.run(main())
     except KeyboardInterrupt:
         pass
+    except OSError as exc:
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         field="--port") from None

@@ -196,6 +196,16 @@ class VoiceActivityDetector:
             return [SpeechPaused(speech_end_ms=self._speech_end_ms)]
         return []
 
+    def end_of_input(self) -> SpeechStopped | None:
+        """The input stopped arriving (a client that stops streaming when its caller stops):
+        end the current turn where the audio ends, as the silence that follows would."""
+        if not self.speaking:
+            return None
+        self.speaking = False
+        self._recent.clear()
+        self.last_turn_levels, self._turn_levels = self._turn_levels, []
+        return SpeechStopped(audio_end_ms=self.now_ms, speech_end_ms=self._speech_end_ms)
+
     def learn_caller_level(self) -> None:
         """The last turn was the caller's: let its speech frames set the caller's level."""
         # Short blips say little about the caller's level; a turn needs 200 ms of speech.

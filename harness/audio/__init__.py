@@ -7,6 +7,7 @@ The public surface: ``synthesize`` (espeak-ng through pyttsx3's binding, determi
 """
 
 from harness.audio._asr_model import asr_compute_type, asr_model_name
+from harness.audio._asr_model import model_path as asr_model_path
 from harness.audio._codec import (
     G711_RATE,
     G711Decoder,
@@ -28,23 +29,21 @@ from harness.audio._render import (
 )
 from harness.audio._speech import active_speech_level, detect_speech, rms_db
 from harness.audio._suite import RenderedSuite, render_preview, render_suite
-from harness.audio._tts import (
-    Speech,
+from harness.audio._tts import Speech, Word, speak, synthesize
+from harness.audio._wav import read_clip, write_wav
+from harness.espeak import (
     SynthesisError,
-    Word,
     available_variants,
     available_voices,
     engine_versions,
     resolve_voice,
-    speak,
-    synthesize,
     voice_exists,
 )
-from harness.audio._wav import read_clip, write_wav
 
 __all__ = [
     "asr_compute_type",
     "asr_model_name",
+    "asr_model_path",
     "CALLER_SPEECH_LEVEL_DB",
     "G711_RATE",
     "NOISE_GENERATORS",

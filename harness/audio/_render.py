@@ -21,9 +21,10 @@ from harness.audio._cache import RenderCache, cache_key
 from harness.audio._codec import to_int16
 from harness.audio._noise import SILENT_BED, Bed
 from harness.audio._speech import active_speech_level, detect_speech
-from harness.audio._tts import engine_versions, resolve_voice, speak
+from harness.audio._tts import speak
 from harness.audio._wav import read_clip
 from harness.errors import InputError
+from harness.espeak import engine_versions, resolve_voice
 from harness.scenario.models import CallerVoice, NoiseSpec, Pause, Play, Scenario, Turn
 
 SAMPLE_RATE = 24_000

@@ -15,8 +15,9 @@ from typing import Any
 import numpy as np
 
 from harness.audio._render import SAMPLE_RATE, CallerScript, RenderedTurn, render_scenario
-from harness.audio._tts import engine_versions
 from harness.audio._wav import write_wav
+from harness.espeak import engine_versions
+from harness.scenario.loader import load_suite
 from harness.scenario.models import Scenario
 
 MANIFEST_VERSION = 1
@@ -162,8 +163,6 @@ def render_suite(paths: Iterable[str | Path], out_dir: str | Path,
     (each turn's speech onset/end, pauses, cut-off, text), and ``out_dir/manifest.json`` for the
     suite. Scenario files are loaded and validated first (``InputErrors`` on bad input).
     """
-    from harness.scenario.loader import load_suite  # noqa: PLC0415 - loader imports the audio checks
-
     out = Path(out_dir)
     scenarios = load_suite(paths)
     entries = []

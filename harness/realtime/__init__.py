@@ -1,6 +1,10 @@
-"""Realtime API client: targets, GA/beta dialects, a sans-I/O protocol, a WebSocket transport."""
+"""Realtime API client: targets, GA/beta dialects, a sans-I/O protocol, a WebSocket transport.
 
-from harness.realtime.client import RealtimeConnection
+Importing the package does no I/O and loads no network library: scoring replays recordings
+through :class:`RealtimeProtocol` without a socket. The WebSocket transport,
+:class:`harness.realtime.client.RealtimeConnection`, is imported from its own module.
+"""
+
 from harness.realtime.dialects import BETA_TO_GA_EVENTS, Dialect, normalize_event, session_config
 from harness.realtime.errors import (
     AuthRefused,
@@ -28,7 +32,6 @@ __all__ = [
     "HandshakeTimeout",
     "NoAnswer",
     "ProtocolFailure",
-    "RealtimeConnection",
     "RealtimeProtocol",
     "SessionFailed",
     "TLSFailure",

@@ -6,11 +6,19 @@ function calls, whether the caller's speech is active) and returns :class:`Notic
 what the frame means. It also builds every client event the harness sends. It never touches a
 socket or a clock: times are passed in, so it is tested by feeding it events.
 
+It is the one reader of the server's event stream: the runner feeds it frames as they arrive
+(:meth:`RealtimeProtocol.receive`), and scoring replays a recording's frames through it
+(:meth:`RealtimeProtocol.receive_event`) to build the call's timeline, so both see the same
+responses, items and function calls under the same rules.
+
 Servers do not always send events in the documented order. The state machine accepts audio or
 arguments for a response it has not seen created (the response is created on first sight), takes
 function calls from ``response.output_item.done`` or ``response.done`` when
 ``response.function_call_arguments.done`` never came, and reports each function call and each
-``response.done`` exactly once.
+``response.done`` exactly once. A function call item that did not complete (its response was
+cancelled mid-arguments) is not a call: nobody answers it. An event without a response id belongs
+to the response :data:`UNKNOWN_RESPONSE`; agent audio without an item id to the item
+``<response id>:audio``.
 """
 
 from __future__ import annotations
@@ -24,6 +32,8 @@ from harness.realtime.dialects import Dialect, normalize_event, session_config
 from harness.scenario.models import AgentConfig
 
 AUDIO_DELTA = "response.output_audio.delta"
+UNKNOWN_RESPONSE = "resp_unknown"
+"""The response of events that name none."""
 
 
 @dataclass
@@ -81,14 +91,20 @@ class SpeechStopped(Notice):
 
 @dataclass
 class ResponseCreated(Notice):
+    """A response seen for the first time: announced by ``response.created``, or not."""
+
     response_id: str
+    announced: bool = False
 
 
 @dataclass
 class AudioDelta(Notice):
+    """Agent audio: the decoded payload, or, for a recorded frame, the reference to its track."""
+
     response_id: str
     item_id: str
     data: bytes
+    audio_ref: dict[str, Any] | None = None
 
 
 @dataclass
@@ -99,9 +115,39 @@ class AudioDone(Notice):
 
 @dataclass
 class TranscriptDelta(Notice):
+    """Text of a response: the transcript of its speech (``spoken``) or its text output."""
+
     response_id: str
     item_id: str | None
     text: str
+    spoken: bool = True
+
+
+@dataclass
+class TranscriptDone(Notice):
+    """The final transcript of an item's speech (``spoken``) or its final text output."""
+
+    response_id: str
+    item_id: str | None
+    text: str
+    spoken: bool = True
+
+
+@dataclass
+class OutputItemAdded(Notice):
+    response_id: str
+    item_id: str | None
+    item_type: str
+    output_index: int | None
+
+
+@dataclass
+class OutputItemDone(Notice):
+    response_id: str
+    item_id: str | None
+    item_type: str
+    output_index: int | None
+    status: str | None
 
 
 @dataclass
@@ -111,8 +157,35 @@ class FunctionCallReady(Notice):
 
 @dataclass
 class ResponseDone(Notice):
+    """A response finished. ``messages``: (item id, spoken transcript or None) of each message
+    item in its output."""
+
     response_id: str
     status: str
+    reason: str | None = None
+    messages: list[tuple[str, str | None]] = field(default_factory=list)
+
+
+@dataclass
+class IdleTimeout(Notice):
+    """The server's idle timeout fired on the caller's silence (it may answer on its own)."""
+
+
+@dataclass
+class InputCommitted(Notice):
+    item_id: str | None
+
+
+@dataclass
+class InputTranscriptDelta(Notice):
+    item_id: str | None
+    text: str
+
+
+@dataclass
+class InputTranscriptDone(Notice):
+    item_id: str | None
+    transcript: str
 
 
 @dataclass
@@ -195,7 +268,7 @@ class RealtimeProtocol:
     # ------------------------------------------------------------------ received events
 
     def _response(self, response_id: str | None, t_ms: float) -> ResponseState:
-        rid = response_id or "resp_unknown"
+        rid = response_id or UNKNOWN_RESPONSE
         state = self.responses.get(rid)
         if state is None:
             state = self.responses[rid] = ResponseState(rid, t_ms)
@@ -230,6 +303,11 @@ class RealtimeProtocol:
                               "the target sent a JSON frame that is not an object")
             self.errors.append(err)
             return Received({"type": "harness.invalid_frame", "text": str(text)[:200]}, None, [err])
+        return self.receive_event(raw, t_ms)
+
+    def receive_event(self, raw: dict[str, Any], t_ms: float) -> Received:
+        """Take one decoded event at session time ``t_ms`` (a recorded frame's ``event``, when a
+        recording is replayed); update the state."""
         event = normalize_event(raw, self.dialect)
         type_ = event.get("type", "")
         raw_type = raw.get("type") if raw.get("type") != type_ else None
@@ -258,13 +336,13 @@ class RealtimeProtocol:
     def _on_response_created(self, event: dict[str, Any], t_ms: float,
                              notices: list[Notice]) -> None:
         rid = (event.get("response") or {}).get("id")
-        fresh = rid not in self.responses
-        self._response(rid, t_ms)
+        fresh = (rid or UNKNOWN_RESPONSE) not in self.responses
+        state = self._response(rid, t_ms)
         if fresh:
-            notices.append(ResponseCreated(rid or "resp_unknown"))
+            notices.append(ResponseCreated(state.id, announced=True))
 
     def _ensure_created(self, rid: str | None, t_ms: float, notices: list[Notice]) -> ResponseState:
-        fresh = (rid or "resp_unknown") not in self.responses
+        fresh = (rid or UNKNOWN_RESPONSE) not in self.responses
         state = self._response(rid, t_ms)
         if fresh:
             notices.append(ResponseCreated(state.id))
@@ -275,9 +353,15 @@ class RealtimeProtocol:
         item_id = event.get("item_id") or f"{state.id}:audio"
         if item_id not in state.audio_items:
             state.audio_items.append(item_id)
+        delta = event.get("delta")
+        if isinstance(delta, dict):  # a recorded frame: the audio went to a track
+            ref = delta.get("audio_ref")
+            notices.append(AudioDelta(state.id, item_id, b"",
+                                      ref if isinstance(ref, dict) else None))
+            return
         try:
-            data = base64.b64decode(event.get("delta") or "")
-        except ValueError:
+            data = base64.b64decode(delta or "")
+        except (ValueError, TypeError):
             data = b""
         notices.append(AudioDelta(state.id, item_id, data))
 
@@ -291,7 +375,21 @@ class RealtimeProtocol:
         state = self._ensure_created(event.get("response_id"), t_ms, notices)
         text = event.get("delta") or ""
         state.transcript += text
-        notices.append(TranscriptDelta(state.id, event.get("item_id"), text))
+        notices.append(TranscriptDelta(state.id, event.get("item_id"), text,
+                                       spoken=event["type"] != "response.output_text.delta"))
+
+    def _on_transcript_done(self, event: dict[str, Any], t_ms: float,
+                            notices: list[Notice]) -> None:
+        state = self._ensure_created(event.get("response_id"), t_ms, notices)
+        spoken = event["type"] == "response.output_audio_transcript.done"
+        text = event.get("transcript" if spoken else "text") or ""
+        notices.append(TranscriptDone(state.id, event.get("item_id"), text, spoken=spoken))
+
+    def _on_item_added(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
+        state = self._ensure_created(event.get("response_id"), t_ms, notices)
+        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        notices.append(OutputItemAdded(state.id, item.get("id"), item.get("type", "message"),
+                                       event.get("output_index")))
 
     def _on_args_done(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
         rid = event.get("response_id")
@@ -302,18 +400,41 @@ class RealtimeProtocol:
 
     def _on_item_done(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
         rid = event.get("response_id")
-        self._ensure_created(rid, t_ms, notices)
-        self._call_from_item(event.get("item"), rid, t_ms, notices)
+        state = self._ensure_created(rid, t_ms, notices)
+        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        notices.append(OutputItemDone(state.id, item.get("id"), item.get("type", "message"),
+                                      event.get("output_index"), item.get("status")))
+        self._call_from_item(item, rid, t_ms, notices)
 
     def _on_response_done(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
         response = event.get("response") or {}
         state = self._ensure_created(response.get("id"), t_ms, notices)
-        for item in response.get("output") or []:
+        output = [item for item in response.get("output") or [] if isinstance(item, dict)]
+        for item in output:
             self._call_from_item(item, state.id, t_ms, notices)
         if state.done_ms is None:
             state.done_ms = t_ms
             state.status = response.get("status") or "completed"
-            notices.append(ResponseDone(state.id, state.status))
+            details = response.get("status_details")
+            reason = details.get("reason") if isinstance(details, dict) else None
+            messages = [(item["id"], _spoken_transcript(item)) for item in output
+                        if item.get("type") == "message" and item.get("id")]
+            notices.append(ResponseDone(state.id, state.status, reason, messages))
+
+    def _on_idle_timeout(self, event: dict[str, Any], t_ms: float,
+                         notices: list[Notice]) -> None:
+        notices.append(IdleTimeout())
+
+    def _on_committed(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
+        notices.append(InputCommitted(event.get("item_id")))
+
+    def _on_input_transcript_delta(self, event: dict[str, Any], t_ms: float,
+                                   notices: list[Notice]) -> None:
+        notices.append(InputTranscriptDelta(event.get("item_id"), event.get("delta") or ""))
+
+    def _on_input_transcript_done(self, event: dict[str, Any], t_ms: float,
+                                  notices: list[Notice]) -> None:
+        notices.append(InputTranscriptDone(event.get("item_id"), event.get("transcript") or ""))
 
     def _on_error(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
         error = event.get("error") or {}
@@ -321,6 +442,15 @@ class RealtimeProtocol:
                           str(error.get("message") or "error event without a message"))
         self.errors.append(err)
         notices.append(err)
+
+
+def _spoken_transcript(item: dict[str, Any]) -> str | None:
+    """The transcript of a message item's audio content, when the item carries one."""
+    for part in item.get("content") or []:
+        if (isinstance(part, dict) and part.get("type") in ("output_audio", "audio")
+                and part.get("transcript")):
+            return str(part["transcript"])
+    return None
 
 
 _HANDLERS = {
@@ -333,8 +463,17 @@ _HANDLERS = {
     "response.output_audio.done": RealtimeProtocol._on_audio_done,
     "response.output_audio_transcript.delta": RealtimeProtocol._on_transcript_delta,
     "response.output_text.delta": RealtimeProtocol._on_transcript_delta,
+    "response.output_audio_transcript.done": RealtimeProtocol._on_transcript_done,
+    "response.output_text.done": RealtimeProtocol._on_transcript_done,
     "response.function_call_arguments.done": RealtimeProtocol._on_args_done,
+    "response.output_item.added": RealtimeProtocol._on_item_added,
     "response.output_item.done": RealtimeProtocol._on_item_done,
     "response.done": RealtimeProtocol._on_response_done,
+    "input_audio_buffer.timeout_triggered": RealtimeProtocol._on_idle_timeout,
+    "input_audio_buffer.committed": RealtimeProtocol._on_committed,
+    "conversation.item.input_audio_transcription.delta":
+        RealtimeProtocol._on_input_transcript_delta,
+    "conversation.item.input_audio_transcription.completed":
+        RealtimeProtocol._on_input_transcript_done,
     "error": RealtimeProtocol._on_error,
 }

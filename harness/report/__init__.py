@@ -6,8 +6,10 @@ Public API:
   (recordings and ``verdicts.json``), writes ``index.html``, ``pages/*.html``, ``assets/``,
   ``junit.xml`` and ``summary.json`` into the run folder, and returns the outcome of every trial.
 - :class:`RunOutcome` / :class:`TrialOutcome`: passed / failed / errored per trial, the verdicts,
-  voice-to-voice latencies, and :attr:`RunOutcome.exit_code` (0 all passed, 1 some failed,
-  3 some errored).
+  per-turn latencies, the run's repeated-trial :attr:`RunOutcome.statistics`, and
+  :attr:`RunOutcome.exit_code` (0 all passed, 1 some failed, 3 some errored).
+- :func:`run_statistics` ``(trials)``: pass rates with Wilson intervals, pass@k, pass^k, flaky
+  scenarios and expectation kinds, latency percentiles with n and cluster-bootstrap intervals.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
+from harness.exit_codes import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code
 from harness.report._html import (
     PAGES_DIR,
     copy_assets,
@@ -26,13 +29,13 @@ from harness.report._html import (
     render_trial_page,
 )
 from harness.report._junit import write_junit
+from harness.report._statistics import latency_text, run_statistics
 from harness.report._summary import totals_of, write_summary
 from harness.report._trial import Outcome, TrialOutcome, load_trial
 
 __all__ = ["EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "Outcome", "RunOutcome",
-           "TrialOutcome", "read_run", "render_report"]
+           "TrialOutcome", "latency_text", "read_run", "render_report", "run_statistics"]
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERRORED = 0, 1, 2, 3
 RUN_FILE = "run.json"
 
 
@@ -49,6 +52,9 @@ class RunOutcome:
     pages: list[Path] = field(default_factory=list)
     stopped: bool = False
     """The run was stopped before every trial finished (the reports show what was recorded)."""
+    statistics: dict[str, Any] = field(default_factory=dict)
+    """Repeated-trial figures (pass rates with intervals, pass@k, pass^k, flaky scenarios and
+    expectation kinds, latency percentiles with n and intervals), as in ``summary.json``."""
 
     @property
     def totals(self) -> dict[str, Any]:
@@ -57,12 +63,8 @@ class RunOutcome:
 
     @property
     def exit_code(self) -> int:
-        """0 all passed, 1 some failed, 3 some errored (errored wins: the run is untrustworthy)."""
-        if any(t.outcome == "errored" for t in self.trials):
-            return EXIT_ERRORED
-        if any(t.outcome == "failed" for t in self.trials):
-            return EXIT_FAILED
-        return EXIT_OK
+        """0 all passed, 1 some failed, 3 some errored (``harness.exit_codes``)."""
+        return exit_code(t.outcome for t in self.trials)
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:
@@ -100,8 +102,9 @@ def render_report(run_dir: Path) -> RunOutcome:
         trial.timeline = None
         trials.append(trial)
         names.append(name)
-    index = render_index(run_dir, run, trials, names, totals_of(trials))
+    figures = run_statistics(trials)
+    index = render_index(run_dir, run, trials, names, totals_of(trials), figures)
     junit = write_junit(run_dir, run, trials, names)
-    summary = write_summary(run_dir, run, trials, names)
+    summary = write_summary(run_dir, run, trials, names, figures)
     return RunOutcome(run_dir=run_dir, run=run, trials=trials, index_html=index, junit_xml=junit,
-                      summary_json=summary, pages=pages)
+                      summary_json=summary, pages=pages, statistics=figures)

@@ -19,11 +19,11 @@ ROWS = ["caller", "VAD", "agent", "tools", "verdicts"]
 COLORS = {
     "caller": "#2f6fdf", "pause": "#cfdcf5", "not_addressed": "#9a7fd1", "vad": "#7a8793",
     "played": "#1f9d55", "dropped": "#c9ced3", "tool": "#d9822b", "barge_in": "#d6336c",
-    "pass": "#1f9d55", "fail": "#d03b3b", "error": "#8a4fff", "not_applicable": "#9aa5b1",
+    "pass": "#1f9d55", "fail": "#d03b3b", "error": "#8a4fff",
 }
 
 
-_DRAW_ORDER = {"not_applicable": 0, "pass": 1, "fail": 2, "error": 3}
+_DRAW_ORDER = {"pass": 1, "fail": 2, "error": 3}
 
 
 def _s(ms: float) -> float:
@@ -52,7 +52,7 @@ def _short(text: str | None, n: int = 80) -> str:
 def barge_ins(tl: Timeline) -> list[tuple[float, str]]:
     """Barge-in moments: caller turns that interrupt the agent, and interrupted playback."""
     out = [(t.speech_onset_ms if t.speech_onset_ms is not None else t.start_ms,
-            f"caller barges in (turn {t.index + 1})") for t in tl.turns if t.trigger == "barge_in"]
+            f"caller barges in (turn {t.index})") for t in tl.turns if t.trigger == "barge_in"]
     out += [(p.stop_ms, f"agent playback stopped after {p.played_ms or 0:.0f} ms")
             for r in tl.responses for p in r.playbacks if p.interrupted and p.stop_ms is not None]
     return sorted(out)
@@ -89,12 +89,12 @@ def timeline_figure(trial: TrialOutcome) -> dict[str, Any]:
     for t in tl.turns:
         if t.has_speech:
             cut = " (cut off)" if t.cut_off else ""
-            said = f"turn {t.index + 1}{cut}: {_short(t.spoken_text or t.text)}"
+            said = f"turn {t.index}{cut}: {_short(t.spoken_text or t.text)}"
             speech += [(a, b, said) for a, b in t.speech_intervals]
-            pauses += [(a, b, f"turn {t.index + 1}: pause {b - a:.0f} ms") for a, b in t.pauses_ms]
+            pauses += [(a, b, f"turn {t.index}: pause {b - a:.0f} ms") for a, b in t.pauses_ms]
         elif t.kind == "play" or not t.addressed:
             other.append((t.start_ms, t.end_ms,
-                          f"turn {t.index + 1}: audio not addressed to the agent"))
+                          f"turn {t.index}: audio not addressed to the agent"))
     played, dropped = [], []
     for r in tl.responses:
         say = _short(r.transcript) or r.response_id
@@ -173,13 +173,11 @@ def timeline_figure(trial: TrialOutcome) -> dict[str, Any]:
 
 
 def pass_rate_figure(trials: list[TrialOutcome]) -> dict[str, Any]:
-    """Pass rate per expectation kind over every verdict of the run (not-applicable left out)."""
+    """Pass rate per expectation kind over every verdict of the run."""
     passed: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
     for t in trials:
         for v in t.verdicts:
-            if v.status == "not_applicable":
-                continue
             total[v.kind] += 1
             passed[v.kind] += v.status == "pass"
     kinds = sorted(total, key=lambda k: (passed[k] / total[k], k), reverse=True)
@@ -206,8 +204,7 @@ def kind_pass_rates(trials: list[TrialOutcome]) -> list[dict[str, Any]]:
     rows: dict[str, dict[str, Any]] = {}
     for t in trials:
         for v in t.verdicts:
-            r = rows.setdefault(v.kind, {"kind": v.kind, "pass": 0, "fail": 0, "error": 0,
-                                         "not_applicable": 0})
+            r = rows.setdefault(v.kind, {"kind": v.kind, "pass": 0, "fail": 0, "error": 0})
             r[v.status] += 1
     out = []
     for r in sorted(rows.values(), key=lambda r: r["kind"]):

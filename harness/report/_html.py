@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import statistics
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -14,14 +13,15 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from harness.recording import CALL_WAV
 from harness.report._figures import (
     kind_pass_rates,
     latency_figure,
     pass_rate_figure,
     timeline_figure,
 )
+from harness.report._statistics import latency_text
 from harness.report._trial import TrialOutcome
-from harness.runner.recording import CALL_WAV
 
 ASSETS_DIR = "assets"
 PAGES_DIR = "pages"
@@ -113,7 +113,7 @@ def _transcript(trial: TrialOutcome) -> list[dict[str, Any]]:
         if t.trigger not in ("first", "after_agent"):
             notes.append(f"started by {t.trigger.replace('_', ' ')}")
         at = t.speech_onset_ms if t.speech_onset_ms is not None else t.start_ms
-        entries.append({"t_ms": at, "who": "caller", "title": f"caller {t.index + 1}",
+        entries.append({"t_ms": at, "who": "caller", "title": f"caller {t.index}",
                         "text": text, "notes": notes})
     for r in tl.responses:
         at = r.audible_onset_ms if r.audible_onset_ms is not None else r.playback_start_ms
@@ -162,21 +162,48 @@ def render_trial_page(run_dir: Path, trial: TrialOutcome, page: str, run_id: str
     return out
 
 
-def _ms(x: float | None) -> str:
-    return f"{x:.0f} ms" if x is not None else "—"
+def _interval(est: dict[str, Any], *, percent: bool = False) -> str:
+    """An estimate for a table cell: value, its interval, and n ("n too small" when the figure
+    is not shown)."""
+    if est.get("value") is None:
+        return f"— (n={est['n']} too small)" if est.get("n") else "—"
+
+    def f(x: float) -> str:
+        return f"{100 * x:.0f} %" if percent else f"{x:,.0f} ms"
+    band = (f" [{f(est['low'])}, {f(est['high'])}]" if est.get("low") is not None else "")
+    return f"{f(est['value'])}{band} (n={est['n']})"
 
 
 def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
-                 pages: list[str], totals: dict[str, Any]) -> Path:
-    """Write ``RUN_DIR/index.html``: totals, pass rate per kind, latency plot, trial table."""
-    all_latencies = [x for t in trials for x in t.voice_to_voice_ms]
-    p50 = statistics.median(all_latencies) if all_latencies else None
+                 pages: list[str], totals: dict[str, Any], figures: dict[str, Any]) -> Path:
+    """Write ``RUN_DIR/index.html``: totals, flakiness (repeated-trial figures), pass rate per
+    kind, latency plot, trial table. ``figures`` is ``run_statistics`` of the trials."""
     machine = run.get("machine") or {}
     rows = [{"scenario": t.scenario, "scenario_file": t.scenario_file_display, "variant": t.variant,
              "trial": t.trial, "outcome": t.outcome, "error": t.error,
-             "page": f"{PAGES_DIR}/{page}", "p50": _ms(t.latency_p50_ms),
-             "max": _ms(t.latency_max_ms), "failing": t.failing}
+             "page": f"{PAGES_DIR}/{page}", "latency": latency_text(t.voice_to_voice_ms),
+             "failing": t.failing}
             for t, page in zip(trials, pages, strict=True)]
+    suite = figures["suite"]
+    v2v = figures["latency"]["voice_to_voice_ms"]
+    flakiness = {
+        "k": suite["k"], "flaky": suite["flaky_scenarios"],
+        "pass_rate": _interval(suite["pass_rate"], percent=True),
+        "pass_at_k": _interval(suite["pass_at_k"], percent=True),
+        "pass_hat_k": _interval(suite["pass_hat_k"], percent=True),
+        "latency": {f"p{q}": _interval(v2v[f"p{q}"]) for q in (50, 90, 95)},
+        "scenarios": [{
+            "scenario": s["scenario"], "trials": s["trials"], "errored": s["errored"],
+            "passed": s["passed"], "n": s["n"], "flaky": s["flaky"],
+            "pass_rate": _interval(s["pass_rate"], percent=True),
+            "pass_at_k": "—" if s["pass_at_k"] is None else f"{100 * s['pass_at_k']:.0f} %",
+            "pass_hat_k": "—" if s["pass_hat_k"] is None else f"{100 * s['pass_hat_k']:.0f} %",
+            **{f"p{q}": _interval(s["latency"]["voice_to_voice_ms"][f"p{q}"])
+               for q in (50, 90, 95)}} for s in figures["scenarios"]],
+        "kinds": [{"kind": k["kind"], "n": k["n"], "passed": k["passed"],
+                   "pass_rate": _interval(k["pass_rate"], percent=True),
+                   "flaky": k["flaky_scenarios"]} for k in figures["kinds"]],
+    }
     rate = totals["pass_rate"]
     html = _env().get_template("index.html.j2").render(
         run={"run_id": run.get("run_id", run_dir.name), "target": run.get("target", "?"),
@@ -184,7 +211,8 @@ def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
              "harness_version": run.get("harness_version", "?")},
         machine=", ".join(f"{k} {v}" for k, v in machine.items() if isinstance(v, str | int))[:160],
         totals={**totals, "pass_rate_text": f"{rate:.0%}" if rate is not None else "—"},
-        latency={"n": len(all_latencies), "p50_text": _ms(p50)},
+        latency={"n": v2v["n"], "p50_text": _interval(v2v["p50"]).split(" (")[0]},
+        flakiness=flakiness,
         kinds=kind_pass_rates(trials), trials=rows, assets=ASSETS_DIR,
         variants=any(t.variant for t in trials),
         fig_pass_rate=embed_json(pass_rate_figure(trials)),

@@ -38,7 +38,7 @@ def _verdict_text(v: Verdict) -> str:
         lines.append("  measured: " + ", ".join(f"{k}={val}" for k, val in v.measured.items()))
     for e in v.evidence:
         at = f"{e.t_ms / 1000:.2f} s " if e.t_ms is not None else ""
-        turn = f"(turn {e.turn_index + 1}) " if e.turn_index is not None else ""
+        turn = f"(turn {e.turn_index}) " if e.turn_index is not None else ""
         excerpt = f" — \"{e.excerpt}\"" if e.excerpt else ""
         lines.append(f"  - {at}{turn}{e.label}{excerpt}")
     return "\n".join(lines)

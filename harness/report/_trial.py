@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from harness.runner.recording import CALL_WAV, EVENTS_FILE, META_FILE, VERDICTS_FILE, Frame
-from harness.scoring import turn_answer
+from harness.recording import CALL_WAV, EVENTS_FILE, META_FILE, VERDICTS_FILE, Frame
+from harness.scoring import TurnMetrics, turn_metrics
 from harness.scoring.timeline import Timeline, build_timeline
 from harness.scoring.verdict import Verdict
 
@@ -51,21 +50,26 @@ class TrialOutcome:
     error: str | None
     verdicts: list[Verdict]
     meta: dict[str, Any]
-    voice_to_voice_ms: list[float]
+    turns: list[TurnMetrics]
     duration_s: float
     timeline: Timeline | None = None
 
     @property
+    def voice_to_voice_ms(self) -> list[float]:
+        """Voice-to-voice latency of every answered caller turn."""
+        return [t.voice_to_voice_ms for t in self.turns if t.voice_to_voice_ms is not None]
+
+    @property
+    def kind_statuses(self) -> dict[str, list[str]]:
+        """Expectation kind → the statuses of its verdicts in this trial."""
+        out: dict[str, list[str]] = {}
+        for v in self.verdicts:
+            out.setdefault(v.kind, []).append(v.status)
+        return out
+
+    @property
     def failing(self) -> list[Verdict]:
         return [v for v in self.verdicts if v.status in ("fail", "error")]
-
-    @property
-    def latency_p50_ms(self) -> float | None:
-        return statistics.median(self.voice_to_voice_ms) if self.voice_to_voice_ms else None
-
-    @property
-    def latency_max_ms(self) -> float | None:
-        return max(self.voice_to_voice_ms) if self.voice_to_voice_ms else None
 
     @property
     def label(self) -> str:
@@ -135,13 +139,6 @@ def read_frames_fast(path: Path) -> list[Frame]:
     return frames
 
 
-def voice_to_voice(tl: Timeline) -> list[float]:
-    """Voice-to-voice latency (DESIGN §4) of every answered caller turn, measured exactly as the
-    ``latency`` scorer measures it, so the report and the verdicts agree."""
-    answers = (turn_answer(tl, turn) for turn in tl.turns if turn.addressed and turn.has_speech)
-    return [a.voice_to_voice_ms for a in answers if a.voice_to_voice_ms is not None]
-
-
 def load_trial(run_dir: Path, entry: dict[str, Any], *, with_timeline: bool) -> TrialOutcome:
     """A trial of ``run.json`` (``entry``) read from its folder."""
     rel = entry.get("path") or ""
@@ -175,5 +172,5 @@ def load_trial(run_dir: Path, entry: dict[str, Any], *, with_timeline: bool) -> 
         variant=entry.get("variant") or meta.get("variant"),
         trial=int(entry.get("trial", meta.get("trial", 0)) or 0),
         path=path, rel_path=rel, run_status=run_status, outcome=outcome, error=error,
-        verdicts=verdicts or [], meta=meta, voice_to_voice_ms=voice_to_voice(tl),
+        verdicts=verdicts or [], meta=meta, turns=turn_metrics(tl),
         duration_s=duration_s, timeline=tl if with_timeline else None)

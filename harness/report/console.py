@@ -22,7 +22,7 @@ from rich.progress import (
 from rich.table import Table
 
 from harness.errors import HarnessError, InputError, InputErrors
-from harness.report import RunOutcome
+from harness.report import RunOutcome, latency_text
 
 _STYLE = {"passed": "green", "failed": "red", "errored": "magenta", "completed": "green",
           "incomplete": "yellow"}
@@ -72,21 +72,55 @@ class RunProgress:
                              running=f"[dim]{running}[/]" if running else "")
 
 
-def _ms(value: float | None) -> str:
-    return f"{value:,.0f} ms" if value is not None else "—"
+def _estimate(est: dict[str, Any], *, percent: bool = False) -> str:
+    if est.get("value") is None:
+        return f"— (n={est.get('n', 0)} too small)" if est.get("n") else "—"
+
+    def f(x: float) -> str:
+        return f"{100 * x:.0f}%" if percent else f"{x:,.0f} ms"
+    band = f" [{f(est['low'])}, {f(est['high'])}]" if est.get("low") is not None else ""
+    return f"{f(est['value'])}{band} n={est['n']}"
+
+
+def print_statistics(statistics: dict[str, Any], console: Console) -> None:
+    """Repeated-trial figures: only when some scenario ran more than once."""
+    suite = statistics["suite"]
+    if suite["k"] < 2:
+        return
+    table = Table(title=f"Flakiness over k={suite['k']} trials per scenario (95 % intervals)",
+                  title_justify="left")
+    for col, justify in (("scenario", "left"), ("passed", "right"), ("pass rate", "left"),
+                         ("pass^k", "right"), ("flaky", "left"), ("voice-to-voice p50", "left")):
+        table.add_column(col, justify=justify, overflow="fold")  # type: ignore[arg-type]
+    for s in statistics["scenarios"]:
+        table.add_row(escape(s["scenario"]), f"{s['passed']}/{s['n']}",
+                      _estimate(s["pass_rate"], percent=True),
+                      "—" if s["pass_hat_k"] is None else f"{100 * s['pass_hat_k']:.0f}%",
+                      "[yellow]flaky[/]" if s["flaky"] else "",
+                      _estimate(s["latency"]["voice_to_voice_ms"]["p50"]))
+    console.print(table)
+    v2v = statistics["latency"]["voice_to_voice_ms"]
+    flaky_kinds = [k["kind"] for k in statistics["kinds"] if k["flaky_scenarios"]]
+    console.print(
+        f"suite pass rate {_estimate(suite['pass_rate'], percent=True)} scenarios, "
+        f"pass^k {_estimate(suite['pass_hat_k'], percent=True)}; "
+        f"{len(suite['flaky_scenarios'])} flaky scenario(s)"
+        + (f", flaky expectation kinds: {', '.join(flaky_kinds)}" if flaky_kinds else ""),
+        highlight=False, soft_wrap=True)
+    console.print("voice-to-voice " + ", ".join(
+        f"p{q} {_estimate(v2v[f'p{q}'])}" for q in (50, 90, 95)), highlight=False, soft_wrap=True)
 
 
 def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
-    """The summary table (scenario, status, latency p50/max, failing expectations), the totals
-    and where the reports are."""
+    """The summary table (scenario, status, voice-to-voice latency, failing expectations), the
+    flakiness figures of a repeated-trial run, the totals and where the reports are."""
     console = console or Console()
     table = Table(title="Run summary (latency: voice-to-voice)", title_justify="left")
     # The failing expectations by kind (their evidence is in the HTML report and the JUnit
     # file); an errored trial's reason, cut short, comes first.
     table.add_column("scenario", overflow="fold", min_width=16)
     table.add_column("status", no_wrap=True)
-    table.add_column("p50", justify="right", no_wrap=True)
-    table.add_column("max", justify="right", no_wrap=True)
+    table.add_column("voice-to-voice", justify="right")
     table.add_column("failing expectations", overflow="fold", min_width=16)
     for t in outcome.trials:
         failing = ", ".join(dict.fromkeys(v.kind for v in t.failing))
@@ -94,8 +128,10 @@ def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
             reason = t.error if len(t.error) <= 80 else t.error[:79] + "…"
             failing = reason + (f"; {failing}" if failing else "")
         table.add_row(escape(t.label), f"[{_STYLE[t.outcome]}]{t.outcome}[/]",
-                      _ms(t.latency_p50_ms), _ms(t.latency_max_ms), escape(failing))
+                      latency_text(t.voice_to_voice_ms), escape(failing))
     console.print(table)
+    if outcome.statistics:
+        print_statistics(outcome.statistics, console)
     totals = outcome.totals
     if outcome.stopped:
         console.print("[yellow]the run was stopped; unfinished trials count as errored[/]")
@@ -117,4 +153,5 @@ def print_error(exc: HarnessError, console: Console | None = None) -> None:
     else:
         lines = [f"error: {exc}"]
     for line in lines:
-        console.print(line, style="red", highlight=False, markup=False, soft_wrap=True)
+        console.print(line, style="red", highlight=False, markup=False, emoji=False,
+                      soft_wrap=True)

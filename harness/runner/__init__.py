@@ -3,7 +3,7 @@
 Public API: :func:`run_suite` / :func:`run_suite_sync` (a whole suite into a run folder with
 ``run.json``), :func:`run_trial` / :func:`run_trial_sync` (one trial folder), and the
 :class:`ProgressEvent`, :class:`TrialResult`, :class:`RunResult` they report with. The recording
-format is in :mod:`harness.runner.recording`.
+format is in :mod:`harness.recording`.
 """
 
 from harness.runner.session import SessionOptions, TrialSession

@@ -1,6 +1,6 @@
 """The caller's microphone: an endless stream of fixed chunks, the bed with turns laid over it.
 
-The stream never stops (DESIGN §4): between turns it carries the scenario's bed (or digital
+The stream never stops, like a microphone's: between turns it carries the scenario's bed (or digital
 silence when there is none); when a turn starts, the turn's rendered clip is mixed over the bed of
 that turn from the current stream position. Audio is prepared a block of at most one second at a
 time (G.711 sessions take a turn in one block, resampled to 8 kHz and encoded in one go; digital

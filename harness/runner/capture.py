@@ -1,10 +1,11 @@
-"""Writes a trial's Recording (``harness.runner.recording``) while the session runs.
+"""Writes a trial's Recording (``harness.recording``) while the session runs.
 
 ``meta.json`` is written first with status ``running`` and replaced atomically at the end;
-``events.jsonl`` is appended as frames happen and flushed at least every
-:data:`FLUSH_INTERVAL_MS` (a killed run loses at most that much, and its torn last line is ignored
-by the reader); the WAV tracks are written once, at the end. So a run killed mid-trial leaves a
-folder that :meth:`Recording.load` reads as ``incomplete``.
+``events.jsonl`` gets the frames at least every :data:`FLUSH_INTERVAL_MS` (a killed run loses at
+most that much, and its torn last line is ignored by the reader): the event loop only collects
+the lines and hands them, every interval, to one events writer thread that does the writing, so
+no stream waits on the disk; the WAV tracks are written once, at the end. So a run killed
+mid-trial leaves a folder that :meth:`Recording.load` reads as ``incomplete``.
 
 Finishing a trial (building and writing megabytes of tracks) happens while other sessions stream:
 :func:`in_track_writer` runs it on one thread at a lower CPU priority, so the event loop that
@@ -20,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,7 +30,7 @@ import soundfile as sf
 import soxr
 from pydantic import BaseModel
 
-from harness.runner.recording import (
+from harness.recording import (
     AGENT_STREAM_WAV,
     AGENT_WAV,
     CALL_WAV,
@@ -40,8 +41,6 @@ from harness.runner.recording import (
 )
 
 FLUSH_INTERVAL_MS = 250.0
-WRITE_BUFFER_BYTES = 1 << 16
-"""Holds more than a flush interval of frames, so lines reach the file only at a flush."""
 TRACK_WRITER_NICE = 10
 """Niceness added to the track writer thread (Linux: threads have their own)."""
 
@@ -72,11 +71,39 @@ async def in_track_writer(fn: Callable[..., T], *args: Any) -> T:
     return await asyncio.get_running_loop().run_in_executor(_track_writer, fn, *args)
 
 
+_events_writer_pool: ThreadPoolExecutor | None = None
+
+
+def _events_writer() -> ThreadPoolExecutor:
+    """One thread writes every trial's ``events.jsonl`` (in order: one queue)."""
+    global _events_writer_pool
+    if _events_writer_pool is None:
+        _events_writer_pool = ThreadPoolExecutor(1, thread_name_prefix="harness-events")
+    return _events_writer_pool
+
+
+def _write_all(fh: Any, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[fh.write(view):]
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write through a temporary file and a rename, so readers never see half a file."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write JSON through a temporary file and a rename, so readers never see half a file."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
+
+
+def _write_meta(folder: Path, meta: RecordingMeta) -> None:
+    # pydantic's compiled serializer: json.dumps with an indent runs the pure-Python encoder,
+    # milliseconds of holding the GIL on the track writer while the event loop waits to send
+    write_text_atomic(folder / META_FILE, meta.model_dump_json(indent=2) + "\n")
 
 
 class RecordingWriter:
@@ -86,9 +113,10 @@ class RecordingWriter:
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.meta = meta
-        write_json_atomic(self.folder / META_FILE, meta.model_dump(mode="json"))
-        self._fh = open(self.folder / EVENTS_FILE, "w", encoding="utf-8",  # noqa: SIM115
-                        buffering=WRITE_BUFFER_BYTES)
+        _write_meta(self.folder, meta)
+        self._fh = open(self.folder / EVENTS_FILE, "wb", buffering=0)  # noqa: SIM115
+        self._lines: list[str] = []
+        self._written: Future[None] | None = None
         self.seq = 0
         self._last_flush = time.perf_counter()
 
@@ -96,13 +124,21 @@ class RecordingWriter:
 
     def _write(self, line: str) -> int:
         seq = self.seq
-        self._fh.write(line)
+        self._lines.append(line)
         self.seq += 1
         now = time.perf_counter()
         if (now - self._last_flush) * 1000.0 >= FLUSH_INTERVAL_MS:
-            self._fh.flush()
+            self._ship()
             self._last_flush = now
         return seq
+
+    def _ship(self) -> None:
+        """Hand the lines so far to the events writer thread: the event loop never waits on the
+        disk (a write can block for tens of ms while the file system commits its journal)."""
+        if self._lines:
+            data = "".join(self._lines).encode("utf-8")
+            self._lines.clear()
+            self._written = _events_writer().submit(_write_all, self._fh, data)
 
     def frame(self, t_ms: float, dir: str, type_: str, event: dict[str, Any],
               **extra: Any) -> int:
@@ -125,7 +161,10 @@ class RecordingWriter:
         return self.frame(t_ms, "harness", type_, payload.model_dump(mode="json"))
 
     def flush(self) -> None:
-        self._fh.flush()
+        """Write every frame so far to ``events.jsonl`` and wait until it is there."""
+        self._ship()
+        if self._written is not None:
+            self._written.result()
 
     # ------------------------------------------------------------------ the end
 
@@ -138,7 +177,7 @@ class RecordingWriter:
         ``caller_offset_ms`` on the session clock); ``agent`` is on the session clock from 0.
         ``call.wav`` puts both on the session clock.
         """
-        self._fh.flush()
+        self.flush()
         self._fh.close()
         sf.write(self.folder / CALLER_WAV, caller, caller_rate, subtype="PCM_16")
         sf.write(self.folder / AGENT_STREAM_WAV, agent_stream, agent_rate, subtype="PCM_16")
@@ -154,10 +193,10 @@ class RecordingWriter:
         sf.write(self.folder / CALL_WAV, stereo, caller_rate, subtype="PCM_16")
         self.meta.status = status  # type: ignore[assignment]
         self.meta.error = error
-        write_json_atomic(self.folder / META_FILE, self.meta.model_dump(mode="json"))
+        _write_meta(self.folder, self.meta)
 
     def abandon(self) -> None:
         """Close the events file without finishing (the trial stays ``running`` → incomplete)."""
         if not self._fh.closed:
-            self._fh.flush()
+            self.flush()
             self._fh.close()

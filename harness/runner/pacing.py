@@ -18,15 +18,22 @@ import ctypes.util
 import heapq
 import os
 import sys
+import threading
 import time
 import weakref
 from collections import Counter
+from typing import Any
 
 GRID_NS = 1_000_000
 """Streams start on ticks of this grid (ns on ``time.perf_counter_ns``), so chunks fall on ticks."""
 STREAMS_PER_PHASE = 4
 """Streams a phase of the chunk period takes before a new phase opens: one wake-up releases a
 few streams, and a few chunks in a row delay the last one by well under a millisecond."""
+STREAMING_SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's thread switch interval while streams run. Each socket send releases the
+GIL; a thread running Python meanwhile (writing a finished trial's tracks and meta, rendering,
+an in-process agent) keeps it until this interval has passed, and the default of 5 ms, paid at
+a few sends of one tick, made the 30-70 ms stalls of 200 streams."""
 
 
 class _Timespec(ctypes.Structure):
@@ -90,6 +97,29 @@ def _timerfd_usable() -> bool:
         time.get_clock_info("perf_counter").implementation == "clock_gettime(CLOCK_MONOTONIC)"
 
 
+_switch_interval = {"streaming_loops": 0, "saved": sys.getswitchinterval()}
+_switch_interval_lock = threading.Lock()
+
+
+def _streaming_switch_interval(on: bool) -> None:
+    """Shorten the switch interval while any loop of the process streams; restore it after."""
+    state = _switch_interval
+    with _switch_interval_lock:
+        _count_streaming_loop(state, on)
+
+
+def _count_streaming_loop(state: dict[str, Any], on: bool) -> None:
+    if on:
+        if state["streaming_loops"] == 0:
+            state["saved"] = sys.getswitchinterval()
+            sys.setswitchinterval(min(state["saved"], STREAMING_SWITCH_INTERVAL_S))
+        state["streaming_loops"] += 1
+    else:
+        state["streaming_loops"] -= 1
+        if state["streaming_loops"] == 0:
+            sys.setswitchinterval(state["saved"])
+
+
 class Pacer:
     """The shared clock of one event loop; get it with :meth:`current`."""
 
@@ -134,8 +164,10 @@ class Pacer:
         else:
             tick = min(ticks, key=lambda t: (load[t % n], t))
         load[tick % n] += 1
-        if self._streams == 0 and _timerfd_usable():
-            self._timerfd = self._open_timerfd()
+        if self._streams == 0:
+            if _timerfd_usable():
+                self._timerfd = self._open_timerfd()
+            _streaming_switch_interval(True)
         self._streams += 1
         return tick * GRID_NS
 
@@ -146,6 +178,7 @@ class Pacer:
         self._streams -= 1
         if self._streams == 0:
             self._close_timerfd()
+            _streaming_switch_interval(False)
 
     def _open_timerfd(self) -> _TimerFD | None:
         """A timerfd watched by the loop, or None (then loop timers pace the streams)."""

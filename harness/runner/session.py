@@ -1,7 +1,7 @@
 """One scenario trial over one WebSocket: set-up, caller stream, turns, playback, tools, capture.
 
 :class:`TrialSession` drives a session with two tasks: the *stream* task sends the caller's
-chunks on the fixed schedule of DESIGN §4 and, once per chunk, advances the playback clock and
+chunks on the stream's fixed schedule and, once per chunk, advances the playback clock and
 decides whether the next turn starts; the *receive* task feeds every received frame to the
 protocol state machine, records it, plays agent audio, interrupts playback on barge-in and answers
 tool calls from the mocks. Everything is recorded as it happens (:mod:`harness.runner.capture`).
@@ -76,11 +76,7 @@ from harness.realtime.protocol import (
     TranscriptDelta,
 )
 from harness.realtime.targets import Target
-from harness.runner.caller import CallerStream
-from harness.runner.capture import RecordingWriter
-from harness.runner.pacing import Pacer
-from harness.runner.playback import PlaybackClock, PlaybackEvent
-from harness.runner.recording import (
+from harness.recording import (
     PlaybackAudible,
     PlaybackStarted,
     PlaybackStopped,
@@ -90,6 +86,10 @@ from harness.runner.recording import (
     TurnEnded,
     TurnStarted,
 )
+from harness.runner.caller import CallerStream
+from harness.runner.capture import RecordingWriter
+from harness.runner.pacing import Pacer
+from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.tools import answer_call
 from harness.scenario.models import AgentConfig, Scenario
 
@@ -103,7 +103,7 @@ TURN_TIMEOUT_MS = 15_000.0
 
 @dataclass
 class SessionOptions:
-    """Knobs of one session (defaults follow DESIGN §4)."""
+    """Knobs of one session (the defaults are the harness's time definitions: 20 ms chunks)."""
 
     chunk_ms: int = 20
     lead_in_ms: float = LEAD_IN_MS
@@ -543,12 +543,19 @@ class TrialSession:
 
     # ------------------------------------------------------------------ the end
 
-    def finish(self, status: str, error: str | None) -> None:
+    @property
+    def started(self) -> bool:
+        """The target accepted the session: from here on, what happens is the agent's doing."""
+        return self._ready.is_set() and self._setup_error is None
+
+    def finish(self, status: str, error: str | None, *, time_limit_s: float | None = None
+               ) -> None:
         """Write the closing annotation, the tracks and the final meta."""
         t = self.now_ms()
         if status in ("completed", "errored"):
             self.writer.annotate(t, "harness.trial.ended", TrialEnded(
-                status=status, error=error))  # type: ignore[arg-type]
+                status=status, error=error,  # type: ignore[arg-type]
+                time_limit_s=time_limit_s))
         agent_stream = (np.concatenate(self.agent_stream) if self.agent_stream
                         else np.zeros(0, dtype=np.int16))
         caller = self.stream.caller_track()

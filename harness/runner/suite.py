@@ -1,11 +1,12 @@
 """Suite runs: scenarios × variants × trials under a concurrency bound, each trial a recording.
 
 :func:`run_suite` is what ``harness run`` and the pytest plugin call; :func:`run_trial` runs one
-trial. A trial that cannot run (unreachable target, auth refused, protocol failure, timeout) is
-``errored`` with the reason and the run goes on; only connection failures before a session started
-are retried, with exponential backoff. ``run.json`` lists every planned trial from the start
-(``incomplete`` until it finishes) and is rewritten atomically after each one, so a run stopped at
-any moment leaves a consistent folder.
+trial. A trial that cannot run (unreachable target, auth refused, protocol failure, no session
+set-up in time) is ``errored`` with the reason and the run goes on; a call the agent keeps going
+past the scenario's ``max_duration_s`` is ended there and graded (``completed``). Only connection
+failures before a session started are retried, with exponential backoff. ``run.json`` lists
+every planned trial from the start (``incomplete`` until it finishes) and is rewritten atomically
+after each one, so a run stopped at any moment leaves a consistent folder.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -33,8 +34,8 @@ import harness
 from harness.errors import HarnessError, InputError, TargetError
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.targets import Target, local_target, parse_spec, resolve_target
+from harness.recording import RecordingMeta, TrialEnded
 from harness.runner.capture import RecordingWriter, in_track_writer, write_json_atomic
-from harness.runner.recording import RecordingMeta, TrialEnded
 from harness.runner.session import SessionOptions, TrialSession
 from harness.scenario.models import AgentConfig, Scenario
 
@@ -145,24 +146,52 @@ async def render_script(scenario: Scenario) -> Any:
     return await asyncio.to_thread(_render, scenario)
 
 
+class LocalAgentHandle(Protocol):
+    """A running local agent: where it listens, and how to stop it."""
+
+    @property
+    def url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+LocalAgentStarter = Callable[[AgentConfig], LocalAgentHandle]
+"""Starts the local reference agent for an agent config: its ``local_profile`` with its tools'
+flags (blocking until it listens).
+
+The runner does not know the agent: whoever runs the ``local`` target hands it this
+(:mod:`harness.api` and the pytest plugin pass :func:`harness.agent.start_local_agent_for`)."""
+
+
+def _needs_local_agent() -> InputError:
+    return InputError("the local target needs the local agent: pass "
+                      "local_agent=harness.agent.start_local_agent_for (harness.api.run does), or "
+                      "the URL of a running one", field="target")
+
+
 class LocalAgents:
-    """The in-process reference agents of a run: one per dialogue profile, started on first use.
+    """The in-process reference agents of a run: one per agent config's profile and tool flags,
+    started on first use.
 
     Trials share them (faults go in each session's URL); :meth:`stop` shuts them all down.
     """
 
-    def __init__(self) -> None:
-        self._handles: dict[str, Any] = {}
+    def __init__(self, start: LocalAgentStarter | None) -> None:
+        self._start = start
+        self._handles: dict[tuple[Any, ...], LocalAgentHandle] = {}
         self._lock = asyncio.Lock()
 
-    async def url(self, profile: str) -> str:
+    async def url(self, config: AgentConfig) -> str:
+        """The URL of the local agent serving ``config`` (its profile and its tool flags)."""
+        key = (config.local_profile, tuple(config.write_tools), tuple(config.escalation_tools),
+               tuple(config.wait_tools))
         async with self._lock:
-            if profile not in self._handles:
-                from harness.agent import start_local_agent  # noqa: PLC0415 - loads ASR models
-
+            if key not in self._handles:
+                if self._start is None:
+                    raise _needs_local_agent()
                 # starting loads the ASR model: keep it off the event loop
-                self._handles[profile] = await asyncio.to_thread(start_local_agent, profile)
-            return self._handles[profile].url
+                self._handles[key] = await asyncio.to_thread(self._start, config)
+            return self._handles[key].url
 
     async def stop(self) -> None:
         handles, self._handles = list(self._handles.values()), {}
@@ -233,12 +262,18 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
     timeout_s = session_timeout_s if session_timeout_s is not None else scenario.max_duration_s
     status: TrialStatus = "errored"
     error: str | None = None
+    time_limit: float | None = None
     try:
         async with asyncio.timeout(timeout_s):
             await session.run()
         status = "completed"
     except TimeoutError:
-        error = f"the trial did not finish within {timeout_s:g} s"
+        if session.started:
+            # The agent was connected and the call ran: it kept the caller waiting until the
+            # time limit. That is its behaviour, graded like any other (failed, not errored).
+            status, time_limit = "completed", timeout_s
+        else:
+            error = f"the target did not set up the session within {timeout_s:g} s"
     except HarnessError as exc:
         error = str(exc)
     except asyncio.CancelledError:
@@ -251,7 +286,8 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
             session.finish(status, error)
         else:
             # writing the tracks takes milliseconds: off the loop other sessions stream on
-            await in_track_writer(session.finish, status, error)
+            await in_track_writer(functools.partial(session.finish, status, error,
+                                                    time_limit_s=time_limit))
         result.status, result.error = status, error
         result.duration_s = time.perf_counter() - started
     return result
@@ -261,25 +297,29 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
                     trial: int = 0, variant: str | None = None,
                     config: AgentConfig | None = None, faults: list[str] | None = None,
                     dialect: str | None = None, script: Any = None,
-                    local_url: str | None = None, session_timeout_s: float | None = None,
-                    retries: int = 2, options: SessionOptions | None = None) -> TrialResult:
+                    local_url: str | None = None, local_agent: LocalAgentStarter | None = None,
+                    session_timeout_s: float | None = None, retries: int = 2,
+                    options: SessionOptions | None = None) -> TrialResult:
     """Run one trial of ``scenario`` and record it in ``out_dir`` (the trial folder).
 
     ``config`` defaults to the scenario's agent config; ``script`` to the rendered caller audio.
-    With ``target="local"`` and no ``local_url``, a local agent is started for this trial.
+    With ``target="local"`` and no ``local_url``, ``local_agent`` starts a local agent for this
+    trial.
     """
     config = config or scenario.agent_config
     if config is None:
         raise InputError("the scenario has no agent config (load it with load_suite)",
                          field="agent")
     faults = list(faults or [])
+    name, _ = parse_spec(target, dialect)
+    if name == "local" and local_url is None and local_agent is None:
+        raise _needs_local_agent()
     if script is None:
         script = await render_script(scenario)
-    name, _ = parse_spec(target, dialect)
     if name == "local" and local_url is None:
-        agents = LocalAgents()
+        agents = LocalAgents(local_agent)
         try:
-            url = await agents.url(config.local_profile)
+            url = await agents.url(config)
             return await run_trial(scenario, out_dir=out_dir, target=target, trial=trial,
                                    variant=variant, config=config, faults=faults,
                                    dialect=dialect, script=script, local_url=url,
@@ -310,6 +350,52 @@ def _resolve(target: str, config: AgentConfig, faults: list[str], dialect: str |
 # --------------------------------------------------------------------------- suites
 
 
+PlannedTrial = tuple[Scenario, str | None, AgentConfig, int]
+"""(scenario, variant name or None, the agent config it runs with, trial number)."""
+
+
+def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int = 1,
+                concurrency: int = 1, faults: list[str] | None = None,
+                variants: dict[str, AgentConfig] | None = None, dialect: str | None = None
+                ) -> list[PlannedTrial]:
+    """Every trial of a run in its fixed order (shards are positions in it); checks the options."""
+    if trials < 1 or concurrency < 1:
+        raise InputError("trials and concurrency must be at least 1")
+    name, _ = parse_spec(target, dialect)
+    if faults and name != "local":
+        raise InputError("faults can only be switched on in the local agent", field="faults")
+    for scenario in scenarios:
+        if scenario.agent_config is None and not variants:
+            raise InputError("the scenario has no agent config (load it with load_suite)",
+                             location=str(scenario.source or scenario.name), field="agent")
+    plan: list[PlannedTrial] = []
+    for scenario in scenarios:
+        for vname, vconfig in (variants or {None: scenario.agent_config}).items():  # type: ignore[dict-item]
+            for k in range(trials):
+                plan.append((scenario, vname, vconfig, k))
+    return plan
+
+
+def planned_result(planned: PlannedTrial, out_dir: Path) -> TrialResult:
+    """The result of a planned trial that has not run yet (``incomplete``, "not run")."""
+    s, v, _config, k = planned
+    path = _trial_path(s, v, k)
+    return TrialResult(s.name, str(s.source) if s.source else None, v, k, path, "incomplete",
+                       "not run", recording_dir=Path(out_dir) / path)
+
+
+def target_label(target: str, dialect: str | None = None) -> str:
+    """How ``run.json`` names the target: a URL may carry a key in its query, the label not."""
+    name, _ = parse_spec(target, dialect)
+    return Target("", name).safe_url if "://" in name else target
+
+
+def new_run(out_dir: Path, target: str, dialect: str | None = None) -> RunResult:
+    """A run that starts now, with a fresh id."""
+    return RunResult(Path(out_dir), uuid.uuid4().hex[:12], target_label(target, dialect),
+                     _now_iso(), None)
+
+
 def write_run_file(run: RunResult, faults: list[str]) -> None:
     """Write ``run.json`` for ``run`` as its trials stand (atomically: readers never see half)."""
     write_json_atomic(run.run_dir / RUN_FILE, {
@@ -325,56 +411,67 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                     on_progress: Callable[[ProgressEvent], None] | None = None,
                     on_trial_done: Callable[[TrialResult], None] | None = None,
                     session_timeout_s: float | None = None, retries: int = 2,
-                    dialect: str | None = None, options: SessionOptions | None = None
-                    ) -> RunResult:
+                    dialect: str | None = None, options: SessionOptions | None = None,
+                    local_agent: LocalAgentStarter | None = None,
+                    variant_faults: dict[str, list[str]] | None = None,
+                    interleave: bool = False,
+                    shard: tuple[int, int] | None = None) -> RunResult:
     """Run every scenario × variant × trial; write trial folders and ``run.json`` in ``out_dir``.
 
     ``variants`` maps a variant name to the AgentConfig it uses instead of each scenario's own
     (A/B runs); without it each scenario runs with its own config and ``variant`` is None.
-    ``faults`` (local target only) are switched on in every session. ``target`` is ``local``,
-    ``openai``, ``azure`` or a ws(s):// URL (``:beta`` selects the beta dialect).
+    ``faults`` (local target only) are switched on in every session, ``variant_faults`` in the
+    sessions of one variant only. ``interleave`` starts the trials of a scenario alternating
+    across variants (A B, B A, A B, …) so every variant meets the same machine and service
+    conditions; ``run.json`` lists them in the usual order either way. ``target`` is ``local``,
+    ``openai``, ``azure`` or a ws(s):// URL (``:beta`` selects the beta dialect); ``local``
+    needs ``local_agent``, which starts the local reference agent.
+
+    ``shard=(index, count)`` runs only the planned trials at positions ``index``, ``index +
+    count``, … of :func:`plan_trials` and leaves ``run.json`` to whoever runs the other shards
+    (:mod:`harness.runner.workers`); the result lists the shard's trials only.
     """
-    if trials < 1 or concurrency < 1:
-        raise InputError("trials and concurrency must be at least 1")
     faults = list(faults or [])
+    variant_faults = {v: list(f) for v, f in (variant_faults or {}).items() if f}
+    plan = plan_trials(scenarios, target=target, trials=trials, concurrency=concurrency,
+                       faults=faults, variants=variants, dialect=dialect)
     name, _ = parse_spec(target, dialect)
-    if faults and name != "local":
+    if variant_faults and name != "local":
         raise InputError("faults can only be switched on in the local agent", field="faults")
-    for scenario in scenarios:
-        if scenario.agent_config is None and not variants:
-            raise InputError("the scenario has no agent config (load it with load_suite)",
-                             location=str(scenario.source or scenario.name), field="agent")
+    if name == "local" and local_agent is None:
+        raise _needs_local_agent()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    plan: list[tuple[Scenario, str | None, AgentConfig, int]] = []
-    for scenario in scenarios:
-        for vname, vconfig in (variants or {None: scenario.agent_config}).items():  # type: ignore[dict-item]
-            for k in range(trials):
-                plan.append((scenario, vname, vconfig, k))
-    results: dict[int, TrialResult] = {
-        i: TrialResult(s.name, str(s.source) if s.source else None, v, k, _trial_path(s, v, k),
-                       "incomplete", "not run", recording_dir=out_dir / _trial_path(s, v, k))
-        for i, (s, v, _c, k) in enumerate(plan)}
-    # a URL may carry a key in its query: run.json names the target without it
-    label = Target("", name).safe_url if "://" in name else target
-    run = RunResult(out_dir, uuid.uuid4().hex[:12], label, _now_iso(), None)
+    start_order = list(range(len(plan)))
+    if interleave and variants:
+        # the plan holds, per scenario, each variant's trials in a block; start trial 0 of
+        # every variant in order, then trial 1 in reverse order, …
+        count = len(variants)
+        start_order = [si * count * trials + vi * trials + k
+                       for si in range(len(scenarios)) for k in range(trials)
+                       for vi in (range(count) if k % 2 == 0 else reversed(range(count)))]
+    positions = [i for i in range(len(plan)) if shard is None or i % shard[1] == shard[0]]
+    start_order = [i for i in start_order if shard is None or i % shard[1] == shard[0]]
+    results: dict[int, TrialResult] = {i: planned_result(plan[i], out_dir) for i in positions}
+    run = new_run(out_dir, target, dialect)
     done = 0
-    total = len(plan)
+    total = len(positions)
 
     def progress(kind: str, **kw: Any) -> None:
         if on_progress is not None:
             on_progress(ProgressEvent(kind, done, total, **kw))  # type: ignore[arg-type]
 
     def write_run() -> None:
-        run.trials = [results[i] for i in range(total)]
-        write_run_file(run, faults)
+        run.trials = [results[i] for i in positions]
+        if shard is None:
+            write_run_file(run, faults)
 
     write_run()
     progress("run_started")
     scripts: dict[int, asyncio.Task[Any]] = {}
     lock = asyncio.Semaphore(concurrency)
 
-    agents = LocalAgents()
+    agents = LocalAgents(local_agent)
 
     async def one(i: int) -> None:
         nonlocal done
@@ -386,8 +483,9 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             ident = {"scenario": scenario.name, "variant": vname, "trial": k}
             try:
                 script = await asyncio.shield(scripts[key])
-                local_url = await agents.url(vconfig.local_profile) if name == "local" else None
-                resolved = _resolve(target, vconfig, faults, dialect, local_url)
+                local_url = await agents.url(vconfig) if name == "local" else None
+                session_faults = faults + variant_faults.get(vname or "", [])
+                resolved = _resolve(target, vconfig, session_faults, dialect, local_url)
             except HarnessError as exc:
                 res = results[i]
                 res.status, res.error = "errored", str(exc)
@@ -395,9 +493,9 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                 progress("trial_started", **ident)
                 res = await _run_trial(
                     scenario, folder=out_dir / results[i].path, rel_path=results[i].path,
-                    target=resolved, config=vconfig, trial=k, variant=vname, faults=faults,
-                    script=script, session_timeout_s=session_timeout_s, retries=retries,
-                    options=options,
+                    target=resolved, config=vconfig, trial=k, variant=vname,
+                    faults=session_faults, script=script, session_timeout_s=session_timeout_s,
+                    retries=retries, options=options,
                     notify=lambda m: progress("trial_retry", message=m, **ident))
             results[i] = res
             done += 1
@@ -407,7 +505,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                 on_trial_done(res)
 
     try:
-        await asyncio.gather(*(one(i) for i in range(total)))
+        await asyncio.gather(*(one(i) for i in start_order))
     finally:
         await agents.stop()
         gc.unfreeze()  # sessions froze the heap while they streamed (see TrialSession.run)

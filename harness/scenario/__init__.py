@@ -5,6 +5,7 @@ from harness.scenario.loader import (
     load_agent_config,
     load_scenario,
     load_suite,
+    load_yaml_model,
     scenario_files,
     validate_paths,
 )
@@ -21,6 +22,7 @@ __all__ = [
     "load_agent_config",
     "load_scenario",
     "load_suite",
+    "load_yaml_model",
     "scenario_files",
     "scenario_reference_markdown",
     "validate_paths",

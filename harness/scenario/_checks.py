@@ -3,6 +3,7 @@ files and voices, and that mocks and expectations name real tools, entities and 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,7 +12,8 @@ from typing import Any
 import soundfile
 
 from harness.errors import InputError
-from harness.scenario._yaml import FieldPath, Positions, format_path
+from harness.espeak import resolve_voice
+from harness.scenario._yaml import FieldPath, Positions, format_path, path_problem
 from harness.scenario.models import AgentConfig, Scenario, ToolSpec
 
 
@@ -41,8 +43,12 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
     if file is None:
         return
     shown = report.as_written(path, file)
-    if not file.is_file():
+    problem = path_problem(file)
+    if problem == "not found":
         report.add(path, f"file {shown!r} not found (looked for {file})")
+        return
+    if problem is not None:
+        report.add(path, f"file {shown!r}: {problem}")
         return
     if wav:
         try:
@@ -55,9 +61,6 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
 
 
 def _check_voice(report: _Report, path: FieldPath, voice: str) -> None:
-    # The audio module owns the voice table (it is what renders the caller).
-    from harness.audio import resolve_voice  # noqa: PLC0415
-
     try:
         resolve_voice(voice)
     except InputError as exc:
@@ -99,8 +102,8 @@ def _check_turns(report: _Report, scenario: Scenario) -> None:
                            "the first turn has no agent reply to interrupt")
             elif not prev.addressed:
                 report.add((*at, "barge_in"),
-                           f"turn {i - 1} is a {prev.kind} turn, so the agent has no reply to "
-                           "interrupt; barge_in needs a say or audio turn before it")
+                           f"the turn before is a {prev.kind} turn, so the agent has no reply "
+                           "to interrupt; barge_in needs a say or audio turn before it")
 
         for label, value in (turn.entity or {}).items():
             compact = normalize_value(value)
@@ -160,15 +163,16 @@ def _check_arguments(report: _Report, path: FieldPath, tool: ToolSpec | None,
 
 def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
                         turns: Sequence[int] | int | None, *, addressed: bool) -> None:
-    """Turn numbers exist (and, when ``addressed``, are say/audio turns). A list is checked
-    item by item, each error pointing at its item."""
+    """Turn numbers (1 = the first turn) exist (and, when ``addressed``, are say/audio turns).
+    A list is checked item by item, each error pointing at its item."""
     items = [(path, turns)] if isinstance(turns, int) else [
         ((*path, j), n) for j, n in enumerate(turns or [])]
     for where, n in items:
-        if n >= len(scenario.turns):
-            report.add(where, f"turn {n} does not exist (turns 0-{len(scenario.turns) - 1})")
-        elif addressed and not scenario.turns[n].addressed:
-            report.add(where, f"turn {n} is a {scenario.turns[n].kind} turn; only say and "
+        if not 1 <= n <= len(scenario.turns):
+            report.add(where, f"turn {n} does not exist (turns are numbered 1-"
+                              f"{len(scenario.turns)}, 1 being the first)")
+        elif addressed and not scenario.turns[n - 1].addressed:
+            report.add(where, f"turn {n} is a {scenario.turns[n - 1].kind} turn; only say and "
                               "audio turns get answers")
 
 
@@ -223,10 +227,27 @@ def check_scenario(scenario: Scenario, agent: AgentConfig | None, positions: Pos
     return report.errors
 
 
+# The profiles that ship with the local reference agent, by name.
+BUILTIN_PROFILES_DIR = Path(__file__).resolve().parents[1] / "agent" / "profiles"
+
+
+def is_profile_file(value: str) -> bool:
+    """Whether a ``local_profile`` value names a file (else a built-in profile's name)."""
+    return "/" in value or os.sep in value or value.endswith((".yaml", ".yml"))
+
+
 def check_agent_files(config: AgentConfig, positions: Positions,
                       written: dict[FieldPath, str]) -> list[InputError]:
-    """The agent config's instructions file exists and is readable text."""
+    """The agent config's instructions file exists and is readable text; its ``local_profile``
+    file exists, or names a built-in profile."""
     report = _Report(positions, written)
+    profile = config.local_profile
+    if is_profile_file(profile):
+        _check_file(report, ("local_profile",), Path(profile), wav=False)
+    elif not (BUILTIN_PROFILES_DIR / f"{profile}.yaml").is_file():
+        known = ", ".join(sorted(p.stem for p in BUILTIN_PROFILES_DIR.glob("*.yaml")))
+        report.add(("local_profile",), f"unknown agent profile {profile!r}; expected a YAML file "
+                   f"(relative to this agent config) or one of: {known}")
     path = config.instructions_file
     if path is not None:
         _check_file(report, ("instructions_file",), path, wav=False)

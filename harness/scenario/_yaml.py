@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,19 +104,53 @@ def _walk(node: yaml.Node, path: FieldPath, file: str, out: Positions,
             _walk(item, (*path, i), file, out, errors)
 
 
+def path_problem(path: Path | str) -> str | None:
+    """Why ``path`` cannot be read as a file, in words for the user; None when it can.
+
+    Paths the operating system refuses (too long, a NUL character, a loop) are answered here, so
+    no ``OSError`` or ``ValueError`` reaches the user."""
+    text = os.fspath(path)
+    if not text:
+        return "the path is empty"
+    if "\0" in text:
+        return "the path contains a NUL character"
+    try:
+        mode = os.stat(text).st_mode
+    except FileNotFoundError:
+        return "not found"
+    except NotADirectoryError:
+        return "not found (a part of the path is a file, not a folder)"
+    except (OSError, ValueError) as exc:
+        return f"the system refuses this path: {getattr(exc, 'strerror', None) or exc}"
+    if stat.S_ISDIR(mode):
+        return "is a folder, not a file"
+    if not stat.S_ISREG(mode):
+        return "is not a regular file"
+    return None
+
+
 def load_yaml(path: Path, display: str | None = None) -> Document:
     """Parse one YAML file, keeping positions. Raises InputError(s) with ``file:line:col``.
 
     ``display`` is how the file is named in messages (defaults to ``str(path)``).
     """
     file = display or str(path)
+    problem = path_problem(path)
+    if problem is not None:
+        raise InputError("file not found" if problem == "not found" else problem, location=file)
     try:
         text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError("file not found", location=file) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"cannot read the file: {exc}", location=file) from None
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        col = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+        what = (f"U+{exc.character:04X}" if isinstance(exc.character, int)
+                else repr(exc.character))
+        raise InputError(f"YAML cannot hold the character {what}: {exc.reason}",
+                         location=f"{file}:{line}:{col}") from None
     try:
         node = loader.get_single_node()
         # Constructing first flattens merge keys (<<) in the node tree, so the walk below

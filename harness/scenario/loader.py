@@ -22,14 +22,21 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import InputError, InputErrors
-from harness.scenario._checks import check_agent_files, check_scenario
+from harness.scenario._checks import check_agent_files, check_scenario, is_profile_file
 from harness.scenario._errors import (
     LOADER_FIELDS,
     allowed_keys,
     unknown_key_message,
     validation_errors,
 )
-from harness.scenario._yaml import Document, FieldPath, Positions, format_path, load_yaml
+from harness.scenario._yaml import (
+    Document,
+    FieldPath,
+    Positions,
+    format_path,
+    load_yaml,
+    path_problem,
+)
 from harness.scenario.models import AgentConfig, Scenario
 
 T = TypeVar("T")
@@ -113,16 +120,18 @@ def _load_source(path: Path, display: str, chain: tuple[Path, ...] = ()) -> _Sou
     if extends is None:
         return src
     where = str(src.positions.find(("extends",)))
-    if not isinstance(extends, str):
+    if not isinstance(extends, str) or not extends.strip():
         raise InputError("expected a path to a defaults file", location=where, field="extends")
+    written = src.written[("extends",)]
+    problem = path_problem(extends)
+    if problem is not None:
+        what = " not found" if problem == "not found" else f": {problem}"
+        raise InputError(f"defaults file {written!r}{what}", location=where, field="extends")
     defaults_path = Path(extends)
     chain = (*chain, path.resolve())
     if defaults_path.resolve() in chain:
         raise InputError("extends loops back to a file already being extended",
                          location=where, field="extends")
-    written = src.written[("extends",)]
-    if not defaults_path.is_file():
-        raise InputError(f"defaults file {written!r} not found", location=where, field="extends")
     base_display = os.path.normpath(os.path.join(os.path.dirname(display), written))
     return _merge(_load_source(defaults_path, base_display, chain), src)
 
@@ -181,17 +190,44 @@ def _one_or_many(load: Callable[[Path], T]) -> Callable[[str | Path], T]:
     return wrapper
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def load_yaml_model(path: str | Path, model: type[M], *, what: str) -> M:
+    """Read one YAML file into ``model`` the way scenarios are read: YAML 1.2 scalars (only
+    ``true``/``false`` are booleans), duplicate keys refused, and every problem of the file
+    reported at once as ``file:line:col: field: message``.
+
+    ``what`` names the expected content in the message for a file that is not a mapping
+    (``"an agent profile"``). Raises :class:`InputErrors`.
+    """
+    path = Path(path)
+    try:
+        doc = _read_mapping(path, _display(path), what)
+    except InputError as exc:
+        raise InputErrors([exc]) from None
+    value, errors = _validate(model, doc.data, doc.positions)
+    if value is None or errors:
+        raise InputErrors(errors)
+    return value
+
+
 @_one_or_many
 def load_agent_config(path: Path) -> AgentConfig:
     """Read and validate an agent config (``agents/*.yaml``).
 
     ``instructions_file`` is read relative to the YAML file; its text becomes ``instructions``
-    (the path is kept, made absolute). Raises :class:`InputErrors` listing every problem.
+    (the path is kept, made absolute). A ``local_profile`` given as a file is made absolute
+    against the YAML file too. Raises :class:`InputErrors` listing every problem.
     """
     doc = _read_mapping(path, _display(path), "an agent config")
     written: dict[FieldPath, str] = {}
-    _resolve_paths(doc.data, [("instructions_file",)] if isinstance(
-        doc.data.get("instructions_file"), str) else [], path.parent, written)
+    fields: list[FieldPath] = [("instructions_file",)] if isinstance(
+        doc.data.get("instructions_file"), str) else []
+    profile = doc.data.get("local_profile")
+    if isinstance(profile, str) and is_profile_file(profile):
+        fields.append(("local_profile",))
+    _resolve_paths(doc.data, fields, path.parent, written)
     config, errors = _validate(AgentConfig, doc.data, doc.positions)
     if config is not None:
         errors += check_agent_files(config, doc.positions, written)
@@ -220,8 +256,10 @@ def load_scenario(path: Path) -> Scenario:
     if scenario.agent is not None:
         agent_path = scenario.agent
         where = str(src.positions.find(("agent",)))
-        if not agent_path.is_file():
-            errors.append(InputError(f"agent config {src.written.get(('agent',))!r} not found",
+        problem = path_problem(agent_path)
+        if problem is not None:
+            what = " not found" if problem == "not found" else f": {problem}"
+            errors.append(InputError(f"agent config {src.written.get(('agent',))!r}{what}",
                                      location=where, field="agent"))
         else:
             try:
@@ -243,7 +281,7 @@ def is_scenario_file(path: str | Path) -> bool:
     broken scenario is reported rather than skipped.
     """
     path = Path(path)
-    if path.suffix not in (".yaml", ".yml") or not path.is_file():
+    if path.suffix not in (".yaml", ".yml") or path_problem(path) is not None:
         return False
     try:
         text = path.read_text(encoding="utf-8")
@@ -261,17 +299,19 @@ def scenario_files(paths: Iterable[str | Path]) -> list[Path]:
     ``*.yaml``/``*.yml`` scenarios, skipping ``_``-prefixed (defaults) files."""
     out: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
+        problem = path_problem(p)
+        if problem is not None and problem != "is a folder, not a file":
+            raise InputError("no such file or folder" if problem == "not found" else problem,
+                             location=_display(p))
+        if problem is not None:
             found = sorted(f for f in p.rglob("*.y*ml")
                            if not f.name.startswith("_") and is_scenario_file(f))
             if not found:
                 raise InputError("no scenario files (YAML with turns and expect) in this folder",
                                  location=_display(p))
             out += found
-        elif p.is_file():
-            out.append(p)
         else:
-            raise InputError("no such file or folder", location=_display(p))
+            out.append(p)
     return out
 
 
@@ -322,7 +362,7 @@ def validate_paths(paths: Iterable[str | Path]) -> list[str]:
     raises :class:`InputErrors` with every problem of every file.
     """
     paths = [Path(p) for p in paths]
-    agent_files = [p for p in paths if p.is_file() and not is_scenario_file(p)
+    agent_files = [p for p in paths if path_problem(p) is None and not is_scenario_file(p)
                    and _is_agent_config_file(p)]
     errors: list[InputError] = []
     done: list[str] = []

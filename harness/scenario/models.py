@@ -309,7 +309,7 @@ class InputTranscription(Strict):
 
 
 class ToolSpec(Strict):
-    """A function tool (JSON Schema parameters) with the harness's two flags."""
+    """A function tool (JSON Schema parameters) with the harness's flags."""
 
     name: str = Field(..., pattern=r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
     description: str = ""
@@ -317,6 +317,8 @@ class ToolSpec(Strict):
         default_factory=lambda: {"type": "object", "properties": {}})
     write: bool = Field(False, description="has a side effect: must be confirmed before the call")
     escalation: bool = Field(False, description="hands the call to a human")
+    wait: bool = Field(False, description="the no-op tool an agent calls to stay silent on "
+                       "purpose (noise, hold music, side talk): not an action")
 
     def session_tool(self) -> dict[str, Any]:
         """The tool as a ``session.update`` carries it (without the harness flags)."""
@@ -344,7 +346,8 @@ class AgentConfig(Strict):
     tool_choice: str = "auto"
     tools: list[ToolSpec] = Field(default_factory=list)
     local_profile: str = Field(
-        "support_desk", description="dialogue profile of the local reference agent (name or file)")
+        "support_desk", description="dialogue profile of the local reference agent: a profile "
+        "name, or a YAML file relative to this agent config")
 
     @field_validator("tools")
     @classmethod
@@ -372,6 +375,10 @@ class AgentConfig(Strict):
     @property
     def escalation_tools(self) -> list[str]:
         return [t.name for t in self.tools if t.escalation]
+
+    @property
+    def wait_tools(self) -> list[str]:
+        return [t.name for t in self.tools if t.wait]
 
     @property
     def sample_rate(self) -> int:

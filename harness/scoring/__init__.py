@@ -9,7 +9,8 @@ Public API:
 - ``registry()`` (kind → ScorerInfo: name, description, parameter model),
   ``expectation_reference_markdown()``
 - ``build_timeline(recording)`` and the ``Timeline`` model (see ``harness.scoring.timeline``)
-- ``turn_answer(timeline, turn)``: a caller turn's answer and its DESIGN §4 latencies
+- ``turn_answer(timeline, turn)``: a caller turn's answer and its latencies;
+  ``turn_metrics(timeline)``: every answerable turn's latencies and dead air
 """
 
 from harness.scoring._registry import Outcome, ScorerInfo, ScoringContext, registry, scorer
@@ -22,7 +23,7 @@ from harness.scoring._score import (
     score_trial,
     write_verdicts,
 )
-from harness.scoring.scorers._common import TurnAnswer, turn_answer
+from harness.scoring.scorers._common import TurnAnswer, TurnMetrics, turn_answer, turn_metrics
 from harness.scoring.timeline import Timeline, build_timeline
 from harness.scoring.verdict import Evidence, Status, Verdict
 
@@ -34,6 +35,7 @@ __all__ = [
     "Status",
     "Timeline",
     "TurnAnswer",
+    "TurnMetrics",
     "Verdict",
     "build_timeline",
     "expectation_reference_markdown",
@@ -45,5 +47,6 @@ __all__ = [
     "score_trial",
     "scorer",
     "turn_answer",
+    "turn_metrics",
     "write_verdicts",
 ]

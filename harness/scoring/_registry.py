@@ -37,6 +37,11 @@ class ScoringContext:
     def tool_spec(self, name: str) -> Any:
         return self.agent_config.tool(name) if self.agent_config is not None else None
 
+    @property
+    def wait_tools(self) -> frozenset[str]:
+        """The agent config's no-op wait tools (``wait: true``)."""
+        return frozenset(self.agent_config.wait_tools if self.agent_config is not None else ())
+
 
 ScorerFn = Callable[[ScoringContext, Any], Outcome]
 

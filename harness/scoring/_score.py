@@ -13,9 +13,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from harness.errors import InputError
-from harness.runner.recording import VERDICTS_FILE, Recording
+from harness.exit_codes import exit_code
+from harness.recording import VERDICTS_FILE, Recording
 from harness.scenario.models import AgentConfig, Expectation
 from harness.scoring._registry import ScoringContext, registry
+from harness.scoring.integrity import check_call_integrity
 from harness.scoring.timeline import Timeline, build_timeline
 from harness.scoring.verdict import Verdict
 
@@ -28,9 +30,9 @@ def _agent_config(value: AgentConfig | dict[str, Any] | None) -> AgentConfig | N
     try:
         return AgentConfig.model_validate(value)
     except ValidationError:
-        # An older or foreign config: the scorers only need the tools and their two flags.
+        # An older or foreign config: the scorers only need the tools and their flags.
         tools = [t for t in value.get("tools") or [] if isinstance(t, dict)]
-        keep = {"name", "description", "parameters", "write", "escalation"}
+        keep = {"name", "description", "parameters", "write", "escalation", "wait"}
         return AgentConfig.model_validate({"tools": [{k: v for k, v in t.items() if k in keep}
                                                      for t in tools]})
 
@@ -115,9 +117,13 @@ SKIPPED_FRAME_TYPES = ("input_audio_buffer.append",)
 
 
 def score_trial(trial_dir: Path) -> list[Verdict]:
-    """Load a trial folder, score it against its own expectations, (re)write ``verdicts.json``."""
+    """Load a trial folder, score it against its own expectations, add the call-integrity
+    findings (``harness.scoring.integrity``) and (re)write ``verdicts.json``."""
     recording = Recording.load(Path(trial_dir), skip_types=SKIPPED_FRAME_TYPES)
-    verdicts = score(recording)
+    timeline = build_timeline(recording)
+    config = _agent_config(recording.meta.agent_config or None)
+    verdicts = score(recording, timeline=timeline)
+    verdicts += check_call_integrity(recording, timeline, config)
     write_verdicts(Path(trial_dir), verdicts)
     return verdicts
 
@@ -170,8 +176,7 @@ def score_run_summary(results: dict[str, list[Verdict]]) -> tuple[list[str], int
         lines.append(f"{path}: {tally}" + (f" ({', '.join(bad)})" if bad else ""))
     tally = ", ".join(f"{n} {k}" for k, n in sorted(totals.items())) or "no verdicts"
     lines.append(f"re-scored {len(results)} trial(s): {tally}")
-    code = 3 if totals.get("error") else 1 if totals.get("fail") else 0
-    return lines, code
+    return lines, exit_code(totals)
 
 
 def expectation_reference_markdown() -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
-Status = Literal["pass", "fail", "not_applicable", "error"]
+Status = Literal["pass", "fail", "error"]
+"""``pass``: the expectation was met; ``fail``: it was not, or the situation it grades never
+arose (the summary says which); ``error``: it could not be graded (a broken scorer or an
+unreadable expectation), which makes the trial errored."""
 
 
 class Evidence(BaseModel):
@@ -15,13 +18,13 @@ class Evidence(BaseModel):
     t_ms: float | None = Field(None, description="session-clock time of the moment")
     end_ms: float | None = Field(None, description="end of the interval, when it is one")
     label: str = Field(..., description="what this is, e.g. 'tool call cancel_order'")
-    turn_index: int | None = Field(None, description="caller turn it concerns")
+    turn_index: int | None = Field(None, description="caller turn it concerns (1 = the first)")
     event_seq: list[int] = Field(default_factory=list, description="events.jsonl seq numbers")
     excerpt: str | None = Field(None, description="transcript excerpt or arguments")
 
 
 class Verdict(BaseModel):
-    """The outcome of one expectation."""
+    """The outcome of one expectation (or of one always-on call-integrity check)."""
 
     kind: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -30,6 +33,17 @@ class Verdict(BaseModel):
     measured: dict[str, Any] = Field(default_factory=dict, description="numbers behind the verdict")
     evidence: list[Evidence] = Field(default_factory=list)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade_not_applicable(cls, data: Any) -> Any:
+        # Verdicts written by older harnesses could be "not_applicable", which counted as a pass.
+        # Nothing was graded, so read back they fail and say so.
+        if isinstance(data, dict) and data.get("status") == "not_applicable":
+            data = {**data, "status": "fail",
+                    "summary": f"not graded: {data.get('summary', '')} (an older harness called "
+                               "this not applicable; `harness score` grades it again)"}
+        return data
+
     @property
     def passed(self) -> bool:
-        return self.status in ("pass", "not_applicable")
+        return self.status == "pass"

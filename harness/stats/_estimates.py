@@ -122,9 +122,11 @@ def _bootstrap_interval(data: tuple[np.ndarray, ...], statistic: Any, *, vectori
     sample = data[0]
     if sample.size < 2:
         return None
-    with warnings.catch_warnings():
-        # A degenerate resampling distribution (every value equal) is a valid answer here.
+    with warnings.catch_warnings(), np.errstate(invalid="ignore", divide="ignore"):
+        # A degenerate resampling distribution (every value equal, or a jackknife without
+        # spread) is a valid answer here: the interval falls back to the point below.
         warnings.simplefilter("ignore", category=sps.DegenerateDataWarning)
+        warnings.simplefilter("ignore", category=RuntimeWarning)
         res = sps.bootstrap(data, statistic, vectorized=vectorized, n_resamples=resamples,
                             confidence_level=level, method=method,
                             rng=np.random.default_rng(seed))

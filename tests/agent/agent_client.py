@@ -61,6 +61,12 @@ class ScriptedPolicy:
     def on_interrupted(self, spoken_text: str) -> None:
         self.interrupted.append(spoken_text)
 
+    hold_ms = None
+    transcription_prompt = None
+
+    def on_hold_expired(self) -> list[Any]:
+        return []
+
 
 def scripted_factory(session_tools: list[dict[str, Any]], faults: Any) -> ScriptedPolicy:
     return ScriptedPolicy(session_tools, faults)

@@ -36,6 +36,14 @@ class HoldingPolicy:
     def on_interrupted(self, spoken_text: str) -> None:
         pass
 
+    def on_tool_output(self, name: str, arguments: dict[str, Any], output: Any) -> list[Any]:
+        return []
+
+    def on_no_input(self) -> list[Any]:
+        return []
+
+    transcription_prompt = None
+
     def on_hold_expired(self) -> list[Any]:
         heard, self.held = " ".join(self.held), []
         return [Say(f"You said: {heard}")]

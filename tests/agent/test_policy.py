@@ -17,6 +17,7 @@ import pytest
 
 from harness.agent.faults import Faults
 from harness.agent.policy import CallTool, Policy, Say, load_profile
+from harness.agent.server import tool_flags
 from harness.scenario.loader import load_suite
 from harness.scenario.models import Expectation, Scenario, Turn, resolve_mock
 from harness.spoken import find_readbacks, normalize_value, values_equal
@@ -84,7 +85,8 @@ def drive(scenario: Scenario, faults: str = "", style: str = "words") -> Call:
     """Run the policy through the scenario's turns; tool calls are answered by its mocks."""
     agent = scenario.agent_config
     assert agent is not None
-    policy = Policy(PROFILE, [t.session_tool() for t in agent.tools], Faults.parse(faults))
+    policy = Policy(PROFILE, [t.session_tool() for t in agent.tools], Faults.parse(faults),
+                    tool_flags(agent))
     events: list[Event] = []
     call_counts: dict[str, int] = {}
     silent: set[int] = set()
@@ -175,7 +177,7 @@ def check(call: Call, exp: Expectation) -> bool | None:
         calls = call.calls(tool)
         if p.mode == "forbidden":
             return not calls
-        if not calls or (p.by_turn is not None and calls[0].turn > p.by_turn):
+        if not calls or (p.by_turn is not None and calls[0].turn + 1 > p.by_turn):
             return False
         return not p.spoken_handoff or bool(call.says(calls[0].turn))
     if kind == "preamble":
@@ -233,11 +235,11 @@ def check(call: Call, exp: Expectation) -> bool | None:
                 _turn_intent(sc, t) == "affirm" for t in range(questions[-1].turn + 1, c.turn + 1))
         return ok
     if kind == "no_response":
-        turns = set(p.turns) if p.turns is not None else call.silent_turns
+        turns = {n - 1 for n in p.turns} if p.turns is not None else call.silent_turns
         spoke = {e.turn for e in call.events if e.kind == "say"} & turns
         return not spoke and not call.spoke_in_pause
     if kind == "turn_answered":
-        turns = p.turns if p.turns is not None else [
+        turns = [n - 1 for n in p.turns] if p.turns is not None else [
             i for i, t in enumerate(sc.turns) if t.addressed]
         return all(call.says(t) for t in turns)
     return None
@@ -388,8 +390,8 @@ POLICY_FAULTS: dict[str, set[str]] = {
         "argument='order_id')",
     },
     "never_escalate": {
-        "frustrated-escalation: escalation(mode='required', by_turn=3)",
-        "human-request: escalation(mode='required', by_turn=1, tool='escalate_to_human')",
+        "frustrated-escalation: escalation(mode='required', by_turn=4)",
+        "human-request: escalation(mode='required', by_turn=2, tool='escalate_to_human')",
     },
     "tool_on_partial_id": {
         "cut-off-order-id: preamble(before_tool='lookup_order', none_when_unclear=True)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import yaml
 
 from harness.agent.faults import Faults
 from harness.agent.policy import CallTool, Policy, Say, load_profile
-from harness.errors import InputError
+from harness.agent.server import tool_flags
+from harness.errors import InputError, InputErrors
 from harness.scenario.loader import load_agent_config
 from harness.spoken import find_readbacks
 
@@ -22,7 +24,8 @@ SHIPPED = {"status": "shipped", "eta": "April 25"}
 
 
 def policy(faults: str = "", tools: list[dict[str, Any]] | None = None) -> Policy:
-    return Policy(PROFILE, TOOLS if tools is None else tools, Faults.parse(faults))
+    return Policy(PROFILE, TOOLS if tools is None else tools, Faults.parse(faults),
+                  tool_flags(AGENT))
 
 
 def said(actions: list[Any]) -> list[str]:
@@ -285,12 +288,39 @@ def test_unknown_key_names_file_line_and_field(tmp_path: Path) -> None:
     data["slots"]["order_id"]["colour"] = "blue"
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(InputError) as err:
+    with pytest.raises(InputErrors) as err:
         load_profile(path)
+    (only,) = err.value.errors
     line = next(i for i, s in enumerate(path.read_text().splitlines(), 1) if "colour" in s)
-    assert err.value.location == f"{path}:{line}:5"
-    assert err.value.field == "slots.order_id.colour"
-    assert "Extra inputs are not permitted" in err.value.message
+    assert only.location == f"{path}:{line}:5"
+    assert only.field == "slots.order_id.colour"
+    assert only.message.startswith("unknown key (expected one of: ")
+
+
+def test_every_problem_of_a_profile_is_reported_at_once(tmp_path: Path) -> None:
+    data = yaml.safe_load((ROOT / "harness/agent/profiles/support_desk.yaml").read_text())
+    data["hold_ms"] = "long"
+    data["intents"][1]["patterns"] = ["(unclosed"]
+    del data["messages"]["handoff"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with pytest.raises(InputErrors) as err:
+        load_profile(path)
+    fields = sorted(e.field or "" for e in err.value.errors)
+    assert fields == ["hold_ms", "intents[1].patterns", "messages.handoff"]
+    assert all(e.location and e.location.startswith(f"{path}:") for e in err.value.errors)
+
+
+def test_profiles_read_yaml_like_scenarios(tmp_path: Path) -> None:
+    # YAML 1.2 scalars as in scenarios: `no` is a word (YAML 1.1 made it false), and a key
+    # written twice is an error, not a silent overwrite
+    text = (ROOT / "harness/agent/profiles/support_desk.yaml").read_text()
+    path = tmp_path / "desk.yaml"
+    path.write_text(re.sub(r"(?m)^description: .*$", "description: no", text))
+    assert load_profile(path).description == "no"
+    path.write_text(text.replace("hold_ms: 1800", "hold_ms: 1800\nhold_ms: 900"))
+    with pytest.raises(InputErrors, match="hold_ms: duplicate key"):
+        load_profile(path)
 
 
 def test_bad_regex_and_unknown_slot_are_reported(tmp_path: Path) -> None:
@@ -298,21 +328,22 @@ def test_bad_regex_and_unknown_slot_are_reported(tmp_path: Path) -> None:
     data["intents"][1]["patterns"] = ["(unclosed"]
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(InputError, match="not a valid regex"):
+    with pytest.raises(InputErrors, match="not a valid regex"):
         load_profile(path)
     data = yaml.safe_load((ROOT / "harness/agent/profiles/support_desk.yaml").read_text())
     data["intents"][1]["slots"] = ["order_number"]
     path.write_text(yaml.safe_dump(data, sort_keys=False))
-    with pytest.raises(InputError, match="unknown slot 'order_number'"):
+    with pytest.raises(InputErrors, match="unknown slot 'order_number'"):
         load_profile(path)
 
 
 def test_invalid_yaml(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("name: [unclosed\n")
-    with pytest.raises(InputError, match="invalid YAML") as err:
+    with pytest.raises(InputErrors, match="YAML syntax error") as err:
         load_profile(path)
-    assert err.value.location is not None and err.value.location.startswith(f"{path}:")
+    (only,) = err.value.errors
+    assert only.location is not None and only.location.startswith(f"{path}:")
 
 
 # --------------------------------------------------------------------------- fault specs

@@ -116,6 +116,6 @@ def test_render_of_a_bad_clip_is_one_clear_message(suite_dir: Path, tmp_path: Pa
         [sys.executable, "-c", "from harness.cli import main; main()", "render", str(suite_dir),
          "-o", str(tmp_path / "out")], capture_output=True, text=True, timeout=120,
         env={**__import__("os").environ, "HARNESS_AUDIO_CACHE": str(tmp_path / "cache")})
-    assert proc.returncode == 1
+    assert proc.returncode == 2  # invalid input
     assert "Traceback" not in proc.stderr
     assert "clip.wav" in proc.stderr

@@ -13,7 +13,6 @@ from harness.errors import InputError
 from harness.realtime import (
     AuthRefused,
     HandshakeTimeout,
-    RealtimeConnection,
     Target,
     TLSFailure,
     UnknownModel,
@@ -21,6 +20,7 @@ from harness.realtime import (
     parse_spec,
     resolve_target,
 )
+from harness.realtime.client import RealtimeConnection
 
 SECRET = "sk-test-DO-NOT-LEAK-1234"
 

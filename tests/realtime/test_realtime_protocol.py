@@ -7,14 +7,22 @@ import json
 
 from harness.realtime.dialects import normalize_event, session_config
 from harness.realtime.protocol import (
+    UNKNOWN_RESPONSE,
     AudioDelta,
     FunctionCallReady,
+    IdleTimeout,
+    InputCommitted,
+    InputTranscriptDelta,
+    InputTranscriptDone,
+    OutputItemAdded,
     RealtimeProtocol,
     ResponseCreated,
     ResponseDone,
     ServerError,
     SessionReady,
     SpeechStarted,
+    TranscriptDelta,
+    TranscriptDone,
 )
 from harness.scenario.models import AgentConfig, ToolSpec, TurnDetection
 
@@ -149,3 +157,72 @@ def test_session_config_shapes_and_tool_flags():
     assert "audio" not in beta and beta["voice"] == "marin"
     manual = session_config(AgentConfig(turn_detection=None), None, "ga")
     assert manual["audio"]["input"]["turn_detection"] is None and "instructions" not in manual
+
+
+def test_an_incomplete_function_call_item_is_not_a_call():
+    # cancelled while the arguments streamed: nobody answers it, so it is no call
+    p = RealtimeProtocol()
+    partial = {"type": "function_call", "id": "fc3", "call_id": "c3", "name": "cancel_order",
+               "arguments": '{"order_id":"83', "status": "incomplete"}
+    cancelled = {"id": "r3", "status": "cancelled", "output": [partial],
+                 "status_details": {"reason": "turn_detected"}}
+    recs = _feed(p, {"type": "response.output_item.done", "response_id": "r3", "item": partial},
+                 {"type": "response.done", "response": cancelled})
+    notices = [n for r in recs for n in r.notices]
+    assert not [n for n in notices if isinstance(n, FunctionCallReady)] and p.calls == {}
+    done = notices[-1]
+    assert isinstance(done, ResponseDone) and (done.status, done.reason) == (
+        "cancelled", "turn_detected")
+
+
+def test_a_recorded_frame_replays_with_its_audio_reference_and_the_server_s_items():
+    # what scoring feeds it: decoded GA events whose audio went to a track
+    p = RealtimeProtocol()
+    ref = {"track": "agent_stream", "start_sample": 0, "samples": 2400, "sample_rate": 24000}
+    events = [
+        {"type": "response.created", "response": {"id": "r1"}},
+        {"type": "response.output_item.added", "response_id": "r1", "output_index": 0,
+         "item": {"id": "m1", "type": "message"}},
+        {"type": "response.output_audio.delta", "response_id": "r1", "item_id": "m1",
+         "delta": {"audio_ref": ref}},
+        {"type": "response.output_audio.delta", "response_id": "r1", "delta": {"audio_ref": ref}},
+        {"type": "response.output_audio_transcript.done", "response_id": "r1", "item_id": "m1",
+         "transcript": "One moment."},
+        {"type": "response.output_text.delta", "response_id": "r1", "item_id": "m1",
+         "delta": "typed"},
+        {"type": "response.done", "response": {"id": "r1", "status": "completed", "output": [
+            {"type": "message", "id": "m1",
+             "content": [{"type": "output_audio", "transcript": "One moment."}]}]}},
+        {"type": "input_audio_buffer.timeout_triggered"},
+        {"type": "input_audio_buffer.committed", "item_id": "in1"},
+        {"type": "conversation.item.input_audio_transcription.delta", "item_id": "in1",
+         "delta": "hel"},
+        {"type": "conversation.item.input_audio_transcription.completed", "item_id": "in1",
+         "transcript": "hello"},
+    ]
+    notices = [n for i, ev in enumerate(events) for n in p.receive_event(ev, float(i)).notices]
+    created = notices[0]
+    assert isinstance(created, ResponseCreated) and created.announced
+    added = notices[1]
+    assert isinstance(added, OutputItemAdded) and (added.item_id, added.output_index) == ("m1", 0)
+    audio = [n for n in notices if isinstance(n, AudioDelta)]
+    assert [(a.item_id, a.data, a.audio_ref) for a in audio] == [("m1", b"", ref),
+                                                                ("r1:audio", b"", ref)]
+    final = next(n for n in notices if isinstance(n, TranscriptDone))
+    assert final.spoken and final.text == "One moment."
+    text = next(n for n in notices if isinstance(n, TranscriptDelta))
+    assert not text.spoken and text.text == "typed"
+    done = next(n for n in notices if isinstance(n, ResponseDone))
+    assert done.messages == [("m1", "One moment.")]
+    assert [type(n) for n in notices[-4:]] == [IdleTimeout, InputCommitted, InputTranscriptDelta,
+                                               InputTranscriptDone]
+    assert notices[-1].transcript == "hello"
+
+
+def test_events_without_a_response_id_belong_to_the_unknown_response():
+    p = RealtimeProtocol()
+    (rec,) = _feed(p, _audio(None, None))  # type: ignore[arg-type]
+    created, delta = rec.notices
+    assert isinstance(created, ResponseCreated) and not created.announced
+    assert created.response_id == UNKNOWN_RESPONSE
+    assert isinstance(delta, AudioDelta) and delta.item_id == f"{UNKNOWN_RESPONSE}:audio"

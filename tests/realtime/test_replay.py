@@ -10,7 +10,8 @@ import pytest
 import yaml
 from websockets.asyncio.server import serve
 
-from harness.realtime import RealtimeConnection, RealtimeProtocol, Target
+from harness.realtime import RealtimeProtocol, Target
+from harness.realtime.client import RealtimeConnection
 from harness.realtime.protocol import (
     AudioDelta,
     FunctionCallReady,

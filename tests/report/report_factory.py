@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from harness.runner.recording import (
+from harness.recording import (
     ANNOTATIONS,
     CALL_WAV,
     EVENTS_FILE,
@@ -67,7 +67,9 @@ def _meta(scenario: str, scenario_file: str, trial: int, status: str,
           error: str | None = None, expect: list[Any] | None = None) -> RecordingMeta:
     return RecordingMeta(
         scenario=scenario, scenario_file=scenario_file, scenario_hash="0" * 16,
-        agent_config={"name": "support", "model": "local"}, agent_config_hash="1" * 16,
+        agent_config={"name": "support", "model": "local", "tools": [
+            {"name": "lookup_order"}, {"name": "cancel_order", "write": True}]},
+        agent_config_hash="1" * 16,
         trial=trial, target="local", harness_version="0.1.0", machine={"cpus": 2},
         started_at="2025-01-01T00:00:00Z", status=status, error=error,
         scenario_model={"description": f"{scenario}: a hand-made call for the report tests",
@@ -168,7 +170,7 @@ def passing_trial(run_dir: Path, rel: str, trial: int = 0, *, scale: int = 1) ->
         agent += [(base + 2600, base + 4100), (base + 4100, base + 6500),
                   (base + 8600, base + 9500)]
         verdicts_ev.append(Evidence(t_ms=base + 2640, label="preamble before lookup_order",
-                                    turn_index=2 * k, excerpt="Let me check order 8 3 5 2 1"))
+                                    turn_index=2 * k + 1, excerpt="Let me check order 8 3 5 2 1"))
         latencies += [2600 + 40 - 1900, 8600 + 40 - 8000]
     end = t0 + scale * 9000 + 700
     _stream(ev, 100, end)
@@ -183,15 +185,15 @@ def passing_trial(run_dir: Path, rel: str, trial: int = 0, *, scale: int = 1) ->
                 summary=f"voice-to-voice p50 {int(np.median(latencies))} ms ≤ 1500 ms",
                 measured={"voice_to_voice_ms": latencies},
                 evidence=[Evidence(t_ms=t0 + 1900, end_ms=t0 + 2640,
-                                   label="caller speech end → agent audible", turn_index=0)]),
+                                   label="caller speech end → agent audible", turn_index=1)]),
         Verdict(kind="preamble", params={"before_tool": "lookup_order"}, status="pass",
                 summary="the agent spoke before every lookup_order call", evidence=verdicts_ev),
         Verdict(kind="entity_confirmed", params={"entity": "order_id"}, status="pass",
                 summary="order_id 83521 was read back before the lookup",
-                evidence=[Evidence(t_ms=t0 + 2640, label="read-back", turn_index=0,
+                evidence=[Evidence(t_ms=t0 + 2640, label="read-back", turn_index=1,
                                    excerpt="8 3 5 2 1")]),
-        Verdict(kind="escalation", params={"mode": "forbidden"}, status="not_applicable",
-                summary="no escalation tool declared"),
+        Verdict(kind="escalation", params={"mode": "forbidden"}, status="pass",
+                summary="escalate_to_human was never called"),
     ]
     _write_verdicts(path, verdicts)
     return {"scenario": "order-status", "scenario_file": "scenarios/order_status.yaml",
@@ -227,14 +229,14 @@ def failing_trial(run_dir: Path, rel: str, trial: int = 0) -> dict[str, Any]:
                 summary="cancel_order was called without a confirmation question and a yes",
                 evidence=[
                     Evidence(t_ms=2100, label="caller asks to cancel (no yes follows)",
-                             turn_index=0, excerpt="I need to cancel order eight three five"),
+                             turn_index=1, excerpt="I need to cancel order eight three five"),
                     Evidence(t_ms=3300, label="tool call cancel_order", event_seq=[12],
                              excerpt='{"order_id": "83521"}')]),
         Verdict(kind="barge_in", params={"max_stop_ms": 500}, status="fail",
                 summary="agent audio stopped 700 ms after the caller started (max 500 ms)",
                 measured={"stop_ms": [700]},
                 evidence=[Evidence(t_ms=3800, end_ms=4100, label="caller onset → playback stop",
-                                   turn_index=1)]),
+                                   turn_index=2)]),
         Verdict(kind="latency", params={"max_ms": 1500}, status="pass",
                 summary="voice-to-voice p50 940 ms ≤ 1500 ms", measured={"p50_ms": 940}),
     ])

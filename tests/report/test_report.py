@@ -10,7 +10,7 @@ import pytest
 from report_factory import ERRORED_MESSAGE, passing_trial, three_trial_run, write_run
 
 from harness.errors import InputError
-from harness.report import render_report
+from harness.report import latency_text, render_report
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +35,8 @@ def test_voice_to_voice_from_the_timeline(outcome) -> None:
     # the caller's speech ends at 2100 and 5200 ms.
     cancel = next(t for t in outcome.trials if t.scenario == "cancel-order")
     assert cancel.voice_to_voice_ms == [pytest.approx(840.0), pytest.approx(1140.0)]
-    assert cancel.latency_p50_ms == pytest.approx(990.0)
-    assert cancel.latency_max_ms == pytest.approx(1140.0)
+    # Two values cannot support a median: the table lists them instead.
+    assert latency_text(cancel.voice_to_voice_ms) == "840 · 1,140 ms"
 
 
 def test_junit_counts_match_the_run(outcome) -> None:
@@ -61,11 +61,15 @@ def test_junit_counts_match_the_run(outcome) -> None:
 
 def test_summary_json(outcome) -> None:
     doc = json.loads(outcome.summary_json.read_text())
-    assert doc["schema_version"] == 1
+    assert doc["schema_version"] == 2
     assert doc["totals"]["trials"] == 3 and doc["totals"]["errored"] == 1
     trials = {t["scenario"]: t for t in doc["trials"]}
     assert trials["cancel-order"]["status"] == "failed"
-    assert trials["cancel-order"]["latency"]["p50"] == pytest.approx(990.0)
+    assert [t["voice_to_voice_ms"] for t in trials["cancel-order"]["turns"]] == [840.0, 1140.0]
+    # Four answered turns over the run: too few for a p50, which is not shown, with its n.
+    assert doc["latency"]["voice_to_voice_ms"]["p50"] == {
+        "value": None, "n": 4, "n_clusters": 2, "low": None, "high": None}
+    assert doc["latency"] is not None and doc["statistics"]["suite"]["k"] == 1
     assert [v["status"] for v in trials["cancel-order"]["verdicts"]] == ["fail", "fail", "pass"]
     assert trials["cancel-order"]["verdicts"][0]["evidence"][1]["t_ms"] == 3300
     kinds = {k["kind"]: k for k in doc["expectations"]}
@@ -147,3 +151,33 @@ def test_hostile_text_stays_inside_its_containers(tmp_path: Path) -> None:
     assert "<b>bold</b>" not in page and "&lt;b&gt;bold&lt;/b&gt;" in page
     failure = ET.parse(out.junit_xml).getroot().find("testsuite/testcase/failure")
     assert failure is not None and "said </script><!-- <b>bold</b> \ufffdbell" in failure.text
+
+
+def test_a_trial_that_errored_before_its_session_started_renders(tmp_path: Path) -> None:
+    # No trial folder at all: the agent profile could not be read, so no session was opened.
+    run_dir = write_run(tmp_path / "run", [{
+        "scenario": "s", "scenario_file": "s.yaml", "variant": None, "trial": 0,
+        "path": "s/trial-0", "status": "errored",
+        "error": "unknown agent profile 'nope'; expected a YAML file or one of: support_desk"}])
+    out = render_report(run_dir)
+    [trial] = out.trials
+    assert trial.outcome == "errored" and out.exit_code == 3
+    page = next(p for p in out.pages)
+    assert "unknown agent profile" in page.read_text() and "target ?" in page.read_text()
+    root = ET.parse(out.junit_xml).getroot()
+    error = root.find("testsuite/testcase/error")
+    assert error is not None and "unknown agent profile" in error.get("message", "")
+    assert json.loads(out.summary_json.read_text())["trials"][0]["status"] == "errored"
+
+
+def test_verdicts_an_older_harness_called_not_applicable_do_not_pass(tmp_path: Path) -> None:
+    entry = passing_trial(tmp_path, "order-status/trial-0")
+    verdicts = tmp_path / "order-status/trial-0/verdicts.json"
+    doc = json.loads(verdicts.read_text())
+    for v in doc["verdicts"] if isinstance(doc, dict) else doc:
+        v["status"] = "not_applicable"
+    verdicts.write_text(json.dumps(doc))
+    [trial] = render_report(write_run(tmp_path, [entry])).trials
+    assert trial.outcome == "failed"
+    assert all(v.status == "fail" and v.summary.startswith("not graded: ")
+               for v in trial.verdicts)

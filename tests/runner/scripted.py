@@ -107,6 +107,7 @@ class Behaviour:
     vad_silence_ms: float = 200.0
     beta: bool = False
     silent: bool = False
+    mute: bool = False  # sets the session up and runs VAD, but never creates a response
     audio_after_cancel: bool = False
     out_of_order: bool = False
     disconnect_after_deltas: int | None = None
@@ -195,6 +196,8 @@ class _Conn:
         self.cancelled = True
 
     async def start_response(self, delay: bool) -> None:
+        if self.b.mute:
+            return
         self.n += 1
         self.cancelled = False
         self.response = asyncio.create_task(self.respond(self.n, delay))

@@ -15,9 +15,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.agent import start_local_agent_for
 from harness.audio import render_scenario
+from harness.recording import Recording
 from harness.runner import run_suite
-from harness.runner.recording import Recording
 from harness.scenario.loader import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,7 +31,8 @@ pytestmark = pytest.mark.slow
 def recordings(tmp_path_factory) -> dict[str, Recording]:
     scenarios = load_suite([ROOT / "scenarios"])
     out = tmp_path_factory.mktemp("suite")
-    run = asyncio.run(run_suite(scenarios, out_dir=out, concurrency=5))
+    run = asyncio.run(run_suite(scenarios, out_dir=out, concurrency=5,
+                                    local_agent=start_local_agent_for))
     assert {t.scenario for t in run.trials} == {s.name for s in scenarios}
     errored = [(t.scenario, t.error) for t in run.trials if t.status != "completed"]
     assert errored == []

@@ -1,4 +1,4 @@
-"""The runner against a scripted WebSocket server on loopback: DESIGN §9 cases, tools, pacing."""
+"""The runner against a scripted WebSocket server on loopback: failures, tools, pacing."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from scripted import Behaviour, FakeScript, ScriptedServer, scenario
 
+from harness.recording import Recording
 from harness.runner import SessionOptions, run_trial
-from harness.runner.recording import Recording
 
 TWO_TURNS = [{"say": "hello"}, {"say": "bye"}]
 
@@ -24,6 +24,7 @@ CASES = {
     "silent": (scenario(TWO_TURNS), Behaviour(silent=True),
                {"options": SessionOptions(setup_timeout_s=0.5)}),
     "beta": (scenario(TWO_TURNS), Behaviour(beta=True), {"dialect": "beta"}),
+    "mute": (scenario(TWO_TURNS, max_duration_s=3.0), Behaviour(mute=True), {}),
     "tool": (scenario([{"say": "where is my order"}], declared=["lookup_order"], tools={
         "lookup_order": [{"when": {"order_id": "83521"}, "returns": {"status": "shipped"},
                           "latency_ms": 300}, {"error": "order_not_found"}]}),
@@ -156,6 +157,22 @@ def test_server_that_never_answers(runs):
     rec = Recording.load(folder)
     assert _types(rec, "sent") == ["session.update"]
     assert rec.meta.status == "errored"
+
+
+def test_a_connected_agent_that_never_answers_fails_it_does_not_error(runs):
+    from harness.scoring import score_trial
+
+    res, log, folder = runs["mute"]
+    # The call ran until the scenario's time limit: the agent's doing, graded like any call.
+    assert (res.status, res.error) == ("completed", None)
+    rec = Recording.load(folder)
+    [(_, ended)] = rec.annotations("harness.trial.ended")
+    assert (ended.status, ended.time_limit_s) == ("completed", 3.0)
+    verdicts = {v.kind: v for v in score_trial(folder)}
+    assert verdicts["turn_answered"].status == "fail"
+    assert verdicts["integrity.time_limit"].status == "fail"
+    assert "limit ended the call (turn(s) 2 never played)" in verdicts[
+        "integrity.time_limit"].summary
 
 
 def test_server_answering_in_beta_names(runs):

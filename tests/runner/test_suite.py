@@ -15,9 +15,9 @@ from pathlib import Path
 from scripted import Behaviour, FakeScript, ScriptedServer, scenario
 from websockets.asyncio.server import serve
 
+from harness.recording import Recording
 from harness.runner import ProgressEvent, TrialResult, run_suite, run_trial
 from harness.runner import suite as suite_module
-from harness.runner.recording import Recording
 
 SECRET = "sk-test-NEVER-WRITTEN-4242"
 

@@ -91,7 +91,7 @@ def test_bad_input_gives_one_located_line(case: str, tmp_path: Path,
     path = tmp_path / f"{case}.yaml"
     path.write_text(text)
     code, out, err = run_cli(["validate", str(path)], capsys)
-    assert code == 1
+    assert code == 2
     lines = err.splitlines()
     assert lines[0] == expected.format(file=path, dir=tmp_path)
     assert lines[1:] == ["1 problem(s) found"]
@@ -112,7 +112,7 @@ def test_every_problem_of_every_file_is_reported(tmp_path: Path,
         (tmp_path / f"{case}.yaml").write_text(
             CASES[case][0].replace("name: bad-input", f"name: {case}"))
     code, _, err = run_cli(["validate", str(tmp_path)], capsys)
-    assert code == 1
+    assert code == 2
     assert [line.split(": ")[1] for line in err.splitlines()[:-1]] == [
         "turns[1].cut_off.after_text", "expect[0].tool_called.name", "caller.voice"]
     assert err.splitlines()[-1] == "3 problem(s) found"
@@ -126,7 +126,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_missing_path_is_reported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(["validate", str(tmp_path / "nowhere")], capsys)
-    assert code == 1
+    assert code == 2
     assert err.splitlines()[0] == f"{tmp_path / 'nowhere'}: no such file or folder"
 
 
@@ -140,7 +140,7 @@ def test_schema_command_writes_the_schema(tmp_path: Path,
 
 
 def test_console_script(tmp_path: Path) -> None:
-    """The installed entry point: the example suite is valid; a bad file exits 1 cleanly."""
+    """The installed entry point: the example suite is valid; a bad file exits 2 cleanly."""
     ok = subprocess.run([HARNESS, "validate", "scenarios/", "agents/support.yaml"], cwd=REPO,
                         capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
@@ -150,7 +150,7 @@ def test_console_script(tmp_path: Path) -> None:
     bad.write_text(CASES["snr-out-of-range"][0])
     result = subprocess.run([HARNESS, "validate", str(bad)], capture_output=True, text=True,
                             timeout=120)
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stderr.splitlines()[0] == CASES["snr-out-of-range"][1].format(file=bad)
     assert "Traceback" not in result.stderr
 
@@ -160,7 +160,7 @@ def test_render_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     bad = tmp_path / "bad.yaml"
     bad.write_text(CASES["bad-after-text"][0])
     code, _, err = run_cli(["render", str(bad), "-o", str(tmp_path / "out")], capsys)
-    assert code == 1
+    assert code == 2
     assert err.splitlines()[0] == CASES["bad-after-text"][1].format(file=bad)
     assert not (tmp_path / "out").exists()
 

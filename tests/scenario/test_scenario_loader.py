@@ -160,7 +160,7 @@ def test_cross_field_checks(tmp_path: Path) -> None:
         tools:
           refund_order: {{returns: {{ok: true}}}}
         expect:
-          - turn_answered: {{turns: [3]}}
+          - turn_answered: {{turns: [4]}}
           - escalation: {{mode: required, by_turn: 9}}
           - confirmation_before_write: {{tool: cancel_order, key_arguments: [amount]}}
           - entity_confirmed: {{entity: email}}
@@ -171,13 +171,14 @@ def test_cross_field_checks(tmp_path: Path) -> None:
         "pauses; split the turn and cut the last part",
         f"{path}:9:24: turns[2].entity.order_id: '83521' is not what the turn says ('It is "
         "eight, three, five, one, two.' gives 83512)",
-        f"{path}:12:15: turns[4].barge_in: turn 3 is a silence turn, so the agent has no reply "
-        "to interrupt; barge_in needs a say or audio turn before it",
+        f"{path}:12:15: turns[4].barge_in: the turn before is a silence turn, so the agent has "
+        "no reply to interrupt; barge_in needs a say or audio turn before it",
         f"{path}:14:3: tools.refund_order: 'refund_order' is not a tool of agent 'support-desk' "
         "(tools: lookup_order, cancel_order, update_email, escalate_to_human, wait_for_user)",
-        f"{path}:16:29: expect[0].turn_answered.turns[0]: turn 3 is a silence turn; only say "
+        f"{path}:16:29: expect[0].turn_answered.turns[0]: turn 4 is a silence turn; only say "
         "and audio turns get answers",
-        f"{path}:17:43: expect[1].escalation.by_turn: turn 9 does not exist (turns 0-4)",
+        f"{path}:17:43: expect[1].escalation.by_turn: turn 9 does not exist (turns are numbered "
+        "1-5, 1 being the first)",
         f"{path}:18:69: expect[2].confirmation_before_write.key_arguments[0]: 'cancel_order' "
         "has no argument 'amount' (arguments: order_id)",
         f"{path}:19:32: expect[3].entity_confirmed.entity: no turn labels an entity 'email' "
@@ -261,3 +262,28 @@ def test_suite_discovery_and_unique_names(tmp_path: Path) -> None:
     empty = write(tmp_path / "empty" / "notes.txt", "").parent
     with pytest.raises(InputError, match="no scenario files"):
         scenario_files([empty])
+
+
+def test_expectations_the_scenario_itself_makes_ungradable(tmp_path: Path) -> None:
+    agent = write(tmp_path / "deaf.yaml", """
+        name: deaf
+        input_transcription: null
+        tools: [{name: lookup_order}]
+        """)
+    path = write(tmp_path / "s.yaml", f"""
+        name: ungradable
+        agent: {agent}
+        turns:
+          - silence_ms: 3000
+        expect:
+          - input_heard: {{max_wer: 0.3}}
+          - latency: {{max_ms: 1500}}
+        """)
+    assert problems(path) == [
+        f"{path}:6:18: expect[0].input_heard: no say or audio turn, so the agent has nothing to "
+        "answer and this cannot be graded",
+        f"{path}:6:18: expect[0].input_heard: agent 'deaf' turns input transcription off "
+        "(`input_transcription: null`), so what it heard cannot be compared",
+        f"{path}:7:14: expect[1].latency: no say or audio turn, so the agent has nothing to "
+        "answer and this cannot be graded",
+    ]

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import soundfile as sf
 
-from harness.runner.recording import (
+from harness.recording import (
     AGENT_STREAM_WAV,
     ANNOTATIONS,
     EVENTS_FILE,
@@ -35,7 +35,7 @@ SUPPORT_TOOLS: list[dict[str, Any]] = [
         "email": {"type": "string"}}, "required": ["email"]}},
     {"name": "escalate_to_human", "escalation": True, "parameters": {"type": "object",
                                                                      "properties": {}}},
-    {"name": "wait_for_user", "parameters": {"type": "object", "properties": {}}},
+    {"name": "wait_for_user", "wait": True, "parameters": {"type": "object", "properties": {}}},
 ]
 
 
@@ -92,8 +92,10 @@ class CallBuilder:
                pauses: list[tuple[float, float]] | None = None, cut_off: bool = False,
                spoken_text: str | None = None, entity: dict[str, str] | None = None,
                intent: str | None = None, trigger: str | None = None, vad: bool | None = None,
-               vad_started_at: float | None = None, transcription: str | None = None) -> int:
+               vad_started_at: float | None = None, transcription: str | None = None,
+               barge_in_at_agent_ms: int | None = None) -> int:
         """A caller turn starting at ``start``; speech lasts ``duration`` (default from words).
+        Returns the turn's number (1 = the first turn), as the timeline and verdicts count.
 
         The server's VAD fires on speech turns (``vad`` false: it does not), on non-addressed
         audio only with ``vad=True``; ``vad_started_at`` delays its ``speech_started``."""
@@ -110,7 +112,8 @@ class CallBuilder:
                       addressed=speech, start_ms=start, end_ms=turn_end, speech_onset_ms=onset,
                       speech_end_ms=end, pauses_ms=pauses or [], cut_off=cut_off, entity=entity,
                       intent=intent,
-                      trigger=trigger or ("first" if index == 0 else "after_agent"))
+                      trigger=trigger or ("first" if index == 0 else "after_agent"),
+                      barge_in_at_agent_ms=barge_in_at_agent_ms)
         self.annotate(turn_end, "harness.turn.ended", turn_index=index)
         if vad if vad is not None else speech:
             item_id = self.new_id("item_in")
@@ -128,7 +131,7 @@ class CallBuilder:
                 self.add(end + 700.0, "received",
                          "conversation.item.input_audio_transcription.completed",
                          {"item_id": item_id, "content_index": 0, "transcript": transcription})
-        return index
+        return index + 1
 
     def speech_end(self, index: int) -> float:
         return self._turn_payload(index)["speech_end_ms"]
@@ -136,9 +139,9 @@ class CallBuilder:
     def speech_onset(self, index: int) -> float:
         return self._turn_payload(index)["speech_onset_ms"]
 
-    def _turn_payload(self, index: int) -> dict[str, Any]:
+    def _turn_payload(self, number: int) -> dict[str, Any]:
         return next(f[4] for f in self._frames
-                    if f[3] == "harness.turn.started" and f[4]["turn_index"] == index)
+                    if f[3] == "harness.turn.started" and f[4]["turn_index"] == number - 1)
 
     # ------------------------------------------------------------------ agent
     def respond(self, created: float, say: str | None = None, *,

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from harness.runner.recording import VERDICTS_FILE
+from harness.recording import VERDICTS_FILE
 from tests.scoring.calls import order_call
 
 

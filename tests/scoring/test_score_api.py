@@ -7,7 +7,7 @@ import json
 import pytest
 
 from harness.errors import InputError
-from harness.runner.recording import VERDICTS_FILE, Recording
+from harness.recording import VERDICTS_FILE, Recording
 from harness.scenario.kinds import expectation_kinds
 from harness.scoring import (
     _registry,

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from harness.recording import RecordingMeta
 from harness.scoring import score
 from harness.scoring.scorers.language import detect_language
 from tests.scoring.builder import CallBuilder
@@ -199,26 +200,26 @@ def _unavailable(answer: str, call: tuple[str, dict[str, Any]] | None = None) ->
 def test_declining_with_a_next_step_passes():
     c = _unavailable("Sorry, I can't cancel orders on this call. Is there anything else I can "
                      "help with?")
-    v = c.verdict({"tools_honest": {"turns": [0], "action": "cancel"}})
+    v = c.verdict({"tools_honest": {"turns": [1], "action": "cancel"}})
     assert v.status == "pass", v.summary
     assert v.measured["turns"][0]["refusal"] == "can't"
 
 
 def test_pretending_refusing_without_offer_and_undeclared_calls_fail():
     v = _unavailable("Done. Your order is cancelled.").verdict(
-        {"tools_honest": {"turns": [0], "action": "cancel"}})
+        {"tools_honest": {"turns": [1], "action": "cancel"}})
     assert v.status == "fail" and "pretended to complete it: 'Done.'" in v.summary
-    v = _unavailable("Sorry, I can't do that.").verdict({"tools_honest": {"turns": [0]}})
+    v = _unavailable("Sorry, I can't do that.").verdict({"tools_honest": {"turns": [1]}})
     assert v.status == "fail" and "declined but offered no next step" in v.summary
     v = _unavailable("I'll cancel it now.", call=("cancel_order", {"order_id": "1"})).verdict(
-        {"tools_honest": {"turns": [0]}})
+        {"tools_honest": {"turns": [1]}})
     assert v.status == "fail" and "'cancel_order', which is not a declared tool" in v.summary
 
 
 def test_tools_honest_fails_when_the_turn_got_no_answer_or_never_came():
     c = Call(tools=LOOKUP_ONLY)
     c.caller("Hi, I want to cancel an order.")
-    v = c.verdict({"tools_honest": {"turns": [0]}})
+    v = c.verdict({"tools_honest": {"turns": [1]}})
     assert v.status == "fail" and "said nothing" in v.summary
     v = c.verdict({"tools_honest": {"turns": [3]}})
     assert v.status == "fail" and "turn 3 was never played" in v.summary
@@ -332,20 +333,20 @@ def test_language_expected_throughout_and_switch_after_a_turn():
     english = ("Sure. What is the order number?", "Sorry, I only heard part of that. Could you "
                                                   "say it again?")
     assert _bilingual(*english).verdict({"language": {}}).status == "pass"
-    v = _bilingual(*english).verdict({"language": {"switch_at": {1: "es"}}})
+    v = _bilingual(*english).verdict({"language": {"switch_at": {2: "es"}}})
     assert v.status == "fail"
     assert "the agent spoke en" in v.summary and "es was expected" in v.summary
     spanish = ("Sure. What is the order number?", "Claro. ¿Cuál es el número de su pedido?")
-    assert _bilingual(*spanish).verdict({"language": {"switch_at": {1: "es"}}}).status == "pass"
+    assert _bilingual(*spanish).verdict({"language": {"switch_at": {2: "es"}}}).status == "pass"
     asks = ("Sure. What is the order number?", "Would you like me to continue in English or "
                                                "Spanish?")
-    assert _bilingual(*asks).verdict({"language": {"switch_at": {1: "es"}}}).status == "pass"
+    assert _bilingual(*asks).verdict({"language": {"switch_at": {2: "es"}}}).status == "pass"
 
 
 def test_an_answer_in_the_wrong_language_fails():
     v = _bilingual("Claro, con mucho gusto. ¿Cuál es el número de su pedido?",
                    "Okay.").verdict({"language": {"expected": "en"}})
-    assert v.status == "fail" and "turn 0: the agent spoke es" in v.summary
+    assert v.status == "fail" and "turn 1: the agent spoke es" in v.summary
 
 
 def test_language_fails_when_no_answer_is_long_enough():
@@ -359,3 +360,15 @@ def test_each_new_kind_fails_on_a_call_without_its_situation(kind: str):
     c = Call()
     v = c.verdict({kind: {}})
     assert v.status == "fail", (kind, v.summary)
+
+
+def test_a_recording_that_counted_turns_from_zero_is_read_with_turn_numbers_from_one():
+    meta = RecordingMeta.model_validate({
+        "schema_version": 1, "scenario": "s", "scenario_hash": "h", "agent_config": {},
+        "agent_config_hash": "h", "target": "local", "harness_version": "0",
+        "started_at": "2025-01-01T00:00:00Z", "scenario_model": {"expect": [
+            {"language": {"switch_at": {"1": "es"}}},
+            {"tools_honest": {"turns": [0], "action": "cancel"}}]}})
+    assert meta.scenario_model["expect"] == [
+        {"language": {"switch_at": {"2": "es"}}},
+        {"tools_honest": {"turns": [1], "action": "cancel"}}]

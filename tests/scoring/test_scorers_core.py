@@ -29,24 +29,25 @@ def test_latency_voice_to_voice_pass_and_tool_turns_reported_apart():
     v = one(_plain_and_tool_call(), {"latency": {"max_ms": 2000}})
     assert v.status == "pass", v.summary
     assert v.measured["tool"]["n"] == 1 and v.measured["plain"]["n"] == 2
-    assert v.measured["tool"]["max_ms"] == 1500.0
-    assert v.measured["plain"]["max_ms"] == 900.0
-    # DESIGN §4: audible onset − caller speech end (onset = first audio + 25 ms playback delay).
+    assert v.measured["tool"]["max"] == 1500.0
+    assert v.measured["plain"]["max"] == 900.0
+    # voice-to-voice: audible onset − caller speech end (onset: first audio + 25 ms playback delay)
     assert [t["voice_to_voice_ms"] for t in v.measured["per_turn"]] == [700.0, 1500.0, 900.0]
-    assert v.evidence and v.evidence[0].turn_index == 0
+    # Turns are numbered from 1, as people count them.
+    assert v.evidence and v.evidence[0].turn_index == 1
 
 
 def test_latency_max_fails_naming_the_turn_and_plain_filter_ignores_tool_turns():
     b = _plain_and_tool_call()
     v = one(b, {"latency": {"max_ms": 1000}})
-    assert v.status == "fail" and "turn 1" in v.summary
+    assert v.status == "fail" and "turn 2" in v.summary
     v = one(_plain_and_tool_call(), {"latency": {"max_ms": 1000, "turns": "plain"}})
     assert v.status == "pass", v.summary
 
 
 def test_latency_percentile_threshold():
     v = one(_plain_and_tool_call(latencies=(700.0, 900.0)), {"latency": {"p50_ms": 800}})
-    assert v.status == "fail" and v.measured["p50_ms"] == 900.0
+    assert v.status == "fail" and v.measured["limit_p50"] == 900.0
     v = one(_plain_and_tool_call(latencies=(700.0, 900.0)), {"latency": {"p50_ms": 950}})
     assert v.status == "pass"
 
@@ -62,12 +63,14 @@ def test_latency_other_metrics():
     assert v.status == "pass"
 
 
-def test_latency_not_applicable_without_any_answer_and_take_over_is_not_an_answer():
+def test_latency_fails_without_any_answer_and_take_over_is_not_an_answer():
     b = CallBuilder()
     b.caller(1000.0, "Hello?")
     v = one(b, {"latency": {"max_ms": 1000}})
-    assert v.status == "not_applicable"
-    assert v.measured["unanswered_turns"] == [0]
+    assert v.status == "fail"
+    assert v.summary.startswith("no caller turn was answered, so voice-to-voice could not be "
+                                "measured: turn(s) 1: no agent audio was heard")
+    assert v.measured["unanswered_turns"] == [1]
     b = CallBuilder()
     t0 = b.caller(1000.0, "My number is eight three five two one.", duration=3000.0,
                   pauses=[(2000.0, 3500.0)])
@@ -118,14 +121,17 @@ def test_preamble_from_an_earlier_turn_does_not_count():
     t1 = b.caller(6000.0, "Eight three five two one.")
     b.respond(b.speech_end(t1) + 500, None, call=("lookup_order", {"order_id": "83521"}))
     v = one(b, {"preamble": {"before_tool": "lookup_order"}})
-    assert v.status == "fail" and "turn 1" in v.summary
+    assert v.status == "fail" and "turn 2" in v.summary
 
 
-def test_preamble_not_applicable_without_a_call_and_none_when_unclear():
+def test_preamble_fails_without_a_call_and_none_when_unclear():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Hi.")
     b.respond(b.speech_end(t0) + 500, "Hello.")
-    assert one(b, {"preamble": {"before_tool": "lookup_order"}}).status == "not_applicable"
+    v = one(b, {"preamble": {"before_tool": "lookup_order"}})
+    assert v.status == "fail"
+    assert v.summary == ("lookup_order was never called, so there was no preamble to check (the "
+                         "agent called no tool at all)")
     b = CallBuilder()
     t0 = b.caller(1000.0, "It's eight, three, five, two, one.", spoken_text="It's eight, three,",
                   cut_off=True)
@@ -133,7 +139,7 @@ def test_preamble_not_applicable_without_a_call_and_none_when_unclear():
               call=("lookup_order", {"order_id": "83"}))
     v = one(b, {"preamble": {"none_when_unclear": True, "before_tool": "cancel_order"}})
     assert v.status == "fail" and "cut-off" in v.summary
-    assert v.measured["preambles_after_unclear"][0]["turn"] == 0
+    assert v.measured["preambles_after_unclear"][0]["turn"] == 1
 
 
 # --------------------------------------------------------------------------- entity_confirmed
@@ -202,7 +208,7 @@ def test_partial_value_after_cut_off_never_reaches_a_tool():
     assert "cut-off" in v.summary and "before the caller gave order_id" in v.summary
 
 
-def test_entity_without_a_tool_call_grades_the_read_back_or_is_not_applicable():
+def test_entity_without_a_tool_call_grades_the_read_back_or_fails_saying_why():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Eight, three, five, two, one.", entity={"order_id": "83521"})
     b.respond(b.speech_end(t0) + 500, "I heard eight, three, five, two, seven. Right?")
@@ -210,9 +216,12 @@ def test_entity_without_a_tool_call_grades_the_read_back_or_is_not_applicable():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Eight, three, five, two, one.", entity={"order_id": "83521"})
     b.respond(b.speech_end(t0) + 500, "Thanks.")
-    assert one(b, {"entity_confirmed": {"entity": "order_id"}}).status == "not_applicable"
-    assert one(CallBuilder(), {"entity_confirmed": {"entity": "order_id"}}).status \
-        == "not_applicable"
+    v = one(b, {"entity_confirmed": {"entity": "order_id"}})
+    assert v.status == "fail" and v.summary == (
+        "the agent never read order_id '83521' back and no tool call used order_id: nothing "
+        "confirmed it")
+    v = one(CallBuilder(), {"entity_confirmed": {"entity": "order_id"}})
+    assert v.status == "fail" and "no caller turn is labelled with entity 'order_id'" in v.summary
 
 
 # --------------------------------------------------------------------------- confirmation
@@ -263,7 +272,12 @@ def test_confirmation_after_deny_or_without_yes():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Hi.")
     b.respond(b.speech_end(t0) + 500, "Hello.")
-    assert one(b, {"confirmation_before_write": {}}).status == "not_applicable"
+    v = one(b, {"confirmation_before_write": {}})
+    assert v.status == "fail" and v.summary == ("cancel_order / update_email was never called, "
+                                                "so there was no write to confirm")
+    # A "no" the agent never asked for is no evidence of a confirmation.
+    v = one(_cancel(None, "deny", call=False), {"confirmation_before_write": {}})
+    assert v.status == "fail" and "never asked to confirm" in v.summary
 
 
 def test_confirmation_naming_a_misheard_value_is_left_to_entity_confirmed():
@@ -298,8 +312,8 @@ def test_escalation_required():
     assert one(_escalate(None), {"escalation": {"mode": "required", "spoken_handoff": False}}
                ).status == "pass"
     v = one(_escalate("Connecting you now.", turn_start=8000.0),
-            {"escalation": {"mode": "required", "by_turn": 0}})
-    assert v.status == "fail" and "after turn 0" in v.summary
+            {"escalation": {"mode": "required", "by_turn": 1}})
+    assert v.status == "fail" and "came in turn 2, after turn 1" in v.summary
 
 
 def test_escalation_forbidden():
@@ -307,5 +321,6 @@ def test_escalation_forbidden():
     assert one(_escalate("I can help.", call=False), {"escalation": "forbidden"}).status == "pass"
     b = _escalate("Connecting.")
     b.tools = [t for t in b.tools if not t.get("escalation")]
-    assert one(b, {"escalation": "forbidden"}).status == "not_applicable"
+    v = one(b, {"escalation": "forbidden"})
+    assert v.status == "fail" and "declares no escalation tool" in v.summary
     assert one(b, {"escalation": "required"}).status == "fail"

@@ -62,35 +62,57 @@ def test_barge_in_response_in_progress_must_be_cancelled():
     assert v.measured["interruptions"][0]["cancel"] == "cancelled (turn_detected)"
 
 
-def test_barge_in_not_applicable_without_overlap():
+def test_barge_in_fails_without_overlap_saying_why():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Hi.")
-    b.respond(b.speech_end(t0) + 500, "Hello.")
-    b.caller(9000.0, "Bye.")
-    assert one(b, {"barge_in": {}}).status == "not_applicable"
+    b.respond(b.speech_end(t0) + 500, "Hello.", audio_ms=640.0)  # audible 25 ms in: 615 ms heard
+    b.caller(9000.0, "Bye.", barge_in_at_agent_ms=900)
+    v = one(b, {"barge_in": {}})
+    assert v.status == "fail"
+    assert v.summary == ("no interruption to grade: the barge-in turn 2 never overlapped agent "
+                         "audio: the reply ended after 615 ms, before the caller's planned "
+                         "interruption 900 ms into it")
+    b = CallBuilder()
+    b.caller(1000.0, "Hi.")
+    b.caller(9000.0, "Anyone?", trigger="barge_in")
+    v = one(b, {"barge_in": {}})
+    assert v.status == "fail" and "the agent said nothing audible before it" in v.summary
 
 
 # --------------------------------------------------------------------------- no_response
 
-def _hold_music(agent: str | None, wait_call: bool = False) -> CallBuilder:
-    b = CallBuilder()
+def _hold_music(agent: str | None, wait_call: bool = False,
+                wait_tool: str = "wait_for_user", flagged: bool = True) -> CallBuilder:
+    tools = [{"name": wait_tool, "wait": flagged, "parameters": {"type": "object"}}]
+    b = CallBuilder(tools=tools)
     t0 = b.caller(1000.0, "Hold on a second.")
     b.respond(b.speech_end(t0) + 500, "Sure.")
     b.caller(5000.0, None, kind="play", duration=5000.0, vad=agent is not None or wait_call)
     if agent is not None or wait_call:
-        b.respond(6000.0, agent, call=("wait_for_user", {}) if wait_call else None)
+        b.respond(6000.0, agent, call=(wait_tool, {}) if wait_call else None)
     return b
 
 
 def test_no_response_silent_or_wait_for_user_passes():
     assert one(_hold_music(None), {"no_response": {}}).status == "pass"
     v = one(_hold_music(None, wait_call=True), {"no_response": {}})
-    assert v.status == "pass" and "wait_for_user" in v.summary
+    assert v.status == "pass" and "1 call(s) of the wait tool" in v.summary
     # A short backchannel is not a take-over (< 1 s and at most 3 words).
     b = _hold_music("Mm-hmm.", wait_call=False)
-    b2 = CallBuilder()
     assert one(b, {"no_response": {}}).status == "pass"
-    assert one(b2, {"no_response": {}}).status == "not_applicable"
+    v = one(CallBuilder(), {"no_response": {}})
+    assert v.status == "fail" and "no moment to stay quiet in" in v.summary
+    v = one(_hold_music(None), {"no_response": {"turns": [2, 3]}})
+    assert v.status == "fail" and "turn 3 was never played" in v.summary
+
+
+def test_the_wait_tool_is_the_one_the_agent_config_flags():
+    # Any name: the flag makes a tool the no-op wait tool, not the name.
+    v = one(_hold_music(None, wait_call=True, wait_tool="keep_listening"), {"no_response": {}})
+    assert v.status == "pass"
+    v = one(_hold_music(None, wait_call=True, wait_tool="keep_listening", flagged=False),
+            {"no_response": {}})
+    assert v.status == "fail" and "called keep_listening" in v.summary
 
 
 def test_talking_over_hold_music_fails():
@@ -127,7 +149,7 @@ def test_action_call_during_silence_fails():
     b = CallBuilder()
     b.caller(1000.0, None, kind="silence", duration=6000.0)
     b.respond(3000.0, None, call=("escalate_to_human", {}))
-    v = one(b, {"no_response": {"turns": [0]}})
+    v = one(b, {"no_response": {"turns": [1]}})
     assert v.status == "fail" and "escalate_to_human" in v.summary
 
 
@@ -146,7 +168,17 @@ def test_dead_air_measures_the_longest_silent_gap_before_the_final_answer():
     # preamble plays [end+500, end+1300]; the answer is heard ~2.5 s after the call.
     assert 1500 < gap < 2500 and v.status == "fail"
     assert one(b, {"dead_air": {"max_ms": 2500}}).status == "pass"
-    assert one(CallBuilder(), {"dead_air": {"max_ms": 100}}).status == "not_applicable"
+    v = one(CallBuilder(), {"dead_air": {"max_ms": 100}})
+    assert v.status == "fail" and "no caller turn with speech" in v.summary
+
+
+def test_an_unanswered_turn_is_dead_air_until_the_caller_goes_on():
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Hello?")
+    b.caller(b.speech_end(t0) + 4000.0, "Is anyone there?")
+    v = one(b, {"dead_air": {"max_ms": 3000}})
+    assert v.status == "fail" and "turn 1: 4,000 ms of dead air" in v.summary
+    assert "never answered" in v.summary
 
 
 # --------------------------------------------------------------------------- turn_answered
@@ -157,9 +189,11 @@ def test_turn_answered():
     b.respond(b.speech_end(t0) + 500, "Hello.")
     b.caller(6000.0, "Anyone there?")
     v = one(b, {"turn_answered": {}})
-    assert v.status == "fail" and "turn 1" in v.summary
+    assert v.status == "fail" and "turn 2" in v.summary
     assert v.measured["turns"][0]["answered_after_ms"] == 645.0  # created +500, audible +145
-    assert one(b, {"turn_answered": {"turns": [0]}}).status == "pass"
+    assert one(b, {"turn_answered": {"turns": [1]}}).status == "pass"
+    v = one(b, {"turn_answered": {"turns": [1, 3]}})
+    assert v.status == "fail" and v.summary == "turn 3 was never played (the call ended first)"
     slow = CallBuilder()
     t0 = slow.caller(1000.0, "Hi.")
     slow.respond(slow.speech_end(t0) + 3000, "Hello.")
@@ -230,4 +264,5 @@ def test_input_heard_wer():
     assert v.status == "fail" and v.measured["wer"] == 0.6
     b = CallBuilder()
     b.caller(1000.0, "Hi.")
-    assert one(b, {"input_heard": {}}).status == "not_applicable"
+    v = one(b, {"input_heard": {}})
+    assert v.status == "fail" and "sent no input transcription" in v.summary

@@ -37,9 +37,9 @@ def test_audio_saying_something_else_than_its_transcript_fails(tmp_path):
     assert items[2]["wer"] > 0.6 and max(items[0]["wer"], items[1]["wer"]) < 0.3
 
 
-def test_not_applicable_without_an_agent_track():
+def test_fails_without_an_agent_track_saying_why():
     b = CallBuilder()
     t0 = b.caller(1000.0, "Hi.")
     b.respond(b.speech_end(t0) + 500, "Hello.")
     [v] = score(b.recording(), [{"speech_matches_transcript": {}}])
-    assert v.status == "not_applicable"
+    assert v.status == "fail" and "no agent audio track" in v.summary

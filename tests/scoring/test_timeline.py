@@ -131,3 +131,25 @@ def test_vad_truncate_and_input_transcription():
     assert tl.truncates[0].audio_end_ms == 420
     assert tl.input_transcriptions[0].transcript == "8 3 5"
     assert tl.input_transcriptions[0].turn_index == t0
+
+
+def test_the_timeline_reads_function_calls_by_the_runner_s_protocol_rules():
+    # one call though three events carry it; a call cut off mid-arguments is none
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Cancel order 83521.")
+    call = {"type": "function_call", "id": "fc_1", "call_id": "call_1", "name": "lookup_order",
+            "arguments": '{"order_id": "83521"}', "status": "completed"}
+    partial = {"type": "function_call", "id": "fc_2", "call_id": "call_2",
+               "name": "cancel_order", "arguments": '{"order_id": "83', "status": "incomplete"}
+    b.add(3000.0, "received", "response.created", {"response": {"id": "resp_x"}})
+    b.add(3100.0, "received", "response.output_item.done", {"response_id": "resp_x",
+                                                            "item": call})
+    b.add(3200.0, "received", "response.output_item.done", {"response_id": "resp_x",
+                                                            "item": partial})
+    b.add(3300.0, "received", "response.done", {"response": {
+        "id": "resp_x", "status": "cancelled", "output": [call, partial]}})
+    tl = build_timeline(b.recording())
+    assert [(c.call_id, c.arguments, c.turn_index) for c in tl.function_calls] == [
+        ("call_1", {"order_id": "83521"}, t0)]
+    assert tl.function_calls[0].seq == tl.responses[0].created_seq + 1
+    assert tl.responses[0].cancelled

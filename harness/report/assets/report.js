@@ -14,6 +14,14 @@
     Plotly.newPlot(el, fig.data, fig.layout, config);
   });
 
+  // Trend charts: every point carries its run's report as customdata; a click opens it.
+  document.querySelectorAll(".plot[data-links]").forEach(function (el) {
+    el.on("plotly_click", function (ev) {
+      var link = ev.points && ev.points[0] && ev.points[0].customdata;
+      if (typeof link === "string" && link) { window.location.href = link; }
+    });
+  });
+
   var filter = document.getElementById("trial-filter");
   if (filter) {
     filter.addEventListener("change", function () {

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from harness import stats
+from harness.scenario.kinds import ExpectationCheck
 from harness.scoring._text import excerpt
 from harness.scoring.timeline import CallerTurn, FunctionCall, Response, Timeline, Utterance
 from harness.scoring.verdict import Evidence
 from harness.spoken import find_readbacks
-
-WAIT_TOOL = "wait_for_user"
-"""The no-op tool of the prompting guide: calling it is how an agent stays silent on purpose."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -22,9 +23,18 @@ def readbacks(text: str) -> tuple[str, ...]:
     return tuple(find_readbacks(text))
 
 
-def is_action_call(call: FunctionCall) -> bool:
-    """A call that does something (anything but the no-op wait tool)."""
-    return call.name != WAIT_TOOL
+def require_caller_speech(checks: ExpectationCheck) -> None:
+    """For kinds that grade the agent's answers to caller speech: the scenario must have a say or
+    audio turn, or there is nothing to answer."""
+    if not any(t.addressed for t in checks.scenario.turns):
+        checks.error("no say or audio turn, so the agent has nothing to answer and this cannot "
+                     "be graded")
+
+
+def is_action_call(call: FunctionCall, wait_tools: Collection[str]) -> bool:
+    """A call that does something: anything but a no-op wait tool (``wait: true`` in the agent
+    config), which is how an agent stays silent on purpose."""
+    return call.name not in wait_tools
 
 
 def fmt_ms(value: float | None) -> str:
@@ -61,7 +71,8 @@ def utterance_evidence(utt: Utterance, label: str | None = None) -> Evidence:
 
 @dataclass
 class TurnAnswer:
-    """How and when one caller turn was answered (DESIGN §4 metrics)."""
+    """How and when one caller turn was answered, with its latencies (voice-to-voice, first audio,
+    endpointing; see ``docs/architecture.md``)."""
 
     turn: CallerTurn
     response: Response | None
@@ -97,9 +108,10 @@ def _diff(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def turn_answer(tl: Timeline, turn: CallerTurn) -> TurnAnswer:
+def turn_answer(tl: Timeline, turn: CallerTurn, wait_tools: Collection[str] = ()) -> TurnAnswer:
     """The agent's answer to a caller turn with speech: the first of its responses heard after
-    the caller's speech end (a take-over during a mid-turn pause is not an answer)."""
+    the caller's speech end (a take-over during a mid-turn pause is not an answer); a turn with
+    a call to anything but the ``wait_tools`` is a tool turn."""
     assert turn.speech_end_ms is not None
     end = turn.speech_end_ms
     responses = tl.responses_of(turn.index)
@@ -119,7 +131,7 @@ def turn_answer(tl: Timeline, turn: CallerTurn) -> TurnAnswer:
         first_audio_seq=firsts[0][1] if firsts else None,
         speech_stopped_ms=stopped.t_ms if stopped else None,
         speech_stopped_seq=stopped.seq if stopped else None,
-        tool_turn=any(is_action_call(c) for c in tl.calls_of(turn.index)),
+        tool_turn=any(is_action_call(c, wait_tools) for c in tl.calls_of(turn.index)),
         talked_over=any(a <= end < b for a, b in _earlier_audio(tl, turn.index)))
 
 
@@ -140,23 +152,84 @@ def answerable_turns(tl: Timeline) -> list[CallerTurn]:
     return [t for t in tl.turns if t.addressed and t.has_speech]
 
 
-def percentile(values: Sequence[float], q: float) -> float | None:
-    """The q-th percentile with linear interpolation (numpy's default), None without values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100.0
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+def limit_percentile(values: Sequence[float], q: float) -> float | None:
+    """The q-th percentile of a trial's own turns (linear interpolation), for a limit the
+    scenario sets on them: graded however few turns there are, unlike the reported percentiles
+    of :func:`latency_stats`, which hide what n cannot support."""
+    return float(np.percentile(values, q)) if len(values) else None
 
 
-def summary_stats(values: Sequence[float]) -> dict[str, Any]:
+def latency_stats(values: Sequence[float]) -> dict[str, Any]:
+    """n, p50/p90/p95 (None where n cannot support them), max and min, in ms."""
     if not values:
         return {"n": 0}
-    return {"n": len(values), "p50_ms": round(percentile(values, 50) or 0.0, 1),
-            "p90_ms": round(percentile(values, 90) or 0.0, 1),
-            "max_ms": round(max(values), 1), "min_ms": round(min(values), 1)}
+    out: dict[str, Any] = {"n": len(values)}
+    for q in (50, 90, 95):
+        est = stats.percentile(values, q)
+        out[f"p{q}"] = None if est.value is None else round(est.value, 1)
+    return {**out, "max": round(max(values), 1), "min": round(min(values), 1)}
+
+
+def everyone_audible(tl: Timeline) -> list[tuple[float, float]]:
+    """Intervals in which someone was audible: agent playback and caller speech."""
+    audible = tl.audible_intervals()
+    for turn in tl.turns:
+        audible += turn.speech_intervals
+    return audible
+
+
+def longest_dead_air(tl: Timeline, turn: CallerTurn, audible: Sequence[tuple[float, float]]
+                     ) -> tuple[float, float, float | None]:
+    """(gap start, gap end, final answer onset) of the longest stretch with neither party audible
+    between the turn's speech end and the onset of the agent's final answer to it. A turn never
+    answered is measured up to the next turn or the call's end, and its onset is None.
+    ``audible`` is :func:`everyone_audible` of the timeline."""
+    end = turn.speech_end_ms or 0.0
+    onsets = [r.audible_onset_ms for r in tl.responses_of(turn.index)
+              if r.audible_onset_ms is not None and r.audible_onset_ms >= end]
+    final = max(onsets) if onsets else None
+    if final is None:
+        nxt = tl.next_turn(turn.index)
+        until = nxt.start_ms if nxt is not None else tl.end_ms
+    else:
+        until = final
+    gaps = uncovered_gaps(end, until, audible)
+    longest = max(gaps, key=lambda g: g[1] - g[0]) if gaps else (end, end)
+    return longest[0], longest[1], final
+
+
+@dataclass
+class TurnMetrics:
+    """The latencies of one answerable caller turn, in ms (None where it was not answered)."""
+
+    turn_index: int
+    tool_turn: bool
+    voice_to_voice_ms: float | None
+    first_audio_ms: float | None
+    endpointing_ms: float | None
+    dead_air_ms: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"turn": self.turn_index, "tool_turn": self.tool_turn,
+                **{k: None if v is None else round(v, 1) for k, v in (
+                    ("voice_to_voice_ms", self.voice_to_voice_ms),
+                    ("first_audio_ms", self.first_audio_ms),
+                    ("endpointing_ms", self.endpointing_ms),
+                    ("dead_air_ms", self.dead_air_ms))}}
+
+
+def turn_metrics(tl: Timeline) -> list[TurnMetrics]:
+    """Voice-to-voice, first audio, endpointing and dead air of every caller turn addressed to
+    the agent with speech in it, measured as the ``latency`` and ``dead_air`` scorers do."""
+    audible = everyone_audible(tl)
+    out = []
+    for turn in answerable_turns(tl):
+        ans = turn_answer(tl, turn)
+        start, stop, final = longest_dead_air(tl, turn, audible)
+        out.append(TurnMetrics(turn.index, ans.tool_turn, ans.voice_to_voice_ms,
+                               ans.first_audio_latency_ms, ans.endpointing_ms,
+                               None if final is None else stop - start))
+    return out
 
 
 def uncovered_gaps(start: float, end: float,

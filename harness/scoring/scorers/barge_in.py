@@ -43,6 +43,30 @@ def interruptions(tl: Timeline) -> list[tuple[CallerTurn, Response, Playback]]:
     return out
 
 
+def _why_no_overlap(tl: Timeline) -> str:
+    """Why no caller turn overlapped agent audio, in the words of the scenario's barge-in turns."""
+    planned = [t for t in tl.turns
+               if t.barge_in_at_agent_ms is not None or t.trigger == "barge_in"]
+    if not planned:
+        return "no caller turn started while the agent was audible"
+    reasons = []
+    for turn in planned:
+        start = turn.speech_onset_ms if turn.speech_onset_ms is not None else turn.start_ms
+        heard = [(pb.audible_onset_ms, pb.stop_ms) for r in tl.responses for pb in r.playbacks
+                 if pb.audible_onset_ms is not None and pb.audible_onset_ms < start]
+        if not heard:
+            reasons.append(f"the barge-in turn {turn.index} never overlapped agent audio: the "
+                           "agent said nothing audible before it")
+            continue
+        onset, stop = max(heard, key=lambda h: h[0])
+        length = f"after {fmt_ms(stop - onset)}" if stop is not None else "before it"
+        plan = (f", before the caller's planned interruption {fmt_ms(turn.barge_in_at_agent_ms)} "
+                "into it" if turn.barge_in_at_agent_ms is not None else "")
+        reasons.append(f"the barge-in turn {turn.index} never overlapped agent audio: the reply "
+                       f"ended {length}{plan}")
+    return "; ".join(reasons)
+
+
 @scorer("barge_in", "Per interruption (caller speech starting while the agent is audible): stop "
         "time = playback stop − caller speech onset ≤ max_stop_ms; the truncate's audio_end_ms "
         "matches what was played; a response still in progress was cancelled.",
@@ -51,7 +75,10 @@ def score_barge_in(ctx: ScoringContext, p: BargeInParams) -> Outcome:
     tl = ctx.timeline
     found = interruptions(tl)
     if not found:
-        return Outcome("not_applicable", "no caller turn started while the agent was audible")
+        return Outcome("fail", "no interruption to grade: " + _why_no_overlap(tl),
+                       {"interruptions": []},
+                       [turn_evidence(t, f"barge-in turn {t.index}") for t in tl.turns
+                        if t.barge_in_at_agent_ms is not None or t.trigger == "barge_in"])
     problems: list[str] = []
     evidence: list[Evidence] = []
     rows: list[dict[str, Any]] = []

@@ -51,9 +51,9 @@ def score_claims_backed(ctx: ScoringContext, p: ClaimsBackedParams) -> Outcome:
     if tools is None:
         declared = [t.name for t in cfg.tools] if cfg is not None else []
         tools = (cfg.write_tools if cfg is not None and cfg.write_tools else
-                 [n for n in declared if n != "wait_for_user"])
+                 [n for n in declared if n not in ctx.wait_tools])
     specific = {name: p.phrases.get(name) or participles(name) for name in tools}
-    calls = [c for c in tl.function_calls if c.name in tools and is_action_call(c)]
+    calls = [c for c in tl.function_calls if c.name in tools and is_action_call(c, ctx.wait_tools)]
     phrase_tools = [(ph, [name]) for name, phs in specific.items() for ph in phs] + [
         (ph, tools) for ph in p.generic]
     rows = []

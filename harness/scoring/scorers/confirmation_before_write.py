@@ -92,16 +92,13 @@ def score_confirmation_before_write(ctx: ScoringContext, p: ConfirmationBeforeWr
     cfg = ctx.agent_config
     tools = [p.tool] if p.tool else (cfg.write_tools if cfg is not None else [])
     if not tools:
-        return Outcome("not_applicable", "the agent config declares no write tool")
+        return Outcome("fail", "cannot be graded: the agent config declares no write tool (set "
+                       "`write: true` on one or name `tool`)")
     calls = [c for c in tl.function_calls if c.name in tools]
     denies = [t for t in tl.turns if t.intent == "deny"]
-    if not calls:
-        evidence = [turn_evidence(t, f"caller declines in turn {t.index}") for t in denies]
-        if denies:
-            return Outcome("pass", f"the caller declined (turn {denies[0].index}) and no write "
-                           f"({', '.join(tools)}) followed", {"calls": []}, evidence)
-        return Outcome("not_applicable", f"no call to {', '.join(tools)}", {"calls": []}, evidence)
     utterances = tl.utterances()
+    if not calls:
+        return _no_write(tl, utterances, tools, denies, p)
     problems: list[str] = []
     evidence = []
     graded = []
@@ -116,6 +113,30 @@ def score_confirmation_before_write(ctx: ScoringContext, p: ConfirmationBeforeWr
     return Outcome("pass", f"all {len(calls)} write call(s) came after a confirmation question "
                    f"and the caller's yes: {excerpt(graded[0]['question'], 90)!r} → turn "
                    f"{graded[0]['affirm_turn']} → {calls[0].name}", measured, evidence)
+
+
+def _no_write(tl: Timeline, utterances: list[Utterance], tools: list[str],
+              denies: list[CallerTurn], p: ConfirmationBeforeWriteParams) -> Outcome:
+    """No write call: right only when the agent asked to confirm and the caller said no."""
+    names = " / ".join(tools)
+    if not denies:
+        return Outcome("fail", f"{names} was never called, so there was no write to confirm",
+                       {"calls": []})
+    deny = denies[0]
+    previous = [t for t in tl.turns if t.addressed and t.start_ms < deny.start_ms]
+    since = previous[-1].start_ms if previous else float("-inf")
+    until = deny.speech_onset_ms if deny.speech_onset_ms is not None else deny.start_ms
+    words_ = p.action_words or sorted({w for t in tools for w in action_words(t)})
+    asked = [u for u in utterances if since < u.first_audio_ms < until
+             and questions(u.transcript) and _says_action(u.transcript, words_)]
+    evidence = [turn_evidence(deny, f"caller declines in turn {deny.index}")]
+    if not asked:
+        return Outcome("fail", f"the caller declined in turn {deny.index}, but the agent never "
+                       f"asked to confirm a write ({names}) before it", {"calls": []}, evidence)
+    evidence.insert(0, utterance_evidence(asked[-1], "confirmation question"))
+    return Outcome("pass", f"the agent asked {excerpt(asked[-1].transcript, 80)!r}, the caller "
+                   f"declined (turn {deny.index}) and no write ({names}) followed",
+                   {"calls": [], "question": asked[-1].transcript}, evidence)
 
 
 def _grade_call(ctx: ScoringContext, tl: Timeline, utterances: list[Utterance],

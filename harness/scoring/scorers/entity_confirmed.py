@@ -58,7 +58,8 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
     arg = p.argument or p.entity
     labelled: list[CallerTurn] = [t for t in tl.turns if t.entity and p.entity in t.entity]
     if not labelled:
-        return Outcome("not_applicable", f"no caller turn is labelled with entity {p.entity!r}")
+        return Outcome("fail", f"cannot be graded: no caller turn is labelled with entity "
+                       f"{p.entity!r} (give a turn `entity: {{{p.entity}: ...}}`)")
     utterances = tl.utterances()
     calls = [c for c in tl.function_calls
              if (c.name == p.tool if p.tool else (c.arguments is not None and arg in c.arguments))]
@@ -123,8 +124,9 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
     found = _readbacks(utterances, last.speech_onset_ms or last.start_ms, float("inf"))
     measured["readbacks"] = [v for _, vs in found for v in vs]
     if not found:
-        return Outcome("not_applicable", f"no tool call used {arg} and the agent read nothing "
-                       "back", measured, [turn_evidence(last)])
+        return Outcome("fail", f"the agent never read {p.entity} {expected_last!r} back and no "
+                       f"tool call used {arg}: nothing confirmed it", measured,
+                       [turn_evidence(last)])
     match = next(((u, v) for u, vs in found for v in vs if values_equal(v, expected_last)), None)
     if match is None:
         return Outcome("fail", f"the agent read back {', '.join(measured['readbacks'])} but the "

@@ -16,7 +16,8 @@ class EscalationParams(ExpectationParams):
     """Hand-off to a human: `required` or `forbidden` (shorthand: `escalation: forbidden`)."""
 
     mode: Literal["required", "forbidden"]
-    by_turn: int | None = Field(None, ge=0, description="required: called by the end of this turn")
+    by_turn: int | None = Field(
+        None, ge=1, description="required: called by the end of this turn (1 = the first turn)")
     tool: str | None = Field(
         None, description="escalation tool; the `escalation: true` tool if omitted")
     spoken_handoff: bool = Field(True, description="required: the agent says it hands over")
@@ -42,10 +43,9 @@ def score_escalation(ctx: ScoringContext, p: EscalationParams) -> Outcome:
     cfg = ctx.agent_config
     tools = [p.tool] if p.tool else (cfg.escalation_tools if cfg is not None else [])
     if not tools:
-        if p.mode == "forbidden":
-            return Outcome("not_applicable", "the agent config declares no escalation tool")
-        return Outcome("fail", "escalation is required but the agent config declares no "
-                       "escalation tool (set `escalation: true` on one or name `tool`)")
+        return Outcome("fail", f"cannot be graded: escalation is {p.mode} but the agent config "
+                       "declares no escalation tool (set `escalation: true` on one or name "
+                       "`tool`)")
     calls = [c for c in tl.function_calls if c.name in tools]
     measured = {"tools": tools, "calls": [{"call_id": c.call_id, "tool": c.name,
                                            "turn": c.turn_index, "t_ms": c.t_ms} for c in calls]}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from harness.scenario.kinds import ExpectationParams
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
-from harness.scoring.scorers._common import answerable_turns
+from harness.scoring.scorers._common import answerable_turns, require_caller_speech
 from harness.scoring.verdict import Evidence
 
 
@@ -16,15 +16,23 @@ class InputHeardParams(ExpectationParams):
 
     max_wer: float = Field(0.3, ge=0.0)
 
+    def check(self, checks: ExpectationCheck) -> None:
+        require_caller_speech(checks)
+        agent = checks.agent
+        if agent is not None and agent.input_transcription is None:
+            checks.error(f"agent {agent.name!r} turns input transcription off "
+                         "(`input_transcription: null`), so what it heard cannot be compared")
+
 
 @scorer("input_heard", "Word error rate (jiwer) between the scripted caller text and the target's "
-        "input transcription, over the addressed turns it transcribed; not applicable when the "
-        "target gives no transcription.",
+        "input transcription, over the addressed turns with speech (a turn it did not transcribe "
+        "counts as heard as nothing); fails when the target gives no transcription.",
         params=InputHeardParams)
 def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
     tl = ctx.timeline
     if not tl.input_transcriptions:
-        return Outcome("not_applicable", "the target sent no input transcription")
+        return Outcome("fail", "the target sent no input transcription, so what it heard could "
+                       "not be compared (is `input_transcription` on in the agent config?)")
     rows = []
     refs, hyps = [], []
     evidence = []
@@ -46,7 +54,8 @@ def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
                                  excerpt=f"said {excerpt(reference, 70)!r} / heard "
                                          f"{excerpt(hypothesis, 70)!r}"))
     if not rows:
-        return Outcome("not_applicable", "no caller speech with a scripted text", {"turns": rows})
+        return Outcome("fail", "no caller turn with speech and a scripted text was played, so "
+                       "there was nothing to compare", {"turns": rows})
     overall = word_error_rate(" ".join(refs), " ".join(hyps))
     measured = {"wer": round(overall, 3), "turns": rows}
     worst = max(rows, key=lambda r: r["wer"])

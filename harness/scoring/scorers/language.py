@@ -49,8 +49,9 @@ class LanguageParams(ExpectationParams):
                           description="ISO 639-1 code of the language answers are in")
     switch_at: dict[int, str] = Field(
         default_factory=dict,
-        description="caller turn → language: from that turn on (a substantive utterance in "
-                    "it) the agent answers in it, or asks which language to continue in")
+        description="caller turn number (1 = the first turn) → language: from that turn on (a "
+                    "substantive utterance in it) the agent answers in it, or asks which language "
+                    "to continue in")
     min_words: int = Field(4, ge=1, description="shorter answers are too short to classify")
     min_confidence: float = Field(0.6, ge=0.0, le=1.0,
                                   description="less certain detections are not counted")

@@ -6,13 +6,15 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from harness.scenario.kinds import ExpectationParams
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import (
     answerable_turns,
     fmt_ms,
-    percentile,
-    summary_stats,
+    is_action_call,
+    latency_stats,
+    limit_percentile,
+    require_caller_speech,
     turn_answer,
 )
 from harness.scoring.verdict import Evidence
@@ -35,9 +37,15 @@ class LatencyParams(ExpectationParams):
             raise ValueError("give at least one of max_ms, p50_ms, p90_ms, p95_ms")
         return self
 
+    def check(self, checks: ExpectationCheck) -> None:
+        require_caller_speech(checks)
+
 
 _METRIC_LABEL = {"voice_to_voice": "voice-to-voice", "first_audio": "time to first audio delta",
                  "endpointing": "endpointing delay"}
+_MISSING = {"voice_to_voice": "no agent audio was heard after the caller's speech end",
+            "first_audio": "no agent audio arrived after the caller's speech end",
+            "endpointing": "the target never reported the end of the caller's speech"}
 
 
 @scorer("latency", "Per answered caller turn, voice-to-voice latency (agent audible onset − caller "
@@ -51,7 +59,7 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     unanswered: list[int] = []
     talked_over: list[int] = []
     for turn in answerable_turns(tl):
-        ans = turn_answer(tl, turn)
+        ans = turn_answer(tl, turn, ctx.wait_tools)
         if ans.talked_over:
             talked_over.append(turn.index)
             continue
@@ -69,8 +77,8 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     graded = [a for a in rows if p.turns == "all" or (p.turns == "tool") == a.tool_turn]
     graded_values = [values[a.turn.index] for a in graded]
     measured = {"metric": p.metric, "turns_graded": p.turns, "per_turn": per_turn,
-                "all": summary_stats(list(values.values())), "tool": summary_stats(tool),
-                "plain": summary_stats(plain), "graded": summary_stats(graded_values),
+                "all": latency_stats(list(values.values())), "tool": latency_stats(tool),
+                "plain": latency_stats(plain), "graded": latency_stats(graded_values),
                 "unanswered_turns": unanswered, "talked_over_turns": talked_over}
     evidence = [Evidence(
         t_ms=a.turn.speech_end_ms, turn_index=a.turn.index,
@@ -82,11 +90,20 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
                                                                   if a.response else [])))
                           if s is not None}))
         for a in graded]
+    # A turn that was never answered has no latency at all: it fails a limit, it is not skipped.
+    missing = [i for i in unanswered if p.turns == "all"
+               or (p.turns == "tool") == any(is_action_call(c) for c in tl.calls_of(i))]
     if not graded:
         which = {"all": "", "tool": " with a tool call", "plain": " without a tool call"}[p.turns]
-        return Outcome("not_applicable", f"no answered caller turn{which} to measure {label} on",
-                       measured, evidence)
-    failures: list[str] = []
+        why = [f"turn(s) {_list(missing)}: {_MISSING[p.metric]}"] if missing else []
+        if talked_over:
+            why.append(f"turn(s) {_list(talked_over)} ended while earlier agent audio still "
+                       "played (no answer from silence to measure)")
+        if not answerable_turns(tl):
+            why.append("the call has no caller turn with speech")
+        return Outcome("fail", f"no caller turn{which} was answered, so {label} could not be "
+                       f"measured" + (f": {'; '.join(why)}" if why else ""), measured, evidence)
+    failures: list[str] = [f"turn {i}: {_MISSING[p.metric]}" for i in missing]
     if p.max_ms is not None:
         over = [a for a in graded if values[a.turn.index] > p.max_ms]
         for a in over:
@@ -95,17 +112,22 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     for q, limit in ((50, p.p50_ms), (90, p.p90_ms), (95, p.p95_ms)):
         if limit is None:
             continue
-        value = percentile(graded_values, q) or 0.0
-        measured[f"p{q}_ms"] = round(value, 1)
+        value = limit_percentile(graded_values, q) or 0.0
+        measured[f"limit_p{q}"] = round(value, 1)
         if value > limit:
             failures.append(f"p{q} {fmt_ms(value)} > {fmt_ms(limit)} (n={len(graded_values)})")
     stats = measured["graded"]
     scope = {"all": "answered turns", "tool": "tool turns", "plain": "plain turns"}[p.turns]
-    overview = (f"{label} p50 {fmt_ms(stats['p50_ms'])}, max {fmt_ms(stats['max_ms'])} over "
+    median = f"p50 {fmt_ms(stats['p50'])}, " if stats["p50"] is not None else ""
+    overview = (f"{label} {median}max {fmt_ms(stats['max'])} over "
                 f"{stats['n']} {scope} (tool {len(tool)}, plain {len(plain)})")
     if failures:
         return Outcome("fail", f"{overview}: " + "; ".join(failures), measured, evidence)
     return Outcome("pass", f"{overview}, within limits", measured, evidence)
+
+
+def _list(turns: list[int]) -> str:
+    return ", ".join(str(t) for t in turns)
 
 
 def _r(v: float | None) -> float | None:

@@ -9,8 +9,8 @@ from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, normalize_text, questions
 from harness.scoring.scorers._claims import says_any
 from harness.scoring.scorers._common import (
-    WAIT_TOOL,
     call_evidence,
+    is_action_call,
     turn_evidence,
     utterance_evidence,
 )
@@ -70,8 +70,8 @@ def score_no_filler_on_noise(ctx: ScoringContext, p: NoFillerOnNoiseParams) -> O
             else set()
         spoken = [u for u in utterances if start <= u.start_ms < end + p.grace_ms
                   and (u.response_id in answers or start <= u.start_ms < end)]
-        waits = [c for c in tl.function_calls if c.name == WAIT_TOOL and start <= c.t_ms
-                 < end + p.grace_ms]
+        waits = [c for c in tl.function_calls if not is_action_call(c, ctx.wait_tools)
+                 and start <= c.t_ms < end + p.grace_ms]
         rows.append({"turn": turn.index, "what": what, "start_ms": start, "end_ms": end,
                      "said": [u.transcript for u in spoken], "wait_calls": len(waits)})
         evidence += [call_evidence(c, "wait tool") for c in waits]

@@ -1,4 +1,4 @@
-"""``no_response``: silence (or a wait_for_user call) during pauses, silences and other audio."""
+"""``no_response``: silence (or a wait-tool call) during pauses, silences and other audio."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, words
 from harness.scoring.scorers._common import (
-    WAIT_TOOL,
     call_evidence,
     is_action_call,
     turn_evidence,
@@ -20,11 +19,12 @@ from harness.scoring.timeline import CallerTurn, Timeline
 
 
 class NoResponseParams(ExpectationParams):
-    """The agent stays silent (or calls wait_for_user) during pauses, silences and
+    """The agent stays silent (or calls a `wait: true` tool) during pauses, silences and
     non-addressed audio."""
 
     turns: list[int] | None = Field(
-        None, description="turn indexes; all pause/silence/play turns if omitted")
+        None, description="turn numbers (1 = the first turn); all pause/silence/play turns if "
+                          "omitted")
     max_speech_ms: float = Field(1000.0, gt=0, description="speech this long is a take-over")
     max_words: int = Field(3, ge=0, description="more words than this is a take-over")
 
@@ -53,15 +53,18 @@ def _windows(tl: Timeline, wanted: list[int] | None) -> list[tuple[CallerTurn, s
     return out
 
 
-@scorer("no_response", "The agent stays silent (or only calls wait_for_user) during mid-turn "
+@scorer("no_response", "The agent stays silent (or only calls a `wait: true` tool) during mid-turn "
         "pauses, silences and audio not addressed to it; a take-over is agent speech of at least "
         "max_speech_ms or more than max_words words starting there.",
         params=NoResponseParams)
 def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
     tl = ctx.timeline
     windows = _windows(tl, p.turns)
-    if not windows:
-        return Outcome("not_applicable", "no pause, silence or non-addressed audio in the call")
+    played = {t.index for t in tl.turns}
+    never = [n for n in p.turns or [] if n not in played]
+    if not windows and not never:
+        return Outcome("fail", "no pause, silence or non-addressed audio was played, so there "
+                       "was no moment to stay quiet in")
     utterances = tl.utterances()
     problems: list[str] = []
     evidence = []
@@ -76,7 +79,8 @@ def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
                   and (not mid_turn or u.start_ms < end)]
         calls = [c for c in tl.function_calls if c.response_id in responses]
         row = {"turn": turn.index, "what": what, "start_ms": start, "end_ms": end,
-               "agent_speech": [], "wait_calls": sum(c.name == WAIT_TOOL for c in calls)}
+               "agent_speech": [],
+               "wait_calls": sum(not is_action_call(c, ctx.wait_tools) for c in calls)}
         rows.append(row)
         for u in spoken:
             duration = u.played_ms if u.played_ms is not None else 0.0
@@ -90,14 +94,15 @@ def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
                 evidence += [turn_evidence(turn, f"caller turn {turn.index}: {what}"),
                              utterance_evidence(u, "agent take-over")]
         for c in calls:
-            if is_action_call(c):
+            if is_action_call(c, ctx.wait_tools):
                 problems.append(f"turn {turn.index}: the agent called {c.name} during {what}")
                 evidence.append(call_evidence(c))
-    measured = {"windows": rows}
+    problems += [f"turn {n} was never played (the call ended first)" for n in never]
+    measured = {"windows": rows, "never_played": never}
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     waits = sum(r["wait_calls"] for r in rows)
-    note = f" ({waits} wait_for_user call(s))" if waits else ""
+    note = f" ({waits} call(s) of the wait tool)" if waits else ""
     return Outcome("pass", f"the agent stayed silent in {len(rows)} window(s) of pause, silence "
                    f"or non-addressed audio{note}", measured,
                    [turn_evidence(t, f"caller turn {t.index}: {w}") for t, w, _, _ in windows])

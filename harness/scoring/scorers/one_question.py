@@ -37,14 +37,16 @@ class OneQuestionParams(ExpectationParams):
         None, description="limits on what is said after a tool's output")
 
 
-def _agent_turns(tl: Timeline) -> list[tuple[int, list[Utterance], bool]]:
+def _agent_turns(tl: Timeline, wait_tools: frozenset[str]
+                 ) -> list[tuple[int, list[Utterance], bool]]:
     """(caller turn, the agent's speech after the turn's last action call or all of it, whether
     it follows a tool result): preambles before a call are not the answer."""
     out = []
     utterances = [u for u in tl.utterances() if u.transcript and u.turn_index is not None]
     for index in sorted({u.turn_index for u in utterances if u.turn_index is not None}):
         said = [u for u in utterances if u.turn_index == index]
-        calls = [c for c in tl.calls_of(index) if is_action_call(c) and c.answer is not None]
+        calls = [c for c in tl.calls_of(index)
+                 if is_action_call(c, wait_tools) and c.answer is not None]
         if calls:
             answered = max(c.answer.t_ms for c in calls if c.answer is not None)
             after = [u for u in said if u.first_audio_ms >= answered]
@@ -65,7 +67,7 @@ def score_one_question(ctx: ScoringContext, p: OneQuestionParams) -> Outcome:
     evidence = []
     rows = []
     asked_any = False
-    for index, said, after_tool in _agent_turns(tl):
+    for index, said, after_tool in _agent_turns(tl, ctx.wait_tools):
         text = " ".join(u.transcript for u in said)
         asked = questions(text)
         asked_any = asked_any or bool(asked)

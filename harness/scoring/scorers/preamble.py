@@ -30,12 +30,13 @@ class PreambleParams(ExpectationParams):
         checks.tool(self.before_tool, "before_tool")
 
 
-def _speech_before(tl: Timeline, utterances: list[Utterance],
-                   call: FunctionCall) -> list[Utterance]:
+def _speech_before(tl: Timeline, utterances: list[Utterance], call: FunctionCall,
+                   wait_tools: frozenset[str]) -> list[Utterance]:
     """Agent speech of the call's caller turn that started arriving before the call and after
     the turn's previous action call (each call needs its own preamble)."""
     earlier = [c.t_ms for c in tl.function_calls
-               if c.turn_index == call.turn_index and is_action_call(c) and c.t_ms < call.t_ms]
+               if c.turn_index == call.turn_index and is_action_call(c, wait_tools)
+               and c.t_ms < call.t_ms]
     since = max(earlier, default=float("-inf"))
     return [u for u in utterances
             if u.turn_index == call.turn_index and since < u.first_audio_ms < call.t_ms
@@ -50,12 +51,12 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
     tl = ctx.timeline
     utterances = tl.utterances()
     calls = [c for c in tl.function_calls
-             if (c.name == p.before_tool if p.before_tool else is_action_call(c))]
+             if (c.name == p.before_tool if p.before_tool else is_action_call(c, ctx.wait_tools))]
     problems: list[str] = []
     evidence = []
     graded = []
     for call in calls:
-        spoken = _speech_before(tl, utterances, call)
+        spoken = _speech_before(tl, utterances, call, ctx.wait_tools)
         if not spoken:
             problems.append(f"{call.name} at {call.t_ms:,.0f} ms (turn {call.turn_index}) had no "
                             "spoken preamble before it")
@@ -85,9 +86,9 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
             if not turn.cut_off:
                 continue
             for call in tl.calls_of(turn.index):
-                if not is_action_call(call):
+                if not is_action_call(call, ctx.wait_tools):
                     continue
-                spoken = _speech_before(tl, utterances, call)
+                spoken = _speech_before(tl, utterances, call, ctx.wait_tools)
                 if spoken:
                     unclear.append({"turn": turn.index, "tool": call.name,
                                     "preamble": spoken[-1].transcript})
@@ -101,8 +102,10 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     if not calls:
-        note = ", and none after cut-off input" if p.none_when_unclear else ""
-        return Outcome("not_applicable", f"no call to {target}, so no preamble to grade{note}",
-                       measured, evidence)
+        seen = ", ".join(sorted({c.name for c in tl.function_calls
+                                  if is_action_call(c, ctx.wait_tools)}))
+        return Outcome("fail", f"{target if p.before_tool else 'no tool'} was never called, so "
+                       f"there was no preamble to check (the agent called "
+                       f"{seen or 'no tool at all'})", measured, evidence)
     return Outcome("pass", f"all {len(calls)} call(s) to {target} had a spoken preamble in the "
                    f"same turn, e.g. {excerpt(graded[0]['preamble'], 80)!r}", measured, evidence)

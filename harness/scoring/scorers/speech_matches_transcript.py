@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from pydantic import Field
 
-from harness.runner.recording import AGENT_STREAM_WAV
+from harness.recording import AGENT_STREAM_WAV
 from harness.scenario.kinds import ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
@@ -70,9 +70,9 @@ def _distance(span: tuple[float, float], t: float) -> float:
     return 0.0 if span[0] <= t <= span[1] else min(abs(t - span[0]), abs(t - span[1]))
 
 
-@scorer("speech_matches_transcript", "ASR (faster-whisper, offline tiny.en) of the agent's audio "
-        "against its own transcript, over every completed spoken item: overall WER (jiwer) at "
-        "most max_wer; per-item WER as evidence.",
+@scorer("speech_matches_transcript", "ASR (faster-whisper, the configured offline model) of the "
+        "agent's audio against its own transcript, over every completed spoken item: overall WER "
+        "(jiwer) at most max_wer; per-item WER as evidence.",
         params=SpeechMatchesTranscriptParams)
 def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscriptParams
                                     ) -> Outcome:
@@ -80,7 +80,8 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
     recording = ctx.recording
     path = getattr(recording, "path", None)
     if path is None or not (path / AGENT_STREAM_WAV).is_file():
-        return Outcome("not_applicable", "the recording has no agent audio track")
+        return Outcome("fail", "the recording has no agent audio track, so there was no agent "
+                       "speech to compare with its transcript")
     track, rate = recording.track(AGENT_STREAM_WAV)
     if track.ndim > 1:
         track = track[:, 0]
@@ -105,7 +106,8 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
                           f"ASR {excerpt(heard, 70)!r}")
             evidence.append(ev)
     if not rows:
-        return Outcome("not_applicable", "no completed agent speech with a transcript")
+        return Outcome("fail", "the agent completed no spoken item with a transcript, so there "
+                       "was no speech to compare")
     overall = word_error_rate(" ".join(r["transcript"] for r in rows),
                               " ".join(r["asr"] for r in rows))
     worst = max(rows, key=lambda r: r["wer"])

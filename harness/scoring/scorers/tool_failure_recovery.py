@@ -48,12 +48,14 @@ class ToolFailureRecoveryParams(ExpectationParams):
         checks.tool(self.tool, "tool")
 
 
-def _after(tl: Timeline, utterances: list[Utterance], call: FunctionCall) -> list[Utterance]:
+def _after(tl: Timeline, utterances: list[Utterance], call: FunctionCall,
+           wait_tools: frozenset[str]) -> list[Utterance]:
     """What the agent said after the failed output came back, before the caller's next turn
     (or the agent's next call)."""
     start = call.answer.t_ms if call.answer is not None else call.t_ms
     nxt = tl.next_turn(call.turn_index) if call.turn_index is not None else None
-    later_calls = [c.t_ms for c in tl.function_calls if c.t_ms > call.t_ms and is_action_call(c)]
+    later_calls = [c.t_ms for c in tl.function_calls
+                   if c.t_ms > call.t_ms and is_action_call(c, wait_tools)]
     end = min([nxt.start_ms if nxt is not None else float("inf"), *later_calls])
     return [u for u in utterances if start <= u.first_audio_ms < end and u.transcript]
 
@@ -67,7 +69,7 @@ def _after(tl: Timeline, utterances: list[Utterance], call: FunctionCall) -> lis
 def score_tool_failure_recovery(ctx: ScoringContext, p: ToolFailureRecoveryParams) -> Outcome:
     tl = ctx.timeline
     calls = [c for c in tl.function_calls
-             if is_action_call(c) and (p.tool is None or c.name == p.tool)]
+             if is_action_call(c, ctx.wait_tools) and (p.tool is None or c.name == p.tool)]
     failed = [c for c in calls if call_failed(c)]
     target = p.tool or "any tool"
     if not failed:
@@ -80,7 +82,7 @@ def score_tool_failure_recovery(ctx: ScoringContext, p: ToolFailureRecoveryParam
     rows = []
     for n, call in enumerate(failed, start=1):
         error = error_text(call) or ""
-        said = _after(tl, utterances, call)
+        said = _after(tl, utterances, call, ctx.wait_tools)
         text = " ".join(u.transcript for u in said)
         row = {"call_id": call.call_id, "tool": call.name, "turn": call.turn_index,
                "error": error, "said": text, "failure_number": n}

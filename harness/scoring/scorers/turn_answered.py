@@ -6,7 +6,12 @@ from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
-from harness.scoring.scorers._common import fmt_ms, turn_evidence, turn_label
+from harness.scoring.scorers._common import (
+    fmt_ms,
+    require_caller_speech,
+    turn_evidence,
+    turn_label,
+)
 from harness.scoring.verdict import Evidence
 
 
@@ -14,10 +19,11 @@ class TurnAnsweredParams(ExpectationParams):
     """Addressed caller turns get agent audio within a timeout."""
 
     turns: list[int] | None = Field(
-        None, description="turn indexes; every addressed turn if omitted")
+        None, description="turn numbers (1 = the first turn); every addressed turn if omitted")
     timeout_ms: float = Field(15_000.0, gt=0)
 
     def check(self, checks: ExpectationCheck) -> None:
+        require_caller_speech(checks)
         checks.turns(self.turns, "turns", addressed=True)
 
 
@@ -28,8 +34,11 @@ def score_turn_answered(ctx: ScoringContext, p: TurnAnsweredParams) -> Outcome:
     tl = ctx.timeline
     turns = [t for t in tl.turns if (t.index in p.turns if p.turns is not None
                                      else t.addressed and t.has_speech)]
-    if not turns:
-        return Outcome("not_applicable", "no caller turn to answer")
+    played = {t.index for t in tl.turns}
+    never = [n for n in p.turns or [] if n not in played]
+    if not turns and not never:
+        return Outcome("fail", "no caller turn with speech was played, so no answer could be "
+                       "awaited")
     rows = []
     problems = []
     evidence = []
@@ -48,7 +57,8 @@ def score_turn_answered(ctx: ScoringContext, p: TurnAnsweredParams) -> Outcome:
             evidence.append(Evidence(t_ms=done, end_ms=onsets[0], turn_index=turn.index,
                                      label=f"turn {turn.index} answered after {fmt_ms(wait)}",
                                      event_seq=[turn.seq]))
-    measured = {"turns": rows, "timeout_ms": p.timeout_ms}
+    problems += [f"turn {n} was never played (the call ended first)" for n in never]
+    measured = {"turns": rows, "timeout_ms": p.timeout_ms, "never_played": never}
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     return Outcome("pass", f"all {len(turns)} caller turn(s) were answered within "

@@ -1,4 +1,4 @@
-"""The Recording of one scenario trial (DESIGN §6): file names, frame and annotation schemas.
+"""The Recording of one scenario trial: file names, frame and annotation schemas, and its reader.
 
 A trial folder holds:
 
@@ -33,9 +33,17 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-RECORDING_SCHEMA_VERSION = 1
+from harness.errors import InputError
+
+RECORDING_SCHEMA_VERSION = 2
+"""2: caller turns are numbered from 1 in expectation parameters and verdict evidence (1 counted
+them from 0; such recordings are upgraded when read)."""
+
+TURN_NUMBER_PARAMS = ("turns", "by_turn", "switch_at")
+"""Expectation parameters that name caller turns by number (in a list, alone, or as the keys of a
+mapping)."""
 
 EVENTS_FILE = "events.jsonl"
 CALLER_WAV = "caller.wav"
@@ -87,7 +95,8 @@ class StreamStarted(BaseModel):
 class TurnStarted(BaseModel):
     """``harness.turn.started``: a caller turn begins (its first chunk is being sent).
 
-    Times are session-clock ms of the send time of the chunk holding the sample (DESIGN §4).
+    Times are session-clock ms of the send time of the chunk holding the sample (see
+    ``docs/architecture.md``, "How time is measured").
     ``speech_onset_ms``/``speech_end_ms`` are None for silence and play turns.
     ``pauses_ms`` are [start, end] pairs of mid-turn pauses on the session clock.
     """
@@ -160,6 +169,9 @@ class TrialEnded(BaseModel):
 
     status: Literal["completed", "errored"]
     error: str | None = None
+    time_limit_s: float | None = Field(
+        None, description="set when the scenario's time limit ended the call before its script "
+                          "did (the agent kept the caller waiting); the call is still graded")
 
 
 ANNOTATIONS: dict[str, type[BaseModel]] = {
@@ -198,6 +210,50 @@ class RecordingMeta(BaseModel):
     scenario_model: dict[str, Any] = Field(
         default_factory=dict, description="the loaded scenario (turns, tools, expect) as JSON")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _upgrade(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("schema_version",
+                                                  RECORDING_SCHEMA_VERSION) >= 2:
+            return data
+        data = {**data, "schema_version": 2}
+        model = data.get("scenario_model")
+        if isinstance(model, dict) and isinstance(model.get("expect"), list):
+            data["scenario_model"] = {**model, "expect": [_turns_from_one(e)
+                                                          for e in model["expect"]]}
+        return data
+
+
+def _turns_from_one(expectation: Any) -> Any:
+    """An expectation of a version-1 recording with its caller-turn numbers counted from 1."""
+    if not isinstance(expectation, dict):
+        return expectation
+    out = {}
+    for kind, params in expectation.items():
+        if isinstance(params, dict):
+            params = dict(params)
+            for key in TURN_NUMBER_PARAMS:
+                value = params.get(key)
+                if isinstance(value, int) and not isinstance(value, bool):
+                    params[key] = value + 1
+                elif isinstance(value, list):
+                    params[key] = [v + 1 if isinstance(v, int) and not isinstance(v, bool) else v
+                                   for v in value]
+                elif isinstance(value, dict):
+                    params[key] = {_turn_key_from_one(k): v for k, v in value.items()}
+        out[kind] = params
+    return out
+
+
+def _turn_key_from_one(key: Any) -> Any:
+    """A mapping key that is a 0-based turn number (an int, or its digits once written as JSON),
+    counted from 1."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key + 1
+    if isinstance(key, str) and key.isdigit():
+        return str(int(key) + 1)
+    return key
+
 
 def read_frames(path: Path, skip_types: Collection[str] = ()) -> list[Frame]:
     """Read ``events.jsonl``; a torn last line (a killed run) is ignored.
@@ -230,8 +286,6 @@ class Recording:
 
     @classmethod
     def load(cls, path: Path, skip_types: Collection[str] = ()) -> Recording:
-        from harness.errors import InputError  # noqa: PLC0415
-
         path = Path(path)
         meta_path = path / META_FILE
         if not meta_path.is_file():

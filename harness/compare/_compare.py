@@ -1,0 +1,227 @@
+"""Comparisons end to end: run the variants (or read finished runs), decide, write the reports."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.compare._analysis import ALPHA, PairResult, Side, compare_sides
+from harness.compare._metrics import known_metric_names
+from harness.compare._report import (
+    COMPARE_JUNIT,
+    Gate,
+    compare_document,
+    write_html,
+    write_json,
+    write_junit,
+)
+from harness.compare._sources import side_from_run, sides_from_folders
+from harness.compare._spec import (
+    ComparisonSpec,
+    VariantSpec,
+    build_variant,
+    check_faults,
+)
+from harness.errors import InputError
+
+EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_ERRORED = 0, 1, 2, 3
+
+
+@dataclass
+class CompareOutcome:
+    """A finished comparison: its sides, decided metrics, document and report files."""
+
+    sides: list[Side]
+    pairs: list[PairResult]
+    document: dict[str, Any]
+    out_dir: Path
+    compare_json: Path
+    compare_html: Path
+    junit_xml: Path | None
+    gate: Gate | None
+    run_dir: Path | None = None
+    """The run folder a live comparison recorded its calls in."""
+
+    @property
+    def gate_failed(self) -> bool:
+        return self.gate is not None and bool(self.gate.failures(self.pairs))
+
+    @property
+    def errored(self) -> int:
+        return sum(t.outcome == "errored" for s in self.sides for t in s.trials)
+
+    @property
+    def exit_code(self) -> int:
+        """1 when the gate failed (a candidate significantly worse), else 3 when some trials
+        errored (fewer trials than planned back the figures), else 0."""
+        if self.gate_failed:
+            return EXIT_WORSE
+        return EXIT_ERRORED if self.errored else EXIT_OK
+
+
+def parse_gate(fail_if_worse: bool | Sequence[str] | None) -> Gate | None:
+    """``--fail-if-worse`` (all metrics) or ``--fail-if-worse a,b`` → a Gate; names checked."""
+    if fail_if_worse is None or fail_if_worse is False:
+        return None
+    if fail_if_worse is True:
+        return Gate(None)
+    names = [n.strip() for item in fail_if_worse for n in str(item).split(",") if n.strip()]
+    if not names:
+        return Gate(None)
+    known = known_metric_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown metric {unknown[0]!r}; expected one of {', '.join(known)}",
+                         field="--fail-if-worse")
+    return Gate(names)
+
+
+def finish(sides: list[Side], out_dir: Path, *, gate: Gate | None, alpha: float = ALPHA,
+           run_dir: Path | None = None) -> CompareOutcome:
+    """Decide every candidate against the baseline and write compare.json/.html (+ JUnit)."""
+    if len(sides) < 2:
+        raise InputError("a comparison needs at least two variants")
+    pairs = compare_sides(sides, alpha=alpha)
+    document = compare_document(sides, pairs, alpha=alpha, gate=gate)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    json_path = write_json(out_dir, document)
+    html_path = write_html(out_dir, document, sides)
+    junit = write_junit(out_dir, document, gate) if gate is not None else None
+    if junit is None and (out_dir / COMPARE_JUNIT).is_file():
+        (out_dir / COMPARE_JUNIT).unlink()  # a gate of an earlier comparison no longer holds
+    return CompareOutcome(sides, pairs, document, out_dir, json_path, html_path, junit, gate,
+                          run_dir)
+
+
+def compare_runs(references: Sequence[str], *, out_dir: Path | None = None,
+                 fail_if_worse: bool | Sequence[str] | None = None,
+                 alpha: float = ALPHA, store: str | None = None) -> CompareOutcome:
+    """Compare finished runs: run folders (``RUN``, ``RUN#VARIANT``) or, with ``store``, runs of
+    the history database by id or label. One run with several variants is compared within
+    itself (the report goes into that run folder); otherwise into ``out_dir``
+    (default ``reports/compare-<UTC time>``)."""
+    gate = parse_gate(fail_if_worse)
+    if store is not None:
+        from harness.compare._stored import sides_from_store  # noqa: PLC0415
+
+        sides = sides_from_store(store, list(references))
+    else:
+        sides = sides_from_folders(list(references))
+    if out_dir is None:
+        single = len(references) == 1 and store is None
+        out_dir = Path(references[0]) if single else _new_folder(Path("reports"), "compare")
+    return finish(sides, Path(out_dir), gate=gate, alpha=alpha)
+
+
+def _new_folder(parent: Path, prefix: str) -> Path:
+    stamp = datetime.now(UTC).strftime(f"{prefix}-%Y%m%d-%H%M%S")
+    path, n = parent / stamp, 1
+    while path.exists():
+        n += 1
+        path = parent / f"{stamp}-{n}"
+    path.mkdir(parents=True)
+    return path
+
+
+def resolve_variants(spec: ComparisonSpec, scenarios: list[Any]
+                     ) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """Each variant's AgentConfig and faults. Without a base file, the scenarios' own config
+    is the base (they must all use one)."""
+    from harness.scenario.loader import load_agent_config  # noqa: PLC0415
+
+    base = load_agent_config(spec.base) if spec.base is not None else None
+    if base is None:
+        hashes = {s.agent_config.model_dump_json() if s.agent_config else None for s in scenarios}
+        if len(hashes) == 1 and scenarios and scenarios[0].agent_config is not None:
+            base = scenarios[0].agent_config
+        elif any(v.agent is None for v in spec.variants.values()):
+            raise InputError("the scenarios use different agent configs (or none): give a base "
+                             "config (--base or 'base:') for the variants to start from",
+                             field="base")
+    configs = {name: build_variant(v, base, name=name)
+               for name, v in spec.variants.items()}
+    faults = {name: check_faults(v, name) for name, v in spec.variants.items()}
+    return configs, faults
+
+
+async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", concurrency: int = 4,
+                               out_dir: Path = Path("reports"),
+                               fail_if_worse: bool | Sequence[str] | None = None,
+                               alpha: float = ALPHA,
+                               on_progress: Callable[[Any], None] | None = None,
+                               run_dir: Path | None = None,
+                               session_timeout_s: float | None = None) -> CompareOutcome:
+    """Run every variant on the same scenarios (trials interleaved across variants, each
+    scenario's caller audio rendered once for all), then compare them. The run folder holds
+    the calls, the run report and the comparison. ``session_timeout_s`` replaces the
+    scenarios' own time limit per trial."""
+    from harness import api  # noqa: PLC0415
+    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
+    from harness.realtime.targets import parse_spec  # noqa: PLC0415
+    from harness.runner import run_suite  # noqa: PLC0415
+
+    gate = parse_gate(fail_if_worse if fail_if_worse is not None else spec.fail_if_worse)
+    if concurrency < 1:
+        raise InputError(f"concurrency must be at least 1, got {concurrency}",
+                         field="--concurrency")
+    scenarios = api.load_scenarios([str(p) for p in spec.scenarios] or None)
+    configs, faults = resolve_variants(spec, scenarios)
+    if any(faults.values()) and parse_spec(target)[0] != "local":
+        raise InputError("faults apply to the local reference agent only (target 'local'), "
+                         f"not to target {target!r}", field="faults")
+    folder = run_dir or api.new_run_dir(Path(out_dir))
+    await run_suite(scenarios, out_dir=folder, target=target, trials=spec.trials,
+                    concurrency=concurrency, variants=configs, variant_faults=faults,
+                    interleave=True, on_progress=on_progress, local_agent=start_local_agent_for,
+                    session_timeout_s=session_timeout_s)
+    # scoring and rendering block for a while: off the loop other comparisons may stream on
+    await asyncio.to_thread(api.report, folder)
+    sides = [side_from_run(folder, name) for name in configs]
+    return await asyncio.to_thread(finish, sides, folder, gate=gate, alpha=alpha,
+                                   run_dir=folder)
+
+
+def run_comparison(spec: ComparisonSpec, **kwargs: Any) -> CompareOutcome:
+    """:func:`run_comparison_async` for callers without an event loop (the CLI)."""
+    return asyncio.run(run_comparison_async(spec, **kwargs))
+
+
+def spec_from_options(*, variants: list[str], overrides: list[str], base: Path | None,
+                      scenarios: list[Path], trials: int | None,
+                      file_spec: ComparisonSpec | None) -> ComparisonSpec:
+    """The comparison the command line describes, on top of a comparison file when given."""
+    from harness.compare._spec import DEFAULT_TRIALS, parse_variant_options  # noqa: PLC0415
+
+    if trials is not None and trials < 1:
+        raise InputError(f"trials must be at least 1, got {trials}", field="--trials")
+    given: dict[str, VariantSpec] = parse_variant_options(variants, overrides)
+    if file_spec is not None:
+        merged = dict(file_spec.variants)
+        for name, v in given.items():
+            if name in merged:
+                merged[name] = merged[name].model_copy(
+                    update={k: getattr(v, k) for k in v.model_fields_set})
+            else:
+                merged[name] = v
+        update: dict[str, Any] = {"variants": merged}
+        if base is not None:
+            update["base"] = base.resolve()
+        if scenarios:
+            update["scenarios"] = [p.resolve() for p in scenarios]
+        if trials is not None:
+            update["trials"] = trials
+        return file_spec.model_copy(update=update)
+    if base is not None and len(given) == 1:
+        # one variant on the command line: the base config unchanged is the baseline
+        given = {"base": VariantSpec(), **given}
+    if len(given) < 2:
+        raise InputError("a comparison needs at least two variants: --variant NAME=FILE twice, "
+                         "or --base FILE with --set NAME.KEY=VALUE, or a comparison file",
+                         field="--variant")
+    return ComparisonSpec(scenarios=[p.resolve() for p in scenarios],
+                          base=base.resolve() if base else None,
+                          trials=trials or DEFAULT_TRIALS, variants=given)

@@ -1,0 +1,199 @@
+"""The outputs of a comparison: ``compare.json``, ``compare.html`` (static, offline) and, when a
+gate is used, ``compare-junit.xml``."""
+
+from __future__ import annotations
+
+import json
+import os
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+import harness
+from harness.compare._analysis import (
+    PairResult,
+    Side,
+    comparison_json,
+    describe,
+    scenario_matrix,
+)
+
+COMPARE_JSON = "compare.json"
+COMPARE_HTML = "compare.html"
+COMPARE_JUNIT = "compare-junit.xml"
+COMPARE_SCHEMA_VERSION = 1
+_TRIAL_DATA = "@@trial-data@@"
+
+
+@dataclass
+class Gate:
+    """``--fail-if-worse``: any metric (``metrics`` None) or the metrics named."""
+
+    metrics: list[str] | None
+
+    def failures(self, pairs: Sequence[PairResult]) -> list[tuple[PairResult, Any]]:
+        return [(p, m) for p in pairs for m in p.worse(self.metrics)]
+
+
+def trials_per_scenario(sides: Sequence[Side]) -> int | None:
+    """The number of trials every scenario of every side has, when it is one number."""
+    counts = {len(v) for s in sides for v in s.by_scenario().values()}
+    return counts.pop() if len(counts) == 1 else None
+
+
+def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alpha: float,
+                     gate: Gate | None) -> dict[str, Any]:
+    """Everything compare.json holds: variants, decided metrics per candidate, the matrix."""
+    n_trials = trials_per_scenario(sides)
+    failures = gate.failures(pairs) if gate else []
+    return {
+        "schema_version": COMPARE_SCHEMA_VERSION,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "harness_version": harness.__version__,
+        "alpha": alpha,
+        "baseline": sides[0].name,
+        "trials_per_scenario": n_trials,
+        "variants": [{"name": s.name, "source": s.source, "agent_config_hash": s.config_hash,
+                      "trials": len(s.trials),
+                      "scenarios": len(s.by_scenario())} for s in sides],
+        "comparisons": [{
+            "baseline": p.baseline, "candidate": p.candidate, "paired_trials": p.paired_trials,
+            "metrics": [{**comparison_json(m), "summary": describe(m, n_trials)}
+                        for m in p.metrics]} for p in pairs],
+        "gate": None if gate is None else {
+            "metrics": gate.metrics, "passed": not failures,
+            "worse": [{"candidate": p.candidate, "metric": m.metric} for p, m in failures]},
+        "scenarios": scenario_matrix(sides),
+        "trials": [t.to_json() for s in sides for t in s.trials],
+    }
+
+
+def write_json(out_dir: Path, document: dict[str, Any]) -> Path:
+    path = out_dir / COMPARE_JSON
+    # without indentation the C encoder writes it: a large comparison stays fast
+    path.write_text(json.dumps(document, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("harness.compare", "templates"),
+        autoescape=True, trim_blocks=True, lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined)
+
+
+def _trial_details(sides: Sequence[Side], out_dir: Path) -> dict[str, Any]:
+    """Per trial, what the side-by-side view shows: audio, transcript, verdicts."""
+    details: dict[str, Any] = {}
+    prefixes: dict[Path, str] = {}
+    for side in sides:
+        for t in side.trials:
+            audio = None
+            if t.audio is not None:
+                if t.run_dir not in prefixes:
+                    prefixes[t.run_dir] = Path(os.path.relpath(t.run_dir, out_dir)).as_posix()
+                audio = f"{prefixes[t.run_dir]}/{t.audio}".removeprefix("./")
+            details[f"{t.scenario}|{side.name}|{t.trial}"] = {
+                "outcome": t.outcome, "error": t.error, "audio": audio,
+                "transcript": t.transcript, "verdicts": t.verdicts,
+                "values": {k: round(v, 3) for k, v in t.values.items()}}
+    return details
+
+
+def _fmt_value(x: float | None, kind: str, unit: str, signed: bool = False) -> str:
+    if x is None:
+        return "—"
+    if kind == "binary":
+        return f"{x * 100:+.1f} pts" if signed else f"{x * 100:.1f}%"
+    if unit == "ms":
+        return f"{x:+.0f} ms" if signed else f"{x:.0f} ms"
+    return f"{x:+.3f}" if signed else f"{x:.3f}"
+
+
+def detectable_text(x: float | None, kind: str, unit: str) -> str:
+    """The smallest detectable difference; a pass-rate change beyond 100 points is none."""
+    if x is None:
+        return "—"
+    if kind == "binary":
+        return "> 100 pts" if x >= 1 else f"{x * 100:.0f} pts"
+    return _fmt_value(x, kind, unit)
+
+
+def _p(x: float | None) -> str:
+    if x is None:
+        return "—"
+    return "<0.0001" if x < 1e-4 else f"{x:.4f}"
+
+
+def _metric_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
+    rows = []
+    for m in pair["metrics"]:
+        kind, unit = m["kind"], m["unit"]
+        interval = m["interval"]
+        rows.append({
+            **m,
+            "mean_a_text": _fmt_value(m["mean_a"], kind, unit),
+            "mean_b_text": _fmt_value(m["mean_b"], kind, unit),
+            "difference_text": _fmt_value(m["difference"], kind, unit, signed=True),
+            "interval_text": "—" if interval is None else (
+                f"{_fmt_value(interval['low'], kind, unit, True)} to "
+                f"{_fmt_value(interval['high'], kind, unit, True)}"),
+            "median_text": _fmt_value(m["median_difference"], kind, unit, signed=True),
+            "mdd_text": detectable_text(m["min_detectable"], kind, unit),
+            "p_text": _p(m["p_value"]), "p_adjusted_text": _p(m["p_adjusted"]),
+            "verdict_class": {"better": "better", "worse": "worse"}.get(m["verdict"], "same"),
+        })
+    return rows
+
+
+def write_html(out_dir: Path, document: dict[str, Any], sides: Sequence[Side]) -> Path:
+    """Write ``compare.html``: metric tables, the scenario × variant matrix, the pair view."""
+    from harness.report._html import embed_json  # noqa: PLC0415
+
+    names = [v["name"] for v in document["variants"]]
+    html = _env().get_template("compare.html.j2").render(
+        doc=document, variants=names, baseline=document["baseline"],
+        pairs=[{**p, "rows": _metric_rows(p)} for p in document["comparisons"]],
+        matrix=document["scenarios"], trial_data=_TRIAL_DATA)
+    # The trial data (megabytes for a large comparison) goes in after rendering: passed
+    # through the template, it would be copied at every step of jinja's output.
+    data = embed_json({"variants": names, "baseline": document["baseline"],
+                       "trials": _trial_details(sides, out_dir)})
+    html = html.replace(_TRIAL_DATA, str(data), 1)
+    path = out_dir / COMPARE_HTML
+    path.write_text(html, encoding="utf-8")
+    return path
+
+
+def write_junit(out_dir: Path, document: dict[str, Any], gate: Gate) -> Path:
+    """One testcase per candidate and metric; a gated metric that is worse fails."""
+    suites = ET.Element("testsuites", name="harness compare")
+    for pair in document["comparisons"]:
+        suite = ET.SubElement(suites, "testsuite",
+                              name=f"{pair['candidate']} vs {pair['baseline']}")
+        failures = 0
+        for m in pair["metrics"]:
+            case = ET.SubElement(suite, "testcase", classname=f"compare.{pair['candidate']}",
+                                 name=m["metric"])
+            gated = gate.metrics is None or m["metric"] in gate.metrics
+            if gated and m["verdict"] == "worse":
+                failures += 1
+                fail = ET.SubElement(case, "failure", message=m["summary"])
+                fail.text = json.dumps({k: m[k] for k in (
+                    "n_scenarios", "n_pairs", "mean_a", "mean_b", "difference", "interval",
+                    "p_value", "p_adjusted")}, indent=1)
+            else:
+                out = ET.SubElement(case, "system-out")
+                out.text = m["summary"]
+        suite.set("tests", str(len(pair["metrics"])))
+        suite.set("failures", str(failures))
+    path = out_dir / COMPARE_JUNIT
+    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+    return path

@@ -1,0 +1,224 @@
+"""What a comparison runs: its variants (agent config files or a base config with overrides).
+
+A comparison file (``comparisons/*.yaml``) names the scenarios, a base agent config and two or
+more variants; the first variant is the baseline every other one is compared with. The same
+comparison can be given on the command line (``--variant NAME=FILE``, ``--set NAME.KEY=VALUE``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import Field, ValidationError, field_validator
+
+from harness.errors import InputError, InputErrors
+from harness.scenario.models import AgentConfig, Strict, ToolSpec, TurnDetection
+
+DEFAULT_TRIALS = 5
+VARIANT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+OVERRIDE_KEYS = ("instructions", "instructions_file", "model", "voice", "turn_detection", "tools",
+                 "local_profile", "faults")
+
+
+class VariantSpec(Strict):
+    """One variant: an agent config file, or the base config with these fields replaced."""
+
+    agent: Path | None = Field(None, description="agent config file of this variant (relative to "
+                                                 "the comparison file); the base config if omitted")
+    instructions: str | None = Field(None, description="instructions replacing the config's own")
+    instructions_file: Path | None = Field(
+        None, description="instructions read from this file (relative to the comparison file)")
+    model: str | None = Field(None, description="realtime model")
+    voice: str | None = Field(None, description="output voice")
+    turn_detection: TurnDetection | None = Field(
+        None, description="turn detection; the keys given replace the config's own, null turns "
+                          "server turn detection off")
+    tools: list[ToolSpec] | None = Field(None, description="tools replacing the config's own")
+    local_profile: str | None = Field(
+        None, description="dialogue profile of the local reference agent (name or file)")
+    faults: list[str] = Field(
+        default_factory=list, description="faults of the local reference agent in this variant's "
+                                          "calls, e.g. no_preamble or added_latency_ms=300")
+
+    @field_validator("faults", mode="before")
+    @classmethod
+    def _faults_list(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class ComparisonSpec(Strict):
+    """A comparison file: scenarios, a base agent config and the variants to compare."""
+
+    scenarios: list[Path] = Field(
+        default_factory=list, description="scenario files or folders (relative to this file); "
+                                          "the example suite if omitted")
+    base: Path | None = Field(None, description="agent config the variants start from; the "
+                                                "scenarios' own config if omitted")
+    trials: int = Field(DEFAULT_TRIALS, ge=1, le=1000,
+                        description="trials per scenario and variant")
+    variants: dict[str, VariantSpec] = Field(
+        ..., min_length=2, description="variant name → variant, baseline first")
+    fail_if_worse: list[str] | bool = Field(
+        False, description="gate: fail when a candidate is significantly worse on any metric "
+                           "(true) or on the metrics named")
+
+    @field_validator("variants")
+    @classmethod
+    def _names(cls, variants: dict[str, VariantSpec]) -> dict[str, VariantSpec]:
+        for name in variants:
+            if not re.match(VARIANT_NAME, name):
+                raise ValueError(f"variant name {name!r} must be letters, digits, '_', '.' or "
+                                 "'-' (it names folders)")
+        return variants
+
+
+def comparison_schema() -> dict[str, Any]:
+    """The JSON Schema of comparison files (``schemas/comparison.schema.json``), for editors."""
+    from harness.scenario.schema import JSON_SCHEMA_DIALECT  # noqa: PLC0415
+
+    return {"$schema": JSON_SCHEMA_DIALECT, **ComparisonSpec.model_json_schema()}
+
+
+def comparison_schema_text() -> str:
+    """The schema as the committed file holds it."""
+    import json  # noqa: PLC0415
+
+    return json.dumps(comparison_schema(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _abs(base: Path, value: Path | None) -> Path | None:
+    if value is None:
+        return None
+    return Path(os.path.abspath(base / os.path.expanduser(str(value))))
+
+
+def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str) -> AgentConfig:
+    """The AgentConfig of a variant: its own file, or ``base`` with the spec's fields replaced."""
+    from harness.scenario.loader import load_agent_config  # noqa: PLC0415
+
+    if spec.agent is not None:
+        config = load_agent_config(spec.agent)
+    elif base is not None:
+        config = base
+    else:
+        raise InputError(f"variant {name!r} names no agent config and there is no base config",
+                         field=f"variants.{name}.agent")
+    update: dict[str, Any] = {}
+    given = spec.model_fields_set
+    for key in ("model", "voice", "local_profile", "tools"):
+        if key in given and getattr(spec, key) is not None:
+            update[key] = getattr(spec, key)
+    if "instructions" in given:
+        update.update(instructions=spec.instructions, instructions_file=None)
+    if "instructions_file" in given and spec.instructions_file is not None:
+        path = spec.instructions_file
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise InputError(f"cannot read the instructions: {exc.strerror}",
+                             location=str(path), field=f"variants.{name}.instructions_file"
+                             ) from None
+        update.update(instructions=text, instructions_file=path)
+    if "turn_detection" in given:
+        if spec.turn_detection is None:
+            update["turn_detection"] = None
+        else:
+            current = config.turn_detection.model_dump() if config.turn_detection else {}
+            merged = {**current, **spec.turn_detection.model_dump(exclude_unset=True)}
+            update["turn_detection"] = TurnDetection.model_validate(merged)
+    if update or config.name != name:
+        config = config.model_copy(update={**update, "name": name})
+    return config
+
+
+def check_faults(spec: VariantSpec, name: str) -> list[str]:
+    """The variant's faults, checked against the local agent's fault names."""
+    from harness.agent.faults import Faults  # noqa: PLC0415
+
+    try:
+        Faults.parse(spec.faults)
+    except InputError as exc:
+        raise InputError(exc.message, field=f"variants.{name}.faults") from None
+    return list(spec.faults)
+
+
+def load_comparison(path: str | Path) -> ComparisonSpec:
+    """Read and validate a comparison file; paths in it become absolute.
+
+    Raises :class:`InputErrors` naming file, line, field and what was expected.
+    """
+    from harness.scenario._errors import validation_errors  # noqa: PLC0415
+    from harness.scenario._yaml import load_yaml  # noqa: PLC0415
+    path = Path(path)
+    try:
+        doc = load_yaml(path)
+    except InputError as exc:
+        raise InputErrors([exc]) from None
+    if not isinstance(doc.data, dict):
+        raise InputErrors([InputError("expected a mapping (a comparison file)",
+                                      location=str(path))])
+    try:
+        spec = ComparisonSpec.model_validate(doc.data)
+    except ValidationError as exc:
+        raise InputErrors(validation_errors(exc, doc.data, doc.positions, ComparisonSpec)
+                          ) from None
+    folder = path.resolve().parent
+    update: dict[str, Any] = {"scenarios": [_abs(folder, p) for p in spec.scenarios],
+                              "base": _abs(folder, spec.base)}
+    variants = {}
+    for name, variant in spec.variants.items():
+        fields = {k: _abs(folder, getattr(variant, k))
+                  for k in ("agent", "instructions_file") if k in variant.model_fields_set}
+        variants[name] = variant.model_copy(update=fields)
+    return spec.model_copy(update={**update, "variants": variants})
+
+
+def parse_variant_options(variants: list[str], overrides: list[str]
+                          ) -> dict[str, VariantSpec]:
+    """Variants from ``--variant NAME=FILE`` and ``--set NAME.KEY=VALUE`` (VALUE read as YAML).
+
+    A name only in ``--set`` is the base config with those overrides; ``--variant NAME`` alone
+    is the base config unchanged. Order of first mention decides the baseline.
+    """
+    raw: dict[str, dict[str, Any]] = {}
+    for option in variants:
+        name, sep, file = option.partition("=")
+        name = name.strip()
+        entry = raw.setdefault(name, {})
+        if sep:
+            entry["agent"] = os.path.abspath(os.path.expanduser(file.strip()))
+    for option in overrides:
+        left, sep, value = option.partition("=")
+        name, dot, key = left.strip().partition(".")
+        if not sep or not dot or not name or not key:
+            raise InputError(f"expected NAME.KEY=VALUE, got {option!r}", field="--set")
+        if key not in OVERRIDE_KEYS:
+            raise InputError(f"unknown override {key!r}; expected one of "
+                             f"{', '.join(OVERRIDE_KEYS)}", field="--set")
+        try:
+            parsed = yaml.safe_load(value) if value.strip() else None
+        except yaml.YAMLError as exc:
+            raise InputError(f"{option!r}: the value is not valid YAML ({exc})", field="--set"
+                             ) from None
+        if key == "instructions":
+            parsed = value  # instructions are text, whatever YAML would make of them
+        if key == "instructions_file" and isinstance(parsed, str):
+            parsed = os.path.abspath(os.path.expanduser(parsed))
+        raw.setdefault(name, {})[key] = parsed
+    out: dict[str, VariantSpec] = {}
+    for name, fields in raw.items():
+        if not re.match(VARIANT_NAME, name):
+            raise InputError(f"variant name {name!r} must be letters, digits, '_', '.' or '-'",
+                             field="--variant")
+        try:
+            out[name] = VariantSpec.model_validate(fields)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise InputError(f"variant {name!r}: {where}: {first['msg']}", field="--set"
+                             ) from None
+    return out

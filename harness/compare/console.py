@@ -1,0 +1,63 @@
+"""The terminal side of a comparison: one table per candidate, its verdict lines, the files."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from harness.compare._compare import CompareOutcome
+from harness.compare._report import _fmt_value, _p, detectable_text
+
+_STYLE = {"better": "green", "worse": "bold red"}
+
+
+def print_comparison(outcome: CompareOutcome, console: Console | None = None) -> None:
+    """Print each candidate's metric table against the baseline, then where the reports are."""
+    if console is None:
+        console = Console()
+        if not console.is_terminal:
+            console = Console(width=150)  # a CI log: room for the whole table
+    doc = outcome.document
+    n_trials = doc["trials_per_scenario"]
+    for pair in doc["comparisons"]:
+        table = Table(title=f"{pair['candidate']} vs {pair['baseline']} "
+                            f"({len(doc['scenarios'])} scenarios"
+                            + (f" × {n_trials} trials" if n_trials else "") + ")",
+                      title_justify="left")
+        for col, justify in (("metric", "left"), ("scenarios/pairs", "right"),
+                             (pair["baseline"], "right"), (pair["candidate"], "right"),
+                             ("difference (95% CI)", "right"), ("p (Holm)", "right"),
+                             ("verdict", "left"), ("detectable", "right")):
+            table.add_column(escape(col), justify=justify,  # type: ignore[arg-type]
+                             no_wrap=col in ("metric", "verdict"))
+        for m in pair["metrics"]:
+            kind, unit = m["kind"], m["unit"]
+            diff = _fmt_value(m["difference"], kind, unit, signed=True)
+            if m["interval"] is not None:
+                diff += (f" ({_fmt_value(m['interval']['low'], kind, unit, True)} to "
+                         f"{_fmt_value(m['interval']['high'], kind, unit, True)})")
+            style = _STYLE.get(m["verdict"], "")
+            table.add_row(
+                escape(m["metric"]), f"{m['n_scenarios']}/{m['n_pairs']}",
+                _fmt_value(m["mean_a"], kind, unit), _fmt_value(m["mean_b"], kind, unit), diff,
+                _p(m["p_adjusted"]), f"[{style}]{m['verdict']}[/]" if style else m["verdict"],
+                detectable_text(m["min_detectable"], kind, unit))
+        console.print(table)
+        for m in pair["metrics"]:
+            if m["verdict"] in ("better", "worse"):
+                console.print(f"  {escape(m['summary'])}")
+    if outcome.errored:
+        console.print(f"[magenta]{outcome.errored} trial(s) errored: the figures rest on the "
+                      "others[/]")
+    gate = doc["gate"]
+    if gate is not None:
+        if gate["passed"]:
+            console.print("[green]gate passed[/]: no candidate is significantly worse")
+        else:
+            worse = ", ".join(f"{w['candidate']} on {w['metric']}" for w in gate["worse"])
+            console.print(f"[bold red]gate failed[/]: significantly worse: {escape(worse)}")
+    console.print(f"compare: {outcome.compare_html}", soft_wrap=True, highlight=False)
+    console.print(f"json:    {outcome.compare_json}", soft_wrap=True, highlight=False)
+    if outcome.junit_xml is not None:
+        console.print(f"junit:   {outcome.junit_xml}", soft_wrap=True, highlight=False)

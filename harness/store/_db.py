@@ -1,0 +1,115 @@
+"""Connecting to the history database and bringing its schema to this harness's version.
+
+A bare path (or nothing) means a SQLite file; anything with ``://`` is a SQLAlchemy URL
+(``postgresql+psycopg://user@host/db``). The schema is migrated with the Alembic scripts shipped
+in ``harness/store/migrations``; a database whose schema is newer than those scripts is refused,
+never written to. Errors never show a URL's password.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+
+from harness.errors import HarnessError, InputError
+
+DEFAULT_STORE = Path("reports") / "history.db"
+"""Where runs are stored when no ``--store`` is given (relative to the working folder)."""
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(HarnessError):
+    """The history store cannot be used: unreachable, refused, or of a newer schema."""
+
+
+def store_url(spec: str | Path | None) -> str:
+    """A SQLAlchemy URL for a ``--store`` value: a URL as is, a path as a SQLite file."""
+    if spec is None or str(spec) == "":
+        spec = DEFAULT_STORE
+    text = str(spec)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def safe_url(url: str) -> str:
+    """The URL as it may be printed: its password hidden."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable store URL>"
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest schema revision this harness knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine for ``url`` (a SQLite file's folder is created), or a clear error."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise InputError("not a database URL or a file path", field="--store") from None
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise InputError(f"no database driver for {safe_url(url)}: {exc}",
+                         field="--store") from None
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    # Deleting a run deletes its trials, verdicts and turn metrics.
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def migrate(engine: Engine, url: str, revision: str | None = None) -> str:
+    """Bring the schema up to ``revision`` (default: the newest); returns the revision now in
+    the database. A schema newer than this harness knows is a :class:`StoreError`."""
+    config = alembic_config()
+    scripts = ScriptDirectory.from_config(config)
+    target = revision or head_revision()
+    try:
+        with engine.begin() as conn:
+            current = MigrationContext.configure(conn).get_current_revision()
+            known = {s.revision for s in scripts.walk_revisions()}
+            if current is not None and current not in known:
+                raise StoreError(
+                    f"the history store {safe_url(url)} has schema version {current}, newer than "
+                    f"this harness knows (up to {head_revision()}); upgrade the harness to use it")
+            if current != target:
+                config.attributes["connection"] = conn
+                command.upgrade(config, target)
+            return target
+    except SQLAlchemyError as exc:
+        raise StoreError(f"the history store {safe_url(url)} cannot be used: "
+                         f"{_reason(exc)}") from None
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    """The first line of the driver's message, without SQLAlchemy's background links."""
+    text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__

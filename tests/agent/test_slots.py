@@ -1,0 +1,83 @@
+"""Slot kinds of the local agent: what each hears in a caller's words, complete or partial."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.agent.profile import SlotSpec
+from harness.agent.slots import correction, extract, spoken_value
+
+
+def spec(kind: str, **extra: object) -> SlotSpec:
+    return SlotSpec.model_validate({"kind": kind, "label": kind, "prompt": "?",
+                                    "partial_prompt": "?", "unclear_prompt": "?", **extra})
+
+
+@pytest.mark.parametrize(("text", "status", "value"), [
+    ("My patient number is for 7-1-9-0-2-6.", "ok", "4719026"),
+    ("It's four, seven, one, nine, oh, two, six.", "ok", "4719026"),
+    ("471-9026", "ok", "4719026"),
+    ("four seven one", "partial", "471"),  # too short: the rest may follow
+    ("I'd like to check my appointment.", "none", None),
+])
+def test_digit_ids_of_a_given_length(text: str, status: str, value: str | None) -> None:
+    got = extract(spec("digits", min_length=7, max_length=7), text, asked=True)
+    assert (got.status, got.value) == (status, value)
+
+
+def test_digit_ids_of_any_length() -> None:
+    assert extract(spec("digits"), "It's 5, 0, 3, 8, 2, 1, 4, 6, 9, 7.", asked=False).value == (
+        "5038214697")
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("Alpha Bravo dash one two three", "AB-123"),
+    ("It's K, X, dash, four, oh, seven, one.", "KX-4071"),
+    ("KX-4071", "KX-4071"),
+])
+def test_alphanumeric_ids(text: str, value: str) -> None:
+    got = extract(spec("alphanumeric", upper=True, pattern=r"^[a-z]{2}-\d{3,4}$"), text,
+                  asked=True)
+    assert (got.status, got.value) == ("ok", value)
+
+
+def test_email_and_phone() -> None:
+    email = extract(spec("email"), "It's j, o, h, n, at mail dot com.", asked=True)
+    assert (email.status, email.value) == ("ok", "john@mail.com")
+    phone = extract(spec("phone"), "Call me on oh seven seven oh oh, nine double oh one two three",
+                    asked=True)
+    assert (phone.status, phone.value) == ("ok", "07700900123")
+
+
+@pytest.mark.parametrize(("text", "status", "value"), [
+    ("My date of birth is the fourth of March, nineteen eighty five.", "ok", "1985-03-04"),
+    ("March 4th, 1985", "ok", "1985-03-04"),
+    ("4 March 1985.", "ok", "1985-03-04"),
+    ("My date on birth is 4th on March 1985.", "ok", "1985-03-04"),
+    ("It's the twenty first of June two thousand and three", "ok", "2003-06-21"),
+    ("1985-03-04", "ok", "1985-03-04"),
+    ("The fourth of March.", "partial", None),  # the year is still missing
+    ("Yes, that's right.", "none", None),
+])
+def test_dates(text: str, status: str, value: str | None) -> None:
+    got = extract(spec("date"), text, asked=True)
+    assert (got.status, got.value) == (status, value)
+    assert spoken_value(spec("date"), "1985-03-04") == "March 4, 1985"
+
+
+def test_names_and_free_text_only_when_asked() -> None:
+    name = spec("name")
+    assert extract(name, "My name is Jane Smith.", asked=True).value == "Jane Smith"
+    assert extract(name, "Yes, it's Ada Lovelace, thanks", asked=True).value == "Ada Lovelace"
+    assert extract(name, "S, M, I, T, H", asked=True).value == "Smith"
+    assert extract(name, "My name is Jane Smith.", asked=False).status == "none"
+    text = spec("text")
+    assert extract(text, "Um, the blue one on the left.", asked=True).value == (
+        "the blue one on the left")
+    assert extract(text, "anything", asked=False).status == "none"
+
+
+def test_a_correction_changes_one_position() -> None:
+    got = correction(spec("digits", min_length=7, max_length=7), "4719026",
+                     "the last digit is eight", "The last digit is eight.")
+    assert (got.status, got.value) == ("ok", "4719028")

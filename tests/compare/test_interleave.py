@@ -1,0 +1,55 @@
+"""The runner's comparison options against a scripted loopback server: trials start interleaved
+across variants (A B, B A, …) and faults per variant are refused for a target that is not local."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runner"))
+
+from scripted import Behaviour, FakeScript, ScriptedServer, scenario  # noqa: E402
+
+from harness.errors import InputError  # noqa: E402
+from harness.runner import ProgressEvent, run_suite  # noqa: E402
+from harness.runner import suite as suite_module  # noqa: E402
+
+
+def test_trials_start_interleaved_across_variants(tmp_path: Path, monkeypatch) -> None:
+    async def render(sc):
+        return FakeScript(sc, speech_ms=200)
+
+    monkeypatch.setattr(suite_module, "render_script", render)
+    a = scenario([{"say": "hello"}], name="alpha")
+    b = scenario([{"say": "hello"}], name="beta")
+    base = a.agent_config
+    variants = {"A": base, "B": base.model_copy(update={"voice": "cedar"})}
+    events: list[ProgressEvent] = []
+
+    async def go():
+        async with ScriptedServer(Behaviour(reply_ms=200)) as srv:
+            return await run_suite([a, b], out_dir=tmp_path, target=srv.url, trials=3,
+                                   concurrency=1, variants=variants, interleave=True,
+                                   on_progress=events.append)
+
+    run = asyncio.run(go())
+    started = [(e.scenario, e.variant, e.trial) for e in events if e.kind == "trial_started"]
+    assert started == [("alpha", "A", 0), ("alpha", "B", 0), ("alpha", "B", 1),
+                       ("alpha", "A", 1), ("alpha", "A", 2), ("alpha", "B", 2),
+                       ("beta", "A", 0), ("beta", "B", 0), ("beta", "B", 1),
+                       ("beta", "A", 1), ("beta", "A", 2), ("beta", "B", 2)]
+    # run.json keeps its usual order
+    assert [t.path for t in run.trials[:3]] == ["alpha/A/trial-0", "alpha/A/trial-1",
+                                                "alpha/A/trial-2"]
+    assert all(t.status == "completed" for t in run.trials)
+
+
+def test_faults_of_a_variant_need_the_local_agent(tmp_path: Path) -> None:
+    sc = scenario([{"say": "hello"}], name="alpha")
+    with pytest.raises(InputError, match="local agent"):
+        asyncio.run(run_suite([sc], out_dir=tmp_path, target="ws://127.0.0.1:9/v1",
+                              variants={"A": sc.agent_config},
+                              variant_faults={"A": ["no_preamble"]}))

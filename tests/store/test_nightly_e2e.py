@@ -1,0 +1,66 @@
+"""End to end against the local agent: three stored nights of a part of the example suite; the
+third run with 600 ms of added latency makes ``harness nightly`` exit 1 and name the regression,
+the same third night without the fault exits 0.
+
+Real calls in real time: two nights at once, then both versions of the third night at once
+(each against its own copy of the history), two calls in flight per night, so that the
+nights compared ran under the same load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.store import open_store
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+# Six scenarios: a one-sided sign-flip test over scenarios can reach p < 0.05 from five on.
+SCENARIOS = ["order-status", "cancel-confirmed", "cancel-declined", "human-request",
+             "digit-correction", "spelled-id-with-dash"]
+GATE = "latency.p50:+25%"
+
+
+async def _nightly(store: Path, out: Path, *extra: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", "from harness.cli import main; main()", "nightly",
+        *[str(ROOT / "scenarios" / f"{s}.yaml") for s in SCENARIOS],
+        "--trials", "1", "--concurrency", "2", "--store", str(store), "-o", str(out),
+        "--fail-on", GATE, *extra,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "220"})
+    output, _ = await proc.communicate()
+    return proc.returncode or 0, output.decode()
+
+
+def test_nightly_gate_fails_on_added_latency_and_passes_without(tmp_path: Path) -> None:
+    store = tmp_path / "history.db"
+
+    async def nights() -> list[tuple[int, str]]:
+        first = await asyncio.gather(_nightly(store, tmp_path / "night-1"),
+                                     _nightly(store, tmp_path / "night-2"))
+        shutil.copyfile(store, tmp_path / "history-clean.db")
+        third = await asyncio.gather(
+            _nightly(store, tmp_path / "night-3", "--fault", "added_latency_ms=600"),
+            _nightly(tmp_path / "history-clean.db", tmp_path / "night-3-clean"))
+        return [*first, *third]
+
+    results = asyncio.run(nights())
+    for code, output in results[:2]:
+        assert code in (0, 1), output  # the first nights ran and were stored
+    (slow_code, slow), (clean_code, clean) = results[2], results[3]
+    assert slow_code == 1, slow
+    assert f"regressed: {GATE.split(':')[0]}" in slow
+    assert "REGRESSED" in next(line for line in slow.splitlines() if GATE in line)
+    assert clean_code == 0, clean
+    assert "no regression" in clean
+    with open_store(store) as history:
+        runs = history.runs(label="nightly")
+    assert len(runs) == 3 and runs[-1].faults == ["added_latency_ms=600"]
+    assert (tmp_path / "night-3" / "trend.html").is_file()
