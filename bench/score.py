@@ -35,7 +35,7 @@ CHUNK_MS = 20.0
 CALLER_KINDS = [
     {"tool_failure_recovery": {}},
     {"claims_backed": {}},
-    {"tools_honest": {"turns": [0]}},
+    {"tools_honest": {"turns": [1]}},
     {"one_question": {"clarification": {"max_sentences": 2}}},
     {"no_filler_on_noise": {}},
     {"language": {"expected": "en"}},

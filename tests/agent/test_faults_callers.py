@@ -7,18 +7,17 @@ from typing import Any
 
 from harness.agent.faults import FILLER_LINE, WRONG_LANGUAGE_LINE, Faults
 from harness.agent.policy import CallTool, Policy, Say, load_profile
+from harness.agent.server import tool_flags
 from harness.scenario.loader import load_agent_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = load_profile("support_desk")
 
 
-def _tools(agent: str = "support.yaml") -> list[dict[str, Any]]:
-    return [t.session_tool() for t in load_agent_config(ROOT / "agents" / agent).tools]
-
-
 def policy(faults: str = "", agent: str = "support.yaml") -> Policy:
-    return Policy(PROFILE, _tools(agent), Faults.parse(faults))
+    config = load_agent_config(ROOT / "agents" / agent)
+    return Policy(PROFILE, [t.session_tool() for t in config.tools], Faults.parse(faults),
+                  tool_flags(config))
 
 
 def said(actions: list[Any]) -> list[str]:
