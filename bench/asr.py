@@ -62,8 +62,8 @@ class Config:
 
 CONFIGS = [
     Config("tiny.en", 1, prompt=True), Config("base", 1, prompt=True),
-    Config("tiny.en", 1), Config("base", 1),
-    Config("tiny.en", 1, hotwords=True), Config("base", 1, hotwords=True),
+    Config("tiny.en", 1), Config("tiny.en", 1, hotwords=True),
+    Config("base", 1), Config("base", 1, hotwords=True),
     Config("tiny.en", 5, prompt=True), Config("base", 5, prompt=True),
 ]
 
@@ -101,9 +101,11 @@ def spoken(value: str, nato: bool) -> str:
 def render(n: int) -> list[Utterance]:
     out = []
     for i, (value, kind) in enumerate(identifiers(n)):
-        voice, wpm = VOICES[i % 2], RATES[(i // 2) % 2]
-        noise, snr = NOISES[i % len(NOISES)]
-        codec = CODECS[(i // 3) % 2]
+        # Each condition cycles on its own period, none a multiple of the kinds' (3), so that
+        # kinds, voices, rates, noises and codecs are spread over each other.
+        voice, wpm = VOICES[(i // 2) % 2], RATES[(i // 4) % 2]
+        noise, snr = NOISES[(i // 8) % len(NOISES)]
+        codec = CODECS[(i // 48) % 2]
         text = f"The number is {spoken(value, nato=kind == 'alphanumeric' and i % 2 == 0)}."
         pcm = audio.synthesize(text, voice=voice, words_per_minute=wpm).astype(np.float32)
         if snr is not None:
@@ -135,7 +137,7 @@ def run(config: Config, utterances: list[Utterance]) -> dict:
     model = WhisperModel(audio.asr_model_path(config.model), device="cpu", compute_type="int8",
                          cpu_threads=2)
     model.transcribe(np.zeros(ASR_RATE, dtype=np.float32), language="en")
-    times, hits, by_condition = [], [], {}
+    times, hits, by_condition, by_kind = [], [], {}, {}
     for utt in utterances:
         started = time.perf_counter()
         segments, _ = model.transcribe(
@@ -148,12 +150,14 @@ def run(config: Config, utterances: list[Utterance]) -> dict:
         ok = captured(utt, text)
         hits.append(ok)
         by_condition.setdefault(utt.condition, []).append(ok)
+        by_kind.setdefault(utt.kind, []).append(ok)
     est = wilson(sum(hits), len(hits))
     return {"config": config.label, "n": len(hits), "captured": sum(hits),
             "accuracy": est.value, "ci": [est.interval.low, est.interval.high],
             "ms_mean": 1000 * float(np.mean(times)),
             "ms_p90": 1000 * float(np.percentile(times, 90)),
-            "by_condition": {k: [sum(v), len(v)] for k, v in sorted(by_condition.items())}}
+            "by_condition": {k: [sum(v), len(v)] for k, v in sorted(by_condition.items())},
+            "by_kind": {k: [sum(v), len(v)] for k, v in sorted(by_kind.items())}}
 
 
 def main() -> None:
@@ -177,7 +181,7 @@ def main() -> None:
             with open(args.out, "w", encoding="utf-8") as fh:
                 json.dump(results, fh, indent=2)
     for r in results:
-        print(r["config"], json.dumps(r["by_condition"]))
+        print(r["config"], json.dumps(r["by_condition"]), json.dumps(r["by_kind"]))
 
 
 if __name__ == "__main__":

@@ -35,7 +35,8 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
         "book-declined": {"confirmation_before_write", "no_tool_call", "transcript"},
     },
     "never_escalate": {
-        "nurse-request": {"escalation"},
+        # no hand-off call: the preamble before it cannot be graded, which fails
+        "nurse-request": {"escalation", "preamble"},
     },
     "talk_over_noise": {
         "hold-music": {"no_response"},
@@ -43,9 +44,7 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
 }
 """fault → scenario file → the expectation kinds that must fail; every other one passes."""
 
-NOT_APPLICABLE: dict[str, dict[str, set[str]]] = {
-    "never_escalate": {"nurse-request": {"preamble"}},
-}
+NOT_APPLICABLE: dict[str, dict[str, set[str]]] = {}
 RUNS_AT_ONCE = 3
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.agent import start_local_agent
+from harness.agent import start_local_agent_for
 from harness.audio import render_scenario
 from harness.recording import Recording
 from harness.runner import run_suite
@@ -32,7 +32,7 @@ def recordings(tmp_path_factory) -> dict[str, Recording]:
     scenarios = load_suite([ROOT / "scenarios"])
     out = tmp_path_factory.mktemp("suite")
     run = asyncio.run(run_suite(scenarios, out_dir=out, concurrency=5,
-                                    local_agent=start_local_agent))
+                                    local_agent=start_local_agent_for))
     assert {t.scenario for t in run.trials} == {s.name for s in scenarios}
     errored = [(t.scenario, t.error) for t in run.trials if t.status != "completed"]
     assert errored == []
