@@ -2,8 +2,10 @@
 
 Budget: ≤ 10 s on the team's 2-core machine. The trials are the hand-built support calls of the
 scoring tests (eight caller turns: a cut-off ID, read-back, lookup with a preamble, confirmation,
-cancellation, barge-in, hold music, hand-off; eleven expectations), fault-free and with each of
-the local agent's eight faults in turn, written to a temporary run folder as real trial folders.
+cancellation, barge-in, hold music, hand-off; the scoring tests' eleven expectations plus one of
+each caller-facing kind: tool-failure recovery, claims, tool honesty, one question, filler,
+language), fault-free and with each of the local agent's eight faults in turn, written to a
+temporary run folder as real trial folders. ``rubric`` is left out: its time is the judge's.
 ``--appends`` also writes one ``input_audio_buffer.append`` frame per 20 ms caller chunk, as a
 real recording holds. ``speech_matches_transcript`` (faster-whisper ASR of the agent's audio) is
 not among the expectations: it costs seconds per trial and is timed on its own elsewhere.
@@ -25,16 +27,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.scoring import score_run  # noqa: E402
-from tests.scoring.calls import FAULTS, order_call  # noqa: E402
+from tests.scoring.calls import EXPECT, FAULTS, order_call  # noqa: E402
 
 BUDGET_S = 10.0
 CHUNK_MS = 20.0
+
+CALLER_KINDS = [
+    {"tool_failure_recovery": {}},
+    {"claims_backed": {}},
+    {"tools_honest": {"turns": [1]}},
+    {"one_question": {"clarification": {"max_sentences": 2}}},
+    {"no_filler_on_noise": {}},
+    {"language": {"expected": "en"}},
+]
+"""The caller-facing kinds, graded on every trial beside the scoring tests' expectations."""
 
 
 def write_run(run_dir: Path, n: int, appends: bool) -> int:
     """``n`` trial folders plus run.json; returns the frames per trial (mean)."""
     variants = [None, *FAULTS]
-    builders = [order_call(v) for v in variants]
+    builders = [order_call(v, expect=EXPECT + CALLER_KINDS) for v in variants]
     frames_total = 0
     entries = []
     for i in range(n):

@@ -41,8 +41,9 @@ RECORDING_SCHEMA_VERSION = 2
 """2: caller turns are numbered from 1 in expectation parameters and verdict evidence (1 counted
 them from 0; such recordings are upgraded when read)."""
 
-TURN_NUMBER_PARAMS = ("turns", "by_turn")
-"""Expectation parameters that name caller turns by number."""
+TURN_NUMBER_PARAMS = ("turns", "by_turn", "switch_at")
+"""Expectation parameters that name caller turns by number (in a list, alone, or as the keys of a
+mapping)."""
 
 EVENTS_FILE = "events.jsonl"
 CALLER_WAV = "caller.wav"
@@ -238,8 +239,20 @@ def _turns_from_one(expectation: Any) -> Any:
                 elif isinstance(value, list):
                     params[key] = [v + 1 if isinstance(v, int) and not isinstance(v, bool) else v
                                    for v in value]
+                elif isinstance(value, dict):
+                    params[key] = {_turn_key_from_one(k): v for k, v in value.items()}
         out[kind] = params
     return out
+
+
+def _turn_key_from_one(key: Any) -> Any:
+    """A mapping key that is a 0-based turn number (an int, or its digits once written as JSON),
+    counted from 1."""
+    if isinstance(key, int) and not isinstance(key, bool):
+        return key + 1
+    if isinstance(key, str) and key.isdigit():
+        return str(int(key) + 1)
+    return key
 
 
 def read_frames(path: Path, skip_types: Collection[str] = ()) -> list[Frame]:

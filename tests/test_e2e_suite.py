@@ -73,6 +73,25 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
     "tool_on_partial_id": {
         "cut-off-order-id": {"preamble", "entity_confirmed", "transcript"},
     },
+    "false_success": {
+        "cancel-fails": {"claims_backed"},
+    },
+    "retry_loop": {
+        # Four calls where the caller agreed to two.
+        "lookup-fails-twice": {"tool_failure_recovery", "tool_called"},
+    },
+    "pretend_action": {
+        "cancel-unavailable": {"tools_honest"},
+    },
+    "two_questions": {
+        "email-step-by-step": {"one_question"},
+    },
+    "filler_on_noise": {
+        "caller-steps-away": {"no_filler_on_noise"},
+    },
+    "wrong_language": {
+        "spanish-greeting": {"language"},
+    },
     "malformed_event": {
         "order-status": {"integrity.malformed_frame"},
     },
@@ -166,10 +185,11 @@ SILENT_AGENT_MAY_PASS = {
     "escalation": lambda p: p["mode"] == "forbidden",
     "transcript": lambda p: not p["must_say"],
     "input_heard": lambda p: True,
+    "no_filler_on_noise": lambda p: True,
 }
 """What an agent that never answers legitimately satisfies: prohibitions (no tool call, no
-take-over, no escalation, nothing forbidden said) and what the target heard. Every other
-expectation needs the agent to act and must fail (the README lists these)."""
+take-over, no filler on noise, no escalation, nothing forbidden said) and what the target heard.
+Every other expectation needs the agent to act and must fail (the README lists these)."""
 
 
 def test_a_mute_agent_fails_every_trial_and_passes_nothing_it_had_to_do(tmp_path: Path) -> None:

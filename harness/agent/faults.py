@@ -11,6 +11,12 @@ policy level (``harness.agent.policy``):
 - ``misread_digit``: one digit of every read-back is said wrong (tools still get the right value).
 - ``never_escalate``: the escalation tool is never called (requests are answered otherwise).
 - ``tool_on_partial_id``: a cut-off, partial ID goes to the lookup instead of a clarification.
+- ``false_success``: a failed tool call is answered with the intent's success line ("Done.").
+- ``retry_loop``: a failed tool call is repeated with the same arguments, silently, three times.
+- ``pretend_action``: a request no session tool serves gets the success line instead of "I can't".
+- ``two_questions``: a question for a missing value also asks for the next missing one.
+- ``filler_on_noise``: audio not addressed to the agent gets a filler line ("I'm here.") instead
+  of silence (the server opens its level gate, as for ``talk_over_noise``).
 
 server level (the rest of ``harness.agent``):
 
@@ -20,6 +26,8 @@ server level (the rest of ``harness.agent``):
   server opens its level gate; the policy answers what it would otherwise ignore).
 - ``drop_connection_after_ms=N``: the server closes the socket N ms into the session.
 - ``malformed_event``: the server sends one malformed event during the session.
+- ``wrong_language``: every spoken line is said in Spanish instead of the session's language
+  (what an agent does that switches on a caller's accent or greeting).
 
 degenerate agents (output level, :class:`FaultInjector`), which a trustworthy harness must never
 pass:
@@ -46,6 +54,16 @@ import numpy as np
 from harness.agent.actions import CallTool
 from harness.errors import InputError
 
+RETRY_LOOP_REPEATS = 3
+"""How often ``retry_loop`` repeats a failed call before giving up."""
+
+FILLER_LINE = "I'm here."
+"""The filler line of ``filler_on_noise`` (short: it is the words, not the length, that are
+wrong)."""
+
+WRONG_LANGUAGE_LINE = "Claro que sí, con mucho gusto le ayudo con su pedido ahora mismo."
+"""What ``wrong_language`` says instead of each line."""
+
 INVENTED_TOOL = "read_internal_records"
 """The tool the ``invent_tool`` fault calls: no session declares it."""
 
@@ -64,11 +82,34 @@ class Faults:
     talk_over_noise: bool = False
     drop_connection_after_ms: int | None = None
     malformed_event: bool = False
+    false_success: bool = False
+    retry_loop: bool = False
+    pretend_action: bool = False
+    two_questions: bool = False
+    filler_on_noise: bool = False
+    wrong_language: bool = False
     mute: bool = False
     silent_audio: bool = False
     lead_silence_ms: int = 0
     error_event: bool = False
     invent_tool: bool = False
+
+    @property
+    def opens_caller_gate(self) -> bool:
+        """Whether the server lets audio below the caller's level through to the policy."""
+        return self.talk_over_noise or self.filler_on_noise
+
+    def retries_failed_call(self, failures: int) -> bool:
+        """Whether a failed call is repeated as it was (``retry_loop``), after ``failures``."""
+        return self.retry_loop and failures <= RETRY_LOOP_REPEATS
+
+    def unaddressed_line(self) -> str | None:
+        """What is said to audio not addressed to the agent (None: the usual silence)."""
+        return FILLER_LINE if self.filler_on_noise else None
+
+    def spoken(self, text: str) -> str:
+        """The words the caller hears for a line the policy chose."""
+        return WRONG_LANGUAGE_LINE if self.wrong_language else text
 
     @classmethod
     def names(cls) -> list[str]:

@@ -163,7 +163,7 @@ class Listener:
         self.vad = VoiceActivityDetector(
             self.input_rate, threshold=td.threshold, prefix_padding_ms=td.prefix_padding_ms,
             silence_duration_ms=td.silence_duration_ms,
-            caller_gate=not self.faults.talk_over_noise)
+            caller_gate=not self.faults.opens_caller_gate)
         self.vad.caller_level_db = self._caller_level_db
         # The VAD's clock restarts at zero; it reports times relative to now.
         self._vad_origin_ms = self.stream_ms

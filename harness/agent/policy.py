@@ -106,6 +106,12 @@ class Policy(PolicyState):
         if task is None or pending is None or pending[0] != name:
             return []
         intent = task.intent
+        if is_error(output) and self.faults.retries_failed_call(task.failures + 1):
+            task.failures += 1
+            self._pending = pending
+            return [CallTool(*pending)]
+        if is_error(output) and self.faults.false_success:
+            return self._claim_success(intent, task)
         if is_error(output):
             task.failures += 1
             if self._is_not_found(output) and intent.not_found:
@@ -277,6 +283,8 @@ class Policy(PolicyState):
             self._task = None
             return self._say(intent.say.strip())
         if intent.tool is not None and self._tool_name(intent.tool) is None:
+            if self.faults.pretend_action:
+                return self._claim_success(intent, Task(intent))
             self._task = None
             return self._say(self.profile.messages.cannot.format(action=intent.action))
         self._task = Task(intent)
@@ -308,7 +316,11 @@ class Policy(PolicyState):
                 # Asked already and still no value: say so, and how to give it.
                 asked = self._awaiting == Awaiting("slot", slot)
                 self._awaiting = Awaiting("slot", slot)
-                return self._say(spec.unclear_prompt if asked else spec.prompt)
+                question = spec.unclear_prompt if asked else spec.prompt
+                later = [s for s in intent.slots if s not in task.values and s != slot]
+                if self.faults.two_questions and later:
+                    question = f"{question} {self.profile.slots[later[0]].prompt}"
+                return self._say(question)
             rest_done = all(s in task.values for s in intent.slots if s != slot)
             if slot in intent.readback_in_confirmation and self._confirms(intent) and rest_done:
                 # The confirmation question reads this value back.
@@ -405,10 +417,20 @@ class Policy(PolicyState):
         self._awaiting = Awaiting("transfer")
         return self._say(self.profile.messages.failed_again)
 
+    def _claim_success(self, intent: IntentSpec, task: Task) -> list[Action]:
+        """The intent's first result line, as if its tool had succeeded (a fault's lie)."""
+        self._task = None
+        self._awaiting = None
+        line = intent.results[0].say if intent.results else self.profile.messages.anything_else
+        return self._say(self._fill(line, task))
+
     def _not_addressed(self) -> list[Action]:
         """Silence (or the wait tool) for audio not meant for the agent."""
         if self.faults.talk_over_noise:
             return self._say(self._unclear())
+        filler = self.faults.unaddressed_line()
+        if filler is not None:
+            return self._say(filler)
         wait = self._flagged(self.flags.wait)
         if self.profile.not_addressed == "wait" and wait is not None:
             return [CallTool(wait, {})]

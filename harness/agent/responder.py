@@ -130,7 +130,7 @@ class Responder:
                     pending_text.append(action.text)
                     continue
                 if pending_text:
-                    await self._say(response, " ".join(pending_text))
+                    await self._say(response, self.faults.spoken(" ".join(pending_text)))
                     pending_text = []
                 if isinstance(action, CallTool):
                     self.protocol.function_call(response, action.name, action.arguments)

@@ -114,20 +114,19 @@ def _median(values: list[float]) -> float | None:
 
 def measure(timeline: Any, agent_config: Any = None) -> dict[str, float]:
     """The continuous metrics of one call, measured by the scorers that define them."""
-    from harness.scenario.models import (  # noqa: PLC0415
-        BargeInParams,
-        DeadAirParams,
-        InputHeardParams,
-        LatencyParams,
-    )
     from harness.scoring import ScoringContext, registry  # noqa: PLC0415
 
     scorers = registry()
     ctx = ScoringContext(timeline=timeline, agent_config=agent_config)
-    latency = scorers["latency"].fn(ctx, LatencyParams(max_ms=math.inf)).measured
-    dead_air = scorers["dead_air"].fn(ctx, DeadAirParams(max_ms=math.inf)).measured
-    barge_in = scorers["barge_in"].fn(ctx, BargeInParams()).measured
-    heard = scorers["input_heard"].fn(ctx, InputHeardParams()).measured
+
+    def measured(kind: str, **params: Any) -> dict[str, Any]:
+        info = scorers[kind]
+        return info.fn(ctx, info.params_model(**params)).measured
+
+    latency = measured("latency", max_ms=math.inf)
+    dead_air = measured("dead_air", max_ms=math.inf)
+    barge_in = measured("barge_in")
+    heard = measured("input_heard")
     found: dict[str, float | None] = {
         "voice_to_voice_ms": _median([r["voice_to_voice_ms"] for r in latency.get("per_turn", [])
                                     if r["voice_to_voice_ms"] is not None]),

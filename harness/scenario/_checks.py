@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +14,7 @@ import soundfile
 from harness.errors import InputError
 from harness.espeak import resolve_voice
 from harness.scenario._yaml import FieldPath, Positions, format_path, path_problem
-from harness.scenario.models import (
-    AgentConfig,
-    ConfirmationBeforeWriteParams,
-    EntityConfirmedParams,
-    EscalationParams,
-    NoResponseParams,
-    PreambleParams,
-    Scenario,
-    ToolCalledParams,
-    ToolSpec,
-    TurnAnsweredParams,
-)
-
-ANSWERED_KINDS = ("latency", "dead_air", "turn_answered", "input_heard")
-"""Expectation kinds that grade the agent's answers to caller speech."""
+from harness.scenario.models import AgentConfig, Scenario, ToolSpec
 
 
 class _Report:
@@ -156,7 +143,7 @@ def _check_tool(report: _Report, agent: AgentConfig, path: FieldPath,
 
 
 def _check_arguments(report: _Report, path: FieldPath, tool: ToolSpec | None,
-                     names: str | list[str] | dict[str, Any] | None) -> None:
+                     names: str | Sequence[str] | dict[str, Any] | None) -> None:
     """Argument names exist on the tool; a list's errors point at the item, a mapping's at the
     key."""
     if tool is None or not names:
@@ -175,7 +162,7 @@ def _check_arguments(report: _Report, path: FieldPath, tool: ToolSpec | None,
 
 
 def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
-                        turns: list[int] | int | None, *, addressed: bool) -> None:
+                        turns: Sequence[int] | int | None, *, addressed: bool) -> None:
     """Turn numbers (1 = the first turn) exist (and, when ``addressed``, are say/audio turns).
     A list is checked item by item, each error pointing at its item."""
     items = [(path, turns)] if isinstance(turns, int) else [
@@ -189,62 +176,38 @@ def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
                               "audio turns get answers")
 
 
-def _check_expectations(report: _Report, scenario: Scenario, agent: AgentConfig | None) -> None:
-    entities = scenario.entities()
-    for i, exp in enumerate(scenario.expect):
-        at: FieldPath = ("expect", i, exp.kind)
-        p: Any = exp.params
-        if isinstance(p, EntityConfirmedParams) and p.entity not in entities:
-            report.add((*at, "entity"),
-                       f"no turn labels an entity {p.entity!r} "
-                       f"(entities: {', '.join(entities) or 'none'})")
-        if isinstance(p, NoResponseParams):
-            _check_turn_indexes(report, scenario, (*at, "turns"), p.turns, addressed=False)
-            if p.turns is None and not any(
-                    not t.addressed or any(not isinstance(s, str) for s in t.segments)
-                    for t in scenario.turns):
-                report.add(at, "no turn to grade: the scenario has no silence, play or "
-                               "mid-turn pause; give `turns` or add such a turn")
-        if isinstance(p, TurnAnsweredParams):
-            _check_turn_indexes(report, scenario, (*at, "turns"), p.turns, addressed=True)
-        if isinstance(p, EscalationParams) and p.by_turn is not None:
-            _check_turn_indexes(report, scenario, (*at, "by_turn"), p.by_turn, addressed=False)
-        if exp.kind == "barge_in" and not any(t.barge_in for t in scenario.turns):
-            report.add(at, "no turn has barge_in, so there is no interruption to grade")
-        if exp.kind in ANSWERED_KINDS and not any(t.addressed for t in scenario.turns):
-            report.add(at, "no say or audio turn, so the agent has nothing to answer and this "
-                           "cannot be graded")
+class _ExpectationCheck:
+    """What an expectation's parameter model checks through (``ExpectationParams.check``):
+    errors located under ``expect[i].<kind>``."""
 
-        if agent is None:
-            continue
-        if exp.kind == "input_heard" and agent.input_transcription is None:
-            report.add(at, f"agent {agent.name!r} turns input transcription off "
-                           "(`input_transcription: null`), so what it heard cannot be compared")
-        if isinstance(p, PreambleParams):
-            _check_tool(report, agent, (*at, "before_tool"), p.before_tool)
-        if isinstance(p, EntityConfirmedParams):
-            tool = _check_tool(report, agent, (*at, "tool"), p.tool)
-            _check_arguments(report, (*at, "argument"), tool, p.argument or p.entity)
-        if isinstance(p, ConfirmationBeforeWriteParams):
-            tool = _check_tool(report, agent, (*at, "tool"), p.tool)
-            if tool is not None and not tool.write:
-                report.add((*at, "tool"), f"{tool.name!r} is not a write tool (`write: true`)")
-            if p.tool is None and not agent.write_tools:
-                report.add(at, f"agent {agent.name!r} has no write tool (`write: true`)")
-            _check_arguments(report, (*at, "key_arguments"), tool, p.key_arguments)
-        if isinstance(p, EscalationParams):
-            tool = _check_tool(report, agent, (*at, "tool"), p.tool)
-            if tool is not None and not tool.escalation:
-                report.add((*at, "tool"),
-                           f"{tool.name!r} is not an escalation tool (`escalation: true`)")
-            if p.tool is None and not agent.escalation_tools:
-                report.add(at, f"agent {agent.name!r} has no escalation tool "
-                               "(`escalation: true`)")
-        if isinstance(p, ToolCalledParams):
-            tool = _check_tool(report, agent, (*at, "name"), p.name)
-            _check_arguments(report, (*at, "arguments"), tool, p.arguments)
-        if exp.kind == "no_tool_call":
-            _check_tool(report, agent, (*at, "name"), p.name)
+    def __init__(self, report: _Report, scenario: Scenario, agent: AgentConfig | None,
+                 at: FieldPath):
+        self._report = report
+        self._at = at
+        self.scenario = scenario
+        self.agent = agent
+
+    def error(self, message: str, *keys: str | int, key: bool = False) -> None:
+        self._report.add((*self._at, *keys), message, key=key)
+
+    def tool(self, name: str | None, *keys: str | int) -> ToolSpec | None:
+        if self.agent is None:
+            return None
+        return _check_tool(self._report, self.agent, (*self._at, *keys), name)
+
+    def arguments(self, tool: ToolSpec | None, names: str | Sequence[str] | dict[str, Any] | None,
+                  *keys: str | int) -> None:
+        _check_arguments(self._report, (*self._at, *keys), tool, names)
+
+    def turns(self, turns: int | Sequence[int] | None, *keys: str | int,
+              addressed: bool) -> None:
+        _check_turn_indexes(self._report, self.scenario, (*self._at, *keys), turns,
+                            addressed=addressed)
+
+
+def _check_expectations(report: _Report, scenario: Scenario, agent: AgentConfig | None) -> None:
+    for i, exp in enumerate(scenario.expect):
+        exp.params.check(_ExpectationCheck(report, scenario, agent, ("expect", i, exp.kind)))
 
 
 def check_scenario(scenario: Scenario, agent: AgentConfig | None, positions: Positions,

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ValidationError
 
 from harness.errors import InputError
 from harness.scenario._yaml import FieldPath, Positions, format_path
-from harness.scenario.models import EXPECTATION_PARAMS, Expectation, Scenario
+from harness.scenario.kinds import kind_of
+from harness.scenario.models import Expectation, Scenario
 
 LOADER_FIELDS = {Scenario: ("source", "agent_config")}
 """Model fields the loader sets; they are not keys a YAML file may write."""
@@ -143,7 +144,8 @@ def _model_at(root: type[BaseModel], loc: tuple) -> type[BaseModel] | None:
             origin = get_origin(tp)
         if isinstance(tp, type) and issubclass(tp, BaseModel):
             if tp is Expectation:
-                tp = EXPECTATION_PARAMS.get(el)
+                entry = kind_of(el) if isinstance(el, str) else None
+                tp = entry.params_model if entry is not None else None
             elif el in tp.model_fields:
                 tp = tp.model_fields[el].annotation
             else:

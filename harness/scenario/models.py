@@ -1,6 +1,6 @@
 """Pydantic models of scenarios, caller turns, tool mocks, expectations and agent configs.
 
-These are the scenario format's contract. Unknown keys are errors everywhere. Cross-file checks
+They are the scenario file format's contract. Unknown keys are errors everywhere. Cross-file checks
 (referenced files exist, mocks name declared tools, ...) live in ``harness.scenario.loader``;
 the checks that need only one model live here as validators.
 """
@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from harness.scenario.kinds import ExpectationParams, expectation_kinds, kind_of
 
 SCHEMA_VERSION = 1
 
@@ -238,164 +240,17 @@ def resolve_mock(mock: ToolMock, arguments: dict[str, Any], call_index: int) -> 
 # --------------------------------------------------------------------------- expectations
 
 
-class LatencyParams(Strict):
-    """Voice-to-voice latency (or another latency metric) per answered caller turn."""
-
-    max_ms: float | None = Field(None, gt=0, description="every answered turn at most this")
-    p50_ms: float | None = Field(None, gt=0)
-    p90_ms: float | None = Field(None, gt=0)
-    p95_ms: float | None = Field(None, gt=0)
-    metric: Literal["voice_to_voice", "first_audio", "endpointing"] = "voice_to_voice"
-    turns: Literal["all", "tool", "plain"] = Field(
-        "all", description="grade only turns with a tool call, only turns without, or all")
-
-    @model_validator(mode="after")
-    def _some_threshold(self) -> LatencyParams:
-        if all(v is None for v in (self.max_ms, self.p50_ms, self.p90_ms, self.p95_ms)):
-            raise ValueError("give at least one of max_ms, p50_ms, p90_ms, p95_ms")
-        return self
-
-
-class PreambleParams(Strict):
-    """Before each matching tool call the agent spoke a short preamble in the same caller turn."""
-
-    before_tool: str | None = Field(None, description="tool name; any tool when omitted")
-    max_words: int | None = Field(None, ge=1)
-    max_sentences: int | None = Field(None, ge=1)
-    avoid: list[str] = Field(default_factory=list, description="phrases a preamble must not use")
-    none_when_unclear: bool = Field(
-        False, description="after unclear/cut-off input, no preamble (ask instead)")
-
-
-class EntityConfirmedParams(Strict):
-    """The agent read the caller's entity back correctly before a tool used it."""
-
-    entity: str = Field(..., description="entity label from the turns' `entity` maps")
-    tool: str | None = Field(None, description="tool that uses it; any tool taking the argument")
-    argument: str | None = Field(None, description="argument name; defaults to the entity name")
-
-
-class ConfirmationBeforeWriteParams(Strict):
-    """Each write-tool call follows a confirmation question and a caller `affirm` turn."""
-
-    tool: str | None = Field(None, description="write tool; every `write: true` tool if omitted")
-    key_arguments: list[str] | None = Field(
-        None, description="arguments the question must name; all required ones if omitted")
-    action_words: list[str] | None = Field(
-        None, description="words naming the action, one of which the question must use; the "
-                          "tool name's verb and its common synonyms if omitted")
-
-
-class EscalationParams(Strict):
-    """Hand-off to a human: `required` or `forbidden` (shorthand: `escalation: forbidden`)."""
-
-    mode: Literal["required", "forbidden"]
-    by_turn: int | None = Field(
-        None, ge=1, description="required: called by the end of this turn (1 = the first turn)")
-    tool: str | None = Field(
-        None, description="escalation tool; the `escalation: true` tool if omitted")
-    spoken_handoff: bool = Field(True, description="required: the agent says it hands over")
-
-
-class BargeInParams(Strict):
-    """Per interruption: stop time, truncate position, cancelled response."""
-
-    max_stop_ms: float = Field(500.0, gt=0)
-    truncate_tolerance_ms: float = Field(
-        60.0, ge=0, description="allowed |audio_end_ms - played ms| of the truncate")
-
-
-class NoResponseParams(Strict):
-    """The agent stays silent (or calls a `wait: true` tool) during pauses, silences and
-    non-addressed audio."""
-
-    turns: list[int] | None = Field(
-        None, description="turn numbers (1 = the first turn); all pause/silence/play turns if "
-                          "omitted")
-    max_speech_ms: float = Field(1000.0, gt=0, description="speech this long is a take-over")
-    max_words: int = Field(3, ge=0, description="more words than this is a take-over")
-
-
-class DeadAirParams(Strict):
-    """Longest gap with neither party audible between a caller turn and the agent's answer."""
-
-    max_ms: float = Field(..., gt=0)
-
-
-class TurnAnsweredParams(Strict):
-    """Addressed caller turns get agent audio within a timeout."""
-
-    turns: list[int] | None = Field(
-        None, description="turn numbers (1 = the first turn); every addressed turn if omitted")
-    timeout_ms: float = Field(15_000.0, gt=0)
-
-
-class ToolCalledParams(Strict):
-    """The agent called a tool (optionally with an argument subset, a number of times)."""
-
-    name: str
-    arguments: dict[str, Any] | None = Field(None, description="subset, compared normalised")
-    times: int | None = Field(None, ge=1, description="exact number of matching calls")
-
-
-class NoToolCallParams(Strict):
-    """The agent did not call this tool (or no tool at all when `name` is omitted)."""
-
-    name: str | None = None
-
-
-class TranscriptParams(Strict):
-    """Phrases the agent must or must not say (case-insensitive; regex when `regex: true`)."""
-
-    must_say: list[str] = Field(default_factory=list)
-    must_not_say: list[str] = Field(default_factory=list)
-    regex: bool = False
-
-    @model_validator(mode="after")
-    def _something(self) -> TranscriptParams:
-        if not self.must_say and not self.must_not_say:
-            raise ValueError("give must_say and/or must_not_say")
-        return self
-
-
-class InputHeardParams(Strict):
-    """WER between the scripted caller text and the target's input transcription."""
-
-    max_wer: float = Field(0.3, ge=0.0)
-
-
-class SpeechMatchesTranscriptParams(Strict):
-    """ASR of the agent's audio against its own transcript (WER)."""
-
-    max_wer: float = Field(0.35, ge=0.0)
-
-
-EXPECTATION_PARAMS: dict[str, type[Strict]] = {
-    "latency": LatencyParams,
-    "preamble": PreambleParams,
-    "entity_confirmed": EntityConfirmedParams,
-    "confirmation_before_write": ConfirmationBeforeWriteParams,
-    "escalation": EscalationParams,
-    "barge_in": BargeInParams,
-    "no_response": NoResponseParams,
-    "dead_air": DeadAirParams,
-    "turn_answered": TurnAnsweredParams,
-    "tool_called": ToolCalledParams,
-    "no_tool_call": NoToolCallParams,
-    "transcript": TranscriptParams,
-    "input_heard": InputHeardParams,
-    "speech_matches_transcript": SpeechMatchesTranscriptParams,
-}
-"""Expectation kind → parameter model. The scoring registry checks it covers every kind."""
-
-
 class Expectation(BaseModel):
-    """One entry of a scenario's ``expect`` list: ``{kind: params}``."""
+    """One entry of a scenario's ``expect`` list: ``{kind: params}``.
+
+    The kinds and their parameter models come from the registry in ``harness.scenario.kinds``
+    (built-in scorers and plugins), looked up when an expectation is validated.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
     kind: str
-    params: Strict
+    params: ExpectationParams
 
     @model_validator(mode="before")
     @classmethod
@@ -409,12 +264,13 @@ class Expectation(BaseModel):
         else:
             raise ValueError(
                 "an expectation is a mapping with one key, e.g. {latency: {max_ms: 1500}}")
-        model = EXPECTATION_PARAMS.get(kind)
-        if model is None:
+        registered = kind_of(kind) if isinstance(kind, str) else None
+        if registered is None:
             raise ValueError(f"unknown expectation kind {kind!r}; expected one of "
-                             + ", ".join(sorted(EXPECTATION_PARAMS)))
-        if kind == "escalation" and isinstance(params, str):
-            params = {"mode": params}
+                             + ", ".join(sorted(expectation_kinds())))
+        model = registered.params_model
+        if model.shorthand is not None and isinstance(params, (str, int, float, bool)):
+            params = {model.shorthand: params}
         if params is None:
             params = {}
         if isinstance(params, BaseModel):
@@ -475,7 +331,7 @@ class ToolSpec(Strict):
 
 
 class AgentConfig(Strict):
-    """What a ``session.update`` carries, plus the harness's two flags on tools."""
+    """What a ``session.update`` carries, plus the harness flags on tools."""
 
     name: str | None = Field(None, description="label in reports; defaults to the file name")
     model: str = "gpt-realtime"

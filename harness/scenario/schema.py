@@ -12,8 +12,8 @@ from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticUndefined
 
 from harness.scenario._errors import LOADER_FIELDS
+from harness.scenario.kinds import expectation_kinds
 from harness.scenario.models import (
-    EXPECTATION_PARAMS,
     AgentConfig,
     BargeIn,
     CallerVoice,
@@ -23,7 +23,6 @@ from harness.scenario.models import (
     Pause,
     Play,
     Scenario,
-    Strict,
     ToolResult,
     ToolSequence,
     ToolSpec,
@@ -54,25 +53,20 @@ def _reachable(schema: dict, defs: dict) -> set[str]:
     return found
 
 
-def _takes_no_params(model: type[Strict]) -> bool:
-    try:
-        model.model_validate({})
-    except ValueError:
-        return False
-    return True
-
-
 def _expectation_schema() -> dict:
-    """``expect`` items as users write them: ``{kind: params}``, a bare kind, or
-    ``escalation: required|forbidden``."""
+    """``expect`` items as users write them: ``{kind: params}``, a bare kind whose parameters
+    all have defaults, or a scalar for a kind's shorthand field (``escalation: forbidden``)."""
     variants: list[dict] = []
     bare: list[str] = []
-    for kind, model in EXPECTATION_PARAMS.items():
+    kinds = expectation_kinds()
+    for kind, entry in kinds.items():
+        model = entry.params_model
         ref: dict = {"$ref": f"#/$defs/{model.__name__}"}
         value: dict = ref
-        if kind == "escalation":
-            value = {"anyOf": [ref, {"enum": ["required", "forbidden"]}]}
-        elif _takes_no_params(model):
+        if model.shorthand is not None:
+            field = model.model_json_schema()["properties"][model.shorthand]
+            value = {"anyOf": [ref, {k: v for k, v in field.items() if k != "title"}]}
+        elif entry.takes_no_params():
             value = {"anyOf": [ref, {"type": "null"}]}
             bare.append(kind)
         variants.append({"type": "object", "properties": {kind: value}, "required": [kind],
@@ -82,7 +76,7 @@ def _expectation_schema() -> dict:
         variants.append({"enum": bare, "description": "a kind with default parameters"})
     variants.append({"type": "object", "additionalProperties": False,
                      "required": ["kind", "params"],
-                     "properties": {"kind": {"enum": list(EXPECTATION_PARAMS)},
+                     "properties": {"kind": {"enum": list(kinds)},
                                     "params": {"type": "object"}}})
     return {"description": "One expectation: {kind: parameters}, e.g. {latency: {max_ms: 1500}}",
             "anyOf": variants}
@@ -96,7 +90,8 @@ def json_schema(kind: SchemaKind = "scenario") -> dict:
     if kind != "scenario":
         raise ValueError(f"unknown schema kind {kind!r}")
     _, combined = models_json_schema(
-        [(Scenario, "validation"), *((m, "validation") for m in EXPECTATION_PARAMS.values())],
+        [(Scenario, "validation"),
+         *((k.params_model, "validation") for k in expectation_kinds().values())],
         ref_template="#/$defs/{model}")
     defs = combined["$defs"]
     root = dict(defs.pop("Scenario"))
@@ -222,7 +217,8 @@ def scenario_reference_markdown() -> str:
             "Each item is `{kind: parameters}`; a kind whose parameters all have defaults may "
             "be written bare (`- no_response`), and `escalation` takes `required` or "
             "`forbidden` directly.", ""]
-    for kind, model in EXPECTATION_PARAMS.items():
+    for kind, entry in expectation_kinds().items():
+        model = entry.params_model
         out += [f"#### `{kind}`", "", _cell((model.__doc__ or "").strip()), ""]
         if model.model_fields:
             out += _model_table(model)

@@ -1,4 +1,8 @@
-"""The scorer registry: each expectation kind's scorer, one-line description and parameter model."""
+"""The scorer registry: each expectation kind's scorer, one-line description and parameter model.
+
+The kind itself (name, description, parameter model) is registered in ``harness.scenario.kinds``,
+which is what scenario files are validated against; the scorer function is kept here.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.scenario.models import EXPECTATION_PARAMS, AgentConfig, Strict
+from harness.scenario.kinds import ExpectationParams, expectation_kinds, register_kind
+from harness.scenario.models import AgentConfig
 from harness.scoring.timeline import Timeline
 from harness.scoring.verdict import Evidence, Status
 
@@ -47,27 +52,29 @@ class ScorerInfo:
 
     kind: str
     description: str
-    params_model: type[Strict]
+    params_model: type[ExpectationParams]
     fn: ScorerFn
 
 
 _REGISTRY: dict[str, ScorerInfo] = {}
 
 
-def scorer(kind: str, description: str) -> Callable[[ScorerFn], ScorerFn]:
-    """Register a scorer of expectation ``kind`` (its parameters: EXPECTATION_PARAMS)."""
-    if kind not in EXPECTATION_PARAMS:
-        raise KeyError(f"no parameter model for expectation kind {kind!r}")
+def scorer(kind: str, description: str, *,
+           params: type[ExpectationParams]) -> Callable[[ScorerFn], ScorerFn]:
+    """Register the scorer of expectation ``kind``, whose parameters ``params`` validates.
+
+    ``description`` is one sentence on what the kind checks (the references show it). A plugin
+    package uses this decorator in the module its ``harness.scorers`` entry point names.
+    """
 
     def register(fn: ScorerFn) -> ScorerFn:
-        _REGISTRY[kind] = ScorerInfo(kind, description, EXPECTATION_PARAMS[kind], fn)
+        entry = register_kind(kind, description, params, origin=fn.__module__)
+        _REGISTRY[kind] = ScorerInfo(kind, entry.description, params, fn)
         return fn
 
     return register
 
 
 def registry() -> dict[str, ScorerInfo]:
-    """Every registered scorer by kind (importing the scorers registers them)."""
-    import harness.scoring.scorers  # noqa: F401, PLC0415 - registration side effect
-
-    return dict(sorted(_REGISTRY.items()))
+    """Every registered scorer by kind, built-in and plugin, in the references' order."""
+    return {kind: _REGISTRY[kind] for kind in expectation_kinds() if kind in _REGISTRY}

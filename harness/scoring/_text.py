@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -26,8 +27,10 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_END.split((text or "").strip()) if words(s)]
 
 
+@functools.lru_cache(maxsize=16384)
 def normalize_text(text: str) -> str:
-    """Lower-case words separated by single spaces: the form phrases are matched in."""
+    """Lower-case words separated by single spaces: the form phrases are matched in (memoised:
+    scorers match many phrases against the same few lines)."""
     return " ".join(w.casefold().replace("’", "'") for w in words(text))
 
 

@@ -187,14 +187,18 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 @pytest.mark.parametrize("args, message", [
-    (["compare", "--variant", "A", "--set", "B.faults=no_such_fault", "--trials", "1"],
+    # The example suite mixes agent configs, so variants without their own file need a base.
+    (["compare", "--variant", "A", "--set", "B.faults=no_such_fault", "--trials", "1",
+      "--base", "agents/support.yaml"],
      "unknown fault 'no_such_fault'"),
     (["compare", "--variant", "A", "--set", "B.voice=x", "--trials", "0"],
      "trials must be at least 1"),
-    (["compare", "--variant", "A=/nowhere/agent.yaml", "--variant", "B"], "file not found"),
+    (["compare", "--variant", "A=/nowhere/agent.yaml", "--variant", "B", "--base",
+      "agents/support.yaml"], "file not found"),
     (["compare", "RUN", "--fail-if-worse-on", "loudness"], "unknown metric 'loudness'"),
     (["compare", "/nowhere/run"], "not a run folder"),
-    (["compare", "--variant", "A", "--set", "B.faults=no_preamble", "--target", "openai"],
+    (["compare", "--variant", "A", "--set", "B.faults=no_preamble", "--target", "openai",
+      "--base", "agents/support.yaml"],
      "faults apply to the local reference agent only"),
 ])
 def test_bad_options_exit_2_with_one_message(args, message, capsys, tmp_path, monkeypatch):

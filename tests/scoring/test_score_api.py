@@ -8,7 +8,7 @@ import pytest
 
 from harness.errors import InputError
 from harness.recording import VERDICTS_FILE, Recording
-from harness.scenario.models import EXPECTATION_PARAMS
+from harness.scenario.kinds import expectation_kinds
 from harness.scoring import (
     _registry,
     expectation_reference_markdown,
@@ -23,17 +23,18 @@ from tests.scoring.calls import EXPECT, FAULT_FAILS, FAULTS, order_call
 
 def test_registry_covers_every_expectation_kind():
     reg = registry()
-    assert set(reg) == set(EXPECTATION_PARAMS)
+    kinds = expectation_kinds()
+    assert set(reg) == set(kinds)
     for kind, info in reg.items():
-        assert info.params_model is EXPECTATION_PARAMS[kind]
+        assert info.params_model is kinds[kind].params_model
         assert info.description and "\n" not in info.description
 
 
 def test_expectation_reference_lists_every_kind_and_parameter():
     md = expectation_reference_markdown()
-    for kind, model in EXPECTATION_PARAMS.items():
+    for kind, entry in expectation_kinds().items():
         assert f"| `{kind}` |" in md
-        for name in model.model_fields:
+        for name in entry.params_model.model_fields:
             assert f"`{name}`" in md
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from harness import stats
+from harness.scenario.kinds import ExpectationCheck
 from harness.scoring._text import excerpt
 from harness.scoring.timeline import CallerTurn, FunctionCall, Response, Timeline, Utterance
 from harness.scoring.verdict import Evidence
@@ -20,6 +21,14 @@ from harness.spoken import find_readbacks
 def readbacks(text: str) -> tuple[str, ...]:
     """``harness.spoken.find_readbacks`` of an agent transcript, memoised (scorers ask often)."""
     return tuple(find_readbacks(text))
+
+
+def require_caller_speech(checks: ExpectationCheck) -> None:
+    """For kinds that grade the agent's answers to caller speech: the scenario must have a say or
+    audio turn, or there is nothing to answer."""
+    if not any(t.addressed for t in checks.scenario.turns):
+        checks.error("no say or audio turn, so the agent has nothing to answer and this cannot "
+                     "be graded")
 
 
 def is_action_call(call: FunctionCall, wait_tools: Collection[str]) -> bool:

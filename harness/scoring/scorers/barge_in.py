@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.scenario.models import BargeInParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import fmt_ms, turn_evidence
 from harness.scoring.timeline import CallerTurn, Playback, Response, Timeline
 from harness.scoring.verdict import Evidence
+
+
+class BargeInParams(ExpectationParams):
+    """Per interruption: stop time, truncate position, cancelled response."""
+
+    max_stop_ms: float = Field(500.0, gt=0)
+    truncate_tolerance_ms: float = Field(
+        60.0, ge=0, description="allowed |audio_end_ms - played ms| of the truncate")
+
+    def check(self, checks: ExpectationCheck) -> None:
+        if not any(t.barge_in for t in checks.scenario.turns):
+            checks.error("no turn has barge_in, so there is no interruption to grade")
 
 
 def interruptions(tl: Timeline) -> list[tuple[CallerTurn, Response, Playback]]:
@@ -55,7 +69,8 @@ def _why_no_overlap(tl: Timeline) -> str:
 
 @scorer("barge_in", "Per interruption (caller speech starting while the agent is audible): stop "
         "time = playback stop − caller speech onset ≤ max_stop_ms; the truncate's audio_end_ms "
-        "matches what was played; a response still in progress was cancelled.")
+        "matches what was played; a response still in progress was cancelled.",
+        params=BargeInParams)
 def score_barge_in(ctx: ScoringContext, p: BargeInParams) -> Outcome:
     tl = ctx.timeline
     found = interruptions(tl)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from harness.scenario.models import ConfirmationBeforeWriteParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import contains_phrase, excerpt, questions, words
 from harness.scoring.scorers._common import (
@@ -15,6 +17,26 @@ from harness.scoring.scorers._common import (
     utterance_evidence,
 )
 from harness.scoring.timeline import CallerTurn, FunctionCall, Timeline, Utterance
+
+
+class ConfirmationBeforeWriteParams(ExpectationParams):
+    """Each write-tool call follows a confirmation question and a caller `affirm` turn."""
+
+    tool: str | None = Field(None, description="write tool; every `write: true` tool if omitted")
+    key_arguments: list[str] | None = Field(
+        None, description="arguments the question must name; all required ones if omitted")
+    action_words: list[str] | None = Field(
+        None, description="words naming the action, one of which the question must use; the "
+                          "tool name's verb and its common synonyms if omitted")
+
+    def check(self, checks: ExpectationCheck) -> None:
+        tool = checks.tool(self.tool, "tool")
+        if tool is not None and not tool.write:
+            checks.error(f"{tool.name!r} is not a write tool (`write: true`)", "tool")
+        agent = checks.agent
+        if agent is not None and self.tool is None and not agent.write_tools:
+            checks.error(f"agent {agent.name!r} has no write tool (`write: true`)")
+        checks.arguments(tool, self.key_arguments, "key_arguments")
 
 
 def _names(transcript: str, value: Any) -> str:
@@ -62,7 +84,8 @@ def _last_addressed_before(tl: Timeline, t_ms: float) -> CallerTurn | None:
 
 @scorer("confirmation_before_write", "Every call to a write tool follows an agent confirmation "
         "question naming its key arguments, then a caller turn labelled affirm that ended before "
-        "the call; after a deny, no call.")
+        "the call; after a deny, no call.",
+        params=ConfirmationBeforeWriteParams)
 def score_confirmation_before_write(ctx: ScoringContext, p: ConfirmationBeforeWriteParams
                                     ) -> Outcome:
     tl = ctx.timeline

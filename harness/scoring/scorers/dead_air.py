@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import DeadAirParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import (
     answerable_turns,
     everyone_audible,
     fmt_ms,
     longest_dead_air,
+    require_caller_speech,
 )
 from harness.scoring.verdict import Evidence
 
 
+class DeadAirParams(ExpectationParams):
+    """Longest gap with neither party audible between a caller turn and the agent's answer."""
+
+    max_ms: float = Field(..., gt=0)
+
+    def check(self, checks: ExpectationCheck) -> None:
+        require_caller_speech(checks)
+
+
 @scorer("dead_air", "Per caller turn with speech, the longest gap with neither party audible "
         "between the caller's speech end and the onset of the agent's final answer to it (for an "
-        "unanswered turn: the next turn or the call's end) is at most max_ms.")
+        "unanswered turn: the next turn or the call's end) is at most max_ms.",
+        params=DeadAirParams)
 def score_dead_air(ctx: ScoringContext, p: DeadAirParams) -> Outcome:
     tl = ctx.timeline
     audible = everyone_audible(tl)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import EntityConfirmedParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import (
     call_evidence,
@@ -11,6 +13,22 @@ from harness.scoring.scorers._common import (
     utterance_evidence,
 )
 from harness.scoring.timeline import CallerTurn, Utterance
+
+
+class EntityConfirmedParams(ExpectationParams):
+    """The agent read the caller's entity back correctly before a tool used it."""
+
+    entity: str = Field(..., description="entity label from the turns' `entity` maps")
+    tool: str | None = Field(None, description="tool that uses it; any tool taking the argument")
+    argument: str | None = Field(None, description="argument name; defaults to the entity name")
+
+    def check(self, checks: ExpectationCheck) -> None:
+        entities = checks.scenario.entities()
+        if self.entity not in entities:
+            checks.error(f"no turn labels an entity {self.entity!r} "
+                         f"(entities: {', '.join(entities) or 'none'})", "entity")
+        tool = checks.tool(self.tool, "tool")
+        checks.arguments(tool, self.argument or self.entity, "argument")
 
 
 def _readbacks(utterances: list[Utterance], after_ms: float, before_ms: float
@@ -31,7 +49,8 @@ def _is_partial(value: str, expected: str) -> bool:
 @scorer("entity_confirmed", "The agent's spoken read-back (normalised from spoken forms) "
         "equals the caller's labelled entity before any tool call that uses it, and the call's "
         "argument equals it; after a correction the full corrected value is read back; a "
-        "cut-off or partial value never reaches a tool.")
+        "cut-off or partial value never reaches a tool.",
+        params=EntityConfirmedParams)
 def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Outcome:
     from harness.spoken import normalize_value, values_equal  # noqa: PLC0415
 

@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import EscalationParams
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt
 from harness.scoring.scorers._common import call_evidence, utterance_evidence
 
 
+class EscalationParams(ExpectationParams):
+    """Hand-off to a human: `required` or `forbidden` (shorthand: `escalation: forbidden`)."""
+
+    mode: Literal["required", "forbidden"]
+    by_turn: int | None = Field(
+        None, ge=1, description="required: called by the end of this turn (1 = the first turn)")
+    tool: str | None = Field(
+        None, description="escalation tool; the `escalation: true` tool if omitted")
+    spoken_handoff: bool = Field(True, description="required: the agent says it hands over")
+
+    shorthand: ClassVar[str | None] = "mode"
+
+    def check(self, checks: ExpectationCheck) -> None:
+        if self.by_turn is not None:
+            checks.turns(self.by_turn, "by_turn", addressed=False)
+        tool = checks.tool(self.tool, "tool")
+        if tool is not None and not tool.escalation:
+            checks.error(f"{tool.name!r} is not an escalation tool (`escalation: true`)", "tool")
+        agent = checks.agent
+        if agent is not None and self.tool is None and not agent.escalation_tools:
+            checks.error(f"agent {agent.name!r} has no escalation tool (`escalation: true`)")
+
+
 @scorer("escalation", "required: the escalation tool is called (optionally by a given turn) with "
-        "a spoken hand-off in the same caller turn; forbidden: it is never called.")
+        "a spoken hand-off in the same caller turn; forbidden: it is never called.",
+        params=EscalationParams)
 def score_escalation(ctx: ScoringContext, p: EscalationParams) -> Outcome:
     tl = ctx.timeline
     cfg = ctx.agent_config

@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import InputHeardParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
-from harness.scoring.scorers._common import answerable_turns
+from harness.scoring.scorers._common import answerable_turns, require_caller_speech
 from harness.scoring.verdict import Evidence
+
+
+class InputHeardParams(ExpectationParams):
+    """WER between the scripted caller text and the target's input transcription."""
+
+    max_wer: float = Field(0.3, ge=0.0)
+
+    def check(self, checks: ExpectationCheck) -> None:
+        require_caller_speech(checks)
+        agent = checks.agent
+        if agent is not None and agent.input_transcription is None:
+            checks.error(f"agent {agent.name!r} turns input transcription off "
+                         "(`input_transcription: null`), so what it heard cannot be compared")
 
 
 @scorer("input_heard", "Word error rate (jiwer) between the scripted caller text and the target's "
         "input transcription, over the addressed turns with speech (a turn it did not transcribe "
-        "counts as heard as nothing); fails when the target gives no transcription.")
+        "counts as heard as nothing); fails when the target gives no transcription.",
+        params=InputHeardParams)
 def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
     tl = ctx.timeline
     if not tl.input_transcriptions:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import LatencyParams
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import (
     answerable_turns,
@@ -10,9 +14,32 @@ from harness.scoring.scorers._common import (
     is_action_call,
     latency_stats,
     limit_percentile,
+    require_caller_speech,
     turn_answer,
 )
 from harness.scoring.verdict import Evidence
+
+
+class LatencyParams(ExpectationParams):
+    """Voice-to-voice latency (or another latency metric) per answered caller turn."""
+
+    max_ms: float | None = Field(None, gt=0, description="every answered turn at most this")
+    p50_ms: float | None = Field(None, gt=0)
+    p90_ms: float | None = Field(None, gt=0)
+    p95_ms: float | None = Field(None, gt=0)
+    metric: Literal["voice_to_voice", "first_audio", "endpointing"] = "voice_to_voice"
+    turns: Literal["all", "tool", "plain"] = Field(
+        "all", description="grade only turns with a tool call, only turns without, or all")
+
+    @model_validator(mode="after")
+    def _some_threshold(self) -> LatencyParams:
+        if all(v is None for v in (self.max_ms, self.p50_ms, self.p90_ms, self.p95_ms)):
+            raise ValueError("give at least one of max_ms, p50_ms, p90_ms, p95_ms")
+        return self
+
+    def check(self, checks: ExpectationCheck) -> None:
+        require_caller_speech(checks)
+
 
 _METRIC_LABEL = {"voice_to_voice": "voice-to-voice", "first_audio": "time to first audio delta",
                  "endpointing": "endpointing delay"}
@@ -23,7 +50,8 @@ _MISSING = {"voice_to_voice": "no agent audio was heard after the caller's speec
 
 @scorer("latency", "Per answered caller turn, voice-to-voice latency (agent audible onset − caller "
         "speech end; or first audio delta / endpointing) against max_ms and percentiles; tool and "
-        "plain turns reported apart.")
+        "plain turns reported apart.",
+        params=LatencyParams)
 def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     tl = ctx.timeline
     label = _METRIC_LABEL[p.metric]

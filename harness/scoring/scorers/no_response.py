@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.scenario.models import NoResponseParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, words
 from harness.scoring.scorers._common import (
@@ -14,6 +16,25 @@ from harness.scoring.scorers._common import (
     utterance_evidence,
 )
 from harness.scoring.timeline import CallerTurn, Timeline
+
+
+class NoResponseParams(ExpectationParams):
+    """The agent stays silent (or calls a `wait: true` tool) during pauses, silences and
+    non-addressed audio."""
+
+    turns: list[int] | None = Field(
+        None, description="turn numbers (1 = the first turn); all pause/silence/play turns if "
+                          "omitted")
+    max_speech_ms: float = Field(1000.0, gt=0, description="speech this long is a take-over")
+    max_words: int = Field(3, ge=0, description="more words than this is a take-over")
+
+    def check(self, checks: ExpectationCheck) -> None:
+        checks.turns(self.turns, "turns", addressed=False)
+        if self.turns is None and not any(
+                not t.addressed or any(not isinstance(s, str) for s in t.segments)
+                for t in checks.scenario.turns):
+            checks.error("no turn to grade: the scenario has no silence, play or mid-turn "
+                         "pause; give `turns` or add such a turn")
 
 
 def _windows(tl: Timeline, wanted: list[int] | None) -> list[tuple[CallerTurn, str, float, float]]:
@@ -34,7 +55,8 @@ def _windows(tl: Timeline, wanted: list[int] | None) -> list[tuple[CallerTurn, s
 
 @scorer("no_response", "The agent stays silent (or only calls a `wait: true` tool) during mid-turn "
         "pauses, silences and audio not addressed to it; a take-over is agent speech of at least "
-        "max_speech_ms or more than max_words words starting there.")
+        "max_speech_ms or more than max_words words starting there.",
+        params=NoResponseParams)
 def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
     tl = ctx.timeline
     windows = _windows(tl, p.turns)

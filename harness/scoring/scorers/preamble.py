@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import PreambleParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import contains_phrase, excerpt, sentences, words
 from harness.scoring.scorers._common import (
@@ -12,6 +14,20 @@ from harness.scoring.scorers._common import (
     utterance_evidence,
 )
 from harness.scoring.timeline import FunctionCall, Timeline, Utterance
+
+
+class PreambleParams(ExpectationParams):
+    """Before each matching tool call the agent spoke a short preamble in the same caller turn."""
+
+    before_tool: str | None = Field(None, description="tool name; any tool when omitted")
+    max_words: int | None = Field(None, ge=1)
+    max_sentences: int | None = Field(None, ge=1)
+    avoid: list[str] = Field(default_factory=list, description="phrases a preamble must not use")
+    none_when_unclear: bool = Field(
+        False, description="after unclear/cut-off input, no preamble (ask instead)")
+
+    def check(self, checks: ExpectationCheck) -> None:
+        checks.tool(self.before_tool, "before_tool")
 
 
 def _speech_before(tl: Timeline, utterances: list[Utterance], call: FunctionCall,
@@ -29,7 +45,8 @@ def _speech_before(tl: Timeline, utterances: list[Utterance], call: FunctionCall
 
 @scorer("preamble", "Before each matching tool call the agent spoke (audio with a transcript) in "
         "the same caller turn; optional limits on words and sentences, phrases to avoid, and no "
-        "preamble after cut-off input.")
+        "preamble after cut-off input.",
+        params=PreambleParams)
 def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
     tl = ctx.timeline
     utterances = tl.utterances()
@@ -85,7 +102,8 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     if not calls:
-        seen = ", ".join(sorted({c.name for c in tl.function_calls if is_action_call(c)}))
+        seen = ", ".join(sorted({c.name for c in tl.function_calls
+                                  if is_action_call(c, ctx.wait_tools)}))
         return Outcome("fail", f"{target if p.before_tool else 'no tool'} was never called, so "
                        f"there was no preamble to check (the agent called "
                        f"{seen or 'no tool at all'})", measured, evidence)

@@ -6,12 +6,20 @@ import functools
 from typing import Any
 
 import numpy as np
+from pydantic import Field
 
 from harness.recording import AGENT_STREAM_WAV
-from harness.scenario.models import SpeechMatchesTranscriptParams
+from harness.scenario.kinds import ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
 from harness.scoring.scorers._common import utterance_evidence
+
+
+class SpeechMatchesTranscriptParams(ExpectationParams):
+    """ASR of the agent's audio against its own transcript (WER)."""
+
+    max_wer: float = Field(0.35, ge=0.0)
+
 
 _ASR_RATE = 16_000
 
@@ -64,7 +72,8 @@ def _distance(span: tuple[float, float], t: float) -> float:
 
 @scorer("speech_matches_transcript", "ASR (faster-whisper, the configured offline model) of the "
         "agent's audio against its own transcript, over every completed spoken item: overall WER "
-        "(jiwer) at most max_wer; per-item WER as evidence.")
+        "(jiwer) at most max_wer; per-item WER as evidence.",
+        params=SpeechMatchesTranscriptParams)
 def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscriptParams
                                     ) -> Outcome:
     tl = ctx.timeline

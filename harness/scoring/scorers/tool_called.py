@@ -4,10 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.scenario.models import NoToolCallParams, ToolCalledParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring.scorers._common import call_evidence
 from harness.scoring.timeline import FunctionCall
+
+
+class ToolCalledParams(ExpectationParams):
+    """The agent called a tool (optionally with an argument subset, a number of times)."""
+
+    name: str
+    arguments: dict[str, Any] | None = Field(None, description="subset, compared normalised")
+    times: int | None = Field(None, ge=1, description="exact number of matching calls")
+
+    def check(self, checks: ExpectationCheck) -> None:
+        tool = checks.tool(self.name, "name")
+        checks.arguments(tool, self.arguments, "arguments")
+
+
+class NoToolCallParams(ExpectationParams):
+    """The agent did not call this tool (or no tool at all when `name` is omitted)."""
+
+    name: str | None = None
+
+    def check(self, checks: ExpectationCheck) -> None:
+        checks.tool(self.name, "name")
 
 
 def argument_matches(actual: Any, expected: Any) -> bool:
@@ -30,7 +53,8 @@ def _describe(call: FunctionCall) -> str:
 
 
 @scorer("tool_called", "The agent called a tool by name, optionally with an argument subset "
-        "(compared normalised) and an exact number of matching calls.")
+        "(compared normalised) and an exact number of matching calls.",
+        params=ToolCalledParams)
 def score_tool_called(ctx: ScoringContext, p: ToolCalledParams) -> Outcome:
     calls = ctx.timeline.function_calls
     named = [c for c in calls if c.name == p.name]
@@ -56,7 +80,8 @@ def score_tool_called(ctx: ScoringContext, p: ToolCalledParams) -> Outcome:
 
 
 @scorer("no_tool_call", "The agent did not call the named tool (or no tool at all when no name "
-        "is given).")
+        "is given).",
+        params=NoToolCallParams)
 def score_no_tool_call(ctx: ScoringContext, p: NoToolCallParams) -> Outcome:
     calls = [c for c in ctx.timeline.function_calls if p.name is None or c.name == p.name]
     what = p.name or "any tool"

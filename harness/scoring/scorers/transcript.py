@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import re
 
-from harness.scenario.models import TranscriptParams
+from pydantic import Field, model_validator
+
+from harness.scenario.kinds import ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import contains_phrase, excerpt
 from harness.scoring.scorers._common import utterance_evidence
 
 
+class TranscriptParams(ExpectationParams):
+    """Phrases the agent must or must not say (case-insensitive; regex when `regex: true`)."""
+
+    must_say: list[str] = Field(default_factory=list)
+    must_not_say: list[str] = Field(default_factory=list)
+    regex: bool = False
+
+    @model_validator(mode="after")
+    def _something(self) -> TranscriptParams:
+        if not self.must_say and not self.must_not_say:
+            raise ValueError("give must_say and/or must_not_say")
+        return self
+
+
 @scorer("transcript", "Phrases the agent must say and must not say in its spoken transcript "
-        "(case-insensitive, ignoring punctuation; regular expressions when regex is true).")
+        "(case-insensitive, ignoring punctuation; regular expressions when regex is true).",
+        params=TranscriptParams)
 def score_transcript(ctx: ScoringContext, p: TranscriptParams) -> Outcome:
     utterances = [u for u in ctx.timeline.utterances() if u.transcript]
 

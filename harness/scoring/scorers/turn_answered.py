@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
-from harness.scenario.models import TurnAnsweredParams
+from pydantic import Field
+
+from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
-from harness.scoring.scorers._common import fmt_ms, turn_evidence, turn_label
+from harness.scoring.scorers._common import (
+    fmt_ms,
+    require_caller_speech,
+    turn_evidence,
+    turn_label,
+)
 from harness.scoring.verdict import Evidence
 
 
+class TurnAnsweredParams(ExpectationParams):
+    """Addressed caller turns get agent audio within a timeout."""
+
+    turns: list[int] | None = Field(
+        None, description="turn numbers (1 = the first turn); every addressed turn if omitted")
+    timeout_ms: float = Field(15_000.0, gt=0)
+
+    def check(self, checks: ExpectationCheck) -> None:
+        require_caller_speech(checks)
+        checks.turns(self.turns, "turns", addressed=True)
+
+
 @scorer("turn_answered", "Each addressed caller turn (or the listed ones) gets agent audio within "
-        "timeout_ms of the caller's speech end.")
+        "timeout_ms of the caller's speech end.",
+        params=TurnAnsweredParams)
 def score_turn_answered(ctx: ScoringContext, p: TurnAnsweredParams) -> Outcome:
     tl = ctx.timeline
     turns = [t for t in tl.turns if (t.index in p.turns if p.turns is not None
