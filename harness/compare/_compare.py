@@ -129,21 +129,31 @@ def _new_folder(parent: Path, prefix: str) -> Path:
 
 def resolve_variants(spec: ComparisonSpec, scenarios: list[Any]
                      ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Each variant's AgentConfig and faults. Without a base file, the scenarios' own config
-    is the base (they must all use one)."""
+    """Each variant's agent config and faults. Without a base file, the scenarios' own configs
+    are the base: a variant without its own ``agent`` applies its changes to each scenario's
+    config (one config per scenario name when the scenarios use different ones)."""
     from harness.scenario.loader import load_agent_config  # noqa: PLC0415
 
     base = load_agent_config(spec.base) if spec.base is not None else None
+    own: dict[str, Any] | None = None
     if base is None:
         hashes = {s.agent_config.model_dump_json() if s.agent_config else None for s in scenarios}
         if len(hashes) == 1 and scenarios and scenarios[0].agent_config is not None:
             base = scenarios[0].agent_config
+        elif all(s.agent_config is not None for s in scenarios):
+            own = {s.name: s.agent_config for s in scenarios}
         elif any(v.agent is None for v in spec.variants.values()):
-            raise InputError("the scenarios use different agent configs (or none): give a base "
-                             "config (--base or 'base:') for the variants to start from",
-                             field="base")
-    configs = {name: build_variant(v, base, name=name)
-               for name, v in spec.variants.items()}
+            missing = next(s for s in scenarios if s.agent_config is None)
+            raise InputError("this scenario has no agent config for the variants to start from: "
+                             "give it one, or give a base config (--base or 'base:')",
+                             location=str(missing.source or missing.name), field="agent")
+    configs: dict[str, Any] = {}
+    for name, variant in spec.variants.items():
+        if own is not None and variant.agent is None:
+            configs[name] = {scenario: build_variant(variant, config, name=name)
+                             for scenario, config in own.items()}
+        else:
+            configs[name] = build_variant(variant, base, name=name)
     faults = {name: check_faults(v, name) for name, v in spec.variants.items()}
     return configs, faults
 

@@ -22,7 +22,7 @@ import platform
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -353,10 +353,24 @@ def _resolve(target: str, config: AgentConfig, faults: list[str], dialect: str |
 PlannedTrial = tuple[Scenario, str | None, AgentConfig, int]
 """(scenario, variant name or None, the agent config it runs with, trial number)."""
 
+VariantConfig = AgentConfig | Mapping[str, AgentConfig]
+"""A variant's agent config: one for every scenario, or one per scenario name (a variant made of
+each scenario's own config with the same changes)."""
+
+
+def _variant_config(config: VariantConfig, scenario: Scenario, variant: str) -> AgentConfig:
+    if isinstance(config, AgentConfig):
+        return config
+    try:
+        return config[scenario.name]
+    except KeyError:
+        raise InputError(f"variant {variant!r} has no agent config for this scenario",
+                         location=str(scenario.source or scenario.name), field="agent") from None
+
 
 def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int = 1,
                 concurrency: int = 1, faults: list[str] | None = None,
-                variants: dict[str, AgentConfig] | None = None, dialect: str | None = None
+                variants: Mapping[str, VariantConfig] | None = None, dialect: str | None = None
                 ) -> list[PlannedTrial]:
     """Every trial of a run in its fixed order (shards are positions in it); checks the options."""
     if trials < 1 or concurrency < 1:
@@ -370,9 +384,12 @@ def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int
                              location=str(scenario.source or scenario.name), field="agent")
     plan: list[PlannedTrial] = []
     for scenario in scenarios:
-        for vname, vconfig in (variants or {None: scenario.agent_config}).items():  # type: ignore[dict-item]
-            for k in range(trials):
-                plan.append((scenario, vname, vconfig, k))
+        if not variants:
+            plan.extend((scenario, None, scenario.agent_config, k) for k in range(trials))
+            continue
+        for vname, vconfig in variants.items():
+            config = _variant_config(vconfig, scenario, vname)
+            plan.extend((scenario, vname, config, k) for k in range(trials))
     return plan
 
 
@@ -407,7 +424,7 @@ def write_run_file(run: RunResult, faults: list[str]) -> None:
 
 async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "local",
                     trials: int = 1, concurrency: int = 4, faults: list[str] | None = None,
-                    variants: dict[str, AgentConfig] | None = None,
+                    variants: Mapping[str, VariantConfig] | None = None,
                     on_progress: Callable[[ProgressEvent], None] | None = None,
                     on_trial_done: Callable[[TrialResult], None] | None = None,
                     session_timeout_s: float | None = None, retries: int = 2,
@@ -419,7 +436,8 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     """Run every scenario × variant × trial; write trial folders and ``run.json`` in ``out_dir``.
 
     ``variants`` maps a variant name to the AgentConfig it uses instead of each scenario's own
-    (A/B runs); without it each scenario runs with its own config and ``variant`` is None.
+    (A/B runs), or to one config per scenario name; without it each scenario runs with its own
+    config and ``variant`` is None.
     ``faults`` (local target only) are switched on in every session, ``variant_faults`` in the
     sessions of one variant only. ``interleave`` starts the trials of a scenario alternating
     across variants (A B, B A, A B, …) so every variant meets the same machine and service

@@ -31,6 +31,7 @@ from harness.runner.suite import (
     ProgressEvent,
     RunResult,
     TrialResult,
+    VariantConfig,
     _now_iso,
     new_run,
     plan_trials,
@@ -38,7 +39,7 @@ from harness.runner.suite import (
     run_suite,
     write_run_file,
 )
-from harness.scenario.models import AgentConfig, Scenario
+from harness.scenario.models import Scenario
 
 QUEUE_POLL_S = 0.2
 """How often the coordinator looks for lost shards while no message arrives."""
@@ -59,7 +60,7 @@ class ShardSpec:
     trials: int = 1
     concurrency: int = 4
     faults: list[str] = field(default_factory=list)
-    variants: dict[str, AgentConfig] | None = None
+    variants: dict[str, VariantConfig] | None = None
     session_timeout_s: float | None = None
     retries: int = 2
     dialect: str | None = None

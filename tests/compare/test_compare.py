@@ -21,8 +21,11 @@ from harness.compare import (
     spec_from_options,
 )
 from harness.compare._compare import resolve_variants
+from harness.compare._spec import ComparisonSpec, VariantSpec
 from harness.compare._metrics import kind_outcomes
 from harness.errors import InputError, InputErrors
+from harness.runner.suite import plan_trials
+from harness.scenario.loader import load_scenario
 from harness.scoring.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -146,6 +149,30 @@ variants:
     assert configs["terse"].local_profile.endswith("agents/profiles/support_desk_terse.yaml")
     assert faults == {"current": [], "patient": ["no_preamble"], "terse": []}
     assert {c.name for c in configs.values()} == {"current", "patient", "terse"}
+
+
+def test_without_a_base_each_scenario_keeps_its_own_config_with_the_variants_changes() -> None:
+    # the example suite mixes configs: one scenario's agent has no cancel tool
+    scenarios = [load_scenario(ROOT / "scenarios" / name)
+                 for name in ("order-status.yaml", "cancel-unavailable.yaml")]
+    assert scenarios[0].agent_config != scenarios[1].agent_config
+    spec = ComparisonSpec(scenarios=[], trials=1, variants={
+        "current": VariantSpec(), "patient": VariantSpec(
+            turn_detection={"silence_duration_ms": 1200}),
+        "terse": VariantSpec(agent=ROOT / "agents" / "support-terse.yaml")})
+    configs, _ = resolve_variants(spec, scenarios)
+    for name in ("current", "patient"):
+        assert set(configs[name]) == {"order-status", "cancel-unavailable"}
+        for scenario in scenarios:
+            own, config = scenario.agent_config, configs[name][scenario.name]
+            assert [t.name for t in config.tools] == [t.name for t in own.tools]
+    assert configs["current"]["order-status"].turn_detection.silence_duration_ms == 600
+    assert all(c.turn_detection.silence_duration_ms == 1200 for c in configs["patient"].values())
+    assert configs["terse"].local_profile.endswith("support_desk_terse.yaml")  # its own file
+    plan = plan_trials(scenarios, variants=configs)
+    cancel_tools = {v: {t.name for t in c.tools} for s, v, c, _ in plan
+                    if s.name == "cancel-unavailable"}
+    assert "cancel_order" not in cancel_tools["patient"]
 
 
 def test_bad_comparison_file_names_file_line_and_field(tmp_path: Path) -> None:
