@@ -128,8 +128,8 @@ def _failures(outcome: RunOutcome) -> list[str]:
         if t.outcome != "passed"]
 
 
-def test_the_example_suite_passes_against_the_fault_free_agent(tmp_path: Path) -> None:
-    outcome = api.run([SCENARIOS], out_dir=tmp_path)
+def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run) -> None:
+    outcome = example_suite_run
     names = {p.stem for p in SCENARIOS.glob("[!_]*.yaml")}
     assert {t.scenario for t in outcome.trials} == names
     assert outcome.exit_code == api.EXIT_OK, "\n".join(_failures(outcome))

@@ -21,8 +21,8 @@ from harness.compare import (
     spec_from_options,
 )
 from harness.compare._compare import resolve_variants
-from harness.compare._spec import ComparisonSpec, VariantSpec
 from harness.compare._metrics import kind_outcomes
+from harness.compare._spec import ComparisonSpec, VariantSpec
 from harness.errors import InputError, InputErrors
 from harness.runner.suite import plan_trials
 from harness.scenario.loader import load_scenario

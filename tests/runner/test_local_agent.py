@@ -1,13 +1,13 @@
 """End to end: the example suite against the local reference agent over real sockets.
 
-One suite run (sessions overlap) and then, per construct of the scenario format, what its
-recording must show on the timeline: turn triggers and times, cut-offs, pauses, silence and play
-turns, per-turn beds, barge-in with truncate, tool answers, playback and the tracks.
+One suite run (sessions overlap; the run ``test_e2e_suite.py`` grades) and then, per construct
+of the scenario format, what its recording must show on the timeline: turn triggers and times,
+cut-offs, pauses, silence and play turns, per-turn beds, barge-in with truncate, tool answers,
+playback and the tracks.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from pathlib import Path
@@ -15,10 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.agent import start_local_agent_for
 from harness.audio import render_scenario
 from harness.recording import Recording
-from harness.runner import run_suite
 from harness.scenario.loader import load_suite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,15 +26,13 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def recordings(tmp_path_factory) -> dict[str, Recording]:
+def recordings(example_suite_run) -> dict[str, Recording]:
     scenarios = load_suite([ROOT / "scenarios"])
-    out = tmp_path_factory.mktemp("suite")
-    run = asyncio.run(run_suite(scenarios, out_dir=out, concurrency=5,
-                                    local_agent=start_local_agent_for))
-    assert {t.scenario for t in run.trials} == {s.name for s in scenarios}
-    errored = [(t.scenario, t.error) for t in run.trials if t.status != "completed"]
+    trials = example_suite_run.trials
+    assert {t.scenario for t in trials} == {s.name for s in scenarios}
+    errored = [(t.scenario, t.error) for t in trials if t.run_status != "completed"]
     assert errored == []
-    return {t.scenario: Recording.load(out / t.path) for t in run.trials}
+    return {t.scenario: Recording.load(t.path) for t in trials}
 
 
 def _turns(rec: Recording):
