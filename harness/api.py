@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from harness import exit_codes
 from harness.errors import HarnessError, InputError
+from harness.folders import new_stamped_folder
+from harness.realtime.targets import parse_spec
 from harness.recording import META_FILE, VERDICTS_FILE
 from harness.report import (
     EXIT_ERRORED,
@@ -71,14 +72,15 @@ def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,
     return scenarios
 
 
-def _check_options(target: str, trials: int, concurrency: int, faults: Sequence[str] | None
-                   ) -> None:
+def check_run_options(target: str, trials: int, concurrency: int,
+                      faults: Sequence[str] | None) -> None:
+    """Options every command that runs calls shares (run, nightly, compare): located errors."""
     if trials < 1:
         raise InputError(f"trials must be at least 1, got {trials}", field="--trials")
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, got {concurrency}",
                          field="--concurrency")
-    if faults and target != "local":
+    if faults and parse_spec(target)[0] != "local":
         raise InputError("faults apply to the local reference agent only (target 'local'), "
                          f"not to target {target!r}", field="--fault")
 
@@ -86,13 +88,7 @@ def _check_options(target: str, trials: int, concurrency: int, faults: Sequence[
 def new_run_dir(out_dir: Path) -> Path:
     """A fresh run folder under ``out_dir``, named by its UTC start time, so runs never mix
     and old reports stay readable."""
-    stamp = datetime.now(UTC).strftime("run-%Y%m%d-%H%M%S")
-    path, n = out_dir / stamp, 1
-    while path.exists():
-        n += 1
-        path = out_dir / f"{stamp}-{n}"
-    path.mkdir(parents=True)
-    return path
+    return new_stamped_folder(Path(out_dir), "run")
 
 
 def score_missing(run_dir: Path, *, rescore: bool = False) -> None:
@@ -128,7 +124,7 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
     from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
 
-    _check_options(target, trials, concurrency, faults)
+    check_run_options(target, trials, concurrency, faults)
     scenarios = load_scenarios(items, agent=agent)
     result = await run_suite_with(
         scenarios, executor=executor, workers=workers, address=address,
@@ -152,7 +148,7 @@ def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "
 
     Stopped with Ctrl-C, it still reports what was recorded (unfinished trials are errored) and
     returns with ``stopped`` set."""
-    _check_options(target, trials, concurrency, faults)
+    check_run_options(target, trials, concurrency, faults)
     run_dir = new_run_dir(Path(out_dir))
     try:
         return asyncio.run(run_async(

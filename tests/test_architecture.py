@@ -131,3 +131,13 @@ def test_nothing_points_to_a_design_document_outside_the_repository():
                     found.append(str(path.relative_to(ROOT)))
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert found == [] and pointer not in readme
+
+
+MAX_MODULE_LINES = 500
+
+
+def test_no_module_is_over_the_size_limit():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text(encoding="utf-8").splitlines())
+             for p in (ROOT / "harness").rglob("*.py")}
+    assert len(sizes) > 50
+    assert {p: n for p, n in sizes.items() if n > MAX_MODULE_LINES} == {}

@@ -5,14 +5,12 @@ expectations fail, as on the example suite."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
-from test_e2e_suite import CALLS_PER_RUN, STAGGER_S, _failures, _kinds, _table
+from fault_table import failures, kinds, run_faults, table
 
 from harness import api
-from harness.report import RunOutcome
 
 pytestmark = pytest.mark.slow
 
@@ -51,35 +49,22 @@ RUNS_AT_ONCE = 3
 def test_the_clinic_passes_against_the_fault_free_agent(tmp_path: Path) -> None:
     outcome = api.run([SCENARIOS], out_dir=tmp_path)
     assert len(outcome.trials) == len(list(SCENARIOS.glob("[!_]*.yaml"))) >= 8
-    assert outcome.exit_code == api.EXIT_OK, "\n".join(_failures(outcome))
+    assert outcome.exit_code == api.EXIT_OK, "\n".join(failures(outcome))
     assert all(v.status == "pass" for t in outcome.trials for v in t.verdicts)
 
 
 def test_each_fault_fails_exactly_the_matching_expectations_on_the_clinic(tmp_path: Path) -> None:
-    async def run_all() -> list[RunOutcome]:
-        slots = asyncio.Semaphore(RUNS_AT_ONCE)
-
-        async def run(index: int, fault: str, scenarios: dict[str, set[str]]) -> RunOutcome:
-            await asyncio.sleep(index * STAGGER_S)
-            async with slots:
-                return await api.run_async(
-                    [SCENARIOS / f"{name}.yaml" for name in scenarios], faults=[fault],
-                    concurrency=CALLS_PER_RUN, out_dir=tmp_path / fault)
-
-        return await asyncio.gather(*(run(i, fault, scenarios)
-                                      for i, (fault, scenarios) in enumerate(MUTATIONS.items())))
-
-    results = dict(zip(MUTATIONS, asyncio.run(run_all()), strict=True))
-    print("\nfault × expectation kind (failed/graded), clinic\n" + _table(results))
+    results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE)
+    print("\nfault × expectation kind (failed/graded), clinic\n" + table(results))
     for fault, outcome in results.items():
-        errored = [f for f in _failures(outcome) if "errored" in f]
+        errored = [f for f in failures(outcome) if "errored" in f]
         assert errored == [], f"{fault}: {errored}"
         # scenario names carry the domain's prefix; the table is keyed by file
         failed = {k.removeprefix("clinic-"): v
-                  for k, v in _kinds(outcome, {"fail", "error"}).items()}
+                  for k, v in kinds(outcome, {"fail", "error"}).items()}
         not_applicable = {k.removeprefix("clinic-"): v
-                          for k, v in _kinds(outcome, {"not_applicable"}).items()}
-        report = f"{fault}:\n" + "\n".join(_failures(outcome))
+                          for k, v in kinds(outcome, {"not_applicable"}).items()}
+        report = f"{fault}:\n" + "\n".join(failures(outcome))
         assert failed == MUTATIONS[fault], report
         expected_na = NOT_APPLICABLE.get(fault, {})
         assert not_applicable == {s: expected_na.get(s, set()) for s in MUTATIONS[fault]}, report

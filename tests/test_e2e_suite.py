@@ -18,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from fault_table import failures, kinds, run_faults, table
 
 from harness import api
 from harness.report import RunOutcome
@@ -112,70 +113,25 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
 """fault → scenario → the expectation kinds that must fail; every other expectation passes."""
 
 RUNS_AT_ONCE = 4
-CALLS_PER_RUN = 2
-"""At most 8 calls at once: the latency limits of the suite hold with that much company on two
-cores (the fault-free suite runs 4 at once, ``harness run``'s default)."""
-STAGGER_S = 2.0
-
-def _kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:
-    return {t.scenario: {v.kind for v in t.verdicts if v.status in status}
-            for t in outcome.trials}
-
-
-def _failures(outcome: RunOutcome) -> list[str]:
-    return [f"{t.scenario}: {t.outcome} {t.error or ''}".strip() + "".join(
-        f"\n    {v.kind}: {v.summary}" for v in t.failing) for t in outcome.trials
-        if t.outcome != "passed"]
 
 
 def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run) -> None:
     outcome = example_suite_run
     names = {p.stem for p in SCENARIOS.glob("[!_]*.yaml")}
     assert {t.scenario for t in outcome.trials} == names
-    assert outcome.exit_code == api.EXIT_OK, "\n".join(_failures(outcome))
+    assert outcome.exit_code == api.EXIT_OK, "\n".join(failures(outcome))
     assert all(v.status == "pass" for t in outcome.trials for v in t.verdicts)
     assert (outcome.run_dir / "index.html").is_file() and outcome.junit_xml.is_file()
 
 
-def _table(results: dict[str, RunOutcome]) -> str:
-    """Fault × expectation kind: how many graded expectations failed / how many there were."""
-    kinds = sorted({v.kind for o in results.values() for t in o.trials for v in t.verdicts})
-    rows = [["fault", *kinds]]
-    for fault, outcome in results.items():
-        failed: Counter[str] = Counter()
-        graded: Counter[str] = Counter()
-        for t in outcome.trials:
-            for v in t.verdicts:
-                graded[v.kind] += 1
-                failed[v.kind] += v.status == "fail"
-        rows.append([fault, *(f"{failed[k]}/{graded[k]}" if graded[k] else "·" for k in kinds)])
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
-
-
 def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
-    async def run_all() -> list[RunOutcome]:
-        slots = asyncio.Semaphore(RUNS_AT_ONCE)
-
-        async def run(index: int, fault: str, scenarios: dict[str, set[str]]) -> RunOutcome:
-            # Staggered starts: calls that start together end their turns together, and their
-            # transcriptions would queue for the recogniser all at once.
-            await asyncio.sleep(index * STAGGER_S)
-            async with slots:
-                return await api.run_async(
-                    [SCENARIOS / f"{name}.yaml" for name in scenarios], faults=[fault],
-                    concurrency=CALLS_PER_RUN, out_dir=tmp_path / fault.split("=")[0])
-
-        return await asyncio.gather(*(run(i, fault, scenarios)
-                                      for i, (fault, scenarios) in enumerate(MUTATIONS.items())))
-
-    results = dict(zip(MUTATIONS, asyncio.run(run_all()), strict=True))
-    print("\nfault × expectation kind (failed/graded)\n" + _table(results))
+    results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE)
+    print("\nfault × expectation kind (failed/graded)\n" + table(results))
     for fault, outcome in results.items():
-        errored = [f for f in _failures(outcome) if "errored" in f]
+        errored = [f for f in failures(outcome) if "errored" in f]
         assert errored == [], f"{fault}: {errored}"
-        failed = _kinds(outcome, {"fail", "error"})
-        report = f"{fault}:\n" + "\n".join(_failures(outcome))
+        failed = kinds(outcome, {"fail", "error"})
+        report = f"{fault}:\n" + "\n".join(failures(outcome))
         assert failed == MUTATIONS[fault], report
 
 
@@ -194,14 +150,14 @@ Every other expectation needs the agent to act and must fail (the README lists t
 
 def test_a_mute_agent_fails_every_trial_and_passes_nothing_it_had_to_do(tmp_path: Path) -> None:
     outcome = api.run([SCENARIOS], faults=["mute"], out_dir=tmp_path)
-    table: dict[str, Counter[str]] = {}
+    by_kind: dict[str, Counter[str]] = {}
     for t in outcome.trials:
         for v in t.verdicts:
-            table.setdefault(v.kind, Counter())[v.status] += 1
+            by_kind.setdefault(v.kind, Counter())[v.status] += 1
     print("\nmute: verdicts by kind\n" + "\n".join(
         f"{kind:28} " + ", ".join(f"{n} {s}" for s, n in sorted(c.items()))
-        for kind, c in sorted(table.items())))
-    assert {t.outcome for t in outcome.trials} == {"failed"}, "\n".join(_failures(outcome))
+        for kind, c in sorted(by_kind.items())))
+    assert {t.outcome for t in outcome.trials} == {"failed"}, "\n".join(failures(outcome))
     assert outcome.exit_code == api.EXIT_FAILED
     acted = [f"{t.scenario}: {v.kind} {v.params}" for t in outcome.trials for v in t.verdicts
              if v.status == "pass" and not SILENT_AGENT_MAY_PASS.get(v.kind, lambda p: False)(

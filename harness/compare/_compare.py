@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +26,7 @@ from harness.compare._spec import (
     check_faults,
 )
 from harness.errors import InputError
+from harness.folders import new_stamped_folder
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_ERRORED = 0, 1, 2, 3
 
@@ -113,18 +113,8 @@ def compare_runs(references: Sequence[str], *, out_dir: Path | None = None,
         sides = sides_from_folders(list(references))
     if out_dir is None:
         single = len(references) == 1 and store is None
-        out_dir = Path(references[0]) if single else _new_folder(Path("reports"), "compare")
+        out_dir = Path(references[0]) if single else new_stamped_folder(Path("reports"), "compare")
     return finish(sides, Path(out_dir), gate=gate, alpha=alpha)
-
-
-def _new_folder(parent: Path, prefix: str) -> Path:
-    stamp = datetime.now(UTC).strftime(f"{prefix}-%Y%m%d-%H%M%S")
-    path, n = parent / stamp, 1
-    while path.exists():
-        n += 1
-        path = parent / f"{stamp}-{n}"
-    path.mkdir(parents=True)
-    return path
 
 
 def resolve_variants(spec: ComparisonSpec, scenarios: list[Any]
@@ -171,18 +161,14 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
     scenarios' own time limit per trial."""
     from harness import api  # noqa: PLC0415
     from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
-    from harness.realtime.targets import parse_spec  # noqa: PLC0415
     from harness.runner import run_suite  # noqa: PLC0415
 
     gate = parse_gate(fail_if_worse if fail_if_worse is not None else spec.fail_if_worse)
-    if concurrency < 1:
-        raise InputError(f"concurrency must be at least 1, got {concurrency}",
-                         field="--concurrency")
+    api.check_run_options(target, spec.trials, concurrency, None)
     scenarios = api.load_scenarios([str(p) for p in spec.scenarios] or None)
     configs, faults = resolve_variants(spec, scenarios)
-    if any(faults.values()) and parse_spec(target)[0] != "local":
-        raise InputError("faults apply to the local reference agent only (target 'local'), "
-                         f"not to target {target!r}", field="faults")
+    api.check_run_options(target, spec.trials, concurrency,
+                          [f for fs in faults.values() for f in fs])
     folder = run_dir or api.new_run_dir(Path(out_dir))
     await run_suite(scenarios, out_dir=folder, target=target, trials=spec.trials,
                     concurrency=concurrency, variants=configs, variant_faults=faults,

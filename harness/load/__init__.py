@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import harness
+from harness.folders import new_stamped_folder
 from harness.load.driver import LoadProgress, describe, drive
 from harness.load.ramp import Level, parse_ramp
 from harness.load.report import (
@@ -26,7 +27,7 @@ from harness.load.report import (
     render_page,
 )
 from harness.runner.capture import write_text_atomic
-from harness.runner.suite import machine_info, target_label
+from harness.runner.results import machine_info, target_label
 from harness.scenario.models import Scenario
 
 __all__ = ["DEFAULT_JITTER_LIMIT_MS", "Level", "LoadOutcome", "LoadProgress", "parse_ramp",
@@ -52,16 +53,6 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _new_folder(out_dir: Path) -> Path:
-    stamp = datetime.now(UTC).strftime("load-%Y%m%d-%H%M%S")
-    path, n = out_dir / stamp, 1
-    while path.exists():
-        n += 1
-        path = out_dir / f"{stamp}-{n}"
-    path.mkdir(parents=True)
-    return path
-
-
 async def run_load_async(items: Iterable[str | Path | Scenario] | None, *, ramp: str | list[Level],
                          target: str = "local", out_dir: Path = Path("reports"),
                          jitter_limit_ms: float = DEFAULT_JITTER_LIMIT_MS,
@@ -74,7 +65,7 @@ async def run_load_async(items: Iterable[str | Path | Scenario] | None, *, ramp:
 
     levels = parse_ramp(ramp) if isinstance(ramp, str) else list(ramp)
     scenarios = load_scenarios(items)
-    folder = _new_folder(Path(out_dir))
+    folder = new_stamped_folder(Path(out_dir), "load")
     started = _now()
     try:
         calls = await drive(scenarios, levels, out_dir=folder, target=target,

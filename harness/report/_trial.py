@@ -11,7 +11,7 @@ from typing import Any, Literal
 from harness.recording import CALL_WAV, EVENTS_FILE, META_FILE, VERDICTS_FILE, Frame
 from harness.scoring import TurnMetrics, turn_metrics
 from harness.scoring.timeline import Timeline, build_timeline
-from harness.scoring.verdict import Verdict
+from harness.scoring.verdict import Verdict, statuses_by_kind
 
 Outcome = Literal["passed", "failed", "errored"]
 
@@ -62,10 +62,7 @@ class TrialOutcome:
     @property
     def kind_statuses(self) -> dict[str, list[str]]:
         """Expectation kind → the statuses of its verdicts in this trial."""
-        out: dict[str, list[str]] = {}
-        for v in self.verdicts:
-            out.setdefault(v.kind, []).append(v.status)
-        return out
+        return statuses_by_kind(self.verdicts)
 
     @property
     def failing(self) -> list[Verdict]:

@@ -6,12 +6,9 @@ Public API: :func:`run_suite` / :func:`run_suite_sync` (a whole suite into a run
 format is in :mod:`harness.recording`.
 """
 
+from harness.runner.results import RUN_FILE, ProgressEvent, RunResult, TrialResult
 from harness.runner.session import SessionOptions, TrialSession
 from harness.runner.suite import (
-    RUN_FILE,
-    ProgressEvent,
-    RunResult,
-    TrialResult,
     run_suite,
     run_suite_sync,
     run_trial,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import InputError
-from harness.runner.suite import RunResult, run_suite
+from harness.runner.results import RunResult
+from harness.runner.suite import run_suite
 from harness.runner.workers import run_suite_in_processes
 from harness.scenario.models import Scenario
 

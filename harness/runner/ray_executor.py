@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import InputError
-from harness.runner.suite import ProgressEvent, RunResult, TrialResult
+from harness.runner.results import ProgressEvent, RunResult, TrialResult
 from harness.runner.workers import (
     Message,
     ShardedRun,

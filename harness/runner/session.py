@@ -6,28 +6,7 @@ decides whether the next turn starts; the *receive* task feeds every received fr
 protocol state machine, records it, plays agent audio, interrupts playback on barge-in and answers
 tool calls from the mocks. Everything is recorded as it happens (:mod:`harness.runner.capture`).
 
-**When a turn starts** (its ``trigger`` in ``harness.turn.started``):
-
-- ``first``: the first turn starts once :data:`LEAD_IN_MS` of bed has been streamed and the agent
-  is idle (a greeting plays out first, plus the reaction gap).
-- ``after_agent`` (default): after an addressed turn, once the agent has answered it (a response
-  created after the caller's speech ended has completed; a cancelled one does not count),
-  everything it said has played out, no tool call or follow-up response is pending, and the
-  scenario's ``reaction_gap_ms`` has passed. After a silence or play turn the agent owes no
-  answer: the turn starts when the agent is idle, a reaction gap after the previous turn (or the
-  agent's audio) ended.
-- ``barge_in``: ``barge_in.at_agent_ms`` of agent playback after the first audible onset since
-  the previous turn ended, while the agent is still audible. If the agent finishes before that
-  point the turn starts as ``after_agent``.
-- ``after_ms``: that long after the previous turn's last chunk (from the stream start for the
-  first turn), whatever the agent does.
-- ``when_agent_says``: once the agent's transcript since the previous turn ended matches the
-  pattern, and the agent is then idle a reaction gap later (the caller answers what was said).
-- ``timeout``: none of the above within ``turn_timeout_ms`` of the previous turn's end.
-
-After the last turn the session closes once the agent is idle: a reaction gap after it answered an
-addressed last turn, otherwise after ``idle_timeout_ms`` of quiet (no audio, no tool call, no
-event that starts or ends a response).
+**When a turn starts** and when the session closes: :mod:`harness.runner.turns`.
 
 **Barge-in**: on ``input_audio_buffer.speech_started`` while agent audio plays (or, with turn
 detection off, when an addressed turn starts), playback stops at once and
@@ -42,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -91,6 +69,7 @@ from harness.runner.capture import RecordingWriter
 from harness.runner.pacing import Pacer
 from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.tools import answer_call
+from harness.runner.turns import TurnState, TurnTriggers
 from harness.scenario.models import AgentConfig, Scenario
 
 LEAD_IN_MS = 500.0
@@ -109,15 +88,6 @@ class SessionOptions:
     lead_in_ms: float = LEAD_IN_MS
     setup_timeout_s: float = SETUP_TIMEOUT_S
     turn_timeout_ms: float = TURN_TIMEOUT_MS
-
-
-@dataclass
-class _TurnState:
-    index: int
-    start_ms: float
-    end_ms: float
-    speech_end_ms: float | None
-    addressed: bool
 
 
 @dataclass
@@ -140,7 +110,7 @@ def _classify_setup_error(err: ServerError, target: Target) -> TargetError:
                            f"{err.code + ': ' if err.code else ''}{err.message}")
 
 
-class TrialSession:
+class TrialSession(TurnTriggers):
     """Runs one scenario trial on an open connection and records it (see the module docstring)."""
 
     def __init__(self, *, scenario: Scenario, config: AgentConfig, script: Any,
@@ -170,7 +140,7 @@ class TrialSession:
         self._done = asyncio.Event()
         self.stream_start_ms: float | None = None
         self.next_turn = 0
-        self.turns: list[_TurnState] = []
+        self.turns: list[TurnState] = []
         self.transcript: list[tuple[float, str]] = []
         self._says_matched_ms: float | None = None
         self.tool_counts: dict[str, int] = defaultdict(int)
@@ -416,30 +386,6 @@ class TrialSession:
         finally:
             pacer.leave(start_ns, chunk_ns)
 
-    def _idle(self, prev: _TurnState | None) -> bool:
-        """Nothing the caller would wait for: no agent audio, no tool call or follow-up pending.
-
-        A response in progress counts after an addressed turn (the agent is working on the
-        answer) and when it follows up tool outputs; after a silence or play turn the caller does
-        not wait on a response the agent opened and holds without speaking.
-        """
-        if self.playback.active() or self.awaiting_response or any(self.pending.calls.values()):
-            return False
-        waiting_on = self.protocol.in_progress()
-        if prev is not None and not prev.addressed:
-            waiting_on = [r for r in waiting_on if r.id in self.follow_ups]
-        return not waiting_on
-
-    def _quiet_since(self, ref: float) -> float:
-        return max(ref, self.last_agent_activity_ms, self.playback.last_end_ms())
-
-    def _answered(self, turn: _TurnState) -> bool:
-        """A response created after the turn's speech ended has finished (not cancelled)."""
-        since = turn.speech_end_ms if turn.speech_end_ms is not None else turn.start_ms
-        return any(r.first_seen_ms >= since and not r.in_progress
-                   and r.status in ("completed", "incomplete")
-                   for r in self.protocol.responses.values())
-
     async def _tick(self, now: float, at: float) -> bool:
         """Between turns: start the next turn if it is due. True when the session should close.
 
@@ -465,39 +411,6 @@ class TrialSession:
             await self._start_turn(now, trigger)
         return False
 
-    def _trigger(self, now: float, at: float, prev: _TurnState | None, gap: float) -> str | None:
-        turn = self.scenario.turns[self.next_turn]
-        assert self.stream_start_ms is not None
-        ref = prev.end_ms if prev is not None else self.stream_start_ms
-        if turn.after_ms is not None:
-            return "after_ms" if at >= ref + turn.after_ms else None
-        if at >= ref + self.opt.turn_timeout_ms:
-            return "timeout"
-        idle = self._idle(prev)
-        if prev is None:
-            ready = idle and at >= max(self.stream_start_ms + self.opt.lead_in_ms,
-                                        self._quiet_since(ref) + (gap if self.playback.items
-                                                                  else 0.0))
-            return "first" if ready else None
-        answered = not prev.addressed or self._answered(prev)
-        after_agent = idle and answered and at >= self._quiet_since(ref) + gap
-        if turn.barge_in is not None:
-            played = self.playback.played_since_onset(ref, at)
-            if (played is not None and played >= turn.barge_in.at_agent_ms
-                    and self.playback.audible_at(at)):
-                return "barge_in"
-            return "after_agent" if after_agent else None
-        if turn.when_agent_says is not None:
-            if self._says_matched_ms is None:
-                said = "".join(text for t, text in self.transcript if t >= ref)
-                if re.search(turn.when_agent_says, said):
-                    self._says_matched_ms = now
-            if self._says_matched_ms is not None and idle and \
-                    at >= self._quiet_since(self._says_matched_ms) + gap:
-                return "when_agent_says"
-            return None
-        return "after_agent" if after_agent else None
-
     async def _start_turn(self, now: float, trigger: str) -> None:
         index = self.next_turn
         turn = self.scenario.turns[index]
@@ -515,7 +428,7 @@ class TrialSession:
         onset = getattr(audio, "speech_onset_sample", None)
         end = getattr(audio, "speech_end_sample", None)
         pauses = [(at(a), at(b)) for a, b in getattr(audio, "pauses", [])]
-        state = _TurnState(index, send_ms(start, active.first_chunk),
+        state = TurnState(index, send_ms(start, active.first_chunk),
                            send_ms(start, active.last_chunk), at(end), turn.addressed)
         self.turns.append(state)
         self.next_turn += 1

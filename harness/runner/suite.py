@@ -17,16 +17,11 @@ import gc
 import hashlib
 import inspect
 import json
-import os
-import platform
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -35,83 +30,23 @@ from harness.errors import HarnessError, InputError, TargetError
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.targets import Target, local_target, parse_spec, resolve_target
 from harness.recording import RecordingMeta, TrialEnded
-from harness.runner.capture import RecordingWriter, in_track_writer, write_json_atomic
+from harness.runner.capture import RecordingWriter, in_track_writer
+from harness.runner.results import (
+    ProgressEvent,
+    RunResult,
+    TrialResult,
+    TrialStatus,
+    _now_iso,
+    machine_info,
+    new_run,
+    write_run_file,
+)
 from harness.runner.session import SessionOptions, TrialSession
 from harness.scenario.models import AgentConfig, Scenario
 
-RUN_SCHEMA_VERSION = 1
-RUN_FILE = "run.json"
 RETRY_BASE_DELAY_S = 0.5
 
-TrialStatus = Literal["completed", "errored", "incomplete"]
-
-
-@dataclass
-class TrialResult:
-    """How one trial ended. ``path`` is relative to the run folder (``cancel-order/trial-0``)."""
-
-    scenario: str
-    scenario_file: str | None
-    variant: str | None
-    trial: int
-    path: str
-    status: TrialStatus
-    error: str | None = None
-    duration_s: float = 0.0
-    attempts: int = 0
-    recording_dir: Path | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"scenario": self.scenario, "scenario_file": self.scenario_file,
-                "variant": self.variant, "trial": self.trial, "path": self.path,
-                "status": self.status, "error": self.error,
-                "duration_s": round(self.duration_s, 3)}
-
-
-@dataclass
-class RunResult:
-    """A finished (or stopped) suite run."""
-
-    run_dir: Path
-    run_id: str
-    target: str
-    started_at: str
-    finished_at: str | None
-    trials: list[TrialResult] = field(default_factory=list)
-
-    @property
-    def errored(self) -> list[TrialResult]:
-        return [t for t in self.trials if t.status == "errored"]
-
-    @property
-    def completed(self) -> list[TrialResult]:
-        return [t for t in self.trials if t.status == "completed"]
-
-
-@dataclass
-class ProgressEvent:
-    """For a progress bar: ``kind`` says what happened; ``done``/``total`` count trials."""
-
-    kind: Literal["run_started", "trial_started", "trial_retry", "trial_finished",
-                  "run_finished"]
-    done: int
-    total: int
-    scenario: str | None = None
-    variant: str | None = None
-    trial: int | None = None
-    status: str | None = None
-    message: str | None = None
-
-
 # --------------------------------------------------------------------------- helpers
-
-
-@functools.lru_cache(maxsize=1)
-def machine_info() -> dict[str, Any]:
-    """What the numbers of a run depend on (no user names, no paths)."""
-    return {"platform": platform.platform(), "python": platform.python_version(),
-            "machine": platform.machine(), "cpu_count": os.cpu_count(),
-            "node": platform.node()}
 
 
 def _hash(data: Any) -> str:
@@ -121,10 +56,6 @@ def _hash(data: Any) -> str:
 
 def _scenario_json(scenario: Scenario) -> dict[str, Any]:
     return scenario.model_dump(mode="json", serialize_as_any=True)
-
-
-def _now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 async def _maybe_await(value: Any) -> Any:
@@ -399,27 +330,6 @@ def planned_result(planned: PlannedTrial, out_dir: Path) -> TrialResult:
     path = _trial_path(s, v, k)
     return TrialResult(s.name, str(s.source) if s.source else None, v, k, path, "incomplete",
                        "not run", recording_dir=Path(out_dir) / path)
-
-
-def target_label(target: str, dialect: str | None = None) -> str:
-    """How ``run.json`` names the target: a URL may carry a key in its query, the label not."""
-    name, _ = parse_spec(target, dialect)
-    return Target("", name).safe_url if "://" in name else target
-
-
-def new_run(out_dir: Path, target: str, dialect: str | None = None) -> RunResult:
-    """A run that starts now, with a fresh id."""
-    return RunResult(Path(out_dir), uuid.uuid4().hex[:12], target_label(target, dialect),
-                     _now_iso(), None)
-
-
-def write_run_file(run: RunResult, faults: list[str]) -> None:
-    """Write ``run.json`` for ``run`` as its trials stand (atomically: readers never see half)."""
-    write_json_atomic(run.run_dir / RUN_FILE, {
-        "schema_version": RUN_SCHEMA_VERSION, "run_id": run.run_id,
-        "started_at": run.started_at, "finished_at": run.finished_at, "target": run.target,
-        "harness_version": harness.__version__, "machine": machine_info(),
-        "faults": faults, "trials": [t.to_json() for t in run.trials]})
 
 
 async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "local",

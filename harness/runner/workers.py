@@ -25,19 +25,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.runner.session import SessionOptions
-from harness.runner.suite import (
-    LocalAgentStarter,
+from harness.runner.results import (
     ProgressEvent,
     RunResult,
     TrialResult,
-    VariantConfig,
     _now_iso,
     new_run,
+    write_run_file,
+)
+from harness.runner.session import SessionOptions
+from harness.runner.suite import (
+    LocalAgentStarter,
+    VariantConfig,
     plan_trials,
     planned_result,
     run_suite,
-    write_run_file,
 )
 from harness.scenario.models import Scenario
 

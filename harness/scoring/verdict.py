@@ -47,3 +47,12 @@ class Verdict(BaseModel):
     @property
     def passed(self) -> bool:
         return self.status == "pass"
+
+
+def statuses_by_kind(verdicts: list[Any]) -> dict[str, list[str]]:
+    """Expectation kind → the statuses of its verdicts, in order (anything with ``kind`` and
+    ``status``: verdicts as scored or as stored)."""
+    out: dict[str, list[str]] = {}
+    for v in verdicts:
+        out.setdefault(v.kind, []).append(v.status)
+    return out

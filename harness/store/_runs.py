@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.report import run_statistics
 from harness.report._statistics import cluster_name, kind_passed
+from harness.scoring.verdict import statuses_by_kind
 
 TURN_METRICS = ("voice_to_voice_ms", "first_audio_ms", "endpointing_ms", "dead_air_ms")
 
@@ -57,10 +58,7 @@ class StoredTrial:
 
     @property
     def kind_statuses(self) -> dict[str, list[str]]:
-        out: dict[str, list[str]] = {}
-        for v in self.verdicts:
-            out.setdefault(v.kind, []).append(v.status)
-        return out
+        return statuses_by_kind(self.verdicts)
 
 
 @dataclass

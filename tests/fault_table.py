@@ -1,0 +1,69 @@
+"""Mutation runs shared by the end-to-end fault tables: one ``harness.api.run_async`` per fault,
+concurrently, and the fault × expectation-kind table they print."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+from harness import api
+from harness.report import RunOutcome
+
+CALLS_PER_RUN = 2
+"""At most ``runs_at_once × CALLS_PER_RUN`` calls at once: the suites' latency limits hold with 8
+calls on two cores (the fault-free suite runs 4 at once, ``harness run``'s default)."""
+STAGGER_S = 2.0
+"""Staggered starts: calls that start together end their turns together, and their
+transcriptions would queue for the recogniser all at once."""
+
+
+def run_faults(scenarios: Path, mutations: dict[str, dict[str, set[str]]], out: Path, *,
+               runs_at_once: int) -> dict[str, RunOutcome]:
+    """Each fault's scenarios (``mutations``: fault → scenario file stem → kinds) with that
+    fault switched on, ``runs_at_once`` runs at a time; fault → its outcome."""
+
+    async def run_all() -> list[RunOutcome]:
+        slots = asyncio.Semaphore(runs_at_once)
+
+        async def run(index: int, fault: str, names: dict[str, set[str]]) -> RunOutcome:
+            await asyncio.sleep(index * STAGGER_S)
+            async with slots:
+                return await api.run_async(
+                    [scenarios / f"{name}.yaml" for name in names], faults=[fault],
+                    concurrency=CALLS_PER_RUN, out_dir=out / fault.split("=")[0])
+
+        return await asyncio.gather(*(run(i, fault, names)
+                                      for i, (fault, names) in enumerate(mutations.items())))
+
+    return dict(zip(mutations, asyncio.run(run_all()), strict=True))
+
+
+def kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:
+    """Scenario → the expectation kinds whose verdicts have one of ``status``."""
+    return {t.scenario: {v.kind for v in t.verdicts if v.status in status}
+            for t in outcome.trials}
+
+
+def failures(outcome: RunOutcome) -> list[str]:
+    """Each trial that did not pass, with its failing verdicts: for assertion messages."""
+    return [f"{t.scenario}: {t.outcome} {t.error or ''}".strip() + "".join(
+        f"\n    {v.kind}: {v.summary}" for v in t.failing) for t in outcome.trials
+        if t.outcome != "passed"]
+
+
+def table(results: dict[str, RunOutcome]) -> str:
+    """Fault × expectation kind: how many graded expectations failed / how many there were."""
+    all_kinds = sorted({v.kind for o in results.values() for t in o.trials for v in t.verdicts})
+    rows = [["fault", *all_kinds]]
+    for fault, outcome in results.items():
+        failed: Counter[str] = Counter()
+        graded: Counter[str] = Counter()
+        for t in outcome.trials:
+            for v in t.verdicts:
+                graded[v.kind] += 1
+                failed[v.kind] += v.status == "fail"
+        rows.append([fault, *(f"{failed[k]}/{graded[k]}" if graded[k] else "·"
+                              for k in all_kinds)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
