@@ -63,6 +63,8 @@ class ShardSpec:
     concurrency: int = 4
     faults: list[str] = field(default_factory=list)
     variants: dict[str, VariantConfig] | None = None
+    variant_faults: dict[str, list[str]] | None = None
+    interleave: bool = False
     session_timeout_s: float | None = None
     retries: int = 2
     dialect: str | None = None
@@ -91,7 +93,8 @@ async def run_shard_async(spec: ShardSpec, send: Callable[[Message], None]) -> N
     await run_suite(
         spec.scenarios, out_dir=spec.out_dir, target=spec.target, trials=spec.trials,
         concurrency=spec.concurrency, faults=spec.faults, variants=spec.variants,
-        on_progress=progress, on_trial_done=lambda r: send(("trial", r)),
+        variant_faults=spec.variant_faults, interleave=spec.interleave, on_progress=progress,
+        on_trial_done=lambda r: send(("trial", r)),
         session_timeout_s=spec.session_timeout_s, retries=spec.retries, dialect=spec.dialect,
         options=spec.options, local_agent=spec.local_agent, shard=(spec.index, spec.count))
     send(("done", None))

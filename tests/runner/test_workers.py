@@ -16,6 +16,7 @@ from harness import api
 from harness.errors import InputError
 from harness.recording import Recording
 from harness.runner.executors import run_suite_with
+from harness.runner.workers import shard_specs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -100,3 +101,24 @@ def test_example_scenarios_give_the_same_verdicts_with_two_workers(tmp_path, mon
     assert [t.run_status for t in two.trials] == ["completed"] * len(names)
     assert verdicts(two) == verdicts(one) and all(verdicts(one).values())
     assert two.exit_code == one.exit_code
+
+
+def test_variants_interleave_across_worker_processes(tmp_path):
+    suite = _suite()[:1]
+    config = suite[0].agent_config
+    specs = shard_specs(suite, 2, out_dir=tmp_path, concurrency=2, trials=2,
+                        variants={"A": config, "B": config},
+                        variant_faults={"B": ["no_preamble"]}, interleave=True)
+    assert [(s.variant_faults, s.interleave) for s in specs] == \
+        [({"B": ["no_preamble"]}, True)] * 2
+
+    async def go():
+        async with ScriptedServer(Behaviour(reply_ms=300)) as srv:
+            return await run_suite_with(
+                suite, workers=2, out_dir=tmp_path, target=srv.url, trials=2, concurrency=2,
+                variants={"A": config, "B": config}, interleave=True, session_timeout_s=60)
+
+    run = asyncio.run(go())
+    assert sorted((t.variant, t.trial, t.status) for t in run.trials) == [
+        ("A", 0, "completed"), ("A", 1, "completed"), ("B", 0, "completed"),
+        ("B", 1, "completed")]
