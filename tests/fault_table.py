@@ -18,25 +18,28 @@ STAGGER_S = 2.0
 transcriptions would queue for the recogniser all at once."""
 
 
-def run_faults(scenarios: Path, mutations: dict[str, dict[str, set[str]]], out: Path, *,
-               runs_at_once: int) -> dict[str, RunOutcome]:
+async def run_faults_async(scenarios: Path, mutations: dict[str, dict[str, set[str]]],
+                           out: Path, *, runs_at_once: int) -> dict[str, RunOutcome]:
     """Each fault's scenarios (``mutations``: fault → scenario file stem → kinds) with that
     fault switched on, ``runs_at_once`` runs at a time; fault → its outcome."""
+    slots = asyncio.Semaphore(runs_at_once)
 
-    async def run_all() -> list[RunOutcome]:
-        slots = asyncio.Semaphore(runs_at_once)
+    async def run(index: int, fault: str, names: dict[str, set[str]]) -> RunOutcome:
+        await asyncio.sleep(index * STAGGER_S)
+        async with slots:
+            return await api.run_async(
+                [scenarios / f"{name}.yaml" for name in names], faults=[fault],
+                concurrency=CALLS_PER_RUN, out_dir=out / fault.split("=")[0])
 
-        async def run(index: int, fault: str, names: dict[str, set[str]]) -> RunOutcome:
-            await asyncio.sleep(index * STAGGER_S)
-            async with slots:
-                return await api.run_async(
-                    [scenarios / f"{name}.yaml" for name in names], faults=[fault],
-                    concurrency=CALLS_PER_RUN, out_dir=out / fault.split("=")[0])
-
-        return await asyncio.gather(*(run(i, fault, names)
+    outcomes = await asyncio.gather(*(run(i, fault, names)
                                       for i, (fault, names) in enumerate(mutations.items())))
+    return dict(zip(mutations, outcomes, strict=True))
 
-    return dict(zip(mutations, asyncio.run(run_all()), strict=True))
+
+def run_faults(scenarios: Path, mutations: dict[str, dict[str, set[str]]], out: Path, *,
+               runs_at_once: int) -> dict[str, RunOutcome]:
+    """:func:`run_faults_async` for a test without an event loop."""
+    return asyncio.run(run_faults_async(scenarios, mutations, out, runs_at_once=runs_at_once))
 
 
 def kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:

@@ -5,12 +5,14 @@ expectations fail, as on the example suite."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
-from fault_table import failures, kinds, run_faults, table
+from fault_table import failures, kinds, run_faults_async, table
 
 from harness import api
+from harness.report import RunOutcome
 
 pytestmark = pytest.mark.slow
 
@@ -43,18 +45,33 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
 """fault → scenario file → the expectation kinds that must fail; every other one passes."""
 
 NOT_APPLICABLE: dict[str, dict[str, set[str]]] = {}
-RUNS_AT_ONCE = 3
+RUNS_AT_ONCE = 2
+"""Fault runs at a time, beside the fault-free run's 4 calls: 8 calls at most."""
 
 
-def test_the_clinic_passes_against_the_fault_free_agent(tmp_path: Path) -> None:
-    outcome = api.run([SCENARIOS], out_dir=tmp_path)
+@pytest.fixture(scope="module")
+def clinic_runs(tmp_path_factory: pytest.TempPathFactory
+                ) -> tuple[RunOutcome, dict[str, RunOutcome]]:
+    """The fault-free run and the fault runs of the clinic, at the same time."""
+    out = tmp_path_factory.mktemp("clinic")
+
+    async def both() -> tuple[RunOutcome, dict[str, RunOutcome]]:
+        return await asyncio.gather(
+            api.run_async([SCENARIOS], out_dir=out / "fault-free"),
+            run_faults_async(SCENARIOS, MUTATIONS, out / "faults", runs_at_once=RUNS_AT_ONCE))
+
+    return asyncio.run(both())
+
+
+def test_the_clinic_passes_against_the_fault_free_agent(clinic_runs) -> None:
+    outcome, _ = clinic_runs
     assert len(outcome.trials) == len(list(SCENARIOS.glob("[!_]*.yaml"))) >= 8
     assert outcome.exit_code == api.EXIT_OK, "\n".join(failures(outcome))
     assert all(v.status == "pass" for t in outcome.trials for v in t.verdicts)
 
 
-def test_each_fault_fails_exactly_the_matching_expectations_on_the_clinic(tmp_path: Path) -> None:
-    results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE)
+def test_each_fault_fails_exactly_the_matching_expectations_on_the_clinic(clinic_runs) -> None:
+    _, results = clinic_runs
     print("\nfault × expectation kind (failed/graded), clinic\n" + table(results))
     for fault, outcome in results.items():
         errored = [f for f in failures(outcome) if "errored" in f]

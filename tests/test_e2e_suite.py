@@ -149,7 +149,9 @@ Every other expectation needs the agent to act and must fail (the README lists t
 
 
 def test_a_mute_agent_fails_every_trial_and_passes_nothing_it_had_to_do(tmp_path: Path) -> None:
-    outcome = api.run([SCENARIOS], faults=["mute"], out_dir=tmp_path)
+    # A mute agent never speaks: its calls wait out turn timeouts and cost little CPU, so they
+    # run 8 at a time.
+    outcome = api.run([SCENARIOS], faults=["mute"], out_dir=tmp_path, concurrency=8)
     by_kind: dict[str, Counter[str]] = {}
     for t in outcome.trials:
         for v in t.verdicts:

@@ -51,6 +51,12 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower()))
 
 
+def is_prompt_echo(text: str, prompt: str | None) -> bool:
+    """Whether a transcript is made only of the recogniser prompt's words: Whisper repeats its
+    prompt, whole or in part, on audio without speech (music, a TV), and nothing was said."""
+    return bool(prompt) and bool(_words(text)) and _words(text) <= _words(prompt or "")
+
+
 class Voice(Protocol):
     """What the listener needs of the responder (:class:`harness.agent.responder.Responder`)."""
 
@@ -420,8 +426,7 @@ class Listener:
         recognizer = await asyncio.to_thread(asr.get_recognizer, self.recogniser)
         text = await recognizer.transcribe(pcm, self.input_rate, prompt=prompt,
                                            language=settings.get("language"))
-        if prompt and _words(text) and _words(text) <= _words(prompt):
-            # Whisper repeats its prompt on audio without speech (music, a TV): nothing was said.
+        if is_prompt_echo(text, prompt):
             return ""
         return text
 

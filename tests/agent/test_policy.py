@@ -374,6 +374,9 @@ POLICY_FAULTS: dict[str, set[str]] = {
         "cancel-declined: no_tool_call(name='cancel_order')",
         "cancel-declined: transcript(must_say=['nothing'], "
         "must_not_say=['has been cancelled', 'is cancelled'])",
+        # Cancelled (and failed) one turn early, so the caller's "go ahead" meant for the
+        # confirmation answers the offer to retry: a second call.
+        "cancel-fails: tool_called(name='cancel_order', times=1)",
         # The email's read-back is the confirmation question itself.
         "update-email-spelled: entity_confirmed(entity='email', tool='update_email')",
         "update-email-spelled: confirmation_before_write(tool='update_email', "

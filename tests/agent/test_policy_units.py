@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from harness.agent.faults import Faults
+from harness.agent.listener import is_prompt_echo
 from harness.agent.policy import CallTool, Policy, Say, load_profile
 from harness.agent.server import tool_flags
 from harness.errors import InputError, InputErrors
@@ -384,13 +385,19 @@ def test_a_lone_thank_you_during_an_open_question_is_not_a_goodbye() -> None:
 
 def test_transcription_prompt_sets_the_scene_without_example_values() -> None:
     prompt = PROFILE.transcription_prompt or ""
-    assert "support desk" in prompt
+    setting = "A customer calls an online shop's support desk."
+    assert prompt.startswith(setting)
     # Example digits or letters in a prompt turn up in transcripts of noisy audio.
     assert find_readbacks(prompt) == []
-    # The recogniser repeats its prompt on music: mid-task that is no answer to act on.
+    # The recogniser repeats its prompt on music, whole or in part: the listener drops it...
+    for echo in (prompt, "Numbers are written as digits.", "support desk"):
+        assert is_prompt_echo(echo, prompt), echo
+    for said in ("The order number is 8, 3, 5, 2, 1.", "Yes, that's right.", "Hello?"):
+        assert not is_prompt_echo(said, prompt), said
+    # ...and the setting, mid-task, is no answer to act on for the policy either.
     p = policy()
     p.on_user_turn("Check order 8 3 5 2 1.")
-    assert p.on_user_turn(prompt) == [CallTool("wait_for_user", {})]
+    assert p.on_user_turn(setting) == [CallTool("wait_for_user", {})]
 
 
 def test_a_value_after_a_held_fragment_is_collected_even_with_a_no() -> None:

@@ -54,7 +54,8 @@ def _files(names: list[str]) -> list[Path]:
 @pytest.fixture(scope="session")
 def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The A/A run folder and the two live comparisons, recorded once for the whole session,
-    all at once (at most 8 calls at a time)."""
+    all at once (at most 8 calls at a time: 48 A/A calls 3 at a time, 24 preamble calls 2 at a
+    time and 48 latency calls 3 at a time end together)."""
     root = tmp_path_factory.mktemp("compare-e2e")
     # preambles: 6 scenarios × 2 trials give 12 discordant pairs if every preamble is lost
     terse = ComparisonSpec(scenarios=_files(PREAMBLE_SCENARIOS), trials=2,
@@ -70,11 +71,11 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
 
     async def all_runs() -> list[object]:
         return await asyncio.gather(
-            api.run_async(_files(A_A_SCENARIOS), trials=A_A_TRIALS, concurrency=4,
+            api.run_async(_files(A_A_SCENARIOS), trials=A_A_TRIALS, concurrency=3,
                           run_dir=root / "a-a", session_timeout_s=TIMEOUT_S),
             run_comparison_async(terse, concurrency=2, run_dir=root / "terse",
                                  session_timeout_s=TIMEOUT_S),
-            run_comparison_async(slow, concurrency=2, run_dir=root / "slow",
+            run_comparison_async(slow, concurrency=3, run_dir=root / "slow",
                                  session_timeout_s=TIMEOUT_S))
 
     a_a, terse_outcome, slow_outcome = asyncio.run(all_runs())

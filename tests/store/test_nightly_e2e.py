@@ -4,7 +4,7 @@ third run with 2 s of added latency (well above the noise of a loaded machine) m
 the same third night without the fault exits 0.
 
 Real calls in real time: two nights at once, then both versions of the third night at once
-(each against its own copy of the history), two calls in flight per night, so that the
+(each against its own copy of the history), three calls in flight per night, so that the
 nights compared ran under the same load.
 """
 
@@ -32,7 +32,7 @@ async def _nightly(store: Path, out: Path, *extra: str) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, "-c", "from harness.cli import main; main()", "nightly",
         *[str(ROOT / "scenarios" / f"{s}.yaml") for s in SCENARIOS],
-        "--trials", "1", "--concurrency", "2", "--store", str(store), "-o", str(out),
+        "--trials", "1", "--concurrency", "3", "--store", str(store), "-o", str(out),
         "--fail-on", GATE, *extra,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "COLUMNS": "220"})
