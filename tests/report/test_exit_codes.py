@@ -154,9 +154,11 @@ def test_agent_serve(tmp_path: Path) -> None:
     assert done.returncode == EXIT_USAGE, done.stderr
     assert "cannot listen on 127.0.0.1:" in done.stderr and "Traceback" not in done.stderr
     # Served, then stopped with Ctrl-C: a clean 0.
+    # As started from a terminal: a test run started in the background inherits SIGINT ignored.
     proc = subprocess.Popen(
         [sys.executable, "-c", "from harness.cli import main; main()", "agent", "serve",
-         "--port", str(_free_port())], stderr=subprocess.PIPE, text=True)
+         "--port", str(_free_port())], stderr=subprocess.PIPE, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
