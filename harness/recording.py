@@ -321,3 +321,31 @@ class Recording:
             raise FileNotFoundError(name)
         data, rate = sf.read(self.path / name, dtype="int16")
         return data, rate
+
+
+RUN_FILE = "run.json"
+
+
+def read_run_file(run_dir: Path) -> dict[str, Any]:
+    """``RUN_DIR/run.json`` with a ``trials`` list of objects, or one located InputError (a
+    path the system refuses, a file that is not JSON, trials of the wrong shape)."""
+    path = Path(run_dir) / RUN_FILE
+    try:
+        if not path.is_file():
+            raise InputError(f"not a run folder (no {RUN_FILE})", location=str(run_dir))
+        text = path.read_text(encoding="utf-8")
+    except (OSError, ValueError) as exc:  # a name too long, a NUL byte, unreadable, not UTF-8
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise InputError(f"cannot read {RUN_FILE}: {reason}", location=str(run_dir)) from None
+    try:
+        run = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{RUN_FILE} is not valid JSON: {exc.msg}",
+                         location=f"{path}:{exc.lineno}:{exc.colno}") from None
+    if not isinstance(run, dict) or not isinstance(run.get("trials"), list):
+        raise InputError(f"{RUN_FILE} has no 'trials' list", location=str(path))
+    for i, entry in enumerate(run["trials"]):
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise InputError(f"trial {i + 1} of {RUN_FILE} is not an object with a 'path'",
+                             location=str(path), field=f"trials[{i}]")
+    return run

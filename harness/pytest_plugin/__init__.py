@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 # the fixtures: pytest finds them in this module's namespace
+from harness.exit_codes import EXIT_ERRORED
 from harness.pytest_plugin._fixtures import (
     RealtimeTarget,
     ScenarioRun,
@@ -374,7 +375,7 @@ class _Calls:
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         if self._errored_items and session.exitstatus == pytest.ExitCode.TESTS_FAILED:
-            session.exitstatus = 3  # some scenario errored: the harness's exit-code contract
+            session.exitstatus = EXIT_ERRORED  # some scenario errored: the exit-code contract
         if self._batch is not None:
             self._batch.join()
         for agent in self._agents.values():

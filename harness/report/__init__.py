@@ -14,13 +14,12 @@ Public API:
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
 from harness.exit_codes import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, EXIT_USAGE, exit_code
+from harness.recording import read_run_file
 from harness.report._html import (
     PAGES_DIR,
     copy_assets,
@@ -69,17 +68,7 @@ class RunOutcome:
 
 def read_run(run_dir: Path) -> dict[str, Any]:
     """``RUN_DIR/run.json``, or a clear InputError."""
-    path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise InputError(f"not a run folder (no {RUN_FILE})", location=str(run_dir))
-    try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{RUN_FILE} is not valid JSON: {exc.msg}",
-                         location=f"{path}:{exc.lineno}:{exc.colno}") from None
-    if not isinstance(run, dict) or not isinstance(run.get("trials"), list):
-        raise InputError(f"{RUN_FILE} has no 'trials' list", location=str(path))
-    return run
+    return read_run_file(run_dir)
 
 
 def render_report(run_dir: Path) -> RunOutcome:

@@ -12,9 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from harness.errors import InputError
 from harness.exit_codes import exit_code
-from harness.recording import VERDICTS_FILE, Recording
+from harness.recording import VERDICTS_FILE, Recording, read_run_file
 from harness.scenario.models import AgentConfig, Expectation
 from harness.scoring._registry import ScoringContext, registry
 from harness.scoring.integrity import check_call_integrity
@@ -139,14 +138,7 @@ def score_run(run_dir: Path, *, workers: int | None = None) -> dict[str, list[Ve
     core from :data:`PARALLEL_FROM_TRIALS` trials on); results do not depend on the split.
     """
     run_dir = Path(run_dir)
-    run_file = run_dir / "run.json"
-    if not run_file.is_file():
-        raise InputError("not a run folder (no run.json)", location=str(run_dir))
-    try:
-        run = json.loads(run_file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"run.json is not valid JSON: {exc.msg}",
-                         location=f"{run_file}:{exc.lineno}:{exc.colno}") from None
+    run = read_run_file(run_dir)
     paths = [entry["path"] for entry in run.get("trials") or []
              if entry.get("path") and (run_dir / entry["path"] / "meta.json").is_file()]
     if workers is None:

@@ -123,6 +123,21 @@ def test_report(tmp_path: Path) -> None:
     assert runner.invoke(app, ["report", str(tmp_path / "nowhere")]).exit_code == EXIT_USAGE
 
 
+@pytest.mark.parametrize("command", ["score", "report"])
+def test_run_folders_the_system_refuses_or_of_the_wrong_shape_are_usage_errors(
+        tmp_path: Path, command: str) -> None:
+    shapes = {"trial-not-object": {"trials": [5]}, "no-trials": {"run_id": "x"},
+              "path-not-string": {"trials": [{"path": 3}]}}
+    for name, content in shapes.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text(json.dumps(content))
+    cases = [tmp_path / ("x" * 5000), *(tmp_path / name for name in shapes)]
+    for folder in cases:
+        done = harness(command, str(folder))
+        assert done.returncode == EXIT_USAGE, (folder.name[:20], done.stderr)
+        assert "Traceback" not in done.stderr and "run.json" in done.stderr, done.stderr
+
+
 def test_run_bad_input_and_errored(tmp_path: Path) -> None:
     good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
     good.write_text(GOOD)
