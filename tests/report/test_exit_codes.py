@@ -5,6 +5,7 @@ tests/report/test_run_e2e.py and tests/test_e2e_suite.py)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -136,6 +137,28 @@ def test_run_folders_the_system_refuses_or_of_the_wrong_shape_are_usage_errors(
         done = harness(command, str(folder))
         assert done.returncode == EXIT_USAGE, (folder.name[:20], done.stderr)
         assert "Traceback" not in done.stderr and "run.json" in done.stderr, done.stderr
+
+
+def test_run_passed_and_failed(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "tests" / "runner"))
+    from scripted import Behaviour, ScriptedServer  # noqa: PLC0415 - a test double's module
+
+    passes, fails = tmp_path / "passes.yaml", tmp_path / "fails.yaml"
+    passes.write_text(GOOD)
+    fails.write_text(GOOD.replace("no_tool_call: {name: cancel_order}",
+                                  "tool_called: {name: cancel_order}"))
+    assert "tool_called" in fails.read_text()
+
+    async def both() -> list[subprocess.CompletedProcess[str]]:
+        async with ScriptedServer(Behaviour(reply_ms=300)) as srv:
+            return [await asyncio.to_thread(harness, "run", str(path), "--target", srv.url,
+                                            "-o", str(tmp_path / path.stem))
+                    for path in (passes, fails)]
+
+    passed, failed = asyncio.run(both())
+    assert passed.returncode == EXIT_OK, passed.stdout + passed.stderr
+    assert failed.returncode == EXIT_FAILED, failed.stdout + failed.stderr
+    assert "1 failed" in failed.stdout
 
 
 def test_run_bad_input_and_errored(tmp_path: Path) -> None:
