@@ -1,0 +1,69 @@
+"""A run with k = 3 trials per scenario: the repeated-trial figures in summary.json, the
+flakiness section of the run report and the console, checked against hand-computed values."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from report_factory import errored_trial, failing_trial, passing_trial, write_run
+from rich.console import Console
+
+from harness.report import render_report
+from harness.report.console import print_summary
+
+
+def _renamed(run_dir: Path, entry: dict, scenario: str) -> dict:
+    """A trial of another scenario's recording, filed under ``scenario``."""
+    meta_path = run_dir / entry["path"] / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["scenario"] = scenario
+    meta_path.write_text(json.dumps(meta))
+    return {**entry, "scenario": scenario}
+
+
+def _run(run_dir: Path) -> Path:
+    # order-status: pass, pass, fail → flaky. cancel-order: fail × 3 → not flaky, pass^k 0.
+    # unreachable: one errored trial and two passes → rates over the 2 graded trials.
+    entries = [passing_trial(run_dir, "order-status/trial-0", 0),
+               passing_trial(run_dir, "order-status/trial-1", 1),
+               _renamed(run_dir, failing_trial(run_dir, "order-status/trial-2", 2),
+                        "order-status")]
+    entries += [failing_trial(run_dir, f"cancel-order/trial-{k}", k) for k in range(3)]
+    entries += [_renamed(run_dir, passing_trial(run_dir, f"lookup/trial-{k}", k), "lookup")
+                for k in range(2)]
+    entries.append(_renamed(run_dir, errored_trial(run_dir, "lookup/trial-2", 2), "lookup"))
+    return write_run(run_dir, entries)
+
+
+def test_repeated_trial_figures_everywhere(tmp_path: Path) -> None:
+    outcome = render_report(_run(tmp_path / "run"))
+    stats = json.loads((outcome.run_dir / "summary.json").read_text())["statistics"]
+    rows = {s["scenario"]: s for s in stats["scenarios"]}
+    assert stats["suite"]["k"] == 3 and stats["suite"]["scenarios"] == 3
+    order, cancel, lookup = rows["order-status"], rows["cancel-order"], rows["lookup"]
+    assert (order["n"], order["passed"], order["flaky"]) == (3, 2, True)
+    assert order["pass_at_k"] == 1.0 and order["pass_hat_k"] == 0.0  # C(2,3) = 0 of C(3,3)
+    assert round(order["pass_rate"]["value"], 4) == 0.6667
+    assert (cancel["n"], cancel["passed"], cancel["flaky"]) == (3, 0, False)
+    assert cancel["pass_at_k"] == 0.0 and cancel["pass_rate"]["high"] < 0.6  # Wilson, n = 3
+    assert (lookup["trials"], lookup["errored"], lookup["n"], lookup["passed"]) == (3, 1, 2, 2)
+    assert lookup["pass_at_k"] is None  # 2 graded trials cannot support k = 3
+    assert stats["suite"]["flaky_scenarios"] == ["order-status"]
+    # the suite's pass rate is the mean of the scenarios' rates: (2/3 + 0 + 1) / 3
+    assert round(stats["suite"]["pass_rate"]["value"], 4) == round((2 / 3 + 0 + 1) / 3, 4)
+    kinds = {k["kind"]: k for k in stats["kinds"]}
+    # graded in the one failing order-status trial and the three cancel-order trials
+    assert (kinds["confirmation_before_write"]["n"], kinds["confirmation_before_write"]["passed"],
+            kinds["confirmation_before_write"]["flaky_scenarios"]) == (4, 0, [])
+
+    html = (outcome.run_dir / "index.html").read_text()
+    assert "k = 3 trials per scenario" in html and html.count('class="badge flaky"') == 1
+
+    console = Console(record=True, width=200)
+    print_summary(outcome, console)
+    text = console.export_text()
+    assert "Flakiness over k=3 trials per scenario" in text
+    flaky_lines = [line for line in text.splitlines() if "flaky" in line and "│" in line]
+    assert len(flaky_lines) == 1 and "order-status" in flaky_lines[0]
+    assert "1 flaky scenario(s)" in text
