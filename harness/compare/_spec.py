@@ -201,7 +201,7 @@ def parse_variant_options(variants: list[str], overrides: list[str]
                              f"{', '.join(OVERRIDE_KEYS)}", field="--set")
         try:
             parsed = yaml.safe_load(value) if value.strip() else None
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, OverflowError, ValueError) as exc:
             raise InputError(f"{option!r}: the value is not valid YAML ({exc})", field="--set"
                              ) from None
         if key == "instructions":

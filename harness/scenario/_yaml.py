@@ -168,6 +168,12 @@ def load_yaml(path: Path, display: str | None = None) -> Document:
         raise InputError(f"YAML syntax error: {what}", location=where) from None
     except yaml.YAMLError as exc:
         raise InputError(f"YAML error: {exc}", location=file) from None
+    except (OverflowError, ValueError):
+        # PyYAML's scanner turns an escape such as "\UFFFFFFFF" into chr() unchecked
+        mark = loader.get_mark()
+        raise InputError("YAML syntax error: an escape names no character (a \\x, \\u or "
+                         "\\U code above U+10FFFF)",
+                         location=f"{file}:{mark.line + 1}:{mark.column + 1}") from None
     finally:
         loader.dispose()
     positions = Positions()

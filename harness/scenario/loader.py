@@ -289,7 +289,7 @@ def is_scenario_file(path: str | Path) -> bool:
         return False
     try:
         data = yaml.safe_load(text)
-    except yaml.YAMLError:
+    except (yaml.YAMLError, OverflowError, ValueError):  # the scanner's chr() is unchecked
         return all(re.search(rf"^{key}\s*:", text, re.M) for key in ("turns", "expect"))
     return isinstance(data, dict) and "turns" in data and "expect" in data
 
@@ -350,7 +350,7 @@ def _is_agent_config_file(path: Path) -> bool:
     """Whether a YAML file that is not a scenario looks like an agent config (by its keys)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, OverflowError, ValueError):
         return False
     return isinstance(data, dict) and bool(data) and set(data) <= set(AgentConfig.model_fields)
 

@@ -75,6 +75,10 @@ CASES = {
     "snr-out-of-range": (
         BASE.replace("name: bad-input\n", "name: bad-input\nnoise: {kind: babble, snr_db: 75}\n"),
         "{file}:2:31: noise.snr_db: Input should be less than or equal to 60"),
+    "escape-beyond-unicode": (  # found by bench/fuzz.py: PyYAML calls chr() unchecked
+        BASE.replace('  - say: "Yes."', '  - say: "Yes.\\UFFFFFFFF"'),
+        "{file}:6:17: YAML syntax error: an escape names no character (a \\x, \\u or \\U "
+        "code above U+10FFFF)"),
     "unknown-tool-in-expectation": (
         BASE.replace("name: lookup_order", "name: refund_order"),
         "{file}:9:25: expect[0].tool_called.name: 'refund_order' is not a tool of agent "
