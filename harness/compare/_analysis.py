@@ -149,6 +149,10 @@ def comparison_json(c: Any) -> dict[str, Any]:
             "low": _num(interval.low), "high": _num(interval.high), "level": interval.level},
         "median_difference": _num(c.median_difference),
         "p_value": _num(c.p_value), "p_adjusted": _num(c.p_adjusted),
+        "effect_size": _num(c.effect_size),
+        "effect_interval": None if c.effect_interval is None else {
+            "low": _num(c.effect_interval.low), "high": _num(c.effect_interval.high),
+            "level": c.effect_interval.level},
         "test": c.test, "wins": c.wins, "ties": c.ties, "losses": c.losses,
         "verdict": c.verdict,
         "min_detectable": _num(c.min_detectable),

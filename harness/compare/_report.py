@@ -132,6 +132,15 @@ def _p(x: float | None) -> str:
     return "<0.0001" if x < 1e-4 else f"{x:.4f}"
 
 
+def _effect(value: float | None, interval: dict[str, Any] | None) -> str:
+    if value is None:
+        return "—"
+    text = f"{value:+.2f}"
+    if interval is not None:
+        text += f" ({interval['low']:+.2f} to {interval['high']:+.2f})"
+    return text
+
+
 def _metric_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
     rows = []
     for m in pair["metrics"]:
@@ -146,6 +155,7 @@ def _metric_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{_fmt_value(interval['low'], kind, unit, True)} to "
                 f"{_fmt_value(interval['high'], kind, unit, True)}"),
             "median_text": _fmt_value(m["median_difference"], kind, unit, signed=True),
+            "effect_text": _effect(m["effect_size"], m["effect_interval"]),
             "mdd_text": detectable_text(m["min_detectable"], kind, unit),
             "p_text": _p(m["p_value"]), "p_adjusted_text": _p(m["p_adjusted"]),
             "verdict_class": {"better": "better", "worse": "worse"}.get(m["verdict"], "same"),

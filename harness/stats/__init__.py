@@ -11,7 +11,7 @@ here, so a pass rate, a percentile or a "worse" means the same thing everywhere.
 - Comparisons (B − A, paired by scenario): :func:`compare_binary`, :func:`compare_continuous`,
   :func:`decide` (Holm across metrics; better / worse / no detectable difference), and the tests
   underneath: :func:`mcnemar_exact`, :func:`sign_flip_test`, :func:`paired_bootstrap_ci`,
-  :func:`holm`, :func:`min_detectable_difference`.
+  :func:`holm`, :func:`min_detectable_difference`, :func:`effect_size_dz`.
 """
 
 from harness.stats._estimates import (
@@ -38,6 +38,7 @@ from harness.stats._paired import (
     compare_binary,
     compare_continuous,
     decide,
+    effect_size_dz,
     holm,
     mcnemar_exact,
     min_detectable_difference,
@@ -61,6 +62,7 @@ __all__ = [
     "compare_binary",
     "compare_continuous",
     "decide",
+    "effect_size_dz",
     "holm",
     "is_flaky",
     "mcnemar_exact",

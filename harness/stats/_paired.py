@@ -3,7 +3,8 @@
 Every difference is B − A, paired by scenario: d_s = metric_B(s) − metric_A(s). Pass/fail metrics
 use the exact McNemar test on discordant (scenario, trial) pairs when trials are paired, else a
 sign-flip permutation test on the d_s; continuous metrics use the sign-flip test. The interval is a
-bootstrap over scenarios of the mean d_s. :func:`decide` applies the Holm correction across the
+bootstrap over scenarios of the mean d_s. The standardised effect size is Cohen's d_z, mean(d_s) / sd(d_s),
+with its own bootstrap interval over scenarios. :func:`decide` applies the Holm correction across the
 metrics of one comparison and names a verdict only when the corrected test rejects *and* the
 interval excludes zero.
 """
@@ -77,6 +78,34 @@ def paired_bootstrap_ci(diffs: Sequence[float], *, level: float = DEFAULT_LEVEL,
                                resamples=resamples, seed=seed)
 
 
+def _d_z(d: np.ndarray, axis: int = -1) -> np.ndarray:
+    """d_z along ``axis``; a resample without spread is 0 when nothing moved, else ±inf."""
+    mean = np.mean(d, axis=axis)
+    sd = np.std(d, axis=axis, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(sd > 1e-12, mean / np.where(sd > 1e-12, sd, 1.0),
+                        np.where(np.abs(mean) > 1e-12, np.sign(mean) * np.inf, 0.0))
+
+
+def effect_size_dz(diffs: Sequence[float], *, level: float = DEFAULT_LEVEL,
+                   resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
+                   ) -> tuple[float | None, Interval | None]:
+    """Cohen's d_z of paired differences (mean over standard deviation, n − 1) and its
+    bootstrap interval over scenarios. ``None`` when fewer than two scenarios or no spread:
+    a standardised size is undefined when every scenario moved by the same amount."""
+    d = np.asarray(diffs, dtype=float)
+    if d.size < 2 or float(np.std(d, ddof=1)) < 1e-12:
+        return None, None
+    point = float(_d_z(d))
+    if d.size < 3:
+        return point, None
+    interval = _bootstrap_interval((d,), _d_z, vectorized=True, level=level,
+                                   resamples=resamples, seed=seed)
+    if interval is not None and not (math.isfinite(interval.low) and math.isfinite(interval.high)):
+        interval = None
+    return point, interval
+
+
 def holm(pvalues: Sequence[float]) -> list[float]:
     """Holm–Bonferroni adjusted p-values (step-down, monotone, capped at 1)."""
     m = len(pvalues)
@@ -115,6 +144,9 @@ class Comparison:
     median_difference: float | None
     """Median of B's scenario values minus median of A's."""
     p_value: float
+    effect_size: float | None
+    """Cohen's d_z of the scenario differences (B − A in units of their spread)."""
+    effect_interval: Interval | None
     wins: int
     """Scenarios where B is better."""
     ties: int
@@ -130,6 +162,7 @@ class Comparison:
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["interval"] = asdict(self.interval) if self.interval else None
+        out["effect_interval"] = asdict(self.effect_interval) if self.effect_interval else None
         return out
 
 
@@ -149,6 +182,7 @@ def _build(metric: str, a_values: np.ndarray, b_values: np.ndarray, diffs: np.nd
            alternative: Alternative, sd: float) -> Comparison:
     k = int(diffs.size)
     wins, ties, losses = _tally(diffs, higher_is_better)
+    effect, effect_interval = effect_size_dz(diffs) if k else (None, None)
     return Comparison(
         metric=metric, n_scenarios=k, n_pairs=n_pairs,
         mean_a=float(a_values.mean()) if k else None,
@@ -156,7 +190,7 @@ def _build(metric: str, a_values: np.ndarray, b_values: np.ndarray, diffs: np.nd
         difference=float(diffs.mean()) if k else None,
         interval=paired_bootstrap_ci(diffs) if k else None,
         median_difference=float(np.median(b_values) - np.median(a_values)) if k else None,
-        p_value=p_value, wins=wins, ties=ties, losses=losses,
+        p_value=p_value, effect_size=effect, effect_interval=effect_interval, wins=wins, ties=ties, losses=losses,
         min_detectable=min_detectable_difference(sd, k),
         higher_is_better=higher_is_better, test=test, alternative=alternative)
 

@@ -8,6 +8,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from harness.cli import main
@@ -73,6 +74,11 @@ def test_statistics_match_hand_computed_values() -> None:
     assert latency.p_value == pytest.approx(2 / 8)
     assert latency.median_difference == pytest.approx(1000 - 900)
     assert (latency.wins, latency.ties, latency.losses) == (0, 0, 3)
+    # Cohen's d_z: mean 116.67 over the sd of (200, 100, 50), 76.38
+    assert latency.effect_size == pytest.approx((350 / 3) / np.std([200, 100, 50], ddof=1))
+    # … whose interval is unbounded with three scenarios: 3 of 27 resamples repeat one scenario
+    # (no spread, d_z infinite), more than the 2.5 % tail
+    assert latency.effect_interval is None
     # Holm over the three metrics (passed, preamble, latency): the smallest p times 3, …
     ps = sorted(m.p_value for m in pair.metrics)
     adjusted = sorted(m.p_adjusted for m in pair.metrics)

@@ -35,6 +35,9 @@ def test_compare_report_in_chromium(tmp_path: Path) -> None:
         passed = page.locator('#metrics-B tr.metric[data-metric="passed"]')
         assert "100.0%" in passed.inner_text() and "50.0%" in passed.inner_text()
         assert passed.locator(".verdict-badge").inner_text() == "no detectable difference"
+        effect = outcome.pairs[0].metrics[0]
+        assert effect.metric == "passed" and effect.effect_size is not None
+        assert passed.locator("td.effect").inner_text().startswith(f"{effect.effect_size:+.2f}")
 
         assert page.locator("#matrix tbody tr").count() == 2
         assert page.locator("#matrix tr.flipped").get_attribute("data-scenario") == "flip"

@@ -9,6 +9,7 @@ from harness.stats import (
     compare_binary,
     compare_continuous,
     decide,
+    effect_size_dz,
     holm,
     mcnemar_exact,
     min_detectable_difference,
@@ -56,6 +57,29 @@ def test_min_detectable_difference_by_hand() -> None:
     # (z_0.975 + z_0.8) · sd / √n = (1.959964 + 0.841621) · 1 / 4
     assert min_detectable_difference(1.0, 16) == pytest.approx(0.700396, abs=1e-6)
     assert min_detectable_difference(1.0, 1) is None
+
+
+def test_effect_size_dz_by_hand() -> None:
+    # d = 1..5: mean 3, sd (n − 1) √2.5 = 1.5811; d_z = 1.8974
+    value, interval = effect_size_dz([1, 2, 3, 4, 5])
+    assert value == pytest.approx(3 / np.sqrt(2.5))
+    assert interval is not None and interval.low < value < interval.high
+    assert effect_size_dz([-1, -2, -3, -4, -5])[0] == pytest.approx(-3 / np.sqrt(2.5))
+    # every scenario moved by the same amount (or none moved): no standardised size
+    assert effect_size_dz([200, 200, 200]) == (None, None)
+    assert effect_size_dz([0, 0, 0]) == (None, None)
+    assert effect_size_dz([1.0]) == (None, None)
+
+
+def test_effect_size_interval_covers_the_true_dz() -> None:
+    # normal differences with mean 0.5 and sd 1 over 30 scenarios: d_z = 0.5
+    rng = np.random.default_rng(5)
+    covered, runs = 0, 300
+    for _ in range(runs):
+        _, interval = effect_size_dz(rng.normal(0.5, 1.0, 30), resamples=1000,
+                                     seed=int(rng.integers(1 << 30)))
+        covered += interval is not None and interval.contains(0.5)
+    assert covered / runs >= 0.90
 
 
 def test_paired_bootstrap_ci_covers_the_true_difference() -> None:
