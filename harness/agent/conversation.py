@@ -75,6 +75,7 @@ class Response:
     consumed_items: list[Item] = field(default_factory=list)
     input_tokens: tuple[int, int] = (0, 0)
     spoken: bool = False  # audio of it has been synthesised: the next sentence is not its head
+    delayed: bool = False  # the added_latency fault has held its first output back
 
     def public(self, status: str, status_details: Any = None,
                usage_block: Any = None) -> dict[str, Any]:

@@ -20,7 +20,8 @@ policy level (``harness.agent.policy``):
 
 server level (the rest of ``harness.agent``):
 
-- ``added_latency_ms=N``: every response starts N ms later.
+- ``added_latency_ms=N``: every response's first output (text, audio or tool call) leaves N ms after
+  it was ready.
 - ``ignore_barge_in``: the agent keeps talking when the caller starts speaking.
 - ``talk_over_noise``: non-addressed audio (noise, music, side talk) gets a spoken reply (the
   server opens its level gate; the policy answers what it would otherwise ignore).

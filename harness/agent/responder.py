@@ -121,9 +121,6 @@ class Responder:
     async def _run(self, response: Response) -> None:
         try:
             actions = self.injector.actions(await self._decide(response))
-            delay_ms = self.faults.added_latency_ms
-            if delay_ms and actions:
-                await asyncio.sleep(delay_ms / 1000.0)
             pending_text: list[str] = []
             for action in [*actions, None]:
                 if isinstance(action, Say):
@@ -133,6 +130,7 @@ class Responder:
                     await self._say(response, self.faults.spoken(" ".join(pending_text)))
                     pending_text = []
                 if isinstance(action, CallTool):
+                    await self._added_latency(response)
                     self.protocol.function_call(response, action.name, action.arguments)
         except asyncio.CancelledError:
             raise
@@ -214,6 +212,15 @@ class Responder:
         expired = await self.listener.hold(hold_ms)
         return list(policy.on_hold_expired()) if expired else []
 
+    async def _added_latency(self, response: Response) -> None:
+        """The ``added_latency_ms`` fault: the response's first output (text, audio or tool call)
+        leaves that much later than it was ready, so the delay adds to what the caller measures
+        exactly, whatever else the agent was busy with meanwhile."""
+        delay_ms = self.faults.added_latency_ms
+        if delay_ms and not response.delayed:
+            response.delayed = True
+            await asyncio.sleep(delay_ms / 1000.0)
+
     async def _say(self, response: Response, text: str) -> None:
         """Speak ``text``: transcript deltas, then the sentence's audio, paced faster than real
         time from the first delta on."""
@@ -225,6 +232,7 @@ class Responder:
         stream_start: float | None = None
         for sentence in tts.split_sentences(text):
             if not audio_out:
+                await self._added_latency(response)
                 protocol.text_sentence(response, item, sentence)
                 continue
             speech = self.injector.speech(
@@ -232,6 +240,7 @@ class Responder:
                                                     response.output_format),
                 response.output_format, head=not response.spoken)
             response.spoken = True
+            await self._added_latency(response)
             protocol.transcript_sentence(response, item, sentence)
             item.sentences.append((sent_ms, sent_ms + speech.duration_ms, sentence))
             pcm_parts.append(speech.pcm)

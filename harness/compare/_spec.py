@@ -39,7 +39,8 @@ class VariantSpec(Strict):
                           "server turn detection off")
     tools: list[ToolSpec] | None = Field(None, description="tools replacing the config's own")
     local_profile: str | None = Field(
-        None, description="dialogue profile of the local reference agent (name or file)")
+        None, description="dialogue profile of the local reference agent: a built-in name, or a "
+                          "file (relative to the comparison file)")
     faults: list[str] = Field(
         default_factory=list, description="faults of the local reference agent in this variant's "
                                           "calls, e.g. no_preamble or added_latency_ms=300")
@@ -109,6 +110,8 @@ def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str) -> 
                          field=f"variants.{name}.agent")
     update: dict[str, Any] = {}
     given = spec.model_fields_set
+    if spec.local_profile is not None:
+        _check_profile(spec.local_profile, name)
     for key in ("model", "voice", "local_profile", "tools"):
         if key in given and getattr(spec, key) is not None:
             update[key] = getattr(spec, key)
@@ -135,6 +138,22 @@ def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str) -> 
     return config
 
 
+def _check_profile(profile: str | None, name: str) -> None:
+    """A variant's ``local_profile`` names a file that exists or a built-in profile."""
+    if profile is None:
+        return
+    from harness.scenario._checks import BUILTIN_PROFILES_DIR, is_profile_file  # noqa: PLC0415
+
+    field = f"variants.{name}.local_profile"
+    if is_profile_file(profile):
+        if not Path(profile).is_file():
+            raise InputError(f"profile file not found: {profile}", field=field)
+    elif not (BUILTIN_PROFILES_DIR / f"{profile}.yaml").is_file():
+        known = ", ".join(sorted(p.stem for p in BUILTIN_PROFILES_DIR.glob("*.yaml")))
+        raise InputError(f"unknown agent profile {profile!r}; expected a YAML file or one of: "
+                         f"{known}", field=field)
+
+
 def check_faults(spec: VariantSpec, name: str) -> list[str]:
     """The variant's faults, checked against the local agent's fault names."""
     from harness.agent.faults import Faults  # noqa: PLC0415
@@ -152,6 +171,7 @@ def load_comparison(path: str | Path) -> ComparisonSpec:
     Raises :class:`InputErrors` naming file, line, field and what was expected.
     """
     from harness.scenario._errors import validation_errors  # noqa: PLC0415
+    from harness.scenario._checks import is_profile_file  # noqa: PLC0415
     from harness.scenario._yaml import load_yaml  # noqa: PLC0415
     path = Path(path)
     try:
@@ -170,10 +190,22 @@ def load_comparison(path: str | Path) -> ComparisonSpec:
     update: dict[str, Any] = {"scenarios": [_abs(folder, p) for p in spec.scenarios],
                               "base": _abs(folder, spec.base)}
     variants = {}
+    problems: list[InputError] = []
     for name, variant in spec.variants.items():
-        fields = {k: _abs(folder, getattr(variant, k))
-                  for k in ("agent", "instructions_file") if k in variant.model_fields_set}
+        fields: dict[str, Any] = {k: _abs(folder, getattr(variant, k))
+                                  for k in ("agent", "instructions_file")
+                                  if k in variant.model_fields_set}
+        if variant.local_profile is not None and is_profile_file(variant.local_profile):
+            fields["local_profile"] = str(_abs(folder, Path(variant.local_profile)))
+        try:
+            _check_profile(fields.get("local_profile", variant.local_profile), name)
+        except InputError as exc:
+            mark = doc.positions.find(("variants", name, "local_profile"))
+            problems.append(InputError(exc.message, location=str(mark) if mark else str(path),
+                                       field=exc.field))
         variants[name] = variant.model_copy(update=fields)
+    if problems:
+        raise InputErrors(problems)
     return spec.model_copy(update={**update, "variants": variants})
 
 

@@ -107,11 +107,13 @@ def min_n_for_percentile(q: float) -> int:
     return PERCENTILE_MIN_N[max(PERCENTILE_MIN_N)]
 
 
-def percentile(values: Sequence[float], q: float) -> Estimate:
-    """The q-th percentile (linear interpolation), without an interval; hidden when n is small."""
+def percentile(values: Sequence[float], q: float, *, hide_small_n: bool = True) -> Estimate:
+    """The q-th percentile (linear interpolation), without an interval; hidden when n is too
+    small to support it (see :func:`min_n_for_percentile`) unless ``hide_small_n`` is off, as
+    for a limit a scenario sets on its own few turns."""
     data = np.asarray(values, dtype=float)
     n = int(data.size)
-    if n == 0 or n < min_n_for_percentile(q):
+    if n == 0 or (hide_small_n and n < min_n_for_percentile(q)):
         return Estimate(None, n)
     return Estimate(float(np.percentile(data, q)), n)
 

@@ -226,9 +226,10 @@ def test_added_latency_fault_delays_the_answer(scripted_agent):
                                     created_to_first_audio_ms("added_latency_ms=700"))
 
     plain, delayed = run(both())
-    # The delay sits between response.created and the first audio (less any receive jitter).
+    # The delay sits between response.created and the first audio, added to what the answer
+    # took anyway (both calls at once, so they meet the same load; receive jitter aside).
     assert delayed >= 650
-    assert delayed - plain >= 500
+    assert 600 <= delayed - plain <= 800
 
 
 def test_bad_fault_query_or_path_is_refused(scripted_agent):

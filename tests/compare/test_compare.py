@@ -23,6 +23,7 @@ from harness.compare import (
 )
 from harness.compare._compare import resolve_variants
 from harness.compare._metrics import kind_outcomes
+from harness.agent.server import agent_config_options
 from harness.compare._spec import ComparisonSpec, VariantSpec
 from harness.errors import InputError, InputErrors
 from harness.runner.suite import plan_trials
@@ -155,6 +156,56 @@ variants:
     assert configs["terse"].local_profile.endswith("agents/profiles/support_desk_terse.yaml")
     assert faults == {"current": [], "patient": ["no_preamble"], "terse": []}
     assert {c.name for c in configs.values()} == {"current", "patient", "terse"}
+
+
+def test_overrides_of_model_tools_and_local_profile(tmp_path: Path) -> None:
+    (tmp_path / "profiles").mkdir()
+    profile = tmp_path / "profiles" / "mine.yaml"
+    profile.write_text((ROOT / "agents" / "profiles" / "support_desk_terse.yaml").read_text())
+    path = tmp_path / "ab.yaml"
+    path.write_text(f"""
+base: {ROOT / 'agents' / 'support.yaml'}
+variants:
+  current: {{}}
+  other:
+    model: gpt-realtime-mini
+    local_profile: profiles/mine.yaml
+    tools:
+      - name: lookup_order
+        description: Look an order up.
+        parameters: {{type: object, properties: {{order_id: {{type: string}}}}}}
+      - name: hand_over
+        description: Hand the call to a person.
+        escalation: true
+        parameters: {{type: object, properties: {{}}}}
+""")
+    spec = load_comparison(path)
+    configs, _ = resolve_variants(spec, [])
+    other, current = configs["other"], configs["current"]
+    assert other.model == "gpt-realtime-mini" and current.model == "gpt-realtime"
+    # the profile file is read relative to the comparison file
+    assert other.local_profile == str(profile) and current.local_profile == "support_desk"
+    assert [t.name for t in other.tools] == ["lookup_order", "hand_over"]
+    assert other.escalation_tools == ["hand_over"] and other.write_tools == []
+    assert "cancel_order" in current.write_tools
+    assert other.instructions == current.instructions  # untouched fields come from the base
+    # the local agent serves each variant's own profile and tool flags
+    assert agent_config_options(other)["profile"] == str(profile)
+    assert agent_config_options(other)["escalation_tools"] == ["hand_over"]
+
+    # a profile file that is not there: file:line of the field, before anything runs
+    path.write_text(path.read_text().replace("profiles/mine.yaml", "profiles/gone.yaml"))
+    with pytest.raises(InputErrors) as caught:
+        load_comparison(path)
+    assert f"{path}:7:" in str(caught.value)
+    assert "variants.other.local_profile" in str(caught.value)
+    assert "gone.yaml" in str(caught.value)
+    # on the command line, a built-in name is checked too
+    spec = spec_from_options(variants=["A"], overrides=["B.local_profile=no_such_desk"],
+                             base=ROOT / "agents" / "support.yaml", scenarios=[], trials=1,
+                             file_spec=None)
+    with pytest.raises(InputError, match="unknown agent profile 'no_such_desk'"):
+        resolve_variants(spec, [])
 
 
 def test_without_a_base_each_scenario_keeps_its_own_config_with_the_variants_changes() -> None:

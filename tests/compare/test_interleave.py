@@ -53,3 +53,47 @@ def test_faults_of_a_variant_need_the_local_agent(tmp_path: Path) -> None:
         asyncio.run(run_suite([sc], out_dir=tmp_path, target="ws://127.0.0.1:9/v1",
                               variants={"A": sc.agent_config},
                               variant_faults={"A": ["no_preamble"]}))
+
+
+def test_every_variant_and_trial_hears_the_same_rendered_caller_audio(tmp_path: Path,
+                                                                       monkeypatch) -> None:
+    import numpy as np
+    import soundfile as sf
+
+    renders: list[str] = []
+
+    async def render(sc):
+        # every render of a scenario differs (random speech), so equal caller audio in two
+        # trials means one render served both
+        script = FakeScript(sc, speech_ms=300)
+        rng = np.random.default_rng(len(renders) + 1)
+        for turn in script.turns:
+            if turn.speech_onset_sample is not None:
+                span = slice(turn.speech_onset_sample, turn.speech_end_sample + 1)
+                turn.samples[span] = rng.integers(-8000, 8000, span.stop - span.start)
+        renders.append(sc.name)
+        return script
+
+    monkeypatch.setattr(suite_module, "render_script", render)
+    sc = scenario([{"say": "hello"}], name="alpha")
+    variants = {"A": sc.agent_config, "B": sc.agent_config.model_copy(update={"voice": "cedar"})}
+
+    async def go():
+        async with ScriptedServer(Behaviour(reply_ms=200)) as srv:
+            return await run_suite([sc], out_dir=tmp_path, target=srv.url, trials=2,
+                                   concurrency=2, variants=variants, interleave=True)
+
+    run = asyncio.run(go())
+    assert all(t.status == "completed" for t in run.trials)
+    assert renders == ["alpha"]
+
+    def speech(path: str) -> np.ndarray:
+        samples, _ = sf.read(tmp_path / path / "caller.wav", dtype="int16")
+        return samples[np.abs(samples) > 0]
+
+    heard = {t.path: speech(t.path) for t in run.trials}
+    assert len(heard) == 4
+    first = heard["alpha/A/trial-0"]
+    assert first.size > 4000
+    for path, samples in heard.items():
+        assert np.array_equal(samples, first), path

@@ -78,6 +78,10 @@ def test_percentile_hidden_below_its_minimum_sample() -> None:
         shown = percentile(range(need), q)
         assert shown.value == pytest.approx(np.percentile(range(need), q))
         assert shown.n == need
+        # a limit on a call's own few turns is graded however few there are
+        few = percentile([400.0, 900.0, 500.0], q, hide_small_n=False)
+        assert few.value == pytest.approx(np.percentile([400.0, 900.0, 500.0], q))
+    assert percentile([], 50, hide_small_n=False).value is None
 
 
 def test_cluster_percentile_is_the_pooled_percentile_with_cluster_counts() -> None:

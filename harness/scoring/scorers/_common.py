@@ -7,8 +7,6 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from harness import stats
 from harness.scenario.kinds import ExpectationCheck
 from harness.scoring._text import excerpt
@@ -156,7 +154,7 @@ def limit_percentile(values: Sequence[float], q: float) -> float | None:
     """The q-th percentile of a trial's own turns (linear interpolation), for a limit the
     scenario sets on them: graded however few turns there are, unlike the reported percentiles
     of :func:`latency_stats`, which hide what n cannot support."""
-    return float(np.percentile(values, q)) if len(values) else None
+    return stats.percentile(values, q, hide_small_n=False).value
 
 
 def latency_stats(values: Sequence[float]) -> dict[str, Any]:
