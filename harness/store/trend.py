@@ -125,11 +125,33 @@ def trend_figures(runs: list[RunInfo], out_dir: Path) -> dict[str, dict[str, Any
             "fig-flaky": flaky_fig}
 
 
-def _changes(runs: list[RunInfo], gates: GateReport | None) -> dict[str, Any]:
-    """What changed in the newest run since the one before it, scenario by scenario."""
+def _change_pair(store: HistoryStore, runs: list[RunInfo], gates: GateReport | None
+                 ) -> tuple[RunInfo | None, RunInfo | None, str]:
+    """The run to show and the one it is compared with: the newest run and the run before it,
+    or, when gates were applied, the gated run and the baseline run the gates chose."""
+    if gates is not None:
+        by_id = {r.run_id: r for r in runs}
+        current = by_id.get(gates.run_id) or store.find_run(gates.run_id)
+        chosen = [r.baseline_id for r in gates.results if r.baseline_id]
+        if not chosen:
+            return None, current, "no baseline yet"
+        base = by_id.get(chosen[0]) or store.find_run(chosen[0])
+        how = f"the gates' baseline ({gates.baseline})"
+        if len(set(chosen)) > 1:
+            how += f"; for the first gate, {gates.results[0].gate.expression}"
+        return base, current, how
     if len(runs) < 2:
-        return {"baseline": None, "rows": []}
-    before, after = runs[-2].figures or {}, runs[-1].figures or {}
+        return None, runs[-1] if runs else None, ""
+    return runs[-2], runs[-1], "the run before"
+
+
+def _changes(store: HistoryStore, runs: list[RunInfo], gates: GateReport | None
+             ) -> dict[str, Any]:
+    """What changed in the newest (or gated) run since its baseline, scenario by scenario."""
+    base, current, how = _change_pair(store, runs, gates)
+    if base is None or current is None:
+        return {"baseline": None, "run": None, "how": how, "rows": []}
+    before, after = base.figures or {}, current.figures or {}
     old = {s["scenario"]: s for s in before.get("scenarios", [])}
     rows = []
     for s in after.get("scenarios", []):
@@ -145,7 +167,7 @@ def _changes(runs: list[RunInfo], gates: GateReport | None) -> dict[str, Any]:
             "p50_before": _ms(la), "p50_after": _ms(lb),
             "flaky": s.get("flaky", False)})
     rows.sort(key=lambda r: (r["delta"] is None, r["delta"] or 0))
-    return {"baseline": runs[-2].run_id, "rows": rows}
+    return {"baseline": base.run_id, "run": current.run_id, "how": how, "rows": rows}
 
 
 def _ms(est: dict[str, Any] | None) -> str:
@@ -199,7 +221,7 @@ def render_trend(store: HistoryStore, out_dir: str | Path, *, label: str | None 
                "pass_rate": _pct((r.figures or {}).get("suite", {}).get("pass_rate")),
                "flaky": len(((r.figures or {}).get("suite") or {}).get("flaky_scenarios") or [])}
               for r in reversed(runs)],
-        changes=_changes(runs, gates), gates=gate_rows(gates) if gates else None,
+        changes=_changes(store, runs, gates), gates=gate_rows(gates) if gates else None,
         gate_baseline=gates.baseline if gates else None,
         figures={k: embed_json(v) for k, v in figures.items()})
     out = out_dir / TREND_FILE

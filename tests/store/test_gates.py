@@ -114,6 +114,25 @@ def test_baselines_median_and_pinned(tmp_path: Path) -> None:
     assert first.results[0].note == "no baseline yet" and first.exit_code == 0
 
 
+def test_what_changed_is_against_the_baseline_the_gates_chose(tmp_path: Path) -> None:
+    from harness.store.trend import render_trend
+
+    gates = parse_gates(["latency.p50:+10%"])
+    with open_store(tmp_path / "h.db") as store:
+        ids = _store_nights(store, tmp_path, [
+            {"seed": 1}, {"seed": 2, "latency_ms": 2500.0}, {"seed": 3}])
+        pinned = evaluate_gates(store, gates, ids[2], baseline=ids[0])
+        page_pinned = render_trend(store, tmp_path / "pinned", gates=pinned).read_text()
+        page_plain = render_trend(store, tmp_path / "plain").read_text()
+        # a gated run that is not the newest: the table shows that run, not the newest
+        older = evaluate_gates(store, gates, ids[1], baseline=ids[0])
+        page_older = render_trend(store, tmp_path / "older", gates=older).read_text()
+    assert f"Changed since run {ids[0]}" in page_pinned
+    assert f"Run {ids[2]} against the gates&#39; baseline ({ids[0]})" in page_pinned
+    assert f"Changed since run {ids[1]}" in page_plain  # the run before the newest
+    assert f"Run {ids[1]} against the gates&#39; baseline ({ids[0]}): run {ids[0]}" in page_older
+
+
 def test_consecutive_runs(tmp_path: Path) -> None:
     gates = parse_gates(["latency.p50:+10%"])
     with open_store(tmp_path / "h.db") as store:
