@@ -202,6 +202,8 @@ def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
                for q in (50, 90, 95)}} for s in figures["scenarios"]],
         "kinds": [{"kind": k["kind"], "n": k["n"], "passed": k["passed"],
                    "pass_rate": _interval(k["pass_rate"], percent=True),
+                   "pass_at_k": _interval(k["pass_at_k"], percent=True),
+                   "pass_hat_k": _interval(k["pass_hat_k"], percent=True),
                    "flaky": k["flaky_scenarios"]} for k in figures["kinds"]],
     }
     rate = totals["pass_rate"]

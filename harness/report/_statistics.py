@@ -130,9 +130,17 @@ def run_statistics(trials: Sequence[TrialLike], *, k: int | None = None,
     for kind in sorted(kinds):
         outcomes = [x for per in kinds[kind].values() for x in per]
         c, n = sum(outcomes), len(outcomes)
+        # pass@k / pass^k of the kind: per scenario graded in at least k trials, then the
+        # mean over those scenarios (its interval resampling them)
+        full = [per for per in kinds[kind].values() if len(per) >= k]
         kind_rows.append({
             "kind": kind, "n": n, "passed": c, "scenarios": len(kinds[kind]),
             "pass_rate": estimate_json(stats.wilson(c, n)),
+            "pass_at_k": estimate_json(stats.cluster_mean(
+                [stats.pass_at_k(len(per), sum(per), k) for per in full], resamples=resamples)),
+            "pass_hat_k": estimate_json(stats.cluster_mean(
+                [stats.pass_hat_k(len(per), sum(per), k) for per in full],
+                resamples=resamples)),
             "flaky_scenarios": sorted(s for s, per in kinds[kind].items()
                                       if stats.is_flaky(sum(per), len(per)))})
     return {"suite": suite, "scenarios": scenarios, "kinds": kind_rows,

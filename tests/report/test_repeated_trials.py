@@ -59,6 +59,8 @@ def test_repeated_trial_figures_everywhere(tmp_path: Path) -> None:
 
     html = (outcome.run_dir / "index.html").read_text()
     assert "k = 3 trials per scenario" in html and html.count('class="badge flaky"') == 1
+    # per expectation kind too: latency passed in all 3 order-status trials → pass^k 100 %
+    assert "<th>pass@k</th><th>pass^k</th><th>flaky in</th>" in html
 
     console = Console(record=True, width=200)
     print_summary(outcome, console)
@@ -67,3 +69,32 @@ def test_repeated_trial_figures_everywhere(tmp_path: Path) -> None:
     flaky_lines = [line for line in text.splitlines() if "flaky" in line and "│" in line]
     assert len(flaky_lines) == 1 and "order-status" in flaky_lines[0]
     assert "1 flaky scenario(s)" in text
+
+
+def test_pass_at_k_and_pass_hat_k_per_expectation_kind() -> None:
+    from types import SimpleNamespace
+
+    from harness.report._statistics import run_statistics
+
+    def trial(scenario: str, preamble: str, latency: str | None = None) -> SimpleNamespace:
+        statuses = {"preamble": [preamble]}
+        if latency:
+            statuses["latency"] = [latency]
+        return SimpleNamespace(scenario=scenario, variant=None, turns=[],
+                               outcome="passed" if preamble == "pass" else "failed",
+                               kind_statuses=statuses)
+
+    # k = 3. preamble: a passes 2 of 3, b 3 of 3, c 0 of 3; latency graded 3 times only in a
+    trials = [trial("a", "pass", "pass"), trial("a", "pass", "fail"), trial("a", "fail", "pass"),
+              trial("b", "pass"), trial("b", "pass"), trial("b", "pass", "pass"),
+              trial("c", "fail"), trial("c", "fail"), trial("c", "fail")]
+    kinds = {k["kind"]: k for k in run_statistics(trials, resamples=500)["kinds"]}
+    preamble, latency = kinds["preamble"], kinds["latency"]
+    # pass@3 per scenario: 1, 1, 0 → mean 2/3; pass^3: C(2,3)/C(3,3) = 0, 1, 0 → 1/3
+    assert preamble["pass_at_k"]["value"] == round(2 / 3, 4)
+    assert preamble["pass_hat_k"]["value"] == round(1 / 3, 4)
+    assert preamble["pass_at_k"]["n"] == 3 and preamble["pass_at_k"]["low"] is not None
+    # latency: only scenario a has k graded trials (2 of 3 passed); b's single one cannot count
+    assert (latency["n"], latency["passed"], latency["scenarios"]) == (4, 3, 2)
+    assert latency["pass_at_k"]["value"] == 1.0 and latency["pass_at_k"]["n"] == 1
+    assert latency["pass_hat_k"]["value"] == 0.0
