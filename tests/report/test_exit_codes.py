@@ -110,6 +110,29 @@ def test_score(tmp_path: Path) -> None:
     assert done.returncode == EXIT_USAGE and "Traceback" not in done.stderr
 
 
+def test_integrity_findings_reach_junit_and_the_html_report(tmp_path: Path) -> None:
+    """A server error in an otherwise passing call: scored, it is a failed integrity verdict
+    that fails the trial in junit.xml and shows in the report, named as it is in verdicts.json."""
+    run = tmp_path / "run"
+    call = order_call()
+    call.add(2500.0, "received", "error", {"error": {
+        "type": "server_error", "code": "server_error", "message": "The server had an error."}})
+    call.write(run / "s" / "trial-0")
+    (run / "run.json").write_text(json.dumps({"schema_version": 1, "trials": [
+        {"scenario": "s", "path": "s/trial-0", "status": "completed"}]}))
+    assert harness("score", str(run)).returncode == EXIT_FAILED
+    verdicts = json.loads((run / "s/trial-0" / VERDICTS_FILE).read_text())["verdicts"]
+    found = [v for v in verdicts if v["kind"].startswith("integrity.")]
+    assert [(v["kind"], v["status"]) for v in found] == [("integrity.server_error", "fail")]
+    assert all(v["status"] == "pass" for v in verdicts if v not in found)
+    done = harness("report", str(run))
+    assert done.returncode == EXIT_FAILED, done.stdout + done.stderr
+    junit = (run / "junit.xml").read_text()
+    assert junit.count("<failure") == 1 and "integrity.server_error" in junit
+    html = "".join(p.read_text() for p in [run / "index.html", *run.glob("pages/*.html")])
+    assert "integrity.server_error" in html and "server_error at 2,500 ms" in html
+
+
 def test_report(tmp_path: Path) -> None:
     runner = CliRunner()
     passed = write_run(tmp_path / "p", [passing_trial(tmp_path / "p", "a/trial-0")])
