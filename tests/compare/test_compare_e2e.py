@@ -167,3 +167,11 @@ def test_finished_runs_give_the_statistics_of_the_live_comparison(real_runs, tmp
     document = json.loads((out / "compare.json").read_text())
     assert _stats(document) == _stats(live.document)
     assert "slow vs A" in done.stdout
+    # … and stored in the history database, compared from there (two stored runs by label)
+    from harness.store import open_store
+
+    url = f"sqlite:///{tmp_path / 'history.db'}"
+    with open_store(url) as store:
+        store.record_run(run_dir, label="ab")
+    stored = compare_runs(["ab#A", "ab#slow"], store=url, out_dir=tmp_path / "stored")
+    assert _stats(stored.document) == _stats(live.document)
