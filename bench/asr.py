@@ -8,7 +8,8 @@ voices at two rates, clean and under babble or TV noise at 10-30 dB SNR, and sen
 or through G.711 µ-law at 8 kHz; the conditions cycle over the set, so every configuration hears
 the same utterances. Each configuration (model, recogniser prompt or hotwords, beam size)
 transcribes them all; an ID counts as captured when the local agent's slot extraction (the
-``digits`` or ``alphanumeric`` slot kind) gets exactly the ID from the transcript. Printed per
+``digits`` or ``alphanumeric`` slot kind; codes as two letters, a dash and digits) gets exactly
+the ID from the transcript. ``--out`` also keeps every miss with what was heard. Printed per
 configuration: accuracy with its Wilson 95 % interval (n), per condition, and the wall time per
 utterance (mean and p90) on this machine with 2 CPU threads.
 """
@@ -128,6 +129,7 @@ def captured(utt: Utterance, transcript: str) -> bool:
     spec = SlotSpec(kind=utt.kind, label="number", min_length=len(utt.value.replace("-", "")),
                     max_length=len(utt.value.replace("-", "")), prompt="", partial_prompt="",
                     unclear_prompt="", readback="", corrected_readback="", reask="",
+                    pattern=r"^[a-z]{2}-\d+$" if utt.kind == "alphanumeric" else None,
                     rewrites=[(r"^([a-z]{2})(\d+)$", r"\1-\2")])
     got = extract(spec, transcript, asked=True)
     return got.status == "ok" and normalize_value(got.value) == normalize_value(utt.value)
@@ -137,7 +139,7 @@ def run(config: Config, utterances: list[Utterance]) -> dict:
     model = WhisperModel(audio.asr_model_path(config.model), device="cpu", compute_type="int8",
                          cpu_threads=2)
     model.transcribe(np.zeros(ASR_RATE, dtype=np.float32), language="en")
-    times, hits, by_condition, by_kind = [], [], {}, {}
+    times, hits, by_condition, by_kind, misses = [], [], {}, {}, []
     for utt in utterances:
         started = time.perf_counter()
         segments, _ = model.transcribe(
@@ -149,6 +151,8 @@ def run(config: Config, utterances: list[Utterance]) -> dict:
         times.append(time.perf_counter() - started)
         ok = captured(utt, text)
         hits.append(ok)
+        if not ok:
+            misses.append({"value": utt.value, "condition": utt.condition, "heard": text})
         by_condition.setdefault(utt.condition, []).append(ok)
         by_kind.setdefault(utt.kind, []).append(ok)
     est = wilson(sum(hits), len(hits))
@@ -157,7 +161,8 @@ def run(config: Config, utterances: list[Utterance]) -> dict:
             "ms_mean": 1000 * float(np.mean(times)),
             "ms_p90": 1000 * float(np.percentile(times, 90)),
             "by_condition": {k: [sum(v), len(v)] for k, v in sorted(by_condition.items())},
-            "by_kind": {k: [sum(v), len(v)] for k, v in sorted(by_kind.items())}}
+            "by_kind": {k: [sum(v), len(v)] for k, v in sorted(by_kind.items())},
+            "misses": misses}
 
 
 def main() -> None:

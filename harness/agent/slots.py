@@ -82,10 +82,17 @@ def _variants(spec: SlotSpec, value: str) -> list[str]:
         plus = "+" if value.startswith("+") else ""
         value = plus + re.sub(r"\D", "", value)
     out = [value]
-    for regex, replacement in spec.rewrites:
-        rewritten = re.sub(regex, replacement, value)
-        if rewritten not in out:
-            out.append(rewritten)
+    if spec.kind == "alphanumeric":
+        # A recogniser's punctuation inside a spelled code ("BH-0-8", "835.21") is not the
+        # caller's: the characters alone are a variant too, for the rewrites to shape.
+        compact = re.sub(r"(?<=[a-z0-9])[\s.\-]+(?=[a-z0-9])", "", value)
+        if compact != value:
+            out.append(compact)
+    for base in list(out):
+        for regex, replacement in spec.rewrites:
+            rewritten = re.sub(regex, replacement, base)
+            if rewritten not in out:
+                out.append(rewritten)
     return out
 
 

@@ -133,7 +133,7 @@ def test_plain_no_to_a_read_back_asks_again() -> None:
     p.on_user_turn("Check order 8 3 5 2 1.")
     actions = p.on_user_turn("No.")
     assert calls(actions) == []
-    assert said(actions) == ["Okay. What is the order number? Please say it digit by digit."]
+    assert said(actions) == ["Okay, what is the order number? Please say it digit by digit."]
 
 
 def test_unfinished_utterance_is_held_then_joined() -> None:
