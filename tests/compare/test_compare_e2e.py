@@ -137,10 +137,12 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(real_runs)
           f"{latency.n_scenarios} scenarios")
     assert latency.verdict == "worse"
     assert latency.interval.low > 0
-    # The size is right, not exact: the calls of this file share two cores and one recogniser, so
-    # a variant that waits 300 ms also leaves the other calls' transcriptions more CPU (the CI's
-    # run measured +230 ms, CI +184 to +272). The interval's coverage of a known difference is
-    # proven on simulated data (tests/stats/test_paired.py), where the true value is known.
+    # The size is right, not exact: the fault holds each answer 300 ms after it is ready, but the
+    # calls of this file share two cores and one recogniser, so the delayed variant's answers are
+    # ready a little sooner (a quiet run of 4 scenarios × 3 trials measured +258 ms, CI +227 to
+    # +290; per response, created → first audio +290 ms). A known difference measured without a
+    # shared recogniser is found to within the measurement error (test_known_difference.py),
+    # and the interval's coverage is proven on simulated data (tests/stats/test_paired.py).
     assert ADDED_MS / 2 <= latency.difference <= ADDED_MS * 1.5
     assert latency.interval.low <= latency.difference <= latency.interval.high
     # the preamble pass rate does not move with latency alone
