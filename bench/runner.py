@@ -19,8 +19,8 @@ event loop was ready to run but had no CPU (other processes on the same cores: t
 and as jitter); and |measured − true| voice-to-voice latency p50/p99, where measured = audible
 onset − caller speech end, as scoring reads them from the recordings, and true = the server's
 delay as the server measured it (its timer may fire late; that is not the harness's error). The
-send lateness of the speech-end chunk and the error measured from the chunk's actual send time
-are printed beside it. Memory per session is the process's peak resident memory during the
+send lateness of the speech-end chunk (actual − scheduled send; scoring counts from the actual
+send, so lateness is not latency) is printed beside it. Memory per session is the process's peak resident memory during the
 sessions above its resident memory before them, over the session count.
 ``--runs N`` repeats everything and counts the runs within each budget; ``--workers N`` splits
 the sessions over N processes; ``--highest`` bisects for the highest session count within the
@@ -52,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.recording import Recording  # noqa: E402
 from harness.runner import SessionOptions, run_trial  # noqa: E402
+from harness.scoring import build_timeline  # noqa: E402
 from harness.scenario.models import AgentConfig, Scenario, TurnDetection  # noqa: E402
 from harness.stats import percentile  # noqa: E402
 
@@ -361,9 +362,10 @@ def jitter(sessions: int, seconds: float, workers: int = 1) -> JitterRun:
 @dataclass
 class LatencyRun:
     errors: list[float]
-    """|measured − true| per turn, measured as scoring does (from the scheduled send time)."""
+    """|measured − true| per turn, measured as scoring does (from the speech end's
+    ``harness.turn.speech_sent`` time: when its chunk went out)."""
     errors_from_sent: list[float]
-    """The same, measured from the time the speech-end chunk actually went out."""
+    """The same, measured from the speech-end chunk's own frame time (the same moment)."""
     send_lateness: list[float]
     """Actual − scheduled send time of each speech-end chunk."""
     server_lateness: list[float]
@@ -379,18 +381,20 @@ def latency_error(sessions: int, turns: int, delay_ms: float) -> LatencyRun:
         folders = asyncio.run(_sessions(url, sc, script, sessions, Path(tmp)))
         for folder in folders:
             rec = Recording.load(folder)
-            ends = [a.speech_end_ms for _, a in rec.annotations("harness.turn.started")]
+            # the speech end as scoring reads it: when its chunk actually went out
+            ends = [t.speech_end_ms for t in build_timeline(rec).turns]
             onsets = [a.onset_ms for _, a in rec.annotations("harness.playback.audible")]
             true = [f.event["bench_delay_ms"] for f in rec.events("response.done")]
             chunks = rec.events("input_audio_buffer.append")
             scheduled = np.array([f.model_extra["scheduled_ms"] for f in chunks])
             if not len(onsets) == len(true) == len(ends):
                 raise SystemExit(f"{folder.name}: {len(ends)} turns but {len(onsets)} replies")
-            for end, onset, delay in zip(ends, onsets, true, strict=True):
-                sent = chunks[int(np.argmin(np.abs(scheduled - end)))].t_ms
+            due = [a.speech_end_ms for _, a in rec.annotations("harness.turn.started")]
+            for end, onset, delay, at in zip(ends, onsets, true, due, strict=True):
+                sent = chunks[int(np.argmin(np.abs(scheduled - at)))].t_ms
                 run.errors.append(abs(onset - end - delay))
                 run.errors_from_sent.append(abs(onset - sent - delay))
-                run.send_lateness.append(sent - end)
+                run.send_lateness.append(sent - at)
                 run.server_lateness.append(delay - delay_ms)
     return run
 

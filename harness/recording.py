@@ -119,6 +119,17 @@ class TurnStarted(BaseModel):
     barge_in_at_agent_ms: int | None = None
 
 
+class TurnSpeechSent(BaseModel):
+    """``harness.turn.speech_sent``: the chunk holding a turn's first (``onset``) or last
+    (``end``) sample of speech has gone out; the frame's ``t_ms`` is when. Scoring reads the
+    turn's speech onset and end from these, so a chunk the harness sent late does not count
+    against the agent. ``scheduled_ms`` is the time the chunk was due (``TurnStarted``'s)."""
+
+    turn_index: int
+    edge: Literal["onset", "end"]
+    scheduled_ms: float
+
+
 class TurnEnded(BaseModel):
     """``harness.turn.ended``: the turn's last chunk was sent."""
 
@@ -177,6 +188,7 @@ class TrialEnded(BaseModel):
 ANNOTATIONS: dict[str, type[BaseModel]] = {
     "harness.stream.started": StreamStarted,
     "harness.turn.started": TurnStarted,
+    "harness.turn.speech_sent": TurnSpeechSent,
     "harness.turn.ended": TurnEnded,
     "harness.playback.started": PlaybackStarted,
     "harness.playback.audible": PlaybackAudible,

@@ -62,6 +62,7 @@ from harness.recording import (
     ToolCallAnswered,
     TrialEnded,
     TurnEnded,
+    TurnSpeechSent,
     TurnStarted,
 )
 from harness.runner.caller import CallerStream
@@ -78,6 +79,8 @@ SETUP_TIMEOUT_S = 10.0
 """How long to wait for ``session.updated`` after ``session.update``."""
 TURN_TIMEOUT_MS = 15_000.0
 """Fallback: a turn starts at the latest this long after the previous turn ended."""
+_NO_CHUNK = 1 << 62
+"""No speech edge is due (a chunk index never reached)."""
 
 
 @dataclass
@@ -141,6 +144,9 @@ class TrialSession(TurnTriggers):
         self.stream_start_ms: float | None = None
         self.next_turn = 0
         self.turns: list[TurnState] = []
+        # chunks holding a turn's speech onset or end, in send order: (chunk, turn, edge, due)
+        self._speech_edges: list[tuple[int, int, str, float]] = []
+        self._next_edge_chunk = _NO_CHUNK
         self.transcript: list[tuple[float, str]] = []
         self._says_matched_ms: float | None = None
         self.tool_counts: dict[str, int] = defaultdict(int)
@@ -377,6 +383,8 @@ class TrialSession(TurnTriggers):
                 text, k, ended = stream.next()
                 await send_text(text)
                 self.writer.caller_chunk(self.now_ms(), due_ms, k * n, n, rate)
+                if k >= self._next_edge_chunk:
+                    self._speech_edges_sent(k)
                 if ended:
                     await self._end_turn()
                 if stream.block_ends():
@@ -385,6 +393,16 @@ class TrialSession(TurnTriggers):
                 k += 1
         finally:
             pacer.leave(start_ns, chunk_ns)
+
+    def _speech_edges_sent(self, chunk: int) -> None:
+        """Chunk ``chunk`` went out: annotate the speech onsets and ends it carried."""
+        now = self.now_ms()
+        edges = self._speech_edges
+        while edges and edges[0][0] <= chunk:
+            _, turn_index, edge, due = edges.pop(0)
+            self.writer.annotate(now, "harness.turn.speech_sent", TurnSpeechSent(
+                turn_index=turn_index, edge=edge, scheduled_ms=due))  # type: ignore[arg-type]
+        self._next_edge_chunk = edges[0][0] if edges else _NO_CHUNK
 
     async def _tick(self, now: float, at: float) -> bool:
         """Between turns: start the next turn if it is due. True when the session should close.
@@ -428,6 +446,12 @@ class TrialSession(TurnTriggers):
         onset = getattr(audio, "speech_onset_sample", None)
         end = getattr(audio, "speech_end_sample", None)
         pauses = [(at(a), at(b)) for a, b in getattr(audio, "pauses", [])]
+        for edge, sample in (("onset", onset), ("end", end)):
+            if sample is not None:
+                chunk = self.stream.chunk_of_sample(active, sample)
+                self._speech_edges.append((chunk, index, edge, round(send_ms(start, chunk), 3)))
+        self._speech_edges.sort()
+        self._next_edge_chunk = self._speech_edges[0][0] if self._speech_edges else _NO_CHUNK
         state = TurnState(index, send_ms(start, active.first_chunk),
                            send_ms(start, active.last_chunk), at(end), turn.addressed)
         self.turns.append(state)

@@ -95,6 +95,47 @@ def test_plain_conversation_timeline(runs):
         == "server_vad"
 
 
+def test_speech_edges_are_recorded_when_their_chunks_went_out(runs):
+    from harness.scoring import build_timeline
+
+    _, _, folder = runs["plain"]
+    rec = Recording.load(folder)
+    started = [a for _, a in rec.annotations("harness.turn.started")]
+    sent = [(f, a) for f, a in rec.annotations("harness.turn.speech_sent")]
+    assert [(a.turn_index, a.edge) for _, a in sent] == [
+        (0, "onset"), (0, "end"), (1, "onset"), (1, "end")]
+    chunks = {round(f.model_extra["scheduled_ms"], 3): f.t_ms
+              for f in rec.events("input_audio_buffer.append")}
+    for frame, a in sent:
+        turn = started[a.turn_index]
+        due = turn.speech_onset_ms if a.edge == "onset" else turn.speech_end_ms
+        assert a.scheduled_ms == due
+        # stamped right after that chunk's send, never before it was due
+        assert chunks[a.scheduled_ms] <= frame.t_ms < chunks[a.scheduled_ms] + 5
+        assert frame.t_ms >= due
+    # scoring counts from the actual send times
+    tl = build_timeline(rec)
+    ends = {a.turn_index: f.t_ms for f, a in sent if a.edge == "end"}
+    assert [t.speech_end_ms for t in tl.turns] == [ends[0], ends[1]]
+
+
+def test_late_speech_end_chunk_does_not_count_against_the_agent(runs):
+    """A speech-end chunk that left 30 ms late: voice-to-voice is measured from when it left."""
+    from harness.recording import Frame
+    from harness.scoring import build_timeline
+
+    _, _, folder = runs["plain"]
+    rec = Recording.load(folder)
+    tl = build_timeline(rec)
+    onset = rec.annotations("harness.playback.audible")[0][1].onset_ms
+    before = onset - tl.turns[0].speech_end_ms
+    for f in rec.frames:
+        if f.type == "harness.turn.speech_sent" and f.event["edge"] == "end" \
+                and f.event["turn_index"] == 0:
+            rec.frames[rec.frames.index(f)] = Frame(**{**f.model_dump(), "t_ms": f.t_ms + 30})
+    assert onset - build_timeline(rec).turns[0].speech_end_ms == pytest.approx(before - 30)
+
+
 def test_audio_that_keeps_arriving_after_cancel_is_dropped(runs):
     res, log, folder = runs["after_cancel"]
     assert res.status == "completed", res.error

@@ -282,6 +282,15 @@ class _Builder:
                 cut_off=bool(ev.get("cut_off", False)), entity=ev.get("entity"),
                 intent=ev.get("intent"), trigger=ev.get("trigger", "first"),
                 barge_in_at_agent_ms=ev.get("barge_in_at_agent_ms"), seq=f.seq))
+        elif t == "harness.turn.speech_sent":
+            # when the chunk holding the speech onset / end actually went out (late, if the
+            # harness was): what the agent could hear, so what its latencies count from
+            turn = self.tl.turn(int(ev.get("turn_index", -2)) + 1)
+            if turn is not None:
+                if ev.get("edge") == "end" and turn.speech_end_ms is not None:
+                    turn.speech_end_ms = f.t_ms
+                elif ev.get("edge") == "onset" and turn.speech_onset_ms is not None:
+                    turn.speech_onset_ms = f.t_ms
         elif t == "harness.turn.ended":
             turn = self.tl.turn(int(ev.get("turn_index", -2)) + 1)
             if turn is not None:
