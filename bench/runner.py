@@ -20,8 +20,8 @@ and as jitter); and |measured − true| voice-to-voice latency p50/p99, where me
 onset − caller speech end, as scoring reads them from the recordings, and true = the server's
 delay as the server measured it (its timer may fire late; that is not the harness's error). The
 send lateness of the speech-end chunk (actual − scheduled send; scoring counts from the actual
-send, so lateness is not latency) is printed beside it. Memory per session is the process's peak resident memory during the
-sessions above its resident memory before them, over the session count.
+send, so lateness is not latency) is printed beside it. Memory per session is the process's peak
+resident memory during the sessions above its resident memory before them, over the session count.
 ``--runs N`` repeats everything and counts the runs within each budget; ``--workers N`` splits
 the sessions over N processes; ``--highest`` bisects for the highest session count within the
 jitter budget with 1 and with 2 processes.
@@ -52,8 +52,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness.recording import Recording  # noqa: E402
 from harness.runner import SessionOptions, run_trial  # noqa: E402
-from harness.scoring import build_timeline  # noqa: E402
 from harness.scenario.models import AgentConfig, Scenario, TurnDetection  # noqa: E402
+from harness.scoring import build_timeline  # noqa: E402
 from harness.stats import percentile  # noqa: E402
 
 RATE = 24_000

@@ -170,8 +170,8 @@ def load_comparison(path: str | Path) -> ComparisonSpec:
 
     Raises :class:`InputErrors` naming file, line, field and what was expected.
     """
-    from harness.scenario._errors import validation_errors  # noqa: PLC0415
     from harness.scenario._checks import is_profile_file  # noqa: PLC0415
+    from harness.scenario._errors import validation_errors  # noqa: PLC0415
     from harness.scenario._yaml import load_yaml  # noqa: PLC0415
     path = Path(path)
     try:

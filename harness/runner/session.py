@@ -70,7 +70,7 @@ from harness.runner.capture import RecordingWriter
 from harness.runner.pacing import Pacer
 from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.tools import answer_call
-from harness.runner.turns import TurnState, TurnTriggers
+from harness.runner.turns import SpeechEdges, TurnState, TurnTriggers
 from harness.scenario.models import AgentConfig, Scenario
 
 LEAD_IN_MS = 500.0
@@ -79,8 +79,6 @@ SETUP_TIMEOUT_S = 10.0
 """How long to wait for ``session.updated`` after ``session.update``."""
 TURN_TIMEOUT_MS = 15_000.0
 """Fallback: a turn starts at the latest this long after the previous turn ended."""
-_NO_CHUNK = 1 << 62
-"""No speech edge is due (a chunk index never reached)."""
 
 
 @dataclass
@@ -144,9 +142,7 @@ class TrialSession(TurnTriggers):
         self.stream_start_ms: float | None = None
         self.next_turn = 0
         self.turns: list[TurnState] = []
-        # chunks holding a turn's speech onset or end, in send order: (chunk, turn, edge, due)
-        self._speech_edges: list[tuple[int, int, str, float]] = []
-        self._next_edge_chunk = _NO_CHUNK
+        self._speech_edges = SpeechEdges()
         self.transcript: list[tuple[float, str]] = []
         self._says_matched_ms: float | None = None
         self.tool_counts: dict[str, int] = defaultdict(int)
@@ -383,8 +379,11 @@ class TrialSession(TurnTriggers):
                 text, k, ended = stream.next()
                 await send_text(text)
                 self.writer.caller_chunk(self.now_ms(), due_ms, k * n, n, rate)
-                if k >= self._next_edge_chunk:
-                    self._speech_edges_sent(k)
+                if k >= self._speech_edges.next_chunk:
+                    for turn_index, edge, due in self._speech_edges.sent(k):
+                        self.writer.annotate(self.now_ms(), "harness.turn.speech_sent",
+                                             TurnSpeechSent(turn_index=turn_index, edge=edge,
+                                                            scheduled_ms=due))
                 if ended:
                     await self._end_turn()
                 if stream.block_ends():
@@ -393,16 +392,6 @@ class TrialSession(TurnTriggers):
                 k += 1
         finally:
             pacer.leave(start_ns, chunk_ns)
-
-    def _speech_edges_sent(self, chunk: int) -> None:
-        """Chunk ``chunk`` went out: annotate the speech onsets and ends it carried."""
-        now = self.now_ms()
-        edges = self._speech_edges
-        while edges and edges[0][0] <= chunk:
-            _, turn_index, edge, due = edges.pop(0)
-            self.writer.annotate(now, "harness.turn.speech_sent", TurnSpeechSent(
-                turn_index=turn_index, edge=edge, scheduled_ms=due))  # type: ignore[arg-type]
-        self._next_edge_chunk = edges[0][0] if edges else _NO_CHUNK
 
     async def _tick(self, now: float, at: float) -> bool:
         """Between turns: start the next turn if it is due. True when the session should close.
@@ -449,9 +438,7 @@ class TrialSession(TurnTriggers):
         for edge, sample in (("onset", onset), ("end", end)):
             if sample is not None:
                 chunk = self.stream.chunk_of_sample(active, sample)
-                self._speech_edges.append((chunk, index, edge, round(send_ms(start, chunk), 3)))
-        self._speech_edges.sort()
-        self._next_edge_chunk = self._speech_edges[0][0] if self._speech_edges else _NO_CHUNK
+                self._speech_edges.add(chunk, index, edge, round(send_ms(start, chunk), 3))
         state = TurnState(index, send_ms(start, active.first_chunk),
                            send_ms(start, active.last_chunk), at(end), turn.addressed)
         self.turns.append(state)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 if TYPE_CHECKING:
     from harness.realtime.protocol import RealtimeProtocol
@@ -47,6 +47,32 @@ class TurnState:
     end_ms: float
     speech_end_ms: float | None
     addressed: bool
+
+
+class SpeechEdges:
+    """The chunks that hold a started turn's first and last sample of speech, in send order,
+    so the stream can say when each went out (``harness.turn.speech_sent``)."""
+
+    NONE = 1 << 62
+    """:attr:`next_chunk` when no edge is pending (a chunk index never reached)."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[int, int, str, float]] = []  # (chunk, turn, edge, due ms)
+        self.next_chunk = self.NONE
+
+    def add(self, chunk: int, turn_index: int, edge: str, due_ms: float) -> None:
+        self._pending.append((chunk, turn_index, edge, due_ms))
+        self._pending.sort()
+        self.next_chunk = self._pending[0][0]
+
+    def sent(self, chunk: int) -> list[tuple[int, Literal["onset", "end"], float]]:
+        """Chunk ``chunk`` went out: the (turn, edge, due ms) it carried (or an earlier one)."""
+        out = []
+        while self._pending and self._pending[0][0] <= chunk:
+            _, turn_index, edge, due = self._pending.pop(0)
+            out.append((turn_index, cast(Literal["onset", "end"], edge), due))
+        self.next_chunk = self._pending[0][0] if self._pending else self.NONE
+        return out
 
 
 class TurnTriggers:

@@ -3,10 +3,10 @@
 Every difference is B − A, paired by scenario: d_s = metric_B(s) − metric_A(s). Pass/fail metrics
 use the exact McNemar test on discordant (scenario, trial) pairs when trials are paired, else a
 sign-flip permutation test on the d_s; continuous metrics use the sign-flip test. The interval is a
-bootstrap over scenarios of the mean d_s. The standardised effect size is Cohen's d_z, mean(d_s) / sd(d_s),
-with its own bootstrap interval over scenarios. :func:`decide` applies the Holm correction across the
-metrics of one comparison and names a verdict only when the corrected test rejects *and* the
-interval excludes zero.
+bootstrap over scenarios of the mean d_s. The standardised effect size is Cohen's d_z,
+mean(d_s) / sd(d_s), with its own bootstrap interval over scenarios. :func:`decide` applies the
+Holm correction across the metrics of one comparison and names a verdict only when the corrected
+test rejects *and* the interval excludes zero.
 """
 
 from __future__ import annotations
@@ -190,7 +190,8 @@ def _build(metric: str, a_values: np.ndarray, b_values: np.ndarray, diffs: np.nd
         difference=float(diffs.mean()) if k else None,
         interval=paired_bootstrap_ci(diffs) if k else None,
         median_difference=float(np.median(b_values) - np.median(a_values)) if k else None,
-        p_value=p_value, effect_size=effect, effect_interval=effect_interval, wins=wins, ties=ties, losses=losses,
+        p_value=p_value, effect_size=effect, effect_interval=effect_interval,
+        wins=wins, ties=ties, losses=losses,
         min_detectable=min_detectable_difference(sd, k),
         higher_is_better=higher_is_better, test=test, alternative=alternative)
 

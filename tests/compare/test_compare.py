@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.agent.server import agent_config_options
 from harness.cli import main
 from harness.compare import (
     Side,
@@ -23,7 +24,6 @@ from harness.compare import (
 )
 from harness.compare._compare import resolve_variants
 from harness.compare._metrics import kind_outcomes
-from harness.agent.server import agent_config_options
 from harness.compare._spec import ComparisonSpec, VariantSpec
 from harness.errors import InputError, InputErrors
 from harness.runner.suite import plan_trials

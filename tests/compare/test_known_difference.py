@@ -11,8 +11,6 @@ import asyncio
 import sys
 from pathlib import Path
 
-import pytest
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runner"))
 
 from scripted import Behaviour, FakeScript, ScriptedServer, scenario  # noqa: E402
