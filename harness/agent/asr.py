@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import soxr
 
-from harness.audio import asr_compute_type, asr_model_name
+from harness.audio import asr_beam_size, asr_compute_type, asr_model_name
 
 ASR_RATE = 16000
 # Two transcriptions at once: the model is shared and CTranslate2 runs them in parallel.
@@ -34,6 +34,7 @@ class SpeechRecognizer:
         from faster_whisper import WhisperModel
 
         self.model_name = model
+        self.beam_size = asr_beam_size()
         self._model = WhisperModel(
             model, device="cpu", compute_type=compute_type,
             cpu_threads=os.cpu_count() or 2, num_workers=_WORKERS)
@@ -56,7 +57,7 @@ class SpeechRecognizer:
         if len(audio) < ASR_RATE // 10:
             return ""
         segments, _info = self._model.transcribe(
-            audio, language=language or "en", beam_size=1,
+            audio, language=language or "en", beam_size=self.beam_size,
             without_timestamps=True, condition_on_previous_text=False, initial_prompt=prompt,
             vad_filter=False)
         return " ".join(s.text.strip() for s in segments if s.text.strip())

