@@ -34,7 +34,6 @@ class SpeechRecognizer:
         from faster_whisper import WhisperModel
 
         self.model_name = model
-        self.beam_size = asr_beam_size()
         self._model = WhisperModel(
             model, device="cpu", compute_type=compute_type,
             cpu_threads=os.cpu_count() or 2, num_workers=_WORKERS)
@@ -51,13 +50,14 @@ class SpeechRecognizer:
 
         ``language`` defaults to English, the language of the example suite.
         """
+        beam_size = asr_beam_size(sample_rate)  # the caller's line, before resampling
         audio = pcm16.astype(np.float32) / 32768.0
         if sample_rate != ASR_RATE:
             audio = soxr.resample(audio, sample_rate, ASR_RATE)
         if len(audio) < ASR_RATE // 10:
             return ""
         segments, _info = self._model.transcribe(
-            audio, language=language or "en", beam_size=self.beam_size,
+            audio, language=language or "en", beam_size=beam_size,
             without_timestamps=True, condition_on_previous_text=False, initial_prompt=prompt,
             vad_filter=False)
         return " ".join(s.text.strip() for s in segments if s.text.strip())

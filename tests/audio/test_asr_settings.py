@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 
 from harness.audio import asr_beam_size, asr_model_name
-from harness.audio._asr_model import DEFAULT_BEAM_SIZE, model_path
+from harness.audio._asr_model import model_path
 from harness.errors import InputError
 
 
 def test_beam_size(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HARNESS_ASR_BEAM_SIZE", raising=False)
-    assert asr_beam_size() == DEFAULT_BEAM_SIZE
-    monkeypatch.setenv("HARNESS_ASR_BEAM_SIZE", "5")
-    assert asr_beam_size() == 5
+    # a beam of 5 on a telephone line (8 kHz), greedy decoding on wideband audio
+    assert asr_beam_size(8_000) == 5
+    assert asr_beam_size(24_000) == asr_beam_size(16_000) == asr_beam_size() == 1
+    monkeypatch.setenv("HARNESS_ASR_BEAM_SIZE", "3")
+    assert asr_beam_size(8_000) == asr_beam_size(24_000) == 3
     for bad in ("0", "11", "wide", ""):
         monkeypatch.setenv("HARNESS_ASR_BEAM_SIZE", bad)
         with pytest.raises(InputError, match="HARNESS_ASR_BEAM_SIZE: expected a whole number"):
