@@ -253,6 +253,27 @@ def test_one_question_limits_by_answer_kind():
     assert c.verdict({"one_question": {"direct": {"max_sentences": 2}}}).status == "pass"
 
 
+def test_one_question_leaves_out_speech_cut_off_before_a_word_was_heard():
+    def call(played_ms: float) -> Call:
+        # the caller pauses mid-number; the agent starts to answer and is cut off at once
+        c = Call()
+        c.caller("The order number is six, two,")
+        start = c.t + 600.0
+        c.b.respond(start, "Sorry, I didn't get the order number.", stop_at=start + 120.0 +
+                    played_ms)
+        c.t = start + 1500.0
+        c.agent("I heard only part of the order number. Could you repeat it digit by digit?")
+        return c
+
+    limits = {"one_question": {"clarification": {"max_sentences": 2}}}
+    heard_nothing = call(35.0).verdict(limits)
+    assert heard_nothing.status == "pass", heard_nothing.summary
+    assert heard_nothing.measured["turns"][0]["sentences"] == 2
+    # a second of it was heard: it counts
+    heard = call(1000.0).verdict(limits)
+    assert heard.status == "fail" and "clarification of 3 sentences > 2" in heard.summary
+
+
 def test_one_question_fails_when_the_agent_asked_nothing():
     c = Call()
     c.caller("Thanks, goodbye.")

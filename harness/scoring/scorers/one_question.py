@@ -14,6 +14,10 @@ from harness.scoring.timeline import Timeline, Utterance
 
 AnswerKind = Literal["direct", "clarification", "tool_result"]
 
+UNHEARD_MS = 250.0
+"""Agent speech cut off (the caller barged in) after less than this much playback: not a word of
+it was heard, so it is not part of what the agent said to the caller."""
+
 
 class AnswerLimits(BaseModel):
     """Limits on one kind of answer (any may be omitted)."""
@@ -42,7 +46,8 @@ def _agent_turns(tl: Timeline, wait_tools: frozenset[str]
     """(caller turn, the agent's speech after the turn's last action call or all of it, whether
     it follows a tool result): preambles before a call are not the answer."""
     out = []
-    utterances = [u for u in tl.utterances() if u.transcript and u.turn_index is not None]
+    utterances = [u for u in tl.utterances() if u.transcript and u.turn_index is not None
+                  and not (u.interrupted and (u.played_ms or 0.0) < UNHEARD_MS)]
     for index in sorted({u.turn_index for u in utterances if u.turn_index is not None}):
         said = [u for u in utterances if u.turn_index == index]
         calls = [c for c in tl.calls_of(index)
@@ -57,7 +62,7 @@ def _agent_turns(tl: Timeline, wait_tools: frozenset[str]
 
 
 @scorer("one_question", "Each agent turn (its speech after the caller's turn, preambles before "
-        "a tool call left out) asks at most max_questions questions; optional limits on "
+        "a tool call and speech cut off before a word was heard left out) asks at most max_questions questions; optional limits on "
         "sentences, words and spoken seconds for direct answers, clarifications and tool "
         "results; fails when the agent asked nothing at all.",
         params=OneQuestionParams)
