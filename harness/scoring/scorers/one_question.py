@@ -64,7 +64,8 @@ def _agent_turns(tl: Timeline, wait_tools: frozenset[str]
 @scorer("one_question", "Each agent turn (its speech after the caller's turn, preambles before "
         "a tool call and speech cut off before a word was heard left out) asks at most "
         "max_questions questions; optional limits on sentences, words and spoken seconds for "
-        "direct answers, clarifications and tool results; fails when the agent asked nothing at all.",
+        "direct answers, clarifications and tool results; fails when the agent asked nothing "
+        "at all.",
         params=OneQuestionParams)
 def score_one_question(ctx: ScoringContext, p: OneQuestionParams) -> Outcome:
     tl = ctx.timeline
