@@ -140,18 +140,16 @@ def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str) -> 
 
 def _check_profile(profile: str | None, name: str) -> None:
     """A variant's ``local_profile`` names a file that exists or a built-in profile."""
+    from harness.scenario._checks import builtin_profile_problem, is_profile_file  # noqa: PLC0415
+
     if profile is None:
         return
-    from harness.scenario._checks import BUILTIN_PROFILES_DIR, is_profile_file  # noqa: PLC0415
-
     field = f"variants.{name}.local_profile"
     if is_profile_file(profile):
         if not Path(profile).is_file():
             raise InputError(f"profile file not found: {profile}", field=field)
-    elif not (BUILTIN_PROFILES_DIR / f"{profile}.yaml").is_file():
-        known = ", ".join(sorted(p.stem for p in BUILTIN_PROFILES_DIR.glob("*.yaml")))
-        raise InputError(f"unknown agent profile {profile!r}; expected a YAML file or one of: "
-                         f"{known}", field=field)
+    elif (problem := builtin_profile_problem(profile)) is not None:
+        raise InputError(problem, field=field)
 
 
 def check_faults(spec: VariantSpec, name: str) -> list[str]:

@@ -236,6 +236,14 @@ def is_profile_file(value: str) -> bool:
     return "/" in value or os.sep in value or value.endswith((".yaml", ".yml"))
 
 
+def builtin_profile_problem(name: str) -> str | None:
+    """Why ``name`` is not a built-in profile of the local agent (None when it is one)."""
+    if path_problem(BUILTIN_PROFILES_DIR / f"{name}.yaml") is None:
+        return None
+    known = ", ".join(sorted(p.stem for p in BUILTIN_PROFILES_DIR.glob("*.yaml")))
+    return f"unknown agent profile {name!r}; expected a YAML file or one of: {known}"
+
+
 def check_agent_files(config: AgentConfig, positions: Positions,
                       written: dict[FieldPath, str]) -> list[InputError]:
     """The agent config's instructions file exists and is readable text; its ``local_profile``
@@ -244,10 +252,9 @@ def check_agent_files(config: AgentConfig, positions: Positions,
     profile = config.local_profile
     if is_profile_file(profile):
         _check_file(report, ("local_profile",), Path(profile), wav=False)
-    elif path_problem(BUILTIN_PROFILES_DIR / f"{profile}.yaml") is not None:
-        known = ", ".join(sorted(p.stem for p in BUILTIN_PROFILES_DIR.glob("*.yaml")))
-        report.add(("local_profile",), f"unknown agent profile {profile!r}; expected a YAML file "
-                   f"(relative to this agent config) or one of: {known}")
+    elif (problem := builtin_profile_problem(profile)) is not None:
+        report.add(("local_profile",), problem.replace(
+            "a YAML file", "a YAML file (relative to this agent config)"))
     path = config.instructions_file
     if path is not None:
         _check_file(report, ("instructions_file",), path, wav=False)
