@@ -115,12 +115,14 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
                     on_trial_done: Callable[[Any], None] | None = None,
                     session_timeout_s: float | None = None,
                     run_dir: Path | None = None, workers: int | None = None,
-                    executor: str = "local", address: str | None = None) -> RunOutcome:
+                    executor: str = "local", address: str | None = None,
+                    ship_recordings: bool = False) -> RunOutcome:
     """Load → run → score → report. ``on_progress`` / ``on_trial_done`` are the runner's
     callbacks (progress events for a progress bar; each finished trial). The run goes to
     ``run_dir`` when given, else to a new folder under ``out_dir``. ``workers`` runs the trials
     in that many processes (``executor="local"``) or Ray actors (``executor="ray"``, on the
-    cluster at ``address``); scoring and the reports stay in this process."""
+    cluster at ``address``; ``ship_recordings`` brings their recordings back through Ray's object
+    store instead of a shared file system); scoring and the reports stay in this process."""
     from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
 
@@ -128,7 +130,8 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
     scenarios = load_scenarios(items, agent=agent)
     result = await run_suite_with(
         scenarios, executor=executor, workers=workers, address=address,
-        out_dir=run_dir or new_run_dir(Path(out_dir)), target=target, trials=trials,
+        ship_recordings=ship_recordings, out_dir=run_dir or new_run_dir(Path(out_dir)),
+        target=target, trials=trials,
         concurrency=concurrency, faults=list(faults) if faults else None,
         on_progress=on_progress, on_trial_done=on_trial_done,
         session_timeout_s=session_timeout_s, local_agent=start_local_agent_for)
@@ -143,7 +146,8 @@ def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "
         on_progress: Callable[[Any], None] | None = None,
         on_trial_done: Callable[[Any], None] | None = None,
         session_timeout_s: float | None = None, workers: int | None = None,
-        executor: str = "local", address: str | None = None) -> RunOutcome:
+        executor: str = "local", address: str | None = None,
+        ship_recordings: bool = False) -> RunOutcome:
     """:func:`run_async` for callers without an event loop (the CLI).
 
     Stopped with Ctrl-C, it still reports what was recorded (unfinished trials are errored) and
@@ -155,7 +159,7 @@ def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "
             items, target=target, agent=agent, trials=trials, concurrency=concurrency,
             faults=faults, on_progress=on_progress, on_trial_done=on_trial_done,
             session_timeout_s=session_timeout_s, run_dir=run_dir, workers=workers,
-            executor=executor, address=address))
+            executor=executor, address=address, ship_recordings=ship_recordings))
     except KeyboardInterrupt:
         if not (run_dir / "run.json").is_file():
             raise

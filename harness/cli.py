@@ -115,6 +115,10 @@ def run(
         help="local (processes on this machine) or ray (a Ray cluster).")] = "local",
     address: Annotated[str | None, typer.Option(
         help="The Ray cluster's address (with --executor ray).")] = None,
+    ship_recordings: Annotated[bool, typer.Option(
+        help="Ray workers write to their own disks and send each finished trial back through "
+             "Ray's object store (with --executor ray, when the nodes share no file system).")
+    ] = False,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
@@ -129,7 +133,7 @@ def run(
             return api.run(paths or None, target=target, agent=agent, trials=trials,
                            concurrency=concurrency, faults=fault, out_dir=output,
                            on_progress=progress, workers=workers, executor=executor,
-                           address=address)
+                           address=address, ship_recordings=ship_recordings)
 
     _summarise(run_with_progress, store=store, label=label)
 

@@ -23,8 +23,8 @@ def test_a_bad_ramp_is_a_usage_error(tmp_path):
 
 
 def test_bad_worker_options_of_run_are_usage_errors(tmp_path):
-    for args, field in [(["--workers", "0"], "--workers"), (["--executor", "spark"],
-                                                            "--executor")]:
+    for args, field in [(["--workers", "0"], "--workers"), (["--executor", "spark"], "--executor"),
+                        (["--ship-recordings"], "--ship-recordings")]:
         done = _harness("run", str(REPO / "scenarios" / "order-status.yaml"), *args,
                         "-o", str(tmp_path), cwd=REPO)
         assert done.returncode == 2, done.stderr

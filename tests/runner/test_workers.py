@@ -79,7 +79,8 @@ def test_a_killed_worker_process_leaves_its_trials_errored(tmp_path):
 
 def test_bad_worker_options_are_usage_errors(tmp_path):
     for kwargs, field in [({"workers": 0}, "--workers"), ({"executor": "spark"}, "--executor"),
-                          ({"address": "127.0.0.1:1"}, "--address")]:
+                          ({"address": "127.0.0.1:1"}, "--address"),
+                          ({"ship_recordings": True}, "--ship-recordings")]:
         with pytest.raises(InputError) as exc:
             asyncio.run(run_suite_with(_suite(), out_dir=tmp_path, **kwargs))
         assert exc.value.field == field
