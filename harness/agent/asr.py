@@ -51,9 +51,7 @@ class SpeechRecognizer:
         ``language`` defaults to English, the language of the example suite.
         """
         beam_size = asr_beam_size(sample_rate)  # the caller's line, before resampling
-        audio = pcm16.astype(np.float32) / 32768.0
-        if sample_rate != ASR_RATE:
-            audio = soxr.resample(audio, sample_rate, ASR_RATE)
+        audio = _at_asr_rate(pcm16, sample_rate)
         if len(audio) < ASR_RATE // 10:
             return ""
         segments, _info = self._model.transcribe(
@@ -79,10 +77,53 @@ class SpeechRecognizer:
         self.recent_seconds += 0.3 * (time.perf_counter() - started - self.recent_seconds)
         return text
 
+    def alternatives_sync(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
+                          language: str | None = None) -> list[str]:
+        """Every transcript the beam search kept, best first (``[]`` when audio of this rate is
+        decoded greedily, or is longer than the model's 30 s window).
+
+        One decode without the fallbacks of :meth:`transcribe_sync`: the runners-up a dialogue
+        may prefer when the best transcript holds only part of a value it listens for ("is made
+        3, 5, 2, 1" for "is eight, three, five, two, one" over a telephone line).
+        """
+        from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
+        from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
+        from faster_whisper.transcribe import get_suppressed_tokens  # noqa: PLC0415
+
+        beam_size = asr_beam_size(sample_rate)
+        audio = _at_asr_rate(pcm16, sample_rate)
+        if beam_size < 2 or not ASR_RATE // 10 <= len(audio) <= 30 * ASR_RATE:
+            return []
+        model = self._model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                              task="transcribe", language=language or "en")
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+        tokens = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        features = pad_or_trim(model.feature_extractor(audio))
+        result = model.model.generate(
+            model.encode(features), [tokens], beam_size=beam_size, num_hypotheses=beam_size,
+            max_length=model.max_length, suppress_blank=True,
+            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
+        texts = [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
+        return [t for t in texts if t]
+
+    async def alternatives(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
+                           language: str | None = None) -> list[str]:
+        """:meth:`alternatives_sync` in a worker thread."""
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.alternatives_sync, pcm16, sample_rate, prompt, language)
+
     @property
     def idle(self) -> bool:
         """Whether a worker is free now (speculative work should only use spare capacity)."""
         return self.in_flight < _WORKERS
+
+
+def _at_asr_rate(pcm16: np.ndarray, sample_rate: int) -> np.ndarray:
+    audio = pcm16.astype(np.float32) / 32768.0
+    if sample_rate != ASR_RATE:
+        audio = soxr.resample(audio, sample_rate, ASR_RATE)
+    return audio
 
 
 def get_recognizer(preferred: str | None = None) -> SpeechRecognizer:

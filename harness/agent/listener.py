@@ -424,10 +424,16 @@ class Listener:
         # which helps a small recogniser with the call's words.
         prompt = settings.get("prompt") or self.responder.policy().transcription_prompt
         recognizer = await asyncio.to_thread(asr.get_recognizer, self.recogniser)
-        text = await recognizer.transcribe(pcm, self.input_rate, prompt=prompt,
-                                           language=settings.get("language"))
+        language = settings.get("language")
+        text = await recognizer.transcribe(pcm, self.input_rate, prompt=prompt, language=language)
         if is_prompt_echo(text, prompt):
             return ""
+        policy = self.responder.policy()
+        if text and policy.part_of_a_value(text):
+            # as a recogniser with a grammar would: a runner-up that holds the whole value wins
+            heard = await recognizer.alternatives(pcm, self.input_rate, prompt=prompt,
+                                                  language=language)
+            text = policy.choose_transcript([text, *(h for h in heard if h != text)])
         return text
 
     async def _transcribe_item(self, item: Item, task: asyncio.Task[str] | None) -> None:

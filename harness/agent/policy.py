@@ -64,6 +64,29 @@ class Policy(PolicyState):
         """The recogniser prompt of the profile (the setting of the call)."""
         return self.profile.transcription_prompt
 
+    def part_of_a_value(self, transcript: str) -> bool:
+        """Whether the transcript holds part of a value the dialogue listens for (a slot of the
+        open task, or of any intent before one is open) and no whole value of any of them."""
+        got = [self._extract(s, transcript, asked=s == self._asked_slot()).status
+               for s in self._listening_for()]
+        return "partial" in got and "ok" not in got
+
+    def choose_transcript(self, transcripts: list[str]) -> str:
+        """The first transcript (the recogniser's order) that holds a whole value the dialogue
+        listens for, else the first."""
+        asked = self._asked_slot()
+        for text in transcripts:
+            if any(self._extract(s, text, asked=s == asked).status == "ok"
+                   for s in self._listening_for()):
+                return text
+        return transcripts[0]
+
+    def _listening_for(self) -> list[str]:
+        task = self._task
+        if task is not None:
+            return [s for s in task.intent.slots if s not in task.values]
+        return list(dict.fromkeys(s for intent in self.profile.intents for s in intent.slots))
+
     @property
     def hold_ms(self) -> int | None:
         """How long to wait for the caller to go on before ``on_hold_expired`` (None: no hold)."""

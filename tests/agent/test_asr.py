@@ -10,7 +10,10 @@ import pytest
 
 from harness import audio
 from harness.agent import asr
+from harness.agent.faults import Faults
+from harness.agent.policy import Policy
 from harness.agent.profile import load_profile
+from harness.agent.slots import extract
 from harness.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,3 +60,35 @@ def test_an_order_number_at_the_end_of_a_turn_is_heard_as_digits(name: str, turn
         heard.append(asr.get_recognizer().transcribe_sync(pcm, rate, prompt=prompt))
     assert ["83521" in "".join(c for c in text if c.isdigit()) for text in heard] == \
         [True] * len(CUTS), heard
+
+
+def _cut(name: str, turn_index: int, bed_start: int, lead_in_ms: int, tail_ms: int
+         ) -> tuple[np.ndarray, int]:
+    script = audio.render_scenario(load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+    turn = script.turns[turn_index]
+    rate = turn.sample_rate
+    lead = np.zeros(lead_in_ms * rate // 1000, dtype=np.int16)
+    speech = np.concatenate([lead, turn.samples[:turn.speech_end_sample + tail_ms * rate // 1000]])
+    bed = script.bed(turn_index).chunk(bed_start, speech.size).astype(np.int32)
+    return np.clip(speech.astype(np.int32) + bed, -32768, 32767).astype(np.int16), rate
+
+
+def test_over_a_telephone_line_a_runner_up_holds_the_number_the_best_transcript_lost(
+        prompt: str) -> None:
+    # Through G.711 the recogniser decodes with a beam (telephone audio) and hears "is eight" as
+    # "is made" in most cuts of this turn; in this one a runner-up of the beam has the number,
+    # and the support desk's policy picks it, as a recogniser with a grammar would.
+    pcm, rate = _cut("cancel-fails", 0, 12_000, 150, 160)
+    line = audio.decode_g711(audio.encode_g711(pcm, "ulaw", sample_rate=rate), "ulaw")
+    recognizer = asr.get_recognizer()
+    best = recognizer.transcribe_sync(line, 8_000, prompt=prompt)
+    spec = load_profile("support_desk").slots["order_id"]
+    assert extract(spec, best, asked=True).value != "83521", best
+    heard = recognizer.alternatives_sync(line, 8_000, prompt=prompt)
+    assert len(heard) >= 2, heard
+    policy = Policy(load_profile("support_desk"), [], Faults())
+    assert policy.part_of_a_value(best)
+    chosen = policy.choose_transcript([best, *(h for h in heard if h != best)])
+    assert extract(spec, chosen, asked=True).value == "83521", (best, heard)
+    # wideband audio is decoded greedily: there is no runner-up to ask for
+    assert recognizer.alternatives_sync(pcm, rate, prompt=prompt) == []

@@ -405,3 +405,22 @@ def test_a_value_after_a_held_fragment_is_collected_even_with_a_no() -> None:
     assert p.on_user_turn("Can you calculate 3, 5, 2, 1?") == []
     assert said(p.on_user_turn("No, it's 8, 3, 5, 7, 1.")) == [
         "Just to confirm, I heard 8, 3, 5, 7, 1. Is that right?"]
+
+
+def test_a_runner_up_transcript_with_the_whole_value_is_chosen() -> None:
+    p = policy()
+    best = "I want to cancel an order. The order number is made 3,5,2,1."
+    # part of the order number and no whole one: the recogniser's runners-up are worth a look
+    assert p.part_of_a_value(best)
+    runner_up = "I want to cancel an order. The order number in eight, three, five, two, one."
+    assert p.choose_transcript([best, "The order number is made 3, 5, 2, 1.", runner_up]) == \
+        runner_up
+    # none holds a whole value: the recogniser's best stays
+    assert p.choose_transcript([best, "The order number is made three, five, two, one."]) == best
+    # a whole value, or none at all, needs no second look
+    for text in ("The order number is 8, 3, 5, 2, 1.", "Yes, that's right.", "Hello?"):
+        assert not p.part_of_a_value(text), text
+    # with a task open, its missing slot is what the dialogue listens for
+    p.on_user_turn("I want to cancel an order.")
+    assert p.part_of_a_value("It's 3, 5, 2, 1.")
+    assert p.choose_transcript(["It's 3, 5, 2, 1.", "It's 8, 3, 5, 2, 1."]) == "It's 8, 3, 5, 2, 1."
