@@ -109,7 +109,10 @@ class SpeechRecognizer:
 
     async def alternatives(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                            language: str | None = None) -> list[str]:
-        """:meth:`alternatives_sync` in a worker thread."""
+        """:meth:`alternatives_sync` in a worker thread (none, without waiting for one, when audio
+        of this rate is decoded greedily)."""
+        if asr_beam_size(sample_rate) < 2:
+            return []
         return await asyncio.get_running_loop().run_in_executor(
             self._executor, self.alternatives_sync, pcm16, sample_rate, prompt, language)
 
