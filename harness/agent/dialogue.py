@@ -46,9 +46,11 @@ class DialoguePolicy(Protocol):
       session performs ``on_hold_expired()``.
     - ``transcription_prompt``: a recogniser prompt for sessions whose input transcription gives
       none (the setting of the call), or ``None``.
-    - ``part_of_a_value`` and ``choose_transcript``: when the recogniser's best transcript holds
-      part of a value the dialogue listens for but no whole one, the session asks the recogniser
-      for its runners-up and the policy picks one of the transcripts (best first).
+
+    Optional: ``part_of_a_value(transcript) -> bool`` and ``choose_transcript(transcripts) -> str``.
+    When a policy has them and the recogniser's best transcript holds part of a value the dialogue
+    listens for but no whole one, the session asks the recogniser for its runners-up and the
+    policy picks one of the transcripts (best first). A policy without them gets the best one.
     """
 
     def on_user_turn(self, transcript: str, addressed: bool = True) -> list[Action]: ...
@@ -67,10 +69,6 @@ class DialoguePolicy(Protocol):
 
     @property
     def transcription_prompt(self) -> str | None: ...
-
-    def part_of_a_value(self, transcript: str) -> bool: ...
-
-    def choose_transcript(self, transcripts: list[str]) -> str: ...
 
 
 PolicyFactory = Callable[[list[dict[str, Any]], Faults], DialoguePolicy]

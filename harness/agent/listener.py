@@ -429,7 +429,8 @@ class Listener:
         if is_prompt_echo(text, prompt):
             return ""
         policy = self.responder.policy()
-        if text and policy.part_of_a_value(text):
+        part_of_a_value = getattr(policy, "part_of_a_value", None)  # optional (DialoguePolicy)
+        if text and part_of_a_value is not None and part_of_a_value(text):
             # as a recogniser with a grammar would: a runner-up that holds the whole value wins
             heard = await recognizer.alternatives(pcm, self.input_rate, prompt=prompt,
                                                   language=language)
