@@ -3,6 +3,10 @@
 This is the thin I/O layer around :class:`harness.realtime.protocol.RealtimeProtocol`. Every way a
 connection can fail becomes one :mod:`harness.realtime.errors` exception with one clear message;
 messages name the target's label or its URL without the query, never a header (so never a key).
+
+Each received message carries the time its bytes arrived, taken when the event loop handed them
+to the connection: not when the session's receive task got round to reading it, which can be a
+batch of other streams' sends later.
 """
 
 from __future__ import annotations
@@ -11,9 +15,12 @@ import asyncio
 import json
 import socket
 import ssl
+import time
+from collections import deque
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.frames import DATA_OPCODES, Frame
 from websockets.exceptions import (
     ConnectionClosed,
     ConnectionClosedOK,
@@ -59,12 +66,31 @@ def _closed_message(target: Target, exc: ConnectionClosed) -> str:
     return f"{target.label} closed the session mid-call ({detail})"
 
 
+class _StampedConnection(ClientConnection):
+    """A client connection that notes, for each message, when its last frame's bytes arrived."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.arrivals: deque[int] = deque()
+        self._data_ns = 0
+
+    def data_received(self, data: bytes) -> None:
+        self._data_ns = time.perf_counter_ns()
+        super().data_received(data)
+
+    def process_event(self, event: Any) -> None:
+        super().process_event(event)
+        if isinstance(event, Frame) and event.opcode in DATA_OPCODES and event.fin:
+            self.arrivals.append(self._data_ns)
+
+
 class RealtimeConnection:
     """An open WebSocket to a realtime target (use :meth:`open`)."""
 
     def __init__(self, target: Target, ws: ClientConnection):
         self.target = target
         self._ws = ws
+        self._arrivals = ws.arrivals if isinstance(ws, _StampedConnection) else None
 
     @classmethod
     async def open(cls, target: Target, *, open_timeout: float = OPEN_TIMEOUT_S,
@@ -78,7 +104,7 @@ class RealtimeConnection:
                 ping_interval=ping_interval, ping_timeout=ping_timeout, close_timeout=2,
                 # base64 audio barely compresses; deflate would only cost CPU on the hot path
                 compression=None, max_size=MAX_FRAME_BYTES, proxy=None,
-                user_agent_header="realtime-voice-harness")
+                user_agent_header="realtime-voice-harness", create_connection=_StampedConnection)
         except InvalidStatus as exc:
             body = exc.response.body.decode("utf-8", "replace") if exc.response.body else ""
             raise _status_error(target, exc.response.status_code, body) from None
@@ -109,10 +135,13 @@ class RealtimeConnection:
         await self.send_text(text)
         return text
 
-    async def recv(self) -> str | bytes:
-        """The next frame; :class:`ClosedMidSession` when the target closed the connection."""
+    async def recv(self) -> tuple[str | bytes, int]:
+        """The next message and when it arrived (``time.perf_counter_ns``);
+        :class:`ClosedMidSession` when the target closed the connection."""
         try:
-            return await self._ws.recv()
+            message = await self._ws.recv()
+            arrived_ns = self._arrivals.popleft() if self._arrivals else time.perf_counter_ns()
+            return message, arrived_ns
         except ConnectionClosedOK as exc:
             raise ClosedMidSession(_closed_message(self.target, exc)) from None
         except ConnectionClosed as exc:

@@ -231,8 +231,8 @@ class TrialSession(TurnTriggers):
 
     async def _receive_loop(self) -> None:
         while True:
-            text = await self.conn.recv()
-            t = self.now_ms()
+            text, arrived_ns = await self.conn.recv()
+            t = (arrived_ns - self.t0_ns) / 1e6
             rec = self.protocol.receive(text, t)
             if rec.type == AUDIO_DELTA:
                 self._on_audio_frame(rec, t)

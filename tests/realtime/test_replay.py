@@ -68,7 +68,8 @@ async def _replay(name: str) -> tuple[RealtimeProtocol, list, list, ReplayServer
         async def client_receives() -> None:
             expected = sum(1 for s in interactions if s["direction"] == "received")
             for i in range(expected):
-                rec = proto.receive(await conn.recv(), float(i))
+                text, _ = await conn.recv()
+                rec = proto.receive(text, float(i))
                 received.append(rec)
                 notices.extend(rec.notices)
 
