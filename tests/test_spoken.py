@@ -150,6 +150,8 @@ def test_spelled_email_round_trips(value: str) -> None:
     ("For 7 1 9 0 2 6.", ["4719026"]),
     ("My patient number is for seven one nine oh two six", ["4719026"]),
     ("It's ate 3 5 2 1", ["83521"]),
+    ("The order number is made 3,5,2,1.", ["83521"]),
+    ("The order number is made three, five, two, one.", ["83521"]),
     ("It's too 4 6", ["246"]),
     ("Won 2 3 4", ["1234"]),
     ("nine one two won three", ["91213"]),
@@ -160,6 +162,8 @@ def test_spelled_email_round_trips(value: str) -> None:
     ("I need it for 24 hours", ["24"]),
     ("I want to talk to a human", []),
     ("I ate already, thanks", []),
+    ("I made an order last week", []),
+    ("I made 2 orders", ["2"]),
     ("We won the game", []),
     # "oh", double/triple, grouped numbers
     ("Two, oh, four, eight.", ["2048"]),

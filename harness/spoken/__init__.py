@@ -24,7 +24,8 @@ Rules worth knowing (all follow what recognisers write for spelled input):
   "nine thousand nine hundred eleven" → "9911"; digits said one by one simply concatenate.
   "double five" → "55", "triple oh" → "000"; "oh"/"zero"/"nought" → "0".
 - Homophones become digits only between digits: "for" → 4, "to"/"too" → 2, "ate" → 8,
-  "won" → 1 ("eight three five to one" → "83521"; "I want to cancel" stays words).
+  "won" → 1 ("eight three five to one" → "83521"; "I want to cancel" stays words); so does
+  "made", a small recogniser's "is eight" ("the number is made 3, 5, 2, 1" → "83521").
 - A hyphen written between single characters or number words is a recogniser's way of joining
   spelled characters ("A-B-1-2" → "ab12", "eight-three-five" → "835"), and so are dots between
   single letters ("J.O.H.N." → "john"); between longer parts a hyphen is a real dash ("AB-1234" →

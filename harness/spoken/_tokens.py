@@ -19,7 +19,10 @@ _TENS = {
     "seventy": 70, "eighty": 80, "ninety": 90,
 }
 _MULTIPLIERS = {"hundred": 100, "thousand": 1000}
-_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "ate": "8", "won": "1"}
+_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "ate": "8", "won": "1",
+               # not a homophone but how small recognisers hear "is eight" before more digits
+               # ("the number is made 3, 5, 2, 1"); it resolves by the same neighbour rules
+               "made": "8"}
 _REPEATS = {"double": 2, "triple": 3}
 _NATO = {
     "alpha": "a", "alfa": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",

@@ -73,22 +73,21 @@ def _cut(name: str, turn_index: int, bed_start: int, lead_in_ms: int, tail_ms: i
     return np.clip(speech.astype(np.int32) + bed, -32768, 32767).astype(np.int16), rate
 
 
-def test_over_a_telephone_line_a_runner_up_holds_the_number_the_best_transcript_lost(
-        prompt: str) -> None:
+def test_over_a_telephone_line_the_number_heard_as_made_is_still_taken(prompt: str) -> None:
     # Through G.711 the recogniser decodes with a beam (telephone audio) and hears "is eight" as
-    # "is made" in most cuts of this turn; in this one a runner-up of the beam has the number,
-    # and the support desk's policy picks it, as a recogniser with a grammar would.
+    # "is made" in most cuts of this turn, in every hypothesis of the beam; the normaliser reads
+    # "made" before a run of digits as 8, so the order number is taken all the same.
     pcm, rate = _cut("cancel-fails", 0, 12_000, 150, 160)
     line = audio.decode_g711(audio.encode_g711(pcm, "ulaw", sample_rate=rate), "ulaw")
     recognizer = asr.get_recognizer()
     best = recognizer.transcribe_sync(line, 8_000, prompt=prompt)
     spec = load_profile("support_desk").slots["order_id"]
-    assert extract(spec, best, asked=True).value != "83521", best
+    assert "made" in best.lower() and extract(spec, best, asked=True).value == "83521", best
+    # the beam's runners-up, which the dialogue reads when the best holds only part of a value
     heard = recognizer.alternatives_sync(line, 8_000, prompt=prompt)
-    assert len(heard) >= 2, heard
+    assert len(set(heard)) >= 2, heard
     policy = Policy(load_profile("support_desk"), [], Faults())
-    assert policy.part_of_a_value(best)
-    chosen = policy.choose_transcript([best, *(h for h in heard if h != best)])
-    assert extract(spec, chosen, asked=True).value == "83521", (best, heard)
+    assert not policy.part_of_a_value(best)
+    assert extract(spec, policy.choose_transcript(heard), asked=True).value == "83521", heard
     # wideband audio is decoded greedily: there is no runner-up to ask for
     assert recognizer.alternatives_sync(pcm, rate, prompt=prompt) == []

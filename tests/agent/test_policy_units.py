@@ -409,14 +409,14 @@ def test_a_value_after_a_held_fragment_is_collected_even_with_a_no() -> None:
 
 def test_a_runner_up_transcript_with_the_whole_value_is_chosen() -> None:
     p = policy()
-    best = "I want to cancel an order. The order number is made 3,5,2,1."
+    best = "I want to cancel an order. The order number is 3,5,2,1."
     # part of the order number and no whole one: the recogniser's runners-up are worth a look
     assert p.part_of_a_value(best)
     runner_up = "I want to cancel an order. The order number in eight, three, five, two, one."
-    assert p.choose_transcript([best, "The order number is made 3, 5, 2, 1.", runner_up]) == \
+    assert p.choose_transcript([best, "The order number is 3, 5, 2, 1.", runner_up]) == \
         runner_up
     # none holds a whole value: the recogniser's best stays
-    assert p.choose_transcript([best, "The order number is made three, five, two, one."]) == best
+    assert p.choose_transcript([best, "The order number is three, five, two, one."]) == best
     # a whole value, or none at all, needs no second look
     for text in ("The order number is 8, 3, 5, 2, 1.", "Yes, that's right.", "Hello?"):
         assert not p.part_of_a_value(text), text
