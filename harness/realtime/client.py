@@ -20,13 +20,13 @@ from collections import deque
 from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.frames import DATA_OPCODES, Frame
 from websockets.exceptions import (
     ConnectionClosed,
     ConnectionClosedOK,
     InvalidHandshake,
     InvalidStatus,
 )
+from websockets.frames import DATA_OPCODES, Frame
 
 from harness.realtime.errors import (
     AuthRefused,
