@@ -83,8 +83,8 @@ class SpeechRecognizer:
         decoded greedily, or is longer than the model's 30 s window).
 
         One decode without the fallbacks of :meth:`transcribe_sync`: the runners-up a dialogue
-        may prefer when the best transcript holds only part of a value it listens for ("is made
-        3, 5, 2, 1" for "is eight, three, five, two, one" over a telephone line).
+        may prefer when the best transcript holds only part of a value it listens for ("3, 5,
+        2, 1" for "eight, three, five, two, one" over a telephone line).
         """
         from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
         from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
