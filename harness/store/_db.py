@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
@@ -94,6 +94,7 @@ def migrate(engine: Engine, url: str, revision: str | None = None) -> str:
     target = revision or head_revision()
     try:
         with engine.begin() as conn:
+            _lock_for_migration(conn)
             current = MigrationContext.configure(conn).get_current_revision()
             known = {s.revision for s in scripts.walk_revisions()}
             if current is not None and current not in known:
@@ -107,6 +108,19 @@ def migrate(engine: Engine, url: str, revision: str | None = None) -> str:
     except SQLAlchemyError as exc:
         raise StoreError(f"the history store {safe_url(url)} cannot be used: "
                          f"{_reason(exc)}") from None
+
+
+MIGRATION_LOCK_KEY = 0x76_6F_69_63  # one PostgreSQL advisory lock for this store's migrations
+
+
+def _lock_for_migration(conn: Connection) -> None:
+    """Hold the store's write lock until the transaction ends, so that harness processes opening
+    one new store at the same moment (two CI jobs, two nights) migrate it one after the other;
+    the second then reads the revision the first wrote, instead of creating its tables again."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # the driver opened no transaction yet
+    elif conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})")
 
 
 def _reason(exc: SQLAlchemyError) -> str:
