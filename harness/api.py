@@ -36,7 +36,12 @@ from harness.report import (
     read_run,
     render_report,
 )
-from harness.scenario.models import Scenario
+from harness.scenario.models import (
+    AUDIO_FORMAT_NAMES,
+    AudioFormat,
+    Scenario,
+    audio_format_named,
+)
 
 __all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOutcome",
            "TrialOutcome", "exit_code", "load_scenarios", "report", "run", "run_async"]
@@ -55,10 +60,15 @@ def exit_code(outcome: RunOutcome | HarnessError) -> int:
 
 
 def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,
-                   agent: str | Path | None = None) -> list[Scenario]:
+                   agent: str | Path | None = None,
+                   audio_format: str | None = None) -> list[Scenario]:
     """Scenarios from files, folders and ready ``Scenario`` objects (default: ``scenarios/``);
-    ``agent`` (an AgentConfig file) replaces every scenario's own agent config."""
+    ``agent`` (an AgentConfig file) replaces every scenario's own agent config, and
+    ``audio_format`` (e.g. ``audio/pcmu`` or ``g711_ulaw``: a telephone line) sets both audio
+    directions of every scenario's config, which otherwise stays its own."""
     from harness.scenario.loader import load_agent_config, load_suite  # noqa: PLC0415
+
+    line = check_audio_format(audio_format)
 
     items = list(items) if items is not None else [DEFAULT_SUITE]
     if not items:
@@ -69,7 +79,21 @@ def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,
     if agent is not None:
         config = load_agent_config(agent)
         scenarios = [s.model_copy(update={"agent_config": config}) for s in scenarios]
+    if line is not None:
+        scenarios = [s.model_copy(update={"agent_config": s.agent_config.model_copy(update={
+            "input_audio_format": line, "output_audio_format": line})}) for s in scenarios]
     return scenarios
+
+
+def check_audio_format(name: str | None) -> AudioFormat | None:
+    """The GA name of an audio format given on the command line; a located error otherwise."""
+    if name is None:
+        return None
+    fmt = audio_format_named(name)
+    if fmt is None:
+        raise InputError(f"unknown audio format {name!r}; expected one of "
+                         + ", ".join(AUDIO_FORMAT_NAMES), field="--audio-format")
+    return fmt
 
 
 def check_run_options(target: str, trials: int, concurrency: int,
@@ -116,18 +140,21 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
                     session_timeout_s: float | None = None,
                     run_dir: Path | None = None, workers: int | None = None,
                     executor: str = "local", address: str | None = None,
-                    ship_recordings: bool = False) -> RunOutcome:
+                    ship_recordings: bool = False,
+                    audio_format: str | None = None) -> RunOutcome:
     """Load → run → score → report. ``on_progress`` / ``on_trial_done`` are the runner's
     callbacks (progress events for a progress bar; each finished trial). The run goes to
     ``run_dir`` when given, else to a new folder under ``out_dir``. ``workers`` runs the trials
     in that many processes (``executor="local"``) or Ray actors (``executor="ray"``, on the
     cluster at ``address``; ``ship_recordings`` brings their recordings back through Ray's object
-    store instead of a shared file system); scoring and the reports stay in this process."""
+    store instead of a shared file system); scoring and the reports stay in this process.
+    ``audio_format`` sets both audio directions on every scenario's agent config
+    (:func:`load_scenarios`)."""
     from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
 
     check_run_options(target, trials, concurrency, faults)
-    scenarios = load_scenarios(items, agent=agent)
+    scenarios = load_scenarios(items, agent=agent, audio_format=audio_format)
     result = await run_suite_with(
         scenarios, executor=executor, workers=workers, address=address,
         ship_recordings=ship_recordings, out_dir=run_dir or new_run_dir(Path(out_dir)),
@@ -147,19 +174,21 @@ def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "
         on_trial_done: Callable[[Any], None] | None = None,
         session_timeout_s: float | None = None, workers: int | None = None,
         executor: str = "local", address: str | None = None,
-        ship_recordings: bool = False) -> RunOutcome:
+        ship_recordings: bool = False, audio_format: str | None = None) -> RunOutcome:
     """:func:`run_async` for callers without an event loop (the CLI).
 
     Stopped with Ctrl-C, it still reports what was recorded (unfinished trials are errored) and
     returns with ``stopped`` set."""
     check_run_options(target, trials, concurrency, faults)
+    check_audio_format(audio_format)
     run_dir = new_run_dir(Path(out_dir))
     try:
         return asyncio.run(run_async(
             items, target=target, agent=agent, trials=trials, concurrency=concurrency,
             faults=faults, on_progress=on_progress, on_trial_done=on_trial_done,
             session_timeout_s=session_timeout_s, run_dir=run_dir, workers=workers,
-            executor=executor, address=address, ship_recordings=ship_recordings))
+            executor=executor, address=address, ship_recordings=ship_recordings,
+            audio_format=audio_format))
     except KeyboardInterrupt:
         if not (run_dir / "run.json").is_file():
             raise

@@ -95,6 +95,10 @@ def run(
         help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
     agent: Annotated[Path | None, typer.Option(
         help="Agent config file used instead of each scenario's own.")] = None,
+    audio_format: Annotated[str | None, typer.Option(
+        help="Audio format of both directions, set on each scenario's own agent config: "
+             "audio/pcmu or audio/pcma (G.711 at 8 kHz, a telephone line), audio/pcm "
+             "(24 kHz PCM16); beta names (g711_ulaw, ...) are accepted too.")] = None,
     trials: Annotated[int, typer.Option(help="Trials per scenario.")] = 1,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
     fault: Annotated[list[str] | None, typer.Option(
@@ -133,7 +137,8 @@ def run(
             return api.run(paths or None, target=target, agent=agent, trials=trials,
                            concurrency=concurrency, faults=fault, out_dir=output,
                            on_progress=progress, workers=workers, executor=executor,
-                           address=address, ship_recordings=ship_recordings)
+                           address=address, ship_recordings=ship_recordings,
+                           audio_format=audio_format)
 
     _summarise(run_with_progress, store=store, label=label)
 
@@ -231,6 +236,10 @@ def nightly(
         help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
     agent: Annotated[Path | None, typer.Option(
         help="Agent config file used instead of each scenario's own.")] = None,
+    audio_format: Annotated[str | None, typer.Option(
+        help="Audio format of both directions, set on each scenario's own agent config: "
+             "audio/pcmu or audio/pcma (G.711 at 8 kHz, a telephone line), audio/pcm "
+             "(24 kHz PCM16); beta names (g711_ulaw, ...) are accepted too.")] = None,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
     fault: Annotated[list[str] | None, typer.Option(
         help="Fault of the local agent, e.g. added_latency_ms=600 (repeatable).")] = None,
@@ -254,7 +263,7 @@ def nightly(
                                   fail_on=fail_on, baseline=baseline, consecutive=consecutive,
                                   last=last, target=target, agent=agent,
                                   concurrency=concurrency, faults=fault, out_dir=output,
-                                  on_progress=progress)
+                                  on_progress=progress, audio_format=audio_format)
     except HarnessError as exc:
         print_error(exc)
         raise typer.Exit(api.exit_code(exc)) from None

@@ -105,7 +105,8 @@ def nightly(paths: Sequence[str | Path] | None = None, *, trials: int = DEFAULT_
             consecutive: int = 1, last: int | None = 30, target: str = "local",
             agent: str | Path | None = None, concurrency: int = 4,
             faults: Sequence[str] | None = None, out_dir: Path = Path("reports"),
-            on_progress: Callable[[Any], None] | None = None) -> NightlyOutcome:
+            on_progress: Callable[[Any], None] | None = None,
+            audio_format: str | None = None) -> NightlyOutcome:
     """Run the suite ``trials`` times per scenario, store the run under ``label``, render
     ``OUT_DIR/trend.html`` and apply the gates (``DEFAULT_GATES`` when none are given) against
     ``baseline``. Bad gate expressions are refused before anything runs."""
@@ -116,7 +117,7 @@ def nightly(paths: Sequence[str | Path] | None = None, *, trials: int = DEFAULT_
     parse_baseline(baseline)
     outcome = api.run(list(paths) if paths else None, target=target, agent=agent, trials=trials,
                       concurrency=concurrency, faults=faults, out_dir=out_dir,
-                      on_progress=on_progress)
+                      on_progress=on_progress, audio_format=audio_format)
     stored = store_outcome(outcome, store, label)
     report = None
     if stored.info is not None:

@@ -13,6 +13,7 @@ import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 import soxr
@@ -78,13 +79,19 @@ class SpeechRecognizer:
         return text
 
     def alternatives_sync(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
-                          language: str | None = None) -> list[str]:
-        """Every transcript the beam search kept, best first (``[]`` when audio of this rate is
-        decoded greedily, or is longer than the model's 30 s window).
+                          language: str | None = None, *, digit_grammar: bool = True
+                          ) -> list[str]:
+        """Every transcript the beam search kept, best first, then (``digit_grammar``) those of a
+        second search that may not write :data:`DIGIT_FILLERS` (``[]`` when audio of this rate
+        is decoded greedily, or is longer than the model's 30 s window).
 
-        One decode without the fallbacks of :meth:`transcribe_sync`: the runners-up a dialogue
-        may prefer when the best transcript holds only part of a value it listens for ("3, 5,
-        2, 1" for "eight, three, five, two, one" over a telephone line).
+        Decodes without the fallbacks of :meth:`transcribe_sync`: the runners-up a dialogue may
+        prefer when the best transcript holds only part of a value it listens for ("3, 5, 2, 1"
+        for "eight, three, five, two, one" over a telephone line). The second search is the
+        digit grammar of a telephone recogniser: where a small model barely hears a digit
+        ("seven" without the "s" a telephone line cuts off) it writes a short word in its place
+        ("eight, three, five, and one"); without those words it writes its next best guess,
+        the digit.
         """
         from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
         from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
@@ -99,13 +106,18 @@ class SpeechRecognizer:
                               task="transcribe", language=language or "en")
         previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
         tokens = model.get_prompt(tokenizer, previous, without_timestamps=True)
-        features = pad_or_trim(model.feature_extractor(audio))
-        result = model.model.generate(
-            model.encode(features), [tokens], beam_size=beam_size, num_hypotheses=beam_size,
-            max_length=model.max_length, suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]))[0]
-        texts = [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
-        return [t for t in texts if t]
+        encoded = model.encode(pad_or_trim(model.feature_extractor(audio)))
+        suppressed = get_suppressed_tokens(tokenizer, [-1])
+        texts: list[str] = []
+        searches = [suppressed]
+        if digit_grammar:
+            searches.append(sorted({*suppressed, *_filler_tokens(tokenizer)}))
+        for suppress in searches:
+            result = model.model.generate(
+                encoded, [tokens], beam_size=beam_size, num_hypotheses=beam_size,
+                max_length=model.max_length, suppress_blank=True, suppress_tokens=suppress)[0]
+            texts += [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
+        return [t for t in dict.fromkeys(texts) if t]
 
     async def alternatives(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                            language: str | None = None) -> list[str]:
@@ -120,6 +132,17 @@ class SpeechRecognizer:
     def idle(self) -> bool:
         """Whether a worker is free now (speculative work should only use spare capacity)."""
         return self.in_flight < _WORKERS
+
+
+DIGIT_FILLERS = ("and", "an", "in", "end")
+"""Words a small recogniser writes in a run of digits where it barely heard one (each with and
+without a leading space, lower and capitalised, when it is a single token)."""
+
+
+def _filler_tokens(tokenizer: Any) -> list[int]:
+    forms = {f"{space}{case(word)}" for word in DIGIT_FILLERS for space in ("", " ")
+             for case in (str.lower, str.capitalize)}
+    return [ids[0] for form in forms if len(ids := tokenizer.encode(form)) == 1]
 
 
 def _at_asr_rate(pcm16: np.ndarray, sample_rate: int) -> np.ndarray:

@@ -133,9 +133,23 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
     return Extracted("none")
 
 
+# A mail provider's name as a recogniser may write it from speech (over a telephone line
+# "at mail dot com" comes out as "at male.com"): the provider is what a caller means.
+_MAIL_PROVIDER_SOUNDALIKES = {"male": "mail", "gmale": "gmail", "g-male": "gmail",
+                              "g-mail": "gmail", "hotmale": "hotmail", "hot-male": "hotmail"}
+
+
+def _provider(email: str) -> str:
+    """``email`` with a sound-alike of a well-known mail provider's name as its domain's first
+    label replaced by the provider's (``john@male.com`` → ``john@mail.com``)."""
+    local, _, domain = email.partition("@")
+    first, dot, rest = domain.partition(".")
+    return f"{local}@{_MAIL_PROVIDER_SOUNDALIKES.get(first, first)}{dot}{rest}"
+
+
 def _email(spec: SlotSpec, text: str) -> Extracted:
     readbacks = find_readbacks(text)
-    emails = [r for r in readbacks if "@" in r]
+    emails = [_provider(r) for r in readbacks if "@" in r]
     for value in reversed(emails):
         if _fits(spec, value):
             return Extracted("ok", value)

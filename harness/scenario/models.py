@@ -287,6 +287,19 @@ class Expectation(BaseModel):
 # --------------------------------------------------------------------------- agent config
 
 AudioFormat = Literal["audio/pcm", "audio/pcmu", "audio/pcma"]
+AUDIO_FORMAT_NAMES: dict[str, AudioFormat] = {
+    "audio/pcm": "audio/pcm", "pcm16": "audio/pcm", "pcm": "audio/pcm",
+    "audio/pcmu": "audio/pcmu", "g711_ulaw": "audio/pcmu", "pcmu": "audio/pcmu",
+    "ulaw": "audio/pcmu",
+    "audio/pcma": "audio/pcma", "g711_alaw": "audio/pcma", "pcma": "audio/pcma",
+    "alaw": "audio/pcma",
+}
+"""Audio format names a user may give (GA, beta and short), each to its GA name."""
+
+
+def audio_format_named(name: str) -> AudioFormat | None:
+    """The GA audio format a name stands for (``g711_ulaw`` → ``audio/pcmu``), or None."""
+    return AUDIO_FORMAT_NAMES.get(name.strip().lower())
 
 
 class TurnDetection(Strict):

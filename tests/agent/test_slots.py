@@ -52,6 +52,20 @@ def test_email_and_phone() -> None:
     assert (phone.status, phone.value) == ("ok", "07700900123")
 
 
+
+@pytest.mark.parametrize(("text", "value"), [
+    # over a telephone line the recogniser writes "at mail dot com" as "at male.com"
+    ("A new email is J-O-H-N at male.com.", "john@mail.com"),
+    ("It's j, o, h, n, at gmale dot com.", "john@gmail.com"),
+    ("It's j, o, h, n, at hotmale dot com.", "john@hotmail.com"),
+    # only the domain's first label is a provider's name; the local part stays as heard
+    ("male.order@male.co.uk", "male.order@mail.co.uk"),
+    ("It's j, o, h, n, at example dot com.", "john@example.com"),
+])
+def test_a_mail_providers_sound_alike_is_the_provider(text: str, value: str) -> None:
+    got = extract(spec("email"), text, asked=True)
+    assert (got.status, got.value) == ("ok", value)
+
 @pytest.mark.parametrize(("text", "status", "value"), [
     ("My date of birth is the fourth of March, nineteen eighty five.", "ok", "1985-03-04"),
     ("March 4th, 1985", "ok", "1985-03-04"),

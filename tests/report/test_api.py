@@ -63,6 +63,9 @@ def test_cli_report(tmp_path: Path) -> None:
     (["run", "--target", "openai", "--fault", "no_preamble", "scenarios"],
      "faults apply to the local reference agent only"),
     (["report", "{tmp}"], "not a run folder (no run.json)"),
+    (["run", "--audio-format", "mp3", "scenarios"],
+     "--audio-format: unknown audio format 'mp3'; expected one of audio/pcm"),
+    (["nightly", "--audio-format", "opus", "scenarios"], "--audio-format: unknown audio format"),
 ])
 def test_cli_bad_input_is_one_message_and_exit_2(tmp_path: Path, args: list[str],
                                                  message: str) -> None:
@@ -87,3 +90,19 @@ def test_agent_file_replaces_every_scenarios_config(tmp_path: Path) -> None:
     swapped = api.load_scenarios([suite / "order-status.yaml", suite / "barge-in.yaml"],
                                  agent=tmp_path / "b.yaml")
     assert {s.agent_config.name for s in swapped} == {"variant-b"}
+
+
+@pytest.mark.parametrize("name", ["audio/pcmu", "g711_ulaw", "PCMU"])
+def test_an_audio_format_sets_both_directions_of_each_scenarios_own_config(name: str) -> None:
+    suite = Path(__file__).resolve().parents[2] / "scenarios"
+    files = [suite / "order-status.yaml", suite / "cancel-unavailable.yaml"]
+    own = api.load_scenarios(files)
+    line = api.load_scenarios(files, audio_format=name)
+    assert [(s.agent_config.input_audio_format, s.agent_config.output_audio_format)
+            for s in line] == [("audio/pcmu", "audio/pcmu")] * 2
+    assert {s.agent_config.input_audio_format for s in own} == {"audio/pcm"}
+    # each scenario keeps its own agent: cancel-unavailable's line has no cancellation tool
+    assert [s.agent_config.name for s in line] == [s.agent_config.name for s in own]
+    assert [[t.name for t in s.agent_config.tools] for s in line] == \
+        [[t.name for t in s.agent_config.tools] for s in own]
+    assert "cancel_order" not in {t.name for t in line[1].agent_config.tools}
