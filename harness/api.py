@@ -44,7 +44,8 @@ from harness.scenario.models import (
 )
 
 __all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOutcome",
-           "TrialOutcome", "exit_code", "load_scenarios", "report", "run", "run_async"]
+           "TrialOutcome", "exit_code", "load_scenarios", "report", "run", "run_async",
+           "with_audio_format"]
 
 DEFAULT_SUITE = Path("scenarios")
 """What ``harness run`` runs without arguments: the example suite, against the local agent."""
@@ -68,7 +69,7 @@ def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,
     directions of every scenario's config, which otherwise stays its own."""
     from harness.scenario.loader import load_agent_config, load_suite  # noqa: PLC0415
 
-    line = check_audio_format(audio_format)
+    check_audio_format(audio_format)
 
     items = list(items) if items is not None else [DEFAULT_SUITE]
     if not items:
@@ -79,10 +80,17 @@ def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,
     if agent is not None:
         config = load_agent_config(agent)
         scenarios = [s.model_copy(update={"agent_config": config}) for s in scenarios]
-    if line is not None:
-        scenarios = [s.model_copy(update={"agent_config": s.agent_config.model_copy(update={
-            "input_audio_format": line, "output_audio_format": line})}) for s in scenarios]
-    return scenarios
+    return with_audio_format(scenarios, audio_format)
+
+
+def with_audio_format(scenarios: Iterable[Scenario], name: str | None) -> list[Scenario]:
+    """The scenarios with both audio directions of their own agent configs set to the format
+    ``name`` (``audio/pcmu``, ``g711_ulaw``, ...; None leaves them as they are)."""
+    line = check_audio_format(name)
+    if line is None:
+        return list(scenarios)
+    return [s.model_copy(update={"agent_config": s.agent_config.model_copy(update={
+        "input_audio_format": line, "output_audio_format": line})}) for s in scenarios]
 
 
 def check_audio_format(name: str | None) -> AudioFormat | None:

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 REPO = Path(__file__).resolve().parents[1]
 AGENT = REPO / "agents" / "support.yaml"
@@ -159,3 +160,22 @@ def test_every_route_uses_the_scenarios_own_agent_profile(pytester: pytest.Pytes
     pytester.makepyfile(test_nurse_fixture=NURSE_FIXTURE)
     result = pytester.runpytest_subprocess(*workers, "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2)
+
+
+def test_an_audio_format_puts_every_collected_scenario_on_that_line(suite: pytest.Pytester,
+                                                                    tmp_path: Path) -> None:
+    report = tmp_path / "report"
+    result = suite.runpytest_subprocess("greeting.yaml", "--realtime-audio-format", "g711_ulaw",
+                                        "--realtime-report", str(report), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    [meta] = report.glob("greeting/trial-0/meta.json")
+    agent = json.loads(meta.read_text())["agent_config"]
+    assert (agent["input_audio_format"], agent["output_audio_format"]) == ("audio/pcmu",) * 2
+    assert agent["name"] == "support-desk"  # the scenario's own config, on a telephone line
+    assert sf.info(str(meta.parent / "caller.wav")).samplerate == 8_000
+
+    bad = suite.runpytest_subprocess("greeting.yaml", "--realtime-audio-format", "mp3",
+                                     "-p", "no:cacheprovider")
+    assert bad.ret == pytest.ExitCode.USAGE_ERROR
+    bad.stderr.fnmatch_lines(["*--realtime-audio-format: unknown audio format 'mp3'*"])
+    assert "Traceback" not in bad.stderr.str()

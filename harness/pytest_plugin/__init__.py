@@ -65,6 +65,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "beta dialect)")
     group.addoption("--realtime-agent", default=None, metavar="FILE",
                     help="agent config replacing every scenario's own")
+    group.addoption("--realtime-audio-format", default=None, metavar="FORMAT",
+                    help="audio format of both directions on every scenario's agent config, "
+                         "e.g. audio/pcmu (G.711 µ-law at 8 kHz, a telephone line)")
     group.addoption("--realtime-trials", type=int, default=1, metavar="K",
                     help="trials per scenario (default 1)")
     group.addoption("--realtime-concurrency", type=int, default=4, metavar="N",
@@ -90,6 +93,7 @@ class _Options:
     report: Path | None
     store: str | None = None
     label: str | None = None
+    audio_format: str | None = None
 
     @classmethod
     def of(cls, config: pytest.Config) -> _Options:
@@ -102,10 +106,21 @@ class _Options:
         if store and not report:
             raise pytest.UsageError("--realtime-store needs --realtime-report DIR: the store "
                                     "keeps the paths of the run's report and recordings")
+        audio_format = config.getoption("realtime_audio_format")
+        if audio_format is not None:
+            from harness.scenario.models import (  # noqa: PLC0415
+                AUDIO_FORMAT_NAMES,
+                audio_format_named,
+            )
+
+            if audio_format_named(audio_format) is None:
+                raise pytest.UsageError(f"--realtime-audio-format: unknown audio format "
+                                        f"{audio_format!r}; expected one of "
+                                        + ", ".join(AUDIO_FORMAT_NAMES))
         return cls(config.getoption("realtime_target"), config.getoption("realtime_agent"),
                    trials, concurrency, list(config.getoption("realtime_fault")),
                    Path(report).resolve() if report else None, store,
-                   config.getoption("realtime_label"))
+                   config.getoption("realtime_label"), audio_format)
 
 
 def _worker_id(config: pytest.Config) -> str | None:
@@ -146,6 +161,10 @@ class ScenarioFile(pytest.File):
 
                 scenario = scenario.model_copy(
                     update={"agent_config": load_agent_config(Path(options.agent))})
+            if options.audio_format:
+                from harness.api import with_audio_format  # noqa: PLC0415
+
+                scenario = with_audio_format([scenario], options.audio_format)[0]
         except HarnessError as exc:
             raise self.CollectError(str(exc)) from None
         for k in range(options.trials):
