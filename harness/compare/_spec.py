@@ -16,12 +16,19 @@ import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from harness.errors import InputError, InputErrors
-from harness.scenario.models import AgentConfig, Strict, ToolSpec, TurnDetection
+from harness.scenario.models import (
+    AgentConfig,
+    AudioFormat,
+    Strict,
+    ToolSpec,
+    TurnDetection,
+    audio_format_named,
+)
 
 DEFAULT_TRIALS = 5
 VARIANT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 OVERRIDE_KEYS = ("instructions", "instructions_file", "model", "voice", "turn_detection", "tools",
-                 "local_profile", "faults")
+                 "local_profile", "faults", "audio_format")
 
 
 class VariantSpec(Strict):
@@ -44,11 +51,20 @@ class VariantSpec(Strict):
     faults: list[str] = Field(
         default_factory=list, description="faults of the local reference agent in this variant's "
                                           "calls, e.g. no_preamble or added_latency_ms=300")
+    audio_format: AudioFormat | None = Field(
+        None, description="audio format of both directions, e.g. audio/pcmu (G.711 µ-law at "
+                          "8 kHz: the same agent on a telephone line)")
 
     @field_validator("faults", mode="before")
     @classmethod
     def _faults_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("audio_format", mode="before")
+    @classmethod
+    def _audio_format_name(cls, value: Any) -> Any:
+        # beta and short names (g711_ulaw, pcmu) stand for the GA one
+        return (audio_format_named(value) or value) if isinstance(value, str) else value
 
 
 class ComparisonSpec(Strict):
@@ -115,6 +131,8 @@ def build_variant(spec: VariantSpec, base: AgentConfig | None, *, name: str) -> 
     for key in ("model", "voice", "local_profile", "tools"):
         if key in given and getattr(spec, key) is not None:
             update[key] = getattr(spec, key)
+    if spec.audio_format is not None:
+        update.update(input_audio_format=spec.audio_format, output_audio_format=spec.audio_format)
     if "instructions" in given:
         update.update(instructions=spec.instructions, instructions_file=None)
     if "instructions_file" in given and spec.instructions_file is not None:

@@ -232,6 +232,23 @@ def test_without_a_base_each_scenario_keeps_its_own_config_with_the_variants_cha
     assert "cancel_order" not in cancel_tools["patient"]
 
 
+def test_a_telephone_variant_puts_each_scenarios_own_config_on_the_line() -> None:
+    scenarios = [load_scenario(ROOT / "scenarios" / name)
+                 for name in ("order-status.yaml", "cancel-unavailable.yaml")]
+    spec = spec_from_options(variants=["wideband"], overrides=["phone.audio_format=g711_ulaw"],
+                             base=None, scenarios=[], trials=1, file_spec=None)
+    assert spec.variants["phone"].audio_format == "audio/pcmu"  # the beta name, as GA
+    configs, _ = resolve_variants(spec, scenarios)
+    for scenario in scenarios:
+        wide, phone = configs["wideband"][scenario.name], configs["phone"][scenario.name]
+        assert (wide.input_audio_format, wide.output_audio_format) == ("audio/pcm",) * 2
+        assert (phone.input_audio_format, phone.output_audio_format) == ("audio/pcmu",) * 2
+        assert [t.name for t in phone.tools] == [t.name for t in scenario.agent_config.tools]
+    with pytest.raises(InputError, match="audio_format"):
+        spec_from_options(variants=["A"], overrides=["B.audio_format=mp3"], base=None,
+                          scenarios=[], trials=None, file_spec=None)
+
+
 def test_bad_comparison_file_names_file_line_and_field(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("variants:\n  a: {}\n  b:\n    voise: cedar\n")
@@ -257,6 +274,14 @@ def test_command_line_variants(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="at least two variants"):
         spec_from_options(variants=["A"], overrides=[], base=None, scenarios=[], trials=None,
                           file_spec=None)
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "comparisons").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_committed_comparison_files_load(path: Path) -> None:
+    spec = load_comparison(path)
+    assert len(spec.variants) >= 2
+    assert all(p.exists() for p in spec.scenarios)
 
 
 def test_committed_comparison_schema_is_current() -> None:
