@@ -65,8 +65,9 @@ class Config:
     @property
     def label(self) -> str:
         cue = "prompt" if self.prompt else "hotwords" if self.hotwords else "no prompt"
-        return f"{self.model} beam={self.beam} {cue}" + (" runner-up" if self.runner_up else "") \
-            + ("+grammar" if self.digit_grammar else "")
+        return (f"{self.model} beam={self.beam} {cue}"
+                + (" runner-up" if self.runner_up else "")
+                + ("+grammar" if self.digit_grammar else ""))
 
 
 CONFIGS = [

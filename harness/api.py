@@ -89,8 +89,10 @@ def with_audio_format(scenarios: Iterable[Scenario], name: str | None) -> list[S
     line = check_audio_format(name)
     if line is None:
         return list(scenarios)
-    return [s.model_copy(update={"agent_config": s.agent_config.model_copy(update={
-        "input_audio_format": line, "output_audio_format": line})}) for s in scenarios]
+    # a scenario without an agent config is left for the runner to refuse, with its location
+    return [s if s.agent_config is None else s.model_copy(update={
+        "agent_config": s.agent_config.model_copy(update={
+            "input_audio_format": line, "output_audio_format": line})}) for s in scenarios]
 
 
 def check_audio_format(name: str | None) -> AudioFormat | None:

@@ -135,13 +135,13 @@ class SpeechRecognizer:
 
 
 DIGIT_FILLERS = ("and", "an", "in", "end")
-"""Words a small recogniser writes in a run of digits where it barely heard one (each with and
-without a leading space, lower and capitalised, when it is a single token)."""
+"""Words a small recogniser writes in a run of digits where it barely heard one (each as a word
+after a space, lower and capitalised, when that is a single token)."""
 
 
 def _filler_tokens(tokenizer: Any) -> list[int]:
-    forms = {f"{space}{case(word)}" for word in DIGIT_FILLERS for space in ("", " ")
-             for case in (str.lower, str.capitalize)}
+    # with the space only: a token without one is also a piece of a longer word ("Anderson")
+    forms = {f" {case(word)}" for word in DIGIT_FILLERS for case in (str.lower, str.capitalize)}
     return [ids[0] for form in forms if len(ids := tokenizer.encode(form)) == 1]
 
 

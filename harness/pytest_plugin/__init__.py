@@ -108,15 +108,13 @@ class _Options:
                                     "keeps the paths of the run's report and recordings")
         audio_format = config.getoption("realtime_audio_format")
         if audio_format is not None:
-            from harness.scenario.models import (  # noqa: PLC0415
-                AUDIO_FORMAT_NAMES,
-                audio_format_named,
-            )
+            from harness.api import check_audio_format  # noqa: PLC0415
+            from harness.errors import InputError  # noqa: PLC0415
 
-            if audio_format_named(audio_format) is None:
-                raise pytest.UsageError(f"--realtime-audio-format: unknown audio format "
-                                        f"{audio_format!r}; expected one of "
-                                        + ", ".join(AUDIO_FORMAT_NAMES))
+            try:
+                check_audio_format(audio_format)
+            except InputError as exc:
+                raise pytest.UsageError(f"--realtime-audio-format: {exc.message}") from None
         return cls(config.getoption("realtime_target"), config.getoption("realtime_agent"),
                    trials, concurrency, list(config.getoption("realtime_fault")),
                    Path(report).resolve() if report else None, store,

@@ -52,7 +52,6 @@ def test_email_and_phone() -> None:
     assert (phone.status, phone.value) == ("ok", "07700900123")
 
 
-
 @pytest.mark.parametrize(("text", "value"), [
     # over a telephone line the recogniser writes "at mail dot com" as "at male.com"
     ("A new email is J-O-H-N at male.com.", "john@mail.com"),
@@ -65,6 +64,7 @@ def test_email_and_phone() -> None:
 def test_a_mail_providers_sound_alike_is_the_provider(text: str, value: str) -> None:
     got = extract(spec("email"), text, asked=True)
     assert (got.status, got.value) == ("ok", value)
+
 
 @pytest.mark.parametrize(("text", "status", "value"), [
     ("My date of birth is the fourth of March, nineteen eighty five.", "ok", "1985-03-04"),

@@ -27,7 +27,7 @@ from harness.compare._metrics import kind_outcomes
 from harness.compare._spec import ComparisonSpec, VariantSpec
 from harness.errors import InputError, InputErrors
 from harness.runner.suite import plan_trials
-from harness.scenario.loader import load_scenario
+from harness.scenario.loader import load_scenario, load_suite
 from harness.scoring.verdict import Verdict
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -281,7 +281,9 @@ def test_command_line_variants(tmp_path: Path) -> None:
 def test_committed_comparison_files_load(path: Path) -> None:
     spec = load_comparison(path)
     assert len(spec.variants) >= 2
-    assert all(p.exists() for p in spec.scenarios)
+    scenarios = load_suite(spec.scenarios or [ROOT / "scenarios"])
+    configs, _ = resolve_variants(spec, scenarios)
+    assert list(configs) == list(spec.variants)
 
 
 def test_committed_comparison_schema_is_current() -> None:

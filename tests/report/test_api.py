@@ -106,3 +106,15 @@ def test_an_audio_format_sets_both_directions_of_each_scenarios_own_config(name:
     assert [[t.name for t in s.agent_config.tools] for s in line] == \
         [[t.name for t in s.agent_config.tools] for s in own]
     assert "cancel_order" not in {t.name for t in line[1].agent_config.tools}
+
+
+def test_an_audio_format_leaves_a_scenario_without_an_agent_to_the_runners_message(
+        tmp_path: Path) -> None:
+    path = tmp_path / "no-agent.yaml"
+    path.write_text("name: no-agent\nturns:\n  - say: hello\nexpect:\n  - no_tool_call: {}\n")
+    [scenario] = api.load_scenarios([path], audio_format="audio/pcmu")
+    assert scenario.agent_config is None
+    result = CliRunner().invoke(app, ["run", str(path), "--audio-format", "pcmu",
+                                      "-o", str(tmp_path / "out")], env={"COLUMNS": "200"})
+    assert result.exit_code == 2, result.output
+    assert "no agent config" in result.output and "Traceback" not in result.output
