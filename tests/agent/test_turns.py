@@ -136,3 +136,34 @@ def test_idle_timeout_prompts_the_caller(scripted_agent):
                 "Are you still there?")
 
     run(call())
+
+
+def test_a_speculative_transcript_that_heard_nothing_gives_way_to_the_turns(scripted_agent,
+                                                                            monkeypatch):
+    """The transcript started in the pause before the turn ends covers the audio up to where the
+    detector last heard voicing; when it heard nothing (a soft last sound past that point, here
+    a cut that holds no audio at all), the committed turn is transcribed instead."""
+    from harness.agent import listener
+
+    speculated: list[int] = []
+    original = listener.Listener._speculate
+
+    def speculate(self, speech_end_ms: int) -> None:
+        original(self, speech_end_ms)
+        if self._speculation is not None:
+            speculated.append(speech_end_ms)
+
+    monkeypatch.setattr(listener, "_SPECULATION_TAIL_MS", -60_000)
+    monkeypatch.setattr(listener.Listener, "_speculate", speculate)
+    line = caller_speech("I would like to cancel my order.")
+
+    async def call() -> str:
+        async with session(scripted_agent.url) as client:
+            await client.update(audio=VAD_500)
+            client.pump()
+            await client.stream(np.concatenate([silence(300), line, silence(900)]), speed=2)
+            heard, _ = await client.wait("conversation.item.input_audio_transcription.completed")
+            return heard["transcript"]
+
+    assert "cancel my order" in run(call()).lower()
+    assert speculated, "the agent made no speculative transcript"
