@@ -43,7 +43,9 @@ class DialoguePolicy(Protocol):
     - ``hold_ms`` and ``on_hold_expired``: after ``on_user_turn`` returned ``[]`` for an
       unfinished utterance, how long to wait for the caller to go on (``None``: no hold). If
       speech starts within that time the next ``on_user_turn`` joins the held words; if not, the
-      session performs ``on_hold_expired()``.
+      session performs ``on_hold_expired()``. The turn that goes on is also transcribed together
+      with the held turns' audio, as one utterance, and given as ``heard_as_one`` (a number said
+      in two breaths is heard better whole than in halves).
     - ``transcription_prompt``: a recogniser prompt for sessions whose input transcription gives
       none (the setting of the call), or ``None``.
 
@@ -53,7 +55,8 @@ class DialoguePolicy(Protocol):
     policy picks one of the transcripts (best first). A policy without them gets the best one.
     """
 
-    def on_user_turn(self, transcript: str, addressed: bool = True) -> list[Action]: ...
+    def on_user_turn(self, transcript: str, addressed: bool = True, *,
+                     heard_as_one: str | None = None) -> list[Action]: ...
 
     def on_tool_output(self, name: str, arguments: dict[str, Any],
                        output: Any) -> list[Action]: ...

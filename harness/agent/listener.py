@@ -41,6 +41,8 @@ MIN_COMMIT_MS = 100
 _MAX_IDLE_BUFFER_MS = 30_000
 # Trailing silence given to the speculative transcript so the last word is not clipped.
 _SPECULATION_TAIL_MS = 150
+# The longest held-and-continued utterance heard again as one (the recogniser's window is 30 s).
+_AS_ONE_MAX_S = 28
 # No audio for this long: the client has stopped streaming and wall-clock time drives the timers.
 # Longer than any pause a loaded real-time sender makes between chunks.
 STALL_MS = 500
@@ -99,6 +101,11 @@ class Listener:
         self._hold_until_at = 0.0
         # Resolved True when a held utterance's time is up, False when the caller goes on.
         self._hold_expiry: asyncio.Future[bool] | None = None
+        # The user audio items whose words are held, and those a turn that goes on from them
+        # joins: the turn is heard again together with them (see ``heard_as_one``).
+        self._held_items: list[Item] = []
+        self._going_on_from: list[Item] = []
+        self._as_one: dict[Item, tuple[list[Item], asyncio.Task[str]]] = {}
         self._deferred_vad: list[VadEvent] = []
         self.vad: VoiceActivityDetector | None = None
         self._vad_origin_ms = 0.0
@@ -282,9 +289,11 @@ class Listener:
         self._speech_start_ms = audio_start_ms
         self._drop_speculation()
         self._idle_from_ms = self._idle_from_at = None
+        self._going_on_from = []
         if self._hold_expiry is not None and not self._hold_expiry.done():
             # The caller goes on: the next turn's transcript joins the held words.
             self._hold_expiry.set_result(False)
+            self._going_on_from = self._held_items
         self.protocol.speech_started(audio_start_ms, self._speech_item_id)
         td = config.turn_detection(self.protocol.session)
         self.responder.barge_in()
@@ -320,6 +329,9 @@ class Listener:
         self._drop_speculation()
         self._drop_buffer_until(audio_end_ms)
         item = self._commit(item_id, pcm, transcript_task)
+        going_on_from, self._going_on_from = self._going_on_from, []
+        if going_on_from:
+            self._hear_as_one([*going_on_from, item])
         item.addressed = self._judge_turn(pcm)
         td = config.turn_detection(self.protocol.session)
         if td is not None and td.create_response and self.protocol.response is None:
@@ -340,9 +352,15 @@ class Listener:
 
     # ----------------------------------------------------------------------- timers
 
-    def hold(self, hold_ms: int) -> asyncio.Future[bool]:
+    def hold(self, hold_ms: int, items: list[Item] | None = None) -> asyncio.Future[bool]:
         """Wait ``hold_ms`` for the caller to go on: the future is True when the time ran out,
-        False when speech started first."""
+        False when speech started first. ``items`` are the user messages whose words are held
+        (a turn that goes on from them is heard again together with them)."""
+        held: list[Item] = []
+        for item in items or []:
+            joined = self._as_one.get(item)
+            held += joined[0] if joined is not None else [item]
+        self._held_items = list(dict.fromkeys(held))
         self._hold_until_ms = self.stream_ms + hold_ms
         self._hold_until_at = self._loop.time() + hold_ms / 1000.0
         self._hold_expiry = expiry = self._loop.create_future()
@@ -436,6 +454,30 @@ class Listener:
                                                   language=language)
             text = policy.choose_transcript([text, *(h for h in heard if h != text)])
         return text
+
+    def _hear_as_one(self, items: list[Item]) -> None:
+        """Transcribe a turn together with the held turns it goes on from, as one utterance: a
+        number said in two breaths is heard with the context of both (a small recogniser hears
+        "two, eight, oh, four," alone as "2844" and the whole as "2804463")."""
+        if any(i.audio is None or i.audio_rate != items[-1].audio_rate for i in items):
+            return
+        pcm = np.concatenate([i.audio for i in items if i.audio is not None])
+        if len(pcm) > _AS_ONE_MAX_S * items[-1].audio_rate:
+            return  # beyond the recogniser's window
+        for old in [k for k in self._as_one if k in items]:
+            del self._as_one[old]
+        self._as_one[items[-1]] = (items, self.spawn(self._transcribe(pcm)))
+
+    async def heard_as_one(self, item: Item) -> str | None:
+        """The transcript of ``item`` heard together with the held turns it went on from
+        (``None`` when it did not go on from any, or that transcription failed)."""
+        joined = self._as_one.get(item)
+        if joined is None:
+            return None
+        try:
+            return await asyncio.shield(joined[1])
+        except Exception:  # noqa: BLE001 - the turns' own transcripts still stand
+            return None
 
     async def _transcribe_item(self, item: Item, task: asyncio.Task[str] | None) -> None:
         text = ""

@@ -74,12 +74,12 @@ class Policy(PolicyState):
     def choose_transcript(self, transcripts: list[str]) -> str:
         """The first transcript (the recogniser's order) that holds a whole value the dialogue
         listens for, else the first."""
+        return next((t for t in transcripts if self._holds_a_value(t)), transcripts[0])
+
+    def _holds_a_value(self, transcript: str) -> bool:
         asked = self._asked_slot()
-        for text in transcripts:
-            if any(self._extract(s, text, asked=s == asked).status == "ok"
-                   for s in self._listening_for()):
-                return text
-        return transcripts[0]
+        return any(self._extract(s, transcript, asked=s == asked).status == "ok"
+                   for s in self._listening_for())
 
     def _listening_for(self) -> list[str]:
         task = self._task
@@ -92,8 +92,11 @@ class Policy(PolicyState):
         """How long to wait for the caller to go on before ``on_hold_expired`` (None: no hold)."""
         return self.profile.hold_ms if self._held is not None else None
 
-    def on_user_turn(self, transcript: str, addressed: bool = True) -> list[Action]:
-        """A committed caller utterance → actions (``[]``: stay silent)."""
+    def on_user_turn(self, transcript: str, addressed: bool = True, *,
+                     heard_as_one: str | None = None) -> list[Action]:
+        """A committed caller utterance → actions (``[]``: stay silent). ``heard_as_one``: the
+        held words and this turn heard together; preferred to the two transcripts joined when
+        it holds a whole value the dialogue listens for."""
         text = _ANNOTATION.sub(" ", transcript or "").strip()
         if not addressed or self._matches("not_speech", text):
             return self._not_addressed()
@@ -103,6 +106,9 @@ class Policy(PolicyState):
             self._fresh = text
             text = f"{self._held} {text}"
             self._held = None
+            as_one = _ANNOTATION.sub(" ", heard_as_one or "").strip()
+            if as_one and self._holds_a_value(as_one):
+                text = as_one
         return self._handle(text, final=False)
 
     def on_hold_expired(self) -> list[Action]:

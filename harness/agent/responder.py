@@ -157,6 +157,7 @@ class Responder:
         texts: list[str] = []
         not_addressed: list[str] = []
         no_input = False
+        as_one: str | None = None
         actions: list[Action] = []
         for item in inputs:
             if item.type == "message":
@@ -164,11 +165,15 @@ class Responder:
                 no_input = no_input or item.no_input
                 if text:
                     (texts if item.addressed else not_addressed).append(text)
+                if item.addressed and response.in_conversation:
+                    as_one = await self.listener.heard_as_one(item) or as_one
         if self._interrupted is not None and response.in_conversation:
             item, spoken_ms = self._interrupted
             self._interrupted = None
             policy.on_interrupted(spoken_text(item, spoken_ms))
-        if texts:
+        if texts and as_one:
+            actions.extend(policy.on_user_turn(" ".join(texts), heard_as_one=as_one))
+        elif texts:
             actions.extend(policy.on_user_turn(" ".join(texts)))
         elif not_addressed:
             actions.extend(policy.on_user_turn(" ".join(not_addressed), addressed=False))
@@ -193,7 +198,8 @@ class Responder:
                 item.consumed = True
             hold_ms = policy.hold_ms
             if not actions and hold_ms is not None:
-                actions = await self._hold(policy, hold_ms)
+                actions = await self._hold(policy, hold_ms, [
+                    i for i in inputs if i.type == "message" and i.addressed])
         choice = response.tool_choice
         if choice == "none":
             actions = [a for a in actions if isinstance(a, Say)]
@@ -204,12 +210,13 @@ class Responder:
             sum(audio_tokens(i.audio_ms) for i in inputs if i.audio is not None))
         return actions
 
-    async def _hold(self, policy: DialoguePolicy, hold_ms: int) -> list[Action]:
+    async def _hold(self, policy: DialoguePolicy, hold_ms: int,
+                    items: list[Item]) -> list[Action]:
         """An unfinished utterance: the response stays open and silent, as a model still
         listening would, so the caller knows the agent owes an answer. When the caller goes on
         (speech starts; the response is usually cancelled then) the policy keeps the held words
         for the next turn; after ``hold_ms`` without that, it answers them."""
-        expired = await self.listener.hold(hold_ms)
+        expired = await self.listener.hold(hold_ms, items)
         return list(policy.on_hold_expired()) if expired else []
 
     async def _added_latency(self, response: Response) -> None:

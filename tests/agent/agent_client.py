@@ -38,7 +38,8 @@ class ScriptedPolicy:
         self.tools = [t["name"] for t in session_tools]
         self.interrupted: list[str] = []
 
-    def on_user_turn(self, transcript: str, addressed: bool = True) -> list[Any]:
+    def on_user_turn(self, transcript: str, addressed: bool = True, *,
+                     heard_as_one: str | None = None) -> list[Any]:
         if not addressed:
             return []
         lowered = transcript.lower()

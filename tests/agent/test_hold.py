@@ -20,17 +20,21 @@ VAD_500 = {"input": {"transcription": {"model": "whisper-1"},
 
 
 class HoldingPolicy:
-    """Holds every utterance; answers with what it held, joined with what followed."""
+    """Holds every utterance; answers with what it held, joined with what followed, and what
+    the recogniser heard when it heard the held turns and the next as one."""
 
     def __init__(self, session_tools: list[dict[str, Any]], faults: Any) -> None:
         self.held: list[str] = []
+        self.as_one: str | None = None
 
     @property
     def hold_ms(self) -> int | None:
         return HOLD_MS if self.held else None
 
-    def on_user_turn(self, transcript: str, addressed: bool = True) -> list[Any]:
+    def on_user_turn(self, transcript: str, addressed: bool = True, *,
+                     heard_as_one: str | None = None) -> list[Any]:
         self.held.append(transcript.strip())
+        self.as_one = heard_as_one or self.as_one
         return []
 
     def on_interrupted(self, spoken_text: str) -> None:
@@ -46,7 +50,8 @@ class HoldingPolicy:
 
     def on_hold_expired(self) -> list[Any]:
         heard, self.held = " ".join(self.held), []
-        return [Say(f"You said: {heard}")]
+        as_one, self.as_one = self.as_one, None
+        return [Say(f"You said: {heard}" + (f" As one: {as_one}" if as_one else ""))]
 
 
 @pytest.mark.slow
@@ -85,7 +90,11 @@ def test_a_held_response_stays_open_then_answers_or_gives_way_to_the_caller():
     (text,) = [c["transcript"] for c in joined[1]["output"][0]["content"]]
     assert "order number" in text.lower() and text.count("You said") == 1
     assert "3" in text or "three" in text.lower()
+    # ... and hears the two turns again as one utterance, both parts in one transcript.
+    as_one = text.split("As one:")[1].lower()
+    assert "order number" in as_one and ("5" in as_one or "five" in as_one)
     # The hold ran out: the first response answers the first part alone, the second the rest.
     assert [r["status"] for r in expired] == ["completed", "completed"]
     answers = [r["output"][0]["content"][0]["transcript"] for r in expired]
     assert "order number" in answers[0].lower() and "5" not in answers[0]
+    assert not any("As one" in a for a in answers)  # nothing went on from a held turn

@@ -145,6 +145,22 @@ def test_unfinished_utterance_is_held_then_joined() -> None:
     assert p.hold_ms is None
 
 
+@pytest.mark.parametrize(("as_one", "read_back"), [
+    # the two breaths heard together: the whole value wins over the halves joined
+    ("My order number is 8, 0, 3, 5, 1.", "8, 0, 3, 5, 1"),
+    ("My order number is 80.351.", "8, 0, 3, 5, 1"),
+    # heard together without a whole value (or nothing): the halves joined stand
+    ("My order number is 8, 0, 3.", "8, 3, 3, 5, 1"),
+    ("", "8, 3, 3, 5, 1"),
+])
+def test_a_held_fragment_heard_again_with_the_rest(as_one: str, read_back: str) -> None:
+    p = policy()
+    p.on_user_turn("Hi, where is my order?")
+    assert p.on_user_turn("My order number is 8, 3,") == []
+    assert said(p.on_user_turn("3, 5, 1.", heard_as_one=as_one)) == [
+        f"Just to confirm, I heard {read_back}. Is that right?"]
+
+
 def test_a_value_started_over_after_a_held_fragment_is_taken_alone() -> None:
     p = policy()
     p.on_user_turn("Hi, I want to cancel an order.")
