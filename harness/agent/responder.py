@@ -156,17 +156,21 @@ class Responder:
             inputs = response.consumed_items
         texts: list[str] = []
         not_addressed: list[str] = []
-        no_input = False
         as_one: str | None = None
         actions: list[Action] = []
-        for item in inputs:
-            if item.type == "message":
-                text = await self.listener.transcript(item)
-                no_input = no_input or item.no_input
-                if text:
-                    (texts if item.addressed else not_addressed).append(text)
-                if item.addressed and response.in_conversation:
+        messages = [i for i in inputs if i.type == "message"]
+        no_input = any(i.no_input for i in messages)
+        for item in messages:
+            if item.addressed:
+                if text := await self.listener.transcript(item):
+                    texts.append(text)
+                if response.in_conversation:
                     as_one = await self.listener.heard_as_one(item) or as_one
+        # Audio not meant for the agent (the TV, hold music) matters only when nothing else was
+        # said: an answer to the caller does not wait for its transcript.
+        for item in messages if not texts else []:
+            if not item.addressed and (text := await self.listener.transcript(item)):
+                not_addressed.append(text)
         if self._interrupted is not None and response.in_conversation:
             item, spoken_ms = self._interrupted
             self._interrupted = None

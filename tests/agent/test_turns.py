@@ -167,3 +167,42 @@ def test_a_speculative_transcript_that_heard_nothing_gives_way_to_the_turns(scri
 
     assert "cancel my order" in run(call()).lower()
     assert speculated, "the agent made no speculative transcript"
+
+
+def test_an_answer_does_not_wait_for_the_transcript_of_audio_not_meant_for_it(scripted_agent,
+                                                                              monkeypatch):
+    """A response that takes in the caller's turn and a quieter side voice (not addressed to the
+    agent) answers the caller without waiting for the side voice's transcript, which matters
+    only when nothing else was said."""
+    from harness.agent import listener
+
+    original = listener.Listener.transcript
+    waited_for: list[bool] = []
+
+    async def transcript(self, item):
+        waited_for.append(item.addressed)
+        if not item.addressed:
+            await asyncio.sleep(30)  # a recogniser busy with the TV
+        return await original(self, item)
+
+    monkeypatch.setattr(listener.Listener, "transcript", transcript)
+    caller = caller_speech("Hello, my name is Marcelo.")
+    side = _quieter(caller_speech("Tell me everything about the weekend."), -10)
+
+    async def call() -> dict:
+        async with session(scripted_agent.url) as client:
+            await client.update(audio={"input": {"turn_detection": {
+                "type": "server_vad", "silence_duration_ms": 500, "create_response": False}}})
+            client.pump()
+            await client.stream(np.concatenate([silence(300), caller, silence(800), side,
+                                                silence(800)]), speed=4)
+            first, _ = await client.wait("input_audio_buffer.committed")
+            await client.wait("input_audio_buffer.committed",
+                              after=client.events.index(first) + 1)
+            await client.send("response.create")
+            done, _ = await client.wait("response.done", timeout=10)
+            return done["response"]
+
+    answer = run(call())
+    assert answer["output"][0]["content"][0]["transcript"].startswith("Hello, nice to meet you")
+    assert waited_for == [True]
