@@ -25,6 +25,10 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+AudioFormat = Annotated[str | None, typer.Option(
+    help="Audio format of both directions, set on each scenario's own agent config: "
+         "audio/pcmu or audio/pcma (G.711 at 8 kHz, a telephone line), audio/pcm "
+         "(24 kHz PCM16); beta names (g711_ulaw, ...) are accepted too.")]
 Paths = Annotated[list[Path], typer.Argument(
     help="Scenario files or folders (folders are scanned for scenario YAML files).")]
 
@@ -95,10 +99,7 @@ def run(
         help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
     agent: Annotated[Path | None, typer.Option(
         help="Agent config file used instead of each scenario's own.")] = None,
-    audio_format: Annotated[str | None, typer.Option(
-        help="Audio format of both directions, set on each scenario's own agent config: "
-             "audio/pcmu or audio/pcma (G.711 at 8 kHz, a telephone line), audio/pcm "
-             "(24 kHz PCM16); beta names (g711_ulaw, ...) are accepted too.")] = None,
+    audio_format: AudioFormat = None,
     trials: Annotated[int, typer.Option(help="Trials per scenario.")] = 1,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
     fault: Annotated[list[str] | None, typer.Option(
@@ -236,10 +237,7 @@ def nightly(
         help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
     agent: Annotated[Path | None, typer.Option(
         help="Agent config file used instead of each scenario's own.")] = None,
-    audio_format: Annotated[str | None, typer.Option(
-        help="Audio format of both directions, set on each scenario's own agent config: "
-             "audio/pcmu or audio/pcma (G.711 at 8 kHz, a telephone line), audio/pcm "
-             "(24 kHz PCM16); beta names (g711_ulaw, ...) are accepted too.")] = None,
+    audio_format: AudioFormat = None,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
     fault: Annotated[list[str] | None, typer.Option(
         help="Fault of the local agent, e.g. added_latency_ms=600 (repeatable).")] = None,
