@@ -484,9 +484,10 @@ class Listener:
         if not item.no_input and item.audio is not None:
             try:
                 text = await (task if task is not None else self._transcribe(item.audio))
-                if task is not None and not text:
+                if task is not None and not text and item.addressed:
                     # The speculative cut ends where the detector last heard voicing: a soft
-                    # last sound ("yes") may lie past it. Nothing heard there: hear the turn.
+                    # last sound ("yes") may lie past it. Nothing heard there: hear the turn
+                    # (the caller's; audio not meant for the agent is not worth a second pass).
                     text = await self._transcribe(item.audio)
             except Exception as exc:  # noqa: BLE001 - the caller still gets an answer
                 self.protocol.transcription_failed(item, str(exc))
