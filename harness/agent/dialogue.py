@@ -43,9 +43,10 @@ class DialoguePolicy(Protocol):
     - ``hold_ms`` and ``on_hold_expired``: after ``on_user_turn`` returned ``[]`` for an
       unfinished utterance, how long to wait for the caller to go on (``None``: no hold). If
       speech starts within that time the next ``on_user_turn`` joins the held words; if not, the
-      session performs ``on_hold_expired()``. The turn that goes on is also transcribed together
-      with the held turns' audio, as one utterance, and given as ``heard_as_one`` (a number said
-      in two breaths is heard better whole than in halves).
+      session performs ``on_hold_expired()``. When several turns make an utterance (held words
+      and the turn that goes on from them, or turns one response answers together), their audio
+      is also transcribed as one and given as ``heard_as_one`` (a number said in two breaths is
+      heard better whole than in halves).
     - ``transcription_prompt``: a recogniser prompt for sessions whose input transcription gives
       none (the setting of the call), or ``None``.
 

@@ -93,7 +93,8 @@ class Listener:
         self._stall_seen: float | None = None  # the last audio time a clock tick has seen
         self._speech_item_id: str | None = None
         self._speech_start_ms = 0
-        self._speculation: tuple[int, asyncio.Task[str]] | None = None
+        # (speech end, the turn's early transcript, the early one heard with held turns)
+        self._speculation: tuple[int, asyncio.Task[str], asyncio.Task[str] | None] | None = None
         self._transcripts: dict[Item, asyncio.Future[str]] = {}
         self._idle_from_ms: float | None = None
         self._idle_from_at: float | None = None  # the same moment on the loop clock
@@ -101,8 +102,8 @@ class Listener:
         self._hold_until_at = 0.0
         # Resolved True when a held utterance's time is up, False when the caller goes on.
         self._hold_expiry: asyncio.Future[bool] | None = None
-        # The user audio items whose words are held, and those a turn that goes on from them
-        # joins: the turn is heard again together with them (see ``heard_as_one``).
+        # The user audio items whose words are held, those the turn under way goes on from, and
+        # the last turn that went on from held ones heard together with them (``heard_as_one``).
         self._held_items: list[Item] = []
         self._going_on_from: list[Item] = []
         self._as_one: dict[Item, tuple[list[Item], asyncio.Task[str]]] = {}
@@ -305,7 +306,9 @@ class Listener:
     def _drop_speculation(self) -> None:
         # A queued transcription that nobody will read must not hold up the shared workers.
         if self._speculation is not None:
-            self._speculation[1].cancel()
+            for task in self._speculation[1:]:
+                if task is not None:
+                    task.cancel()
             self._speculation = None
 
     def _speculate(self, speech_end_ms: int) -> None:
@@ -315,7 +318,10 @@ class Listener:
         self._drop_speculation()
         end = min(self.stream_ms, speech_end_ms + _SPECULATION_TAIL_MS)
         pcm = self._take_audio(self._speech_start_ms, end)
-        self._speculation = (speech_end_ms, self.spawn(self._transcribe(pcm)))
+        held = self._audio_of(self._going_on_from)
+        as_one = None if held is None else self._transcribe_within_window(
+            np.concatenate([held, pcm]))
+        self._speculation = (speech_end_ms, self.spawn(self._transcribe(pcm)), as_one)
 
     def _on_speech_stopped(self, audio_end_ms: int, speech_end_ms: int) -> None:
         item_id = self._speech_item_id or new_id("item")
@@ -323,15 +329,16 @@ class Listener:
         self.protocol.speech_stopped(audio_end_ms, item_id)
         pcm = self._take_audio(self._speech_start_ms, audio_end_ms)
         speculation = self._speculation
-        transcript_task = None
+        transcript_task = as_one_task = None
         if speculation is not None and speculation[0] == speech_end_ms:
-            transcript_task, self._speculation = speculation[1], None
+            _, transcript_task, as_one_task = speculation
+            self._speculation = None
         self._drop_speculation()
         self._drop_buffer_until(audio_end_ms)
         item = self._commit(item_id, pcm, transcript_task)
         going_on_from, self._going_on_from = self._going_on_from, []
         if going_on_from:
-            self._hear_as_one([*going_on_from, item])
+            self._hear_as_one([*going_on_from, item], as_one_task)
         item.addressed = self._judge_turn(pcm)
         td = config.turn_detection(self.protocol.session)
         if td is not None and td.create_response and self.protocol.response is None:
@@ -356,11 +363,7 @@ class Listener:
         """Wait ``hold_ms`` for the caller to go on: the future is True when the time ran out,
         False when speech started first. ``items`` are the user messages whose words are held
         (a turn that goes on from them is heard again together with them)."""
-        held: list[Item] = []
-        for item in items or []:
-            joined = self._as_one.get(item)
-            held += joined[0] if joined is not None else [item]
-        self._held_items = list(dict.fromkeys(held))
+        self._held_items = list(items or [])
         self._hold_until_ms = self.stream_ms + hold_ms
         self._hold_until_at = self._loop.time() + hold_ms / 1000.0
         self._hold_expiry = expiry = self._loop.create_future()
@@ -455,27 +458,46 @@ class Listener:
             text = policy.choose_transcript([text, *(h for h in heard if h != text)])
         return text
 
-    def _hear_as_one(self, items: list[Item]) -> None:
-        """Transcribe a turn together with the held turns it goes on from, as one utterance: a
-        number said in two breaths is heard with the context of both (a small recogniser hears
-        "two, eight, oh, four," alone as "2844" and the whole as "2804463")."""
-        if any(i.audio is None or i.audio_rate != items[-1].audio_rate for i in items):
-            return
-        pcm = np.concatenate([i.audio for i in items if i.audio is not None])
-        if len(pcm) > _AS_ONE_MAX_S * items[-1].audio_rate:
-            return  # beyond the recogniser's window
-        for old in [k for k in self._as_one if k in items]:
-            del self._as_one[old]
-        self._as_one[items[-1]] = (items, self.spawn(self._transcribe(pcm)))
+    def _hear_as_one(self, items: list[Item], early: asyncio.Task[str] | None) -> None:
+        """Start transcribing a turn together with the held turns it goes on from (the hold was
+        on when the caller went on); ``early``: the same, started in the pause before the turn
+        ended. :meth:`heard_as_one` reads it."""
+        task = early
+        if task is None:
+            pcm = self._audio_of(items)
+            task = None if pcm is None else self._transcribe_within_window(pcm)
+        if task is not None:
+            self._as_one = {items[-1]: (items, task)}
 
-    async def heard_as_one(self, item: Item) -> str | None:
-        """The transcript of ``item`` heard together with the held turns it went on from
-        (``None`` when it did not go on from any, or that transcription failed)."""
-        joined = self._as_one.get(item)
-        if joined is None:
+    def _audio_of(self, items: list[Item]) -> np.ndarray | None:
+        """The user audio items' audio end to end (None: no items, or one without audio at
+        the input rate)."""
+        if not items or any(i.audio is None or i.audio_rate != self.input_rate for i in items):
+            return None
+        return np.concatenate([i.audio for i in items if i.audio is not None])
+
+    def _transcribe_within_window(self, pcm: np.ndarray) -> asyncio.Task[str] | None:
+        if len(pcm) > _AS_ONE_MAX_S * self.input_rate:
+            return None  # beyond the recogniser's window
+        return self.spawn(self._transcribe(pcm))
+
+    async def heard_as_one(self, items: list[Item]) -> str | None:
+        """User audio items heard together, as one utterance: a number said in two breaths is
+        heard with the context of both (a small recogniser hears "two, eight, oh, four," alone
+        as "2844" and the whole as "2804463"). ``None`` for fewer than two items, or when they
+        cannot be heard as one (no audio, longer than the recogniser's window, a failure)."""
+        if len(items) < 2:
+            return None
+        started = self._as_one.get(items[-1])
+        if started is not None and started[0] == items:
+            task: asyncio.Task[str] | None = started[1]
+        else:
+            pcm = self._audio_of(items)
+            task = None if pcm is None else self._transcribe_within_window(pcm)
+        if task is None:
             return None
         try:
-            return await asyncio.shield(joined[1])
+            return await asyncio.shield(task)
         except Exception:  # noqa: BLE001 - the turns' own transcripts still stand
             return None
 

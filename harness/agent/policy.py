@@ -95,8 +95,9 @@ class Policy(PolicyState):
     def on_user_turn(self, transcript: str, addressed: bool = True, *,
                      heard_as_one: str | None = None) -> list[Action]:
         """A committed caller utterance → actions (``[]``: stay silent). ``heard_as_one``: the
-        held words and this turn heard together; preferred to the two transcripts joined when
-        it holds a whole value the dialogue listens for."""
+        turns that make the utterance (held words and this turn, or several turns answered
+        together) heard as one; preferred to their transcripts joined when it holds a whole
+        value the dialogue listens for."""
         text = _ANNOTATION.sub(" ", transcript or "").strip()
         if not addressed or self._matches("not_speech", text):
             return self._not_addressed()
@@ -106,9 +107,9 @@ class Policy(PolicyState):
             self._fresh = text
             text = f"{self._held} {text}"
             self._held = None
-            as_one = _ANNOTATION.sub(" ", heard_as_one or "").strip()
-            if as_one and self._holds_a_value(as_one):
-                text = as_one
+        as_one = _ANNOTATION.sub(" ", heard_as_one or "").strip()
+        if as_one and self._holds_a_value(as_one):
+            text = as_one
         return self._handle(text, final=False)
 
     def on_hold_expired(self) -> list[Action]:

@@ -49,6 +49,9 @@ class Responder:
         self._tasks: dict[Response, asyncio.Task[None]] = {}
         self.playback_end = 0.0  # loop time the client's playback of agent audio ends
         self._interrupted: tuple[Item, float] | None = None
+        # The caller's turns whose words the policy holds (a turn that goes on from them is
+        # heard together with them as well).
+        self._held_items: list[Item] = []
 
     def policy(self) -> DialoguePolicy:
         """The session's dialogue policy (built on first use, from the session's tools)."""
@@ -160,12 +163,15 @@ class Responder:
         actions: list[Action] = []
         messages = [i for i in inputs if i.type == "message"]
         no_input = any(i.no_input for i in messages)
-        for item in messages:
-            if item.addressed:
-                if text := await self.listener.transcript(item):
-                    texts.append(text)
-                if response.in_conversation:
-                    as_one = await self.listener.heard_as_one(item) or as_one
+        addressed = [i for i in messages if i.addressed]
+        held = self._held_items if response.in_conversation and policy.hold_ms is not None \
+            else []
+        for item in addressed:
+            if text := await self.listener.transcript(item):
+                texts.append(text)
+        if texts and len(together := [*held, *addressed]) > 1:
+            # several turns make this utterance: hear them as one too
+            as_one = await self.listener.heard_as_one(together)
         # Audio not meant for the agent (the TV, hold music) matters only when nothing else was
         # said: an answer to the caller does not wait for its transcript.
         for item in messages if not texts else []:
@@ -201,9 +207,10 @@ class Responder:
             for item in inputs:
                 item.consumed = True
             hold_ms = policy.hold_ms
+            self._held_items = [*held, *addressed] if not actions and hold_ms is not None \
+                else []
             if not actions and hold_ms is not None:
-                actions = await self._hold(policy, hold_ms, [
-                    i for i in inputs if i.type == "message" and i.addressed])
+                actions = await self._hold(policy, hold_ms, self._held_items)
         choice = response.tool_choice
         if choice == "none":
             actions = [a for a in actions if isinstance(a, Say)]

@@ -161,6 +161,16 @@ def test_a_held_fragment_heard_again_with_the_rest(as_one: str, read_back: str) 
         f"Just to confirm, I heard {read_back}. Is that right?"]
 
 
+def test_turns_answered_together_heard_as_one() -> None:
+    """Two turns one response answers together (the caller went on before the agent could
+    hold the first): their audio heard as one wins over their transcripts joined."""
+    p = policy()
+    p.on_user_turn("Hi, where is my order?")
+    assert said(p.on_user_turn("My order number is 8, 3, 3, 5, 1.",
+                               heard_as_one="My order number is 8, 0, 3, 5, 1.")) == [
+        "Just to confirm, I heard 8, 0, 3, 5, 1. Is that right?"]
+
+
 def test_a_value_started_over_after_a_held_fragment_is_taken_alone() -> None:
     p = policy()
     p.on_user_turn("Hi, I want to cancel an order.")
