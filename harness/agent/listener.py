@@ -1,4 +1,5 @@
-"""The agent's ear: the input audio buffer, server VAD, transcription, and the turn timers.
+"""The agent's ear: the input audio buffer, server VAD, turns (their transcripts: ``hearing``) and
+the turn timers.
 
 Timers (a held utterance's deadline, the idle timeout, the end of a turn) run on the caller's
 stream time while audio arrives, so an agent that falls behind a real-time stream does not
@@ -11,7 +12,6 @@ on a silent stream.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
@@ -23,6 +23,7 @@ from harness.agent.conversation import ClientEventError, Item, Response
 from harness.agent.dialogue import DialoguePolicy
 from harness.agent.events import new_id
 from harness.agent.faults import Faults
+from harness.agent.hearing import Hearing
 from harness.agent.protocol import AgentProtocol
 from harness.agent.vad import (
     CALLER_TURN_GATE_DB,
@@ -41,22 +42,10 @@ MIN_COMMIT_MS = 100
 _MAX_IDLE_BUFFER_MS = 30_000
 # Trailing silence given to the speculative transcript so the last word is not clipped.
 _SPECULATION_TAIL_MS = 150
-# The longest held-and-continued utterance heard again as one (the recogniser's window is 30 s).
-_AS_ONE_MAX_S = 28
 # No audio for this long: the client has stopped streaming and wall-clock time drives the timers.
 # Longer than any pause a loaded real-time sender makes between chunks.
 STALL_MS = 500
 _TICK_S = 0.1
-
-
-def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9']+", text.lower()))
-
-
-def is_prompt_echo(text: str, prompt: str | None) -> bool:
-    """Whether a transcript is made only of the recogniser prompt's words: Whisper repeats its
-    prompt, whole or in part, on audio without speech (music, a TV), and nothing was said."""
-    return bool(prompt) and bool(_words(text)) and _words(text) <= _words(prompt or "")
 
 
 class Voice(Protocol):
@@ -95,18 +84,17 @@ class Listener:
         self._speech_start_ms = 0
         # (speech end, the turn's early transcript, the early one heard with held turns)
         self._speculation: tuple[int, asyncio.Task[str], asyncio.Task[str] | None] | None = None
-        self._transcripts: dict[Item, asyncio.Future[str]] = {}
         self._idle_from_ms: float | None = None
         self._idle_from_at: float | None = None  # the same moment on the loop clock
         self._hold_until_ms: float | None = None
         self._hold_until_at = 0.0
         # Resolved True when a held utterance's time is up, False when the caller goes on.
         self._hold_expiry: asyncio.Future[bool] | None = None
-        # The user audio items whose words are held, those the turn under way goes on from, and
-        # the last turn that went on from held ones heard together with them (``heard_as_one``).
+        # The user audio items whose words are held, and those the turn under way goes on from
+        # (heard together with them as well).
         self._held_items: list[Item] = []
         self._going_on_from: list[Item] = []
-        self._as_one: dict[Item, tuple[list[Item], asyncio.Task[str]]] = {}
+        self.hearing = Hearing(self)
         self._deferred_vad: list[VadEvent] = []
         self.vad: VoiceActivityDetector | None = None
         self._vad_origin_ms = 0.0
@@ -253,8 +241,7 @@ class Listener:
     def _commit(self, item_id: str, pcm: np.ndarray, transcript_task: asyncio.Task[str] | None,
                 *, no_input: bool = False) -> Item:
         item = self.protocol.commit_audio(item_id, pcm, no_input=no_input)
-        self._transcripts[item] = self._loop.create_future()
-        self.spawn(self._transcribe_item(item, transcript_task))
+        self.hearing.turn_committed(item, transcript_task)
         return item
 
     # ----------------------------------------------------------------------- VAD and turns
@@ -318,10 +305,10 @@ class Listener:
         self._drop_speculation()
         end = min(self.stream_ms, speech_end_ms + _SPECULATION_TAIL_MS)
         pcm = self._take_audio(self._speech_start_ms, end)
-        held = self._audio_of(self._going_on_from)
-        as_one = None if held is None else self._transcribe_within_window(
+        held = self.hearing.audio_of(self._going_on_from)
+        as_one = None if held is None else self.hearing.transcribe_as_one(
             np.concatenate([held, pcm]))
-        self._speculation = (speech_end_ms, self.spawn(self._transcribe(pcm)), as_one)
+        self._speculation = (speech_end_ms, self.hearing.spawn_transcription(pcm), as_one)
 
     def _on_speech_stopped(self, audio_end_ms: int, speech_end_ms: int) -> None:
         item_id = self._speech_item_id or new_id("item")
@@ -338,7 +325,7 @@ class Listener:
         item = self._commit(item_id, pcm, transcript_task)
         going_on_from, self._going_on_from = self._going_on_from, []
         if going_on_from:
-            self._hear_as_one([*going_on_from, item], as_one_task)
+            self.hearing.went_on([*going_on_from, item], as_one_task)
         item.addressed = self._judge_turn(pcm)
         td = config.turn_detection(self.protocol.session)
         if td is not None and td.create_response and self.protocol.response is None:
@@ -418,102 +405,3 @@ class Listener:
         self._commit(item_id, pcm, None, no_input=True)
         if td.create_response:
             self.responder.start({})
-
-    # ----------------------------------------------------------------------- transcription
-
-    def user_audio_added(self, item: Item) -> None:
-        """A user audio message the client created: transcribe it."""
-        self._transcripts[item] = self._loop.create_future()
-        self.spawn(self._transcribe_item(item, None))
-
-    async def transcript(self, item: Item) -> str:
-        """The transcript of a user message (waits for its transcription)."""
-        if item.transcript is not None:
-            return item.transcript
-        future = self._transcripts.get(item)
-        if future is None:
-            # Audio given inline in a response's input: transcribed on demand.
-            self.user_audio_added(item)
-            future = self._transcripts[item]
-        # Shielded: cancelling a response must not cancel the turn's transcript, which the
-        # next response answers.
-        return await asyncio.shield(future)
-
-    async def _transcribe(self, pcm: np.ndarray) -> str:
-        settings = self.protocol.transcription or {}
-        # A session that gives no prompt gets its dialogue policy's: the setting of the call,
-        # which helps a small recogniser with the call's words.
-        prompt = settings.get("prompt") or self.responder.policy().transcription_prompt
-        recognizer = await asyncio.to_thread(asr.get_recognizer, self.recogniser)
-        language = settings.get("language")
-        text = await recognizer.transcribe(pcm, self.input_rate, prompt=prompt, language=language)
-        if is_prompt_echo(text, prompt):
-            return ""
-        policy = self.responder.policy()
-        part_of_a_value = getattr(policy, "part_of_a_value", None)  # optional (DialoguePolicy)
-        if text and part_of_a_value is not None and part_of_a_value(text):
-            # as a recogniser with a grammar would: a runner-up that holds the whole value wins
-            heard = await recognizer.alternatives(pcm, self.input_rate, prompt=prompt,
-                                                  language=language)
-            text = policy.choose_transcript([text, *(h for h in heard if h != text)])
-        return text
-
-    def _hear_as_one(self, items: list[Item], early: asyncio.Task[str] | None) -> None:
-        """Start transcribing a turn together with the held turns it goes on from (the hold was
-        on when the caller went on); ``early``: the same, started in the pause before the turn
-        ended. :meth:`heard_as_one` reads it."""
-        task = early
-        if task is None:
-            pcm = self._audio_of(items)
-            task = None if pcm is None else self._transcribe_within_window(pcm)
-        if task is not None:
-            self._as_one = {items[-1]: (items, task)}
-
-    def _audio_of(self, items: list[Item]) -> np.ndarray | None:
-        """The user audio items' audio end to end (None: no items, or one without audio at
-        the input rate)."""
-        if not items or any(i.audio is None or i.audio_rate != self.input_rate for i in items):
-            return None
-        return np.concatenate([i.audio for i in items if i.audio is not None])
-
-    def _transcribe_within_window(self, pcm: np.ndarray) -> asyncio.Task[str] | None:
-        if len(pcm) > _AS_ONE_MAX_S * self.input_rate:
-            return None  # beyond the recogniser's window
-        return self.spawn(self._transcribe(pcm))
-
-    async def heard_as_one(self, items: list[Item]) -> str | None:
-        """User audio items heard together, as one utterance: a number said in two breaths is
-        heard with the context of both (a small recogniser hears "two, eight, oh, four," alone
-        as "2844" and the whole as "2804463"). ``None`` for fewer than two items, or when they
-        cannot be heard as one (no audio, longer than the recogniser's window, a failure)."""
-        if len(items) < 2:
-            return None
-        started = self._as_one.get(items[-1])
-        if started is not None and started[0] == items:
-            task: asyncio.Task[str] | None = started[1]
-        else:
-            pcm = self._audio_of(items)
-            task = None if pcm is None else self._transcribe_within_window(pcm)
-        if task is None:
-            return None
-        try:
-            return await asyncio.shield(task)
-        except Exception:  # noqa: BLE001 - the turns' own transcripts still stand
-            return None
-
-    async def _transcribe_item(self, item: Item, task: asyncio.Task[str] | None) -> None:
-        text = ""
-        if not item.no_input and item.audio is not None:
-            try:
-                text = await (task if task is not None else self._transcribe(item.audio))
-                if task is not None and not text and item.addressed:
-                    # The speculative cut ends where the detector last heard voicing: a soft
-                    # last sound ("yes") may lie past it. Nothing heard there: hear the turn
-                    # (the caller's; audio not meant for the agent is not worth a second pass).
-                    text = await self._transcribe(item.audio)
-            except Exception as exc:  # noqa: BLE001 - the caller still gets an answer
-                self.protocol.transcription_failed(item, str(exc))
-        self.protocol.transcribed(item, text)
-        future = self._transcripts.pop(item, None)
-        if future is not None and not future.done():
-            future.set_result(item.transcript or "")

@@ -167,15 +167,15 @@ class Responder:
         held = self._held_items if response.in_conversation and policy.hold_ms is not None \
             else []
         for item in addressed:
-            if text := await self.listener.transcript(item):
+            if text := await self.listener.hearing.transcript(item):
                 texts.append(text)
         if texts and len(together := [*held, *addressed]) > 1:
             # several turns make this utterance: hear them as one too
-            as_one = await self.listener.heard_as_one(together)
+            as_one = await self.listener.hearing.heard_as_one(together)
         # Audio not meant for the agent (the TV, hold music) matters only when nothing else was
         # said: an answer to the caller does not wait for its transcript.
         for item in messages if not texts else []:
-            if not item.addressed and (text := await self.listener.transcript(item)):
+            if not item.addressed and (text := await self.listener.hearing.transcript(item)):
                 not_addressed.append(text)
         if self._interrupted is not None and response.in_conversation:
             item, spoken_ms = self._interrupted

@@ -127,7 +127,7 @@ class AgentSession:
             if request.tools_changed:
                 self.responder.tools_changed()
         elif isinstance(request, UserAudioAdded):
-            self.listener.user_audio_added(request.item)
+            self.listener.hearing.user_audio_added(request.item)
         elif isinstance(request, ItemTruncated):
             self.responder.truncated(request.item, request.audio_end_ms)
         elif isinstance(request, ResponseRequested):

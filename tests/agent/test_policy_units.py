@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from harness.agent.faults import Faults
-from harness.agent.listener import is_prompt_echo
+from harness.agent.hearing import is_prompt_echo
 from harness.agent.policy import CallTool, Policy, Say, load_profile
 from harness.agent.server import tool_flags
 from harness.errors import InputError, InputErrors

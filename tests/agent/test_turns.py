@@ -174,9 +174,9 @@ def test_an_answer_does_not_wait_for_the_transcript_of_audio_not_meant_for_it(sc
     """A response that takes in the caller's turn and a quieter side voice (not addressed to the
     agent) answers the caller without waiting for the side voice's transcript, which matters
     only when nothing else was said."""
-    from harness.agent import listener
+    from harness.agent import hearing
 
-    original = listener.Listener.transcript
+    original = hearing.Hearing.transcript
     waited_for: list[bool] = []
 
     async def transcript(self, item):
@@ -185,7 +185,7 @@ def test_an_answer_does_not_wait_for_the_transcript_of_audio_not_meant_for_it(sc
             await asyncio.sleep(30)  # a recogniser busy with the TV
         return await original(self, item)
 
-    monkeypatch.setattr(listener.Listener, "transcript", transcript)
+    monkeypatch.setattr(hearing.Hearing, "transcript", transcript)
     caller = caller_speech("Hello, my name is Marcelo.")
     side = _quieter(caller_speech("Tell me everything about the weekend."), -10)
 

@@ -1,0 +1,174 @@
+"""What the agent hears: the transcripts of the caller's turns, and turns heard together.
+
+A turn's transcript may come from a speculative transcription started in the pause before the
+turn ended (see ``listener``); when that heard nothing, the committed turn is transcribed. When
+several turns make one utterance (held words and the turn that goes on from them, or turns one
+response answers together) they are also heard as one: a number said in two breaths is heard
+better whole than in halves.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Coroutine
+from typing import Any, Protocol
+
+import numpy as np
+
+from harness.agent import asr
+from harness.agent.conversation import Item
+from harness.agent.dialogue import DialoguePolicy
+from harness.agent.protocol import AgentProtocol
+
+# The longest stretch of turns heard as one (the recogniser's window is 30 s).
+_AS_ONE_MAX_S = 28
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9']+", text.lower()))
+
+
+def is_prompt_echo(text: str, prompt: str | None) -> bool:
+    """Whether a transcript is made only of the recogniser prompt's words: Whisper repeats its
+    prompt, whole or in part, on audio without speech (music, a TV), and nothing was said."""
+    return bool(prompt) and bool(_words(text)) and _words(text) <= _words(prompt or "")
+
+
+class _PolicySource(Protocol):
+    def policy(self) -> DialoguePolicy: ...
+
+
+class Ear(Protocol):
+    """What hearing needs of its session's listener."""
+
+    protocol: AgentProtocol
+    recogniser: str | None  # the profile's model (None: the harness's default)
+    responder: _PolicySource
+
+    @property
+    def input_rate(self) -> int: ...
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]: ...
+
+
+class Hearing:
+    """The transcription side of one session's listener."""
+
+    def __init__(self, listener: Ear) -> None:
+        self.listener = listener
+        self._transcripts: dict[Item, asyncio.Future[str]] = {}
+        # The last turn that went on from held ones, heard together with them as it ended.
+        self._as_one: dict[Item, tuple[list[Item], asyncio.Task[str]]] = {}
+
+    def turn_committed(self, item: Item, early: asyncio.Task[str] | None) -> None:
+        """Transcribe a committed turn; ``early``: its speculative transcription, if any."""
+        self._transcripts[item] = asyncio.get_running_loop().create_future()
+        self.listener.spawn(self._transcribe_item(item, early))
+
+    def user_audio_added(self, item: Item) -> None:
+        """A user audio message the client created: transcribe it."""
+        self.turn_committed(item, None)
+
+    async def transcript(self, item: Item) -> str:
+        """The transcript of a user message (waits for its transcription)."""
+        if item.transcript is not None:
+            return item.transcript
+        future = self._transcripts.get(item)
+        if future is None:
+            # Audio given inline in a response's input: transcribed on demand.
+            self.user_audio_added(item)
+            future = self._transcripts[item]
+        # Shielded: cancelling a response must not cancel the turn's transcript, which the
+        # next response answers.
+        return await asyncio.shield(future)
+
+    async def transcribe(self, pcm: np.ndarray) -> str:
+        """The text of caller audio at the session's input rate, as the session hears it."""
+        listener = self.listener
+        settings = listener.protocol.transcription or {}
+        # A session that gives no prompt gets its dialogue policy's: the setting of the call,
+        # which helps a small recogniser with the call's words.
+        policy = listener.responder.policy()
+        prompt = settings.get("prompt") or policy.transcription_prompt
+        recognizer = await asyncio.to_thread(asr.get_recognizer, listener.recogniser)
+        language = settings.get("language")
+        rate = listener.input_rate
+        text = await recognizer.transcribe(pcm, rate, prompt=prompt, language=language)
+        if is_prompt_echo(text, prompt):
+            return ""
+        part_of_a_value = getattr(policy, "part_of_a_value", None)  # optional (DialoguePolicy)
+        if text and part_of_a_value is not None and part_of_a_value(text):
+            # as a recogniser with a grammar would: a runner-up that holds the whole value wins
+            heard = await recognizer.alternatives(pcm, rate, prompt=prompt, language=language)
+            text = policy.choose_transcript([text, *(h for h in heard if h != text)])
+        return text
+
+    def spawn_transcription(self, pcm: np.ndarray) -> asyncio.Task[str]:
+        return self.listener.spawn(self.transcribe(pcm))
+
+    # ----------------------------------------------------------------------- heard as one
+
+    def audio_of(self, items: list[Item]) -> np.ndarray | None:
+        """The user audio items' audio end to end (None: no items, or one without audio at
+        the input rate)."""
+        rate = self.listener.input_rate
+        if not items or any(i.audio is None or i.audio_rate != rate for i in items):
+            return None
+        return np.concatenate([i.audio for i in items if i.audio is not None])
+
+    def transcribe_as_one(self, pcm: np.ndarray) -> asyncio.Task[str] | None:
+        """A transcription of turns end to end (None beyond the recogniser's window)."""
+        if len(pcm) > _AS_ONE_MAX_S * self.listener.input_rate:
+            return None
+        return self.spawn_transcription(pcm)
+
+    def went_on(self, items: list[Item], early: asyncio.Task[str] | None) -> None:
+        """A turn went on from held ones (the hold was on when the caller went on): start
+        hearing them as one now (``early``: the same, started in the pause before the turn
+        ended). :meth:`heard_as_one` reads it."""
+        task = early
+        if task is None:
+            pcm = self.audio_of(items)
+            task = None if pcm is None else self.transcribe_as_one(pcm)
+        if task is not None:
+            self._as_one = {items[-1]: (items, task)}
+
+    async def heard_as_one(self, items: list[Item]) -> str | None:
+        """User audio items heard together, as one utterance: a number said in two breaths is
+        heard with the context of both (a small recogniser hears "two, eight, oh, four," alone
+        as "2844" and the whole as "2804463"). ``None`` for fewer than two items, or when they
+        cannot be heard as one (no audio, longer than the recogniser's window, a failure)."""
+        if len(items) < 2:
+            return None
+        started = self._as_one.get(items[-1])
+        if started is not None and started[0] == items:
+            task: asyncio.Task[str] | None = started[1]
+        else:
+            pcm = self.audio_of(items)
+            task = None if pcm is None else self.transcribe_as_one(pcm)
+        if task is None:
+            return None
+        try:
+            return await asyncio.shield(task)
+        except Exception:  # noqa: BLE001 - the turns' own transcripts still stand
+            return None
+
+    # ----------------------------------------------------------------------- one turn
+
+    async def _transcribe_item(self, item: Item, early: asyncio.Task[str] | None) -> None:
+        text = ""
+        if not item.no_input and item.audio is not None:
+            try:
+                text = await (early if early is not None else self.transcribe(item.audio))
+                if early is not None and not text and item.addressed:
+                    # The speculative cut ends where the detector last heard voicing: a soft
+                    # last sound ("yes") may lie past it. Nothing heard there: hear the turn
+                    # (the caller's; audio not meant for the agent is not worth a second pass).
+                    text = await self.transcribe(item.audio)
+            except Exception as exc:  # noqa: BLE001 - the caller still gets an answer
+                self.listener.protocol.transcription_failed(item, str(exc))
+        self.listener.protocol.transcribed(item, text)
+        future = self._transcripts.pop(item, None)
+        if future is not None and not future.done():
+            future.set_result(item.transcript or "")
