@@ -181,10 +181,8 @@ class Responder:
             item, spoken_ms = self._interrupted
             self._interrupted = None
             policy.on_interrupted(spoken_text(item, spoken_ms))
-        if texts and as_one:
+        if texts:
             actions.extend(policy.on_user_turn(" ".join(texts), heard_as_one=as_one))
-        elif texts:
-            actions.extend(policy.on_user_turn(" ".join(texts)))
         elif not_addressed:
             actions.extend(policy.on_user_turn(" ".join(not_addressed), addressed=False))
         elif no_input:
@@ -207,9 +205,9 @@ class Responder:
             for item in inputs:
                 item.consumed = True
             hold_ms = policy.hold_ms
-            self._held_items = [*held, *addressed] if not actions and hold_ms is not None \
-                else []
-            if not actions and hold_ms is not None:
+            holding = not actions and hold_ms is not None
+            self._held_items = [*held, *addressed] if holding else []
+            if holding and hold_ms is not None:
                 actions = await self._hold(policy, hold_ms, self._held_items)
         choice = response.tool_choice
         if choice == "none":
