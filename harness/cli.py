@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from harness.errors import HarnessError, InputError
+from harness.errors import HarnessError, InputError, error_lines
 from harness.exit_codes import exit_code
 
 app = typer.Typer(
@@ -446,10 +446,11 @@ def agent_serve(
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: runs a command; a HarnessError becomes its message and exit code."""
-    from harness.report.console import print_error
-
     try:
         app(args=argv, prog_name="harness")
     except HarnessError as exc:
-        print_error(exc)
+        # Printed without the report package, whose statistics stack takes a second to import:
+        # a refused file is answered at once.
+        for line in error_lines(exc):
+            typer.secho(line, fg="red", err=True)
         sys.exit(exit_code(error=exc))

@@ -34,5 +34,14 @@ class InputErrors(HarnessError):
         super().__init__("\n".join(e.format() for e in errors))
 
 
+def error_lines(exc: HarnessError) -> list[str]:
+    """A harness error as the user reads it: each input problem on its own line, then a count."""
+    if isinstance(exc, InputErrors):
+        return [e.format() for e in exc.errors] + [f"{len(exc.errors)} problem(s) found"]
+    if isinstance(exc, InputError):
+        return [exc.format()]
+    return [f"error: {exc}"]
+
+
 class TargetError(HarnessError):
     """A realtime target could not be reached or broke the session (the trial is *errored*)."""

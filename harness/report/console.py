@@ -21,7 +21,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from harness.errors import HarnessError, InputError, InputErrors
+from harness.errors import HarnessError, error_lines
 from harness.report import RunOutcome, latency_text
 
 _STYLE = {"passed": "green", "failed": "red", "errored": "magenta", "completed": "green",
@@ -146,12 +146,6 @@ def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
 def print_error(exc: HarnessError, console: Console | None = None) -> None:
     """A harness error as the user should see it: each input problem on its own line."""
     console = console or Console(stderr=True)
-    if isinstance(exc, InputErrors):
-        lines = [e.format() for e in exc.errors] + [f"{len(exc.errors)} problem(s) found"]
-    elif isinstance(exc, InputError):
-        lines = [exc.format()]
-    else:
-        lines = [f"error: {exc}"]
-    for line in lines:
+    for line in error_lines(exc):
         console.print(line, style="red", highlight=False, markup=False, emoji=False,
                       soft_wrap=True)
