@@ -336,6 +336,8 @@ class Recording:
 
 
 RUN_FILE = "run.json"
+ORDER_FILE = "order.json"
+"""The order in which an interleaved run started the variants of each (scenario, trial)."""
 
 
 def read_run_file(run_dir: Path) -> dict[str, Any]:

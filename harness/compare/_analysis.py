@@ -1,16 +1,16 @@
 """Paired statistics of a comparison: every candidate against the baseline, metric by metric.
 
-Scenarios are the unit: a scenario counts for a metric when both variants measured it. Pass/fail
-metrics pair trials by their index when both variants ran the same trials of every scenario
-(exact McNemar on the discordant pairs), else they compare scenario pass rates (sign-flip test);
-continuous metrics compare scenario means. The Holm correction runs over the metrics of one
-candidate against the baseline. The tests and intervals are ``harness.stats``'.
+A (scenario, trial) pair is the i-th trial of a scenario in both variants (same caller audio);
+a metric counts the pairs where both variants measured it. Every metric, pass/fail or
+continuous, is tested by permuting the variant labels within pairs; the primary metrics form a
+Holm family, the others an exploratory Benjamini–Hochberg family. The tests, intervals and
+detectable differences are ``harness.stats``'.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,97 +65,89 @@ def metric_names(sides: Sequence[Side]) -> list[str]:
 
 
 def trials_paired(a: Side, b: Side) -> bool:
-    """Whether both variants ran the same trial indexes of every scenario they share."""
+    """Whether both variants ran the same trial indexes of every scenario they share (else
+    trials pair up by their order within a scenario)."""
     sa, sb = a.by_scenario(), b.by_scenario()
     shared = set(sa) & set(sb)
     return bool(shared) and all(set(sa[s]) == set(sb[s]) for s in shared)
 
 
-def _binary_inputs(a: Side, b: Side, metric: str, paired: bool
-                   ) -> tuple[dict[str, list[bool]], dict[str, list[bool]]]:
+def paired_values(a: Side, b: Side, metric: str
+                  ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """Per scenario, the two variants' values of ``metric`` over the pairs both measured: the
+    trials of the same index, or (when the variants ran different indexes) of the same order."""
     sa, sb = a.by_scenario(), b.by_scenario()
-    xs: dict[str, list[bool]] = {}
-    ys: dict[str, list[bool]] = {}
+    xs: dict[str, list[Any]] = {}
+    ys: dict[str, list[Any]] = {}
     for scenario in sorted(set(sa) & set(sb)):
-        if paired:
-            pairs = [(sa[scenario][k].value(metric), sb[scenario][k].value(metric))
-                     for k in sorted(sa[scenario])]
-            pairs = [(x, y) for x, y in pairs if x is not None and y is not None]
-            x = [bool(p[0]) for p in pairs]
-            y = [bool(p[1]) for p in pairs]
+        left, right = sa[scenario], sb[scenario]
+        same = sorted(set(left) & set(right))
+        if same:
+            pairs = [(left[k], right[k]) for k in same]
         else:
-            x = [bool(v) for t in sa[scenario].values() if (v := t.value(metric)) is not None]
-            y = [bool(v) for t in sb[scenario].values() if (v := t.value(metric)) is not None]
-        if x and y:
-            xs[scenario], ys[scenario] = x, y
+            pairs = list(zip((left[k] for k in sorted(left)), (right[k] for k in sorted(right)),
+                             strict=False))
+        values = [(x.value(metric), y.value(metric)) for x, y in pairs]
+        values = [(x, y) for x, y in values if x is not None and y is not None]
+        if values:
+            xs[scenario] = [x for x, _ in values]
+            ys[scenario] = [y for _, y in values]
     return xs, ys
 
 
-def _continuous_inputs(a: Side, b: Side, metric: str
-                       ) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
-    sa, sb = a.by_scenario(), b.by_scenario()
-    xs: dict[str, list[float]] = {}
-    ys: dict[str, list[float]] = {}
-    for scenario in sorted(set(sa) & set(sb)):
-        x = [float(v) for _k, t in sorted(sa[scenario].items())
-             if (v := t.value(metric)) is not None]
-        y = [float(v) for _k, t in sorted(sb[scenario].items())
-             if (v := t.value(metric)) is not None]
-        if x and y:
-            xs[scenario], ys[scenario] = x, y
-    return xs, ys
-
-
-def compare_pair(baseline: Side, candidate: Side, *, alpha: float = ALPHA) -> PairResult:
-    """Every metric both variants measured, tested, Holm-corrected and given a verdict."""
-    paired = trials_paired(baseline, candidate)
+def compare_pair(baseline: Side, candidate: Side, *, alpha: float = ALPHA,
+                 primary: Collection[str] = stats.PRIMARY_METRICS) -> PairResult:
+    """Every metric both variants measured, tested, corrected in its family and decided."""
     comparisons = []
     for name in metric_names([baseline, candidate]):
         info = metric_info(name)
+        xs, ys = paired_values(baseline, candidate, name)
+        if not xs:
+            continue
         if info.kind == "binary":
-            xs, ys = _binary_inputs(baseline, candidate, name, paired)
-            if not xs:
-                continue
-            comparisons.append(stats.compare_binary(xs, ys, metric=name, paired_trials=paired))
+            comparisons.append(stats.compare_binary(
+                {s: [bool(v) for v in vs] for s, vs in xs.items()},
+                {s: [bool(v) for v in vs] for s, vs in ys.items()}, metric=name))
         else:
-            cx, cy = _continuous_inputs(baseline, candidate, name)
-            if not cx:
-                continue
             comparisons.append(stats.compare_continuous(
-                cx, cy, metric=name, higher_is_better=info.higher_is_better))
-    return PairResult(baseline.name, candidate.name, paired,
-                      list(stats.decide(comparisons, alpha=alpha)))
+                xs, ys, metric=name, higher_is_better=info.higher_is_better))
+    return PairResult(baseline.name, candidate.name, trials_paired(baseline, candidate),
+                      list(stats.decide(comparisons, primary=primary, alpha=alpha)))
 
 
-def compare_sides(sides: Sequence[Side], *, alpha: float = ALPHA) -> list[PairResult]:
+def compare_sides(sides: Sequence[Side], *, alpha: float = ALPHA,
+                  primary: Collection[str] = stats.PRIMARY_METRICS) -> list[PairResult]:
     """Each variant after the first against the first (the baseline)."""
-    return [compare_pair(sides[0], s, alpha=alpha) for s in sides[1:]]
+    return [compare_pair(sides[0], s, alpha=alpha, primary=primary) for s in sides[1:]]
 
 
 def _num(x: Any) -> Any:
     return None if x is None else round(float(x), 6)
 
 
-def comparison_json(c: Any) -> dict[str, Any]:
+def _interval(iv: stats.Interval | None) -> dict[str, Any] | None:
+    return None if iv is None else {"low": _num(iv.low), "high": _num(iv.high),
+                                    "level": iv.level}
+
+
+def comparison_json(c: stats.Comparison) -> dict[str, Any]:
     """A decided ``stats.Comparison`` as compare.json holds it (with its label and unit)."""
     info = metric_info(c.metric)
-    interval = c.interval
     return {
         "metric": c.metric, "label": info.label, "kind": info.kind, "unit": info.unit,
         "higher_is_better": bool(c.higher_is_better),
-        "n_scenarios": c.n_scenarios, "n_pairs": c.n_pairs,
+        "n_scenarios": c.n_scenarios, "n_pairs": c.n_pairs, "n_movable": c.n_movable,
+        "trials": list(c.trials),
         "mean_a": _num(c.mean_a), "mean_b": _num(c.mean_b), "difference": _num(c.difference),
-        "interval": None if interval is None else {
-            "low": _num(interval.low), "high": _num(interval.high), "level": interval.level},
-        "median_difference": _num(c.median_difference),
-        "p_value": _num(c.p_value), "p_adjusted": _num(c.p_adjusted),
-        "effect_size": _num(c.effect_size),
-        "effect_interval": None if c.effect_interval is None else {
-            "low": _num(c.effect_interval.low), "high": _num(c.effect_interval.high),
-            "level": c.effect_interval.level},
-        "test": c.test, "wins": c.wins, "ties": c.ties, "losses": c.losses,
-        "verdict": c.verdict,
-        "min_detectable": _num(c.min_detectable),
+        "interval": _interval(c.interval), "interval_method": c.interval_method,
+        "across_scenarios": None if c.across_interval is None else {
+            "difference": _num(c.across_difference), "interval": _interval(c.across_interval),
+            "n_scenarios": c.n_scenarios},
+        "test": c.test, "p_value": _num(c.p_value), "min_attainable_p": _num(c.min_attainable_p),
+        "family": c.family, "family_size": c.family_size, "p_adjusted": _num(c.p_adjusted),
+        "wins": c.wins, "ties": c.ties, "losses": c.losses,
+        "verdict": c.verdict, "min_detectable": _num(c.min_detectable), "note": c.note,
+        "noise_sd": _num(c.noise_sd), "base_rate": _num(c.base_rate),
     }
 
 
@@ -192,29 +184,74 @@ def scenario_matrix(sides: Sequence[Side]) -> list[dict[str, Any]]:
     return rows
 
 
-def describe(c: Any, n_trials: int | None) -> str:
-    """One line for people: the verdict, the difference with its interval, what n can detect."""
+def fmt_metric(x: float | None, kind: str, unit: str, signed: bool = False) -> str:
+    """A metric's value (or, signed, a difference) in its unit: points for pass rates."""
+    if x is None:
+        return "—"
+    if kind == "binary":
+        return f"{x * 100:+.0f} points" if signed else f"{x * 100:.0f} points"
+    if unit == "ms":
+        return f"{x:+.0f} ms" if signed else f"{x:.0f} ms"
+    return f"{x:+.3f}" if signed else f"{x:.3f}"
+
+
+def size_text(c: stats.Comparison | dict[str, Any]) -> str:
+    """"5 scenarios × 2 trials", or "5 scenarios (9 pairs)" when scenarios ran unequal trials."""
+    trials = list(c.trials if isinstance(c, stats.Comparison) else c["trials"])
+    scenarios = len(trials)
+    counts = set(trials)
+    s = f"{scenarios} scenario{'s' if scenarios != 1 else ''}"
+    if len(counts) == 1:
+        k = counts.pop()
+        return f"{s} × {k} trial{'s' if k != 1 else ''}"
+    return f"{s} ({sum(trials)} pairs)"
+
+
+def describe(c: stats.Comparison) -> str:
+    """One line for people: the verdict, the difference with its interval and what this size
+    can detect (or that it cannot), and any note where interval and verdict part ways."""
     info = metric_info(c.metric)
 
     def fmt(x: float | None, signed: bool = False) -> str:
-        if x is None:
-            return "—"
-        if info.kind == "binary":
-            if not signed and x >= 1:
-                return "100 points"
-            return f"{x * 100:+.0f} points" if signed else f"{x * 100:.0f} points"
-        if info.unit == "ms":
-            return f"{x:+.0f} ms" if signed else f"{x:.0f} ms"
-        return f"{x:+.3f}" if signed else f"{x:.3f}"
+        return fmt_metric(x, info.kind, info.unit, signed)
 
-    text = f"{info.label}: {c.verdict}"
+    role = {"primary": "", "secondary": " (exploratory)", "excluded": " (not tested)"}[c.family]
+    text = f"{info.label}{role}: {c.verdict}"
     if c.difference is not None:
         text += f", difference {fmt(c.difference, True)}"
         if c.interval is not None:
             text += f" (95% CI {fmt(c.interval.low, True)} to {fmt(c.interval.high, True)})"
-    trials = f" × {n_trials} trials" if n_trials else ""
-    if c.verdict not in ("better", "worse") and c.min_detectable is not None:
-        what = "a pass-rate change" if info.kind == "binary" else "a change"
-        text += (f"; with {c.n_scenarios} scenarios{trials}, {what} under "
-                 f"{fmt(c.min_detectable)} cannot be told from noise")
+    size = size_text(c)
+    if c.verdict == "no detectable difference" and c.min_detectable is not None:
+        what = "a pass-rate drop" if info.kind == "binary" else "a change"
+        text += f"; with {size}, {what} under {fmt(c.min_detectable)} cannot be told from noise"
+    elif c.verdict == "cannot be detected":
+        text += f"; no difference can be detected with {size} at this level"
+    if c.note:
+        text += f" — {c.note}"
     return text
+
+
+def order_effect(sides: Sequence[Side], blocks: Sequence[dict[str, Any]],
+                 metric: str = "voice_to_voice_ms") -> dict[str, Any] | None:
+    """Whether starting first in a (scenario, trial) block changed ``metric``: per block, the
+    value of the variant that started first minus that of the one that started last, tested
+    by flipping the signs of the blocks' differences. Each variant starts first equally often,
+    so a variant difference cancels out of it and what is left is the order's own effect."""
+    values = {s.name: {(t.scenario, t.trial): t.value(metric) for t in s.trials} for s in sides}
+    diffs = []
+    for block in blocks:
+        order = block.get("order") or []
+        if len(order) < 2:
+            continue
+        key = (block.get("scenario"), block.get("trial"))
+        first = values.get(order[0], {}).get(key)
+        last = values.get(order[-1], {}).get(key)
+        if first is not None and last is not None:
+            diffs.append(float(first) - float(last))
+    if not diffs:
+        return None
+    interval, _sd, _method = stats.scenario_t_interval([[d] for d in diffs])
+    return {"metric": metric, "blocks": len(diffs),
+            "first_minus_last": _num(sum(diffs) / len(diffs)), "interval": _interval(interval),
+            "p_value": _num(stats.sign_flip_test(diffs))}

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.compare._analysis import ALPHA, PairResult, Side, compare_sides
+from harness import stats
+from harness.compare._analysis import ALPHA, PairResult, Side, compare_sides, order_effect
 from harness.compare._metrics import known_metric_names
 from harness.compare._report import (
     COMPARE_JUNIT,
     Gate,
+    Plan,
     compare_document,
     write_html,
     write_json,
@@ -80,13 +82,62 @@ def parse_gate(fail_if_worse: bool | Sequence[str] | None) -> Gate | None:
     return Gate(names)
 
 
+def _metric_names(items: Sequence[str] | None, option: str) -> list[str]:
+    names = [n.strip() for item in items or [] for n in str(item).split(",") if n.strip()]
+    known = known_metric_names()
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InputError(f"unknown metric {unknown[0]!r}; expected one of {', '.join(known)}",
+                         field=option)
+    return names
+
+
+def primary_metrics(primary: Sequence[str] | None, gate: Gate | None) -> list[str]:
+    """The metrics decided in the Holm family: ``--primary``, else the metrics a gate names,
+    else trial pass rate and voice-to-voice latency."""
+    chosen = _metric_names(primary, "--primary")
+    if chosen:
+        return chosen
+    if gate is not None and gate.metrics:
+        return list(gate.metrics)
+    return list(stats.PRIMARY_METRICS)
+
+
+def parse_plans(items: Sequence[str] | None) -> list[Plan]:
+    """``--plan METRIC:DIFFERENCE`` (a latency in ms, a pass rate as a fraction or a %)."""
+    plans = []
+    for item in items or []:
+        metric, sep, amount = str(item).rpartition(":")
+        if not sep or not metric:
+            raise InputError(f"{item!r} is not METRIC:DIFFERENCE (e.g. voice_to_voice_ms:+200 "
+                             "or passed:-10%)", field="--plan")
+        _metric_names([metric], "--plan")
+        text = amount.strip().removesuffix("ms").strip()
+        pct = text.endswith("%")
+        try:
+            value = float(text.removesuffix("%")) / (100.0 if pct else 1.0)
+        except ValueError:
+            raise InputError(f"difference {amount!r} in {item!r} is not a number (e.g. +200, "
+                             "-10%)", field="--plan") from None
+        if value == 0:
+            raise InputError(f"difference in {item!r} is zero: name the change to detect",
+                             field="--plan")
+        plans.append(Plan(metric.strip(), value))
+    return plans
+
+
 def finish(sides: list[Side], out_dir: Path, *, gate: Gate | None, alpha: float = ALPHA,
-           run_dir: Path | None = None) -> CompareOutcome:
+           run_dir: Path | None = None, primary: Sequence[str] | None = None,
+           plans: Sequence[Plan] = (), order: dict[str, Any] | None = None) -> CompareOutcome:
     """Decide every candidate against the baseline and write compare.json/.html (+ JUnit)."""
     if len(sides) < 2:
         raise InputError("a comparison needs at least two variants")
-    pairs = compare_sides(sides, alpha=alpha)
-    document = compare_document(sides, pairs, alpha=alpha, gate=gate)
+    chosen = primary_metrics(primary, gate)
+    pairs = compare_sides(sides, alpha=alpha, primary=chosen)
+    if order is not None:
+        order = {**order, "effect": order_effect(sides, order.get("blocks") or [])}
+    document = compare_document(sides, pairs, alpha=alpha, gate=gate, primary=chosen,
+                                plans=plans, order=order)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path = write_json(out_dir, document)
     html_path = write_html(out_dir, document, sides)
@@ -99,12 +150,16 @@ def finish(sides: list[Side], out_dir: Path, *, gate: Gate | None, alpha: float 
 
 def compare_runs(references: Sequence[str], *, out_dir: Path | None = None,
                  fail_if_worse: bool | Sequence[str] | None = None,
-                 alpha: float = ALPHA, store: str | None = None) -> CompareOutcome:
+                 alpha: float = ALPHA, store: str | None = None,
+                 primary: Sequence[str] | None = None,
+                 plan: Sequence[str] | None = None) -> CompareOutcome:
     """Compare finished runs: run folders (``RUN``, ``RUN#VARIANT``) or, with ``store``, runs of
     the history database by id or label. One run with several variants is compared within
     itself (the report goes into that run folder); otherwise into ``out_dir``
     (default ``reports/compare-<UTC time>``)."""
     gate = parse_gate(fail_if_worse)
+    plans = parse_plans(plan)
+    primary_metrics(primary, gate)
     if store is not None:
         from harness.compare._stored import sides_from_store  # noqa: PLC0415
 
@@ -114,7 +169,7 @@ def compare_runs(references: Sequence[str], *, out_dir: Path | None = None,
     if out_dir is None:
         single = len(references) == 1 and store is None
         out_dir = Path(references[0]) if single else new_stamped_folder(Path("reports"), "compare")
-    return finish(sides, Path(out_dir), gate=gate, alpha=alpha)
+    return finish(sides, Path(out_dir), gate=gate, alpha=alpha, primary=primary, plans=plans)
 
 
 def resolve_variants(spec: ComparisonSpec, scenarios: list[Any]
@@ -154,7 +209,9 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
                                alpha: float = ALPHA,
                                on_progress: Callable[[Any], None] | None = None,
                                run_dir: Path | None = None,
-                               session_timeout_s: float | None = None) -> CompareOutcome:
+                               session_timeout_s: float | None = None,
+                               primary: Sequence[str] | None = None,
+                               plan: Sequence[str] | None = None) -> CompareOutcome:
     """Run every variant on the same scenarios (trials interleaved across variants, each
     scenario's caller audio rendered once for all), then compare them. The run folder holds
     the calls, the run report and the comparison. ``session_timeout_s`` replaces the
@@ -164,6 +221,8 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
     from harness.runner import run_suite  # noqa: PLC0415
 
     gate = parse_gate(fail_if_worse if fail_if_worse is not None else spec.fail_if_worse)
+    plans = parse_plans(plan)
+    primary_metrics(primary, gate)
     api.check_run_options(target, spec.trials, concurrency, None)
     scenarios = api.load_scenarios([str(p) for p in spec.scenarios] or None)
     configs, faults = resolve_variants(spec, scenarios)
@@ -178,7 +237,23 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
     await asyncio.to_thread(api.report, folder)
     sides = [side_from_run(folder, name) for name in configs]
     return await asyncio.to_thread(finish, sides, folder, gate=gate, alpha=alpha,
-                                   run_dir=folder)
+                                   run_dir=folder, primary=primary, plans=plans,
+                                   order=read_order(folder))
+
+
+def read_order(run_dir: Path) -> dict[str, Any] | None:
+    """The variants' start order per (scenario, trial) of an interleaved run, if recorded."""
+    import json  # noqa: PLC0415
+
+    from harness.recording import ORDER_FILE  # noqa: PLC0415
+
+    path = Path(run_dir) / ORDER_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def run_comparison(spec: ComparisonSpec, **kwargs: Any) -> CompareOutcome:

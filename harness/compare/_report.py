@@ -16,19 +16,52 @@ from typing import Any
 import jinja2
 
 import harness
+from harness import stats
 from harness.compare._analysis import (
     PairResult,
     Side,
     comparison_json,
     describe,
+    fmt_metric,
     scenario_matrix,
+    size_text,
 )
+from harness.compare._metrics import metric_info
 
 COMPARE_JSON = "compare.json"
 COMPARE_HTML = "compare.html"
 COMPARE_JUNIT = "compare-junit.xml"
-COMPARE_SCHEMA_VERSION = 1
+COMPARE_SCHEMA_VERSION = 2
 _TRIAL_DATA = "@@trial-data@@"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """``--plan METRIC:DIFFERENCE``: how many trials per scenario would detect that difference."""
+
+    metric: str
+    difference: float
+
+    def apply(self, pair: PairResult) -> dict[str, Any]:
+        info = metric_info(self.metric)
+        found = next((m for m in pair.metrics if m.metric == self.metric), None)
+        want = fmt_metric(self.difference, info.kind, info.unit, signed=True)
+        out: dict[str, Any] = {"metric": self.metric, "difference": self.difference,
+                               "trials_per_scenario": None}
+        if found is None:
+            out["text"] = f"{info.label}: not measured by both variants, nothing to plan from"
+            return out
+        k = stats.trials_needed(found, self.difference)
+        out["trials_per_scenario"] = k
+        scenarios = f"these {found.n_scenarios} scenarios"
+        ran = f" (this comparison: {size_text(found)})"
+        if k is None:
+            out["text"] = (f"a {want} change in {info.label} cannot be detected with 80% power "
+                           f"on {scenarios} with up to 50 trials each{ran}")
+        else:
+            out["text"] = (f"to detect a {want} change in {info.label} with 80% power on "
+                           f"{scenarios}: {k} trial{'s' if k != 1 else ''} per scenario{ran}")
+        return out
 
 
 @dataclass
@@ -48,7 +81,9 @@ def trials_per_scenario(sides: Sequence[Side]) -> int | None:
 
 
 def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alpha: float,
-                     gate: Gate | None) -> dict[str, Any]:
+                     gate: Gate | None, primary: Sequence[str] = stats.PRIMARY_METRICS,
+                     plans: Sequence[Plan] = (), order: dict[str, Any] | None = None
+                     ) -> dict[str, Any]:
     """Everything compare.json holds: variants, decided metrics per candidate, the matrix."""
     n_trials = trials_per_scenario(sides)
     failures = gate.failures(pairs) if gate else []
@@ -57,6 +92,9 @@ def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alph
         "created_at": datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
         "harness_version": harness.__version__,
         "alpha": alpha,
+        "primary": list(primary),
+        "across_min_scenarios": stats.ACROSS_MIN_SCENARIOS,
+        "order": order,
         "baseline": sides[0].name,
         "trials_per_scenario": n_trials,
         "variants": [{"name": s.name, "source": s.source, "agent_config_hash": s.config_hash,
@@ -64,8 +102,9 @@ def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alph
                       "scenarios": len(s.by_scenario())} for s in sides],
         "comparisons": [{
             "baseline": p.baseline, "candidate": p.candidate, "paired_trials": p.paired_trials,
-            "metrics": [{**comparison_json(m), "summary": describe(m, n_trials)}
-                        for m in p.metrics]} for p in pairs],
+            "metrics": [{**comparison_json(m), "summary": describe(m)}
+                        for m in p.metrics],
+            "plans": [plan.apply(p) for plan in plans]} for p in pairs],
         "gate": None if gate is None else {
             "metrics": gate.metrics, "passed": not failures,
             "worse": [{"candidate": p.candidate, "metric": m.metric} for p, m in failures]},
@@ -117,28 +156,21 @@ def _fmt_value(x: float | None, kind: str, unit: str, signed: bool = False) -> s
     return f"{x:+.3f}" if signed else f"{x:.3f}"
 
 
-def detectable_text(x: float | None, kind: str, unit: str) -> str:
-    """The smallest detectable difference; a pass-rate change beyond 100 points is none."""
-    if x is None:
-        return "—"
-    if kind == "binary":
-        return "> 100 pts" if x >= 1 else f"{x * 100:.0f} pts"
-    return _fmt_value(x, kind, unit)
+def detectable_text(m: dict[str, Any]) -> str:
+    """The smallest detectable difference of a decided metric, or why there is none."""
+    if m["verdict"] == "cannot be detected" or m["min_detectable"] is None:
+        return "cannot at this size"
+    return _fmt_value(m["min_detectable"], m["kind"], m["unit"])
+
+
+FAMILY_TEXT = {"primary": "primary (Holm)", "secondary": "exploratory (BH)",
+               "excluded": "not tested"}
 
 
 def _p(x: float | None) -> str:
     if x is None:
         return "—"
     return "<0.0001" if x < 1e-4 else f"{x:.4f}"
-
-
-def _effect(value: float | None, interval: dict[str, Any] | None) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:+.2f}"
-    if interval is not None:
-        text += f" ({interval['low']:+.2f} to {interval['high']:+.2f})"
-    return text
 
 
 def _metric_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
@@ -154,11 +186,14 @@ def _metric_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
             "interval_text": "—" if interval is None else (
                 f"{_fmt_value(interval['low'], kind, unit, True)} to "
                 f"{_fmt_value(interval['high'], kind, unit, True)}"),
-            "median_text": _fmt_value(m["median_difference"], kind, unit, signed=True),
-            "effect_text": _effect(m["effect_size"], m["effect_interval"]),
-            "mdd_text": detectable_text(m["min_detectable"], kind, unit),
+            "across_text": "—" if m["across_scenarios"] is None else (
+                f"{_fmt_value(m['across_scenarios']['interval']['low'], kind, unit, True)} to "
+                f"{_fmt_value(m['across_scenarios']['interval']['high'], kind, unit, True)}"),
+            "family_text": FAMILY_TEXT[m["family"]],
+            "mdd_text": detectable_text(m),
             "p_text": _p(m["p_value"]), "p_adjusted_text": _p(m["p_adjusted"]),
-            "verdict_class": {"better": "better", "worse": "worse"}.get(m["verdict"], "same"),
+            "verdict_class": {"better": "better", "worse": "worse",
+                              "cannot be detected": "untestable"}.get(m["verdict"], "same"),
         })
     return rows
 
@@ -198,7 +233,7 @@ def write_junit(out_dir: Path, document: dict[str, Any], gate: Gate) -> Path:
                 fail = ET.SubElement(case, "failure", message=m["summary"])
                 fail.text = json.dumps({k: m[k] for k in (
                     "n_scenarios", "n_pairs", "mean_a", "mean_b", "difference", "interval",
-                    "p_value", "p_adjusted")}, indent=1)
+                    "test", "p_value", "family", "p_adjusted")}, indent=1)
             else:
                 out = ET.SubElement(case, "system-out")
                 out.text = m["summary"]

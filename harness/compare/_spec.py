@@ -12,7 +12,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field, ValidationError, field_validator
 
 from harness.errors import InputError, InputErrors
@@ -232,6 +231,8 @@ def parse_variant_options(variants: list[str], overrides: list[str]
     A name only in ``--set`` is the base config with those overrides; ``--variant NAME`` alone
     is the base config unchanged. Order of first mention decides the baseline.
     """
+    from harness.scenario._yaml import parse_yaml  # noqa: PLC0415
+
     raw: dict[str, dict[str, Any]] = {}
     for option in variants:
         name, sep, file = option.partition("=")
@@ -248,8 +249,8 @@ def parse_variant_options(variants: list[str], overrides: list[str]
             raise InputError(f"unknown override {key!r}; expected one of "
                              f"{', '.join(OVERRIDE_KEYS)}", field="--set")
         try:
-            parsed = yaml.safe_load(value) if value.strip() else None
-        except (yaml.YAMLError, OverflowError, ValueError) as exc:
+            parsed = parse_yaml(value, "the value") if value.strip() else None
+        except InputError as exc:
             raise InputError(f"{option!r}: the value is not valid YAML ({exc})", field="--set"
                              ) from None
         if key == "instructions":

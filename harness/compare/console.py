@@ -7,7 +7,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.compare._compare import CompareOutcome
-from harness.compare._report import _fmt_value, _p, detectable_text
+from harness.compare._report import FAMILY_TEXT, _fmt_value, _p, detectable_text
 
 _STYLE = {"better": "green", "worse": "bold red"}
 
@@ -27,8 +27,8 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
                       title_justify="left")
         for col, justify in (("metric", "left"), ("scenarios/pairs", "right"),
                              (pair["baseline"], "right"), (pair["candidate"], "right"),
-                             ("difference (95% CI)", "right"), ("p (Holm)", "right"),
-                             ("verdict", "left"), ("detectable", "right")):
+                             ("difference (95% CI)", "right"), ("family", "left"),
+                             ("p adj.", "right"), ("verdict", "left"), ("detectable", "right")):
             table.add_column(escape(col), justify=justify,  # type: ignore[arg-type]
                              no_wrap=col in ("metric", "verdict"))
         for m in pair["metrics"]:
@@ -41,12 +41,14 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
             table.add_row(
                 escape(m["metric"]), f"{m['n_scenarios']}/{m['n_pairs']}",
                 _fmt_value(m["mean_a"], kind, unit), _fmt_value(m["mean_b"], kind, unit), diff,
-                _p(m["p_adjusted"]), f"[{style}]{m['verdict']}[/]" if style else m["verdict"],
-                detectable_text(m["min_detectable"], kind, unit))
+                FAMILY_TEXT[m["family"]], _p(m["p_adjusted"]),
+                f"[{style}]{m['verdict']}[/]" if style else m["verdict"], detectable_text(m))
         console.print(table)
         for m in pair["metrics"]:
-            if m["verdict"] in ("better", "worse"):
+            if m["verdict"] in ("better", "worse") or (m["family"] == "primary" and m["note"]):
                 console.print(f"  {escape(m['summary'])}")
+        for plan in pair.get("plans", []):
+            console.print(f"  plan: {escape(plan['text'])}")
     if outcome.errored:
         console.print(f"[magenta]{outcome.errored} trial(s) errored: the figures rest on the "
                       "others[/]")

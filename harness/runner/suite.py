@@ -29,7 +29,7 @@ import harness
 from harness.errors import HarnessError, InputError, TargetError
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.targets import Target, local_target, parse_spec, resolve_target
-from harness.recording import RecordingMeta, TrialEnded
+from harness.recording import ORDER_FILE, RecordingMeta, TrialEnded
 from harness.runner.capture import RecordingWriter, in_track_writer
 from harness.runner.results import (
     ProgressEvent,
@@ -324,6 +324,25 @@ def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int
     return plan
 
 
+def interleaved_order(scenarios: list[Scenario], variants: list[str], trials: int
+                      ) -> tuple[list[int], list[dict[str, Any]]]:
+    """Start positions in the plan (per scenario, each variant's trials in a block), one
+    (scenario, trial) block after another, the variants rotated from block to block so each
+    starts first, second, … equally often: a variant never gains from always starting first
+    on a warm machine or last on a busy one. Returns the positions and the blocks' orders."""
+    count = len(variants)
+    order: list[int] = []
+    blocks: list[dict[str, Any]] = []
+    for si, scenario in enumerate(scenarios):
+        for k in range(trials):
+            block = si * trials + k
+            rotated = [(block + j) % count for j in range(count)]
+            order.extend(si * count * trials + vi * trials + k for vi in rotated)
+            blocks.append({"scenario": scenario.name, "trial": k,
+                           "order": [variants[vi] for vi in rotated]})
+    return order, blocks
+
+
 def planned_result(planned: PlannedTrial, out_dir: Path) -> TrialResult:
     """The result of a planned trial that has not run yet (``incomplete``, "not run")."""
     s, v, _config, k = planned
@@ -349,9 +368,11 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     (A/B runs), or to one config per scenario name; without it each scenario runs with its own
     config and ``variant`` is None.
     ``faults`` (local target only) are switched on in every session, ``variant_faults`` in the
-    sessions of one variant only. ``interleave`` starts the trials of a scenario alternating
-    across variants (A B, B A, A B, …) so every variant meets the same machine and service
-    conditions; ``run.json`` lists them in the usual order either way. ``target`` is ``local``,
+    sessions of one variant only. ``interleave`` starts the variants of each (scenario, trial)
+    together, their order rotated from one such block to the next (A B C, B C A, C A B, …), so
+    every variant meets the same machine and service conditions and starts first as often as
+    the others; the orders go into ``order.json``; ``run.json`` lists the trials in the usual
+    order either way. ``target`` is ``local``,
     ``openai``, ``azure`` or a ws(s):// URL (``:beta`` selects the beta dialect); ``local``
     needs ``local_agent``, which starts the local reference agent.
 
@@ -371,13 +392,9 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start_order = list(range(len(plan)))
+    blocks: list[dict[str, Any]] = []
     if interleave and variants:
-        # the plan holds, per scenario, each variant's trials in a block; start trial 0 of
-        # every variant in order, then trial 1 in reverse order, …
-        count = len(variants)
-        start_order = [si * count * trials + vi * trials + k
-                       for si in range(len(scenarios)) for k in range(trials)
-                       for vi in (range(count) if k % 2 == 0 else reversed(range(count)))]
+        start_order, blocks = interleaved_order(scenarios, list(variants), trials)
     positions = [i for i in range(len(plan)) if shard is None or i % shard[1] == shard[0]]
     start_order = [i for i in start_order if shard is None or i % shard[1] == shard[0]]
     results: dict[int, TrialResult] = {i: planned_result(plan[i], out_dir) for i in positions}
@@ -395,6 +412,9 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             write_run_file(run, faults)
 
     write_run()
+    if blocks and shard is None:
+        (out_dir / ORDER_FILE).write_text(json.dumps({"blocks": blocks}, indent=1) + "\n",
+                                          encoding="utf-8")
     progress("run_started")
     scripts: dict[int, asyncio.Task[Any]] = {}
     lock = asyncio.Semaphore(concurrency)

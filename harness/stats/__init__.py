@@ -8,13 +8,18 @@ here, so a pass rate, a percentile or a "worse" means the same thing everywhere.
 - Latency: :func:`percentile` (hidden below :data:`PERCENTILE_MIN_N`), :func:`cluster_percentile`
   (suite percentile with an interval that resamples scenarios).
 - Suite figures: :func:`cluster_mean` (mean over scenarios, interval resampling scenarios).
-- Comparisons (B − A, paired by scenario): :func:`compare_binary`, :func:`compare_continuous`,
-  :func:`decide` (Holm across metrics; better / worse / no detectable difference), and the tests
-  underneath: :func:`mcnemar_exact`, :func:`sign_flip_test`, :func:`paired_bootstrap_ci`,
-  :func:`holm`, :func:`min_detectable_difference`, :func:`effect_size_dz`.
+- Comparisons (B − A, paired by scenario and trial): :func:`compare_binary`,
+  :func:`compare_continuous`, :func:`decide` (Holm over the primary metrics, Benjamini–Hochberg
+  over the others; better / worse / no detectable difference / cannot be detected),
+  :func:`min_detectable_difference` and :func:`trials_needed` (by simulating the test), and the
+  parts underneath: :func:`sign_flip_test` and :func:`paired_permutation_test` (label
+  permutations within pairs, exact or Monte Carlo), :func:`mcnemar_exact`,
+  :func:`scenario_t_interval`, :func:`paired_rate_interval`, :func:`holm`,
+  :func:`benjamini_hochberg`.
 """
 
 from harness.stats._estimates import (
+    CLUSTER_INTERVAL_MIN_SCENARIOS,
     DEFAULT_LEVEL,
     DEFAULT_RESAMPLES,
     DEFAULT_SEED,
@@ -31,47 +36,66 @@ from harness.stats._estimates import (
     wilson,
 )
 from harness.stats._paired import (
+    ACROSS_MIN_SCENARIOS,
     ALPHA,
-    Alternative,
+    POWER,
+    PRIMARY_METRICS,
     Comparison,
+    Family,
     Verdict,
+    benjamini_hochberg,
     compare_binary,
     compare_continuous,
     decide,
-    effect_size_dz,
     holm,
     mcnemar_exact,
     min_detectable_difference,
-    paired_bootstrap_ci,
+    paired_rate_interval,
+    scenario_t_interval,
+    trials_needed,
+)
+from harness.stats._permutation import (
+    Alternative,
+    min_attainable_p,
+    paired_permutation_test,
     sign_flip_test,
 )
 
 __all__ = [
+    "ACROSS_MIN_SCENARIOS",
+    "CLUSTER_INTERVAL_MIN_SCENARIOS",
     "ALPHA",
     "DEFAULT_LEVEL",
     "DEFAULT_RESAMPLES",
     "DEFAULT_SEED",
     "PERCENTILE_MIN_N",
+    "POWER",
+    "PRIMARY_METRICS",
     "Alternative",
     "Comparison",
     "Estimate",
+    "Family",
     "Interval",
     "Verdict",
+    "benjamini_hochberg",
     "cluster_mean",
     "cluster_percentile",
     "compare_binary",
     "compare_continuous",
     "decide",
-    "effect_size_dz",
     "holm",
     "is_flaky",
     "mcnemar_exact",
+    "min_attainable_p",
     "min_detectable_difference",
     "min_n_for_percentile",
-    "paired_bootstrap_ci",
+    "paired_permutation_test",
+    "paired_rate_interval",
     "pass_at_k",
     "pass_hat_k",
     "percentile",
+    "scenario_t_interval",
     "sign_flip_test",
+    "trials_needed",
     "wilson",
 ]

@@ -20,6 +20,12 @@ DEFAULT_LEVEL = 0.95
 DEFAULT_RESAMPLES = 2000
 DEFAULT_SEED = 0
 
+CLUSTER_INTERVAL_MIN_SCENARIOS: dict[str, int] = {"mean": 0, "p50": 0, "p90": 0, "p95": 0,
+                                                  "p99": 0}
+"""Scenarios from which a suite interval that resamples scenarios is drawn: below, it covers less
+than 93 % for a nominal 95 % (measured by ``bench/stats_calibration.py``), and reports say so
+instead of drawing it."""
+
 PERCENTILE_MIN_N: dict[int, int] = {50: 5, 90: 20, 95: 40, 99: 200}
 """The smallest sample a percentile is shown for: below it the figure says more about luck than
 about the agent (p50 from 5 values, p90 from 20, p95 from 40, p99 from 200)."""
@@ -52,6 +58,8 @@ class Estimate:
     n: int
     interval: Interval | None = None
     n_clusters: int | None = None
+    interval_note: str | None = None
+    """Why no interval is drawn, when the sample could not support one."""
 
     @property
     def shown(self) -> bool:
@@ -59,7 +67,8 @@ class Estimate:
 
     def to_json(self) -> dict[str, Any]:
         return {"value": self.value, "n": self.n, "n_clusters": self.n_clusters,
-                "interval": asdict(self.interval) if self.interval else None}
+                "interval": asdict(self.interval) if self.interval else None,
+                "interval_note": self.interval_note}
 
 
 def wilson(c: int, n: int, level: float = DEFAULT_LEVEL) -> Estimate:
@@ -146,9 +155,19 @@ def cluster_mean(per_scenario: Sequence[float], *, level: float = DEFAULT_LEVEL,
     k = int(data.size)
     if k == 0:
         return Estimate(None, 0, None, 0)
+    if (note := _too_few_scenarios("mean", k)) is not None:
+        return Estimate(float(data.mean()), k, None, k, note)
     interval = _bootstrap_interval((data,), np.mean, vectorized=True, level=level,
                                    resamples=resamples, seed=seed)
     return Estimate(float(data.mean()), k, interval, k)
+
+
+def _too_few_scenarios(figure: str, k: int) -> str | None:
+    need = CLUSTER_INTERVAL_MIN_SCENARIOS.get(figure, 0)
+    if k >= need:
+        return None
+    return (f"no interval below {need} scenarios (here {k}): resampling so few covers less "
+            "than 93 % for a nominal 95 %")
 
 
 def cluster_percentile(clusters: Sequence[Sequence[float]], q: float, *,
@@ -163,6 +182,9 @@ def cluster_percentile(clusters: Sequence[Sequence[float]], q: float, *,
     if n == 0 or n < min_n_for_percentile(q):
         return Estimate(None, n, None, k)
     value = float(np.percentile(pooled, q))
+    figure = f"p{q:g}"
+    if (note := _too_few_scenarios(figure, k)) is not None:
+        return Estimate(value, n, None, k, note)
     # BCa: percentile intervals of a quantile lean narrow at a few dozen scenarios.
     interval = _bootstrap_interval((np.arange(k, dtype=float),), _ClusterPercentile(arrays, q),
                                    vectorized=True, method="BCa", level=level,

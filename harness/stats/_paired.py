@@ -1,41 +1,58 @@
 """Paired comparison of two variants (or a run and its baseline) over the same scenarios.
 
-Every difference is B − A, paired by scenario: d_s = metric_B(s) − metric_A(s). Pass/fail metrics
-use the exact McNemar test on discordant (scenario, trial) pairs when trials are paired, else a
-sign-flip permutation test on the d_s; continuous metrics use the sign-flip test. The interval is a
-bootstrap over scenarios of the mean d_s. The standardised effect size is Cohen's d_z,
-mean(d_s) / sd(d_s), with its own bootstrap interval over scenarios. :func:`decide` applies the
-Holm correction across the metrics of one comparison and names a verdict only when the corrected
-test rejects *and* the interval excludes zero.
+The question on a fixed suite is "on these scenarios, does B behave differently from A?", so
+every figure conditions on the scenarios that ran. Trials pair up within a scenario (the i-th
+trial of A with the i-th of B: same caller audio) and every difference is B − A. A scenario
+weighs the same whatever its number of trials: the difference is the mean over scenarios of
+each scenario's mean pair difference.
+
+- The test is a permutation of the variant labels within each pair
+  (:func:`~harness.stats._permutation.sign_flip_test`: exact McNemar for pass/fail).
+- The interval of a continuous metric is a t interval with scenario effects (pooled
+  within-scenario spread of the pair differences, Σ(k_s − 1) degrees of freedom); of a pass
+  rate, the Bonett–Price interval for paired proportions. Both were chosen because they cover
+  ≥ 93 % for a nominal 95 % from 3 scenarios × 2 trials up (``bench/stats_calibration.py``).
+- :func:`decide` puts the primary metrics (default: trial pass rate and voice-to-voice
+  latency) in one Holm family and the others in a Benjamini–Hochberg family (exploratory); a
+  metric whose test cannot reach α at its number of pairs is in neither and says so.
+- The smallest detectable difference is found by simulating the actual test at the level its
+  family tests it at (α over the family's size, the first step of Holm and of
+  Benjamini–Hochberg) until it rejects in 80 % of simulated comparisons.
+- An "across scenarios" figure (scenarios as a sample of all calls) is shown beside, labelled,
+  only from :data:`ACROSS_MIN_SCENARIOS` scenarios on.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
 from scipy import stats as sps
 
-from harness.stats._estimates import (
-    DEFAULT_LEVEL,
-    DEFAULT_RESAMPLES,
-    DEFAULT_SEED,
-    Interval,
-    _bootstrap_interval,
+from harness.stats._estimates import DEFAULT_LEVEL, Interval
+from harness.stats._permutation import (
+    EXACT_UP_TO,
+    MONTE_CARLO_RESAMPLES,
+    Alternative,
+    min_attainable_p,
+    sign_flip_test,
 )
 
-Alternative = Literal["two-sided", "greater", "less"]
-"""Direction of the alternative hypothesis, in terms of B − A."""
-
-Verdict = Literal["better", "worse", "no detectable difference"]
+Verdict = Literal["better", "worse", "no detectable difference", "cannot be detected"]
+Family = Literal["primary", "secondary", "excluded"]
 
 ALPHA = 0.05
 POWER = 0.8
-EXACT_SIGN_FLIPS_UP_TO = 15
-"""Scenarios up to which the sign-flip test enumerates every sign pattern (2^15)."""
+PRIMARY_METRICS = ("passed", "voice_to_voice_ms")
+"""The metrics a comparison decides on by default: trial pass rate and voice-to-voice latency."""
+ACROSS_MIN_SCENARIOS = 8
+"""Scenarios from which the "across scenarios" figure is shown: below, its interval covers less
+than 93 % for a nominal 95 % when scenarios differ (``bench/stats_calibration.py``)."""
+POWER_REPLICATES = 400
+POWER_SEED = 7
 
 
 def mcnemar_exact(a_only: int, b_only: int, alternative: Alternative = "two-sided") -> float:
@@ -45,65 +62,6 @@ def mcnemar_exact(a_only: int, b_only: int, alternative: Alternative = "two-side
     if n == 0:
         return 1.0
     return float(sps.binomtest(b_only, n, 0.5, alternative=alternative).pvalue)
-
-
-def sign_flip_test(diffs: Sequence[float], alternative: Alternative = "two-sided") -> float:
-    """Permutation test of mean(d) = 0 by flipping the signs of the paired differences.
-
-    Exact (every sign pattern) up to :data:`EXACT_SIGN_FLIPS_UP_TO` scenarios; beyond that the
-    sign-flip null distribution of the mean, whose variance is Σd²/n², is normal to within a
-    fraction of a percent, and its normal approximation is used.
-    """
-    d = np.asarray(diffs, dtype=float)
-    if d.size < 2 or not np.any(d):
-        return 1.0  # one scenario (or none that moved) cannot tell a direction from chance
-    if d.size <= EXACT_SIGN_FLIPS_UP_TO:
-        res = sps.permutation_test((d,), np.mean, permutation_type="samples", vectorized=True,
-                                   n_resamples=2**d.size, alternative=alternative)
-        return float(res.pvalue)
-    z = float(d.mean() / (np.sqrt(np.sum(d * d)) / d.size))
-    if alternative == "greater":
-        return float(sps.norm.sf(z))
-    if alternative == "less":
-        return float(sps.norm.cdf(z))
-    return float(min(1.0, 2 * sps.norm.sf(abs(z))))
-
-
-def paired_bootstrap_ci(diffs: Sequence[float], *, level: float = DEFAULT_LEVEL,
-                        resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
-                        ) -> Interval | None:
-    """Bootstrap interval of the mean paired difference, resampling scenarios."""
-    d = np.asarray(diffs, dtype=float)
-    return _bootstrap_interval((d,), np.mean, vectorized=True, level=level,
-                               resamples=resamples, seed=seed)
-
-
-def _d_z(d: np.ndarray, axis: int = -1) -> np.ndarray:
-    """d_z along ``axis``; a resample without spread is 0 when nothing moved, else ±inf."""
-    mean = np.mean(d, axis=axis)
-    sd = np.std(d, axis=axis, ddof=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(sd > 1e-12, mean / np.where(sd > 1e-12, sd, 1.0),
-                        np.where(np.abs(mean) > 1e-12, np.sign(mean) * np.inf, 0.0))
-
-
-def effect_size_dz(diffs: Sequence[float], *, level: float = DEFAULT_LEVEL,
-                   resamples: int = DEFAULT_RESAMPLES, seed: int = DEFAULT_SEED
-                   ) -> tuple[float | None, Interval | None]:
-    """Cohen's d_z of paired differences (mean over standard deviation, n − 1) and its
-    bootstrap interval over scenarios. ``None`` when fewer than two scenarios or no spread:
-    a standardised size is undefined when every scenario moved by the same amount."""
-    d = np.asarray(diffs, dtype=float)
-    if d.size < 2 or float(np.std(d, ddof=1)) < 1e-12:
-        return None, None
-    point = float(_d_z(d))
-    if d.size < 3:
-        return point, None
-    interval = _bootstrap_interval((d,), _d_z, vectorized=True, level=level,
-                                   resamples=resamples, seed=seed)
-    if interval is not None and not (math.isfinite(interval.low) and math.isfinite(interval.high)):
-        interval = None
-    return point, interval
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
@@ -118,57 +76,246 @@ def holm(pvalues: Sequence[float]) -> list[float]:
     return adjusted
 
 
-def min_detectable_difference(sd: float, n: int, *, alpha: float = ALPHA,
-                              power: float = POWER) -> float | None:
-    """Smallest mean paired difference a two-sided test at ``alpha`` finds with ``power``,
-    given the spread ``sd`` of the scenario differences over ``n`` scenarios (normal
-    approximation)."""
-    if n < 2 or not math.isfinite(sd):
+def benjamini_hochberg(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini–Hochberg adjusted p-values (step-up, monotone, capped at 1)."""
+    m = len(pvalues)
+    order = sorted(range(m), key=lambda i: pvalues[i], reverse=True)
+    adjusted = [1.0] * m
+    running = 1.0
+    for rank, i in enumerate(order):
+        running = min(running, pvalues[i] * m / (m - rank))
+        adjusted[i] = min(1.0, running)
+    return adjusted
+
+
+# ---------------------------------------------------------------------- intervals
+
+
+def scenario_t_interval(groups: Sequence[Sequence[float]], level: float = DEFAULT_LEVEL
+                        ) -> tuple[Interval | None, float | None, str]:
+    """Interval of the mean over scenarios of the mean pair difference, conditioning on the
+    scenarios: a t interval whose spread is the pooled within-scenario spread of the pair
+    differences (scenario effects removed). Returns the interval, that spread (the noise a
+    detectable difference must beat) and the method's name. With one trial per scenario there
+    is no within-scenario spread, and the spread across scenarios stands in for it."""
+    arrays = [np.asarray(g, dtype=float) for g in groups if len(g)]
+    s = len(arrays)
+    if s == 0:
+        return None, None, "none"
+    estimate = float(np.mean([g.mean() for g in arrays]))
+    df = sum(g.size - 1 for g in arrays)
+    if df > 0:
+        ss = sum(float(np.sum((g - g.mean()) ** 2)) for g in arrays)
+        sd = math.sqrt(ss / df)
+        se = sd * math.sqrt(sum(1.0 / g.size for g in arrays)) / s
+        method = "t with scenario effects"
+    elif s >= 2:
+        means = np.array([g.mean() for g in arrays])
+        sd = float(np.std(means, ddof=1))
+        se = sd / math.sqrt(s)
+        df = s - 1
+        method = "t across scenarios (one trial each)"
+    else:
+        return None, None, "none"
+    half = float(sps.t.ppf(0.5 + level / 2, df)) * se
+    return Interval(estimate - half, estimate + half, level), sd, method
+
+
+def paired_rate_interval(a: Sequence[bool], b: Sequence[bool],
+                         weights: Sequence[float] | None = None,
+                         level: float = DEFAULT_LEVEL) -> Interval | None:
+    """Bonett–Price interval of the difference of paired pass rates (B − A): the Wald interval
+    of the discordant proportions after adding one to each (sound with no discordant pair).
+    ``weights`` (summing to the number of pairs) let each scenario weigh the same."""
+    x = np.asarray(a, dtype=bool)
+    y = np.asarray(b, dtype=bool)
+    n = x.size
+    if n == 0:
         return None
-    z = sps.norm.ppf(1 - alpha / 2) + sps.norm.ppf(power)
-    return float(z * sd / math.sqrt(n))
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    a_only = float(np.sum(w * (x & ~y)))
+    b_only = float(np.sum(w * (y & ~x)))
+    p12 = (a_only + 1) / (n + 2)
+    p21 = (b_only + 1) / (n + 2)
+    centre = p21 - p12
+    se = math.sqrt(max(0.0, (p12 + p21 - centre**2) / (n + 2)))
+    z = float(sps.norm.ppf(0.5 + level / 2))
+    return Interval(max(-1.0, centre - z * se), min(1.0, centre + z * se), level)
+
+
+# ---------------------------------------------------------------------- power
+
+
+class _ContinuousPower:
+    """Power of the sign-flip test of a weighted mean difference, by simulation: pair
+    differences Δ + σ·ε with the comparison's scenarios and trials, the same ε and the same
+    relabellings for every Δ (so power grows smoothly with Δ)."""
+
+    def __init__(self, counts: Sequence[int], sd: float, level: float, *,
+                 replicates: int = POWER_REPLICATES, seed: int = POWER_SEED) -> None:
+        rng = np.random.default_rng(seed)
+        s = len(counts)
+        self.weights = np.concatenate([np.full(k, 1.0 / (s * k)) for k in counts])
+        n = self.weights.size
+        self.level = level
+        self.n = n
+        if n <= 12:
+            bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
+            flips = (1 - 2 * bits).astype(float)
+            self.monte_carlo = 0
+        else:
+            flips = rng.integers(0, 2, size=(2000, n)) * 2.0 - 1.0
+            self.monte_carlo = 1
+        noise = rng.standard_normal((replicates, n)) * sd
+        self.flip_weight = flips @ self.weights              # Σ w·s per relabelling
+        self.flip_noise = (noise * self.weights) @ flips.T   # Σ w·s·ε per replicate
+        self.noise_mean = noise @ self.weights                # Σ w·ε per replicate
+
+    def power(self, delta: float) -> float:
+        observed = delta + self.noise_mean
+        null = delta * self.flip_weight[None, :] + self.flip_noise
+        tol = 1e-9 * max(1.0, abs(delta))
+        hits = np.count_nonzero(np.abs(null) >= np.abs(observed)[:, None] - tol, axis=1)
+        p = (hits + self.monte_carlo) / (null.shape[1] + self.monte_carlo)
+        return float(np.mean(p <= self.level))
+
+
+class _BinaryPower:
+    """Power of the exact McNemar test on pass/fail pairs, by simulation: A passes with the
+    comparison's base rate, B with that rate lowered by Δ (the same uniforms for every Δ)."""
+
+    def __init__(self, n_pairs: int, base_rate: float, level: float, *,
+                 replicates: int = 2000, seed: int = POWER_SEED) -> None:
+        rng = np.random.default_rng(seed)
+        self.base = base_rate
+        self.level = level
+        self.u_a = rng.random((replicates, n_pairs))
+        self.u_b = rng.random((replicates, n_pairs))
+
+    def power(self, delta: float) -> float:
+        a = self.u_a < self.base
+        b = self.u_b < self.base - delta
+        a_only = np.count_nonzero(a & ~b, axis=1)
+        b_only = np.count_nonzero(b & ~a, axis=1)
+        n = a_only + b_only
+        p = np.minimum(1.0, 2 * sps.binom.cdf(np.minimum(a_only, b_only), n, 0.5))
+        p = np.where(n == 0, 1.0, p)
+        return float(np.mean(p <= self.level))
+
+
+def _smallest(power: Any, high: float, *, target: float = POWER) -> float | None:
+    """The smallest Δ in (0, high] with power ≥ target (bisection), None if none."""
+    if power.power(high) < target:
+        return None
+    low = 0.0
+    for _ in range(30):
+        mid = (low + high) / 2
+        if power.power(mid) >= target:
+            high = mid
+        else:
+            low = mid
+        if high - low <= 1e-3 * high:
+            break
+    return high
+
+
+def _continuous_mdd(counts: Sequence[int], sd: float, level: float) -> float | None:
+    n = sum(counts)
+    if sd <= 0 or not math.isfinite(sd) or min_attainable_p(n) > level:
+        return None
+    power = _ContinuousPower(counts, sd, level)
+    high = 4 * sd / math.sqrt(n)
+    for _ in range(12):
+        if power.power(high) >= POWER:
+            return _smallest(power, high)
+        high *= 2
+    return None
+
+
+def _binary_mdd(n_pairs: int, base_rate: float, level: float) -> float | None:
+    if min_attainable_p(n_pairs) > level or base_rate <= 0:
+        return None
+    return _smallest(_BinaryPower(n_pairs, base_rate, level), base_rate)
+
+
+# ---------------------------------------------------------------------- comparisons
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """One metric compared between A and B, paired by scenario."""
+    """One metric compared between A and B, paired by (scenario, trial)."""
 
     metric: str
+    kind: Literal["binary", "continuous"]
     n_scenarios: int
     n_pairs: int
+    trials: tuple[int, ...]
+    """Pairs per scenario, in scenario order."""
+    n_movable: int
+    """Pairs whose outcomes differ: the ones a relabelling can move."""
     mean_a: float | None
     mean_b: float | None
     difference: float | None
-    """Mean over scenarios of d_s = metric_B(s) − metric_A(s)."""
+    """Mean over scenarios of the scenario's mean pair difference B − A."""
     interval: Interval | None
-    median_difference: float | None
-    """Median of B's scenario values minus median of A's."""
+    interval_method: str
     p_value: float
-    effect_size: float | None
-    """Cohen's d_z of the scenario differences (B − A in units of their spread)."""
-    effect_interval: Interval | None
+    min_attainable_p: float
     wins: int
     """Scenarios where B is better."""
     ties: int
     losses: int
     """Scenarios where B is worse."""
-    min_detectable: float | None
     higher_is_better: bool
     test: str
+    noise_sd: float | None = None
+    """Spread of the pair differences within scenarios (continuous metrics)."""
+    base_rate: float | None = None
+    """Pass rate both variants show together (pass/fail metrics)."""
+    across_difference: float | None = None
+    across_interval: Interval | None = None
+    """The difference "across scenarios" (scenarios as a sample of all calls), when enough
+    scenarios ran to support it."""
     alternative: Alternative = "two-sided"
+    family: Family = "excluded"
+    family_size: int = 0
     p_adjusted: float | None = None
-    verdict: Verdict = "no detectable difference"
+    verdict: Verdict = "cannot be detected"
+    min_detectable: float | None = None
+    note: str = ""
+
+    @property
+    def size_text(self) -> str:
+        counts = set(self.trials)
+        each = f" × {counts.pop()}" if len(counts) == 1 else f" ({self.n_pairs} pairs)"
+        return f"{self.n_scenarios}{each}"
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
-        out["interval"] = asdict(self.interval) if self.interval else None
-        out["effect_interval"] = asdict(self.effect_interval) if self.effect_interval else None
+        out["trials"] = list(self.trials)
+        for key in ("interval", "across_interval"):
+            value = getattr(self, key)
+            out[key] = asdict(value) if value else None
         return out
 
 
-def _paired_scenarios(a: Mapping[str, Sequence[Any]], b: Mapping[str, Sequence[Any]]
-                      ) -> list[str]:
-    return sorted(s for s in a.keys() & b.keys() if len(a[s]) and len(b[s]))
+def _aligned(a: Mapping[str, Sequence[Any]], b: Mapping[str, Sequence[Any]]
+             ) -> tuple[list[str], list[np.ndarray], list[np.ndarray]]:
+    """Scenarios both sides measured, and their values paired by position (trial order)."""
+    names, xs, ys = [], [], []
+    for s in sorted(a.keys() & b.keys()):
+        k = min(len(a[s]), len(b[s]))
+        if k:
+            names.append(s)
+            xs.append(np.asarray(list(a[s])[:k], dtype=float))
+            ys.append(np.asarray(list(b[s])[:k], dtype=float))
+    return names, xs, ys
+
+
+def _weights(counts: Sequence[int]) -> np.ndarray:
+    """Per pair, 1/(S·k_s): each scenario weighs the same in the mean difference."""
+    s = len(counts)
+    return np.concatenate([np.full(k, 1.0 / (s * k)) for k in counts]) if s else np.empty(0)
 
 
 def _tally(diffs: np.ndarray, higher_is_better: bool) -> tuple[int, int, int]:
@@ -177,82 +324,175 @@ def _tally(diffs: np.ndarray, higher_is_better: bool) -> tuple[int, int, int]:
     return int(better.sum()), int((diffs == 0).sum()), int(worse.sum())
 
 
-def _build(metric: str, a_values: np.ndarray, b_values: np.ndarray, diffs: np.ndarray, *,
-           p_value: float, n_pairs: int, higher_is_better: bool, test: str,
-           alternative: Alternative, sd: float) -> Comparison:
-    k = int(diffs.size)
-    wins, ties, losses = _tally(diffs, higher_is_better)
-    effect, effect_interval = effect_size_dz(diffs) if k else (None, None)
+def _test_name(kind: str, movable: int, equal_steps: bool) -> str:
+    if kind == "binary" and equal_steps:
+        return "McNemar exact (label permutation)"
+    if movable <= EXACT_UP_TO:
+        return "label permutation, exact"
+    return f"label permutation, Monte Carlo ({MONTE_CARLO_RESAMPLES:,} relabellings)"
+
+
+def _across(scenario_diffs: np.ndarray, level: float = DEFAULT_LEVEL) -> Interval | None:
+    s = scenario_diffs.size
+    if s < ACROSS_MIN_SCENARIOS:
+        return None
+    se = float(np.std(scenario_diffs, ddof=1)) / math.sqrt(s)
+    half = float(sps.t.ppf(0.5 + level / 2, s - 1)) * se
+    mean = float(scenario_diffs.mean())
+    return Interval(mean - half, mean + half, level)
+
+
+def _compare(metric: str, kind: Literal["binary", "continuous"], xs: list[np.ndarray],
+             ys: list[np.ndarray], *, higher_is_better: bool,
+             alternative: Alternative) -> Comparison:
+    counts = tuple(int(x.size) for x in xs)
+    diffs = [y - x for x, y in zip(xs, ys, strict=True)]
+    flat = np.concatenate(diffs) if diffs else np.empty(0)
+    weights = _weights(counts) * max(1, flat.size)  # mean of weights 1: pair units
+    movable = int(np.count_nonzero(flat))
+    scenario_diffs = np.array([d.mean() for d in diffs])
+    s = len(counts)
+    wins, ties, losses = _tally(scenario_diffs, higher_is_better)
+    p_value = sign_flip_test(flat, weights, alternative)
+    equal_steps = bool(movable) and np.allclose(np.abs((weights * flat)[flat != 0]),
+                                                abs((weights * flat)[flat != 0][0]))
+    noise_sd = base_rate = None
+    if kind == "binary":
+        xa = np.concatenate(xs).astype(bool) if xs else np.empty(0, bool)
+        yb = np.concatenate(ys).astype(bool) if ys else np.empty(0, bool)
+        interval = paired_rate_interval(xa, yb, weights)
+        method = "Bonett–Price (paired proportions)"
+        base_rate = float((np.mean([x.mean() for x in xs]) + np.mean([y.mean() for y in ys])) / 2) \
+            if s else None
+    else:
+        interval, noise_sd, method = scenario_t_interval(diffs)
     return Comparison(
-        metric=metric, n_scenarios=k, n_pairs=n_pairs,
-        mean_a=float(a_values.mean()) if k else None,
-        mean_b=float(b_values.mean()) if k else None,
-        difference=float(diffs.mean()) if k else None,
-        interval=paired_bootstrap_ci(diffs) if k else None,
-        median_difference=float(np.median(b_values) - np.median(a_values)) if k else None,
-        p_value=p_value, effect_size=effect, effect_interval=effect_interval,
-        wins=wins, ties=ties, losses=losses,
-        min_detectable=min_detectable_difference(sd, k),
-        higher_is_better=higher_is_better, test=test, alternative=alternative)
+        metric=metric, kind=kind, n_scenarios=s, n_pairs=int(flat.size), trials=counts,
+        n_movable=movable,
+        mean_a=float(np.mean([x.mean() for x in xs])) if s else None,
+        mean_b=float(np.mean([y.mean() for y in ys])) if s else None,
+        difference=float(scenario_diffs.mean()) if s else None,
+        interval=interval, interval_method=method, p_value=p_value,
+        min_attainable_p=min_attainable_p(movable, alternative),
+        wins=wins, ties=ties, losses=losses, higher_is_better=higher_is_better,
+        test=_test_name(kind, movable, equal_steps), noise_sd=noise_sd, base_rate=base_rate,
+        across_difference=float(scenario_diffs.mean()) if s >= ACROSS_MIN_SCENARIOS else None,
+        across_interval=_across(scenario_diffs), alternative=alternative)
 
 
 def compare_binary(a: Mapping[str, Sequence[bool]], b: Mapping[str, Sequence[bool]], *,
-                   metric: str, paired_trials: bool = True,
-                   alternative: Alternative = "two-sided") -> Comparison:
+                   metric: str, alternative: Alternative = "two-sided") -> Comparison:
     """Compare pass rates. Keys are scenario names, values the pass/fail of each trial in trial
-    order. With ``paired_trials`` the i-th trials of a scenario form a pair (same caller audio,
-    interleaved in time) and the exact McNemar test runs on the discordant pairs; otherwise a
-    sign-flip test on the scenario differences of pass rate."""
-    names = _paired_scenarios(a, b)
-    rate_a = np.array([np.mean(a[s]) for s in names], dtype=float)
-    rate_b = np.array([np.mean(b[s]) for s in names], dtype=float)
-    diffs = rate_b - rate_a
-    if paired_trials:
-        pairs = [(bool(x), bool(y)) for s in names for x, y in zip(a[s], b[s], strict=False)]
-        a_only = sum(x and not y for x, y in pairs)
-        b_only = sum(y and not x for x, y in pairs)
-        p_value, test, n_pairs = mcnemar_exact(a_only, b_only, alternative), "mcnemar-exact", \
-            len(pairs)
-    else:
-        p_value, test = sign_flip_test(diffs, alternative), "sign-flip"
-        n_pairs = sum(min(len(a[s]), len(b[s])) for s in names)
-    sd = float(np.std(diffs, ddof=1)) if diffs.size > 1 else math.nan
-    if diffs.size > 1 and sd < 1e-12:
-        # No scenario moved: the detectable difference comes from the binomial noise of the
-        # trials themselves, at the pooled pass rate (kept off 0 and 1).
-        trials = max(1.0, n_pairs / diffs.size)
-        pooled = float(np.clip((rate_a.mean() + rate_b.mean()) / 2, 0.5 / trials,
-                               1 - 0.5 / trials))
-        sd = math.sqrt(2 * pooled * (1 - pooled) / trials)
-    return _build(metric, rate_a, rate_b, diffs, p_value=p_value, n_pairs=n_pairs,
-                  higher_is_better=True, test=test, alternative=alternative, sd=sd)
+    order; the i-th trials of a scenario form a pair."""
+    _, xs, ys = _aligned(a, b)
+    return _compare(metric, "binary", xs, ys, higher_is_better=True, alternative=alternative)
 
 
 def compare_continuous(a: Mapping[str, Sequence[float]], b: Mapping[str, Sequence[float]], *,
                        metric: str, higher_is_better: bool = False,
                        alternative: Alternative = "two-sided") -> Comparison:
-    """Compare a continuous metric (latency, dead air, WER …). A scenario's value is the mean of
-    its observations; scenarios without observations on both sides are left out."""
-    names = _paired_scenarios(a, b)
-    mean_a = np.array([np.mean(a[s]) for s in names], dtype=float)
-    mean_b = np.array([np.mean(b[s]) for s in names], dtype=float)
-    diffs = mean_b - mean_a
-    sd = float(np.std(diffs, ddof=1)) if diffs.size > 1 else math.nan
-    n_pairs = sum(min(len(a[s]), len(b[s])) for s in names)
-    return _build(metric, mean_a, mean_b, diffs, p_value=sign_flip_test(diffs, alternative),
-                  n_pairs=n_pairs, higher_is_better=higher_is_better, test="sign-flip",
-                  alternative=alternative, sd=sd)
+    """Compare a continuous metric (latency, dead air, WER …), one value per trial in trial
+    order; the i-th trials of a scenario form a pair."""
+    _, xs, ys = _aligned(a, b)
+    return _compare(metric, "continuous", xs, ys, higher_is_better=higher_is_better,
+                    alternative=alternative)
 
 
-def decide(comparisons: Sequence[Comparison], alpha: float = ALPHA) -> list[Comparison]:
-    """Holm-correct the p-values of one comparison's metrics and name each verdict."""
-    adjusted = holm([c.p_value for c in comparisons])
+def min_detectable_difference(c: Comparison, level: float) -> float | None:
+    """The smallest difference the comparison's own test, at ``level``, finds in 80 % of
+    simulated comparisons of the same scenarios and trials (None: none it can find)."""
+    if c.n_pairs == 0:
+        return None
+    if c.kind == "binary":
+        return _binary_mdd(c.n_pairs, c.base_rate if c.base_rate is not None else 1.0, level)
+    return _continuous_mdd(c.trials, c.noise_sd or 0.0, level)
+
+
+def trials_needed(c: Comparison, difference: float, *, level: float | None = None,
+                  max_trials: int = 50) -> int | None:
+    """Trials per scenario (on the comparison's scenarios) at which its test finds
+    ``difference`` with 80 % power at ``level`` (default: the level its family tests it at);
+    None when even ``max_trials`` do not."""
+    level = level if level is not None else ALPHA / max(1, c.family_size)
+    size = abs(difference)
+    for k in range(1, max_trials + 1):
+        counts = [k] * c.n_scenarios
+        if c.kind == "binary":
+            base = c.base_rate if c.base_rate is not None else 1.0
+            if size > base or min_attainable_p(sum(counts)) > level:
+                continue
+            if _BinaryPower(sum(counts), base, level).power(size) >= POWER:
+                return k
+        else:
+            if not c.noise_sd or min_attainable_p(sum(counts)) > level:
+                continue
+            if _ContinuousPower(counts, c.noise_sd, level).power(size) >= POWER:
+                return k
+    return None
+
+
+def _note(c: Comparison, alpha: float) -> str:
+    if c.family == "excluded":
+        differ = "no pair differs" if c.n_movable == 0 else (
+            f"only {c.n_movable} pair{'s' if c.n_movable > 1 else ''} of {c.n_pairs} differ")
+        return (f"not tested: {differ}, and no test on them can reach p ≤ {alpha:g} "
+                f"(smallest possible p {c.min_attainable_p:.3g})")
+    covers_zero = c.interval is not None and not c.interval.excludes_zero()
+    pairs = f"{c.n_pairs} pairs"
+    if c.verdict in ("better", "worse") and covers_zero:
+        return (f"the label-permutation test finds a difference while the 95 % interval still "
+                f"reaches 0: at {pairs} the test is exact and the interval approximate; the "
+                "verdict follows the test")
+    if c.verdict in ("better", "worse") or c.interval is None or covers_zero:
+        return ""
+    if c.p_value <= alpha:
+        return (f"the 95 % interval excludes 0, but after correcting for the {c.family_size} "
+                f"metrics of its family the difference is not significant")
+    return (f"the 95 % interval excludes 0 but the exact test does not reject (p = "
+            f"{c.p_value:.3g}): at {pairs} the interval is approximate; the verdict follows "
+            "the test")
+
+
+def decide(comparisons: Sequence[Comparison], *, primary: Collection[str] = PRIMARY_METRICS,
+           alpha: float = ALPHA, detectable: bool = True) -> list[Comparison]:
+    """Name each metric's verdict: Holm over the primary metrics, Benjamini–Hochberg over the
+    others (exploratory), read only when a primary metric differs (a gatekeeper: when A and B
+    are the same, the chance that *any* metric is declared different stays within ``alpha``).
+    A metric whose pairs that differ are too few for its test ever to reach ``alpha`` joins
+    neither family (so it does not dilute the others) and says why. ``detectable`` off skips
+    the simulated smallest detectable difference (calibration runs)."""
+    named: list[Family] = ["primary" if c.metric in primary else "secondary"
+                           for c in comparisons]
+    family: list[Family] = ["excluded" if c.min_attainable_p > alpha else f
+                            for c, f in zip(comparisons, named, strict=True)]
+    sizes = {f: family.count(f) for f in ("primary", "secondary")}
+    adjusted: dict[int, float] = {}
+    for name, correct in (("primary", holm), ("secondary", benjamini_hochberg)):
+        members = [i for i, f in enumerate(family) if f == name]
+        for i, p in zip(members, correct([comparisons[i].p_value for i in members]),
+                        strict=True):
+            adjusted[i] = p
+    gate_open = any(adjusted[i] <= alpha for i, f in enumerate(family) if f == "primary")
     out = []
-    for c, p_adj in zip(comparisons, adjusted, strict=True):
-        verdict: Verdict = "no detectable difference"
-        if (p_adj < alpha and c.difference is not None and c.interval is not None
-                and c.interval.excludes_zero()):
+    for i, c in enumerate(comparisons):
+        f = family[i]
+        # the level its family tests it at (an excluded metric: the family it would be in)
+        size = sizes[named[i]] + (f == "excluded")
+        p_adj = adjusted.get(i)
+        decided = replace(c, family=f, family_size=size, p_adjusted=p_adj)
+        mdd = min_detectable_difference(decided, alpha / size) if detectable else None
+        verdict: Verdict
+        tested = f == "primary" or (f == "secondary" and gate_open)
+        if tested and p_adj is not None and p_adj <= alpha and c.difference:
             verdict = "better" if (c.difference > 0) == c.higher_is_better else "worse"
-        out.append(replace(c, p_adjusted=p_adj, verdict=verdict))
+        elif mdd is None:
+            verdict = "cannot be detected"
+        else:
+            verdict = "no detectable difference"
+        decided = replace(decided, verdict=verdict, min_detectable=mdd)
+        note = _note(decided, alpha)
+        if f == "secondary" and not gate_open and p_adj is not None and p_adj <= alpha:
+            note = ("exploratory: read only when a primary metric differs, and none does here "
+                    f"(its own adjusted p {p_adj:.3g})")
+        out.append(replace(decided, note=note))
     return out
-

@@ -118,6 +118,27 @@ class StoredRun(RunInfo):
                 out.setdefault(t.scenario if variant else cluster_name(t), []).append(passed)
         return out
 
+    def trial_outcomes(self, kind: str | None = None) -> dict[str, dict[int, bool]]:
+        """Scenario → trial index → whether the trial (or expectation ``kind`` in it) passed,
+        over graded trials; the trial index is what pairs a trial with its baseline's."""
+        out: dict[str, dict[int, bool]] = {}
+        for t in self._graded(None):
+            passed = (t.status == "passed" if kind is None
+                      else kind_passed(t.kind_statuses.get(kind, [])))
+            if passed is not None:
+                out.setdefault(cluster_name(t), {})[t.trial] = passed
+        return out
+
+    def trial_turns(self, metric: str = "voice_to_voice_ms") -> dict[str, dict[int, list[float]]]:
+        """Scenario → trial index → the answered turns' ``metric`` of that graded trial."""
+        if metric not in TURN_METRICS:
+            raise ValueError(f"unknown turn metric {metric!r}; one of {', '.join(TURN_METRICS)}")
+        out: dict[str, dict[int, list[float]]] = {}
+        for t in self._graded(None):
+            out.setdefault(cluster_name(t), {})[t.trial] = [
+                v for turn in t.turns if (v := getattr(turn, metric)) is not None]
+        return out
+
     def turn_values(self, metric: str = "voice_to_voice_ms", variant: str | None = None
                     ) -> dict[str, list[float]]:
         """Scenario → every answered turn's ``metric`` (one of ``TURN_METRICS``) over its
@@ -128,14 +149,4 @@ class StoredRun(RunInfo):
         for t in self._graded(variant):
             values = [v for turn in t.turns if (v := getattr(turn, metric)) is not None]
             out.setdefault(t.scenario if variant else cluster_name(t), []).extend(values)
-        return out
-
-    def trial_turn_values(self, scenario: str, metric: str = "voice_to_voice_ms"
-                          ) -> dict[int, list[float]]:
-        """Trial index → the answered turns' ``metric`` of one scenario (``name`` or
-        ``name[variant]``), for figures whose unit is the trial."""
-        out: dict[int, list[float]] = {}
-        for t in self._graded(None):
-            if cluster_name(t) == scenario:
-                out[t.trial] = [v for turn in t.turns if (v := getattr(turn, metric)) is not None]
         return out

@@ -11,11 +11,15 @@ An expression is ``METRIC:THRESHOLD``:
   it must point the bad way (down for rates, up for latencies).
 
 A metric **regressed** when its change against the baseline goes beyond the threshold in the bad
-direction *and* a one-sided paired test rejects "no change" at α after a Holm correction over the
-gates (scenarios are the pairs: a sign-flip test on per-scenario differences; a one-scenario gate
-pairs its trials). Baselines: the previous run with the same label, the median of the last N
-(per gate, the run whose figure is the median), or a pinned run id; ``consecutive`` asks for the
-regression in that many runs in a row, each against its own baseline.
+direction *and* a one-sided test of that same figure rejects "no change" at α after a Holm
+correction over the gates. The test permutes the run and baseline labels within each (scenario,
+trial index) pair — exact while few pairs differ, Monte Carlo beyond — and recomputes the figure
+the gate prints: the mean over scenarios of the pass rate (exact McNemar), the mean of pass^k,
+or the pooled percentile of the turns. A gate whose test cannot reach α at this size (too few
+pairs that differ) cannot fire; it says so and stays out of the Holm family. Baselines: the
+previous run with the same label, the median of the last N (per gate, the run whose figure is
+the median), or a pinned run id; ``consecutive`` asks for the regression in that many runs in a
+row, each against its own baseline.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import numpy as np
 
 from harness import stats
 from harness.errors import InputError
@@ -85,10 +91,7 @@ class Gate:
         """The run's figure for this gate (None when its n cannot support it)."""
         if self.rate == "pass_rate":
             outcomes = self._outcomes(run)
-            if self.scope == "suite":
-                return stats.cluster_mean([sum(v) / len(v) for v in outcomes.values()]).value
-            pooled = [x for v in outcomes.values() for x in v]
-            return stats.wilson(sum(pooled), len(pooled)).value
+            return stats.cluster_mean([sum(v) / len(v) for v in outcomes.values() if v]).value
         if self.rate == "pass_hat_k":
             per = self._pass_hat_k(run, k or _k(run))
             return stats.cluster_mean(list(per.values())).value if per else None
@@ -108,30 +111,57 @@ class Gate:
         return {s: stats.pass_hat_k(len(v), sum(v), k)
                 for s, v in self._outcomes(run).items() if len(v) >= k}
 
-    def _turn_values(self, run: StoredRun) -> dict[str, list[float]]:
-        assert self.turn_metric is not None
+    def _trial_outcomes(self, run: StoredRun) -> dict[str, dict[int, bool]]:
+        found = run.trial_outcomes(self.subject if self.scope == "kind" else None)
         if self.scope == "scenario":
-            per_trial = run.trial_turn_values(self.subject or "", self.turn_metric)
-            return {f"trial-{i}": v for i, v in per_trial.items()}
-        return run.turn_values(self.turn_metric)
+            return {self.subject or "": found.get(self.subject or "", {})}
+        return found
 
-    def compare(self, baseline: StoredRun, run: StoredRun) -> stats.Comparison:
-        """The one-sided paired test of ``run`` (B) against ``baseline`` (A) in the bad
-        direction."""
+    def _trial_turns(self, run: StoredRun) -> dict[str, dict[int, list[float]]]:
+        assert self.turn_metric is not None
+        found = run.trial_turns(self.turn_metric)
+        if self.scope == "scenario":
+            return {self.subject or "": found.get(self.subject or "", {})}
+        return found
+
+    def _turn_values(self, run: StoredRun) -> dict[str, list[float]]:
+        return {s: [v for k in sorted(trials) for v in trials[k]]
+                for s, trials in self._trial_turns(run).items()}
+
+    def compare(self, baseline: StoredRun, run: StoredRun) -> GateTest:
+        """The one-sided test of the gate's own figure, ``run`` (B) against ``baseline`` (A),
+        in the bad direction, permuting labels within (scenario, trial index) pairs."""
         bad: stats.Alternative = "less" if self.higher_is_better else "greater"
         if self.rate == "pass_rate":
-            return stats.compare_binary(self._outcomes(baseline), self._outcomes(run),
-                                        metric=self.metric,
-                                        paired_trials=self.scope == "scenario", alternative=bad)
+            a, b = _by_index(self._trial_outcomes(baseline), self._trial_outcomes(run))
+            c = stats.compare_binary(a, b, metric=self.metric, alternative=bad)
+            return GateTest(c.p_value, c.n_scenarios, c.n_pairs, c.n_movable,
+                            c.min_attainable_p, c.test, c.interval)
         if self.rate == "pass_hat_k":
             k = min(_k(baseline), _k(run))
-            a = {s: [v] for s, v in self._pass_hat_k(baseline, k).items()}
-            b = {s: [v] for s, v in self._pass_hat_k(run, k).items()}
-            return stats.compare_continuous(a, b, metric=self.metric, higher_is_better=True,
-                                            alternative=bad)
-        # Latency: per scenario (or, for one scenario, per trial) the mean of its turns.
-        return stats.compare_continuous(self._turn_values(baseline), self._turn_values(run),
-                                        metric=self.metric, alternative=bad)
+            items_a, items_b, fixed_a, fixed_b = _paired_items(
+                self._trial_outcomes(baseline), self._trial_outcomes(run))
+
+            def pass_hat(side: list[tuple[str, bool]]) -> float | None:
+                per: dict[str, list[bool]] = {}
+                for scenario, passed in side:
+                    per.setdefault(scenario, []).append(passed)
+                values = [stats.pass_hat_k(len(v), sum(v), k) for v in per.values()
+                          if len(v) >= k]
+                return sum(values) / len(values) if values else None
+
+            return _permutation(items_a, items_b, fixed_a, fixed_b, pass_hat, bad)
+        q = self.q or 50
+        items_a, items_b, fixed_a, fixed_b = _paired_items(
+            _arrays(self._trial_turns(baseline)), _arrays(self._trial_turns(run)))
+
+        need = stats.min_n_for_percentile(q)
+
+        def pooled(side: list[tuple[str, np.ndarray]]) -> float | None:
+            values = np.concatenate([turns for _s, turns in side]) if side else np.empty(0)
+            return float(np.percentile(values, q)) if values.size >= need else None
+
+        return _permutation(items_a, items_b, fixed_a, fixed_b, pooled, bad)
 
     def change(self, before: float, after: float) -> float | None:
         """after − before, relative to before for a relative threshold (None when before is 0)."""
@@ -150,6 +180,67 @@ class Gate:
         if self.relative:
             return f"{sign}{100 * self.threshold:g}%"
         return f"{sign}{self.threshold:g}{self.unit}"
+
+
+@dataclass(frozen=True)
+class GateTest:
+    """The test behind one gate: its p-value, how many scenarios and pairs it rests on, how
+    many pairs differ (the ones a relabelling moves) and the smallest p it could give."""
+
+    p_value: float
+    n_scenarios: int
+    n_pairs: int
+    n_movable: int
+    min_attainable_p: float
+    test: str
+    interval: stats.Interval | None = None
+    """95 % interval of the change, where one is calibrated (pass rates)."""
+
+
+def _by_index(a: dict[str, dict[int, Any]], b: dict[str, dict[int, Any]]
+              ) -> tuple[dict[str, list[Any]], dict[str, list[Any]]]:
+    """Per scenario, both runs' values of the trial indexes both graded, in index order."""
+    xs: dict[str, list[Any]] = {}
+    ys: dict[str, list[Any]] = {}
+    for scenario in sorted(a.keys() & b.keys()):
+        shared = sorted(a[scenario].keys() & b[scenario].keys())
+        if shared:
+            xs[scenario] = [a[scenario][k] for k in shared]
+            ys[scenario] = [b[scenario][k] for k in shared]
+    return xs, ys
+
+
+def _arrays(turns: dict[str, dict[int, list[float]]]) -> dict[str, dict[int, np.ndarray]]:
+    return {s: {k: np.asarray(v, dtype=float) for k, v in trials.items()}
+            for s, trials in turns.items()}
+
+
+def _paired_items(a: dict[str, dict[int, Any]], b: dict[str, dict[int, Any]]
+                  ) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    """(scenario, value) items of the pairs both runs graded, and each run's unpaired ones."""
+    items_a, items_b, fixed_a, fixed_b = [], [], [], []
+    for scenario in sorted(a.keys() | b.keys()):
+        left, right = a.get(scenario, {}), b.get(scenario, {})
+        for k in sorted(left.keys() | right.keys()):
+            if k in left and k in right:
+                items_a.append((scenario, left[k]))
+                items_b.append((scenario, right[k]))
+            elif k in left:
+                fixed_a.append((scenario, left[k]))
+            else:
+                fixed_b.append((scenario, right[k]))
+    return items_a, items_b, fixed_a, fixed_b
+
+
+def _permutation(items_a: list[Any], items_b: list[Any], fixed_a: list[Any],
+                 fixed_b: list[Any], statistic: Any, alternative: stats.Alternative
+                 ) -> GateTest:
+    p_value, movable = stats.paired_permutation_test(
+        items_a, items_b, statistic, alternative, fixed_a=fixed_a, fixed_b=fixed_b)
+    exact = movable <= 16
+    return GateTest(p_value, len({s for s, _v in items_a}), len(items_a), movable,
+                    stats.min_attainable_p(movable, alternative),
+                    "label permutation, " + ("exact" if exact else "Monte Carlo"))
 
 
 def _k(run: StoredRun) -> int:
@@ -228,10 +319,12 @@ class GateResult:
     baseline_value: float | None = None
     value: float | None = None
     change: float | None = None
-    comparison: stats.Comparison | None = None
+    comparison: GateTest | None = None
     p_adjusted: float | None = None
     exceeded: bool = False
     supported: bool = False
+    can_fire: bool = True
+    """Whether the gate's test can reach α at all with the pairs that differ."""
     note: str = ""
 
     @property
@@ -247,7 +340,9 @@ class GateResult:
                 "p_adjusted": self.p_adjusted, "regressed": self.regressed,
                 "interval": ([c.interval.low, c.interval.high] if c and c.interval else None),
                 "n_scenarios": c.n_scenarios if c else None, "n_pairs": c.n_pairs if c else None,
-                "note": self.note}
+                "n_movable": c.n_movable if c else None,
+                "min_attainable_p": c.min_attainable_p if c else None,
+                "test": c.test if c else None, "can_fire": self.can_fire, "note": self.note}
 
 
 @dataclass
@@ -310,14 +405,22 @@ def _evaluate(store: HistoryStore, gates: list[Gate], run: StoredRun, baseline: 
         else:
             result.change = gate.change(result.baseline_value, result.value)
             result.exceeded = gate.exceeded(result.change)
-        result.comparison = gate.compare(chosen, run)
-        if result.comparison.n_scenarios == 0:
+        result.comparison = test = gate.compare(chosen, run)
+        if test.n_scenarios == 0:
             result.note = result.note or "nothing to pair with the baseline"
+        result.can_fire = test.min_attainable_p <= alpha
+        if not result.can_fire and test.n_scenarios:
+            differ = "no pair differs" if not test.n_movable else (
+                f"{test.n_movable} of {test.n_pairs} pairs differ")
+            result.note = (f"cannot fire at this size: {differ} (scenarios × trials "
+                           f"{test.n_scenarios} × {test.n_pairs // max(1, test.n_scenarios)}); "
+                           f"the smallest p the test can give is {test.min_attainable_p:.3g}")
         results.append(result)
-    adjusted = stats.holm([r.comparison.p_value if r.comparison else 1.0 for r in results])
-    for result, p in zip(results, adjusted, strict=True):
+    family = [r for r in results if r.can_fire and r.comparison is not None]
+    adjusted = stats.holm([r.comparison.p_value for r in family if r.comparison])
+    for result, p in zip(family, adjusted, strict=True):
         result.p_adjusted = p
-        result.supported = p < alpha
+        result.supported = p <= alpha
     return results
 
 

@@ -34,10 +34,13 @@ def test_compare_report_in_chromium(tmp_path: Path) -> None:
         assert rows.count() == len(outcome.pairs[0].metrics)
         passed = page.locator('#metrics-B tr.metric[data-metric="passed"]')
         assert "100.0%" in passed.inner_text() and "50.0%" in passed.inner_text()
-        assert passed.locator(".verdict-badge").inner_text() == "no detectable difference"
-        effect = outcome.pairs[0].metrics[0]
-        assert effect.metric == "passed" and effect.effect_size is not None
-        assert passed.locator("td.effect").inner_text().startswith(f"{effect.effect_size:+.2f}")
+        decided = outcome.pairs[0].metrics[0]
+        assert decided.metric == "passed"
+        assert passed.locator(".verdict-badge").inner_text() == decided.verdict
+        cells = [c.strip() for c in passed.locator("td").all_inner_texts()]
+        family = {"primary": "primary (Holm)", "secondary": "exploratory (BH)",
+                  "excluded": "not tested"}[decided.family]
+        assert family in cells
 
         assert page.locator("#matrix tbody tr").count() == 2
         assert page.locator("#matrix tr.flipped").get_attribute("data-scenario") == "flip"

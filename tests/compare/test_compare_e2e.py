@@ -31,9 +31,9 @@ from harness.compare import (
     compare_runs,
     run_comparison_async,
 )
-from harness.compare._analysis import _continuous_inputs
+from harness.compare._analysis import paired_values
 from harness.compare._sources import side_from_run
-from harness.stats import paired_bootstrap_ci
+from harness.stats import scenario_t_interval
 
 pytestmark = pytest.mark.slow
 
@@ -112,7 +112,7 @@ def test_a_a_comparisons_rarely_declare_a_difference(real_runs) -> None:
         one, two = _split(side, rng)
         pair = compare_pair(one, two)
         assert pair.paired_trials and len(pair.metrics) >= 8
-        different = [m.metric for m in pair.metrics if m.verdict != "no detectable difference"]
+        different = [m.metric for m in pair.metrics if m.verdict in ("better", "worse")]
         if different:
             declared.append((i, different))
     print(f"\nA/A: {len(declared)} of {A_A_SPLITS} random splits declared a difference: "
@@ -131,7 +131,8 @@ def test_no_preamble_is_declared_worse_on_the_preamble_pass_rate(real_runs) -> N
           f"(CI {preamble.interval.low:+.2f} to {preamble.interval.high:+.2f}), "
           f"p={preamble.p_value:.2g}, Holm p={preamble.p_adjusted:.2g}")
     assert preamble.verdict == "worse"
-    assert preamble.n_scenarios == len(PREAMBLE_SCENARIOS) and preamble.test == "mcnemar-exact"
+    assert preamble.n_scenarios == len(PREAMBLE_SCENARIOS)
+    assert preamble.test.startswith("McNemar exact")
     assert preamble.difference < -0.5
 
 
@@ -142,9 +143,10 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(real_runs)
     # the same scenario differences, for an interval that a correct measurement misses only once
     # in a thousand sessions (the 95 % one would fail this test in one session in twenty)
     a, b = (side_from_run(outcome.run_dir, v, name=v) for v in ("A", "slow"))
-    xs, ys = _continuous_inputs(a, b, "voice_to_voice_ms")
+    xs, ys = paired_values(a, b, "voice_to_voice_ms")
     diffs = [float(np.mean(ys[s]) - np.mean(xs[s])) for s in sorted(xs)]
-    wide = paired_bootstrap_ci(diffs, level=0.999, resamples=20_000)
+    wide, _sd, _method = scenario_t_interval(
+        [np.subtract(ys[s], xs[s]) for s in sorted(xs)], level=0.999)
     assert wide is not None
     print(f"\nadded_latency_ms={ADDED_MS}: voice-to-voice {latency.verdict}, difference "
           f"{latency.difference:+.0f} ms (95 % CI {latency.interval.low:+.0f} to "
@@ -158,7 +160,8 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(real_runs)
     assert len(diffs) == latency.n_scenarios
     assert float(np.mean(diffs)) == pytest.approx(latency.difference)
     # the preamble pass rate does not move with latency alone
-    assert _metric(pair, "preamble").verdict == "no detectable difference"
+    assert _metric(pair, "preamble").verdict in ("no detectable difference",
+                                                 "cannot be detected")
     assert latency.n_scenarios >= len(LATENCY_SCENARIOS) - 1
 
 

@@ -1,9 +1,11 @@
 """The runner's comparison options against a scripted loopback server: trials start interleaved
-across variants (A B, B A, …) and faults per variant are refused for a target that is not local."""
+across variants, their order rotated from one (scenario, trial) block to the next and recorded,
+and faults per variant are refused for a target that is not local."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
 
@@ -37,10 +39,15 @@ def test_trials_start_interleaved_across_variants(tmp_path: Path, monkeypatch) -
 
     run = asyncio.run(go())
     started = [(e.scenario, e.variant, e.trial) for e in events if e.kind == "trial_started"]
+    # blocks 0..5 (alpha 0-2, beta 0-2) rotate the variants: A B, B A, A B, B A, A B, B A
     assert started == [("alpha", "A", 0), ("alpha", "B", 0), ("alpha", "B", 1),
                        ("alpha", "A", 1), ("alpha", "A", 2), ("alpha", "B", 2),
-                       ("beta", "A", 0), ("beta", "B", 0), ("beta", "B", 1),
-                       ("beta", "A", 1), ("beta", "A", 2), ("beta", "B", 2)]
+                       ("beta", "B", 0), ("beta", "A", 0), ("beta", "A", 1),
+                       ("beta", "B", 1), ("beta", "B", 2), ("beta", "A", 2)]
+    recorded = json.loads((tmp_path / "order.json").read_text())["blocks"]
+    assert [(b["scenario"], b["trial"], b["order"]) for b in recorded] == [
+        (sc, k, list(order)) for (sc, _, k), order in zip(
+            started[::2], ["AB", "BA", "AB", "BA", "AB", "BA"], strict=True)]
     # run.json keeps its usual order
     assert [t.path for t in run.trials[:3]] == ["alpha/A/trial-0", "alpha/A/trial-1",
                                                 "alpha/A/trial-2"]
@@ -97,3 +104,11 @@ def test_every_variant_and_trial_hears_the_same_rendered_caller_audio(tmp_path: 
     assert first.size > 4000
     for path, samples in heard.items():
         assert np.array_equal(samples, first), path
+
+
+def test_three_variants_start_first_equally_often() -> None:
+    names = [scenario([{"say": "hello"}], name=f"s{i}") for i in range(2)]
+    positions, blocks = suite_module.interleaved_order(names, ["A", "B", "C"], 3)
+    assert len(blocks) == 6 and sorted(positions) == list(range(18))
+    for place in range(3):
+        assert sorted(b["order"][place] for b in blocks) == ["A", "A", "B", "B", "C", "C"]

@@ -75,7 +75,11 @@ def test_a_real_regression_is_caught_and_named(tmp_path: Path) -> None:
     assert latency.baseline_id == ids[0] and latency.change is not None and latency.change > 0.3
     assert latency.comparison is not None and latency.comparison.n_scenarios == 10
     assert latency.p_adjusted is not None and latency.p_adjusted < 0.05
-    assert latency.comparison.interval is not None and latency.comparison.interval.low > 300
+    # the test recomputes the pooled p95 the gate prints under each relabelling of the 50 pairs
+    assert latency.comparison.test == "label permutation, Monte Carlo"
+    assert latency.comparison.n_pairs == 50 and latency.comparison.interval is None
+    rate = by["pass_rate"]
+    assert rate.comparison.interval is not None and rate.comparison.interval.high < 0
     preamble = by["kind.preamble.pass_rate"]
     assert preamble.baseline_value is not None and preamble.value is not None
     assert preamble.change == pytest.approx(preamble.value - preamble.baseline_value)
@@ -154,3 +158,37 @@ def test_bad_baseline_and_consecutive(tmp_path: Path) -> None:
             evaluate_gates(store, GATES, ids[0], baseline="median:x")
         with pytest.raises(GateError, match="--consecutive must be at least 1"):
             evaluate_gates(store, GATES, ids[0], consecutive=0)
+
+
+def test_three_scenarios_by_two_trials_catch_a_600_ms_slowdown_on_the_p50(tmp_path: Path) -> None:
+    """The smallest nightly people run: every pair slower, so the one-sided exact test of the
+    pooled p50 reaches 1/64; the same night without the slowdown passes."""
+    gates = parse_gates(["latency.p50:+25%"])
+    small = {"scenarios": 3, "trials": 2, "latency_sd": 60.0}
+    with open_store(tmp_path / "h.db") as store:
+        ids = _store_nights(store, tmp_path, [
+            {"seed": 1, **small}, {"seed": 2, **small},
+            {"seed": 3, **small, "latency_ms": 1500.0}])
+        slow = evaluate_gates(store, gates, ids[2])
+        normal = evaluate_gates(store, gates, ids[1])
+    [result] = slow.results
+    assert result.comparison.test == "label permutation, exact"
+    assert result.comparison.n_pairs == 6 and result.can_fire
+    assert result.comparison.p_value == pytest.approx(1 / 64)
+    assert slow.exit_code == 1 and [r.gate.metric for r in slow.regressions] == ["latency.p50"]
+    assert normal.exit_code == 0 and not normal.results[0].regressed
+
+
+def test_a_gate_that_cannot_fire_at_this_size_says_so(tmp_path: Path) -> None:
+    # two scenarios × two trials: at most 4 pass/fail pairs differ, 1/16 > 0.05
+    gates = parse_gates(["pass_rate:-5%", "latency.p50:+10%"])
+    small = {"scenarios": 2, "trials": 2}
+    with open_store(tmp_path / "h.db") as store:
+        ids = _store_nights(store, tmp_path, [{"seed": 1, **small, "pass_p": 1.0},
+                                              {"seed": 2, **small, "pass_p": 0.05}])
+        report = evaluate_gates(store, gates, ids[1])
+    rate, latency = report.results
+    assert rate.exceeded and not rate.can_fire and not rate.regressed
+    assert rate.note.startswith("cannot fire at this size") and rate.p_adjusted is None
+    assert not latency.can_fire and "4 of 4 pairs differ" in latency.note  # 1/16 > 0.05
+    assert report.exit_code == 0
