@@ -5,12 +5,18 @@ values of other types, keys added and dropped, file paths the operating system r
 ``extends`` values, and the YAML text itself cut or garbled. ``check_*`` load one document and
 return the traceback text when the loader failed with anything but the harness's own located
 user error, so the pytest test and ``bench/fuzz.py`` judge a case the same way.
+
+Hostile documents (files from pull requests) are valid ones with one value swapped for a
+recursive alias or a nested-alias bomb; ``check_hostile`` wants the loader's refusal of exactly
+that, located, within a second.
 """
 
 from __future__ import annotations
 
 import copy
+import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -205,3 +211,91 @@ def check_profile(text: str, folder: Path) -> str | None:
     file = folder / "profile.yaml"
     file.write_text(text, encoding="utf-8")
     return _judge(load_profile, file)
+
+
+RECURSIVE_ALIASES = ("&x [1, *x]", "&x {a: *x}", "&x {a: [b, {c: *x}]}", "&x {a: 1, <<: *x}",
+                     "&x [[[[*x]]]]")
+"""Values that contain an alias of themselves, the shapes PyYAML builds as cyclic objects."""
+
+RECURSIVE_MESSAGE = "recursive YAML alias"
+BOMB_MESSAGE = "billion laughs"
+
+
+def alias_bomb(levels: int = 9, width: int = 10) -> str:
+    """A "billion laughs" as one flow value: level 0 holds ``width`` strings, each next level
+    ``width`` aliases of the level before, so ~400 bytes stand for ``width ** levels`` strings."""
+    parts = [f"&l0 [{','.join(['lol'] * width)}]"]
+    parts += [f"&l{i} [{','.join([f'*l{i - 1}'] * width)}]" for i in range(1, levels)]
+    return f"[{', '.join(parts)}]"
+
+
+_PLACEHOLDER = "HOSTILE-VALUE-GOES-HERE"
+
+
+@st.composite
+def hostile(draw: st.DrawFn, seed: dict[str, Any], kind: str) -> str:
+    """YAML text of ``seed`` with one value (anywhere) swapped for a recursive alias
+    (``kind="recursive"``) or an alias bomb (``kind="bomb"``) beyond the loader's cap."""
+    doc: Any = copy.deepcopy(seed)
+    doc = _set(doc, draw(st.sampled_from(_paths(doc))), _PLACEHOLDER)
+    if kind == "recursive":
+        value = draw(st.sampled_from(RECURSIVE_ALIASES))
+    else:
+        # width ** levels from 15,625 to a billion: every one over the 10,000-value cap
+        width = draw(st.integers(5, 10))
+        value = alias_bomb(draw(st.integers(6, 9)), width)
+    text = yaml.dump(doc, Dumper=_DUMPER, allow_unicode=True, sort_keys=False)
+    return text.replace(_PLACEHOLDER, value, 1)
+
+
+def _load_scenario(file: Path) -> Any:
+    from harness.scenario.loader import load_scenario  # noqa: PLC0415
+
+    return load_scenario(file)
+
+
+def _load_agent(file: Path) -> Any:
+    from harness.scenario.loader import load_agent_config  # noqa: PLC0415
+
+    return load_agent_config(file)
+
+
+def _load_profile(file: Path) -> Any:
+    from harness.agent.policy import load_profile  # noqa: PLC0415
+
+    return load_profile(file)
+
+
+HOSTILE_LOADERS: dict[str, tuple[dict[str, Any], Callable[[Path], Any]]] = {
+    "scenario": (SCENARIO, _load_scenario),
+    "agent": (AGENT, _load_agent),
+    "profile": (PROFILE, _load_profile),
+}
+"""Per kind of file: the valid document hostile ones start from, and its loader."""
+
+HOSTILE_LIMIT_S = 1.0
+"""A hostile file is refused within this time."""
+
+
+def check_hostile(kind: str, text: str, folder: Path, message: str) -> tuple[str | None, float]:
+    """Load a hostile document of one kind of file: (None when the loader refused it with a
+    located error saying ``message`` within :data:`HOSTILE_LIMIT_S`, else what went wrong;
+    the seconds the loader took)."""
+    file = folder / f"hostile-{kind}.yaml"
+    file.write_text(text, encoding="utf-8")
+    load = HOSTILE_LOADERS[kind][1]
+    started = time.perf_counter()
+    try:
+        load(file)
+    except (InputError, InputErrors) as exc:
+        elapsed = time.perf_counter() - started
+        if not _located(exc, file):
+            return f"user error without a location: {exc}", elapsed
+        if message not in str(exc):
+            return f"refused for another reason: {exc}", elapsed
+        if elapsed > HOSTILE_LIMIT_S:
+            return f"refused after {elapsed:.2f} s", elapsed
+        return None, elapsed
+    except Exception:  # noqa: BLE001 - any other exception is what the fuzzing looks for
+        return traceback.format_exc(), time.perf_counter() - started
+    return "loaded without a complaint", time.perf_counter() - started

@@ -55,9 +55,71 @@ class Positions:
             dst.update({p: m for p, m in src.items() if p[:n] == prefix})
 
 
+MAX_ALIASED_VALUES = 10_000
+"""Values that aliases may stand for in one file, counted as if every alias were written out.
+
+Aliases nested in aliases grow exponentially (a "billion laughs": 400 bytes that stand for
+hundreds of millions of values), and everything after the parser walks the expanded values."""
+
+MAX_DEPTH = 100
+"""Levels of nesting in one file: the composer and the walks after it recurse per level."""
+
+
+class _Refused(yaml.composer.ComposerError):
+    """A file the loader will not expand: a recursive alias, too many aliased values, or too deep
+    nesting (a YAML error with a mark, so it is reported like a syntax error but in its words)."""
+
+    def __init__(self, problem: str, mark: yaml.Mark):
+        super().__init__(None, None, problem, mark)
+
+
 class _Loader(yaml.SafeLoader):
     """SafeLoader with YAML 1.2 scalars: only true/false are booleans (``say: no`` stays a
-    string) and dates stay strings (tool mocks are sent as JSON)."""
+    string) and dates stay strings (tool mocks are sent as JSON); files come from pull requests,
+    so recursive aliases, alias bombs and deep nesting are refused while composing, before any
+    value is expanded."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._open_anchors: set[str] = set()
+        self._sizes: dict[int, int] = {}
+        """Per node (by id), the values it stands for with every alias in it written out."""
+        self._aliased = 0
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self._open_anchors:
+                raise _Refused(
+                    f"recursive YAML alias: *{event.anchor} stands for a value that contains "
+                    "it; expected an alias to a value written before it, not one it is part "
+                    "of", event.start_mark)
+            node = super().compose_node(parent, index)
+            self._aliased += self._sizes[id(node)]
+            if self._aliased > MAX_ALIASED_VALUES:
+                raise _Refused(
+                    "YAML aliases nested in aliases (a \"billion laughs\"): by here they "
+                    f"stand for more than {MAX_ALIASED_VALUES:,} values; expected at most "
+                    f"{MAX_ALIASED_VALUES:,} values written through aliases", event.start_mark)
+            return node
+        self._depth += 1
+        if self._depth > MAX_DEPTH:
+            raise _Refused(f"YAML nested too deep: more than {MAX_DEPTH} levels; expected at "
+                           f"most {MAX_DEPTH}", event.start_mark)
+        if event.anchor is not None:
+            self._open_anchors.add(event.anchor)
+        node = super().compose_node(parent, index)
+        self._open_anchors.discard(event.anchor)
+        self._depth -= 1
+        if isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._sizes[id(child)] for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return node
 
 
 _Loader.yaml_implicit_resolvers = {
@@ -129,19 +191,8 @@ def path_problem(path: Path | str) -> str | None:
     return None
 
 
-def load_yaml(path: Path, display: str | None = None) -> Document:
-    """Parse one YAML file, keeping positions. Raises InputError(s) with ``file:line:col``.
-
-    ``display`` is how the file is named in messages (defaults to ``str(path)``).
-    """
-    file = display or str(path)
-    problem = path_problem(path)
-    if problem is not None:
-        raise InputError("file not found" if problem == "not found" else problem, location=file)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read the file: {exc}", location=file) from None
+def _compose(text: str, file: str) -> tuple[yaml.Node | None, Any]:
+    """Parse YAML text into (node tree, data). Raises InputError with ``file:line:col``."""
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:
@@ -153,9 +204,13 @@ def load_yaml(path: Path, display: str | None = None) -> Document:
                          location=f"{file}:{line}:{col}") from None
     try:
         node = loader.get_single_node()
-        # Constructing first flattens merge keys (<<) in the node tree, so the walk below
+        # Constructing first flattens merge keys (<<) in the node tree, so the walk that follows
         # sees the same mappings as the data.
         data = loader.construct_document(node) if node is not None else None
+    except _Refused as exc:
+        mark = exc.problem_mark
+        raise InputError(str(exc.problem),
+                         location=f"{file}:{mark.line + 1}:{mark.column + 1}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else file
@@ -176,6 +231,31 @@ def load_yaml(path: Path, display: str | None = None) -> Document:
                          location=f"{file}:{mark.line + 1}:{mark.column + 1}") from None
     finally:
         loader.dispose()
+    return node, data
+
+
+def parse_yaml(text: str, file: str) -> Any:
+    """The data of YAML text, read as :func:`load_yaml` reads files (YAML 1.2 scalars; recursive
+    aliases, alias bombs and deep nesting refused). ``file`` names the text in messages.
+
+    Raises InputError with ``file:line:col``."""
+    return _compose(text, file)[1]
+
+
+def load_yaml(path: Path, display: str | None = None) -> Document:
+    """Parse one YAML file, keeping positions. Raises InputError(s) with ``file:line:col``.
+
+    ``display`` is how the file is named in messages (defaults to ``str(path)``).
+    """
+    file = display or str(path)
+    problem = path_problem(path)
+    if problem is not None:
+        raise InputError("file not found" if problem == "not found" else problem, location=file)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the file: {exc}", location=file) from None
+    node, data = _compose(text, file)
     positions = Positions()
     errors: list[InputError] = []
     if node is not None:

@@ -18,7 +18,6 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from harness.errors import InputError, InputErrors
@@ -35,6 +34,7 @@ from harness.scenario._yaml import (
     Positions,
     format_path,
     load_yaml,
+    parse_yaml,
     path_problem,
 )
 from harness.scenario.models import AgentConfig, Scenario
@@ -288,8 +288,8 @@ def is_scenario_file(path: str | Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     try:
-        data = yaml.safe_load(text)
-    except (yaml.YAMLError, OverflowError, ValueError):  # the scanner's chr() is unchecked
+        data = parse_yaml(text, str(path))
+    except InputError:
         return all(re.search(rf"^{key}\s*:", text, re.M) for key in ("turns", "expect"))
     return isinstance(data, dict) and "turns" in data and "expect" in data
 
@@ -349,8 +349,8 @@ def load_suite(paths: Iterable[str | Path]) -> list[Scenario]:
 def _is_agent_config_file(path: Path) -> bool:
     """Whether a YAML file that is not a scenario looks like an agent config (by its keys)."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError, OverflowError, ValueError):
+        data = parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, UnicodeDecodeError, InputError):
         return False
     return isinstance(data, dict) and bool(data) and set(data) <= set(AgentConfig.model_fields)
 
