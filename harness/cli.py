@@ -362,13 +362,21 @@ def compare(
     ] = False,
     fail_if_worse_on: Annotated[list[str] | None, typer.Option(
         help="Exit 1 when a candidate is significantly worse on one of these metrics "
-             "(comma-separated or repeated), e.g. preamble,voice_to_voice_ms.")] = None,
+             "(comma-separated or repeated), e.g. preamble,voice_to_voice_ms; they become "
+             "the primary metrics unless --primary names others.")] = None,
+    primary: Annotated[list[str] | None, typer.Option(
+        help="Primary metrics, corrected together (Holm); the others are exploratory "
+             "(default: passed,voice_to_voice_ms).")] = None,
+    plan: Annotated[list[str] | None, typer.Option(
+        help="METRIC:DIFFERENCE, e.g. voice_to_voice_ms:+200 or passed:-10%: how many trials "
+             "per scenario would detect it with 80% power (repeatable).")] = None,
     output: Annotated[Path | None, typer.Option(
         "--output", "-o", help="Where the run folder goes (live), or the report folder "
                                "(finished runs; default: reports/compare-…).")] = None,
 ) -> None:
     """Compare agent variants scenario by scenario: run them (interleaved, the same caller
-    audio), or compare finished runs; per metric better / worse / no detectable difference.
+    audio), or compare finished runs; per metric better / worse / no detectable difference
+    (with the smallest difference this size detects) / cannot be detected at this size.
 
     Exit codes: 0 done, 1 the --fail-if-worse gate failed, 2 usage or invalid input,
     3 some trials errored.
@@ -387,7 +395,8 @@ def compare(
             if trials is not None:
                 raise InputError("--trials applies to a comparison that runs variants; finished "
                                  "runs keep their trials", field="--trials")
-            return cmp.compare_runs(items or [], out_dir=output, fail_if_worse=gate, store=store)
+            return cmp.compare_runs(items or [], out_dir=output, fail_if_worse=gate, store=store,
+                                    primary=primary, plan=plan)
         if store is not None:
             raise InputError("--store compares stored runs; it cannot be combined with "
                              "variants to run", field="--store")
@@ -398,7 +407,7 @@ def compare(
         with RunProgress() as progress:
             return cmp.run_comparison(
                 spec, target=target, concurrency=concurrency, out_dir=output or Path("reports"),
-                fail_if_worse=gate, on_progress=progress)
+                fail_if_worse=gate, on_progress=progress, primary=primary, plan=plan)
 
     try:
         outcome = produce()

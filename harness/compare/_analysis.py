@@ -234,23 +234,31 @@ def describe(c: stats.Comparison) -> str:
 
 def order_effect(sides: Sequence[Side], blocks: Sequence[dict[str, Any]],
                  metric: str = "voice_to_voice_ms") -> dict[str, Any] | None:
-    """Whether starting first in a (scenario, trial) block changed ``metric``: per block, the
-    value of the variant that started first minus that of the one that started last, tested
-    by flipping the signs of the blocks' differences. Each variant starts first equally often,
-    so a variant difference cancels out of it and what is left is the order's own effect."""
+    """Whether the start position within a (scenario, trial) block changed ``metric``.
+
+    Within a block the scenario and trial are the same for every variant, so each value minus
+    the block's mean leaves the variant's effect, the position's effect and noise; the variant's
+    effect is its mean over the blocks of those centred values. What is left, first position
+    minus last, estimates what starting first does; its test flips the signs of the blocks'
+    differences (the rotation puts every variant first equally often)."""
     values = {s.name: {(t.scenario, t.trial): t.value(metric) for t in s.trials} for s in sides}
-    diffs = []
+    rows: list[list[tuple[str, float]]] = []
     for block in blocks:
         order = block.get("order") or []
-        if len(order) < 2:
-            continue
         key = (block.get("scenario"), block.get("trial"))
-        first = values.get(order[0], {}).get(key)
-        last = values.get(order[-1], {}).get(key)
-        if first is not None and last is not None:
-            diffs.append(float(first) - float(last))
-    if not diffs:
+        got = [(v, values.get(v, {}).get(key)) for v in order]
+        if len(order) >= 2 and all(x is not None for _v, x in got):
+            rows.append([(v, float(x)) for v, x in got])  # type: ignore[arg-type]
+    if len(rows) < 2:
         return None
+    centred = [[(v, x - sum(y for _u, y in row) / len(row)) for v, x in row] for row in rows]
+    effect: dict[str, list[float]] = defaultdict(list)
+    for row in centred:
+        for v, x in row:
+            effect[v].append(x)
+    variant_mean = {v: sum(xs) / len(xs) for v, xs in effect.items()}
+    diffs = [(row[0][1] - variant_mean[row[0][0]]) - (row[-1][1] - variant_mean[row[-1][0]])
+             for row in centred]
     interval, _sd, _method = stats.scenario_t_interval([[d] for d in diffs])
     return {"metric": metric, "blocks": len(diffs),
             "first_minus_last": _num(sum(diffs) / len(diffs)), "interval": _interval(interval),

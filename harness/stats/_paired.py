@@ -221,8 +221,10 @@ def _smallest(power: Any, high: float, *, target: float = POWER) -> float | None
 
 def _continuous_mdd(counts: Sequence[int], sd: float, level: float) -> float | None:
     n = sum(counts)
-    if sd <= 0 or not math.isfinite(sd) or min_attainable_p(n) > level:
+    if not math.isfinite(sd) or min_attainable_p(n) > level:
         return None
+    if sd <= 0:
+        return 0.0  # no noise at all: any change moves every pair the same way
     power = _ContinuousPower(counts, sd, level)
     high = 4 * sd / math.sqrt(n)
     for _ in range(12):
@@ -424,9 +426,9 @@ def trials_needed(c: Comparison, difference: float, *, level: float | None = Non
             if _BinaryPower(sum(counts), base, level).power(size) >= POWER:
                 return k
         else:
-            if not c.noise_sd or min_attainable_p(sum(counts)) > level:
+            if c.noise_sd is None or min_attainable_p(sum(counts)) > level:
                 continue
-            if _ContinuousPower(counts, c.noise_sd, level).power(size) >= POWER:
+            if c.noise_sd <= 0 or _ContinuousPower(counts, c.noise_sd, level).power(size) >= POWER:
                 return k
     return None
 

@@ -415,3 +415,28 @@ def test_stored_runs_give_the_statistics_of_their_folders(tmp_path: Path, capsys
         assert metrics[name]["p_value"] == pytest.approx(expected[name]["p_value"])
     with pytest.raises(InputError, match="no stored run"):
         compare_runs(["nothing", "ab#A"], store=url)
+
+
+def test_plan_and_primary_from_the_command_line(tmp_path: Path, capsys) -> None:
+    run_dir = variant_run(tmp_path / "run")
+    code, out, _ = run_cli(["compare", str(run_dir), "--primary", "passed",
+                            "--plan", "passed:-50%", "--plan", "voice_to_voice_ms:+200"], capsys)
+    assert code == 0, out
+    doc = json.loads((run_dir / "compare.json").read_text())
+    assert doc["primary"] == ["passed"]
+    [plan_rate, plan_latency] = doc["comparisons"][0]["plans"]
+    assert plan_rate["metric"] == "passed" and plan_rate["difference"] == -0.5
+    k = plan_rate["trials_per_scenario"]
+    assert k is not None and k > 2  # two scenarios × two trials did not detect it
+    assert f"{k} trials per scenario" in plan_rate["text"] and "plan:" in out
+    # the synthetic calls' latency does not vary: the permutation test's own floor decides,
+    # the smallest k whose 2 × k pairs can give 2 · 2^-(2k) ≤ α over the family's size
+    latency = next(m for m in doc["comparisons"][0]["metrics"]
+                   if m["metric"] == "voice_to_voice_ms")
+    level = 0.05 / latency["family_size"]
+    assert plan_latency["trials_per_scenario"] == next(
+        k for k in range(1, 20) if 2 * 0.5 ** (2 * k) <= level)
+    code, out, err = run_cli(["compare", str(run_dir), "--plan", "voice_to_voice_ms"], capsys)
+    assert code == 2 and "METRIC:DIFFERENCE" in out + err
+    code, out, err = run_cli(["compare", str(run_dir), "--primary", "no_such_metric"], capsys)
+    assert code == 2 and "unknown metric 'no_such_metric'" in out + err
