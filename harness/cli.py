@@ -17,12 +17,17 @@ import typer
 from harness.errors import HarnessError, InputError, error_lines
 from harness.exit_codes import exit_code
 
+# Help as plain click text: it reflows each docstring paragraph to the terminal's width, where
+# rich markup keeps the docstrings' line breaks and turns words between colons into emoji
+# ("START:END:DURATION" showed a picture).
+PLAIN_HELP = {"rich_markup_mode": None, "no_args_is_help": True}
+
 app = typer.Typer(
     name="harness",
     help="Evaluation and regression harness for realtime voice agents.",
-    no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    **PLAIN_HELP,
 )
 
 AudioFormat = Annotated[str | None, typer.Option(
@@ -33,7 +38,7 @@ Paths = Annotated[list[Path], typer.Argument(
     help="Scenario files or folders (folders are scanned for scenario YAML files).")]
 
 
-@app.command()
+@app.command(short_help="Check scenario files and agent configs; list every problem.")
 def validate(paths: Paths) -> None:
     """Check scenario files (and agent configs named directly); every problem, one per line.
 
@@ -53,7 +58,7 @@ class SchemaKind(StrEnum):
     comparison = "comparison"
 
 
-@app.command()
+@app.command(short_help="Print or write the JSON Schema of a file format.")
 def schema(
     kind: Annotated[SchemaKind, typer.Option(help="Which file format.")] = SchemaKind.scenario,
     output: Annotated[Path | None, typer.Option("--output", "-o",
@@ -77,7 +82,7 @@ def schema(
         typer.echo(f"wrote {output}")
 
 
-@app.command()
+@app.command(short_help="Render each scenario's caller audio.")
 def render(
     paths: Paths,
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="Output folder.")],
@@ -91,7 +96,7 @@ def render(
     typer.echo(str(render_suite(paths, out_dir)))
 
 
-@app.command()
+@app.command(short_help="Run scenarios, score the calls, write the reports.")
 def run(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Scenario files or folders (default: the example suite in scenarios/).")] = None,
@@ -144,7 +149,7 @@ def run(
     _summarise(run_with_progress, store=store, label=label)
 
 
-@app.command()
+@app.command(short_help="Load-test a target: concurrent callers on a ramp.")
 def load(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Scenario files or folders: the callers' scenarios, round robin "
@@ -173,7 +178,7 @@ def load(
     print_load(outcome)
 
 
-@app.command()
+@app.command(short_help="Re-render a run folder's reports.")
 def report(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (with run.json).")],
     rescore: Annotated[bool, typer.Option(help="Score every trial again first.")] = False,
@@ -222,7 +227,7 @@ StoreOption = Annotated[str | None, typer.Option(
     help="History store: a SQLite file or a SQLAlchemy URL (default reports/history.db).")]
 
 
-@app.command()
+@app.command(short_help="Run k trials per scenario, store them, apply the gates.")
 def nightly(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Scenario files or folders (default: the example suite in scenarios/).")] = None,
@@ -274,7 +279,7 @@ def nightly(
     raise typer.Exit(outcome.exit_code)
 
 
-@app.command()
+@app.command(short_help="Render the trend report of stored runs; apply the gates.")
 def trend(
     store: StoreOption = None,
     label: Annotated[str | None, typer.Option(help="Only runs with this label.")] = None,
@@ -310,7 +315,7 @@ def trend(
     raise typer.Exit(outcome.exit_code)
 
 
-@app.command()
+@app.command(short_help="Re-score every recording of a run folder.")
 def score(
     run_dir: Annotated[Path, typer.Argument(help="A run folder (with run.json).")],
 ) -> None:
@@ -331,7 +336,7 @@ def score(
     raise typer.Exit(code)
 
 
-@app.command()
+@app.command(short_help="Compare agent variants scenario by scenario.")
 def compare(
     items: Annotated[list[str] | None, typer.Argument(
         help="Finished runs to compare (run folders, RUN#VARIANT, or with --store run ids or "
@@ -418,11 +423,11 @@ def compare(
     raise typer.Exit(outcome.exit_code)
 
 
-agent_app = typer.Typer(help="The local reference agent.", no_args_is_help=True)
+agent_app = typer.Typer(help="The local reference agent.", **PLAIN_HELP)
 app.add_typer(agent_app, name="agent")
 
 
-@agent_app.command("serve")
+@agent_app.command("serve", short_help="Serve the local reference agent until interrupted.")
 def agent_serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,

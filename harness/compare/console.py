@@ -8,6 +8,7 @@ from rich.table import Table
 
 from harness.compare._compare import CompareOutcome
 from harness.compare._report import FAMILY_TEXT, _fmt_value, _p, detectable_text
+from harness.report.console import print_table
 
 _STYLE = {"better": "green", "worse": "bold red"}
 
@@ -43,7 +44,7 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
                 _fmt_value(m["mean_a"], kind, unit), _fmt_value(m["mean_b"], kind, unit), diff,
                 FAMILY_TEXT[m["family"]], _p(m["p_adjusted"]),
                 f"[{style}]{m['verdict']}[/]" if style else m["verdict"], detectable_text(m))
-        console.print(table)
+        print_table(table, console)
         for m in pair["metrics"]:
             if m["verdict"] in ("better", "worse") or (m["family"] == "primary" and m["note"]):
                 console.print(f"  {escape(m['summary'])}")

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.load import PAGE_FILE, LoadOutcome
+from harness.report.console import print_table
 
 
 def _ms(est: dict[str, Any]) -> str:
@@ -32,7 +33,7 @@ def print_load(outcome: LoadOutcome, console: Console | None = None) -> None:
                       _ms(lv["voice_to_voice_ms"]["p95"]), _ms(lv["first_audio_ms"]["p50"]),
                       "-" if jitter is None else f"{jitter:.1f}",
                       "yes" if lv["trustworthy"] else "[red]no[/]")
-    console.print(table)
+    print_table(table, console)
     for lv in outcome.levels:
         if lv["note"]:
             console.print(f"{lv['concurrency']} calls: {lv['note']}", style="red",

@@ -1,16 +1,19 @@
 """The terminal side of a run: a rich progress bar while calls run, a summary table at the end.
 
 Public API: :class:`RunProgress` (a context manager whose instance is the runner's
-``on_progress`` callback), :func:`print_summary` ``(outcome, console=None)`` and
-:func:`print_error` ``(exc, console=None)`` (one clear line per problem, no traceback).
+``on_progress`` callback), :func:`print_summary` ``(outcome, console=None)``,
+:func:`print_error` ``(exc, console=None)`` (one clear line per problem, no traceback) and
+:func:`print_table` ``(table, console)`` (any table of the harness, whole at any width).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markup import escape
+from rich.measure import Measurement
+from rich.padding import Padding
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -26,6 +29,76 @@ from harness.report import RunOutcome, latency_text
 
 _STYLE = {"passed": "green", "failed": "red", "errored": "magenta", "completed": "green",
           "incomplete": "yellow"}
+
+
+def print_table(table: Table, console: Console) -> None:
+    """Print ``table`` at the console's width without cutting a word of its headers short.
+
+    Rich shares out too narrow a width evenly, so a header is cut ("answe…") while another
+    column has room to spare. Here each column gets its header's longest word first, then its
+    values' longest word, then room in proportion to what it would use; a value longer than its
+    column folds onto the next line. When even the headers' words cannot stand side by side
+    (many columns on an 80-column terminal or CI log), each row is printed as a block instead:
+    its first value, then one ``header  value`` line per other column."""
+    columns = table.columns
+    if not columns:
+        console.print(table)
+        return
+    options = console.options
+
+    def measure(renderable: RenderableType) -> Measurement:
+        return Measurement.get(console, options, renderable)
+
+    heads, words, fulls = [], [], []
+    for column in columns:
+        cells = [measure(cell) for cell in column.cells]
+        header = measure(column.header)
+        head = header.minimum
+        if column.no_wrap:
+            head = max([header.maximum, *(c.maximum for c in cells)])
+        heads.append(head)
+        words.append(max([head, *(c.minimum for c in cells)]))
+        fulls.append(max([header.maximum, *(c.maximum for c in cells)]))
+    _, right, _, left = Padding.unpack(table.padding)
+    borders = (2 if table.box and table.show_edge else 0) + (len(columns) - 1 if table.box else 0)
+    room = console.width - borders - len(columns) * (left + right)
+    if sum(fulls) <= room:
+        console.print(table)
+    elif sum(heads) > room:
+        _print_rows(table, console)
+    else:
+        widths = list(heads)
+        spare = room - sum(widths)
+        # Whole words: the columns that need least first, so most of them show every value whole.
+        for i in sorted(range(len(columns)), key=lambda i: words[i] - widths[i]):
+            grant = min(words[i] - widths[i], spare)
+            widths[i] += grant
+            spare -= grant
+        need = [f - w for f, w in zip(fulls, widths, strict=True)]
+        if spare > 0 and sum(need) > 0:
+            widths = [w + n * spare // sum(need) for w, n in zip(widths, need, strict=True)]
+        for column, width in zip(columns, widths, strict=True):
+            column.width = width
+            if not column.no_wrap:
+                column.overflow = "fold"
+        console.print(table)
+
+
+def _print_rows(table: Table, console: Console) -> None:
+    """``table`` as one block per row (see :func:`print_table`)."""
+    if table.title:
+        console.print(table.title, style="table.title")
+    rest = table.columns[1:]
+    for heading, *values in zip(*(list(c.cells) for c in table.columns), strict=True):
+        console.print(heading, style="bold")
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(no_wrap=True, style="dim")
+        grid.add_column(overflow="fold")
+        for column, value in zip(rest, values, strict=True):
+            grid.add_row(column.header, value)
+        console.print(Padding(grid, (0, 0, 0, 2)))
+    if table.caption:
+        console.print(table.caption, style="table.caption")
 
 
 class RunProgress:
@@ -78,7 +151,8 @@ def _estimate(est: dict[str, Any], *, percent: bool = False) -> str:
 
     def f(x: float) -> str:
         return f"{100 * x:.0f}%" if percent else f"{x:,.0f} ms"
-    band = f" [{f(est['low'])}, {f(est['high'])}]" if est.get("low") is not None else ""
+    band = (f" [{f(est['low'])}, {f(est['high'])}]" if est.get("low") is not None
+            else f" [{est['note']}]" if est.get("note") else "")
     return f"{f(est['value'])}{band} n={est['n']}"
 
 
@@ -98,7 +172,7 @@ def print_statistics(statistics: dict[str, Any], console: Console) -> None:
                       "—" if s["pass_hat_k"] is None else f"{100 * s['pass_hat_k']:.0f}%",
                       "[yellow]flaky[/]" if s["flaky"] else "",
                       _estimate(s["latency"]["voice_to_voice_ms"]["p50"]))
-    console.print(table)
+    print_table(table, console)
     v2v = statistics["latency"]["voice_to_voice_ms"]
     flaky_kinds = [k["kind"] for k in statistics["kinds"] if k["flaky_scenarios"]]
     console.print(
@@ -129,7 +203,7 @@ def print_summary(outcome: RunOutcome, console: Console | None = None) -> None:
             failing = reason + (f"; {failing}" if failing else "")
         table.add_row(escape(t.label), f"[{_STYLE[t.outcome]}]{t.outcome}[/]",
                       latency_text(t.voice_to_voice_ms), escape(failing))
-    console.print(table)
+    print_table(table, console)
     if outcome.statistics:
         print_statistics(outcome.statistics, console)
     totals = outcome.totals

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from harness.report.console import print_table
 from harness.store._db import StoreError
 from harness.store._runs import RunInfo
 from harness.store.gates import GateReport
@@ -44,7 +45,7 @@ def print_gates(report: GateReport, console: Console | None = None) -> None:
         table.add_row(*(escape(str(row[k])) for k in (
             "gate", "baseline", "baseline_value", "value", "change", "threshold", "interval",
             "n", "p")), verdict)
-    console.print(table)
+    print_table(table, console)
     regressed = report.regressions
     if regressed:
         console.print("[red bold]regressed:[/] " + ", ".join(
