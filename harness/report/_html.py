@@ -170,7 +170,8 @@ def _interval(est: dict[str, Any], *, percent: bool = False) -> str:
 
     def f(x: float) -> str:
         return f"{100 * x:.0f} %" if percent else f"{x:,.0f} ms"
-    band = (f" [{f(est['low'])}, {f(est['high'])}]" if est.get("low") is not None else "")
+    band = (f" [{f(est['low'])}, {f(est['high'])}]" if est.get("low") is not None
+            else f" [{est['note']}]" if est.get("note") else "")
     return f"{f(est['value'])}{band} (n={est['n']})"
 
 

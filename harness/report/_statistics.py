@@ -1,8 +1,9 @@
 """Repeated-trial figures of a run: pass rates, pass@k, pass^k, flakiness and latency percentiles.
 
 Every number comes from :mod:`harness.stats` and carries its n (and its interval where one can be
-computed). The scenario is the unit: a suite figure is the mean over scenarios, its interval
-resamples scenarios; a scenario's latency interval resamples its trials. Errored trials say
+computed, or why not). The scenario is the unit: a suite figure (and a kind's pass rate) is the
+mean over scenarios, its interval over scenarios, drawn only from the number of scenarios where
+it covers; a scenario's latency interval resamples its trials. Errored trials say
 nothing about the agent and are left out of every rate (they are counted beside it).
 
 The same function serves the run report, ``summary.json``, the console and the history store
@@ -54,7 +55,8 @@ def estimate_json(est: stats.Estimate, digits: int = 4) -> dict[str, Any]:
         return None if x is None else round(x, digits)
     iv = est.interval
     return {"value": r(est.value), "n": est.n, "n_clusters": est.n_clusters,
-            "low": r(iv.low) if iv else None, "high": r(iv.high) if iv else None}
+            "low": r(iv.low) if iv else None, "high": r(iv.high) if iv else None,
+            "note": est.interval_note}
 
 
 def kind_passed(statuses: Sequence[str]) -> bool | None:
@@ -130,12 +132,17 @@ def run_statistics(trials: Sequence[TrialLike], *, k: int | None = None,
     for kind in sorted(kinds):
         outcomes = [x for per in kinds[kind].values() for x in per]
         c, n = sum(outcomes), len(outcomes)
+        # scenarios differ: the kind's rate is the mean over the scenarios that graded it, its
+        # interval over those scenarios; graded in one scenario, that scenario's trials are the
+        # independent units (Wilson)
+        rates = [sum(per) / len(per) for per in kinds[kind].values()]
+        rate = stats.wilson(c, n) if len(rates) == 1 else stats.cluster_mean(rates)
         # pass@k / pass^k of the kind: per scenario graded in at least k trials, then the
         # mean over those scenarios (its interval resampling them)
         full = [per for per in kinds[kind].values() if len(per) >= k]
         kind_rows.append({
             "kind": kind, "n": n, "passed": c, "scenarios": len(kinds[kind]),
-            "pass_rate": estimate_json(stats.wilson(c, n)),
+            "pass_rate": estimate_json(rate),
             "pass_at_k": estimate_json(stats.cluster_mean(
                 [stats.pass_at_k(len(per), sum(per), k) for per in full], resamples=resamples)),
             "pass_hat_k": estimate_json(stats.cluster_mean(

@@ -93,7 +93,12 @@ def test_pass_at_k_and_pass_hat_k_per_expectation_kind() -> None:
     # pass@3 per scenario: 1, 1, 0 → mean 2/3; pass^3: C(2,3)/C(3,3) = 0, 1, 0 → 1/3
     assert preamble["pass_at_k"]["value"] == round(2 / 3, 4)
     assert preamble["pass_hat_k"]["value"] == round(1 / 3, 4)
-    assert preamble["pass_at_k"]["n"] == 3 and preamble["pass_at_k"]["low"] is not None
+    # three scenarios: no interval over them, and the figure says why
+    assert preamble["pass_at_k"]["n"] == 3 and preamble["pass_at_k"]["low"] is None
+    assert preamble["pass_at_k"]["note"] == "no interval below 20 scenarios (here 3)"
+    # the kind's pass rate is the mean over the scenarios that graded it (2/3, 1, 0), not the
+    # pooled 5 of 9
+    assert preamble["pass_rate"]["value"] == round((2 / 3 + 1 + 0) / 3, 4)
     # latency: only scenario a has k graded trials (2 of 3 passed); b's single one cannot count
     assert (latency["n"], latency["passed"], latency["scenarios"]) == (4, 3, 2)
     assert latency["pass_at_k"]["value"] == 1.0 and latency["pass_at_k"]["n"] == 1

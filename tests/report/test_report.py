@@ -68,7 +68,7 @@ def test_summary_json(outcome) -> None:
     assert [t["voice_to_voice_ms"] for t in trials["cancel-order"]["turns"]] == [840.0, 1140.0]
     # Four answered turns over the run: too few for a p50, which is not shown, with its n.
     assert doc["latency"]["voice_to_voice_ms"]["p50"] == {
-        "value": None, "n": 4, "n_clusters": 2, "low": None, "high": None}
+        "value": None, "n": 4, "n_clusters": 2, "low": None, "high": None, "note": None}
     assert doc["latency"] is not None and doc["statistics"]["suite"]["k"] == 1
     assert [v["status"] for v in trials["cancel-order"]["verdicts"]] == ["fail", "fail", "pass"]
     assert trials["cancel-order"]["verdicts"][0]["evidence"][1]["t_ms"] == 3300

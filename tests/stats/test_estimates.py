@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
 
 from harness.stats import (
     PERCENTILE_MIN_N,
@@ -89,7 +90,8 @@ def test_cluster_percentile_is_the_pooled_percentile_with_cluster_counts() -> No
     est = cluster_percentile(clusters, 50)
     assert est.value == pytest.approx(350.0)
     assert (est.n, est.n_clusters) == (6, 3)
-    assert est.interval.low <= est.value <= est.interval.high
+    # three scenarios are far too few for an interval that resamples them: it says so
+    assert est.interval is None and est.interval_note == "no interval below 20 scenarios (here 3)"
     assert cluster_percentile(clusters, 90).value is None  # 6 values cannot carry a p90
 
 
@@ -101,18 +103,33 @@ def test_cluster_intervals_are_deterministic() -> None:
 
 
 def test_cluster_interval_resamples_scenarios_not_values() -> None:
-    # Two scenarios far apart, many turns each: resampling turns would give a narrow interval;
-    # resampling the two scenarios must span (nearly) both of them.
-    clusters = [[100.0 + i for i in range(50)], [900.0 + i for i in range(50)]]
+    # Scenarios far apart in two groups, many turns each: resampling turns would give a narrow
+    # interval; resampling the scenarios must span much of the distance between the groups.
+    clusters = [[100.0 + i + s for i in range(50)] for s in range(10)] + \
+        [[900.0 + i + s for i in range(50)] for s in range(10)]
     est = cluster_percentile(clusters, 50)
-    assert est.interval.low < 200 and est.interval.high > 800
+    assert est.interval.low < 300 and est.interval.high > 700
 
 
-def test_cluster_mean_of_scenario_rates() -> None:
-    est = cluster_mean([0.2, 0.4, 1.0, 1.0])
+def test_suite_intervals_are_drawn_only_from_the_sizes_where_they_cover() -> None:
+    rng = np.random.default_rng(2)
+    clusters = [list(rng.normal(800, 100, 30)) for _ in range(40)]
+    assert cluster_percentile(clusters, 90).interval is None  # p90 needs 80 scenarios
+    assert cluster_percentile(clusters, 50).interval is not None
+    p95 = cluster_percentile(clusters, 95)
+    assert p95.value is not None and p95.interval is None
+    assert p95.interval_note.startswith("no interval: none covers")
+    assert cluster_mean([0.5] * 19).interval is None
+    assert cluster_mean([0.5, 1.0] * 10).interval is not None
+
+
+def test_cluster_mean_of_scenario_rates_is_scipys_t_interval() -> None:
+    rates = [0.2, 0.4, 1.0, 1.0] * 5
+    est = cluster_mean(rates)
     assert est.value == pytest.approx(0.65)
-    assert est.n == est.n_clusters == 4
-    assert 0.2 <= est.interval.low < 0.65 < est.interval.high <= 1.0
+    assert est.n == est.n_clusters == 20
+    ref = sps.ttest_1samp(rates, 0).confidence_interval(0.95)
+    assert (est.interval.low, est.interval.high) == pytest.approx((ref.low, ref.high))
     single = cluster_mean([0.5])
     assert single.value == 0.5 and single.interval is None
 
