@@ -71,7 +71,7 @@ def trend(store: str | Path | None, out_dir: str | Path, *, label: str | None = 
 
     gates = parse_gates(list(fail_on or []))
     parse_baseline(baseline)
-    with open_store(store) as history:
+    with open_store(store, create=False) as history:
         report = None
         if gates:
             newest = history.runs(label=label, last=1)

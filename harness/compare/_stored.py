@@ -74,7 +74,7 @@ def sides_from_store(url: str, references: list[str]) -> list[Side]:
     if not references:
         raise InputError("name the stored runs to compare: RUN_A RUN_B (ids or labels)")
     parsed = [split_reference(r) for r in references]
-    with open_store(url) as store:
+    with open_store(url, create=False) as store:
         runs = [store.load_run(ref) for ref, _variant in parsed]
     if len(runs) == 1:
         variants = _variants(runs[0])

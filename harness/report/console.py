@@ -39,7 +39,7 @@ def print_table(table: Table, console: Console) -> None:
     values' longest word, then room in proportion to what it would use; a value longer than its
     column folds onto the next line. When even the headers' words cannot stand side by side
     (many columns on an 80-column terminal or CI log), each row is printed as a block instead:
-    its first value, then one ``header  value`` line per other column."""
+    one ``header  value`` line per column."""
     columns = table.columns
     if not columns:
         console.print(table)
@@ -85,18 +85,16 @@ def print_table(table: Table, console: Console) -> None:
 
 
 def _print_rows(table: Table, console: Console) -> None:
-    """``table`` as one block per row (see :func:`print_table`)."""
+    """``table`` as one block per row (see :func:`print_table`), blocks apart by a blank line."""
     if table.title:
         console.print(table.title, style="table.title")
-    rest = table.columns[1:]
-    for heading, *values in zip(*(list(c.cells) for c in table.columns), strict=True):
-        console.print(heading, style="bold")
+    for n, row in enumerate(zip(*(list(c.cells) for c in table.columns), strict=True)):
         grid = Table.grid(padding=(0, 2))
         grid.add_column(no_wrap=True, style="dim")
         grid.add_column(overflow="fold")
-        for column, value in zip(rest, values, strict=True):
-            grid.add_row(column.header, value)
-        console.print(Padding(grid, (0, 0, 0, 2)))
+        for i, (column, value) in enumerate(zip(table.columns, row, strict=True)):
+            grid.add_row(column.header, value, style="bold" if i == 0 else None)
+        console.print(Padding(grid, (1 if n else 0, 0, 0, 2)))
     if table.caption:
         console.print(table.caption, style="table.caption")
 

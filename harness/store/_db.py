@@ -8,6 +8,7 @@ never written to. Errors never show a URL's password.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from alembic import command
@@ -61,14 +62,25 @@ def head_revision() -> str:
     return head
 
 
-def create_store_engine(url: str) -> Engine:
-    """An engine for ``url`` (a SQLite file's folder is created), or a clear error."""
+NO_STORE_HINT = "a command that reads the history creates none: store a run first (harness " \
+                "run --store, harness nightly)"
+
+
+def create_store_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for ``url`` (a SQLite file's folder is created), or a clear error. Without
+    ``create``, a SQLite file that does not exist is "no such store" and nothing is made."""
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise InputError("not a database URL or a file path", field="--store") from None
     if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        file = Path(parsed.database)
+        if create:
+            file.parent.mkdir(parents=True, exist_ok=True)
+        elif not file.is_file():
+            # SQLite would create the file (and the harness its folder) on the first connect.
+            raise InputError(f"no such store: {file} does not exist; {NO_STORE_HINT}",
+                             field="--store")
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:
@@ -86,9 +98,12 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def migrate(engine: Engine, url: str, revision: str | None = None) -> str:
+def migrate(engine: Engine, url: str, revision: str | None = None, *, create: bool = True
+            ) -> str:
     """Bring the schema up to ``revision`` (default: the newest); returns the revision now in
-    the database. A schema newer than this harness knows is a :class:`StoreError`."""
+    the database. A schema newer than this harness knows is a :class:`StoreError`. Without
+    ``create``, a database that is missing or holds no history is "no such store"
+    (:class:`InputError`): its schema is not written."""
     config = alembic_config()
     scripts = ScriptDirectory.from_config(config)
     target = revision or head_revision()
@@ -97,6 +112,9 @@ def migrate(engine: Engine, url: str, revision: str | None = None) -> str:
             _lock_for_migration(conn)
             current = MigrationContext.configure(conn).get_current_revision()
             known = {s.revision for s in scripts.walk_revisions()}
+            if current is None and not create:
+                raise InputError(f"no such store: {safe_url(url)} holds no run history; "
+                                 f"{NO_STORE_HINT}", field="--store")
             if current is not None and current not in known:
                 raise StoreError(
                     f"the history store {safe_url(url)} has schema version {current}, newer than "
@@ -106,8 +124,24 @@ def migrate(engine: Engine, url: str, revision: str | None = None) -> str:
                 command.upgrade(config, target)
             return target
     except SQLAlchemyError as exc:
+        if not create and _no_such_database(exc):
+            raise InputError(f"no such store: database {make_url(url).database!r} does not "
+                             f"exist at {safe_url(url)}; {NO_STORE_HINT}",
+                             field="--store") from None
         raise StoreError(f"the history store {safe_url(url)} cannot be used: "
                          f"{_reason(exc)}") from None
+
+
+INVALID_CATALOG_NAME = "3D000"
+"""PostgreSQL's code for a database that does not exist."""
+
+
+def _no_such_database(exc: SQLAlchemyError) -> bool:
+    orig = getattr(exc, "orig", None)
+    if (getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)) == INVALID_CATALOG_NAME:
+        return True
+    # A server refuses the connection itself before any SQL state exists: only its words say it.
+    return re.search(r'FATAL: +database ".*" does not exist', str(orig or exc)) is not None
 
 
 MIGRATION_LOCK_KEY = 0x76_6F_69_63  # one PostgreSQL advisory lock for this store's migrations

@@ -274,13 +274,17 @@ def _stored(row: RunRow) -> StoredRun:
     return StoredRun(**vars(info), trials=trials)
 
 
-def open_store(spec: str | Path | None = None) -> HistoryStore:
+def open_store(spec: str | Path | None = None, *, create: bool = True) -> HistoryStore:
     """Open (creating or migrating as needed) the history store at ``spec``: a SQLAlchemy URL,
-    a SQLite file path, or None for ``reports/history.db``."""
+    a SQLite file path, or None for ``reports/history.db``.
+
+    A command that only reads the history passes ``create=False``: a store that does not exist
+    (no SQLite file, no such PostgreSQL database, a database without the history's tables) is
+    then an :class:`~harness.errors.InputError` ("no such store") and nothing is created."""
     url = store_url(spec)
-    engine = create_store_engine(url)
+    engine = create_store_engine(url, create=create)
     try:
-        migrate(engine, url)
+        migrate(engine, url, create=create)
     except BaseException:
         engine.dispose()
         raise
