@@ -10,6 +10,11 @@ dies (its process killed, its node lost) leaves its unfinished trials *errored* 
 
 Ray is an optional dependency (``pip install 'harness[ray]'``); install the harness on every
 node of the cluster.
+
+A cluster the run starts itself (no address, none connected) uses token authentication with a
+token of its own, kept in a temporary file for the run: Ray's default would write
+``~/.ray/auth_token`` and switch this process to token mode for good, and any cluster started
+later on the machine would then demand that token from clients that do not send it.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ import contextlib
 import functools
 import io
 import os
+import secrets
 import shutil
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
@@ -53,6 +59,55 @@ def _ray() -> Any:
         raise InputError("the ray executor needs Ray: pip install 'harness[ray]'",
                          field="--executor") from None
     return ray
+
+
+AUTH_VARIABLES = ("RAY_AUTH_MODE", "RAY_AUTH_TOKEN", "RAY_AUTH_TOKEN_PATH")
+"""Where Ray reads its authentication settings (over ``~/.ray/auth_token``)."""
+
+
+def _reload_auth_settings() -> None:
+    """Make Ray's cached configuration and token follow the environment again (Ray versions
+    without token authentication have nothing to reload)."""
+    try:
+        from ray._raylet import AuthenticationTokenLoader, Config  # noqa: PLC0415
+    except ImportError:
+        return
+    # The configuration first: a core-worker thread still shutting down reloads the token by it.
+    Config.initialize("")
+    AuthenticationTokenLoader.instance().reset_cache()
+
+
+@contextlib.contextmanager
+def own_token_auth(folder: Path | None = None) -> Iterator[dict[str, str]]:
+    """Token authentication with a fresh token of its own for a Ray cluster started from this
+    process (by ``ray.init()`` or by ``ray start`` with this process's environment): the token
+    goes to a file in ``folder`` (a new temporary folder by default), the environment points
+    Ray at it; on exit the environment and Ray's cached settings are as before and the token is
+    gone. Nothing is read from or written to ``~/.ray``. Yields the variables set, for
+    processes of the same cluster started with another environment."""
+    own_folder = folder is None
+    folder = Path(tempfile.mkdtemp(prefix="harness-ray-auth-")) if folder is None else folder
+    token = folder / "auth_token"
+    token.write_text(secrets.token_hex(32), encoding="ascii")
+    token.chmod(0o600)
+    saved = {name: os.environ.get(name) for name in AUTH_VARIABLES}
+    variables = {"RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    os.environ.pop("RAY_AUTH_TOKEN", None)
+    os.environ.update(variables)
+    _reload_auth_settings()
+    try:
+        yield variables
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        _reload_auth_settings()
+        if own_folder:
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            token.unlink(missing_ok=True)
 
 
 def _pack(folder: Path) -> bytes:
@@ -148,67 +203,82 @@ async def run_suite_on_ray(scenarios: list[Scenario], *, out_dir: Path, shards: 
     """
     ray = _ray()
     started_here = not ray.is_initialized()
-    if started_here:
-        await asyncio.to_thread(functools.partial(
-            ray.init, address=address, include_dashboard=False, log_to_driver=False,
-            logging_level="WARNING", configure_logging=False))
-    try:
-        if shards is None:
-            shards = max(1, int(ray.cluster_resources().get("CPU", 1)))
-        specs = shard_specs(scenarios, shards, out_dir=Path(out_dir).resolve(),
-                            concurrency=concurrency, **kwargs)
-        run = ShardedRun(specs, on_progress=on_progress, on_trial_done=on_trial_done)
-        inbox_cls, shard_cls = _actors()
-        inbox = inbox_cls.remote()
-        workers = {s.index: shard_cls.remote() for s in specs}
-        calls = {workers[s.index].run.remote(s, inbox, ship_recordings): s.index for s in specs}
-        where: dict[int, dict[str, Any]] = {}
-        running = {s.index for s in specs}
-
-        def deliver(batch: list[tuple[int, Message]]) -> None:
-            for shard, message in batch:
-                kind, body = message
-                if kind == "worker":
-                    where[shard] = body
-                    if on_worker is not None:
-                        on_worker(shard, body)
-                elif kind == "files":
-                    _unpack(body[1], run.run_dir / body[0])
-                else:
-                    run.receive(shard, message)
-                    if kind == "done":
-                        running.discard(shard)
-
-        returned_at: float | None = None
-        try:
-            while running:
-                deliver(await asyncio.to_thread(ray.get, inbox.drain.remote()))
-                ready, _ = await asyncio.to_thread(
-                    ray.wait, list(calls), num_returns=len(calls), timeout=POLL_S)
-                for ref in ready:
-                    index = calls.pop(ref)
-                    try:
-                        await asyncio.to_thread(ray.get, ref)
-                    except Exception as exc:  # noqa: BLE001 - any failure loses the shard
-                        # what the shard sent before it died is in the inbox: deliver it first
-                        deliver(await asyncio.to_thread(ray.get, inbox.drain.remote()))
-                        running.discard(index)
-                        run.lose(index, _lost_reason(index, where.get(index), exc))
-                if not calls and running:
-                    # every call returned: its last messages may still be on their way
-                    returned_at = returned_at or time.monotonic()
-                    if time.monotonic() - returned_at > LAST_MESSAGES_S:
-                        for index in sorted(running):
-                            run.lose(index, f"shard {index} ended without reporting its trials")
-                        running.clear()
-        except BaseException:
-            run.stop()
-            raise
-        finally:
-            for actor in [*workers.values(), inbox]:
-                with contextlib.suppress(Exception):
-                    ray.kill(actor)
-        return run.finish()
-    finally:
+    with contextlib.ExitStack() as stack:
         if started_here:
-            ray.shutdown()
+            # A cluster of its own, unless the user chose how Ray authenticates.
+            if address in (None, "local") and not os.environ.get("RAY_ADDRESS") \
+                    and "RAY_AUTH_MODE" not in os.environ:
+                stack.enter_context(own_token_auth())
+            await asyncio.to_thread(functools.partial(
+                ray.init, address=address, include_dashboard=False, log_to_driver=False,
+                logging_level="WARNING", configure_logging=False))
+            stack.callback(ray.shutdown)
+        return await _run_on_ray(ray, scenarios, out_dir=out_dir, shards=shards,
+                                 concurrency=concurrency, ship_recordings=ship_recordings,
+                                 on_progress=on_progress, on_trial_done=on_trial_done,
+                                 on_worker=on_worker, **kwargs)
+
+
+async def _run_on_ray(ray: Any, scenarios: list[Scenario], *, out_dir: Path, shards: int | None,
+                      concurrency: int, ship_recordings: bool,
+                      on_progress: Callable[[ProgressEvent], None] | None,
+                      on_trial_done: Callable[[TrialResult], None] | None,
+                      on_worker: Callable[[int, dict[str, Any]], None] | None,
+                      **kwargs: Any) -> RunResult:
+    """The run itself, on the cluster ``ray`` is connected to."""
+    if shards is None:
+        shards = max(1, int(ray.cluster_resources().get("CPU", 1)))
+    specs = shard_specs(scenarios, shards, out_dir=Path(out_dir).resolve(),
+                        concurrency=concurrency, **kwargs)
+    run = ShardedRun(specs, on_progress=on_progress, on_trial_done=on_trial_done)
+    inbox_cls, shard_cls = _actors()
+    inbox = inbox_cls.remote()
+    workers = {s.index: shard_cls.remote() for s in specs}
+    calls = {workers[s.index].run.remote(s, inbox, ship_recordings): s.index for s in specs}
+    where: dict[int, dict[str, Any]] = {}
+    running = {s.index for s in specs}
+
+    def deliver(batch: list[tuple[int, Message]]) -> None:
+        for shard, message in batch:
+            kind, body = message
+            if kind == "worker":
+                where[shard] = body
+                if on_worker is not None:
+                    on_worker(shard, body)
+            elif kind == "files":
+                _unpack(body[1], run.run_dir / body[0])
+            else:
+                run.receive(shard, message)
+                if kind == "done":
+                    running.discard(shard)
+
+    returned_at: float | None = None
+    try:
+        while running:
+            deliver(await asyncio.to_thread(ray.get, inbox.drain.remote()))
+            ready, _ = await asyncio.to_thread(
+                ray.wait, list(calls), num_returns=len(calls), timeout=POLL_S)
+            for ref in ready:
+                index = calls.pop(ref)
+                try:
+                    await asyncio.to_thread(ray.get, ref)
+                except Exception as exc:  # noqa: BLE001 - any failure loses the shard
+                    # what the shard sent before it died is in the inbox: deliver it first
+                    deliver(await asyncio.to_thread(ray.get, inbox.drain.remote()))
+                    running.discard(index)
+                    run.lose(index, _lost_reason(index, where.get(index), exc))
+            if not calls and running:
+                # every call returned: its last messages may still be on their way
+                returned_at = returned_at or time.monotonic()
+                if time.monotonic() - returned_at > LAST_MESSAGES_S:
+                    for index in sorted(running):
+                        run.lose(index, f"shard {index} ended without reporting its trials")
+                    running.clear()
+    except BaseException:
+        run.stop()
+        raise
+    finally:
+        for actor in [*workers.values(), inbox]:
+            with contextlib.suppress(Exception):
+                ray.kill(actor)
+    return run.finish()
