@@ -51,6 +51,7 @@ from harness.stats._paired import (
     mcnemar_exact,
     min_detectable_difference,
     paired_rate_interval,
+    planning_sd,
     scenario_t_interval,
     trials_needed,
 )
@@ -91,6 +92,7 @@ __all__ = [
     "min_n_for_percentile",
     "paired_permutation_test",
     "paired_rate_interval",
+    "planning_sd",
     "pass_at_k",
     "pass_hat_k",
     "percentile",

@@ -51,6 +51,7 @@ PRIMARY_METRICS = ("passed", "voice_to_voice_ms")
 ACROSS_MIN_SCENARIOS = 8
 """Scenarios from which the "across scenarios" figure is shown: below, its interval covers less
 than 93 % for a nominal 95 % when scenarios differ (``bench/stats_calibration.py``)."""
+SPREAD_CONFIDENCE = 0.8
 POWER_REPLICATES = 400
 POWER_SEED = 7
 
@@ -98,10 +99,17 @@ def scenario_t_interval(groups: Sequence[Sequence[float]], level: float = DEFAUL
     differences (scenario effects removed). Returns the interval, that spread (the noise a
     detectable difference must beat) and the method's name. With one trial per scenario there
     is no within-scenario spread, and the spread across scenarios stands in for it."""
+    interval, sd, _df, method = _scenario_t(groups, level)
+    return interval, sd, method
+
+
+def _scenario_t(groups: Sequence[Sequence[float]], level: float = DEFAULT_LEVEL
+                ) -> tuple[Interval | None, float | None, int, str]:
+    """The interval, the spread, its degrees of freedom and the method's name."""
     arrays = [np.asarray(g, dtype=float) for g in groups if len(g)]
     s = len(arrays)
     if s == 0:
-        return None, None, "none"
+        return None, None, 0, "none"
     estimate = float(np.mean([g.mean() for g in arrays]))
     df = sum(g.size - 1 for g in arrays)
     if df > 0:
@@ -116,9 +124,9 @@ def scenario_t_interval(groups: Sequence[Sequence[float]], level: float = DEFAUL
         df = s - 1
         method = "t across scenarios (one trial each)"
     else:
-        return None, None, "none"
+        return None, None, 0, "none"
     half = float(sps.t.ppf(0.5 + level / 2, df)) * se
-    return Interval(estimate - half, estimate + half, level), sd, method
+    return Interval(estimate - half, estimate + half, level), sd, df, method
 
 
 def paired_rate_interval(a: Sequence[bool], b: Sequence[bool],
@@ -272,6 +280,8 @@ class Comparison:
     test: str
     noise_sd: float | None = None
     """Spread of the pair differences within scenarios (continuous metrics)."""
+    noise_df: int = 0
+    """Degrees of freedom behind ``noise_sd``."""
     base_rate: float | None = None
     """Pass rate both variants show together (pass/fail metrics)."""
     across_difference: float | None = None
@@ -359,6 +369,7 @@ def _compare(metric: str, kind: Literal["binary", "continuous"], xs: list[np.nda
     equal_steps = bool(movable) and np.allclose(np.abs((weights * flat)[flat != 0]),
                                                 abs((weights * flat)[flat != 0][0]))
     noise_sd = base_rate = None
+    noise_df = 0
     if kind == "binary":
         xa = np.concatenate(xs).astype(bool) if xs else np.empty(0, bool)
         yb = np.concatenate(ys).astype(bool) if ys else np.empty(0, bool)
@@ -367,7 +378,7 @@ def _compare(metric: str, kind: Literal["binary", "continuous"], xs: list[np.nda
         base_rate = float((np.mean([x.mean() for x in xs]) + np.mean([y.mean() for y in ys])) / 2) \
             if s else None
     else:
-        interval, noise_sd, method = scenario_t_interval(diffs)
+        interval, noise_sd, noise_df, method = _scenario_t(diffs)
     return Comparison(
         metric=metric, kind=kind, n_scenarios=s, n_pairs=int(flat.size), trials=counts,
         n_movable=movable,
@@ -377,7 +388,8 @@ def _compare(metric: str, kind: Literal["binary", "continuous"], xs: list[np.nda
         interval=interval, interval_method=method, p_value=p_value,
         min_attainable_p=min_attainable_p(movable, alternative),
         wins=wins, ties=ties, losses=losses, higher_is_better=higher_is_better,
-        test=_test_name(kind, movable, equal_steps), noise_sd=noise_sd, base_rate=base_rate,
+        test=_test_name(kind, movable, equal_steps), noise_sd=noise_sd, noise_df=noise_df,
+        base_rate=base_rate,
         across_difference=float(scenario_diffs.mean()) if s >= ACROSS_MIN_SCENARIOS else None,
         across_interval=_across(scenario_diffs), alternative=alternative)
 
@@ -400,6 +412,17 @@ def compare_continuous(a: Mapping[str, Sequence[float]], b: Mapping[str, Sequenc
                     alternative=alternative)
 
 
+def planning_sd(c: Comparison) -> float:
+    """The spread a detectable difference is planned with: the measured one raised to its upper
+    :data:`SPREAD_CONFIDENCE` confidence bound, so that a spread that came out small by chance
+    (a few degrees of freedom: 3 at 3 scenarios × 2 trials) does not promise a power the test
+    does not have."""
+    if not c.noise_sd or c.noise_df <= 0:
+        return c.noise_sd or 0.0
+    return c.noise_sd * math.sqrt(c.noise_df / float(sps.chi2.ppf(1 - SPREAD_CONFIDENCE,
+                                                                   c.noise_df)))
+
+
 def min_detectable_difference(c: Comparison, level: float) -> float | None:
     """The smallest difference the comparison's own test, at ``level``, finds in 80 % of
     simulated comparisons of the same scenarios and trials (None: none it can find)."""
@@ -407,7 +430,7 @@ def min_detectable_difference(c: Comparison, level: float) -> float | None:
         return None
     if c.kind == "binary":
         return _binary_mdd(c.n_pairs, c.base_rate if c.base_rate is not None else 1.0, level)
-    return _continuous_mdd(c.trials, c.noise_sd or 0.0, level)
+    return _continuous_mdd(c.trials, planning_sd(c), level)
 
 
 def trials_needed(c: Comparison, difference: float, *, level: float | None = None,
@@ -426,9 +449,10 @@ def trials_needed(c: Comparison, difference: float, *, level: float | None = Non
             if _BinaryPower(sum(counts), base, level).power(size) >= POWER:
                 return k
         else:
+            sd = planning_sd(c)
             if c.noise_sd is None or min_attainable_p(sum(counts)) > level:
                 continue
-            if c.noise_sd <= 0 or _ContinuousPower(counts, c.noise_sd, level).power(size) >= POWER:
+            if sd <= 0 or _ContinuousPower(counts, sd, level).power(size) >= POWER:
                 return k
     return None
 

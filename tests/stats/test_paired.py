@@ -24,6 +24,7 @@ from harness.stats import (
     min_detectable_difference,
     paired_permutation_test,
     paired_rate_interval,
+    planning_sd,
     scenario_t_interval,
     sign_flip_test,
     trials_needed,
@@ -244,9 +245,12 @@ def test_stated_detectable_difference_is_found_with_80_percent_power_by_the_real
     [c] = decide([compare_continuous(a, b, metric="voice_to_voice_ms")])
     mdd = c.min_detectable
     assert mdd is not None and c.noise_sd is not None
+    # planned with the spread's upper 80 % confidence bound (9 degrees of freedom here)
+    sd = planning_sd(c)
+    assert sd == pytest.approx(c.noise_sd * math.sqrt(c.noise_df / sps.chi2.ppf(0.2, c.noise_df)))
     hits, runs = 0, 400
     for _ in range(runs):
-        d = mdd + c.noise_sd * rng.standard_normal(10)
+        d = mdd + sd * rng.standard_normal(10)
         hits += sign_flip_test(d) <= 0.05
     assert 0.74 <= hits / runs <= 0.87
 
