@@ -31,6 +31,7 @@ from harness.realtime.client import RealtimeConnection
 from harness.realtime.targets import Target, local_target, parse_spec, resolve_target
 from harness.recording import ORDER_FILE, RecordingMeta, TrialEnded
 from harness.runner.capture import RecordingWriter, in_track_writer
+from harness.runner.interleave import interleaved_order
 from harness.runner.results import (
     ProgressEvent,
     RunResult,
@@ -322,25 +323,6 @@ def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int
             config = _variant_config(vconfig, scenario, vname)
             plan.extend((scenario, vname, config, k) for k in range(trials))
     return plan
-
-
-def interleaved_order(scenarios: list[Scenario], variants: list[str], trials: int
-                      ) -> tuple[list[int], list[dict[str, Any]]]:
-    """Start positions in the plan (per scenario, each variant's trials in a block), one
-    (scenario, trial) block after another, the variants rotated from block to block so each
-    starts first, second, … equally often: a variant never gains from always starting first
-    on a warm machine or last on a busy one. Returns the positions and the blocks' orders."""
-    count = len(variants)
-    order: list[int] = []
-    blocks: list[dict[str, Any]] = []
-    for si, scenario in enumerate(scenarios):
-        for k in range(trials):
-            block = si * trials + k
-            rotated = [(block + j) % count for j in range(count)]
-            order.extend(si * count * trials + vi * trials + k for vi in rotated)
-            blocks.append({"scenario": scenario.name, "trial": k,
-                           "order": [variants[vi] for vi in rotated]})
-    return order, blocks
 
 
 def planned_result(planned: PlannedTrial, out_dir: Path) -> TrialResult:

@@ -40,20 +40,24 @@ from harness.stats._permutation import (
     min_attainable_p,
     sign_flip_test,
 )
+from harness.stats._power import (
+    POWER,
+    BinaryPower,
+    ContinuousPower,
+    binary_mdd,
+    continuous_mdd,
+)
 
 Verdict = Literal["better", "worse", "no detectable difference", "cannot be detected"]
 Family = Literal["primary", "secondary", "excluded"]
 
 ALPHA = 0.05
-POWER = 0.8
 PRIMARY_METRICS = ("passed", "voice_to_voice_ms")
 """The metrics a comparison decides on by default: trial pass rate and voice-to-voice latency."""
 ACROSS_MIN_SCENARIOS = 8
 """Scenarios from which the "across scenarios" figure is shown: below, its interval covers less
 than 93 % for a nominal 95 % when scenarios differ (``bench/stats_calibration.py``)."""
 SPREAD_CONFIDENCE = 0.8
-POWER_REPLICATES = 400
-POWER_SEED = 7
 
 
 def mcnemar_exact(a_only: int, b_only: int, alternative: Alternative = "two-sided") -> float:
@@ -149,103 +153,6 @@ def paired_rate_interval(a: Sequence[bool], b: Sequence[bool],
     se = math.sqrt(max(0.0, (p12 + p21 - centre**2) / (n + 2)))
     z = float(sps.norm.ppf(0.5 + level / 2))
     return Interval(max(-1.0, centre - z * se), min(1.0, centre + z * se), level)
-
-
-# ---------------------------------------------------------------------- power
-
-
-class _ContinuousPower:
-    """Power of the sign-flip test of a weighted mean difference, by simulation: pair
-    differences Δ + σ·ε with the comparison's scenarios and trials, the same ε and the same
-    relabellings for every Δ (so power grows smoothly with Δ)."""
-
-    def __init__(self, counts: Sequence[int], sd: float, level: float, *,
-                 replicates: int = POWER_REPLICATES, seed: int = POWER_SEED) -> None:
-        rng = np.random.default_rng(seed)
-        s = len(counts)
-        self.weights = np.concatenate([np.full(k, 1.0 / (s * k)) for k in counts])
-        n = self.weights.size
-        self.level = level
-        self.n = n
-        if n <= 12:
-            bits = (np.arange(2**n)[:, None] >> np.arange(n)) & 1
-            flips = (1 - 2 * bits).astype(float)
-            self.monte_carlo = 0
-        else:
-            flips = rng.integers(0, 2, size=(2000, n)) * 2.0 - 1.0
-            self.monte_carlo = 1
-        noise = rng.standard_normal((replicates, n)) * sd
-        self.flip_weight = flips @ self.weights              # Σ w·s per relabelling
-        self.flip_noise = (noise * self.weights) @ flips.T   # Σ w·s·ε per replicate
-        self.noise_mean = noise @ self.weights                # Σ w·ε per replicate
-
-    def power(self, delta: float) -> float:
-        observed = delta + self.noise_mean
-        null = delta * self.flip_weight[None, :] + self.flip_noise
-        tol = 1e-9 * max(1.0, abs(delta))
-        hits = np.count_nonzero(np.abs(null) >= np.abs(observed)[:, None] - tol, axis=1)
-        p = (hits + self.monte_carlo) / (null.shape[1] + self.monte_carlo)
-        return float(np.mean(p <= self.level))
-
-
-class _BinaryPower:
-    """Power of the exact McNemar test on pass/fail pairs, by simulation: A passes with the
-    comparison's base rate, B with that rate lowered by Δ (the same uniforms for every Δ)."""
-
-    def __init__(self, n_pairs: int, base_rate: float, level: float, *,
-                 replicates: int = 2000, seed: int = POWER_SEED) -> None:
-        rng = np.random.default_rng(seed)
-        self.base = base_rate
-        self.level = level
-        self.u_a = rng.random((replicates, n_pairs))
-        self.u_b = rng.random((replicates, n_pairs))
-
-    def power(self, delta: float) -> float:
-        a = self.u_a < self.base
-        b = self.u_b < self.base - delta
-        a_only = np.count_nonzero(a & ~b, axis=1)
-        b_only = np.count_nonzero(b & ~a, axis=1)
-        n = a_only + b_only
-        p = np.minimum(1.0, 2 * sps.binom.cdf(np.minimum(a_only, b_only), n, 0.5))
-        p = np.where(n == 0, 1.0, p)
-        return float(np.mean(p <= self.level))
-
-
-def _smallest(power: Any, high: float, *, target: float = POWER) -> float | None:
-    """The smallest Δ in (0, high] with power ≥ target (bisection), None if none."""
-    if power.power(high) < target:
-        return None
-    low = 0.0
-    for _ in range(30):
-        mid = (low + high) / 2
-        if power.power(mid) >= target:
-            high = mid
-        else:
-            low = mid
-        if high - low <= 1e-3 * high:
-            break
-    return high
-
-
-def _continuous_mdd(counts: Sequence[int], sd: float, level: float) -> float | None:
-    n = sum(counts)
-    if not math.isfinite(sd) or min_attainable_p(n) > level:
-        return None
-    if sd <= 0:
-        return 0.0  # no noise at all: any change moves every pair the same way
-    power = _ContinuousPower(counts, sd, level)
-    high = 4 * sd / math.sqrt(n)
-    for _ in range(12):
-        if power.power(high) >= POWER:
-            return _smallest(power, high)
-        high *= 2
-    return None
-
-
-def _binary_mdd(n_pairs: int, base_rate: float, level: float) -> float | None:
-    if min_attainable_p(n_pairs) > level or base_rate <= 0:
-        return None
-    return _smallest(_BinaryPower(n_pairs, base_rate, level), base_rate)
 
 
 # ---------------------------------------------------------------------- comparisons
@@ -429,8 +336,8 @@ def min_detectable_difference(c: Comparison, level: float) -> float | None:
     if c.n_pairs == 0:
         return None
     if c.kind == "binary":
-        return _binary_mdd(c.n_pairs, c.base_rate if c.base_rate is not None else 1.0, level)
-    return _continuous_mdd(c.trials, planning_sd(c), level)
+        return binary_mdd(c.n_pairs, c.base_rate if c.base_rate is not None else 1.0, level)
+    return continuous_mdd(c.trials, planning_sd(c), level)
 
 
 def trials_needed(c: Comparison, difference: float, *, level: float | None = None,
@@ -446,13 +353,13 @@ def trials_needed(c: Comparison, difference: float, *, level: float | None = Non
             base = c.base_rate if c.base_rate is not None else 1.0
             if size > base or min_attainable_p(sum(counts)) > level:
                 continue
-            if _BinaryPower(sum(counts), base, level).power(size) >= POWER:
+            if BinaryPower(sum(counts), base, level).power(size) >= POWER:
                 return k
         else:
             sd = planning_sd(c)
             if c.noise_sd is None or min_attainable_p(sum(counts)) > level:
                 continue
-            if sd <= 0 or _ContinuousPower(counts, sd, level).power(size) >= POWER:
+            if sd <= 0 or ContinuousPower(counts, sd, level).power(size) >= POWER:
                 return k
     return None
 
