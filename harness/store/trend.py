@@ -198,6 +198,7 @@ def gate_rows(report: GateReport) -> list[dict[str, Any]]:
             "p": "—" if r.p_adjusted is None else f"{r.p_adjusted:.3g}",
             "verdict": ("REGRESSED" if held else
                         "regressed (not yet in a row)" if r.regressed else
+                        r.note if not r.can_fire and r.note else
                         "beyond threshold, not supported" if r.exceeded else
                         r.note or "within threshold"),
             "regressed": held})

@@ -63,7 +63,7 @@ def _files(names: list[str]) -> list[Path]:
 def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """The A/A run folder and the two live comparisons, recorded once for the whole session: the
     A/A run (48 calls, 4 at a time) beside the preamble comparison (24 calls, 2 at a time), then
-    the latency comparison alone (30 calls, 3 at a time)."""
+    the latency comparison alone (30 calls: two blocks of three variants at a time)."""
     root = tmp_path_factory.mktemp("compare-e2e")
     # preambles: 6 scenarios × 2 trials give 12 discordant pairs if every preamble is lost
     terse = ComparisonSpec(scenarios=_files(PREAMBLE_SCENARIOS), trials=2,
@@ -82,7 +82,7 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
                           run_dir=root / "a-a", session_timeout_s=TIMEOUT_S),
             run_comparison_async(terse, concurrency=2, run_dir=root / "terse",
                                  session_timeout_s=TIMEOUT_S))
-        slow_outcome = await run_comparison_async(slow, concurrency=3, run_dir=root / "slow",
+        slow_outcome = await run_comparison_async(slow, concurrency=6, run_dir=root / "slow",
                                                   session_timeout_s=TIMEOUT_S)
         return [a_a, terse_outcome, slow_outcome]
 

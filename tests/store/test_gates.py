@@ -192,3 +192,6 @@ def test_a_gate_that_cannot_fire_at_this_size_says_so(tmp_path: Path) -> None:
     assert rate.note.startswith("cannot fire at this size") and rate.p_adjusted is None
     assert not latency.can_fire and "4 of 4 pairs differ" in latency.note  # 1/16 > 0.05
     assert report.exit_code == 0
+    from harness.store.trend import gate_rows
+
+    assert [row["verdict"] for row in gate_rows(report)] == [rate.note, latency.note]
