@@ -182,13 +182,13 @@ def main() -> None:
     sizes = SIZES if not args.sizes else [tuple(int(x) for x in part.split("x"))
                                           for part in args.sizes.split(",")]
     started = time.perf_counter()
-    jobs = [(s, k, args.reps if s * k <= 120 else max(200, args.reps // 3), 1000 + 7 * s + k)
-            for s, k in sizes]
+    jobs = [(s, k, args.reps, 1000 + 7 * s + k) for s, k in sizes]
+    population_sizes = sorted({s for s, _ in sizes} | ({20, 80} if not args.sizes else set()))
     with ProcessPoolExecutor(args.workers) as pool:
         cells = list(pool.map(_cell, jobs))
-        population = list(pool.map(_population_coverage, sorted({s for s, _ in sizes}),
-                                    [args.population_reps] * len({s for s, _ in sizes}),
-                                    [5] * len({s for s, _ in sizes})))
+        population = list(pool.map(_population_coverage, population_sizes,
+                                    [args.population_reps] * len(population_sizes),
+                                    [5] * len(population_sizes)))
     grid = ", ".join(f"{c['S']}×{c['k']}" for c in cells)
     print(f"comparison calibration ({grid}); load average {os.getloadavg()[0]:.2f}")
     print("| S × k | reps | A/A: any metric declared | 95 % CI covers: latency | "

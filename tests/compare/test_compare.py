@@ -75,10 +75,11 @@ def test_statistics_match_hand_computed_values() -> None:
     assert latency.test == "label permutation, exact"
     assert latency.p_value == pytest.approx(2 / 2**12)
     assert (latency.wins, latency.ties, latency.losses) == (0, 0, 3)
-    # t interval with scenario effects: only s1's pairs spread (100, 300, 100, 300): 9 degrees
-    # of freedom, pooled sd √(40000 / 9), standard error sd · √(3 · 1/4) / 3
+    # t interval with scenario effects: only s1's pairs spread (100, 300, 100, 300): pooled sd
+    # √(40000 / 9), standard error sd · √(3 · 1/4) / 3; 9 degrees of freedom pooled, but all the
+    # spread is one scenario's 3 (Satterthwaite), so halfway: 6
     sd = math.sqrt(40000 / 9)
-    half = 2.262157162740992 * sd * math.sqrt(3 / 4) / 3
+    half = 2.446911851144969 * sd * math.sqrt(3 / 4) / 3
     assert latency.noise_sd == pytest.approx(sd)
     assert (latency.interval.low, latency.interval.high) == pytest.approx(
         (350 / 3 - half, 350 / 3 + half))

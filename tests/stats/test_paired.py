@@ -134,17 +134,24 @@ def test_holm_and_bh_agree_with_statsmodels(seed: int) -> None:
 
 
 def test_scenario_t_interval_is_the_fixed_effects_model() -> None:
-    # unbalanced: 3, 2 and 4 trials; the mean of the cell means and its t interval from OLS
+    # unbalanced: 3, 2 and 4 trials; the mean of the cell means and its standard error from OLS,
+    # with the degrees of freedom halfway between the pooled count and Satterthwaite's
     rng = np.random.default_rng(6)
-    groups = [rng.normal(m, 50, k) for m, k in ((100, 3), (250, 2), (180, 4))]
+    groups = [rng.normal(m, sd, k) for m, sd, k in ((100, 20, 3), (250, 80, 2), (180, 50, 4))]
     interval, sd, method = scenario_t_interval(groups)
     frame = pd.DataFrame({"d": np.concatenate(groups),
                           "s": np.repeat(["a", "b", "c"], [3, 2, 4])})
     fit = smf.ols("d ~ 0 + C(s)", frame).fit()
     contrast = fit.t_test(np.full((1, 3), 1 / 3))
-    low, high = contrast.conf_int(alpha=0.05)[0]
+    estimate, se = float(contrast.effect[0]), float(contrast.sd[0, 0])
+    squares = [float(np.sum((g - g.mean()) ** 2)) for g in groups]
+    satterthwaite = sum(squares) ** 2 / sum(q**2 / (len(g) - 1)
+                                            for q, g in zip(squares, groups, strict=True))
+    df = (fit.df_resid + satterthwaite) / 2
+    assert satterthwaite < fit.df_resid == 6
+    half = sps.t.ppf(0.975, df) * se
     assert method == "t with scenario effects"
-    assert (interval.low, interval.high) == pytest.approx((low, high))
+    assert (interval.low, interval.high) == pytest.approx((estimate - half, estimate + half))
     assert sd == pytest.approx(math.sqrt(fit.mse_resid))
 
 
