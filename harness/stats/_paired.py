@@ -101,9 +101,10 @@ def scenario_t_interval(groups: Sequence[Sequence[float]], level: float = DEFAUL
     """Interval of the mean over scenarios of the mean pair difference, conditioning on the
     scenarios: a t interval whose spread is the pooled within-scenario spread of the pair
     differences (scenario effects removed), its degrees of freedom halfway between the pooled
-    count and Satterthwaite's for scenarios that spread differently. Returns the interval, that spread (the noise a
-    detectable difference must beat) and the method's name. With one trial per scenario there
-    is no within-scenario spread, and the spread across scenarios stands in for it."""
+    count and Satterthwaite's for scenarios that spread differently. Returns the interval, that
+    spread (the noise a detectable difference must beat) and the method's name. With one trial
+    per scenario there is no within-scenario spread, and the spread across scenarios stands in
+    for it."""
     interval, sd, _df, method = _scenario_t(groups, level)
     return interval, sd, method
 

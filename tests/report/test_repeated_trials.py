@@ -95,7 +95,7 @@ def test_pass_at_k_and_pass_hat_k_per_expectation_kind() -> None:
     assert preamble["pass_hat_k"]["value"] == round(1 / 3, 4)
     # three scenarios: no interval over them, and the figure says why
     assert preamble["pass_at_k"]["n"] == 3 and preamble["pass_at_k"]["low"] is None
-    assert preamble["pass_at_k"]["note"] == "no interval below 20 scenarios (here 3)"
+    assert preamble["pass_at_k"]["note"] == "no interval below 40 scenarios (here 3)"
     # the kind's pass rate is the mean over the scenarios that graded it (2/3, 1, 0), not the
     # pooled 5 of 9
     assert preamble["pass_rate"]["value"] == round((2 / 3 + 1 + 0) / 3, 4)
