@@ -4,9 +4,9 @@ trials, the smallest nightly people run; the third with 600 ms of added latency 
 test over the six (scenario, trial) pairs reaches 1/64), the same third night without the fault
 exits 0.
 
-Real calls in real time: two nights at once, then both versions of the third night at once
-(each against its own copy of the history), three calls in flight per night, so that the
-nights compared ran under the same load.
+Real calls in real time, one night after another (three calls in flight), so that the nights
+compared ran under the same load: two nights at once doubled the agent's work on two cores and
+its p50 to 1.8 s, against which 600 ms was +13 %.
 """
 
 from __future__ import annotations
@@ -43,12 +43,11 @@ def test_nightly_gate_fails_on_added_latency_and_passes_without(tmp_path: Path) 
     store = tmp_path / "history.db"
 
     async def nights() -> list[tuple[int, str]]:
-        first = await asyncio.gather(_nightly(store, tmp_path / "night-1"),
-                                     _nightly(store, tmp_path / "night-2"))
+        first = [await _nightly(store, tmp_path / "night-1"),
+                 await _nightly(store, tmp_path / "night-2")]
         shutil.copyfile(store, tmp_path / "history-clean.db")
-        third = await asyncio.gather(
-            _nightly(store, tmp_path / "night-3", "--fault", "added_latency_ms=600"),
-            _nightly(tmp_path / "history-clean.db", tmp_path / "night-3-clean"))
+        third = [await _nightly(store, tmp_path / "night-3", "--fault", "added_latency_ms=600"),
+                 await _nightly(tmp_path / "history-clean.db", tmp_path / "night-3-clean")]
         return [*first, *third]
 
     results = asyncio.run(nights())
