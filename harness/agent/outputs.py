@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from harness.spoken import normalize_value
+from harness.agent.repairs import normalize_value
 
 
 class MissingFields(dict):  # type: ignore[type-arg]

@@ -35,7 +35,7 @@ from harness.agent.outputs import (
 )
 from harness.agent.policy_state import Awaiting, PolicyState, Task
 from harness.agent.profile import IntentSpec, Profile, load_profile
-from harness.spoken import find_readbacks, values_equal
+from harness.agent.repairs import find_readbacks, values_equal
 
 __all__ = [
     "Action",

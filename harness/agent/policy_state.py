@@ -18,7 +18,7 @@ from harness.agent.outputs import (
     same_value,
 )
 from harness.agent.profile import IntentSpec, Profile, SlotSpec
-from harness.spoken import find_readbacks
+from harness.agent.repairs import find_readbacks
 
 
 @dataclass

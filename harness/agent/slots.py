@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.agent.profile import SlotSpec
-from harness.spoken import find_readbacks, normalize_value, spoken_to_compact, to_spoken
+from harness.agent.repairs import find_readbacks, normalize_value, spoken_to_compact
+from harness.spoken import to_spoken
 
 
 @dataclass

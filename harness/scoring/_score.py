@@ -184,4 +184,10 @@ def expectation_reference_markdown() -> str:
             params.append(f"`{name}` ({default}){desc}")
         cell = "<br>".join(params).replace("|", "\\|") or "—"
         lines.append(f"| `{kind}` | {info.description} | {cell} |")
-    return "\n".join(lines) + "\n"
+    from harness.spoken import standard_forms_markdown  # noqa: PLC0415
+
+    lines += ["", "**Spoken values.** Read-backs, tool arguments and entities are compared in the "
+              "standard spoken forms a person accepts as the same value, and only those: a "
+              "recogniser's sound-alikes (\"to\" for two, \"made\" for \"is eight\") are words "
+              "to the grader, whatever agent said them.", "", standard_forms_markdown()]
+    return "\n".join(lines)

@@ -1,4 +1,5 @@
-"""Spoken-form normalisation of identifiers, numbers and emails (loader, agent and scorers).
+"""Spoken-form normalisation of identifiers, numbers and emails: the standard forms a person
+accepts as the same value (loader and scorers), and, given a ``Hearing``, a recogniser's.
 
 Speech recognisers write the same value in many ways: "8, 3, 5, 2, 1.", "Eight three five two
 one.", "eighty three five twenty one", "835-21", "A-B-1-2", "Alpha Bravo dash one two",
@@ -23,9 +24,11 @@ Rules worth knowing (all follow what recognisers write for spelled input):
 - Number words group as people say them: "eighty three" → "83", "one twenty three" → "123",
   "nine thousand nine hundred eleven" → "9911"; digits said one by one simply concatenate.
   "double five" → "55", "triple oh" → "000"; "oh"/"zero"/"nought" → "0".
-- Homophones become digits only between digits: "for" → 4, "to"/"too" → 2, "ate" → 8,
-  "won" → 1 ("eight three five to one" → "83521"; "I want to cancel" stays words); so does
-  "made", a small recogniser's "is eight" ("the number is made 3, 5, 2, 1" → "83521").
+- Only standard spoken forms are read: the strict reading (``STRICT``, the default, which the
+  scorers use) takes "made 3, 5, 2, 1" as the word "made" and three digits. A ``Hearing`` adds a
+  recogniser's homophones ("to" → 2, "for" → 4), read as digits only between digits or where a
+  run of digits said one by one starts ("eight three five to one" → "83521"; "I want to cancel"
+  stays words): the local agent passes its own (``harness.agent.repairs``).
 - A hyphen written between single characters or number words is a recogniser's way of joining
   spelled characters ("A-B-1-2" → "ab12", "eight-three-five" → "835"), and so are dots between
   single letters ("J.O.H.N." → "john"); between longer parts a hyphen is a real dash ("AB-1234" →
@@ -44,9 +47,17 @@ from typing import Any
 from harness.spoken._tokens import (
     _CHARISH,
     _DIGIT_WORDS,
+    _FILLERS,
+    _MULTIPLIERS,
+    _NATO,
     _REPEATS,
+    _SEPARATOR_WORDS,
     _SYMBOL_WORDS,
+    _TEENS,
+    _TENS,
     _UNITS,
+    STRICT,
+    Hearing,
     _lex,
     _number_groups,
     _resolve,
@@ -54,9 +65,12 @@ from harness.spoken._tokens import (
 )
 
 __all__ = [
+    "STRICT",
+    "Hearing",
     "find_readbacks",
     "normalize_value",
     "spoken_to_compact",
+    "standard_forms_markdown",
     "to_spoken",
     "values_equal",
 ]
@@ -99,7 +113,7 @@ def _compact_tokens(tokens: list[_Tok]) -> str:
     return "".join(out).strip("-._/+@")
 
 
-def spoken_to_compact(text: str) -> str:
+def spoken_to_compact(text: str, *, hearing: Hearing = STRICT) -> str:
     """The whole of ``text`` read as one value, in compact, case-folded form.
 
     >>> spoken_to_compact("eight, three, five, two, one.")
@@ -109,14 +123,14 @@ def spoken_to_compact(text: str) -> str:
     >>> spoken_to_compact("john dot doe at example dot com")
     'john.doe@example.com'
     """
-    tokens = _resolve(_lex(text), value_mode=True)
+    tokens = _resolve(_lex(text, hearing), value_mode=True, hearing=hearing)
     kept = [t for t in tokens if t.kind not in ("filler", "soft", "hard")]
     if kept and kept[-1].kind == "word" and kept[-1].text == "and":
         kept.pop()
     return _compact_tokens(kept)
 
 
-def normalize_value(v: Any) -> str:
+def normalize_value(v: Any, *, hearing: Hearing = STRICT) -> str:
     """Canonical comparison form of an entity or argument value (spoken or compact).
 
     >>> normalize_value("AB-1234"), normalize_value("A B dash one two"), normalize_value(83521)
@@ -128,12 +142,12 @@ def normalize_value(v: Any) -> str:
         return str(v).casefold()
     if isinstance(v, float) and v.is_integer():
         v = int(v)
-    return spoken_to_compact(str(v))
+    return spoken_to_compact(str(v), hearing=hearing)
 
 
-def values_equal(a: Any, b: Any) -> bool:
+def values_equal(a: Any, b: Any, *, hearing: Hearing = STRICT) -> bool:
     """Whether two values are the same entity once normalised ("8, 3, 5" == "835")."""
-    return normalize_value(a) == normalize_value(b)
+    return normalize_value(a, hearing=hearing) == normalize_value(b, hearing=hearing)
 
 
 def _value_len(compact: str) -> int:
@@ -200,7 +214,7 @@ def _email_spans(tokens: list[_Tok]) -> list[tuple[int, int]]:
     return spans
 
 
-def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:
+def find_readbacks(text: str, *, min_chars: int = 3, hearing: Hearing = STRICT) -> list[str]:
     """Entity-like values spoken in a sentence, in compact form and in order of appearance.
 
     A value is a run of digits, number words, spelled letters (incl. NATO words), compact IDs
@@ -211,7 +225,7 @@ def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:
     >>> find_readbacks("Just to confirm, that's eight, three, five, two, one, correct?")
     ['83521']
     """
-    tokens = _resolve(_lex(text), value_mode=False)
+    tokens = _resolve(_lex(text, hearing), value_mode=False, hearing=hearing)
     found: list[tuple[int, str]] = []
     used: set[int] = set()
     for start, end in _email_spans(tokens):
@@ -279,3 +293,30 @@ def to_spoken(value: Any, *, spell_local_part: bool = False, numerals: bool = Fa
                 parts[-1] = parts[-1].rstrip(",")
             parts.append(_SYMBOL_WORDS.get(piece, piece))
     return " ".join(parts).rstrip(",")
+
+
+def standard_forms_markdown() -> str:
+    """The spoken forms the strict reading accepts as parts of a value, as a Markdown table
+    (generated from the tables it reads with, so the documentation cannot drift from them)."""
+    def words(table: Any) -> str:
+        return ", ".join(f"{w}" for w in table)
+
+    nato = ", ".join(f"{w} ({c})" for w, c in _NATO.items())
+    separators = ", ".join(f"{w} ({c})" for w, c in _SEPARATOR_WORDS.items())
+    rows = [
+        ("digits", "0–9 written as digits, alone or in runs (`8 3 5`, `835 21`, `83521`)"),
+        ("number words", f"{words(_UNITS)}; {words(_TEENS)}; {words(_TENS)}; "
+                         f"{words(_MULTIPLIERS)} — said one by one they concatenate "
+                         "(eight three five → 835), grouped they compose (eighty three → 83, "
+                         "one twenty three → 123)"),
+        ("repeats", "double, triple before a digit (double five → 55, triple oh → 000)"),
+        ("letters", "single letters (`A B 1 2`, `A-B-1-2`, `J.O.H.N`) and the NATO alphabet: "
+                    + nato),
+        ("separators", separators + "; `at` (@) between the parts of an email"),
+        ("compact IDs", "written as one word with their own dashes (`AB-1234`, `ORD-3125B23`)"),
+        ("ignored", f"the fillers {words(sorted(_FILLERS))}, commas and ellipses between the "
+                    "parts"),
+    ]
+    lines = ["| form | accepted as part of a value |", "| --- | --- |"]
+    lines += [f"| {name} | {text} |" for name, text in rows]
+    return "\n".join(lines) + "\n"

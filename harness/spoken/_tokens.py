@@ -1,10 +1,12 @@
-"""Spoken text as tokens: words, number words, spelled characters and separators, with
-homophones and lone letters resolved by their neighbours; runs of number words as digits."""
+"""Spoken text as tokens: words, number words, spelled characters and separators, with lone
+letters (and a hearing's homophones) resolved by their neighbours; runs of number words as
+digits."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 _UNITS = {
     "zero": 0, "oh": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5,
@@ -19,10 +21,6 @@ _TENS = {
     "seventy": 70, "eighty": 80, "ninety": 90,
 }
 _MULTIPLIERS = {"hundred": 100, "thousand": 1000}
-_HOMOPHONES = {"to": "2", "too": "2", "for": "4", "fore": "4", "ate": "8", "won": "1",
-               # not a homophone but how small recognisers hear "is eight" before more digits
-               # ("the number is made 3, 5, 2, 1"); it resolves by the same neighbour rules
-               "made": "8"}
 _REPEATS = {"double": 2, "triple": 3}
 _NATO = {
     "alpha": "a", "alfa": "a", "bravo": "b", "charlie": "c", "delta": "d", "echo": "e",
@@ -43,6 +41,18 @@ _LEX = re.compile(r"(?P<w>[^\W_]+(?:['’][^\W\d_]+)?)|(?P<s>[-_@./+])|(?P<p>\S)
 _XRAY = re.compile(r"\bx[- ]ray\b", re.IGNORECASE)
 
 
+@dataclass(frozen=True)
+class Hearing:
+    """Words a recogniser writes for digits it heard (``{"to": "2", "for": "4"}``), read as
+    those digits where the neighbours say a value is being spelled. The strict reading, the
+    one scorers use, has none: it takes only the standard spoken forms of a value."""
+
+    homophones: Mapping[str, str] = field(default_factory=dict)
+
+
+STRICT = Hearing()
+
+
 @dataclass
 class _Tok:
     """One lexical item. ``kind`` is one of: digits, num, alnum, letter, weak (a/i), homo, rep,
@@ -54,7 +64,7 @@ class _Tok:
     sentence_start: bool = False
 
 
-def _classify_word(raw: str, sentence_start: bool) -> _Tok:
+def _classify_word(raw: str, sentence_start: bool, hearing: Hearing) -> _Tok:
     w = raw.casefold().replace("’", "'")
     upper = raw.isupper()
     if w.isdigit():
@@ -63,7 +73,7 @@ def _classify_word(raw: str, sentence_start: bool) -> _Tok:
         return _Tok("alnum", w)
     if w in _UNITS or w in _TEENS or w in _TENS or w in _MULTIPLIERS:
         return _Tok("num", w)
-    if w in _HOMOPHONES:
+    if w in hearing.homophones:
         return _Tok("homo", w)
     if w in _NATO:
         return _Tok("letter", _NATO[w])
@@ -87,7 +97,7 @@ def _is_joinable_part(part: str) -> bool:
     return len(p) == 1 or p in _UNITS or p in _TEENS or p in _TENS or p in _NATO
 
 
-def _lex(text: str) -> list[_Tok]:
+def _lex(text: str, hearing: Hearing = STRICT) -> list[_Tok]:
     """Tokens of ``text``; glued symbols ("john.doe", "AB-1234") become separators, loose ones
     punctuation; hyphen-joined spelled characters ("A-B-1-2") become separate tokens."""
     text = _XRAY.sub("xray", text)
@@ -140,7 +150,7 @@ def _lex(text: str) -> list[_Tok]:
                     tokens.append(_Tok("alnum", m.group().casefold()))
                     sentence_start = False
                 else:
-                    tokens.append(_classify_word(m.group(), sentence_start))
+                    tokens.append(_classify_word(m.group(), sentence_start, hearing))
                     sentence_start = False
         for m in trail:
             tokens.append(_punct(m.group()))
@@ -174,7 +184,7 @@ def _digitish(tok: _Tok | None) -> bool:
     return tok.kind == "alnum" and any(c.isdigit() for c in tok.text)
 
 
-def _spelled_digits_follow(tokens: list[_Tok], i: int) -> bool:
+def _spelled_digits_follow(tokens: list[_Tok], i: int, hearing: Hearing) -> bool:
     """Whether at least two digits said one by one ("7 1", "seven, one") follow token ``i``."""
     count = 0
     j = i + 1
@@ -184,7 +194,7 @@ def _spelled_digits_follow(tokens: list[_Tok], i: int) -> bool:
             j += 1
             continue
         single = (tok.kind == "digits" and len(tok.text) == 1) or (
-            tok.kind in ("num", "homo") and (tok.text in _UNITS or tok.text in _HOMOPHONES))
+            tok.kind in ("num", "homo") and (tok.text in _UNITS or tok.text in hearing.homophones))
         if not single:
             return False
         count += 1
@@ -192,7 +202,7 @@ def _spelled_digits_follow(tokens: list[_Tok], i: int) -> bool:
     return count >= 2
 
 
-def _resolve_homophones(tokens: list[_Tok], value_mode: bool) -> list[_Tok]:
+def _resolve_homophones(tokens: list[_Tok], value_mode: bool, hearing: Hearing) -> list[_Tok]:
     """Homophones that are digits, decided until nothing changes (in "28.0 for for six three"
     the second "for" starts a run first, then the first one sits between digits)."""
     tokens = list(tokens)
@@ -205,21 +215,21 @@ def _resolve_homophones(tokens: list[_Tok], value_mode: bool) -> list[_Tok]:
             prev, _ = _neighbour(tokens, i, -1)
             nxt, _ = _neighbour(tokens, i, +1)
             between = _digitish(prev) and (_digitish(nxt) or nxt is None or nxt.kind == "hard")
-            starts_run = not _digitish(prev) and _spelled_digits_follow(tokens, i)
+            starts_run = not _digitish(prev) and _spelled_digits_follow(tokens, i, hearing)
             if between or starts_run or (value_mode and (_digitish(prev) or _digitish(nxt))):
-                tokens[i] = _Tok("digits", _HOMOPHONES[tok.text])
+                tokens[i] = _Tok("digits", hearing.homophones[tok.text])
                 changed = True
     return tokens
 
 
-def _resolve(tokens: list[_Tok], value_mode: bool) -> list[_Tok]:
+def _resolve(tokens: list[_Tok], value_mode: bool, hearing: Hearing = STRICT) -> list[_Tok]:
     """Decide homophones ("to" → 2) and weak letters ("a"/"i") from their neighbours.
 
     A homophone is a digit between digits, at the end of a digit run, or where a run of digits
     said one by one starts with it ("for seven one nine" → 4719; "calling for my order" and
     "for 24 hours" keep their word).
     """
-    tokens = _resolve_homophones(tokens, value_mode)
+    tokens = _resolve_homophones(tokens, value_mode, hearing)
     out: list[_Tok] = []
     for i, tok in enumerate(tokens):
         prev, _ = _neighbour(tokens, i, -1)

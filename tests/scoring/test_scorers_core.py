@@ -170,6 +170,14 @@ def test_entity_read_back_and_argument_pass():
     assert any(e.label.startswith("read-back") for e in v.evidence)
 
 
+def test_entity_read_back_is_graded_with_the_standard_spoken_forms_only():
+    # a recogniser's "made" for "is eight" is the local agent's repair, not a read-back
+    v = one(_entity_call("made 3, 5, 2, 1"), {"entity_confirmed": {"entity": "order_id"}})
+    assert v.status == "fail", v.summary
+    assert one(_entity_call("8, 3, 5, 2, 1"),
+               {"entity_confirmed": {"entity": "order_id"}}).status == "pass"
+
+
 def test_entity_misread_digit_fails_with_what_was_heard():
     v = one(_entity_call("eight, three, five, two, seven"),
             {"entity_confirmed": {"entity": "order_id", "tool": "lookup_order"}})

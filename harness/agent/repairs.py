@@ -1,0 +1,42 @@
+"""What the local agent's small recogniser writes for a value, read as the caller meant it.
+
+A small recogniser writes some digits as the words they sound like — "to" for two, "for" for
+four, "ate" for eight, "won" for one — and, over a telephone line, "is eight" before more digits
+as "made" ("the number is made 3, 5, 2, 1"). These are repairs for what the agent hears, so
+they live with the agent: the scorers read every agent's words with the strict, standard forms
+of ``harness.spoken`` and never credit a "made" the agent did not mean as a digit.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness import spoken
+
+RECOGNISER = spoken.Hearing(homophones={
+    "to": "2", "too": "2", "for": "4", "fore": "4", "ate": "8", "won": "1",
+    # not a homophone but how small recognisers hear "is eight" before more digits; it resolves
+    # by the same neighbour rules
+    "made": "8",
+})
+"""The homophones the local agent's recogniser is known to write for digits."""
+
+
+def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:
+    """:func:`harness.spoken.find_readbacks` as the agent hears it."""
+    return spoken.find_readbacks(text, min_chars=min_chars, hearing=RECOGNISER)
+
+
+def spoken_to_compact(text: str) -> str:
+    """:func:`harness.spoken.spoken_to_compact` as the agent hears it."""
+    return spoken.spoken_to_compact(text, hearing=RECOGNISER)
+
+
+def normalize_value(value: Any) -> str:
+    """:func:`harness.spoken.normalize_value` as the agent hears it."""
+    return spoken.normalize_value(value, hearing=RECOGNISER)
+
+
+def values_equal(a: Any, b: Any) -> bool:
+    """:func:`harness.spoken.values_equal` as the agent hears it."""
+    return spoken.values_equal(a, b, hearing=RECOGNISER)

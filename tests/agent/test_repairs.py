@@ -1,0 +1,50 @@
+"""The local agent's recogniser repairs: homophones a small recogniser writes for digits are
+read as digits where the neighbours spell a value, and stay words elsewhere. They live with the
+agent; the scorers' strict reading never sees them (tests/test_spoken.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness import spoken
+from harness.agent.repairs import find_readbacks, spoken_to_compact, values_equal
+
+
+@pytest.mark.parametrize(("text", "compact"), [
+    ("eight three five to one", "83521"),
+    ("eight three five for one", "83541"),
+])
+def test_homophones_between_digits_are_digits(text: str, compact: str) -> None:
+    assert spoken_to_compact(text) == compact
+    assert spoken.spoken_to_compact(text) != compact  # not to the strict reading
+
+
+@pytest.mark.parametrize(("sentence", "values"), [
+    # homophones inside and at the start of a digit run become digits
+    ("For 7 1 9 0 2 6.", ["4719026"]),
+    ("My patient number is for seven one nine oh two six", ["4719026"]),
+    ("It's ate 3 5 2 1", ["83521"]),
+    ("The order number is made 3,5,2,1.", ["83521"]),
+    ("The order number is made three, five, two, one.", ["83521"]),
+    ("It's too 4 6", ["246"]),
+    ("Won 2 3 4", ["1234"]),
+    ("nine one two won three", ["91213"]),
+    ("eight three five to one", ["83521"]),
+    ("That is 8, 3, 5, 2, to.", ["83522"]),
+    ("Eight three five two for.", ["83524"]),
+    # ... and stay words elsewhere
+    ("I'm calling for my order.", []),
+    ("I need it for 24 hours", ["24"]),
+    ("I want to talk to a human", []),
+    ("I ate already, thanks", []),
+    ("I made an order last week", []),
+    ("I made 2 orders", ["2"]),
+    ("We won the game", []),
+])
+def test_the_agent_hears_a_recognisers_homophones(sentence: str, values: list[str]) -> None:
+    assert find_readbacks(sentence, min_chars=1) == values
+
+
+def test_made_before_digits_is_eight_to_the_agent_only() -> None:
+    assert values_equal("made 3 5 2 1", "83521")
+    assert not spoken.values_equal("made 3 5 2 1", "83521")
