@@ -96,6 +96,32 @@ def render(
     typer.echo(str(render_suite(paths, out_dir)))
 
 
+@app.command(short_help="Write seeded variants of scenarios: new IDs, voices, noise, pauses.")
+def vary(
+    paths: Paths,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Folder the variants go to.")],
+    count: Annotated[int, typer.Option("-n", "--count", help="Variants per scenario.")] = 10,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same files.")] = 1,
+    only: Annotated[list[str] | None, typer.Option(
+        help="Vary only these aspects: values, voices, noise, pauses (repeatable, or "
+             "comma-separated; default all).")] = None,
+) -> None:
+    """Write N variants of each scenario, seeded, as scenario files that validate.
+
+    A variant keeps the call's meaning: every spelled ID, letter code or email local part goes
+    through one substitution of digits and letters, the same in the caller's words, the cut-off
+    point, the entity labels, the tool mocks and the expectations; the caller gets another
+    English voice and speaking rate; noise beds another kind, SNR and seed; pauses move.
+
+    Exit codes: 0 written, 2 usage or invalid input.
+    """
+    from harness.scenario.vary import ASPECTS, write_variants
+
+    aspects = [a.strip() for given in (only or []) for a in given.split(",") if a.strip()]
+    written = write_variants(paths, output, n=count, seed=seed, aspects=aspects or ASPECTS)
+    typer.echo(f"wrote {len(written)} scenario(s) to {output}")
+
+
 @app.command(short_help="Run scenarios, score the calls, write the reports.")
 def run(
     paths: Annotated[list[Path] | None, typer.Argument(

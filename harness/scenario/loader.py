@@ -242,6 +242,14 @@ def load_agent_config(path: Path) -> AgentConfig:
 
 
 @_one_or_many
+def merged_scenario_data(path: Path) -> dict[str, Any]:
+    """A scenario file's data as written, merged with its defaults (``extends``), every file
+    path absolute: what a copy of the scenario elsewhere needs (``harness vary``)."""
+    import copy  # noqa: PLC0415
+
+    return copy.deepcopy(_load_source(path, _display(path)).data)
+
+
 def load_scenario(path: Path) -> Scenario:
     """Read, merge (``extends``) and validate one scenario file.
 

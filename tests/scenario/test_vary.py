@@ -1,0 +1,143 @@
+"""``harness vary``: seeded variants of scenarios that keep what each call means."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness import cli
+from harness.scenario import load_scenario
+from harness.scenario.loader import merged_scenario_data
+from harness.scenario.vary import variant, write_variants
+from harness.spoken import find_readbacks, normalize_value
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+CLINIC = ROOT / "examples" / "clinic" / "scenarios"
+
+
+def _main(*args: str) -> int:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(list(args))
+    return exit_.value.code or 0
+
+
+def test_twenty_valid_variants_that_differ_and_the_same_command_writes_the_same_files(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = SCENARIOS / "order-status.yaml"
+    for out in ("one", "two"):
+        assert _main("vary", str(source), "-n", "20", "--seed", "1", "-o",
+                     str(tmp_path / out)) == 0
+    assert "wrote 20 scenario(s)" in capsys.readouterr().out
+    one = sorted((tmp_path / "one").glob("*.yaml"))
+    two = sorted((tmp_path / "two").glob("*.yaml"))
+    assert len(one) == 20 and [p.name for p in one] == [p.name for p in two]
+    assert all(a.read_bytes() == b.read_bytes() for a, b in zip(one, two, strict=True))
+
+    scenarios = [load_scenario(p) for p in one]
+    ids = {s.turns[1].entity["order_id"] for s in scenarios}
+    voices = {s.caller.voice for s in scenarios}
+    rates = {s.caller.words_per_minute for s in scenarios}
+    beds = {(s.noise.kind, s.noise.seed, s.noise.snr_db) for s in scenarios}
+    assert len(ids) == 20 and "83521" not in ids
+    assert len(voices) >= 4 and len(rates) >= 10 and len(beds) == 20
+    # the value said is the value labelled, looked up and expected
+    for s in scenarios:
+        [value] = s.turns[1].entity.values()
+        assert find_readbacks(s.turns[1].say) == [value]
+        [tool_called] = [e for e in s.expect if e.kind == "tool_called"]
+        assert tool_called.params.arguments == {"order_id": value}
+        [answer, _default] = s.tools["lookup_order"]
+        assert answer.when == {"order_id": value}
+
+    other_seed = write_variants([source], tmp_path / "three", n=20, seed=2)
+    assert {load_scenario(p).turns[1].entity["order_id"] for p in other_seed} != ids
+
+
+def _variants(path: Path, n: int = 10, **kw: object) -> list[dict]:
+    data = merged_scenario_data(path)
+    return [variant(data, seed=7, index=i, **kw) for i in range(1, n + 1)]
+
+
+def test_a_cut_off_still_cuts_the_id_after_the_same_digits(tmp_path: Path) -> None:
+    for path in write_variants([SCENARIOS / "cut-off-order-id.yaml"], tmp_path, n=10, seed=3):
+        s = load_scenario(path)
+        cut, full = s.turns[1], s.turns[2]
+        assert cut.say.startswith(cut.cut_off.after_text)
+        [value] = full.entity.values()
+        [heard_cut] = find_readbacks(cut.cut_off.after_text)
+        assert heard_cut == value[:3] and value != "83521"
+        assert find_readbacks(cut.say) == [value]
+
+
+def test_a_correction_still_changes_the_same_digit() -> None:
+    for data in _variants(SCENARIOS / "digit-correction.yaml"):
+        first, corrected = data["turns"][0], data["turns"][1]
+        a, b = first["entity"]["order_id"], corrected["entity"]["order_id"]
+        assert [i for i in range(5) if a[i] != b[i]] == [3], (a, b)
+        assert find_readbacks(first["say"]) == [a] and find_readbacks(corrected["say"]) == [b]
+        answers = {str(m.get("when", {}).get("order_id")) for m in data["tools"]["lookup_order"]}
+        assert b in answers and "83571" not in answers
+
+
+def test_letters_dashes_emails_and_pauses_keep_their_shape() -> None:
+    for data in _variants(SCENARIOS / "spelled-id-with-dash.yaml"):
+        value = data["turns"][0]["entity"]["order_id"]
+        assert value[:2].isalpha() and value[:2].isupper() and value[2] == "-"
+        assert value[3:].isdigit() and value != "AB-1234"
+        assert find_readbacks(data["turns"][0]["say"]) == [normalize_value(value)]
+    for data in _variants(SCENARIOS / "update-email-spelled.yaml"):
+        [email] = [t["entity"]["email"] for t in data["turns"] if "email" in t.get("entity", {})]
+        local, _, domain = email.partition("@")
+        assert domain == "mail.com" and len(local) == 4 and local != "john"
+    pauses = {data["turns"][0]["say"][1]["pause_ms"]
+              for data in _variants(SCENARIOS / "mid-sentence-pause.yaml")}
+    assert len(pauses) >= 8 and all(1000 <= p <= 3000 for p in pauses), pauses
+
+
+def test_what_is_said_as_words_stays_and_only_the_asked_aspects_change() -> None:
+    for data in _variants(CLINIC / "book-confirmed.yaml"):
+        [call] = [e["tool_called"] for e in data["expect"] if "tool_called" in e]
+        assert call["arguments"]["date_of_birth"] == "1985-03-04"
+        assert "nineteen eighty five" in data["turns"][2]["say"]
+        assert call["arguments"]["patient_id"] != "5830184"
+    source = merged_scenario_data(SCENARIOS / "noisy-caller.yaml")
+    for data in _variants(SCENARIOS / "noisy-caller.yaml", aspects=["voices"]):
+        assert [t.get("say") for t in data["turns"]] == [t.get("say") for t in source["turns"]]
+        assert data["tools"] == source["tools"] and data["noise"] == source["noise"]
+        assert data["caller"] != source["caller"]
+        # a turn's own slower rate is scaled with the caller's
+        factor = data["caller"]["words_per_minute"] / source["caller"]["words_per_minute"]
+        assert data["turns"][0]["voice"]["words_per_minute"] == pytest.approx(130 * factor, abs=1)
+    for data in _variants(SCENARIOS / "noisy-caller.yaml", aspects=["noise"]):
+        assert data["noise"]["kind"] == source["noise"]["kind"] == "babble"
+        assert abs(data["noise"]["snr_db"] - source["noise"]["snr_db"]) <= 3.0
+        assert data["noise"]["snr_db"] >= 10.0
+
+
+def test_the_whole_example_suite_and_the_clinic_vary_into_valid_scenarios(tmp_path: Path) -> None:
+    written = write_variants([SCENARIOS, CLINIC], tmp_path, n=3, seed=11)
+    sources = [p for p in [*SCENARIOS.glob("[!_]*.yaml"), *CLINIC.glob("[!_]*.yaml")]]
+    assert len(written) == 3 * len(sources)
+    names = {load_scenario(p).name for p in written}
+    assert len(names) == len(written)
+
+
+def test_bad_options_exit_2_with_one_line(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    source = str(SCENARIOS / "order-status.yaml")
+    a_file = tmp_path / "file.txt"
+    a_file.write_text("x")
+    cases = [(["-n", "0", "-o", str(tmp_path / "a")], "at least 1"),
+             (["--only", "colour", "-o", str(tmp_path / "b")], "unknown aspect 'colour'"),
+             (["-o", str(a_file)], "expected a folder")]
+    for args, message in cases:
+        assert _main("vary", source, *args) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nturns: [{say: hi}]\nexpect: [{latency: {max_ms: -1}}]\n")
+    assert _main("vary", str(bad), "-o", str(tmp_path / "c")) == 2
+    assert "bad.yaml:3" in capsys.readouterr().err
+    assert not (tmp_path / "c").exists()
