@@ -155,6 +155,11 @@ def run(
         help="Ray workers write to their own disks and send each finished trial back through "
              "Ray's object store (with --executor ray, when the nodes share no file system).")
     ] = False,
+    vary: Annotated[int | None, typer.Option(
+        help="Run N seeded variants of each scenario instead of the scenario itself (new IDs, "
+             "voices, noise and pauses; see harness vary), written under the output folder.")
+    ] = None,
+    vary_seed: Annotated[int, typer.Option(help="Seed of --vary.")] = 1,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
@@ -163,6 +168,13 @@ def run(
     """
     from harness import api
     from harness.report.console import RunProgress
+
+    if vary is not None:
+        from harness.scenario.vary import write_variants
+
+        varied = output / f"varied-s{vary_seed}"
+        paths = write_variants(paths or [api.DEFAULT_SUITE], varied, n=vary, seed=vary_seed)
+        typer.echo(f"running {len(paths)} variant(s) written to {varied}")
 
     def run_with_progress() -> api.RunOutcome:
         with RunProgress() as progress:

@@ -141,3 +141,39 @@ def test_bad_options_exit_2_with_one_line(tmp_path: Path,
     assert _main("vary", str(bad), "-o", str(tmp_path / "c")) == 2
     assert "bad.yaml:3" in capsys.readouterr().err
     assert not (tmp_path / "c").exists()
+
+
+def test_run_vary_runs_the_variants_and_keeps_them(tmp_path: Path) -> None:
+    import asyncio  # noqa: PLC0415
+    import json  # noqa: PLC0415
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    sys.path.insert(0, str(ROOT / "tests" / "runner"))
+    from scripted import Behaviour, ScriptedServer  # noqa: PLC0415 - a test double's module
+
+    scenario = tmp_path / "tiny.yaml"
+    scenario.write_text(f"""name: tiny
+agent: {ROOT / "agents" / "support.yaml"}
+turns:
+  - say: "My number is four, two, nine."
+    entity: {{order_id: "429"}}
+expect:
+  - no_tool_call: {{name: cancel_order}}
+""")
+
+    async def run() -> subprocess.CompletedProcess[str]:
+        async with ScriptedServer(Behaviour(reply_ms=300)) as srv:
+            return await asyncio.to_thread(
+                subprocess.run, [sys.executable, "-c", "from harness.cli import main; main()",
+                                 "run", str(scenario), "--target", srv.url, "--vary", "2",
+                                 "--vary-seed", "5", "-o", str(tmp_path / "out")],
+                capture_output=True, text=True, timeout=300)
+
+    done = asyncio.run(run())
+    assert done.returncode == 0, done.stdout + done.stderr
+    varied = sorted((tmp_path / "out" / "varied-s5").glob("*.yaml"))
+    assert [p.name for p in varied] == ["tiny-s5-01.yaml", "tiny-s5-02.yaml"]
+    [run_json] = (tmp_path / "out").glob("run-*/run.json")
+    names = {t["scenario"] for t in json.loads(run_json.read_text())["trials"]}
+    assert names == {"tiny-s5-01", "tiny-s5-02"}
