@@ -103,17 +103,11 @@ def vary(
     count: Annotated[int, typer.Option("-n", "--count", help="Variants per scenario.")] = 10,
     seed: Annotated[int, typer.Option(help="Seed: the same seed writes the same files.")] = 1,
     only: Annotated[list[str] | None, typer.Option(
-        help="Vary only these aspects: values, voices, noise, pauses (repeatable, or "
-             "comma-separated; default all).")] = None,
+        help="Vary only these: values, voices, noise, pauses (repeatable or comma-separated).")
+    ] = None,
 ) -> None:
-    """Write N variants of each scenario, seeded, as scenario files that validate.
-
-    A variant keeps the call's meaning: every spelled ID, letter code or email local part goes
-    through one substitution of digits and letters, the same in the caller's words, the cut-off
-    point, the entity labels, the tool mocks and the expectations; the caller gets another
-    English voice and speaking rate; noise beds another kind, SNR and seed; pauses move.
-
-    Exit codes: 0 written, 2 usage or invalid input.
+    """Write N seeded variants of each scenario that mean the same call (one substitution of
+    every spelled ID everywhere; another voice, rate, noise bed and pauses). Exit codes: 0, 2.
     """
     from harness.scenario.vary import ASPECTS, write_variants
 
@@ -155,10 +149,8 @@ def run(
         help="Ray workers write to their own disks and send each finished trial back through "
              "Ray's object store (with --executor ray, when the nodes share no file system).")
     ] = False,
-    vary: Annotated[int | None, typer.Option(
-        help="Run N seeded variants of each scenario instead of the scenario itself (new IDs, "
-             "voices, noise and pauses; see harness vary), written under the output folder.")
-    ] = None,
+    vary: Annotated[int | None, typer.Option(help="Run N variants of each scenario instead "
+                                             "(harness vary; written under --output).")] = None,
     vary_seed: Annotated[int, typer.Option(help="Seed of --vary.")] = 1,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
@@ -172,9 +164,8 @@ def run(
     if vary is not None:
         from harness.scenario.vary import write_variants
 
-        varied = output / f"varied-s{vary_seed}"
-        paths = write_variants(paths or [api.DEFAULT_SUITE], varied, n=vary, seed=vary_seed)
-        typer.echo(f"running {len(paths)} variant(s) written to {varied}")
+        paths = write_variants(paths or [api.DEFAULT_SUITE], output / f"varied-s{vary_seed}",
+                               n=vary, seed=vary_seed)
 
     def run_with_progress() -> api.RunOutcome:
         with RunProgress() as progress:

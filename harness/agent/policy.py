@@ -35,7 +35,7 @@ from harness.agent.outputs import (
 )
 from harness.agent.policy_state import Awaiting, PolicyState, Task
 from harness.agent.profile import IntentSpec, Profile, load_profile
-from harness.agent.repairs import find_readbacks, values_equal
+from harness.agent.repairs import find_readbacks, repair_phrases, values_equal
 
 __all__ = [
     "Action",
@@ -182,7 +182,7 @@ class Policy(PolicyState):
 
     def _handle(self, text: str, *, final: bool) -> list[Action]:
         """Decide what to do with one (possibly joined) utterance."""
-        lowered = clean(text)
+        lowered = repair_phrases(clean(text))
         if not lowered:
             return self._not_addressed()
         esc = self.profile.escalation

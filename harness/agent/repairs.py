@@ -9,6 +9,7 @@ of ``harness.spoken`` and never credit a "made" the agent did not mean as a digi
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from harness import spoken
@@ -40,3 +41,15 @@ def normalize_value(value: Any) -> str:
 def values_equal(a: Any, b: Any) -> bool:
     """:func:`harness.spoken.values_equal` as the agent hears it."""
     return spoken.values_equal(a, b, hearing=RECOGNISER)
+
+
+_YES_THATS = re.compile(
+    r"^(\W*(?:yes|yeah|yep)\b[\s,.]*)not(?=[\s,.]+(?:right|s?it|correct)\b)", re.IGNORECASE)
+"""A small recogniser writes "Yes, that's right" as "Yes, not right" (and "that's it" as "not
+sit"), seen with British voices: after a leading yes, a bare "not" before right/it/correct is
+the "that's" it misheard, not a denial. "Yes, that's not right" and "No, not right" are kept."""
+
+
+def repair_phrases(lowered: str) -> str:
+    """The caller's words as the agent takes them: phrases its recogniser is known to mishear."""
+    return _YES_THATS.sub(r"\1that's", lowered)

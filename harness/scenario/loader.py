@@ -11,6 +11,7 @@ them, and the loader stores every file path as an absolute path on the models.
 
 from __future__ import annotations
 
+import copy
 import functools
 import os
 import re
@@ -241,15 +242,13 @@ def load_agent_config(path: Path) -> AgentConfig:
     return config
 
 
-@_one_or_many
 def merged_scenario_data(path: Path) -> dict[str, Any]:
     """A scenario file's data as written, merged with its defaults (``extends``), every file
     path absolute: what a copy of the scenario elsewhere needs (``harness vary``)."""
-    import copy  # noqa: PLC0415
-
     return copy.deepcopy(_load_source(path, _display(path)).data)
 
 
+@_one_or_many
 def load_scenario(path: Path) -> Scenario:
     """Read, merge (``extends``) and validate one scenario file.
 

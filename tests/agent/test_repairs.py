@@ -48,3 +48,19 @@ def test_the_agent_hears_a_recognisers_homophones(sentence: str, values: list[st
 def test_made_before_digits_is_eight_to_the_agent_only() -> None:
     assert values_equal("made 3 5 2 1", "83521")
     assert not spoken.values_equal("made 3 5 2 1", "83521")
+
+
+@pytest.mark.parametrize(("heard", "taken"), [
+    ("yes, not right.", "yes, that's right."),
+    ("yes, not sit.", "yes, that's sit."),
+    ("yes not it", "yes that's it"),
+    ("yeah, not correct", "yeah, that's correct"),
+    # a real denial stays one
+    ("yes, that's not right.", "yes, that's not right."),
+    ("no, not right.", "no, not right."),
+    ("it is not right", "it is not right"),
+])
+def test_a_yes_the_recogniser_heard_as_not_is_a_yes(heard: str, taken: str) -> None:
+    from harness.agent.repairs import repair_phrases  # noqa: PLC0415
+
+    assert repair_phrases(heard) == taken

@@ -1,0 +1,121 @@
+"""The local agent on calls nobody tuned for: generated variants of three domains.
+
+Each domain's scenarios (the example suite, the clinic, the utility line) are varied with
+``harness vary`` (new spelled values, voices, rates, noise beds and pauses; fixed seeds), and
+every variant is called once against the fault-free local agent. Per domain it prints the pass
+rate with a 95 % Wilson interval (each generated call counts once; the source scenarios are
+listed too, since variants of one scenario share its script), voice-to-voice p50 over answered
+turns, and every failing call with its failed expectations. ``--faults`` also runs each fault of
+the fault tables on one variant of each scenario the fault is about and prints whether exactly
+the fault's own expectation kinds failed.
+
+    .venv/bin/python bench/generated.py [--variants 6] [--seed 1] [--concurrency 4]
+        [--domains suite,clinic,utility] [--faults] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from harness import api
+from harness.scenario.vary import write_variants
+from harness.stats import wilson
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAINS = {
+    "suite": ROOT / "scenarios",
+    "clinic": ROOT / "examples" / "clinic" / "scenarios",
+    "utility": ROOT / "examples" / "utility" / "scenarios",
+}
+sys.path.insert(0, str(ROOT / "tests"))
+
+
+def _source(name: str, seed: int) -> str:
+    return name.rsplit(f"-s{seed}-", 1)[0]
+
+
+async def _domain(name: str, folder: Path, out: Path, *, variants: int, seed: int,
+                  concurrency: int) -> None:
+    files = write_variants([folder], out / "scenarios" / name, n=variants, seed=seed)
+    started = time.monotonic()
+    outcome = await api.run_async(files, concurrency=concurrency, out_dir=out / "runs" / name,
+                                  session_timeout_s=240.0)
+    minutes = (time.monotonic() - started) / 60
+    calls = [t for t in outcome.trials if t.outcome != "errored"]
+    passed = sum(t.outcome == "passed" for t in calls)
+    est = wilson(passed, len(calls))
+    v2v = [ms for t in calls for ms in t.voice_to_voice_ms]
+    by_source: dict[str, list[bool]] = defaultdict(list)
+    for t in calls:
+        by_source[_source(t.scenario, seed)].append(t.outcome == "passed")
+    p50 = f"{statistics.median(v2v):.0f} ms (n={len(v2v)})" if v2v else "-"
+    print(f"\n{name}: {passed}/{len(calls)} passed = {100 * est.value:.1f} % "
+          f"(95 % Wilson {100 * est.interval.low:.1f}-{100 * est.interval.high:.1f} %), "
+          f"{len(outcome.trials) - len(calls)} errored; voice-to-voice p50 {p50}; "
+          f"{len(by_source)} source scenarios; {minutes:.1f} min")
+    for source, results in sorted(by_source.items()):
+        if not all(results):
+            print(f"  {source}: {sum(results)}/{len(results)}")
+    for t in outcome.trials:
+        if t.outcome != "passed":
+            print(f"  - {t.scenario}: {t.outcome} {t.error or ''}".rstrip())
+            for v in t.failing:
+                print(f"      {v.kind}: {v.summary}")
+
+
+async def _faults(out: Path, *, seed: int, concurrency: int) -> None:
+    from test_e2e_clinic import MUTATIONS as CLINIC  # noqa: PLC0415 - the fault tables
+    from test_e2e_suite import MUTATIONS as SUITE  # noqa: PLC0415
+
+    print("\nfaults on generated calls (one variant of each scenario a fault is about):")
+    for domain, table in (("suite", SUITE), ("clinic", CLINIC)):
+        for fault, expected in table.items():
+            files = write_variants([DOMAINS[domain] / f"{s}.yaml" for s in expected],
+                                   out / "fault-scenarios" / domain / fault.split("=")[0],
+                                   n=1, seed=seed)
+            outcome = await api.run_async(files, faults=[fault], concurrency=concurrency,
+                                          out_dir=out / "fault-runs" / domain,
+                                          session_timeout_s=240.0)
+            failed = {_source(t.scenario, seed).removeprefix("clinic-"):
+                      {v.kind for v in t.verdicts if v.status in ("fail", "error")}
+                      for t in outcome.trials}
+            verdict = "exactly its kinds" if failed == expected else f"got {failed}"
+            print(f"  {domain:7} {fault:24} {verdict}")
+
+
+async def _main(args: argparse.Namespace, out: Path) -> None:
+    for name in args.domains.split(","):
+        await _domain(name, DOMAINS[name], out, variants=args.variants, seed=args.seed,
+                      concurrency=args.concurrency)
+    if args.faults:
+        await _faults(out, seed=args.seed, concurrency=args.concurrency)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", type=int, default=6, help="variants per scenario")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--domains", default=",".join(DOMAINS))
+    parser.add_argument("--faults", action="store_true")
+    parser.add_argument("--keep", type=Path, help="keep the scenarios and runs here")
+    args = parser.parse_args()
+    print(f"cores {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
+    if args.keep is not None:
+        asyncio.run(_main(args, args.keep))
+    else:
+        with tempfile.TemporaryDirectory() as tmp:
+            asyncio.run(_main(args, Path(tmp)))
+    print(f"load average after {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
