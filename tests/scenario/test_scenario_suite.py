@@ -174,3 +174,15 @@ def test_reference_documents_every_key_and_kind() -> None:
         assert f"| `{key}` |" in text
     assert "(≥ -10, ≤ 60)" in text  # SNR bounds come from the model
     json.dumps(json_schema("scenario"))
+
+
+@pytest.mark.parametrize("domain", ["clinic", "utility"])
+def test_each_example_domain_loads_with_its_own_profile(domain: str) -> None:
+    folder = REPO / "examples" / domain
+    suite = load_suite([folder / "scenarios"])
+    assert len(suite) >= 8 and all(s.name.startswith(f"{domain}-") for s in suite)
+    profiles = {s.agent_config.local_profile for s in suite}
+    assert profiles == {str(folder / f"{domain}.profile.yaml")}
+    config = load_agent_config(folder / "agent.yaml")
+    assert {t.name for t in config.tools if t.write} and {t.name for t in config.tools
+                                                          if t.escalation}
