@@ -237,11 +237,16 @@ def _walk_strings(data: Any, change: Callable[[str], str]) -> Any:
     return data
 
 
+def _strings(data: Any) -> list[str]:
+    if isinstance(data, str):
+        return [data]
+    if isinstance(data, dict):
+        data = list(data.values())
+    return [s for v in data for s in _strings(v)] if isinstance(data, list) else []
+
+
 def _compact(value: str) -> str:
-    try:
-        return normalize_value(value)
-    except Exception:  # noqa: BLE001 - a value the normaliser cannot read is not an ID
-        return value.casefold()
+    return normalize_value(value)
 
 
 class _Values:
@@ -274,10 +279,7 @@ class _Values:
 
     def others(self, data: dict[str, Any]) -> set[str]:
         """Values in the tool mocks that this substitution leaves as they are."""
-        kept: set[str] = set()
-        _walk_strings(data.get("tools") or {},
-                      lambda s: s if self.changes(s) else kept.add(_compact(s)) or s)
-        return kept
+        return {_compact(s) for s in _strings(data.get("tools") or {}) if not self.changes(s)}
 
 
 def _vary_values(data: dict[str, Any], rng: random.Random) -> None:
