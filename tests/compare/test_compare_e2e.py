@@ -1,6 +1,6 @@
 """Comparisons of real calls against the local agent: false positives and power.
 
-One session records a plain run with 4 trials per scenario (split 20 times at random into two
+One session records a plain run with 4 trials per scenario (split 60 times at random into two
 halves of 2 for A/A comparisons) and two live comparisons of the fault-free agent: one with a
 variant that has no preambles, and one of the sizes people run (5 example scenarios × 2 trials)
 with three variants, the agent itself, an identical copy, and one that waits 800 ms before every
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.stats import binom
 
 from harness import api
 from harness.compare import (
@@ -35,7 +36,7 @@ from harness.compare import (
 )
 from harness.compare._analysis import paired_values
 from harness.compare._sources import side_from_run
-from harness.stats import scenario_t_interval
+from harness.stats import ALPHA, scenario_t_interval
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +49,13 @@ LATENCY_SCENARIOS = ["order-status", "cancel-confirmed", "digit-correction", "cu
 A_A_SCENARIOS = ["order-status", "digit-correction", "barge-in", "cancel-declined",
                  "noisy-caller", "mid-sentence-pause"]
 A_A_TRIALS = 4
-A_A_SPLITS = 20
+A_A_SPLITS = 60
+A_A_FALSE_ALARM = 0.001
+"""How often the A/A check may fail a correct comparison. For one recorded run, every split is a
+random pairing and labelling of the same trials, and the permutation test rejects at most α of
+the labellings of any pairing, so the number of splits that declare anything is at most
+Binomial(splits, α): the check fails only beyond that distribution's 99.9th percentile (at most 9
+of 60; "at most 2 of 20" failed a correct comparison in 7.5 % of sessions)."""
 ADDED_MS = 800
 TIMEOUT_S = 240.0
 """Per trial: these tests are about statistics, and a busy machine slows the calls down."""
@@ -118,7 +125,9 @@ def test_a_a_comparisons_rarely_declare_a_difference(real_runs) -> None:
             declared.append((i, different))
     print(f"\nA/A: {len(declared)} of {A_A_SPLITS} random splits declared a difference: "
           f"{declared}")
-    assert len(declared) <= 2, declared
+    allowed = next(k for k in range(A_A_SPLITS)
+                   if binom.sf(k, A_A_SPLITS, ALPHA) < A_A_FALSE_ALARM)
+    assert len(declared) <= allowed, declared
 
 
 def _metric(pair, name: str):
