@@ -257,18 +257,9 @@ class _Values:
         self.texts = {i: _Text(_say_texts(t)) for i, t in enumerate(turns)
                       if isinstance(t, dict) and _say_texts(t)}
         self.spelled = {v for text in self.texts.values() for v in text.values()}
-        for t in turns:
-            if isinstance(t, dict) and isinstance(t.get("entity"), dict):
-                self.spelled |= {_compact(str(v)) for v in t["entity"].values()
-                                 if self._spelled_in_say(_compact(str(v)))}
         zero_as_oh = any(p.text.casefold() == "oh" and p.in_run for text in self.texts.values()
                          for part in text.parts for p in part)
         self.zero_word = "oh" if zero_as_oh else "zero"
-
-    def _spelled_in_say(self, compact: str) -> bool:
-        said = {v for text in self.texts.values() for v in text.values()}
-        local = compact.partition("@")[0]
-        return compact in said or ("@" in compact and local in said)
 
     def changes(self, value: str) -> bool:
         c = _compact(value)
