@@ -38,7 +38,6 @@ from harness.stats._estimates import (
 from harness.stats._paired import (
     ACROSS_MIN_SCENARIOS,
     ALPHA,
-    POWER,
     PRIMARY_METRICS,
     Comparison,
     Family,
@@ -61,6 +60,7 @@ from harness.stats._permutation import (
     paired_permutation_test,
     sign_flip_test,
 )
+from harness.stats._power import POWER
 
 __all__ = [
     "ACROSS_MIN_SCENARIOS",

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
 
 DEFAULT_LEVEL = 0.95
@@ -130,8 +131,9 @@ def percentile(values: Sequence[float], q: float, *, hide_small_n: bool = True) 
     return Estimate(float(np.percentile(data, q)), n)
 
 
-def _bootstrap_interval(data: tuple[np.ndarray, ...], statistic: Any, *, vectorized: bool,
-                        method: str = "percentile",
+def _bootstrap_interval(data: tuple[np.ndarray, ...], statistic: Callable[..., np.ndarray], *,
+                        vectorized: bool,
+                        method: Literal["percentile", "basic", "BCa"] = "percentile",
                         level: float, resamples: int, seed: int) -> Interval | None:
     sample = data[0]
     if sample.size < 2:
@@ -210,8 +212,8 @@ class _ClusterPercentile:
         pooled = np.concatenate(arrays)
         cluster_of = np.repeat(np.arange(len(arrays)), [a.size for a in arrays])
         order = np.argsort(pooled, kind="stable")
-        self.values = pooled[order]
-        self.cluster_of = cluster_of[order]
+        self.values: npt.NDArray[np.float64] = pooled[order]
+        self.cluster_of: npt.NDArray[np.intp] = cluster_of[order]
         self.k = len(arrays)
         self.q = q
 
@@ -228,6 +230,6 @@ class _ClusterPercentile:
         below = np.floor(position)
         frac = position - below
         above = np.minimum(below + 1, total - 1)
-        lo = self.values[(cumulative > below[:, None]).argmax(axis=1)]
-        hi = self.values[(cumulative > above[:, None]).argmax(axis=1)]
+        lo: npt.NDArray[np.float64] = self.values[(cumulative > below[:, None]).argmax(axis=1)]
+        hi: npt.NDArray[np.float64] = self.values[(cumulative > above[:, None]).argmax(axis=1)]
         return (lo + frac * (hi - lo)).reshape(shape)

@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
 
 from harness.stats._estimates import DEFAULT_LEVEL, Interval
@@ -117,7 +118,7 @@ def _scenario_t(groups: Sequence[Sequence[float]], level: float = DEFAULT_LEVEL
     if s == 0:
         return None, None, 0, "none"
     estimate = float(np.mean([g.mean() for g in arrays]))
-    df = sum(g.size - 1 for g in arrays)
+    df: float = sum(g.size - 1 for g in arrays)
     if df > 0:
         squares = [float(np.sum((g - g.mean()) ** 2)) for g in arrays]
         ss = sum(squares)
@@ -145,8 +146,9 @@ def _scenario_t(groups: Sequence[Sequence[float]], level: float = DEFAULT_LEVEL
     return Interval(estimate - half, estimate + half, level), sd, df, method
 
 
-def paired_rate_interval(a: Sequence[bool], b: Sequence[bool],
-                         weights: Sequence[float] | None = None,
+def paired_rate_interval(a: Sequence[bool] | npt.NDArray[np.bool_],
+                         b: Sequence[bool] | npt.NDArray[np.bool_],
+                         weights: Sequence[float] | npt.NDArray[np.float64] | None = None,
                          level: float = DEFAULT_LEVEL) -> Interval | None:
     """Bonett–Price interval of the difference of paired pass rates (B − A): the Wald interval
     of the discordant proportions after adding one to each (sound with no discordant pair).

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Literal, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 from scipy import stats as sps
 
 Alternative = Literal["two-sided", "greater", "less"]
@@ -60,7 +61,8 @@ def _p_from_null(null: np.ndarray, observed: float, alternative: Alternative,
     return int(np.count_nonzero(np.abs(null) >= abs(observed) - tol))
 
 
-def sign_flip_test(diffs: Sequence[float], weights: Sequence[float] | None = None,
+def sign_flip_test(diffs: Sequence[float] | npt.NDArray[np.float64],
+                   weights: Sequence[float] | npt.NDArray[np.float64] | None = None,
                    alternative: Alternative = "two-sided", *,
                    resamples: int = MONTE_CARLO_RESAMPLES,
                    seed: int = PERMUTATION_SEED) -> float:
@@ -84,7 +86,7 @@ def sign_flip_test(diffs: Sequence[float], weights: Sequence[float] | None = Non
         positive = int(np.count_nonzero(x > 0))
         return float(sps.binomtest(positive, n, 0.5, alternative=alternative).pvalue)
     if n <= EXACT_UP_TO:
-        null = _sign_patterns(n) @ x
+        null: np.ndarray = _sign_patterns(n) @ x
         return _p_from_null(null, observed, alternative, tol) / null.size
     rng = np.random.default_rng(seed)
     hits, done = 0, 0
