@@ -31,11 +31,15 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from harness.errors import InputError
+
+if TYPE_CHECKING:  # reading frames and meta does not load numpy; only track() does
+    import numpy as np
+    import numpy.typing as npt
 
 RECORDING_SCHEMA_VERSION = 2
 """2: caller turns are numbered from 1 in expectation parameters and verdict evidence (1 counted
@@ -325,7 +329,7 @@ class Recording:
         return [f for f in self.frames
                 if (type_ is None or f.type == type_) and (dir is None or f.dir == dir)]
 
-    def track(self, name: str) -> tuple[Any, int]:
+    def track(self, name: str) -> tuple[npt.NDArray[np.int16], int]:
         """(samples as int16 numpy array, sample rate) of a WAV track of this trial."""
         import soundfile as sf  # noqa: PLC0415
 

@@ -141,7 +141,8 @@ def normalize_event(event: dict[str, Any], dialect: Dialect) -> dict[str, Any]:
         return event
     type_ = event.get("type", "")
     out = dict(event)
-    out["type"] = BETA_TO_GA_EVENTS.get(type_, type_)
+    if isinstance(type_, str):  # a type that is not a string is left for the protocol to ignore
+        out["type"] = BETA_TO_GA_EVENTS.get(type_, type_)
     if "item" in out:
         out["item"] = _ga_item(out["item"])
     if "part" in out:

@@ -205,7 +205,7 @@ class Received:
 
     @property
     def type(self) -> str:
-        return self.event.get("type", "")
+        return _event_type(self.event)
 
 
 # --------------------------------------------------------------------------- state machine
@@ -309,8 +309,9 @@ class RealtimeProtocol:
         """Take one decoded event at session time ``t_ms`` (a recorded frame's ``event``, when a
         recording is replayed); update the state."""
         event = normalize_event(raw, self.dialect)
-        type_ = event.get("type", "")
-        raw_type = raw.get("type") if raw.get("type") != type_ else None
+        type_ = _event_type(event)
+        wire_type = _event_type(raw)
+        raw_type = wire_type if wire_type != type_ else None
         notices: list[Notice] = []
         handler = _HANDLERS.get(type_)
         if handler is not None:
@@ -320,7 +321,7 @@ class RealtimeProtocol:
     # handlers -----------------------------------------------------------
 
     def _on_session(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
-        self.session = event.get("session") or {}
+        self.session = _object(event.get("session"))
         if event["type"] == "session.updated":
             self.session_ready = True
             notices.append(SessionReady(self.session))
@@ -335,7 +336,7 @@ class RealtimeProtocol:
 
     def _on_response_created(self, event: dict[str, Any], t_ms: float,
                              notices: list[Notice]) -> None:
-        rid = (event.get("response") or {}).get("id")
+        rid = _object(event.get("response")).get("id")
         fresh = (rid or UNKNOWN_RESPONSE) not in self.responses
         state = self._response(rid, t_ms)
         if fresh:
@@ -387,7 +388,7 @@ class RealtimeProtocol:
 
     def _on_item_added(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
         state = self._ensure_created(event.get("response_id"), t_ms, notices)
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = _object(event.get("item"))
         notices.append(OutputItemAdded(state.id, item.get("id"), item.get("type", "message"),
                                        event.get("output_index")))
 
@@ -401,13 +402,13 @@ class RealtimeProtocol:
     def _on_item_done(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
         rid = event.get("response_id")
         state = self._ensure_created(rid, t_ms, notices)
-        item = event.get("item") if isinstance(event.get("item"), dict) else {}
+        item = _object(event.get("item"))
         notices.append(OutputItemDone(state.id, item.get("id"), item.get("type", "message"),
                                       event.get("output_index"), item.get("status")))
         self._call_from_item(item, rid, t_ms, notices)
 
     def _on_response_done(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
-        response = event.get("response") or {}
+        response = _object(event.get("response"))
         state = self._ensure_created(response.get("id"), t_ms, notices)
         output = [item for item in response.get("output") or [] if isinstance(item, dict)]
         for item in output:
@@ -437,11 +438,22 @@ class RealtimeProtocol:
         notices.append(InputTranscriptDone(event.get("item_id"), event.get("transcript") or ""))
 
     def _on_error(self, event: dict[str, Any], t_ms: float, notices: list[Notice]) -> None:
-        error = event.get("error") or {}
+        error = _object(event.get("error"))
         err = ServerError(error.get("type"), error.get("code"),
                           str(error.get("message") or "error event without a message"))
         self.errors.append(err)
         notices.append(err)
+
+
+def _event_type(event: dict[str, Any]) -> str:
+    """An event's ``type``; "" when it has none or one that is not a string."""
+    type_ = event.get("type")
+    return type_ if isinstance(type_, str) else ""
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON value that should be an object, or an empty one when it is not."""
+    return value if isinstance(value, dict) else {}
 
 
 def _spoken_transcript(item: dict[str, Any]) -> str | None:

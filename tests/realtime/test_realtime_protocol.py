@@ -107,6 +107,25 @@ def test_error_events_and_garbage_frames_become_server_errors():
     assert len(p.errors) == 2
 
 
+def test_events_of_the_wrong_shape_are_ignored_not_fatal():
+    # A type that is not a string (unhashable, or one the recording's Frame would refuse) and an
+    # object field that is not an object neither stop the session nor reach the recording.
+    for dialect in ("ga", "beta"):
+        p = RealtimeProtocol(dialect)
+        recs = _feed(p, {"type": ["response.done"]}, {"type": 5},
+                     {"type": "response.created", "response": "r1"},
+                     {"type": "response.done", "response": ["r1"]},
+                     {"type": "error", "error": "boom"},
+                     {"type": "session.updated", "session": "yes"})
+        assert [r.type for r in recs[:2]] == ["", ""]
+        assert [r.raw_type for r in recs[:2]] == [None, None]
+        assert not recs[0].notices and not recs[1].notices
+        assert list(p.responses) == [UNKNOWN_RESPONSE]
+        assert isinstance(recs[4].notices[0], ServerError)
+        assert recs[4].notices[0].message == "error event without a message"
+        assert p.session == {} and p.session_ready
+
+
 def test_beta_events_are_renamed_and_reshaped():
     p = RealtimeProtocol("beta")
     recs = _feed(p,
