@@ -81,6 +81,26 @@ def test_latency_fails_without_any_answer_and_take_over_is_not_an_answer():
     assert v.measured["per_turn"][0]["voice_to_voice_ms"] == 700.0
 
 
+def test_latency_of_tool_or_plain_turns_counts_an_unanswered_turn_by_its_calls():
+    # A turn never answered fails a limit on the kind of turn it is: one with a call to a real
+    # tool is a tool turn; one with only a call to the wait tool is a plain turn.
+    def unanswered(tool: str) -> CallBuilder:
+        b = CallBuilder()
+        t0 = b.caller(1000.0, "Where is order one two three?")
+        b.respond(b.speech_end(t0) + 500, None, call=(tool, {}))
+        return b
+
+    missing = "turn(s) 1: no agent audio was heard after the caller's speech end"
+    v = one(unanswered("lookup_order"), {"latency": {"max_ms": 2000, "turns": "tool"}})
+    assert v.status == "fail" and missing in v.summary, v.summary
+    v = one(unanswered("lookup_order"), {"latency": {"max_ms": 2000, "turns": "plain"}})
+    assert v.status == "fail" and missing not in v.summary, v.summary
+    v = one(unanswered("wait_for_user"), {"latency": {"max_ms": 2000, "turns": "plain"}})
+    assert v.status == "fail" and missing in v.summary, v.summary
+    v = one(unanswered("wait_for_user"), {"latency": {"max_ms": 2000, "turns": "tool"}})
+    assert v.status == "fail" and missing not in v.summary, v.summary
+
+
 # --------------------------------------------------------------------------- preamble
 
 def _lookup(preamble: str | None, *, same_response=True) -> CallBuilder:

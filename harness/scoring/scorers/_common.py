@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Required, TypedDict
 
 from harness import stats
 from harness.scenario.kinds import ExpectationCheck
@@ -157,15 +157,28 @@ def limit_percentile(values: Sequence[float], q: float) -> float | None:
     return stats.percentile(values, q, hide_small_n=False).value
 
 
-def latency_stats(values: Sequence[float]) -> dict[str, Any]:
+class LatencyStats(TypedDict, total=False):
+    """What :func:`latency_stats` reports: ``n`` always, the rest when there are values."""
+
+    n: Required[int]
+    p50: float | None
+    p90: float | None
+    p95: float | None
+    max: float
+    min: float
+
+
+def latency_stats(values: Sequence[float]) -> LatencyStats:
     """n, p50/p90/p95 (None where n cannot support them), max and min, in ms."""
     if not values:
         return {"n": 0}
-    out: dict[str, Any] = {"n": len(values)}
-    for q in (50, 90, 95):
-        est = stats.percentile(values, q)
-        out[f"p{q}"] = None if est.value is None else round(est.value, 1)
-    return {**out, "max": round(max(values), 1), "min": round(min(values), 1)}
+
+    def shown(q: float) -> float | None:
+        value = stats.percentile(values, q).value
+        return None if value is None else round(value, 1)
+
+    return {"n": len(values), "p50": shown(50), "p90": shown(90), "p95": shown(95),
+            "max": round(max(values), 1), "min": round(min(values), 1)}
 
 
 def everyone_audible(tl: Timeline) -> list[tuple[float, float]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -76,10 +76,12 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
     plain = [values[a.turn.index] for a in rows if not a.tool_turn]
     graded = [a for a in rows if p.turns == "all" or (p.turns == "tool") == a.tool_turn]
     graded_values = [values[a.turn.index] for a in graded]
-    measured = {"metric": p.metric, "turns_graded": p.turns, "per_turn": per_turn,
-                "all": latency_stats(list(values.values())), "tool": latency_stats(tool),
-                "plain": latency_stats(plain), "graded": latency_stats(graded_values),
-                "unanswered_turns": unanswered, "talked_over_turns": talked_over}
+    graded_stats = latency_stats(graded_values)
+    measured: dict[str, Any] = {
+        "metric": p.metric, "turns_graded": p.turns, "per_turn": per_turn,
+        "all": latency_stats(list(values.values())), "tool": latency_stats(tool),
+        "plain": latency_stats(plain), "graded": graded_stats,
+        "unanswered_turns": unanswered, "talked_over_turns": talked_over}
     evidence = [Evidence(
         t_ms=a.turn.speech_end_ms, turn_index=a.turn.index,
         end_ms=a.turn.speech_end_ms + values[a.turn.index] if a.turn.speech_end_ms else None,
@@ -92,7 +94,8 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
         for a in graded]
     # A turn that was never answered has no latency at all: it fails a limit, it is not skipped.
     missing = [i for i in unanswered if p.turns == "all"
-               or (p.turns == "tool") == any(is_action_call(c) for c in tl.calls_of(i))]
+               or (p.turns == "tool") == any(is_action_call(c, ctx.wait_tools)
+                                             for c in tl.calls_of(i))]
     if not graded:
         which = {"all": "", "tool": " with a tool call", "plain": " without a tool call"}[p.turns]
         why = [f"turn(s) {_list(missing)}: {_MISSING[p.metric]}"] if missing else []
@@ -116,11 +119,11 @@ def score_latency(ctx: ScoringContext, p: LatencyParams) -> Outcome:
         measured[f"limit_p{q}"] = round(value, 1)
         if value > limit:
             failures.append(f"p{q} {fmt_ms(value)} > {fmt_ms(limit)} (n={len(graded_values)})")
-    stats = measured["graded"]
     scope = {"all": "answered turns", "tool": "tool turns", "plain": "plain turns"}[p.turns]
-    median = f"p50 {fmt_ms(stats['p50'])}, " if stats["p50"] is not None else ""
-    overview = (f"{label} {median}max {fmt_ms(stats['max'])} over "
-                f"{stats['n']} {scope} (tool {len(tool)}, plain {len(plain)})")
+    p50 = graded_stats.get("p50")
+    median = f"p50 {fmt_ms(p50)}, " if p50 is not None else ""
+    overview = (f"{label} {median}max {fmt_ms(graded_stats.get('max'))} over "
+                f"{graded_stats['n']} {scope} (tool {len(tool)}, plain {len(plain)})")
     if failures:
         return Outcome("fail", f"{overview}: " + "; ".join(failures), measured, evidence)
     return Outcome("pass", f"{overview}, within limits", measured, evidence)
