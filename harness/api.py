@@ -19,10 +19,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import exit_codes
 from harness.errors import HarnessError, InputError
+from harness.extras import require
 from harness.folders import new_stamped_folder
 from harness.realtime.targets import parse_spec
 from harness.recording import META_FILE, VERDICTS_FILE
@@ -42,6 +43,11 @@ from harness.scenario.models import (
     Scenario,
     audio_format_named,
 )
+from harness.scoring import require_extras
+
+if TYPE_CHECKING:
+    from harness.agent.server import LocalAgentHandle
+    from harness.scenario.models import AgentConfig
 
 __all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOutcome",
            "TrialOutcome", "exit_code", "load_scenarios", "report", "run", "run_async",
@@ -77,6 +83,7 @@ def load_scenarios(items: Iterable[str | Path | Scenario] | None = None, *,
     given = [s for s in items if isinstance(s, Scenario)]
     paths = [p for p in items if not isinstance(p, Scenario)]
     scenarios = given + (load_suite(paths) if paths else [])
+    require_extras(scenarios)
     if agent is not None:
         config = load_agent_config(agent)
         scenarios = [s.model_copy(update={"agent_config": config}) for s in scenarios]
@@ -114,9 +121,27 @@ def check_run_options(target: str, trials: int, concurrency: int,
     if concurrency < 1:
         raise InputError(f"concurrency must be at least 1, got {concurrency}",
                          field="--concurrency")
-    if faults and parse_spec(target)[0] != "local":
+    check_target(target, faults)
+
+
+def check_target(target: str, faults: Sequence[str] | None = None) -> None:
+    """A target the calls can reach from this install: faults only for the local agent, and the
+    local agent only with its extra installed. Located errors."""
+    local = parse_spec(target)[0] == "local"
+    if faults and not local:
         raise InputError("faults apply to the local reference agent only (target 'local'), "
                          f"not to target {target!r}", field="--fault")
+    if local:
+        require("agent", "the local reference agent (target 'local')", field="--target")
+
+
+def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:
+    """The local reference agent for one scenario's agent config, started in a background
+    thread. The agent (the ``agent`` extra) is imported only when a call targets it, so runs
+    against any other target work on a core install."""
+    from harness.agent import start_local_agent_for as start  # noqa: PLC0415 - VAD and ASR
+
+    return start(config, **options)
 
 
 def new_run_dir(out_dir: Path) -> Path:
@@ -160,7 +185,6 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
     store instead of a shared file system); scoring and the reports stay in this process.
     ``audio_format`` sets both audio directions on every scenario's agent config
     (:func:`load_scenarios`)."""
-    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
 
     check_run_options(target, trials, concurrency, faults)

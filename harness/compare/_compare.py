@@ -217,7 +217,6 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
     the calls, the run report and the comparison. ``session_timeout_s`` replaces the
     scenarios' own time limit per trial."""
     from harness import api  # noqa: PLC0415
-    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
     from harness.runner import run_suite  # noqa: PLC0415
 
     gate = parse_gate(fail_if_worse if fail_if_worse is not None else spec.fail_if_worse)
@@ -231,8 +230,8 @@ async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", c
     folder = run_dir or api.new_run_dir(Path(out_dir))
     await run_suite(scenarios, out_dir=folder, target=target, trials=spec.trials,
                     concurrency=concurrency, variants=configs, variant_faults=faults,
-                    interleave=True, on_progress=on_progress, local_agent=start_local_agent_for,
-                    session_timeout_s=session_timeout_s)
+                    interleave=True, on_progress=on_progress,
+                    local_agent=api.start_local_agent_for, session_timeout_s=session_timeout_s)
     # scoring and rendering block for a while: off the loop other comparisons may stream on
     await asyncio.to_thread(api.report, folder)
     sides = [side_from_run(folder, name) for name in configs]

@@ -60,10 +60,14 @@ async def run_load_async(items: Iterable[str | Path | Scenario] | None, *, ramp:
                          on_progress: Callable[[LoadProgress], None] | None = None
                          ) -> LoadOutcome:
     """Drive the ramp against ``target`` with the scenarios (round robin) and report per level."""
-    from harness.agent import start_local_agent_for  # noqa: PLC0415 - the ASR stack is heavy
-    from harness.api import load_scenarios  # noqa: PLC0415 - api imports the whole package
+    from harness.api import (  # noqa: PLC0415 - api imports the whole package
+        check_target,
+        load_scenarios,
+        start_local_agent_for,
+    )
 
     levels = parse_ramp(ramp) if isinstance(ramp, str) else list(ramp)
+    check_target(target)
     scenarios = load_scenarios(items)
     folder = new_stamped_folder(Path(out_dir), "load")
     started = _now()

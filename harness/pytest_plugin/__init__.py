@@ -330,7 +330,7 @@ class _Calls:
                            f"{self._batch_error!r}")
 
     def _run_batch(self, items: list[ScenarioItem]) -> None:
-        from harness.agent import start_local_agent_for  # noqa: PLC0415
+        from harness.api import start_local_agent_for  # noqa: PLC0415
         from harness.runner import run_suite  # noqa: PLC0415
 
         scenarios: dict[str, Scenario] = {}

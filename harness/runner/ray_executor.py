@@ -8,8 +8,8 @@ Ray's object store, to be unpacked into the run folder here. Progress and result
 through a small inbox actor; scoring and the reports stay with the caller. A shard whose actor
 dies (its process killed, its node lost) leaves its unfinished trials *errored* with the reason.
 
-Ray is an optional dependency (``pip install 'harness[ray]'``); install the harness on every
-node of the cluster.
+Ray is an optional dependency (``pip install 'realtime-voice-harness[ray]'``); install the
+harness on every node of the cluster.
 
 A cluster the run starts itself (no address, none connected) uses token authentication with a
 token of its own, kept in a temporary file for the run: Ray's default would write
@@ -35,7 +35,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import InputError
+from harness.extras import require
 from harness.runner.results import ProgressEvent, RunResult, TrialResult
 from harness.runner.workers import (
     Message,
@@ -53,11 +53,9 @@ LAST_MESSAGES_S = 10.0
 
 
 def _ray() -> Any:
-    try:
-        import ray  # noqa: PLC0415 - optional dependency
-    except ImportError:
-        raise InputError("the ray executor needs Ray: pip install 'harness[ray]'",
-                         field="--executor") from None
+    require("ray", "the ray executor", field="--executor")
+    import ray  # noqa: PLC0415 - optional dependency
+
     return ray
 
 

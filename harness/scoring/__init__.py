@@ -13,7 +13,14 @@ Public API:
   ``turn_metrics(timeline)``: every answerable turn's latencies and dead air
 """
 
-from harness.scoring._registry import Outcome, ScorerInfo, ScoringContext, registry, scorer
+from harness.scoring._registry import (
+    Outcome,
+    ScorerInfo,
+    ScoringContext,
+    registry,
+    require_extras,
+    scorer,
+)
 from harness.scoring._score import (
     expectation_reference_markdown,
     load_verdicts,
@@ -41,6 +48,7 @@ __all__ = [
     "expectation_reference_markdown",
     "load_verdicts",
     "registry",
+    "require_extras",
     "score",
     "score_run",
     "score_run_summary",

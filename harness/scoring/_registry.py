@@ -6,12 +6,14 @@ which is what scenario files are validated against; the scorer function is kept 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.extras import require
+from harness.recording import Recording
 from harness.scenario.kinds import ExpectationParams, expectation_kinds, register_kind
-from harness.scenario.models import AgentConfig
+from harness.scenario.models import AgentConfig, Scenario
 from harness.scoring.timeline import Timeline
 from harness.scoring.verdict import Evidence, Status
 
@@ -32,7 +34,7 @@ class ScoringContext:
 
     timeline: Timeline
     agent_config: AgentConfig | None
-    recording: Any = None
+    recording: Recording | None = None
 
     def tool_spec(self, name: str) -> Any:
         return self.agent_config.tool(name) if self.agent_config is not None else None
@@ -54,25 +56,40 @@ class ScorerInfo:
     description: str
     params_model: type[ExpectationParams]
     fn: ScorerFn
+    extra: str | None = None
+    """The optional part of the harness (``harness.extras``) the scorer needs, if any."""
 
 
 _REGISTRY: dict[str, ScorerInfo] = {}
 
 
-def scorer(kind: str, description: str, *,
-           params: type[ExpectationParams]) -> Callable[[ScorerFn], ScorerFn]:
+def scorer(kind: str, description: str, *, params: type[ExpectationParams],
+           extra: str | None = None) -> Callable[[ScorerFn], ScorerFn]:
     """Register the scorer of expectation ``kind``, whose parameters ``params`` validates.
 
-    ``description`` is one sentence on what the kind checks (the references show it). A plugin
-    package uses this decorator in the module its ``harness.scorers`` entry point names.
+    ``description`` is one sentence on what the kind checks (the references show it). ``extra``
+    names the optional part of the harness the scorer needs (``harness.extras``), if any: a run
+    of a scenario that expects this kind stops before its calls when that extra is missing. A
+    plugin package uses this decorator in the module its ``harness.scorers`` entry point names.
     """
 
     def register(fn: ScorerFn) -> ScorerFn:
         entry = register_kind(kind, description, params, origin=fn.__module__)
-        _REGISTRY[kind] = ScorerInfo(kind, entry.description, params, fn)
+        _REGISTRY[kind] = ScorerInfo(kind, entry.description, params, fn, extra)
         return fn
 
     return register
+
+
+def require_extras(scenarios: Iterable[Scenario]) -> None:
+    """Stop with the install command when a scenario expects a kind whose scorer needs an extra
+    that is not installed (before any call runs, so no call is made for nothing)."""
+    for scenario in scenarios:
+        for expectation in scenario.expect:
+            info = _REGISTRY.get(expectation.kind) or registry().get(expectation.kind)
+            if info is not None and info.extra is not None:
+                require(info.extra, f"the expectation {expectation.kind!r} of "
+                        f"{scenario.source or scenario.name}")
 
 
 def registry() -> dict[str, ScorerInfo]:

@@ -20,6 +20,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
 from harness.errors import HarnessError, InputError
+from harness.extras import require
 
 DEFAULT_STORE = Path("reports") / "history.db"
 """Where runs are stored when no ``--store`` is given (relative to the working folder)."""
@@ -81,6 +82,8 @@ def create_store_engine(url: str, *, create: bool = True) -> Engine:
             # SQLite would create the file (and the harness its folder) on the first connect.
             raise InputError(f"no such store: {file} does not exist; {NO_STORE_HINT}",
                              field="--store")
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        require("postgres", "a PostgreSQL history store", field="--store")
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
     except (NoSuchModuleError, ImportError) as exc:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 from pydantic import Field
 
+from harness.extras import install_hint, missing_modules
 from harness.recording import AGENT_STREAM_WAV
 from harness.scenario.kinds import ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
 from harness.scoring.scorers._common import utterance_evidence
+from harness.scoring.verdict import Status
 
 
 class SpeechMatchesTranscriptParams(ExpectationParams):
@@ -70,16 +72,30 @@ def _distance(span: tuple[float, float], t: float) -> float:
     return 0.0 if span[0] <= t <= span[1] else min(abs(t - span[0]), abs(t - span[1]))
 
 
+class _ItemHeard(TypedDict):
+    """One spoken item: its transcript and what the ASR heard (``measured["items"]``)."""
+
+    response_id: str
+    item_id: str
+    transcript: str
+    asr: str
+    wer: float
+
+
 @scorer("speech_matches_transcript", "ASR (faster-whisper, the configured offline model) of the "
         "agent's audio against its own transcript, over every completed spoken item: overall WER "
         "(jiwer) at most max_wer; per-item WER as evidence.",
-        params=SpeechMatchesTranscriptParams)
+        params=SpeechMatchesTranscriptParams, extra="asr")
 def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscriptParams
                                     ) -> Outcome:
+    if missing_modules("asr"):
+        # Re-scoring a run folder on a machine without a recogniser: not a verdict on the agent.
+        return Outcome("error", "this expectation transcribes the agent's audio and needs the "
+                       f"'asr' extra, which is not installed: {install_hint('asr')}")
     tl = ctx.timeline
     recording = ctx.recording
-    path = getattr(recording, "path", None)
-    if path is None or not (path / AGENT_STREAM_WAV).is_file():
+    path = recording.path if recording is not None else None
+    if recording is None or path is None or not (path / AGENT_STREAM_WAV).is_file():
         return Outcome("fail", "the recording has no agent audio track, so there was no agent "
                        "speech to compare with its transcript")
     track, rate = recording.track(AGENT_STREAM_WAV)
@@ -93,7 +109,7 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
                               for c in item.audio_chunks]) for _, item in items]
     rate = int(items[0][1].audio_chunks[0].get("sample_rate", rate)) if items else rate
     heard_all = transcribe_items(pieces, rate) if pieces else []
-    rows = []
+    rows: list[_ItemHeard] = []
     evidence = []
     for (r, item), heard in zip(items, heard_all, strict=True):
         wer = word_error_rate(item.transcript, heard)
@@ -112,7 +128,7 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
                               " ".join(r["asr"] for r in rows))
     worst = max(rows, key=lambda r: r["wer"])
     measured = {"wer": round(overall, 3), "items": rows}
-    verdict = "pass" if overall <= p.max_wer else "fail"
+    verdict: Status = "pass" if overall <= p.max_wer else "fail"
     relation = "≤" if verdict == "pass" else ">"
     return Outcome(verdict, f"agent audio vs its transcript: WER {overall:.2f} {relation} "
                    f"{p.max_wer:.2f} over {len(rows)} item(s); worst {worst['wer']:.2f} "

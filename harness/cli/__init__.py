@@ -14,13 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
+from harness.cli._agent import agent_app
+from harness.cli._help import PLAIN_HELP
 from harness.errors import HarnessError, InputError, error_lines
 from harness.exit_codes import exit_code
-
-# Help as plain click text: it reflows each docstring paragraph to the terminal's width, where
-# rich markup keeps the docstrings' line breaks and turns words between colons into emoji
-# ("START:END:DURATION" showed a picture).
-PLAIN_HELP = {"rich_markup_mode": None, "no_args_is_help": True}
 
 app = typer.Typer(
     name="harness",
@@ -29,6 +26,23 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     **PLAIN_HELP,
 )
+
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from harness import __version__  # noqa: PLC0415
+
+        typer.echo(f"harness {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _harness(version: Annotated[bool, typer.Option(
+        "--version", callback=_print_version, is_eager=True,
+        help="Print the version and exit.")] = False) -> None:
+    """Evaluation and regression harness for realtime voice agents."""
+
 
 AudioFormat = Annotated[str | None, typer.Option(
     help="Audio format of both directions, set on each scenario's own agent config: "
@@ -417,7 +431,6 @@ def compare(
     """
     from harness import compare as cmp
     from harness.compare.console import print_comparison
-    from harness.errors import InputError
     from harness.report.console import RunProgress, print_error
 
     gate: bool | list[str] | None = list(fail_if_worse_on) if fail_if_worse_on else (
@@ -452,39 +465,7 @@ def compare(
     raise typer.Exit(outcome.exit_code)
 
 
-agent_app = typer.Typer(help="The local reference agent.", **PLAIN_HELP)
 app.add_typer(agent_app, name="agent")
-
-
-@agent_app.command("serve", short_help="Serve the local reference agent until interrupted.")
-def agent_serve(
-    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,
-    agent: Annotated[Path | None, typer.Option(
-        help="Agent config (agents/*.yaml): serve its local_profile with its tool flags "
-             "(write, escalation, wait).")] = None,
-    profile: Annotated[str | None, typer.Option(
-        help="Agent profile name or YAML file, without an agent config (no tool is then a "
-             "write, escalation or wait tool).")] = None,
-    fault: Annotated[list[str] | None, typer.Option(
-        help="Fault(s) for every session, e.g. ignore_barge_in or added_latency_ms=400; "
-             "sessions add their own with ?faults=... in the URL.")] = None,
-) -> None:
-    """Serve the local reference agent (Realtime GA protocol) until interrupted.
-
-    Exit codes: 0 stopped, 2 usage or invalid input (an unknown fault, a port that cannot be
-    used, a bad agent config).
-    """
-    from harness.agent import agent_config_options, serve_forever
-    from harness.scenario import load_agent_config
-
-    if agent is not None and profile is not None:
-        raise InputError("give --agent or --profile, not both", field="--profile")
-    options = agent_config_options(load_agent_config(agent)) if agent is not None else {
-        "profile": profile or "support_desk"}
-    serve_forever(host, port, faults=fault,
-                  announce=lambda url: typer.echo(f"local agent listening on {url}", err=True),
-                  **options)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,0 +1,44 @@
+"""``harness agent``: the local reference agent as a server of its own."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from harness.cli._help import PLAIN_HELP
+from harness.errors import InputError
+
+agent_app = typer.Typer(help="The local reference agent.", **PLAIN_HELP)
+
+
+@agent_app.command("serve", short_help="Serve the local reference agent until interrupted.")
+def agent_serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (0: a free one).")] = 0,
+    agent: Annotated[Path | None, typer.Option(
+        help="Agent config (agents/*.yaml): serve its local_profile with its tool flags "
+             "(write, escalation, wait).")] = None,
+    profile: Annotated[str | None, typer.Option(
+        help="Agent profile name or YAML file, without an agent config (no tool is then a "
+             "write, escalation or wait tool).")] = None,
+    fault: Annotated[list[str] | None, typer.Option(
+        help="Fault(s) for every session, e.g. ignore_barge_in or added_latency_ms=400; "
+             "sessions add their own with ?faults=... in the URL.")] = None,
+) -> None:
+    """Serve the local reference agent (Realtime GA protocol) until interrupted.
+
+    Exit codes: 0 stopped, 2 usage or invalid input (an unknown fault, a port that cannot be
+    used, a bad agent config).
+    """
+    from harness.agent import agent_config_options, serve_forever
+    from harness.scenario import load_agent_config
+
+    if agent is not None and profile is not None:
+        raise InputError("give --agent or --profile, not both", field="--profile")
+    options = agent_config_options(load_agent_config(agent)) if agent is not None else {
+        "profile": profile or "support_desk"}
+    serve_forever(host, port, faults=fault,
+                  announce=lambda url: typer.echo(f"local agent listening on {url}", err=True),
+                  **options)
