@@ -9,12 +9,17 @@ fields → the GA ``audio.input``/``audio.output`` tree) before anything else se
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 
 from harness.scenario.models import AgentConfig
 
 Dialect = Literal["ga", "beta"]
-DIALECTS: tuple[str, ...] = ("ga", "beta")
+DIALECTS: tuple[Dialect, ...] = ("ga", "beta")
+
+
+def is_dialect(name: str) -> TypeGuard[Dialect]:
+    """Whether ``name`` is one of :data:`DIALECTS`."""
+    return name in DIALECTS
 
 BETA_TO_GA_EVENTS: dict[str, str] = {
     "response.audio.delta": "response.output_audio.delta",

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from harness.errors import InputError
-from harness.realtime.dialects import DIALECTS, Dialect
+from harness.realtime.dialects import DIALECTS, Dialect, is_dialect
 
 NAMED_TARGETS = ("local", "openai", "azure")
 
@@ -51,13 +51,16 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
     for d in DIALECTS:
         if name.endswith(":" + d) and not name.endswith("://" + d):
             name, chosen = name[: -len(d) - 1], d
-    if chosen is not None and chosen not in DIALECTS:
-        raise InputError(f"unknown dialect {chosen!r}; expected one of {', '.join(DIALECTS)}",
-                         field="dialect")
+    result: Dialect = "ga"
+    if chosen is not None:
+        if not is_dialect(chosen):
+            raise InputError(f"unknown dialect {chosen!r}; expected one of {', '.join(DIALECTS)}",
+                             field="dialect")
+        result = chosen
     if name not in NAMED_TARGETS and not name.startswith(("ws://", "wss://")):
         raise InputError(f"unknown target {spec!r}; expected local, openai, azure or a ws:// or "
                          "wss:// URL (optionally with :beta)", field="target")
-    return name, (chosen or "ga")  # type: ignore[return-value]
+    return name, result
 
 
 CREDENTIAL_ENV = {"openai": ("OPENAI_API_KEY",),

@@ -179,7 +179,7 @@ def expectation_reference_markdown() -> str:
         for name, f in info.params_model.model_fields.items():
             default = "required" if f.is_required() else f"default `{f.default!r}`"
             if f.default_factory is not None:
-                default = f"default `{f.default_factory()!r}`"
+                default = f"default `{f.get_default(call_default_factory=True)!r}`"
             desc = f" — {f.description}" if f.description else ""
             params.append(f"`{name}` ({default}){desc}")
         cell = "<br>".join(params).replace("|", "\\|") or "—"

@@ -88,7 +88,7 @@ def _malformed(recording: Recording) -> list[tuple[str, Evidence]]:
 
 def _audio_without_response(recording: Recording) -> list[tuple[str, Evidence]]:
     created: set[str] = set()
-    reported: set[str] = set()
+    reported: set[str | None] = set()
     out = []
     for f in recording.frames:
         if f.dir != "received":

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Iterable
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -49,7 +50,17 @@ class Verdict(BaseModel):
         return self.status == "pass"
 
 
-def statuses_by_kind(verdicts: list[Any]) -> dict[str, list[str]]:
+class KindAndStatus(Protocol):
+    """A verdict as scored or as stored: its expectation kind and its status."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+def statuses_by_kind(verdicts: Iterable[KindAndStatus]) -> dict[str, list[str]]:
     """Expectation kind → the statuses of its verdicts, in order (anything with ``kind`` and
     ``status``: verdicts as scored or as stored)."""
     out: dict[str, list[str]] = {}

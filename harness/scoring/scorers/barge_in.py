@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from pydantic import Field
 
@@ -67,6 +67,20 @@ def _why_no_overlap(tl: Timeline) -> str:
     return "; ".join(reasons)
 
 
+class _Interruption(TypedDict):
+    """One interruption: how the agent's audio stopped, the truncate, the cancellation
+    (``measured["interruptions"]``)."""
+
+    turn: int
+    response_id: str
+    item_id: str | None
+    stop_reason: str | None
+    stop_ms: NotRequired[float]
+    truncate_audio_end_ms: NotRequired[float | None]
+    played_ms: NotRequired[float | None]
+    cancel: NotRequired[str]
+
+
 @scorer("barge_in", "Per interruption (caller speech starting while the agent is audible): stop "
         "time = playback stop − caller speech onset ≤ max_stop_ms; the truncate's audio_end_ms "
         "matches what was played; a response still in progress was cancelled.",
@@ -81,11 +95,11 @@ def score_barge_in(ctx: ScoringContext, p: BargeInParams) -> Outcome:
                         if t.barge_in_at_agent_ms is not None or t.trigger == "barge_in"])
     problems: list[str] = []
     evidence: list[Evidence] = []
-    rows: list[dict[str, Any]] = []
+    rows: list[_Interruption] = []
     for turn, r, pb in found:
         onset = turn.speech_onset_ms or 0.0
-        row: dict[str, Any] = {"turn": turn.index, "response_id": r.response_id,
-                               "item_id": pb.item_id, "stop_reason": pb.stop_reason}
+        row: _Interruption = {"turn": turn.index, "response_id": r.response_id,
+                              "item_id": pb.item_id, "stop_reason": pb.stop_reason}
         rows.append(row)
         evidence.append(turn_evidence(turn, f"caller barges in (turn {turn.index})"))
         where = f"turn {turn.index}"
@@ -134,10 +148,10 @@ def score_barge_in(ctx: ScoringContext, p: BargeInParams) -> Outcome:
             row["cancel"] = f"not cancelled (status {r.status or 'unfinished'})"
             problems.append(f"{where}: response {r.response_id} was still in progress and ended "
                             f"{r.status or 'without response.done'}, not cancelled")
-    measured = {"interruptions": rows,
-                "max_stop_ms": max((r["stop_ms"] for r in rows if "stop_ms" in r), default=None)}
+    max_stop = max((r["stop_ms"] for r in rows if "stop_ms" in r), default=None)
+    measured = {"interruptions": rows, "max_stop_ms": max_stop}
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     return Outcome("pass", f"{len(found)} interruption(s): agent audio stopped within "
-                   f"{fmt_ms(measured['max_stop_ms'])} (max {fmt_ms(p.max_stop_ms)})",
+                   f"{fmt_ms(max_stop)} (max {fmt_ms(p.max_stop_ms)})",
                    measured, evidence)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
@@ -39,6 +41,17 @@ class ClaimsBackedParams(ExpectationParams):
             checks.tool(name, "phrases", name)
 
 
+class _Claim(TypedDict):
+    """A spoken completion claim and the call backing it, if any (``measured["claims"]``)."""
+
+    claim: str
+    phrase: str
+    t_ms: float
+    turn: int | None
+    tools: list[str]
+    backed_by: str | None
+
+
 @scorer("claims_backed", "Every spoken completion claim (the tool's verb in the past, e.g. "
         "'cancelled', or a generic 'done'; negated sentences and questions are not claims) "
         "comes after a successful output of the latest matching call before it; the call "
@@ -56,7 +69,7 @@ def score_claims_backed(ctx: ScoringContext, p: ClaimsBackedParams) -> Outcome:
     calls = [c for c in tl.function_calls if c.name in tools and is_action_call(c, ctx.wait_tools)]
     phrase_tools = [(ph, [name]) for name, phs in specific.items() for ph in phs] + [
         (ph, tools) for ph in p.generic]
-    rows = []
+    rows: list[_Claim] = []
     problems = []
     evidence = []
     for utt in tl.utterances():

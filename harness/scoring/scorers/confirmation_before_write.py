@@ -17,6 +17,7 @@ from harness.scoring.scorers._common import (
     utterance_evidence,
 )
 from harness.scoring.timeline import CallerTurn, FunctionCall, Timeline, Utterance
+from harness.scoring.verdict import Evidence
 
 
 class ConfirmationBeforeWriteParams(ExpectationParams):
@@ -141,7 +142,7 @@ def _no_write(tl: Timeline, utterances: list[Utterance], tools: list[str],
 
 def _grade_call(ctx: ScoringContext, tl: Timeline, utterances: list[Utterance],
                 call: FunctionCall, p: ConfirmationBeforeWriteParams
-                ) -> tuple[dict[str, Any], list[str], list[Any]]:
+                ) -> tuple[dict[str, Any], list[str], list[Evidence]]:
     spec = ctx.tool_spec(call.name)
     keys = p.key_arguments if p.key_arguments is not None else (
         spec.required_arguments if spec is not None else sorted(call.arguments or {}))
@@ -151,7 +152,7 @@ def _grade_call(ctx: ScoringContext, tl: Timeline, utterances: list[Utterance],
                              "action_words": actions,
                              "question": None, "affirm_turn": None}
     problems: list[str] = []
-    evidence: list[Any] = [call_evidence(call, f"write call {call.name}")]
+    evidence: list[Evidence] = [call_evidence(call, f"write call {call.name}")]
     answer = _last_addressed_before(tl, call.t_ms)
     if answer is None:
         problems.append(f"{call.name} at {call.t_ms:,.0f} ms came before the caller said anything")

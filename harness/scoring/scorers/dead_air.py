@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
@@ -25,6 +27,15 @@ class DeadAirParams(ExpectationParams):
         require_caller_speech(checks)
 
 
+class _TurnGap(TypedDict):
+    """The longest wait of one caller turn (``measured["turns"]``)."""
+
+    turn: int
+    longest_gap_ms: float
+    gap_start_ms: float
+    final_answer_onset_ms: float | None
+
+
 @scorer("dead_air", "Per caller turn with speech, the longest gap with neither party audible "
         "between the caller's speech end and the onset of the agent's final answer to it (for an "
         "unanswered turn: the next turn or the call's end) is at most max_ms.",
@@ -32,7 +43,7 @@ class DeadAirParams(ExpectationParams):
 def score_dead_air(ctx: ScoringContext, p: DeadAirParams) -> Outcome:
     tl = ctx.timeline
     audible = everyone_audible(tl)
-    rows = []
+    rows: list[_TurnGap] = []
     unanswered = []
     evidence = []
     for turn in answerable_turns(tl):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any, NotRequired, TypedDict
+
 from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
@@ -46,6 +48,19 @@ def _is_partial(value: str, expected: str) -> bool:
     return bool(value) and value != expected and expected.startswith(value)
 
 
+class _Call(TypedDict):
+    """One call that uses the entity, and how it was confirmed (``measured["calls"]``)."""
+
+    call_id: str
+    tool: str
+    turn: int | None
+    argument: Any
+    verdict: NotRequired[str]
+    expected: NotRequired[str]
+    readbacks: NotRequired[list[str]]
+    readback: NotRequired[str]
+
+
 @scorer("entity_confirmed", "The agent's spoken read-back (normalised from spoken forms) "
         "equals the caller's labelled entity before any tool call that uses it, and the call's "
         "argument equals it; after a correction the full corrected value is read back; a "
@@ -56,7 +71,9 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
 
     tl = ctx.timeline
     arg = p.argument or p.entity
-    labelled: list[CallerTurn] = [t for t in tl.turns if t.entity and p.entity in t.entity]
+    # The turns that label the entity, each with the value it gives.
+    labelled: list[tuple[CallerTurn, str]] = [(t, t.entity[p.entity]) for t in tl.turns
+                                              if t.entity and p.entity in t.entity]
     if not labelled:
         return Outcome("fail", f"cannot be graded: no caller turn is labelled with entity "
                        f"{p.entity!r} (give a turn `entity: {{{p.entity}: ...}}`)")
@@ -65,12 +82,12 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
              if (c.name == p.tool if p.tool else (c.arguments is not None and arg in c.arguments))]
     problems: list[str] = []
     evidence = []
-    graded = []
+    graded: list[_Call] = []
     for call in calls:
-        entry = {"call_id": call.call_id, "tool": call.name, "turn": call.turn_index,
-                 "argument": call.argument(arg)}
+        entry: _Call = {"call_id": call.call_id, "tool": call.name, "turn": call.turn_index,
+                        "argument": call.argument(arg)}
         graded.append(entry)
-        given = [t for t in labelled if t.start_ms < call.t_ms]
+        given = [(t, v) for t, v in labelled if t.start_ms < call.t_ms]
         call_turn = tl.turn(call.turn_index) if call.turn_index is not None else None
         if call_turn is not None and call_turn.cut_off:
             problems.append(f"{call.name} was called in turn {call_turn.index}, right after "
@@ -82,8 +99,7 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
             evidence.append(call_evidence(call, f"tool call {call.name} before the value"))
             entry["verdict"] = "before value given"
             continue
-        source = given[-1]
-        expected = source.entity[p.entity]  # type: ignore[index]
+        source, expected = given[-1]
         entry["expected"] = expected
         value = call.argument(arg)
         if call.arguments is None:
@@ -98,9 +114,10 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
                             f"{expected!r} in turn {source.index}")
         found = _readbacks(utterances, source.speech_onset_ms or source.start_ms, call.t_ms)
         match = next(((u, v) for u, vs in found for v in vs if values_equal(v, expected)), None)
-        entry["readbacks"] = [v for _, vs in found for v in vs]
+        heard_values = [v for _, vs in found for v in vs]
+        entry["readbacks"] = heard_values
         if match is None:
-            heard = ", ".join(entry["readbacks"]) or "none"
+            heard = ", ".join(heard_values) or "none"
             problems.append(f"no read-back of {expected!r} between turn {source.index} and "
                             f"{call.name} at {call.t_ms:,.0f} ms (read-backs heard: {heard})")
             evidence += [utterance_evidence(u, f"read-back {', '.join(vs)} ≠ {expected}")
@@ -110,10 +127,9 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
             evidence.append(utterance_evidence(match[0], f"read-back {match[1]}"))
         evidence += [turn_evidence(source, f"caller gives {p.entity}={expected}"),
                      call_evidence(call)]
-    last = labelled[-1]
-    expected_last = last.entity[p.entity]  # type: ignore[index]
-    measured = {"entity": p.entity, "argument": arg, "expected": expected_last,
-                "labelled_turns": [t.index for t in labelled], "calls": graded}
+    last, expected_last = labelled[-1]
+    measured: dict[str, Any] = {"entity": p.entity, "argument": arg, "expected": expected_last,
+                                "labelled_turns": [t.index for t, _ in labelled], "calls": graded}
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     if calls:
@@ -122,14 +138,15 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
                        measured, evidence)
     # No tool used the value: still grade what the agent read back after the caller gave it.
     found = _readbacks(utterances, last.speech_onset_ms or last.start_ms, float("inf"))
-    measured["readbacks"] = [v for _, vs in found for v in vs]
+    read_back = [v for _, vs in found for v in vs]
+    measured["readbacks"] = read_back
     if not found:
         return Outcome("fail", f"the agent never read {p.entity} {expected_last!r} back and no "
                        f"tool call used {arg}: nothing confirmed it", measured,
                        [turn_evidence(last)])
     match = next(((u, v) for u, vs in found for v in vs if values_equal(v, expected_last)), None)
     if match is None:
-        return Outcome("fail", f"the agent read back {', '.join(measured['readbacks'])} but the "
+        return Outcome("fail", f"the agent read back {', '.join(read_back)} but the "
                        f"caller said {expected_last!r}", measured,
                        [turn_evidence(last)] + [utterance_evidence(u) for u, _ in found])
     return Outcome("pass", f"{p.entity} {expected_last!r} was read back exactly (no tool used it)",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
 from harness.scoring._registry import Outcome, ScoringContext, scorer
 from harness.scoring._text import excerpt, word_error_rate
 from harness.scoring.scorers._common import answerable_turns, require_caller_speech
-from harness.scoring.verdict import Evidence
+from harness.scoring.verdict import Evidence, Status
 
 
 class InputHeardParams(ExpectationParams):
@@ -24,6 +26,15 @@ class InputHeardParams(ExpectationParams):
                          "(`input_transcription: null`), so what it heard cannot be compared")
 
 
+class _TurnHeard(TypedDict):
+    """What the caller said in one turn and what the target heard (``measured["turns"]``)."""
+
+    turn: int
+    said: str
+    heard: str
+    wer: float
+
+
 @scorer("input_heard", "Word error rate (jiwer) between the scripted caller text and the target's "
         "input transcription, over the addressed turns with speech (a turn it did not transcribe "
         "counts as heard as nothing); fails when the target gives no transcription.",
@@ -33,7 +44,7 @@ def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
     if not tl.input_transcriptions:
         return Outcome("fail", "the target sent no input transcription, so what it heard could "
                        "not be compared (is `input_transcription` on in the agent config?)")
-    rows = []
+    rows: list[_TurnHeard] = []
     refs, hyps = [], []
     evidence = []
     for turn in answerable_turns(tl):
@@ -59,7 +70,7 @@ def score_input_heard(ctx: ScoringContext, p: InputHeardParams) -> Outcome:
     overall = word_error_rate(" ".join(refs), " ".join(hyps))
     measured = {"wer": round(overall, 3), "turns": rows}
     worst = max(rows, key=lambda r: r["wer"])
-    verdict = "pass" if overall <= p.max_wer else "fail"
+    verdict: Status = "pass" if overall <= p.max_wer else "fail"
     relation = "≤" if verdict == "pass" else ">"
     return Outcome(verdict, f"input WER {overall:.2f} {relation} {p.max_wer:.2f} over "
                    f"{len(rows)} turn(s); worst turn {worst['turn']} ({worst['wer']:.2f}: heard "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import threading
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 from pydantic import Field
 
@@ -67,6 +67,17 @@ def _asks_language(text: str, language: str) -> bool:
     return any(any(contains_phrase(q, n) for n in names) for q in questions(text))
 
 
+class _Utterance(TypedDict):
+    """One agent utterance and its detected language (``measured["utterances"]``)."""
+
+    turn: int | None
+    said: str
+    language: str
+    confidence: float
+    expected: str
+    counted: NotRequired[bool]
+
+
 @scorer("language", "Each agent utterance of at least min_words words is detected (py3langid "
         "on the transcript) as the expected language, or, from a turn listed in switch_at on, "
         "as that turn's language or a question naming it; fails when no answer was long enough "
@@ -77,7 +88,7 @@ def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
     switches = sorted(p.switch_at.items())
     problems: list[str] = []
     evidence = []
-    rows = []
+    rows: list[_Utterance] = []
     for u in tl.utterances():
         if len(words(u.transcript)) < p.min_words:
             continue
@@ -86,8 +97,8 @@ def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
             if u.turn_index is not None and u.turn_index >= index:
                 want = language
         code, probability = detect_language(u.transcript)
-        row = {"turn": u.turn_index, "said": u.transcript, "language": code,
-               "confidence": round(probability, 3), "expected": want}
+        row: _Utterance = {"turn": u.turn_index, "said": u.transcript, "language": code,
+                           "confidence": round(probability, 3), "expected": want}
         if probability < p.min_confidence:
             row["counted"] = False
             rows.append(row)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
@@ -50,6 +52,17 @@ def _stretches(tl: Timeline) -> list[tuple[CallerTurn, str, float, float]]:
     return out
 
 
+class _Stretch(TypedDict):
+    """A stretch of silence or noise and what the agent did (``measured["stretches"]``)."""
+
+    turn: int
+    what: str
+    start_ms: float
+    end_ms: float
+    said: list[str]
+    wait_calls: int
+
+
 @scorer("no_filler_on_noise", "During silence, mid-turn pauses and audio not addressed to the "
         "agent it says nothing (calling the wait tool is fine); no filler line ('I'm here', "
         "'take your time', ...) anywhere in the call; no clarification question said twice in a "
@@ -64,7 +77,7 @@ def score_no_filler_on_noise(ctx: ScoringContext, p: NoFillerOnNoiseParams) -> O
     utterances = [u for u in tl.utterances() if u.transcript]
     problems: list[str] = []
     evidence = []
-    rows = []
+    rows: list[_Stretch] = []
     for turn, what, start, end in stretches:
         answers = {r.response_id for r in tl.responses_of(turn.index)} if not turn.addressed \
             else set()
@@ -98,8 +111,8 @@ def score_no_filler_on_noise(ctx: ScoringContext, p: NoFillerOnNoiseParams) -> O
     measured = {"stretches": rows, "repeated": repeated}
     if problems:
         return Outcome("fail", "; ".join(dict.fromkeys(problems)), measured, evidence)
-    waits = sum(r["wait_calls"] for r in rows)
+    wait_calls = sum(r["wait_calls"] for r in rows)
     return Outcome("pass", f"no speech and no filler in {len(rows)} stretch(es) of silence or "
-                   f"noise ({waits} wait-tool call(s)), no clarification repeated", measured,
+                   f"noise ({wait_calls} wait-tool call(s)), no clarification repeated", measured,
                    evidence + [turn_evidence(t, f"caller turn {t.index}: {w}")
                                for t, w, _, _ in stretches])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from pydantic import Field
 
@@ -53,6 +53,25 @@ def _windows(tl: Timeline, wanted: list[int] | None) -> list[tuple[CallerTurn, s
     return out
 
 
+class _Speech(TypedDict):
+    """Agent speech in a window meant for silence."""
+
+    transcript: str
+    ms: float
+    words: int
+
+
+class _Window(TypedDict):
+    """A pause, silence or other audio and what the agent did in it (``measured["windows"]``)."""
+
+    turn: int
+    what: str
+    start_ms: float
+    end_ms: float
+    agent_speech: list[_Speech]
+    wait_calls: int
+
+
 @scorer("no_response", "The agent stays silent (or only calls a `wait: true` tool) during mid-turn "
         "pauses, silences and audio not addressed to it; a take-over is agent speech of at least "
         "max_speech_ms or more than max_words words starting there.",
@@ -68,7 +87,7 @@ def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
     utterances = tl.utterances()
     problems: list[str] = []
     evidence = []
-    rows: list[dict[str, Any]] = []
+    rows: list[_Window] = []
     for turn, what, start, end in windows:
         mid_turn = what == "a mid-turn pause"
         # Speech the agent decided on during the window; a reply to an earlier turn that merely
@@ -78,9 +97,9 @@ def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
         spoken = [u for u in utterances if u.response_id in responses
                   and (not mid_turn or u.start_ms < end)]
         calls = [c for c in tl.function_calls if c.response_id in responses]
-        row = {"turn": turn.index, "what": what, "start_ms": start, "end_ms": end,
-               "agent_speech": [],
-               "wait_calls": sum(not is_action_call(c, ctx.wait_tools) for c in calls)}
+        row: _Window = {"turn": turn.index, "what": what, "start_ms": start, "end_ms": end,
+                        "agent_speech": [],
+                        "wait_calls": sum(not is_action_call(c, ctx.wait_tools) for c in calls)}
         rows.append(row)
         for u in spoken:
             duration = u.played_ms if u.played_ms is not None else 0.0

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -61,6 +61,18 @@ def _agent_turns(tl: Timeline, wait_tools: frozenset[str]
     return out
 
 
+class _AgentTurn(TypedDict):
+    """What the agent said after one caller turn (``measured["turns"]``)."""
+
+    turn: int
+    kind: AnswerKind
+    questions: list[str]
+    words: int
+    sentences: int
+    seconds: float
+    said: str
+
+
 @scorer("one_question", "Each agent turn (its speech after the caller's turn, preambles before "
         "a tool call and speech cut off before a word was heard left out) asks at most "
         "max_questions questions; optional limits on sentences, words and spoken seconds for "
@@ -71,7 +83,7 @@ def score_one_question(ctx: ScoringContext, p: OneQuestionParams) -> Outcome:
     tl = ctx.timeline
     problems: list[str] = []
     evidence = []
-    rows = []
+    rows: list[_AgentTurn] = []
     asked_any = False
     for index, said, after_tool in _agent_turns(tl, ctx.wait_tools):
         text = " ".join(u.transcript for u in said)

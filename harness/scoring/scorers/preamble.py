@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
@@ -43,6 +45,26 @@ def _speech_before(tl: Timeline, utterances: list[Utterance], call: FunctionCall
             and u.transcript]
 
 
+class _CallPreamble(TypedDict):
+    """One graded call and the preamble before it, if any (``measured["calls"]``)."""
+
+    call_id: str
+    tool: str
+    turn: int | None
+    preamble: str | None
+    words: NotRequired[int]
+    sentences: NotRequired[int]
+    lead_ms: NotRequired[float]
+
+
+class _UnclearPreamble(TypedDict):
+    """A preamble after cut-off input (``measured["preambles_after_unclear"]``)."""
+
+    turn: int
+    tool: str
+    preamble: str
+
+
 @scorer("preamble", "Before each matching tool call the agent spoke (audio with a transcript) in "
         "the same caller turn; optional limits on words and sentences, phrases to avoid, and no "
         "preamble after cut-off input.",
@@ -54,7 +76,7 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
              if (c.name == p.before_tool if p.before_tool else is_action_call(c, ctx.wait_tools))]
     problems: list[str] = []
     evidence = []
-    graded = []
+    graded: list[_CallPreamble] = []
     for call in calls:
         spoken = _speech_before(tl, utterances, call, ctx.wait_tools)
         if not spoken:
@@ -80,7 +102,7 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
         for phrase in p.avoid:
             if contains_phrase(pre.transcript, phrase):
                 problems.append(f"preamble before {call.name} uses avoided phrase {phrase!r}")
-    unclear = []
+    unclear: list[_UnclearPreamble] = []
     if p.none_when_unclear:
         for turn in tl.turns:
             if not turn.cut_off:
@@ -107,5 +129,7 @@ def score_preamble(ctx: ScoringContext, p: PreambleParams) -> Outcome:
         return Outcome("fail", f"{target if p.before_tool else 'no tool'} was never called, so "
                        f"there was no preamble to check (the agent called "
                        f"{seen or 'no tool at all'})", measured, evidence)
+    # No problem: every call had a preamble.
+    preambles = [g["preamble"] for g in graded if g["preamble"] is not None]
     return Outcome("pass", f"all {len(calls)} call(s) to {target} had a spoken preamble in the "
-                   f"same turn, e.g. {excerpt(graded[0]['preamble'], 80)!r}", measured, evidence)
+                   f"same turn, e.g. {excerpt(preambles[0], 80)!r}", measured, evidence)

@@ -4,6 +4,7 @@ faithfulness, tool acknowledgement), one verdict per criterion with quoted evide
 from __future__ import annotations
 
 import json
+from typing import Literal, NotRequired, TypedDict
 
 from pydantic import Field, model_validator
 
@@ -88,6 +89,25 @@ def call_transcript(tl: Timeline) -> str:
     return "\n".join(text for _, text in sorted(lines, key=lambda x: x[0]))
 
 
+class _Judge(TypedDict):
+    """Which judge gave a rubric verdict (``measured["judge"]``)."""
+
+    model: str
+    endpoint_host: str
+    prompt_sha256: str
+    cached: NotRequired[bool]
+
+
+class _Criterion(TypedDict):
+    """The judge's verdict on one criterion (``measured["criteria"]``)."""
+
+    criterion: str
+    verdict: Literal["pass", "fail"]
+    reason: str
+    evidence: list[str]
+    quotes_not_in_transcript: list[str]
+
+
 def _messages(ctx: ScoringContext, p: RubricParams) -> list[dict[str, str]]:
     rubric = "\n".join(f"- {name}: {text}" for name, text in p.definitions().items())
     parts = [f"Criteria:\n{rubric}"]
@@ -112,15 +132,15 @@ def score_rubric(ctx: ScoringContext, p: RubricParams) -> Outcome:
     definitions = p.definitions()
     criteria = list(definitions)
     messages = _messages(ctx, p)
-    judge = {"model": config.model, "endpoint_host": config.host,
-             "prompt_sha256": _judge.prompt_hash(config, messages, criteria)}
+    judge: _Judge = {"model": config.model, "endpoint_host": config.host,
+                     "prompt_sha256": _judge.prompt_hash(config, messages, criteria)}
     try:
         result = _judge.ask_judge(config, messages, criteria)
     except _judge.JudgeError as exc:
         return Outcome("error", f"rubric judge error: {exc}", {"judge": judge})
     judge["cached"] = result.cached
     transcript = normalize_text(messages[-1]["content"])
-    rows = []
+    rows: list[_Criterion] = []
     failing = []
     unquoted = []
     for v in sorted(result.reply.verdicts, key=lambda v: criteria.index(v.criterion)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NotRequired, TypedDict
+
 from pydantic import Field
 
 from harness.scenario.kinds import ExpectationCheck, ExpectationParams
@@ -60,6 +62,20 @@ def _after(tl: Timeline, utterances: list[Utterance], call: FunctionCall,
     return [u for u in utterances if start <= u.first_audio_ms < end and u.transcript]
 
 
+class _Failure(TypedDict):
+    """One failed call and what the agent did after it (``measured["failures"]``)."""
+
+    call_id: str
+    tool: str
+    turn: int | None
+    error: str
+    said: str
+    failure_number: int
+    identical_retries: NotRequired[int]
+    read_back: NotRequired[list[str]]
+    offer: NotRequired[str | None]
+
+
 @scorer("tool_failure_recovery", "After each failed tool call (an error output): no completion "
         "claim, at most max_identical_retries repeats of the same call, after a not-found "
         "failure a read-back of the value used with a question before anything else, a next "
@@ -79,13 +95,13 @@ def score_tool_failure_recovery(ctx: ScoringContext, p: ToolFailureRecoveryParam
     escalation_tools = ctx.agent_config.escalation_tools if ctx.agent_config else []
     problems: list[str] = []
     evidence = []
-    rows = []
+    rows: list[_Failure] = []
     for n, call in enumerate(failed, start=1):
         error = error_text(call) or ""
         said = _after(tl, utterances, call, ctx.wait_tools)
         text = " ".join(u.transcript for u in said)
-        row = {"call_id": call.call_id, "tool": call.name, "turn": call.turn_index,
-               "error": error, "said": text, "failure_number": n}
+        row: _Failure = {"call_id": call.call_id, "tool": call.name, "turn": call.turn_index,
+                         "error": error, "said": text, "failure_number": n}
         rows.append(row)
         evidence.append(call_evidence(call, f"{call.name} failed: {excerpt(error, 60)}"))
         evidence += [utterance_evidence(u, "agent after the failure") for u in said]

@@ -244,7 +244,7 @@ class _Builder:
                 pb = cand
                 break
         if pb is None:
-            pb = Playback(response_id=rid, item_id=item_id)
+            pb = Playback(response_id=r.response_id, item_id=item_id)
             r.playbacks.append(pb)
             item = self.items.get(item_id) if item_id else None
             if item is not None:
@@ -330,8 +330,9 @@ class _Builder:
             r.items.sort(key=lambda i: (i.output_index if i.output_index is not None else 1 << 30,
                                         i.added_seq))
         for c in tl.function_calls:
-            r = self.responses.get(c.response_id) if c.response_id else None
-            c.turn_index = r.turn_index if r is not None else tl.turn_at(c.t_ms)
+            call_response = self.responses.get(c.response_id) if c.response_id else None
+            c.turn_index = (call_response.turn_index if call_response is not None
+                            else tl.turn_at(c.t_ms))
         for item_id, deltas in self.transcription_deltas.items():
             if item_id not in self.transcriptions and item_id:
                 # Transcription that never completed (a cut-short recording): keep the deltas.
