@@ -13,7 +13,7 @@ from typing import Any
 from harness.extras import require
 from harness.recording import Recording
 from harness.scenario.kinds import ExpectationParams, expectation_kinds, register_kind
-from harness.scenario.models import AgentConfig, Scenario
+from harness.scenario.models import AgentConfig, Scenario, ToolSpec
 from harness.scoring.timeline import Timeline
 from harness.scoring.verdict import Evidence, Status
 
@@ -36,7 +36,7 @@ class ScoringContext:
     agent_config: AgentConfig | None
     recording: Recording | None = None
 
-    def tool_spec(self, name: str) -> Any:
+    def tool_spec(self, name: str) -> ToolSpec | None:
         return self.agent_config.tool(name) if self.agent_config is not None else None
 
     @property
