@@ -10,13 +10,18 @@ from harness.scenario.loader import (
     validate_paths,
 )
 from harness.scenario.models import AgentConfig, Expectation, Scenario, Turn
-from harness.scenario.schema import json_schema, scenario_reference_markdown
+from harness.scenario.schema import (
+    agent_config_reference_markdown,
+    json_schema,
+    scenario_reference_markdown,
+)
 
 __all__ = [
     "AgentConfig",
     "Expectation",
     "Scenario",
     "Turn",
+    "agent_config_reference_markdown",
     "is_scenario_file",
     "json_schema",
     "load_agent_config",

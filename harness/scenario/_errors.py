@@ -20,7 +20,7 @@ from harness.scenario._yaml import FieldPath, Positions, format_path
 from harness.scenario.kinds import kind_of
 from harness.scenario.models import Expectation, Scenario
 
-LOADER_FIELDS = {Scenario: ("source", "agent_config")}
+LOADER_FIELDS: dict[type[BaseModel], tuple[str, ...]] = {Scenario: ("source", "agent_config")}
 """Model fields the loader sets; they are not keys a YAML file may write."""
 
 _SHAPE_ERRORS = {

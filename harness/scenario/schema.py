@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import types
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -12,12 +13,13 @@ from pydantic.json_schema import models_json_schema
 from pydantic_core import PydanticUndefined
 
 from harness.scenario._errors import LOADER_FIELDS
-from harness.scenario.kinds import expectation_kinds
+from harness.scenario.kinds import ExpectationParams, expectation_kinds
 from harness.scenario.models import (
     AgentConfig,
     BargeIn,
     CallerVoice,
     CutOff,
+    Expectation,
     InputTranscription,
     NoiseSpec,
     Pause,
@@ -177,7 +179,41 @@ def _model_table(model: type[BaseModel]) -> list[str]:
     return rows
 
 
-_SECTIONS: list[tuple[str, type[BaseModel]]] = [
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    """The pydantic models a field's type mentions (``X | None``, ``list[X]``, ...)."""
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [m for arg in get_args(tp) for m in _models_in(arg)]
+
+
+def _model_section(title: str, model: type[BaseModel], level: int) -> list[str]:
+    doc = _cell((model.__doc__ or "").strip())
+    return ["", f"{'#' * level} {title}", "", *([doc, ""] if doc else []), *_model_table(model)]
+
+
+def _sections(sections: list[tuple[str, type[BaseModel]]], level: int,
+              documented: set[type[BaseModel]]) -> list[str]:
+    """A section per model, each followed by one for every model its fields use that has none
+    elsewhere (e.g. ``AnswerLimits`` under ``one_question``)."""
+    out: list[str] = []
+    documented.update(model for _, model in sections)
+    for title, model in sections:
+        out += _model_section(title, model, level)
+        nested: dict[type[BaseModel], list[str]] = {}
+        for name, field in model.model_fields.items():
+            if name in LOADER_FIELDS.get(model, ()):
+                continue
+            for used in _models_in(field.annotation):
+                if used not in documented and not issubclass(used, (Expectation,
+                                                                      ExpectationParams)):
+                    nested.setdefault(used, []).append(f"`{name}`")
+        for used, names in nested.items():
+            out += _sections([(f"{used.__name__} ({', '.join(names)})", used)], level + 1,
+                             documented)
+    return out
+
+
+SCENARIO_SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Scenario file (top level)", Scenario),
     ("Turn (an item of `turns`)", Turn),
     ("CallerVoice (`caller`, a turn's `voice`)", CallerVoice),
@@ -188,21 +224,26 @@ _SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Play (`play`)", Play),
     ("ToolResult (a mock answer under `tools`)", ToolResult),
     ("ToolSequence (`tools: {name: {sequence: [...]}}`)", ToolSequence),
+]
+"""The models of a scenario file, in the order the scenario reference documents them."""
+
+AGENT_CONFIG_SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("AgentConfig (`agents/*.yaml`)", AgentConfig),
     ("ToolSpec (an item of an agent's `tools`)", ToolSpec),
     ("TurnDetection (an agent's `turn_detection`)", TurnDetection),
     ("InputTranscription (an agent's `input_transcription`)", InputTranscription),
 ]
+"""The models of an agent config, in the order the agent-config reference documents them."""
 
 
 def scenario_reference_markdown() -> str:
-    """The README's "Scenario reference" section, generated from the models."""
+    """The scenario file reference of the docs (``docs/scenario-reference.md``), generated from
+    the models and the expectation kinds' parameter models: a section per model and per kind."""
     out = [
-        "## Scenario reference",
-        "",
-        "Generated from `harness/scenario/models.py` (`harness.scenario.scenario_reference_"
-        "markdown()`); editors get the same information from `schemas/*.schema.json`. Unknown "
-        "keys are errors everywhere. Paths are relative to the file that writes them.",
+        "Generated from `harness/scenario/models.py` and the expectation kinds' parameter models "
+        "(`harness.scenario.scenario_reference_markdown()`); editors get the same information "
+        "from `schemas/scenario.schema.json`. Unknown keys are errors everywhere. Paths are "
+        "relative to the file that writes them.",
         "",
         "A turn does exactly one of `say`, `audio`, `silence_ms` or `play`, and starts by at "
         "most one of `barge_in`, `after_ms` or `when_agent_says` (default: after the agent "
@@ -210,17 +251,37 @@ def scenario_reference_markdown() -> str:
         "ToolResult, a list of them (the first whose `when` matches the call's arguments "
         "answers), or a ToolSequence (the n-th call gets the n-th answer; the last repeats).",
     ]
-    for title, model in _SECTIONS:
-        out += ["", f"### {title}", "", _cell((model.__doc__ or "").strip()), "",
-                *_model_table(model)]
-    out += ["", "### Expectations (items of `expect`)", "",
+    documented: set[type[BaseModel]] = {m for _, m in AGENT_CONFIG_SECTIONS}
+    out += _sections(SCENARIO_SECTIONS, 2, documented)
+    out += ["", "## Expectations (items of `expect`)", "",
             "Each item is `{kind: parameters}`; a kind whose parameters all have defaults may "
             "be written bare (`- no_response`), and `escalation` takes `required` or "
             "`forbidden` directly.", ""]
     for kind, entry in expectation_kinds().items():
         model = entry.params_model
-        out += [f"#### `{kind}`", "", _cell((model.__doc__ or "").strip()), ""]
+        doc = _cell((model.__doc__ or "").strip())
         if model.model_fields:
-            out += _model_table(model)
-            out.append("")
+            out += _sections([(f"`{kind}`", model)], 3, documented)[1:]
+        else:
+            out += [f"### `{kind}`", "", doc]
+        out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def models_reference_markdown(sections: list[tuple[str, type[BaseModel]]], *, level: int = 2,
+                              documented: Iterable[type[BaseModel]] = ()) -> str:
+    """Markdown reference tables of other file formats' models (a comparison file's): a section
+    per ``(title, model)`` at heading ``level``, then one per model a field uses that is neither
+    listed nor in ``documented`` (models another page documents)."""
+    return "\n".join(_sections(sections, level, set(documented))).strip() + "\n"
+
+
+def agent_config_reference_markdown() -> str:
+    """The agent config reference of the docs (``docs/agent-configs.md``, under its "Reference"
+    heading), generated from the models: a section per model."""
+    out = ["Generated from `harness/scenario/models.py` "
+           "(`harness.scenario.agent_config_reference_markdown()`); editors get the same "
+           "information from `schemas/agent.schema.json`. Unknown keys are errors everywhere. "
+           "Paths are relative to the agent config."]
+    out += _sections(AGENT_CONFIG_SECTIONS, 3, set())
     return "\n".join(out).rstrip() + "\n"

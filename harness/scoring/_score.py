@@ -172,7 +172,8 @@ def score_run_summary(results: dict[str, list[Verdict]]) -> tuple[list[str], int
 
 
 def expectation_reference_markdown() -> str:
-    """The README's expectation reference, generated from the registry and parameter models."""
+    """The expectation reference of the docs (``docs/expectations.md``): a table of the kinds
+    from the registry (a plugin's kinds too) with their parameters, and the spoken forms."""
     lines = ["| kind | what it checks | parameters |", "| --- | --- | --- |"]
     for kind, info in registry().items():
         params = []

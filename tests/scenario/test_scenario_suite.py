@@ -1,20 +1,28 @@
 """The example suite loads, uses every construct of the format, and matches the committed schemas
-and README reference."""
+and the docs' generated references."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
-import re
 from pathlib import Path
+from typing import Any, get_args
 
 import jsonschema
 import pytest
 import soundfile
 import yaml
+from pydantic import BaseModel
 
-from harness.scenario import load_agent_config, load_suite, scenario_reference_markdown
-from harness.scenario.kinds import expectation_kinds
-from harness.scenario.models import Pause, Scenario, ToolSequence
+from harness.scenario import (
+    agent_config_reference_markdown,
+    load_agent_config,
+    load_suite,
+    scenario_reference_markdown,
+)
+from harness.scenario._errors import LOADER_FIELDS
+from harness.scenario.kinds import ExpectationParams, expectation_kinds
+from harness.scenario.models import AgentConfig, Expectation, Pause, Scenario, ToolSequence
 from harness.scenario.schema import json_schema, schema_text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,21 +166,77 @@ def test_schemas_accept_the_examples_and_reject_mistakes() -> None:
     assert "agent_config" not in json_schema("scenario")["properties"]
 
 
-def test_readme_reference_section_is_generated() -> None:
-    readme = (REPO / "README.md").read_text()
-    match = re.search(r"<!-- scenario-reference:start -->\n(.*?)<!-- scenario-reference:end -->",
-                      readme, re.S)
-    assert match, "README.md lacks the scenario-reference markers"
-    assert match.group(1) == scenario_reference_markdown()
+def _docs_hooks() -> Any:
+    spec = importlib.util.spec_from_file_location("docs_hooks", REPO / "docs" / "hooks.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize(("page", "marker", "generator"), [
+    ("scenario-reference.md", "scenario-reference", scenario_reference_markdown),
+    ("agent-configs.md", "agent-config-reference", agent_config_reference_markdown),
+])
+def test_docs_reference_is_generated_when_the_site_is_built(page, marker, generator) -> None:
+    # The page holds markers, not tables: the docs build (docs/hooks.py) fills them from the
+    # models; tests/docs/ checks the built page shows it.
+    source = (REPO / "docs" / page).read_text(encoding="utf-8")
+    assert f"<!-- {marker}:start -->" in source and f"<!-- {marker}:end -->" in source
+    assert "| key | type | default | meaning |" not in source, "written by hand"
+    filled = _docs_hooks().fill(source)
+    assert generator().strip() in filled
+    assert filled.count("| key | type | default | meaning |") == \
+        generator().count("| key | type | default | meaning |")
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    return [m for arg in get_args(tp) for m in _models_in(arg)]
+
+
+def _documented_models() -> list[type[BaseModel]]:
+    """Every model a scenario file or an agent config is read with: the two roots, each
+    expectation kind's parameters, and every model their fields use, however deep."""
+    todo = [Scenario, AgentConfig, *(k.params_model for k in expectation_kinds().values())]
+    seen: list[type[BaseModel]] = []
+    while todo:
+        model = todo.pop()
+        if model in seen or model in (Expectation, ExpectationParams):
+            continue  # `expect` items are documented kind by kind
+        seen.append(model)
+        for name, field in model.model_fields.items():
+            if name not in LOADER_FIELDS.get(model, ()):
+                todo += _models_in(field.annotation)
+    return seen
+
+
+def _table_keys(markdown: str) -> list[set[str]]:
+    """The keys of each table under a heading of generated reference Markdown."""
+    sections = markdown.split("\n#")
+    return [{line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+            for section in sections]
+
+
+def test_reference_documents_every_field_of_every_model() -> None:
+    tables = _table_keys(scenario_reference_markdown()) + _table_keys(
+        agent_config_reference_markdown())
+    models = _documented_models()
+    assert {Scenario, AgentConfig, ToolSequence, Pause}.issubset(models) and len(models) > 30
+    for model in models:
+        keys = {n for n in model.model_fields if n not in LOADER_FIELDS.get(model, ())}
+        assert keys in tables, f"{model.__name__}: no section lists exactly {sorted(keys)}"
 
 
 def test_reference_documents_every_key_and_kind() -> None:
     text = scenario_reference_markdown()
     for kind in expectation_kinds():
-        assert f"#### `{kind}`" in text
+        assert f"### `{kind}`" in text
     for key in ("say", "cut_off", "barge_in", "when_agent_says", "snr_db", "sequence"):
         assert f"| `{key}` |" in text
     assert "(≥ -10, ≤ 60)" in text  # SNR bounds come from the model
+    assert "| `local_profile` |" in agent_config_reference_markdown()
     json.dumps(json_schema("scenario"))
 
 

@@ -113,7 +113,7 @@ def test_a_plugin_kind_validates_scores_and_is_documented(plugin: Path, tmp_path
     variants = schema["$defs"]["Expectation"]["anyOf"]
     assert any("courtesy" in v.get("properties", {}) for v in variants)
     assert "| `courtesy` |" in expectation_reference_markdown()
-    assert "#### `courtesy`" in scenario_reference_markdown()
+    assert "### `courtesy`" in scenario_reference_markdown()
 
 
 def test_a_plugin_kind_reports_located_errors(plugin: Path, tmp_path: Path) -> None:
