@@ -116,7 +116,9 @@ def test_the_architecture_document_names_every_layer_of_the_contract():
     table = doc.split("## The layers and their contracts", 1)[1].split("\n## ", 1)[0]
     names = [name.strip() for layer in layers for name in layer.split("|")]
     assert [n for n in names if f"`{n}`" not in table] == []
-    assert "docs/architecture.md" in (ROOT / "README.md").read_text(encoding="utf-8")
+    # newcomers find it: the README links it and the docs site lists it
+    assert "](docs/architecture.md)" in (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "Architecture: architecture.md" in (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
 
 
 def test_nothing_points_to_a_design_document_outside_the_repository():
@@ -130,7 +132,8 @@ def test_nothing_points_to_a_design_document_outside_the_repository():
                 if pointer in text or "DESIGN" + ".md" in text:
                     found.append(str(path.relative_to(ROOT)))
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert found == [] and pointer not in readme
+    site = (ROOT / "mkdocs.yml").read_text(encoding="utf-8")
+    assert found == [] and pointer not in readme and pointer not in site
 
 
 MAX_MODULE_LINES = 500

@@ -145,7 +145,7 @@ SILENT_AGENT_MAY_PASS = {
 }
 """What an agent that never answers legitimately satisfies: prohibitions (no tool call, no
 take-over, no filler on noise, no escalation, nothing forbidden said) and what the target heard.
-Every other expectation needs the agent to act and must fail (the README lists these)."""
+Every other expectation needs the agent to act and must fail (docs/expectations.md lists these)."""
 
 
 def test_a_mute_agent_fails_every_trial_and_passes_nothing_it_had_to_do(tmp_path: Path) -> None:

@@ -160,3 +160,12 @@ def test_every_relative_link_resolves(path: Path) -> None:
             broken.append(f"{link}: no heading #{anchor} in {file.name}")
     assert broken == []
 
+
+def test_the_readme_links_into_the_docs() -> None:
+    links = {link.partition("#")[0] for link in relative_links(REPO / "README.md")}
+    for page in ("docs/index.md", "docs/scenarios.md", "docs/scenario-reference.md",
+                 "docs/agent-configs.md", "docs/expectations.md", "docs/pytest.md",
+                 "docs/nightly.md", "docs/compare.md", "docs/statistics.md", "docs/scale.md",
+                 "docs/local-agent.md", "docs/benchmarks.md", "docs/architecture.md",
+                 "docs/report.png"):
+        assert page in links, page
