@@ -38,6 +38,7 @@ from harness.realtime.errors import (
     UnknownModel,
     Unreachable,
 )
+from harness.realtime.events import ClientEvent
 from harness.realtime.targets import Target
 
 OPEN_TIMEOUT_S = 10.0
@@ -129,7 +130,7 @@ class RealtimeConnection:
         except ConnectionClosed as exc:
             raise ClosedMidSession(_closed_message(self.target, exc)) from None
 
-    async def send(self, event: dict[str, Any]) -> str:
+    async def send(self, event: ClientEvent) -> str:
         """Send one client event; returns the text sent."""
         text = json.dumps(event, separators=(",", ":"))
         await self.send_text(text)

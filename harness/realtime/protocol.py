@@ -29,6 +29,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.realtime.dialects import Dialect, normalize_event, session_config
+from harness.realtime.events import (
+    ConversationItemCreate,
+    ConversationItemTruncate,
+    InputAudioBufferCommit,
+    ResponseCancel,
+    ResponseCreate,
+    SessionUpdate,
+)
 from harness.scenario.models import AgentConfig
 
 AUDIO_DELTA = "response.output_audio.delta"
@@ -225,7 +233,7 @@ class RealtimeProtocol:
 
     # ------------------------------------------------------------------ client events
 
-    def session_update(self, config: AgentConfig, instructions: str | None) -> dict[str, Any]:
+    def session_update(self, config: AgentConfig, instructions: str | None) -> SessionUpdate:
         return {"type": "session.update",
                 "session": session_config(config, instructions, self.dialect)}
 
@@ -235,27 +243,27 @@ class RealtimeProtocol:
         return '{"type":"input_audio_buffer.append","audio":"' + audio_b64 + '"}'
 
     @staticmethod
-    def commit() -> dict[str, Any]:
+    def commit() -> InputAudioBufferCommit:
         return {"type": "input_audio_buffer.commit"}
 
     @staticmethod
-    def response_create() -> dict[str, Any]:
+    def response_create() -> ResponseCreate:
         return {"type": "response.create"}
 
     @staticmethod
-    def response_cancel(response_id: str | None = None) -> dict[str, Any]:
-        event: dict[str, Any] = {"type": "response.cancel"}
+    def response_cancel(response_id: str | None = None) -> ResponseCancel:
+        event: ResponseCancel = {"type": "response.cancel"}
         if response_id is not None:
             event["response_id"] = response_id
         return event
 
     @staticmethod
-    def truncate(item_id: str, audio_end_ms: int) -> dict[str, Any]:
+    def truncate(item_id: str, audio_end_ms: int) -> ConversationItemTruncate:
         return {"type": "conversation.item.truncate", "item_id": item_id, "content_index": 0,
                 "audio_end_ms": int(audio_end_ms)}
 
     @staticmethod
-    def function_output(call_id: str, output: Any) -> dict[str, Any]:
+    def function_output(call_id: str, output: Any) -> ConversationItemCreate:
         return {"type": "conversation.item.create",
                 "item": {"type": "function_call_output", "call_id": call_id,
                          "output": json.dumps(output)}}

@@ -38,6 +38,7 @@ from harness.realtime.errors import (
     ProtocolFailure,
     UnknownModel,
 )
+from harness.realtime.events import ClientEvent
 from harness.realtime.protocol import (
     AUDIO_DELTA,
     AudioDelta,
@@ -157,9 +158,9 @@ class TrialSession(TurnTriggers):
     def now_ms(self) -> float:
         return (time.perf_counter_ns() - self.t0_ns) / 1e6
 
-    async def send(self, event: dict[str, Any]) -> None:
+    async def send(self, event: ClientEvent) -> None:
         await self.conn.send(event)
-        self.writer.frame(self.now_ms(), "sent", event["type"], event)
+        self.writer.frame(self.now_ms(), "sent", event["type"], dict(event))
 
     def _annotate_playback(self, events: list[PlaybackEvent]) -> None:
         for ev in events:
