@@ -22,5 +22,5 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[agent,postgres,ray,test]"
+.venv/bin/python -m pip install -q -e ".[agent,postgres,ray,test,webrtc]"
 echo "setup: done (.venv ready)"

