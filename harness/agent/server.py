@@ -1,4 +1,5 @@
-"""The local agent's WebSocket server: ``ws://HOST:PORT/v1/realtime?model=…&faults=…``.
+"""The local agent's WebSocket server: ``ws://HOST:PORT/v1/realtime?model=…&faults=…`` (and, once
+asked for, its WebRTC calls: :meth:`LocalAgent.start_webrtc`).
 
 Faults are switched on for the whole server (``faults=`` of :class:`LocalAgent`, or
 ``harness agent serve --fault``) and per session with the ``faults`` query parameter of the
@@ -26,9 +27,11 @@ from harness.agent.dialogue import DialoguePolicy, PolicyFactory, ToolFlags
 from harness.agent.faults import Faults
 from harness.agent.session import AgentSession
 from harness.errors import InputError
+from harness.extras import require
 
 if TYPE_CHECKING:
     from harness.agent.profile import Profile
+    from harness.agent.webrtc_server import WebRTCCalls
     from harness.scenario.models import AgentConfig
 
 REALTIME_PATH = "/v1/realtime"
@@ -107,6 +110,7 @@ class LocalAgent:
         self.preload_asr = preload_asr
         self._policy_factory = policy_factory
         self._server: Server | None = None
+        self._webrtc: WebRTCCalls | None = None
         self.recogniser: str | None = None  # the profile's offline recogniser, if it names one
         self.sessions: set[AgentSession] = set()
 
@@ -133,8 +137,24 @@ class LocalAgent:
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
+    async def start_webrtc(self) -> str:
+        """Serve WebRTC calls as well, on another port (:mod:`harness.agent.webrtc_server`): the
+        same sessions with audio on RTP tracks. Returns ``http://HOST:PORT/v1/realtime/calls``.
+        Needs the ``webrtc`` extra."""
+        if self._server is None:
+            raise RuntimeError("the local agent is not started")
+        if self._webrtc is None:
+            require("webrtc", "the local agent over WebRTC (target 'local-webrtc')")
+            from harness.agent.webrtc_server import WebRTCCalls  # noqa: PLC0415 - aiortc
+
+            self._webrtc = await WebRTCCalls(self._session_options, self.host).start()
+        return self._webrtc.url
+
     async def stop(self) -> None:
         """Close every session and stop listening."""
+        if self._webrtc is not None:
+            await self._webrtc.stop()
+            self._webrtc = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -151,6 +171,13 @@ class LocalAgent:
         model = query.get("model", [DEFAULT_MODEL])[-1]
         return model, Faults.parse(self.fault_specs + query.get("faults", []))
 
+    def _session_options(self, path: str) -> tuple[str, Faults, dict[str, Any]]:
+        """The model, the faults and the other options of the session a request path asks for."""
+        model, faults = self._session_faults(path)
+        return model, faults, {"policy_factory": self._policy_factory,
+                               "audio_speed": self.audio_speed, "delta_ms": self.delta_ms,
+                               "recogniser": self.recogniser}
+
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         if urlsplit(request.path).path != REALTIME_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND,
@@ -163,11 +190,8 @@ class LocalAgent:
 
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._policy_factory is not None
-        model, faults = self._session_faults(connection.request.path)
-        session = AgentSession(connection, model=model, faults=faults,
-                               policy_factory=self._policy_factory,
-                               audio_speed=self.audio_speed, delta_ms=self.delta_ms,
-                               recogniser=self.recogniser)
+        model, faults, options = self._session_options(connection.request.path)
+        session = AgentSession(connection, model=model, faults=faults, **options)
         self.sessions.add(session)
         try:
             await session.run()
@@ -195,6 +219,12 @@ class LocalAgentHandle:
     def url(self) -> str:
         """``ws://127.0.0.1:PORT/v1/realtime``."""
         return self.agent.url
+
+    @property
+    def webrtc_url(self) -> str:
+        """``http://127.0.0.1:PORT/v1/realtime/calls``: the agent's WebRTC calls, served from the
+        first time this is read."""
+        return asyncio.run_coroutine_threadsafe(self.agent.start_webrtc(), self._loop).result()
 
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
