@@ -25,7 +25,7 @@ from harness import exit_codes
 from harness.errors import HarnessError, InputError
 from harness.extras import require
 from harness.folders import new_stamped_folder
-from harness.realtime.targets import parse_spec
+from harness.realtime.targets import LOCAL_TARGETS, parse_spec, require_transport
 from harness.recording import META_FILE, VERDICTS_FILE
 from harness.report import (
     EXIT_ERRORED,
@@ -127,12 +127,14 @@ def check_run_options(target: str, trials: int, concurrency: int,
 def check_target(target: str, faults: Sequence[str] | None = None) -> None:
     """A target the calls can reach from this install: faults only for the local agent, and the
     local agent only with its extra installed. Located errors."""
-    local = parse_spec(target)[0] == "local"
+    name = parse_spec(target)[0]
+    local = name in LOCAL_TARGETS
     if faults and not local:
         raise InputError("faults apply to the local reference agent only (target 'local'), "
                          f"not to target {target!r}", field="--fault")
     if local:
-        require("agent", "the local reference agent (target 'local')", field="--target")
+        require("agent", f"the local reference agent (target {name!r})", field="--target")
+    require_transport(name, field="--target")
 
 
 def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:

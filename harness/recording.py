@@ -10,12 +10,16 @@ A trial folder holds:
   Frames may carry extra keys: ``raw_type`` (the wire name when the target spoke the beta
   dialect), ``scheduled_ms`` (on ``input_audio_buffer.append``: when the chunk was due; ``t_ms``
   is when it went out) and ``dropped: true`` (on an agent audio delta that arrived after its
-  response was interrupted: recorded in ``agent_stream.wav``, never played). Annotations carry
+  response was interrupted: recorded in ``agent_stream.wav``, never played) and ``via: "rtp"``
+  (a WebRTC call: on ``input_audio_buffer.append``, the chunk went out on the RTP track, not as
+  the event; on ``response.output_audio.delta``, the audio is an RTP packet of the agent's track,
+  decoded on arrival and attributed to the response the server was playing). Annotations carry
   the exact time of what they mark, so one can be up to a chunk (20 ms) earlier than the line
   before it.
 - ``caller.wav``: the caller stream exactly as sent (PCM16 mono, the stream's rate). Its sample 0
   is the start of chunk 0, i.e. ``harness.stream.started``'s ``t_ms`` on the session clock.
-- ``agent_stream.wav``: every received agent audio byte in arrival order (PCM16 mono).
+- ``agent_stream.wav``: every received agent audio byte in arrival order (PCM16 mono; over
+  WebRTC, the RTP audio of the agent's responses, decoded to 24 kHz).
 - ``agent.wav``: agent audio placed on the playback timeline (what the caller heard); sample 0 is
   session time 0.
 - ``call.wav``: stereo, caller left, agent (playback timeline) right, both on the session clock
@@ -23,7 +27,8 @@ A trial folder holds:
 - ``meta.json``: :class:`RecordingMeta`.
 - ``verdicts.json``: written by scoring.
 
-All times are ``t_ms`` on the session clock: milliseconds since the WebSocket opened.
+All times are ``t_ms`` on the session clock: milliseconds since the connection opened (the
+WebSocket, or a WebRTC call's data channel).
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ def without(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def test_installed_extras_are_not_reported() -> None:
-    for name in ("agent", "asr", "postgres", "ray"):
+    for name in ("agent", "asr", "postgres", "ray", "webrtc"):
         assert extras.missing_modules(name) == []
         extras.require(name, "this test")
 
@@ -70,6 +70,23 @@ def test_harness_run_against_the_local_agent_stops_before_any_call(
     assert exited.value.code == 2
     err = capsys.readouterr().err
     assert "pip install 'realtime-voice-harness[agent]'" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_webrtc_target_needs_the_webrtc_extra_before_any_call(
+        without: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    without("aiortc")
+    for spec in ("local-webrtc", "openai-webrtc", "webrtc+https://example.com/v1/realtime/calls"):
+        with pytest.raises(InputError, match=r"realtime-voice-harness\[webrtc\]"):
+            api.check_target(spec)
+    api.check_target("ws://127.0.0.1:9/v1/realtime")
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(REPO / "scenarios" / "order-status.yaml"), "--target",
+              "webrtc+http://127.0.0.1:9/v1/realtime/calls", "-o", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "pip install 'realtime-voice-harness[webrtc]'" in err
     assert len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "out").exists()
 

@@ -135,7 +135,8 @@ def run(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Scenario files or folders (default: the example suite in scenarios/).")] = None,
     target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
+             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
     agent: Annotated[Path | None, typer.Option(
         help="Agent config file used instead of each scenario's own.")] = None,
     audio_format: AudioFormat = None,
@@ -201,7 +202,8 @@ def load(
         help="START:END:DURATION[:STEPS] (a linear ramp, e.g. 10:200:300s) or LEVELS:HOLD "
              "(e.g. 10,50,100:60s).")] = "2,4,8:30s",
     target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
+             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
     jitter_limit_ms: Annotated[float, typer.Option(
         help="The harness's own pacing jitter p99 above which a level's latencies are not "
              "trusted.")] = 5.0,
@@ -282,7 +284,8 @@ def nightly(
     consecutive: Consecutive = 1,
     last: Annotated[int, typer.Option(help="Runs shown in the trend report.")] = 30,
     target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
+             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
     agent: Annotated[Path | None, typer.Option(
         help="Agent config file used instead of each scenario's own.")] = None,
     audio_format: AudioFormat = None,
@@ -401,7 +404,8 @@ def compare(
         help="Trials per scenario and variant (default 5, or the comparison file's).")] = None,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
     target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL.")] = "local",
+        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
+             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
     store: Annotated[str | None, typer.Option(
         help="History database URL: compare stored runs (ids or labels) instead of folders.")
     ] = None,

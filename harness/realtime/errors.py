@@ -11,7 +11,8 @@ from harness.errors import TargetError
 
 
 class ConnectFailed(TargetError):
-    """The WebSocket could not be opened (base of the connection-time failures)."""
+    """The connection could not be opened: the WebSocket, or a WebRTC call's offer and answer
+    (base of the connection-time failures)."""
 
     retryable = False
 
@@ -41,7 +42,8 @@ class UnknownModel(ConnectFailed):
 
 
 class HandshakeRejected(ConnectFailed):
-    """The HTTP upgrade was answered with another status (not a WebSocket endpoint?)."""
+    """The HTTP upgrade (or a WebRTC offer) was answered with another status or no SDP answer
+    (not a realtime endpoint?)."""
 
 
 class SessionFailed(TargetError):
@@ -51,7 +53,7 @@ class SessionFailed(TargetError):
 
 
 class ClosedMidSession(SessionFailed):
-    """The target closed the WebSocket before the scenario finished."""
+    """The target closed the WebSocket (or ended the WebRTC call) before the scenario finished."""
 
 
 class NoAnswer(SessionFailed):
@@ -60,3 +62,18 @@ class NoAnswer(SessionFailed):
 
 class ProtocolFailure(SessionFailed):
     """The target answered with an error event the session cannot go on after."""
+
+
+def setup_refused(code: str | None, message: str, where: str) -> TargetError:
+    """What an ``error`` event answering the session set-up means: the credentials were refused,
+    the model is unknown, or the target refused the set-up for another reason."""
+    text = f"{code or ''} {message}".lower()
+    if code in ("invalid_api_key", "unauthorized", "authentication_error") or \
+            "api key" in text or "unauthorized" in text:
+        return AuthRefused(f"auth refused by {where}: {message}")
+    if code in ("model_not_found", "deployment_not_found") or (
+            "model" in text and ("not found" in text or "does not exist" in text
+                                 or "unknown" in text)):
+        return UnknownModel(f"unknown model at {where}: {message}")
+    return ProtocolFailure(f"{where} rejected the session set-up: "
+                           f"{code + ': ' if code else ''}{message}")

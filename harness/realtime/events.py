@@ -72,6 +72,14 @@ class ConversationItemCreate(TypedDict):
     item: FunctionCallOutput
 
 
+class OutputAudioBufferClear(TypedDict):
+    """``output_audio_buffer.clear`` (WebRTC): the server stops the agent's audio now and
+    truncates what was not played."""
+
+    type: Literal["output_audio_buffer.clear"]
+
+
 ClientEvent = (SessionUpdate | InputAudioBufferAppend | InputAudioBufferCommit | ResponseCreate
-               | ResponseCancel | ConversationItemTruncate | ConversationItemCreate)
+               | ResponseCancel | ConversationItemTruncate | ConversationItemCreate
+               | OutputAudioBufferClear)
 """Every client event the harness sends."""

@@ -1,7 +1,12 @@
-"""Where a session connects: a target spec (local, openai, azure, a URL) → URL, headers, dialect.
+"""Where a session connects: a target spec (local, openai, azure, a URL) → URL, headers, dialect,
+transport.
 
 A spec is ``local``, ``openai``, ``azure`` or a ``ws://``/``wss://`` URL, optionally followed by
 ``:beta`` for the beta dialect (``openai:beta``); the dialect can also be given on its own.
+``local-webrtc``, ``openai-webrtc`` and ``webrtc+http://…``/``webrtc+https://…`` (the URL of a
+service's calls endpoint, ``…/v1/realtime/calls``) are the same over WebRTC: an SDP offer POSTed
+to that URL, audio on RTP tracks, events on a data channel (:mod:`harness.realtime.webrtc`, the
+``webrtc`` extra).
 Credentials come from the environment and live only in :attr:`Target.headers`, which is never
 printed, logged or recorded: :attr:`Target.label` is what reports and recordings show.
 
@@ -12,20 +17,30 @@ printed, logged or recorded: :attr:`Target.label` is what reports and recordings
   $AZURE_OPENAI_API_KEY``. GA uses ``/openai/v1/realtime?model=DEPLOYMENT``; with
   ``$AZURE_OPENAI_API_VERSION`` set (a preview version) the beta path
   ``/openai/realtime?api-version=…&deployment=…`` and the beta dialect are used.
+- ``openai-webrtc``: ``https://api.openai.com/v1/realtime/calls?model=MODEL`` with the same key
+  (and ``OPENAI_BASE_URL``).
 - ``local``: the in-process reference agent; :func:`local_target` builds the URL with the model
-  and the faults in its query.
+  and the faults in its query. ``local-webrtc``: the same agent's WebRTC calls endpoint.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from harness.errors import InputError
+from harness.extras import require
 from harness.realtime.dialects import DIALECTS, Dialect, is_dialect
 
-NAMED_TARGETS = ("local", "openai", "azure")
+NAMED_TARGETS = ("local", "openai", "azure", "local-webrtc", "openai-webrtc")
+LOCAL_TARGETS = ("local", "local-webrtc")
+"""The targets the in-process reference agent serves."""
+WEBRTC_PREFIX = "webrtc+"
+"""``webrtc+https://HOST/v1/realtime/calls``: a calls endpoint reached over WebRTC."""
+
+Transport = Literal["websocket", "webrtc"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +51,8 @@ class Target:
     url: str
     dialect: Dialect = "ga"
     headers: dict[str, str] = field(default_factory=dict, repr=False)
+    transport: Transport = "websocket"
+    """``webrtc``: ``url`` is the HTTP(S) calls URL the SDP offer is POSTed to."""
 
     @property
     def safe_url(self) -> str:
@@ -57,13 +74,27 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
             raise InputError(f"unknown dialect {chosen!r}; expected one of {', '.join(DIALECTS)}",
                              field="dialect")
         result = chosen
-    if name not in NAMED_TARGETS and not name.startswith(("ws://", "wss://")):
-        raise InputError(f"unknown target {spec!r}; expected local, openai, azure or a ws:// or "
-                         "wss:// URL (optionally with :beta)", field="target")
+    if name not in NAMED_TARGETS and not name.startswith(
+            ("ws://", "wss://", f"{WEBRTC_PREFIX}http://", f"{WEBRTC_PREFIX}https://")):
+        raise InputError(f"unknown target {spec!r}; expected local, openai, azure, a ws:// or "
+                         "wss:// URL (optionally with :beta), or over WebRTC local-webrtc, "
+                         "openai-webrtc or a webrtc+https:// calls URL", field="target")
     return name, result
 
 
-CREDENTIAL_ENV = {"openai": ("OPENAI_API_KEY",),
+def transport_of(name: str) -> Transport:
+    """How a target (a spec's name, see :func:`parse_spec`) is reached."""
+    webrtc = name in ("local-webrtc", "openai-webrtc") or name.startswith(WEBRTC_PREFIX)
+    return "webrtc" if webrtc else "websocket"
+
+
+def require_transport(name: str, *, field: str = "target") -> None:
+    """Raise a user error naming the extra a target's transport needs when it is missing."""
+    if transport_of(name) == "webrtc":
+        require("webrtc", f"the WebRTC target {name!r}", field=field)
+
+
+CREDENTIAL_ENV = {"openai": ("OPENAI_API_KEY",), "openai-webrtc": ("OPENAI_API_KEY",),
                   "azure": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")}
 """Environment variables each named target needs (the pytest plugin skips without them)."""
 
@@ -85,20 +116,27 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
                    local_url: str | None = None) -> Target:
     """The :class:`Target` of a spec for an agent config's model (``local`` needs ``local_url``)."""
     name, chosen = parse_spec(spec, dialect)
-    if name == "local":
+    transport = transport_of(name)
+    require_transport(name)
+    if name in LOCAL_TARGETS:
         if local_url is None:
             raise InputError("the local target needs the local agent's URL", field="target")
-        return Target(f"local:{model}", local_url, chosen, _dialect_headers(chosen))
-    if name == "openai":
-        key = _env("OPENAI_API_KEY", "the openai target needs an API key")
+        return Target(f"{name}:{model}", local_url, chosen, _dialect_headers(chosen), transport)
+    if name in ("openai", "openai-webrtc"):
+        key = _env("OPENAI_API_KEY", f"the {name} target needs an API key")
         base = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
         scheme, _, rest = base.rpartition("://")
-        base = ("ws://" if scheme in ("http", "ws") else "wss://") + rest
+        plain = scheme in ("http", "ws")
         headers = {"Authorization": f"Bearer {key}"}
         if chosen == "beta":
             headers["OpenAI-Beta"] = "realtime=v1"
-        return Target(f"openai:{model}", f"{base}/realtime?{urlencode({'model': model})}",
-                      chosen, headers)
+        query = urlencode({"model": model})
+        if transport == "webrtc":
+            base = ("http://" if plain else "https://") + rest
+            return Target(f"{name}:{model}", f"{base}/realtime/calls?{query}", chosen, headers,
+                          transport)
+        base = ("ws://" if plain else "wss://") + rest
+        return Target(f"openai:{model}", f"{base}/realtime?{query}", chosen, headers)
     if name == "azure":
         endpoint = _env("AZURE_OPENAI_ENDPOINT", "the azure target needs the resource endpoint")
         key = _env("AZURE_OPENAI_API_KEY", "the azure target needs an API key")
@@ -111,9 +149,12 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
         else:
             url = f"wss://{host}/openai/v1/realtime?{urlencode({'model': deployment})}"
         return Target(f"azure:{deployment}", url, chosen, {"api-key": key})
-    parts = urlsplit(name)
-    return Target(urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), name, chosen,
-                  _dialect_headers(chosen))
+    url = name.removeprefix(WEBRTC_PREFIX)
+    parts = urlsplit(url)
+    label = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+    if transport == "webrtc":
+        label = WEBRTC_PREFIX + label
+    return Target(label, url, chosen, _dialect_headers(chosen), transport)
 
 
 def _dialect_headers(dialect: Dialect) -> dict[str, str]:
@@ -121,8 +162,9 @@ def _dialect_headers(dialect: Dialect) -> dict[str, str]:
 
 
 def local_target(base_url: str, *, model: str, faults: list[str],
-                 dialect: str | None = None) -> Target:
-    """The local agent's target for one session: model and faults in the URL query."""
+                 dialect: str | None = None, transport: Transport = "websocket") -> Target:
+    """The local agent's target for one session: model and faults in the URL query. Over WebRTC
+    ``base_url`` is the agent's calls URL (``http://HOST:PORT/v1/realtime/calls``)."""
     _, chosen = parse_spec("local", dialect)
     query: dict[str, str] = {"model": model}
     if faults:
@@ -130,5 +172,6 @@ def local_target(base_url: str, *, model: str, faults: list[str],
     parts = urlsplit(base_url)
     path = parts.path if parts.path not in ("", "/") else "/v1/realtime"
     url = urlunsplit((parts.scheme, parts.netloc, path, urlencode(query, safe=",="), ""))
-    label = f"local:{model}" + (f"[{','.join(faults)}]" if faults else "")
-    return Target(label, url, chosen, _dialect_headers(chosen))
+    name = "local-webrtc" if transport == "webrtc" else "local"
+    label = f"{name}:{model}" + (f"[{','.join(faults)}]" if faults else "")
+    return Target(label, url, chosen, _dialect_headers(chosen), transport)

@@ -9,7 +9,9 @@ silence is one block built once), and each chunk's wire text is built ahead of i
 next block when the current one runs out), so sending a chunk costs one list lookup.
 
 Chunk *k* holds stream samples [k·n, (k+1)·n) and is sent at ``stream_start + (k+1)·chunk_ms``;
-:meth:`CallerStream.send_time_ms` maps chunk indexes to that schedule.
+:meth:`CallerStream.send_time_ms` maps chunk indexes to that schedule. A transport that sends the
+audio itself (WebRTC's RTP track) takes each chunk's PCM instead (``wire_text=False``,
+:meth:`CallerStream.next_pcm`), and no wire text is built.
 """
 
 from __future__ import annotations
@@ -73,8 +75,10 @@ def _bed_chunk(script: Any, turn_index: int | None, start: int, n: int) -> np.nd
 class CallerStream:
     """Produces the caller stream chunk by chunk (see the module docstring)."""
 
-    def __init__(self, script: Any, *, input_format: str = "audio/pcm", chunk_ms: int = 20):
+    def __init__(self, script: Any, *, input_format: str = "audio/pcm", chunk_ms: int = 20,
+                 wire_text: bool = True):
         self.script = script
+        self.wire_text = wire_text
         self.chunk_ms = chunk_ms
         self.law = None if input_format == "audio/pcm" else law_of(input_format)
         self.sample_rate = SCRIPT_RATE if self.law is None else 8_000
@@ -166,22 +170,35 @@ class CallerStream:
         if self.block_ends():
             self._set_block(self._next_block())
         assert self._block is not None
-        self._block.text(self.next_chunk - self._block_first)
+        if self.wire_text:
+            self._block.text(self.next_chunk - self._block_first)
 
-    def next(self) -> tuple[str, int, bool]:
-        """(wire text of the next chunk, its index, whether it is a turn's last chunk)."""
+    def _advance(self) -> tuple[Block, int, int, bool]:
+        """(the block of the next chunk, the chunk's place in it, its index, whether it is a
+        turn's last chunk); the stream moves on past it."""
         k = self.next_chunk
         if self.block_ends():
             self._set_block(self._next_block())
         block = self._block
         assert block is not None
-        text = block.text(k - self._block_first)
         self.next_chunk = k + 1
         turn = self.turn
         ended = turn is not None and k == turn.last_chunk
         if ended:
             self.turn = None
-        return text, k, ended
+        return block, k - self._block_first, k, ended
+
+    def next(self) -> tuple[str, int, bool]:
+        """(wire text of the next chunk, its index, whether it is a turn's last chunk)."""
+        block, i, k, ended = self._advance()
+        return block.text(i), k, ended
+
+    def next_pcm(self) -> tuple[np.ndarray, int, bool]:
+        """(PCM16 of the next chunk at the stream rate, its index, whether it is a turn's last
+        chunk)."""
+        block, i, k, ended = self._advance()
+        n = block.chunk_samples
+        return block.pcm[i * n:(i + 1) * n], k, ended
 
     def caller_track(self) -> np.ndarray:
         """Everything sent, at the stream rate (call once, when the stream has stopped)."""

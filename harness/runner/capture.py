@@ -152,14 +152,15 @@ class RecordingWriter:
         return self._write(json.dumps(record, separators=(",", ":"), default=str) + "\n")
 
     def caller_chunk(self, t_ms: float, scheduled_ms: float, start_sample: int, samples: int,
-                     sample_rate: int) -> int:
-        """Append the frame of one ``input_audio_buffer.append`` (the hot path: no json.dumps)."""
+                     sample_rate: int, via: str | None = None) -> int:
+        """Append the frame of one ``input_audio_buffer.append`` (the hot path: no json.dumps);
+        ``via="rtp"``: the chunk went out on an RTP track, not as the event."""
         return self._write(
             f'{{"seq":{self.seq},"t_ms":{t_ms:.3f},"dir":"sent",'
             f'"type":"input_audio_buffer.append","event":{{"type":"input_audio_buffer.append",'
             f'"audio":{{"audio_ref":{{"track":"caller","start_sample":{start_sample},'
             f'"samples":{samples},"sample_rate":{sample_rate}}}}}}},'
-            f'"scheduled_ms":{scheduled_ms:.3f}}}\n')
+            f'"scheduled_ms":{scheduled_ms:.3f}' + (f',"via":"{via}"}}\n' if via else '}\n'))
 
     def annotate(self, t_ms: float, type_: str, payload: BaseModel) -> int:
         return self.frame(t_ms, "harness", type_, payload.model_dump(mode="json"))

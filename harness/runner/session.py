@@ -14,6 +14,8 @@ detection off, when an addressed turn starts), playback stops at once and
 too when the server will not cancel by itself (turn detection off, or ``interrupt_response``
 false). **Tool calls** get ``function_call_output`` after the mock's latency, and one
 ``response.create`` once the response that made the calls is done and all are answered.
+Over WebRTC, :class:`harness.runner.webrtc_session.WebRTCTrialSession` sends and receives the
+audio on RTP tracks and leaves barge-in to the server.
 """
 
 from __future__ import annotations
@@ -25,19 +27,14 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.audio import decode_g711, law_of
 from harness.errors import TargetError
 from harness.realtime.client import RealtimeConnection
-from harness.realtime.errors import (
-    AuthRefused,
-    NoAnswer,
-    ProtocolFailure,
-    UnknownModel,
-)
+from harness.realtime.errors import NoAnswer, setup_refused
 from harness.realtime.events import ClientEvent
 from harness.realtime.protocol import (
     AUDIO_DELTA,
@@ -54,7 +51,6 @@ from harness.realtime.protocol import (
     SpeechStarted,
     TranscriptDelta,
 )
-from harness.realtime.targets import Target
 from harness.recording import (
     PlaybackAudible,
     PlaybackStarted,
@@ -73,6 +69,9 @@ from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.tools import answer_call
 from harness.runner.turns import SpeechEdges, TurnState, TurnTriggers
 from harness.scenario.models import AgentConfig, Scenario
+
+if TYPE_CHECKING:
+    from harness.realtime.webrtc import WebRTCConnection
 
 LEAD_IN_MS = 500.0
 """Bed streamed before the first turn, so server VAD hears the line before the caller speaks."""
@@ -98,25 +97,16 @@ class _Pending:
     followed_up: set[str] = field(default_factory=set)
 
 
-def _classify_setup_error(err: ServerError, target: Target) -> TargetError:
-    text = f"{err.code or ''} {err.message}".lower()
-    where = target.label
-    if err.code in ("invalid_api_key", "unauthorized", "authentication_error") or \
-            "api key" in text or "unauthorized" in text:
-        return AuthRefused(f"auth refused by {where}: {err.message}")
-    if err.code in ("model_not_found", "deployment_not_found") or (
-            "model" in text and ("not found" in text or "does not exist" in text
-                                 or "unknown" in text)):
-        return UnknownModel(f"unknown model at {where}: {err.message}")
-    return ProtocolFailure(f"{where} rejected the session set-up: "
-                           f"{err.code + ': ' if err.code else ''}{err.message}")
-
-
 class TrialSession(TurnTriggers):
     """Runs one scenario trial on an open connection and records it (see the module docstring)."""
 
+    server_playback = False
+    """The server plays the agent's audio out and says when (WebRTC): an item has finished
+    playing on its word, not on ``response.output_audio.done`` or ``response.done``."""
+
     def __init__(self, *, scenario: Scenario, config: AgentConfig, script: Any,
-                 connection: RealtimeConnection, writer: RecordingWriter, t0_ns: int,
+                 connection: RealtimeConnection | WebRTCConnection, writer: RecordingWriter,
+                 t0_ns: int,
                  options: SessionOptions | None = None):
         self.scenario = scenario
         self.config = config
@@ -244,25 +234,31 @@ class TrialSession(TurnTriggers):
                 await self._on_notice(notice, t)
 
     def _on_audio_frame(self, rec: Received, t: float) -> None:
-        self._annotate_playback(self.playback.advance(t))
         delta = next((n for n in rec.notices if isinstance(n, AudioDelta)), None)
         if delta is None:
+            self._annotate_playback(self.playback.advance(t))
             return
         if self.out_law is None:
             pcm = np.frombuffer(delta.data[: len(delta.data) // 2 * 2], dtype="<i2")
         else:
             pcm = decode_g711(delta.data, self.out_law)
+        extra: dict[str, Any] = {"raw_type": rec.raw_type} if rec.raw_type else {}
+        self._play_agent_audio(rec.event, rec.notices, delta, pcm, t, extra)
+
+    def _play_agent_audio(self, event: dict[str, Any], notices: list[Any], delta: AudioDelta,
+                          pcm: np.ndarray, t: float, extra: dict[str, Any]) -> None:
+        """Agent audio arrived: into ``agent_stream``, onto the playback clock, into the file."""
+        self._annotate_playback(self.playback.advance(t))
         ref = {"track": "agent_stream", "start_sample": self.agent_stream_samples,
                "samples": len(pcm), "sample_rate": self.out_rate}
         self.agent_stream.append(pcm)
         self.agent_stream_samples += len(pcm)
         played, events = self.playback.add(delta.response_id, delta.item_id, pcm, t)
-        event = {**rec.event, "delta": {"audio_ref": ref}}
-        extra: dict[str, Any] = {"raw_type": rec.raw_type} if rec.raw_type else {}
         if not played:
             extra["dropped"] = True
-        self.writer.frame(t, "received", AUDIO_DELTA, event, **extra)
-        for notice in rec.notices:
+        self.writer.frame(t, "received", AUDIO_DELTA, {**event, "delta": {"audio_ref": ref}},
+                          **extra)
+        for notice in notices:
             if isinstance(notice, ResponseCreated):
                 self._response_created(notice.response_id)
         self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
@@ -277,7 +273,7 @@ class TrialSession(TurnTriggers):
         elif isinstance(notice, ResponseCreated):
             self._response_created(notice.response_id)
             self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
-        elif isinstance(notice, AudioDone):
+        elif isinstance(notice, AudioDone) and not self.server_playback:
             self._annotate_playback(self.playback.complete_item(notice.item_id, t))
         elif isinstance(notice, TranscriptDelta):
             self.transcript.append((t, notice.text))
@@ -285,10 +281,12 @@ class TrialSession(TurnTriggers):
             self._start_tool_answer(notice.call)
         elif isinstance(notice, ResponseDone):
             self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
-            self._annotate_playback(self.playback.complete_response(notice.response_id, t))
+            if not self.server_playback:
+                self._annotate_playback(self.playback.complete_response(notice.response_id, t))
             await self._maybe_follow_up(notice.response_id)
         elif isinstance(notice, ServerError) and not self._ready.is_set():
-            self._setup_error = _classify_setup_error(notice, self.conn.target)
+            self._setup_error = setup_refused(notice.code, notice.message,
+                                              self.conn.target.label)
             self._ready.set()
 
     def _response_created(self, response_id: str) -> None:
@@ -367,9 +365,6 @@ class TrialSession(TurnTriggers):
             self.writer.annotate(self.stream_start_ms, "harness.stream.started", StreamStarted(
                 sample_rate=stream.sample_rate, chunk_ms=self.opt.chunk_ms,
                 input_audio_format=self.config.input_audio_format))
-            n = stream.chunk_samples
-            rate = stream.sample_rate
-            send_text = self.conn.send_text
             k = 0
             while True:
                 due_ns = start_ns + (k + 1) * chunk_ns
@@ -377,9 +372,7 @@ class TrialSession(TurnTriggers):
                 due_ms = (due_ns - self.t0_ns) / 1e6
                 if stream.turn is None and await self._tick(self.now_ms(), due_ms):
                     return
-                text, k, ended = stream.next()
-                await send_text(text)
-                self.writer.caller_chunk(self.now_ms(), due_ms, k * n, n, rate)
+                k, ended = await self._send_chunk(due_ms)
                 if k >= self._speech_edges.next_chunk:
                     for turn_index, edge, due in self._speech_edges.sent(k):
                         self.writer.annotate(self.now_ms(), "harness.turn.speech_sent",
@@ -393,6 +386,15 @@ class TrialSession(TurnTriggers):
                 k += 1
         finally:
             pacer.leave(start_ns, chunk_ns)
+
+    async def _send_chunk(self, due_ms: float) -> tuple[int, bool]:
+        """Send the stream's next chunk as ``input_audio_buffer.append`` and record it: (its
+        index, whether it ends a turn)."""
+        text, k, ended = self.stream.next()
+        await self.conn.send_text(text)
+        n = self.stream.chunk_samples
+        self.writer.caller_chunk(self.now_ms(), due_ms, k * n, n, self.stream.sample_rate)
+        return k, ended
 
     async def _tick(self, now: float, at: float) -> bool:
         """Between turns: start the next turn if it is due. True when the session should close.

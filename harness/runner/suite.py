@@ -27,8 +27,14 @@ import numpy as np
 
 import harness
 from harness.errors import HarnessError, InputError, TargetError
-from harness.realtime.client import RealtimeConnection
-from harness.realtime.targets import Target, local_target, parse_spec, resolve_target
+from harness.realtime.targets import (
+    LOCAL_TARGETS,
+    Target,
+    local_target,
+    parse_spec,
+    resolve_target,
+    transport_of,
+)
 from harness.recording import ORDER_FILE, RecordingMeta, TrialEnded
 from harness.runner.capture import RecordingWriter, in_track_writer
 from harness.runner.interleave import interleaved_order
@@ -42,7 +48,8 @@ from harness.runner.results import (
     new_run,
     write_run_file,
 )
-from harness.runner.session import SessionOptions, TrialSession
+from harness.runner.session import SessionOptions
+from harness.runner.transports import open_connection, session_class
 from harness.scenario.models import AgentConfig, Scenario
 
 RETRY_BASE_DELAY_S = 0.5
@@ -84,6 +91,9 @@ class LocalAgentHandle(Protocol):
     @property
     def url(self) -> str: ...
 
+    @property
+    def webrtc_url(self) -> str: ...
+
     def stop(self) -> None: ...
 
 
@@ -113,8 +123,9 @@ class LocalAgents:
         self._handles: dict[tuple[Any, ...], LocalAgentHandle] = {}
         self._lock = asyncio.Lock()
 
-    async def url(self, config: AgentConfig) -> str:
-        """The URL of the local agent serving ``config`` (its profile and its tool flags)."""
+    async def url(self, config: AgentConfig, *, webrtc: bool = False) -> str:
+        """The URL of the local agent serving ``config`` (its profile and its tool flags); with
+        ``webrtc``, its WebRTC calls URL (that route starts on first use)."""
         key = (config.local_profile, tuple(config.write_tools), tuple(config.escalation_tools),
                tuple(config.wait_tools))
         async with self._lock:
@@ -123,7 +134,8 @@ class LocalAgents:
                     raise _needs_local_agent()
                 # starting loads the ASR model: keep it off the event loop
                 self._handles[key] = await asyncio.to_thread(self._start, config)
-            return self._handles[key].url
+            handle = self._handles[key]
+        return await asyncio.to_thread(lambda: handle.webrtc_url) if webrtc else handle.url
 
     async def stop(self) -> None:
         handles, self._handles = list(self._handles.values()), {}
@@ -140,12 +152,12 @@ def _trial_path(scenario: Scenario, variant: str | None, trial: int) -> str:
 
 
 async def _connect(target: Target, retries: int, notify: Callable[[str], None]
-                   ) -> tuple[RealtimeConnection, int]:
+                   ) -> tuple[Any, int]:
     attempt = 0
     while True:
         attempt += 1
         try:
-            return await RealtimeConnection.open(target), attempt
+            return await open_connection(target), attempt
         except TargetError as exc:
             if not getattr(exc, "retryable", False) or attempt > retries:
                 raise
@@ -189,8 +201,9 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
     except BaseException:
         await conn.close()
         raise
-    session = TrialSession(scenario=scenario, config=config, script=script, connection=conn,
-                           writer=writer, t0_ns=t0_ns, options=options)
+    session = session_class(target)(scenario=scenario, config=config, script=script,
+                                    connection=conn, writer=writer, t0_ns=t0_ns,
+                                    options=options)
     timeout_s = session_timeout_s if session_timeout_s is not None else scenario.max_duration_s
     status: TrialStatus = "errored"
     error: str | None = None
@@ -244,14 +257,14 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
                          field="agent")
     faults = list(faults or [])
     name, _ = parse_spec(target, dialect)
-    if name == "local" and local_url is None and local_agent is None:
+    if name in LOCAL_TARGETS and local_url is None and local_agent is None:
         raise _needs_local_agent()
     if script is None:
         script = await render_script(scenario)
-    if name == "local" and local_url is None:
+    if name in LOCAL_TARGETS and local_url is None:
         agents = LocalAgents(local_agent)
         try:
-            url = await agents.url(config)
+            url = await agents.url(config, webrtc=transport_of(name) == "webrtc")
             return await run_trial(scenario, out_dir=out_dir, target=target, trial=trial,
                                    variant=variant, config=config, faults=faults,
                                    dialect=dialect, script=script, local_url=url,
@@ -270,10 +283,11 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
 def _resolve(target: str, config: AgentConfig, faults: list[str], dialect: str | None,
              local_url: str | None) -> Target:
     name, _ = parse_spec(target, dialect)
-    if name == "local":
+    if name in LOCAL_TARGETS:
         assert local_url is not None
         return local_target(local_url, model=config.model, faults=faults,
-                            dialect=dialect or parse_spec(target)[1])
+                            dialect=dialect or parse_spec(target)[1],
+                            transport=transport_of(name))
     if faults:
         raise InputError("faults can only be switched on in the local agent", field="faults")
     return resolve_target(target, model=config.model, dialect=dialect)
@@ -308,7 +322,7 @@ def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int
     if trials < 1 or concurrency < 1:
         raise InputError("trials and concurrency must be at least 1")
     name, _ = parse_spec(target, dialect)
-    if faults and name != "local":
+    if faults and name not in LOCAL_TARGETS:
         raise InputError("faults can only be switched on in the local agent", field="faults")
     for scenario in scenarios:
         if scenario.agent_config is None and not variants:
@@ -368,9 +382,9 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     plan = plan_trials(scenarios, target=target, trials=trials, concurrency=concurrency,
                        faults=faults, variants=variants, dialect=dialect)
     name, _ = parse_spec(target, dialect)
-    if variant_faults and name != "local":
+    if variant_faults and name not in LOCAL_TARGETS:
         raise InputError("faults can only be switched on in the local agent", field="faults")
-    if name == "local" and local_agent is None:
+    if name in LOCAL_TARGETS and local_agent is None:
         raise _needs_local_agent()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -417,7 +431,8 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             scripts[key] = asyncio.ensure_future(render_script(scenario))
         try:
             script = await asyncio.shield(scripts[key])
-            local_url = await agents.url(vconfig) if name == "local" else None
+            local_url = (await agents.url(vconfig, webrtc=transport_of(name) == "webrtc")
+                         if name in LOCAL_TARGETS else None)
             session_faults = faults + variant_faults.get(vname or "", [])
             return script, session_faults, _resolve(target, vconfig, session_faults, dialect,
                                                     local_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass
@@ -257,12 +257,15 @@ class VadEvent:
 
 @dataclass
 class Truncate:
-    """A ``conversation.item.truncate`` the client sent."""
+    """An agent audio item cut at what was played: the ``conversation.item.truncate`` the client
+    sent, or the ``conversation.item.truncated`` the server reported (over WebRTC the server
+    plays the audio and truncates by itself; over a WebSocket it confirms the client's)."""
 
     t_ms: float
     seq: int
     item_id: str | None
     audio_end_ms: float | None
+    by: Literal["client", "server"] = "client"
 
 
 @dataclass

@@ -115,6 +115,9 @@ class _Builder:
             handler = _NOTICE_HANDLERS.get(type(notice))
             if handler is not None:
                 handler(self, notice, f)
+        if f.type == "conversation.item.truncated":
+            self.tl.truncates.append(Truncate(f.t_ms, f.seq, f.event.get("item_id"),
+                                              f.event.get("audio_end_ms"), by="server"))
 
     def _response_created(self, n: ResponseCreated, f: Frame) -> None:
         r = self.response(n.response_id, f)

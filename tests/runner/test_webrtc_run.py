@@ -1,0 +1,112 @@
+"""Runs over WebRTC: a refused key errors the trial (exit 3) and reaches no file; the example
+order-status scenario passes against the local agent over WebRTC with every verdict graded."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("aiortc")
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "realtime"))
+
+from webrtc_peer import ServicePeer  # noqa: E402
+
+from harness.recording import Recording  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[2]
+HARNESS = Path(sys.executable).with_name("harness")
+SECRET = "sk-test-DO-NOT-LEAK-webrtc-9876"
+
+
+class _PeerThread:
+    """A :class:`ServicePeer` serving from its own event loop in a thread."""
+
+    def __init__(self, key: str) -> None:
+        self.peer = ServicePeer(key=key)
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(ready,), daemon=True)
+        self._thread.start()
+        ready.wait(10)
+
+    def _run(self, ready: threading.Event) -> None:
+        async def main() -> None:
+            self._stop = asyncio.Event()
+            async with self.peer:
+                ready.set()
+                await self._stop.wait()
+
+        self._loop.run_until_complete(main())
+
+    def stop(self) -> None:
+        assert self._stop is not None
+        self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+
+def test_refused_key_errors_the_trial_and_no_file_holds_it(tmp_path):
+    service = _PeerThread(key="sk-the-right-key")
+    try:
+        env = {**os.environ, "OPENAI_API_KEY": SECRET,
+               "OPENAI_BASE_URL": f"http://127.0.0.1:{service.peer.port}/v1"}
+        proc = subprocess.run(
+            [str(HARNESS), "run", str(ROOT / "scenarios" / "order-status.yaml"),
+             "--target", "openai-webrtc", "-o", str(tmp_path)],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    finally:
+        service.stop()
+    assert proc.returncode == 3, proc.stdout + proc.stderr
+    # the key went to the calls endpoint, with the offer
+    (request_line, headers), = service.peer.requests
+    assert request_line.startswith("POST /v1/realtime/calls?model=")
+    assert headers["authorization"] == f"Bearer {SECRET}"
+    assert headers["content-type"] == "application/sdp"
+    # ... and nowhere else
+    assert SECRET not in proc.stdout + proc.stderr
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    assert not [p for p in files if SECRET.encode() in p.read_bytes()]
+    run_dir, = [p.parent for p in tmp_path.rglob("run.json")]
+    trial, = json.loads((run_dir / "run.json").read_text())["trials"]
+    assert trial["status"] == "errored" and "auth refused" in trial["error"]
+    meta = Recording.load(run_dir / trial["path"]).meta
+    assert meta.status == "errored" and meta.target.startswith("openai-webrtc:")
+
+
+@pytest.mark.slow
+def test_order_status_over_webrtc_passes(tmp_path):
+    proc = subprocess.run(
+        [str(HARNESS), "run", str(ROOT / "scenarios" / "order-status.yaml"),
+         "--target", "local-webrtc", "-o", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir, = [p.parent for p in tmp_path.rglob("run.json")]
+    trial, = json.loads((run_dir / "run.json").read_text())["trials"]
+    assert trial["status"] == "completed"
+    folder = run_dir / trial["path"]
+    recording = Recording.load(folder)
+    assert recording.meta.target.startswith("local-webrtc:")
+    # the audio went over RTP both ways: no append or delta travelled as an event
+    sent = recording.events("input_audio_buffer.append", dir="sent")
+    deltas = recording.events("response.output_audio.delta", dir="received")
+    assert sent and all(f.model_extra and f.model_extra.get("via") == "rtp" for f in sent)
+    assert deltas and all(f.model_extra and f.model_extra.get("via") == "rtp" for f in deltas)
+    assert recording.events("output_audio_buffer.started", dir="received")
+    assert recording.events("output_audio_buffer.stopped", dir="received")
+    verdicts = json.loads((folder / "verdicts.json").read_text())
+    rows = verdicts["verdicts"] if isinstance(verdicts, dict) else verdicts
+    kinds = {v["kind"] for v in rows}
+    expected = {"latency", "preamble", "entity_confirmed", "tool_called", "transcript",
+                "turn_answered", "input_heard", "speech_matches_transcript", "escalation"}
+    assert expected <= kinds
+    assert all(v["status"] == "pass" for v in rows), [
+        (v["kind"], v["status"], v["summary"]) for v in rows if v["status"] != "pass"]
