@@ -293,13 +293,17 @@ def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHand
 
 def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "support_desk",
                   faults: list[str] | None = None,
-                  announce: Callable[[str], None] = print, **options: Any) -> None:
-    """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL;
-    ``options`` go to :class:`LocalAgent` (tool flags)."""
+                  announce: Callable[[str], None] = print, *, webrtc: bool = False,
+                  **options: Any) -> None:
+    """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL (and,
+    with ``webrtc``, the WebRTC calls URL too); ``options`` go to :class:`LocalAgent` (tool
+    flags)."""
 
     async def main() -> None:
         async with LocalAgent(profile, faults, host, port, **options) as agent:
             announce(agent.url)
+            if webrtc:
+                announce(await agent.start_webrtc())
             await asyncio.Future()
 
     try:

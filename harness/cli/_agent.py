@@ -26,6 +26,9 @@ def agent_serve(
     fault: Annotated[list[str] | None, typer.Option(
         help="Fault(s) for every session, e.g. ignore_barge_in or added_latency_ms=400; "
              "sessions add their own with ?faults=... in the URL.")] = None,
+    webrtc: Annotated[bool, typer.Option(
+        help="Serve WebRTC calls too (POST an SDP offer to the second URL printed; needs the "
+             "webrtc extra).")] = False,
 ) -> None:
     """Serve the local reference agent (Realtime GA protocol) until interrupted.
 
@@ -41,4 +44,4 @@ def agent_serve(
         "profile": profile or "support_desk"}
     serve_forever(host, port, faults=fault,
                   announce=lambda url: typer.echo(f"local agent listening on {url}", err=True),
-                  **options)
+                  webrtc=webrtc, **options)
