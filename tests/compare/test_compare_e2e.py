@@ -1,13 +1,13 @@
 """Comparisons of real calls against the local agent: false positives and power.
 
-One session records a plain run with 4 trials per scenario (split 60 times at random into two
+The module records a plain run with 4 trials per scenario (split 60 times at random into two
 halves of 2 for A/A comparisons) and two live comparisons of the fault-free agent: one with a
 variant that has no preambles, and one of the sizes people run (5 example scenarios × 2 trials)
 with three variants, the agent itself, an identical copy, and one that waits 800 ms before every
 answer. The A/A run uses 6 of the example scenarios, the shorter calls, so that the three runs
 (78 calls) fit in a few minutes on two cores. The A/A run and the preamble comparison share the
 machine; the latency comparison runs after them, alone, because its figure is the agent's
-latency, and the local agent's recogniser shares two cores with every call of the session: with
+latency, and the local agent's recogniser shares two cores with every call on the machine: with
 eight calls at once its answers were ready up to 70 ms sooner or later, differently for the two
 variants, from one session to the next.
 """
@@ -27,6 +27,7 @@ from scipy.stats import binom
 
 from harness import api
 from harness.compare import (
+    CompareOutcome,
     ComparisonSpec,
     Side,
     VariantSpec,
@@ -66,35 +67,41 @@ def _files(names: list[str]) -> list[Path]:
     return [SCENARIOS / f"{n}.yaml" for n in names]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The A/A run folder and the two live comparisons, recorded once for the whole session: the
-    A/A run (24 calls, 4 at a time) beside the preamble comparison (24 calls, 2 at a time), then
-    the latency comparison alone (30 calls: two blocks of three variants at a time)."""
+    """The A/A run (24 calls, 4 at a time) beside the preamble comparison (24 calls, 2 at a
+    time), recorded once for the module. Neither figure is the agent's latency, so the two share
+    the machine."""
     root = tmp_path_factory.mktemp("compare-e2e")
     # preambles: 6 scenarios × 2 trials give 12 discordant pairs if every preamble is lost
     terse = ComparisonSpec(scenarios=_files(PREAMBLE_SCENARIOS), trials=2,
                            variants={"A": VariantSpec(),
                                      "terse": VariantSpec(faults=["no_preamble"])})
-    # latency at the size people run: 5 scenarios × 2 trials, an identical variant beside
-    slow = ComparisonSpec(scenarios=_files(LATENCY_SCENARIOS), trials=2,
-                          variants={"A": VariantSpec(), "same": VariantSpec(),
-                                    "slow": VariantSpec(faults=[f"added_latency_ms={ADDED_MS}"])})
-    for name in ("a-a", "terse", "slow"):
+    for name in ("a-a", "terse"):
         (root / name).mkdir()
 
-    async def all_runs() -> list[object]:
-        a_a, terse_outcome = await asyncio.gather(
+    async def both() -> list[object]:
+        return list(await asyncio.gather(
             api.run_async(_files(A_A_SCENARIOS), trials=A_A_TRIALS, concurrency=4,
                           run_dir=root / "a-a", session_timeout_s=TIMEOUT_S),
             run_comparison_async(terse, concurrency=2, run_dir=root / "terse",
-                                 session_timeout_s=TIMEOUT_S))
-        slow_outcome = await run_comparison_async(slow, concurrency=6, run_dir=root / "slow",
-                                                  session_timeout_s=TIMEOUT_S)
-        return [a_a, terse_outcome, slow_outcome]
+                                 session_timeout_s=TIMEOUT_S)))
 
-    a_a, terse_outcome, slow_outcome = asyncio.run(all_runs())
-    return {"a_a": a_a, "terse": terse_outcome, "slow": slow_outcome}
+    a_a, terse_outcome = asyncio.run(both())
+    return {"a_a": a_a, "terse": terse_outcome}
+
+
+@pytest.fixture(scope="module")
+def latency_comparison(tmp_path_factory: pytest.TempPathFactory) -> CompareOutcome:
+    """The latency comparison at the size people run: 5 scenarios × 2 trials, the agent, an
+    identical variant and +800 ms (30 calls: two blocks of three variants at a time). Its tests
+    run alone: the figure is the agent's latency, which other calls on the machine move."""
+    slow = ComparisonSpec(scenarios=_files(LATENCY_SCENARIOS), trials=2,
+                          variants={"A": VariantSpec(), "same": VariantSpec(),
+                                    "slow": VariantSpec(faults=[f"added_latency_ms={ADDED_MS}"])})
+    folder = tmp_path_factory.mktemp("compare-e2e-latency")
+    return asyncio.run(run_comparison_async(slow, concurrency=6, run_dir=folder,
+                                            session_timeout_s=TIMEOUT_S))
 
 
 def _split(side: Side, rng: random.Random) -> tuple[Side, Side]:
@@ -146,8 +153,8 @@ def test_no_preamble_is_declared_worse_on_the_preamble_pass_rate(real_runs) -> N
     assert preamble.difference < -0.5
 
 
-def test_added_latency_is_declared_worse_with_an_interval_of_its_size(real_runs) -> None:
-    outcome = real_runs["slow"]
+def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_comparison) -> None:
+    outcome = latency_comparison
     pair = next(p for p in outcome.pairs if p.candidate == "slow")
     latency = _metric(pair, "voice_to_voice_ms")
     # the same scenario differences, for an interval that a correct measurement misses only once
@@ -176,8 +183,8 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(real_runs)
     assert latency.n_scenarios == len(LATENCY_SCENARIOS)
 
 
-def test_an_identical_variant_is_declared_different_on_nothing(real_runs) -> None:
-    outcome = real_runs["slow"]
+def test_an_identical_variant_is_declared_different_on_nothing(latency_comparison) -> None:
+    outcome = latency_comparison
     pair = next(p for p in outcome.pairs if p.candidate == "same")
     declared = [(m.metric, m.verdict) for m in pair.metrics if m.verdict in ("better", "worse")]
     latency = _metric(pair, "voice_to_voice_ms")
@@ -190,8 +197,8 @@ def test_an_identical_variant_is_declared_different_on_nothing(real_runs) -> Non
     assert latency.min_detectable is not None and latency.min_detectable < ADDED_MS
 
 
-def test_start_order_is_rotated_and_has_no_effect(real_runs) -> None:
-    order = real_runs["slow"].document["order"]
+def test_start_order_is_rotated_and_has_no_effect(latency_comparison) -> None:
+    order = latency_comparison.document["order"]
     blocks = order["blocks"]
     assert len(blocks) == len(LATENCY_SCENARIOS) * 2
     firsts = [b["order"][0] for b in blocks]
@@ -212,8 +219,9 @@ def _stats(document: dict) -> list[dict]:
             for pair in document["comparisons"] for m in pair["metrics"]]
 
 
-def test_finished_runs_give_the_statistics_of_the_live_comparison(real_runs, tmp_path) -> None:
-    live = real_runs["slow"]
+def test_finished_runs_give_the_statistics_of_the_live_comparison(latency_comparison,
+                                                                   tmp_path) -> None:
+    live = latency_comparison
     run_dir = live.run_dir
     # the two variants as two runs (RUN#VARIANT), through the library …
     again = compare_runs([f"{run_dir}#A", f"{run_dir}#slow"], out_dir=tmp_path / "pair")
