@@ -2,9 +2,11 @@
 
 Scorers live in the scoring layer, which depends on this one, so this module holds only what a
 scenario file needs to know about a kind (its name, a one-line description, its parameter model)
-and imports no scorer at module import. The kinds are discovered once, on first use: the
-built-in scorers package is imported by name, then every entry point of the ``harness.scorers``
-group (a user's package) is loaded. Importing a scorer module is what registers its kind, through
+and imports no scorer, by name or otherwise. The kinds are discovered once, on first use, by
+loading every entry point of the ``harness.scorers`` group: the harness declares its own scorers
+there (``harness.scoring.scorers``) exactly as a user's package declares its own, so the scoring
+layer hands its scorers to this one and the built-in kinds are a plugin like any other. Importing
+a scorer module is what registers its kind, through
 ``harness.scoring.scorer(kind, description, params=Model)``.
 
 A plugin package declares, in its ``pyproject.toml``::
@@ -19,7 +21,6 @@ in the generated references, and is scored like a built-in one.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,8 +37,9 @@ if TYPE_CHECKING:
 ENTRY_POINT_GROUP = "harness.scorers"
 """Entry-point group through which other packages add expectation kinds."""
 
-BUILTIN_SCORERS = "harness.scoring.scorers"
-"""The package whose import registers the built-in kinds (imported by name, on first use)."""
+BUILTIN_ENTRY_POINT = "harness"
+"""The entry point of the ``harness.scorers`` group through which the harness's own scorers
+(``harness.scoring.scorers``) register their kinds."""
 
 
 class ExpectationCheck(Protocol):
@@ -133,8 +135,15 @@ def _discover() -> None:
         if _discovered:
             return
         _discovered = True
-        importlib.import_module(BUILTIN_SCORERS)
-        for ep in entry_points(group=ENTRY_POINT_GROUP):
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP),
+                       key=lambda ep: (ep.name != BUILTIN_ENTRY_POINT, ep.name))
+        if not found or found[0].name != BUILTIN_ENTRY_POINT:
+            _discovered = False
+            raise InputError(
+                f"the harness's own expectation kinds are not installed (no entry point "
+                f"{BUILTIN_ENTRY_POINT!r} in the group {ENTRY_POINT_GROUP!r}): install the "
+                "harness with pip (pip install -e . in a checkout) so its metadata is current")
+        for ep in found:
             try:
                 ep.load()
             except Exception as exc:  # noqa: BLE001 - any plugin failure is the user's to fix

@@ -179,3 +179,27 @@ def test_the_command_line_sees_an_installed_plugin(tmp_path: Path) -> None:
     assert bad.stderr.splitlines()[0] == (
         f"{path}:6:30: expect[0].courtesy.at_lest: unknown key; did you mean 'at_least'? "
         "(expected one of: word, at_least)")
+
+
+def test_the_built_in_kinds_register_through_the_same_entry_point_group() -> None:
+    from importlib.metadata import entry_points  # noqa: PLC0415
+
+    [builtin] = [ep for ep in entry_points(group=kinds.ENTRY_POINT_GROUP)
+                 if ep.name == kinds.BUILTIN_ENTRY_POINT]
+    assert builtin.value == "harness.scoring.scorers"
+    # The scenario layer imports no scorer: no import of the scoring layer, by name or string.
+    source = (REPO / "harness" / "scenario" / "kinds.py").read_text(encoding="utf-8")
+    assert "import_module" not in source and "from harness.scoring" not in source
+
+
+def test_without_the_harness_entry_point_the_kinds_say_how_to_reinstall(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kinds, "entry_points", lambda group: [])
+    kinds.rediscover()
+    try:
+        with pytest.raises(InputError, match=r"not installed .*pip install -e \."):
+            kinds.expectation_kinds()
+    finally:
+        monkeypatch.undo()
+        kinds.rediscover()
+    assert "latency" in kinds.expectation_kinds()
