@@ -10,6 +10,9 @@ Public API:
   run folder ``out_dir/run-YYYYmmdd-HHMMSS`` with recordings, ``verdicts.json``, ``index.html``,
   ``junit.xml`` and ``summary.json``; returns a :class:`RunOutcome` (``.run_dir``,
   ``.trials``, ``.exit_code``).
+- :class:`RunOptions`: how the calls are made (target, agent config, trials, concurrency,
+  faults, audio format, workers); one object through ``run``, ``harness nightly``, ``harness
+  compare``, the CLI and the pytest plugin, checked in one place.
 - :func:`report`: re-render (and, for unscored trials, score) an existing run folder.
 - :func:`exit_code`: 0 all passed, 1 some failed, 2 usage or invalid input, 3 some errored.
 """
@@ -17,7 +20,9 @@ Public API:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,9 +54,9 @@ if TYPE_CHECKING:
     from harness.agent.server import LocalAgentHandle
     from harness.scenario.models import AgentConfig
 
-__all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOutcome",
-           "TrialOutcome", "exit_code", "load_scenarios", "report", "run", "run_async",
-           "with_audio_format"]
+__all__ = ["DEFAULT_SUITE", "EXIT_ERRORED", "EXIT_FAILED", "EXIT_OK", "EXIT_USAGE", "RunOptions",
+           "RunOutcome", "TrialOutcome", "exit_code", "load_scenarios", "report", "run",
+           "run_async", "with_audio_format"]
 
 DEFAULT_SUITE = Path("scenarios")
 """What ``harness run`` runs without arguments: the example suite, against the local agent."""
@@ -113,6 +118,48 @@ def check_audio_format(name: str | None) -> AudioFormat | None:
     return fmt
 
 
+@dataclass(frozen=True)
+class RunOptions:
+    """How the calls of a run are made: what ``harness run``, ``harness nightly``, ``harness
+    compare`` and the pytest plugin share, as one value. :meth:`check` refuses what cannot run
+    here with located errors (``--trials``, ``--target``, ...), before any call starts."""
+
+    target: str = "local"
+    """``local`` (the reference agent), ``openai``, ``azure`` or a ``ws://``/``wss://`` URL."""
+    agent: str | Path | None = None
+    """An agent config file used instead of each scenario's own."""
+    audio_format: str | None = None
+    """Both audio directions of each scenario's agent config (``audio/pcmu``: a phone line)."""
+    trials: int = 1
+    concurrency: int = 4
+    """Calls at the same time."""
+    faults: tuple[str, ...] = ()
+    """Faults of the local agent (``no_preamble``, ``added_latency_ms=400``, ...)."""
+    session_timeout_s: float | None = None
+    """Each trial's time limit instead of its scenario's own."""
+    workers: int | None = None
+    """Processes (or Ray actors) the trials are spread over."""
+    executor: str = "local"
+    """``local`` (processes on this machine) or ``ray``."""
+    address: str | None = None
+    """The Ray cluster's address (``executor="ray"``)."""
+    ship_recordings: bool = False
+    """Ray workers send each finished trial back through Ray's object store."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "faults", tuple(self.faults or ()))
+
+    def check(self) -> RunOptions:
+        """These options, when the calls can be made with them; else a located ``InputError``."""
+        check_run_options(self.target, self.trials, self.concurrency, self.faults)
+        check_audio_format(self.audio_format)
+        return self
+
+    def replace(self, **changes: Any) -> RunOptions:
+        """A copy with ``changes`` (field names of :class:`RunOptions`)."""
+        return dataclasses.replace(self, **changes)
+
+
 def check_run_options(target: str, trials: int, concurrency: int,
                       faults: Sequence[str] | None) -> None:
     """Options every command that runs calls shares (run, nightly, compare): located errors."""
@@ -168,63 +215,46 @@ def score_missing(run_dir: Path, *, rescore: bool = False) -> None:
                 continue
 
 
-async def run_async(items: Iterable[str | Path | Scenario] | None = None, *,
-                    target: str = "local", agent: str | Path | None = None, trials: int = 1,
-                    concurrency: int = 4, faults: Sequence[str] | None = None,
-                    out_dir: Path = Path("reports"),
+async def run_async(items: Iterable[str | Path | Scenario] | None = None,
+                    options: RunOptions | None = None, *, out_dir: Path = Path("reports"),
+                    run_dir: Path | None = None,
                     on_progress: Callable[[Any], None] | None = None,
                     on_trial_done: Callable[[Any], None] | None = None,
-                    session_timeout_s: float | None = None,
-                    run_dir: Path | None = None, workers: int | None = None,
-                    executor: str = "local", address: str | None = None,
-                    ship_recordings: bool = False,
-                    audio_format: str | None = None) -> RunOutcome:
-    """Load → run → score → report. ``on_progress`` / ``on_trial_done`` are the runner's
-    callbacks (progress events for a progress bar; each finished trial). The run goes to
-    ``run_dir`` when given, else to a new folder under ``out_dir``. ``workers`` runs the trials
-    in that many processes (``executor="local"``) or Ray actors (``executor="ray"``, on the
-    cluster at ``address``; ``ship_recordings`` brings their recordings back through Ray's object
-    store instead of a shared file system); scoring and the reports stay in this process.
-    ``audio_format`` sets both audio directions on every scenario's agent config
-    (:func:`load_scenarios`)."""
+                    **changes: Any) -> RunOutcome:
+    """Load → run → score → report, the calls made as ``options`` say (keyword ``changes`` are
+    fields of :class:`RunOptions` over them: ``run_async(paths, trials=3)``). The run goes to
+    ``run_dir`` when given, else to a new folder under ``out_dir``. ``on_progress`` /
+    ``on_trial_done`` are the runner's callbacks (progress events for a progress bar; each
+    finished trial). With ``workers`` the trials run in that many processes or Ray actors;
+    scoring and the reports stay in this process."""
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
 
-    check_run_options(target, trials, concurrency, faults)
-    scenarios = load_scenarios(items, agent=agent, audio_format=audio_format)
+    o = (options or RunOptions()).replace(**changes).check()
+    scenarios = load_scenarios(items, agent=o.agent, audio_format=o.audio_format)
     result = await run_suite_with(
-        scenarios, executor=executor, workers=workers, address=address,
-        ship_recordings=ship_recordings, out_dir=run_dir or new_run_dir(Path(out_dir)),
-        target=target, trials=trials,
-        concurrency=concurrency, faults=list(faults) if faults else None,
-        on_progress=on_progress, on_trial_done=on_trial_done,
-        session_timeout_s=session_timeout_s, local_agent=start_local_agent_for)
+        scenarios, executor=o.executor, workers=o.workers, address=o.address,
+        ship_recordings=o.ship_recordings, out_dir=run_dir or new_run_dir(Path(out_dir)),
+        target=o.target, trials=o.trials, concurrency=o.concurrency,
+        faults=list(o.faults) or None, on_progress=on_progress, on_trial_done=on_trial_done,
+        session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for)
     # Scoring and rendering take a second or so: off the event loop, where other runs gathered
     # with this one may still be streaming calls in real time.
     return await asyncio.to_thread(report, result.run_dir)
 
 
-def run(items: Iterable[str | Path | Scenario] | None = None, *, target: str = "local",
-        agent: str | Path | None = None, trials: int = 1, concurrency: int = 4,
-        faults: Sequence[str] | None = None, out_dir: Path = Path("reports"),
+def run(items: Iterable[str | Path | Scenario] | None = None,
+        options: RunOptions | None = None, *, out_dir: Path = Path("reports"),
         on_progress: Callable[[Any], None] | None = None,
-        on_trial_done: Callable[[Any], None] | None = None,
-        session_timeout_s: float | None = None, workers: int | None = None,
-        executor: str = "local", address: str | None = None,
-        ship_recordings: bool = False, audio_format: str | None = None) -> RunOutcome:
+        on_trial_done: Callable[[Any], None] | None = None, **changes: Any) -> RunOutcome:
     """:func:`run_async` for callers without an event loop (the CLI).
 
     Stopped with Ctrl-C, it still reports what was recorded (unfinished trials are errored) and
     returns with ``stopped`` set."""
-    check_run_options(target, trials, concurrency, faults)
-    check_audio_format(audio_format)
+    o = (options or RunOptions()).replace(**changes).check()
     run_dir = new_run_dir(Path(out_dir))
     try:
-        return asyncio.run(run_async(
-            items, target=target, agent=agent, trials=trials, concurrency=concurrency,
-            faults=faults, on_progress=on_progress, on_trial_done=on_trial_done,
-            session_timeout_s=session_timeout_s, run_dir=run_dir, workers=workers,
-            executor=executor, address=address, ship_recordings=ship_recordings,
-            audio_format=audio_format))
+        return asyncio.run(run_async(items, o, run_dir=run_dir, on_progress=on_progress,
+                                     on_trial_done=on_trial_done))
     except KeyboardInterrupt:
         if not (run_dir / "run.json").is_file():
             raise

@@ -20,11 +20,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.report import EXIT_ERRORED, EXIT_FAILED, EXIT_OK, RunOutcome
 from harness.store import RunInfo, StoreError, open_store
 from harness.store.gates import GateReport, evaluate_gates, parse_baseline, parse_gates
+
+if TYPE_CHECKING:
+    from harness.api import RunOptions
 
 DEFAULT_NIGHTLY_TRIALS = 5
 DEFAULT_GATES = ("pass_rate:-5%", "latency.p95:+10%")
@@ -99,25 +102,24 @@ class NightlyOutcome:
         return EXIT_OK
 
 
-def nightly(paths: Sequence[str | Path] | None = None, *, trials: int = DEFAULT_NIGHTLY_TRIALS,
+def nightly(paths: Sequence[str | Path] | None = None, options: RunOptions | None = None, *,
             label: str = "nightly", store: str | Path | None = None,
             fail_on: Sequence[str] | None = None, baseline: str = "previous",
-            consecutive: int = 1, last: int | None = 30, target: str = "local",
-            agent: str | Path | None = None, concurrency: int = 4,
-            faults: Sequence[str] | None = None, out_dir: Path = Path("reports"),
-            on_progress: Callable[[Any], None] | None = None,
-            audio_format: str | None = None) -> NightlyOutcome:
-    """Run the suite ``trials`` times per scenario, store the run under ``label``, render
-    ``OUT_DIR/trend.html`` and apply the gates (``DEFAULT_GATES`` when none are given) against
-    ``baseline``. Bad gate expressions are refused before anything runs."""
+            consecutive: int = 1, last: int | None = 30, out_dir: Path = Path("reports"),
+            on_progress: Callable[[Any], None] | None = None, **changes: Any) -> NightlyOutcome:
+    """Run the suite as ``options`` say (``DEFAULT_NIGHTLY_TRIALS`` trials per scenario unless
+    they say otherwise; keyword ``changes`` are fields of :class:`~harness.api.RunOptions` over
+    them), store the run under ``label``, render ``OUT_DIR/trend.html`` and apply the gates
+    (``DEFAULT_GATES`` when none are given) against ``baseline``. Bad gate expressions and
+    options are refused before anything runs."""
     from harness import api  # noqa: PLC0415
 
+    run_options = (options or api.RunOptions(trials=DEFAULT_NIGHTLY_TRIALS)).replace(**changes)
     gates = list(fail_on) if fail_on else list(DEFAULT_GATES)
     parse_gates(gates)
     parse_baseline(baseline)
-    outcome = api.run(list(paths) if paths else None, target=target, agent=agent, trials=trials,
-                      concurrency=concurrency, faults=faults, out_dir=out_dir,
-                      on_progress=on_progress, audio_format=audio_format)
+    outcome = api.run(list(paths) if paths else None, run_options.check(), out_dir=out_dir,
+                      on_progress=on_progress)
     stored = store_outcome(outcome, store, label)
     report = None
     if stored.info is not None:

@@ -182,13 +182,14 @@ def run(
         paths = write_variants(paths or [api.DEFAULT_SUITE], output / f"varied-s{vary_seed}",
                                n=vary, seed=vary_seed)
 
+    options = api.RunOptions(
+        target=target, agent=agent, audio_format=audio_format, trials=trials,
+        concurrency=concurrency, faults=tuple(fault or ()), workers=workers, executor=executor,
+        address=address, ship_recordings=ship_recordings)
+
     def run_with_progress() -> api.RunOutcome:
         with RunProgress() as progress:
-            return api.run(paths or None, target=target, agent=agent, trials=trials,
-                           concurrency=concurrency, faults=fault, out_dir=output,
-                           on_progress=progress, workers=workers, executor=executor,
-                           address=address, ship_recordings=ship_recordings,
-                           audio_format=audio_format)
+            return api.run(paths or None, options, out_dir=output, on_progress=progress)
 
     _summarise(run_with_progress, store=store, label=label)
 
@@ -308,11 +309,12 @@ def nightly(
 
     try:
         with RunProgress() as progress:
-            outcome = run_nightly(paths or None, trials=trials, label=label, store=store,
-                                  fail_on=fail_on, baseline=baseline, consecutive=consecutive,
-                                  last=last, target=target, agent=agent,
-                                  concurrency=concurrency, faults=fault, out_dir=output,
-                                  on_progress=progress, audio_format=audio_format)
+            outcome = run_nightly(
+                paths or None, api.RunOptions(
+                    target=target, agent=agent, audio_format=audio_format, trials=trials,
+                    concurrency=concurrency, faults=tuple(fault or ())),
+                label=label, store=store, fail_on=fail_on, baseline=baseline,
+                consecutive=consecutive, last=last, out_dir=output, on_progress=progress)
     except HarnessError as exc:
         print_error(exc)
         raise typer.Exit(api.exit_code(exc)) from None
@@ -433,6 +435,7 @@ def compare(
     Exit codes: 0 done, 1 the --fail-if-worse gate failed, 2 usage or invalid input,
     3 some trials errored.
     """
+    from harness import api
     from harness import compare as cmp
     from harness.compare.console import print_comparison
     from harness.report.console import RunProgress, print_error
@@ -457,8 +460,9 @@ def compare(
             scenarios=[Path(p) for p in items or []], trials=trials, file_spec=file_spec)
         with RunProgress() as progress:
             return cmp.run_comparison(
-                spec, target=target, concurrency=concurrency, out_dir=output or Path("reports"),
-                fail_if_worse=gate, on_progress=progress, primary=primary, plan=plan)
+                spec, api.RunOptions(target=target, concurrency=concurrency),
+                out_dir=output or Path("reports"), fail_if_worse=gate, on_progress=progress,
+                primary=primary, plan=plan)
 
     try:
         outcome = produce()

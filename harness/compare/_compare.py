@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import stats
 from harness.compare._analysis import ALPHA, PairResult, Side, compare_sides, order_effect
@@ -29,6 +29,9 @@ from harness.compare._spec import (
 )
 from harness.errors import InputError
 from harness.folders import new_stamped_folder
+
+if TYPE_CHECKING:
+    from harness import api
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_ERRORED = 0, 1, 2, 3
 
@@ -203,35 +206,48 @@ def resolve_variants(spec: ComparisonSpec, scenarios: list[Any]
     return configs, faults
 
 
-async def run_comparison_async(spec: ComparisonSpec, *, target: str = "local", concurrency: int = 4,
+_SET_BY_VARIANTS = {"agent": "--agent", "audio_format": "--audio-format", "faults": "--fault",
+                    "trials": "--trials", "workers": "--workers", "executor": "--executor",
+                    "address": "--address", "ship_recordings": "--ship-recordings"}
+"""Run options a comparison takes from its spec and variants (or cannot use), by option name."""
+
+
+async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | None = None, *,
                                out_dir: Path = Path("reports"),
                                fail_if_worse: bool | Sequence[str] | None = None,
                                alpha: float = ALPHA,
                                on_progress: Callable[[Any], None] | None = None,
                                run_dir: Path | None = None,
-                               session_timeout_s: float | None = None,
                                primary: Sequence[str] | None = None,
-                               plan: Sequence[str] | None = None) -> CompareOutcome:
+                               plan: Sequence[str] | None = None,
+                               **changes: Any) -> CompareOutcome:
     """Run every variant on the same scenarios (trials interleaved across variants, each
     scenario's caller audio rendered once for all), then compare them. The run folder holds
-    the calls, the run report and the comparison. ``session_timeout_s`` replaces the
-    scenarios' own time limit per trial."""
+    the calls, the run report and the comparison. Of the run ``options`` (keyword ``changes``
+    over them) a comparison uses the target, the concurrency and ``session_timeout_s``; the
+    spec gives the trials, and each variant its agent config, audio format and faults."""
     from harness import api  # noqa: PLC0415
     from harness.runner import run_suite  # noqa: PLC0415
 
+    o = (options or api.RunOptions()).replace(**changes)
+    default = api.RunOptions()
+    for name, option in _SET_BY_VARIANTS.items():
+        if getattr(o, name) != getattr(default, name):
+            raise InputError(f"a comparison takes {option} from its variants and its spec, not "
+                             "from the run options", field=option)
     gate = parse_gate(fail_if_worse if fail_if_worse is not None else spec.fail_if_worse)
     plans = parse_plans(plan)
     primary_metrics(primary, gate)
-    api.check_run_options(target, spec.trials, concurrency, None)
+    api.check_run_options(o.target, spec.trials, o.concurrency, None)
     scenarios = api.load_scenarios([str(p) for p in spec.scenarios] or None)
     configs, faults = resolve_variants(spec, scenarios)
-    api.check_run_options(target, spec.trials, concurrency,
+    api.check_run_options(o.target, spec.trials, o.concurrency,
                           [f for fs in faults.values() for f in fs])
     folder = run_dir or api.new_run_dir(Path(out_dir))
-    await run_suite(scenarios, out_dir=folder, target=target, trials=spec.trials,
-                    concurrency=concurrency, variants=configs, variant_faults=faults,
+    await run_suite(scenarios, out_dir=folder, target=o.target, trials=spec.trials,
+                    concurrency=o.concurrency, variants=configs, variant_faults=faults,
                     interleave=True, on_progress=on_progress,
-                    local_agent=api.start_local_agent_for, session_timeout_s=session_timeout_s)
+                    local_agent=api.start_local_agent_for, session_timeout_s=o.session_timeout_s)
     # scoring and rendering block for a while: off the loop other comparisons may stream on
     await asyncio.to_thread(api.report, folder)
     sides = [side_from_run(folder, name) for name in configs]
@@ -255,9 +271,10 @@ def read_order(run_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def run_comparison(spec: ComparisonSpec, **kwargs: Any) -> CompareOutcome:
+def run_comparison(spec: ComparisonSpec, options: api.RunOptions | None = None,
+                   **kwargs: Any) -> CompareOutcome:
     """:func:`run_comparison_async` for callers without an event loop (the CLI)."""
-    return asyncio.run(run_comparison_async(spec, **kwargs))
+    return asyncio.run(run_comparison_async(spec, options, **kwargs))
 
 
 def spec_from_options(*, variants: list[str], overrides: list[str], base: Path | None,

@@ -44,6 +44,7 @@ from harness.pytest_plugin._fixtures import (
 )
 
 if TYPE_CHECKING:
+    from harness.api import RunOptions
     from harness.runner import TrialResult
     from harness.scenario.models import AgentConfig, Scenario
     from harness.scoring import Verdict
@@ -85,40 +86,62 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 @dataclass
 class _Options:
-    target: str
-    agent: str | None
-    trials: int
-    concurrency: int
-    faults: list[str]
+    run: RunOptions
+    """How the calls are made (target, agent config, trials, concurrency, faults, format)."""
     report: Path | None
     store: str | None = None
     label: str | None = None
-    audio_format: str | None = None
+
+    @property
+    def target(self) -> str:
+        return self.run.target
+
+    @property
+    def agent(self) -> str | None:
+        return None if self.run.agent is None else str(self.run.agent)
+
+    @property
+    def trials(self) -> int:
+        return self.run.trials
+
+    @property
+    def concurrency(self) -> int:
+        return self.run.concurrency
+
+    @property
+    def faults(self) -> list[str]:
+        return list(self.run.faults)
+
+    @property
+    def audio_format(self) -> str | None:
+        return self.run.audio_format
 
     @classmethod
     def of(cls, config: pytest.Config) -> _Options:
+        from harness.api import RunOptions  # noqa: PLC0415
+        from harness.errors import InputError  # noqa: PLC0415
+
         report = config.getoption("realtime_report")
-        trials = config.getoption("realtime_trials")
-        concurrency = config.getoption("realtime_concurrency")
-        if trials < 1 or concurrency < 1:
-            raise pytest.UsageError("--realtime-trials and --realtime-concurrency must be ≥ 1")
         store = config.getoption("realtime_store")
         if store and not report:
             raise pytest.UsageError("--realtime-store needs --realtime-report DIR: the store "
                                     "keeps the paths of the run's report and recordings")
-        audio_format = config.getoption("realtime_audio_format")
-        if audio_format is not None:
-            from harness.api import check_audio_format  # noqa: PLC0415
-            from harness.errors import InputError  # noqa: PLC0415
-
-            try:
-                check_audio_format(audio_format)
-            except InputError as exc:
-                raise pytest.UsageError(f"--realtime-audio-format: {exc.message}") from None
-        return cls(config.getoption("realtime_target"), config.getoption("realtime_agent"),
-                   trials, concurrency, list(config.getoption("realtime_fault")),
-                   Path(report).resolve() if report else None, store,
-                   config.getoption("realtime_label"), audio_format)
+        try:
+            run = RunOptions(
+                target=config.getoption("realtime_target"),
+                agent=config.getoption("realtime_agent"),
+                audio_format=config.getoption("realtime_audio_format"),
+                trials=config.getoption("realtime_trials"),
+                concurrency=config.getoption("realtime_concurrency"),
+                faults=tuple(config.getoption("realtime_fault"))).check()
+        except InputError as exc:
+            option = {"--trials": "--realtime-trials", "--concurrency": "--realtime-concurrency",
+                      "--fault": "--realtime-fault", "--target": "--realtime-target",
+                      "--audio-format": "--realtime-audio-format"}.get(exc.field or "", "")
+            raise pytest.UsageError(f"{option}: {exc.message}" if option
+                                    else exc.format()) from None
+        return cls(run, Path(report).resolve() if report else None, store,
+                   config.getoption("realtime_label"))
 
 
 def _worker_id(config: pytest.Config) -> str | None:

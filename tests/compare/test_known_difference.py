@@ -37,9 +37,9 @@ def test_a_known_latency_difference_is_measured_with_an_interval_that_contains_i
                 ScriptedServer(Behaviour(reply_ms=300, reply_delay_ms=150 + ADDED_MS)) as slow:
             await asyncio.gather(
                 run_suite(scenarios, out_dir=tmp_path / "A", target=fast.url, trials=2,
-                          concurrency=10),
+                          concurrency=5),
                 run_suite(scenarios, out_dir=tmp_path / "B", target=slow.url, trials=2,
-                          concurrency=10))
+                          concurrency=5))
 
     asyncio.run(both())
     outcome = compare_runs([str(tmp_path / "A"), str(tmp_path / "B")], out_dir=tmp_path / "cmp")
