@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.load.ramp import Level
-from harness.realtime.targets import parse_spec
+from harness.realtime.targets import LOCAL_TARGETS, parse_spec, transport_of
 from harness.runner.suite import LocalAgents, LocalAgentStarter, render_script, run_trial
 from harness.scenario.models import AgentConfig, Scenario
 
@@ -71,12 +71,14 @@ async def drive(scenarios: list[Scenario], levels: list[Level], *, out_dir: Path
     """Run the ramp against ``target``; recordings go to ``out_dir/calls/``; ``local_agent``
     starts the local reference agent (for the ``local`` target)."""
     scripts = await asyncio.gather(*(render_script(s) for s in scenarios))
-    local = parse_spec(target)[0] == "local"
+    name = parse_spec(target)[0]
+    local = name in LOCAL_TARGETS
     agents = LocalAgents(local_agent)
     urls: dict[str, str] = {}
     if local:
         for sc in scenarios:
-            urls[sc.name] = await agents.url(sc.agent_config or AgentConfig())
+            urls[sc.name] = await agents.url(sc.agent_config or AgentConfig(),
+                                             webrtc=transport_of(name) == "webrtc")
     calls: list[Call] = []
     counter = itertools.count()
     wanted = 0

@@ -63,7 +63,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("realtime", "realtime voice-agent scenarios (harness)")
     group.addoption("--realtime-target", default="local", metavar="TARGET",
                     help="local (default), openai, azure or a ws(s):// URL (':beta' for the "
-                         "beta dialect)")
+                         "beta dialect); over WebRTC local-webrtc, openai-webrtc or a "
+                         "webrtc+https:// calls URL")
     group.addoption("--realtime-agent", default=None, metavar="FILE",
                     help="agent config replacing every scenario's own")
     group.addoption("--realtime-audio-format", default=None, metavar="FORMAT",
@@ -381,10 +382,11 @@ class _Calls:
 
     # Under xdist: this worker's items one at a time, sharing one local agent.
     def _single(self, item: ScenarioItem) -> TrialResult:
+        from harness.realtime.targets import LOCAL_TARGETS, parse_spec  # noqa: PLC0415
         from harness.runner import run_trial  # noqa: PLC0415
 
         options = self.options
-        local = options.target.split(":")[0] == "local"
+        local = parse_spec(options.target)[0] in LOCAL_TARGETS
         local_url = self._local_url(item.scenario.agent_config) if local else None
         rel = f"{item.scenario.name}/trial-{item.trial}"
         result = asyncio.run(run_trial(
@@ -398,6 +400,7 @@ class _Calls:
         """The URL of this worker's local agent for ``config`` (its profile and tool flags;
         ``None``: the ``--realtime-agent`` config, else the default profile), started once."""
         from harness.agent import agent_config_options, start_local_agent  # noqa: PLC0415
+        from harness.realtime.targets import parse_spec, transport_of  # noqa: PLC0415
         from harness.scenario.loader import load_agent_config  # noqa: PLC0415
         from harness.scenario.models import AgentConfig  # noqa: PLC0415
 
@@ -408,6 +411,8 @@ class _Calls:
         key = tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in options.items())
         if key not in self._agents:
             self._agents[key] = start_local_agent(**options)
+        if transport_of(parse_spec(self.options.target)[0]) == "webrtc":
+            return self._agents[key].webrtc_url
         return self._agents[key].url
 
     # ------------------------------------------------------------------ end of the session

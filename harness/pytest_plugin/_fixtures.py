@@ -45,14 +45,18 @@ class RealtimeTarget:
 def realtime_target(request: pytest.FixtureRequest) -> RealtimeTarget:
     """The target of this pytest session (``--realtime-target``); a local agent is started
     once per session (per xdist worker) when the target is ``local``."""
-    from harness.realtime.targets import missing_credentials  # noqa: PLC0415
+    from harness.realtime.targets import (  # noqa: PLC0415
+        LOCAL_TARGETS,
+        missing_credentials,
+        parse_spec,
+    )
 
     calls: Any = request.config.pluginmanager.get_plugin("harness-realtime-calls")  # _Calls
     spec = calls.options.target
     missing = missing_credentials(spec)
     if missing:
         pytest.skip(f"target {spec!r} needs {', '.join(missing)} in the environment")
-    local = spec.split(":")[0] == "local"
+    local = parse_spec(spec)[0] in LOCAL_TARGETS
     return RealtimeTarget(spec, calls._local_url(None) if local else None)
 
 
