@@ -3,13 +3,19 @@ the same scenarios run against each over real sockets, the two runs compared. Th
 difference and its interval must find the 300 ms the servers put there, to within the harness's
 latency measurement error. (Against the local agent
 the added_latency fault's 300 ms is measured a little smaller: the delayed variant leaves the
-agent's shared recogniser less busy; see test_compare_e2e.py.)"""
+agent's shared recogniser less busy; see test_compare_e2e.py.)
+
+A measurement to within 5 ms needs the event loop on time: beside the other fast tests on two
+busy cores the difference came out 7 and 18 ms off, so this test runs with the slow tests, one at
+a time."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
 from pathlib import Path
+
+import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "runner"))
 
@@ -18,6 +24,8 @@ from scripted import Behaviour, FakeScript, ScriptedServer, scenario  # noqa: E4
 from harness.compare import compare_runs  # noqa: E402
 from harness.runner import run_suite  # noqa: E402
 from harness.runner import suite as suite_module  # noqa: E402
+
+pytestmark = pytest.mark.slow
 
 ADDED_MS = 300.0
 MEASUREMENT_ERROR_MS = 5.0
