@@ -2,9 +2,11 @@
 
 The service's calls endpoint (``POST /v1/realtime/calls``) takes the offer as the body with
 ``Content-Type: application/sdp`` and the target's credential headers, and answers ``201
-Created`` with the answer as an ``application/sdp`` body and a ``Location`` header naming the
-call (``/v1/realtime/calls/rtc_…``). The request goes through the standard library's HTTP client
-on a worker thread: one request per call, so no HTTP client library is needed.
+Created`` with the SDP answer as the body and a ``Location`` header naming the call
+(``/v1/realtime/calls/rtc_…``). The answer is read by what it is, an SDP (``v=0`` first), not by
+its ``Content-Type``: the service has been recorded answering ``text/plain``. The request goes
+through the standard library's HTTP client on a worker thread: one request per call, so no HTTP
+client library is needed.
 
 Every way it can fail becomes one :mod:`harness.realtime.errors` exception whose message names
 the target's label and its URL without the query, never a header (so never a key).
@@ -105,7 +107,7 @@ async def post_offer(target: Target, offer: str, *, timeout: float) -> Answer:
     if status not in (200, 201):
         raise _status_error(target, status, text)
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != SDP_CONTENT_TYPE or not text.startswith("v=0"):
+    if not text.startswith("v=0"):
         raise HandshakeRejected(f"{where} answered the SDP offer with HTTP {status} but no SDP "
                                 f"answer (Content-Type {content_type or 'missing'})")
     return Answer(text, call_id_of(headers.get("location")))

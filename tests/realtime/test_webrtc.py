@@ -111,6 +111,21 @@ def test_call_over_loopback():
     assert abs(_level_db(played[FRAME:-FRAME]) - _level_db(tone(RATE))) < 1.0
 
 
+def test_an_answer_sent_as_plain_text_is_read_as_sdp():
+    # the service was recorded answering its SDP with Content-Type: text/plain; charset=utf-8
+    async def main() -> tuple[str | None, dict]:
+        async with ServicePeer(answer_type="text/plain; charset=utf-8") as service:
+            conn = await WebRTCConnection.open(_target(service.url))
+            try:
+                await conn.send({"type": "session.update", "session": {}})
+                return conn.call_id, await _next_event(conn, "session.updated")
+            finally:
+                await conn.close()
+
+    call_id, updated = asyncio.run(main())
+    assert call_id == "rtc_test0" and updated["type"] == "session.updated"
+
+
 def test_refused_key_names_no_secret():
     async def main() -> Exception:
         async with ServicePeer(key="sk-the-right-one") as service:

@@ -75,10 +75,13 @@ class Peer:
 
 
 class ServicePeer:
-    """The HTTP endpoint and its calls (``async with ServicePeer(key=...) as service``)."""
+    """The HTTP endpoint and its calls (``async with ServicePeer(key=...) as service``);
+    ``answer_type`` is the answer's ``Content-Type`` (the service was recorded sending
+    ``text/plain; charset=utf-8``)."""
 
-    def __init__(self, key: str | None = None) -> None:
+    def __init__(self, key: str | None = None, answer_type: str = "application/sdp") -> None:
         self.key = key
+        self.answer_type = answer_type
         self.calls: list[Peer] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
         self._server: asyncio.Server | None = None
@@ -118,7 +121,8 @@ class ServicePeer:
             call_id = f"rtc_test{len(self.calls)}"
             payload = (await self._answer(body.decode(), headers)).encode()
             status = "201 Created"
-            extra = f"Content-Type: application/sdp\r\nLocation: /v1/realtime/calls/{call_id}\r\n"
+            extra = (f"Content-Type: {self.answer_type}\r\n"
+                     f"Location: /v1/realtime/calls/{call_id}\r\n")
         writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(payload)}\r\n{extra}"
                      "Connection: close\r\n\r\n".encode() + payload)
         await writer.drain()
