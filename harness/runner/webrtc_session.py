@@ -20,7 +20,10 @@ What the transport changes:
 - **Playback**: the server plays its buffer at real-time rate, so what arrives is what a phone
   plays. An item has finished playing when the server says its response's buffer has stopped
   (``response.done`` and ``response.output_audio.done`` come as soon as the audio was made,
-  seconds before it has played); it stops, interrupted, when the server clears the buffer.
+  seconds before it has played); it stops, interrupted, when the server clears the buffer. Should
+  ``output_audio_buffer.stopped`` never come, a done response whose audio has gone silent for
+  :data:`LOST_STOP_MS` after it was last audible has played out (the call would otherwise wait
+  for its time limit).
 - **Barge-in** is the server's truncation: on ``input_audio_buffer.speech_started`` the harness
   neither stops its playback nor sends ``conversation.item.truncate``; the server clears its
   buffer (``output_audio_buffer.cleared``, where playback stops) and truncates the item
@@ -45,6 +48,9 @@ from harness.runner.session import TrialSession
 BUFFER_STARTED = "output_audio_buffer.started"
 BUFFER_STOPPED = "output_audio_buffer.stopped"
 BUFFER_CLEARED = "output_audio_buffer.cleared"
+LOST_STOP_MS = 2000.0
+"""Silence on the track this long after a done response was last audible, and no
+``output_audio_buffer.stopped``: the event was lost, the response has played out."""
 
 
 class WebRTCTrialSession(TrialSession):
@@ -62,6 +68,7 @@ class WebRTCTrialSession(TrialSession):
         self.playback = PlaybackClock(AGENT_RATE)
         self._playing: str | None = None  # the response the server's output buffer plays
         self._audio_item: dict[str, str] = {}  # response id → its last audio message item
+        self._audible_ms: dict[str, float] = {}  # response id → when it was last audible
 
     # ------------------------------------------------------------------ receiving
 
@@ -101,19 +108,34 @@ class WebRTCTrialSession(TrialSession):
             # the server cut the audio off: the caller hears nothing more of it from now
             self._annotate_playback(self.playback.interrupt(t)[1])
 
-    def _owner(self, pcm: np.ndarray) -> str | None:
+    def _owner(self, audible: bool) -> str | None:
         """The response an RTP packet's audio belongs to (None: the track's silence)."""
         if self._playing is not None:
             return self._playing
-        if len(pcm) and int(np.abs(pcm.astype(np.int32)).max()) >= AUDIBLE_THRESHOLD:
+        if audible:
             in_progress = self.protocol.in_progress()
             if in_progress:
                 return in_progress[-1].id
         return None
 
+    def _stop_lost(self, response_id: str, audible: bool, t: float) -> bool:
+        """The playing response is done and has been silent for :data:`LOST_STOP_MS` since it
+        was last audible: its ``output_audio_buffer.stopped`` was lost, it has played out."""
+        state = self.protocol.responses.get(response_id)
+        if audible:
+            self._audible_ms[response_id] = t
+        last = self._audible_ms.get(response_id)
+        if audible or last is None or state is None or state.in_progress or \
+                t - last < LOST_STOP_MS:
+            return False
+        self._on_output_buffer(BUFFER_STOPPED, response_id, t)
+        return True
+
     def _on_rtp_audio(self, pcm: np.ndarray, t: float) -> None:
-        response_id = self._owner(pcm)
-        if response_id is None:
+        audible = bool(len(pcm)) and int(np.abs(pcm.astype(np.int32)).max()) >= AUDIBLE_THRESHOLD
+        response_id = self._owner(audible)
+        if response_id is None or (response_id == self._playing
+                                   and self._stop_lost(response_id, audible, t)):
             self._annotate_playback(self.playback.advance(t))
             return
         item_id = self._audio_item.get(response_id, f"{response_id}:audio")

@@ -69,9 +69,7 @@ def _response(rid: str, item: str, t: float, packets: int) -> list[tuple[float, 
     return out
 
 
-def _call(tmp_path: Path) -> tuple[Recording, Arrivals]:
-    sc = scenario([{"say": "hello"}])
-    t0_ns = time.perf_counter_ns()
+def _default_arrivals() -> list[tuple[float, Any]]:
     items = [(5, {"type": "session.updated", "session": {}}), (50, _packet(False))]
     items += _response("r1", "i1", 100, 10)
     items += [(150, {"type": "response.done", "response": {"id": "r1", "status": "completed"}}),
@@ -85,7 +83,14 @@ def _call(tmp_path: Path) -> tuple[Recording, Arrivals]:
               (482, {"type": "response.done", "response": {
                   "id": "r2", "status": "cancelled",
                   "status_details": {"type": "cancelled", "reason": "turn_detected"}}})]
-    conn = Arrivals(t0_ns, sorted(items, key=lambda item: item[0]))
+    return items
+
+
+def _call(tmp_path: Path, items: list[tuple[float, Any]] | None = None
+          ) -> tuple[Recording, Arrivals]:
+    sc = scenario([{"say": "hello"}])
+    t0_ns = time.perf_counter_ns()
+    conn = Arrivals(t0_ns, sorted(items or _default_arrivals(), key=lambda item: item[0]))
     meta = RecordingMeta(scenario="t", scenario_hash="0" * 16, agent_config={},
                          agent_config_hash="1" * 16, target=conn.target.label,
                          harness_version="0", started_at="2026-01-01T00:00:00Z")
@@ -132,3 +137,18 @@ def test_playback_ends_on_the_servers_word(tmp_path: Path) -> None:
     assert len(r1.items[0].audio_chunks) == 10
     truncate, = timeline.truncates
     assert (truncate.by, truncate.item_id, truncate.audio_end_ms) == ("server", "i2", 60)
+
+
+def test_a_lost_stopped_event_ends_playback_after_a_silence(tmp_path: Path) -> None:
+    items: list[tuple[float, Any]] = [(5, {"type": "session.updated", "session": {}})]
+    items += _response("r1", "i1", 100, 10)
+    items += [(150, {"type": "response.done", "response": {"id": "r1", "status": "completed"}})]
+    # no output_audio_buffer.stopped: the track goes on with silence for three seconds
+    items += [(311 + 20 * k, _packet(False)) for k in range(150)]
+    recording, _ = _call(tmp_path, items)
+    stop, = recording.events("harness.playback.stopped")
+    assert stop.event["reason"] == "drained" and stop.event["played_ms"] >= 200
+    # the response was last audible at 291 ms: it has played out 2 s of silence later
+    assert 2291 <= stop.t_ms <= 2331
+    deltas = recording.events("response.output_audio.delta", dir="received")
+    assert len(deltas) == 10 + 99  # the silence within those 2 s was the response's
