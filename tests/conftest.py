@@ -26,37 +26,30 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 # --------------------------------------------------------------------------- slow tests at once
-# CI runs the slow tests on two xdist workers (``-m slow -n 2 --dist loadgroup``). A module's
-# tests stay on one worker (its module and session fixtures run once), and so do all tests of
-# the example-suite run. The end-to-end tests grade the local agent, whose answers are only as
-# quick as the CPU it gets, so they run one at a time (an exclusive lock between the workers);
-# a test marked ``light`` loads the CPU little (it waits out timeouts, or installs packages)
-# and runs beside them.
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups into the test ids
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    shared = {item.module.__name__ for item in items
-              if "example_suite_run" in getattr(item, "fixturenames", ())}
-    for item in items:
-        if item.get_closest_marker("slow") and not item.get_closest_marker("xdist_group"):
-            module = item.module.__name__
-            if item.get_closest_marker("light"):  # its own group: free to run beside the rest
-                group = f"{module}-light"
-            else:
-                group = "example-suite" if module in shared else module
-            item.add_marker(pytest.mark.xdist_group(group))
+# CI runs the slow tests on two xdist workers (``-m slow -n 2 --dist loadscope``: a module's
+# tests on one worker, so its module fixtures run once). The end-to-end tests grade the local
+# agent, whose answers are only as quick as the CPU it gets, so they run one at a time (an
+# exclusive lock between the workers). A test marked ``light`` loads the CPU little (it waits
+# out timeouts, or installs packages) and runs beside them, except beside a test marked
+# ``solo``, which measures latency to within milliseconds and runs with nothing beside it.
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
-    if run is None or not item.get_closest_marker("slow") or item.get_closest_marker("light"):
+    if run is None or not item.get_closest_marker("slow"):
         yield
         return
-    with open(Path(tempfile.gettempdir()) / f"harness-slow-{run}.lock", "a+b") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    folder = Path(tempfile.gettempdir())
+    light = item.get_closest_marker("light") is not None
+    solo = item.get_closest_marker("solo") is not None
+    with open(folder / f"harness-slow-{run}.lock", "a+b") as heavy, \
+            open(folder / f"harness-slow-{run}.light", "a+b") as beside:
+        held = [beside] if light else [heavy, beside] if solo else [heavy]
+        for lock in held:
+            fcntl.flock(lock, fcntl.LOCK_SH if light else fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            for lock in reversed(held):
+                fcntl.flock(lock, fcntl.LOCK_UN)

@@ -103,6 +103,7 @@ async def _interrupted_call(url: str) -> dict[str, Any]:
         await conn.close()
 
 
+@pytest.mark.solo
 @pytest.mark.slow  # to within 60 ms of the clear: beside the fast tests on two busy cores, two
 # loud packets still arrived later than that, so it runs with the slow tests, alone
 def test_a_call_plays_the_buffer_and_truncates_it_on_clear(agent: LocalAgentHandle) -> None:

@@ -153,6 +153,7 @@ def test_no_preamble_is_declared_worse_on_the_preamble_pass_rate(real_runs) -> N
     assert preamble.difference < -0.5
 
 
+@pytest.mark.solo
 def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_comparison) -> None:
     outcome = latency_comparison
     pair = next(p for p in outcome.pairs if p.candidate == "slow")
@@ -183,6 +184,7 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_co
     assert latency.n_scenarios == len(LATENCY_SCENARIOS)
 
 
+@pytest.mark.solo
 def test_an_identical_variant_is_declared_different_on_nothing(latency_comparison) -> None:
     outcome = latency_comparison
     pair = next(p for p in outcome.pairs if p.candidate == "same")
@@ -197,6 +199,7 @@ def test_an_identical_variant_is_declared_different_on_nothing(latency_compariso
     assert latency.min_detectable is not None and latency.min_detectable < ADDED_MS
 
 
+@pytest.mark.solo
 def test_start_order_is_rotated_and_has_no_effect(latency_comparison) -> None:
     order = latency_comparison.document["order"]
     blocks = order["blocks"]
@@ -219,6 +222,7 @@ def _stats(document: dict) -> list[dict]:
             for pair in document["comparisons"] for m in pair["metrics"]]
 
 
+@pytest.mark.solo
 def test_finished_runs_give_the_statistics_of_the_live_comparison(latency_comparison,
                                                                    tmp_path) -> None:
     live = latency_comparison

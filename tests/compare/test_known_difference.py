@@ -25,7 +25,7 @@ from harness.compare import compare_runs  # noqa: E402
 from harness.runner import run_suite  # noqa: E402
 from harness.runner import suite as suite_module  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 ADDED_MS = 300.0
 MEASUREMENT_ERROR_MS = 5.0

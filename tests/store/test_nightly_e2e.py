@@ -20,7 +20,7 @@ import pytest
 
 from harness.store import open_store
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["order-status", "cancel-confirmed", "human-request"]
