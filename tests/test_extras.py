@@ -38,6 +38,19 @@ def without(monkeypatch: pytest.MonkeyPatch) -> Any:
     return hide
 
 
+def _run_stops_naming(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: str,
+                      *options: str) -> None:
+    """``harness run`` exits 2 with one line naming ``extra``, before any call (no run folder)."""
+    with pytest.raises(SystemExit) as exited:
+        main(["run", str(REPO / "scenarios" / "order-status.yaml"), *options,
+              "-o", str(tmp_path / "out")])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert f"pip install 'realtime-voice-harness[{extra}]'" in err
+    assert len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "out").exists()
+
+
 def test_installed_extras_are_not_reported() -> None:
     for name in ("agent", "asr", "postgres", "ray", "webrtc"):
         assert extras.missing_modules(name) == []
@@ -65,13 +78,7 @@ def test_the_local_target_needs_the_agent_extra_and_a_url_does_not(without: Any)
 def test_harness_run_against_the_local_agent_stops_before_any_call(
         without: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     without("webrtcvad")
-    with pytest.raises(SystemExit) as exited:
-        main(["run", str(REPO / "scenarios" / "order-status.yaml"), "-o", str(tmp_path / "out")])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert "pip install 'realtime-voice-harness[agent]'" in err
-    assert len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "out").exists()
+    _run_stops_naming(tmp_path, capsys, "agent")
 
 
 def test_a_webrtc_target_needs_the_webrtc_extra_before_any_call(
@@ -81,14 +88,8 @@ def test_a_webrtc_target_needs_the_webrtc_extra_before_any_call(
         with pytest.raises(InputError, match=r"realtime-voice-harness\[webrtc\]"):
             api.check_target(spec)
     api.check_target("ws://127.0.0.1:9/v1/realtime")
-    with pytest.raises(SystemExit) as exited:
-        main(["run", str(REPO / "scenarios" / "order-status.yaml"), "--target",
-              "webrtc+http://127.0.0.1:9/v1/realtime/calls", "-o", str(tmp_path / "out")])
-    assert exited.value.code == 2
-    err = capsys.readouterr().err
-    assert "pip install 'realtime-voice-harness[webrtc]'" in err
-    assert len(err.strip().splitlines()) == 1, err
-    assert not (tmp_path / "out").exists()
+    _run_stops_naming(tmp_path, capsys, "webrtc",
+                      "--target", "webrtc+http://127.0.0.1:9/v1/realtime/calls")
 
 
 def test_a_scenario_expecting_a_kind_whose_scorer_needs_an_extra_is_refused(

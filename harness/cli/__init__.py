@@ -44,6 +44,11 @@ def _harness(version: Annotated[bool, typer.Option(
     """Evaluation and regression harness for realtime voice agents."""
 
 
+Target = Annotated[str, typer.Option(
+    help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
+         "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")]
+AgentFile = Annotated[Path | None, typer.Option(
+    help="Agent config file used instead of each scenario's own.")]
 AudioFormat = Annotated[str | None, typer.Option(
     help="Audio format of both directions, set on each scenario's own agent config: "
          "audio/pcmu or audio/pcma (G.711 at 8 kHz, a telephone line), audio/pcm "
@@ -134,11 +139,8 @@ def vary(
 def run(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Scenario files or folders (default: the example suite in scenarios/).")] = None,
-    target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
-             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
-    agent: Annotated[Path | None, typer.Option(
-        help="Agent config file used instead of each scenario's own.")] = None,
+    target: Target = "local",
+    agent: AgentFile = None,
     audio_format: AudioFormat = None,
     trials: Annotated[int, typer.Option(help="Trials per scenario.")] = 1,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
@@ -202,9 +204,7 @@ def load(
     ramp: Annotated[str, typer.Option(
         help="START:END:DURATION[:STEPS] (a linear ramp, e.g. 10:200:300s) or LEVELS:HOLD "
              "(e.g. 10,50,100:60s).")] = "2,4,8:30s",
-    target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
-             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
+    target: Target = "local",
     jitter_limit_ms: Annotated[float, typer.Option(
         help="The harness's own pacing jitter p99 above which a level's latencies are not "
              "trusted.")] = 5.0,
@@ -284,11 +284,8 @@ def nightly(
     baseline: Baseline = "previous",
     consecutive: Consecutive = 1,
     last: Annotated[int, typer.Option(help="Runs shown in the trend report.")] = 30,
-    target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
-             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
-    agent: Annotated[Path | None, typer.Option(
-        help="Agent config file used instead of each scenario's own.")] = None,
+    target: Target = "local",
+    agent: AgentFile = None,
     audio_format: AudioFormat = None,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
     fault: Annotated[list[str] | None, typer.Option(
@@ -405,9 +402,7 @@ def compare(
     trials: Annotated[int | None, typer.Option(
         help="Trials per scenario and variant (default 5, or the comparison file's).")] = None,
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
-    target: Annotated[str, typer.Option(
-        help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
-             "local-webrtc, openai-webrtc or a webrtc+https://…/v1/realtime/calls URL.")] = "local",
+    target: Target = "local",
     store: Annotated[str | None, typer.Option(
         help="History database URL: compare stored runs (ids or labels) instead of folders.")
     ] = None,
