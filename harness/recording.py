@@ -222,6 +222,9 @@ class RecordingMeta(BaseModel):
     trial: int = 0
     target: str = Field(..., description="target label, never with credentials")
     dialect: str = "ga"
+    transport: str = Field("websocket", description="websocket or webrtc")
+    call_id: str | None = Field(None, description="the call the service named (WebRTC: the "
+                                "calls endpoint's Location, rtc_…)")
     faults: list[str] = Field(default_factory=list)
     harness_version: str
     machine: dict[str, Any] = Field(default_factory=dict)

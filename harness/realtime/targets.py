@@ -17,8 +17,10 @@ printed, logged or recorded: :attr:`Target.label` is what reports and recordings
   $AZURE_OPENAI_API_KEY``. GA uses ``/openai/v1/realtime?model=DEPLOYMENT``; with
   ``$AZURE_OPENAI_API_VERSION`` set (a preview version) the beta path
   ``/openai/realtime?api-version=…&deployment=…`` and the beta dialect are used.
-- ``openai-webrtc``: ``https://api.openai.com/v1/realtime/calls?model=MODEL`` with the same key
-  (and ``OPENAI_BASE_URL``).
+- ``openai-webrtc``: ``https://api.openai.com/v1/realtime/calls?model=MODEL`` (and
+  ``OPENAI_BASE_URL``), as a browser reaches it: the key mints an ephemeral key with the session
+  config (``POST …/v1/realtime/client_secrets``) and the offer carries that (beta dialect: the
+  key itself).
 - ``local``: the in-process reference agent; :func:`local_target` builds the URL with the model
   and the faults in its query. ``local-webrtc``: the same agent's WebRTC calls endpoint.
 """
@@ -53,6 +55,9 @@ class Target:
     headers: dict[str, str] = field(default_factory=dict, repr=False)
     transport: Transport = "websocket"
     """``webrtc``: ``url`` is the HTTP(S) calls URL the SDP offer is POSTed to."""
+    secrets_url: str | None = None
+    """Over WebRTC: where an ephemeral key is minted with the session config (``POST
+    …/v1/realtime/client_secrets`` with ``headers``); the offer then carries that key instead."""
 
     @property
     def safe_url(self) -> str:
@@ -133,8 +138,9 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
         query = urlencode({"model": model})
         if transport == "webrtc":
             base = ("http://" if plain else "https://") + rest
+            secrets = f"{base}/realtime/client_secrets" if chosen == "ga" else None
             return Target(f"{name}:{model}", f"{base}/realtime/calls?{query}", chosen, headers,
-                          transport)
+                          transport, secrets)
         base = ("ws://" if plain else "wss://") + rest
         return Target(f"openai:{model}", f"{base}/realtime?{query}", chosen, headers)
     if name == "azure":

@@ -11,10 +11,11 @@ caller), and the agent's comes back on an RTP track, decoded as each packet arri
 (:mod:`harness.realtime.rtp`) and handed out by :meth:`~WebRTCConnection.recv` as
 :class:`RtpAudio`, in arrival order with the events.
 
-Opening it: create the offer (ICE host candidates only: no STUN server is asked), POST it to the
-target's calls URL (:mod:`harness.realtime.signalling`), apply the answer, and wait until the
-data channel is open. Each failure is a :mod:`harness.realtime.errors` exception; messages name
-the target's label or its URL without the query, never a header.
+Opening it: create the offer (ICE host candidates only: no STUN server is asked), mint an
+ephemeral key with the session config where the target says where (``openai-webrtc``), POST the
+offer to the target's calls URL (:mod:`harness.realtime.signalling`), apply the answer, and wait
+until the data channel is open. Each failure is a :mod:`harness.realtime.errors` exception;
+messages name the target's label or its URL without the query, never a header.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from aiortc import (
@@ -37,7 +39,7 @@ from aiortc.mediastreams import MediaStreamTrack
 from harness.realtime.errors import ClosedMidSession, HandshakeRejected, HandshakeTimeout
 from harness.realtime.events import ClientEvent
 from harness.realtime.rtp import ArrivalDecoder, Pcm, PushTrack, close_peer, opus_payload_types
-from harness.realtime.signalling import post_offer
+from harness.realtime.signalling import mint_key, post_offer
 from harness.realtime.targets import Target
 
 EVENTS_CHANNEL = "oai-events"
@@ -83,30 +85,38 @@ class WebRTCConnection:
     # ------------------------------------------------------------------ opening
 
     @classmethod
-    async def open(cls, target: Target, *, open_timeout: float = OPEN_TIMEOUT_S
-                   ) -> WebRTCConnection:
+    async def open(cls, target: Target, *, session: dict[str, Any] | None = None,
+                   open_timeout: float = OPEN_TIMEOUT_S) -> WebRTCConnection:
         """Make the call, or raise the :mod:`harness.realtime.errors` exception that says why
-        not."""
+        not. ``session`` is the session config an ephemeral key is minted with (the target's
+        :attr:`~Target.secrets_url`; its ``model`` defaults to the calls URL's)."""
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         caller = PushTrack(CALLER_RATE)
         pc.addTrack(caller)
         channel = pc.createDataChannel(EVENTS_CHANNEL)
         conn = cls(target, pc, channel, caller)
         try:
-            await conn._connect(open_timeout)
+            await conn._connect(open_timeout, session)
         except BaseException:
             await conn.close()
             raise
         return conn
 
-    async def _connect(self, open_timeout: float) -> None:
+    async def _connect(self, open_timeout: float, session: dict[str, Any] | None) -> None:
         where = f"{self.target.label} ({self.target.safe_url})"
         opened = asyncio.Event()
         self._channel.on("open", opened.set)
         deadline = asyncio.get_running_loop().time() + open_timeout
+        key: str | None = None
+        if self.target.secrets_url is not None:
+            config = {"type": "realtime", **(session or {})}
+            model = parse_qs(urlsplit(self.target.url).query).get("model")
+            if model:
+                config.setdefault("model", model[0])
+            key = await mint_key(self.target, config, timeout=open_timeout)
         await self._pc.setLocalDescription(await self._pc.createOffer())
         offer = self._pc.localDescription.sdp
-        answer = await post_offer(self.target, offer, timeout=open_timeout)
+        answer = await post_offer(self.target, offer, timeout=open_timeout, key=key)
         self.call_id = answer.call_id
         try:
             await self._pc.setRemoteDescription(RTCSessionDescription(answer.sdp, "answer"))

@@ -49,7 +49,7 @@ from harness.runner.results import (
     write_run_file,
 )
 from harness.runner.session import SessionOptions
-from harness.runner.transports import open_connection, session_class
+from harness.runner.transports import call_session, open_connection, session_class
 from harness.scenario.models import AgentConfig, Scenario
 
 RETRY_BASE_DELAY_S = 0.5
@@ -151,13 +151,13 @@ def _trial_path(scenario: Scenario, variant: str | None, trial: int) -> str:
 # --------------------------------------------------------------------------- one trial
 
 
-async def _connect(target: Target, retries: int, notify: Callable[[str], None]
-                   ) -> tuple[Any, int]:
+async def _connect(target: Target, retries: int, notify: Callable[[str], None],
+                   session: dict[str, Any] | None) -> tuple[Any, int]:
     attempt = 0
     while True:
         attempt += 1
         try:
-            return await open_connection(target), attempt
+            return await open_connection(target, session), attempt
         except TargetError as exc:
             if not getattr(exc, "retryable", False) or attempt > retries:
                 raise
@@ -178,11 +178,12 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
         scenario=scenario.name, scenario_file=result.scenario_file,
         scenario_hash=_hash(_scenario_json(scenario)), agent_config=config_json,
         agent_config_hash=_hash(config_json), variant=variant, trial=trial,
-        target=target.label, dialect=target.dialect, faults=faults,
+        target=target.label, dialect=target.dialect, transport=target.transport, faults=faults,
         harness_version=harness.__version__, machine=machine_info(), started_at=_now_iso(),
         scenario_model=_scenario_json(scenario))
     try:
-        conn, result.attempts = await _connect(target, retries, notify)
+        conn, result.attempts = await _connect(target, retries, notify,
+                                               call_session(config, target))
     except TargetError as exc:
         writer = RecordingWriter(folder, meta)
         writer.annotate(0.0, "harness.trial.ended", TrialEnded(status="errored", error=str(exc)))
@@ -193,7 +194,7 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
         result.duration_s = time.perf_counter() - started
         return result
     t0_ns = time.perf_counter_ns()
-    meta.started_at = _now_iso()
+    meta.started_at, meta.call_id = _now_iso(), getattr(conn, "call_id", None)
     try:
         # the folder, meta.json and events.jsonl cost file-system calls: off the loop, on the
         # thread below the loop's priority (trials starting together would compete with streams)

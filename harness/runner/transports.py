@@ -3,20 +3,34 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from harness.realtime.client import RealtimeConnection
+from harness.realtime.dialects import session_config
 from harness.realtime.targets import Target
 from harness.runner.session import TrialSession
+from harness.scenario.models import AgentConfig
 
 
-async def open_connection(target: Target) -> Any:
+def call_session(config: AgentConfig, target: Target) -> dict[str, Any] | None:
+    """The session config a call is opened with where the target takes it with the call (an
+    ephemeral key minted with it, ``openai-webrtc``): the ``session.update``'s, and the model."""
+    if target.secrets_url is None:
+        return None
+    instructions = config.instructions
+    if instructions is None and config.instructions_file is not None:
+        instructions = Path(config.instructions_file).read_text(encoding="utf-8")
+    return {**session_config(config, instructions, target.dialect), "model": config.model}
+
+
+async def open_connection(target: Target, session: dict[str, Any] | None = None) -> Any:
     """An open connection to ``target``, or the :mod:`harness.realtime.errors` exception that
-    says why not."""
+    says why not. ``session``: see :func:`call_session`."""
     if target.transport == "webrtc":
         from harness.realtime.webrtc import WebRTCConnection  # noqa: PLC0415 - aiortc
 
-        return await WebRTCConnection.open(target)
+        return await WebRTCConnection.open(target, session=session)
     return await RealtimeConnection.open(target)
 
 

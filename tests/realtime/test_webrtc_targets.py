@@ -30,6 +30,10 @@ def test_openai_over_webrtc(monkeypatch: pytest.MonkeyPatch) -> None:
     assert target.url == "https://api.openai.com/v1/realtime/calls?model=gpt-realtime"
     assert target.headers == {"Authorization": f"Bearer {SECRET}"}
     assert target.label == "openai-webrtc:gpt-realtime" and SECRET not in repr(target)
+    # the key mints an ephemeral key with the session config there; beta sends the key itself
+    assert target.secrets_url == "https://api.openai.com/v1/realtime/client_secrets"
+    assert resolve_target("openai-webrtc:beta", model="m").secrets_url is None
+    assert resolve_target("webrtc+https://h/v1/realtime/calls", model="m").secrets_url is None
     monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")
     assert resolve_target("openai-webrtc", model="m").url == \
         "http://127.0.0.1:9/v1/realtime/calls?model=m"

@@ -1,6 +1,10 @@
 """A tiny WebRTC peer on loopback that answers SDP offers like the realtime service's calls
 endpoint: ``POST /v1/realtime/calls`` with ``application/sdp`` → ``201``, the SDP answer and a
-``Location`` naming the call; ``401`` when the bearer key is not the one it expects.
+``Location`` naming the call; ``401`` when the bearer key is not the one it expects (nor an
+ephemeral key it minted). ``POST /v1/realtime/client_secrets`` mints ephemeral keys as the service
+does: the API key as bearer, a JSON body ``{"session": {"type": "realtime", ...}}`` → ``200``
+``{"value": "ek_…", "expires_at": …, "session": {…}}``; a wrong key → ``401`` with the service's
+error JSON, which quotes the key it was given.
 
 The peer is a real aiortc peer connection with Opus audio both ways and the ``oai-events`` data
 channel. On the data channel it answers ``session.update`` with ``session.updated``, echoes every
@@ -14,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import time
 from dataclasses import dataclass, field
 
@@ -84,6 +89,9 @@ class ServicePeer:
         self.answer_type = answer_type
         self.calls: list[Peer] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
+        self.minted: dict[str, dict] = {}
+        """Ephemeral key → the session config it was minted with."""
+        self.secret_bodies: list[bytes] = []
         self._server: asyncio.Server | None = None
         self._tasks: list[asyncio.Task] = []
         self.port = 0
@@ -115,8 +123,11 @@ class ServicePeer:
             headers[name.strip().lower()] = value.strip()
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.requests.append((request_line.strip(), headers))
-        if self.key is not None and headers.get("authorization") != f"Bearer {self.key}":
-            status, extra, payload = "401 Unauthorized", "", b'{"error": "invalid api key"}'
+        bearer = headers.get("authorization", "").removeprefix("Bearer ")
+        if " /v1/realtime/client_secrets" in request_line:
+            status, extra, payload = self._mint(bearer, body)
+        elif self.key is not None and bearer != self.key and bearer not in self.minted:
+            status, extra, payload = "401 Unauthorized", "", _key_error(bearer)
         else:
             call_id = f"rtc_test{len(self.calls)}"
             payload = (await self._answer(body.decode(), headers)).encode()
@@ -127,6 +138,24 @@ class ServicePeer:
                      "Connection: close\r\n\r\n".encode() + payload)
         await writer.drain()
         writer.close()
+
+    def _mint(self, bearer: str, body: bytes) -> tuple[str, str, bytes]:
+        self.secret_bodies.append(body)
+        if self.key is not None and bearer != self.key:
+            return "401 Unauthorized", "Content-Type: application/json\r\n", _key_error(bearer)
+        session = json.loads(body).get("session")
+        if not isinstance(session, dict) or session.get("type") != "realtime":
+            error = {"error": {"message": "Missing required parameter: 'session.type'.",
+                               "type": "invalid_request_error", "param": "session.type",
+                               "code": "missing_required_parameter"}}
+            return ("400 Bad Request", "Content-Type: application/json\r\n",
+                    json.dumps(error).encode())
+        value = f"ek_test{len(self.minted)}_{secrets.token_hex(8)}"
+        self.minted[value] = session
+        answer = {"value": value, "expires_at": int(time.time()) + 60,
+                  "session": {**session, "object": "realtime.session",
+                              "id": f"sess_test{len(self.minted)}"}}
+        return "200 OK", "Content-Type: application/json\r\n", json.dumps(answer).encode()
 
     async def _answer(self, offer: str, headers: dict[str, str]) -> str:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -151,3 +180,11 @@ class ServicePeer:
         await pc.setLocalDescription(await pc.createAnswer())
         self._tasks.append(asyncio.ensure_future(peer.play()))
         return pc.localDescription.sdp
+
+
+def _key_error(key: str) -> bytes:
+    """The service's 401 body, which quotes the key it was given."""
+    return json.dumps({"error": {
+        "message": f"Incorrect API key provided: {key}. You can find your API key at "
+                   "https://platform.openai.com/account/api-keys.",
+        "type": "invalid_request_error", "param": None, "code": "invalid_api_key"}}).encode()

@@ -1,5 +1,7 @@
-"""Runs over WebRTC: a refused key errors the trial (exit 3) and reaches no file; the example
-order-status scenario passes against the local agent over WebRTC with every verdict graded."""
+"""Runs over WebRTC: a refused key errors the trial (exit 3) and reaches no file; a call through the
+OpenAI route (ephemeral key minted with the session config, then the SDP offer) records the call
+id the service named and neither key; the example order-status scenario passes against the local
+agent over WebRTC with every verdict graded."""
 
 from __future__ import annotations
 
@@ -65,11 +67,16 @@ def test_refused_key_errors_the_trial_and_no_file_holds_it(tmp_path):
     finally:
         service.stop()
     assert proc.returncode == 3, proc.stdout + proc.stderr
-    # the key went to the calls endpoint, with the offer
+    # the key went to mint an ephemeral key with the session config (refused: no offer followed)
     (request_line, headers), = service.peer.requests
-    assert request_line.startswith("POST /v1/realtime/calls?model=")
+    assert request_line.startswith("POST /v1/realtime/client_secrets ")
     assert headers["authorization"] == f"Bearer {SECRET}"
-    assert headers["content-type"] == "application/sdp"
+    assert headers["content-type"] == "application/json"
+    body, = service.peer.secret_bodies
+    session = json.loads(body)["session"]
+    assert session["type"] == "realtime" and session["model"] == "gpt-realtime"
+    assert session["tools"] and session["instructions"]
+    assert not service.peer.calls
     # ... and nowhere else
     assert SECRET not in proc.stdout + proc.stderr
     files = [p for p in tmp_path.rglob("*") if p.is_file()]
@@ -80,6 +87,34 @@ def test_refused_key_errors_the_trial_and_no_file_holds_it(tmp_path):
     assert trial["status"] == "errored" and "auth refused" in trial["error"]
     meta = Recording.load(run_dir / trial["path"]).meta
     assert meta.status == "errored" and meta.target.startswith("openai-webrtc:")
+
+
+@pytest.mark.slow
+def test_the_openai_route_records_the_call_id_and_no_key(tmp_path, monkeypatch):
+    from harness import api
+
+    service = _PeerThread(key=SECRET)
+    monkeypatch.setenv("OPENAI_API_KEY", SECRET)
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{service.peer.port}/v1")
+    try:
+        # the peer answers session.update and nothing else: the call runs to its time limit
+        outcome = api.run([ROOT / "scenarios" / "order-status.yaml"], out_dir=tmp_path,
+                          target="openai-webrtc", session_timeout_s=3)
+    finally:
+        service.stop()
+    ephemeral, = service.peer.minted
+    (_, call_headers), = [r for r in service.peer.requests if "/calls" in r[0]]
+    assert call_headers["authorization"] == f"Bearer {ephemeral}"
+    run_dir = outcome.run_dir
+    trial, = json.loads((run_dir / "run.json").read_text())["trials"]
+    meta = json.loads((run_dir / trial["path"] / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["transport"] == "webrtc"
+    assert meta["call_id"] == "rtc_test0"
+    assert meta["target"] == "openai-webrtc:gpt-realtime"
+    files = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert len(files) >= 5
+    assert not [p for p in files if SECRET.encode() in p.read_bytes()
+                or ephemeral.encode() in p.read_bytes()]
 
 
 @pytest.mark.slow

@@ -1,0 +1,99 @@
+"""The OpenAI route as a browser takes it, against a loopback server that answers like the service:
+the session config mints an ephemeral key (``POST /v1/realtime/client_secrets``, JSON, the API
+key as bearer), and the SDP offer carries that key, not the API key; a refused key, a mint answer
+without a key and a refused session config each say why, naming no key."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+pytest.importorskip("aiortc")
+
+from webrtc_peer import ServicePeer  # noqa: E402
+
+from harness.realtime import AuthRefused, Target  # noqa: E402
+from harness.realtime.errors import HandshakeRejected  # noqa: E402
+from harness.realtime.webrtc import WebRTCConnection  # noqa: E402
+
+SECRET = "sk-test-DO-NOT-LEAK-mint-4321"
+SESSION = {"type": "realtime", "instructions": "Be brief.",
+           "audio": {"output": {"voice": "marin", "format": {"type": "audio/pcm", "rate": 24000}}}}
+
+
+def _target(port: int, key: str = SECRET) -> Target:
+    base = f"http://127.0.0.1:{port}/v1/realtime"
+    return Target("openai-webrtc:gpt-realtime", f"{base}/calls?model=gpt-realtime", "ga",
+                  {"Authorization": f"Bearer {key}"}, "webrtc", f"{base}/client_secrets")
+
+
+async def _open(service: ServicePeer, key: str = SECRET, session: dict | None = SESSION
+                ) -> WebRTCConnection:
+    return await WebRTCConnection.open(_target(service.port, key), session=session)
+
+
+def test_the_offer_carries_an_ephemeral_key_minted_with_the_session_config():
+    async def main() -> tuple[str | None, ServicePeer]:
+        async with ServicePeer(key=SECRET) as service:
+            conn = await _open(service)
+            try:
+                return conn.call_id, service
+            finally:
+                await conn.close()
+
+    call_id, service = asyncio.run(main())
+    (mint_line, mint_headers), (call_line, call_headers) = service.requests
+    assert mint_line.startswith("POST /v1/realtime/client_secrets ")
+    assert mint_headers["authorization"] == f"Bearer {SECRET}"
+    assert mint_headers["content-type"] == "application/json"
+    body, = service.secret_bodies
+    assert json.loads(body) == {"session": {**SESSION, "model": "gpt-realtime"}}
+    ephemeral, = service.minted
+    assert call_line.startswith("POST /v1/realtime/calls?model=gpt-realtime ")
+    assert call_headers["content-type"] == "application/sdp"
+    assert call_headers["authorization"] == f"Bearer {ephemeral}"
+    assert SECRET not in json.dumps(call_headers)
+    assert call_id == "rtc_test0"
+
+
+def test_a_refused_key_stops_before_the_offer_and_names_no_key():
+    async def main() -> tuple[Exception, ServicePeer]:
+        async with ServicePeer(key="sk-the-right-one") as service:
+            with pytest.raises(Exception) as info:
+                await _open(service)
+            return info.value, service
+
+    err, service = asyncio.run(main())
+    assert isinstance(err, AuthRefused) and "HTTP 401" in str(err)
+    assert SECRET not in str(err) and not service.calls and not service.minted
+    assert [line.split()[1] for line, _ in service.requests] == ["/v1/realtime/client_secrets"]
+
+
+def test_a_mint_answer_without_a_key_and_a_refused_session_say_why():
+    async def no_value(reader, writer):
+        while (await reader.readline()).strip():
+            pass
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    async def main() -> tuple[Exception, Exception]:
+        server = await asyncio.start_server(no_value, "127.0.0.1", 0)
+        try:
+            with pytest.raises(HandshakeRejected) as missing:
+                await WebRTCConnection.open(_target(server.sockets[0].getsockname()[1]),
+                                            session=SESSION)
+        finally:
+            server.close()
+        async with ServicePeer(key=SECRET) as service:
+            with pytest.raises(HandshakeRejected) as refused:
+                await _open(service, session={"type": "transcription"})
+        return missing.value, refused.value
+
+    missing, refused = asyncio.run(main())
+    assert 'without one (no "value"' in str(missing)
+    assert "HTTP 400" in str(refused) and "session.type" in str(refused)
+    assert SECRET not in str(missing) + str(refused)
