@@ -30,7 +30,8 @@ from harness import exit_codes
 from harness.errors import HarnessError, InputError
 from harness.extras import require
 from harness.folders import new_stamped_folder
-from harness.realtime.targets import LOCAL_TARGETS, parse_spec, require_transport
+from harness.realtime.netem import NetworkConditions
+from harness.realtime.targets import LOCAL_TARGETS, parse_spec, require_transport, transport_of
 from harness.recording import META_FILE, VERDICTS_FILE
 from harness.report import (
     EXIT_ERRORED,
@@ -145,6 +146,9 @@ class RunOptions:
     """The Ray cluster's address (``executor="ray"``)."""
     ship_recordings: bool = False
     """Ray workers send each finished trial back through Ray's object store."""
+    network: str | None = None
+    """Conditions imposed on a WebRTC target's path, e.g. ``delay=100ms,jitter=10ms,loss=2%``
+    (:mod:`harness.realtime.netem`)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faults", tuple(self.faults or ()))
@@ -153,7 +157,20 @@ class RunOptions:
         """These options, when the calls can be made with them; else a located ``InputError``."""
         check_run_options(self.target, self.trials, self.concurrency, self.faults)
         check_audio_format(self.audio_format)
+        self.network_conditions()
         return self
+
+    def network_conditions(self) -> NetworkConditions | None:
+        """:attr:`network` read (a located ``InputError`` when it cannot be, or when the target
+        is not reached over WebRTC: the harness imposes conditions on its own RTP path)."""
+        if self.network is None:
+            return None
+        conditions = NetworkConditions.parse(self.network)
+        if transport_of(parse_spec(self.target)[0]) != "webrtc":
+            raise InputError(f"--network imposes conditions on a WebRTC call's path; target "
+                             f"{self.target!r} is reached over a WebSocket (use local-webrtc, "
+                             "openai-webrtc or a webrtc+https:// calls URL)", field="--network")
+        return conditions
 
     def replace(self, **changes: Any) -> RunOptions:
         """A copy with ``changes`` (field names of :class:`RunOptions`)."""
@@ -228,15 +245,18 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
     finished trial). With ``workers`` the trials run in that many processes or Ray actors;
     scoring and the reports stay in this process."""
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
+    from harness.runner.session import SessionOptions  # noqa: PLC0415
 
     o = (options or RunOptions()).replace(**changes).check()
+    network = o.network_conditions()
     scenarios = load_scenarios(items, agent=o.agent, audio_format=o.audio_format)
     result = await run_suite_with(
         scenarios, executor=o.executor, workers=o.workers, address=o.address,
         ship_recordings=o.ship_recordings, out_dir=run_dir or new_run_dir(Path(out_dir)),
         target=o.target, trials=o.trials, concurrency=o.concurrency,
         faults=list(o.faults) or None, on_progress=on_progress, on_trial_done=on_trial_done,
-        session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for)
+        session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for,
+        options=SessionOptions(network=network) if network is not None else None)
     # Scoring and rendering take a second or so: off the event loop, where other runs gathered
     # with this one may still be streaming calls in real time.
     return await asyncio.to_thread(report, result.run_dir)

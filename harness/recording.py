@@ -225,6 +225,8 @@ class RecordingMeta(BaseModel):
     transport: str = Field("websocket", description="websocket or webrtc")
     call_id: str | None = Field(None, description="the call the service named (WebRTC: the "
                                 "calls endpoint's Location, rtc_…)")
+    network: str | None = Field(None, description="delay, jitter and loss the harness imposed "
+                                "on the call's path (WebRTC), e.g. delay=100ms,jitter=0ms,loss=0%")
     faults: list[str] = Field(default_factory=list)
     harness_version: str
     machine: dict[str, Any] = Field(default_factory=dict)

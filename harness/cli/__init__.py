@@ -53,6 +53,9 @@ AudioFormat = Annotated[str | None, typer.Option(
     help="Audio format of both directions, set on each scenario's own agent config: "
          "audio/pcmu or audio/pcma (G.711 at 8 kHz, a telephone line), audio/pcm "
          "(24 kHz PCM16); beta names (g711_ulaw, ...) are accepted too.")]
+Network = Annotated[str | None, typer.Option(
+    help="Over WebRTC: delay, jitter and loss added on the harness's own RTP path, each way, "
+         "e.g. delay=100ms,jitter=10ms,loss=2%.")]
 Paths = Annotated[list[Path], typer.Argument(
     help="Scenario files or folders (folders are scanned for scenario YAML files).")]
 
@@ -147,6 +150,7 @@ def run(
     fault: Annotated[list[str] | None, typer.Option(
         help="Fault of the local agent, e.g. no_preamble or added_latency_ms=400 (repeatable).")
     ] = None,
+    network: Network = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where run folders go (each run gets its own).")] = Path("reports"),
     store: Annotated[str | None, typer.Option(
@@ -187,7 +191,7 @@ def run(
     options = api.RunOptions(
         target=target, agent=agent, audio_format=audio_format, trials=trials,
         concurrency=concurrency, faults=tuple(fault or ()), workers=workers, executor=executor,
-        address=address, ship_recordings=ship_recordings)
+        address=address, ship_recordings=ship_recordings, network=network)
 
     def run_with_progress() -> api.RunOutcome:
         with RunProgress() as progress:

@@ -16,6 +16,10 @@ ephemeral key with the session config where the target says where (``openai-webr
 offer to the target's calls URL (:mod:`harness.realtime.signalling`), apply the answer, and wait
 until the data channel is open. Each failure is a :mod:`harness.realtime.errors` exception;
 messages name the target's label or its URL without the query, never a header.
+
+With network conditions (:mod:`harness.realtime.netem`), caller frames, outgoing events, agent
+packets and incoming events each pass a delay line of their own before they go out or are
+stamped.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -38,6 +43,7 @@ from aiortc.mediastreams import MediaStreamTrack
 
 from harness.realtime.errors import ClosedMidSession, HandshakeRejected, HandshakeTimeout
 from harness.realtime.events import ClientEvent
+from harness.realtime.netem import DelayLine, NetworkConditions
 from harness.realtime.rtp import ArrivalDecoder, Pcm, PushTrack, close_peer, opus_payload_types
 from harness.realtime.signalling import mint_key, post_offer
 from harness.realtime.targets import Target
@@ -67,9 +73,14 @@ class WebRTCConnection:
     transport: Literal["webrtc"] = "webrtc"
 
     def __init__(self, target: Target, pc: RTCPeerConnection, channel: RTCDataChannel,
-                 caller: PushTrack) -> None:
+                 caller: PushTrack, network: NetworkConditions | None = None) -> None:
         self.target = target
         self.call_id: str | None = None
+        self.network = network
+        lines = {d: network.line(d, lossy=d.endswith("rtp")) for d in
+                 ("up-rtp", "up-events", "down-rtp", "down-events")} if network else {}
+        self.lines: dict[str, DelayLine] = lines
+        """The directions of the impaired path (none without network conditions)."""
         self._pc = pc
         self._channel = channel
         self._caller = caller
@@ -86,15 +97,17 @@ class WebRTCConnection:
 
     @classmethod
     async def open(cls, target: Target, *, session: dict[str, Any] | None = None,
+                   network: NetworkConditions | None = None,
                    open_timeout: float = OPEN_TIMEOUT_S) -> WebRTCConnection:
         """Make the call, or raise the :mod:`harness.realtime.errors` exception that says why
         not. ``session`` is the session config an ephemeral key is minted with (the target's
-        :attr:`~Target.secrets_url`; its ``model`` defaults to the calls URL's)."""
+        :attr:`~Target.secrets_url`; its ``model`` defaults to the calls URL's); ``network``
+        the conditions imposed on the call's audio and events once it is open."""
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         caller = PushTrack(CALLER_RATE)
         pc.addTrack(caller)
         channel = pc.createDataChannel(EVENTS_CHANNEL)
-        conn = cls(target, pc, channel, caller)
+        conn = cls(target, pc, channel, caller, network)
         try:
             await conn._connect(open_timeout, session)
         except BaseException:
@@ -127,7 +140,7 @@ class WebRTCConnection:
         self._decoder = ArrivalDecoder(AGENT_RATE, payload_types, self._on_audio)
         for transceiver in self._pc.getTransceivers():
             if transceiver.kind == "audio":
-                self._decoder.attach(transceiver.receiver)
+                self._decoder.attach(transceiver.receiver, self._hold("down-rtp"))
         left = deadline - asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(opened.wait(), timeout=max(left, 0.1))
@@ -138,8 +151,16 @@ class WebRTCConnection:
 
     # ------------------------------------------------------------------ callbacks
 
+    def _hold(self, direction: str) -> Callable[[Callable[[], None]], None] | None:
+        line = self.lines.get(direction)
+        return None if line is None else line.send
+
     def _on_message(self, message: str | bytes) -> None:
-        self._inbox.put_nowait((message, time.perf_counter_ns()))
+        line = self.lines.get("down-events")
+        if line is None:
+            self._inbox.put_nowait((message, time.perf_counter_ns()))
+        else:
+            line.send(lambda: self._inbox.put_nowait((message, time.perf_counter_ns())))
 
     def _on_audio(self, pcm: Pcm, arrived_ns: int) -> None:
         self._inbox.put_nowait((RtpAudio(pcm), arrived_ns))
@@ -168,7 +189,15 @@ class WebRTCConnection:
         """Send one client event's JSON text on the data channel."""
         if self._channel.readyState != "open":
             raise self._closed_error()
-        self._channel.send(text)
+        line = self.lines.get("up-events")
+        if line is None:
+            self._channel.send(text)
+        else:
+            line.send(lambda: self._send_late(text))
+
+    def _send_late(self, text: str) -> None:
+        if self._channel.readyState == "open":  # the call may have ended on the way
+            self._channel.send(text)
 
     async def send(self, event: ClientEvent) -> str:
         """Send one client event; returns the text sent."""
@@ -180,7 +209,13 @@ class WebRTCConnection:
         """Send one frame of caller audio (PCM16 mono at :data:`CALLER_RATE`) on the track now."""
         if self._closed_reason is not None:
             raise self._closed_error()
-        self._caller.push(np.asarray(pcm, dtype=np.int16))
+        frame = np.asarray(pcm, dtype=np.int16)
+        line = self.lines.get("up-rtp")
+        if line is None:
+            self._caller.push(frame)
+        else:
+            line.send(lambda: self._caller.push(frame),
+                      lambda: self._caller.push(frame, lost=True))
 
     async def recv(self) -> tuple[str | bytes | RtpAudio, int]:
         """The next server event (text) or agent audio packet, and when it arrived

@@ -36,6 +36,7 @@ from harness.errors import TargetError
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.errors import NoAnswer, setup_refused
 from harness.realtime.events import ClientEvent
+from harness.realtime.netem import NetworkConditions
 from harness.realtime.protocol import (
     AUDIO_DELTA,
     AudioDelta,
@@ -89,6 +90,8 @@ class SessionOptions:
     lead_in_ms: float = LEAD_IN_MS
     setup_timeout_s: float = SETUP_TIMEOUT_S
     turn_timeout_ms: float = TURN_TIMEOUT_MS
+    network: NetworkConditions | None = None
+    """Delay, jitter and loss imposed on a WebRTC call's path (:mod:`harness.realtime.netem`)."""
 
 
 @dataclass

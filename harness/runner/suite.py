@@ -152,12 +152,12 @@ def _trial_path(scenario: Scenario, variant: str | None, trial: int) -> str:
 
 
 async def _connect(target: Target, retries: int, notify: Callable[[str], None],
-                   session: dict[str, Any] | None) -> tuple[Any, int]:
-    attempt = 0
+                   config: AgentConfig, network: Any) -> tuple[Any, int]:
+    attempt, session = 0, call_session(config, target)
     while True:
         attempt += 1
         try:
-            return await open_connection(target, session), attempt
+            return await open_connection(target, session, network), attempt
         except TargetError as exc:
             if not getattr(exc, "retryable", False) or attempt > retries:
                 raise
@@ -181,9 +181,10 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
         target=target.label, dialect=target.dialect, transport=target.transport, faults=faults,
         harness_version=harness.__version__, machine=machine_info(), started_at=_now_iso(),
         scenario_model=_scenario_json(scenario))
+    network = options.network if options is not None else None
+    meta.network = network.spec if network is not None else None
     try:
-        conn, result.attempts = await _connect(target, retries, notify,
-                                               call_session(config, target))
+        conn, result.attempts = await _connect(target, retries, notify, config, network)
     except TargetError as exc:
         writer = RecordingWriter(folder, meta)
         writer.annotate(0.0, "harness.trial.ended", TrialEnded(status="errored", error=str(exc)))

@@ -8,6 +8,7 @@ from typing import Any
 
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.dialects import session_config
+from harness.realtime.netem import NetworkConditions
 from harness.realtime.targets import Target
 from harness.runner.session import TrialSession
 from harness.scenario.models import AgentConfig
@@ -24,13 +25,15 @@ def call_session(config: AgentConfig, target: Target) -> dict[str, Any] | None:
     return {**session_config(config, instructions, target.dialect), "model": config.model}
 
 
-async def open_connection(target: Target, session: dict[str, Any] | None = None) -> Any:
+async def open_connection(target: Target, session: dict[str, Any] | None = None,
+                          network: NetworkConditions | None = None) -> Any:
     """An open connection to ``target``, or the :mod:`harness.realtime.errors` exception that
-    says why not. ``session``: see :func:`call_session`."""
+    says why not. ``session``: see :func:`call_session`; ``network``: conditions imposed on a
+    WebRTC call's path (a WebSocket is not impaired: RunOptions refuses the pair)."""
     if target.transport == "webrtc":
         from harness.realtime.webrtc import WebRTCConnection  # noqa: PLC0415 - aiortc
 
-        return await WebRTCConnection.open(target, session=session)
+        return await WebRTCConnection.open(target, session=session, network=network)
     return await RealtimeConnection.open(target)
 
 
