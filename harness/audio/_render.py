@@ -21,10 +21,11 @@ from harness.audio._cache import RenderCache, cache_key
 from harness.audio._codec import to_int16
 from harness.audio._noise import SILENT_BED, Bed
 from harness.audio._speech import active_speech_level, detect_speech
-from harness.audio._tts import speak
+from harness.audio._tts import kokoro_versions, speak, speak_kokoro
 from harness.audio._wav import read_clip
 from harness.errors import InputError
 from harness.espeak import engine_versions, resolve_voice
+from harness.kokoro import kokoro_voice
 from harness.scenario.models import CallerVoice, NoiseSpec, Pause, Play, Scenario, Turn
 
 SAMPLE_RATE = 24_000
@@ -153,11 +154,21 @@ class _Segment:
     speech: tuple[int, int]  # first and last speech sample
 
 
+def _voice_identity(voice: CallerVoice) -> dict[str, Any]:
+    """The engine's name for ``voice`` and everything that shapes its clips (``InputError`` for an
+    unknown voice or a missing engine)."""
+    if voice.engine_name == "kokoro":
+        return {"voice": kokoro_voice(voice.voice).name, **kokoro_versions()}
+    return {"voice": resolve_voice(voice.voice), **engine_versions()}
+
+
 def _segment(cache: RenderCache, text: str, voice: CallerVoice) -> _Segment:
-    espeak_voice = resolve_voice(voice.voice)
+    identity = _voice_identity(voice)
+    kokoro = voice.engine_name == "kokoro"
 
     def make() -> dict[str, np.ndarray]:
-        speech = speak(text, voice.voice, voice.words_per_minute, SAMPLE_RATE)
+        speech = (speak_kokoro if kokoro else speak)(text, voice.voice, voice.words_per_minute,
+                                                     SAMPLE_RATE)
         level = active_speech_level(speech.samples, SAMPLE_RATE)
         gain = 10 ** ((CALLER_SPEECH_LEVEL_DB - level) / 20) if math.isfinite(level) else 1.0
         words = np.array([[w.start, w.length, w.sample] for w in speech.words],
@@ -167,8 +178,8 @@ def _segment(cache: RenderCache, text: str, voice: CallerVoice) -> _Segment:
         return {"samples": samples, "words": words, "speech": np.array(span, dtype=np.int64)}
 
     arrays = _cached(cache, "tts", {
-        "text": text, "voice": espeak_voice, "words_per_minute": voice.words_per_minute,
-        "sample_rate": SAMPLE_RATE, "level_db": CALLER_SPEECH_LEVEL_DB, **engine_versions()},
+        "text": text, "words_per_minute": voice.words_per_minute,
+        "sample_rate": SAMPLE_RATE, "level_db": CALLER_SPEECH_LEVEL_DB, **identity},
         make)
     return _Segment(arrays["samples"], arrays["words"],
                     (int(arrays["speech"][0]), int(arrays["speech"][1])))
@@ -281,9 +292,9 @@ def _apply_cut(audio: np.ndarray, cut: int,
 
 
 def _say_turn(cache: RenderCache, scenario: Scenario, index: int, turn: Turn) -> RenderedTurn:
-    voice = turn.voice or scenario.caller
+    voice = scenario.voice_of(turn)
     try:
-        resolve_voice(voice.voice)
+        _voice_identity(voice)
     except InputError as exc:
         raise InputError(exc.message, location=_location(scenario),
                          field=_field(index, "voice.voice") if turn.voice else "caller.voice"
@@ -382,7 +393,7 @@ def _cut_clip_at_text(cache: RenderCache, scenario: Scenario, index: int, turn: 
     if turn.text is None:
         raise InputError("after_text needs the clip's words: give the turn a `text`",
                          location=_location(scenario), field=_field(index, "cut_off.after_text"))
-    segment = _segment(cache, turn.text, turn.voice or scenario.caller)
+    segment = _segment(cache, turn.text, scenario.voice_of(turn))
     cut, spoken = _cut_at_text(segment.samples, segment.words, turn.text, after_text, index,
                                scenario)
     tts_span = segment.speech

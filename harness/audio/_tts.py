@@ -1,4 +1,5 @@
-"""Text to speech: espeak-ng through pyttsx3's binding, deterministic, with word timings.
+"""Text to speech with word timings: espeak-ng through pyttsx3's binding, or Kokoro's neural
+voices (``speak_kokoro``); both deterministic.
 
 Synthesis runs in the espeak-ng worker process (:mod:`harness.espeak`), which forks a fresh
 child per utterance, so a clip depends only on (text, voice, rate) and never on what was spoken
@@ -17,6 +18,7 @@ import numpy as np
 
 from harness.audio._codec import resample
 from harness.errors import InputError
+from harness.extras import require
 from harness.espeak import resolve_voice, worker
 
 DEFAULT_VOICE = "en-us"
@@ -122,3 +124,29 @@ def synthesize(text: str, voice: str = DEFAULT_VOICE,
     a few milliseconds. The result is a fresh, writable array.
     """
     return speak(text, voice, words_per_minute, sample_rate).samples.copy()
+
+
+def speak_kokoro(text: str, voice: str, words_per_minute: int = DEFAULT_WORDS_PER_MINUTE,
+                 sample_rate: int = STREAM_RATE) -> Speech:
+    """Synthesise ``text`` with the Kokoro voice ``voice``, with word timings (deterministic).
+
+    Needs the ``voices`` extra and the installed voice pack (``harness voices install``).
+    """
+    require("voices", f"the Kokoro voice {voice!r}")
+    from harness.kokoro._engine import SAMPLE_RATE, speak, speed_for  # noqa: PLC0415
+
+    spoken = speak(text, voice, speed_for(words_per_minute))
+    pcm = np.clip(np.round(spoken.samples * 32767.0), -32768, 32767).astype(np.int16)
+    samples = resample(pcm, SAMPLE_RATE, sample_rate) if sample_rate != SAMPLE_RATE else pcm
+    samples.setflags(write=False)
+    words = tuple(Word(start=s, length=n, sample=round(at * sample_rate / SAMPLE_RATE))
+                  for s, n, at in spoken.words)
+    return Speech(text=text, samples=samples, sample_rate=sample_rate, words=words)
+
+
+def kokoro_versions() -> dict[str, str]:
+    """What shapes a Kokoro clip (the render cache key); needs the ``voices`` extra."""
+    require("voices", "the Kokoro voices")
+    from harness.kokoro._engine import engine_versions  # noqa: PLC0415
+
+    return {"engine": "kokoro", **engine_versions()}

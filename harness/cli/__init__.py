@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli._agent import agent_app
+from harness.cli._voices import voices_app
 from harness.cli._help import PLAIN_HELP
 from harness.errors import HarnessError, InputError, error_lines
 from harness.exit_codes import exit_code
@@ -473,6 +474,7 @@ def compare(
 
 
 app.add_typer(agent_app, name="agent")
+app.add_typer(voices_app, name="voices")
 
 
 def main(argv: list[str] | None = None) -> None:

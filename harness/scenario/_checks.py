@@ -13,8 +13,9 @@ import soundfile
 
 from harness.errors import InputError
 from harness.espeak import resolve_voice
+from harness.kokoro import kokoro_voice
 from harness.scenario._yaml import FieldPath, Positions, format_path, path_problem
-from harness.scenario.models import AgentConfig, Scenario, ToolSpec
+from harness.scenario.models import AgentConfig, CallerVoice, Scenario, ToolSpec
 
 
 class _Report:
@@ -60,11 +61,15 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
             report.add(path, f"{shown!r} holds no audio")
 
 
-def _check_voice(report: _Report, path: FieldPath, voice: str) -> None:
+def _check_voice(report: _Report, path: FieldPath, voice: CallerVoice) -> None:
     try:
-        resolve_voice(voice)
+        if voice.engine_name == "kokoro":
+            kokoro_voice(voice.voice)
+        else:
+            resolve_voice(voice.voice)
     except InputError as exc:
-        report.add(path, f"{exc.message} (`espeak-ng --voices=en` lists the voices)")
+        hint = "" if "harness voices" in exc.message else " (`harness voices` lists the voices)"
+        report.add(path, exc.message + hint)
 
 
 def _check_turns(report: _Report, scenario: Scenario) -> None:
@@ -123,8 +128,8 @@ def _check_turns(report: _Report, scenario: Scenario) -> None:
             _check_file(report, (*at, "play", "file"), turn.play.file, wav=True)
         if turn.noise is not None and turn.noise != "none":
             _check_file(report, (*at, "noise", "file"), turn.noise.file, wav=True)
-        if turn.voice is not None:
-            _check_voice(report, (*at, "voice", "voice"), turn.voice.voice)
+        if turn.voice is not None and turn.voice.model_fields_set & {"voice", "engine"}:
+            _check_voice(report, (*at, "voice", "voice"), scenario.voice_of(turn))
 
 
 def _tool_names(agent: AgentConfig) -> str:
@@ -214,7 +219,7 @@ def check_scenario(scenario: Scenario, agent: AgentConfig | None, positions: Pos
                    written: dict[FieldPath, str]) -> list[InputError]:
     """Every cross-field and cross-file problem of a validated scenario."""
     report = _Report(positions, written)
-    _check_voice(report, ("caller", "voice"), scenario.caller.voice)
+    _check_voice(report, ("caller", "voice"), scenario.caller)
     if scenario.noise is not None:
         _check_file(report, ("noise", "file"), scenario.noise.file, wav=True)
     _check_turns(report, scenario)

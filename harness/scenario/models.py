@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from harness.kokoro import VOICES as KOKORO_VOICES
 from harness.scenario.kinds import ExpectationParams, expectation_kinds, kind_of
 
 SCHEMA_VERSION = 1
@@ -32,11 +33,33 @@ NoiseKind = Literal[
 """Generated noise kinds. ``tv`` and ``side_conversation`` are TTS talkers at a lower level."""
 
 
-class CallerVoice(Strict):
-    """How the caller sounds: an espeak-ng voice and a speaking rate."""
+DEFAULT_KOKORO_VOICE = "af_heart"
+"""The voice of ``caller: {engine: kokoro}`` when it names none."""
 
-    voice: str = Field("en-us", description="espeak-ng voice name or language, e.g. en-us, en-gb")
+
+class CallerVoice(Strict):
+    """How the caller sounds: a speech engine, one of its voices and a speaking rate."""
+
+    engine: Literal["espeak", "kokoro"] | None = Field(
+        None, description="speech engine: kokoro (neural voices, offline) or espeak (any "
+        "language eSpeak knows); by default the one whose voice `voice` names")
+    voice: str = Field("en-us", description="a Kokoro voice (af_heart, bm_george, hf_alpha: "
+                       "`harness voices` lists them) or an espeak-ng voice or language (en-us, "
+                       "en-gb+f3)")
     words_per_minute: int = Field(165, ge=80, le=400, description="speaking rate")
+
+    @model_validator(mode="after")
+    def _engine_default_voice(self) -> CallerVoice:
+        if self.engine == "kokoro" and "voice" not in self.model_fields_set:
+            self.voice = DEFAULT_KOKORO_VOICE
+        return self
+
+    @property
+    def engine_name(self) -> str:
+        """The engine that speaks: the one given, else kokoro for a Kokoro voice name."""
+        if self.engine is not None:
+            return self.engine
+        return "kokoro" if self.voice.strip().lower() in KOKORO_VOICES else "espeak"
 
 
 class NoiseSpec(Strict):
@@ -433,6 +456,17 @@ class Scenario(Strict):
         if v == [] or v is None:
             raise ValueError("a scenario needs at least one expectation")
         return v
+
+    def voice_of(self, turn: Turn) -> CallerVoice:
+        """The voice ``turn`` is spoken with: the caller's, with the fields the turn's own
+        ``voice`` gives in its place (``voice: {words_per_minute: 130}`` slows the caller down
+        and keeps the caller's engine and voice)."""
+        if turn.voice is None:
+            return self.caller
+        given = {name: getattr(turn.voice, name) for name in turn.voice.model_fields_set}
+        if "voice" in given and "engine" not in given:
+            given["engine"] = None  # a voice named alone brings its own engine
+        return self.caller.model_copy(update=given)
 
     def entities(self) -> dict[str, str]:
         """Every labelled entity, the last label winning (a correction overrides)."""

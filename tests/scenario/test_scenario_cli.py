@@ -70,8 +70,13 @@ CASES = {
         "'Yes, go ahead.'; after_text is the part the caller gets to say"),
     "unknown-voice": (
         BASE.replace("name: bad-input\n", "name: bad-input\ncaller: {voice: xx-nowhere}\n"),
-        "{file}:2:17: caller.voice: unknown voice 'xx-nowhere' (`espeak-ng --voices=en` lists "
+        "{file}:2:17: caller.voice: unknown voice 'xx-nowhere' (`harness voices` lists "
         "the voices)"),
+    "unknown-kokoro-voice": (
+        BASE.replace("name: bad-input\n",
+                     "name: bad-input\ncaller: {engine: kokoro, voice: bf_nobody}\n"),
+        "{file}:2:33: caller.voice: unknown Kokoro voice 'bf_nobody'; similar voices: bf_alice, "
+        "bf_emma, bf_isabella, bf_lily (`harness voices` lists them)"),
     "snr-out-of-range": (
         BASE.replace("name: bad-input\n", "name: bad-input\nnoise: {kind: babble, snr_db: 75}\n"),
         "{file}:2:31: noise.snr_db: Input should be less than or equal to 60"),
