@@ -34,6 +34,10 @@ class Side:
     source: str = ""
     """Where the trials came from (a run folder, a stored run), shown in reports."""
     config_hash: str | None = None
+    transport: str | None = None
+    """How its calls reached the agent (``websocket`` or ``webrtc``), when all did alike."""
+    target: str | None = None
+    """The target label its calls went to, when all went to one."""
 
     def by_scenario(self) -> dict[str, dict[int, TrialMetrics]]:
         out: dict[str, dict[int, TrialMetrics]] = defaultdict(dict)

@@ -225,7 +225,8 @@ async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | N
     scenario's caller audio rendered once for all), then compare them. The run folder holds
     the calls, the run report and the comparison. Of the run ``options`` (keyword ``changes``
     over them) a comparison uses the target, the concurrency and ``session_timeout_s``; the
-    spec gives the trials, and each variant its agent config, audio format and faults."""
+    spec gives the trials, and each variant its agent config, audio format and faults, and its
+    own target where it names one (a variant may differ only in transport)."""
     from harness import api  # noqa: PLC0415
     from harness.runner import run_suite  # noqa: PLC0415
 
@@ -241,12 +242,16 @@ async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | N
     api.check_run_options(o.target, spec.trials, o.concurrency, None)
     scenarios = api.load_scenarios([str(p) for p in spec.scenarios] or None)
     configs, faults = resolve_variants(spec, scenarios)
-    api.check_run_options(o.target, spec.trials, o.concurrency,
-                          [f for fs in faults.values() for f in fs])
+    targets = {name: v.target for name, v in spec.variants.items() if v.target is not None}
+    for name in spec.variants:
+        if name in targets:
+            api.check_target(targets[name], faults[name])
+        else:
+            api.check_target(o.target, faults[name])
     folder = run_dir or api.new_run_dir(Path(out_dir))
     await run_suite(scenarios, out_dir=folder, target=o.target, trials=spec.trials,
                     concurrency=o.concurrency, variants=configs, variant_faults=faults,
-                    interleave=True, on_progress=on_progress,
+                    variant_targets=targets, interleave=True, on_progress=on_progress,
                     local_agent=api.start_local_agent_for, session_timeout_s=o.session_timeout_s)
     # scoring and rendering block for a while: off the loop other comparisons may stream on
     await asyncio.to_thread(api.report, folder)

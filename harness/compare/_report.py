@@ -98,7 +98,7 @@ def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alph
         "baseline": sides[0].name,
         "trials_per_scenario": n_trials,
         "variants": [{"name": s.name, "source": s.source, "agent_config_hash": s.config_hash,
-                      "trials": len(s.trials),
+                      "transport": s.transport, "target": s.target, "trials": len(s.trials),
                       "scenarios": len(s.by_scenario())} for s in sides],
         "comparisons": [{
             "baseline": p.baseline, "candidate": p.candidate, "paired_trials": p.paired_trials,

@@ -47,27 +47,34 @@ def side_from_run(run_dir: Path, variant: str | None, *, name: str | None = None
     label = name or variant or run_dir.name
     trials = [load_trial_metrics(run_dir, entry, variant=label)
               for entry in run["trials"] if entry.get("variant") == variant]
-    hashes = {t_meta for t_meta in _config_hashes(run_dir, run, variant)}
+    metas = _metas(run_dir, run, variant)
     return Side(name=label, trials=trials,
                 source=f"{run_dir}" + (f"{VARIANT_SEPARATOR}{variant}" if variant else ""),
-                config_hash=hashes.pop() if len(hashes) == 1 else None)
+                config_hash=_one(metas, "agent_config_hash"),
+                transport=_one(metas, "transport", "websocket"), target=_one(metas, "target"))
 
 
-def _config_hashes(run_dir: Path, run: dict, variant: str | None) -> set[str]:
+def _metas(run_dir: Path, run: dict, variant: str | None) -> list[dict]:
+    """The ``meta.json`` of each of the variant's trials that has one."""
     import json  # noqa: PLC0415
 
     from harness.recording import META_FILE  # noqa: PLC0415
 
-    found: set[str] = set()
+    found: list[dict] = []
     for entry in run["trials"]:
         if entry.get("variant") != variant:
             continue
         meta = Path(run_dir) / (entry.get("path") or "") / META_FILE
         if meta.is_file():
-            value = json.loads(meta.read_text(encoding="utf-8")).get("agent_config_hash")
-            if value:
-                found.add(str(value))
+            found.append(json.loads(meta.read_text(encoding="utf-8")))
     return found
+
+
+def _one(metas: list[dict], key: str, default: str | None = None) -> str | None:
+    """The value of ``key`` the trials share (``default`` where a trial has none, as recordings
+    from before the key have), or None when they differ or none has it."""
+    values = {str(m.get(key) or default) for m in metas if m.get(key) or default}
+    return values.pop() if len(values) == 1 else None
 
 
 def sides_from_folders(references: list[str]) -> list[Side]:

@@ -27,7 +27,7 @@ from harness.scenario.models import (
 DEFAULT_TRIALS = 5
 VARIANT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 OVERRIDE_KEYS = ("instructions", "instructions_file", "model", "voice", "turn_detection", "tools",
-                 "local_profile", "faults", "audio_format")
+                 "local_profile", "faults", "audio_format", "target")
 
 
 class VariantSpec(Strict):
@@ -53,6 +53,22 @@ class VariantSpec(Strict):
     audio_format: AudioFormat | None = Field(
         None, description="audio format of both directions, e.g. audio/pcmu (G.711 µ-law at "
                           "8 kHz: the same agent on a telephone line)")
+
+    target: str | None = Field(
+        None, description="where this variant's calls go instead of the comparison's target, "
+                          "e.g. local-webrtc beside local: the same agent over another transport")
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, value: str | None) -> str | None:
+        from harness.realtime.targets import parse_spec  # noqa: PLC0415
+
+        if value is not None:
+            try:
+                parse_spec(value)
+            except InputError as exc:
+                raise ValueError(exc.message) from None
+        return value
 
     @field_validator("faults", mode="before")
     @classmethod

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +38,12 @@ from harness.realtime.targets import (
 from harness.recording import ORDER_FILE, RecordingMeta, TrialEnded
 from harness.runner.capture import RecordingWriter, in_track_writer
 from harness.runner.interleave import interleaved_order
+from harness.runner.local_agents import (  # noqa: F401 - LocalAgentHandle: re-exported
+    LocalAgentHandle,
+    LocalAgents,
+    LocalAgentStarter,
+    needs_local_agent,
+)
 from harness.runner.results import (
     ProgressEvent,
     RunResult,
@@ -83,64 +89,6 @@ def _render(scenario: Scenario) -> Any:
 async def render_script(scenario: Scenario) -> Any:
     """The scenario's CallerScript (rendering blocks on TTS, so it runs in a worker thread)."""
     return await asyncio.to_thread(_render, scenario)
-
-
-class LocalAgentHandle(Protocol):
-    """A running local agent: where it listens, and how to stop it."""
-
-    @property
-    def url(self) -> str: ...
-
-    @property
-    def webrtc_url(self) -> str: ...
-
-    def stop(self) -> None: ...
-
-
-LocalAgentStarter = Callable[[AgentConfig], LocalAgentHandle]
-"""Starts the local reference agent for an agent config: its ``local_profile`` with its tools'
-flags (blocking until it listens).
-
-The runner does not know the agent: whoever runs the ``local`` target hands it this
-(:mod:`harness.api` and the pytest plugin pass :func:`harness.agent.start_local_agent_for`)."""
-
-
-def _needs_local_agent() -> InputError:
-    return InputError("the local target needs the local agent: pass "
-                      "local_agent=harness.agent.start_local_agent_for (harness.api.run does), or "
-                      "the URL of a running one", field="target")
-
-
-class LocalAgents:
-    """The in-process reference agents of a run: one per agent config's profile and tool flags,
-    started on first use.
-
-    Trials share them (faults go in each session's URL); :meth:`stop` shuts them all down.
-    """
-
-    def __init__(self, start: LocalAgentStarter | None) -> None:
-        self._start = start
-        self._handles: dict[tuple[Any, ...], LocalAgentHandle] = {}
-        self._lock = asyncio.Lock()
-
-    async def url(self, config: AgentConfig, *, webrtc: bool = False) -> str:
-        """The URL of the local agent serving ``config`` (its profile and its tool flags); with
-        ``webrtc``, its WebRTC calls URL (that route starts on first use)."""
-        key = (config.local_profile, tuple(config.write_tools), tuple(config.escalation_tools),
-               tuple(config.wait_tools))
-        async with self._lock:
-            if key not in self._handles:
-                if self._start is None:
-                    raise _needs_local_agent()
-                # starting loads the ASR model: keep it off the event loop
-                self._handles[key] = await asyncio.to_thread(self._start, config)
-            handle = self._handles[key]
-        return await asyncio.to_thread(lambda: handle.webrtc_url) if webrtc else handle.url
-
-    async def stop(self) -> None:
-        handles, self._handles = list(self._handles.values()), {}
-        for handle in handles:
-            await asyncio.to_thread(handle.stop)
 
 
 def _trial_path(scenario: Scenario, variant: str | None, trial: int) -> str:
@@ -260,7 +208,7 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
     faults = list(faults or [])
     name, _ = parse_spec(target, dialect)
     if name in LOCAL_TARGETS and local_url is None and local_agent is None:
-        raise _needs_local_agent()
+        raise needs_local_agent()
     if script is None:
         script = await render_script(scenario)
     if name in LOCAL_TARGETS and local_url is None:
@@ -358,6 +306,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                     dialect: str | None = None, options: SessionOptions | None = None,
                     local_agent: LocalAgentStarter | None = None,
                     variant_faults: dict[str, list[str]] | None = None,
+                    variant_targets: Mapping[str, str] | None = None,
                     interleave: bool = False,
                     shard: tuple[int, int] | None = None) -> RunResult:
     """Run every scenario × variant × trial; write trial folders and ``run.json`` in ``out_dir``.
@@ -366,8 +315,10 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     (A/B runs), or to one config per scenario name; without it each scenario runs with its own
     config and ``variant`` is None.
     ``faults`` (local target only) are switched on in every session, ``variant_faults`` in the
-    sessions of one variant only. ``interleave`` runs the variants of each (scenario, trial)
-    as one block, started together (``concurrency // len(variants)`` blocks at a time), their
+    sessions of one variant only; ``variant_targets`` sends a variant's calls to a target of its
+    own (``local`` and ``local-webrtc``: variants that differ only in transport).
+    ``interleave`` runs the variants of each (scenario, trial) as one block, started together
+    (``concurrency // len(variants)`` blocks at a time), their
     order rotated from one block to the next (A B C, B C A, C A B, …), so the calls of a pair
     meet the same machine and service conditions and every variant starts first as often as
     the others; the orders go into ``order.json``; ``run.json`` lists the trials in the usual
@@ -383,11 +334,13 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     variant_faults = {v: list(f) for v, f in (variant_faults or {}).items() if f}
     plan = plan_trials(scenarios, target=target, trials=trials, concurrency=concurrency,
                        faults=faults, variants=variants, dialect=dialect)
-    name, _ = parse_spec(target, dialect)
-    if variant_faults and name not in LOCAL_TARGETS:
+    targets = {v: variant_targets.get(v, target) if variant_targets else target
+               for v in [None, *(variants or {})]}
+    names = {v: parse_spec(t, dialect)[0] for v, t in targets.items()}
+    if any(names[v] not in LOCAL_TARGETS for v in variant_faults):
         raise InputError("faults can only be switched on in the local agent", field="faults")
-    if name in LOCAL_TARGETS and local_agent is None:
-        raise _needs_local_agent()
+    if local_agent is None and any(n in LOCAL_TARGETS for n in names.values()):
+        raise needs_local_agent()
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start_order = list(range(len(plan)))
@@ -433,11 +386,12 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
             scripts[key] = asyncio.ensure_future(render_script(scenario))
         try:
             script = await asyncio.shield(scripts[key])
+            name = names.get(vname, names[None])
             local_url = (await agents.url(vconfig, webrtc=transport_of(name) == "webrtc")
                          if name in LOCAL_TARGETS else None)
             session_faults = faults + variant_faults.get(vname or "", [])
-            return script, session_faults, _resolve(target, vconfig, session_faults, dialect,
-                                                    local_url)
+            return script, session_faults, _resolve(targets.get(vname, target), vconfig,
+                                                    session_faults, dialect, local_url)
         except HarnessError as exc:
             return exc
 
