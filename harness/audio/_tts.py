@@ -18,8 +18,8 @@ import numpy as np
 
 from harness.audio._codec import resample
 from harness.errors import InputError
-from harness.extras import require
 from harness.espeak import resolve_voice, worker
+from harness.extras import require
 
 DEFAULT_VOICE = "en-us"
 DEFAULT_WORDS_PER_MINUTE = 165

@@ -15,8 +15,8 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli._agent import agent_app
-from harness.cli._voices import voices_app
 from harness.cli._help import PLAIN_HELP
+from harness.cli._voices import voices_app
 from harness.errors import HarnessError, InputError, error_lines
 from harness.exit_codes import exit_code
 

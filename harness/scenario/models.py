@@ -45,7 +45,7 @@ class CallerVoice(Strict):
         "language eSpeak knows); by default the one whose voice `voice` names")
     voice: str = Field("en-us", description="a Kokoro voice (af_heart, bm_george, hf_alpha: "
                        "`harness voices` lists them) or an espeak-ng voice or language (en-us, "
-                       "en-gb+f3)")
+                       "en-gb+f3)", examples=[*KOKORO_VOICES, "en-us", "en-gb", "en-gb+f3"])
     words_per_minute: int = Field(165, ge=80, le=400, description="speaking rate")
 
     @model_validator(mode="after")
