@@ -148,12 +148,12 @@ take-over, no filler on noise, no escalation, nothing forbidden said) and what t
 Every other expectation needs the agent to act and must fail (docs/expectations.md lists these)."""
 
 
-@pytest.mark.light
 def test_a_mute_agent_fails_every_trial_and_passes_nothing_it_had_to_do(tmp_path: Path) -> None:
     # A mute agent never speaks: its calls wait out turn timeouts and cost little CPU, so they
-    # run 8 at a time, beside the other slow tests; every verdict it must fail fails however
-    # late the recogniser hears the caller.
-    outcome = api.run([SCENARIOS], faults=["mute"], out_dir=tmp_path, concurrency=8)
+    # all run at once; every verdict it must fail fails however late the recogniser hears the
+    # caller.
+    calls = len(list(SCENARIOS.glob("[!_]*.yaml")))
+    outcome = api.run([SCENARIOS], faults=["mute"], out_dir=tmp_path, concurrency=calls)
     by_kind: dict[str, Counter[str]] = {}
     for t in outcome.trials:
         for v in t.verdicts:

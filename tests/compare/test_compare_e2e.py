@@ -69,7 +69,7 @@ def _files(names: list[str]) -> list[Path]:
 
 @pytest.fixture(scope="module")
 def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
-    """The A/A run (24 calls, 4 at a time) beside the preamble comparison (24 calls, 2 at a
+    """The A/A run (24 calls, 4 at a time) beside the preamble comparison (24 calls, 4 at a
     time), recorded once for the module. Neither figure is the agent's latency, so the two share
     the machine."""
     root = tmp_path_factory.mktemp("compare-e2e")
@@ -84,7 +84,7 @@ def real_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         return list(await asyncio.gather(
             api.run_async(_files(A_A_SCENARIOS), trials=A_A_TRIALS, concurrency=4,
                           run_dir=root / "a-a", session_timeout_s=TIMEOUT_S),
-            run_comparison_async(terse, concurrency=2, run_dir=root / "terse",
+            run_comparison_async(terse, concurrency=4, run_dir=root / "terse",
                                  session_timeout_s=TIMEOUT_S)))
 
     a_a, terse_outcome = asyncio.run(both())
