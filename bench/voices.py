@@ -121,13 +121,13 @@ def suite(voice: str, out: Path) -> str:
     outcome = api.run(voiced, out_dir=out / voice, concurrency=6)
     passed = sum(t.outcome == "passed" for t in outcome.trials)
     n = len(outcome.trials)
-    interval = wilson(passed, n)
+    interval = wilson(passed, n).interval
     v2v = [ms for t in outcome.trials for ms in t.voice_to_voice_ms]
     failed = [f"{t.scenario} ({', '.join(sorted({v.kind for v in t.failing}))})"
               for t in outcome.trials if t.outcome != "passed"]
     p50 = f"{np.median(v2v):.0f} ms" if v2v else "n/a"
     return (f"{voice:14s} passed {passed}/{n} ({passed / n:.0%}, 95 % CI "
-            f"{interval.low:.0%}–{interval.high:.0%}); v2v p50 {p50}"
+            f"{interval.low:.0%}–{interval.high:.0%}, n={n}); v2v p50 {p50}"
             + (f"; failed: {'; '.join(failed)}" if failed else ""))
 
 
