@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from harness.cli._agent import agent_app
+from harness.cli._calls import calls_app
 from harness.cli._help import PLAIN_HELP
 from harness.cli._voices import voices_app
 from harness.errors import HarnessError, InputError, error_lines
@@ -174,6 +175,8 @@ def run(
     vary: Annotated[int | None, typer.Option(help="Run N variants of each scenario instead "
                                              "(harness vary; written under --output).")] = None,
     vary_seed: Annotated[int, typer.Option(help="Seed of --vary.")] = 1,
+    voices: Annotated[str | None, typer.Option(help="Run the suite once per caller voice "
+                      "(af_heart,bm_george,espeak:en-gb) and compare them.")] = None,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
@@ -189,6 +192,13 @@ def run(
         paths = write_variants(paths or [api.DEFAULT_SUITE], output / f"varied-s{vary_seed}",
                                n=vary, seed=vary_seed)
 
+    if voices is not None:
+        from harness.cli._voices import run_voice_matrix
+
+        run_voice_matrix(voices, paths or [], target=target, agent=agent, trials=trials,
+                         concurrency=concurrency, faults=fault or [], audio_format=audio_format,
+                         output=output, refused={"--store": store, "--workers": workers,
+                                                 "--network": network})
     options = api.RunOptions(
         target=target, agent=agent, audio_format=audio_format, trials=trials,
         concurrency=concurrency, faults=tuple(fault or ()), workers=workers, executor=executor,
@@ -476,6 +486,7 @@ def compare(
 
 app.add_typer(agent_app, name="agent")
 app.add_typer(voices_app, name="voices")
+app.add_typer(calls_app, name="calls")
 
 
 def main(argv: list[str] | None = None) -> None:

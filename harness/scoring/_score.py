@@ -59,20 +59,29 @@ def score(recording: Recording, expectations: Iterable[Any] | None = None,
     config to ``meta.agent_config``. A scorer that raises yields an ``error`` verdict with the
     message; scoring itself never raises for a readable recording.
     """
+    not_graded: dict[str, Any] = {}
     if expectations is None:
         expectations = recording.meta.scenario_model.get("expect") or []
+        # a production call names the expectations it lacks what to grade (harness.calls)
+        not_graded = (recording.meta.model_extra or {}).get("not_applicable") or {}
     config = _agent_config(agent_config if agent_config is not None
                            else recording.meta.agent_config or None)
     ctx = ScoringContext(timeline=timeline or build_timeline(recording), agent_config=config,
                          recording=recording)
     scorers = registry()
     verdicts: list[Verdict] = []
-    for raw in expectations:
+    for i, raw in enumerate(expectations):
         exp = _expectation(raw)
         if isinstance(exp, Verdict):
             verdicts.append(exp)
             continue
         params = exp.params.model_dump(mode="json")
+        if str(i) in not_graded:
+            reason = str(not_graded[str(i)])
+            verdicts.append(Verdict(kind=exp.kind, params=params, status="fail",
+                                    summary=f"not applicable: {reason}",
+                                    measured={"not_applicable": reason}))
+            continue
         info = scorers.get(exp.kind)
         if info is None:
             verdicts.append(Verdict(kind=exp.kind, params=params, status="error",

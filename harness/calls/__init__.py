@@ -1,0 +1,19 @@
+"""Production calls graded like scripted ones: recordings (and what a team knows about them) in,
+a run folder with verdicts, reports and history out (``harness calls score``)."""
+
+from harness.calls._intake import CallsOutcome, exit_code_of, resolve_input, score_calls
+from harness.calls._policy import CallsPolicy, default_policy, load_policy
+from harness.calls._sidecar import Sidecar, load_sidecar, sidecar_schema_text
+
+__all__ = [
+    "CallsOutcome",
+    "CallsPolicy",
+    "Sidecar",
+    "default_policy",
+    "exit_code_of",
+    "load_policy",
+    "load_sidecar",
+    "resolve_input",
+    "score_calls",
+    "sidecar_schema_text",
+]

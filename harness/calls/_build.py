@@ -1,0 +1,294 @@
+"""A production call written as a recording: the events a live call would have left, rebuilt from
+its audio and its sidecar, each frame saying where it came from.
+
+Every frame carries ``source``: ``audio`` (found on the channels: turn and response times,
+playback, barge-in), ``sidecar`` (the transcript, tool calls and escalations the team gave),
+``asr`` (a transcript the local recogniser made) or ``words`` (a caller intent guessed from the
+words). ``meta.json`` lists what was reconstructed (``call_intake.reconstructed``). Scorers read
+the result through the same timeline as a scripted call, so a verdict means the same thing.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from harness.calls._audio import (
+    AGENT_GAP_MS,
+    CALL_RATE,
+    CALLER_GAP_MS,
+    CallAudio,
+    Stretch,
+    stretches,
+)
+from harness.calls._sidecar import Segment, Sidecar, ToolCall
+from harness.runner.capture import RecordingWriter
+
+BARGE_IN_STOP_MS = 2000.0
+"""An agent stretch that ends this soon after the caller starts speaking over it was stopped by
+the caller (a barge-in); one that goes on longer was talked over."""
+
+_AFFIRM = re.compile(r"^\W*(yes|yeah|yep|yup|sure|correct|that'?s (right|correct)|go ahead|"
+                     r"please do|ok(ay)?|absolutely|right)\b", re.I)
+_DENY = re.compile(r"^\W*(no|nope|don'?t|do not|not now|never mind|cancel that)\b", re.I)
+
+
+def guess_intent(text: str) -> str:
+    """affirm / deny / other from the first words of a caller turn."""
+    if _DENY.search(text):
+        return "deny"
+    if _AFFIRM.search(text):
+        return "affirm"
+    return "other"
+
+
+@dataclass
+class Turn:
+    stretch: Stretch
+    text: str | None = None
+    intent: str | None = None
+    text_source: str | None = None
+    barge_in: bool = False
+
+
+@dataclass
+class AgentSpeech:
+    stretch: Stretch
+    text: str | None = None
+    text_source: str | None = None
+    interrupted: bool = False
+    calls: list[ToolCall] = field(default_factory=list)
+
+
+@dataclass
+class CallPlan:
+    """The call as reconstructed, before it is written."""
+
+    turns: list[Turn]
+    speech: list[AgentSpeech]
+    orphan_calls: list[ToolCall]
+    reconstructed: list[str]
+
+
+def _overlap(a: Stretch, seg: Segment) -> float:
+    return min(a.end_ms, seg.end_ms) - max(a.start_ms, seg.start_ms)
+
+
+def _texts(parts: list[Stretch], segments: list[Segment]) -> list[str | None]:
+    """Each segment's text goes to the stretch it overlaps most (or the nearest one)."""
+    out: list[list[str]] = [[] for _ in parts]
+    for seg in segments:
+        if not parts:
+            break
+        best = max(range(len(parts)), key=lambda i: (_overlap(parts[i], seg),
+                                                     -abs(parts[i].start_ms - seg.start_ms)))
+        out[best].append(seg.text.strip())
+    return [" ".join(t) if t else None for t in out]
+
+
+def _split_at_calls(speech: list[Stretch], calls: list[ToolCall]) -> list[Stretch]:
+    """A tool call made inside an agent stretch splits it there (speech, call, more speech)."""
+    out: list[Stretch] = []
+    for s in speech:
+        cuts = sorted(c.t_ms for c in calls if s.start_ms + 200 < c.t_ms < s.end_ms - 200)
+        start = s.start_ms
+        for cut in cuts:
+            out.append(Stretch(start, cut))
+            start = cut
+        out.append(Stretch(start, s.end_ms))
+    return out
+
+
+def plan_call(audio: CallAudio, sidecar: Sidecar | None,
+              transcribe: Any | None) -> CallPlan:
+    """Turns and responses from the audio; texts, intents and tool calls from the sidecar, or
+    texts from ``transcribe`` (pieces, rate → texts) when the sidecar has none."""
+    reconstructed = ["caller turns: speech found on the caller channel",
+                     "agent responses: sound found on the agent channel",
+                     "times: from the audio"]
+    calls = sorted((sidecar.tool_calls or []) if sidecar else [], key=lambda c: c.t_ms)
+    caller = stretches(audio.caller, gap_ms=CALLER_GAP_MS, agent=False)
+    agent = _split_at_calls(stretches(audio.agent, gap_ms=AGENT_GAP_MS, agent=True), calls)
+    turns = [Turn(s) for s in caller]
+    speech = [AgentSpeech(s) for s in agent]
+    segments = (sidecar.transcript or []) if sidecar else []
+    if sidecar is not None and sidecar.transcript is not None:
+        for turn, text in zip(turns, _texts(caller, [s for s in segments
+                                                     if s.speaker == "caller"]), strict=True):
+            turn.text, turn.text_source = text, "sidecar"
+        for sp, text in zip(speech, _texts(agent, [s for s in segments
+                                                   if s.speaker == "agent"]), strict=True):
+            sp.text, sp.text_source = text, "sidecar"
+        for seg in segments:
+            if seg.speaker == "caller" and seg.intent and turns:
+                best = max(turns, key=lambda t: _overlap(t.stretch, seg))
+                best.intent = seg.intent
+    elif transcribe is not None and (turns or speech):
+        heard = transcribe([_piece(audio.caller, t.stretch) for t in turns]
+                           + [_piece(audio.agent, s.stretch) for s in speech], CALL_RATE)
+        for item, text in zip([*turns, *speech], heard, strict=True):
+            item.text, item.text_source = (text or None), "asr"
+        reconstructed.append("transcripts: the local recogniser")
+    if any(t.text and t.intent is None for t in turns):
+        for t in turns:
+            if t.text and t.intent is None:
+                t.intent = guess_intent(t.text)
+        reconstructed.append("caller intents: guessed from the first words of each turn")
+    _mark_barge_ins(turns, speech)
+    orphans = _attach_calls(calls, speech, turns)
+    if sidecar is not None and sidecar.tool_calls is None:
+        reconstructed.append("tool calls: none known (the sidecar has no tool log)")
+    return CallPlan(turns, speech, orphans, reconstructed)
+
+
+def _piece(x: np.ndarray, s: Stretch) -> np.ndarray:
+    return x[int(s.start_ms * CALL_RATE / 1000): int(s.end_ms * CALL_RATE / 1000)]
+
+
+def _mark_barge_ins(turns: list[Turn], speech: list[AgentSpeech]) -> None:
+    for turn in turns:
+        onset = turn.stretch.start_ms
+        for sp in speech:
+            if sp.stretch.start_ms < onset < sp.stretch.end_ms:
+                turn.barge_in = True
+                sp.interrupted = sp.stretch.end_ms - onset <= BARGE_IN_STOP_MS
+
+
+def _attach_calls(calls: list[ToolCall], speech: list[AgentSpeech],
+                  turns: list[Turn]) -> list[ToolCall]:
+    """Each call goes to the agent speech just before it in the same caller turn (the preamble
+    it came with); a call with none stands alone."""
+    orphans = []
+    for call in calls:
+        turn_start = max((t.stretch.start_ms for t in turns if t.stretch.start_ms <= call.t_ms),
+                         default=-1.0)
+        before = [sp for sp in speech if turn_start <= sp.stretch.start_ms <= call.t_ms]
+        if before:
+            before[-1].calls.append(call)
+        else:
+            orphans.append(call)
+    return orphans
+
+
+class _Writer:
+    """Writes the plan's frames in time order."""
+
+    def __init__(self, writer: RecordingWriter) -> None:
+        self.w = writer
+        self.calls_per_tool: dict[str, int] = {}
+        self.frames: list[tuple[float, int, str, str, dict[str, Any], str]] = []
+        self.n = 0
+
+    def add(self, t_ms: float, dir_: str, type_: str, event: dict[str, Any], source: str) -> None:
+        self.frames.append((t_ms, self.n, dir_, type_, event, source))
+        self.n += 1
+
+    def write(self) -> None:
+        for t_ms, _, dir_, type_, event, source in sorted(self.frames, key=lambda f: f[:2]):
+            self.w.frame(t_ms, dir_, type_, event, source=source)
+
+
+def write_plan(writer: RecordingWriter, plan: CallPlan, audio: CallAudio) -> None:
+    """The plan's frames into ``events.jsonl``, and the tracks."""
+    out = _Writer(writer)
+    out.add(0.0, "harness", "harness.stream.started",
+            {"sample_rate": CALL_RATE, "chunk_ms": 20, "input_audio_format": "audio/pcm"}, "audio")
+    for i, turn in enumerate(plan.turns):
+        s = turn.stretch
+        out.add(s.start_ms, "harness", "harness.turn.started", {
+            "turn_index": i, "kind": "say", "text": turn.text, "spoken_text": turn.text,
+            "addressed": True, "start_ms": s.start_ms, "end_ms": s.end_ms,
+            "speech_onset_ms": s.start_ms, "speech_end_ms": s.end_ms, "pauses_ms": [],
+            "cut_off": False, "entity": None, "intent": turn.intent,
+            "trigger": "barge_in" if turn.barge_in else ("first" if i == 0 else "after_agent"),
+            "barge_in_at_agent_ms": None}, turn.text_source or "audio")
+        out.add(s.end_ms, "harness", "harness.turn.ended", {"turn_index": i}, "audio")
+    follow_up: str | None = None
+    for j, sp in enumerate(plan.speech):
+        rid, iid = f"resp_call_{j}", f"item_call_{j}"
+        s = sp.stretch
+        at = s.start_ms - 0.002
+        if follow_up is not None:
+            out.add(at - 0.002, "sent", "conversation.item.create", {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": follow_up}}, "sidecar")
+            out.add(at - 0.001, "sent", "response.create", {"type": "response.create"}, "sidecar")
+            follow_up = None
+        out.add(at, "received", "response.created",
+                {"type": "response.created", "response": {"id": rid, "status": "in_progress"}},
+                "audio")
+        out.add(at + 0.001, "received", "response.output_item.added", {
+            "type": "response.output_item.added", "response_id": rid, "output_index": 0,
+            "item": {"id": iid, "type": "message", "role": "assistant"}}, "audio")
+        start = int(round(s.start_ms * CALL_RATE / 1000))
+        samples = max(1, int(round(s.end_ms * CALL_RATE / 1000)) - start)
+        out.add(s.start_ms, "received", "response.output_audio.delta", {
+            "type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
+            "output_index": 0, "content_index": 0, "delta": {"audio_ref": {
+                "track": "agent_stream", "start_sample": start, "samples": samples,
+                "sample_rate": CALL_RATE}}}, "audio")
+        ref = {"response_id": rid, "item_id": iid}
+        out.add(s.start_ms, "harness", "harness.playback.started", ref, "audio")
+        out.add(s.start_ms, "harness", "harness.playback.audible",
+                {**ref, "onset_ms": s.start_ms}, "audio")
+        played = s.end_ms - s.start_ms
+        out.add(s.end_ms, "harness", "harness.playback.stopped", {
+            **ref, "reason": "interrupted" if sp.interrupted else "drained", "played_ms": played,
+            "dropped_ms": 0.0, "received_ms": played}, "audio")
+        if sp.interrupted:
+            # what a caller heard of it: the server's truncation, as over WebRTC
+            out.add(s.end_ms, "received", "conversation.item.truncated", {
+                "type": "conversation.item.truncated", "item_id": iid, "content_index": 0,
+                "audio_end_ms": int(played)}, "audio")
+        if sp.text:
+            out.add(s.end_ms, "received", "response.output_audio_transcript.done", {
+                "type": "response.output_audio_transcript.done", "response_id": rid,
+                "item_id": iid, "output_index": 0, "content_index": 0, "transcript": sp.text},
+                    sp.text_source or "audio")
+        output: list[dict[str, Any]] = [{"id": iid, "type": "message"}]
+        for k, call in enumerate(sp.calls):
+            output.append(_call_frames(out, call, rid, k + 1, f"{j}_{k}"))
+            follow_up = output[-1]["call_id"]
+        done = max([s.end_ms] + [c.t_ms for c in sp.calls])
+        status = "cancelled" if sp.interrupted else "completed"
+        out.add(done + 0.001, "received", "response.done", {
+            "type": "response.done", "response": {"id": rid, "status": status,
+                                                  "output": output}}, "audio")
+    for k, call in enumerate(plan.orphan_calls):
+        rid = f"resp_call_tool_{k}"
+        out.add(call.t_ms - 0.002, "received", "response.created",
+                {"type": "response.created", "response": {"id": rid, "status": "in_progress"}},
+                "sidecar")
+        item = _call_frames(out, call, rid, 0, f"t{k}")
+        out.add(call.t_ms + 0.002, "received", "response.done", {
+            "type": "response.done", "response": {"id": rid, "status": "completed",
+                                                  "output": [item]}}, "sidecar")
+    end_ms = audio.duration_ms
+    out.add(end_ms, "harness", "harness.trial.ended", {"status": "completed", "error": None},
+            "audio")
+    out.write()
+    writer.finish(status="completed", error=None, caller=audio.caller, caller_rate=CALL_RATE,
+                  caller_offset_ms=0.0, agent_stream=audio.agent, agent=audio.agent,
+                  agent_rate=CALL_RATE)
+
+
+def _call_frames(out: _Writer, call: ToolCall, rid: str, index: int, key: str) -> dict[str, Any]:
+    call_id = call.call_id or f"call_{key}"
+    iid = f"item_fc_{key}"
+    args = json.dumps(call.arguments, sort_keys=True)
+    item = {"id": iid, "type": "function_call", "call_id": call_id, "name": call.name,
+            "arguments": args, "status": "completed"}
+    out.add(call.t_ms, "received", "response.function_call_arguments.done", {
+        "type": "response.function_call_arguments.done", "response_id": rid, "item_id": iid,
+        "output_index": index, "call_id": call_id, "name": call.name, "arguments": args},
+            "sidecar")
+    out.add(call.t_ms + 0.001, "harness", "harness.tool.answered", {
+        "call_id": call_id, "name": call.name, "arguments": call.arguments,
+        "arguments_raw": args, "invented": False, "output": call.result, "latency_ms": 0,
+        "call_index": out.calls_per_tool.get(call.name, 0)}, "sidecar")
+    out.calls_per_tool[call.name] = out.calls_per_tool.get(call.name, 0) + 1
+    return item

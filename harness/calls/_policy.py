@@ -1,0 +1,98 @@
+"""``calls.yaml``: which expectations apply to production calls, and what each needs of a call.
+
+An unscripted call has no scenario: nobody labelled which turn gives an order number, which
+sound was not meant for the agent, or what the caller intended. An expectation that needs what
+the call does not have is not graded; its verdict says *not applicable* and why (see
+:func:`not_applicable`), and it never passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from harness.scenario.models import AgentConfig, Expectation
+
+POLICY_VERSION = 1
+
+
+class CallsPolicy(BaseModel):
+    """``calls.yaml``: the checks production calls get (version 1)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: Literal[1] = POLICY_VERSION
+    checks: list[Expectation] = Field(
+        ..., min_length=1, description="expectations, written as in a scenario's expect list")
+    agent: str | None = Field(
+        None, description="agent config file (relative to this file): its tools' write, "
+                          "escalation and wait flags")
+    labels: list[str] = Field(default_factory=list, description="labels every call gets")
+    transcribe: Literal["local", "none"] = Field(
+        "local", description="what transcribes a call without a sidecar transcript: the local "
+                             "recogniser (the asr extra) or nothing")
+    sample: float = Field(1.0, gt=0, le=1, description="the share of calls graded (chosen by "
+                                                       "call id, so a re-run grades the same)")
+
+
+DEFAULT_CHECKS: list[dict[str, Any]] = [
+    {"turn_answered": {}},
+    {"latency": {"p50_ms": 1500}},
+    {"dead_air": {"max_ms": 4000}},
+]
+"""What a call gets without a policy file: what the audio alone can grade."""
+
+NEEDS_TOOL_LOG = {"preamble", "confirmation_before_write", "tools_honest", "claims_backed",
+                  "tool_called", "no_tool_call", "tool_failure_recovery", "escalation"}
+NEEDS_TRANSCRIPT = {"transcript", "one_question", "language", "claims_backed", "tools_honest",
+                    "rubric", "confirmation_before_write", "preamble"}
+NEEDS_SCRIPT = {
+    "entity_confirmed": "it needs to know which caller turn gave the value (a scenario's "
+                        "`entity:` label)",
+    "input_heard": "it compares the agent's hearing with the words the caller was scripted to say",
+    "no_response": "it needs to know which turns were silence or audio not meant for the agent",
+    "no_filler_on_noise": "it needs to know which sounds were not meant for the agent",
+    "speech_matches_transcript": "it compares the agent's audio with the transcript the agent "
+                                 "itself sent, which a recording does not keep",
+}
+
+
+def default_policy() -> CallsPolicy:
+    return CallsPolicy.model_validate({"checks": DEFAULT_CHECKS})
+
+
+def load_policy(path: Path) -> tuple[CallsPolicy, AgentConfig | None]:
+    """Read ``calls.yaml`` (located errors, exit 2) and the agent config it names."""
+    from harness.scenario.loader import load_agent_config, load_yaml_model  # noqa: PLC0415
+
+    policy = load_yaml_model(path, CallsPolicy, what="a calls policy")
+    agent = None
+    if policy.agent is not None:
+        agent = load_agent_config((Path(path).parent / policy.agent).resolve())
+    return policy, agent
+
+
+def sampled(policy: CallsPolicy, call_id: str) -> bool:
+    """Whether a call is in the policy's sample (by a hash of its id: stable across runs)."""
+    if policy.sample >= 1:
+        return True
+    h = int(hashlib.sha256(call_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return h < policy.sample
+
+
+def not_applicable(kind: str, *, has_tool_log: bool, has_transcript: bool,
+                   has_barge_in: bool) -> str | None:
+    """Why an expectation kind cannot be graded on this call, or None when it can."""
+    if kind in NEEDS_SCRIPT:
+        return f"an unscripted call cannot be graded on {kind}: {NEEDS_SCRIPT[kind]}"
+    if kind in NEEDS_TOOL_LOG and not has_tool_log:
+        return "the call has no tool log (give a sidecar with tool_calls)"
+    if kind in NEEDS_TRANSCRIPT and not has_transcript:
+        return ("the call has no transcript (give a sidecar with a transcript, or install the "
+                "asr extra for the local recogniser)")
+    if kind == "barge_in" and not has_barge_in:
+        return "the caller never spoke over the agent"
+    return None
