@@ -19,6 +19,7 @@ import numpy as np
 
 from harness.calls._audio import (
     AGENT_GAP_MS,
+    AUDIBLE_THRESHOLD,
     CALL_RATE,
     CALLER_GAP_MS,
     CallAudio,
@@ -90,17 +91,34 @@ def _texts(parts: list[Stretch], segments: list[Segment]) -> list[str | None]:
     return [" ".join(t) if t else None for t in out]
 
 
-def _split_at_calls(speech: list[Stretch], calls: list[ToolCall]) -> list[Stretch]:
-    """A tool call made inside an agent stretch splits it there (speech, call, more speech)."""
+def _split_at_segments(parts: list[Stretch], segments: list[Segment],
+                       x: np.ndarray) -> list[Stretch]:
+    """An agent stretch that holds several of the sidecar's agent segments (speech, a tool call,
+    more speech, with a pause shorter than a response gap) is cut where each later one starts,
+    at the sound's edges."""
     out: list[Stretch] = []
-    for s in speech:
-        cuts = sorted(c.t_ms for c in calls if s.start_ms + 200 < c.t_ms < s.end_ms - 200)
-        start = s.start_ms
-        for cut in cuts:
-            out.append(Stretch(start, cut))
-            start = cut
-        out.append(Stretch(start, s.end_ms))
+    for part in parts:
+        starts = sorted(seg.start_ms for seg in segments
+                        if part.start_ms + 100 < seg.start_ms < part.end_ms - 100)
+        start = part.start_ms
+        for cut in starts:
+            left, right = _sound_edges(x, start, cut - 30)
+            if left is None or right is None:
+                continue
+            out.append(Stretch(start, left))
+            start = right
+        out.append(Stretch(start, part.end_ms))
     return out
+
+
+def _sound_edges(x: np.ndarray, lo_ms: float, cut_ms: float) -> tuple[float | None, float | None]:
+    """The last audible sample before ``cut_ms`` (from ``lo_ms``) and the first after it."""
+    lo, cut = int(lo_ms * CALL_RATE / 1000), int(cut_ms * CALL_RATE / 1000)
+    loud = np.flatnonzero(np.abs(x[lo:cut].astype(np.int32)) >= AUDIBLE_THRESHOLD)
+    after = np.flatnonzero(np.abs(x[cut: cut + CALL_RATE].astype(np.int32)) >= AUDIBLE_THRESHOLD)
+    if not len(loud) or not len(after):
+        return None, None
+    return (1000.0 * (lo + loud[-1] + 1) / CALL_RATE, 1000.0 * (cut + after[0]) / CALL_RATE)
 
 
 def plan_call(audio: CallAudio, sidecar: Sidecar | None,
@@ -112,10 +130,11 @@ def plan_call(audio: CallAudio, sidecar: Sidecar | None,
                      "times: from the audio"]
     calls = sorted((sidecar.tool_calls or []) if sidecar else [], key=lambda c: c.t_ms)
     caller = stretches(audio.caller, gap_ms=CALLER_GAP_MS, agent=False)
-    agent = _split_at_calls(stretches(audio.agent, gap_ms=AGENT_GAP_MS, agent=True), calls)
+    agent = stretches(audio.agent, gap_ms=AGENT_GAP_MS, agent=True)
+    segments = (sidecar.transcript or []) if sidecar else []
+    agent = _split_at_segments(agent, [s for s in segments if s.speaker == "agent"], audio.agent)
     turns = [Turn(s) for s in caller]
     speech = [AgentSpeech(s) for s in agent]
-    segments = (sidecar.transcript or []) if sidecar else []
     if sidecar is not None and sidecar.transcript is not None:
         for turn, text in zip(turns, _texts(caller, [s for s in segments
                                                      if s.speaker == "caller"]), strict=True):
@@ -207,15 +226,19 @@ def write_plan(writer: RecordingWriter, plan: CallPlan, audio: CallAudio) -> Non
             "trigger": "barge_in" if turn.barge_in else ("first" if i == 0 else "after_agent"),
             "barge_in_at_agent_ms": None}, turn.text_source or "audio")
         out.add(s.end_ms, "harness", "harness.turn.ended", {"turn_index": i}, "audio")
-    follow_up: str | None = None
+    follow_up: tuple[str, float] | None = None  # the last call's id and time
     for j, sp in enumerate(plan.speech):
         rid, iid = f"resp_call_{j}", f"item_call_{j}"
         s = sp.stretch
         at = s.start_ms - 0.002
+        if follow_up is not None and any(follow_up[1] < t.stretch.start_ms < s.start_ms
+                                         for t in plan.turns):
+            follow_up = None  # the caller spoke first: this speech answers them
         if follow_up is not None:
             out.add(at - 0.002, "sent", "conversation.item.create", {
                 "type": "conversation.item.create",
-                "item": {"type": "function_call_output", "call_id": follow_up}}, "sidecar")
+                "item": {"type": "function_call_output", "call_id": follow_up[0]}},
+                    "sidecar")
             out.add(at - 0.001, "sent", "response.create", {"type": "response.create"}, "sidecar")
             follow_up = None
         out.add(at, "received", "response.created",
@@ -252,7 +275,7 @@ def write_plan(writer: RecordingWriter, plan: CallPlan, audio: CallAudio) -> Non
         output: list[dict[str, Any]] = [{"id": iid, "type": "message"}]
         for k, call in enumerate(sp.calls):
             output.append(_call_frames(out, call, rid, k + 1, f"{j}_{k}"))
-            follow_up = output[-1]["call_id"]
+            follow_up = (output[-1]["call_id"], call.t_ms)
         done = max([s.end_ms] + [c.t_ms for c in sp.calls])
         status = "cancelled" if sp.interrupted else "completed"
         out.add(done + 0.001, "received", "response.done", {
