@@ -1,0 +1,200 @@
+"""``harness calls score`` on synthetic calls whose every time is known: turns and latency from
+the audio (stereo, two mono files, G.711 at 8 kHz), sidecars in three formats, policies, not
+applicable checks, refused calls beside graded ones, and the history store."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from harness.cli import main
+from harness.recording import Recording
+
+RATE = 24_000
+CALLER = [(0.5, 2.0), (5.0, 6.0)]
+AGENT = [(2.7, 4.0), (6.8, 8.0)]
+"""Seconds. Voice-to-voice: 700 ms and 800 ms."""
+
+
+def _tone(seconds: float, freq: float, rate: int) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * freq * t) * (1 + 0.3 * np.sin(2 * np.pi * 3 * t)))
+
+
+def channels(rate: int = RATE, length_s: float = 9.0) -> tuple[np.ndarray, np.ndarray]:
+    caller, agent = np.zeros(int(length_s * rate)), np.zeros(int(length_s * rate))
+    for x, spans, freq in ((caller, CALLER, 220.0), (agent, AGENT, 330.0)):
+        for a, b in spans:
+            x[int(a * rate): int(a * rate) + int((b - a) * rate)] = _tone(b - a, freq, rate)
+    return caller, agent
+
+
+def write_stereo(path: Path, rate: int = RATE, subtype: str = "PCM_16") -> Path:
+    caller, agent = channels(rate)
+    sf.write(path, np.stack([caller, agent], axis=1), rate, subtype=subtype)
+    return path
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(stopped.value.code or 0), out, err
+
+
+def trials(out: Path) -> dict[str, Path]:
+    (run_dir,) = out.glob("calls-*")
+    run = json.loads((run_dir / "run.json").read_text())
+    return {t["scenario"]: run_dir / t["path"] for t in run["trials"]}
+
+
+def verdicts(trial: Path) -> dict[str, dict]:
+    return {v["kind"]: v for v in json.loads((trial / "verdicts.json").read_text())["verdicts"]}
+
+
+def v2v(trial: Path) -> list[float]:
+    rows = verdicts(trial)["latency"]["measured"]["per_turn"]
+    return [r["voice_to_voice_ms"] for r in rows]
+
+
+@pytest.mark.parametrize("rate, subtype", [(24_000, "PCM_16"), (16_000, "PCM_16"),
+                                           (8_000, "ULAW"), (8_000, "ALAW")])
+def test_a_stereo_call_is_graded_from_its_audio(tmp_path, capsys, rate, subtype):
+    wav = write_stereo(tmp_path / "call-1.wav", rate, subtype)
+    code, out, err = run_cli(["calls", "score", str(wav), "-o", str(tmp_path / "out")], capsys)
+    assert code == 0, out + err
+    trial = trials(tmp_path / "out")["call-1"]
+    got = verdicts(trial)
+    assert {k: v["status"] for k, v in got.items()} == {
+        "turn_answered": "pass", "latency": "pass", "dead_air": "pass"}
+    # the agent's onsets and the caller's ends are where the audio put them
+    assert v2v(trial) == pytest.approx([700, 800], abs=15)
+    meta = json.loads((trial / "meta.json").read_text())
+    assert meta["target"] == "production"
+    assert meta["call_intake"]["source"]["sample_rate"] == rate
+    assert any("caller turns" in r for r in meta["call_intake"]["reconstructed"])
+    frames = Recording.load(trial).frames
+    assert {f.model_extra["source"] for f in frames} == {"audio"}
+    assert (trial.parents[1] / "index.html").is_file()
+
+
+def test_two_mono_files_are_one_call(tmp_path, capsys):
+    sf.write(tmp_path / "c.wav", channels()[0], RATE)
+    sf.write(tmp_path / "a.wav", channels(16_000)[1], 16_000)  # each file at its own rate
+    code, out, err = run_cli(["calls", "score", f"{tmp_path / 'c.wav'},{tmp_path / 'a.wav'}",
+                              "-o", str(tmp_path / "out")], capsys)
+    assert code == 0, out + err
+    assert v2v(trials(tmp_path / "out")["c"]) == pytest.approx([700, 800], abs=15)
+
+
+def test_refused_calls_are_named_and_the_others_still_graded(tmp_path, capsys):
+    good = write_stereo(tmp_path / "good.wav")
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF\x00\x00\x00\x00WAVEnot really")
+    mono = tmp_path / "mono.wav"
+    sf.write(mono, channels()[0], RATE)
+    mismatched = write_stereo(tmp_path / "other.wav")
+    (tmp_path / "other.json").write_text(json.dumps({"version": 1, "transcript": [
+        {"speaker": "caller", "start_ms": 500, "end_ms": 2000, "text": "hello"},
+        {"speaker": "agent", "start_ms": 2700, "end_ms": 95_000, "text": "hi"}]}))
+    code, out, err = run_cli(["calls", "score", str(broken), str(good), str(mono),
+                              str(mismatched), "-o", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert f"{broken}: cannot read audio" in err
+    assert f"{mono}: 1 channel(s): a call needs a stereo file" in err
+    assert (f"{tmp_path / 'other.json'}: transcript[1].end_ms: ends at 95,000 ms, after the end "
+            "of the call's audio (9,000 ms)") in err
+    assert "Traceback" not in err
+    assert set(trials(tmp_path / "out")) == {"good"}
+    assert verdicts(trials(tmp_path / "out")["good"])["latency"]["status"] == "pass"
+
+
+def test_a_sidecar_gives_texts_and_tools_and_a_check_without_means_is_not_applicable(
+        tmp_path, capsys):
+    wav = write_stereo(tmp_path / "c1.wav")
+    (tmp_path / "c1.json").write_text(json.dumps({
+        "version": 1, "metadata": {"call_id": "CA123", "labels": ["eu"]},
+        "transcript": [
+            {"speaker": "caller", "start_ms": 500, "end_ms": 2000, "text": "Where is my order?"},
+            {"speaker": "agent", "start_ms": 2700, "end_ms": 4000,
+             "text": "Let me look that up. It ships on Monday."},
+            {"speaker": "caller", "start_ms": 5000, "end_ms": 6000, "text": "Thanks"},
+            {"speaker": "agent", "start_ms": 6800, "end_ms": 8000, "text": "Goodbye."}],
+        "tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "1"},
+                        "result": {"eta": "Monday"}, "t_ms": 3000}]}))
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("version: 1\nlabels: [production]\nchecks:\n"
+                      "  - preamble: {}\n"
+                      "  - transcript: {must_say: [Monday]}\n"
+                      "  - entity_confirmed: {entity: order_id}\n"
+                      "  - barge_in: {}\n")
+    code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
+                              "-o", str(tmp_path / "out")], capsys)
+    trial = trials(tmp_path / "out")["c1"]
+    got = verdicts(trial)
+    assert got["preamble"]["status"] == "pass", got["preamble"]["summary"]
+    assert got["transcript"]["status"] == "pass"
+    for kind, why in (("entity_confirmed", "which caller turn gave the value"),
+                      ("barge_in", "never spoke over the agent")):
+        assert got[kind]["status"] == "fail"
+        assert got[kind]["summary"].startswith("not applicable: ") and why in got[kind]["summary"]
+        assert got[kind]["measured"]["not_applicable"]
+    assert code == 1
+    meta = json.loads((trial / "meta.json").read_text())
+    assert meta["call_id"] == "CA123" and "eu" in meta["call_intake"]["labels"]
+    sources = {f.type: f.model_extra["source"] for f in Recording.load(trial).frames}
+    assert sources["response.function_call_arguments.done"] == "sidecar"
+    assert sources["response.output_audio.delta"] == "audio"
+    # re-scoring the folder keeps them not applicable
+    code, _, _ = run_cli(["score", str(trial.parents[1])], capsys)
+    assert verdicts(trial)["barge_in"]["summary"].startswith("not applicable: ")
+
+
+def test_a_deepgram_transcript_is_a_sidecar(tmp_path, capsys):
+    wav = write_stereo(tmp_path / "dg.wav")
+    (tmp_path / "dg.json").write_text(json.dumps({
+        "metadata": {"request_id": "req-1"},
+        "results": {"utterances": [
+            {"channel": 0, "start": 0.5, "end": 2.0, "transcript": "hello there"},
+            {"channel": 1, "start": 2.7, "end": 4.0, "transcript": "How can I help?"},
+            {"channel": 0, "start": 5.0, "end": 6.0, "transcript": "no thanks"},
+            {"channel": 1, "start": 6.8, "end": 8.0, "transcript": "Goodbye."}]}}))
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("checks:\n  - one_question: {}\n  - transcript: {must_not_say: [sorry]}\n")
+    code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
+                              "-o", str(tmp_path / "out")], capsys)
+    assert code == 0, out + err
+    trial = trials(tmp_path / "out")["dg"]
+    turns = [f.event for f in Recording.load(trial).frames if f.type == "harness.turn.started"]
+    assert [(t["text"], t["intent"]) for t in turns] == [("hello there", "other"),
+                                                        ("no thanks", "deny")]
+    assert json.loads((trial / "meta.json").read_text())["call_id"] == "req-1"
+
+
+def test_a_bad_policy_is_located(tmp_path, capsys):
+    wav = write_stereo(tmp_path / "c.wav")
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("checks:\n  - latency: {max_ms: 1500}\n  - no_such_check: {}\nsample: 2\n")
+    code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
+                              "-o", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert f"{policy}:3:" in err and "unknown expectation kind 'no_such_check'" in err
+    assert f"{policy}:4:" in err and "sample" in err
+    assert not list((tmp_path / "out").glob("calls-*"))
+
+
+def test_store_records_calls_under_their_label(tmp_path, capsys):
+    wav = write_stereo(tmp_path / "c.wav")
+    db = tmp_path / "history.db"
+    code, out, err = run_cli(["calls", "score", str(wav), "-o", str(tmp_path / "out"),
+                              "--store", str(db)], capsys)
+    assert code == 0, out + err
+    from harness.store import open_store
+
+    with open_store(str(db)) as history:
+        runs = history.runs()
+    assert [r.label for r in runs] == ["production"]
