@@ -149,6 +149,10 @@ def test_a_sidecar_gives_texts_and_tools_and_a_check_without_means_is_not_applic
     sources = {f.type: f.model_extra["source"] for f in Recording.load(trial).frames}
     assert sources["response.function_call_arguments.done"] == "sidecar"
     assert sources["response.output_audio.delta"] == "audio"
+    # the report shows them apart, and says what was rebuilt and from what
+    page = (trial.parents[1] / "pages" / "c1-trial-0.html").read_text()
+    assert page.count('badge not-applicable">not applicable<') == 2
+    assert 'id="call-intake"' in page and "caller turns: speech found on the caller channel" in page
     # re-scoring the folder keeps them not applicable
     code, _, _ = run_cli(["score", str(trial.parents[1])], capsys)
     assert verdicts(trial)["barge_in"]["summary"].startswith("not applicable: ")
