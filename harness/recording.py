@@ -207,6 +207,47 @@ ANNOTATIONS: dict[str, type[BaseModel]] = {
 }
 
 
+class RtpDirection(BaseModel):
+    """One direction of a WebRTC call's audio, from the RTP/RTCP statistics at the call's end."""
+
+    packets: int = Field(..., description="RTP packets sent (caller) or received (agent)")
+    lost: int = Field(..., description="packets lost on the way (gaps in the sequence numbers "
+                      "at the receiving end)")
+    loss: float = Field(..., description="lost / (received + lost), 0-1")
+    jitter_ms: float = Field(..., description="interarrival jitter (RFC 3550) at the call's end")
+    jitter_ms_max: float = Field(..., description="the highest interarrival jitter sampled")
+
+
+class RtpSample(BaseModel):
+    """The RTP/RTCP statistics read at one moment of a WebRTC call (cumulative counts)."""
+
+    t_ms: float = Field(..., description="when they were read, on the session clock")
+    received: int
+    received_lost: int
+    received_jitter_ms: float
+    sent: int
+    sent_lost: int | None = Field(None, description="from the agent's last RTCP receiver "
+                                  "report (None before the first)")
+    sent_jitter_ms: float | None = None
+    rtt_ms: float | None = Field(None, description="round-trip time from RTCP (None before the "
+                                 "first receiver report answering a sender report)")
+
+
+class RtpStats(BaseModel):
+    """``meta.json`` ``rtp``: what the RTP/RTCP statistics of a WebRTC call say about its path."""
+
+    received: RtpDirection = Field(..., description="the agent's audio as the harness received "
+                                   "it (inbound-rtp)")
+    sent: RtpDirection | None = Field(None, description="the caller's audio as the agent "
+                                      "received it, from its RTCP receiver reports "
+                                      "(remote-inbound-rtp); None when none came")
+    rtt_ms: float | None = Field(None, description="round-trip time at the call's end (RTCP "
+                                 "sender and receiver reports, smoothed as aiortc does)")
+    rtt_ms_max: float | None = Field(None, description="the highest round-trip time sampled")
+    interval_ms: float = Field(..., description="how often the statistics were sampled")
+    samples: list[RtpSample] = Field(default_factory=list)
+
+
 class RecordingMeta(BaseModel):
     """``meta.json`` of a trial."""
 
@@ -227,7 +268,13 @@ class RecordingMeta(BaseModel):
                                 "calls endpoint's Location, rtc_…)")
     network: str | None = Field(None, description="delay, jitter and loss the harness imposed "
                                 "on the call's path (WebRTC), e.g. delay=100ms,jitter=0ms,loss=0%")
+    rtp: RtpStats | None = Field(None, description="jitter, packet loss and round-trip time from "
+                                 "the RTP/RTCP statistics (WebRTC)")
     faults: list[str] = Field(default_factory=list)
+    caller_voice: dict[str, str | int] | None = Field(
+        None, description="the caller's engine, voice and rate in this trial (a scenario's "
+        "rotation of voices, or a comparison variant's caller), e.g. {engine: kokoro, voice: "
+        "bf_emma, words_per_minute: 165}")
     harness_version: str
     machine: dict[str, Any] = Field(default_factory=dict)
     started_at: str = Field(..., description="UTC ISO time the session opened")

@@ -9,14 +9,16 @@ A spec reads like ``delay=100ms,jitter=10ms,loss=2%`` (``harness run --network``
   below zero). Packets keep their order: one never overtakes the one sent before it.
 - ``loss``: the share of RTP packets lost, each way (``2%`` or ``0.02``), drawn from a
   generator seeded with ``seed`` (default 1), so the same spec loses the same packets. A lost
-  caller frame is never encoded (the receiver sees a gap in its RTP timestamps); a lost agent
-  packet is never decoded. Data-channel messages are not lost (SCTP delivers them reliably),
-  only delayed.
+  caller packet never reaches the agent (its receiver sees a gap in the sequence numbers and
+  reports it in RTCP); a lost agent packet is never decoded. RTCP packets and data-channel
+  messages are not lost (SCTP delivers the latter reliably), only delayed.
 
 :class:`DelayLine` is one direction of that path, used by :mod:`harness.realtime.webrtc`: the
-caller's frames on their way to the encoder, the events on their way to the data channel, and
-the agent's packets and events on their way to being stamped. Time on the line is the event
-loop's (``loop.call_at``): a delivery is late by the loop's own lateness, as any arrival is.
+RTP and RTCP packets between the harness's peer connection and the network (on their way to
+being encrypted and sent, and from being decrypted to the receiver, so aiortc's RTCP statistics
+see the impaired path), and the events between the session and the data channel. Time on the
+line is the event loop's (``loop.call_at``): a delivery is late by the loop's own lateness, as
+any arrival is.
 """
 
 from __future__ import annotations
@@ -112,17 +114,16 @@ class DelayLine:
         self._rng = rng
         self._last_due = 0.0
 
-    def send(self, deliver: Callable[[], None],
-             lost: Callable[[], None] | None = None) -> None:
-        """Deliver after the line's delay (now, on an unimpaired line), or drop it: ``lost``
-        then runs instead, in its place in the order, where given."""
+    def send(self, deliver: Callable[[], None], *, reliable: bool = False) -> None:
+        """Deliver after the line's delay (now, on an unimpaired line), or drop it (on a lossy
+        line, unless ``reliable``: an RTCP packet). :attr:`sent` and :attr:`lost` count the
+        packets that could be lost."""
         c = self.conditions
-        self.sent += 1
-        if self.lossy and c.loss > 0 and self._rng.random() < c.loss:
-            self.lost += 1
-            if lost is None:
+        if self.lossy and not reliable:
+            self.sent += 1
+            if c.loss > 0 and self._rng.random() < c.loss:
+                self.lost += 1
                 return
-            deliver = lost
         if c.delay_ms <= 0 and c.jitter_ms <= 0:
             deliver()
             return

@@ -110,9 +110,8 @@ class PushTrack(MediaStreamTrack):
         self._pts = 0
         self.pushed_samples = 0
 
-    def push(self, pcm: Pcm, *, lost: bool = False) -> None:
-        """Queue one frame of PCM16 mono at ``rate`` for the sender (``lost``: the network lost
-        it; its time passes on the track, but it is never sent)."""
+    def push(self, pcm: Pcm) -> None:
+        """Queue one frame of PCM16 mono at ``rate`` for the sender."""
         self.pushed_samples += len(pcm)
         data = self._upsample(np.asarray(pcm, dtype=np.int16))
         # both channels the same: a mono frame would be mixed into stereo at -3 dB by the encoder
@@ -122,8 +121,7 @@ class PushTrack(MediaStreamTrack):
         frame.pts = self._pts
         frame.time_base = fractions.Fraction(1, OPUS_RATE)
         self._pts += len(data)
-        if not lost:
-            self._queue.put_nowait(frame)
+        self._queue.put_nowait(frame)
 
     def finish(self) -> None:
         """No more frames: the sender stops reading the track."""
@@ -169,18 +167,12 @@ class ArrivalDecoder:
         self._decoder = av.CodecContext.create("libopus", "r")
         self._resample = None if rate == OPUS_RATE else _Resampler(OPUS_RATE, rate)
 
-    def attach(self, receiver: RTCRtpReceiver,
-               hold: Callable[[Callable[[], None]], None] | None = None) -> None:
-        """Decode ``receiver``'s packets as they arrive (then hand them on to it). ``hold``
-        (network conditions, :mod:`harness.realtime.netem`) takes each packet's decoding and runs
-        it when the packet would arrive, if ever: it is stamped then."""
+    def attach(self, receiver: RTCRtpReceiver) -> None:
+        """Decode ``receiver``'s packets as they arrive (then hand them on to it)."""
         original: Callable[[RtpPacket, int], Awaitable[None]] = receiver._handle_rtp_packet
 
         async def handle(packet: RtpPacket, arrival_time_ms: int) -> None:
-            if hold is None:
-                self.packet(packet, time.perf_counter_ns())
-            else:
-                hold(lambda: self.packet(packet, time.perf_counter_ns()))
+            self.packet(packet, time.perf_counter_ns())
             await original(packet, arrival_time_ms)
 
         # The DTLS transport hands every RTP packet to this method of the receiver (aiortc's

@@ -17,17 +17,19 @@ offer to the target's calls URL (:mod:`harness.realtime.signalling`), apply the 
 until the data channel is open. Each failure is a :mod:`harness.realtime.errors` exception;
 messages name the target's label or its URL without the query, never a header.
 
-With network conditions (:mod:`harness.realtime.netem`), caller frames, outgoing events, agent
-packets and incoming events each pass a delay line of their own before they go out or are
-stamped.
+With network conditions (:mod:`harness.realtime.netem`), the call's RTP and RTCP packets pass
+a delay line each way at its DTLS transport (before encryption on the way out, after decryption
+on the way in), and events a delay line each way between the session and the data channel.
+While the call is open, its RTP statistics are sampled (:mod:`harness.realtime.rtcstats`,
+:meth:`~WebRTCConnection.rtp_stats`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -39,14 +41,18 @@ from aiortc import (
     RTCPeerConnection,
     RTCSessionDescription,
 )
+from aiortc.clock import current_ms
 from aiortc.mediastreams import MediaStreamTrack
+from aiortc.rtp import is_rtcp
 
 from harness.realtime.errors import ClosedMidSession, HandshakeRejected, HandshakeTimeout
 from harness.realtime.events import ClientEvent
 from harness.realtime.netem import DelayLine, NetworkConditions
+from harness.realtime.rtcstats import StatsSampler
 from harness.realtime.rtp import ArrivalDecoder, Pcm, PushTrack, close_peer, opus_payload_types
 from harness.realtime.signalling import mint_key, post_offer
 from harness.realtime.targets import Target
+from harness.recording import RtpStats
 
 EVENTS_CHANNEL = "oai-events"
 """The data channel the service reads client events from and writes server events to."""
@@ -88,6 +94,7 @@ class WebRTCConnection:
         self._tasks: set[asyncio.Task[None]] = set()
         self._decoder: ArrivalDecoder | None = None
         self._closed_reason: str | None = None
+        self._stats = StatsSampler(pc)
         channel.on("message", self._on_message)
         channel.on("close", lambda: self._on_closed("the data channel closed"))
         pc.on("connectionstatechange", self._on_state)
@@ -136,11 +143,12 @@ class WebRTCConnection:
         except ValueError as exc:
             raise HandshakeRejected(f"{where} answered with an SDP that does not fit the offer: "
                                     f"{exc}") from None
+        self._impair_rtp()
         payload_types = opus_payload_types(offer) | opus_payload_types(answer.sdp)
         self._decoder = ArrivalDecoder(AGENT_RATE, payload_types, self._on_audio)
         for transceiver in self._pc.getTransceivers():
             if transceiver.kind == "audio":
-                self._decoder.attach(transceiver.receiver, self._hold("down-rtp"))
+                self._decoder.attach(transceiver.receiver)
         left = deadline - asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(opened.wait(), timeout=max(left, 0.1))
@@ -148,12 +156,42 @@ class WebRTCConnection:
             raise HandshakeTimeout(f"{where} answered the offer, but the data channel did not "
                                    f"open within {open_timeout:g} s (ICE or DTLS failed)"
                                    ) from None
+        self._stats.start()
+
+    def _impair_rtp(self) -> None:
+        """Put the call's RTP and RTCP packets through the delay lines, each way, where its DTLS
+        transport sends and receives them (aiortc's ``RTCDtlsTransport`` protocol: every packet
+        goes out through ``_send_rtp`` and comes in through ``_handle_rtp_data`` or
+        ``_handle_rtcp_data``; wrapping them on the instance is where the wire is)."""
+        up, down = self.lines.get("up-rtp"), self.lines.get("down-rtp")
+        if up is None or down is None:
+            return
+        dtls = {t.sender.transport for t in self._pc.getTransceivers()
+                if t.sender.transport is not None}
+        for transport in dtls:
+            send, on_rtp, on_rtcp = (transport._send_rtp, transport._handle_rtp_data,
+                                     transport._handle_rtcp_data)
+
+            async def send_rtp(data: bytes, send: Any = send) -> None:
+                up.send(lambda: self._spawn(send(data)), reliable=is_rtcp(data))
+
+            async def handle_rtp(data: bytes, arrival_time_ms: int, on_rtp: Any = on_rtp) -> None:
+                down.send(lambda: self._spawn(on_rtp(data, arrival_time_ms=current_ms())))
+
+            async def handle_rtcp(data: bytes, on_rtcp: Any = on_rtcp) -> None:
+                down.send(lambda: self._spawn(on_rtcp(data)), reliable=True)
+
+            transport._send_rtp = send_rtp  # type: ignore[method-assign]
+            transport._handle_rtp_data = handle_rtp  # type: ignore[method-assign]
+            transport._handle_rtcp_data = handle_rtcp  # type: ignore[method-assign]
+
+    def _spawn(self, delivery: Any) -> None:
+        """Run a packet's delivery (a coroutine) now, as a task of the call's."""
+        task = asyncio.ensure_future(_quietly(delivery))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ callbacks
-
-    def _hold(self, direction: str) -> Callable[[Callable[[], None]], None] | None:
-        line = self.lines.get(direction)
-        return None if line is None else line.send
 
     def _on_message(self, message: str | bytes) -> None:
         line = self.lines.get("down-events")
@@ -209,13 +247,7 @@ class WebRTCConnection:
         """Send one frame of caller audio (PCM16 mono at :data:`CALLER_RATE`) on the track now."""
         if self._closed_reason is not None:
             raise self._closed_error()
-        frame = np.asarray(pcm, dtype=np.int16)
-        line = self.lines.get("up-rtp")
-        if line is None:
-            self._caller.push(frame)
-        else:
-            line.send(lambda: self._caller.push(frame),
-                      lambda: self._caller.push(frame, lost=True))
+        self._caller.push(np.asarray(pcm, dtype=np.int16))
 
     async def recv(self) -> tuple[str | bytes | RtpAudio, int]:
         """The next server event (text) or agent audio packet, and when it arrived
@@ -232,10 +264,22 @@ class WebRTCConnection:
         """Agent audio packets dropped for arriving after a later one."""
         return self._decoder.late_packets if self._decoder is not None else 0
 
+    def rtp_stats(self, t0_ns: int) -> RtpStats | None:
+        """The call's RTP statistics as sampled, timed on the session clock whose zero is
+        ``t0_ns`` (read them after :meth:`close`, which samples them a last time)."""
+        return self._stats.summary(t0_ns)
+
     async def close(self) -> None:
         self._closed_reason = self._closed_reason or "closed by the harness"
+        await self._stats.stop()
         self._caller.finish()
         await close_peer(self._pc)
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+async def _quietly(delivery: Any) -> None:
+    """Await a delayed packet's delivery; a call that ended meanwhile drops it."""
+    with contextlib.suppress(ConnectionError):
+        await delivery

@@ -24,6 +24,8 @@ What the transport changes:
   ``output_audio_buffer.stopped`` never come, a done response whose audio has gone silent for
   :data:`LOST_STOP_MS` after it was last audible has played out (the call would otherwise wait
   for its time limit).
+- **RTP statistics**: jitter, packet loss and round-trip time as the call's RTCP saw them
+  (:mod:`harness.realtime.rtcstats`) go into ``meta.json`` (``rtp``) when the trial finishes.
 - **Barge-in** is the server's truncation: on ``input_audio_buffer.speech_started`` the harness
   neither stops its playback nor sends ``conversation.item.truncate``; the server clears its
   buffer (``output_audio_buffer.cleared``, where playback stops) and truncates the item
@@ -146,6 +148,13 @@ class WebRTCTrialSession(TrialSession):
         rec = self.protocol.receive_event(event, t)
         delta = next(n for n in rec.notices if isinstance(n, AudioDelta))
         self._play_agent_audio(event, rec.notices, delta, pcm, t, {"via": "rtp"})
+
+    def finish(self, status: str, error: str | None, *, time_limit_s: float | None = None
+               ) -> None:
+        """As over a WebSocket, with the call's RTP statistics in ``meta.json`` (``rtp``; the
+        connection sampled them a last time as it closed)."""
+        self.writer.meta.rtp = self.conn.rtp_stats(self.t0_ns)
+        super().finish(status, error, time_limit_s=time_limit_s)
 
     # ------------------------------------------------------------------ sending
 

@@ -88,3 +88,38 @@ def test_report_in_chromium(browser, tmp_path: Path) -> None:
     assert "connection refused" in page.locator("#trial-error").inner_text()
     page.wait_for_selector("#timeline .main-svg")
     assert problems == []
+
+
+def test_a_webrtc_trial_page_shows_jitter_loss_and_rtt(browser, tmp_path: Path) -> None:
+    import json
+
+    from harness.recording import RecordingMeta, RtpDirection, RtpSample, RtpStats
+
+    run_dir = three_trial_run(tmp_path / "run")
+    meta_path = run_dir / "order-status" / "trial-0" / "meta.json"
+    meta = RecordingMeta.model_validate_json(meta_path.read_text(encoding="utf-8"))
+    samples = [RtpSample(t_ms=1000.0 * k, received=50 * k, received_lost=5 * k,
+                         received_jitter_ms=6.5, sent=50 * k, sent_lost=4 * k,
+                         sent_jitter_ms=7.25, rtt_ms=212.0) for k in range(1, 4)]
+    meta.transport, meta.network = "webrtc", "delay=100ms,jitter=10ms,loss=10%"
+    meta.rtp = RtpStats(
+        received=RtpDirection(packets=150, lost=15, loss=15 / 165, jitter_ms=6.5,
+                              jitter_ms_max=9.0),
+        sent=None, rtt_ms=212.0, rtt_ms_max=230.4, interval_ms=1000.0, samples=samples)
+    meta_path.write_text(meta.model_dump_json(indent=2), encoding="utf-8")
+    out = render_report(run_dir)
+    problems: list[str] = []
+    page = _page(browser, problems)
+
+    page.goto((out.run_dir / "pages" / "order-status-trial-0.html").as_uri())
+    received = page.locator("#rtp tr.rtp-1 td").all_text_contents()
+    assert received[1:] == ["150", "15", "9.1 %", "6.5 ms", "9.0 ms"]
+    assert "no RTCP receiver report" in page.locator("#rtp tr.rtp-2").inner_text()
+    rtt = page.locator("#rtp-rtt").inner_text()
+    assert "212 ms at the end, 230 ms at most" in rtt and "3 samples" in rtt
+    assert "delay=100ms,jitter=10ms,loss=10%" in rtt
+    # a WebSocket trial has no such section
+    page.goto((out.run_dir / "pages" / "cancel-order-trial-0.html").as_uri())
+    assert page.locator("#rtp").count() == 0
+    assert json.loads(meta_path.read_text(encoding="utf-8"))["rtp"]["rtt_ms"] == 212.0
+    assert problems == []

@@ -52,6 +52,9 @@ class Arrivals:
         self.sent.append(event)
         return json.dumps(event)
 
+    def rtp_stats(self, t0_ns: int) -> None:
+        return None  # no RTCP on a stand-in
+
 
 def _packet(loud: bool) -> RtpAudio:
     t = np.arange(PACKET) / 24_000
