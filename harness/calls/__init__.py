@@ -2,13 +2,19 @@
 a run folder with verdicts, reports and history out (``harness calls score``)."""
 
 from harness.calls._intake import CallsOutcome, exit_code_of, resolve_input, score_calls
-from harness.calls._policy import CallsPolicy, default_policy, load_policy
+from harness.calls._policy import (
+    CallsPolicy,
+    calls_policy_schema_text,
+    default_policy,
+    load_policy,
+)
 from harness.calls._sidecar import Sidecar, load_sidecar, sidecar_schema_text
 
 __all__ = [
     "CallsOutcome",
     "CallsPolicy",
     "Sidecar",
+    "calls_policy_schema_text",
     "default_policy",
     "exit_code_of",
     "load_policy",

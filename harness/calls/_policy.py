@@ -96,3 +96,29 @@ def not_applicable(kind: str, *, has_tool_log: bool, has_transcript: bool,
     if kind == "barge_in" and not has_barge_in:
         return "the caller never spoke over the agent"
     return None
+
+
+def calls_policy_schema_text() -> str:
+    """The JSON Schema of ``calls.yaml`` (checks as a scenario's ``expect`` items)."""
+    import json  # noqa: PLC0415
+
+    from pydantic.json_schema import models_json_schema  # noqa: PLC0415
+
+    from harness.scenario.kinds import expectation_kinds  # noqa: PLC0415
+    from harness.scenario.schema import (  # noqa: PLC0415
+        JSON_SCHEMA_DIALECT,
+        _expectation_schema,
+        _reachable,
+    )
+
+    _, combined = models_json_schema(
+        [(CallsPolicy, "validation"),
+         *((k.params_model, "validation") for k in expectation_kinds().values())],
+        ref_template="#/$defs/{model}")
+    defs = combined["$defs"]
+    root = dict(defs.pop("CallsPolicy"))
+    defs["Expectation"] = _expectation_schema()
+    keep = _reachable(root, defs)
+    schema = {"$schema": JSON_SCHEMA_DIALECT, **root,
+              "$defs": {k: v for k, v in sorted(defs.items()) if k in keep}}
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"

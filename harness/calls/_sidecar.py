@@ -83,7 +83,10 @@ class Sidecar(_Strict):
 
 
 def sidecar_schema_text() -> str:
-    return json.dumps(Sidecar.model_json_schema(), indent=2) + "\n"
+    """The JSON Schema of the sidecar format (``harness schema --kind sidecar``)."""
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              **Sidecar.model_json_schema()}
+    return json.dumps(schema, indent=2, ensure_ascii=False) + "\n"
 
 
 def _field(loc: tuple[int | str, ...]) -> str:

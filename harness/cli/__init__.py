@@ -80,6 +80,8 @@ class SchemaKind(StrEnum):
     scenario = "scenario"
     agent = "agent"
     comparison = "comparison"
+    sidecar = "sidecar"
+    calls = "calls"
 
 
 @app.command(short_help="Print or write the JSON Schema of a file format.")
@@ -88,12 +90,16 @@ def schema(
     output: Annotated[Path | None, typer.Option("--output", "-o",
                                                 help="Write here instead of stdout.")] = None,
 ) -> None:
-    """Print (or write) the JSON Schema of scenario files, agent configs or comparison files."""
+    """Print (or write) the JSON Schema of scenario files, agent configs, comparison files,
+    production-call sidecars or calls policies (calls.yaml)."""
+    from harness.calls import calls_policy_schema_text, sidecar_schema_text
     from harness.compare import comparison_schema_text
     from harness.scenario.schema import schema_text, write_schema
 
-    if kind is SchemaKind.comparison:
-        text = comparison_schema_text()
+    other = {SchemaKind.comparison: comparison_schema_text, SchemaKind.sidecar: sidecar_schema_text,
+             SchemaKind.calls: calls_policy_schema_text}
+    if kind in other:
+        text = other[kind]()
         if output is not None:
             output.write_text(text, encoding="utf-8")
     elif output is not None:

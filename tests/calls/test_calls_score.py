@@ -202,3 +202,14 @@ def test_store_records_calls_under_their_label(tmp_path, capsys):
     with open_store(str(db)) as history:
         runs = history.runs()
     assert [r.label for r in runs] == ["production"]
+
+
+def test_committed_schemas_and_the_example_policy_are_current():
+    from harness.calls import calls_policy_schema_text, load_policy, sidecar_schema_text
+
+    root = Path(__file__).resolve().parents[2]
+    assert (root / "schemas" / "sidecar.schema.json").read_text() == sidecar_schema_text()
+    assert (root / "schemas" / "calls.schema.json").read_text() == calls_policy_schema_text()
+    policy, agent = load_policy(root / "examples" / "production" / "calls.yaml")
+    assert agent is not None and agent.escalation_tools
+    assert "confirmation_before_write" in {c.kind for c in policy.checks}
