@@ -311,6 +311,7 @@ def nightly(
     concurrency: Annotated[int, typer.Option(help="Calls at the same time.")] = 4,
     fault: Annotated[list[str] | None, typer.Option(
         help="Fault of the local agent, e.g. added_latency_ms=600 (repeatable).")] = None,
+    network: Network = None,
     output: Annotated[Path, typer.Option(
         "--output", "-o", help="Where run folders and trend.html go.")] = Path("reports"),
 ) -> None:
@@ -330,7 +331,7 @@ def nightly(
             outcome = run_nightly(
                 paths or None, api.RunOptions(
                     target=target, agent=agent, audio_format=audio_format, trials=trials,
-                    concurrency=concurrency, faults=tuple(fault or ())),
+                    concurrency=concurrency, faults=tuple(fault or ()), network=network),
                 label=label, store=store, fail_on=fail_on, baseline=baseline,
                 consecutive=consecutive, last=last, out_dir=output, on_progress=progress)
     except HarnessError as exc:
