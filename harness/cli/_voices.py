@@ -87,3 +87,39 @@ def voices_install(
     pack = install_voices(source, registry=registry)
     typer.echo(f"voice pack: {pack}")
     typer.echo(f"model: {model_path()}")
+
+
+def run_voice_matrix(voices: str, paths: list[Path], *, target: str, agent: Path | None,
+                     trials: int, concurrency: int, faults: list[str], audio_format: str | None,
+                     output: Path, refused: dict[str, object]) -> None:
+    """``harness run --voices``: the suite once per caller voice, compared (a comparison whose
+    variants differ only in who calls); exits as ``harness run`` does (1 some failed, 3 some
+    errored)."""
+    from harness import api
+    from harness import compare as cmp
+    from harness.compare._spec import voice_variants
+    from harness.compare.console import print_comparison
+    from harness.errors import HarnessError, InputError
+    from harness.exit_codes import exit_code
+    from harness.report.console import RunProgress, print_error
+
+    try:
+        for option, value in refused.items():
+            if value is not None:
+                raise InputError(f"{option} cannot be combined with --voices (a comparison of "
+                                 "caller voices)", field=option)
+        spec = cmp.ComparisonSpec(
+            scenarios=[p.resolve() for p in paths], base=agent.resolve() if agent else None,
+            trials=trials, variants=voice_variants([voices], faults=faults,
+                                                   audio_format=audio_format))
+        with RunProgress() as progress:
+            outcome = cmp.run_comparison(spec, api.RunOptions(target=target,
+                                                              concurrency=concurrency),
+                                         out_dir=output, on_progress=progress)
+    except HarnessError as exc:
+        print_error(exc)
+        raise typer.Exit(exit_code(error=exc)) from None
+    print_comparison(outcome)
+    if outcome.run_dir is not None:
+        typer.echo(f"run:     {outcome.run_dir / 'index.html'}")
+    raise typer.Exit(exit_code(t.outcome for s in outcome.sides for t in s.trials))

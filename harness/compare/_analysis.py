@@ -38,6 +38,8 @@ class Side:
     """How its calls reached the agent (``websocket`` or ``webrtc``), when all did alike."""
     target: str | None = None
     """The target label its calls went to, when all went to one."""
+    caller_voice: str | None = None
+    """Who called: each caller voice its trials spoke with (``voice (engine)``), when recorded."""
 
     def by_scenario(self) -> dict[str, dict[int, TrialMetrics]]:
         out: dict[str, dict[int, TrialMetrics]] = defaultdict(dict)

@@ -25,6 +25,7 @@ from harness.compare._spec import (
     ComparisonSpec,
     VariantSpec,
     build_variant,
+    check_caller,
     check_faults,
 )
 from harness.errors import InputError
@@ -243,6 +244,8 @@ async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | N
     scenarios = api.load_scenarios([str(p) for p in spec.scenarios] or None)
     configs, faults = resolve_variants(spec, scenarios)
     targets = {name: v.target for name, v in spec.variants.items() if v.target is not None}
+    callers = {name: voice for name, v in spec.variants.items()
+               if (voice := check_caller(v, name)) is not None}
     for name in spec.variants:
         if name in targets:
             api.check_target(targets[name], faults[name])
@@ -251,8 +254,9 @@ async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | N
     folder = run_dir or api.new_run_dir(Path(out_dir))
     await run_suite(scenarios, out_dir=folder, target=o.target, trials=spec.trials,
                     concurrency=o.concurrency, variants=configs, variant_faults=faults,
-                    variant_targets=targets, interleave=True, on_progress=on_progress,
-                    local_agent=api.start_local_agent_for, session_timeout_s=o.session_timeout_s)
+                    variant_targets=targets, variant_callers=callers, interleave=True,
+                    on_progress=on_progress, local_agent=api.start_local_agent_for,
+                    session_timeout_s=o.session_timeout_s)
     # scoring and rendering block for a while: off the loop other comparisons may stream on
     await asyncio.to_thread(api.report, folder)
     sides = [side_from_run(folder, name) for name in configs]

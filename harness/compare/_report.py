@@ -80,6 +80,36 @@ def trials_per_scenario(sides: Sequence[Side]) -> int | None:
     return counts.pop() if len(counts) == 1 else None
 
 
+def side_figures(side: Side) -> dict[str, Any]:
+    """A variant's own figures: its trial pass rate (passed of graded trials, Wilson interval)
+    and its voice-to-voice latency (the mean over scenarios of each scenario's trial medians)."""
+    graded = [t for t in side.trials if t.outcome != "errored"]
+    passed = stats.wilson(sum(t.outcome == "passed" for t in graded), len(graded))
+    per_scenario = []
+    for trials in side.by_scenario().values():
+        values = [v for t in trials.values()
+                  if isinstance(v := t.value("voice_to_voice_ms"), float)]
+        if values:
+            per_scenario.append(sum(values) / len(values))
+    return {"pass_rate": passed.to_json(), "errored": len(side.trials) - len(graded),
+            "voice_to_voice_ms": stats.cluster_mean(per_scenario).to_json()}
+
+
+def figures_text(figures: dict[str, Any]) -> dict[str, str]:
+    """The variant's figures as the report's Variants table shows them."""
+    rate, v2v = figures["pass_rate"], figures["voice_to_voice_ms"]
+    out = {"pass_rate": "—", "voice_to_voice": "—"}
+    if rate["value"] is not None:
+        ci = rate["interval"]
+        out["pass_rate"] = (f"{rate['value']:.0%} ({ci['low']:.0%}–{ci['high']:.0%}, "
+                            f"n={rate['n']})")
+    if v2v["value"] is not None:
+        ci = v2v["interval"]
+        span = f"{ci['low']:.0f}–{ci['high']:.0f}, " if ci else ""
+        out["voice_to_voice"] = f"{v2v['value']:.0f} ms ({span}{v2v['n']} scenarios)"
+    return out
+
+
 def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alpha: float,
                      gate: Gate | None, primary: Sequence[str] = stats.PRIMARY_METRICS,
                      plans: Sequence[Plan] = (), order: dict[str, Any] | None = None
@@ -98,7 +128,9 @@ def compare_document(sides: Sequence[Side], pairs: Sequence[PairResult], *, alph
         "baseline": sides[0].name,
         "trials_per_scenario": n_trials,
         "variants": [{"name": s.name, "source": s.source, "agent_config_hash": s.config_hash,
-                      "transport": s.transport, "target": s.target, "trials": len(s.trials),
+                      "transport": s.transport, "target": s.target,
+                      "caller_voice": s.caller_voice, "figures": side_figures(s),
+                      "trials": len(s.trials),
                       "scenarios": len(s.by_scenario())} for s in sides],
         "comparisons": [{
             "baseline": p.baseline, "candidate": p.candidate, "paired_trials": p.paired_trials,
@@ -205,6 +237,7 @@ def write_html(out_dir: Path, document: dict[str, Any], sides: Sequence[Side]) -
     names = [v["name"] for v in document["variants"]]
     html = _env().get_template("compare.html.j2").render(
         doc=document, variants=names, baseline=document["baseline"],
+        figures={v["name"]: figures_text(v["figures"]) for v in document["variants"]},
         pairs=[{**p, "rows": _metric_rows(p)} for p in document["comparisons"]],
         matrix=document["scenarios"], trial_data=_TRIAL_DATA)
     # The trial data (megabytes for a large comparison) goes in after rendering: passed

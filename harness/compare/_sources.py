@@ -51,7 +51,8 @@ def side_from_run(run_dir: Path, variant: str | None, *, name: str | None = None
     return Side(name=label, trials=trials,
                 source=f"{run_dir}" + (f"{VARIANT_SEPARATOR}{variant}" if variant else ""),
                 config_hash=_one(metas, "agent_config_hash"),
-                transport=_one(metas, "transport", "websocket"), target=_one(metas, "target"))
+                transport=_one(metas, "transport", "websocket"), target=_one(metas, "target"),
+                caller_voice=_caller_voices(metas))
 
 
 def _metas(run_dir: Path, run: dict, variant: str | None) -> list[dict]:
@@ -75,6 +76,12 @@ def _one(metas: list[dict], key: str, default: str | None = None) -> str | None:
     from before the key have), or None when they differ or none has it."""
     values = {str(m.get(key) or default) for m in metas if m.get(key) or default}
     return values.pop() if len(values) == 1 else None
+
+
+def _caller_voices(metas: list[dict]) -> str | None:
+    voices = sorted({f"{v.get('voice')} ({v.get('engine')})" for m in metas
+                     if isinstance(v := m.get("caller_voice"), dict)})
+    return ", ".join(voices) or None
 
 
 def sides_from_folders(references: list[str]) -> list[Side]:

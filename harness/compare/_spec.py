@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from harness.errors import InputError, InputErrors
 from harness.scenario.models import (
     AgentConfig,
     AudioFormat,
+    CallerVoice,
     Strict,
     ToolSpec,
     TurnDetection,
@@ -27,7 +29,7 @@ from harness.scenario.models import (
 DEFAULT_TRIALS = 5
 VARIANT_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 OVERRIDE_KEYS = ("instructions", "instructions_file", "model", "voice", "turn_detection", "tools",
-                 "local_profile", "faults", "audio_format", "target")
+                 "local_profile", "faults", "audio_format", "target", "caller")
 
 
 class VariantSpec(Strict):
@@ -57,6 +59,11 @@ class VariantSpec(Strict):
     target: str | None = Field(
         None, description="where this variant's calls go instead of the comparison's target, "
                           "e.g. local-webrtc beside local: the same agent over another transport")
+
+    caller: CallerVoice | None = Field(
+        None, description="who calls in this variant's calls: the fields given replace each "
+                          "scenario's caller's, e.g. {voice: bf_emma} (variants that differ only "
+                          "in the caller's voice)")
 
     @field_validator("target")
     @classmethod
@@ -196,6 +203,58 @@ def check_faults(spec: VariantSpec, name: str) -> list[str]:
     return list(spec.faults)
 
 
+def check_caller(spec: VariantSpec, name: str) -> CallerVoice | None:
+    """The variant's caller voice, its voice checked against its engine's voices."""
+    from harness.espeak import resolve_voice  # noqa: PLC0415
+    from harness.kokoro import kokoro_voice  # noqa: PLC0415
+
+    voice = spec.caller
+    if voice is None or "voice" not in voice.model_fields_set:
+        return voice
+    try:
+        if voice.engine_name == "kokoro":
+            kokoro_voice(voice.voice)
+        elif voice.engine_name == "espeak":
+            resolve_voice(voice.voice)
+    except InputError as exc:
+        raise InputError(f"{exc.message} (`harness voices` lists the voices)",
+                         field=f"variants.{name}.caller.voice") from None
+    return voice
+
+
+def voice_variants(voices: Sequence[str], *, faults: Sequence[str] = (),
+                   audio_format: str | None = None) -> dict[str, VariantSpec]:
+    """The variants of a robustness matrix, one per caller voice (``--voices af_heart,bm_george``
+    or ``ENGINE:VOICE``, e.g. ``espeak:en-gb``), named after the voice; the first is the
+    baseline. Each voice is checked against its engine's voices."""
+    names = [n.strip() for item in voices for n in str(item).split(",") if n.strip()]
+    if len(names) < 2:
+        raise InputError("a robustness matrix needs at least two caller voices, e.g. "
+                         "--voices af_heart,bm_george", field="--voices")
+    out: dict[str, VariantSpec] = {}
+    for given in names:
+        engine, sep, voice = given.rpartition(":")
+        fields: dict[str, Any] = {"voice": voice}
+        if sep:
+            fields["engine"] = engine
+        name = re.sub(r"[^A-Za-z0-9_.-]", "-", voice)
+        if name in out:
+            raise InputError(f"caller voice {given!r} given twice", field="--voices")
+        try:
+            caller = CallerVoice.model_validate(fields)
+            out[name] = VariantSpec(caller=caller, faults=list(faults),
+                                    audio_format=audio_format)
+        except ValidationError as exc:
+            raise InputError(f"{given!r}: {exc.errors(include_url=False)[0]['msg']} (expected "
+                             "VOICE or ENGINE:VOICE, ENGINE one of espeak, kokoro, openai)",
+                             field="--voices") from None
+        try:
+            check_caller(out[name], name)
+        except InputError as exc:
+            raise InputError(exc.message, field="--voices") from None
+    return out
+
+
 def load_comparison(path: str | Path) -> ComparisonSpec:
     """Read and validate a comparison file; paths in it become absolute.
 
@@ -232,6 +291,12 @@ def load_comparison(path: str | Path) -> ComparisonSpec:
             _check_profile(fields.get("local_profile", variant.local_profile), name)
         except InputError as exc:
             mark = doc.positions.find(("variants", name, "local_profile"))
+            problems.append(InputError(exc.message, location=str(mark) if mark else str(path),
+                                       field=exc.field))
+        try:
+            check_caller(variant, name)
+        except InputError as exc:
+            mark = doc.positions.find(("variants", name, "caller", "voice"))
             problems.append(InputError(exc.message, location=str(mark) if mark else str(path),
                                        field=exc.field))
         variants[name] = variant.model_copy(update=fields)

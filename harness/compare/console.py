@@ -7,7 +7,13 @@ from rich.markup import escape
 from rich.table import Table
 
 from harness.compare._compare import CompareOutcome
-from harness.compare._report import FAMILY_TEXT, _fmt_value, _p, detectable_text
+from harness.compare._report import (
+    FAMILY_TEXT,
+    _fmt_value,
+    _p,
+    detectable_text,
+    figures_text,
+)
 from harness.report.console import print_table
 
 _STYLE = {"better": "green", "worse": "bold red"}
@@ -21,6 +27,7 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
             console = Console(width=150)  # a CI log: room for the whole table
     doc = outcome.document
     n_trials = doc["trials_per_scenario"]
+    _print_variants(doc, console)
     for pair in doc["comparisons"]:
         table = Table(title=f"{pair['candidate']} vs {pair['baseline']} "
                             f"({len(doc['scenarios'])} scenarios"
@@ -64,3 +71,16 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
     console.print(f"json:    {outcome.compare_json}", soft_wrap=True, highlight=False)
     if outcome.junit_xml is not None:
         console.print(f"junit:   {outcome.junit_xml}", soft_wrap=True, highlight=False)
+
+
+def _print_variants(doc: dict, console: Console) -> None:
+    """Each variant on its own: who called, its pass rate and its voice-to-voice latency."""
+    table = Table(title="variants", title_justify="left")
+    for col, justify in (("variant", "left"), ("caller voice", "left"), ("trials", "right"),
+                         ("pass rate (95% CI, n)", "right"), ("voice-to-voice", "right")):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for v in doc["variants"]:
+        text = figures_text(v["figures"])
+        table.add_row(escape(v["name"]), escape(v.get("caller_voice") or "—"), str(v["trials"]),
+                      text["pass_rate"], text["voice_to_voice"])
+    print_table(table, console)

@@ -175,6 +175,11 @@ def _interval(est: dict[str, Any], *, percent: bool = False) -> str:
     return f"{f(est['value'])}{band} (n={est['n']})"
 
 
+def _caller_text(meta: dict[str, Any]) -> str:
+    voice = meta.get("caller_voice") or {}
+    return f"{voice.get('voice')} ({voice.get('engine')})" if voice else ""
+
+
 def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
                  pages: list[str], totals: dict[str, Any], figures: dict[str, Any]) -> Path:
     """Write ``RUN_DIR/index.html``: totals, flakiness (repeated-trial figures), pass rate per
@@ -183,7 +188,7 @@ def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
     rows = [{"scenario": t.scenario, "scenario_file": t.scenario_file_display, "variant": t.variant,
              "trial": t.trial, "outcome": t.outcome, "error": t.error,
              "page": f"{PAGES_DIR}/{page}", "latency": latency_text(t.voice_to_voice_ms),
-             "failing": t.failing}
+             "failing": t.failing, "caller": _caller_text(t.meta)}
             for t, page in zip(trials, pages, strict=True)]
     suite = figures["suite"]
     v2v = figures["latency"]["voice_to_voice_ms"]
@@ -218,6 +223,7 @@ def render_index(run_dir: Path, run: dict[str, Any], trials: list[TrialOutcome],
         flakiness=flakiness,
         kinds=kind_pass_rates(trials), trials=rows, assets=ASSETS_DIR,
         variants=any(t.variant for t in trials),
+        callers=len({r["caller"] for r in rows}) > 1,
         fig_pass_rate=embed_json(pass_rate_figure(trials)),
         fig_latency=embed_json(latency_figure(trials)))
     out = run_dir / INDEX_FILE

@@ -56,7 +56,7 @@ from harness.runner.results import (
 )
 from harness.runner.session import SessionOptions
 from harness.runner.transports import call_session, open_connection, session_class
-from harness.scenario.models import AgentConfig, Scenario
+from harness.scenario.models import AgentConfig, CallerVoice, Scenario
 
 RETRY_BASE_DELAY_S = 0.5
 
@@ -117,7 +117,7 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
                      config: AgentConfig, trial: int, variant: str | None, faults: list[str],
                      script: Any, session_timeout_s: float | None, retries: int,
                      options: SessionOptions | None,
-                     notify: Callable[[str], None]) -> TrialResult:
+                     notify: Callable[[str], None], spoken: Scenario | None = None) -> TrialResult:
     started = time.perf_counter()
     result = TrialResult(scenario.name, str(scenario.source) if scenario.source else None,
                          variant, trial, rel_path, "errored", recording_dir=folder)
@@ -128,7 +128,8 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
         agent_config_hash=_hash(config_json), variant=variant, trial=trial,
         target=target.label, dialect=target.dialect, transport=target.transport, faults=faults,
         harness_version=harness.__version__, machine=machine_info(), started_at=_now_iso(),
-        scenario_model=_scenario_json(scenario))
+        scenario_model=_scenario_json(scenario),
+        caller_voice=(spoken or scenario.for_trial(trial)).caller.label())
     network = options.network if options is not None else None
     meta.network = network.spec if network is not None else None
     try:
@@ -210,7 +211,7 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
     if name in LOCAL_TARGETS and local_url is None and local_agent is None:
         raise needs_local_agent()
     if script is None:
-        script = await render_script(scenario)
+        script = await render_script(scenario.for_trial(trial))
     if name in LOCAL_TARGETS and local_url is None:
         agents = LocalAgents(local_agent)
         try:
@@ -307,6 +308,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                     local_agent: LocalAgentStarter | None = None,
                     variant_faults: dict[str, list[str]] | None = None,
                     variant_targets: Mapping[str, str] | None = None,
+                    variant_callers: Mapping[str, CallerVoice] | None = None,
                     interleave: bool = False,
                     shard: tuple[int, int] | None = None) -> RunResult:
     """Run every scenario × variant × trial; write trial folders and ``run.json`` in ``out_dir``.
@@ -316,7 +318,10 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
     config and ``variant`` is None.
     ``faults`` (local target only) are switched on in every session, ``variant_faults`` in the
     sessions of one variant only; ``variant_targets`` sends a variant's calls to a target of its
-    own (``local`` and ``local-webrtc``: variants that differ only in transport).
+    own (``local`` and ``local-webrtc``: variants that differ only in transport);
+    ``variant_callers`` gives a variant's calls another caller voice (the fields given replace
+    each scenario's caller's: variants that differ only in who calls). A caller with a list of
+    ``voices`` speaks trial k with voice k mod n.
     ``interleave`` runs the variants of each (scenario, trial) as one block, started together
     (``concurrency // len(variants)`` blocks at a time), their
     order rotated from one block to the next (A B C, B C A, C A B, …), so the calls of a pair
@@ -368,7 +373,12 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
         (out_dir / ORDER_FILE).write_text(json.dumps({"blocks": blocks}, indent=1) + "\n",
                                           encoding="utf-8")
     progress("run_started")
-    scripts: dict[int, asyncio.Task[Any]] = {}
+    scripts: dict[tuple[int, str], asyncio.Task[Any]] = {}
+    callers = dict(variant_callers or {})
+
+    def spoken_of(i: int) -> Scenario:
+        scenario, vname, _config, k = plan[i]
+        return scenario.for_trial(k, callers.get(vname or ""))
     # Interleaved variants run block by block: the variants of one (scenario, trial) start
     # together and the next block waits for a free place for all of them, so the two calls of
     # a pair meet the same load. Started one by one, the first of a block ran beside the end of
@@ -381,9 +391,10 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
 
     async def prepare(i: int) -> tuple[Any, list[str], Any] | HarnessError:
         scenario, vname, vconfig, _k = plan[i]
-        key = id(scenario)
+        spoken = spoken_of(i)
+        key = (id(scenario), spoken.caller.model_dump_json())
         if key not in scripts:
-            scripts[key] = asyncio.ensure_future(render_script(scenario))
+            scripts[key] = asyncio.ensure_future(render_script(spoken))
         try:
             script = await asyncio.shield(scripts[key])
             name = names.get(vname, names[None])
@@ -410,7 +421,8 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                 target=resolved, config=vconfig, trial=k, variant=vname,
                 faults=session_faults, script=script, session_timeout_s=session_timeout_s,
                 retries=retries, options=options,
-                notify=lambda m: progress("trial_retry", message=m, **ident))
+                notify=lambda m: progress("trial_retry", message=m, **ident),
+                spoken=spoken_of(i))
         results[i] = res
         done += 1
         write_run()

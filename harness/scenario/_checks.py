@@ -62,14 +62,35 @@ def _check_file(report: _Report, path: FieldPath, file: Path | None, *, wav: boo
 
 
 def _check_voice(report: _Report, path: FieldPath, voice: CallerVoice) -> None:
+    engine = voice.engine_name
     try:
-        if voice.engine_name == "kokoro":
+        if engine == "kokoro":
             kokoro_voice(voice.voice)
-        else:
+        elif engine == "espeak":
             resolve_voice(voice.voice)
+        elif not voice.voice.strip():
+            raise InputError("the openai engine needs a voice name")
     except InputError as exc:
         hint = "" if "harness voices" in exc.message else " (`harness voices` lists the voices)"
         report.add(path, exc.message + hint)
+
+
+def _check_openai_fields(report: _Report, at: FieldPath, voices: list[CallerVoice]) -> None:
+    """``model`` and ``instructions`` only where every voice speaks with the openai engine."""
+    engines = sorted({v.engine_name for v in voices} - {"openai"})
+    for name in ("model", "instructions"):
+        if engines and getattr(voices[0], name) is not None:
+            report.add((*at, name), f"only the openai engine takes {name} (this caller speaks "
+                                    f"with {', '.join(engines)})")
+
+
+def _check_caller(report: _Report, scenario: Scenario) -> None:
+    caller = scenario.caller
+    spoken = [caller.for_trial(k) for k in range(len(caller.voices or [None]))]
+    for k, voice in enumerate(spoken):
+        _check_voice(report, ("caller", "voices", k) if caller.voices else ("caller", "voice"),
+                     voice)
+    _check_openai_fields(report, ("caller",), spoken)
 
 
 def _check_turns(report: _Report, scenario: Scenario) -> None:
@@ -128,8 +149,10 @@ def _check_turns(report: _Report, scenario: Scenario) -> None:
             _check_file(report, (*at, "play", "file"), turn.play.file, wav=True)
         if turn.noise is not None and turn.noise != "none":
             _check_file(report, (*at, "noise", "file"), turn.noise.file, wav=True)
-        if turn.voice is not None and turn.voice.model_fields_set & {"voice", "engine"}:
+        if turn.voice is not None and turn.voice.model_fields_set & {"voice", "engine", "model",
+                                                                     "instructions"}:
             _check_voice(report, (*at, "voice", "voice"), scenario.voice_of(turn))
+            _check_openai_fields(report, (*at, "voice"), [scenario.voice_of(turn)])
 
 
 def _tool_names(agent: AgentConfig) -> str:
@@ -219,7 +242,7 @@ def check_scenario(scenario: Scenario, agent: AgentConfig | None, positions: Pos
                    written: dict[FieldPath, str]) -> list[InputError]:
     """Every cross-field and cross-file problem of a validated scenario."""
     report = _Report(positions, written)
-    _check_voice(report, ("caller", "voice"), scenario.caller)
+    _check_caller(report, scenario)
     if scenario.noise is not None:
         _check_file(report, ("noise", "file"), scenario.noise.file, wav=True)
     _check_turns(report, scenario)

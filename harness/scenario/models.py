@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from harness.kokoro import VOICES as KOKORO_VOICES
+from harness.scenario._caller import Caller, CallerVoice
 from harness.scenario.kinds import ExpectationParams, expectation_kinds, kind_of
 
 SCHEMA_VERSION = 1
@@ -31,35 +31,6 @@ NoiseKind = Literal[
     "white", "pink", "brown", "babble", "hold_music", "tv", "side_conversation"
 ]
 """Generated noise kinds. ``tv`` and ``side_conversation`` are TTS talkers at a lower level."""
-
-
-DEFAULT_KOKORO_VOICE = "af_heart"
-"""The voice of ``caller: {engine: kokoro}`` when it names none."""
-
-
-class CallerVoice(Strict):
-    """How the caller sounds: a speech engine, one of its voices and a speaking rate."""
-
-    engine: Literal["espeak", "kokoro"] | None = Field(
-        None, description="speech engine: kokoro (neural voices, offline) or espeak (any "
-        "language eSpeak knows); by default the one whose voice `voice` names")
-    voice: str = Field("en-us", description="a Kokoro voice (af_heart, bm_george, hf_alpha: "
-                       "`harness voices` lists them) or an espeak-ng voice or language (en-us, "
-                       "en-gb+f3)", examples=[*KOKORO_VOICES, "en-us", "en-gb", "en-gb+f3"])
-    words_per_minute: int = Field(165, ge=80, le=400, description="speaking rate")
-
-    @model_validator(mode="after")
-    def _engine_default_voice(self) -> CallerVoice:
-        if self.engine == "kokoro" and "voice" not in self.model_fields_set:
-            self.voice = DEFAULT_KOKORO_VOICE
-        return self
-
-    @property
-    def engine_name(self) -> str:
-        """The engine that speaks: the one given, else kokoro for a Kokoro voice name."""
-        if self.engine is not None:
-            return self.engine
-        return "kokoro" if self.voice.strip().lower() in KOKORO_VOICES else "espeak"
 
 
 class NoiseSpec(Strict):
@@ -433,7 +404,7 @@ class Scenario(Strict):
     extends: Path | None = Field(None, description="defaults file (agent, caller, noise, tools)")
     agent: Path | None = Field(None, description="AgentConfig file (relative to the YAML)")
     tags: list[str] = Field(default_factory=list, description="labels to select and group runs")
-    caller: CallerVoice = Field(default_factory=CallerVoice, description="the caller's voice")
+    caller: Caller = Field(default_factory=Caller, description="the caller's voice")
     noise: NoiseSpec | None = Field(None, description="bed under the whole call; none by default")
     reaction_gap_ms: int = Field(700, ge=0, le=10_000,
                                  description="human gap after the agent stops before the next turn")
@@ -458,15 +429,20 @@ class Scenario(Strict):
         return v
 
     def voice_of(self, turn: Turn) -> CallerVoice:
-        """The voice ``turn`` is spoken with: the caller's, with the fields the turn's own
-        ``voice`` gives in its place (``voice: {words_per_minute: 130}`` slows the caller down
-        and keeps the caller's engine and voice)."""
-        if turn.voice is None:
-            return self.caller
-        given = {name: getattr(turn.voice, name) for name in turn.voice.model_fields_set}
-        if "voice" in given and "engine" not in given:
-            given["engine"] = None  # a voice named alone brings its own engine
-        return self.caller.model_copy(update=given)
+        """The voice ``turn`` is spoken with: the caller's (of the first trial, when the caller
+        rotates ``voices``), with the fields the turn's own ``voice`` gives in their place
+        (``voice: {words_per_minute: 130}`` slows the caller down and keeps the caller's engine
+        and voice)."""
+        caller = self.caller.for_trial(0)
+        return caller if turn.voice is None else caller.changed(turn.voice)
+
+    def for_trial(self, trial: int, caller: CallerVoice | None = None) -> Scenario:
+        """The scenario as trial ``trial`` speaks it: the caller's rotation resolved to one
+        voice, and ``caller`` (a comparison variant's caller voice) in place of the fields it
+        gives."""
+        spoken = self.caller if caller is None else self.caller.changed(caller)
+        spoken = spoken.for_trial(trial)
+        return self if spoken is self.caller else self.model_copy(update={"caller": spoken})
 
     def entities(self) -> dict[str, str]:
         """Every labelled entity, the last label winning (a correction overrides)."""
