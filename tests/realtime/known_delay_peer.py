@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
 import subprocess
@@ -42,6 +41,7 @@ from pathlib import Path
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from calls_endpoint import CallsEndpoint, Request, Response
 
 from harness.realtime.rtp import ArrivalDecoder, PushTrack, opus_payload_types
 
@@ -190,54 +190,26 @@ class Call:
             self._next_at += 0.02
 
 
-class KnownDelayPeer:
+class KnownDelayPeer(CallsEndpoint):
     """The calls endpoint (``async with KnownDelayPeer(delay_ms=300) as peer``: ``peer.url``)."""
 
     def __init__(self, delay_ms: float) -> None:
+        super().__init__()
         self.delay_ms = delay_ms
         self.calls: list[Call] = []
-        self._server: asyncio.Server | None = None
-        self._tasks: list[asyncio.Task] = []
-        self.port = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/realtime/calls"
 
-    async def __aenter__(self) -> KnownDelayPeer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-        for task in self._tasks:
-            task.cancel()
-        for call in self.calls:
-            with contextlib.suppress(Exception):
-                await call.pc.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request_line = (await reader.readline()).decode()
-        headers = {}
-        while (line := (await reader.readline()).decode().strip()):
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        body = await reader.readexactly(int(headers.get("content-length", "0")))
-        if not request_line.startswith("POST /v1/realtime/calls"):
-            status, extra, payload = "404 Not Found", "", b"no such endpoint"
-        else:
-            call_id = f"rtc_delay{len(self.calls)}"
-            payload = (await self._answer(body.decode())).encode()
-            status = "201 Created"
-            extra = (f"Content-Type: application/sdp\r\n"
-                     f"Location: /v1/realtime/calls/{call_id}\r\n")
-        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(payload)}\r\n{extra}"
-                     "Connection: close\r\n\r\n".encode() + payload)
-        await writer.drain()
-        writer.close()
+    async def answer(self, request: Request) -> Response:
+        if not request.line.startswith("POST /v1/realtime/calls"):
+            return Response("404 Not Found", b"no such endpoint")
+        call_id = f"rtc_delay{len(self.calls)}"
+        sdp = await self._answer(request.body.decode())
+        return Response("201 Created", sdp.encode(),
+                        f"Content-Type: application/sdp\r\n"
+                        f"Location: /v1/realtime/calls/{call_id}\r\n")
 
     async def _answer(self, offer: str) -> str:
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
@@ -251,7 +223,7 @@ class KnownDelayPeer:
 
         @pc.on("track")
         def on_track(track) -> None:
-            self._tasks.append(asyncio.ensure_future(ArrivalDecoder.drain(track)))
+            self.tasks.append(asyncio.ensure_future(ArrivalDecoder.drain(track)))
 
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         pc.addTrack(call.track)
@@ -259,7 +231,7 @@ class KnownDelayPeer:
         for transceiver in pc.getTransceivers():
             decoder.attach(transceiver.receiver)
         await pc.setLocalDescription(await pc.createAnswer())
-        self._tasks.append(asyncio.ensure_future(call.play()))
+        self.tasks.append(asyncio.ensure_future(call.play()))
         return pc.localDescription.sdp
 
 

@@ -13,6 +13,7 @@ import pytest
 
 pytest.importorskip("aiortc")
 
+from calls_endpoint import canned  # noqa: E402
 from webrtc_peer import FRAME, RATE, ServicePeer, tone  # noqa: E402
 
 from harness.realtime import AuthRefused, Target  # noqa: E402
@@ -141,22 +142,10 @@ def test_refused_key_names_no_secret():
 
 def test_answer_without_sdp_is_rejected():
     async def main() -> Exception:
-        async def not_sdp(reader, writer):
-            while (await reader.readline()).strip():
-                pass
-            writer.write(b"HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
-                         b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
-            await writer.drain()
-            writer.close()
-
-        server = await asyncio.start_server(not_sdp, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        try:
+        async with canned("201 Created", "application/json", b"{}") as port:
             with pytest.raises(Exception) as info:
                 await WebRTCConnection.open(_target(f"http://127.0.0.1:{port}/v1/realtime/calls"))
             return info.value
-        finally:
-            server.close()
 
     err = asyncio.run(main())
     assert isinstance(err, HandshakeRejected) and "no SDP answer" in str(err)

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("aiortc")
 
+from calls_endpoint import canned  # noqa: E402
 from webrtc_peer import ServicePeer  # noqa: E402
 
 from harness.realtime import AuthRefused, Target  # noqa: E402
@@ -72,22 +73,10 @@ def test_a_refused_key_stops_before_the_offer_and_names_no_key():
 
 
 def test_a_mint_answer_without_a_key_and_a_refused_session_say_why():
-    async def no_value(reader, writer):
-        while (await reader.readline()).strip():
-            pass
-        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
-        await writer.drain()
-        writer.close()
-
     async def main() -> tuple[Exception, Exception]:
-        server = await asyncio.start_server(no_value, "127.0.0.1", 0)
-        try:
+        async with canned("200 OK", "application/json", b"{}") as port:
             with pytest.raises(HandshakeRejected) as missing:
-                await WebRTCConnection.open(_target(server.sockets[0].getsockname()[1]),
-                                            session=SESSION)
-        finally:
-            server.close()
+                await WebRTCConnection.open(_target(port), session=SESSION)
         async with ServicePeer(key=SECRET) as service:
             with pytest.raises(HandshakeRejected) as refused:
                 await _open(service, session={"type": "transcription"})

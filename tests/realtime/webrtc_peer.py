@@ -16,7 +16,6 @@ decoded, each packet with its arrival time.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import secrets
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from calls_endpoint import CallsEndpoint, Request, Response
 
 from harness.realtime.rtp import ArrivalDecoder, PushTrack, opus_payload_types
 
@@ -79,12 +79,13 @@ class Peer:
             self.channel.send(json.dumps({"type": "test.echo", "event": event}))
 
 
-class ServicePeer:
+class ServicePeer(CallsEndpoint):
     """The HTTP endpoint and its calls (``async with ServicePeer(key=...) as service``);
     ``answer_type`` is the answer's ``Content-Type`` (the service was recorded sending
     ``text/plain; charset=utf-8``)."""
 
     def __init__(self, key: str | None = None, answer_type: str = "application/sdp") -> None:
+        super().__init__()
         self.key = key
         self.answer_type = answer_type
         self.calls: list[Peer] = []
@@ -92,52 +93,24 @@ class ServicePeer:
         self.minted: dict[str, dict] = {}
         """Ephemeral key → the session config it was minted with."""
         self.secret_bodies: list[bytes] = []
-        self._server: asyncio.Server | None = None
-        self._tasks: list[asyncio.Task] = []
-        self.port = 0
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1/realtime/calls?model=gpt-realtime"
 
-    async def __aenter__(self) -> ServicePeer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        await self._server.wait_closed()
-        for task in self._tasks:
-            task.cancel()
-        for call in self.calls:
-            with contextlib.suppress(Exception):
-                await call.pc.close()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        request_line = (await reader.readline()).decode()
-        headers = {}
-        while (line := (await reader.readline()).decode().strip()):
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        body = await reader.readexactly(int(headers.get("content-length", "0")))
-        self.requests.append((request_line.strip(), headers))
-        bearer = headers.get("authorization", "").removeprefix("Bearer ")
-        if " /v1/realtime/client_secrets" in request_line:
-            status, extra, payload = self._mint(bearer, body)
-        elif self.key is not None and bearer != self.key and bearer not in self.minted:
-            status, extra, payload = "401 Unauthorized", "", _key_error(bearer)
-        else:
-            call_id = f"rtc_test{len(self.calls)}"
-            payload = (await self._answer(body.decode(), headers)).encode()
-            status = "201 Created"
-            extra = (f"Content-Type: {self.answer_type}\r\n"
-                     f"Location: /v1/realtime/calls/{call_id}\r\n")
-        writer.write(f"HTTP/1.1 {status}\r\nContent-Length: {len(payload)}\r\n{extra}"
-                     "Connection: close\r\n\r\n".encode() + payload)
-        await writer.drain()
-        writer.close()
+    async def answer(self, request: Request) -> Response:
+        self.requests.append((request.line, request.headers))
+        bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if " /v1/realtime/client_secrets" in request.line:
+            status, extra, payload = self._mint(bearer, request.body)
+            return Response(status, payload, extra)
+        if self.key is not None and bearer != self.key and bearer not in self.minted:
+            return Response("401 Unauthorized", _key_error(bearer))
+        call_id = f"rtc_test{len(self.calls)}"
+        sdp = await self._answer(request.body.decode(), request.headers)
+        return Response("201 Created", sdp.encode(),
+                        f"Content-Type: {self.answer_type}\r\n"
+                        f"Location: /v1/realtime/calls/{call_id}\r\n")
 
     def _mint(self, bearer: str, body: bytes) -> tuple[str, str, bytes]:
         self.secret_bodies.append(body)
@@ -169,7 +142,7 @@ class ServicePeer:
 
         @pc.on("track")
         def on_track(track) -> None:
-            self._tasks.append(asyncio.ensure_future(ArrivalDecoder.drain(track)))
+            self.tasks.append(asyncio.ensure_future(ArrivalDecoder.drain(track)))
 
         await pc.setRemoteDescription(RTCSessionDescription(offer, "offer"))
         pc.addTrack(peer.track)
@@ -178,7 +151,7 @@ class ServicePeer:
         for transceiver in pc.getTransceivers():
             decoder.attach(transceiver.receiver)
         await pc.setLocalDescription(await pc.createAnswer())
-        self._tasks.append(asyncio.ensure_future(peer.play()))
+        self.tasks.append(asyncio.ensure_future(peer.play()))
         return pc.localDescription.sdp
 
 
