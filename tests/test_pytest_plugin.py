@@ -179,3 +179,32 @@ def test_an_audio_format_puts_every_collected_scenario_on_that_line(suite: pytes
     assert bad.ret == pytest.ExitCode.USAGE_ERROR
     bad.stderr.fnmatch_lines(["*--realtime-audio-format: unknown audio format 'mp3'*"])
     assert "Traceback" not in bad.stderr.str()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("workers", [[], ["-n", "1"]], ids=["one-process", "xdist"])
+def test_network_conditions_reach_each_webrtc_call(suite: pytest.Pytester, tmp_path: Path,
+                                                   workers: list[str]) -> None:
+    report = tmp_path / "report"
+    result = suite.runpytest_subprocess(
+        "greeting.yaml", *workers, "--realtime-target", "local-webrtc", "--realtime-network",
+        "delay=60ms,loss=5%", "--realtime-report", str(report), "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    [meta_path] = report.glob("**/greeting/trial-0/meta.json")
+    meta = json.loads(meta_path.read_text())
+    assert (meta["transport"], meta["network"]) == ("webrtc", "delay=60ms,jitter=0ms,loss=5%")
+    assert meta["rtp"]["rtt_ms"] >= 120.0  # 60 ms each way on the path the RTCP measured
+    assert meta["rtp"]["received"]["lost"] > 0
+
+
+def test_bad_network_conditions_are_a_usage_error(suite: pytest.Pytester) -> None:
+    for args, says in ((["--realtime-target", "local-webrtc", "--realtime-network", "delay=x"],
+                        "*--realtime-network: network conditions 'delay=x': delay must be a "
+                        "duration like 100ms*"),
+                       (["--realtime-network", "delay=50ms"],
+                        "*--realtime-network: --network imposes conditions on a WebRTC call's "
+                        "path*")):
+        bad = suite.runpytest_subprocess("greeting.yaml", *args, "-p", "no:cacheprovider")
+        assert bad.ret == pytest.ExitCode.USAGE_ERROR
+        bad.stderr.fnmatch_lines([says])
+        assert "Traceback" not in bad.stderr.str()

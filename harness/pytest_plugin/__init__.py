@@ -27,7 +27,6 @@ import json
 import os
 import tempfile
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,107 +41,18 @@ from harness.pytest_plugin._fixtures import (
     render_caller_audio,
     run_scenario,
 )
+from harness.pytest_plugin._options import _Options, pytest_addoption
 
 if TYPE_CHECKING:
-    from harness.api import RunOptions
     from harness.runner import TrialResult
     from harness.scenario.models import AgentConfig, Scenario
     from harness.scoring import Verdict
 
 RUN_FILE = "run.json"
 
-__all__ = ["RealtimeTarget", "ScenarioRun", "realtime_target", "render_caller_audio",
-           "run_scenario"]
+__all__ = ["RealtimeTarget", "ScenarioRun", "pytest_addoption", "realtime_target",
+           "render_caller_audio", "run_scenario"]
 
-
-
-# --------------------------------------------------------------------------- options
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("realtime", "realtime voice-agent scenarios (harness)")
-    group.addoption("--realtime-target", default="local", metavar="TARGET",
-                    help="local (default), openai, azure or a ws(s):// URL (':beta' for the "
-                         "beta dialect); over WebRTC local-webrtc, openai-webrtc or a "
-                         "webrtc+https:// calls URL")
-    group.addoption("--realtime-agent", default=None, metavar="FILE",
-                    help="agent config replacing every scenario's own")
-    group.addoption("--realtime-audio-format", default=None, metavar="FORMAT",
-                    help="audio format of both directions on every scenario's agent config, "
-                         "e.g. audio/pcmu (G.711 µ-law at 8 kHz, a telephone line)")
-    group.addoption("--realtime-trials", type=int, default=1, metavar="K",
-                    help="trials per scenario (default 1)")
-    group.addoption("--realtime-concurrency", type=int, default=4, metavar="N",
-                    help="calls in flight at once (default 4)")
-    group.addoption("--realtime-fault", action="append", default=[], metavar="FAULT",
-                    help="switch on a local-agent fault (repeatable), e.g. no_preamble")
-    group.addoption("--realtime-report", default=None, metavar="DIR",
-                    help="write the run (recordings + HTML report, JUnit, JSON) to DIR")
-    group.addoption("--realtime-store", default=None, metavar="URL",
-                    help="record the run in this history store (a SQLite file or a SQLAlchemy "
-                         "URL); needs --realtime-report")
-    group.addoption("--realtime-label", default=None, metavar="LABEL",
-                    help="label of the stored run (e.g. nightly)")
-
-
-@dataclass
-class _Options:
-    run: RunOptions
-    """How the calls are made (target, agent config, trials, concurrency, faults, format)."""
-    report: Path | None
-    store: str | None = None
-    label: str | None = None
-
-    @property
-    def target(self) -> str:
-        return self.run.target
-
-    @property
-    def agent(self) -> str | None:
-        return None if self.run.agent is None else str(self.run.agent)
-
-    @property
-    def trials(self) -> int:
-        return self.run.trials
-
-    @property
-    def concurrency(self) -> int:
-        return self.run.concurrency
-
-    @property
-    def faults(self) -> list[str]:
-        return list(self.run.faults)
-
-    @property
-    def audio_format(self) -> str | None:
-        return self.run.audio_format
-
-    @classmethod
-    def of(cls, config: pytest.Config) -> _Options:
-        from harness.api import RunOptions  # noqa: PLC0415
-        from harness.errors import InputError  # noqa: PLC0415
-
-        report = config.getoption("realtime_report")
-        store = config.getoption("realtime_store")
-        if store and not report:
-            raise pytest.UsageError("--realtime-store needs --realtime-report DIR: the store "
-                                    "keeps the paths of the run's report and recordings")
-        try:
-            run = RunOptions(
-                target=config.getoption("realtime_target"),
-                agent=config.getoption("realtime_agent"),
-                audio_format=config.getoption("realtime_audio_format"),
-                trials=config.getoption("realtime_trials"),
-                concurrency=config.getoption("realtime_concurrency"),
-                faults=tuple(config.getoption("realtime_fault"))).check()
-        except InputError as exc:
-            option = {"--trials": "--realtime-trials", "--concurrency": "--realtime-concurrency",
-                      "--fault": "--realtime-fault", "--target": "--realtime-target",
-                      "--audio-format": "--realtime-audio-format"}.get(exc.field or "", "")
-            raise pytest.UsageError(f"{option}: {exc.message}" if option
-                                    else exc.format()) from None
-        return cls(run, Path(report).resolve() if report else None, store,
-                   config.getoption("realtime_label"))
 
 
 def _worker_id(config: pytest.Config) -> str | None:
@@ -373,7 +283,8 @@ class _Calls:
             asyncio.run(run_suite(
                 list(scenarios.values()), out_dir=self.run_dir(), target=options.target,
                 trials=trials, concurrency=options.concurrency, faults=options.faults or None,
-                on_trial_done=done, local_agent=start_local_agent_for))
+                on_trial_done=done, local_agent=start_local_agent_for,
+                options=options.session_options()))
         except BaseException as exc:  # reported by every waiting item
             self._batch_error = exc
         finally:
@@ -391,7 +302,8 @@ class _Calls:
         rel = f"{item.scenario.name}/trial-{item.trial}"
         result = asyncio.run(run_trial(
             item.scenario, out_dir=self.run_dir() / rel, target=options.target,
-            trial=item.trial, faults=options.faults or None, local_url=local_url))
+            trial=item.trial, faults=options.faults or None, local_url=local_url,
+            options=options.session_options()))
         result.path = rel
         self._per_item.append(result)
         return result
