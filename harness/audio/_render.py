@@ -21,11 +21,10 @@ from harness.audio._cache import RenderCache, cache_key
 from harness.audio._codec import to_int16
 from harness.audio._noise import SILENT_BED, Bed
 from harness.audio._speech import active_speech_level, detect_speech
-from harness.audio._tts import kokoro_versions, speak, speak_kokoro
+from harness.audio._tts import speak_as, voice_identity
 from harness.audio._wav import read_clip
 from harness.errors import InputError
-from harness.espeak import engine_versions, resolve_voice
-from harness.kokoro import kokoro_voice
+from harness.espeak import engine_versions
 from harness.scenario.models import CallerVoice, NoiseSpec, Pause, Play, Scenario, Turn
 
 SAMPLE_RATE = 24_000
@@ -154,21 +153,11 @@ class _Segment:
     speech: tuple[int, int]  # first and last speech sample
 
 
-def _voice_identity(voice: CallerVoice) -> dict[str, Any]:
-    """The engine's name for ``voice`` and everything that shapes its clips (``InputError`` for an
-    unknown voice or a missing engine)."""
-    if voice.engine_name == "kokoro":
-        return {"voice": kokoro_voice(voice.voice).name, **kokoro_versions()}
-    return {"voice": resolve_voice(voice.voice), **engine_versions()}
-
-
 def _segment(cache: RenderCache, text: str, voice: CallerVoice) -> _Segment:
-    identity = _voice_identity(voice)
-    kokoro = voice.engine_name == "kokoro"
+    identity = voice_identity(voice)
 
     def make() -> dict[str, np.ndarray]:
-        speech = (speak_kokoro if kokoro else speak)(text, voice.voice, voice.words_per_minute,
-                                                     SAMPLE_RATE)
+        speech = speak_as(voice, text, SAMPLE_RATE)
         level = active_speech_level(speech.samples, SAMPLE_RATE)
         gain = 10 ** ((CALLER_SPEECH_LEVEL_DB - level) / 20) if math.isfinite(level) else 1.0
         words = np.array([[w.start, w.length, w.sample] for w in speech.words],
@@ -294,7 +283,7 @@ def _apply_cut(audio: np.ndarray, cut: int,
 def _say_turn(cache: RenderCache, scenario: Scenario, index: int, turn: Turn) -> RenderedTurn:
     voice = scenario.voice_of(turn)
     try:
-        _voice_identity(voice)
+        voice_identity(voice)
     except InputError as exc:
         raise InputError(exc.message, location=_location(scenario),
                          field=_field(index, "voice.voice") if turn.voice else "caller.voice"

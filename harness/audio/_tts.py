@@ -1,5 +1,7 @@
-"""Text to speech with word timings: espeak-ng through pyttsx3's binding, or Kokoro's neural
-voices (``speak_kokoro``); both deterministic.
+"""Text to speech with word timings: espeak-ng through pyttsx3's binding, Kokoro's neural
+voices (``speak_kokoro``; both deterministic), or a cloud speech endpoint (``speak_openai``);
+``speak_as`` speaks with a scenario's ``CallerVoice`` and ``voice_identity`` says what shapes
+its clips. Each is remembered in this process (the render cache keeps them on disk).
 
 Synthesis runs in the espeak-ng worker process (:mod:`harness.espeak`), which forks a fresh
 child per utterance, so a clip depends only on (text, voice, rate) and never on what was spoken
@@ -12,14 +14,18 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from harness.audio._codec import resample
 from harness.errors import InputError
-from harness.espeak import resolve_voice, worker
+from harness.espeak import engine_versions, resolve_voice, worker
 from harness.extras import require
+from harness.kokoro import kokoro_voice
+from harness.scenario.models import CallerVoice
 
 DEFAULT_VOICE = "en-us"
 DEFAULT_WORDS_PER_MINUTE = 165
@@ -49,8 +55,23 @@ class Speech:
 # --------------------------------------------------------------------------- synthesis
 
 _MEMORY_ENTRIES = 512
-_memory: OrderedDict[tuple[str, str, int, int], Speech] = OrderedDict()
+_memory: OrderedDict[tuple[Any, ...], Speech] = OrderedDict()
 _memory_lock = threading.Lock()
+
+
+def _remembered(key: tuple[Any, ...], make: Callable[[], Speech]) -> Speech:
+    """The speech for ``key`` from this process's memory, else ``make()`` remembered."""
+    with _memory_lock:
+        hit = _memory.get(key)
+        if hit is not None:
+            _memory.move_to_end(key)
+            return hit
+    speech = make()
+    with _memory_lock:
+        _memory[key] = speech
+        while len(_memory) > _MEMORY_ENTRIES:
+            _memory.popitem(last=False)
+    return speech
 
 
 def _clean_text(text: str) -> str:
@@ -67,14 +88,13 @@ def speak(text: str, voice: str = DEFAULT_VOICE,
     Word positions refer to ``text`` as given. The samples are espeak-ng's output resampled
     with soxr; leading and trailing silence are kept as the engine produced them.
     """
-    key = (text, voice, int(words_per_minute), int(sample_rate))
-    with _memory_lock:
-        hit = _memory.get(key)
-        if hit is not None:
-            _memory.move_to_end(key)
-            return hit
     if not text.strip():
         raise InputError("nothing to say: the text is empty")
+    return _remembered(("espeak", text, voice, int(words_per_minute), int(sample_rate)),
+                       lambda: _speak_espeak(text, voice, int(words_per_minute), sample_rate))
+
+
+def _speak_espeak(text: str, voice: str, words_per_minute: int, sample_rate: int) -> Speech:
     espeak_voice = resolve_voice(voice)
     spoken = _clean_text(text)
     header, pcm = worker.request({"op": "speak", "text": spoken, "voice": espeak_voice,
@@ -88,12 +108,7 @@ def speak(text: str, voice: str = DEFAULT_VOICE,
              length=offsets[min(start + length, len(spoken))] - offsets[start],
              sample=round(sample * sample_rate / native_rate))
         for start, length, sample in header["words"] if start < len(spoken))
-    speech = Speech(text=text, samples=samples, sample_rate=sample_rate, words=words)
-    with _memory_lock:
-        _memory[key] = speech
-        while len(_memory) > _MEMORY_ENTRIES:
-            _memory.popitem(last=False)
-    return speech
+    return Speech(text=text, samples=samples, sample_rate=sample_rate, words=words)
 
 
 def _char_offsets(original: str, cleaned: str) -> list[int]:
@@ -128,11 +143,17 @@ def synthesize(text: str, voice: str = DEFAULT_VOICE,
 
 def speak_kokoro(text: str, voice: str, words_per_minute: int = DEFAULT_WORDS_PER_MINUTE,
                  sample_rate: int = STREAM_RATE) -> Speech:
-    """Synthesise ``text`` with the Kokoro voice ``voice``, with word timings (deterministic).
+    """Synthesise ``text`` with the Kokoro voice ``voice``, with word timings (deterministic;
+    memoised in this process).
 
     Needs the ``voices`` extra and the installed voice pack (``harness voices install``).
     """
     require("voices", f"the Kokoro voice {voice!r}")
+    return _remembered(("kokoro", text, voice, int(words_per_minute), int(sample_rate)),
+                       lambda: _speak_kokoro(text, voice, int(words_per_minute), sample_rate))
+
+
+def _speak_kokoro(text: str, voice: str, words_per_minute: int, sample_rate: int) -> Speech:
     from harness.kokoro._engine import SAMPLE_RATE, speak, speed_for  # noqa: PLC0415
 
     spoken = speak(text, voice, speed_for(words_per_minute))
@@ -150,3 +171,53 @@ def kokoro_versions() -> dict[str, str]:
     from harness.kokoro._engine import engine_versions  # noqa: PLC0415
 
     return {"engine": "kokoro", **engine_versions()}
+
+
+def speak_openai(text: str, voice: str, model: str, instructions: str | None = None,
+                 sample_rate: int = STREAM_RATE) -> Speech:
+    """``text`` from the speech endpoint (``harness.audio._openai_tts``), with word starts
+    estimated in proportion to the text; memoised in this process."""
+    from harness.audio import _openai_tts as cloud  # noqa: PLC0415
+
+    if not text.strip():
+        raise InputError("nothing to say: the text is empty")
+
+    def make() -> Speech:
+        pcm = cloud.request_speech(text, voice, model, instructions)
+        samples = resample(pcm, cloud.PCM_RATE, sample_rate) if sample_rate != cloud.PCM_RATE \
+            else pcm
+        samples.setflags(write=False)
+        words = tuple(Word(start=s, length=n, sample=at)
+                      for s, n, at in cloud.word_starts(text, samples, sample_rate))
+        return Speech(text=text, samples=samples, sample_rate=sample_rate, words=words)
+
+    return _remembered(("openai", text, voice, model, instructions, cloud.base_url(),
+                        int(sample_rate)), make)
+
+
+def voice_identity(voice: CallerVoice) -> dict[str, Any]:
+    """The engine's name for ``voice`` and everything that shapes its clips, never a key
+    (``InputError`` for an unknown voice or a missing engine)."""
+    engine = voice.engine_name
+    if engine == "kokoro":
+        return {"voice": kokoro_voice(voice.voice).name, **kokoro_versions()}
+    if engine == "openai":
+        from harness.audio._openai_tts import base_url  # noqa: PLC0415
+        from harness.scenario._caller import DEFAULT_OPENAI_MODEL  # noqa: PLC0415
+
+        return {"engine": "openai", "voice": voice.voice, "endpoint": base_url(),
+                "model": voice.model or DEFAULT_OPENAI_MODEL, "instructions": voice.instructions}
+    return {"voice": resolve_voice(voice.voice), **engine_versions()}
+
+
+def speak_as(voice: CallerVoice, text: str, sample_rate: int = STREAM_RATE) -> Speech:
+    """``text`` spoken with a scenario's caller voice, by its engine."""
+    engine = voice.engine_name
+    if engine == "kokoro":
+        return speak_kokoro(text, voice.voice, voice.words_per_minute, sample_rate)
+    if engine == "openai":
+        from harness.scenario._caller import DEFAULT_OPENAI_MODEL  # noqa: PLC0415
+
+        return speak_openai(text, voice.voice, voice.model or DEFAULT_OPENAI_MODEL,
+                            voice.instructions, sample_rate)
+    return speak(text, voice.voice, voice.words_per_minute, sample_rate)

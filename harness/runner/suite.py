@@ -19,7 +19,7 @@ import inspect
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,14 @@ def _render(scenario: Scenario) -> Any:
 async def render_script(scenario: Scenario) -> Any:
     """The scenario's CallerScript (rendering blocks on TTS, so it runs in a worker thread)."""
     return await asyncio.to_thread(_render, scenario)
+
+
+def check_speech_key(spoken: Iterable[Scenario]) -> None:
+    """A cloud caller voice needs its key before any call (a user error naming the variable)."""
+    if any(s.voice_of(t).engine_name == "openai" for s in spoken for t in s.turns):
+        from harness.audio._openai_tts import api_key  # noqa: PLC0415
+
+        api_key()
 
 
 def _trial_path(scenario: Scenario, variant: str | None, trial: int) -> str:
@@ -346,6 +354,13 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
         raise InputError("faults can only be switched on in the local agent", field="faults")
     if local_agent is None and any(n in LOCAL_TARGETS for n in names.values()):
         raise needs_local_agent()
+    callers = dict(variant_callers or {})
+
+    def spoken_of(i: int) -> Scenario:
+        scenario, vname, _config, k = plan[i]
+        return scenario.for_trial(k, callers.get(vname or ""))
+
+    check_speech_key(spoken_of(i) for i in range(len(plan)))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start_order = list(range(len(plan)))
@@ -374,11 +389,6 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
                                           encoding="utf-8")
     progress("run_started")
     scripts: dict[tuple[int, str], asyncio.Task[Any]] = {}
-    callers = dict(variant_callers or {})
-
-    def spoken_of(i: int) -> Scenario:
-        scenario, vname, _config, k = plan[i]
-        return scenario.for_trial(k, callers.get(vname or ""))
     # Interleaved variants run block by block: the variants of one (scenario, trial) start
     # together and the next block waits for a free place for all of them, so the two calls of
     # a pair meet the same load. Started one by one, the first of a block ran beside the end of
