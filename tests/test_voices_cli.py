@@ -38,7 +38,22 @@ def test_samples_are_written_for_the_voices_asked_for(tmp_path: Path):
 def test_an_unknown_voice_or_engine_is_one_line_and_exit_2():
     for args, message in ((["--voice", "zz_top"], "--voice: unknown voice 'zz_top'"),
                           (["--engine", "piper"],
-                           "--engine: unknown engine 'piper'; expected one of kokoro, espeak")):
+                           "--engine: unknown engine 'piper'; expected one of kokoro, espeak, "
+                           "openai")):
         refused = _run(*args)
         assert refused.returncode == 2 and refused.stderr.strip() == message, refused.stderr
         assert "Traceback" not in refused.stderr
+
+
+def test_the_cloud_voices_are_listed_ready_only_with_a_key():
+    without = _run("--engine", "openai")
+    rows = [line for line in without.stdout.splitlines() if line.startswith("│ openai")]
+    assert without.returncode == 0 and len(rows) == 11, without.stdout
+    assert all("set OPENAI_API_KEY" in row for row in rows)
+    with_key = subprocess.run([HARNESS, "voices", "--engine", "openai"], capture_output=True,
+                              text=True, timeout=120, env={"PATH": "/usr/bin:/bin",
+                                                           "COLUMNS": "200",
+                                                           "OPENAI_API_KEY": "sk-listing"})
+    rows = [line for line in with_key.stdout.splitlines() if line.startswith("│ openai")]
+    assert len(rows) == 11 and all(row.rstrip("│ ").endswith("yes") for row in rows)
+    assert "sk-listing" not in with_key.stdout

@@ -11,14 +11,13 @@ downloaded.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
 from harness.errors import InputError
+from harness.folders import join_checked
 
 # bench/asr.py (200 spoken IDs, two espeak voices, clean and noisy, 24 kHz and G.711): tiny.en
 # with the recogniser prompt captured 34 % of them at beam 1 and 42 % at beam 5 (about 0.55 s an
@@ -88,14 +87,6 @@ def _cache_root() -> Path:
     return Path(base) / "realtime-voice-harness" / "models"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _joined_base_model() -> Path:
     """The ``base`` model folder, joined from the two packages on first use."""
     folder = _cache_root() / "faster-whisper-base"
@@ -116,22 +107,7 @@ def _joined_base_model() -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         for name in _BASE_FILES:
             shutil.copyfile(data1 / name, folder / name)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".model.bin.")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                for part in (data1 / "model.bin.part1", data2 / "model.bin.part2"):
-                    with part.open("rb") as src:
-                        shutil.copyfileobj(src, out, 1 << 20)
-            joined = Path(tmp)
-            size, digest = joined.stat().st_size, _sha256(joined)
-            if size != BASE_MODEL_BYTES or digest != BASE_MODEL_SHA256:
-                raise InputError(f"the joined 'base' model is {size} bytes with SHA-256 "
-                                 f"{digest}; expected {BASE_MODEL_BYTES} bytes, "
-                                 f"{BASE_MODEL_SHA256}", field="HARNESS_ASR_MODEL")
-            joined.chmod(0o644)
-            # Another process may have joined it meanwhile: replacing is atomic either way.
-            os.replace(joined, model)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        join_checked([data1 / "model.bin.part1", data2 / "model.bin.part2"], model,
+                     size=BASE_MODEL_BYTES, sha256=BASE_MODEL_SHA256,
+                     what="the joined 'base' model", field="HARNESS_ASR_MODEL")
     return folder

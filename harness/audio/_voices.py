@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import numpy as np
 
-from harness.audio._tts import speak, speak_kokoro
+from harness.audio._tts import speak_as
 from harness.errors import InputError
 from harness.espeak import available_voices
 from harness.extras import missing_modules
-from harness.kokoro import VOICES, kokoro_voice, voices_installed
+from harness.kokoro import VOICES, voices_installed
+from harness.scenario.models import CallerVoice
 
-ENGINES = ("kokoro", "espeak")
+ENGINES = ("kokoro", "espeak", "openai")
 SAMPLE_TEXT = "Hi, I'm calling about my order. The number is eight, three, five, two, one."
 
 
@@ -41,7 +43,8 @@ def kokoro_missing() -> str:
 
 
 def caller_voices(engine: str | None = None) -> list[VoiceInfo]:
-    """Every voice of ``engine`` (of both engines when ``None``), Kokoro's first."""
+    """Every voice of ``engine`` (of every engine when ``None``), Kokoro's first; the openai
+    engine's are OpenAI's own (a compatible endpoint may have others)."""
     if engine is not None and engine not in ENGINES:
         raise InputError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}",
                          field="--engine")
@@ -52,12 +55,16 @@ def caller_voices(engine: str | None = None) -> list[VoiceInfo]:
     if engine in (None, "espeak"):
         out += [VoiceInfo("espeak", name, "espeak-ng, formant synthesis") for name in
                 available_voices()]
+    if engine in (None, "openai"):
+        from harness.audio._openai_tts import KEY_ENV, base_url  # noqa: PLC0415
+        from harness.scenario._caller import OPENAI_VOICES  # noqa: PLC0415
+
+        missing = "" if os.environ.get(KEY_ENV) else f"set {KEY_ENV}"
+        out += [VoiceInfo("openai", name, f"cloud speech ({base_url()})", missing)
+                for name in OPENAI_VOICES]
     return out
 
 
 def voice_sample(engine: str, voice: str, text: str = SAMPLE_TEXT) -> np.ndarray:
     """``text`` spoken by ``voice`` of ``engine``: PCM16 at 24 kHz."""
-    if engine == "kokoro":
-        kokoro_voice(voice)
-        return np.array(speak_kokoro(text, voice).samples)
-    return np.array(speak(text, voice).samples)
+    return np.array(speak_as(CallerVoice(engine=engine, voice=voice), text).samples)

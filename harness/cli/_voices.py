@@ -16,8 +16,8 @@ voices_app = typer.Typer(help="The caller voices scenarios can speak with.",
 @voices_app.callback(invoke_without_command=True)
 def voices_list(
     ctx: typer.Context,
-    engine: Annotated[str | None, typer.Option(help="Only this engine's voices: kokoro or "
-                                                    "espeak.")] = None,
+    engine: Annotated[str | None, typer.Option(help="Only this engine's voices: kokoro, "
+                                                    "espeak or openai.")] = None,
     voice: Annotated[list[str] | None, typer.Option(
         help="Only these voices (repeat the option).")] = None,
     sample: Annotated[Path | None, typer.Option(

