@@ -17,6 +17,7 @@ from harness.scenario.kinds import ExpectationParams, expectation_kinds
 from harness.scenario.models import (
     AgentConfig,
     BargeIn,
+    Caller,
     CallerVoice,
     CutOff,
     Expectation,
@@ -216,7 +217,8 @@ def _sections(sections: list[tuple[str, type[BaseModel]]], level: int,
 SCENARIO_SECTIONS: list[tuple[str, type[BaseModel]]] = [
     ("Scenario file (top level)", Scenario),
     ("Turn (an item of `turns`)", Turn),
-    ("CallerVoice (`caller`, a turn's `voice`)", CallerVoice),
+    ("Caller (`caller`)", Caller),
+    ("CallerVoice (a turn's `voice`)", CallerVoice),
     ("NoiseSpec (`noise`, a turn's `noise`)", NoiseSpec),
     ("Pause (an item of a `say` list)", Pause),
     ("CutOff (`cut_off`)", CutOff),
