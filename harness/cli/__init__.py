@@ -385,8 +385,8 @@ def compare(
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="Override of a variant on the base config: NAME.KEY=VALUE with KEY one of "
                       "instructions, instructions_file, model, voice, turn_detection, tools, "
-                      "local_profile, faults, audio_format, target (VALUE read as YAML; "
-                      "repeatable).")] = None,
+                      "local_profile, faults, audio_format, target, caller (VALUE read as "
+                      "YAML; repeatable).")] = None,
     base: Annotated[Path | None, typer.Option(
         help="Agent config the variants start from (default: the scenarios' own).")] = None,
     trials: Annotated[int | None, typer.Option(
