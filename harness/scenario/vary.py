@@ -315,8 +315,8 @@ def _vary_voices(data: dict[str, Any], rng: random.Random) -> None:
     caller = data.setdefault("caller", {})
     voice = rng.choice(ENGLISH_VOICES)
     factor = rng.uniform(0.85, 1.15)
-    if _is_english(caller.get("voice")):
-        caller["voice"] = voice
+    if "voices" not in caller and _is_english(caller.get("voice")):
+        caller["voice"] = voice  # a rotation of voices is kept: it is the scenario's point
     caller["words_per_minute"] = _rate(caller.get("words_per_minute", 165), factor)
     for turn in data.get("turns") or []:
         own = turn.get("voice") if isinstance(turn, dict) else None
@@ -324,7 +324,7 @@ def _vary_voices(data: dict[str, Any], rng: random.Random) -> None:
             continue
         if "voice" in own and _is_english(own["voice"]):
             own["voice"] = voice
-        if "words_per_minute" in own and _is_english(own.get("voice", caller["voice"])):
+        if "words_per_minute" in own and _is_english(own.get("voice", caller.get("voice"))):
             own["words_per_minute"] = _rate(own["words_per_minute"], factor)
 
 

@@ -62,3 +62,15 @@ def test_voice_and_voices_together_and_cloud_fields_elsewhere(tmp_path: Path) ->
     empty = write(tmp_path / "empty.yaml", "{voices: []}")
     (message,) = problems(empty)
     assert message.startswith(f"{empty}:3:18: caller.voices: ") and "at least 1 item" in message
+
+
+def test_generated_variants_keep_the_rotation(tmp_path: Path) -> None:
+    from harness.scenario.vary import write_variants
+
+    source = write(tmp_path / "s.yaml", "{voices: [af_heart, en-gb], words_per_minute: 160}",
+                   "    voice: {words_per_minute: 130}\n")
+    written = write_variants([source], tmp_path / "varied", n=3, seed=1, aspects=["voices"])
+    for path in written:
+        caller = load_scenario(path).caller
+        assert caller.voices == ["af_heart", "en-gb"] and "voice" not in caller.model_fields_set
+        assert 136 <= caller.words_per_minute <= 184  # the rate still varies, within 15 %
