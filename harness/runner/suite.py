@@ -295,6 +295,7 @@ def plan_trials(scenarios: list[Scenario], *, target: str = "local", trials: int
         for vname, vconfig in variants.items():
             config = _variant_config(vconfig, scenario, vname)
             plan.extend((scenario, vname, config, k) for k in range(trials))
+    check_speech_key(s.for_trial(k) for s, _v, _c, k in plan)
     return plan
 
 
