@@ -9,11 +9,13 @@ from harness.calls._policy import (
     load_policy,
 )
 from harness.calls._sidecar import Sidecar, load_sidecar, sidecar_schema_text
+from harness.calls._to_scenario import call_to_scenario
 
 __all__ = [
     "CallsOutcome",
     "CallsPolicy",
     "Sidecar",
+    "call_to_scenario",
     "calls_policy_schema_text",
     "default_policy",
     "exit_code_of",

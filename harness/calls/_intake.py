@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.calls._audio import read_call_audio
-from harness.calls._build import plan_call, write_plan
+from harness.calls._build import CallPlan, plan_call, write_plan
 from harness.calls._policy import (
     NEEDS_TRANSCRIPT,
+    NEVER_AROSE,
+    CallFacts,
     CallsPolicy,
     default_policy,
     not_applicable,
@@ -29,8 +31,8 @@ from harness.calls._sidecar import Sidecar, check_against_audio, load_sidecar
 from harness.errors import HarnessError, InputError, InputErrors, error_lines
 from harness.exit_codes import EXIT_USAGE
 from harness.folders import new_stamped_folder
-from harness.recording import RecordingMeta
-from harness.runner.capture import RecordingWriter
+from harness.recording import META_FILE, Recording, RecordingMeta
+from harness.runner.capture import RecordingWriter, write_text_atomic
 from harness.runner.results import RunResult, TrialResult, machine_info, write_run_file
 from harness.scenario.models import AgentConfig
 
@@ -142,9 +144,29 @@ def _meta(call: CallInput, sidecar: Sidecar | None, policy: CallsPolicy,
     extra = meta.model_extra if meta.model_extra is not None else {}
     extra["call_intake"] = {"source": source, "reconstructed": plan_notes,
                             "agent_version": md.agent_version if md else None,
+                            "agent_file": policy.agent,
                             "labels": labels}
     extra["not_applicable"] = na
     return meta
+
+
+def applicability(policy: CallsPolicy, agent: AgentConfig | None, sidecar: Sidecar | None,
+                  plan: CallPlan, has_transcript: bool) -> dict[str, str]:
+    """The policy's checks this call cannot be graded on (their index → why)."""
+    called = {c.name for sp in plan.speech for c in sp.calls} | {c.name
+                                                               for c in plan.orphan_calls}
+    facts = CallFacts(
+        has_tool_log=sidecar is not None and (sidecar.tool_calls is not None
+                                              or sidecar.escalations is not None),
+        has_transcript=has_transcript, has_barge_in=any(t.barge_in for t in plan.turns),
+        tools_called=frozenset(called),
+        write_tools=frozenset(t.name for t in agent.tools if t.write) if agent else frozenset())
+    out = {}
+    for i, check in enumerate(policy.checks):
+        reason = not_applicable(check.kind, facts)
+        if reason is not None:
+            out[str(i)] = reason
+    return out
 
 
 def _grade_one(call: CallInput, trial_dir: Path, policy: CallsPolicy,
@@ -157,13 +179,7 @@ def _grade_one(call: CallInput, trial_dir: Path, policy: CallsPolicy,
     wanted = any(c.kind in NEEDS_TRANSCRIPT for c in policy.checks)
     plan = plan_call(audio, sidecar, transcribe if wanted and not has_transcript else None)
     has_transcript = has_transcript or any(t.text for t in plan.turns + plan.speech)
-    na: dict[str, str] = {}
-    for i, check in enumerate(policy.checks):
-        reason = not_applicable(check.kind, has_tool_log=bool(sidecar and (
-            sidecar.tool_calls is not None or sidecar.escalations is not None)),
-            has_transcript=has_transcript, has_barge_in=any(t.barge_in for t in plan.turns))
-        if reason is not None:
-            na[str(i)] = reason
+    na = applicability(policy, agent, sidecar, plan, has_transcript)
     h = hashlib.sha256()
     h.update(audio.caller.tobytes())
     h.update(audio.agent.tobytes())
@@ -174,6 +190,28 @@ def _grade_one(call: CallInput, trial_dir: Path, policy: CallsPolicy,
     meta = _meta(call, sidecar, policy, agent, plan.reconstructed, na, h.hexdigest()[:16],
                  source)
     write_plan(RecordingWriter(trial_dir, meta), plan, audio)
+    never_arose(trial_dir, meta, policy, na)
+
+
+def never_arose(trial_dir: Path, meta: RecordingMeta, policy: CallsPolicy,
+                na: dict[str, str]) -> None:
+    """Checks whose situation the call never had (no completion claim and no write call for
+    ``claims_backed``): a scripted call fails them, a production call did not have them. Found
+    by grading them once; recorded in ``meta.json`` so a re-scoring agrees."""
+    from harness.scoring import score  # noqa: PLC0415
+
+    todo = [i for i, c in enumerate(policy.checks) if c.kind in NEVER_AROSE and str(i) not in na]
+    if not todo:
+        return
+    recording = Recording.load(trial_dir, skip_types=("input_audio_buffer.append",))
+    found = False
+    for i, verdict in zip(todo, score(recording, [policy.checks[i] for i in todo]), strict=True):
+        if verdict.status == "fail" and NEVER_AROSE[verdict.kind](verdict.measured):
+            na[str(i)] = f"the situation it grades never arose ({verdict.summary})"
+            found = True
+    if found:
+        (meta.model_extra or {})["not_applicable"] = na
+        write_text_atomic(trial_dir / META_FILE, meta.model_dump_json(indent=2) + "\n")
 
 
 def score_calls(paths: list[str], out_dir: Path, *, policy: CallsPolicy | None = None,

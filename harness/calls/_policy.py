@@ -9,6 +9,8 @@ the call does not have is not graded; its verdict says *not applicable* and why 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,6 +61,12 @@ NEEDS_SCRIPT = {
                                  "itself sent, which a recording does not keep",
 }
 
+NEVER_AROSE: dict[str, Callable[[dict[str, Any]], bool]] = {
+    "claims_backed": lambda measured: not measured.get("claims") and not measured.get("calls"),
+}
+"""Kinds whose verdict can show that the situation they grade never arose in the call (what it
+measured is empty): not applicable on a production call."""
+
 
 def default_policy() -> CallsPolicy:
     return CallsPolicy.model_validate({"checks": DEFAULT_CHECKS})
@@ -71,7 +79,9 @@ def load_policy(path: Path) -> tuple[CallsPolicy, AgentConfig | None]:
     policy = load_yaml_model(path, CallsPolicy, what="a calls policy")
     agent = None
     if policy.agent is not None:
-        agent = load_agent_config((Path(path).parent / policy.agent).resolve())
+        resolved = (Path(path).parent / policy.agent).resolve()
+        agent = load_agent_config(resolved)
+        policy = policy.model_copy(update={"agent": str(resolved)})
     return policy, agent
 
 
@@ -83,18 +93,34 @@ def sampled(policy: CallsPolicy, call_id: str) -> bool:
     return h < policy.sample
 
 
-def not_applicable(kind: str, *, has_tool_log: bool, has_transcript: bool,
-                   has_barge_in: bool) -> str | None:
-    """Why an expectation kind cannot be graded on this call, or None when it can."""
+@dataclass(frozen=True)
+class CallFacts:
+    """What a call has to be graded on."""
+
+    has_tool_log: bool
+    has_transcript: bool
+    has_barge_in: bool
+    tools_called: frozenset[str]
+    write_tools: frozenset[str]
+
+
+def not_applicable(kind: str, facts: CallFacts) -> str | None:
+    """Why an expectation kind cannot be graded on this call, or None when it can. A scripted
+    call fails a check whose situation never arose (the scenario was written to raise it); a
+    production call simply did not have it, so that is not applicable too."""
     if kind in NEEDS_SCRIPT:
         return f"an unscripted call cannot be graded on {kind}: {NEEDS_SCRIPT[kind]}"
-    if kind in NEEDS_TOOL_LOG and not has_tool_log:
+    if kind in NEEDS_TOOL_LOG and not facts.has_tool_log:
         return "the call has no tool log (give a sidecar with tool_calls)"
-    if kind in NEEDS_TRANSCRIPT and not has_transcript:
+    if kind in NEEDS_TRANSCRIPT and not facts.has_transcript:
         return ("the call has no transcript (give a sidecar with a transcript, or install the "
                 "asr extra for the local recogniser)")
-    if kind == "barge_in" and not has_barge_in:
+    if kind == "barge_in" and not facts.has_barge_in:
         return "the caller never spoke over the agent"
+    if kind == "preamble" and not facts.tools_called:
+        return "the agent called no tool"
+    if kind == "confirmation_before_write" and not facts.tools_called & facts.write_tools:
+        return "the agent called no write tool"
     return None
 
 

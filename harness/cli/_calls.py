@@ -68,3 +68,24 @@ def calls_score(
             if stored.error is not None:
                 code = max(code, EXIT_ERRORED)
     raise typer.Exit(code)
+
+
+@calls_app.command("to-scenario", short_help="Write a scenario from a graded production call.")
+def calls_to_scenario(
+    call: Annotated[Path, typer.Argument(
+        help="A graded call: its trial folder in a run folder of harness calls score.")],
+    output: Annotated[Path, typer.Option(
+        "--output", "-o", help="Where the scenario and its clips go.")] = Path("scenarios"),
+    agent: Annotated[Path | None, typer.Option(
+        help="Agent config the scenario names (default: the one the call was graded with).")
+    ] = None,
+) -> None:
+    """Write a scenario from a graded production call: the caller's turns as recorded clips
+    (with their transcripts), the tool calls as mocks, the failing expectations as expect
+    (every graded one when none failed). The scenario is validated before it is kept.
+
+    Exit codes: 0 written, 2 the call cannot be read or the scenario would not validate.
+    """
+    from harness.calls import call_to_scenario
+
+    typer.echo(f"wrote {call_to_scenario(call, output, agent=agent)}")

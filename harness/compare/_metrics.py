@@ -104,7 +104,8 @@ def kind_outcomes(verdicts: list[Any]) -> dict[str, bool]:
     statuses: dict[str, list[str]] = {}
     for v in verdicts:
         statuses.setdefault(v.kind, []).append(v.status)
-    return {kind: bool(kind_passed(found)) for kind, found in statuses.items()}
+    return {kind: passed for kind, found in statuses.items()
+            if (passed := kind_passed(found)) is not None}
 
 
 def _median(values: list[float]) -> float | None:

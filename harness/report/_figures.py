@@ -173,11 +173,14 @@ def timeline_figure(trial: TrialOutcome) -> dict[str, Any]:
 
 
 def pass_rate_figure(trials: list[TrialOutcome]) -> dict[str, Any]:
-    """Pass rate per expectation kind over every verdict of the run."""
+    """Pass rate per expectation kind over every graded verdict of the run (not applicable ones
+    are left out; the kinds table counts them)."""
     passed: dict[str, int] = defaultdict(int)
     total: dict[str, int] = defaultdict(int)
     for t in trials:
         for v in t.verdicts:
+            if v.status == "not_applicable":
+                continue
             total[v.kind] += 1
             passed[v.kind] += v.status == "pass"
     kinds = sorted(total, key=lambda k: (passed[k] / total[k], k), reverse=True)
@@ -200,11 +203,13 @@ def pass_rate_figure(trials: list[TrialOutcome]) -> dict[str, Any]:
 
 
 def kind_pass_rates(trials: list[TrialOutcome]) -> list[dict[str, Any]]:
-    """Rows for the per-kind table: kind, passed, failed, errors, total, rate."""
+    """Rows for the per-kind table: kind, passed, failed, errors, not applicable (left out of
+    the rate), rate."""
     rows: dict[str, dict[str, Any]] = {}
     for t in trials:
         for v in t.verdicts:
-            r = rows.setdefault(v.kind, {"kind": v.kind, "pass": 0, "fail": 0, "error": 0})
+            r = rows.setdefault(v.kind, {"kind": v.kind, "pass": 0, "fail": 0, "error": 0,
+                                         "not_applicable": 0})
             r[v.status] += 1
     out = []
     for r in sorted(rows.values(), key=lambda r: r["kind"]):

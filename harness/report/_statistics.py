@@ -60,11 +60,12 @@ def estimate_json(est: stats.Estimate, digits: int = 4) -> dict[str, Any]:
 
 
 def kind_passed(statuses: Sequence[str]) -> bool | None:
-    """Whether an expectation kind passed in a trial: None when the trial has no verdict of it,
-    else True only when none of its verdicts failed or errored."""
-    if not statuses:
+    """Whether an expectation kind passed in a trial: None when the trial has no graded verdict
+    of it (none, or only not applicable ones), else True only when none failed or errored."""
+    graded = [s for s in statuses if s != "not_applicable"]
+    if not graded:
         return None
-    return all(s == "pass" for s in statuses)
+    return all(s == "pass" for s in graded)
 
 
 def latency_summary(clusters: Mapping[str, Sequence[float]], *,

@@ -103,10 +103,13 @@ def read_verdicts(trial_dir: Path) -> list[Verdict] | None:
 
 
 def outcome_of(run_status: str, verdicts: list[Verdict] | None) -> Outcome:
-    """passed / failed / errored: a trial that did not complete, has no verdicts, or whose
-    scorer broke is errored (nothing trustworthy was graded); else any failing verdict fails it."""
+    """passed / failed / errored: a trial that did not complete, has no verdicts (or only not
+    applicable ones), or whose scorer broke is errored (nothing trustworthy was graded); else any
+    failing verdict fails it."""
     if run_status != "completed" or not verdicts:
         return "errored"
+    if all(v.status == "not_applicable" for v in verdicts):
+        return "errored"  # nothing was graded
     if any(v.status == "error" for v in verdicts):
         return "errored"
     if any(v.status == "fail" for v in verdicts):

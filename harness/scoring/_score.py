@@ -78,7 +78,7 @@ def score(recording: Recording, expectations: Iterable[Any] | None = None,
         params = exp.params.model_dump(mode="json")
         if str(i) in not_graded:
             reason = str(not_graded[str(i)])
-            verdicts.append(Verdict(kind=exp.kind, params=params, status="fail",
+            verdicts.append(Verdict(kind=exp.kind, params=params, status="not_applicable",
                                     summary=f"not applicable: {reason}",
                                     measured={"not_applicable": reason}))
             continue

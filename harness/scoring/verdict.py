@@ -7,10 +7,14 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, Field, model_validator
 
-Status = Literal["pass", "fail", "error"]
+Status = Literal["pass", "fail", "error", "not_applicable"]
 """``pass``: the expectation was met; ``fail``: it was not, or the situation it grades never
 arose (the summary says which); ``error``: it could not be graded (a broken scorer or an
-unreadable expectation), which makes the trial errored."""
+unreadable expectation), which makes the trial errored; ``not_applicable``: a production call
+lacks what it needs (``harness.calls``; the reason is in ``measured["not_applicable"]``): never a
+pass, left out of pass rates, and a trial with nothing else graded is errored."""
+
+NOT_APPLICABLE = "not_applicable"
 
 
 class Evidence(BaseModel):
@@ -38,8 +42,10 @@ class Verdict(BaseModel):
     @classmethod
     def _upgrade_not_applicable(cls, data: Any) -> Any:
         # Verdicts written by older harnesses could be "not_applicable", which counted as a pass.
-        # Nothing was graded, so read back they fail and say so.
-        if isinstance(data, dict) and data.get("status") == "not_applicable":
+        # Nothing was graded, so read back they fail and say so. Today's carry their reason.
+        measured = data.get("measured") if isinstance(data, dict) else None
+        if (isinstance(data, dict) and data.get("status") == NOT_APPLICABLE
+                and not (isinstance(measured, dict) and measured.get(NOT_APPLICABLE))):
             data = {**data, "status": "fail",
                     "summary": f"not graded: {data.get('summary', '')} (an older harness called "
                                "this not applicable; `harness score` grades it again)"}

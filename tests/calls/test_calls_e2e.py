@@ -92,6 +92,7 @@ def _v2v_errors(live: Path, graded: list[tuple[str, dict, dict, Path]]) -> list[
 
 
 @pytest.mark.slow
+@pytest.mark.solo  # the live speech ends are the chunks' send times: a busy machine sends late
 def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
     audio_only = _grade(live_run, tmp_path / "audio", with_sidecar=False)
     errors = _v2v_errors(live_run, audio_only)
@@ -116,3 +117,34 @@ def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
           if "not_applicable" in v.get("measured", {})}
     assert kinds <= set(total) | na
     assert na == {"entity_confirmed", "input_heard", "speech_matches_transcript"}
+
+
+@pytest.mark.slow
+def test_a_failing_call_becomes_a_scenario_that_fails_again(live_run, tmp_path):
+    from harness import api  # noqa: PLC0415
+    from harness.calls import call_to_scenario  # noqa: PLC0415
+
+    call = tmp_path / "order-status"
+    call.mkdir()
+    trial = live_run / "order-status" / "trial-0"
+    (call / "call.wav").write_bytes((trial / "call.wav").read_bytes())
+    (call / "sidecar.json").write_text(from_event_log(trial / "events.jsonl").model_dump_json())
+    # the agent's preamble ("I'll check that order now.") is longer than three words
+    (call / "calls.yaml").write_text(yaml.safe_dump({
+        "checks": [{"preamble": {"max_words": 3}}, {"turn_answered": {}}],
+        "agent": str(ROOT / "agents" / "support.yaml")}))
+    with pytest.raises(SystemExit) as stopped:
+        main(["calls", "score", str(call), "--policy", str(call / "calls.yaml"),
+              "-o", str(tmp_path / "runs")])
+    assert stopped.value.code == 1
+    (graded,) = (tmp_path / "runs").glob("calls-*/order-status")
+    scenario = call_to_scenario(graded, tmp_path / "scenarios")
+    written = yaml.safe_load(scenario.read_text())
+    assert [next(iter(e)) for e in written["expect"]] == ["preamble"]
+    assert len(written["turns"]) == 4 and all("audio" in t for t in written["turns"])
+    assert written["tools"]["lookup_order"][0]["when"] == {"order_id": "83521"}
+    outcome = api.run([scenario], out_dir=tmp_path / "again")
+    (again,) = outcome.run_dir.glob("order-status/trial-0")
+    verdicts = json.loads((again / "verdicts.json").read_text())["verdicts"]
+    assert {v["kind"]: v["status"] for v in verdicts if v["kind"] == "preamble"} == {
+        "preamble": "fail"}

@@ -140,10 +140,15 @@ def test_a_sidecar_gives_texts_and_tools_and_a_check_without_means_is_not_applic
     assert got["transcript"]["status"] == "pass"
     for kind, why in (("entity_confirmed", "which caller turn gave the value"),
                       ("barge_in", "never spoke over the agent")):
-        assert got[kind]["status"] == "fail"
+        assert got[kind]["status"] == "not_applicable"
         assert got[kind]["summary"].startswith("not applicable: ") and why in got[kind]["summary"]
         assert got[kind]["measured"]["not_applicable"]
-    assert code == 1
+    # never a pass, and left out: the graded checks passed, so the call passed
+    assert code == 0, out + err
+    summary = json.loads((trial.parents[1] / "summary.json").read_text())
+    rows = {r["kind"]: r for r in summary["expectations"]}
+    assert rows["barge_in"]["not_applicable"] == 1 and rows["barge_in"]["rate"] is None
+    assert rows["preamble"]["rate"] == 100.0
     meta = json.loads((trial / "meta.json").read_text())
     assert meta["call_id"] == "CA123" and "eu" in meta["call_intake"]["labels"]
     sources = {f.type: f.model_extra["source"] for f in Recording.load(trial).frames}
@@ -151,7 +156,9 @@ def test_a_sidecar_gives_texts_and_tools_and_a_check_without_means_is_not_applic
     assert sources["response.output_audio.delta"] == "audio"
     # the report shows them apart, and says what was rebuilt and from what
     page = (trial.parents[1] / "pages" / "c1-trial-0.html").read_text()
-    assert page.count('badge not-applicable">not applicable<') == 2
+    assert page.count('badge not_applicable">not applicable<') == 2
+    index = (trial.parents[1] / "index.html").read_text()
+    assert 'title="not applicable: left out of the rate">n/a<' in index
     assert 'id="call-intake"' in page and "caller turns: speech found on the caller channel" in page
     # re-scoring the folder keeps them not applicable
     code, _, _ = run_cli(["score", str(trial.parents[1])], capsys)
@@ -213,3 +220,64 @@ def test_committed_schemas_and_the_example_policy_are_current():
     policy, agent = load_policy(root / "examples" / "production" / "calls.yaml")
     assert agent is not None and agent.escalation_tools
     assert "confirmation_before_write" in {c.kind for c in policy.checks}
+
+
+def test_a_graded_call_becomes_a_scenario_skeleton(tmp_path, capsys):
+    import yaml
+
+    wav = write_stereo(tmp_path / "c2.wav")
+    (tmp_path / "c2.json").write_text(json.dumps({"version": 1, "transcript": [
+        {"speaker": "caller", "start_ms": 500, "end_ms": 2000, "text": "Order 12345 please"},
+        {"speaker": "agent", "start_ms": 2700, "end_ms": 4000, "text": "Let me check."},
+        {"speaker": "caller", "start_ms": 5000, "end_ms": 6000, "text": "Yes."}],
+        "tool_calls": [{"name": "lookup_order", "arguments": {"order_id": "12345"},
+                        "result": {"status": "shipped"}, "t_ms": 3500}]}))
+    root = Path(__file__).resolve().parents[2]
+    policy = tmp_path / "calls.yaml"
+    policy.write_text(f"agent: {root / 'agents' / 'support.yaml'}\nchecks:\n"
+                      "  - latency: {max_ms: 500}\n  - turn_answered: {}\n")
+    code, _, _ = run_cli(["calls", "score", str(wav), "--policy", str(policy),
+                          "-o", str(tmp_path / "out")], capsys)
+    assert code == 1
+    trial = trials(tmp_path / "out")["c2"]
+    code, out, err = run_cli(["calls", "to-scenario", str(trial), "-o",
+                              str(tmp_path / "scen")], capsys)
+    assert code == 0, err
+    scenario = yaml.safe_load((tmp_path / "scen" / "c2.yaml").read_text())
+    assert scenario["expect"] == [{"latency": {"max_ms": 500.0, "metric": "voice_to_voice",
+                                               "turns": "all"}}]
+    assert [t.get("text") for t in scenario["turns"]] == ["Order 12345 please", "Yes."]
+    assert scenario["turns"][1]["intent"] == "affirm"
+    assert scenario["tools"] == {"lookup_order": [{"when": {"order_id": "12345"},
+                                                   "returns": {"status": "shipped"}}]}
+    clip, rate = sf.read(tmp_path / "scen" / scenario["turns"][0]["audio"])
+    assert rate == RATE and abs(len(clip) / rate - (1.5 + 0.3)) < 0.05
+    code, out, _ = run_cli(["validate", str(tmp_path / "scen" / "c2.yaml")], capsys)
+    assert code == 0, out
+    # a recording that is not a graded production call is refused, located
+    code, _, err = run_cli(["calls", "to-scenario", str(tmp_path), "-o",
+                            str(tmp_path / "x")], capsys)
+    assert code == 2 and "meta.json" in err
+
+
+def test_a_call_with_nothing_applicable_is_errored_not_passed(tmp_path, capsys):
+    wav = write_stereo(tmp_path / "c3.wav")
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("checks:\n  - preamble: {}\n  - barge_in: {}\n")
+    code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
+                              "-o", str(tmp_path / "out")], capsys)
+    assert code == 3, out + err
+    summary = json.loads((trials(tmp_path / "out")["c3"].parents[1] / "summary.json").read_text())
+    assert [t["status"] for t in summary["trials"]] == ["errored"]
+
+
+def test_an_older_not_applicable_still_reads_back_as_a_fail():
+    from harness.scoring.verdict import Verdict
+
+    old = Verdict.model_validate({"kind": "barge_in", "status": "not_applicable",
+                                  "summary": "no interruption"})
+    assert old.status == "fail" and old.summary.startswith("not graded")
+    new = Verdict.model_validate({"kind": "barge_in", "status": "not_applicable",
+                                  "summary": "not applicable: x",
+                                  "measured": {"not_applicable": "x"}})
+    assert new.status == "not_applicable" and not new.passed
