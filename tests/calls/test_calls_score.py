@@ -281,3 +281,26 @@ def test_an_older_not_applicable_still_reads_back_as_a_fail():
                                   "summary": "not applicable: x",
                                   "measured": {"not_applicable": "x"}})
     assert new.status == "not_applicable" and not new.passed
+
+
+def test_the_gates_judge_production_runs(tmp_path, capsys):
+    """Two nights of the same six calls, the second with the agent 600 ms slower: the latency
+    gate on the production label fires; the pass-rate gate does not."""
+    db = str(tmp_path / "history.db")
+    for night, delay_s in (("one", 0.0), ("two", 0.6)):
+        folder = tmp_path / night
+        folder.mkdir()
+        for i in range(6):
+            caller, agent = channels()
+            shift = int((delay_s + 0.02 * i) * RATE)
+            agent = np.concatenate([np.zeros(shift), agent[: len(agent) - shift]])
+            sf.write(folder / f"call-{i}.wav", np.stack([caller, agent], axis=1), RATE)
+        code, out, err = run_cli(["calls", "score", *map(str, sorted(folder.glob("*.wav"))),
+                                  "-o", str(tmp_path / "out"), "--store", db], capsys)
+        assert code == 0, out + err
+    code, out, err = run_cli(["trend", "--store", db, "--label", "production", "-o",
+                              str(tmp_path / "trend"), "--fail-on", "latency.p50:+10%",
+                              "--fail-on", "pass_rate:-5%"], capsys)
+    assert code == 1, out + err
+    assert "regressed: latency.p50" in out and "+75" in out
+    assert (tmp_path / "trend" / "trend.html").is_file()
