@@ -304,3 +304,46 @@ def test_the_gates_judge_production_runs(tmp_path, capsys):
     assert code == 1, out + err
     assert "regressed: latency.p50" in out and "+75" in out
     assert (tmp_path / "trend" / "trend.html").is_file()
+
+
+def test_a_recorded_trial_folder_is_regraded_with_its_event_log(tmp_path, capsys):
+    """A trial folder of a stored run (real events of the example suite against the local
+    agent): its events.jsonl is read as the sidecar, through the harness's own timeline."""
+    import importlib.util
+
+    from harness.scoring.timeline import build_timeline
+
+    script = Path(__file__).resolve().parents[1] / "fixtures" / "stored-run" / "stored_run.py"
+    spec = importlib.util.spec_from_file_location("stored_run", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    trial = next(t for t in module.extract(tmp_path / "stored")
+                 if t.parent.name == "cancel-confirmed" and t.parents[1].name == "clean")
+    live = build_timeline(Recording.load(trial))
+    length_s = live.end_ms / 1000 + 1
+    caller, agent = channels(length_s=length_s)
+    sf.write(trial / "call.wav", np.stack([caller, agent], axis=1), RATE)
+    code, out, err = run_cli(["calls", "score", str(trial), "-o", str(tmp_path / "out")], capsys)
+    assert code in (0, 1), out + err
+    graded = trials(tmp_path / "out")["cancel-confirmed"]
+    meta = json.loads((graded / "meta.json").read_text())
+    assert meta["call_intake"]["source"]["sidecar_format"] == "events.jsonl"
+    got = build_timeline(Recording.load(graded))
+    assert [(c.name, c.arguments) for c in got.function_calls] == [
+        (c.name, c.arguments) for c in live.function_calls] != []
+
+
+def test_the_policy_samples_calls_by_id(tmp_path, capsys):
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    for i in range(12):
+        write_stereo(folder / f"call-{i:02d}.wav")
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("checks:\n  - turn_answered: {}\nsample: 0.5\n")
+    args = ["calls", "score", *map(str, sorted(folder.glob("*.wav"))), "--policy", str(policy)]
+    code, out, _ = run_cli([*args, "-o", str(tmp_path / "a")], capsys)
+    graded = set(trials(tmp_path / "a"))
+    assert code == 0 and 0 < len(graded) < 12
+    assert out.count("not in the policy's sample") == 12 - len(graded)
+    run_cli([*args, "-o", str(tmp_path / "b")], capsys)
+    assert set(trials(tmp_path / "b")) == graded
