@@ -10,8 +10,8 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import IO, Protocol
 
 from harness.errors import InputError
 
@@ -29,10 +29,8 @@ def new_stamped_folder(parent: Path, prefix: str) -> Path:
     return path
 
 
-class Readable(Protocol):
-    """A file to read: a ``Path``, or a packaged resource (``importlib.resources``)."""
-
-    def open(self, mode: str = "r") -> IO[bytes]: ...
+Readable = Path | Traversable
+"""A file to read: a ``Path``, or a packaged resource (``importlib.resources``)."""
 
 
 def sha256_of(data: bytes | Readable) -> str:
@@ -74,7 +72,7 @@ def join_checked(parts: Sequence[Readable], target: Path, *, size: int, sha256: 
         with tmp.open("wb") as out:
             for part in parts:
                 with part.open("rb") as src:
-                    for block in iter(lambda src=src: src.read(_BLOCK), b""):
+                    while block := src.read(_BLOCK):
                         out.write(block)
                         digest.update(block)
                         joined += len(block)
