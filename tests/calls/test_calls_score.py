@@ -347,3 +347,27 @@ def test_the_policy_samples_calls_by_id(tmp_path, capsys):
     assert out.count("not in the policy's sample") == 12 - len(graded)
     run_cli([*args, "-o", str(tmp_path / "b")], capsys)
     assert set(trials(tmp_path / "b")) == graded
+
+
+def test_sidecars_from_a_folder_and_their_mistakes_located(tmp_path, capsys):
+    sidecars = tmp_path / "sidecars"
+    sidecars.mkdir()
+    for name in ("ok", "notjson", "wrongfield"):
+        write_stereo(tmp_path / f"{name}.wav")
+    (sidecars / "ok.json").write_text(json.dumps({"version": 1, "tool_calls": []}))
+    (sidecars / "notjson.json").write_text('{"version": 1,\n  "transcript": [}\n')
+    (sidecars / "wrongfield.json").write_text(json.dumps({"version": 1, "transcript": [
+        {"speaker": "customer", "start_ms": 0, "end_ms": 10, "text": "hi"}], "extra": 1}))
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("checks:\n  - turn_answered: {}\n  - no_tool_call: {name: lookup_order}\n")
+    code, out, err = run_cli(["calls", "score", *(str(tmp_path / f"{n}.wav") for n in
+                                                  ("ok", "notjson", "wrongfield")),
+                              "--sidecar-dir", str(sidecars), "--policy", str(policy),
+                              "-o", str(tmp_path / "out")], capsys)
+    assert code == 2
+    assert f"{sidecars / 'notjson.json'}:2:18: sidecar is not valid JSON: Expecting value" in err
+    assert f"{sidecars / 'wrongfield.json'}: transcript[0].speaker: Input should be " in err
+    assert f"{sidecars / 'wrongfield.json'}: extra: Extra inputs are not permitted" in err
+    (ok,) = trials(tmp_path / "out").values()
+    # an empty tool log is a tool log: no_tool_call is graded, and passes
+    assert verdicts(ok)["no_tool_call"]["status"] == "pass"
