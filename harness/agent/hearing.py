@@ -25,6 +25,21 @@ from harness.agent.protocol import AgentProtocol
 _AS_ONE_MAX_S = 28
 
 
+# A transcript this sparse for its audio has likely lost words: small recognisers sometimes stop
+# after the first sentence of a turn ("Hi, I want to cancel an order." for seven seconds that go
+# on with the order number), where a beam search's runners-up still hold the rest.
+_SPARSE_MIN_S = 4.0
+_SPARSE_WORDS_PER_S = 1.2
+
+
+def reads_short(text: str, seconds: float) -> bool:
+    """Whether ``text`` holds too few words for ``seconds`` of a caller's turn to be all of it
+    (speech runs at two to three words a second; a turn's audio adds under a second of
+    silence)."""
+    return seconds >= _SPARSE_MIN_S and len(re.findall(r"[\w']+", text)) < \
+        _SPARSE_WORDS_PER_S * seconds
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower()))
 
@@ -98,7 +113,8 @@ class Hearing:
         if is_prompt_echo(text, prompt):
             return ""
         part_of_a_value = getattr(policy, "part_of_a_value", None)  # optional (DialoguePolicy)
-        if text and part_of_a_value is not None and part_of_a_value(text):
+        if text and part_of_a_value is not None and (
+                part_of_a_value(text) or reads_short(text, len(pcm) / rate)):
             # as a recogniser with a grammar would: a runner-up that holds the whole value wins
             heard = await recognizer.alternatives(pcm, rate, prompt=prompt, language=language)
             text = policy.choose_transcript([text, *(h for h in heard if h != text)])

@@ -1,10 +1,11 @@
 """What the local agent's small recogniser writes for a value, read as the caller meant it.
 
 A small recogniser writes some digits as the words they sound like — "to" for two, "for" for
-four, "ate" for eight, "won" for one — and, over a telephone line, "is eight" before more digits
-as "made" ("the number is made 3, 5, 2, 1"). These are repairs for what the agent hears, so
-they live with the agent: the scorers read every agent's words with the strict, standard forms
-of ``harness.spoken`` and never credit a "made" the agent did not mean as a digit.
+four, "ate" for eight, "won" for one, "I" for a nine that starts a number — and, over a
+telephone line, "is eight" before more digits as "made" ("the number is made 3, 5, 2, 1").
+These are repairs for what the agent hears, so they live with the agent: the scorers read every
+agent's words with the strict, standard forms of ``harness.spoken`` and never credit a "made"
+the agent did not mean as a digit.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ RECOGNISER = spoken.Hearing(homophones={
     # not a homophone but how small recognisers hear "is eight" before more digits; it resolves
     # by the same neighbour rules
     "made": "8",
+    # "nine" said first in a run of digits, after "is": written as "I", "I'm" or "high" by both
+    # offline models in five of seven voices (bench/hearing.py); read as nine only where digits
+    # said one by one follow
+    "i": "9", "i'm": "9", "high": "9",
 })
 """The homophones the local agent's recogniser is known to write for digits."""
 

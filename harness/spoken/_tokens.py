@@ -74,7 +74,7 @@ def _classify_word(raw: str, sentence_start: bool, hearing: Hearing) -> _Tok:
     if w in _UNITS or w in _TEENS or w in _TENS or w in _MULTIPLIERS:
         return _Tok("num", w)
     if w in hearing.homophones:
-        return _Tok("homo", w)
+        return _Tok("homo", w, upper=upper, sentence_start=sentence_start)
     if w in _NATO:
         return _Tok("letter", _NATO[w])
     if w in _REPEATS:
@@ -193,8 +193,10 @@ def _spelled_digits_follow(tokens: list[_Tok], i: int, hearing: Hearing) -> bool
         if tok.kind == "soft":
             j += 1
             continue
+        # digits only: an undecided homophone is not one yet ("I made 2 orders" starts no run;
+        # one decided as a digit by its own neighbours is)
         single = (tok.kind == "digits" and len(tok.text) == 1) or (
-            tok.kind in ("num", "homo") and (tok.text in _UNITS or tok.text in hearing.homophones))
+            tok.kind == "num" and tok.text in _UNITS)
         if not single:
             return False
         count += 1
@@ -235,8 +237,10 @@ def _resolve(tokens: list[_Tok], value_mode: bool, hearing: Hearing = STRICT) ->
         prev, _ = _neighbour(tokens, i, -1)
         nxt, skipped_after = _neighbour(tokens, i, +1)
         if tok.kind == "homo":
-            tok = _Tok("word", tok.text)
-        elif tok.kind == "num" and tok.text == "oh" and not value_mode:
+            # not a digit here: the word it is without the hearing ("i" may still be a letter)
+            tok = _classify_word(tok.text.upper() if tok.upper else tok.text,
+                                 tok.sentence_start, STRICT)
+        if tok.kind == "num" and tok.text == "oh" and not value_mode:
             if not (_digitish(prev) or (_digitish(nxt) and not skipped_after)):
                 tok = _Tok("word", tok.text)
         elif tok.kind == "weak":

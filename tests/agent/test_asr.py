@@ -90,8 +90,51 @@ def test_over_a_telephone_line_the_number_heard_as_made_is_still_taken(prompt: s
     policy = Policy(load_profile("support_desk"), [], Faults())
     assert not policy.part_of_a_value(best)
     assert extract(spec, policy.choose_transcript(heard), asked=True).value == "83521", heard
-    # wideband audio is decoded greedily: there is no runner-up to ask for
-    assert recognizer.alternatives_sync(pcm, rate, prompt=prompt) == []
+    # wideband audio is decoded greedily; its runners-up come from a beam search of their own
+    wide = recognizer.alternatives_sync(pcm, rate, prompt=prompt)
+    assert len(set(wide)) >= 2, wide
+
+
+def test_a_transcript_that_stops_after_its_first_sentence_gives_way_to_a_runner_up(
+        prompt: str, tmp_path: Path) -> None:
+    # A generated variant of cancel-fails (seed 1, another voice and order number): tiny.en
+    # writes only "Hi, I want to cancel an order." for seven seconds that go on with the order
+    # number. Too few words for the audio: the beam's runners-up are read, and one holds it.
+    from harness.agent.hearing import reads_short  # noqa: PLC0415
+    from harness.scenario.vary import write_variants  # noqa: PLC0415
+
+    files = write_variants([ROOT / "scenarios" / "cancel-fails.yaml"], tmp_path, n=3, seed=1,
+                           aspects=("values", "voices", "noise"))
+    scenario = load_scenario(files[1])
+    value = scenario.turns[0].entity["order_id"]
+    script = audio.render_scenario(scenario)
+    turn = script.turns[0]
+    bed = script.bed(0).chunk(0, turn.samples.size).astype(np.int32)
+    pcm = np.clip(turn.samples.astype(np.int32) + bed, -32768, 32767).astype(np.int16)
+    recognizer = asr.get_recognizer()
+    best = recognizer.transcribe_sync(pcm, turn.sample_rate, prompt=prompt)
+    policy = Policy(load_profile("support_desk"), [], Faults())
+    assert value not in "".join(c for c in best if c.isdigit()), best
+    assert not policy.part_of_a_value(best)
+    assert reads_short(best, turn.samples.size / turn.sample_rate), best
+    heard = recognizer.alternatives_sync(pcm, turn.sample_rate, prompt=prompt)
+    chosen = policy.choose_transcript([best, *heard])
+    spec = load_profile("support_desk").slots["order_id"]
+    assert extract(spec, chosen, asked=True).value == value, heard
+
+
+@pytest.mark.parametrize(("text", "seconds", "short"), [
+    ("Hi, I want to cancel an order.", 7.2, True),
+    ("Hi, I want to cancel an order. Order number 8, 0, 7, 4, 9.", 7.2, False),
+    ("Yes.", 1.5, False),  # a short turn is never short of words
+    ("Yes, that's right.", 3.9, False),
+    ("", 6.0, True),
+])
+def test_a_transcript_reads_short_when_its_words_are_too_few_for_its_audio(
+        text: str, seconds: float, short: bool) -> None:
+    from harness.agent.hearing import reads_short  # noqa: PLC0415
+
+    assert reads_short(text, seconds) is short
 
 
 def test_over_a_telephone_line_a_digit_heard_as_a_filler_word_is_taken_from_the_digit_grammar(

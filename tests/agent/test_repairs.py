@@ -30,6 +30,10 @@ def test_homophones_between_digits_are_digits(text: str, compact: str) -> None:
     ("Won 2 3 4", ["1234"]),
     ("nine one two won three", ["91213"]),
     ("eight three five to one", ["83521"]),
+    ("The order number is I 6 4 3 0.", ["96430"]),
+    ("The order number is high, 1, 5, 8, 4.", ["91584"]),
+    ("The order number is I'm 4, 5, 8, 0.", ["94580"]),
+    ("The order number is i 5 8 3 7", ["95837"]),
     ("That is 8, 3, 5, 2, to.", ["83522"]),
     ("Eight three five two for.", ["83524"]),
     # ... and stay words elsewhere
@@ -40,6 +44,9 @@ def test_homophones_between_digits_are_digits(text: str, compact: str) -> None:
     ("I made an order last week", []),
     ("I made 2 orders", ["2"]),
     ("We won the game", []),
+    ("Hi, I want to cancel an order.", []),
+    ("High, I want to cancel order 8 3 5 2 1.", ["83521"]),
+    ("I'm calling about 2 orders", ["2"]),
 ])
 def test_the_agent_hears_a_recognisers_homophones(sentence: str, values: list[str]) -> None:
     assert find_readbacks(sentence, min_chars=1) == values
@@ -48,6 +55,17 @@ def test_the_agent_hears_a_recognisers_homophones(sentence: str, values: list[st
 def test_made_before_digits_is_eight_to_the_agent_only() -> None:
     assert values_equal("made 3 5 2 1", "83521")
     assert not spoken.values_equal("made 3 5 2 1", "83521")
+    assert values_equal("I 6 4 3 0", "96430")
+    assert not spoken.values_equal("I 6 4 3 0", "96430")
+
+
+@pytest.mark.parametrize(("sentence", "values"), [
+    # "i" that is not a nine is still the letter it was: in a spelled email or code
+    ("The new email is z, i, o, j at mail dot com", ["zioj@mail.com"]),
+    ("It's K, I, dash, 4, 0, 7, 1", ["ki-4071"]),
+])
+def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) -> None:
+    assert find_readbacks(sentence) == spoken.find_readbacks(sentence) == values
 
 
 @pytest.mark.parametrize(("heard", "taken"), [

@@ -1,0 +1,133 @@
+"""What the local agent hears of the values callers give, on generated calls, offline.
+
+Each domain's scenarios (the example suite, the clinic, the utility line) are varied with
+``harness vary`` (fixed seeds: new values, voices, rates, noise beds). Every caller turn that
+labels an ``entity`` the domain's profile has a slot for is rendered with its bed under it and
+heard as the agent hears a turn: the profile's recogniser and prompt, the greedy transcript,
+and, when that holds only part of a value the dialogue listens for or reads short for its audio
+(``harness.agent.hearing.reads_short``), the recogniser's runners-up
+(``--runner-ups``: the beam the agent uses for them, 0 for none). A value counts as heard when
+the agent's slot extraction gets exactly the label from the chosen transcript. Nothing runs in
+real time, so the figures do not depend on the machine's load: they isolate hearing from
+turn-taking. Printed per domain and recogniser: values heard with a 95 % Wilson interval (n),
+the misses with what was heard, and the wall time per turn.
+
+    .venv/bin/python bench/hearing.py [--variants 3] [--seed 1] [--models tiny.en,base]
+        [--domains suite,clinic,utility] [--runner-ups 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from harness import audio
+from harness.agent.asr import SpeechRecognizer
+from harness.agent.hearing import reads_short
+from harness.agent.policy import Policy
+from harness.agent.profile import Profile, load_profile
+from harness.agent.slots import extract
+from harness.scenario import load_scenario
+from harness.scenario.vary import write_variants
+from harness.spoken import normalize_value
+from harness.stats import wilson
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAINS = {
+    "suite": (ROOT / "scenarios", "support_desk"),
+    "clinic": (ROOT / "examples" / "clinic" / "scenarios",
+               ROOT / "examples" / "clinic" / "clinic.profile.yaml"),
+    "utility": (ROOT / "examples" / "utility" / "scenarios",
+                ROOT / "examples" / "utility" / "utility.profile.yaml"),
+}
+
+
+def turns_with_values(files: list[Path], profile: Profile
+                      ) -> list[tuple[str, int, str, str, np.ndarray]]:
+    """(scenario, turn, slot, value, 24 kHz int16 audio with its bed) of each turn that labels a
+    value the profile has a slot for."""
+    out = []
+    for path in files:
+        scenario = load_scenario(path)
+        script = audio.render_scenario(scenario)
+        offset = 0
+        for turn, rendered in zip(scenario.turns, script.turns, strict=True):
+            samples = rendered.samples.astype(np.int32)
+            bed = script.bed(rendered.index)
+            if not bed.silent:
+                samples = samples + bed.chunk(offset, samples.size)
+            offset += samples.size
+            for slot, value in (turn.entity or {}).items():
+                if slot in profile.slots and rendered.speech_onset_sample is not None:
+                    out.append((scenario.name, rendered.index, slot, value,
+                                np.clip(samples, -32768, 32767).astype(np.int16)))
+    return out
+
+
+def heard(recognizer: SpeechRecognizer, profile: Profile, pcm: np.ndarray,
+          runner_ups: int) -> str:
+    """The transcript the agent takes for a first turn: the greedy one, or a runner-up that
+    holds a whole value when the greedy one holds only part of one."""
+    policy = Policy(profile, [])
+    prompt = policy.transcription_prompt
+    text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
+    if text and runner_ups and (policy.part_of_a_value(text)
+                                or reads_short(text, len(pcm) / 24_000)):
+        others = recognizer.alternatives_sync(pcm, 24_000, prompt=prompt, beam_size=runner_ups)
+        text = policy.choose_transcript([text, *(h for h in others if h != text)])
+    return text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--variants", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--models", default="tiny.en,base")
+    parser.add_argument("--domains", default=",".join(DOMAINS))
+    parser.add_argument("--runner-ups", type=int, default=5,
+                        help="beam for the runners-up of a partial value (0: none)")
+    args = parser.parse_args()
+    print(f"cores {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
+    recognizers = {m: SpeechRecognizer(audio.asr_model_path(m)) for m in args.models.split(",")}
+    with tempfile.TemporaryDirectory() as tmp:
+        for domain in args.domains.split(","):
+            folder, profile_name = DOMAINS[domain]
+            profile = load_profile(profile_name)
+            files = write_variants([folder], Path(tmp) / domain, n=args.variants,
+                                   seed=args.seed, aspects=("values", "voices", "noise"))
+            cases = turns_with_values(files, profile)
+            for model, recognizer in recognizers.items():
+                hits: list[bool] = []
+                by_slot: dict[str, list[bool]] = defaultdict(list)
+                misses = []
+                started = time.perf_counter()
+                for scenario, index, slot, value, pcm in cases:
+                    text = heard(recognizer, profile, pcm, args.runner_ups)
+                    got = extract(profile.slots[slot], text, asked=True)
+                    ok = got.status == "ok" and normalize_value(got.value) == \
+                        normalize_value(value)
+                    hits.append(ok)
+                    by_slot[slot].append(ok)
+                    if not ok:
+                        misses.append(f"    {scenario} turn {index} {slot}={value!r}: {text!r}")
+                seconds = (time.perf_counter() - started) / max(len(cases), 1)
+                est = wilson(sum(hits), len(hits))
+                slots = ", ".join(f"{s} {sum(v)}/{len(v)}" for s, v in sorted(by_slot.items()))
+                print(f"\n{domain} {model} runner-ups {args.runner_ups}: "
+                      f"{sum(hits)}/{len(hits)} values heard = {100 * est.value:.1f} % "
+                      f"(95 % Wilson {100 * est.interval.low:.1f}-"
+                      f"{100 * est.interval.high:.1f} %); {slots}; {seconds:.2f} s a turn",
+                      flush=True)
+                print("\n".join(misses))
+    print(f"load average after {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
