@@ -34,6 +34,7 @@ def test_homophones_between_digits_are_digits(text: str, compact: str) -> None:
     ("The order number is high, 1, 5, 8, 4.", ["91584"]),
     ("The order number is I'm 4, 5, 8, 0.", ["94580"]),
     ("The order number is i 5 8 3 7", ["95837"]),
+    ("Could you refill it? It's sick, zero, seven, one, nine, three.", ["607193"]),
     ("That is 8, 3, 5, 2, to.", ["83522"]),
     ("Eight three five two for.", ["83524"]),
     # ... and stay words elsewhere
@@ -47,6 +48,7 @@ def test_homophones_between_digits_are_digits(text: str, compact: str) -> None:
     ("Hi, I want to cancel an order.", []),
     ("High, I want to cancel order 8 3 5 2 1.", ["83521"]),
     ("I'm calling about 2 orders", ["2"]),
+    ("I feel sick 2 days now", ["2"]),
 ])
 def test_the_agent_hears_a_recognisers_homophones(sentence: str, values: list[str]) -> None:
     assert find_readbacks(sentence, min_chars=1) == values
