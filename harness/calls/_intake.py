@@ -27,7 +27,7 @@ from harness.calls._policy import (
     not_applicable,
     sampled,
 )
-from harness.calls._sidecar import Sidecar, check_against_audio, load_sidecar
+from harness.calls._sidecar import Sidecar, ToolCall, check_against_audio, load_sidecar
 from harness.errors import HarnessError, InputError, InputErrors, error_lines
 from harness.exit_codes import EXIT_USAGE
 from harness.folders import new_stamped_folder
@@ -163,10 +163,32 @@ def applicability(policy: CallsPolicy, agent: AgentConfig | None, sidecar: Sidec
         write_tools=frozenset(t.name for t in agent.tools if t.write) if agent else frozenset())
     out = {}
     for i, check in enumerate(policy.checks):
-        reason = not_applicable(check.kind, facts)
+        reason = not_applicable(check.kind, facts, check.params.model_dump(mode="json"))
         if reason is not None:
             out[str(i)] = reason
     return out
+
+
+ESCALATION_MATCH_MS = 2000.0
+"""An escalation this close to a call of its tool is that call."""
+
+
+def escalations_as_calls(sidecar: Sidecar, agent: AgentConfig | None) -> Sidecar:
+    """The sidecar's escalations as calls of their tool (its own, else the agent config's
+    escalation tool), unless the tool log already has that call: the escalation checks grade
+    tool calls."""
+    if not sidecar.escalations:
+        return sidecar
+    default = agent.escalation_tools[0] if agent is not None and agent.escalation_tools else None
+    calls = list(sidecar.tool_calls or [])
+    for esc in sidecar.escalations:
+        name = esc.tool or default
+        if name is None or any(c.name == name and abs(c.t_ms - esc.t_ms) <= ESCALATION_MATCH_MS
+                               for c in calls):
+            continue
+        calls.append(ToolCall(name=name, arguments={"reason": esc.reason} if esc.reason else {},
+                              t_ms=esc.t_ms))
+    return sidecar.model_copy(update={"tool_calls": sorted(calls, key=lambda c: c.t_ms)})
 
 
 def _grade_one(call: CallInput, trial_dir: Path, policy: CallsPolicy,
@@ -175,8 +197,10 @@ def _grade_one(call: CallInput, trial_dir: Path, policy: CallsPolicy,
     sidecar = load_sidecar(call.sidecar) if call.sidecar is not None else None
     if sidecar is not None:
         check_against_audio(sidecar, audio.duration_ms, str(call.sidecar))
+        sidecar = escalations_as_calls(sidecar, agent)
     has_transcript = sidecar is not None and sidecar.transcript is not None
-    wanted = any(c.kind in NEEDS_TRANSCRIPT for c in policy.checks)
+    wanted = any(c.kind in NEEDS_TRANSCRIPT or (c.kind == "escalation" and getattr(
+        c.params, "mode", None) == "required") for c in policy.checks)
     plan = plan_call(audio, sidecar, transcribe if wanted and not has_transcript else None)
     has_transcript = has_transcript or any(t.text for t in plan.turns + plan.speech)
     na = applicability(policy, agent, sidecar, plan, has_transcript)

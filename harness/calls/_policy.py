@@ -104,7 +104,8 @@ class CallFacts:
     write_tools: frozenset[str]
 
 
-def not_applicable(kind: str, facts: CallFacts) -> str | None:
+def not_applicable(kind: str, facts: CallFacts, params: dict[str, Any] | None = None
+                   ) -> str | None:
     """Why an expectation kind cannot be graded on this call, or None when it can. A scripted
     call fails a check whose situation never arose (the scenario was written to raise it); a
     production call simply did not have it, so that is not applicable too."""
@@ -115,6 +116,10 @@ def not_applicable(kind: str, facts: CallFacts) -> str | None:
     if kind in NEEDS_TRANSCRIPT and not facts.has_transcript:
         return ("the call has no transcript (give a sidecar with a transcript, or install the "
                 "asr extra for the local recogniser)")
+    if kind == "escalation" and (params or {}).get("mode") == "required" and not (
+            facts.has_transcript):
+        return ("the call has no transcript, and a required hand-off is graded on what the agent "
+                "said around it")
     if kind == "barge_in" and not facts.has_barge_in:
         return "the caller never spoke over the agent"
     if kind == "preamble" and not facts.tools_called:

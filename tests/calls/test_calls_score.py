@@ -371,3 +371,28 @@ def test_sidecars_from_a_folder_and_their_mistakes_located(tmp_path, capsys):
     (ok,) = trials(tmp_path / "out").values()
     # an empty tool log is a tool log: no_tool_call is graded, and passes
     assert verdicts(ok)["no_tool_call"]["status"] == "pass"
+
+
+def test_an_escalation_in_the_sidecar_is_the_escalation_tools_call(tmp_path, capsys):
+    root = Path(__file__).resolve().parents[2]
+    wav = write_stereo(tmp_path / "esc.wav")
+    (tmp_path / "esc.json").write_text(json.dumps({"version": 1, "escalations": [
+        {"t_ms": 7000, "reason": "caller asked for a person"}], "transcript": [
+        {"speaker": "caller", "start_ms": 5000, "end_ms": 6000, "text": "A person, please."},
+        {"speaker": "agent", "start_ms": 6800, "end_ms": 8000,
+         "text": "I'm transferring you to a colleague now."}]}))
+    policy = tmp_path / "calls.yaml"
+    policy.write_text(f"agent: {root / 'agents' / 'support.yaml'}\n"
+                      "checks:\n  - escalation: required\n")
+    code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
+                              "-o", str(tmp_path / "out")], capsys)
+    got = verdicts(trials(tmp_path / "out")["esc"])["escalation"]
+    assert got["status"] == "pass" and "escalate_to_human" in got["summary"], got["summary"]
+    assert code == 0, out + err
+    # without the agent's words a required hand-off cannot be graded
+    (tmp_path / "esc.json").write_text(json.dumps({"version": 1, "escalations": [
+        {"t_ms": 7000}]}))
+    run_cli(["calls", "score", str(wav), "--policy", str(policy), "-o", str(tmp_path / "again")],
+            capsys)
+    again = verdicts(trials(tmp_path / "again")["esc"])["escalation"]
+    assert again["status"] == "not_applicable" and "transcript" in again["summary"]
