@@ -270,6 +270,8 @@ def score_calls(paths: list[str], out_dir: Path, *, policy: CallsPolicy | None =
                                       duration_s=time.monotonic() - t0))
     run.finished_at = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     if not run.trials:
+        if not any(run_dir.iterdir()):
+            run_dir.rmdir()
         outcome.run_dir = None
         return outcome
     write_run_file(run, [])

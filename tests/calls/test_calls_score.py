@@ -111,6 +111,10 @@ def test_refused_calls_are_named_and_the_others_still_graded(tmp_path, capsys):
     assert "Traceback" not in err
     assert set(trials(tmp_path / "out")) == {"good"}
     assert verdicts(trials(tmp_path / "out")["good"])["latency"]["status"] == "pass"
+    # no call readable: exit 2 and no run folder
+    code, _, err = run_cli(["calls", "score", str(broken), str(mono), "-o",
+                            str(tmp_path / "none")], capsys)
+    assert code == 2 and not list((tmp_path / "none").glob("calls-*"))
 
 
 def test_a_sidecar_gives_texts_and_tools_and_a_check_without_means_is_not_applicable(
