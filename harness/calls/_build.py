@@ -149,7 +149,8 @@ def plan_call(audio: CallAudio, sidecar: Sidecar | None,
     elif transcribe is not None and (turns or speech):
         heard = transcribe([_piece(audio.caller, t.stretch) for t in turns]
                            + [_piece(audio.agent, s.stretch) for s in speech], CALL_RATE)
-        for item, text in zip([*turns, *speech], heard, strict=True):
+        items: list[Turn | AgentSpeech] = [*turns, *speech]
+        for item, text in zip(items, heard, strict=True):
             item.text, item.text_source = (text or None), "asr"
         reconstructed.append("transcripts: the local recogniser")
     if any(t.text and t.intent is None for t in turns):

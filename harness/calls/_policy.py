@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from harness.scenario.models import AgentConfig, Expectation
 
-POLICY_VERSION = 1
+POLICY_VERSION: Literal[1] = 1
 
 
 class CallsPolicy(BaseModel):

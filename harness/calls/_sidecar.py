@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from harness.errors import InputError, InputErrors
 
-SIDECAR_VERSION = 1
+SIDECAR_VERSION: Literal[1] = 1
 
 
 class _Strict(BaseModel):
@@ -142,7 +142,8 @@ def from_deepgram(raw: dict[str, Any], path: Path) -> Sidecar:
         raise InputError(f"a Deepgram transcript needs results.utterances or "
                          f"results.channels[].alternatives[0].words ({exc})",
                          location=str(path), field="results") from None
-    meta = raw.get("metadata") if isinstance(raw.get("metadata"), dict) else {}
+    found = raw.get("metadata")
+    meta: dict[str, Any] = found if isinstance(found, dict) else {}
     segments.sort(key=lambda s: s.start_ms)
     return Sidecar(metadata=CallMetadata(call_id=meta.get("request_id"),
                                          started_at=meta.get("created")),
