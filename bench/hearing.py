@@ -3,13 +3,14 @@
 Each domain's scenarios (the example suite, the clinic, the utility line) are varied with
 ``harness vary`` (fixed seeds: new values, voices, rates, noise beds). Every caller turn that
 labels an ``entity`` the domain's profile has a slot for is rendered with its bed under it and
-heard as the agent hears a turn: the profile's recogniser and prompt, the greedy transcript,
-and, when that holds only part of a value the dialogue listens for or reads short for its audio
-(``harness.agent.hearing.reads_short``), the recogniser's runners-up
-(``--runner-ups``: the beam the agent uses for them, 0 for none). A value counts as heard when
+heard as the agent hears a turn in the dialogue the earlier turns' words lead to: the
+profile's prompt, the greedy transcript, and, when that holds only part of a value the dialogue
+listens for or reads short for its audio (``harness.agent.hearing.reads_short``), the
+recogniser's runners-up (``--runner-ups``: their beam, 0 for none). A value counts as heard when
 the agent's slot extraction gets exactly the label from the chosen transcript. Nothing runs in
 real time, so the figures do not depend on the machine's load: they isolate hearing from
-turn-taking. Printed per domain and recogniser: values heard with a 95 % Wilson interval (n),
+turn-taking. The recogniser is each profile's (``--models`` names others to compare).
+Printed per domain and recogniser: values heard with a 95 % Wilson interval (n),
 the misses with what was heard, and the wall time per turn.
 
     .venv/bin/python bench/hearing.py [--variants 3] [--seed 1] [--models tiny.en,base]
@@ -19,6 +20,7 @@ the misses with what was heard, and the wall time per turn.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -29,12 +31,17 @@ from pathlib import Path
 import numpy as np
 
 from harness import audio
+from harness.agent.actions import CallTool
 from harness.agent.asr import SpeechRecognizer
+from harness.agent.dialogue import ToolFlags
+from harness.agent.faults import Faults
 from harness.agent.hearing import reads_short
 from harness.agent.policy import Policy
 from harness.agent.profile import Profile, load_profile
+from harness.agent.server import tool_flags
 from harness.agent.slots import extract
-from harness.scenario import load_scenario
+from harness.runner.tools import answer_call
+from harness.scenario import Scenario, load_scenario
 from harness.scenario.vary import write_variants
 from harness.spoken import normalize_value
 from harness.stats import wilson
@@ -49,10 +56,33 @@ DOMAINS = {
 }
 
 
+def _policy_before(scenario: Scenario, profile: Profile, index: int) -> Policy:
+    """The agent's dialogue as it stands when turn ``index`` begins: the earlier turns' words
+    (as written) told to a fresh policy with the agent config's tools, each tool call answered
+    from the scenario's mocks. A value's turn is heard for what the dialogue then listens for."""
+    config = scenario.agent_config
+    tools = [] if config is None else [
+        {"type": "function", **t.model_dump(exclude_none=True)} for t in config.tools]
+    flags = ToolFlags() if config is None else tool_flags(config)
+    policy = Policy(profile, tools, Faults(), flags)
+    calls: dict[str, int] = defaultdict(int)
+    for turn in scenario.turns[:index]:
+        if not isinstance(turn.say, str):
+            continue
+        actions = policy.on_user_turn(turn.say)
+        while actions and isinstance(actions[-1], CallTool) and config is not None:
+            call = actions[-1]
+            answer = answer_call(call.name, json.dumps(call.arguments), config=config,
+                                 mocks=scenario.tools, call_index=calls[call.name])
+            calls[call.name] += 1
+            actions = policy.on_tool_output(call.name, call.arguments, answer.output)
+    return policy
+
+
 def turns_with_values(files: list[Path], profile: Profile
-                      ) -> list[tuple[str, int, str, str, np.ndarray]]:
-    """(scenario, turn, slot, value, 24 kHz int16 audio with its bed) of each turn that labels a
-    value the profile has a slot for."""
+                      ) -> list[tuple[str, int, str, str, np.ndarray, Policy]]:
+    """(scenario, turn, slot, value, 24 kHz int16 audio with its bed, the dialogue then) of each
+    turn that labels a value the profile has a slot for."""
     out = []
     for path in files:
         scenario = load_scenario(path)
@@ -67,15 +97,15 @@ def turns_with_values(files: list[Path], profile: Profile
             for slot, value in (turn.entity or {}).items():
                 if slot in profile.slots and rendered.speech_onset_sample is not None:
                     out.append((scenario.name, rendered.index, slot, value,
-                                np.clip(samples, -32768, 32767).astype(np.int16)))
+                                np.clip(samples, -32768, 32767).astype(np.int16),
+                                _policy_before(scenario, profile, rendered.index)))
     return out
 
 
-def heard(recognizer: SpeechRecognizer, profile: Profile, pcm: np.ndarray,
+def heard(recognizer: SpeechRecognizer, policy: Policy, pcm: np.ndarray,
           runner_ups: int) -> str:
-    """The transcript the agent takes for a first turn: the greedy one, or a runner-up that
-    holds a whole value when the greedy one holds only part of one."""
-    policy = Policy(profile, [])
+    """The transcript the agent takes for a turn: the greedy one, or a runner-up that holds a
+    whole value when the greedy one holds only part of one or reads short for its audio."""
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
     if text and runner_ups and (policy.part_of_a_value(text)
@@ -89,13 +119,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--variants", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--models", default="tiny.en,base")
+    parser.add_argument("--models", default="profile",
+                        help="recognisers to compare (default: each domain's profile's)")
     parser.add_argument("--domains", default=",".join(DOMAINS))
     parser.add_argument("--runner-ups", type=int, default=5,
                         help="beam for the runners-up of a partial value (0: none)")
     args = parser.parse_args()
     print(f"cores {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
-    recognizers = {m: SpeechRecognizer(audio.asr_model_path(m)) for m in args.models.split(",")}
+    loaded: dict[str, SpeechRecognizer] = {}
+
+    def recogniser(model: str) -> SpeechRecognizer:
+        if model not in loaded:
+            loaded[model] = SpeechRecognizer(audio.asr_model_path(model))
+        return loaded[model]
+
     with tempfile.TemporaryDirectory() as tmp:
         for domain in args.domains.split(","):
             folder, profile_name = DOMAINS[domain]
@@ -103,13 +140,16 @@ def main() -> None:
             files = write_variants([folder], Path(tmp) / domain, n=args.variants,
                                    seed=args.seed, aspects=("values", "voices", "noise"))
             cases = turns_with_values(files, profile)
-            for model, recognizer in recognizers.items():
+            models = [profile.recogniser or "tiny.en"] if args.models == "profile" \
+                else args.models.split(",")
+            for model in models:
+                recognizer = recogniser(model)
                 hits: list[bool] = []
                 by_slot: dict[str, list[bool]] = defaultdict(list)
                 misses = []
                 started = time.perf_counter()
-                for scenario, index, slot, value, pcm in cases:
-                    text = heard(recognizer, profile, pcm, args.runner_ups)
+                for scenario, index, slot, value, pcm, policy in cases:
+                    text = heard(recognizer, policy, pcm, args.runner_ups)
                     got = extract(profile.slots[slot], text, asked=True)
                     ok = got.status == "ok" and normalize_value(got.value) == \
                         normalize_value(value)
