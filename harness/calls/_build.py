@@ -122,9 +122,9 @@ def _sound_edges(x: np.ndarray, lo_ms: float, cut_ms: float) -> tuple[float | No
 
 
 def plan_call(audio: CallAudio, sidecar: Sidecar | None,
-              transcribe: Any | None) -> CallPlan:
+              transcribe: tuple[Any, str] | None) -> CallPlan:
     """Turns and responses from the audio; texts, intents and tool calls from the sidecar, or
-    texts from ``transcribe`` (pieces, rate → texts) when the sidecar has none."""
+    texts from ``transcribe`` ((pieces, rate → texts), what it is) when the sidecar has none."""
     reconstructed = ["caller turns: speech found on the caller channel",
                      "agent responses: sound found on the agent channel",
                      "times: from the audio"]
@@ -147,12 +147,12 @@ def plan_call(audio: CallAudio, sidecar: Sidecar | None,
                 best = max(turns, key=lambda t: _overlap(t.stretch, seg))
                 best.intent = seg.intent
     elif transcribe is not None and (turns or speech):
-        heard = transcribe([_piece(audio.caller, t.stretch) for t in turns]
-                           + [_piece(audio.agent, s.stretch) for s in speech], CALL_RATE)
+        heard = transcribe[0]([_piece(audio.caller, t.stretch) for t in turns]
+                              + [_piece(audio.agent, s.stretch) for s in speech], CALL_RATE)
         items: list[Turn | AgentSpeech] = [*turns, *speech]
         for item, text in zip(items, heard, strict=True):
             item.text, item.text_source = (text or None), "asr"
-        reconstructed.append("transcripts: the local recogniser")
+        reconstructed.append(f"transcripts: {transcribe[1]}")
     if any(t.text and t.intent is None for t in turns):
         for t in turns:
             if t.text and t.intent is None:

@@ -29,7 +29,7 @@ from harness.calls._policy import (
 )
 from harness.calls._sidecar import Sidecar, ToolCall, check_against_audio, load_sidecar
 from harness.errors import HarnessError, InputError, InputErrors, error_lines
-from harness.exit_codes import EXIT_USAGE
+from harness.exit_codes import exit_code
 from harness.folders import new_stamped_folder
 from harness.recording import META_FILE, Recording, RecordingMeta
 from harness.runner.capture import RecordingWriter, write_text_atomic
@@ -57,6 +57,7 @@ class CallsOutcome:
 
     run_dir: Path | None
     refused: dict[str, list[str]] = field(default_factory=dict)
+    refused_code: int = 0
     graded: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     report: Any = None
@@ -106,9 +107,21 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
-def _transcriber(policy: CallsPolicy) -> Callable[[list[Any], int], list[str]] | None:
-    if policy.transcribe == "none":
+Transcriber = tuple[Callable[[list[Any], int], list[str]], str]
+"""A transcriber (clips, rate → texts) and what it is, for ``meta.json``."""
+
+
+def _transcriber(policy: CallsPolicy) -> Transcriber | None:
+    """What transcribes a call without a transcript, when a check needs its words."""
+    wanted = any(c.kind in NEEDS_TRANSCRIPT or (c.kind == "escalation" and getattr(
+        c.params, "mode", None) == "required") for c in policy.checks)
+    if policy.transcribe == "none" or not wanted:
         return None
+    if policy.transcribe == "openai":
+        from harness.calls._transcribe import endpoint_transcriber  # noqa: PLC0415
+
+        return (endpoint_transcriber(policy.transcribe_model),
+                f"the transcription endpoint ({policy.transcribe_model})")
     from harness.extras import missing_modules  # noqa: PLC0415
 
     if missing_modules("asr"):
@@ -118,7 +131,7 @@ def _transcriber(policy: CallsPolicy) -> Callable[[list[Any], int], list[str]] |
         transcribe_items,
     )
 
-    return transcribe_items
+    return transcribe_items, "the local recogniser"
 
 
 def _meta(call: CallInput, sidecar: Sidecar | None, policy: CallsPolicy,
@@ -192,16 +205,14 @@ def escalations_as_calls(sidecar: Sidecar, agent: AgentConfig | None) -> Sidecar
 
 
 def _grade_one(call: CallInput, trial_dir: Path, policy: CallsPolicy,
-               agent: AgentConfig | None, transcribe: Any) -> None:
+               agent: AgentConfig | None, transcribe: Transcriber | None) -> None:
     audio = read_call_audio(call.audio)
     sidecar = load_sidecar(call.sidecar) if call.sidecar is not None else None
     if sidecar is not None:
         check_against_audio(sidecar, audio.duration_ms, str(call.sidecar))
         sidecar = escalations_as_calls(sidecar, agent)
     has_transcript = sidecar is not None and sidecar.transcript is not None
-    wanted = any(c.kind in NEEDS_TRANSCRIPT or (c.kind == "escalation" and getattr(
-        c.params, "mode", None) == "required") for c in policy.checks)
-    plan = plan_call(audio, sidecar, transcribe if wanted and not has_transcript else None)
+    plan = plan_call(audio, sidecar, None if has_transcript else transcribe)
     has_transcript = has_transcript or any(t.text for t in plan.turns + plan.speech)
     na = applicability(policy, agent, sidecar, plan, has_transcript)
     h = hashlib.sha256()
@@ -263,6 +274,7 @@ def score_calls(paths: list[str], out_dir: Path, *, policy: CallsPolicy | None =
             _grade_one(call, run_dir / rel, policy, agent, transcribe)
         except HarnessError as exc:
             outcome.refused[given] = error_lines(exc)
+            outcome.refused_code = max(outcome.refused_code, exit_code(error=exc))
             continue
         outcome.graded.append(given)
         run.trials.append(TrialResult(scenario=call.name, scenario_file=given, variant=None,
@@ -280,11 +292,12 @@ def score_calls(paths: list[str], out_dir: Path, *, policy: CallsPolicy | None =
 
 
 def exit_code_of(outcome: CallsOutcome) -> int:
-    """2 when any call was refused (bad input), else the graded run's code."""
+    """When a call was refused: 2 for bad input, 3 when a service it needed failed (the
+    transcription endpoint); else the graded run's code."""
     from harness import api  # noqa: PLC0415
 
     if outcome.refused:
-        return EXIT_USAGE
+        return outcome.refused_code
     return api.exit_code(outcome.report) if outcome.report is not None else 0
 
 

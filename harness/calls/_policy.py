@@ -33,9 +33,13 @@ class CallsPolicy(BaseModel):
         None, description="agent config file (relative to this file): its tools' write, "
                           "escalation and wait flags")
     labels: list[str] = Field(default_factory=list, description="labels every call gets")
-    transcribe: Literal["local", "none"] = Field(
-        "local", description="what transcribes a call without a sidecar transcript: the local "
-                             "recogniser (the asr extra) or nothing")
+    transcribe: Literal["local", "openai", "none"] = Field(
+        "local", description="what transcribes a call without a sidecar transcript, when a "
+                             "check needs its words: the local recogniser (the asr extra), "
+                             "OpenAI's transcription endpoint or one that answers like it "
+                             "(OPENAI_API_KEY, OPENAI_BASE_URL), or nothing")
+    transcribe_model: str = Field("gpt-4o-mini-transcribe",
+                                  description="the model asked for with transcribe: openai")
     sample: float = Field(1.0, gt=0, le=1, description="the share of calls graded (chosen by "
                                                        "call id, so a re-run grades the same)")
 
