@@ -171,7 +171,9 @@ def run(
         run_voice_matrix(voices, paths or [], target=target, agent=agent, trials=trials,
                          concurrency=concurrency, faults=fault or [], audio_format=audio_format,
                          output=output, refused={"--store": store, "--workers": workers,
-                                                 "--network": network})
+                                                 "--network": network, "--address": address,
+                                                 "--executor": None if executor == "local"
+                                                 else executor})
     options = api.RunOptions(
         target=target, agent=agent, audio_format=audio_format, trials=trials,
         concurrency=concurrency, faults=tuple(fault or ()), workers=workers, executor=executor,

@@ -54,6 +54,9 @@ def test_the_command_refuses_before_any_call(tmp_path):
     proc = _run("scenarios/order-status.yaml", "--voices", "af_heart,bm_george",
                 "--store", str(tmp_path / "h.db"), "-o", str(tmp_path))
     assert proc.returncode == 2 and "--store cannot be combined with --voices" in proc.stderr
+    proc = _run("scenarios/order-status.yaml", "--voices", "af_heart,bm_george",
+                "--executor", "ray", "-o", str(tmp_path))
+    assert proc.returncode == 2 and "--executor cannot be combined with --voices" in proc.stderr
     assert not list(tmp_path.iterdir())
 
 
