@@ -19,16 +19,18 @@ transcriptions would queue for the recogniser all at once."""
 
 
 async def run_faults_async(scenarios: Path, mutations: dict[str, dict[str, set[str]]],
-                           out: Path, *, runs_at_once: int) -> dict[str, RunOutcome]:
+                           out: Path, *, runs_at_once: int, target: str = "local",
+                           stagger_s: float = STAGGER_S) -> dict[str, RunOutcome]:
     """Each fault's scenarios (``mutations``: fault → scenario file stem → kinds) with that
-    fault switched on, ``runs_at_once`` runs at a time; fault → its outcome."""
+    fault switched on, ``runs_at_once`` runs at a time against ``target`` (``local`` or
+    ``local-webrtc``); fault → its outcome."""
     slots = asyncio.Semaphore(runs_at_once)
 
     async def run(index: int, fault: str, names: dict[str, set[str]]) -> RunOutcome:
-        await asyncio.sleep(index * STAGGER_S)
+        await asyncio.sleep(index * stagger_s)
         async with slots:
             return await api.run_async(
-                [scenarios / f"{name}.yaml" for name in names], faults=[fault],
+                [scenarios / f"{name}.yaml" for name in names], faults=[fault], target=target,
                 concurrency=CALLS_PER_RUN, out_dir=out / fault.split("=")[0])
 
     outcomes = await asyncio.gather(*(run(i, fault, names)
@@ -37,9 +39,11 @@ async def run_faults_async(scenarios: Path, mutations: dict[str, dict[str, set[s
 
 
 def run_faults(scenarios: Path, mutations: dict[str, dict[str, set[str]]], out: Path, *,
-               runs_at_once: int) -> dict[str, RunOutcome]:
+               runs_at_once: int, target: str = "local",
+               stagger_s: float = STAGGER_S) -> dict[str, RunOutcome]:
     """:func:`run_faults_async` for a test without an event loop."""
-    return asyncio.run(run_faults_async(scenarios, mutations, out, runs_at_once=runs_at_once))
+    return asyncio.run(run_faults_async(scenarios, mutations, out, runs_at_once=runs_at_once,
+                                        target=target, stagger_s=stagger_s))
 
 
 def kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:
