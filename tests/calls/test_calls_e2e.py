@@ -123,6 +123,7 @@ def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.solo  # beside the test above (solo tests run last): the module's live run is made once
 def test_a_failing_call_becomes_a_scenario_that_fails_again(live_run, tmp_path):
     from harness import api  # noqa: PLC0415
     from harness.calls import call_to_scenario  # noqa: PLC0415
