@@ -14,9 +14,10 @@ A spec reads like ``delay=100ms,jitter=10ms,loss=2%`` (``harness run --network``
   messages are not lost (SCTP delivers the latter reliably), only delayed.
 
 :class:`DelayLine` is one direction of that path, used by :mod:`harness.realtime.webrtc`: the
-RTP and RTCP packets between the harness's peer connection and the network (on their way to
-being encrypted and sent, and from being decrypted to the receiver, so aiortc's RTCP statistics
-see the impaired path), and the events between the session and the data channel. Time on the
+caller's frames on their way to the encoder, then their RTP packets (lost or sent) on their way
+to being encrypted; the RTCP packets each way; the agent's packets from being decrypted to being
+stamped and handed to the receiver (so aiortc's RTCP statistics see the impaired path); and the
+events between the session and the data channel. Time on the
 line is the event loop's (``loop.call_at``): a delivery is late by the loop's own lateness, as
 any arrival is.
 """
@@ -114,16 +115,23 @@ class DelayLine:
         self._rng = rng
         self._last_due = 0.0
 
+    def drops(self) -> bool:
+        """Whether the network loses the next packet (never, on a line that is not lossy)."""
+        if not self.lossy:
+            return False
+        self.sent += 1
+        if self.conditions.loss > 0 and self._rng.random() < self.conditions.loss:
+            self.lost += 1
+            return True
+        return False
+
     def send(self, deliver: Callable[[], None], *, reliable: bool = False) -> None:
         """Deliver after the line's delay (now, on an unimpaired line), or drop it (on a lossy
         line, unless ``reliable``: an RTCP packet). :attr:`sent` and :attr:`lost` count the
         packets that could be lost."""
         c = self.conditions
-        if self.lossy and not reliable:
-            self.sent += 1
-            if c.loss > 0 and self._rng.random() < c.loss:
-                self.lost += 1
-                return
+        if not reliable and self.drops():
+            return
         if c.delay_ms <= 0 and c.jitter_ms <= 0:
             deliver()
             return

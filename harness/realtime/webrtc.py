@@ -17,9 +17,10 @@ offer to the target's calls URL (:mod:`harness.realtime.signalling`), apply the 
 until the data channel is open. Each failure is a :mod:`harness.realtime.errors` exception;
 messages name the target's label or its URL without the query, never a header.
 
-With network conditions (:mod:`harness.realtime.netem`), the call's RTP and RTCP packets pass
-a delay line each way at its DTLS transport (before encryption on the way out, after decryption
-on the way in), and events a delay line each way between the session and the data channel.
+With network conditions (:mod:`harness.realtime.netem`), caller frames wait on their way to the
+encoder and their RTP packets may be lost on their way to encryption; RTCP packets each way and
+agent RTP packets (after decryption) pass delay lines at the call's DTLS transport; events pass
+a delay line each way between the session and the data channel.
 While the call is open, its RTP statistics are sampled (:mod:`harness.realtime.rtcstats`,
 :meth:`~WebRTCConnection.rtp_stats`).
 """
@@ -43,7 +44,7 @@ from aiortc import (
 )
 from aiortc.clock import current_ms
 from aiortc.mediastreams import MediaStreamTrack
-from aiortc.rtp import is_rtcp
+from aiortc.rtp import RtpPacket, is_rtcp
 
 from harness.realtime.errors import ClosedMidSession, HandshakeRejected, HandshakeTimeout
 from harness.realtime.events import ClientEvent
@@ -84,7 +85,8 @@ class WebRTCConnection:
         self.call_id: str | None = None
         self.network = network
         lines = {d: network.line(d, lossy=d.endswith("rtp")) for d in
-                 ("up-rtp", "up-events", "down-rtp", "down-events")} if network else {}
+                 ("up-frames", "up-rtp", "up-rtcp", "up-events", "down-rtp", "down-events")
+                 } if network else {}
         self.lines: dict[str, DelayLine] = lines
         """The directions of the impaired path (none without network conditions)."""
         self._pc = pc
@@ -143,12 +145,12 @@ class WebRTCConnection:
         except ValueError as exc:
             raise HandshakeRejected(f"{where} answered with an SDP that does not fit the offer: "
                                     f"{exc}") from None
-        self._impair_rtp()
         payload_types = opus_payload_types(offer) | opus_payload_types(answer.sdp)
         self._decoder = ArrivalDecoder(AGENT_RATE, payload_types, self._on_audio)
-        for transceiver in self._pc.getTransceivers():
-            if transceiver.kind == "audio":
-                self._decoder.attach(transceiver.receiver)
+        if not self._impair_rtp(self._decoder):
+            for transceiver in self._pc.getTransceivers():
+                if transceiver.kind == "audio":
+                    self._decoder.attach(transceiver.receiver)
         left = deadline - asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(opened.wait(), timeout=max(left, 0.1))
@@ -158,14 +160,19 @@ class WebRTCConnection:
                                    ) from None
         self._stats.start()
 
-    def _impair_rtp(self) -> None:
+    def _impair_rtp(self, decoder: ArrivalDecoder) -> bool:
         """Put the call's RTP and RTCP packets through the delay lines, each way, where its DTLS
         transport sends and receives them (aiortc's ``RTCDtlsTransport`` protocol: every packet
         goes out through ``_send_rtp`` and comes in through ``_handle_rtp_data`` or
-        ``_handle_rtcp_data``; wrapping them on the instance is where the wire is)."""
-        up, down = self.lines.get("up-rtp"), self.lines.get("down-rtp")
-        if up is None or down is None:
-            return
+        ``_handle_rtcp_data``; wrapping them on the instance is where the wire is). Caller
+        frames wait before the encoder (:meth:`send_audio`, so the encoding adds nothing to
+        their delay), and their packets are lost or sent here; RTCP waits here each way; an
+        agent packet is decoded and stamped as it comes off its line, then handed to aiortc's
+        receiver. False when the call has no network conditions."""
+        up_loss, up_rtcp, down = (self.lines.get("up-rtp"), self.lines.get("up-rtcp"),
+                                  self.lines.get("down-rtp"))
+        if up_loss is None or up_rtcp is None or down is None:
+            return False
         dtls = {t.sender.transport for t in self._pc.getTransceivers()
                 if t.sender.transport is not None}
         for transport in dtls:
@@ -173,10 +180,21 @@ class WebRTCConnection:
                                      transport._handle_rtcp_data)
 
             async def send_rtp(data: bytes, send: Any = send) -> None:
-                up.send(lambda: self._spawn(send(data)), reliable=is_rtcp(data))
+                # a caller frame has waited on its way to the encoder (send_audio): its packet
+                # goes out now, unless the network loses it
+                if is_rtcp(data):
+                    up_rtcp.send(lambda: self._spawn(send(data)))
+                elif not up_loss.drops():
+                    await send(data)
 
-            async def handle_rtp(data: bytes, arrival_time_ms: int, on_rtp: Any = on_rtp) -> None:
-                down.send(lambda: self._spawn(on_rtp(data, arrival_time_ms=current_ms())))
+            def arrive(data: bytes, on_rtp: Any = on_rtp, extensions: Any =
+                       transport._rtp_header_extensions_map) -> None:
+                with contextlib.suppress(ValueError):  # not RTP: aiortc's handler says so
+                    decoder.packet(RtpPacket.parse(data, extensions), time.perf_counter_ns())
+                self._spawn(on_rtp(data, arrival_time_ms=current_ms()))
+
+            async def handle_rtp(data: bytes, arrival_time_ms: int, arrive: Any = arrive) -> None:
+                down.send(lambda: arrive(data))
 
             async def handle_rtcp(data: bytes, on_rtcp: Any = on_rtcp) -> None:
                 down.send(lambda: self._spawn(on_rtcp(data)), reliable=True)
@@ -184,6 +202,7 @@ class WebRTCConnection:
             transport._send_rtp = send_rtp  # type: ignore[method-assign]
             transport._handle_rtp_data = handle_rtp  # type: ignore[method-assign]
             transport._handle_rtcp_data = handle_rtcp  # type: ignore[method-assign]
+        return True
 
     def _spawn(self, delivery: Any) -> None:
         """Run a packet's delivery (a coroutine) now, as a task of the call's."""
@@ -247,7 +266,12 @@ class WebRTCConnection:
         """Send one frame of caller audio (PCM16 mono at :data:`CALLER_RATE`) on the track now."""
         if self._closed_reason is not None:
             raise self._closed_error()
-        self._caller.push(np.asarray(pcm, dtype=np.int16))
+        frame = np.asarray(pcm, dtype=np.int16)
+        line = self.lines.get("up-frames")
+        if line is None:
+            self._caller.push(frame)
+        else:
+            line.send(lambda: self._caller.push(frame))
 
     async def recv(self) -> tuple[str | bytes | RtpAudio, int]:
         """The next server event (text) or agent audio packet, and when it arrived
