@@ -57,6 +57,11 @@ sit"), seen with British voices: after a leading yes, a bare "not" before right/
 the "that's" it misheard, not a denial. "Yes, that's not right" and "No, not right" are kept."""
 
 
+_NOT_INCORRECT = re.compile(r"\bnot\s+incorrect\b", re.IGNORECASE)
+""""that is correct" written as "not incorrect" (a Scottish voice, generated calls): a double
+negative that means what the caller said."""
+
+
 def repair_phrases(lowered: str) -> str:
     """The caller's words as the agent takes them: phrases its recogniser is known to mishear."""
-    return _YES_THATS.sub(r"\1that's", lowered)
+    return _NOT_INCORRECT.sub("correct", _YES_THATS.sub(r"\1that's", lowered))

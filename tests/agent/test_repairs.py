@@ -75,6 +75,7 @@ def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) 
     ("yes, not sit.", "yes, that's sit."),
     ("yes not it", "yes that's it"),
     ("yeah, not correct", "yeah, that's correct"),
+    ("sorry, yes, not incorrect.", "sorry, yes, correct."),
     # a real denial stays one
     ("yes, that's not right.", "yes, that's not right."),
     ("no, not right.", "no, not right."),
