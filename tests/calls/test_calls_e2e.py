@@ -84,6 +84,8 @@ def _v2v_errors(live: Path, graded: list[tuple[str, dict, dict, Path]]) -> list[
         tl_live = build_timeline(Recording.load(live / name / "trial-0"))
         tl_got = build_timeline(Recording.load(trial))
         for turn in tl_live.turns:
+            if turn.speech_end_ms is None:  # a silence or a sound played: nothing to answer
+                continue
             live_ms = turn_answer(tl_live, turn, frozenset()).voice_to_voice_ms
             if live_ms is None or not tl_got.turns:
                 continue
