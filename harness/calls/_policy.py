@@ -124,6 +124,10 @@ def not_applicable(kind: str, facts: CallFacts, params: dict[str, Any] | None = 
             facts.has_transcript):
         return ("the call has no transcript, and a required hand-off is graded on what the agent "
                 "said around it")
+    if kind == "latency" and (params or {}).get("turns") in ("tool", "plain") and not (
+            facts.has_tool_log):
+        return ("the call has no tool log, so its turns cannot be told apart by whether the "
+                "agent called a tool")
     if kind == "barge_in" and not facts.has_barge_in:
         return "the caller never spoke over the agent"
     if kind == "preamble" and not facts.tools_called:

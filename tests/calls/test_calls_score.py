@@ -460,3 +460,21 @@ def test_a_transcription_endpoint_transcribes_calls_without_a_transcript(
                 assert "sk-test" not in path.read_text(errors="ignore"), path
     finally:
         server.shutdown()
+
+
+def test_latency_split_by_tool_calls_needs_a_tool_log(tmp_path, capsys):
+    # From audio alone no turn is known to have called a tool: latency over tool turns (or
+    # plain ones) is not applicable with its reason, latency over all turns is graded.
+    wav = write_stereo(tmp_path / "c.wav")
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("version: 1\nchecks:\n"
+                      "  - latency: {p50_ms: 2000, turns: tool}\n"
+                      "  - latency: {max_ms: 3000}\n")
+    code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
+                              "-o", str(tmp_path / "out")], capsys)
+    trial = trials(tmp_path / "out")["c"]
+    got = json.loads((trial / "verdicts.json").read_text())["verdicts"]
+    split, whole = [v for v in got if v["kind"] == "latency"]
+    assert split["status"] == "not_applicable" and "no tool log" in split["summary"]
+    assert whole["status"] == "pass", whole["summary"]
+    assert code == 0, out + err
