@@ -35,7 +35,7 @@ from harness.agent.actions import CallTool
 from harness.agent.asr import SpeechRecognizer
 from harness.agent.dialogue import ToolFlags
 from harness.agent.faults import Faults
-from harness.agent.hearing import reads_short
+from harness.agent.hearing import wants_runner_ups
 from harness.agent.policy import Policy
 from harness.agent.profile import Profile, load_profile
 from harness.agent.server import tool_flags
@@ -108,9 +108,10 @@ def heard(recognizer: SpeechRecognizer, policy: Policy, pcm: np.ndarray,
     whole value when the greedy one holds only part of one or reads short for its audio."""
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
-    if text and runner_ups and (policy.part_of_a_value(text)
-                                or reads_short(text, len(pcm) / 24_000)):
-        others = recognizer.alternatives_sync(pcm, 24_000, prompt=prompt, beam_size=runner_ups)
+    if runner_ups and wants_runner_ups(policy, text, len(pcm) / 24_000):
+        others = recognizer.alternatives_sync(
+            pcm, 24_000, prompt=prompt, beam_size=runner_ups,
+            enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
         text = policy.choose_transcript([text, *(h for h in others if h != text)])
     return text
 

@@ -9,9 +9,11 @@ from local files), with ``compute_type`` ``HARNESS_ASR_COMPUTE_TYPE`` (default `
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -80,7 +82,8 @@ class SpeechRecognizer:
 
     def alternatives_sync(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                           language: str | None = None, *, digit_grammar: bool = True,
-                          beam_size: int | None = None) -> list[str]:
+                          beam_size: int | None = None,
+                          enough: Callable[[list[str]], bool] | None = None) -> list[str]:
         """Every transcript a beam search keeps, best first, then (``digit_grammar``) those of a
         second search that may not write :data:`DIGIT_FILLERS` (``[]`` for audio longer than the
         model's 30 s window). The beam is ``beam_size``, else the line's own beam when it has
@@ -93,7 +96,8 @@ class SpeechRecognizer:
         digit grammar of a telephone recogniser: where a small model barely hears a digit
         ("seven" without the "s" a telephone line cuts off) it writes a short word in its place
         ("eight, three, five, and one"); without those words it writes its next best guess,
-        the digit.
+        the digit. ``enough``: told the first search's transcripts, whether they will do (the
+        second search is then not made).
         """
         from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
         from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
@@ -115,6 +119,8 @@ class SpeechRecognizer:
         if digit_grammar:
             searches.append(sorted({*suppressed, *_filler_tokens(tokenizer)}))
         for suppress in searches:
+            if texts and enough is not None and enough(texts):
+                break
             result = model.model.generate(
                 encoded, [tokens], beam_size=beam_size, num_hypotheses=beam_size,
                 max_length=model.max_length, suppress_blank=True, suppress_tokens=suppress)[0]
@@ -122,10 +128,12 @@ class SpeechRecognizer:
         return [t for t in dict.fromkeys(texts) if t]
 
     async def alternatives(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
-                           language: str | None = None) -> list[str]:
+                           language: str | None = None,
+                           enough: Callable[[list[str]], bool] | None = None) -> list[str]:
         """:meth:`alternatives_sync` in a worker thread."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._executor, self.alternatives_sync, pcm16, sample_rate, prompt, language)
+            self._executor, functools.partial(self.alternatives_sync, pcm16, sample_rate, prompt,
+                                              language, enough=enough))
 
     @property
     def idle(self) -> bool:

@@ -50,9 +50,10 @@ class DialoguePolicy(Protocol):
     - ``transcription_prompt``: a recogniser prompt for sessions whose input transcription gives
       none (the setting of the call), or ``None``.
 
-    Optional: ``part_of_a_value(transcript) -> bool`` and ``choose_transcript(transcripts) -> str``.
-    When a policy has them and the recogniser's best transcript holds part of a value the dialogue
-    listens for but no whole one, the session asks the recogniser for its runners-up and the
+    Optional: ``part_of_a_value(transcript) -> bool``, ``holds_a_value(transcript) -> bool`` and
+    ``choose_transcript(transcripts) -> str``. When a policy has them and the recogniser's best
+    transcript holds part of a value the dialogue listens for but no whole one, or no whole one
+    and too few words for its audio, the session asks the recogniser for its runners-up and the
     policy picks one of the transcripts (best first). A policy without them gets the best one.
     """
 

@@ -40,6 +40,20 @@ def reads_short(text: str, seconds: float) -> bool:
         _SPARSE_WORDS_PER_S * seconds
 
 
+def wants_runner_ups(policy: object, text: str, seconds: float) -> bool:
+    """Whether the recogniser's runners-up are worth a search for this transcript of ``seconds``
+    of a turn: it holds part of a value the dialogue listens for, or no whole one and too few
+    words for its audio. Only for a policy with the optional ``part_of_a_value``,
+    ``holds_a_value`` and ``choose_transcript`` (see ``DialoguePolicy``)."""
+    part_of_a_value = getattr(policy, "part_of_a_value", None)
+    holds_a_value = getattr(policy, "holds_a_value", None)
+    if not text or part_of_a_value is None or holds_a_value is None \
+            or not hasattr(policy, "choose_transcript"):
+        return False
+    return bool(part_of_a_value(text)) or (reads_short(text, seconds)
+                                           and not holds_a_value(text))
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[a-z0-9']+", text.lower()))
 
@@ -112,12 +126,13 @@ class Hearing:
         text = await recognizer.transcribe(pcm, rate, prompt=prompt, language=language)
         if is_prompt_echo(text, prompt):
             return ""
-        part_of_a_value = getattr(policy, "part_of_a_value", None)  # optional (DialoguePolicy)
-        if text and part_of_a_value is not None and (
-                part_of_a_value(text) or reads_short(text, len(pcm) / rate)):
+        if wants_runner_ups(policy, text, len(pcm) / rate):
             # as a recogniser with a grammar would: a runner-up that holds the whole value wins
-            heard = await recognizer.alternatives(pcm, rate, prompt=prompt, language=language)
-            text = policy.choose_transcript([text, *(h for h in heard if h != text)])
+            optional: Any = policy  # it has the optional methods (wants_runner_ups checked)
+            heard = await recognizer.alternatives(
+                pcm, rate, prompt=prompt, language=language,
+                enough=lambda texts: any(optional.holds_a_value(t) for t in texts))
+            text = optional.choose_transcript([text, *(h for h in heard if h != text)])
         return text
 
     def spawn_transcription(self, pcm: np.ndarray) -> asyncio.Task[str]:

@@ -74,9 +74,10 @@ class Policy(PolicyState):
     def choose_transcript(self, transcripts: list[str]) -> str:
         """The first transcript (the recogniser's order) that holds a whole value the dialogue
         listens for, else the first."""
-        return next((t for t in transcripts if self._holds_a_value(t)), transcripts[0])
+        return next((t for t in transcripts if self.holds_a_value(t)), transcripts[0])
 
-    def _holds_a_value(self, transcript: str) -> bool:
+    def holds_a_value(self, transcript: str) -> bool:
+        """Whether the transcript holds a whole value the dialogue listens for."""
         asked = self._asked_slot()
         return any(self._extract(s, transcript, asked=s == asked).status == "ok"
                    for s in self._listening_for())
@@ -108,7 +109,7 @@ class Policy(PolicyState):
             text = f"{self._held} {text}"
             self._held = None
         as_one = _ANNOTATION.sub(" ", heard_as_one or "").strip()
-        if as_one and self._holds_a_value(as_one):
+        if as_one and self.holds_a_value(as_one):
             text = as_one
         return self._handle(text, final=False)
 

@@ -160,3 +160,26 @@ def test_over_a_telephone_line_a_digit_heard_as_a_filler_word_is_taken_from_the_
     assert policy.part_of_a_value(best)
     chosen = policy.choose_transcript([best, *heard])
     assert extract(spec, chosen, asked=True).value == "83571", heard
+    # the second search is made only when the first one's transcripts will not do
+    assert recognizer.alternatives_sync(line, 8_000, prompt=prompt, enough=lambda texts: True) \
+        == beam
+    assert recognizer.alternatives_sync(
+        line, 8_000, prompt=prompt,
+        enough=lambda texts: any(policy.holds_a_value(t) for t in texts)) == heard
+
+
+@pytest.mark.parametrize(("text", "seconds", "wanted"), [
+    ("The order number is 3, 5, 2, 1.", 4.0, True),  # part of a five-digit order number
+    ("The order number is 8, 3, 5, 2, 1.", 4.0, False),  # the whole one
+    ("Hi, I want to cancel an order.", 7.2, True),  # too few words, no value
+    ("Order 8, 3, 5, 2, 1.", 7.2, False),  # too few words, but the value is whole
+    ("Yes, that's right.", 1.5, False),
+    ("", 6.0, False),  # nothing heard: nothing to choose between
+])
+def test_runner_ups_are_searched_for_a_part_of_a_value_or_a_transcript_that_reads_short(
+        text: str, seconds: float, wanted: bool) -> None:
+    from harness.agent.hearing import wants_runner_ups  # noqa: PLC0415
+
+    policy = Policy(load_profile("support_desk"), [], Faults())
+    assert wants_runner_ups(policy, text, seconds) is wanted
+    assert wants_runner_ups(object(), text, seconds) is False  # a policy without the methods
