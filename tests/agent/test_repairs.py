@@ -76,6 +76,10 @@ def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) 
     ("yes not it", "yes that's it"),
     ("yeah, not correct", "yeah, that's correct"),
     ("sorry, yes, not incorrect.", "sorry, yes, correct."),
+    ("hello, i want to work an appointment.", "hello, i want to book an appointment."),
+    ("hello, i want to walk an appointment.", "hello, i want to book an appointment."),
+    ("i work at the clinic", "i work at the clinic"),
+    ("i want to move an appointment", "i want to move an appointment"),
     # a real denial stays one
     ("yes, that's not right.", "yes, that's not right."),
     ("no, not right.", "no, not right."),
