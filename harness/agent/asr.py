@@ -130,10 +130,16 @@ class SpeechRecognizer:
     async def alternatives(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                            language: str | None = None,
                            enough: Callable[[list[str]], bool] | None = None) -> list[str]:
-        """:meth:`alternatives_sync` in a worker thread."""
-        return await asyncio.get_running_loop().run_in_executor(
-            self._executor, functools.partial(self.alternatives_sync, pcm16, sample_rate, prompt,
-                                              language, enough=enough))
+        """:meth:`alternatives_sync` in a worker thread (counted in :attr:`in_flight`)."""
+        with self._count_lock:
+            self.in_flight += 1
+        try:
+            return await asyncio.get_running_loop().run_in_executor(
+                self._executor, functools.partial(self.alternatives_sync, pcm16, sample_rate,
+                                                  prompt, language, enough=enough))
+        finally:
+            with self._count_lock:
+                self.in_flight -= 1
 
     @property
     def idle(self) -> bool:

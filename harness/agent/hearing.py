@@ -112,31 +112,44 @@ class Hearing:
         # next response answers.
         return await asyncio.shield(future)
 
-    async def transcribe(self, pcm: np.ndarray) -> str:
-        """The text of caller audio at the session's input rate, as the session hears it."""
-        listener = self.listener
-        settings = listener.protocol.transcription or {}
+    def _settings(self) -> tuple[Any, str | None, str | None]:
+        """The session's policy, recogniser prompt and language."""
+        settings = self.listener.protocol.transcription or {}
         # A session that gives no prompt gets its dialogue policy's: the setting of the call,
         # which helps a small recogniser with the call's words.
-        policy = listener.responder.policy()
-        prompt = settings.get("prompt") or policy.transcription_prompt
-        recognizer = await asyncio.to_thread(asr.get_recognizer, listener.recogniser)
-        language = settings.get("language")
-        rate = listener.input_rate
-        text = await recognizer.transcribe(pcm, rate, prompt=prompt, language=language)
+        policy = self.listener.responder.policy()
+        return policy, settings.get("prompt") or policy.transcription_prompt, \
+            settings.get("language")
+
+    async def transcribe(self, pcm: np.ndarray, *, runner_ups: bool = True) -> str:
+        """The text of caller audio at the session's input rate, as the session hears it
+        (``runner_ups``: with the recogniser's runners-up where they are wanted; a speculative
+        transcription goes without, and the committed turn has them searched then)."""
+        policy, prompt, language = self._settings()
+        recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
+        text = await recognizer.transcribe(pcm, self.listener.input_rate, prompt=prompt,
+                                           language=language)
         if is_prompt_echo(text, prompt):
             return ""
-        if wants_runner_ups(policy, text, len(pcm) / rate):
-            # as a recogniser with a grammar would: a runner-up that holds the whole value wins
-            optional: Any = policy  # it has the optional methods (wants_runner_ups checked)
-            heard = await recognizer.alternatives(
-                pcm, rate, prompt=prompt, language=language,
-                enough=lambda texts: any(optional.holds_a_value(t) for t in texts))
-            text = optional.choose_transcript([text, *(h for h in heard if h != text)])
-        return text
+        return await self.with_runner_ups(pcm, text) if runner_ups else text
 
-    def spawn_transcription(self, pcm: np.ndarray) -> asyncio.Task[str]:
-        return self.listener.spawn(self.transcribe(pcm))
+    async def with_runner_ups(self, pcm: np.ndarray, text: str) -> str:
+        """``text`` (the best transcript of ``pcm``), or a runner-up that holds the whole value
+        it holds only part of, as a recogniser with a grammar would (see
+        :func:`wants_runner_ups`)."""
+        policy, prompt, language = self._settings()
+        rate = self.listener.input_rate
+        if not wants_runner_ups(policy, text, len(pcm) / rate):
+            return text
+        recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
+        heard = await recognizer.alternatives(
+            pcm, rate, prompt=prompt, language=language,
+            enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
+        return str(policy.choose_transcript([text, *(h for h in heard if h != text)]))
+
+    def spawn_transcription(self, pcm: np.ndarray, *, runner_ups: bool = True
+                            ) -> asyncio.Task[str]:
+        return self.listener.spawn(self.transcribe(pcm, runner_ups=runner_ups))
 
     # ----------------------------------------------------------------------- heard as one
 
@@ -148,11 +161,12 @@ class Hearing:
             return None
         return np.concatenate([i.audio for i in items if i.audio is not None])
 
-    def transcribe_as_one(self, pcm: np.ndarray) -> asyncio.Task[str] | None:
+    def transcribe_as_one(self, pcm: np.ndarray, *, runner_ups: bool = True
+                          ) -> asyncio.Task[str] | None:
         """A transcription of turns end to end (None beyond the recogniser's window)."""
         if len(pcm) > _AS_ONE_MAX_S * self.listener.input_rate:
             return None
-        return self.spawn_transcription(pcm)
+        return self.spawn_transcription(pcm, runner_ups=runner_ups)
 
     def went_on(self, items: list[Item], early: asyncio.Task[str] | None) -> None:
         """A turn went on from held ones (the hold was on when the caller went on): start
@@ -197,6 +211,8 @@ class Hearing:
                     # last sound ("yes") may lie past it. Nothing heard there: hear the turn
                     # (the caller's; audio not meant for the agent is not worth a second pass).
                     text = await self.transcribe(item.audio)
+                elif early is not None:
+                    text = await self.with_runner_ups(item.audio, text)
             except Exception as exc:  # noqa: BLE001 - the caller still gets an answer
                 self.listener.protocol.transcription_failed(item, str(exc))
         self.listener.protocol.transcribed(item, text)

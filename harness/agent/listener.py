@@ -306,9 +306,12 @@ class Listener:
         end = min(self.stream_ms, speech_end_ms + _SPECULATION_TAIL_MS)
         pcm = self._take_audio(self._speech_start_ms, end)
         held = self.hearing.audio_of(self._going_on_from)
+        # without runner-ups: the caller may go on, and a search already in a worker thread
+        # cannot be called back; the committed turn has them searched where wanted
         as_one = None if held is None else self.hearing.transcribe_as_one(
-            np.concatenate([held, pcm]))
-        self._speculation = (speech_end_ms, self.hearing.spawn_transcription(pcm), as_one)
+            np.concatenate([held, pcm]), runner_ups=False)
+        self._speculation = (speech_end_ms,
+                             self.hearing.spawn_transcription(pcm, runner_ups=False), as_one)
 
     def _on_speech_stopped(self, audio_end_ms: int, speech_end_ms: int) -> None:
         item_id = self._speech_item_id or new_id("item")
