@@ -20,6 +20,7 @@ from harness.agent import asr
 from harness.agent.conversation import Item
 from harness.agent.dialogue import DialoguePolicy
 from harness.agent.protocol import AgentProtocol
+from harness.audio import asr_beam_size
 
 # The longest stretch of turns heard as one (the recogniser's window is 30 s).
 _AS_ONE_MAX_S = 28
@@ -136,12 +137,16 @@ class Hearing:
     async def with_runner_ups(self, pcm: np.ndarray, text: str) -> str:
         """``text`` (the best transcript of ``pcm``), or a runner-up that holds the whole value
         it holds only part of, as a recogniser with a grammar would (see
-        :func:`wants_runner_ups`)."""
+        :func:`wants_runner_ups`). Audio the recogniser decodes greedily (wideband) has its
+        runners-up searched only with spare capacity: on a busy recogniser the search would
+        hold up every call's transcripts, so the best transcript stands."""
         policy, prompt, language = self._settings()
         rate = self.listener.input_rate
         if not wants_runner_ups(policy, text, len(pcm) / rate):
             return text
         recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
+        if asr_beam_size(rate) < 2 and not recognizer.idle:
+            return text
         heard = await recognizer.alternatives(
             pcm, rate, prompt=prompt, language=language,
             enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
@@ -205,13 +210,16 @@ class Hearing:
         text = ""
         if not item.no_input and item.audio is not None:
             try:
-                text = await (early if early is not None else self.transcribe(item.audio))
+                # runner-ups only for the caller's turns: audio not meant for the agent (by its
+                # level) is not worth a search
+                text = await (early if early is not None else self.transcribe(
+                    item.audio, runner_ups=item.addressed))
                 if early is not None and not text and item.addressed:
                     # The speculative cut ends where the detector last heard voicing: a soft
                     # last sound ("yes") may lie past it. Nothing heard there: hear the turn
                     # (the caller's; audio not meant for the agent is not worth a second pass).
                     text = await self.transcribe(item.audio)
-                elif early is not None:
+                elif early is not None and item.addressed:
                     text = await self.with_runner_ups(item.audio, text)
             except Exception as exc:  # noqa: BLE001 - the caller still gets an answer
                 self.listener.protocol.transcription_failed(item, str(exc))
