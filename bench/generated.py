@@ -10,7 +10,7 @@ the fault tables on one variant of each scenario the fault is about and prints w
 the fault's own expectation kinds failed.
 
     .venv/bin/python bench/generated.py [--variants 6] [--seed 1] [--concurrency 4]
-        [--domains suite,clinic,utility] [--faults] [--keep DIR]
+        [--domains suite,clinic,utility] [--faults] [--keep DIR] [--runner-ups]
 """
 
 from __future__ import annotations
@@ -107,7 +107,12 @@ def main() -> None:
     parser.add_argument("--domains", default=",".join(DOMAINS))
     parser.add_argument("--faults", action="store_true")
     parser.add_argument("--keep", type=Path, help="keep the scenarios and runs here")
+    parser.add_argument("--runner-ups", action="store_true",
+                        help="the agent searches runners-up of wideband audio too "
+                             "(HARNESS_ASR_RUNNER_UPS=1)")
     args = parser.parse_args()
+    if args.runner_ups:
+        os.environ["HARNESS_ASR_RUNNER_UPS"] = "1"
     print(f"cores {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
     if args.keep is not None:
         asyncio.run(_main(args, args.keep))

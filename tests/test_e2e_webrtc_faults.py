@@ -23,7 +23,9 @@ pytest.importorskip("aiortc")
 from fault_table import failures, kinds, run_faults, table  # noqa: E402
 from test_e2e_suite import MUTATIONS  # noqa: E402
 
-pytestmark = pytest.mark.slow
+# solo: 19 WebRTC calls (twice a WebSocket call's CPU) beside other end-to-end tests pushed
+# their latency limits over
+pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 
