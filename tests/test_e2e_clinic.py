@@ -14,7 +14,9 @@ from fault_table import failures, kinds, run_faults_async, table
 from harness import api
 from harness.report import RunOutcome
 
-pytestmark = pytest.mark.slow
+# solo: the clinic hears with `base`, the slowest recogniser; beside the other end-to-end tests
+# (four to eight calls each) a turn's transcript came after the call had ended
+pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "examples" / "clinic" / "scenarios"
 
