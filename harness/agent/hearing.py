@@ -153,8 +153,8 @@ class Hearing:
         it holds only part of, as a recogniser with a grammar would (see
         :func:`wants_runner_ups`). Audio the recogniser decodes greedily (wideband) has its
         runners-up searched only for part of a value unless :func:`wideband_runner_ups` says
-        otherwise, and then only with spare capacity: on a busy recogniser the search would hold up every call's
-        transcripts, so the best transcript stands."""
+        otherwise, and then only with spare capacity: on a busy recogniser the search would
+        hold up every call's transcripts, so the best transcript stands."""
         policy, prompt, language = self._settings()
         rate = self.listener.input_rate
         if not wants_runner_ups(policy, text, len(pcm) / rate):
