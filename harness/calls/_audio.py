@@ -1,15 +1,6 @@
-"""A finished call's audio: read (stereo, or two mono files; PCM or G.711 WAV at any rate), brought
-to the harness's stream rate, and cut into each party's stretches of sound.
-
-The stretches are what the call's turns are reconstructed from. A channel is cut in 10 ms frames;
-a frame is sound when its level is at least :data:`SOUND_FLOOR_DBFS` and
-:data:`NOISE_MARGIN_DB` above the channel's noise floor (the 10th percentile of its frame
-levels, the quiet between words on a line). Stretches closer than a channel's gap are one.
-Their edges are then placed to the sample with the harness's own speech measure
-(``harness.audio.detect_speech``, which the renderer uses on every caller clip), so the caller's
-speech end is taken as a scripted call takes it; an agent stretch starts at its first audible
-sample (``AUDIBLE_THRESHOLD``, -40 dBFS), the agent's audible onset of a live call.
-"""
+"""A finished call's audio: read (stereo, or two mono files; PCM or G.711 WAV at any rate) and
+brought to the harness's stream rate. Each party's stretches of sound are cut as
+:mod:`harness.runner.rebuilt` says (a call placed over SIP is cut the same way)."""
 
 from __future__ import annotations
 
@@ -19,22 +10,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from harness.audio import detect_speech, resample
+from harness.audio import resample
 from harness.errors import InputError
-
-CALL_RATE = 24_000
-"""Every track of an imported call is brought to this rate (the stream rate of scripted calls)."""
-FRAME_MS = 10
-SOUND_FLOOR_DBFS = -50.0
-NOISE_MARGIN_DB = 12.0
-AUDIBLE_THRESHOLD = 328
-"""|sample| at or above this (-40 dBFS) is audible: the runner's playback threshold."""
-CALLER_GAP_MS = 900.0
-"""Caller sound closer than this is one turn (a breath, a pause between words)."""
-AGENT_GAP_MS = 700.0
-"""Agent sound closer than this is one response (pauses between its sentences)."""
-MIN_STRETCH_MS = 120.0
-"""Shorter sound is a click or a cough, not a turn."""
+from harness.runner.rebuilt import CALL_RATE
 
 
 @dataclass
@@ -50,14 +28,6 @@ class CallAudio:
     @property
     def duration_ms(self) -> float:
         return 1000.0 * max(len(self.caller), len(self.agent)) / CALL_RATE
-
-
-@dataclass
-class Stretch:
-    """A stretch of one party's sound, in ms from the start of the recording."""
-
-    start_ms: float
-    end_ms: float
 
 
 def _read(path: Path) -> tuple[np.ndarray, int, str]:
@@ -108,52 +78,6 @@ def read_call_audio(paths: list[Path]) -> CallAudio:
                          "mono files", location=", ".join(map(str, paths)))
     return CallAudio(caller=_to_call_rate(caller, rate), agent=_to_call_rate(agent, rate),
                      source_rate=rate, source_format=fmt, files=[str(p) for p in paths])
-
-
-def _frame_levels(x: np.ndarray) -> np.ndarray:
-    n = CALL_RATE * FRAME_MS // 1000
-    frames = x[: len(x) // n * n].astype(np.float64).reshape(-1, n)
-    rms = np.sqrt(np.mean(np.square(frames), axis=1)) if len(frames) else np.zeros(0)
-    return 20 * np.log10(np.maximum(rms, 1e-3) / 32768.0)
-
-
-def stretches(x: np.ndarray, *, gap_ms: float, agent: bool) -> list[Stretch]:
-    """The stretches of sound in one channel (see the module docstring)."""
-    levels = _frame_levels(x)
-    if not len(levels):
-        return []
-    floor = float(np.percentile(levels, 10))
-    loud = levels >= max(SOUND_FLOOR_DBFS, floor + NOISE_MARGIN_DB)
-    idx = np.flatnonzero(loud)
-    if not len(idx):
-        return []
-    runs: list[list[int]] = [[int(idx[0]), int(idx[0])]]
-    gap_frames = gap_ms / FRAME_MS
-    for i in idx[1:]:
-        if i - runs[-1][1] > gap_frames:
-            runs.append([int(i), int(i)])
-        else:
-            runs[-1][1] = int(i)
-    out: list[Stretch] = []
-    n = CALL_RATE * FRAME_MS // 1000
-    pad = n * 30
-    for first, last in runs:
-        if (last - first + 1) * FRAME_MS < MIN_STRETCH_MS:
-            continue
-        lo, hi = max(0, first * n - pad), min(len(x), (last + 1) * n + pad)
-        edges = _edges(x[lo:hi], agent)
-        if edges is None:
-            continue
-        out.append(Stretch(1000.0 * (lo + edges[0]) / CALL_RATE,
-                           1000.0 * (lo + edges[1] + 1) / CALL_RATE))
-    return out
-
-
-def _edges(piece: np.ndarray, agent: bool) -> tuple[int, int] | None:
-    if agent:
-        loud = np.flatnonzero(np.abs(piece.astype(np.int32)) >= AUDIBLE_THRESHOLD)
-        return (int(loud[0]), int(loud[-1])) if len(loud) else None
-    return detect_speech(piece, CALL_RATE)
 
 
 def write_call_audio(folder: Path, audio: CallAudio, names: tuple[str, str, str, str]) -> None:

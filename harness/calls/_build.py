@@ -10,24 +10,26 @@ the result through the same timeline as a scripted call, so a verdict means the 
 
 from __future__ import annotations
 
-import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from harness.calls._audio import (
+from harness.calls._audio import CallAudio
+from harness.calls._sidecar import Segment, Sidecar, ToolCall
+from harness.runner.capture import RecordingWriter
+from harness.runner.rebuilt import (
     AGENT_GAP_MS,
     AUDIBLE_THRESHOLD,
     CALL_RATE,
     CALLER_GAP_MS,
-    CallAudio,
+    AgentSpeech,
+    FrameList,
     Stretch,
     stretches,
+    write_agent_speech,
 )
-from harness.calls._sidecar import Segment, Sidecar, ToolCall
-from harness.runner.capture import RecordingWriter
 
 BARGE_IN_STOP_MS = 2000.0
 """An agent stretch that ends this soon after the caller starts speaking over it was stopped by
@@ -54,15 +56,6 @@ class Turn:
     intent: str | None = None
     text_source: str | None = None
     barge_in: bool = False
-
-
-@dataclass
-class AgentSpeech:
-    stretch: Stretch
-    text: str | None = None
-    text_source: str | None = None
-    interrupted: bool = False
-    calls: list[ToolCall] = field(default_factory=list)
 
 
 @dataclass
@@ -194,27 +187,9 @@ def _attach_calls(calls: list[ToolCall], speech: list[AgentSpeech],
     return orphans
 
 
-class _Writer:
-    """Writes the plan's frames in time order."""
-
-    def __init__(self, writer: RecordingWriter) -> None:
-        self.w = writer
-        self.calls_per_tool: dict[str, int] = {}
-        self.frames: list[tuple[float, int, str, str, dict[str, Any], str]] = []
-        self.n = 0
-
-    def add(self, t_ms: float, dir_: str, type_: str, event: dict[str, Any], source: str) -> None:
-        self.frames.append((t_ms, self.n, dir_, type_, event, source))
-        self.n += 1
-
-    def write(self) -> None:
-        for t_ms, _, dir_, type_, event, source in sorted(self.frames, key=lambda f: f[:2]):
-            self.w.frame(t_ms, dir_, type_, event, source=source)
-
-
 def write_plan(writer: RecordingWriter, plan: CallPlan, audio: CallAudio) -> None:
     """The plan's frames into ``events.jsonl``, and the tracks."""
-    out = _Writer(writer)
+    out = FrameList(writer)
     out.add(0.0, "harness", "harness.stream.started",
             {"sample_rate": CALL_RATE, "chunk_ms": 20, "input_audio_format": "audio/pcm"}, "audio")
     for i, turn in enumerate(plan.turns):
@@ -227,70 +202,8 @@ def write_plan(writer: RecordingWriter, plan: CallPlan, audio: CallAudio) -> Non
             "trigger": "barge_in" if turn.barge_in else ("first" if i == 0 else "after_agent"),
             "barge_in_at_agent_ms": None}, turn.text_source or "audio")
         out.add(s.end_ms, "harness", "harness.turn.ended", {"turn_index": i}, "audio")
-    follow_up: tuple[str, float] | None = None  # the last call's id and time
-    for j, sp in enumerate(plan.speech):
-        rid, iid = f"resp_call_{j}", f"item_call_{j}"
-        s = sp.stretch
-        at = s.start_ms - 0.002
-        if follow_up is not None and any(follow_up[1] < t.stretch.start_ms < s.start_ms
-                                         for t in plan.turns):
-            follow_up = None  # the caller spoke first: this speech answers them
-        if follow_up is not None:
-            out.add(at - 0.002, "sent", "conversation.item.create", {
-                "type": "conversation.item.create",
-                "item": {"type": "function_call_output", "call_id": follow_up[0]}},
-                    "sidecar")
-            out.add(at - 0.001, "sent", "response.create", {"type": "response.create"}, "sidecar")
-            follow_up = None
-        out.add(at, "received", "response.created",
-                {"type": "response.created", "response": {"id": rid, "status": "in_progress"}},
-                "audio")
-        out.add(at + 0.001, "received", "response.output_item.added", {
-            "type": "response.output_item.added", "response_id": rid, "output_index": 0,
-            "item": {"id": iid, "type": "message", "role": "assistant"}}, "audio")
-        start = int(round(s.start_ms * CALL_RATE / 1000))
-        samples = max(1, int(round(s.end_ms * CALL_RATE / 1000)) - start)
-        out.add(s.start_ms, "received", "response.output_audio.delta", {
-            "type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
-            "output_index": 0, "content_index": 0, "delta": {"audio_ref": {
-                "track": "agent_stream", "start_sample": start, "samples": samples,
-                "sample_rate": CALL_RATE}}}, "audio")
-        ref = {"response_id": rid, "item_id": iid}
-        out.add(s.start_ms, "harness", "harness.playback.started", ref, "audio")
-        out.add(s.start_ms, "harness", "harness.playback.audible",
-                {**ref, "onset_ms": s.start_ms}, "audio")
-        played = s.end_ms - s.start_ms
-        out.add(s.end_ms, "harness", "harness.playback.stopped", {
-            **ref, "reason": "interrupted" if sp.interrupted else "drained", "played_ms": played,
-            "dropped_ms": 0.0, "received_ms": played}, "audio")
-        if sp.interrupted:
-            # what a caller heard of it: the server's truncation, as over WebRTC
-            out.add(s.end_ms, "received", "conversation.item.truncated", {
-                "type": "conversation.item.truncated", "item_id": iid, "content_index": 0,
-                "audio_end_ms": int(played)}, "audio")
-        if sp.text:
-            out.add(s.end_ms, "received", "response.output_audio_transcript.done", {
-                "type": "response.output_audio_transcript.done", "response_id": rid,
-                "item_id": iid, "output_index": 0, "content_index": 0, "transcript": sp.text},
-                    sp.text_source or "audio")
-        output: list[dict[str, Any]] = [{"id": iid, "type": "message"}]
-        for k, call in enumerate(sp.calls):
-            output.append(_call_frames(out, call, rid, k + 1, f"{j}_{k}"))
-            follow_up = (output[-1]["call_id"], call.t_ms)
-        done = max([s.end_ms] + [c.t_ms for c in sp.calls])
-        status = "cancelled" if sp.interrupted else "completed"
-        out.add(done + 0.001, "received", "response.done", {
-            "type": "response.done", "response": {"id": rid, "status": status,
-                                                  "output": output}}, "audio")
-    for k, call in enumerate(plan.orphan_calls):
-        rid = f"resp_call_tool_{k}"
-        out.add(call.t_ms - 0.002, "received", "response.created",
-                {"type": "response.created", "response": {"id": rid, "status": "in_progress"}},
-                "sidecar")
-        item = _call_frames(out, call, rid, 0, f"t{k}")
-        out.add(call.t_ms + 0.002, "received", "response.done", {
-            "type": "response.done", "response": {"id": rid, "status": "completed",
-                                                  "output": [item]}}, "sidecar")
+    write_agent_speech(out, plan.speech, [t.stretch.start_ms for t in plan.turns],
+                       plan.orphan_calls)
     end_ms = audio.duration_ms
     out.add(end_ms, "harness", "harness.trial.ended", {"status": "completed", "error": None},
             "audio")
@@ -298,21 +211,3 @@ def write_plan(writer: RecordingWriter, plan: CallPlan, audio: CallAudio) -> Non
     writer.finish(status="completed", error=None, caller=audio.caller, caller_rate=CALL_RATE,
                   caller_offset_ms=0.0, agent_stream=audio.agent, agent=audio.agent,
                   agent_rate=CALL_RATE)
-
-
-def _call_frames(out: _Writer, call: ToolCall, rid: str, index: int, key: str) -> dict[str, Any]:
-    call_id = call.call_id or f"call_{key}"
-    iid = f"item_fc_{key}"
-    args = json.dumps(call.arguments, sort_keys=True)
-    item = {"id": iid, "type": "function_call", "call_id": call_id, "name": call.name,
-            "arguments": args, "status": "completed"}
-    out.add(call.t_ms, "received", "response.function_call_arguments.done", {
-        "type": "response.function_call_arguments.done", "response_id": rid, "item_id": iid,
-        "output_index": index, "call_id": call_id, "name": call.name, "arguments": args},
-            "sidecar")
-    out.add(call.t_ms + 0.001, "harness", "harness.tool.answered", {
-        "call_id": call_id, "name": call.name, "arguments": call.arguments,
-        "arguments_raw": args, "invented": False, "output": call.result, "latency_ms": 0,
-        "call_index": out.calls_per_tool.get(call.name, 0)}, "sidecar")
-    out.calls_per_tool[call.name] = out.calls_per_tool.get(call.name, 0) + 1
-    return item

@@ -1,0 +1,226 @@
+"""A call's agent side rebuilt from its audio: each party's stretches of sound, and the agent's
+responses written as the frames a live Realtime session would have left.
+
+Used where no Realtime events exist: a production call (``harness calls score``) and a call
+placed over SIP. A channel is cut in 10 ms frames; a frame is sound when its level is at least
+:data:`SOUND_FLOOR_DBFS` and :data:`NOISE_MARGIN_DB` above the channel's noise floor (the 10th
+percentile of its frame levels, the quiet between words on a line). Stretches closer than a
+channel's gap are one. Their edges are then placed to the sample with the harness's own speech
+measure (``harness.audio.detect_speech``, which the renderer uses on every caller clip), so the
+caller's speech end is taken as a scripted call takes it; an agent stretch starts at its first
+audible sample (:data:`AUDIBLE_THRESHOLD`, -40 dBFS), the agent's audible onset of a live call.
+
+Every frame written carries ``source``: ``audio`` (found on the channels), or the source of the
+tool log (``sidecar`` for a production call, ``webhook`` for a SIP call's tool endpoint), or
+that of a transcript (``sidecar``, ``asr``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from harness.audio import detect_speech
+from harness.runner.capture import RecordingWriter
+
+CALL_RATE = 24_000
+"""Every track of an imported call is brought to this rate (the stream rate of scripted calls)."""
+FRAME_MS = 10
+SOUND_FLOOR_DBFS = -50.0
+NOISE_MARGIN_DB = 12.0
+AUDIBLE_THRESHOLD = 328
+"""|sample| at or above this (-40 dBFS) is audible: the runner's playback threshold."""
+CALLER_GAP_MS = 900.0
+"""Caller sound closer than this is one turn (a breath, a pause between words)."""
+AGENT_GAP_MS = 700.0
+"""Agent sound closer than this is one response (pauses between its sentences)."""
+MIN_STRETCH_MS = 120.0
+"""Shorter sound is a click or a cough, not a turn."""
+
+
+@dataclass
+class Stretch:
+    """A stretch of one party's sound, in ms from the start of the recording."""
+
+    start_ms: float
+    end_ms: float
+
+
+def _frame_levels(x: np.ndarray) -> np.ndarray:
+    n = CALL_RATE * FRAME_MS // 1000
+    frames = x[: len(x) // n * n].astype(np.float64).reshape(-1, n)
+    rms = np.sqrt(np.mean(np.square(frames), axis=1)) if len(frames) else np.zeros(0)
+    return 20 * np.log10(np.maximum(rms, 1e-3) / 32768.0)
+
+
+def stretches(x: np.ndarray, *, gap_ms: float, agent: bool) -> list[Stretch]:
+    """The stretches of sound in one channel (see the module docstring)."""
+    levels = _frame_levels(x)
+    if not len(levels):
+        return []
+    floor = float(np.percentile(levels, 10))
+    loud = levels >= max(SOUND_FLOOR_DBFS, floor + NOISE_MARGIN_DB)
+    idx = np.flatnonzero(loud)
+    if not len(idx):
+        return []
+    runs: list[list[int]] = [[int(idx[0]), int(idx[0])]]
+    gap_frames = gap_ms / FRAME_MS
+    for i in idx[1:]:
+        if i - runs[-1][1] > gap_frames:
+            runs.append([int(i), int(i)])
+        else:
+            runs[-1][1] = int(i)
+    out: list[Stretch] = []
+    n = CALL_RATE * FRAME_MS // 1000
+    pad = n * 30
+    for first, last in runs:
+        if (last - first + 1) * FRAME_MS < MIN_STRETCH_MS:
+            continue
+        lo, hi = max(0, first * n - pad), min(len(x), (last + 1) * n + pad)
+        edges = _edges(x[lo:hi], agent)
+        if edges is None:
+            continue
+        out.append(Stretch(1000.0 * (lo + edges[0]) / CALL_RATE,
+                           1000.0 * (lo + edges[1] + 1) / CALL_RATE))
+    return out
+
+
+def _edges(piece: np.ndarray, agent: bool) -> tuple[int, int] | None:
+    if agent:
+        loud = np.flatnonzero(np.abs(piece.astype(np.int32)) >= AUDIBLE_THRESHOLD)
+        return (int(loud[0]), int(loud[-1])) if len(loud) else None
+    return detect_speech(piece, CALL_RATE)
+
+
+class ToolCallLike(Protocol):
+    """A tool call the agent made, as a tool log holds it."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: Any
+    t_ms: float
+    call_id: str | None
+
+
+@dataclass
+class AgentSpeech:
+    stretch: Stretch
+    text: str | None = None
+    text_source: str | None = None
+    interrupted: bool = False
+    calls: list[ToolCallLike] = field(default_factory=list)
+
+
+class FrameList:
+    """Writes the plan's frames in time order."""
+
+    def __init__(self, writer: RecordingWriter) -> None:
+        self.w = writer
+        self.calls_per_tool: dict[str, int] = {}
+        self.frames: list[tuple[float, int, str, str, dict[str, Any], str]] = []
+        self.n = 0
+
+    def add(self, t_ms: float, dir_: str, type_: str, event: dict[str, Any], source: str) -> None:
+        self.frames.append((t_ms, self.n, dir_, type_, event, source))
+        self.n += 1
+
+    def write(self) -> None:
+        for t_ms, _, dir_, type_, event, source in sorted(self.frames, key=lambda f: f[:2]):
+            self.w.frame(t_ms, dir_, type_, event, source=source)
+
+
+def write_agent_speech(out: FrameList, speech: list[AgentSpeech], caller_starts: list[float],
+                       orphan_calls: list[ToolCallLike], *, tool_source: str = "sidecar",
+                       rate: int = CALL_RATE) -> None:
+    """The agent's responses as frames: one response per stretch of its speech (created at its
+    audible onset, its audio a reference into the ``agent_stream`` track at ``rate``), its tool
+    calls, and a response of their own for calls no speech came with. A response after a
+    response that called tools follows those calls up unless the caller spoke between
+    (``caller_starts``: when each caller turn started)."""
+    follow_up: tuple[str, float] | None = None  # the last call's id and time
+    for j, sp in enumerate(speech):
+        rid, iid = f"resp_call_{j}", f"item_call_{j}"
+        s = sp.stretch
+        at = s.start_ms - 0.002
+        if follow_up is not None and any(follow_up[1] < t < s.start_ms
+                                         for t in caller_starts):
+            follow_up = None  # the caller spoke first: this speech answers them
+        if follow_up is not None:
+            out.add(at - 0.002, "sent", "conversation.item.create", {
+                "type": "conversation.item.create",
+                "item": {"type": "function_call_output", "call_id": follow_up[0]}},
+                    tool_source)
+            out.add(at - 0.001, "sent", "response.create", {"type": "response.create"},
+                    tool_source)
+            follow_up = None
+        out.add(at, "received", "response.created",
+                {"type": "response.created", "response": {"id": rid, "status": "in_progress"}},
+                "audio")
+        out.add(at + 0.001, "received", "response.output_item.added", {
+            "type": "response.output_item.added", "response_id": rid, "output_index": 0,
+            "item": {"id": iid, "type": "message", "role": "assistant"}}, "audio")
+        start = int(round(s.start_ms * rate / 1000))
+        samples = max(1, int(round(s.end_ms * rate / 1000)) - start)
+        out.add(s.start_ms, "received", "response.output_audio.delta", {
+            "type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
+            "output_index": 0, "content_index": 0, "delta": {"audio_ref": {
+                "track": "agent_stream", "start_sample": start, "samples": samples,
+                "sample_rate": rate}}}, "audio")
+        ref = {"response_id": rid, "item_id": iid}
+        out.add(s.start_ms, "harness", "harness.playback.started", ref, "audio")
+        out.add(s.start_ms, "harness", "harness.playback.audible",
+                {**ref, "onset_ms": s.start_ms}, "audio")
+        played = s.end_ms - s.start_ms
+        out.add(s.end_ms, "harness", "harness.playback.stopped", {
+            **ref, "reason": "interrupted" if sp.interrupted else "drained", "played_ms": played,
+            "dropped_ms": 0.0, "received_ms": played}, "audio")
+        if sp.interrupted:
+            # what a caller heard of it: the server's truncation, as over WebRTC
+            out.add(s.end_ms, "received", "conversation.item.truncated", {
+                "type": "conversation.item.truncated", "item_id": iid, "content_index": 0,
+                "audio_end_ms": int(played)}, "audio")
+        if sp.text:
+            out.add(s.end_ms, "received", "response.output_audio_transcript.done", {
+                "type": "response.output_audio_transcript.done", "response_id": rid,
+                "item_id": iid, "output_index": 0, "content_index": 0, "transcript": sp.text},
+                    sp.text_source or "audio")
+        output: list[dict[str, Any]] = [{"id": iid, "type": "message"}]
+        for k, call in enumerate(sp.calls):
+            output.append(_call_frames(out, call, rid, k + 1, f"{j}_{k}", tool_source))
+            follow_up = (output[-1]["call_id"], call.t_ms)
+        done = max([s.end_ms] + [c.t_ms for c in sp.calls])
+        status = "cancelled" if sp.interrupted else "completed"
+        out.add(done + 0.001, "received", "response.done", {
+            "type": "response.done", "response": {"id": rid, "status": status,
+                                                  "output": output}}, "audio")
+    for k, call in enumerate(orphan_calls):
+        rid = f"resp_call_tool_{k}"
+        out.add(call.t_ms - 0.002, "received", "response.created",
+                {"type": "response.created", "response": {"id": rid, "status": "in_progress"}},
+                tool_source)
+        item = _call_frames(out, call, rid, 0, f"t{k}", tool_source)
+        out.add(call.t_ms + 0.002, "received", "response.done", {
+            "type": "response.done", "response": {"id": rid, "status": "completed",
+                                                  "output": [item]}}, tool_source)
+
+
+def _call_frames(out: FrameList, call: ToolCallLike, rid: str, index: int, key: str,
+                 source: str) -> dict[str, Any]:
+    call_id = call.call_id or f"call_{key}"
+    iid = f"item_fc_{key}"
+    args = json.dumps(call.arguments, sort_keys=True)
+    item = {"id": iid, "type": "function_call", "call_id": call_id, "name": call.name,
+            "arguments": args, "status": "completed"}
+    out.add(call.t_ms, "received", "response.function_call_arguments.done", {
+        "type": "response.function_call_arguments.done", "response_id": rid, "item_id": iid,
+        "output_index": index, "call_id": call_id, "name": call.name, "arguments": args},
+            source)
+    out.add(call.t_ms + 0.001, "harness", "harness.tool.answered", {
+        "call_id": call_id, "name": call.name, "arguments": call.arguments,
+        "arguments_raw": args, "invented": False, "output": call.result, "latency_ms": 0,
+        "call_index": out.calls_per_tool.get(call.name, 0)}, source)
+    out.calls_per_tool[call.name] = out.calls_per_tool.get(call.name, 0) + 1
+    return item
