@@ -27,13 +27,11 @@ from harness.runner.rebuilt import (
     AgentSpeech,
     FrameList,
     Stretch,
+    attach_calls,
+    mark_barge_ins,
     stretches,
     write_agent_speech,
 )
-
-BARGE_IN_STOP_MS = 2000.0
-"""An agent stretch that ends this soon after the caller starts speaking over it was stopped by
-the caller (a barge-in); one that goes on longer was talked over."""
 
 _AFFIRM = re.compile(r"^\W*(yes|yeah|yep|yup|sure|correct|that'?s (right|correct)|go ahead|"
                      r"please do|ok(ay)?|absolutely|right)\b", re.I)
@@ -151,8 +149,10 @@ def plan_call(audio: CallAudio, sidecar: Sidecar | None,
             if t.text and t.intent is None:
                 t.intent = guess_intent(t.text)
         reconstructed.append("caller intents: guessed from the first words of each turn")
-    _mark_barge_ins(turns, speech)
-    orphans = _attach_calls(calls, speech, turns)
+    starts = [t.stretch.start_ms for t in turns]
+    for turn, over in zip(turns, mark_barge_ins(starts, speech), strict=True):
+        turn.barge_in = over
+    orphans = attach_calls(calls, speech, starts)
     if sidecar is not None and sidecar.tool_calls is None:
         reconstructed.append("tool calls: none known (the sidecar has no tool log)")
     return CallPlan(turns, speech, orphans, reconstructed)
@@ -160,31 +160,6 @@ def plan_call(audio: CallAudio, sidecar: Sidecar | None,
 
 def _piece(x: np.ndarray, s: Stretch) -> np.ndarray:
     return x[int(s.start_ms * CALL_RATE / 1000): int(s.end_ms * CALL_RATE / 1000)]
-
-
-def _mark_barge_ins(turns: list[Turn], speech: list[AgentSpeech]) -> None:
-    for turn in turns:
-        onset = turn.stretch.start_ms
-        for sp in speech:
-            if sp.stretch.start_ms < onset < sp.stretch.end_ms:
-                turn.barge_in = True
-                sp.interrupted = sp.stretch.end_ms - onset <= BARGE_IN_STOP_MS
-
-
-def _attach_calls(calls: list[ToolCall], speech: list[AgentSpeech],
-                  turns: list[Turn]) -> list[ToolCall]:
-    """Each call goes to the agent speech just before it in the same caller turn (the preamble
-    it came with); a call with none stands alone."""
-    orphans = []
-    for call in calls:
-        turn_start = max((t.stretch.start_ms for t in turns if t.stretch.start_ms <= call.t_ms),
-                         default=-1.0)
-        before = [sp for sp in speech if turn_start <= sp.stretch.start_ms <= call.t_ms]
-        if before:
-            before[-1].calls.append(call)
-        else:
-            orphans.append(call)
-    return orphans
 
 
 def write_plan(writer: RecordingWriter, plan: CallPlan, audio: CallAudio) -> None:

@@ -38,6 +38,9 @@ CALLER_GAP_MS = 900.0
 AGENT_GAP_MS = 700.0
 """Agent sound closer than this is one response (pauses between its sentences)."""
 MIN_STRETCH_MS = 120.0
+BARGE_IN_STOP_MS = 2000.0
+"""An agent stretch that ends this soon after the caller starts speaking over it was stopped by
+the caller (a barge-in); one that goes on longer was talked over."""
 """Shorter sound is a click or a cough, not a turn."""
 
 
@@ -115,21 +118,55 @@ class AgentSpeech:
 
 
 class FrameList:
-    """Writes the plan's frames in time order."""
+    """Frames gathered first and written in time order (``source``: where each came from;
+    ``extra``: other top-level fields of the frame)."""
 
     def __init__(self, writer: RecordingWriter) -> None:
         self.w = writer
         self.calls_per_tool: dict[str, int] = {}
-        self.frames: list[tuple[float, int, str, str, dict[str, Any], str]] = []
+        self.frames: list[tuple[float, int, str, str, dict[str, Any], dict[str, Any]]] = []
         self.n = 0
 
-    def add(self, t_ms: float, dir_: str, type_: str, event: dict[str, Any], source: str) -> None:
-        self.frames.append((t_ms, self.n, dir_, type_, event, source))
+    def add(self, t_ms: float, dir_: str, type_: str, event: dict[str, Any],
+            source: str | None = None, **extra: Any) -> None:
+        if source is not None:
+            extra["source"] = source
+        self.frames.append((t_ms, self.n, dir_, type_, event, extra))
         self.n += 1
 
     def write(self) -> None:
-        for t_ms, _, dir_, type_, event, source in sorted(self.frames, key=lambda f: f[:2]):
-            self.w.frame(t_ms, dir_, type_, event, source=source)
+        for t_ms, _, dir_, type_, event, extra in sorted(self.frames, key=lambda f: f[:2]):
+            self.w.frame(t_ms, dir_, type_, event, **extra)
+        self.frames.clear()
+
+
+def mark_barge_ins(caller_starts: list[float], speech: list[AgentSpeech]) -> list[bool]:
+    """Which caller turns (by their start) began while the agent spoke; agent speech that
+    stopped within :data:`BARGE_IN_STOP_MS` of such a start is marked interrupted."""
+    out = []
+    for onset in caller_starts:
+        over = False
+        for sp in speech:
+            if sp.stretch.start_ms < onset < sp.stretch.end_ms:
+                over = True
+                sp.interrupted = sp.stretch.end_ms - onset <= BARGE_IN_STOP_MS
+        out.append(over)
+    return out
+
+
+def attach_calls(calls: list[ToolCallLike], speech: list[AgentSpeech],
+                 caller_starts: list[float]) -> list[ToolCallLike]:
+    """Each call goes to the agent speech just before it in the same caller turn (the preamble
+    it came with); the calls with none, which stand alone."""
+    orphans = []
+    for call in calls:
+        turn_start = max((t for t in caller_starts if t <= call.t_ms), default=-1.0)
+        before = [sp for sp in speech if turn_start <= sp.stretch.start_ms <= call.t_ms]
+        if before:
+            before[-1].calls.append(call)
+        else:
+            orphans.append(call)
+    return orphans
 
 
 def write_agent_speech(out: FrameList, speech: list[AgentSpeech], caller_starts: list[float],
