@@ -129,6 +129,17 @@ def test_the_server_clock_stamps_calls() -> None:
     assert answered == [call]
 
 
+def test_a_failing_observer_costs_no_answer() -> None:
+    def observer(call: WebhookCall) -> None:
+        raise RuntimeError("observer broke")
+
+    hooks, answers = serve(lambda base: [post(base, "/tools/log_note", {"arguments": "x"}),
+                                         post(base, "/tools/log_note", {"arguments": "y"})],
+                           on_answer=observer)
+    assert answers == [(200, "noted"), (200, "noted")]
+    assert all(c.t_answered is not None for c in hooks.calls) and len(hooks.calls) == 2
+
+
 def test_unknown_tool_is_404_and_recorded_as_invented() -> None:
     hooks, answer = serve(lambda base: post(base, "/tools/refund_everything", {"all": True}))
     assert answer == (404, {"error": "unknown tool 'refund_everything'"})

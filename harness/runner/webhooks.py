@@ -319,7 +319,10 @@ class ToolWebhooks:
         for call in calls:
             call.t_answered = t
             if self.on_answer is not None:
-                self.on_answer(call)
+                try:
+                    self.on_answer(call)
+                except Exception:  # noqa: BLE001 - the observer's fault; serving goes on
+                    log.exception("tool webhook observer failed on %s", call.name)
 
     def _plain_call(self, path_name: str | None, value: Any, text: str) -> _Incoming:
         if path_name is None:  # POST /tools: the name is in the body
