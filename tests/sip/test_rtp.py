@@ -45,6 +45,26 @@ def test_parse_skips_csrcs_extension_and_padding() -> None:
     assert packet == RtpPacket(8, 7, 1000, 0xDEADBEEF, payload, marker=True)
 
 
+def test_agrees_with_an_independent_implementation() -> None:
+    """aiortc's RTP packets (CSRCs, a header extension, padding) read the same here, and ours
+    read the same there."""
+    aiortc_rtp = pytest.importorskip("aiortc.rtp")
+    parameters = pytest.importorskip("aiortc.rtcrtpparameters")
+    extensions = aiortc_rtp.HeaderExtensionsMap()
+    mid = parameters.RTCRtpHeaderExtensionParameters(id=1,
+                                                     uri="urn:ietf:params:rtp-hdrext:sdes:mid")
+    extensions.configure(parameters.RTCRtpParameters(headerExtensions=[mid]))
+    theirs = aiortc_rtp.RtpPacket(payload_type=0, marker=1, sequence_number=65535,
+                                  timestamp=123456, ssrc=0x1234)
+    theirs.csrc, theirs.padding_size, theirs.payload = [7, 8], 3, b"\x01\x02" * 80
+    theirs.extensions.mid = "audio0"
+    assert RtpPacket.parse(theirs.serialize(extensions)) == RtpPacket(
+        0, 65535, 123456, 0x1234, b"\x01\x02" * 80, marker=True)
+    ours = aiortc_rtp.RtpPacket.parse(RtpPacket(8, 5, 6, 7, b"\xd5" * 160, True).pack())
+    assert (ours.payload_type, ours.sequence_number, ours.timestamp, ours.ssrc, ours.marker,
+            ours.payload) == (8, 5, 6, 7, 1, b"\xd5" * 160)
+
+
 @pytest.mark.parametrize("data, message", [
     (b"\x80\x00\x00", "shorter than an RTP header"),
     (b"\x40" + bytes(11), "version 1"),
