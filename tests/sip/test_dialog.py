@@ -23,7 +23,16 @@ from harness.sip.dialog import (
     dialog_key,
 )
 from harness.sip.digest import Verifier
-from harness.sip.message import Headers, Request, Response, SipUri, parse, serialize
+from harness.sip.message import (
+    Headers,
+    Request,
+    Response,
+    SipError,
+    SipUri,
+    parse,
+    response_to,
+    serialize,
+)
 
 CALLER = ("127.0.0.1", 5062)
 AGENT = ("127.0.0.1", 5060)
@@ -45,9 +54,12 @@ class Wire:
     sent, lost or not."""
 
     def __init__(self, credentials: tuple[str, str] | None = None, *, answer: bool = True,
-                 verifier: Verifier | None = None,
+                 verifier: Verifier | None = None, challenge_status: int = 401,
+                 agent_sdp: str | None = None,
                  lose: Callable[[str, Message], bool] = lambda side, message: False) -> None:
         self.now = 0.0
+        self.challenge_status = challenge_status
+        self.agent_sdp = agent_sdp
         self.log: list[tuple[str, float, Message]] = []
         self.lose = lose
         self.verifier = verifier
@@ -101,9 +113,12 @@ class Wire:
 
     def _answer_invite(self, agent: Incoming, invite: Request) -> None:
         if self.verifier is not None:
-            if self.verifier.check("INVITE", invite.headers.get("Authorization")) is None:
-                agent.reject(401, now=self.now,
-                             extra_headers={"WWW-Authenticate": self.verifier.challenge()})
+            proxy = self.challenge_status == 407
+            answer = invite.headers.get("Proxy-Authorization" if proxy else "Authorization")
+            if self.verifier.check("INVITE", answer) is None:
+                asking = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
+                agent.reject(self.challenge_status, now=self.now,
+                             extra_headers={asking: self.verifier.challenge()})
                 return
         agent.ringing()
         if self.answer:
@@ -112,7 +127,7 @@ class Wire:
     def accept(self) -> None:
         assert self.agent.offer is not None
         text, _ = sdp.answer(self.agent.offer, AGENT[0], 50000)
-        self.agent.accept(text, self.now)
+        self.agent.accept(self.agent_sdp or text, self.now)
         self.run()
 
     def advance(self, until: float) -> None:
@@ -378,3 +393,170 @@ def test_a_lost_bye_is_resent_and_a_silent_far_end_times_out() -> None:
     assert times[:6] == [0.0, 0.5, 1.5, 3.5, 7.5, 11.5]  # Timer E, capped at T2
     assert wire.caller_events[-1] == HungUp("local", 408)
     assert wire.caller.state == "ended"
+
+
+def test_a_proxy_challenge_is_answered_with_proxy_authorization() -> None:
+    verifier = Verifier("proxy.test", {"trunk-user": "pw"})
+    wire = Wire(("trunk-user", "pw"), verifier=verifier, challenge_status=407)
+    second = [m for s, _, m in wire.log if label(m) == "INVITE"][1]
+    assert verifier.check("INVITE", second.headers.get("Proxy-Authorization")) == "trunk-user"
+    assert second.headers.get("Authorization") is None
+    assert wire.caller.state == "confirmed"
+
+
+def test_a_challenged_bye_is_sent_again_with_credentials() -> None:
+    verifier = Verifier("agent.test", {"harness": "s3cret"})
+    wire = Wire(("harness", "s3cret"))
+    wire.caller.hang_up(1.0)
+    (data, _), = wire.caller.take()
+    bye = parse(data)
+    assert isinstance(bye, Request)
+    challenge = response_to(bye, 401, to_tag=bye.to_tag)
+    challenge.headers.add("WWW-Authenticate", verifier.challenge())
+    wire.caller.receive(challenge, 1.1, source=AGENT)
+    (data, _), = wire.caller.take()
+    again = parse(data)
+    assert isinstance(again, Request) and again.method == "BYE"
+    assert again.cseq[0] == bye.cseq[0] + 1
+    assert verifier.check("BYE", again.headers.get("Authorization")) == "harness"
+    wire.caller.receive(response_to(again, 200, to_tag=again.to_tag), 1.2, source=AGENT)
+    assert wire.caller.take_events() == [HungUp("local", 200)]
+
+
+def test_a_second_fork_answering_is_acknowledged_and_hung_up() -> None:
+    wire = Wire()
+    ok = next(m for s, _, m in wire.log if label(m) == "200/INVITE")
+    assert isinstance(ok, Response)
+    fork = parse(serialize(ok))
+    assert isinstance(fork, Response)
+    fork.headers.set("To", "<sip:agent@127.0.0.1:5060>;tag=other-fork")
+    fork.headers.set("Contact", "<sip:agent@127.0.0.1:5070>")
+    wire.caller.receive(fork, 1.0, source=AGENT)
+    sent = [parse(d) for d, _ in wire.caller.take()]
+    assert [label(m) for m in sent] == ["ACK", "BYE"]
+    assert all(m.to_tag == "other-fork" for m in sent)
+    assert sent[0].uri == "sip:agent@127.0.0.1:5070"  # type: ignore[union-attr]
+    assert wire.caller.take_events() == [] and wire.caller.state == "confirmed"
+    # The first fork's 200 again is acknowledged again, and nothing else.
+    wire.caller.receive(ok, 1.1, source=AGENT)
+    assert [label(parse(d)) for d, _ in wire.caller.take()] == ["ACK"]
+
+
+def test_the_agent_hanging_up_before_the_ack_waits_for_it() -> None:
+    wire = Wire(answer=False, lose=lose_first("200/INVITE"))
+    wire.accept()
+    wire.agent.hang_up(wire.now)
+    assert wire.agent.state == "terminating" and "BYE" not in wire.sent("agent")
+    wire.advance(1.0)
+    assert wire.sent("agent").index("BYE") > wire.sent("agent").index("200/INVITE")
+    assert wire.agent_events == [Acked(), HungUp("local", 200)]
+    assert wire.caller_events[-1] == HungUp("remote")
+
+
+def test_an_answer_the_caller_cannot_use_fails_with_488_and_is_hung_up() -> None:
+    wire = Wire(agent_sdp="v=0\r\nc=IN IP4 127.0.0.1\r\nm=audio 5000 RTP/AVP 9\r\n")
+    assert isinstance(wire.caller_events[-1], Failed)
+    assert wire.caller_events[-1].status == 488
+    assert "G722" in wire.caller_events[-1].reason
+    assert wire.sent("caller") == ["INVITE", "ACK", "BYE"]
+    assert wire.caller.state == "ended" and wire.agent_events[-1] == HungUp("remote")
+    assert not any(isinstance(e, HungUp) for e in wire.caller_events)
+
+
+def test_a_reliable_transport_resends_nothing_but_still_times_out() -> None:
+    caller = Outgoing(SipUri.parse("sips:agent@example.test"), local=CALLER, remote=AGENT,
+                      sdp_offer=sdp.offer("127.0.0.1", 4000), transport="TLS", now=0.0)
+    (data, _), = caller.take()
+    invite = parse(data)
+    assert invite.via.transport == "TLS"
+    assert invite.headers.get("Contact") == "<sip:harness@127.0.0.1:5062;transport=tls>"
+    assert (invite.headers.get("From") or "").startswith("<sips:harness@127.0.0.1>;tag=")
+    assert caller.next_deadline() == pytest.approx(32.0)
+    caller.tick(31.9)
+    assert caller.take() == []
+    caller.tick(32.0)
+    assert caller.take_events() == [Failed(408, "Request Timeout")]
+
+
+def test_the_invite_carries_the_callers_identity_and_extra_headers() -> None:
+    caller = Outgoing(SipUri.parse("tel:+15551234567"), local=CALLER, remote=AGENT,
+                      sdp_offer=sdp.offer("127.0.0.1", 4000), display="Eval Caller",
+                      from_user="+15550001111", from_host="trunk.example",
+                      extra_headers={"X-Scenario": "cancel-order"}, now=0.0)
+    invite = parse(caller.take()[0][0])
+    assert isinstance(invite, Request)
+    assert invite.uri == "tel:+15551234567"
+    assert invite.headers.get("To") == "<tel:+15551234567>"
+    assert (invite.headers.get("From") or "").startswith(
+        '"Eval Caller" <sip:+15550001111@trunk.example>;tag=')
+    assert invite.headers.get("X-Scenario") == "cancel-order"
+    assert invite.headers.get("Content-Type") == "application/sdp"
+    assert sdp.parse(invite.body.decode()).port == 4000
+
+
+def test_early_media_in_a_183_is_reported_with_ringing() -> None:
+    caller = Outgoing(TARGET, local=CALLER, remote=AGENT, sdp_offer=sdp.offer("h", 1), now=0.0)
+    invite = parse(caller.take()[0][0])
+    assert isinstance(invite, Request)
+    early = sdp.offer("127.0.0.1", 50010, codecs=("PCMA",))
+    progress = response_to(invite, 183, to_tag="agent-tag", body=early.encode(),
+                           content_type="application/sdp")
+    caller.receive(parse(serialize(progress)), 0.2, source=AGENT)
+    assert caller.take_events() == [Ringing(183, early, sdp.parse(early))]
+    assert caller.state == "ringing" and caller.next_deadline() is None
+
+
+def test_a_delayed_offer_in_the_ack_is_reported_as_answered() -> None:
+    invite = parse(
+        b"INVITE sip:agent@127.0.0.1:5060 SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKdelayed\r\n"
+        b"From: <sip:bob@127.0.0.1>;tag=b1\r\nTo: <sip:agent@127.0.0.1>\r\n"
+        b"Call-ID: delayed@127.0.0.1\r\nCSeq: 1 INVITE\r\n"
+        b"Contact: <sip:bob@127.0.0.1:5062>\r\nContent-Length: 0\r\n\r\n")
+    assert isinstance(invite, Request)
+    agent = Incoming(invite, local=AGENT, remote=CALLER, now=0.0)
+    trying = parse(agent.take()[0][0])
+    assert isinstance(trying, Response) and trying.status == 100 and trying.to_tag is None
+    assert agent.offer is None
+    agent.accept(sdp.offer(AGENT[0], 50000), 0.1)
+    ok = parse(agent.take()[0][0])
+    assert isinstance(ok, Response) and ok.status == 200
+    answer_text, _ = sdp.answer(ok.body.decode(), "127.0.0.1", 40000)
+    ack = Request("ACK", "sip:agent@127.0.0.1:5060", Headers([
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKack1"),
+        ("From", "<sip:bob@127.0.0.1>;tag=b1"), ("To", ok.headers.get("To") or ""),
+        ("Call-ID", "delayed@127.0.0.1"), ("CSeq", "1 ACK")]), answer_text.encode())
+    agent.receive(ack, 0.2, source=CALLER)
+    assert agent.take_events() == [Answered(sdp.parse(answer_text), answer_text), Acked()]
+    assert agent.state == "confirmed"
+    # A retransmitted BYE gets the same 200 again and is reported once.
+    bye = Request("BYE", "sip:agent@127.0.0.1:5060", Headers([
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bKbye1"),
+        ("From", "<sip:bob@127.0.0.1>;tag=b1"), ("To", ok.headers.get("To") or ""),
+        ("Call-ID", "delayed@127.0.0.1"), ("CSeq", "2 BYE")]))
+    agent.receive(bye, 1.0, source=CALLER)
+    agent.receive(bye, 1.5, source=CALLER)
+    assert [label(parse(d)) for d, _ in agent.take()] == ["200/BYE", "200/BYE"]
+    assert agent.take_events() == [HungUp("remote")]
+
+
+def test_a_cancel_from_the_far_end_ends_an_outgoing_call() -> None:
+    wire = Wire()
+    dialog = wire.agent.dialog
+    cancel = Request("CANCEL", "sip:harness@127.0.0.1:5062", Headers([
+        ("Via", "SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bKc1"),
+        ("From", f"{dialog.local_uri};tag={dialog.local_tag}"),
+        ("To", f"{dialog.remote_uri};tag={dialog.remote_tag}"),
+        ("Call-ID", dialog.call_id), ("CSeq", "3 CANCEL")]))
+    wire.caller.receive(cancel, 2.0, source=AGENT)
+    assert [label(parse(d)) for d, _ in wire.caller.take()] == ["200/CANCEL"]
+    assert wire.caller.take_events() == [HungUp("remote")]
+    assert wire.caller.state == "ended"
+
+
+def test_an_incoming_call_starts_with_an_invite() -> None:
+    bye = Request("BYE", "sip:a@b", Headers([
+        ("Via", "SIP/2.0/UDP h;branch=z9hG4bK1"), ("From", "<sip:x@h>;tag=1"),
+        ("To", "<sip:a@b>"), ("Call-ID", "c"), ("CSeq", "1 BYE")]))
+    with pytest.raises(SipError, match="starts with an INVITE"):
+        Incoming(bye, local=AGENT, remote=CALLER, now=0.0)
