@@ -1,5 +1,5 @@
-"""The strictly typed parts stay strict: ``mypy --strict`` on scoring, stats, realtime and the
-recording format reports nothing (with the repository's mypy configuration from pyproject.toml).
+"""The strictly typed parts stay strict: ``mypy --strict`` on scoring, stats, realtime, SIP and
+the recording format reports nothing (with the repository's mypy configuration from pyproject.toml).
 Modules they import are followed for their types, but only these are checked."""
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from mypy import api
 ROOT = Path(__file__).resolve().parents[1]
 
 STRICT = {"harness/scoring": "harness.scoring.*", "harness/stats": "harness.stats.*",
-          "harness/realtime": "harness.realtime.*", "harness/recording.py": "harness.recording"}
+          "harness/realtime": "harness.realtime.*", "harness/recording.py": "harness.recording",
+          "harness/sip": "harness.sip.*"}
 """The paths checked with --strict, and the module pattern pyproject.toml gives the same flags."""
 
 
