@@ -250,9 +250,10 @@ class Outgoing(UserAgent):
             if remote_tag == dialog.remote_tag:
                 self.outbox.append((self._ack_2xx, self.remote))  # the 200 again: ACK again
             else:
-                self._end_fork(response)
+                self._end_stray_answer(response)
             return
-        if self.state == "ended":
+        if self.state == "ended":  # answered after we gave up (Timer B) or after a failure
+            self._end_stray_answer(response)
             return
         self._timers.pop("invite", None)
         self._timers.pop("cancel-wait", None)
@@ -278,8 +279,9 @@ class Outgoing(UserAgent):
         self.state = "confirmed"
         self.events.append(Answered(media, sdp))
 
-    def _end_fork(self, response: Response) -> None:
-        """A second 2xx from another fork of the INVITE: acknowledge it and hang it up."""
+    def _end_stray_answer(self, response: Response) -> None:
+        """A 2xx the call does not want (from a second fork of the INVITE, or after the call
+        ended): acknowledge it and hang it up at once (RFC 3261 §13.2.2.4)."""
         contact = response.headers.get_all("Contact")
         fork = Dialog(self.dialog.call_id, self.dialog.local_tag, response.to_tag,
                       self.dialog.local_uri, self.dialog.remote_uri,

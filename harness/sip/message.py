@@ -194,13 +194,14 @@ class SipUri:
         if not colon or scheme not in ("sip", "sips", "tel"):
             raise SipError(f"not a SIP URI: {raw!r} (expected sip:, sips: or tel:)")
         rest, _, headers = rest.partition("?")
-        main, *param_parts = rest.split(";")
-        params = parse_params(";".join(param_parts))
         if scheme == "tel":
+            main, *param_parts = rest.split(";")
             if not re.fullmatch(r"\+?[0-9A-Fa-f*#().\-]+", main):
                 raise SipError(f"bad telephone number in {raw!r}")
-            return cls("tel", main, "", None, params, headers)
-        user, at, hostport = main.rpartition("@")
+            return cls("tel", main, "", None, parse_params(";".join(param_parts)), headers)
+        user, at, host_part = rest.rpartition("@")  # a user part may hold ';' (user params)
+        hostport, *param_parts = host_part.split(";")
+        params = parse_params(";".join(param_parts))
         if at and not user:
             raise SipError(f"empty user part in {raw!r}")
         match = re.fullmatch(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-_]+)(?::(\d{1,5}))?", hostport)

@@ -212,8 +212,13 @@ class UserAgent:
     def receive(self, message: Request | Response, now: float,
                 source: Address | None = None) -> None:
         """Feed a message of this call. ``source``: where it came from (responses go back
-        there, RFC 3581); without it, the top Via says where."""
+        there, RFC 3581); without it, the top Via says where. A message whose Via, From, To,
+        Call-ID or CSeq cannot be read is dropped, as a malformed datagram is (RFC 3261 §18)."""
         self._now = now
+        try:
+            message.via, message.cseq, message.from_tag, message.to_tag  # noqa: B018
+        except SipError:
+            return
         if isinstance(message, Response):
             self._on_response(message, now)
         else:

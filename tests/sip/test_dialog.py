@@ -3,9 +3,12 @@ and the RFC 3261 timers that recover them, rejections, a digest challenge, CANCE
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.sip import sdp
 from harness.sip.dialog import (
@@ -28,6 +31,7 @@ from harness.sip.message import (
     Request,
     Response,
     SipError,
+    SipParseError,
     SipUri,
     parse,
     response_to,
@@ -560,3 +564,47 @@ def test_an_incoming_call_starts_with_an_invite() -> None:
         ("To", "<sip:a@b>"), ("Call-ID", "c"), ("CSeq", "1 BYE")]))
     with pytest.raises(SipError, match="starts with an INVITE"):
         Incoming(bye, local=AGENT, remote=CALLER, now=0.0)
+
+
+def test_a_message_without_a_usable_via_or_cseq_is_dropped() -> None:
+    wire = Wire()
+    dialog = wire.agent.dialog
+    bad = Request("BYE", "sip:harness@127.0.0.1:5062", Headers([
+        ("Via", "not a via"), ("From", f"{dialog.local_uri};tag={dialog.local_tag}"),
+        ("To", f"{dialog.remote_uri};tag={dialog.remote_tag}"),
+        ("Call-ID", dialog.call_id), ("CSeq", "7 BYE")]))
+    wire.caller.receive(bad, 1.0, source=AGENT)
+    assert wire.caller.take() == [] and wire.caller.take_events() == []
+    assert wire.caller.state == "confirmed"
+
+
+def test_an_answer_after_timer_b_is_acknowledged_and_hung_up() -> None:
+    caller = Outgoing(TARGET, local=CALLER, remote=AGENT, sdp_offer=sdp.offer("h", 1), now=0.0)
+    invite = parse(caller.take()[0][0])
+    assert isinstance(invite, Request)
+    caller.tick(32.0)
+    assert caller.take_events() == [Failed(408, "Request Timeout")]
+    caller.take()
+    late = response_to(invite, 200, to_tag="late", body=sdp.offer("127.0.0.1", 7000).encode(),
+                       content_type="application/sdp")
+    late.headers.add("Contact", "<sip:agent@127.0.0.1:5060>")
+    caller.receive(parse(serialize(late)), 40.0, source=AGENT)
+    assert [label(parse(d)) for d, _ in caller.take()] == ["ACK", "BYE"]
+    assert caller.take_events() == [] and caller.state == "ended"
+
+
+@given(seed=st.integers(0, 10**6), junk=st.binary(max_size=30))
+def test_damaged_messages_of_a_call_never_raise(seed: int, junk: bytes) -> None:
+    """Any message of a call with one line cut and filled with junk is handled or dropped."""
+    chooser = random.Random(seed)
+    wire = Wire(answer=chooser.random() < 0.5)
+    lines = serialize(chooser.choice([m for _, _, m in wire.log])).split(b"\r\n")
+    index = chooser.randrange(len(lines))
+    lines[index] = lines[index][:chooser.randrange(len(lines[index]) + 1)] + junk
+    try:
+        damaged = parse(b"\r\n".join(lines))
+    except SipParseError:
+        return
+    for user_agent in [wire.caller, *wire.agents]:
+        user_agent.receive(damaged, 1.0)
+        user_agent.tick(100.0)

@@ -286,3 +286,42 @@ def test_via_parse() -> None:
     assert Via.parse("SIP/2.0/UDP host;rport").response_address() == ("host", 5060)
     with pytest.raises(SipParseError):
         Via.parse("HTTP/1.1 host")
+
+
+@given(st.binary(max_size=400))
+def test_any_bytes_parse_or_raise_a_sip_parse_error(data: bytes) -> None:
+    try:
+        parse(data)
+    except SipParseError:
+        pass
+
+
+@given(st.sampled_from(F1_INVITE.split(b"\r\n")), st.binary(max_size=40))
+def test_damaged_real_messages_parse_or_raise_a_sip_parse_error(line: bytes,
+                                                                 junk: bytes) -> None:
+    try:
+        parse(F1_INVITE.replace(line, junk, 1))
+    except SipParseError:
+        pass
+
+
+_user = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789+-._", min_size=1, max_size=12)
+_param_value = st.one_of(st.none(), _token)
+
+
+@given(scheme=st.sampled_from(["sip", "sips"]), user=st.one_of(st.none(), _user),
+       host=st.sampled_from(["example.org", "127.0.0.1", "[::1]", "agent-1.local"]),
+       port=st.one_of(st.none(), st.integers(min_value=1, max_value=65535)),
+       params=st.dictionaries(st.sampled_from(["transport", "lr", "maddr", "ttl"]),
+                              _param_value, max_size=3))
+def test_sip_uris_round_trip(scheme: str, user: str | None, host: str, port: int | None,
+                             params: dict[str, str | None]) -> None:
+    uri = SipUri(scheme, user, host, port, params)
+    assert SipUri.parse(str(uri)) == uri
+
+
+def test_user_parameters_stay_in_the_user_part() -> None:
+    uri = SipUri.parse("sip:+15551234567;npdi;rn=+1555@trunk.example:5080;user=phone")
+    assert uri.user == "+15551234567;npdi;rn=+1555"
+    assert (uri.host, uri.port, uri.params) == ("trunk.example", 5080, {"user": "phone"})
+    assert str(uri) == "sip:+15551234567;npdi;rn=+1555@trunk.example:5080;user=phone"

@@ -4,6 +4,8 @@ RFC 3665 and common phones write them."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from harness.sip.sdp import DTMF_PAYLOAD_TYPE, PCMA, PCMU, Media, SdpError, answer, offer, parse
 
@@ -135,3 +137,20 @@ def test_only_the_first_audio_stream_counts() -> None:
 def test_malformed_descriptions_raise_sdp_errors(text: str, message: str) -> None:
     with pytest.raises(SdpError, match=message):
         parse(text)
+
+
+@given(st.sampled_from(PHONE.split("\n")[:-1]), st.text(max_size=40))
+def test_damaged_descriptions_parse_or_raise_an_sdp_error(line: str, junk: str) -> None:
+    try:
+        parse(PHONE.replace(line, junk, 1))
+        answer(PHONE.replace(line, junk, 1), "127.0.0.1", 5004)
+    except SdpError:
+        pass
+
+
+@given(st.text(max_size=300))
+def test_any_text_parses_or_raises_an_sdp_error(text: str) -> None:
+    try:
+        parse("v=0\n" + text)
+    except SdpError:
+        pass
