@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import urllib.request
 
 import pytest
 
@@ -126,3 +127,16 @@ def test_verifier_refuses_nonces_it_did_not_issue_and_forgets_old_ones() -> None
     verifier.challenge()
     verifier.challenge()
     assert verifier.check("INVITE", answer) is None
+
+
+def test_the_verifier_accepts_an_independent_implementations_answer() -> None:
+    # The standard library's HTTP digest client answers our challenge (it quotes algorithm=).
+    verifier = Verifier("agent.test", {"harness": "s3cret"})
+    passwords = urllib.request.HTTPPasswordMgr()
+    passwords.add_password("agent.test", "http://127.0.0.1/", "harness", "s3cret")
+    client = urllib.request.AbstractDigestAuthHandler(passwords)
+    request = urllib.request.Request("http://127.0.0.1/agent", method="INVITE")
+    answer = client.get_authorization(request, parse_auth_params(verifier.challenge())[1])
+    assert answer is not None
+    assert verifier.check("INVITE", f"Digest {answer}") == "harness"
+    assert verifier.check("BYE", f"Digest {answer}") is None
