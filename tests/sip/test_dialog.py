@@ -608,3 +608,39 @@ def test_damaged_messages_of_a_call_never_raise(seed: int, junk: bytes) -> None:
     for user_agent in [wire.caller, *wire.agents]:
         user_agent.receive(damaged, 1.0)
         user_agent.tick(100.0)
+
+
+def test_record_routes_make_the_route_set_of_both_ends() -> None:
+    # RFC 3665 §3.2 style: two proxies record-route between the caller and the agent.
+    routes = ["<sip:ss2.biloxi.example.com;lr>", "<sip:127.0.0.9:5070;lr>"]
+    caller = Outgoing(TARGET, local=CALLER, remote=("127.0.0.9", 5070),
+                      sdp_offer=sdp.offer("127.0.0.1", 4000), now=0.0)
+    invite = parse(caller.take()[0][0])
+    assert isinstance(invite, Request)
+    # What the agent receives: the proxies' Vias on top and their Record-Routes.
+    invite.headers.set("Via", "SIP/2.0/UDP ss2.biloxi.example.com;branch=z9hG4bK721e4.1")
+    invite.headers.add("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch={invite.branch}")
+    for route in routes:
+        invite.headers.add("Record-Route", route)
+    agent = Incoming(invite, local=AGENT, remote=("127.0.0.8", 5060), now=0.0)
+    text, _ = sdp.answer(invite.body.decode(), AGENT[0], 50000)
+    agent.accept(text, 0.1)
+    ok = [parse(d) for d, _ in agent.take()][-1]
+    assert isinstance(ok, Response)
+    assert ok.headers.get_all("Via")[0].startswith("SIP/2.0/UDP ss2.biloxi")  # all Vias kept
+    ok.headers.remove("Via")
+    ok.headers.add("Via", f"SIP/2.0/UDP {CALLER[0]}:{CALLER[1]};branch={invite.branch}")
+    for route in routes:
+        ok.headers.add("Record-Route", route)
+    caller.receive(ok, 0.2)
+    ack, = [parse(d) for d, _ in caller.take()]
+    assert ack.headers.get_all("Route") == list(reversed(routes))  # the caller's order
+    assert isinstance(ack, Request) and ack.uri == "sip:agent@127.0.0.1:5060"
+    agent.receive(ack, 0.3)
+    assert agent.take_events() == [Acked()]
+    agent.hang_up(1.0)
+    (data, destination), = agent.take()
+    bye = parse(data)
+    assert bye.headers.get_all("Route") == routes  # the agent's order: as received
+    assert isinstance(bye, Request) and bye.uri == "sip:harness@127.0.0.1:5062"
+    assert destination == ("ss2.biloxi.example.com", 5060)  # the first route
