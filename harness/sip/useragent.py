@@ -241,7 +241,7 @@ class UserAgent:
     # ------------------------------------------------------------------ sending
 
     def _start(self, name: str, data: bytes, destination: Address, now: float, *,
-               invite: bool = False, branch: str | None = None, sent: bool = False) -> None:
+               invite: bool = False, sent: bool = False) -> None:
         """Send ``data`` (unless already ``sent``) and keep resending it under timer ``name``
         (A/B for an INVITE, E/F for other requests, the 2xx rule for responses) until stopped
         or timed out."""
@@ -250,7 +250,7 @@ class UserAgent:
         resend = not self.reliable
         self._timers[name] = Retransmission(
             data, destination, now + T1 if resend else None, T1, None if invite else T2,
-            now + TRANSACTION_TIMEOUT, branch)
+            now + TRANSACTION_TIMEOUT)
 
     def _via(self, branch: str) -> str:
         return f"SIP/2.0/{self.transport} {host_port(self.local)};branch={branch};rport"
