@@ -245,7 +245,6 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
     finished trial). With ``workers`` the trials run in that many processes or Ray actors;
     scoring and the reports stay in this process."""
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
-    from harness.runner.session import SessionOptions  # noqa: PLC0415
 
     o = (options or RunOptions()).replace(**changes).check()
     network = o.network_conditions()
@@ -256,10 +255,28 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
         target=o.target, trials=o.trials, concurrency=o.concurrency,
         faults=list(o.faults) or None, on_progress=on_progress, on_trial_done=on_trial_done,
         session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for,
-        options=SessionOptions(network=network) if network is not None else None)
+        options=_session_options(o.target, network))
     # Scoring and rendering take a second or so: off the event loop, where other runs gathered
     # with this one may still be streaming calls in real time.
     return await asyncio.to_thread(report, result.run_dir)
+
+
+def _session_options(target: str, network: Any) -> Any:
+    """The sessions' options: the network conditions, and over SIP (no transcripts on the
+    line) the local recogniser for the agent's words."""
+    from harness.realtime.targets import parse_spec, transport_of  # noqa: PLC0415
+    from harness.runner.session import SessionOptions  # noqa: PLC0415
+
+    transcribe = None
+    if transport_of(parse_spec(target)[0]) == "sip":
+        from harness.scoring.scorers.speech_matches_transcript import (  # noqa: PLC0415
+            transcribe_line,
+        )
+
+        transcribe = transcribe_line
+    if network is None and transcribe is None:
+        return None
+    return SessionOptions(network=network, transcribe=transcribe)
 
 
 def run(items: Iterable[str | Path | Scenario] | None = None,

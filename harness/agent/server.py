@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
@@ -31,6 +31,7 @@ from harness.extras import require
 
 if TYPE_CHECKING:
     from harness.agent.profile import Profile
+    from harness.agent.sip_server import SipEndpoint
     from harness.agent.webrtc_server import WebRTCCalls
     from harness.scenario.models import AgentConfig
 
@@ -111,6 +112,7 @@ class LocalAgent:
         self._policy_factory = policy_factory
         self._server: Server | None = None
         self._webrtc: WebRTCCalls | None = None
+        self._sip: SipEndpoint | None = None
         self.recogniser: str | None = None  # the profile's offline recogniser, if it names one
         self.sessions: set[AgentSession] = set()
 
@@ -150,8 +152,30 @@ class LocalAgent:
             self._webrtc = await WebRTCCalls(self._session_options, self.host).start()
         return self._webrtc.url
 
+    async def start_sip(self, session: dict[str, Any], *, port: int = 0,
+                        tools_url: str | None = None) -> str:
+        """Answer SIP calls as well, on UDP ``port`` (:mod:`harness.agent.sip_server`): the same
+        sessions, configured with ``session`` (the ``session.update`` session of the agent config
+        served, see :func:`sip_session`), audio as G.711 RTP, tools called as webhooks at
+        ``tools_url`` (a call's ``X-Harness-Tools`` header overrides it). Returns
+        ``sip:agent@HOST:PORT``."""
+        if self._server is None:
+            raise RuntimeError("the local agent is not started")
+        if self._sip is None:
+            from harness.agent.sip_server import SipEndpoint  # noqa: PLC0415
+
+            def options(spec: str | None) -> tuple[str, Faults, dict[str, Any]]:
+                return self._session_options("?" + urlencode({"faults": spec}) if spec else "")
+
+            self._sip = await SipEndpoint(options, session, host=self.host, port=port,
+                                          tools_url=tools_url).start()
+        return self._sip.uri
+
     async def stop(self) -> None:
         """Close every session and stop listening."""
+        if self._sip is not None:
+            await self._sip.stop()
+            self._sip = None
         if self._webrtc is not None:
             await self._webrtc.stop()
             self._webrtc = None
@@ -226,6 +250,13 @@ class LocalAgentHandle:
         first time this is read."""
         return asyncio.run_coroutine_threadsafe(self.agent.start_webrtc(), self._loop).result()
 
+    def sip_uri_for(self, config: AgentConfig) -> str:
+        """``sip:agent@127.0.0.1:PORT``: the agent's SIP endpoint answering with ``config``'s
+        session (:func:`sip_session`), started the first time this is called (see
+        :meth:`LocalAgent.start_sip`; a call names its tool endpoint itself)."""
+        return asyncio.run_coroutine_threadsafe(
+            self.agent.start_sip(sip_session(config)), self._loop).result()
+
     def _run(self) -> None:
         asyncio.set_event_loop(self._loop)
         try:
@@ -286,6 +317,20 @@ def agent_config_options(config: AgentConfig) -> dict[str, Any]:
             "escalation_tools": config.escalation_tools, "wait_tools": config.wait_tools}
 
 
+def sip_session(config: AgentConfig) -> dict[str, Any]:
+    """The session a SIP call of the local agent starts with for ``config``: its
+    ``session.update`` session (instructions, tools, voice, turn detection), as the harness
+    sends it over a WebSocket."""
+    from pathlib import Path  # noqa: PLC0415
+
+    from harness.realtime.dialects import session_config  # noqa: PLC0415
+
+    instructions = config.instructions
+    if instructions is None and config.instructions_file is not None:
+        instructions = Path(config.instructions_file).read_text(encoding="utf-8")
+    return session_config(config, instructions, "ga")
+
+
 def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:
     """:func:`start_local_agent` for an agent config: its ``local_profile`` and tool flags."""
     return start_local_agent(**agent_config_options(config), **options)
@@ -294,16 +339,19 @@ def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHand
 def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "support_desk",
                   faults: list[str] | None = None,
                   announce: Callable[[str], None] = print, *, webrtc: bool = False,
+                  sip: tuple[int, dict[str, Any], str | None] | None = None,
                   **options: Any) -> None:
     """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL (and,
-    with ``webrtc``, the WebRTC calls URL too); ``options`` go to :class:`LocalAgent` (tool
-    flags)."""
+    with ``webrtc``, the WebRTC calls URL too; with ``sip`` = (UDP port, session, tool endpoint),
+    the SIP URI); ``options`` go to :class:`LocalAgent` (tool flags)."""
 
     async def main() -> None:
         async with LocalAgent(profile, faults, host, port, **options) as agent:
             announce(agent.url)
             if webrtc:
                 announce(await agent.start_webrtc())
+            if sip is not None:
+                announce(await agent.start_sip(sip[1], port=sip[0], tools_url=sip[2]))
             await asyncio.Future()
 
     try:

@@ -41,11 +41,12 @@ class ServerPlayedSession(AgentSession):
 
     output: OutputQueue
 
-    def hear(self, pcm: Pcm, _arrived_ns: int) -> None:
-        """Caller audio from the RTP track (24 kHz), as the listener takes appended audio."""
+    def hear(self, pcm: Pcm, _arrived_ns: int, rate: int = BUFFER_RATE) -> None:
+        """Caller audio from the call's media (``rate``: its sample rate), as the listener takes
+        appended audio."""
         try:
-            rate = self.protocol.input_rate
-            samples = pcm if rate == BUFFER_RATE else audio.resample(pcm, BUFFER_RATE, rate)
+            want = self.protocol.input_rate
+            samples = pcm if rate == want else audio.resample(pcm, rate, want)
             if len(samples):
                 self.listener.append(samples)
         except Exception:  # noqa: BLE001 - a packet must not break the transport's receive path

@@ -21,7 +21,6 @@ from harness.calls._sidecar import Segment, Sidecar, ToolCall
 from harness.runner.capture import RecordingWriter
 from harness.runner.rebuilt import (
     AGENT_GAP_MS,
-    AUDIBLE_THRESHOLD,
     CALL_RATE,
     CALLER_GAP_MS,
     AgentSpeech,
@@ -29,6 +28,7 @@ from harness.runner.rebuilt import (
     Stretch,
     attach_calls,
     mark_barge_ins,
+    split_at,
     stretches,
     write_agent_speech,
 )
@@ -82,36 +82,6 @@ def _texts(parts: list[Stretch], segments: list[Segment]) -> list[str | None]:
     return [" ".join(t) if t else None for t in out]
 
 
-def _split_at_segments(parts: list[Stretch], segments: list[Segment],
-                       x: np.ndarray) -> list[Stretch]:
-    """An agent stretch that holds several of the sidecar's agent segments (speech, a tool call,
-    more speech, with a pause shorter than a response gap) is cut where each later one starts,
-    at the sound's edges."""
-    out: list[Stretch] = []
-    for part in parts:
-        starts = sorted(seg.start_ms for seg in segments
-                        if part.start_ms + 100 < seg.start_ms < part.end_ms - 100)
-        start = part.start_ms
-        for cut in starts:
-            left, right = _sound_edges(x, start, cut - 30)
-            if left is None or right is None:
-                continue
-            out.append(Stretch(start, left))
-            start = right
-        out.append(Stretch(start, part.end_ms))
-    return out
-
-
-def _sound_edges(x: np.ndarray, lo_ms: float, cut_ms: float) -> tuple[float | None, float | None]:
-    """The last audible sample before ``cut_ms`` (from ``lo_ms``) and the first after it."""
-    lo, cut = int(lo_ms * CALL_RATE / 1000), int(cut_ms * CALL_RATE / 1000)
-    loud = np.flatnonzero(np.abs(x[lo:cut].astype(np.int32)) >= AUDIBLE_THRESHOLD)
-    after = np.flatnonzero(np.abs(x[cut: cut + CALL_RATE].astype(np.int32)) >= AUDIBLE_THRESHOLD)
-    if not len(loud) or not len(after):
-        return None, None
-    return (1000.0 * (lo + loud[-1] + 1) / CALL_RATE, 1000.0 * (cut + after[0]) / CALL_RATE)
-
-
 def plan_call(audio: CallAudio, sidecar: Sidecar | None,
               transcribe: tuple[Any, str] | None) -> CallPlan:
     """Turns and responses from the audio; texts, intents and tool calls from the sidecar, or
@@ -123,7 +93,8 @@ def plan_call(audio: CallAudio, sidecar: Sidecar | None,
     caller = stretches(audio.caller, gap_ms=CALLER_GAP_MS, agent=False)
     agent = stretches(audio.agent, gap_ms=AGENT_GAP_MS, agent=True)
     segments = (sidecar.transcript or []) if sidecar else []
-    agent = _split_at_segments(agent, [s for s in segments if s.speaker == "agent"], audio.agent)
+    agent = split_at(agent, [s.start_ms - 30 for s in segments if s.speaker == "agent"],
+                     audio.agent)
     turns = [Turn(s) for s in caller]
     speech = [AgentSpeech(s) for s in agent]
     if sidecar is not None and sidecar.transcript is not None:

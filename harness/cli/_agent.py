@@ -29,6 +29,12 @@ def agent_serve(
     webrtc: Annotated[bool, typer.Option(
         help="Serve WebRTC calls too (POST an SDP offer to the second URL printed; needs the "
              "webrtc extra).")] = False,
+    sip: Annotated[int | None, typer.Option(
+        help="Answer SIP calls on this UDP port too (0: a free one), at sip:agent@HOST:PORT: "
+             "G.711 audio, tools called as webhooks. Needs --agent.")] = None,
+    tools_url: Annotated[str | None, typer.Option(
+        help="Over SIP: the tool endpoint a call's tools are POSTed to ({URL}/tools/NAME); a "
+             "call's X-Harness-Tools header overrides it.")] = None,
 ) -> None:
     """Serve the local reference agent (Realtime GA protocol) until interrupted.
 
@@ -36,12 +42,20 @@ def agent_serve(
     used, a bad agent config).
     """
     from harness.agent import agent_config_options, serve_forever
+    from harness.agent.server import sip_session
     from harness.scenario import load_agent_config
 
     if agent is not None and profile is not None:
         raise InputError("give --agent or --profile, not both", field="--profile")
-    options = agent_config_options(load_agent_config(agent)) if agent is not None else {
+    if sip is not None and agent is None:
+        raise InputError("a SIP call has no client to configure the agent: give --agent "
+                         "(agents/*.yaml) with --sip", field="--sip")
+    config = load_agent_config(agent) if agent is not None else None
+    options = agent_config_options(config) if config is not None else {
         "profile": profile or "support_desk"}
     serve_forever(host, port, faults=fault,
                   announce=lambda url: typer.echo(f"local agent listening on {url}", err=True),
-                  webrtc=webrtc, **options)
+                  webrtc=webrtc,
+                  sip=None if sip is None or config is None else (sip, sip_session(config),
+                                                                    tools_url),
+                  **options)

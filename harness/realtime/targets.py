@@ -36,13 +36,18 @@ from harness.errors import InputError
 from harness.extras import require
 from harness.realtime.dialects import DIALECTS, Dialect, is_dialect
 
-NAMED_TARGETS = ("local", "openai", "azure", "local-webrtc", "openai-webrtc")
-LOCAL_TARGETS = ("local", "local-webrtc")
+NAMED_TARGETS = ("local", "openai", "azure", "local-webrtc", "openai-webrtc", "local-sip")
+LOCAL_TARGETS = ("local", "local-webrtc", "local-sip")
 """The targets the in-process reference agent serves."""
 WEBRTC_PREFIX = "webrtc+"
 """``webrtc+https://HOST/v1/realtime/calls``: a calls endpoint reached over WebRTC."""
 
-Transport = Literal["websocket", "webrtc"]
+SIP_SCHEMES = ("sip:",)
+"""``sip:USER@HOST[:PORT]``: an agent that answers SIP calls (UDP), dialled directly."""
+FAULTS_HEADER = "X-Harness-Faults"
+"""The INVITE header that carries the local agent's faults for one SIP call."""
+
+Transport = Literal["websocket", "webrtc", "sip"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,10 @@ class Target:
     secrets_url: str | None = None
     """Over WebRTC: where an ephemeral key is minted with the session config (``POST
     …/v1/realtime/client_secrets`` with ``headers``); the offer then carries that key instead."""
+    credentials: tuple[str, str] | None = field(default=None, repr=False)
+    """Over SIP: (user, password) for a digest challenge (``HARNESS_SIP_USER``,
+    ``HARNESS_SIP_PASSWORD``); never printed or recorded. ``headers`` are extra INVITE
+    headers."""
 
     @property
     def safe_url(self) -> str:
@@ -80,15 +89,19 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
                              field="dialect")
         result = chosen
     if name not in NAMED_TARGETS and not name.startswith(
-            ("ws://", "wss://", f"{WEBRTC_PREFIX}http://", f"{WEBRTC_PREFIX}https://")):
+            ("ws://", "wss://", f"{WEBRTC_PREFIX}http://", f"{WEBRTC_PREFIX}https://",
+             *SIP_SCHEMES)):
         raise InputError(f"unknown target {spec!r}; expected local, openai, azure, a ws:// or "
-                         "wss:// URL (optionally with :beta), or over WebRTC local-webrtc, "
-                         "openai-webrtc or a webrtc+https:// calls URL", field="target")
+                         "wss:// URL (optionally with :beta), over WebRTC local-webrtc, "
+                         "openai-webrtc or a webrtc+https:// calls URL, or over SIP local-sip "
+                         "or a sip:USER@HOST:PORT URI", field="target")
     return name, result
 
 
 def transport_of(name: str) -> Transport:
     """How a target (a spec's name, see :func:`parse_spec`) is reached."""
+    if name == "local-sip" or name.startswith(SIP_SCHEMES):
+        return "sip"
     webrtc = name in ("local-webrtc", "openai-webrtc") or name.startswith(WEBRTC_PREFIX)
     return "webrtc" if webrtc else "websocket"
 
@@ -127,6 +140,8 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
         if local_url is None:
             raise InputError("the local target needs the local agent's URL", field="target")
         return Target(f"{name}:{model}", local_url, chosen, _dialect_headers(chosen), transport)
+    if transport == "sip":
+        return _sip_target(name)
     if name in ("openai", "openai-webrtc"):
         key = _env("OPENAI_API_KEY", f"the {name} target needs an API key")
         base = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
@@ -163,6 +178,23 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
     return Target(label, url, chosen, _dialect_headers(chosen), transport)
 
 
+def _sip_target(uri: str) -> Target:
+    """A SIP URI dialled directly; digest credentials from the environment."""
+    from harness.sip.message import SipError, SipUri  # noqa: PLC0415
+
+    try:
+        parsed = SipUri.parse(uri)
+    except SipError as exc:
+        raise InputError(f"not a SIP URI {uri!r}: {exc}", field="target") from None
+    if not parsed.host:
+        raise InputError(f"{uri!r} names no host to call", field="target")
+    user, password = os.environ.get("HARNESS_SIP_USER"), os.environ.get("HARNESS_SIP_PASSWORD")
+    label = f"sip:{parsed.user + '@' if parsed.user else ''}{parsed.host}" + (
+        f":{parsed.port}" if parsed.port else "")
+    return Target(label, uri, "ga", {}, "sip",
+                  credentials=(user, password) if user and password else None)
+
+
 def _dialect_headers(dialect: Dialect) -> dict[str, str]:
     return {"OpenAI-Beta": "realtime=v1"} if dialect == "beta" else {}
 
@@ -170,8 +202,13 @@ def _dialect_headers(dialect: Dialect) -> dict[str, str]:
 def local_target(base_url: str, *, model: str, faults: list[str],
                  dialect: str | None = None, transport: Transport = "websocket") -> Target:
     """The local agent's target for one session: model and faults in the URL query. Over WebRTC
-    ``base_url`` is the agent's calls URL (``http://HOST:PORT/v1/realtime/calls``)."""
+    ``base_url`` is the agent's calls URL (``http://HOST:PORT/v1/realtime/calls``); over SIP its
+    URI (``sip:agent@HOST:PORT``), the faults in the INVITE's :data:`FAULTS_HEADER`."""
     _, chosen = parse_spec("local", dialect)
+    if transport == "sip":
+        label = f"local-sip:{model}" + (f"[{','.join(faults)}]" if faults else "")
+        return Target(label, base_url, "ga",
+                      {FAULTS_HEADER: ",".join(faults)} if faults else {}, "sip")
     query: dict[str, str] = {"model": model}
     if faults:
         query["faults"] = ",".join(faults)

@@ -20,6 +20,8 @@ class LocalAgentHandle(Protocol):
     @property
     def webrtc_url(self) -> str: ...
 
+    def sip_uri_for(self, config: AgentConfig) -> str: ...
+
     def stop(self) -> None: ...
 
 
@@ -49,9 +51,9 @@ class LocalAgents:
         self._handles: dict[tuple[Any, ...], LocalAgentHandle] = {}
         self._lock = asyncio.Lock()
 
-    async def url(self, config: AgentConfig, *, webrtc: bool = False) -> str:
-        """The URL of the local agent serving ``config`` (its profile and its tool flags); with
-        ``webrtc``, its WebRTC calls URL (that route starts on first use)."""
+    async def url(self, config: AgentConfig, *, transport: str = "websocket") -> str:
+        """The URL of the local agent serving ``config`` (its profile and its tool flags); over
+        WebRTC its calls URL, over SIP its SIP URI (those start on first use)."""
         key = (config.local_profile, tuple(config.write_tools), tuple(config.escalation_tools),
                tuple(config.wait_tools))
         async with self._lock:
@@ -61,7 +63,11 @@ class LocalAgents:
                 # starting loads the ASR model: keep it off the event loop
                 self._handles[key] = await asyncio.to_thread(self._start, config)
             handle = self._handles[key]
-        return await asyncio.to_thread(lambda: handle.webrtc_url) if webrtc else handle.url
+        if transport == "webrtc":
+            return await asyncio.to_thread(lambda: handle.webrtc_url)
+        if transport == "sip":
+            return await asyncio.to_thread(handle.sip_uri_for, config)
+        return handle.url
 
     async def stop(self) -> None:
         handles, self._handles = list(self._handles.values()), {}

@@ -38,6 +38,9 @@ CALLER_GAP_MS = 900.0
 AGENT_GAP_MS = 700.0
 """Agent sound closer than this is one response (pauses between its sentences)."""
 MIN_STRETCH_MS = 120.0
+QUIET_SPLIT_MS = 150.0
+"""A pause this long in the agent's sound can end one response and start the next (when a
+tool's answer came in between); pauses between words are shorter."""
 BARGE_IN_STOP_MS = 2000.0
 """An agent stretch that ends this soon after the caller starts speaking over it was stopped by
 the caller (a barge-in); one that goes on longer was talked over."""
@@ -96,6 +99,48 @@ def _edges(piece: np.ndarray, agent: bool) -> tuple[int, int] | None:
         loud = np.flatnonzero(np.abs(piece.astype(np.int32)) >= AUDIBLE_THRESHOLD)
         return (int(loud[0]), int(loud[-1])) if len(loud) else None
     return detect_speech(piece, CALL_RATE)
+
+
+def sound_edges(x: np.ndarray, lo_ms: float, cut_ms: float) -> tuple[float | None, float | None]:
+    """The last audible sample before ``cut_ms`` (from ``lo_ms``) and the first after it."""
+    lo, cut = int(lo_ms * CALL_RATE / 1000), int(cut_ms * CALL_RATE / 1000)
+    loud = np.flatnonzero(np.abs(x[lo:cut].astype(np.int32)) >= AUDIBLE_THRESHOLD)
+    after = np.flatnonzero(np.abs(x[cut: cut + CALL_RATE].astype(np.int32)) >= AUDIBLE_THRESHOLD)
+    if not len(loud) or not len(after):
+        return None, None
+    return (1000.0 * (lo + loud[-1] + 1) / CALL_RATE, 1000.0 * (cut + after[0]) / CALL_RATE)
+
+
+def split_at(parts: list[Stretch], starts: list[float], x: np.ndarray) -> list[Stretch]:
+    """Agent stretches cut where each of ``starts`` (ms) falls inside one, at the sound's edges
+    before and after it (speech, a tool call, more speech, with a pause shorter than a response
+    gap)."""
+    out: list[Stretch] = []
+    for part in parts:
+        start = part.start_ms
+        for cut in sorted(t for t in starts if part.start_ms + 100 < t < part.end_ms - 100):
+            left, right = sound_edges(x, start, cut)
+            if left is None or right is None:
+                continue
+            out.append(Stretch(start, left))
+            start = right
+        out.append(Stretch(start, part.end_ms))
+    return out
+
+
+def first_quiet(x: np.ndarray, from_ms: float, to_ms: float,
+                min_ms: float = QUIET_SPLIT_MS) -> float | None:
+    """Where the first inaudible run of at least ``min_ms`` starts at or after ``from_ms``
+    (before ``to_ms``): the end of what was playing then."""
+    lo, hi = int(from_ms * CALL_RATE / 1000), int(to_ms * CALL_RATE / 1000)
+    loud = np.abs(x[lo:hi].astype(np.int32)) >= AUDIBLE_THRESHOLD
+    idx = np.flatnonzero(loud)
+    need = int(min_ms * CALL_RATE / 1000)
+    edges = np.concatenate([[-1], idx, [hi - lo]])
+    gaps = np.flatnonzero(np.diff(edges) - 1 >= need)
+    if not len(gaps):
+        return None
+    return 1000.0 * (lo + edges[gaps[0]] + 1) / CALL_RATE
 
 
 class ToolCallLike(Protocol):

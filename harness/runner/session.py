@@ -92,6 +92,9 @@ class SessionOptions:
     turn_timeout_ms: float = TURN_TIMEOUT_MS
     network: NetworkConditions | None = None
     """Delay, jitter and loss imposed on a WebRTC call's path (:mod:`harness.realtime.netem`)."""
+    transcribe: Any = None
+    """Over SIP, which carries no transcripts: ``(pieces, rate) -> texts`` for the agent's
+    speech (the run passes the local recogniser's)."""
 
 
 @dataclass

@@ -223,7 +223,7 @@ async def run_trial(scenario: Scenario, *, out_dir: Path, target: str = "local",
     if name in LOCAL_TARGETS and local_url is None:
         agents = LocalAgents(local_agent)
         try:
-            url = await agents.url(config, webrtc=transport_of(name) == "webrtc")
+            url = await agents.url(config, transport=transport_of(name))
             return await run_trial(scenario, out_dir=out_dir, target=target, trial=trial,
                                    variant=variant, config=config, faults=faults,
                                    dialect=dialect, script=script, local_url=url,
@@ -409,7 +409,7 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
         try:
             script = await asyncio.shield(scripts[key])
             name = names.get(vname, names[None])
-            local_url = (await agents.url(vconfig, webrtc=transport_of(name) == "webrtc")
+            local_url = (await agents.url(vconfig, transport=transport_of(name))
                          if name in LOCAL_TARGETS else None)
             session_faults = faults + variant_faults.get(vname or "", [])
             return script, session_faults, _resolve(targets.get(vname, target), vconfig,

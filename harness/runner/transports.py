@@ -1,5 +1,5 @@
-"""The connection and the trial session a target's transport takes: a WebSocket, or a WebRTC call
-(imported only when a call uses it: aiortc is the ``webrtc`` extra)."""
+"""The connection and the trial session a target's transport takes: a WebSocket, a WebRTC call
+(imported only when a call uses it: aiortc is the ``webrtc`` extra), or a SIP call."""
 
 from __future__ import annotations
 
@@ -34,11 +34,20 @@ async def open_connection(target: Target, session: dict[str, Any] | None = None,
         from harness.realtime.webrtc import WebRTCConnection  # noqa: PLC0415 - aiortc
 
         return await WebRTCConnection.open(target, session=session, network=network)
+    if target.transport == "sip":
+        from harness.runner.sip_session import SipConnection  # noqa: PLC0415
+
+        return SipConnection(target)  # the trial places the call (its INVITE names its tools)
     return await RealtimeConnection.open(target)
 
 
-def session_class(target: Target) -> type[TrialSession]:
-    """The :class:`TrialSession` that runs a trial over ``target``'s transport."""
+def session_class(target: Target) -> Any:
+    """The session class that runs a trial over ``target``'s transport (a
+    :class:`TrialSession`, or over SIP a :class:`harness.runner.sip_session.SipTrialSession`)."""
+    if target.transport == "sip":
+        from harness.runner.sip_session import SipTrialSession  # noqa: PLC0415
+
+        return SipTrialSession
     if target.transport == "webrtc":
         from harness.runner.webrtc_session import WebRTCTrialSession  # noqa: PLC0415 - aiortc
 

@@ -41,6 +41,26 @@ _GAP_S = 0.4
 """Silence put between items: whisper hears a call's items best in one pass, with context."""
 
 
+def transcribe_line(pieces: list[np.ndarray], rate: int) -> list[str]:
+    """What the ASR model hears in each clip of a telephone line's audio (G.711, 8 kHz), each
+    transcribed on its own with the line's beam (``harness.audio.asr_beam_size``): one pass
+    over a whole call lends narrowband speech a context it then hears across clips."""
+    import soxr  # noqa: PLC0415
+
+    from harness.audio import asr_beam_size  # noqa: PLC0415
+
+    model, out = asr_model(), []
+    for piece in pieces:
+        audio = piece.astype(np.float32) / 32768.0
+        if rate != _ASR_RATE:
+            audio = soxr.resample(audio, rate, _ASR_RATE)
+        segments, _ = model.transcribe(audio, language="en", beam_size=asr_beam_size(8_000),
+                                       without_timestamps=True,
+                                       condition_on_previous_text=False)
+        out.append(" ".join(s.text.strip() for s in segments if s.text.strip()))
+    return out
+
+
 def transcribe_items(pieces: list[np.ndarray], rate: int) -> list[str]:
     """What the ASR model hears in each of several int16 mono clips, transcribed in one pass
     (each word goes to the clip its middle falls in)."""

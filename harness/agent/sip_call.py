@@ -1,0 +1,187 @@
+"""One SIP call of the local agent: the same session as over a WebSocket, with the caller's audio
+from G.711 RTP, the agent's audio played out as G.711 RTP every 20 ms, and its tools called as
+HTTP webhooks, as a telephone agent's are.
+
+A telephone agent has no client that configures it and answers its tools; the call plays that
+part itself:
+
+- **Configuration**: the session starts with a ``session.update`` of the agent config the
+  endpoint serves (``harness agent serve --sip --agent …``), with input in the G.711 law the
+  call negotiated (the listener hears 8 kHz, as over a telephone line).
+- **Caller audio** from each RTP packet of the call's payload type is decoded on arrival and
+  heard (:meth:`ServerPlayedSession.hear`); RFC 4733 events are kept as the keys the caller
+  pressed (:attr:`SipAgentSession.pressed`).
+- **Agent audio** goes out of the server's output buffer 20 ms at a time, at real-time rate,
+  encoded in the call's law; silence goes out when nothing plays, as a telephone does.
+  Barge-in truncates what played, as over WebRTC.
+- **Tools**: when a response that called tools is done, each call is POSTed to the call's tool
+  endpoint (``{tools_url}/tools/{name}``, the arguments as the JSON body); the answer's body is
+  the call's output, then one ``response.create`` follows. Without a tool endpoint a call gets
+  an error output. The endpoint comes from the INVITE's ``X-Harness-Tools`` header or the
+  server's ``--tools-url``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from harness import audio
+from harness.agent.output_queue import BUFFER_RATE, FRAME_MS, OutputQueue
+from harness.agent.server_played import ServerPlayedSession
+from harness.sip.dtmf import DtmfReceiver
+from harness.sip.rtp import G711Packetizer, RtpError, RtpPacket, RtpSender
+from harness.sip.sdp import Media
+
+log = logging.getLogger(__name__)
+
+TOOL_TIMEOUT_S = 15.0
+"""How long a tool webhook may take before the call gets an error output."""
+
+
+class CallConnection:
+    """The session's client is the call itself: client events the call makes go in; server
+    events have no client to go to (the call acts on them in :meth:`SipAgentSession._send`)."""
+
+    def __init__(self) -> None:
+        self._inbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.transport = self
+
+    def put(self, event: dict[str, Any]) -> None:
+        self._inbox.put_nowait(json.dumps(event))
+
+    def ended(self) -> None:
+        """The call is over: the session's message loop ends."""
+        self._inbox.put_nowait(None)
+
+    async def send(self, frame: str) -> None:
+        return None
+
+    def abort(self) -> None:
+        """Drop the call (the ``drop_connection_after_ms`` fault): the session ends and the
+        endpoint hangs up."""
+        self.ended()
+
+    async def __aiter__(self) -> AsyncIterator[str]:
+        while (message := await self._inbox.get()) is not None:
+            yield message
+
+
+def post_tool_call(url: str, name: str, arguments: str) -> str:
+    """POST one tool call to ``{url}/tools/{name}``; the output (the answer's body, or an error
+    object the agent can read)."""
+    request = urllib.request.Request(
+        f"{url.rstrip('/')}/tools/{name}", data=(arguments or "{}").encode("utf-8"),
+        headers={"Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=TOOL_TIMEOUT_S) as answer:  # noqa: S310
+            return str(answer.read().decode("utf-8", "replace"))
+    except urllib.error.HTTPError as exc:
+        body = exc.read().decode("utf-8", "replace")
+        return json.dumps({"error": f"tool endpoint answered {exc.code}", "detail": body[:500]})
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return json.dumps({"error": f"tool endpoint unreachable: {exc}"})
+
+
+class SipAgentSession(ServerPlayedSession):
+    """An agent session over a SIP call (see the module docstring).
+
+    ``session``: the ``session.update`` session of the agent config served; ``media``: what the
+    call negotiated; ``send_rtp(packet)``: sends one RTP packet to the caller.
+    """
+
+    def __init__(self, *, session: dict[str, Any], media: Media,
+                 send_rtp: Callable[[bytes], None], tools_url: str | None = None,
+                 **options: Any) -> None:
+        self.connection = CallConnection()
+        self.output = OutputQueue(self._send)
+        super().__init__(self.connection, **options)  # type: ignore[arg-type]
+        self.media = media
+        self.law = audio.law_of(media.codec)
+        self.tools_url = tools_url
+        self._send_rtp = send_rtp
+        self._rtp = RtpSender(media.payload_type, media.clock_rate)
+        self._packetizer = G711Packetizer(self.law, BUFFER_RATE)
+        self._dtmf = DtmfReceiver()
+        self.pressed: list[tuple[str, float]] = []
+        self._calls: dict[str, list[dict[str, Any]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        fmt = {"type": "audio/pcmu" if self.law == "ulaw" else "audio/pcma"}
+        configured = json.loads(json.dumps(session))
+        configured.setdefault("audio", {}).setdefault("input", {})["format"] = fmt
+        configured["audio"].setdefault("output", {})["format"] = {"type": "audio/pcm",
+                                                                  "rate": BUFFER_RATE}
+        self.connection.put({"type": "session.update", "session": configured})
+
+    # ------------------------------------------------------------------ media
+
+    def packet_received(self, data: bytes, arrived_ns: int) -> None:
+        """One RTP packet from the caller."""
+        try:
+            packet = RtpPacket.parse(data)
+        except RtpError:
+            return
+        if packet.payload_type == self.media.payload_type:
+            pcm = audio.decode_g711(packet.payload, self.law, sample_rate=8_000)
+            self.hear(pcm, arrived_ns, rate=8_000)
+        elif packet.payload_type == self.media.dtmf_payload_type:
+            digit = self._dtmf.receive(packet, arrived_ns / 1e9)
+            if digit is not None:
+                self.pressed.append((digit, arrived_ns / 1e9))
+
+    async def play_out(self) -> None:
+        """Send the output buffer 20 ms at a time at real-time rate until cancelled."""
+        start = time.monotonic()
+        frames = 0
+        was_silent = True
+        while True:
+            frame = self.output.take_frame()
+            silent = self.output.playing is None and not frame.any()
+            for payload in self._packetizer.frames(frame):
+                try:
+                    self._send_rtp(self._rtp.packet(payload, len(payload),
+                                                    marker=was_silent and not silent))
+                except OSError:
+                    log.debug("RTP send failed", exc_info=True)
+            was_silent = silent
+            frames += 1
+            due = start + frames * FRAME_MS / 1000.0
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+
+    # ------------------------------------------------------------------ tools
+
+    def _send(self, event: dict[str, Any]) -> None:
+        super()._send(event)
+        if event["type"] == "response.done":
+            calls = [item for item in event["response"].get("output", [])
+                     if item.get("type") == "function_call"]
+            if calls:
+                task = asyncio.ensure_future(self._answer_calls(calls))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+
+    async def _answer_calls(self, calls: list[dict[str, Any]]) -> None:
+        """Each call of a done response through the tool endpoint, then one response."""
+        outputs = await asyncio.gather(*(self._call_tool(c) for c in calls))
+        for call, output in zip(calls, outputs, strict=True):
+            self.connection.put({"type": "conversation.item.create", "item": {
+                "type": "function_call_output", "call_id": call["call_id"], "output": output}})
+        self.connection.put({"type": "response.create"})
+
+    async def _call_tool(self, call: dict[str, Any]) -> str:
+        if self.tools_url is None:
+            return json.dumps({"error": "this call has no tool endpoint"})
+        return await asyncio.to_thread(post_tool_call, self.tools_url, call["name"],
+                                       call.get("arguments") or "{}")
+
+    def close(self) -> None:
+        """The call is over: stop answering tools."""
+        for task in list(self._tasks):
+            task.cancel()
+

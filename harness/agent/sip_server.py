@@ -1,0 +1,274 @@
+"""The local agent's SIP endpoint: ``harness agent serve --sip PORT`` answers calls to
+``sip:agent@HOST:PORT`` over UDP, each call a :class:`harness.agent.sip_call.SipAgentSession`.
+
+Signalling is :mod:`harness.sip.dialog` (RFC 3261 user agent state machines, no I/O); this
+module owns the sockets: one UDP socket for SIP, one per call for its RTP. A call:
+
+- **INVITE** with an SDP offer: the answer takes the first of the offer's codecs the agent has
+  (PCMU, PCMA) and echoes ``telephone-event``; an offer without one is refused with 488, an
+  INVITE while the endpoint is closing with 503. Faults for the call come from its
+  ``X-Harness-Faults`` header (the same specs as ``?faults=`` on the WebSocket URL; a bad spec
+  is refused with 400), its tool endpoint from ``X-Harness-Tools`` (else the server's).
+- **Media**: caller RTP is heard on arrival, the agent's RTP goes out every 20 ms to the address
+  the offer names (or, once a packet has come, to where the caller's packets come from, as
+  symmetric RTP behind a NAT does).
+- **BYE / CANCEL** from the caller end the session; a session that ends by itself (a fault that
+  drops the call) hangs up with BYE. OPTIONS is answered 200; requests outside a call get 481.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.agent.faults import Faults
+from harness.agent.sip_call import SipAgentSession
+from harness.errors import InputError
+from harness.sip import dialog, message, sdp
+
+log = logging.getLogger(__name__)
+
+SessionOptions = Callable[[str | None], tuple[str, Faults, dict[str, Any]]]
+"""Maps a call's ``X-Harness-Faults`` header (or None) to (model, faults, the session's other
+options); raises :class:`InputError` for a bad spec."""
+
+_TICK_S = 0.05
+
+
+class _RtpSocket(asyncio.DatagramProtocol):
+    def __init__(self, on_packet: Callable[[bytes, tuple[str, int], int], None]) -> None:
+        self._on_packet = on_packet
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self._on_packet(data, addr, time.perf_counter_ns())
+
+
+@dataclass
+class _Call:
+    call_id: str
+    dialog: dialog.Incoming
+    session: SipAgentSession | None = None
+    rtp: _RtpSocket | None = None
+    peer: tuple[str, int] | None = None
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    packets_in: int = 0
+    hung_up_by: str | None = None
+
+
+@dataclass(frozen=True)
+class EndedCall:
+    """What the endpoint knows of a call once it is over."""
+
+    call_id: str
+    answered: bool
+    hung_up_by: str | None
+    """``caller`` (its BYE or CANCEL), ``agent`` (the session ended first) or None."""
+    packets_in: int
+    heard: tuple[str, ...]
+    """The transcripts of the caller's turns, as the agent heard them."""
+    pressed: tuple[str, ...]
+    """Keys the caller pressed (RFC 4733)."""
+
+
+class _SipSocket(asyncio.DatagramProtocol):
+    def __init__(self, endpoint: SipEndpoint) -> None:
+        self.endpoint = endpoint
+
+    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:
+        self.endpoint.datagram(data, addr)
+
+
+class SipEndpoint:
+    """Answers SIP calls on ``host:port`` (``port=0``: a free one) until :meth:`stop`.
+
+    ``session``: the ``session.update`` session every call starts with (the agent config
+    served); ``tools_url``: the default tool endpoint of a call.
+    """
+
+    def __init__(self, options: SessionOptions, session: dict[str, Any], *,
+                 host: str = "127.0.0.1", port: int = 0, tools_url: str | None = None) -> None:
+        self._options = options
+        self._session = session
+        self.host = host
+        self.port = port
+        self.tools_url = tools_url
+        self.calls: dict[str, _Call] = {}
+        self.ended: list[EndedCall] = []
+        self._transport: asyncio.DatagramTransport | None = None
+        self._ticker: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def uri(self) -> str:
+        """``sip:agent@HOST:PORT``."""
+        return f"sip:agent@{self.host}:{self.port}"
+
+    async def start(self) -> SipEndpoint:
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _SipSocket(self), local_addr=(self.host, self.port))
+        self._transport = transport
+        self.port = transport.get_extra_info("sockname")[1]
+        self._ticker = asyncio.ensure_future(self._tick())
+        return self
+
+    async def stop(self) -> None:
+        """Hang up every call and stop listening."""
+        self._closing = True
+        for call in list(self.calls.values()):
+            self._hang_up(call)
+        await asyncio.sleep(0)
+        for call in list(self.calls.values()):
+            await self._end(call)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    # ------------------------------------------------------------------ signalling
+
+    def datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+        if not data.strip():
+            return  # a keep-alive
+        try:
+            msg = message.parse(data)
+        except message.SipParseError as exc:
+            log.debug("unparsable SIP datagram from %s: %s", addr, exc)
+            return
+        call = self.calls.get(msg.call_id)
+        if call is not None:
+            call.dialog.receive(msg, time.monotonic(), addr)
+            self._flush(call)
+            return
+        if not isinstance(msg, message.Request):
+            return  # a response to nothing of ours
+        if msg.method == "INVITE":
+            self._invite(msg, addr)
+        elif msg.method == "OPTIONS":
+            self._reply(message.response_to(msg, 200), addr)
+        elif msg.method != "ACK":
+            self._reply(message.response_to(msg, 481), addr)
+
+    def _reply(self, response: message.Response, addr: tuple[str, int]) -> None:
+        if self._transport is not None:
+            self._transport.sendto(message.serialize(response), addr)
+
+    def _invite(self, invite: message.Request, addr: tuple[str, int]) -> None:
+        now = time.monotonic()
+        incoming = dialog.Incoming(invite, local=(self.host, self.port), remote=addr, now=now)
+        call = _Call(invite.call_id, incoming)
+        self.calls[invite.call_id] = call
+        if self._closing:
+            incoming.reject(503)
+            self._flush(call)
+            return
+        try:
+            model, faults, options = self._options(invite.headers.get("X-Harness-Faults"))
+        except InputError as exc:
+            incoming.reject(400, str(exc).splitlines()[0][:120])
+            self._flush(call)
+            return
+        task = asyncio.ensure_future(self._answer(call, invite, model=model, faults=faults,
+                                                  **options))
+        call.tasks.append(task)
+
+    async def _answer(self, call: _Call, invite: message.Request, **options: Any) -> None:
+        loop = asyncio.get_running_loop()
+        rtp_transport, rtp = await loop.create_datagram_endpoint(
+            lambda: _RtpSocket(lambda d, a, t: self._rtp_in(call, d, a, t)),
+            local_addr=(self.host, 0))
+        call.rtp = rtp
+        try:
+            answer, media = sdp.answer(invite.body.decode("utf-8", "replace"), self.host,
+                                       rtp_transport.get_extra_info("sockname")[1])
+        except sdp.SdpError as exc:
+            rtp_transport.close()
+            call.dialog.reject(488, str(exc)[:120])
+            self._flush(call)
+            return
+        call.peer = (media.address, media.port)
+        tools_url = invite.headers.get("X-Harness-Tools") or self.tools_url
+        session = SipAgentSession(session=self._session, media=media,
+                                  send_rtp=lambda packet: self._rtp_out(call, packet),
+                                  tools_url=tools_url, **options)
+        call.session = session
+        call.dialog.accept(answer, time.monotonic())
+        self._flush(call)
+        play = asyncio.ensure_future(session.play_out())
+        call.tasks.append(play)
+        try:
+            await session.run()
+        finally:
+            play.cancel()
+            session.close()
+            self._hang_up(call)
+
+    def _rtp_in(self, call: _Call, data: bytes, addr: tuple[str, int], arrived_ns: int) -> None:
+        call.packets_in += 1
+        call.peer = addr  # symmetric RTP: answer where the caller's packets come from
+        if call.session is not None:
+            call.session.packet_received(data, arrived_ns)
+
+    def _rtp_out(self, call: _Call, packet: bytes) -> None:
+        if call.rtp is not None and call.rtp.transport is not None and call.peer is not None:
+            call.rtp.transport.sendto(packet, call.peer)
+
+    def _hang_up(self, call: _Call) -> None:
+        if call.dialog.state in ("answered", "confirmed"):
+            call.hung_up_by = call.hung_up_by or "agent"
+            call.dialog.hang_up(time.monotonic())
+            self._flush(call)
+
+    def _flush(self, call: _Call) -> None:
+        if self._transport is not None:
+            for data, addr in call.dialog.take():
+                self._transport.sendto(data, addr)
+        for event in call.dialog.take_events():
+            if isinstance(event, dialog.HungUp | dialog.Cancelled):
+                if isinstance(event, dialog.Cancelled) or event.by == "remote":
+                    call.hung_up_by = call.hung_up_by or "caller"
+                if call.session is not None:
+                    call.session.connection.ended()
+        if call.dialog.state == "ended" and call in self.calls.values():
+            asyncio.ensure_future(self._end(call))
+
+    async def _end(self, call: _Call) -> None:
+        if self.calls.pop(call.call_id, None) is None:
+            return
+        session = call.session
+        self.ended.append(EndedCall(
+            call.call_id, session is not None, call.hung_up_by, call.packets_in,
+            tuple(i.transcript for i in (session.protocol.items if session else [])
+                  if i.role == "user" and i.transcript),
+            tuple(d for d, _ in (session.pressed if session else []))))
+        if call.session is not None:
+            call.session.connection.ended()
+        for task in call.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        await asyncio.gather(*(t for t in call.tasks if t is not asyncio.current_task()),
+                             return_exceptions=True)
+        if call.rtp is not None and call.rtp.transport is not None:
+            call.rtp.transport.close()
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(_TICK_S)
+            now = time.monotonic()
+            for call in list(self.calls.values()):
+                deadline = call.dialog.next_deadline()
+                if deadline is not None and deadline <= now:
+                    call.dialog.tick(now)
+                    self._flush(call)
