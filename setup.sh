@@ -8,6 +8,8 @@ command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 # The history store's tests start a real PostgreSQL server (initdb/pg_ctl) in a temp folder.
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
+# An independent SIP implementation calls the local agent's SIP endpoint in a test.
+command -v baresip >/dev/null 2>&1 || need_apt+=(baresip)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

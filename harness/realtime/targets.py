@@ -88,6 +88,9 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
             raise InputError(f"unknown dialect {chosen!r}; expected one of {', '.join(DIALECTS)}",
                              field="dialect")
         result = chosen
+    if name.startswith(("sips:", "tel:")):
+        raise InputError(f"{spec!r}: only sip: URIs over UDP are dialled so far (no TLS, no "
+                         "trunk for telephone numbers)", field="target")
     if name not in NAMED_TARGETS and not name.startswith(
             ("ws://", "wss://", f"{WEBRTC_PREFIX}http://", f"{WEBRTC_PREFIX}https://",
              *SIP_SCHEMES)):

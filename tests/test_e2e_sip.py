@@ -1,0 +1,158 @@
+"""End to end over SIP: the harness dials the local agent's SIP endpoint on loopback (G.711 RTP
+both ways, tools through the webhook endpoint the trial serves), a refused call is errored with
+its SIP status, and an independent SIP implementation (Debian's baresip) calls the same endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
+from sip_peer import RefusingPeer  # noqa: E402
+
+from harness import api  # noqa: E402
+from harness.agent import start_local_agent_for  # noqa: E402
+from harness.audio import resample, synthesize  # noqa: E402
+from harness.scenario import load_agent_config  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+ORDER_STATUS = ROOT / "scenarios" / "order-status.yaml"
+
+
+def _trial(outcome: api.RunOutcome) -> Path:
+    return next(outcome.run_dir.glob("*/trial-0"))
+
+
+def _verdicts(trial: Path) -> dict[str, dict[str, Any]]:
+    raw = json.loads((trial / "verdicts.json").read_text())
+    return {v["kind"]: v for v in (raw["verdicts"] if isinstance(raw, dict) else raw)}
+
+
+def _frames(trial: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (trial / "events.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Three runs at once: order-status fault-free and with no_preamble over local-sip, and a
+    call to a peer that answers 486 Busy Here."""
+    out = tmp_path_factory.mktemp("sip")
+
+    async def main() -> dict[str, Any]:
+        async with RefusingPeer(486) as busy:
+            clean, faulted, refused = await asyncio.gather(
+                api.run_async([ORDER_STATUS], target="local-sip", run_dir=out / "clean"),
+                api.run_async([ORDER_STATUS], target="local-sip", faults=("no_preamble",),
+                              run_dir=out / "no_preamble"),
+                api.run_async([ORDER_STATUS], target=busy.uri, run_dir=out / "busy"))
+            return {"clean": clean, "no_preamble": faulted, "busy": refused,
+                    "busy_requests": busy.requests}
+
+    return asyncio.run(main())
+
+
+def test_a_call_over_sip_is_placed_answered_and_hung_up(runs: dict[str, Any]) -> None:
+    trial = _trial(runs["clean"])
+    meta = json.loads((trial / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["transport"] == "sip"
+    sip = meta["sip"]
+    lines = [(s["dir"], s["line"].split(" sip:")[0]) for s in sip["signalling"]]
+    assert lines[0] == ("sent", "INVITE")
+    assert ("received", "SIP/2.0 200 OK") in lines and ("sent", "ACK") in lines
+    assert lines[-2:] == [("sent", "BYE"), ("received", "SIP/2.0 200 OK")]
+    assert sip["hung_up_by"] == "harness" and sip["codec"] == "PCMU"
+    # 20 ms packets both ways for the whole call, none lost on loopback
+    assert sip["packets_received"] > 1000 and sip["packets_sent"] > 1000 and sip["lost"] == 0
+    call, rate = sf.read(trial / "call.wav", dtype="int16")
+    assert call.ndim == 2 and rate == 8000
+    assert (np.abs(call[:, 1].astype(np.int32)) >= 328).sum() > rate  # > 1 s of agent audio
+
+
+def test_tool_calls_over_sip_come_through_the_webhook_endpoint(runs: dict[str, Any]) -> None:
+    trial = _trial(runs["clean"])
+    calls = [f for f in _frames(trial) if f["type"] == "response.function_call_arguments.done"]
+    assert [(c["event"]["name"], json.loads(c["event"]["arguments"]), c["source"])
+            for c in calls] == [("lookup_order", {"order_id": "83521"}, "webhook")]
+    verdicts = _verdicts(trial)
+    assert verdicts["tool_called"]["status"] == "pass"
+    assert verdicts["preamble"]["status"] == "pass", verdicts["preamble"]["summary"]
+    assert verdicts["turn_answered"]["status"] == "pass"
+    latency = verdicts["latency"]
+    assert latency["status"] == "pass", latency["summary"]
+    # what needs events a SIP call does not carry is not applicable, with the reason
+    assert verdicts["input_heard"]["status"] == "not_applicable"
+    assert "no transcript of what the agent heard" in \
+        verdicts["input_heard"]["measured"]["not_applicable"]
+
+
+def test_the_no_preamble_fault_is_caught_over_sip(runs: dict[str, Any]) -> None:
+    verdicts = _verdicts(_trial(runs["no_preamble"]))
+    assert verdicts["preamble"]["status"] == "fail", verdicts["preamble"]["summary"]
+    assert verdicts["tool_called"]["status"] == "pass"
+
+
+def test_a_refused_call_is_errored_with_its_sip_status(runs: dict[str, Any]) -> None:
+    outcome = runs["busy"]
+    assert outcome.exit_code == api.EXIT_ERRORED
+    meta = json.loads((_trial(outcome) / "meta.json").read_text())
+    assert meta["status"] == "errored"
+    assert "SIP 486 Busy Here" in meta["error"]
+    assert runs["busy_requests"][:2] == ["INVITE", "ACK"]  # the final answer was acknowledged
+
+
+BARESIP_CONFIG = """\
+poll_method\tepoll
+sip_listen\t127.0.0.1:0
+audio_source\taufile,{say}
+audio_player\taubridge,nil
+audio_alert\taufile,/dev/null
+module_path\t/usr/lib/baresip/modules
+module\tstdio.so
+module\tg711.so
+module\taufile.so
+module\tsndfile.so
+module\taccount.so
+module\tmenu.so
+snd_path\t{folder}
+"""
+
+
+def test_baresip_calls_the_local_agent(tmp_path: Path) -> None:
+    baresip = shutil.which("baresip")
+    assert baresip is not None, "baresip is not installed (setup.sh installs it)"
+    say = synthesize("Hi, I want to check on my order.", voice="en-us", words_per_minute=160,
+                     sample_rate=24_000)
+    pcm = np.concatenate([np.zeros(8000, np.int16), resample(say, 24_000, 8000),
+                          np.zeros(8000 * 7, np.int16)])
+    sf.write(tmp_path / "say.wav", pcm, 8000, subtype="PCM_16")
+    (tmp_path / "config").write_text(BARESIP_CONFIG.format(say=tmp_path / "say.wav",
+                                                           folder=tmp_path))
+    (tmp_path / "accounts").write_text("<sip:caller@127.0.0.1>;regint=0\n")
+    config = load_agent_config(ROOT / "agents" / "support.yaml")
+    with start_local_agent_for(config) as handle:
+        uri = handle.sip_uri_for(config)
+        done = subprocess.run([baresip, "-f", str(tmp_path), "-e", f"/dial {uri}", "-t", "20"],
+                              capture_output=True, text=True, timeout=40, check=False)
+        endpoint = handle.agent._sip
+        assert endpoint is not None
+        ended = list(endpoint.ended)
+    log = done.stdout + done.stderr
+    assert "Call established" in log and "terminated" in log, log[-2000:]
+    # baresip hung up when its file ended; the agent had heard the caller and answered
+    assert len(ended) == 1 and ended[0].answered and ended[0].hung_up_by == "caller"
+    assert ended[0].packets_in > 300
+    assert any("order" in heard.lower() for heard in ended[0].heard), ended[0].heard
+    received, rate = sf.read(next(tmp_path.glob("dump-*-dec.wav")), dtype="int16")
+    assert rate == 8000 and (np.abs(received.astype(np.int32)) >= 328).sum() > rate // 2
