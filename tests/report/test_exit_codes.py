@@ -214,16 +214,22 @@ def test_agent_serve(tmp_path: Path) -> None:
         done = harness("agent", "serve", "--port", port)
     assert done.returncode == EXIT_USAGE, done.stderr
     assert "cannot listen on 127.0.0.1:" in done.stderr and "Traceback" not in done.stderr
+    # A SIP call has no client to configure the agent: --sip needs --agent.
+    done = harness("agent", "serve", "--sip", "0")
+    assert done.returncode == EXIT_USAGE and "give --agent" in done.stderr, done.stderr
     # Served, then stopped with Ctrl-C: a clean 0.
     # As started from a terminal: a test run started in the background inherits SIGINT ignored.
     proc = subprocess.Popen(
         [sys.executable, "-c", "from harness.cli import main; main()", "agent", "serve",
-         "--port", str(_free_port())], stderr=subprocess.PIPE, text=True,
+         "--port", str(_free_port()), "--sip", "0", "--agent", str(ROOT / "agents" /
+                                                                    "support.yaml")],
+        stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
         assert "local agent listening on ws://127.0.0.1:" in line
+        assert "local agent listening on sip:agent@127.0.0.1:" in proc.stderr.readline()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=60) == EXIT_OK
     finally:
