@@ -111,7 +111,7 @@ class TurnStarted(BaseModel):
     """
 
     turn_index: int
-    kind: Literal["say", "audio", "silence", "play"]
+    kind: Literal["say", "audio", "silence", "play", "dtmf"]
     text: str | None = Field(None, description="what the caller says (the full scripted text)")
     spoken_text: str | None = Field(None, description="what was actually said (cut-off prefix)")
     addressed: bool

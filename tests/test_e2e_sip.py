@@ -24,11 +24,13 @@ from harness import api  # noqa: E402
 from harness.agent import start_local_agent_for  # noqa: E402
 from harness.audio import resample, synthesize  # noqa: E402
 from harness.scenario import load_agent_config  # noqa: E402
+from harness.sip.dtmf import detect  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER_STATUS = ROOT / "scenarios" / "order-status.yaml"
+KEYPAD = ROOT / "examples" / "keypad" / "keypad-order-id.yaml"
 
 
 def _trial(outcome: api.RunOutcome) -> Path:
@@ -46,19 +48,23 @@ def _frames(trial: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Three runs at once: order-status fault-free and with no_preamble over local-sip, and a
-    call to a peer that answers 486 Busy Here."""
+    """Five runs at once: order-status fault-free and with no_preamble over local-sip, a call
+    to a peer that answers 486 Busy Here, and the keypad scenario over SIP (RFC 4733 events)
+    and over a WebSocket (in-band tones)."""
     out = tmp_path_factory.mktemp("sip")
 
     async def main() -> dict[str, Any]:
         async with RefusingPeer(486) as busy:
-            clean, faulted, refused = await asyncio.gather(
+            clean, faulted, refused, keys_sip, keys_ws = await asyncio.gather(
                 api.run_async([ORDER_STATUS], target="local-sip", run_dir=out / "clean"),
                 api.run_async([ORDER_STATUS], target="local-sip", faults=("no_preamble",),
                               run_dir=out / "no_preamble"),
-                api.run_async([ORDER_STATUS], target=busy.uri, run_dir=out / "busy"))
+                api.run_async([ORDER_STATUS], target=busy.uri, run_dir=out / "busy"),
+                api.run_async([KEYPAD], target="local-sip", run_dir=out / "keypad-sip"),
+                api.run_async([KEYPAD], target="local", run_dir=out / "keypad-ws"))
             return {"clean": clean, "no_preamble": faulted, "busy": refused,
-                    "busy_requests": busy.requests}
+                    "busy_requests": busy.requests, "keypad-sip": keys_sip,
+                    "keypad-ws": keys_ws}
 
     return asyncio.run(main())
 
@@ -110,6 +116,27 @@ def test_a_refused_call_is_errored_with_its_sip_status(runs: dict[str, Any]) -> 
     assert meta["status"] == "errored"
     assert "SIP 486 Busy Here" in meta["error"]
     assert runs["busy_requests"][:2] == ["INVITE", "ACK"]  # the final answer was acknowledged
+
+
+def test_keys_pressed_reach_the_agent_as_events_over_sip_and_as_tones_otherwise(
+        runs: dict[str, Any]) -> None:
+    for name in ("keypad-sip", "keypad-ws"):
+        outcome = runs[name]
+        assert outcome.exit_code == api.EXIT_OK, (name, _verdicts(_trial(outcome)))
+        calls = [f["event"] for f in _frames(_trial(outcome))
+                 if f["type"] == "response.function_call_arguments.done"]
+        assert [(c["name"], json.loads(c["arguments"])) for c in calls] == \
+            [("lookup_order", {"order_id": "83521"})]
+    frames = _frames(_trial(runs["keypad-sip"]))
+    assert "".join(f["event"]["key"] for f in frames if f["type"] == "sip.dtmf") == "83521#"
+    # over SIP the keys went as events, with silence in the audio where the tones would be
+    sip_caller, rate = sf.read(_trial(runs["keypad-sip"]) / "caller.wav", dtype="int16")
+    ws_caller, ws_rate = sf.read(_trial(runs["keypad-ws"]) / "caller.wav", dtype="int16")
+    assert detect(sip_caller, rate) == "" and detect(ws_caller, ws_rate) == "83521#"
+    # the agent heard the tones as the keys (its own transcript of the keypad turn)
+    heard = [f["event"]["transcript"] for f in _frames(_trial(runs["keypad-ws"]))
+             if f["type"] == "conversation.item.input_audio_transcription.completed"]
+    assert "8 3 5 2 1" in heard, heard
 
 
 BARESIP_CONFIG = """\

@@ -22,6 +22,7 @@ from harness.agent.conversation import Item
 from harness.agent.dialogue import DialoguePolicy
 from harness.agent.protocol import AgentProtocol
 from harness.audio import asr_beam_size
+from harness.sip.dtmf import detect
 
 # The longest stretch of turns heard as one (the recogniser's window is 30 s).
 _AS_ONE_MAX_S = 28
@@ -67,6 +68,13 @@ def wants_runner_ups(policy: object, text: str, seconds: float) -> bool:
         return False
     return bool(part_of_a_value(text)) or (reads_short(text, seconds)
                                            and not holds_a_value(text))
+
+
+def keys_pressed(pcm: np.ndarray, rate: int) -> str:
+    """The keys a caller pressed in a turn, heard as in-band tones (a line without telephone
+    events), as the agent takes them: the digits, one by one ("8 3 5 2 1"); ``#`` and ``*`` end
+    or correct an entry on a keypad and are not read. ``""`` for a turn without tones."""
+    return " ".join(k for k in detect(pcm, rate) if k.isdigit())
 
 
 def _words(text: str) -> set[str]:
@@ -140,6 +148,8 @@ class Hearing:
         """The text of caller audio at the session's input rate, as the session hears it
         (``runner_ups``: with the recogniser's runners-up where they are wanted; a speculative
         transcription goes without, and the committed turn has them searched then)."""
+        if keys := keys_pressed(pcm, self.listener.input_rate):
+            return keys
         policy, prompt, language = self._settings()
         recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
         text = await recognizer.transcribe(pcm, self.listener.input_rate, prompt=prompt,

@@ -23,7 +23,7 @@ from harness.agent.conversation import ClientEventError, Item, Response
 from harness.agent.dialogue import DialoguePolicy
 from harness.agent.events import new_id
 from harness.agent.faults import Faults
-from harness.agent.hearing import Hearing
+from harness.agent.hearing import Hearing, keys_pressed
 from harness.agent.protocol import AgentProtocol
 from harness.agent.vad import (
     CALLER_TURN_GATE_DB,
@@ -336,6 +336,8 @@ class Listener:
 
     def _judge_turn(self, pcm: np.ndarray) -> bool:
         """Whether a VAD turn is the caller talking to the agent, by its level (see ``vad``)."""
+        if keys_pressed(pcm, self.input_rate):
+            return True  # keys pressed: meant for the agent, and no measure of the caller's voice
         level = audio.active_speech_level(pcm, self.input_rate)
         if self.faults.talk_over_noise or not np.isfinite(level):
             return True

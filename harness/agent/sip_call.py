@@ -9,8 +9,9 @@ part itself:
   endpoint serves (``harness agent serve --sip --agent …``), with input in the G.711 law the
   call negotiated (the listener hears 8 kHz, as over a telephone line).
 - **Caller audio** from each RTP packet of the call's payload type is decoded on arrival and
-  heard (:meth:`ServerPlayedSession.hear`); RFC 4733 events are kept as the keys the caller
-  pressed (:attr:`SipAgentSession.pressed`).
+  heard (:meth:`ServerPlayedSession.hear`). Keys pressed (RFC 4733 events) are kept
+  (:attr:`SipAgentSession.pressed`) and an entry (ended by ``#`` or a pause) becomes the
+  caller's message of its digits, which the agent answers.
 - **Agent audio** goes out of the server's output buffer 20 ms at a time, at real-time rate,
   encoded in the call's law; silence goes out when nothing plays, as a telephone does.
   Barge-in truncates what played, as over WebRTC.
@@ -24,6 +25,7 @@ part itself:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -35,12 +37,14 @@ from typing import Any
 from harness import audio
 from harness.agent.output_queue import BUFFER_RATE, FRAME_MS, OutputQueue
 from harness.agent.server_played import ServerPlayedSession
-from harness.sip.dtmf import DtmfReceiver
+from harness.sip.dtmf import DtmfEvent, DtmfReceiver
 from harness.sip.rtp import G711Packetizer, RtpError, RtpPacket, RtpSender
 from harness.sip.sdp import Media
 
 log = logging.getLogger(__name__)
 
+KEYPAD_GAP_S = 1.5
+"""A keypad entry without ``#`` ends this long after its last key."""
 TOOL_TIMEOUT_S = 15.0
 """How long a tool webhook may take before the call gets an error output."""
 
@@ -110,6 +114,9 @@ class SipAgentSession(ServerPlayedSession):
         self._packetizer = G711Packetizer(self.law, BUFFER_RATE)
         self._dtmf = DtmfReceiver()
         self.pressed: list[tuple[str, float]] = []
+        self._entry: list[str] = []
+        self._entry_timer: asyncio.TimerHandle | None = None
+        self._hash_down = False
         self._calls: dict[str, list[dict[str, Any]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         fmt = {"type": "audio/pcmu" if self.law == "ulaw" else "audio/pcma"}
@@ -134,6 +141,36 @@ class SipAgentSession(ServerPlayedSession):
             digit = self._dtmf.receive(packet, arrived_ns / 1e9)
             if digit is not None:
                 self.pressed.append((digit, arrived_ns / 1e9))
+                self._key(digit)
+            if self._hash_down:
+                with contextlib.suppress(ValueError):
+                    if DtmfEvent.parse(packet.payload).end:
+                        self._hash_down = False
+                        self._entry_done()  # the entry ends as "#" is let go
+
+    def _key(self, digit: str) -> None:
+        """A key pressed (RFC 4733): the entry ends as ``#`` is let go or :data:`KEYPAD_GAP_S`
+        after the last key, and is then a caller's message of its digits ("8 3 5 2 1"),
+        answered."""
+        if self._entry_timer is not None:
+            self._entry_timer.cancel()
+            self._entry_timer = None
+        if digit.isdigit():
+            self._entry.append(digit)
+        if digit == "#":
+            self._hash_down = True
+        else:
+            self._entry_timer = asyncio.get_running_loop().call_later(KEYPAD_GAP_S,
+                                                                      self._entry_done)
+
+    def _entry_done(self) -> None:
+        self._entry_timer = None
+        keys, self._entry = " ".join(self._entry), []
+        if keys:
+            self.connection.put({"type": "conversation.item.create", "item": {
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": keys}]}})
+            self.connection.put({"type": "response.create"})
 
     async def play_out(self) -> None:
         """Send the output buffer 20 ms at a time at real-time rate until cancelled."""

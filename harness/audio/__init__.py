@@ -18,6 +18,10 @@ from harness.audio._codec import (
     resample,
     to_int16,
 )
+from harness.audio._dtmf import DIGITS as DTMF_KEYS
+from harness.audio._dtmf import KEY_OFF_MS as DTMF_KEY_OFF_MS
+from harness.audio._dtmf import KEY_ON_MS as DTMF_KEY_ON_MS
+from harness.audio._dtmf import dtmf_tones
 from harness.audio._noise import GENERATORS as NOISE_GENERATORS
 from harness.audio._noise import SILENT_BED, Bed
 from harness.audio._render import (
@@ -41,6 +45,10 @@ from harness.espeak import (
 )
 
 __all__ = [
+    "DTMF_KEYS",
+    "DTMF_KEY_OFF_MS",
+    "DTMF_KEY_ON_MS",
+    "dtmf_tones",
     "asr_compute_type",
     "asr_beam_size",
     "asr_model_name",

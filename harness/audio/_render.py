@@ -19,6 +19,7 @@ import numpy as np
 from harness.audio import _noise
 from harness.audio._cache import RenderCache, cache_key
 from harness.audio._codec import to_int16
+from harness.audio._dtmf import keypad_clip
 from harness.audio._noise import SILENT_BED, Bed
 from harness.audio._speech import active_speech_level, detect_speech
 from harness.audio._tts import speak_as, voice_identity
@@ -37,7 +38,7 @@ energy a VAD could take for more speech)."""
 PLAY_FADE_MS = 10.0
 _WORD_CLEAN = re.compile(r"[^\w\s]")
 
-TurnKind = Literal["say", "audio", "silence", "play"]
+TurnKind = Literal["say", "audio", "silence", "play", "dtmf"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -433,6 +434,14 @@ def _bed(cache: RenderCache, scenario: Scenario, spec: NoiseSpec | None, caller_
     return Bed("file", loop, level, snr_db=spec.snr_db)
 
 
+def _dtmf_turn(index: int, turn: Turn) -> RenderedTurn:
+    """A keypad turn: its keys' tones, their first and last sample its "speech" edges."""
+    assert turn.dtmf is not None
+    samples, onset, end = keypad_clip(turn.dtmf, SAMPLE_RATE)
+    return RenderedTurn(index=index, kind="dtmf", samples=samples, speech_onset_sample=onset,
+                        speech_end_sample=end, spoken_text=turn.spoken_text, addressed=True)
+
+
 def render_scenario(scenario: Scenario, cache_dir: str | Path | None = None) -> CallerScript:
     """Render every turn of ``scenario`` and its beds (deterministic; cached under
     ``cache_dir``, by default ``audio_fixtures/cache``).
@@ -467,6 +476,8 @@ def render_scenario(scenario: Scenario, cache_dir: str | Path | None = None) -> 
             audio.setflags(write=False)
             rendered[index] = RenderedTurn(index=index, kind="play", samples=audio,
                                            speech_onset_sample=None, speech_end_sample=None)
+        elif turn.kind == "dtmf":
+            rendered[index] = _dtmf_turn(index, turn)
 
     scenario_bed = _bed(cache, scenario, scenario.noise, caller_level, "noise")
     turn_beds: dict[int, Bed] = {}

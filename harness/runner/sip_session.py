@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.audio import DTMF_KEY_OFF_MS as KEY_OFF_MS
+from harness.audio import DTMF_KEY_ON_MS as KEY_ON_MS
 from harness.errors import TargetError
 from harness.realtime.targets import Target
 from harness.recording import (
@@ -141,6 +143,7 @@ class SipTrialSession:
         self.onsets: list[float] = []
         self._ready = asyncio.Event()
         self.hung_up_by: str | None = None
+        self._presses: set[asyncio.Task[None]] = set()
 
     # ------------------------------------------------------------------ clock
 
@@ -197,6 +200,8 @@ class SipTrialSession:
                 streamer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await streamer
+            for task in list(self._presses):
+                task.cancel()
             await self.webhooks.stop()
 
     # ------------------------------------------------------------------ the agent's audio
@@ -322,7 +327,12 @@ class SipTrialSession:
         index = self.next_turn
         turn = self.scenario.turns[index]
         audio = self.script.turns[index]
-        active = stream.start_turn(index, audio.samples)
+        call = self.conn.call
+        events = turn.dtmf is not None and call is not None and call.media is not None \
+            and call.media.dtmf_payload_type is not None
+        # keys go as RFC 4733 events where the far end takes them, silence in their place
+        active = stream.start_turn(index, np.zeros_like(audio.samples) if events
+                                   else audio.samples)
         start = self.stream_start_ms
 
         def at(sample: int | None) -> float | None:
@@ -336,6 +346,11 @@ class SipTrialSession:
             if sample is not None:
                 chunk = stream.chunk_of_sample(active, sample)
                 self._edges.add(chunk, index, edge, round(stream.send_time_ms(start, chunk), 3))
+        if events and turn.dtmf is not None and onset is not None:
+            step = (KEY_ON_MS + KEY_OFF_MS) * CALL_RATE // 1000  # the script's rate
+            for i, key in enumerate(turn.dtmf):
+                chunk = stream.chunk_of_sample(active, onset + i * step)
+                self._press_at(stream.send_time_ms(start, chunk), key)
         state = TurnState(index, stream.send_time_ms(start, active.first_chunk),
                           stream.send_time_ms(start, active.last_chunk), at(end), turn.addressed)
         self.turns.append(state)
@@ -350,6 +365,20 @@ class SipTrialSession:
             entity=turn.entity, intent=turn.intent,
             trigger=trigger,  # type: ignore[arg-type]
             barge_in_at_agent_ms=turn.barge_in.at_agent_ms if turn.barge_in else None))
+
+    def _press_at(self, due_ms: float, key: str) -> None:
+        """Press ``key`` (RFC 4733) when the stream reaches ``due_ms``; recorded as sent."""
+        call = self.conn.call
+        assert call is not None
+
+        def press() -> None:
+            self.frames.add(self.now_ms(), "sent", "sip.dtmf",
+                            {"type": "sip.dtmf", "key": key, "duration_ms": KEY_ON_MS})
+            task = asyncio.ensure_future(call.press(key, KEY_ON_MS))
+            self._presses.add(task)
+            task.add_done_callback(self._presses.discard)
+
+        asyncio.get_running_loop().call_later(max(0.0, due_ms - self.now_ms()) / 1000, press)
 
     def _annotate(self, t_ms: float, type_: str, payload: Any) -> None:
         self.frames.add(t_ms, "harness", type_, payload.model_dump(mode="json"))

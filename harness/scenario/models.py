@@ -101,7 +101,8 @@ Intent = Literal["affirm", "deny", "correct", "other"]
 class Turn(Strict):
     """One scripted caller turn.
 
-    Exactly one of ``say``, ``audio``, ``silence_ms`` or ``play`` says what the caller does.
+    Exactly one of ``say``, ``audio``, ``silence_ms``, ``play`` or ``dtmf`` says what the caller
+    does.
     """
 
     say: str | list[SaySegment] | None = Field(
@@ -110,6 +111,10 @@ class Turn(Strict):
     text: str | None = Field(None, description="what a recorded clip says (for scorers)")
     silence_ms: int | None = Field(None, ge=0, le=120_000, description="the caller says nothing")
     play: Play | None = Field(None, description="audio not addressed to the agent")
+    dtmf: str | None = Field(
+        None, pattern=r"^[0-9*#A-D]+$",
+        description="keys the caller presses, e.g. '83521#': RFC 4733 events over SIP, in-band "
+                    "tones (100 ms a key, 80 ms apart) on other transports")
 
     cut_off: CutOff | None = Field(None, description="the clip ends abruptly")
     entity: dict[str, str] | None = Field(
@@ -129,10 +134,10 @@ class Turn(Strict):
 
     @model_validator(mode="after")
     def _one_action(self) -> Turn:
-        actions = [n for n in ("say", "audio", "silence_ms", "play")
+        actions = [n for n in ("say", "audio", "silence_ms", "play", "dtmf")
                    if getattr(self, n) is not None]
         if len(actions) != 1:
-            raise ValueError("a turn needs exactly one of say, audio, silence_ms, play"
+            raise ValueError("a turn needs exactly one of say, audio, silence_ms, play, dtmf"
                              + (f" (got {', '.join(actions)})" if actions else ""))
         starts = [n for n in ("barge_in", "after_ms", "when_agent_says")
                   if getattr(self, n) is not None]
@@ -151,13 +156,15 @@ class Turn(Strict):
         return self
 
     @property
-    def kind(self) -> Literal["say", "audio", "silence", "play"]:
+    def kind(self) -> Literal["say", "audio", "silence", "play", "dtmf"]:
         if self.say is not None:
             return "say"
         if self.audio is not None:
             return "audio"
         if self.silence_ms is not None:
             return "silence"
+        if self.dtmf is not None:
+            return "dtmf"
         return "play"
 
     @property
@@ -172,12 +179,14 @@ class Turn(Strict):
         """Everything the caller says in this turn (segments joined), or a clip's ``text``."""
         if self.say is not None:
             return " ".join(s for s in self.segments if isinstance(s, str))
+        if self.dtmf is not None:
+            return " ".join(self.dtmf)
         return self.text
 
     @property
     def addressed(self) -> bool:
-        """Whether this turn is speech meant for the agent."""
-        return self.kind in ("say", "audio")
+        """Whether this turn is meant for the agent (speech, or keys pressed)."""
+        return self.kind in ("say", "audio", "dtmf")
 
 
 # --------------------------------------------------------------------------- tool mocks

@@ -6,11 +6,11 @@ Events: :func:`event_payloads` gives a key press as the packets a phone sends (a
 numbers them (:meth:`harness.sip.rtp.RtpSender.event_packets`). :class:`DtmfReceiver` turns
 received event packets back into key presses, once per event.
 
-Tones: :func:`tones` writes the row and column frequencies of each key; :func:`detect` finds
-them in 20 ms blocks by the Goertzel algorithm, accepting a block only when the two strongest
-tones hold most of its energy, stand clear of their neighbours, are within the twist limits of
-each other and carry no second harmonic (which a voice has), and a key only when it lasts two
-blocks: speech and music give no key.
+Tones: :func:`harness.audio.dtmf_tones` writes the row and column frequencies of each key;
+:func:`detect` finds them in 20 ms blocks by the Goertzel algorithm, accepting a block only when
+the two strongest tones hold most of its energy, stand clear of their neighbours, are within
+the twist limits of each other and carry no second harmonic (which a voice has), and a key only
+when it lasts two blocks: speech and music give no key.
 """
 
 from __future__ import annotations
@@ -23,16 +23,13 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.audio import resample
+from harness.audio._dtmf import COLUMNS, DIGITS, KEYPAD, ROWS
 from harness.sip.rtp import FRAME_MS, RtpPacket
 
-DIGITS = "0123456789*#ABCD"
 """The keys, in the order of their RFC 4733 event codes (0-9, * = 10, # = 11, A-D = 12-15)."""
 END_COPIES = 3
 """How many times the end packet of an event is sent (RFC 4733 §2.5.1.4)."""
 MAX_VOLUME = 63
-ROWS = (697.0, 770.0, 852.0, 941.0)
-COLUMNS = (1209.0, 1336.0, 1477.0, 1633.0)
-KEYPAD = ("123A", "456B", "789C", "*0#D")
 """Row by row: the key at (row frequency, column frequency)."""
 DETECT_RATE = 8000
 """Tones are looked for at 8 kHz (other rates are resampled first)."""
@@ -130,36 +127,6 @@ class DtmfReceiver:
     def digits(self) -> str:
         """The keys pressed so far, as one string."""
         return "".join(digit for digit, _ in self.pressed)
-
-
-def tones(digits: str, rate: int, *, on_ms: int = 100, off_ms: int = 80,
-          level_dbfs: float = -10.0) -> npt.NDArray[np.int16]:
-    """In-band DTMF: each key's row and column tones for ``on_ms``, ``off_ms`` of silence
-    between keys; each tone at ``level_dbfs`` (a full-scale sine is 0 dBFS), with 2 ms ramps
-    so a key starts and stops without a click."""
-    for digit in digits:
-        if digit not in DIGITS:
-            raise ValueError(f"not a DTMF key: {digit!r}; expected one of {DIGITS}")
-    amplitude = 32767 * 10 ** (level_dbfs / 20)
-    n_on, n_off = rate * on_ms // 1000, rate * off_ms // 1000
-    t = np.arange(n_on) / rate
-    ramp = np.minimum(1.0, np.minimum(np.arange(n_on), np.arange(n_on)[::-1]) / (0.002 * rate))
-    parts: list[npt.NDArray[np.float64]] = []
-    for i, digit in enumerate(digits):
-        row, column = _frequencies(digit)
-        tone = amplitude * ramp * (np.sin(2 * np.pi * row * t) + np.sin(2 * np.pi * column * t))
-        parts += [np.zeros(n_off), tone] if i else [tone]
-    if not parts:
-        return np.zeros(0, np.int16)
-    out: npt.NDArray[np.int16] = np.rint(np.concatenate(parts)).astype(np.int16)
-    return out
-
-
-def _frequencies(digit: str) -> tuple[float, float]:
-    for r, keys in enumerate(KEYPAD):
-        if digit in keys:
-            return ROWS[r], COLUMNS[keys.index(digit)]
-    raise ValueError(f"not a DTMF key: {digit!r}")
 
 
 def _goertzel_power(blocks: npt.NDArray[np.float64], frequency: float, rate: int

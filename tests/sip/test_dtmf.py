@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from harness.audio import NOISE_GENERATORS, decode_g711, encode_g711, synthesize
+from harness.audio import dtmf_tones as tones
 from harness.sip.dtmf import (
     DIGITS,
     DtmfEvent,
@@ -13,7 +14,6 @@ from harness.sip.dtmf import (
     block_keys,
     detect,
     event_payloads,
-    tones,
 )
 from harness.sip.rtp import RtpPacket, RtpSender
 
