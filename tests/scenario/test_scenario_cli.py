@@ -46,7 +46,8 @@ CASES = {
     "unknown-key": (
         BASE.replace("    intent: affirm", "    intent: affirm\n    tone: cheerful"),
         "{file}:8:5: turns[1].tone: unknown key (expected one of: say, audio, text, silence_ms, "
-        "play, cut_off, entity, intent, voice, noise, barge_in, after_ms, when_agent_says)"),
+        "play, dtmf, cut_off, entity, intent, voice, noise, barge_in, after_ms, "
+        "when_agent_says)"),
     "misspelt-key": (
         BASE.replace("name: lookup_order", "name: lookup_order, tims: 2"),
         "{file}:9:39: expect[0].tool_called.tims: unknown key; did you mean 'times'? "
