@@ -10,6 +10,8 @@ command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || need_apt+=(postgresql)
 # An independent SIP implementation calls the local agent's SIP endpoint in a test.
 command -v baresip >/dev/null 2>&1 || need_apt+=(baresip)
+# ... and a call is routed through an independent SIP proxy, kamailio.
+[ -x /usr/sbin/kamailio ] || command -v kamailio >/dev/null 2>&1 || need_apt+=(kamailio)
 if [ ${#need_apt[@]} -gt 0 ]; then
     sudo_cmd=""
     [ "$(id -u)" -eq 0 ] || sudo_cmd="sudo"

@@ -49,6 +49,10 @@ def _print(label: str, found: Agreement) -> None:
         print(f"  voice-to-voice error against the live run: p50 {np.percentile(errors, 50):.1f} "
               f"ms, p95 {np.percentile(errors, 95):.1f} ms, max {errors.max():.1f} ms "
               f"(n {len(errors)} answered turns)")
+        for name, start, live, got in found.v2v_turns:
+            if abs(got - live) > 50:
+                print(f"  off by more than 50 ms: {name}, the turn at {start / 1000:.1f} s: "
+                      f"live {live:,.0f} ms, rebuilt {got:,.0f} ms")
 
 
 def main() -> None:

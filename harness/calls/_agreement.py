@@ -22,8 +22,7 @@ from harness.calls._intake import score_calls
 from harness.calls._policy import CallsPolicy
 from harness.calls._sidecar import from_event_log
 from harness.recording import META_FILE, VERDICTS_FILE, Recording
-from harness.scenario.models import AgentConfig
-from harness.scoring.scorers._common import turn_answer
+from harness.scoring import recorded_agent_config, turn_answer
 from harness.scoring.timeline import Timeline, build_timeline
 
 
@@ -50,6 +49,8 @@ class Agreement:
     disagreements: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     v2v_errors_ms: list[float] = field(default_factory=list)
+    v2v_turns: list[tuple[str, float, float, float]] = field(default_factory=list)
+    """Per answered turn: (call, turn start ms, live voice-to-voice, rebuilt voice-to-voice)."""
 
     @property
     def rate(self) -> float | None:
@@ -87,7 +88,7 @@ def regrade_run(run_dir: Path, work: Path, *, with_sidecar: bool) -> list[Graded
             (call / "sidecar.json").write_text(sidecar.model_dump_json(indent=1),
                                                encoding="utf-8")
         policy = CallsPolicy.model_validate({"checks": meta["scenario_model"]["expect"]})
-        agent = AgentConfig.model_validate(meta["agent_config"])
+        agent = recorded_agent_config(meta["agent_config"])
         outcome = score_calls([str(call)], work / "runs" / name, policy=policy, agent=agent)
         graded = (next(outcome.run_dir.glob("*/trial-0"), None)
                   if outcome.run_dir is not None else None)
@@ -146,6 +147,7 @@ def measure_agreement(calls: list[GradedCall]) -> Agreement:
             _, got_ms = min(rebuilt, key=lambda a: abs(a[0] - start))
             if got_ms is not None:
                 result.v2v_errors_ms.append(abs(got_ms - live_ms))
+                result.v2v_turns.append((call.name, start, live_ms, got_ms))
     return result
 
 

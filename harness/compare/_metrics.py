@@ -156,7 +156,7 @@ def load_trial_metrics(run_dir: Path, entry: dict[str, Any], *, variant: str) ->
     from harness.report._html import _transcript  # noqa: PLC0415
     from harness.report._trial import outcome_of, read_verdicts  # noqa: PLC0415
     from harness.scoring import build_timeline, score_trial  # noqa: PLC0415
-    from harness.scoring._score import SKIPPED_FRAME_TYPES, _agent_config  # noqa: PLC0415
+    from harness.scoring._score import SKIPPED_FRAME_TYPES, recorded_agent_config  # noqa: PLC0415
 
     rel = entry.get("path") or ""
     folder = Path(run_dir) / rel
@@ -174,7 +174,7 @@ def load_trial_metrics(run_dir: Path, entry: dict[str, Any], *, variant: str) ->
         recording = Recording.load(folder, skip_types=SKIPPED_FRAME_TYPES)
         timeline = build_timeline(recording)
         config = recording.meta.agent_config or None
-        metrics.values = measure(timeline, _agent_config(config))
+        metrics.values = measure(timeline, recorded_agent_config(config))
         # the run report's conversation view reads nothing of a trial but its timeline
         metrics.transcript = _transcript(SimpleNamespace(timeline=timeline))  # type: ignore[arg-type]
     except (HarnessError, OSError, ValueError) as exc:

@@ -24,6 +24,7 @@ from harness.scoring._registry import (
 from harness.scoring._score import (
     expectation_reference_markdown,
     load_verdicts,
+    recorded_agent_config,
     score,
     score_run,
     score_run_summary,
@@ -47,6 +48,7 @@ __all__ = [
     "build_timeline",
     "expectation_reference_markdown",
     "load_verdicts",
+    "recorded_agent_config",
     "registry",
     "require_extras",
     "score",

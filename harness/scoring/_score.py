@@ -23,9 +23,13 @@ from harness.scoring.verdict import Verdict
 VERDICTS_SCHEMA_VERSION = 1
 
 
-def _agent_config(value: AgentConfig | dict[str, Any] | None) -> AgentConfig | None:
+def recorded_agent_config(value: AgentConfig | dict[str, Any] | None) -> AgentConfig | None:
+    """The agent config a trial recorded (``meta.json``), as the scorers need it."""
     if value is None or isinstance(value, AgentConfig):
         return value
+    if value.get("instructions") is not None and value.get("instructions_file") is not None:
+        # a loaded config keeps the file's text beside its name: the text is what was used
+        value = {k: v for k, v in value.items() if k != "instructions_file"}
     try:
         return AgentConfig.model_validate(value)
     except ValidationError:
@@ -64,7 +68,7 @@ def score(recording: Recording, expectations: Iterable[Any] | None = None,
         expectations = recording.meta.scenario_model.get("expect") or []
         # a production call names the expectations it lacks what to grade (harness.calls)
         not_graded = (recording.meta.model_extra or {}).get("not_applicable") or {}
-    config = _agent_config(agent_config if agent_config is not None
+    config = recorded_agent_config(agent_config if agent_config is not None
                            else recording.meta.agent_config or None)
     ctx = ScoringContext(timeline=timeline or build_timeline(recording), agent_config=config,
                          recording=recording)
@@ -129,7 +133,7 @@ def score_trial(trial_dir: Path) -> list[Verdict]:
     findings (``harness.scoring.integrity``) and (re)write ``verdicts.json``."""
     recording = Recording.load(Path(trial_dir), skip_types=SKIPPED_FRAME_TYPES)
     timeline = build_timeline(recording)
-    config = _agent_config(recording.meta.agent_config or None)
+    config = recorded_agent_config(recording.meta.agent_config or None)
     verdicts = score(recording, timeline=timeline)
     verdicts += check_call_integrity(recording, timeline, config)
     write_verdicts(Path(trial_dir), verdicts)

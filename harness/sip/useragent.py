@@ -285,6 +285,10 @@ class UserAgent:
                                to_tag=self.dialog.local_tag if tag else None, body=body,
                                content_type="application/sdp" if sdp else None)
         if request.method == "INVITE" and 100 < status < 300:
+            # a response that makes the dialog carries the request's Record-Routes, in order, so
+            # the caller learns the route set the proxies asked for (RFC 3261 §12.1.1)
+            for route in request.headers.get_all("Record-Route"):
+                response.headers.add("Record-Route", route)
             response.headers.add("Contact", self._contact())
             response.headers.add("Allow", ALLOW)
         for name, value in (extra_headers or {}).items():
