@@ -50,7 +50,7 @@ SHORTEST: dict[str, tuple[str, ...]] = {
     "silent_audio": ("order-status", "barge-in"),
 }
 """fault → the scenarios of its row of the table that run over WebRTC."""
-RUNS_AT_ONCE = 3
+RUNS_AT_ONCE = 2
 
 WEBRTC_TABLE = {fault: {name: MUTATIONS[fault][name] for name in names}
                 for fault, names in SHORTEST.items()}

@@ -1,4 +1,4 @@
-"""Ground truth from the harness itself: example calls run live against the local agent, then
+"""Ground truth from the harness itself: the example suite run live against the local agent, then
 stripped to what a production recording has (a stereo WAV; then a WAV and a sidecar made from
 the call's events and tool calls) and graded with ``harness calls score``. Verdicts must agree
 with the live run's, kind by kind, and voice-to-voice must match the live measurement."""
@@ -16,21 +16,16 @@ from harness.calls._sidecar import from_event_log
 from harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
-SCENARIOS = ["order-status", "cancel-confirmed", "human-request", "barge-in",
-             "cancel-unavailable", "email-step-by-step"]
 
 
 @pytest.fixture(scope="module")
-def live_run(tmp_path_factory) -> Path:
-    from harness import api  # noqa: PLC0415 - the agent's ASR stack loads with it
-
-    outcome = api.run([ROOT / "scenarios" / f"{s}.yaml" for s in SCENARIOS],
-                      out_dir=tmp_path_factory.mktemp("live"), concurrency=6)
-    return outcome.run_dir
+def live_run(example_suite_run) -> Path:
+    """The example suite's fault-free run (``tests/conftest.py``): 21 calls, graded live."""
+    return example_suite_run.run_dir
 
 
 @pytest.mark.slow
-@pytest.mark.solo  # the live speech ends are the chunks' send times: a busy machine sends late
+@pytest.mark.solo  # the example suite's run is made alone (its latencies are graded)
 def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
     audio_only = measure_agreement(regrade_run(live_run, tmp_path / "audio", with_sidecar=False))
     errors = audio_only.v2v_errors_ms
@@ -38,7 +33,7 @@ def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
     assert p50 is not None
     print(f"voice-to-voice error from audio alone: p50 {p50:.1f} ms, max {max(errors):.1f} ms, "
           f"n {len(errors)}")
-    assert len(errors) >= 12 and p50 <= 20.0
+    assert len(errors) >= 40 and p50 <= 20.0
 
     with_sidecar = measure_agreement(regrade_run(live_run, tmp_path / "sidecar",
                                                  with_sidecar=True))
@@ -48,7 +43,7 @@ def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
         for line in found.disagreements:
             print("  disagreement:", line)
     assert not audio_only.refused and not with_sidecar.refused
-    assert sum(with_sidecar.total.values()) >= 20
+    assert sum(with_sidecar.total.values()) >= 50
     assert with_sidecar.rate is not None and with_sidecar.rate >= 0.95, \
         with_sidecar.disagreements
     # every kind the live run graded is graded, or marked not applicable with its reason
@@ -56,12 +51,15 @@ def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
                   for v in json.loads((trial / "verdicts.json").read_text())["verdicts"]
                   if not v["kind"].startswith("integrity.")}
     assert live_kinds <= set(with_sidecar.total) | set(with_sidecar.not_applicable)
+    # what needs the script (which turn gave a value, which sound was not for the agent, what
+    # the caller was scripted to say) and nothing else
     assert set(with_sidecar.not_applicable) == {
-        "entity_confirmed", "input_heard", "speech_matches_transcript"}
+        "entity_confirmed", "input_heard", "no_filler_on_noise", "no_response",
+        "speech_matches_transcript"}
 
 
 @pytest.mark.slow
-@pytest.mark.solo  # beside the test above (solo tests run last): the module's live run is made once
+@pytest.mark.solo  # as above
 def test_a_failing_call_becomes_a_scenario_that_fails_again(live_run, tmp_path):
     from harness import api  # noqa: PLC0415
     from harness.calls import call_to_scenario  # noqa: PLC0415

@@ -22,7 +22,9 @@ from harness.scenario.loader import load_suite
 ROOT = Path(__file__).resolve().parents[2]
 CHUNK_MS = 20
 
-pytestmark = pytest.mark.slow
+# solo: they read the example suite's shared run, which the first of them makes; made beside
+# other slow tests, its calls went past their latency limits
+pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 
 @pytest.fixture(scope="module")

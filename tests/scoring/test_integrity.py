@@ -10,9 +10,9 @@ from tests.scoring.builder import CallBuilder
 
 
 def findings(rec: Recording, *, config: bool = True) -> dict[str, object]:
-    from harness.scoring._score import _agent_config
+    from harness.scoring import recorded_agent_config
 
-    cfg = _agent_config(rec.meta.agent_config) if config else None
+    cfg = recorded_agent_config(rec.meta.agent_config) if config else None
     return {v.kind: v for v in check_call_integrity(rec, build_timeline(rec), cfg)}
 
 
