@@ -6,7 +6,12 @@ The public surface: ``synthesize`` (espeak-ng through pyttsx3's binding, determi
 ``active_speech_level``), ``read_clip`` / ``write_wav``, ``resample`` and the G.711 codecs.
 """
 
-from harness.audio._asr_model import asr_beam_size, asr_compute_type, asr_model_name
+from harness.audio._asr_model import (
+    DEFAULT_ASR_MODEL,
+    asr_beam_size,
+    asr_compute_type,
+    asr_model_name,
+)
 from harness.audio._asr_model import model_path as asr_model_path
 from harness.audio._codec import (
     G711_RATE,
@@ -45,6 +50,7 @@ from harness.espeak import (
 )
 
 __all__ = [
+    "DEFAULT_ASR_MODEL",
     "DTMF_KEYS",
     "DTMF_KEY_OFF_MS",
     "DTMF_KEY_ON_MS",

@@ -200,3 +200,14 @@ def test_runner_ups_are_searched_for_a_part_of_a_value_or_a_transcript_that_read
     policy = Policy(load_profile("support_desk"), [], Faults())
     assert wants_runner_ups(policy, text, seconds) is wanted
     assert wants_runner_ups(object(), text, seconds) is False  # a policy without the methods
+
+
+def test_a_search_for_part_of_a_value_is_made_by_default_only_with_a_tiny_model(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.agent.hearing import cheap_search  # noqa: PLC0415
+
+    monkeypatch.delenv("HARNESS_ASR_MODEL", raising=False)
+    assert cheap_search(None) and cheap_search("tiny.en")  # the default is tiny.en
+    assert not cheap_search("base")  # the clinic's profile: twice the cost, shared by every call
+    monkeypatch.setenv("HARNESS_ASR_MODEL", "base")
+    assert not cheap_search(None) and not cheap_search("tiny.en")  # the environment wins
