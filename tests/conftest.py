@@ -38,13 +38,12 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 # --------------------------------------------------------------------------- slow tests at once
-# CI runs the slow tests on three xdist workers (``-m slow -n 3 --dist loadscope``: a module's
-# tests on one worker, so its module fixtures run once). An end-to-end call lasts as long as its
-# audio and leaves the CPU idle most of that time, so three such tests run at once (together
-# they kept one of two cores busy on average: 18 CPU-minutes in 18 minutes). A test marked
-# ``solo`` runs with nothing beside it: it measures latency to within milliseconds, or compares
-# the local agent's latency between runs made one after another, which other calls on the
-# machine would move.
+# CI runs the slow tests in one process, one after another (``-m slow``): beside each other the
+# end-to-end calls of one test pushed another's past their latency limits on two cores (the
+# package, plugin and RTP-statistics tests failed so). Under xdist (``-m slow -n 3 --dist
+# loadscope``, a module's tests on one worker) a test marked ``solo`` still runs with nothing
+# beside it: it measures latency to within milliseconds, or compares the local agent's latency
+# between runs made one after another, which other calls on the machine would move.
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
