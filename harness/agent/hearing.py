@@ -22,7 +22,7 @@ from harness.agent import asr
 from harness.agent.conversation import Item
 from harness.agent.dialogue import DialoguePolicy
 from harness.agent.protocol import AgentProtocol
-from harness.audio import DEFAULT_ASR_MODEL, asr_beam_size
+from harness.audio import asr_beam_size, asr_model_choice
 from harness.sip.dtmf import detect
 
 # The longest stretch of turns heard as one (the recogniser's window is 30 s).
@@ -50,8 +50,7 @@ def cheap_search(recogniser: str | None) -> bool:
     0.78 s with ``tiny.en`` and 1.47 s with ``base``; a search holds the recogniser every call of
     the process shares, and with ``base`` (the clinic's profile) and six calls at once the
     callers' turns waited up to 8 s for their transcripts."""
-    name = os.environ.get("HARNESS_ASR_MODEL") or recogniser or DEFAULT_ASR_MODEL
-    return Path(name).name.startswith("tiny")
+    return Path(asr_model_choice(recogniser)).name.startswith("tiny")
 
 
 def wideband_runner_ups() -> bool:

@@ -7,9 +7,9 @@ The public surface: ``synthesize`` (espeak-ng through pyttsx3's binding, determi
 """
 
 from harness.audio._asr_model import (
-    DEFAULT_ASR_MODEL,
     asr_beam_size,
     asr_compute_type,
+    asr_model_choice,
     asr_model_name,
 )
 from harness.audio._asr_model import model_path as asr_model_path
@@ -50,13 +50,13 @@ from harness.espeak import (
 )
 
 __all__ = [
-    "DEFAULT_ASR_MODEL",
     "DTMF_KEYS",
     "DTMF_KEY_OFF_MS",
     "DTMF_KEY_ON_MS",
     "dtmf_tones",
     "asr_compute_type",
     "asr_beam_size",
+    "asr_model_choice",
     "asr_model_name",
     "asr_model_path",
     "CALLER_SPEECH_LEVEL_DB",

@@ -39,10 +39,15 @@ _BASE_FILES = ("config.json", "tokenizer.json", "vocabulary.txt")
 _join_lock = threading.Lock()
 
 
+def asr_model_choice(preferred: str | None = None) -> str:
+    """The model's name: ``HARNESS_ASR_MODEL`` when set, else ``preferred`` (an agent profile's
+    choice), else ``DEFAULT_ASR_MODEL``."""
+    return os.environ.get("HARNESS_ASR_MODEL") or preferred or DEFAULT_ASR_MODEL
+
+
 def asr_model_name(preferred: str | None = None) -> str:
-    """The model as faster-whisper loads it (a local folder): ``HARNESS_ASR_MODEL`` when set,
-    else ``preferred`` (an agent profile's choice), else ``DEFAULT_ASR_MODEL``."""
-    return model_path(os.environ.get("HARNESS_ASR_MODEL") or preferred or DEFAULT_ASR_MODEL)
+    """The model as faster-whisper loads it (a local folder) for :func:`asr_model_choice`."""
+    return model_path(asr_model_choice(preferred))
 
 
 def asr_compute_type() -> str:

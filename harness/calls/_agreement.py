@@ -48,9 +48,13 @@ class Agreement:
     not_applicable: Counter[str] = field(default_factory=Counter)
     disagreements: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
-    v2v_errors_ms: list[float] = field(default_factory=list)
     v2v_turns: list[tuple[str, float, float, float]] = field(default_factory=list)
     """Per answered turn: (call, turn start ms, live voice-to-voice, rebuilt voice-to-voice)."""
+
+    @property
+    def v2v_errors_ms(self) -> list[float]:
+        """Per answered turn, how far the rebuilt voice-to-voice is from the live one."""
+        return [abs(got - live) for _, _, live, got in self.v2v_turns]
 
     @property
     def rate(self) -> float | None:
@@ -146,7 +150,6 @@ def measure_agreement(calls: list[GradedCall]) -> Agreement:
                 continue
             _, got_ms = min(rebuilt, key=lambda a: abs(a[0] - start))
             if got_ms is not None:
-                result.v2v_errors_ms.append(abs(got_ms - live_ms))
                 result.v2v_turns.append((call.name, start, live_ms, got_ms))
     return result
 

@@ -138,14 +138,13 @@ def score_speech_matches_transcript(ctx: ScoringContext, p: SpeechMatchesTranscr
     # items ("I'll check that order now." heard as "I'll check my own own house." after a
     # read-back heard as "3 .6 .2 .1"): an item whose reading misses the limit is heard alone
     # too, and the closer reading is kept. Silence or other words are far from both readings.
-    again = [i for i, ((_, item), heard) in enumerate(zip(items, heard_all, strict=True))
-             if word_error_rate(item.transcript, heard) > p.max_wer]
-    if again:
-        for i, heard in zip(again, transcribe_each([pieces[i] for i in again], rate),
-                            strict=True):
-            if word_error_rate(items[i][1].transcript, heard) < \
-                    word_error_rate(items[i][1].transcript, heard_all[i]):
-                heard_all[i] = heard
+    wers = [word_error_rate(item.transcript, heard)
+            for (_, item), heard in zip(items, heard_all, strict=True)]
+    again = [i for i, wer in enumerate(wers) if wer > p.max_wer]
+    for i, heard in zip(again, transcribe_each([pieces[i] for i in again], rate) if again
+                        else [], strict=True):
+        if word_error_rate(items[i][1].transcript, heard) < wers[i]:
+            heard_all[i] = heard
     rows: list[_ItemHeard] = []
     evidence = []
     for (r, item), heard in zip(items, heard_all, strict=True):
