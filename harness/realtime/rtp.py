@@ -6,6 +6,8 @@ Both ends of a WebRTC call in this repository use these: the harness's caller
 - :class:`PushTrack` is an outgoing audio track whose frames are pushed by the owner, who paces
   them: the sender encodes (Opus, 48 kHz) and sends each frame as soon as it is pushed, so a frame
   leaves when the owner's clock says, not when a track's own timer would.
+- :class:`Departures` notes when each RTP packet of such a track went out on the wire (encoded,
+  encrypted and sent), so the owner can say when a frame it pushed actually left.
 - :class:`ArrivalDecoder` decodes the Opus packets of a receiver the moment they reach it, each
   stamped with ``time.perf_counter_ns()`` when the packet arrived. aiortc's own receive path
   holds audio in a jitter buffer that releases a packet only once four later ones have arrived
@@ -135,6 +137,75 @@ class PushTrack(MediaStreamTrack):
             self.stop()
             raise MediaStreamError
         return frame
+
+
+class Departures:
+    """When each frame pushed on a :class:`PushTrack` left on the wire.
+
+    :meth:`frame` notes a frame as it is handed over (its 48 kHz sample range, and when: the
+    owner's ``sent_ns`` and the track's ``pushed_ns``, which differ where network conditions hold
+    the frame on its way to the encoder); :meth:`packet` notes each outgoing RTP packet as it is
+    sent (its RTP timestamp, counted from the first packet's, is its first sample at 48 kHz).
+    :meth:`when_sent` calls back once the packet carrying a frame's last sample has gone, with the
+    frame's ``sent_ns`` plus the time the frame took from the track to the wire (encoding, the
+    sender's queue, encryption): when it left as far as the caller's end can tell, without any
+    delay the network conditions add.
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[tuple[int, int, int | None]] = []  # (last sample, sent, pushed)
+        self._first_ts: int | None = None
+        self._departed: dict[int, int] = {}  # packet (its first sample // 20 ms) → ns
+        self._waiting: dict[int, list[tuple[int, Callable[[int], None]]]] = {}
+
+    def frame(self, samples: int, sent_ns: int) -> int:
+        """Note the next frame (``samples`` long at 48 kHz) handed over at ``sent_ns``; returns
+        its index."""
+        last = (self._frames[-1][0] + 1 if self._frames else 0) + samples - 1
+        self._frames.append((last, sent_ns, None))
+        return len(self._frames) - 1
+
+    def pushed(self, index: int, pushed_ns: int) -> None:
+        """Frame ``index`` entered the track at ``pushed_ns``."""
+        last, sent, _ = self._frames[index]
+        self._frames[index] = (last, sent, pushed_ns)
+
+    def packet(self, data: bytes, departed_ns: int) -> None:
+        """An RTP packet (plain, before encryption) was sent at ``departed_ns``."""
+        if len(data) < 12:
+            return
+        ts = int.from_bytes(data[4:8], "big")
+        if self._first_ts is None:
+            self._first_ts = ts
+        packet = ((ts - self._first_ts) & 0xFFFFFFFF) // (OPUS_RATE * FRAME_MS // 1000)
+        if packet in self._departed:  # a retransmission
+            return
+        self._departed[packet] = departed_ns
+        for index, callback in self._waiting.pop(packet, []):
+            self._call(index, departed_ns, callback)
+
+    def when_sent(self, index: int, callback: Callable[[int], None]) -> None:
+        """Call ``callback(ns)`` once frame ``index`` has left (now, if it has)."""
+        packet = self._frames[index][0] // (OPUS_RATE * FRAME_MS // 1000)
+        departed = self._departed.get(packet)
+        if departed is not None:
+            self._call(index, departed, callback)
+        else:
+            self._waiting.setdefault(packet, []).append((index, callback))
+
+    def pending(self) -> list[tuple[int, Callable[[int], None]]]:
+        """The frames still waiting for their packet, and their callbacks (forgotten here)."""
+        waiting = [entry for entries in self._waiting.values() for entry in entries]
+        self._waiting.clear()
+        return waiting
+
+    def sent_ns(self, index: int) -> int:
+        """When frame ``index`` was handed over."""
+        return self._frames[index][1]
+
+    def _call(self, index: int, departed_ns: int, callback: Callable[[int], None]) -> None:
+        _, sent, pushed = self._frames[index]
+        callback(sent + max(0, departed_ns - (pushed if pushed is not None else sent)))
 
 
 def _left_channel(frame: av.AudioFrame) -> Pcm:

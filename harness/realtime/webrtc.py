@@ -31,6 +31,7 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -50,7 +51,15 @@ from harness.realtime.errors import ClosedMidSession, HandshakeRejected, Handsha
 from harness.realtime.events import ClientEvent
 from harness.realtime.netem import DelayLine, NetworkConditions
 from harness.realtime.rtcstats import StatsSampler
-from harness.realtime.rtp import ArrivalDecoder, Pcm, PushTrack, close_peer, opus_payload_types
+from harness.realtime.rtp import (
+    OPUS_RATE,
+    ArrivalDecoder,
+    Departures,
+    Pcm,
+    PushTrack,
+    close_peer,
+    opus_payload_types,
+)
 from harness.realtime.signalling import mint_key, post_offer
 from harness.realtime.targets import Target
 from harness.recording import RtpStats
@@ -97,6 +106,7 @@ class WebRTCConnection:
         self._decoder: ArrivalDecoder | None = None
         self._closed_reason: str | None = None
         self._stats = StatsSampler(pc)
+        self._departures = Departures()
         channel.on("message", self._on_message)
         channel.on("close", lambda: self._on_closed("the data channel closed"))
         pc.on("connectionstatechange", self._on_state)
@@ -151,6 +161,7 @@ class WebRTCConnection:
             for transceiver in self._pc.getTransceivers():
                 if transceiver.kind == "audio":
                     self._decoder.attach(transceiver.receiver)
+        self._note_departures()
         left = deadline - asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(opened.wait(), timeout=max(left, 0.1))
@@ -203,6 +214,21 @@ class WebRTCConnection:
             transport._handle_rtp_data = handle_rtp  # type: ignore[method-assign]
             transport._handle_rtcp_data = handle_rtcp  # type: ignore[method-assign]
         return True
+
+    def _note_departures(self) -> None:
+        """Note each caller RTP packet as it leaves (:class:`~harness.realtime.rtp.Departures`):
+        aiortc's DTLS transport sends every packet through ``_send_rtp``, which encrypts it and
+        hands it to the socket; wrapped outermost, before a lossy line may drop it."""
+        for transport in {t.sender.transport for t in self._pc.getTransceivers()
+                          if t.sender.transport is not None}:
+            send = transport._send_rtp
+
+            async def send_rtp(data: bytes, send: Any = send) -> None:
+                await send(data)
+                if not is_rtcp(data):
+                    self._departures.packet(data, time.perf_counter_ns())
+
+            transport._send_rtp = send_rtp  # type: ignore[method-assign]
 
     def _spawn(self, delivery: Any) -> None:
         """Run a packet's delivery (a coroutine) now, as a task of the call's."""
@@ -262,16 +288,32 @@ class WebRTCConnection:
         await self.send_text(text)
         return text
 
-    def send_audio(self, pcm: Pcm) -> None:
-        """Send one frame of caller audio (PCM16 mono at :data:`CALLER_RATE`) on the track now."""
+    def send_audio(self, pcm: Pcm) -> int:
+        """Send one frame of caller audio (PCM16 mono at :data:`CALLER_RATE`) on the track now;
+        returns the frame's index for :meth:`when_sent`."""
         if self._closed_reason is not None:
             raise self._closed_error()
         frame = np.asarray(pcm, dtype=np.int16)
+        index = self._departures.frame(len(frame) * OPUS_RATE // CALLER_RATE,
+                                       time.perf_counter_ns())
         line = self.lines.get("up-frames")
         if line is None:
             self._caller.push(frame)
         else:
-            line.send(lambda: self._caller.push(frame))
+            def push() -> None:
+                self._caller.push(frame)
+                self._departures.pushed(index, time.perf_counter_ns())
+
+            line.send(push)
+        return index
+
+    def when_sent(self, index: int, callback: Callable[[int], None]) -> None:
+        """Call ``callback(ns)`` once caller frame ``index`` has left on the wire (encoded,
+        encrypted, sent), with when (``time.perf_counter_ns``): the time it was handed over plus
+        its time from the track to the socket, without the delay network conditions add. Frames
+        still waiting when the call closes are called back then with the time they were handed
+        over."""
+        self._departures.when_sent(index, callback)
 
     async def recv(self) -> tuple[str | bytes | RtpAudio, int]:
         """The next server event (text) or agent audio packet, and when it arrived
@@ -296,6 +338,8 @@ class WebRTCConnection:
     async def close(self) -> None:
         self._closed_reason = self._closed_reason or "closed by the harness"
         await self._stats.stop()
+        for index, callback in self._departures.pending():
+            callback(self._departures.sent_ns(index))
         self._caller.finish()
         await close_peer(self._pc)
         for task in list(self._tasks):

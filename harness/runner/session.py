@@ -381,9 +381,8 @@ class TrialSession(TurnTriggers):
                 k, ended = await self._send_chunk(due_ms)
                 if k >= self._speech_edges.next_chunk:
                     for turn_index, edge, due in self._speech_edges.sent(k):
-                        self.writer.annotate(self.now_ms(), "harness.turn.speech_sent",
-                                             TurnSpeechSent(turn_index=turn_index, edge=edge,
-                                                            scheduled_ms=due))
+                        self._speech_sent(TurnSpeechSent(turn_index=turn_index, edge=edge,
+                                                         scheduled_ms=due))
                 if ended:
                     await self._end_turn()
                 if stream.block_ends():
@@ -392,6 +391,10 @@ class TrialSession(TurnTriggers):
                 k += 1
         finally:
             pacer.leave(start_ns, chunk_ns)
+
+    def _speech_sent(self, edge: TurnSpeechSent) -> None:
+        """The chunk holding a turn's speech onset or end was just sent: say so, now."""
+        self.writer.annotate(self.now_ms(), "harness.turn.speech_sent", edge)
 
     async def _send_chunk(self, due_ms: float) -> tuple[int, bool]:
         """Send the stream's next chunk as ``input_audio_buffer.append`` and record it: (its

@@ -43,6 +43,7 @@ import numpy as np
 from harness.realtime.events import OutputAudioBufferClear
 from harness.realtime.protocol import AUDIO_DELTA, AudioDelta, OutputItemAdded
 from harness.realtime.webrtc import AGENT_RATE, CALLER_RATE, RtpAudio
+from harness.recording import TurnSpeechSent
 from harness.runner.caller import CallerStream
 from harness.runner.playback import AUDIBLE_THRESHOLD, PlaybackClock
 from harness.runner.session import TrialSession
@@ -71,6 +72,7 @@ class WebRTCTrialSession(TrialSession):
         self._playing: str | None = None  # the response the server's output buffer plays
         self._audio_item: dict[str, str] = {}  # response id → its last audio message item
         self._audible_ms: dict[str, float] = {}  # response id → when it was last audible
+        self._last_frame = -1  # the index of the last caller frame sent on the track
 
     # ------------------------------------------------------------------ receiving
 
@@ -158,6 +160,14 @@ class WebRTCTrialSession(TrialSession):
 
     # ------------------------------------------------------------------ sending
 
+    def _speech_sent(self, edge: TurnSpeechSent) -> None:
+        """Said once the chunk's RTP packet has left (encoded, encrypted, sent), not when it was
+        handed to the track: what the agent can hear from then is what latencies count from."""
+        def sent(ns: int) -> None:
+            self.writer.annotate((ns - self.t0_ns) / 1e6, "harness.turn.speech_sent", edge)
+
+        self.conn.when_sent(self._last_frame, sent)
+
     async def interrupt(self, t: float) -> None:
         """The server truncates; the harness cancels and clears only where the server won't."""
         if self.client_cancels:
@@ -169,7 +179,7 @@ class WebRTCTrialSession(TrialSession):
     async def _send_chunk(self, due_ms: float) -> tuple[int, bool]:
         """Send the caller stream's next chunk on the RTP track now; record it."""
         pcm, k, ended = self.stream.next_pcm()
-        self.conn.send_audio(pcm)
+        self._last_frame = self.conn.send_audio(pcm)
         n = self.stream.chunk_samples
         self.writer.caller_chunk(self.now_ms(), due_ms, k * n, n, self.stream.sample_rate,
                                  via="rtp")

@@ -22,7 +22,10 @@ service's does.
 
 Each answer records the delay the peer achieved (its first answer frame's push time plus the
 encoder delay, minus the last loud packet's arrival): a late timer is the peer's, not the
-harness's, error.
+harness's, error. It also records the delay as sent: the same with the time that frame's RTP
+packet left the peer (encoded, encrypted, sent; :class:`harness.realtime.rtp.Departures`) in
+place of its push time, so what remains between it and the harness's measurement is the path
+itself: the packets' time on the loopback both ways and their decryption at either end.
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ from pathlib import Path
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
+from aiortc.rtp import is_rtcp
 from calls_endpoint import CallsEndpoint, Request, Response
 
-from harness.realtime.rtp import ArrivalDecoder, PushTrack, opus_payload_types
+from harness.realtime.rtp import ArrivalDecoder, Departures, PushTrack, opus_payload_types
 
 RATE = 24_000
 FRAME = RATE // 50
@@ -94,6 +98,10 @@ class Call:
     channel: RTCDataChannel | None = None
     achieved_ms: list[float] = field(default_factory=list)
     """Per answer: its first audible sample's push time − the last loud packet's arrival."""
+    sent_ms: list[float] = field(default_factory=list)
+    """Per answer: its first audible sample's departure on the wire − the last loud packet's
+    arrival."""
+    departures: Departures = field(default_factory=Departures)
     stalls_ms: list[float] = field(default_factory=list)
     """Per answer: how late the peer's track ran (its frames against their 20 ms grid) from the
     caller's speech end to the answer's first packets (a busy machine shows here)."""
@@ -148,7 +156,8 @@ class Call:
         self._answer_left, self._answer_sent = ANSWER_MS * RATE // 1000, 0
         self.achieved_ms.append((time.perf_counter_ns() - speech_end_ns) / 1e6
                                 + ENCODER_DELAY_MS)
-        self._push()
+        self.departures.when_sent(self._push(), lambda ns: self.sent_ms.append(
+            (ns - speech_end_ns) / 1e6 + ENCODER_DELAY_MS))
         self._next_at = asyncio.get_running_loop().time() + 0.02
         asyncio.get_running_loop().call_later(0.06, self._note_stall, speech_end_ns)
         asyncio.get_running_loop().call_later(ANSWER_MS / 1000 + 0.05, self._finish, rid, item)
@@ -169,13 +178,28 @@ class Call:
                    "response": {"id": rid, "status": "completed", "output": [done]}})
         self.send({"type": "output_audio_buffer.stopped", "response_id": rid})
 
-    def _push(self) -> None:
+    def _push(self) -> int:
+        """Push the track's next frame; returns its index in :attr:`departures`."""
+        index = self.departures.frame(FRAME * 2, time.perf_counter_ns())  # 48 kHz samples
         if self._answer_left > 0:
             self.track.push(_tone(FRAME, self._answer_sent))
             self._answer_sent += FRAME
             self._answer_left -= FRAME
         else:
             self.track.push(np.zeros(FRAME, dtype=np.int16))
+        return index
+
+    def note_departures(self) -> None:
+        """Note each of the track's RTP packets as it leaves (as the harness does)."""
+        for transport in {t.sender.transport for t in self.pc.getTransceivers()}:
+            send = transport._send_rtp
+
+            async def send_rtp(data: bytes, send=send) -> None:
+                await send(data)
+                if not is_rtcp(data):
+                    self.departures.packet(data, time.perf_counter_ns())
+
+            transport._send_rtp = send_rtp
 
     async def play(self) -> None:
         """The track: a frame every 20 ms (the grid restarts where an answer starts)."""
@@ -231,6 +255,7 @@ class KnownDelayPeer(CallsEndpoint):
         for transceiver in pc.getTransceivers():
             decoder.attach(transceiver.receiver)
         await pc.setLocalDescription(await pc.createAnswer())
+        call.note_departures()
         self.tasks.append(asyncio.ensure_future(call.play()))
         return pc.localDescription.sdp
 
@@ -239,7 +264,8 @@ async def _serve_until_stdin_closes(delay_ms: float) -> None:
     async with KnownDelayPeer(delay_ms) as peer:
         print(peer.url, flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-        print(json.dumps([[call.achieved_ms, call.stalls_ms] for call in peer.calls]),
+        print(json.dumps([[call.achieved_ms, call.stalls_ms, call.sent_ms]
+                          for call in peer.calls]),
               flush=True)
 
 
@@ -253,14 +279,15 @@ def main() -> None:
 
 class PeerProcess:
     """The peer in a process of its own (its CPU is not the harness's): ``with PeerProcess(300)
-    as peer``: ``peer.url``; after the block, ``peer.achieved_ms`` and ``peer.stalls_ms`` (per
-    call, per answer)."""
+    as peer``: ``peer.url``; after the block, ``peer.achieved_ms``, ``peer.sent_ms`` and
+    ``peer.stalls_ms`` (per call, per answer)."""
 
     def __init__(self, delay_ms: float) -> None:
         self.delay_ms = delay_ms
         self.url = ""
         self.achieved_ms: list[list[float]] = []
         self.stalls_ms: list[list[float]] = []
+        self.sent_ms: list[list[float]] = []
         self._proc: subprocess.Popen[str] | None = None
 
     def __enter__(self) -> PeerProcess:
@@ -280,8 +307,9 @@ class PeerProcess:
         out, _ = self._proc.communicate("", timeout=30)
         lines = out.strip().splitlines()
         calls = json.loads(lines[-1]) if lines else []
-        self.achieved_ms = [achieved for achieved, _ in calls]
-        self.stalls_ms = [stalls for _, stalls in calls]
+        self.achieved_ms = [achieved for achieved, _, _ in calls]
+        self.stalls_ms = [stalls for _, stalls, _ in calls]
+        self.sent_ms = [sent for _, _, sent in calls]
 
 
 if __name__ == "__main__":

@@ -1,8 +1,10 @@
 """Latency over WebRTC against a peer that answers a known delay D after the caller's speech ends
 (``tests/realtime/known_delay_peer.py``, in a process of its own): the voice-to-voice latency
 the harness measures is D to within ±10 ms, and with 100 ms of delay added each way on the
-harness's own RTP path (``--network delay=100ms``) it grows by 200 ± 10 ms. The errors' p50/p99
-are printed."""
+harness's own RTP path (``--network delay=100ms``) it grows by 200 ± 10 ms. Each turn is held
+to the delay the peer actually sent its answer after (its answer packet's departure, so a late
+timer or a slow encoder at the peer is not counted as the harness's error); the call's median
+is held to D itself. The errors' p50/p99 are printed."""
 
 from __future__ import annotations
 
@@ -47,10 +49,11 @@ def _scenario(folder: Path) -> Path:
 
 
 def _latencies(out_dir: Path, network: str | None
-               ) -> tuple[list[tuple[float, float]], list[float], dict]:
-    """Per turn, the voice-to-voice latency as scored and how late either end's event loop ran
-    while it was measured (the harness's caller chunks, the peer's track frames, against their
-    schedules, ms); the peer's achieved delays; the trial's meta."""
+               ) -> tuple[list[tuple[float, float, float]], list[float], dict]:
+    """Per turn, the voice-to-voice latency as scored, the delay the peer's answer left after
+    and how late either end's event loop ran while it was measured (the harness's caller
+    chunks, the peer's track frames, against their schedules, ms); the peer's achieved delays
+    (by its push times); the trial's meta."""
     scenario = _scenario(out_dir)
     with PeerProcess(DELAY_MS) as peer:
         outcome = api.run([scenario], out_dir=out_dir / "runs", network=network,
@@ -66,12 +69,13 @@ def _latencies(out_dir: Path, network: str | None
             if f["type"] == "harness.turn.speech_sent" and f["event"]["edge"] == "end"}
     late = [(f["t_ms"], f["t_ms"] - f["scheduled_ms"]) for f in frames
             if f["dir"] == "sent" and "scheduled_ms" in f]
-    (achieved,), (peer_stalls,) = peer.achieved_ms, peer.stalls_ms
+    (achieved,), (peer_stalls,), (sent,) = peer.achieved_ms, peer.stalls_ms, peer.sent_ms
     measured = []
-    for row, peer_stall in zip(latency["measured"]["per_turn"], peer_stalls, strict=True):
+    for row, peer_stall, peer_sent in zip(latency["measured"]["per_turn"], peer_stalls, sent,
+                                          strict=True):
         end, v2v = ends[row["turn"]], row["voice_to_voice_ms"]
         stall = max(lag for t, lag in late if end - 20 <= t <= end + v2v + 40)
-        measured.append((v2v, max(stall, peer_stall)))
+        measured.append((v2v, peer_sent, max(stall, peer_stall)))
     return measured, achieved, json.loads((folder / "meta.json").read_text())
 
 
@@ -95,28 +99,35 @@ def test_voice_to_voice_against_a_known_delay_and_with_added_network_delay(tmp_p
     clean, achieved, _ = _latencies(tmp_path / "clean", None)
     delayed, achieved_delayed, meta = _latencies(tmp_path / "delayed", "delay=100ms")
     assert len(clean) == TURNS and len(delayed) == TURNS, (clean, delayed)
-    errors = [v - DELAY_MS for v, stall in clean if stall <= STALL_MS]
-    growth = [v - DELAY_MS - 200.0 for v, stall in delayed if stall <= STALL_MS]
+    errors = [v - sent for v, sent, stall in clean if stall <= STALL_MS]
+    growth = [v - sent - 200.0 for v, sent, stall in delayed if stall <= STALL_MS]
     peer_late = [a - DELAY_MS for a in achieved + achieved_delayed]
-    print(f"\nknown delay {DELAY_MS:g} ms, {TURNS} turns a call: measured − D "
+    peer_sent_late = [sent - DELAY_MS for _, sent, _ in clean + delayed]
+    print(f"\nknown delay {DELAY_MS:g} ms, {TURNS} turns a call: measured − the delay sent "
           f"p50 {_p(errors, 50):.1f} ms, p99 {_p(errors, 99):.1f} ms "
           f"({[round(e, 1) for e in errors]}); with 100 ms added each way, "
-          f"measured − (D + 200) p50 {_p(growth, 50):.1f} ms, p99 {_p(growth, 99):.1f} ms "
+          f"measured − (sent + 200) p50 {_p(growth, 50):.1f} ms, p99 {_p(growth, 99):.1f} ms "
           f"({[round(g, 1) for g in growth]}); turns left out for a stalled loop: "
           f"{2 * TURNS - len(errors) - len(growth)} of {2 * TURNS}; the peer's answer late by "
-          f"at most {max(peer_late):.1f} ms")
+          f"at most {max(peer_late):.1f} ms pushed, {max(peer_sent_late):.1f} ms sent "
+          f"(p50 {float(np.median(peer_sent_late)):.1f} ms); the call's median − D: "
+          f"{float(np.median([v for v, _, _ in clean])) - DELAY_MS:.1f} ms clean, "
+          f"{float(np.median([v for v, _, _ in delayed])) - DELAY_MS - 200:.1f} ms delayed")
     assert meta["network"] == "delay=100ms,jitter=0ms,loss=0%"
     assert len(errors) >= TURNS - 2 and len(growth) >= TURNS - 2, (clean, delayed)
     # The call's voice-to-voice (its median turn) is within ±10 ms of D, clean and delayed, and
-    # so is every turn after the first. The first turn of a call reads high (+10.9 and +24.9 ms
-    # in two runs with nothing else on the machine, against 4-6 ms for the others): a limit of
-    # the WebRTC measurement that docs/agent-configs.md states; it is bounded, not hidden.
-    assert abs(float(np.median(errors))) <= 10 and abs(float(np.median(growth))) <= 10, \
-        (errors, growth)
-    later = [v - DELAY_MS for v, stall in clean[1:] if stall <= STALL_MS] + \
-        [v - DELAY_MS - 200.0 for v, stall in delayed[1:] if stall <= STALL_MS]
+    # every turn after the first is within ±10 ms of the delay the peer sent its answer after.
+    # The first turn of a call reads high (+10.9 and +24.9 ms in two runs with nothing else on
+    # the machine, against 4-6 ms for the others): a limit of the WebRTC measurement that
+    # docs/agent-configs.md states; it is bounded, not hidden.
+    assert abs(float(np.median([v for v, _, _ in clean])) - DELAY_MS) <= 10 and \
+        abs(float(np.median([v for v, _, _ in delayed])) - DELAY_MS - 200) <= 10, \
+        (clean, delayed)
+    later = [v - sent for v, sent, stall in clean[1:] if stall <= STALL_MS] + \
+        [v - sent - 200.0 for v, sent, stall in delayed[1:] if stall <= STALL_MS]
     first = [clean[0][0] - DELAY_MS, delayed[0][0] - DELAY_MS - 200.0]
     assert all(abs(e) <= 10 for e in later), (errors, growth)
     assert all(abs(e) <= FIRST_TURN_MS for e in first), first
-    median_growth = float(np.median([v for v, _ in delayed]) - np.median([v for v, _ in clean]))
+    median_growth = float(np.median([v for v, _, _ in delayed])
+                          - np.median([v for v, _, _ in clean]))
     assert abs(median_growth - 200) <= 10, median_growth
