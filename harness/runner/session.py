@@ -356,10 +356,8 @@ class TrialSession(TurnTriggers):
 
     async def _stream_loop(self) -> None:
         """Send chunk k at ``start + (k + 1)·chunk_ms`` on the loop's shared :class:`Pacer`.
-
         Right after a chunk went out the next chunk's text is built (a new block only after every
-        stream due at this tick has sent), so the work at a send time is the send itself.
-        """
+        stream due at this tick has sent), so the work at a send time is the send itself."""
         stream = self.stream
         chunk_ns = self.opt.chunk_ms * 1_000_000
         pacer = Pacer.current()
@@ -379,10 +377,9 @@ class TrialSession(TurnTriggers):
                 if stream.turn is None and await self._tick(self.now_ms(), due_ms):
                     return
                 k, ended = await self._send_chunk(due_ms)
-                if k >= self._speech_edges.next_chunk:
-                    for turn_index, edge, due in self._speech_edges.sent(k):
-                        self._speech_sent(TurnSpeechSent(turn_index=turn_index, edge=edge,
-                                                         scheduled_ms=due))
+                for turn_index, edge, due in self._speech_edges.sent(k):
+                    self._speech_sent(TurnSpeechSent(turn_index=turn_index, edge=edge,
+                                                     scheduled_ms=due))
                 if ended:
                     await self._end_turn()
                 if stream.block_ends():
