@@ -99,6 +99,9 @@ def test_tool_calls_over_sip_come_through_the_webhook_endpoint(runs: dict[str, A
     assert verdicts["turn_answered"]["status"] == "pass"
     latency = verdicts["latency"]
     assert latency["status"] == "pass", latency["summary"]
+    # the agent's read-back and its answer, heard from the phone line (its Kokoro voice)
+    for kind in ("entity_confirmed", "transcript"):
+        assert verdicts[kind]["status"] == "pass", verdicts[kind]["summary"]
     # what needs events a SIP call does not carry is not applicable, with the reason
     assert verdicts["input_heard"]["status"] == "not_applicable"
     assert "no transcript of what the agent heard" in \

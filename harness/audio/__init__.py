@@ -38,7 +38,7 @@ from harness.audio._render import (
 )
 from harness.audio._speech import active_speech_level, detect_speech, rms_db
 from harness.audio._suite import RenderedSuite, render_preview, render_suite
-from harness.audio._tts import Speech, Word, speak, synthesize
+from harness.audio._tts import Speech, Word, speak, speak_kokoro, synthesize
 from harness.audio._wav import read_clip, write_wav
 from harness.espeak import (
     SynthesisError,
@@ -89,6 +89,7 @@ __all__ = [
     "resolve_voice",
     "rms_db",
     "speak",
+    "speak_kokoro",
     "synthesize",
     "to_int16",
     "voice_exists",
