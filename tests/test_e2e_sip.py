@@ -188,3 +188,22 @@ def test_baresip_calls_the_local_agent(tmp_path: Path) -> None:
     assert any("order" in heard.lower() for heard in ended[0].heard), ended[0].heard
     received, rate = sf.read(next(tmp_path.glob("dump-*-dec.wav")), dtype="int16")
     assert rate == 8000 and (np.abs(received.astype(np.int32)) >= 328).sum() > rate // 2
+
+
+def test_a_turn_waits_for_what_the_agent_says_over_sip(tmp_path: Path) -> None:
+    """``when_agent_says`` over SIP: the caller spells the address only once it has heard the
+    agent ask for it (the agent's words transcribed from the line during the call)."""
+    outcome = api.run([ROOT / "scenarios" / "update-email-spelled.yaml"], target="local-sip",
+                      run_dir=tmp_path / "run")
+    trial = _trial(outcome)
+    meta = json.loads((trial / "meta.json").read_text())
+    assert meta["status"] == "completed", meta.get("error")
+    started = [f["event"] for f in _frames(trial) if f["type"] == "harness.turn.started"]
+    spelled = next(e for e in started if e["turn_index"] == 2)
+    assert spelled["trigger"] == "when_agent_says"
+    # it started after the agent's question was said, not before
+    asked = [f for f in _frames(trial) if f["type"] == "response.output_audio_transcript.done"
+             and "spell" in (f["event"].get("transcript") or "").lower()]
+    assert asked and asked[0]["t_ms"] < spelled["start_ms"], asked
+    verdicts = _verdicts(trial)
+    assert verdicts["tool_called"]["status"] == "pass", verdicts["tool_called"]["summary"]

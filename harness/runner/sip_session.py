@@ -20,14 +20,17 @@ audio tells: the agent is idle when no tool call is in flight and it has been qu
 :data:`QUIET_MS` (a caller cannot know sooner that it has finished), so the caller waits the
 longer of its reaction gap and that; a turn after an addressed one waits for agent audio that
 began after the caller's speech ended; ``barge_in`` counts agent audio from its onset;
-``after_ms`` and the turn timeout are unchanged. ``when_agent_says`` needs the agent's words as
-they are said, which a SIP call does not give: such a scenario errors with that reason.
+``after_ms`` and the turn timeout are unchanged. ``when_agent_says`` matches the agent's words
+as the harness heard them during the call: each stretch of agent speech since the previous turn
+ended, transcribed by the run's transcriber once the agent has been quiet for :data:`QUIET_MS`
+(without a transcriber such a scenario errors with that reason).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -144,6 +147,10 @@ class SipTrialSession:
         self._ready = asyncio.Event()
         self.hung_up_by: str | None = None
         self._presses: set[asyncio.Task[None]] = set()
+        # the agent's words heard during the call (for when_agent_says): (from ms, text)
+        self._heard: list[tuple[float, str]] = []
+        self._heard_to_ms = 0.0
+        self._hearing: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ clock
 
@@ -162,9 +169,11 @@ class SipTrialSession:
 
     async def run(self) -> None:
         """Place the call, stream every turn, wait for the agent to finish, hang up."""
-        if any(t.when_agent_says is not None for t in self.scenario.turns):
+        if any(t.when_agent_says is not None for t in self.scenario.turns) and \
+                getattr(self.opt, "transcribe", None) is None:
             raise TargetError("when_agent_says needs the agent's words as they are said; a SIP "
-                              "call carries only audio (use after_ms or the default trigger)")
+                              "call carries only audio, and this run has no transcriber for it "
+                              "(use after_ms or the default trigger)")
         base = await self.webhooks.start()
         streamer: asyncio.Task[None] | None = None
         try:
@@ -200,7 +209,7 @@ class SipTrialSession:
                 streamer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await streamer
-            for task in list(self._presses):
+            for task in [*self._presses, *([self._hearing] if self._hearing else [])]:
                 task.cancel()
             await self.webhooks.stop()
 
@@ -255,12 +264,39 @@ class SipTrialSession:
         if prev is None:
             return "first" if idle and at >= self.stream_start_ms + self.opt.lead_in_ms else None
         answered = not prev.addressed or self._answered(prev)
+        if turn.when_agent_says is not None:
+            self._hear(ref, at)
+            said = " ".join(text for t, text in self._heard if t >= ref)
+            return "when_agent_says" if idle and re.search(turn.when_agent_says, said) else None
         if turn.barge_in is not None:
             onset = next((o for o in self.onsets if o >= ref), None)
             if onset is not None and at - onset >= turn.barge_in.at_agent_ms \
                     and self._audible(at):
                 return "barge_in"
         return "after_agent" if idle and answered else None
+
+    def _hear(self, ref: float, at: float) -> None:
+        """Transcribe the agent's speech since ``ref`` that has ended (quiet for
+        :data:`QUIET_MS`) and is not heard yet, one stretch at a time, off the event loop."""
+        last = self.last_audible_ms
+        if self._hearing is not None or last is None or at - last < QUIET_MS or \
+                last <= max(ref, self._heard_to_ms):
+            return
+        start = max(ref, self._heard_to_ms)
+        onset = next((o for o in self.onsets if o >= start), start)
+        self._heard_to_ms = last
+        piece = self.agent_track()[int(onset * CALL_RATE / 1000):
+                                   int((last + 100.0) * CALL_RATE / 1000)]
+        transcribe: Transcriber = self.opt.transcribe
+
+        async def hear() -> None:
+            try:
+                texts = await asyncio.to_thread(transcribe, [piece], CALL_RATE)
+                self._heard.append((onset, " ".join(t for t in texts if t)))
+            finally:
+                self._hearing = None
+
+        self._hearing = asyncio.ensure_future(hear())
 
     def _over(self, at: float) -> bool:
         """After the last turn: whether the call can end."""
