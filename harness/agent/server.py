@@ -22,7 +22,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from harness.agent import asr, tts
+from harness.agent import asr
 from harness.agent.dialogue import DialoguePolicy, PolicyFactory, ToolFlags
 from harness.agent.faults import Faults
 from harness.agent.session import AgentSession
@@ -327,8 +327,7 @@ def agent_config_options(config: AgentConfig) -> dict[str, Any]:
 def sip_session(config: AgentConfig) -> dict[str, Any]:
     """The session a SIP call of the local agent starts with for ``config``: its
     ``session.update`` session (instructions, tools, voice, turn detection), as the harness
-    sends it over a WebSocket, with the voice the agent speaks on a telephone line
-    (:func:`harness.agent.tts.phone_voice`: Kokoro where it is installed)."""
+    sends it over a WebSocket."""
     from pathlib import Path  # noqa: PLC0415
 
     from harness.realtime.dialects import session_config  # noqa: PLC0415
@@ -336,11 +335,7 @@ def sip_session(config: AgentConfig) -> dict[str, Any]:
     instructions = config.instructions
     if instructions is None and config.instructions_file is not None:
         instructions = Path(config.instructions_file).read_text(encoding="utf-8")
-    session = session_config(config, instructions, "ga")
-    output = session.get("audio", {}).get("output", {})
-    if "voice" in output:
-        output["voice"] = tts.phone_voice(output["voice"])
-    return session
+    return session_config(config, instructions, "ga")
 
 
 def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:

@@ -6,8 +6,9 @@ The agent speaks with a British English voice so that it never sounds like the d
 name that ``harness.audio`` knows (``en-gb-scotland``, ``en-gb+f3`` ...) is used as given, and a
 Kokoro voice's name (``bf_emma``, ``bm_george`` ...; the ``voices`` extra) is spoken by Kokoro.
 On a telephone line espeak-ng is not intelligible to a recogniser (a read-back of 83521 was heard
-0 or 1 time in 4 in 18 voice and rate settings, Kokoro's 4 in 4), so the local agent answers SIP
-calls with :func:`phone_voice`: Kokoro where it is installed.
+0 or 1 time in 4 in 18 voice and rate settings, Kokoro's 4 in 4); Kokoro costs the agent's
+answers their first sentence's synthesis (0.6 to 1.5 s on two cores), so it is chosen, not the
+default.
 """
 
 from __future__ import annotations
@@ -30,11 +31,6 @@ SERVICE_VOICES = {
     "echo": "en-gb+m2", "sage": "en-gb+f2", "shimmer": "en-gb+f4", "verse": "en-gb-x-rp",
     "marin": "en-gb+f1", "cedar": "en-gb+m1",
 }
-
-PHONE_VOICES = {"ash": "bm_george", "ballad": "bm_lewis", "echo": "bm_daniel",
-                "verse": "bm_fable", "cedar": "bm_george"}
-"""The Kokoro voice a service voice is spoken with on a telephone line (the others: bf_emma)."""
-PHONE_VOICE = "bf_emma"
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -68,21 +64,6 @@ def kokoro_voice_name(session_voice: str) -> str | None:
 
     name = session_voice.strip().lower()
     return name if name in VOICES else None
-
-
-def phone_voice(session_voice: str) -> str:
-    """The voice the agent answers a telephone call with: a Kokoro voice for the session's
-    (:data:`PHONE_VOICES`) when Kokoro and its voices are installed, else the session's own."""
-    if kokoro_voice_name(session_voice) is not None or not _kokoro_installed():
-        return session_voice
-    return PHONE_VOICES.get(session_voice.strip().lower(), PHONE_VOICE)
-
-
-def _kokoro_installed() -> bool:
-    from harness.extras import missing_modules  # noqa: PLC0415
-    from harness.kokoro import voices_installed  # noqa: PLC0415
-
-    return not missing_modules("voices") and voices_installed()
 
 
 def encode(pcm: np.ndarray, output_format: dict) -> bytes:
