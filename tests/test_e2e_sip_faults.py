@@ -20,11 +20,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from fault_table import failures, kinds, run_faults, table
+from test_e2e_webrtc_faults import WEBRTC_TABLE
+
 from harness import api
 from harness.runner.sip_session import NOT_OVER_SIP
-from test_e2e_webrtc_faults import WEBRTC_TABLE
 
 pytestmark = [pytest.mark.slow, pytest.mark.solo]
 

@@ -83,8 +83,6 @@ def _p(values: list[float], q: float) -> float:
     return float(np.percentile(np.abs(values), q))
 
 
-FIRST_TURN_MS = 40.0
-"""The first turn of a call, which reads high over WebRTC, stays within this."""
 STALL_MS = 3.0
 """A turn during which either end's event loop ran this late (a caller chunk or a peer frame sent
 later than due) measured a busy machine, not the path: it is left out, and counted. CI runs this
@@ -116,18 +114,18 @@ def test_voice_to_voice_against_a_known_delay_and_with_added_network_delay(tmp_p
     assert meta["network"] == "delay=100ms,jitter=0ms,loss=0%"
     assert len(errors) >= TURNS - 2 and len(growth) >= TURNS - 2, (clean, delayed)
     # The call's voice-to-voice (its median turn) is within ±10 ms of D, clean and delayed, and
-    # every turn after the first is within ±10 ms of the delay the peer sent its answer after.
-    # The first turn of a call reads high (+10.9 and +24.9 ms in two runs with nothing else on
-    # the machine, against 4-6 ms for the others): a limit of the WebRTC measurement that
-    # docs/agent-configs.md states; it is bounded, not hidden.
+    # every turn, the first of a call included, within ±10 ms of the delay the peer sent its
+    # answer after. (With speech ends stamped when the chunk was pushed onto the track, the
+    # first turn read 11 and 25 ms high: the encoder's first turns on a worker thread.)
     assert abs(float(np.median([v for v, _, _ in clean])) - DELAY_MS) <= 10 and \
         abs(float(np.median([v for v, _, _ in delayed])) - DELAY_MS - 200) <= 10, \
         (clean, delayed)
-    later = [v - sent for v, sent, stall in clean[1:] if stall <= STALL_MS] + \
-        [v - sent - 200.0 for v, sent, stall in delayed[1:] if stall <= STALL_MS]
-    first = [clean[0][0] - DELAY_MS, delayed[0][0] - DELAY_MS - 200.0]
-    assert all(abs(e) <= 10 for e in later), (errors, growth)
-    assert all(abs(e) <= FIRST_TURN_MS for e in first), first
+    first = [clean[0][0] - clean[0][1], delayed[0][0] - delayed[0][1] - 200.0]
+    print(f"first turns: measured − D {clean[0][0] - DELAY_MS:.1f} and "
+          f"{delayed[0][0] - DELAY_MS - 200:.1f} ms, measured − the delay sent "
+          f"{[round(e, 1) for e in first]} ms")
+    assert all(abs(e) <= 10 for e in errors + growth), (errors, growth)
+    assert all(abs(e) <= 10 for e in first), first
     median_growth = float(np.median([v for v, _, _ in delayed])
                           - np.median([v for v, _, _ in clean]))
     assert abs(median_growth - 200) <= 10, median_growth
