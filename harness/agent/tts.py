@@ -79,7 +79,7 @@ def synthesize_sentence(text: str, session_voice: str, speed: float,
     """Speak one sentence in the session's voice and format (falls back to the agent's default
     voice when the session names a voice espeak-ng does not have). A Kokoro voice's sentences
     are remembered in this process (``harness.audio``): the agent says its preambles and
-    questions again and again, and a sentence costs Kokoro about 0.2 s a second of speech."""
+    questions again and again, and a sentence costs Kokoro about 0.4 s a second of speech."""
     wpm = int(round(AGENT_WORDS_PER_MINUTE * speed))
     kokoro = kokoro_voice_name(session_voice)
     if kokoro is not None:

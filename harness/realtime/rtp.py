@@ -27,13 +27,14 @@ import contextlib
 import fractions
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import av
 import numpy as np
 import numpy.typing as npt
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCRtpReceiver
 from aiortc.mediastreams import MediaStreamError
-from aiortc.rtp import RtpPacket
+from aiortc.rtp import RtpPacket, is_rtcp
 from aiortc.sdp import SessionDescription
 
 OPUS_RATE = 48_000
@@ -157,6 +158,22 @@ class Departures:
         self._first_ts: int | None = None
         self._departed: dict[int, int] = {}  # packet (its first sample // 20 ms) → ns
         self._waiting: dict[int, list[tuple[int, Callable[[int], None]]]] = {}
+
+    def attach(self, pc: RTCPeerConnection) -> None:
+        """Note each RTP packet ``pc`` sends as it leaves: aiortc's DTLS transport sends every
+        packet through ``_send_rtp``, which encrypts it and hands it to the socket. Attach after
+        anything else that wraps it (a lossy line), so a packet is noted even when that drops
+        it."""
+        for transport in {t.sender.transport for t in pc.getTransceivers()
+                          if t.sender.transport is not None}:
+            send = transport._send_rtp
+
+            async def send_rtp(data: bytes, send: Any = send) -> None:
+                await send(data)
+                if not is_rtcp(data):
+                    self.packet(data, time.perf_counter_ns())
+
+            transport._send_rtp = send_rtp  # type: ignore[method-assign]
 
     def frame(self, samples: int, sent_ns: int) -> int:
         """Note the next frame (``samples`` long at 48 kHz) handed over at ``sent_ns``; returns

@@ -161,7 +161,7 @@ class WebRTCConnection:
             for transceiver in self._pc.getTransceivers():
                 if transceiver.kind == "audio":
                     self._decoder.attach(transceiver.receiver)
-        self._note_departures()
+        self._departures.attach(self._pc)  # after _impair_rtp's wrappers
         left = deadline - asyncio.get_running_loop().time()
         try:
             await asyncio.wait_for(opened.wait(), timeout=max(left, 0.1))
@@ -214,21 +214,6 @@ class WebRTCConnection:
             transport._handle_rtp_data = handle_rtp  # type: ignore[method-assign]
             transport._handle_rtcp_data = handle_rtcp  # type: ignore[method-assign]
         return True
-
-    def _note_departures(self) -> None:
-        """Note each caller RTP packet as it leaves (:class:`~harness.realtime.rtp.Departures`):
-        aiortc's DTLS transport sends every packet through ``_send_rtp``, which encrypts it and
-        hands it to the socket; wrapped outermost, before a lossy line may drop it."""
-        for transport in {t.sender.transport for t in self._pc.getTransceivers()
-                          if t.sender.transport is not None}:
-            send = transport._send_rtp
-
-            async def send_rtp(data: bytes, send: Any = send) -> None:
-                await send(data)
-                if not is_rtcp(data):
-                    self._departures.packet(data, time.perf_counter_ns())
-
-            transport._send_rtp = send_rtp  # type: ignore[method-assign]
 
     def _spawn(self, delivery: Any) -> None:
         """Run a packet's delivery (a coroutine) now, as a task of the call's."""

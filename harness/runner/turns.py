@@ -66,7 +66,10 @@ class SpeechEdges:
         self.next_chunk = self._pending[0][0]
 
     def sent(self, chunk: int) -> list[tuple[int, Literal["onset", "end"], float]]:
-        """Chunk ``chunk`` went out: the (turn, edge, due ms) it carried (or an earlier one)."""
+        """Chunk ``chunk`` went out: the (turn, edge, due ms) it carried (or an earlier one).
+        Called for every chunk the stream sends: nothing is done before :attr:`next_chunk`."""
+        if chunk < self.next_chunk:
+            return []
         out = []
         while self._pending and self._pending[0][0] <= chunk:
             _, turn_index, edge, due = self._pending.pop(0)

@@ -44,7 +44,6 @@ from pathlib import Path
 import av
 import numpy as np
 from aiortc import RTCConfiguration, RTCDataChannel, RTCPeerConnection, RTCSessionDescription
-from aiortc.rtp import is_rtcp
 from calls_endpoint import CallsEndpoint, Request, Response
 
 from harness.realtime.rtp import ArrivalDecoder, Departures, PushTrack, opus_payload_types
@@ -189,30 +188,6 @@ class Call:
             self.track.push(np.zeros(FRAME, dtype=np.int16))
         return index
 
-    def note_departures(self) -> None:
-        """Note each of the track's RTP packets as it leaves (as the harness does)."""
-        for transport in {t.sender.transport for t in self.pc.getTransceivers()}:
-            send = transport._send_rtp
-
-            async def send_rtp(data: bytes, send=send) -> None:
-                await send(data)
-                if not is_rtcp(data):
-                    self.departures.packet(data, time.perf_counter_ns())
-
-            transport._send_rtp = send_rtp
-
-    async def play(self) -> None:
-        """The track: a frame every 20 ms (the grid restarts where an answer starts)."""
-        loop = asyncio.get_running_loop()
-        self._next_at = loop.time() + 0.02
-        while True:
-            await asyncio.sleep(max(0.0, self._next_at - loop.time()))
-            if loop.time() < self._next_at - 0.0005:
-                continue  # an answer moved the grid while this waited
-            self._lateness.append((time.perf_counter_ns(), (loop.time() - self._next_at) * 1e3))
-            self._push()
-            self._next_at += 0.02
-
 
 class KnownDelayPeer(CallsEndpoint):
     """The calls endpoint (``async with KnownDelayPeer(delay_ms=300) as peer``: ``peer.url``)."""
@@ -255,7 +230,7 @@ class KnownDelayPeer(CallsEndpoint):
         for transceiver in pc.getTransceivers():
             decoder.attach(transceiver.receiver)
         await pc.setLocalDescription(await pc.createAnswer())
-        call.note_departures()
+        call.departures.attach(pc)
         self.tasks.append(asyncio.ensure_future(call.play()))
         return pc.localDescription.sdp
 
