@@ -188,6 +188,18 @@ class Call:
             self.track.push(np.zeros(FRAME, dtype=np.int16))
         return index
 
+    async def play(self) -> None:
+        """The track: a frame every 20 ms (the grid restarts where an answer starts)."""
+        loop = asyncio.get_running_loop()
+        self._next_at = loop.time() + 0.02
+        while True:
+            await asyncio.sleep(max(0.0, self._next_at - loop.time()))
+            if loop.time() < self._next_at - 0.0005:
+                continue  # an answer moved the grid while this waited
+            self._lateness.append((time.perf_counter_ns(), (loop.time() - self._next_at) * 1e3))
+            self._push()
+            self._next_at += 0.02
+
 
 class KnownDelayPeer(CallsEndpoint):
     """The calls endpoint (``async with KnownDelayPeer(delay_ms=300) as peer``: ``peer.url``)."""
