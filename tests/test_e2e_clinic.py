@@ -14,9 +14,9 @@ from fault_table import failures, kinds, run_faults_async, table
 from harness import api
 from harness.report import RunOutcome
 
-# solo: the clinic hears with `base`, the slowest recogniser; beside the other end-to-end tests
-# (four to eight calls each) a turn's transcript came after the call had ended
-pytestmark = [pytest.mark.slow, pytest.mark.solo]
+# the clinic hears with `base`, the slowest recogniser: the whole call budget (beside four to
+# eight other calls a turn's transcript came after the call had ended)
+pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "examples" / "clinic" / "scenarios"
 

@@ -20,8 +20,8 @@ from test_e2e_suite import MUTATIONS
 from harness import api
 from harness.scenario.vary import write_variants
 
-# solo: eight generated calls at once and four fault runs, their latency and dead air graded
-pytestmark = [pytest.mark.slow, pytest.mark.solo]
+# eight generated calls at once and four fault runs, their latency and dead air graded
+pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 1

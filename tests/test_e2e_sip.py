@@ -27,9 +27,8 @@ from harness.audio import resample, synthesize  # noqa: E402
 from harness.scenario import load_agent_config  # noqa: E402
 from harness.sip.dtmf import detect  # noqa: E402
 
-# solo: five calls with four local agents at once, and their latency is graded; beside the
-# example suite's tests in CI they pushed those calls (and these) past their latency limits
-pytestmark = [pytest.mark.slow, pytest.mark.solo]
+# five calls with four local agents at once, their latency graded: the whole call budget
+pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER_STATUS = ROOT / "scenarios" / "order-status.yaml"

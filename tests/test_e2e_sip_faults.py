@@ -26,7 +26,7 @@ from test_e2e_webrtc_faults import WEBRTC_TABLE
 from harness import api
 from harness.runner.sip_session import NOT_OVER_SIP
 
-pytestmark = [pytest.mark.slow, pytest.mark.solo]
+pytestmark = [pytest.mark.slow, pytest.mark.calls(4)]
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 EVENTS_ONLY = {"malformed_event", "error_event"}

@@ -118,6 +118,7 @@ recogniser fell behind on two cores ('Yes, that's right.' transcribed 2.9 s afte
 stopped) and cancel-confirmed went past its dead-air limit under four different faults."""
 
 
+@pytest.mark.calls(6)
 def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run) -> None:
     outcome = example_suite_run
     names = {p.stem for p in SCENARIOS.glob("[!_]*.yaml")}
@@ -127,6 +128,7 @@ def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run
     assert (outcome.run_dir / "index.html").is_file() and outcome.junit_xml.is_file()
 
 
+@pytest.mark.calls(4)
 def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
     results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE)
     print("\nfault × expectation kind (failed/graded)\n" + table(results))
@@ -151,6 +153,7 @@ take-over, no filler on noise, no escalation, nothing forbidden said) and what t
 Every other expectation needs the agent to act and must fail (docs/expectations.md lists these)."""
 
 
+@pytest.mark.calls(8)
 def test_a_mute_agent_fails_every_trial_and_passes_nothing_it_had_to_do(tmp_path: Path) -> None:
     # A mute agent never speaks: its calls wait out turn timeouts and cost little CPU, so they
     # all run at once; every verdict it must fail fails however late the recogniser hears the

@@ -23,9 +23,8 @@ pytest.importorskip("aiortc")
 from fault_table import failures, kinds, run_faults, table  # noqa: E402
 from test_e2e_suite import MUTATIONS  # noqa: E402
 
-# solo: 19 WebRTC calls (twice a WebSocket call's CPU) beside other end-to-end tests pushed
-# their latency limits over
-pytestmark = [pytest.mark.slow, pytest.mark.solo]
+# four WebRTC calls at once, each about twice a WebSocket call's CPU: the whole call budget
+pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 

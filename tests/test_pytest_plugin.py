@@ -118,6 +118,7 @@ def test_bad_scenario_is_one_collection_error_with_its_location(pytester: pytest
 
 
 @pytest.mark.slow
+@pytest.mark.calls(3)
 def test_xdist_workers_each_run_their_own_agent_and_one_report(suite: pytest.Pytester,
                                                               tmp_path: Path) -> None:
     report = tmp_path / "report"
@@ -152,6 +153,7 @@ def test_the_fixture_runs_the_scenario_against_its_own_agent(run_scenario):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one-process", "xdist"])
+@pytest.mark.calls(3)
 def test_every_route_uses_the_scenarios_own_agent_profile(pytester: pytest.Pytester,
                                                           workers: list[str]) -> None:
     # The clinic's agent config names its profile relative to itself; pytest runs elsewhere.

@@ -55,6 +55,7 @@ class HoldingPolicy:
 
 
 @pytest.mark.slow
+@pytest.mark.calls(1)
 def test_a_held_response_stays_open_then_answers_or_gives_way_to_the_caller():
     agent = start_local_agent(policy_factory=HoldingPolicy)
     first, second = caller_speech("My order number is"), caller_speech("eight, three, five.")

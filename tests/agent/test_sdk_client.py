@@ -54,6 +54,7 @@ def _said(response: Any) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.calls(1)
 def test_the_sdk_client_speaks_stops_sending_and_gets_every_answer() -> None:
     config = load_agent_config(CLINIC)
     # the number in its own clause at 130 words a minute, as the example suites say IDs

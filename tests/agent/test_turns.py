@@ -51,6 +51,7 @@ def test_a_quieter_voice_is_not_answered_unless_talk_over_noise(scripted_agent):
 
 
 @pytest.mark.slow
+@pytest.mark.calls(1)
 def test_caller_audio_gets_transcribed_and_a_spoken_answer(support_agent):
     line = caller_speech("Hi, I need to cancel an order.")
 
@@ -74,6 +75,7 @@ def test_caller_audio_gets_transcribed_and_a_spoken_answer(support_agent):
 
 
 @pytest.mark.slow
+@pytest.mark.calls(1)
 def test_barge_in_cancels_and_ignore_barge_in_keeps_talking(scripted_agent):
     interruption = caller_speech("Wait, I have a question.")
 
@@ -111,6 +113,7 @@ def test_barge_in_cancels_and_ignore_barge_in_keeps_talking(scripted_agent):
 
 
 @pytest.mark.slow
+@pytest.mark.calls(1)
 def test_idle_timeout_prompts_the_caller(scripted_agent):
     async def call() -> None:
         async with session(scripted_agent.url) as client:

@@ -117,6 +117,7 @@ def _split(side: Side, rng: random.Random) -> tuple[Side, Side]:
     return Side("A1", first), Side("A2", second)
 
 
+@pytest.mark.calls(8)
 def test_a_a_comparisons_rarely_declare_a_difference(real_runs) -> None:
     run_dir = real_runs["a_a"].run_dir
     side = side_from_run(run_dir, None, name="A")
@@ -141,6 +142,7 @@ def _metric(pair, name: str):
     return next(m for m in pair.metrics if m.metric == name)
 
 
+@pytest.mark.calls(8)
 def test_no_preamble_is_declared_worse_on_the_preamble_pass_rate(real_runs) -> None:
     pair = real_runs["terse"].pairs[0]
     preamble = _metric(pair, "preamble")

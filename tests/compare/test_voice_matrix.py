@@ -69,6 +69,7 @@ def test_a_comparison_file_variant_caller_is_located(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.calls(4)
 def test_two_voices_on_two_scenarios_show_pass_rate_and_latency_per_voice(tmp_path):
     proc = _run("scenarios/human-request.yaml", "scenarios/cancel-declined.yaml",
                 "--voices", "af_heart,bm_george", "--concurrency", "4", "-o", str(tmp_path),

@@ -38,6 +38,7 @@ def test_unreachable_target_gives_an_errored_run(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.calls(1)
 def test_local_agent_call_is_recorded_scored_and_reported(tmp_path: Path) -> None:
     outcome = api.run([SCENARIOS / "human-request.yaml"], out_dir=tmp_path)
     (trial,) = outcome.trials
