@@ -43,14 +43,18 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 # calls: the machine has two cores, and the local agent's recogniser falls behind, and the
 # suites' latency limits with it, past about six calls at once. Each slow test declares the
 # most calls it has going at once (``@pytest.mark.calls(n)``, 2 when it does not say); it starts
-# when that many calls are free, in the order the tests asked (no test waits forever behind
-# lighter ones). A test marked ``solo`` takes the whole budget: it measures latency to within
-# milliseconds, or compares the local agent's latency between runs made one after another,
-# which other calls on the machine would move.
+# when that many calls are free, before tests waiting ahead of it that do not fit unless one of
+# them has waited a minute (light tests fill the budget beside heavy ones, and no test waits
+# forever behind lighter ones). A test marked ``solo`` takes the whole budget: it measures
+# latency to within milliseconds, or compares the local agent's latency between runs made one
+# after another, which other calls on the machine would move.
 
 CALL_BUDGET = 8
 """Real-time calls the slow tests may have going at once on this machine's two cores."""
 DEFAULT_CALLS = 2
+PATIENCE_S = 60.0
+"""A test that fits starts before those waiting ahead of it, unless one of them has waited this
+long: light tests fill the budget beside heavy ones, and a heavy test still gets its turn."""
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -83,9 +87,10 @@ class CallBudget:
         with open(self.lock, "a+b") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             state = (json.loads(self.state.read_text()) if self.state.is_file()
-                     else {"held": {}, "queue": []})
+                     else {"held": {}, "queue": [], "since": {}})
             state["held"] = {pid: n for pid, n in state["held"].items() if _alive(int(pid))}
             state["queue"] = [pid for pid in state["queue"] if _alive(int(pid))]
+            state["since"] = {pid: state["since"][pid] for pid in state["queue"]}
             done = change(state)
             self.state.write_text(json.dumps(state))
             return done
@@ -94,11 +99,16 @@ class CallBudget:
         me = str(os.getpid())
 
         def take(state) -> bool:
+            now = time.time()
             if me not in state["queue"]:
                 state["queue"].append(me)
+                state["since"][me] = now
+            ahead = state["queue"][:state["queue"].index(me)]
             used = sum(state["held"].values())
-            if state["queue"][0] == me and (used + calls <= CALL_BUDGET or used == 0):
-                state["queue"].pop(0)
+            if (used + calls <= CALL_BUDGET or used == 0) and \
+                    all(now - state["since"][pid] < PATIENCE_S for pid in ahead):
+                state["queue"].remove(me)
+                state["since"].pop(me)
                 state["held"][me] = calls
                 return True
             return False

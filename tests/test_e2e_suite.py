@@ -128,7 +128,7 @@ def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run
     assert (outcome.run_dir / "index.html").is_file() and outcome.junit_xml.is_file()
 
 
-@pytest.mark.calls(4)
+@pytest.mark.calls(5)  # four calls at once; about 1.2 cores' load
 def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
     results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE)
     print("\nfault × expectation kind (failed/graded)\n" + table(results))
