@@ -61,8 +61,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Heaviest first and solo tests last (stable sorts): heavy tests start while the light ones
     can still fill the budget beside them, and a solo test, which waits for the machine to
     itself, does not hold up the others."""
-    items.sort(key=lambda item: -calls_of(item))
-    items.sort(key=lambda item: item.get_closest_marker("solo") is not None)
+    items.sort(key=lambda item: (item.get_closest_marker("solo") is not None, -calls_of(item)))
 
 
 def calls_of(item: pytest.Item) -> int:
@@ -118,7 +117,12 @@ class CallBudget:
 
     def release(self) -> None:
         me = str(os.getpid())
-        self._update(lambda state: state["held"].pop(me, None))
+
+        def give_back(state) -> bool:
+            state["held"].pop(me, None)
+            return True
+
+        self._update(give_back)
 
 
 def _alive(pid: int) -> bool:
@@ -127,7 +131,7 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass  # running, as another user
     return True
 
 
