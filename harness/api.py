@@ -149,6 +149,14 @@ class RunOptions:
     network: str | None = None
     """Conditions imposed on a WebRTC target's path, e.g. ``delay=100ms,jitter=10ms,loss=2%``
     (:mod:`harness.realtime.netem`)."""
+    caller_model: str | None = None
+    """The model persona scenarios' callers are played by (else ``HARNESS_CALLER_MODEL``)."""
+    caller_url: str | None = None
+    """The caller model's OpenAI-compatible API base (else ``HARNESS_CALLER_URL``, else
+    OpenAI's)."""
+    replay_callers: str | Path | None = None
+    """A run folder whose persona calls' recorded lines are spoken again instead of asking the
+    caller model."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "faults", tuple(self.faults or ()))
@@ -249,16 +257,43 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
     o = (options or RunOptions()).replace(**changes).check()
     network = o.network_conditions()
     scenarios = load_scenarios(items, agent=o.agent, audio_format=o.audio_format)
+    session_options = _session_options(o.target, network)
+    if any(s.persona is not None for s in scenarios):
+        session_options = _persona_options(o, session_options)
     result = await run_suite_with(
         scenarios, executor=o.executor, workers=o.workers, address=o.address,
         ship_recordings=o.ship_recordings, out_dir=run_dir or new_run_dir(Path(out_dir)),
         target=o.target, trials=o.trials, concurrency=o.concurrency,
         faults=list(o.faults) or None, on_progress=on_progress, on_trial_done=on_trial_done,
         session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for,
-        options=_session_options(o.target, network))
+        options=session_options)
     # Scoring and rendering take a second or so: off the event loop, where other runs gathered
     # with this one may still be streaming calls in real time.
     return await asyncio.to_thread(report, result.run_dir)
+
+
+def _persona_options(o: RunOptions, session_options: Any) -> Any:
+    """The sessions' options with what persona scenarios need: the caller model (or the
+    recorded lines to replay). Located errors, before any call, when they cannot run."""
+    from harness.persona import caller_model  # noqa: PLC0415
+    from harness.runner.persona import recorded_callers  # noqa: PLC0415
+    from harness.runner.session import SessionOptions  # noqa: PLC0415
+
+    if transport_of(parse_spec(o.target)[0]) == "sip":
+        raise InputError("persona scenarios need the agent's transcript events to answer it, "
+                         "which a SIP call does not carry; run them over a WebSocket or WebRTC",
+                         field="--target")
+    replay = recorded_callers(Path(o.replay_callers)) if o.replay_callers is not None else None
+    model = caller_model(o.caller_model, o.caller_url)
+    if model is None and replay is None:
+        raise InputError("persona scenarios need a caller model: --caller-model (or "
+                         "HARNESS_CALLER_MODEL) and, for a server other than OpenAI's, "
+                         "--caller-url (or HARNESS_CALLER_URL); or --replay-callers RUN_DIR",
+                         field="--caller-model")
+    if replay is None:
+        require("personas", "a persona's caller model", field="--caller-model")
+    base = session_options if session_options is not None else SessionOptions()
+    return dataclasses.replace(base, caller_model=model, replay_callers=replay)
 
 
 def _session_options(target: str, network: Any) -> Any:

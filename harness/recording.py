@@ -194,6 +194,38 @@ class TrialEnded(BaseModel):
                           "did (the agent kept the caller waiting); the call is still graded")
 
 
+class PersonaLine(BaseModel):
+    """``harness.persona.line``: a line the persona's caller speaks next, as turn
+    ``turn_index``; the caller model's reply (or the persona's opening, or a replayed line)."""
+
+    turn_index: int
+    say: str
+    intent: str
+    gives: list[str] = Field(default_factory=list)
+    hang_up: bool = False
+    source: Literal["model", "cache", "opening", "replay"]
+    trigger: Literal["first", "after_agent", "barge_in", "timeout"] = Field(
+        ..., description="the moment the caller took its turn: the agent had answered, the "
+                         "caller talked over it, or it waited in vain")
+    heard: str = Field("", description="the agent's words the line answers")
+    request_sha256: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    audio_sha256: str | None = Field(None, description="SHA-256 of the line's rendered clip")
+
+
+class PersonaEnded(BaseModel):
+    """``harness.persona.ended``: the persona speaks no more lines, and why."""
+
+    reason: Literal["goal_reached", "hung_up", "escalated", "max_turns", "max_duration",
+                    "agent_silent", "replay_ended"]
+    goal_met: bool
+    lines: int
+    requests: int = Field(0, description="requests the caller model answered (not cached)")
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
 ANNOTATIONS: dict[str, type[BaseModel]] = {
     "harness.stream.started": StreamStarted,
     "harness.turn.started": TurnStarted,
@@ -204,6 +236,8 @@ ANNOTATIONS: dict[str, type[BaseModel]] = {
     "harness.playback.stopped": PlaybackStopped,
     "harness.tool.answered": ToolCallAnswered,
     "harness.trial.ended": TrialEnded,
+    "harness.persona.line": PersonaLine,
+    "harness.persona.ended": PersonaEnded,
 }
 
 
@@ -282,6 +316,9 @@ class RecordingMeta(BaseModel):
     error: str | None = None
     scenario_model: dict[str, Any] = Field(
         default_factory=dict, description="the loaded scenario (turns, tools, expect) as JSON")
+    caller_model: dict[str, str] | None = Field(
+        None, description="a persona's caller model: {endpoint: host, model: name} (never a "
+                          "key)")
 
     @model_validator(mode="before")
     @classmethod

@@ -34,6 +34,7 @@ from harness.audio._render import (
     CallerScript,
     RenderedTurn,
     clear_memory_cache,
+    render_line,
     render_scenario,
 )
 from harness.audio._speech import active_speech_level, detect_speech, rms_db
@@ -54,6 +55,7 @@ __all__ = [
     "DTMF_KEY_OFF_MS",
     "DTMF_KEY_ON_MS",
     "dtmf_tones",
+    "render_line",
     "asr_compute_type",
     "asr_beam_size",
     "asr_model_choice",

@@ -442,6 +442,16 @@ def _dtmf_turn(index: int, turn: Turn) -> RenderedTurn:
                         speech_end_sample=end, spoken_text=turn.spoken_text, addressed=True)
 
 
+def render_line(scenario: Scenario, index: int, turn: Turn,
+                cache_dir: str | Path | None = None) -> RenderedTurn:
+    """Render one ``say`` turn that is not in the scenario's script (a line a persona's caller
+    model wrote during the call) as turn ``index``, with the scenario's voices; cached like
+    every render, so a conversation spoken again is the same audio."""
+    if turn.kind != "say":
+        raise ValueError("only say turns are rendered one at a time")
+    return _say_turn(RenderCache(cache_dir), scenario, index, turn)
+
+
 def render_scenario(scenario: Scenario, cache_dir: str | Path | None = None) -> CallerScript:
     """Render every turn of ``scenario`` and its beds (deterministic; cached under
     ``cache_dir``, by default ``audio_fixtures/cache``).

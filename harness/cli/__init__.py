@@ -150,6 +150,15 @@ def run(
     vary_seed: Annotated[int, typer.Option(help="Seed of --vary.")] = 1,
     voices: Annotated[str | None, typer.Option(help="Run the suite once per caller voice "
                       "(af_heart,bm_george,espeak:en-gb) and compare them.")] = None,
+    caller_model: Annotated[str | None, typer.Option(
+        help="The model that plays persona scenarios' callers, e.g. gpt-4.1-mini (default: "
+             "HARNESS_CALLER_MODEL).")] = None,
+    caller_url: Annotated[str | None, typer.Option(
+        help="The caller model's OpenAI-compatible API base (default: HARNESS_CALLER_URL, "
+             "else https://api.openai.com/v1).")] = None,
+    replay_callers: Annotated[Path | None, typer.Option(
+        help="Speak the persona lines recorded in this run folder again, in order, instead "
+             "of asking the caller model.")] = None,
 ) -> None:
     """Run scenarios against a target, score the calls and write the HTML/JUnit/JSON reports.
 
@@ -177,7 +186,8 @@ def run(
     options = api.RunOptions(
         target=target, agent=agent, audio_format=audio_format, trials=trials,
         concurrency=concurrency, faults=tuple(fault or ()), workers=workers, executor=executor,
-        address=address, ship_recordings=ship_recordings, network=network)
+        address=address, ship_recordings=ship_recordings, network=network,
+        caller_model=caller_model, caller_url=caller_url, replay_callers=replay_callers)
 
     def run_with_progress() -> api.RunOutcome:
         with RunProgress() as progress:

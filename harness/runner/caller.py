@@ -17,6 +17,7 @@ audio itself (WebRTC's RTP track) takes each chunk's PCM instead (``wire_text=Fa
 from __future__ import annotations
 
 import base64
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,6 +26,8 @@ import numpy as np
 from harness.audio import decode_g711, encode_g711, law_of, resample
 from harness.realtime.protocol import RealtimeProtocol
 
+RENDER_LOCK = threading.Lock()
+"""One TTS render at a time in a process (renders are cached, so waits are brief)."""
 SCRIPT_RATE = 24_000
 BLOCK_CHUNKS = 50
 """Chunks prepared at a time: one second, so a long turn or the bed never costs one big step."""

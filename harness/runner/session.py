@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import time
 from collections import defaultdict
@@ -63,9 +64,10 @@ from harness.recording import (
     TurnSpeechSent,
     TurnStarted,
 )
-from harness.runner.caller import CallerStream
+from harness.runner.caller import RENDER_LOCK, CallerStream
 from harness.runner.capture import RecordingWriter
 from harness.runner.pacing import Pacer
+from harness.runner.persona import PersonaCaller
 from harness.runner.playback import PlaybackClock, PlaybackEvent
 from harness.runner.tools import answer_call
 from harness.runner.turns import SpeechEdges, TurnState, TurnTriggers
@@ -95,6 +97,20 @@ class SessionOptions:
     transcribe: Any = None
     """Over SIP, which carries no transcripts: ``(pieces, rate) -> texts`` for the agent's
     speech (the run passes the local recogniser's)."""
+    caller_model: Any = None
+    """A persona scenario's caller model (:class:`harness.persona.CallerModel`)."""
+    replay_callers: Any = None
+    """Recorded persona lines to speak instead of asking the caller model:
+    ``(scenario, variant, trial) -> [PersonaLine]`` (``harness run --replay-callers``)."""
+    persona_replay: Any = None
+    """This trial's recorded persona lines (set per trial from :attr:`replay_callers`)."""
+
+
+def _render_line(scenario: Scenario, index: int, turn: Any) -> Any:
+    from harness.audio import render_line  # noqa: PLC0415 - rendering pulls in TTS
+
+    with RENDER_LOCK:
+        return render_line(scenario, index, turn)
 
 
 @dataclass
@@ -148,6 +164,19 @@ class TrialSession(TurnTriggers):
         self.awaiting_response = False
         self.follow_ups: set[str] = set()
         self.last_agent_activity_ms = 0.0
+        self.persona: PersonaCaller | None = None
+        if scenario.persona is not None:
+            # the persona's lines join this trial's own copy of the script
+            self.scenario = scenario.model_copy(update={"turns": list(scenario.turns)})
+            self.persona = PersonaCaller(
+                self.scenario, model=self.opt.caller_model, replay=self.opt.persona_replay,
+                render=_render_line, annotate=self.writer.annotate,
+                escalation_tools=config.escalation_tools)
+
+    def add_turn_audio(self, rendered: Any) -> None:
+        """A turn added to the script during the call (a persona's line): its audio."""
+        self.script = dataclasses.replace(self.script, turns=(*self.script.turns, rendered))
+        self.stream.script = self.script
 
     # ------------------------------------------------------------------ clock & sending
 
@@ -199,6 +228,8 @@ class TrialSession(TurnTriggers):
                 raise NoAnswer(f"{self.conn.target.label} stopped the receive loop")
             streamer.result()
         finally:
+            if self.persona is not None:
+                self.persona.cancel()
             tasks = [receiver, *self.tool_tasks] + ([streamer] if streamer is not None else [])
             for task in tasks:
                 task.cancel()
@@ -283,6 +314,8 @@ class TrialSession(TurnTriggers):
             self._annotate_playback(self.playback.complete_item(notice.item_id, t))
         elif isinstance(notice, TranscriptDelta):
             self.transcript.append((t, notice.text))
+            if self.persona is not None and notice.spoken:
+                self.persona.hear(t, notice.response_id, notice.text)
         elif isinstance(notice, FunctionCallReady):
             self._start_tool_answer(notice.call)
         elif isinstance(notice, ResponseDone):
@@ -334,6 +367,8 @@ class TrialSession(TurnTriggers):
             call_id=call.call_id, name=call.name, arguments=answer.arguments,
             arguments_raw=answer.arguments_raw, invented=answer.invented, output=answer.output,
             latency_ms=answer.latency_ms, call_index=answer.call_index))
+        if self.persona is not None:
+            self.persona.tool_called(call.name, answer.arguments)
         if call.response_id is not None:
             self.pending.calls[call.response_id].discard(call.call_id)
             await self._maybe_follow_up(call.response_id)
@@ -412,8 +447,13 @@ class TrialSession(TurnTriggers):
         self._annotate_playback(self.playback.advance(now))
         prev = self.turns[-1] if self.turns else None
         gap = self.scenario.reaction_gap_ms
+        persona = self.persona
+        if self.next_turn >= len(self.scenario.turns) and persona is not None \
+                and not persona.done and not persona.step(self, now, at, prev):
+            return False  # the caller is waiting for its moment, or thinking
         if self.next_turn >= len(self.scenario.turns):
-            assert prev is not None
+            if prev is None:  # a persona that hung up before saying a word
+                return True
             if self.playback.active() or self.awaiting_response or \
                     any(self.pending.calls.values()):
                 return False

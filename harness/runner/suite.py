@@ -12,12 +12,12 @@ after each one, so a run stopped at any moment leaves a consistent folder.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import gc
 import hashlib
 import inspect
 import json
-import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -36,6 +36,7 @@ from harness.realtime.targets import (
     transport_of,
 )
 from harness.recording import ORDER_FILE, RecordingMeta, TrialEnded
+from harness.runner.caller import RENDER_LOCK
 from harness.runner.capture import RecordingWriter, in_track_writer
 from harness.runner.interleave import interleaved_order
 from harness.runner.local_agents import (  # noqa: F401 - LocalAgentHandle: re-exported
@@ -76,13 +77,10 @@ async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
 
 
-_RENDER_LOCK = threading.Lock()
-
-
 def _render(scenario: Scenario) -> Any:
     from harness.audio import render_scenario  # noqa: PLC0415 - rendering pulls in TTS
 
-    with _RENDER_LOCK:  # one TTS engine at a time; renders are cached, so this is brief
+    with RENDER_LOCK:  # one TTS engine at a time; renders are cached, so this is brief
         return render_scenario(scenario)
 
 
@@ -121,6 +119,17 @@ async def _connect(target: Target, retries: int, notify: Callable[[str], None],
             await asyncio.sleep(RETRY_BASE_DELAY_S * 2 ** (attempt - 1))
 
 
+def _persona_options(options: SessionOptions, scenario: str, variant: str | None,
+                     trial: int) -> SessionOptions:
+    """The options of one persona trial: its recorded lines when the run replays callers."""
+    if options.replay_callers is None:
+        return options
+    lines = options.replay_callers.get((scenario, variant, trial))
+    if lines is None:
+        lines = options.replay_callers.get((scenario, variant, 0), [])
+    return dataclasses.replace(options, persona_replay=lines)
+
+
 async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target: Target,
                      config: AgentConfig, trial: int, variant: str | None, faults: list[str],
                      script: Any, session_timeout_s: float | None, retries: int,
@@ -140,6 +149,11 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
         caller_voice=(spoken or scenario.for_trial(trial)).caller.label())
     network = options.network if options is not None else None
     meta.network = network.spec if network is not None else None
+    if scenario.persona is not None and options is not None:
+        options = _persona_options(options, scenario.name, variant, trial)
+        model = options.caller_model
+        if model is not None and options.persona_replay is None:
+            meta.caller_model = {"endpoint": model.host, "model": model.model}
     try:
         conn, result.attempts = await _connect(target, retries, notify, config, network)
     except TargetError as exc:

@@ -281,11 +281,11 @@ def load_scenario(path: Path) -> Scenario:
 
 
 def is_scenario_file(path: str | Path) -> bool:
-    """Whether a YAML file is a scenario: a mapping with ``turns`` and ``expect``.
+    """Whether a YAML file is a scenario: a mapping with ``expect`` and ``turns`` or ``persona``.
 
     Decided by content, so suites can hold agent configs and defaults next to scenarios. A file
-    that does not parse counts when it has top-level ``turns:`` and ``expect:`` lines, so a
-    broken scenario is reported rather than skipped.
+    that does not parse counts when it has top-level ``turns:`` (or ``persona:``) and ``expect:``
+    lines, so a broken scenario is reported rather than skipped.
     """
     path = Path(path)
     if path.suffix not in (".yaml", ".yml") or path_problem(path) is not None:
@@ -297,8 +297,9 @@ def is_scenario_file(path: str | Path) -> bool:
     try:
         data = parse_yaml(text, str(path))
     except InputError:
-        return all(re.search(rf"^{key}\s*:", text, re.M) for key in ("turns", "expect"))
-    return isinstance(data, dict) and "turns" in data and "expect" in data
+        return bool(re.search(r"^expect\s*:", text, re.M)
+                    and re.search(r"^(turns|persona)\s*:", text, re.M))
+    return isinstance(data, dict) and "expect" in data and ("turns" in data or "persona" in data)
 
 
 def scenario_files(paths: Iterable[str | Path]) -> list[Path]:

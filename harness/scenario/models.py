@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from harness.scenario._caller import Caller, CallerVoice
+from harness.scenario._persona import Persona
 from harness.scenario.kinds import ExpectationParams, expectation_kinds, kind_of
 
 SCHEMA_VERSION = 1
@@ -421,7 +422,11 @@ class Scenario(Strict):
         6000, ge=0, le=120_000,
         description="after the last turn, wait this long for the agent to go idle")
     max_duration_s: float = Field(180.0, gt=0, description="per-trial timeout")
-    turns: list[Turn] = Field(..., min_length=1, description="the caller's script, in order")
+    turns: list[Turn] = Field(
+        default_factory=list, description="the caller's script, in order (with a persona: "
+        "spoken before the persona takes over)")
+    persona: Persona | None = Field(
+        None, description="a caller played by a language model after the scripted turns")
     tools: dict[str, ToolMock] = Field(
         default_factory=dict, description="tool name → mock answer(s) the runner sends")
     expect: list[Expectation] = Field(..., min_length=1, description="what the call must show")
@@ -436,6 +441,12 @@ class Scenario(Strict):
         if v == [] or v is None:
             raise ValueError("a scenario needs at least one expectation")
         return v
+
+    @model_validator(mode="after")
+    def _someone_speaks(self) -> Scenario:
+        if not self.turns and self.persona is None:
+            raise ValueError("a scenario needs turns, a persona, or both")
+        return self
 
     def voice_of(self, turn: Turn) -> CallerVoice:
         """The voice ``turn`` is spoken with: the caller's (of the first trial, when the caller
@@ -454,8 +465,9 @@ class Scenario(Strict):
         return self if spoken is self.caller else self.model_copy(update={"caller": spoken})
 
     def entities(self) -> dict[str, str]:
-        """Every labelled entity, the last label winning (a correction overrides)."""
-        out: dict[str, str] = {}
+        """Every labelled entity, the last label winning (a correction overrides); a persona's
+        facts first."""
+        out: dict[str, str] = dict(self.persona.facts) if self.persona is not None else {}
         for t in self.turns:
             out.update(t.entity or {})
         return out

@@ -7,6 +7,7 @@ from harness.scoring.scorers import (  # noqa: F401
     dead_air,
     entity_confirmed,
     escalation,
+    goal_met,
     input_heard,
     language,
     latency,
