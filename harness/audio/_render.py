@@ -444,11 +444,7 @@ def _dtmf_turn(index: int, turn: Turn) -> RenderedTurn:
 
 def render_line(scenario: Scenario, index: int, turn: Turn,
                 cache_dir: str | Path | None = None) -> RenderedTurn:
-    """Render one ``say`` turn that is not in the scenario's script (a line a persona's caller
-    model wrote during the call) as turn ``index``, with the scenario's voices; cached like
-    every render, so a conversation spoken again is the same audio."""
-    if turn.kind != "say":
-        raise ValueError("only say turns are rendered one at a time")
+    """A ``say`` turn written during the call (a persona's line) as turn ``index``; cached."""
     return _say_turn(RenderCache(cache_dir), scenario, index, turn)
 
 

@@ -42,7 +42,6 @@ from harness.realtime.protocol import (
     AUDIO_DELTA,
     AudioDelta,
     AudioDone,
-    FunctionCall,
     FunctionCallReady,
     RealtimeProtocol,
     Received,
@@ -58,7 +57,6 @@ from harness.recording import (
     PlaybackStarted,
     PlaybackStopped,
     StreamStarted,
-    ToolCallAnswered,
     TrialEnded,
     TurnEnded,
     TurnSpeechSent,
@@ -69,7 +67,7 @@ from harness.runner.capture import RecordingWriter
 from harness.runner.pacing import Pacer
 from harness.runner.persona import PersonaCaller
 from harness.runner.playback import PlaybackClock, PlaybackEvent
-from harness.runner.tools import answer_call
+from harness.runner.tool_calls import ToolCalls
 from harness.runner.turns import SpeechEdges, TurnState, TurnTriggers
 from harness.scenario.models import AgentConfig, Scenario
 
@@ -119,7 +117,7 @@ class _Pending:
     followed_up: set[str] = field(default_factory=set)
 
 
-class TrialSession(TurnTriggers):
+class TrialSession(TurnTriggers, ToolCalls):
     """Runs one scenario trial on an open connection and records it (see the module docstring)."""
 
     server_playback = False
@@ -343,49 +341,6 @@ class TrialSession(TurnTriggers):
         if self.client_cancels:
             for response in self.protocol.in_progress():
                 await self.send(self.protocol.response_cancel(response.id))
-
-    # ------------------------------------------------------------------ tools
-
-    def _start_tool_answer(self, call: FunctionCall) -> None:
-        if call.response_id is not None:
-            self.pending.calls[call.response_id].add(call.call_id)
-        task = asyncio.create_task(self._answer_tool(call))
-        self.tool_tasks.add(task)
-        task.add_done_callback(self.tool_tasks.discard)
-
-    async def _answer_tool(self, call: FunctionCall) -> None:
-        index = self.tool_counts[call.name]
-        self.tool_counts[call.name] += 1
-        answer = answer_call(call.name, call.arguments_raw, config=self.config,
-                             mocks=self.scenario.tools, call_index=index)
-        if answer.latency_ms:
-            await asyncio.sleep(answer.latency_ms / 1000.0)
-        await self.send(self.protocol.function_output(call.call_id, answer.output))
-        t = self.now_ms()
-        self.last_agent_activity_ms = max(self.last_agent_activity_ms, t)
-        self.writer.annotate(t, "harness.tool.answered", ToolCallAnswered(
-            call_id=call.call_id, name=call.name, arguments=answer.arguments,
-            arguments_raw=answer.arguments_raw, invented=answer.invented, output=answer.output,
-            latency_ms=answer.latency_ms, call_index=answer.call_index))
-        if self.persona is not None:
-            self.persona.tool_called(call.name, answer.arguments)
-        if call.response_id is not None:
-            self.pending.calls[call.response_id].discard(call.call_id)
-            await self._maybe_follow_up(call.response_id)
-
-    async def _maybe_follow_up(self, response_id: str) -> None:
-        """One ``response.create`` once a completed response's calls are all answered."""
-        state = self.protocol.responses.get(response_id)
-        if (state is None or state.in_progress or not state.call_ids
-                or self.pending.calls.get(response_id) or response_id in self.pending.followed_up):
-            return
-        self.pending.followed_up.add(response_id)
-        # a cancelled response (barge-in) or one overtaken by another response needs no follow-up:
-        # the outputs are in the conversation for whatever answers next
-        if state.status != "completed" or self.protocol.in_progress():
-            return
-        self.awaiting_response = True
-        await self.send(self.protocol.response_create())
 
     # ------------------------------------------------------------------ the caller stream
 
