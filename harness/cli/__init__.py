@@ -17,6 +17,7 @@ from harness.cli._agent import agent_app
 from harness.cli._calls import calls_app
 from harness.cli._help import PLAIN_HELP
 from harness.cli._schema import schema
+from harness.cli._personas import personas_app
 from harness.cli._voices import voices_app
 from harness.errors import HarnessError, InputError, error_lines
 from harness.exit_codes import exit_code
@@ -473,6 +474,7 @@ def compare(
 app.add_typer(agent_app, name="agent")
 app.add_typer(voices_app, name="voices")
 app.add_typer(calls_app, name="calls")
+app.add_typer(personas_app, name="personas")
 
 
 def main(argv: list[str] | None = None) -> None:
