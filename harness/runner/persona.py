@@ -44,7 +44,7 @@ caller gives up."""
 class _Pending:
     """A line being fetched and rendered: the task, and the moment it was asked at."""
 
-    task: asyncio.Task[tuple[CallerLine, str, Any, PersonaLine]]
+    task: asyncio.Task[tuple[CallerLine, float, Any, PersonaLine]]
     moment: Moment
 
 
@@ -74,7 +74,7 @@ class PersonaCaller:
         self.annotate = annotate
         self.escalation_tools = set(escalation_tools)
         self.heard: list[tuple[float, str, str]] = []  # (t, response id, text)
-        self.lines: list[tuple[int | None, str, CallerLine]] = []  # (turn index, heard, line)
+        self.lines: list[tuple[int | None, float, CallerLine]] = []  # (turn, asked at, line)
         self.spoken = 0
         self.pending: _Pending | None = None
         self.ended: PersonaEnded | None = None
@@ -164,8 +164,8 @@ class PersonaCaller:
             if not self.pending.task.done():
                 return False
             pending, self.pending = self.pending, None
-            line, heard, rendered, record = pending.task.result()
-            self._append(session, now, line, heard, rendered, record, pending.moment)
+            line, asked_at, rendered, record = pending.task.result()
+            self._append(session, now, line, asked_at, rendered, record, pending.moment)
             return True
         moment = self._moment(session, at, prev)
         if moment is None:
@@ -176,9 +176,10 @@ class PersonaCaller:
         if reason is not None:
             self.end(now, reason)
             return False
-        since = prev.start_ms if prev is not None else 0.0
-        heard = self.words_since(since)
-        self.pending = _Pending(asyncio.create_task(self._next(session, heard, moment)), moment)
+        exchanges, since = self._exchanges(session)
+        heard = self.words_since(since, now)
+        task = asyncio.create_task(self._next(exchanges, heard, moment, now))
+        self.pending = _Pending(task, moment)
         return False
 
     def _moment(self, session: Any, at: float, prev: TurnState | None) -> Moment | None:
@@ -199,8 +200,8 @@ class PersonaCaller:
                 return "barge_in"
         return None
 
-    async def _next(self, session: Any, heard: str, moment: Moment
-                    ) -> tuple[CallerLine, str, Any, PersonaLine]:
+    async def _next(self, exchanges: list[tuple[str, CallerLine]], heard: str, moment: Moment,
+                    asked_at: float) -> tuple[CallerLine, float, Any, PersonaLine]:
         index = len(self.scenario.turns)
         facts = self.persona.facts
         request: str | None = None
@@ -217,8 +218,7 @@ class PersonaCaller:
         else:
             if self.model is None:
                 raise CallerModelError("no caller model is configured for the persona")
-            messages = conversation(self.persona, self.scenario.name,
-                                    self._exchanges(session), heard)
+            messages = conversation(self.persona, self.scenario.name, exchanges, heard)
             reply = await asyncio.to_thread(ask_caller, self.model, messages, facts)
             line, request = reply.line, reply.request_sha256
             source = "cache" if reply.cached else "model"
@@ -238,7 +238,7 @@ class PersonaCaller:
                              trigger=moment, heard=heard, request_sha256=request,
                              prompt_tokens=prompt, completion_tokens=completion,
                              audio_sha256=audio)
-        return line, heard, rendered, record
+        return line, asked_at, rendered, record
 
     def _turn(self, line: CallerLine, moment: Moment) -> Turn:
         facts = self.persona.facts
@@ -249,35 +249,39 @@ class PersonaCaller:
                     barge_in=BargeIn(at_agent_ms=after) if moment == "barge_in"
                     and after is not None else None)
 
-    def _exchanges(self, session: Any) -> list[tuple[str, CallerLine]]:
-        """The call so far as (agent words, caller line) pairs: scripted turns and the persona's
-        own lines, in the order they were spoken."""
-        spoken = {i: line for i, _h, line in self.lines if i is not None}
+    def _exchanges(self, session: Any) -> tuple[list[tuple[str, CallerLine]], float]:
+        """The call so far as (agent words, caller line) pairs, scripted turns and the persona's
+        own lines in the order they were spoken, and the time the last line was decided (the
+        agent's words after it are what the next line answers). A persona line answers the words
+        heard until it was asked for, a scripted one those heard until it started: the same
+        windows every later request shows the caller model."""
+        spoken = {i: (t, line) for i, t, line in self.lines if i is not None}
         out: list[tuple[str, CallerLine]] = []
         since = 0.0
         for state in session.turns:
             turn = self.scenario.turns[state.index]
             if not turn.addressed:
                 continue
+            cut = state.start_ms
             if state.index in spoken:
-                line = spoken[state.index]
+                cut, line = spoken[state.index]
             else:
                 gives = [k for k, v in self.persona.facts.items()
                          if turn.entity and values_equal(turn.entity.get(k, ""), v)]
                 line = CallerLine(say=turn.spoken_text or "", intent=turn.intent or "other",
                                   gives=gives, hang_up=False)
-            out.append((self.words_since(since, state.start_ms), line))
-            since = state.start_ms
-        return out
+            out.append((self.words_since(since, cut), line))
+            since = cut
+        return out, since
 
-    def _append(self, session: Any, now: float, line: CallerLine, heard: str, rendered: Any,
-                record: PersonaLine, moment: Moment) -> None:
+    def _append(self, session: Any, now: float, line: CallerLine, asked_at: float,
+                rendered: Any, record: PersonaLine, moment: Moment) -> None:
         self.annotate(now, "harness.persona.line", record)
         if rendered is None:  # hung up without a word
-            self.lines.append((None, heard, line))
+            self.lines.append((None, asked_at, line))
             self.end(now, "hung_up")
             return
-        self.lines.append((len(self.scenario.turns), heard, line))
+        self.lines.append((len(self.scenario.turns), asked_at, line))
         self.scenario.turns.append(self._turn(line, moment))
         session.add_turn_audio(rendered)
         self.spoken += 1
