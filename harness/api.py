@@ -177,7 +177,8 @@ class RunOptions:
         if transport_of(parse_spec(self.target)[0]) != "webrtc":
             raise InputError(f"--network imposes conditions on a WebRTC call's path; target "
                              f"{self.target!r} is reached over a WebSocket (use local-webrtc, "
-                             "openai-webrtc or a webrtc+https:// calls URL)", field="--network")
+                             "openai-webrtc, azure-webrtc or a webrtc+https:// calls URL)",
+                             field="--network")
         return conditions
 
     def replace(self, **changes: Any) -> RunOptions:

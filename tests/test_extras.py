@@ -84,7 +84,8 @@ def test_harness_run_against_the_local_agent_stops_before_any_call(
 def test_a_webrtc_target_needs_the_webrtc_extra_before_any_call(
         without: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     without("aiortc")
-    for spec in ("local-webrtc", "openai-webrtc", "webrtc+https://example.com/v1/realtime/calls"):
+    for spec in ("local-webrtc", "openai-webrtc", "azure-webrtc",
+                 "webrtc+https://example.com/v1/realtime/calls"):
         with pytest.raises(InputError, match=r"realtime-voice-harness\[webrtc\]"):
             api.check_target(spec)
     api.check_target("ws://127.0.0.1:9/v1/realtime")

@@ -17,8 +17,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("realtime", "realtime voice-agent scenarios (harness)")
     group.addoption("--realtime-target", default="local", metavar="TARGET",
                     help="local (default), openai, azure or a ws(s):// URL (':beta' for the "
-                         "beta dialect); over WebRTC local-webrtc, openai-webrtc or a "
-                         "webrtc+https:// calls URL")
+                         "beta dialect); over WebRTC local-webrtc, openai-webrtc, "
+                         "azure-webrtc or a webrtc+https:// calls URL")
     group.addoption("--realtime-agent", default=None, metavar="FILE",
                     help="agent config replacing every scenario's own")
     group.addoption("--realtime-audio-format", default=None, metavar="FORMAT",

@@ -8,11 +8,12 @@ its ``Content-Type``: the service has been recorded answering ``text/plain``. Th
 through the standard library's HTTP client on a worker thread: one request per call, so no HTTP
 client library is needed.
 
-Where the target has a :attr:`~harness.realtime.targets.Target.secrets_url` (``openai-webrtc``),
-the session config goes first to ``POST /v1/realtime/client_secrets`` as JSON (``{"session":
-{"type": "realtime", "model": …, …}}``) with the API key, and the ephemeral key the service
-answers with (``{"value": "ek_…", …}``) is the offer's ``Authorization: Bearer`` instead: the way
-a browser or a phone app reaches the service, the API key never on the call itself
+Where the target has a :attr:`~harness.realtime.targets.Target.secrets_url` (``openai-webrtc``,
+``azure-webrtc``), the session config goes first to ``POST …/realtime/client_secrets`` as JSON
+(``{"session": {"type": "realtime", "model": …, …}}``) with the target's credential headers (the
+API key as bearer, or Azure's ``api-key``), and the ephemeral key the service answers with
+(``{"value": "ek_…", …}``) is the offer's only credential, ``Authorization: Bearer``: the way a
+browser or a phone app reaches the service, the API key never on the call itself
 (:func:`mint_key`). The ephemeral key is a credential too: it is never recorded or printed.
 
 Every way it can fail becomes one :mod:`harness.realtime.errors` exception whose message names
@@ -157,11 +158,11 @@ def call_id_of(location: str | None) -> str | None:
 async def post_offer(target: Target, offer: str, *, timeout: float,
                      key: str | None = None) -> Answer:
     """POST ``offer`` to the target's calls URL (with ``key``, an ephemeral key, as the bearer
-    instead of the target's own credentials); the answer, or the error that says why not."""
+    and none of the target's own headers: Azure's ``api-key`` would otherwise ride along); the
+    answer, or the error that says why not."""
     where = f"{target.label} ({target.safe_url})"
-    headers = {**target.headers, "Content-Type": SDP_CONTENT_TYPE}
-    if key is not None:
-        headers["Authorization"] = f"Bearer {key}"
+    credentials = dict(target.headers) if key is None else {"Authorization": f"Bearer {key}"}
+    headers = {**credentials, "Content-Type": SDP_CONTENT_TYPE}
     status, answer_headers, text = await _request(target, target.url, offer.encode("utf-8"),
                                                   headers, timeout, "the SDP offer")
     if status not in (200, 201):

@@ -3,10 +3,10 @@ transport.
 
 A spec is ``local``, ``openai``, ``azure`` or a ``ws://``/``wss://`` URL, optionally followed by
 ``:beta`` for the beta dialect (``openai:beta``); the dialect can also be given on its own.
-``local-webrtc``, ``openai-webrtc`` and ``webrtc+http://…``/``webrtc+https://…`` (the URL of a
-service's calls endpoint, ``…/v1/realtime/calls``) are the same over WebRTC: an SDP offer POSTed
-to that URL, audio on RTP tracks, events on a data channel (:mod:`harness.realtime.webrtc`, the
-``webrtc`` extra).
+``local-webrtc``, ``openai-webrtc``, ``azure-webrtc`` and ``webrtc+http://…``/``webrtc+https://…``
+(the URL of a service's calls endpoint, ``…/v1/realtime/calls``) are the same over WebRTC: an
+SDP offer POSTed to that URL, audio on RTP tracks, events on a data channel
+(:mod:`harness.realtime.webrtc`, the ``webrtc`` extra).
 Credentials come from the environment and live only in :attr:`Target.headers`, which is never
 printed, logged or recorded: :attr:`Target.label` is what reports and recordings show.
 
@@ -21,6 +21,11 @@ printed, logged or recorded: :attr:`Target.label` is what reports and recordings
   ``OPENAI_BASE_URL``), as a browser reaches it: the key mints an ephemeral key with the session
   config (``POST …/v1/realtime/client_secrets``) and the offer carries that (beta dialect: the
   key itself).
+- ``azure-webrtc``: Azure's GA routes on ``$AZURE_OPENAI_ENDPOINT`` (an ``http://`` endpoint, e.g. a
+  local proxy, stays plain HTTP), the same variables as ``azure``: the API key (``api-key``)
+  mints an ephemeral key at ``/openai/v1/realtime/client_secrets`` with the session config, whose
+  ``model`` is the deployment, and the offer goes to ``/openai/v1/realtime/calls`` with that key
+  alone. Azure's preview WebRTC route (an ``api-version``, the beta dialect) is refused.
 - ``local``: the in-process reference agent; :func:`local_target` builds the URL with the model
   and the faults in its query. ``local-webrtc``: the same agent's WebRTC calls endpoint.
 """
@@ -36,7 +41,8 @@ from harness.errors import InputError
 from harness.extras import require
 from harness.realtime.dialects import DIALECTS, Dialect, is_dialect
 
-NAMED_TARGETS = ("local", "openai", "azure", "local-webrtc", "openai-webrtc", "local-sip")
+NAMED_TARGETS = ("local", "openai", "azure", "local-webrtc", "openai-webrtc", "azure-webrtc",
+                 "local-sip")
 LOCAL_TARGETS = ("local", "local-webrtc", "local-sip")
 """The targets the in-process reference agent serves."""
 WEBRTC_PREFIX = "webrtc+"
@@ -63,6 +69,9 @@ class Target:
     secrets_url: str | None = None
     """Over WebRTC: where an ephemeral key is minted with the session config (``POST
     …/v1/realtime/client_secrets`` with ``headers``); the offer then carries that key instead."""
+    model: str | None = None
+    """With a :attr:`secrets_url`: the ``model`` of the session config the key is minted with
+    (on Azure the deployment, which need not be the agent config's model)."""
     credentials: tuple[str, str] | None = field(default=None, repr=False)
     """Over SIP: (user, password) for a digest challenge (``HARNESS_SIP_USER``,
     ``HARNESS_SIP_PASSWORD``); never printed or recorded. ``headers`` are extra INVITE
@@ -96,8 +105,8 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
              *SIP_SCHEMES)):
         raise InputError(f"unknown target {spec!r}; expected local, openai, azure, a ws:// or "
                          "wss:// URL (optionally with :beta), over WebRTC local-webrtc, "
-                         "openai-webrtc or a webrtc+https:// calls URL, or over SIP local-sip "
-                         "or a sip:USER@HOST:PORT URI", field="target")
+                         "openai-webrtc, azure-webrtc or a webrtc+https:// calls URL, or over "
+                         "SIP local-sip or a sip:USER@HOST:PORT URI", field="target")
     return name, result
 
 
@@ -105,7 +114,8 @@ def transport_of(name: str) -> Transport:
     """How a target (a spec's name, see :func:`parse_spec`) is reached."""
     if name == "local-sip" or name.startswith(SIP_SCHEMES):
         return "sip"
-    webrtc = name in ("local-webrtc", "openai-webrtc") or name.startswith(WEBRTC_PREFIX)
+    webrtc = (name in ("local-webrtc", "openai-webrtc", "azure-webrtc")
+              or name.startswith(WEBRTC_PREFIX))
     return "webrtc" if webrtc else "websocket"
 
 
@@ -116,7 +126,8 @@ def require_transport(name: str, *, field: str = "target") -> None:
 
 
 CREDENTIAL_ENV = {"openai": ("OPENAI_API_KEY",), "openai-webrtc": ("OPENAI_API_KEY",),
-                  "azure": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")}
+                  "azure": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY"),
+                  "azure-webrtc": ("AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY")}
 """Environment variables each named target needs (the pytest plugin skips without them)."""
 
 
@@ -158,15 +169,17 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
             base = ("http://" if plain else "https://") + rest
             secrets = f"{base}/realtime/client_secrets" if chosen == "ga" else None
             return Target(f"{name}:{model}", f"{base}/realtime/calls?{query}", chosen, headers,
-                          transport, secrets)
+                          transport, secrets, model=model if secrets else None)
         base = ("ws://" if plain else "wss://") + rest
         return Target(f"openai:{model}", f"{base}/realtime?{query}", chosen, headers)
-    if name == "azure":
-        endpoint = _env("AZURE_OPENAI_ENDPOINT", "the azure target needs the resource endpoint")
-        key = _env("AZURE_OPENAI_API_KEY", "the azure target needs an API key")
+    if name in ("azure", "azure-webrtc"):
+        endpoint = _env("AZURE_OPENAI_ENDPOINT", f"the {name} target needs the resource endpoint")
+        key = _env("AZURE_OPENAI_API_KEY", f"the {name} target needs an API key")
         deployment = os.environ.get("AZURE_OPENAI_DEPLOYMENT") or model
         host = endpoint.split("://", 1)[-1].rstrip("/")
         version = os.environ.get("AZURE_OPENAI_API_VERSION")
+        if transport == "webrtc":
+            return _azure_webrtc(endpoint, host, deployment, key, version, chosen)
         if version:
             query = urlencode({"api-version": version, "deployment": deployment})
             url, chosen = f"wss://{host}/openai/realtime?{query}", "beta"
@@ -179,6 +192,29 @@ def resolve_target(spec: str, *, model: str, dialect: str | None = None,
     if transport == "webrtc":
         label = WEBRTC_PREFIX + label
     return Target(label, url, chosen, _dialect_headers(chosen), transport)
+
+
+def _azure_webrtc(endpoint: str, host: str, deployment: str, key: str, version: str | None,
+                  dialect: Dialect) -> Target:
+    """Azure's GA WebRTC routes: the key (``api-key``) goes to ``client_secrets`` only, the
+    deployment is the session config's ``model``. Azure's preview WebRTC route is another
+    protocol on another host (``/openai/realtimeapi/sessions?api-version=…`` for the key, the
+    offer to ``https://REGION.realtimeapi-preview.ai.azure.com/v1/realtimertc``, a region the
+    endpoint does not name): asked for, it is refused rather than replaced by the GA one."""
+    if version:
+        raise InputError("the azure-webrtc target takes Azure's GA routes only (/openai/v1/"
+                         "realtime/client_secrets and /calls, no api-version), but "
+                         f"AZURE_OPENAI_API_VERSION is set ({version!r}): unset it for WebRTC, "
+                         "or reach the preview version with the azure target (a WebSocket)",
+                         field="target")
+    if dialect == "beta":
+        raise InputError("the azure-webrtc target speaks the GA dialect only (Azure's beta "
+                         "WebRTC route is its preview one, not supported); drop :beta, or use "
+                         "azure:beta (a WebSocket)", field="dialect")
+    scheme = "http" if endpoint.startswith("http://") else "https"
+    base = f"{scheme}://{host}/openai/v1/realtime"
+    return Target(f"azure-webrtc:{deployment}", f"{base}/calls", "ga", {"api-key": key},
+                  "webrtc", f"{base}/client_secrets", model=deployment)
 
 
 def _sip_target(uri: str) -> Target:

@@ -12,10 +12,11 @@ caller), and the agent's comes back on an RTP track, decoded as each packet arri
 :class:`RtpAudio`, in arrival order with the events.
 
 Opening it: create the offer (ICE host candidates only: no STUN server is asked), mint an
-ephemeral key with the session config where the target says where (``openai-webrtc``), POST the
-offer to the target's calls URL (:mod:`harness.realtime.signalling`), apply the answer, and wait
-until the data channel is open. Each failure is a :mod:`harness.realtime.errors` exception;
-messages name the target's label or its URL without the query, never a header.
+ephemeral key with the session config where the target says where (``openai-webrtc``,
+``azure-webrtc``), POST the offer to the target's calls URL (:mod:`harness.realtime.signalling`),
+apply the answer, and wait until the data channel is open. Each failure is a
+:mod:`harness.realtime.errors` exception; messages name the target's label or its URL without
+the query, never a header.
 
 With network conditions (:mod:`harness.realtime.netem`), caller frames wait on their way to the
 encoder and their RTP packets may be lost on their way to encryption; RTCP packets each way and
@@ -34,7 +35,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
 from aiortc import (
@@ -120,7 +120,7 @@ class WebRTCConnection:
                    open_timeout: float = OPEN_TIMEOUT_S) -> WebRTCConnection:
         """Make the call, or raise the :mod:`harness.realtime.errors` exception that says why
         not. ``session`` is the session config an ephemeral key is minted with (the target's
-        :attr:`~Target.secrets_url`; its ``model`` defaults to the calls URL's); ``network``
+        :attr:`~Target.secrets_url`; its ``model`` defaults to the target's); ``network``
         the conditions imposed on the call's audio and events once it is open."""
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
         caller = PushTrack(CALLER_RATE)
@@ -142,9 +142,8 @@ class WebRTCConnection:
         key: str | None = None
         if self.target.secrets_url is not None:
             config = {"type": "realtime", **(session or {})}
-            model = parse_qs(urlsplit(self.target.url).query).get("model")
-            if model:
-                config.setdefault("model", model[0])
+            if self.target.model:
+                config.setdefault("model", self.target.model)
             key = await mint_key(self.target, config, timeout=open_timeout)
         await self._pc.setLocalDescription(await self._pc.createOffer())
         offer = self._pc.localDescription.sdp

@@ -16,13 +16,15 @@ from harness.scenario.models import AgentConfig
 
 def call_session(config: AgentConfig, target: Target) -> dict[str, Any] | None:
     """The session config a call is opened with where the target takes it with the call (an
-    ephemeral key minted with it, ``openai-webrtc``): the ``session.update``'s, and the model."""
+    ephemeral key minted with it, ``openai-webrtc``, ``azure-webrtc``): the ``session.update``'s.
+    Its ``model`` is the target's (:attr:`Target.model`: on Azure the deployment, which need not
+    be the config's model)."""
     if target.secrets_url is None:
         return None
     instructions = config.instructions
     if instructions is None and config.instructions_file is not None:
         instructions = Path(config.instructions_file).read_text(encoding="utf-8")
-    return {**session_config(config, instructions, target.dialect), "model": config.model}
+    return session_config(config, instructions, target.dialect)
 
 
 async def open_connection(target: Target, session: dict[str, Any] | None = None,

@@ -4,7 +4,9 @@ endpoint: ``POST /v1/realtime/calls`` with ``application/sdp`` → ``201``, the 
 ephemeral key it minted). ``POST /v1/realtime/client_secrets`` mints ephemeral keys as the service
 does: the API key as bearer, a JSON body ``{"session": {"type": "realtime", ...}}`` → ``200``
 ``{"value": "ek_…", "expires_at": …, "session": {…}}``; a wrong key → ``401`` with the service's
-error JSON, which quotes the key it was given.
+error JSON, which quotes the key it was given. As Azure (``azure=True``) it serves the same under
+``/openai/v1/realtime/``, takes the API key from the ``api-key`` header and answers an offer
+only with a key it minted; any other path is ``404``.
 
 The peer is a real aiortc peer connection with Opus audio both ways and the ``oai-events`` data
 channel. On the data channel it answers ``session.update`` with ``session.updated``, echoes every
@@ -84,10 +86,13 @@ class ServicePeer(CallsEndpoint):
     ``answer_type`` is the answer's ``Content-Type`` (the service was recorded sending
     ``text/plain; charset=utf-8``)."""
 
-    def __init__(self, key: str | None = None, answer_type: str = "application/sdp") -> None:
+    def __init__(self, key: str | None = None, answer_type: str = "application/sdp",
+                 azure: bool = False) -> None:
         super().__init__()
         self.key = key
         self.answer_type = answer_type
+        self.azure = azure
+        self.root = "/openai/v1/realtime" if azure else "/v1/realtime"
         self.calls: list[Peer] = []
         self.requests: list[tuple[str, dict[str, str]]] = []
         self.minted: dict[str, dict] = {}
@@ -96,26 +101,31 @@ class ServicePeer(CallsEndpoint):
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1/realtime/calls?model=gpt-realtime"
+        return f"http://127.0.0.1:{self.port}{self.root}/calls?model=gpt-realtime"
 
     async def answer(self, request: Request) -> Response:
         self.requests.append((request.line, request.headers))
         bearer = request.headers.get("authorization", "").removeprefix("Bearer ")
-        if " /v1/realtime/client_secrets" in request.line:
-            status, extra, payload = self._mint(bearer, request.body)
+        path = request.line.split()[1].split("?")[0]
+        if path == f"{self.root}/client_secrets":
+            api_key = request.headers.get("api-key", "") if self.azure else bearer
+            status, extra, payload = self._mint(api_key, request.body)
             return Response(status, payload, extra)
-        if self.key is not None and bearer != self.key and bearer not in self.minted:
+        if path != f"{self.root}/calls":
+            return Response("404 Not Found")
+        accepted = bearer in self.minted or (bearer == self.key and not self.azure)
+        if self.key is not None and not accepted:
             return Response("401 Unauthorized", _key_error(bearer))
         call_id = f"rtc_test{len(self.calls)}"
         sdp = await self._answer(request.body.decode(), request.headers)
         return Response("201 Created", sdp.encode(),
                         f"Content-Type: {self.answer_type}\r\n"
-                        f"Location: /v1/realtime/calls/{call_id}\r\n")
+                        f"Location: {self.root}/calls/{call_id}\r\n")
 
-    def _mint(self, bearer: str, body: bytes) -> tuple[str, str, bytes]:
+    def _mint(self, api_key: str, body: bytes) -> tuple[str, str, bytes]:
         self.secret_bodies.append(body)
-        if self.key is not None and bearer != self.key:
-            return "401 Unauthorized", "Content-Type: application/json\r\n", _key_error(bearer)
+        if self.key is not None and api_key != self.key:
+            return "401 Unauthorized", "Content-Type: application/json\r\n", _key_error(api_key)
         session = json.loads(body).get("session")
         if not isinstance(session, dict) or session.get("type") != "realtime":
             error = {"error": {"message": "Missing required parameter: 'session.type'.",
