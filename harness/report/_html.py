@@ -13,7 +13,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from harness.recording import CALL_WAV
+from harness.recording import CALL_WAV, Recording
 from harness.report._figures import (
     kind_pass_rates,
     latency_figure,
@@ -156,10 +156,22 @@ def render_trial_page(run_dir: Path, trial: TrialOutcome, page: str, run_id: str
         # Failing verdicts first; ids keep the verdict's index, which the timeline refers to.
         verdicts=sorted(enumerate(trial.verdicts),
                         key=lambda iv: iv[1].status not in ("fail", "error")),
-        fig_timeline=embed_json(timeline_figure(trial)))
+        fig_timeline=embed_json(timeline_figure(trial)), **_persona(trial))
     out = run_dir / PAGES_DIR / page
     out.write_text(html, encoding="utf-8")
     return out
+
+
+def _persona(trial: TrialOutcome) -> dict[str, Any]:
+    """A persona call's persona, its lines and how it ended, for the trial page."""
+    persona = (trial.meta.get("scenario_model") or {}).get("persona")
+    if not persona:
+        return {"persona": None}
+    recording = Recording.load(trial.path)
+    lines = [line for _f, line in recording.annotations("harness.persona.line")]
+    ended = [e for _f, e in recording.annotations("harness.persona.ended")]
+    return {"persona": persona, "persona_lines": lines,
+            "persona_ended": ended[0] if ended else None}
 
 
 def _interval(est: dict[str, Any], *, percent: bool = False) -> str:
