@@ -95,6 +95,7 @@ def _check_caller(report: _Report, scenario: Scenario) -> None:
 
 def _check_turns(report: _Report, scenario: Scenario) -> None:
     from harness.spoken import find_readbacks, normalize_value, spoken_to_compact  # noqa: PLC0415
+    from harness.spoken.dates import says_date  # noqa: PLC0415
 
     for i, turn in enumerate(scenario.turns):
         at: FieldPath = ("turns", i)
@@ -139,7 +140,7 @@ def _check_turns(report: _Report, scenario: Scenario) -> None:
                 continue
             text = turn.spoken_text
             if cut is None and text is not None and compact not in find_readbacks(text) \
-                    and compact not in spoken_to_compact(text):
+                    and compact not in spoken_to_compact(text) and not says_date(text, value):
                 report.add((*at, "entity", label),
                            f"{value!r} is not what the turn says ({text!r} gives "
                            f"{', '.join(find_readbacks(text)) or 'no value'})")

@@ -186,6 +186,23 @@ def test_cross_field_checks(tmp_path: Path) -> None:
     ]
 
 
+def test_a_date_label_is_iso_and_the_turn_may_say_it_as_words(tmp_path: Path) -> None:
+    turns = """
+        turns:
+          - say: "I was born March fourteenth, nineteen eighty-five."
+            entity: {born: "%s"}
+        expect:
+          - no_tool_call: {name: cancel_order}
+        """
+    said = write(tmp_path / "said.yaml", f"name: said\nagent: {AGENT}\n"
+                 + textwrap.dedent(turns % "1985-03-14"))
+    assert load_scenario(said).turns[0].entity == {"born": "1985-03-14"}
+    wrong = write(tmp_path / "wrong.yaml", f"name: wrong\nagent: {AGENT}\n"
+                  + textwrap.dedent(turns % "1985-03-15"))
+    [problem] = problems(wrong)
+    assert "turns[0].entity.born: '1985-03-15' is not what the turn says" in problem
+
+
 def test_union_fields_report_the_branch_the_user_meant(tmp_path: Path) -> None:
     path = write(tmp_path / "s.yaml", """
         name: unions

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -9,12 +11,46 @@ import pytest
 from harness import cli
 from harness.scenario import load_scenario
 from harness.scenario.loader import merged_scenario_data
+from harness.scenario.values import FIRST_NAMES, LAST_NAMES
 from harness.scenario.vary import variant, write_variants
 from harness.spoken import find_readbacks, normalize_value
+from harness.spoken.dates import said_dates
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ROOT / "scenarios"
 CLINIC = ROOT / "examples" / "clinic" / "scenarios"
+DESK = ROOT / "tests" / "fixtures" / "vary" / "agent.yaml"
+CALLBACK = """name: callback
+description: A patient asks for a call-back and gives a name, a date of birth and a number.
+agent: @AGENT@
+turns:
+  - say: "Hi, this is Maria Lopez, I'd like a call-back."
+    entity: {name: "Maria Lopez"}
+  - say: "My date of birth is March fourteenth, nineteen eighty-five."
+    entity: {date_of_birth: "1985-03-14"}
+  - say: "That's the fourteenth of March, yes. Lopez is spelled L, O, P, E, Z."
+    entity: {surname: "Lopez"}
+  - say: "Call me on 555-0142, or at work on five five five, zero one nine eight."
+    entity: {phone: "555-0142", work_phone: "5550198"}
+  - say: "My old card says 03/14/1985 and my order number is eight, three, five, two, one."
+tools:
+  find_patient:
+    - when: {name: "Maria Lopez", date_of_birth: "1985-03-14"}
+      returns: {found: true, patient: "Maria Lopez", born: "1985-03-14"}
+    - error: patient_not_found
+  book_callback:
+    - when: {surname: "Lopez", phone: "555-0142"}
+      returns: {booked: true}
+    - error: invalid_number
+expect:
+  - tool_called:
+      name: find_patient
+      arguments: {name: "Maria Lopez", date_of_birth: "1985-03-14"}
+  - tool_called: {name: book_callback, arguments: {surname: "Lopez", phone: "555-0142"}}
+  - transcript: {must_say: ["Maria"]}
+"""
+"""A caller who gives a name, a date of birth and phone numbers in the forms people use (written
+out by each test: a scenario file under tests/ would be collected as a call to make)."""
 
 
 def _main(*args: str) -> int:
@@ -96,12 +132,21 @@ def test_letters_dashes_emails_and_pauses_keep_their_shape() -> None:
     assert len(pauses) >= 8 and all(1000 <= p <= 3000 for p in pauses), pauses
 
 
-def test_what_is_said_as_words_stays_and_only_the_asked_aspects_change() -> None:
+def test_a_date_said_as_words_gets_a_new_date_and_only_the_asked_aspects_change() -> None:
+    dates = set()
     for data in _variants(CLINIC / "book-confirmed.yaml"):
         [call] = [e["tool_called"] for e in data["expect"] if "tool_called" in e]
-        assert call["arguments"]["date_of_birth"] == "1985-03-04"
-        assert "nineteen eighty five" in data["turns"][2]["say"]
+        born = call["arguments"]["date_of_birth"]
+        [said] = said_dates(data["turns"][2]["say"])
+        assert (said.year, said.month, said.day) == tuple(map(int, born.split("-")))
+        assert re.fullmatch(r"My date of birth is the [a-z -]+ of [A-Z][a-z]+, [a-z -]+\.",
+                            data["turns"][2]["say"])
+        [answer, _error] = data["tools"]["book_appointment"]
+        assert answer["when"] == {"patient_id": call["arguments"]["patient_id"],
+                                  "date_of_birth": born}
         assert call["arguments"]["patient_id"] != "5830184"
+        dates.add(born)
+    assert len(dates) == 10 and "1985-03-04" not in dates
     source = merged_scenario_data(SCENARIOS / "noisy-caller.yaml")
     for data in _variants(SCENARIOS / "noisy-caller.yaml", aspects=["voices"]):
         assert [t.get("say") for t in data["turns"]] == [t.get("say") for t in source["turns"]]
@@ -114,6 +159,138 @@ def test_what_is_said_as_words_stays_and_only_the_asked_aspects_change() -> None
         assert data["noise"]["kind"] == source["noise"]["kind"] == "babble"
         assert abs(data["noise"]["snr_db"] - source["noise"]["snr_db"]) <= 3.0
         assert data["noise"]["snr_db"] >= 10.0
+
+
+def _callback(folder: Path) -> Path:
+    path = folder / "callback.yaml"
+    path.write_text(CALLBACK.replace("@AGENT@", str(DESK)), encoding="utf-8")
+    return path
+
+
+def _loaded_variants(tmp_path: Path, n: int, seed: int) -> list[Path]:
+    """Variants of the name, date and phone scenario written twice: the same bytes both
+    times."""
+    source = _callback(tmp_path)
+    one = write_variants([source], tmp_path / "one", n=n, seed=seed)
+    two = write_variants([source], tmp_path / "two", n=n, seed=seed)
+    assert [p.read_bytes() for p in one] == [p.read_bytes() for p in two]
+    return one
+
+
+def test_a_name_gets_another_name_said_spelled_labelled_mocked_and_expected(
+        tmp_path: Path) -> None:
+    names = set()
+    for path in _loaded_variants(tmp_path, n=8, seed=4):
+        s = load_scenario(path)
+        full = s.turns[0].entity["name"]
+        first, last = full.split()
+        assert first in FIRST_NAMES and last in LAST_NAMES
+        assert s.turns[0].say == f"Hi, this is {full}, I'd like a call-back."
+        assert s.turns[2].entity == {"surname": last}
+        assert s.turns[2].say.endswith(f"{last} is spelled {', '.join(last.upper())}.")
+        [found, _error] = s.tools["find_patient"]
+        assert found.when["name"] == found.returns["patient"] == full
+        [booked, _error] = s.tools["book_callback"]
+        assert booked.when["surname"] == last
+        [find_call, book_call] = [e.params for e in s.expect if e.kind == "tool_called"]
+        assert find_call.arguments["name"] == full and book_call.arguments["surname"] == last
+        [must] = [e.params for e in s.expect if e.kind == "transcript"]
+        assert must.must_say == [first]
+        names.add(full)
+    assert len(names) >= 6 and "Maria Lopez" not in names
+
+
+def test_a_date_gets_another_date_in_each_form_it_was_said(tmp_path: Path) -> None:
+    born_dates = set()
+    for path in _loaded_variants(tmp_path, n=8, seed=4):
+        s = load_scenario(path)
+        born = s.turns[1].entity["date_of_birth"]
+        new = date.fromisoformat(born)
+        month = new.strftime("%B")
+        assert re.fullmatch(rf"My date of birth is {month} [a-z-]+, nineteen [a-z-]+\.",
+                            s.turns[1].say)
+        assert re.match(rf"That's the [a-z -]+ of {month}, yes\.", s.turns[2].say)
+        assert f"My old card says {new:%m/%d/%Y} and" in s.turns[4].say
+        for turn in (s.turns[1], s.turns[2]):
+            assert [(d.month, d.day) for d in said_dates(turn.say)] == [(new.month, new.day)]
+        [found, _error] = s.tools["find_patient"]
+        assert found.when["date_of_birth"] == found.returns["born"] == born
+        [find_call, _book] = [e.params for e in s.expect if e.kind == "tool_called"]
+        assert find_call.arguments["date_of_birth"] == born
+        born_dates.add(born)
+    assert len(born_dates) == 8 and "1985-03-14" not in born_dates
+
+
+def test_a_phone_number_keeps_its_grouping_and_a_dialable_start(tmp_path: Path) -> None:
+    phones = set()
+    for path in _loaded_variants(tmp_path, n=8, seed=4):
+        s = load_scenario(path)
+        phone, work = s.turns[3].entity["phone"], s.turns[3].entity["work_phone"]
+        assert re.fullmatch(r"[2-9]\d\d-\d{4}", phone) and re.fullmatch(r"[2-9]\d{6}", work)
+        assert find_readbacks(s.turns[3].say) == [phone, work]
+        assert s.turns[3].say.startswith(f"Call me on {phone}, or at work on ")
+        [booked, _error] = s.tools["book_callback"]
+        [_find, book_call] = [e.params for e in s.expect if e.kind == "tool_called"]
+        assert booked.when["phone"] == book_call.arguments["phone"] == phone
+        # the order number beside the numeric date is still an identifier, varied on its own
+        [order] = [v for v in find_readbacks(s.turns[4].say) if "/" not in v]
+        assert len(order) == 5 and order != "83521"
+        phones.add(phone)
+    assert len(phones) >= 6 and "555-0142" not in phones
+
+    scenario = tmp_path / "intl.yaml"
+    scenario.write_text(f"""name: intl
+agent: {DESK}
+turns:
+  - say: "Please call +1 415 555 0144 for Lopez."
+    entity: {{mobile: "+1 415 555 0144"}}
+expect:
+  - tool_called: {{name: book_callback, arguments: {{phone: "+1 415 555 0144"}}}}
+""")
+    for path in write_variants([scenario], tmp_path / "intl", n=20, seed=9):
+        s = load_scenario(path)
+        mobile = s.turns[0].entity["mobile"]
+        # the country code stays; the area code and the exchange never start with 0 or 1
+        assert re.fullmatch(r"\+1 [2-9]\d\d [2-9]\d\d \d{4}", mobile), mobile
+        assert s.expect[0].params.arguments == {"phone": mobile}
+        assert s.turns[0].say == f"Please call {mobile} for Lopez."
+
+
+def test_a_name_or_date_that_is_no_value_of_the_call_stays_as_written(tmp_path: Path) -> None:
+    scenario = tmp_path / "plain.yaml"
+    scenario.write_text(f"""name: plain
+agent: {DESK}
+turns:
+  - say: "Hi, Maria Lopez here, my order is eight, three, five, two, one."
+    entity: {{order_id: "83521"}}
+  - say: "I ordered it on 03/14/2024, the fourteenth of March, for Maria."
+tools:
+  find_patient: {{returns: {{found: true, doctor: "Maria Lopez"}}}}
+expect:
+  - transcript: {{must_say: ["Maria"]}}
+""")
+    for path in write_variants([scenario], tmp_path / "out", n=5, seed=2):
+        s = load_scenario(path)
+        [order] = s.turns[0].entity.values()
+        assert s.turns[0].say.startswith("Hi, Maria Lopez here, my order is ")
+        assert find_readbacks(s.turns[0].say) == [order] and order != "83521"
+        assert s.turns[1].say == "I ordered it on 03/14/2024, the fourteenth of March, for Maria."
+        assert s.tools["find_patient"].returns == {"found": True, "doctor": "Maria Lopez"}
+        assert s.expect[0].params.must_say == ["Maria"]
+
+
+def test_only_values_varies_names_dates_and_phones_and_only_voices_leaves_them(
+        tmp_path: Path) -> None:
+    callback = _callback(tmp_path)
+    source = merged_scenario_data(callback)
+    for data in _variants(callback, n=3, aspects=["values"]):
+        assert "caller" not in data and "noise" not in data
+        changed = [t["entity"] != s["entity"] for t, s in zip(data["turns"], source["turns"],
+                                                                strict=True) if "entity" in s]
+        assert changed == [True, True, True, True]
+    for data in _variants(callback, n=3, aspects=["voices"]):
+        assert [t.get("say") for t in data["turns"]] == [t.get("say") for t in source["turns"]]
+        assert data["tools"] == source["tools"] and data["expect"] == source["expect"]
 
 
 def test_the_whole_example_suite_and_the_clinic_vary_into_valid_scenarios(tmp_path: Path) -> None:
