@@ -214,3 +214,25 @@ def _no_key_in(folder: Path) -> None:
     for path in folder.rglob("*"):
         if path.is_file() and path.suffix in (".json", ".jsonl", ".html", ".xml", ".txt"):
             assert KEY not in path.read_text(encoding="utf-8", errors="replace"), path
+
+
+def test_the_persona_page_shows_the_goal_the_lines_and_the_outcome(library_runs) -> None:
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    first = library_runs[0]
+    page_file = first.run_dir / "pages" / "persona-corrects-digit-trial-0.html"
+    lines = _lines(first)["persona-corrects-digit"]
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium",
+                                    args=["--headless", "--no-sandbox", "--disable-gpu"])
+        page = browser.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(page_file.as_uri())
+        section = page.locator("#persona").inner_text()
+        outcome = page.locator("#persona-outcome").inner_text()
+        rows = page.locator("#persona-lines tbody tr").all_inner_texts()
+        browser.close()
+    assert "Find out where order 83521 is." in section and "corrects itself" in section
+    assert outcome.startswith("goal met") and "goal reached" in outcome
+    assert "scripted at 127.0.0.1:" in outcome
+    assert len(rows) == len(lines) and "three, six" in rows[1] and errors == []
