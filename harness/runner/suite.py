@@ -174,7 +174,9 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
     except BaseException:
         await conn.close()
         raise
-    session = session_class(target)(scenario=scenario, config=config, script=script,
+    # a persona's lines are rendered during the call, with the voice this trial speaks with
+    voiced = (spoken or scenario.for_trial(trial)) if scenario.persona is not None else scenario
+    session = session_class(target)(scenario=voiced, config=config, script=script,
                                     connection=conn, writer=writer, t0_ns=t0_ns,
                                     options=options)
     timeout_s = session_timeout_s if session_timeout_s is not None else scenario.max_duration_s

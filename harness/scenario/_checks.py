@@ -197,7 +197,12 @@ def _check_turn_indexes(report: _Report, scenario: Scenario, path: FieldPath,
     items = [(path, turns)] if isinstance(turns, int) else [
         ((*path, j), n) for j, n in enumerate(turns or [])]
     for where, n in items:
-        if not 1 <= n <= len(scenario.turns):
+        if not 1 <= n <= len(scenario.turns) and scenario.persona is not None:
+            report.add(where, f"turn {n} is not a scripted turn: a persona's lines are not "
+                              "known before the call, so only its scripted turns (1-"
+                              f"{len(scenario.turns)}) can be named; grade the persona's calls "
+                              "over all turns, or by its goal (goal_met)")
+        elif not 1 <= n <= len(scenario.turns):
             report.add(where, f"turn {n} does not exist (turns are numbered 1-"
                               f"{len(scenario.turns)}, 1 being the first)")
         elif addressed and not scenario.turns[n - 1].addressed:

@@ -59,6 +59,8 @@ def test_the_library_is_valid_and_each_persona_grades_its_goal() -> None:
     ("turns:\n  - say: hi\nexpect:\n  - goal_met\n", "this scenario has no persona"),
     ("persona: {goal: g, goal_reached: {tool: order_pizza}}\nexpect:\n  - goal_met\n",
      "order_pizza"),
+    ("turns:\n  - say: hi\npersona: {goal: g}\nexpect:\n  - turn_answered: {turns: [2]}\n",
+     "turn 2 is not a scripted turn: a persona's lines are not known before the call"),
 ])
 def test_a_bad_persona_is_one_located_error_exit_2(tmp_path, capsys, body, message) -> None:
     code, output = _cli(["validate", str(_scenario(tmp_path, body))], capsys)
