@@ -14,7 +14,7 @@ personas_app = typer.Typer(help="Persona callers: scenarios whose caller a model
                            **PLAIN_HELP)
 
 
-@personas_app.command("serve")
+@personas_app.command("serve", short_help="Serve a scripted caller model (chat completions).")
 def personas_serve(
     scripts: Annotated[list[Path], typer.Argument(
         help="Script files or folders of them (examples/personas/scripts).")],
