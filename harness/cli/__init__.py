@@ -16,8 +16,8 @@ import typer
 from harness.cli._agent import agent_app
 from harness.cli._calls import calls_app
 from harness.cli._help import PLAIN_HELP
-from harness.cli._schema import schema
 from harness.cli._personas import personas_app
+from harness.cli._schema import schema
 from harness.cli._voices import voices_app
 from harness.errors import HarnessError, InputError, error_lines
 from harness.exit_codes import exit_code
