@@ -33,6 +33,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--realtime-network", default=None, metavar="CONDITIONS",
                     help="over WebRTC: delay, jitter and loss added on the harness's own RTP "
                          "path, each way, e.g. delay=100ms,jitter=10ms,loss=2%%")
+    group.addoption("--realtime-caller-model", default=None, metavar="MODEL",
+                    help="the model persona scenarios' callers are played by (default: "
+                         "HARNESS_CALLER_MODEL)")
+    group.addoption("--realtime-caller-url", default=None, metavar="URL",
+                    help="the caller model's OpenAI-compatible API base (default: "
+                         "HARNESS_CALLER_URL, else OpenAI's)")
     group.addoption("--realtime-report", default=None, metavar="DIR",
                     help="write the run (recordings + HTML report, JUnit, JSON) to DIR")
     group.addoption("--realtime-store", default=None, metavar="URL",
@@ -75,11 +81,17 @@ class _Options:
         return self.run.audio_format
 
     def session_options(self) -> SessionOptions | None:
-        """What each call's session is given (the network conditions on its path)."""
+        """What each call's session is given: the network conditions on its path, and the
+        caller model persona scenarios speak through (a persona item without one errors with
+        the reason)."""
+        from harness.persona import caller_model  # noqa: PLC0415
         from harness.runner.session import SessionOptions  # noqa: PLC0415
 
         network = self.run.network_conditions()
-        return SessionOptions(network=network) if network is not None else None
+        model = caller_model(self.run.caller_model, self.run.caller_url)
+        if network is None and model is None:
+            return None
+        return SessionOptions(network=network, caller_model=model)
 
     @classmethod
     def of(cls, config: pytest.Config) -> _Options:
@@ -99,7 +111,9 @@ class _Options:
                 trials=config.getoption("realtime_trials"),
                 concurrency=config.getoption("realtime_concurrency"),
                 faults=tuple(config.getoption("realtime_fault")),
-                network=config.getoption("realtime_network")).check()
+                network=config.getoption("realtime_network"),
+                caller_model=config.getoption("realtime_caller_model"),
+                caller_url=config.getoption("realtime_caller_url")).check()
         except InputError as exc:
             option = {"--trials": "--realtime-trials", "--concurrency": "--realtime-concurrency",
                       "--fault": "--realtime-fault", "--target": "--realtime-target",

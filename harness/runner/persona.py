@@ -217,7 +217,8 @@ class PersonaCaller:
             source = "opening"
         else:
             if self.model is None:
-                raise CallerModelError("no caller model is configured for the persona")
+                raise CallerModelError("no caller model is configured for the persona: give "
+                                       "--caller-model (or HARNESS_CALLER_MODEL)")
             messages = conversation(self.persona, self.scenario.name, exchanges, heard)
             reply = await asyncio.to_thread(ask_caller, self.model, messages, facts)
             line, request = reply.line, reply.request_sha256
