@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.chat import ChatError, Endpoint, ask_chat, short
 from harness.errors import InputError, TargetError
 
 ENV_URL = "HARNESS_CALLER_URL"
@@ -147,7 +148,7 @@ def parse_line(content: str | None, facts: dict[str, str]) -> CallerLine:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "reply"
         raise CallerModelError(f"the caller model's reply is not a caller line ({where}: "
-                               f"{first['msg']}): {_short(content)!r}") from None
+                               f"{first['msg']}): {short(content)!r}") from None
     if not line.say.strip() and not line.hang_up:
         raise CallerModelError("the caller model's line says nothing and does not hang up")
     unknown = [g for g in line.gives if g not in facts]
@@ -165,45 +166,13 @@ def ask_caller(config: CallerModel, messages: list[dict[str, str]],
     HTTP error or a reply that is not a caller line (nothing is cached then).
     """
     digest = request_hash(config, messages)
-    path = config.cache_dir / digest[:2] / f"{digest}.json"
-    if path.is_file():
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        return CallerReply(parse_line(cached["content"], facts), digest, True, Usage())
-    import openai  # noqa: PLC0415 - only persona scenarios need the client
-
-    client = openai.OpenAI(base_url=config.url, api_key=config.api_key or "not-needed",
-                           timeout=config.timeout_s, max_retries=0)
+    endpoint = Endpoint(config.url, config.model, config.host, config.api_key, config.timeout_s)
     try:
-        completion = client.chat.completions.create(**request_body(config, messages))
-    except openai.APITimeoutError:
-        raise CallerModelError(f"the caller model at {config.host} did not answer within "
-                               f"{config.timeout_s:g} s") from None
-    except openai.APIStatusError as exc:
-        raise CallerModelError(f"the caller model at {config.host} answered HTTP "
-                               f"{exc.status_code}: {_short(exc.message)}") from None
-    except openai.APIError as exc:
-        raise CallerModelError(f"the caller model at {config.host} could not be used: "
-                               f"{type(exc).__name__}: {_short(str(exc))}") from None
-    if not completion.choices:
-        raise CallerModelError("the caller model's reply held no choice")
-    message = completion.choices[0].message
-    refusal = getattr(message, "refusal", None)
-    if refusal:
-        raise CallerModelError(f"the caller model refused: {_short(refusal)}")
-    line = parse_line(message.content, facts)
-    usage = completion.usage
-    spent = Usage(usage.prompt_tokens, usage.completion_tokens) if usage else Usage()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps({"model": config.model, "endpoint": config.host,
-                               "content": message.content,
-                               "usage": {"prompt_tokens": spent.prompt_tokens,
-                                         "completion_tokens": spent.completion_tokens}},
-                              ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
-    return CallerReply(line, digest, False, spent)
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        line, answer = ask_chat(endpoint, request_body(config, messages),
+                                config.cache_dir / digest[:2] / f"{digest}.json",
+                                lambda content: parse_line(content, facts),
+                                who="the caller model")
+    except ChatError as exc:
+        raise CallerModelError(str(exc)) from None
+    return CallerReply(line, digest, answer.cached,
+                       Usage(answer.prompt_tokens, answer.completion_tokens))

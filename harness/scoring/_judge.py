@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from harness.chat import ChatError, Endpoint, ask_chat
+
 ENV_URL = "HARNESS_JUDGE_URL"
 ENV_MODEL = "HARNESS_JUDGE_MODEL"
 ENV_KEY = "HARNESS_JUDGE_API_KEY"
@@ -147,41 +149,11 @@ def ask_judge(config: JudgeConfig, messages: list[dict[str, str]],
     (nothing is cached then).
     """
     digest = prompt_hash(config, messages, criteria)
-    path = config.cache_dir / digest[:2] / f"{digest}.json"
-    if path.is_file():
-        cached = json.loads(path.read_text(encoding="utf-8"))
-        return JudgeResult(_parse(cached["content"], criteria), digest, cached=True)
-    import openai  # noqa: PLC0415 - only rubric expectations need the client
-
-    client = openai.OpenAI(base_url=config.url, api_key=config.api_key or "not-needed",
-                           timeout=config.timeout_s, max_retries=0)
+    endpoint = Endpoint(config.url, config.model, config.host, config.api_key, config.timeout_s)
     try:
-        completion = client.chat.completions.create(**_request(config, messages, criteria))
-    except openai.APITimeoutError:
-        raise JudgeError(f"the judge at {config.host} did not answer within "
-                         f"{config.timeout_s:g} s") from None
-    except openai.APIStatusError as exc:
-        raise JudgeError(f"the judge at {config.host} answered HTTP {exc.status_code}: "
-                         f"{_short(exc.message)}") from None
-    except openai.APIError as exc:
-        raise JudgeError(f"the judge at {config.host} could not be used: "
-                         f"{type(exc).__name__}: {_short(str(exc))}") from None
-    if not completion.choices:
-        raise JudgeError("the judge's reply held no choice")
-    message = completion.choices[0].message
-    refusal = getattr(message, "refusal", None)
-    if refusal:
-        raise JudgeError(f"the judge refused: {_short(refusal)}")
-    reply = _parse(message.content, criteria)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"model": config.model, "endpoint": config.host,
-                               "content": message.content}, ensure_ascii=False),
-                   encoding="utf-8")
-    tmp.replace(path)
-    return JudgeResult(reply, digest, cached=False)
-
-
-def _short(text: str, limit: int = 200) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+        reply, answer = ask_chat(endpoint, _request(config, messages, criteria),
+                                 config.cache_dir / digest[:2] / f"{digest}.json",
+                                 lambda content: _parse(content, criteria), who="the judge")
+    except ChatError as exc:
+        raise JudgeError(str(exc)) from None
+    return JudgeResult(reply, digest, cached=answer.cached)
