@@ -206,7 +206,8 @@ def voice_identity(voice: CallerVoice) -> dict[str, Any]:
         from harness.scenario._caller import DEFAULT_OPENAI_MODEL  # noqa: PLC0415
 
         return {"engine": "openai", "voice": voice.voice, "endpoint": base_url(),
-                "model": voice.model or DEFAULT_OPENAI_MODEL, "instructions": voice.instructions}
+                "model": voice.model or DEFAULT_OPENAI_MODEL,
+                "instructions": voice.spoken_instructions}
     return {"voice": resolve_voice(voice.voice), **engine_versions()}
 
 
@@ -219,5 +220,5 @@ def speak_as(voice: CallerVoice, text: str, sample_rate: int = STREAM_RATE) -> S
         from harness.scenario._caller import DEFAULT_OPENAI_MODEL  # noqa: PLC0415
 
         return speak_openai(text, voice.voice, voice.model or DEFAULT_OPENAI_MODEL,
-                            voice.instructions, sample_rate)
+                            voice.spoken_instructions, sample_rate)
     return speak(text, voice.voice, voice.words_per_minute, sample_rate)
