@@ -179,6 +179,7 @@ lines:
 """
 PERSONA = """name: {name}
 extends: {defaults}
+max_duration_s: 120
 persona:
   goal: Find out where order 83521 is.
   facts: {{order_id: "83521"}}

@@ -446,6 +446,10 @@ class Scenario(Strict):
     def _someone_speaks(self) -> Scenario:
         if not self.turns and self.persona is None:
             raise ValueError("a scenario needs turns, a persona, or both")
+        if self.persona is not None and self.persona.max_duration_s >= self.max_duration_s:
+            raise ValueError(f"persona.max_duration_s ({self.persona.max_duration_s:g}) must be "
+                             f"below the call's time limit, max_duration_s "
+                             f"({self.max_duration_s:g}), so the agent can answer the last line")
         return self
 
     def voice_of(self, turn: Turn) -> CallerVoice:

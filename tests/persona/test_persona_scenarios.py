@@ -59,6 +59,8 @@ def test_the_library_is_valid_and_each_persona_grades_its_goal() -> None:
     ("turns:\n  - say: hi\nexpect:\n  - goal_met\n", "this scenario has no persona"),
     ("persona: {goal: g, goal_reached: {tool: order_pizza}}\nexpect:\n  - goal_met\n",
      "order_pizza"),
+    ("max_duration_s: 60\npersona: {goal: g}\nexpect:\n  - turn_answered\n",
+     "persona.max_duration_s (90) must be below the call's time limit, max_duration_s (60)"),
     ("turns:\n  - say: hi\npersona: {goal: g}\nexpect:\n  - turn_answered: {turns: [2]}\n",
      "turn 2 is not a scripted turn: a persona's lines are not known before the call"),
 ])
