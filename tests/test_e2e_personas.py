@@ -19,7 +19,9 @@ from harness.persona.scripted import ScriptedCallerModel, load_scripts
 from harness.recording import Recording
 from harness.report import RunOutcome
 
-pytestmark = [pytest.mark.slow, pytest.mark.calls(3)]
+# three calls at once, and the caller lines of the accented persona rendered by Kokoro during
+# its calls: about as heavy as five calls of the example suite
+pytestmark = [pytest.mark.slow, pytest.mark.calls(5)]
 
 LIBRARY = Path(__file__).resolve().parents[1] / "examples" / "personas"
 KEY = "sk-caller-secret-0123456789"
