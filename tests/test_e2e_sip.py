@@ -50,18 +50,22 @@ def _frames(trial: Path) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """Five runs at once: order-status fault-free and with no_preamble over local-sip, a call
-    to a peer that answers 486 Busy Here, and the keypad scenario over SIP (RFC 4733 events)
-    and over a WebSocket (in-band tones)."""
+    """Order-status fault-free and with no_preamble over local-sip and a call to a peer that
+    answers 486 Busy Here, then the keypad scenario over SIP (RFC 4733 events) and over a
+    WebSocket (in-band tones)."""
     out = tmp_path_factory.mktemp("sip")
 
     async def main() -> dict[str, Any]:
         async with RefusingPeer(486) as busy:
-            clean, faulted, refused, keys_sip, keys_ws = await asyncio.gather(
+            # the latency-graded calls first, two agents at once; the keypad calls and the refused
+            # one after them (five calls with four agents at once put order-status over SIP at
+            # p50 2.5-2.7 s, past its 2 s limit, on this two-core machine)
+            clean, faulted, refused = await asyncio.gather(
                 api.run_async([ORDER_STATUS], target="local-sip", run_dir=out / "clean"),
                 api.run_async([ORDER_STATUS], target="local-sip", faults=("no_preamble",),
                               run_dir=out / "no_preamble"),
-                api.run_async([ORDER_STATUS], target=busy.uri, run_dir=out / "busy"),
+                api.run_async([ORDER_STATUS], target=busy.uri, run_dir=out / "busy"))
+            keys_sip, keys_ws = await asyncio.gather(
                 api.run_async([KEYPAD], target="local-sip", run_dir=out / "keypad-sip"),
                 api.run_async([KEYPAD], target="local", run_dir=out / "keypad-ws"))
             return {"clean": clean, "no_preamble": faulted, "busy": refused,
