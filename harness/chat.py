@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from pydantic import ValidationError
+
 T = TypeVar("T")
 
 
@@ -42,6 +44,12 @@ class Answer:
     cached: bool
     prompt_tokens: int = 0
     completion_tokens: int = 0
+
+
+def schema_problem(exc: ValidationError) -> str:
+    """The first problem of a reply that does not validate: ``where: what``."""
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'reply'}: {first['msg']}"
 
 
 def short(text: str, limit: int = 200) -> str:

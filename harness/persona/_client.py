@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.chat import ChatError, Endpoint, ask_chat, short
+from harness.chat import ChatError, Endpoint, ask_chat, schema_problem, short
 from harness.errors import InputError, TargetError
 
 ENV_URL = "HARNESS_CALLER_URL"
@@ -145,10 +145,8 @@ def parse_line(content: str | None, facts: dict[str, str]) -> CallerLine:
     try:
         line = CallerLine.model_validate_json(content)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "reply"
-        raise CallerModelError(f"the caller model's reply is not a caller line ({where}: "
-                               f"{first['msg']}): {short(content)!r}") from None
+        raise CallerModelError(f"the caller model's reply is not a caller line "
+                               f"({schema_problem(exc)}): {short(content)!r}") from None
     if not line.say.strip() and not line.hang_up:
         raise CallerModelError("the caller model's line says nothing and does not hang up")
     unknown = [g for g in line.gives if g not in facts]

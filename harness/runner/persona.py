@@ -90,7 +90,6 @@ class PersonaCaller:
 
     def hear(self, t: float, response_id: str, text: str) -> None:
         self.heard.append((t, response_id, text))
-        self._check_goal()
 
     def tool_called(self, name: str, arguments: dict[str, Any]) -> None:
         if name in self.escalation_tools:
@@ -100,11 +99,11 @@ class PersonaCaller:
                 k in arguments and values_equal(arguments[k], v)
                 for k, v in (goal.arguments or {}).items()):
             self.goal_tool_called = True
-            self._check_goal()
 
     def _check_goal(self) -> None:
         """The goal as ``goal_reached`` defines it (the ``goal_met`` scorer judges it again from
-        the recording)."""
+        the recording); checked when the caller's moment comes and when the persona ends, not
+        for each piece of transcript the receive loop gets."""
         goal = self.persona.goal_reached
         if goal is None or self.goal_met:
             return
@@ -131,6 +130,7 @@ class PersonaCaller:
         return self.ended is not None
 
     def _stop_reason(self, now_ms: float) -> str | None:
+        self._check_goal()
         if self.goal_met:
             return "goal_reached"
         if self.lines and self.lines[-1][2].hang_up:
@@ -150,6 +150,7 @@ class PersonaCaller:
     def end(self, t: float, reason: str) -> None:
         if self.ended is not None:
             return
+        self._check_goal()
         self.ended = PersonaEnded(
             reason=reason,  # type: ignore[arg-type]
             goal_met=self.goal_met, lines=self.spoken, requests=self.requests,

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from harness.chat import ChatError, Endpoint, ask_chat
+from harness.chat import ChatError, Endpoint, ask_chat, schema_problem
 
 ENV_URL = "HARNESS_JUDGE_URL"
 ENV_MODEL = "HARNESS_JUDGE_MODEL"
@@ -129,10 +129,8 @@ def _parse(content: str | None, criteria: list[str]) -> JudgeReply:
     try:
         reply = JudgeReply.model_validate_json(content)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "reply"
-        raise JudgeError(f"the judge's reply does not follow the schema ({where}: "
-                         f"{first['msg']})") from None
+        raise JudgeError(f"the judge's reply does not follow the schema "
+                         f"({schema_problem(exc)})") from None
     got = [v.criterion for v in reply.verdicts]
     missing = [c for c in criteria if c not in got]
     if missing or len(got) != len(set(got)) or set(got) - set(criteria):
