@@ -72,7 +72,14 @@ def test_loss_is_seeded_and_near_its_share():
     again, lost_again = _through(NetworkConditions(loss=0.2), 2000)
     assert len(out) + lost == 2000 and 300 <= lost <= 500
     assert [k for k, _ in out] == [k for k, _ in again] and lost == lost_again
-    assert all(d < 5 for _, d in out)  # no delay asked: delivered at once
+    # no delay asked: each packet is delivered inside its send, before the next one goes
+    line = NetworkConditions(loss=0.2).line("down-rtp", lossy=True)
+    delivered: list[int] = []
+    for k in range(200):
+        lost_before = line.lost
+        line.send(lambda k=k: delivered.append(k))
+        assert line.lost == lost_before + 1 or delivered[-1] == k
+    assert len(delivered) + line.lost == 200
 
 
 def test_harness_run_refuses_bad_network_conditions_with_exit_2(tmp_path):
