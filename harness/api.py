@@ -50,6 +50,7 @@ from harness.scenario.models import (
     audio_format_named,
 )
 from harness.scoring import require_extras
+from harness.sip.trunk import trunk_call
 
 if TYPE_CHECKING:
     from harness.agent.server import LocalAgentHandle
@@ -208,6 +209,8 @@ def check_target(target: str, faults: Sequence[str] | None = None) -> None:
     if local:
         require("agent", f"the local reference agent (target {name!r})", field="--target")
     require_transport(name, field="--target")
+    if name.startswith("tel:"):
+        trunk_call(name)  # the trunk file read and its password found, before any call
 
 
 def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:

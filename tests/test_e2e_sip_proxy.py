@@ -45,7 +45,7 @@ loadmodule "maxfwd.so"
 loadmodule "textops.so"
 loadmodule "siputils.so"
 loadmodule "xlog.so"
-
+{auth_module}
 modparam("rr", "enable_full_lr", 1)
 
 request_route {{
@@ -75,6 +75,7 @@ request_route {{
         exit;
     }}
     if (is_method("INVITE")) {{
+        {auth}
         record_route();
     }}
     xlog("L_NOTICE", "relaying $rm to the agent\\n");
@@ -85,6 +86,19 @@ request_route {{
     exit;
 }}
 """
+
+
+TRUNK_AUTH = """\
+if (!pv_proxy_authenticate("$fd", "{password}", "0")) {{
+            proxy_challenge("$fd", "0");
+            exit;
+        }}
+        if ($au != "ci") {{
+            sl_send_reply("403", "Forbidden");
+            exit;
+        }}
+        consume_credentials();
+        xlog("L_NOTICE", "trunk user $au calls $rU;$(ru{{uri.params}}) as $fU ($fn)\\n");"""
 
 
 def _free_udp_port() -> int:
@@ -123,10 +137,16 @@ def kamailio(tmp_path: Path):
     binary = shutil.which("kamailio") or "/usr/sbin/kamailio"
     assert Path(binary).exists(), "kamailio is not installed (setup.sh installs it)"
 
-    def start(agent_port: int) -> tuple[int, subprocess.Popen[str]]:
+    def start(agent_port: int, *, password: str | None = None
+              ) -> tuple[int, subprocess.Popen[str]]:
+        """Kamailio relaying to the agent; with ``password``, a trunk's edge: each INVITE
+        challenged (407) until it proves user ``ci``'s password."""
         port = _free_udp_port()
         cfg = tmp_path / "kamailio.cfg"
-        cfg.write_text(KAMAILIO_CFG.format(port=port, agent_port=agent_port, modules=MODULES))
+        auth = "" if password is None else TRUNK_AUTH.format(password=password)
+        cfg.write_text(KAMAILIO_CFG.format(
+            port=port, agent_port=agent_port, modules=MODULES, auth=auth,
+            auth_module="" if password is None else 'loadmodule "auth.so"\n'))
         runtime = tmp_path / "run"
         runtime.mkdir()
         check = subprocess.run([binary, "-c", "-f", str(cfg)], capture_output=True, text=True,
@@ -188,3 +208,40 @@ def test_a_call_through_kamailio_is_routed_answered_and_graded(kamailio, tmp_pat
     verdicts = _verdicts(trial)
     assert verdicts["tool_called"]["status"] == "pass", verdicts["tool_called"]["summary"]
     assert verdicts["preamble"]["status"] == "pass", verdicts["preamble"]["summary"]
+
+
+PASSWORD = "pw-DO-NOT-LEAK-trunk"
+
+
+def test_a_number_through_a_trunk_that_challenges_is_answered_and_graded(
+        kamailio, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``tel:`` through a trunk file: kamailio as the trunk's edge challenges the INVITE (407),
+    takes the digest of the password the file points to, sees the number and the caller ID, and
+    relays the call to the agent; the password reaches no file of the run."""
+    config = load_agent_config(ROOT / "agents" / "support.yaml")
+    with start_local_agent_for(config) as handle:
+        agent_port = int(handle.sip_uri_for(config).rsplit(":", 1)[1])
+        port, proxy = kamailio(agent_port, password=PASSWORD)
+        trunk = tmp_path / "trunk.yaml"
+        trunk.write_text(f"proxy: sip:127.0.0.1:{port}\nusername: ci\npassword_env: TRUNK_PW\n"
+                         "caller_id: '+15550100123'\ndisplay_name: Harness CI\n")
+        monkeypatch.setenv("HARNESS_SIP_TRUNK", str(trunk))
+        monkeypatch.setenv("TRUNK_PW", PASSWORD)
+        outcome = api.run([ORDER_STATUS], target="tel:+1-555-010-0199", out_dir=tmp_path / "runs")
+    proxy.terminate()
+    log, _ = proxy.communicate(timeout=10)
+    trial = next(outcome.run_dir.glob("*/trial-0"))
+    meta = json.loads((trial / "meta.json").read_text())
+    assert meta["status"] == "completed" and meta["transport"] == "sip", meta.get("error")
+    assert meta["target"] == "tel:+15550100199 via 127.0.0.1:" + str(port)
+    assert "trunk user ci calls +15550100199;user=phone as +15550100123 (\"Harness CI\")" in log, \
+        log[-3000:]
+    lines = [x["line"] for x in meta["sip"]["signalling"]]
+    assert "SIP/2.0 407 Proxy Authentication Required" in lines, lines
+    assert [line.split(" sip:")[0] for line in lines].count("INVITE") == 2  # challenged once
+    assert "SIP/2.0 200 OK" in lines
+    verdicts = _verdicts(trial)
+    assert verdicts["tool_called"]["status"] == "pass", verdicts["tool_called"]["summary"]
+    for path in outcome.run_dir.rglob("*"):
+        if path.is_file():
+            assert PASSWORD.encode() not in path.read_bytes(), path

@@ -50,7 +50,8 @@ def _harness(version: Annotated[bool, typer.Option(
 Target = Annotated[str, typer.Option(
     help="local (the reference agent), openai, azure, or a ws:// / wss:// URL; over WebRTC: "
          "local-webrtc, openai-webrtc, azure-webrtc or a webrtc+https://…/v1/realtime/calls "
-         "URL.")]
+         "URL; over SIP: local-sip, sip:USER@HOST:PORT, or tel:+NUMBER through the trunk file "
+         "named by HARNESS_SIP_TRUNK.")]
 AgentFile = Annotated[Path | None, typer.Option(
     help="Agent config file used instead of each scenario's own.")]
 AudioFormat = Annotated[str | None, typer.Option(

@@ -34,12 +34,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from harness.errors import InputError
 from harness.extras import require
 from harness.realtime.dialects import DIALECTS, Dialect, is_dialect
+
+if TYPE_CHECKING:
+    from harness.sip.trunk import SipRoute
 
 NAMED_TARGETS = ("local", "openai", "azure", "local-webrtc", "openai-webrtc", "azure-webrtc",
                  "local-sip")
@@ -48,8 +51,10 @@ LOCAL_TARGETS = ("local", "local-webrtc", "local-sip")
 WEBRTC_PREFIX = "webrtc+"
 """``webrtc+https://HOST/v1/realtime/calls``: a calls endpoint reached over WebRTC."""
 
-SIP_SCHEMES = ("sip:",)
-"""``sip:USER@HOST[:PORT]``: an agent that answers SIP calls (UDP), dialled directly."""
+SIP_SCHEMES = ("sip:", "tel:")
+"""``sip:USER@HOST[:PORT]``: an agent that answers SIP calls (UDP), dialled directly;
+``tel:+NUMBER``: a telephone number, dialled through the SIP trunk named by
+``HARNESS_SIP_TRUNK``."""
 FAULTS_HEADER = "X-Harness-Faults"
 """The INVITE header that carries the local agent's faults for one SIP call."""
 
@@ -74,8 +79,10 @@ class Target:
     (on Azure the deployment, which need not be the agent config's model)."""
     credentials: tuple[str, str] | None = field(default=None, repr=False)
     """Over SIP: (user, password) for a digest challenge (``HARNESS_SIP_USER``,
-    ``HARNESS_SIP_PASSWORD``); never printed or recorded. ``headers`` are extra INVITE
-    headers."""
+    ``HARNESS_SIP_PASSWORD``, or the trunk's); never printed or recorded. ``headers`` are extra
+    INVITE headers."""
+    sip_route: SipRoute | None = field(default=None, repr=False)
+    """Over SIP: the next hop and the caller's identity (a trunk's proxy and caller ID)."""
 
     @property
     def safe_url(self) -> str:
@@ -97,16 +104,17 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
             raise InputError(f"unknown dialect {chosen!r}; expected one of {', '.join(DIALECTS)}",
                              field="dialect")
         result = chosen
-    if name.startswith(("sips:", "tel:")):
-        raise InputError(f"{spec!r}: only sip: URIs over UDP are dialled so far (no TLS, no "
-                         "trunk for telephone numbers)", field="target")
+    if name.startswith("sips:"):
+        raise InputError(f"{spec!r}: only sip: URIs over UDP are dialled so far (no TLS)",
+                         field="target")
     if name not in NAMED_TARGETS and not name.startswith(
             ("ws://", "wss://", f"{WEBRTC_PREFIX}http://", f"{WEBRTC_PREFIX}https://",
              *SIP_SCHEMES)):
         raise InputError(f"unknown target {spec!r}; expected local, openai, azure, a ws:// or "
                          "wss:// URL (optionally with :beta), over WebRTC local-webrtc, "
                          "openai-webrtc, azure-webrtc or a webrtc+https:// calls URL, or over "
-                         "SIP local-sip or a sip:USER@HOST:PORT URI", field="target")
+                         "SIP local-sip, a sip:USER@HOST:PORT URI or a tel:+NUMBER through a trunk",
+                         field="target")
     return name, result
 
 
@@ -218,8 +226,15 @@ def _azure_webrtc(endpoint: str, host: str, deployment: str, key: str, version: 
 
 
 def _sip_target(uri: str) -> Target:
-    """A SIP URI dialled directly; digest credentials from the environment."""
+    """A SIP URI dialled directly, digest credentials from the environment; or a telephone
+    number dialled through the trunk file named by ``HARNESS_SIP_TRUNK``."""
     from harness.sip.message import SipError, SipUri  # noqa: PLC0415
+    from harness.sip.trunk import trunk_call  # noqa: PLC0415
+
+    if uri.startswith("tel:"):
+        call = trunk_call(uri)
+        return Target(call.label, call.uri, "ga", {}, "sip",
+                      credentials=call.route.credentials, sip_route=call.route)
 
     try:
         parsed = SipUri.parse(uri)

@@ -179,7 +179,8 @@ class SipTrialSession:
         try:
             call = SipCall(self.conn.target.url, on_audio=self._on_audio,
                            headers={**self.conn.target.headers, TOOLS_HEADER: base},
-                           credentials=self.conn.target.credentials, send_rate=8_000)
+                           credentials=self.conn.target.credentials,
+                           route=self.conn.target.sip_route, send_rate=8_000)
             self.conn.call = call
             self.frames.add(self.now_ms(), "sent", "sip.invite",
                             {"type": "sip.invite", "to": self.conn.target.label})

@@ -35,6 +35,7 @@ from harness.sip.rtp import (
     RtpSender,
     is_rtcp,
 )
+from harness.sip.trunk import SipRoute
 
 log = logging.getLogger(__name__)
 
@@ -76,16 +77,19 @@ class _Socket(asyncio.DatagramProtocol):
 class SipCall:
     """One outgoing call (see the module docstring). ``target``: the SIP URI dialled;
     ``headers``: extra INVITE headers (never recorded: they may carry credentials);
-    ``credentials``: (user, password) for a digest challenge."""
+    ``credentials``: (user, password) for a digest challenge; ``route``: the next hop and the
+    caller's identity (a trunk's proxy and caller ID; default: the URI's host, ``harness``)."""
 
     def __init__(self, target: str, *, on_audio: AudioSink,
                  headers: dict[str, str] | None = None,
                  credentials: tuple[str, str] | None = None,
+                 route: SipRoute | None = None,
                  local_host: str = "127.0.0.1", send_rate: int = AUDIO_RATE) -> None:
         self.uri = message.SipUri.parse(target)
         if self.uri.scheme != "sip":
             raise ValueError(f"{self.uri.scheme}: only sip: over UDP is placed so far")
-        self.remote = self.uri.address
+        self.route = route or SipRoute()
+        self.remote = self.route.next_hop or self.uri.address
         self.local_host = local_host
         self.send_rate = send_rate
         self._on_audio = on_audio
@@ -127,7 +131,8 @@ class SipCall:
         self._dialog = dialog.Outgoing(
             self.uri, local=local, remote=self.remote,
             sdp_offer=sdp.offer(self.local_host, rtp_port), credentials=self._credentials,
-            extra_headers=self._headers, now=time.monotonic())
+            from_user=self.route.from_user, display=self.route.display_name,
+            from_host=self.route.from_host, extra_headers=self._headers, now=time.monotonic())
         self._flush()
         self._ticker = asyncio.ensure_future(self._tick())
         try:
