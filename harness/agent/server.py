@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from http import HTTPStatus
@@ -153,12 +154,14 @@ class LocalAgent:
         return self._webrtc.url
 
     async def start_sip(self, session: dict[str, Any], *, port: int = 0,
-                        tools_url: str | None = None) -> str:
+                        tools_url: str | None = None, tls: ssl.SSLContext | None = None,
+                        tls_port: int = 0) -> str:
         """Answer SIP calls as well, on UDP ``port`` (:mod:`harness.agent.sip_server`): the same
         sessions, configured with ``session`` (the ``session.update`` session of the agent config
         served, see :func:`sip_session`), audio as G.711 RTP, tools called as webhooks at
-        ``tools_url`` (a call's ``X-Harness-Tools`` header overrides it). Returns
-        ``sip:agent@HOST:PORT``."""
+        ``tools_url`` (a call's ``X-Harness-Tools`` header overrides it); with ``tls`` (a server
+        context with a certificate) over TLS on TCP ``tls_port`` too (see :attr:`sips_uri`).
+        Returns ``sip:agent@HOST:PORT``."""
         if self._server is None:
             raise RuntimeError("the local agent is not started")
         if self._sip is None:
@@ -168,8 +171,14 @@ class LocalAgent:
                 return self._session_options("?" + urlencode({"faults": spec}) if spec else "")
 
             self._sip = await SipEndpoint(options, session, host=self.host, port=port,
-                                          tools_url=tools_url).start()
+                                          tools_url=tools_url, tls=tls,
+                                          tls_port=tls_port).start()
         return self._sip.uri
+
+    @property
+    def sips_uri(self) -> str | None:
+        """``sips:agent@HOST:PORT`` once SIP over TLS is answered (:meth:`start_sip`)."""
+        return self._sip.sips_uri if self._sip is not None else None
 
     async def stop(self) -> None:
         """Close every session and stop listening."""
@@ -347,10 +356,12 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "suppor
                   faults: list[str] | None = None,
                   announce: Callable[[str], None] = print, *, webrtc: bool = False,
                   sip: tuple[int, dict[str, Any], str | None] | None = None,
+                  sip_tls: tuple[int, ssl.SSLContext] | None = None,
                   **options: Any) -> None:
     """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL (and,
     with ``webrtc``, the WebRTC calls URL too; with ``sip`` = (UDP port, session, tool endpoint),
-    the SIP URI); ``options`` go to :class:`LocalAgent` (tool flags)."""
+    the SIP URI; with ``sip_tls`` = (TCP port, server context) as well, the ``sips:`` URI);
+    ``options`` go to :class:`LocalAgent` (tool flags)."""
 
     async def main() -> None:
         async with LocalAgent(profile, faults, host, port, **options) as agent:
@@ -358,7 +369,11 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "suppor
             if webrtc:
                 announce(await agent.start_webrtc())
             if sip is not None:
-                announce(await agent.start_sip(sip[1], port=sip[0], tools_url=sip[2]))
+                tls, tls_port = (sip_tls[1], sip_tls[0]) if sip_tls is not None else (None, 0)
+                announce(await agent.start_sip(sip[1], port=sip[0], tools_url=sip[2], tls=tls,
+                                               tls_port=tls_port))
+                if agent.sips_uri is not None:
+                    announce(agent.sips_uri)
             await asyncio.Future()
 
     try:

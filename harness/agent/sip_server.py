@@ -1,8 +1,11 @@
 """The local agent's SIP endpoint: ``harness agent serve --sip PORT`` answers calls to
-``sip:agent@HOST:PORT`` over UDP, each call a :class:`harness.agent.sip_call.SipAgentSession`.
+``sip:agent@HOST:PORT`` over UDP (and, given a certificate, to ``sips:agent@HOST:TLS_PORT`` over
+TLS), each call a :class:`harness.agent.sip_call.SipAgentSession`.
 
 Signalling is :mod:`harness.sip.dialog` (RFC 3261 user agent state machines, no I/O); this
-module owns the sockets: one UDP socket for SIP, one per call for its RTP. A call:
+module owns the sockets: one UDP socket for SIP, a TLS listener when it has a certificate (each
+connection's messages framed by :class:`harness.sip.stream.StreamFramer`, and every message of a
+call that came on a connection sent back on it), one UDP socket per call for its RTP. A call:
 
 - **INVITE** with an SDP offer: the answer takes the first of the offer's codecs the agent has
   (PCMU, PCMA) and echoes ``telephone-event``; an offer without one is refused with 488, an
@@ -11,7 +14,9 @@ module owns the sockets: one UDP socket for SIP, one per call for its RTP. A cal
   is refused with 400), its tool endpoint from ``X-Harness-Tools`` (else the server's).
 - **Media**: caller RTP is heard on arrival, the agent's RTP goes out every 20 ms to the address
   the offer names (or, once a packet has come, to where the caller's packets come from, as
-  symmetric RTP behind a NAT does).
+  symmetric RTP behind a NAT does). An SRTP offer (``RTP/SAVP`` with an SDES ``a=crypto``) is
+  answered with SRTP and a key of the agent's own; packets that do not authenticate are
+  dropped. An SRTP offer with no usable key is refused with 488.
 - **BYE / CANCEL** from the caller end the session; a session that ends by itself (a fault that
   drops the call) hangs up with BYE. OPTIONS is answered 200; requests outside a call get 481.
 """
@@ -21,6 +26,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -30,6 +37,9 @@ from harness.agent.faults import Faults
 from harness.agent.sip_call import SipAgentSession
 from harness.errors import InputError
 from harness.sip import dialog, message, sdp
+from harness.sip.rtp import is_rtcp
+from harness.sip.srtp import SrtpContext
+from harness.sip.stream import StreamFramer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +48,24 @@ SessionOptions = Callable[[str | None], tuple[str, Faults, dict[str, Any]]]
 options); raises :class:`InputError` for a bad spec."""
 
 _TICK_S = 0.05
+
+Address = tuple[str, int]
+Send = Callable[[bytes, Address], None]
+"""Sends one SIP message of a call: a datagram to the address, or onto the call's connection."""
+
+
+def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
+    """The TLS server context of the endpoint: the certificate chain (PEM) and its private key;
+    :class:`InputError` when either cannot be read or they do not match."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except FileNotFoundError as exc:
+        raise InputError(f"no such file: {exc.filename}", field="--sip-tls-cert") from None
+    except (OSError, ssl.SSLError) as exc:
+        raise InputError(f"cannot use the certificate {cert} with the key {key}: {exc}",
+                         field="--sip-tls-cert") from None
+    return context
 
 
 class _RtpSocket(asyncio.DatagramProtocol):
@@ -56,7 +84,9 @@ class _RtpSocket(asyncio.DatagramProtocol):
 class _Call:
     call_id: str
     dialog: dialog.Incoming
+    send: Send
     session: SipAgentSession | None = None
+    srtp: SrtpContext | None = None
     rtp: _RtpSocket | None = None
     peer: tuple[str, int] | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
@@ -91,19 +121,25 @@ class SipEndpoint:
     """Answers SIP calls on ``host:port`` (``port=0``: a free one) until :meth:`stop`.
 
     ``session``: the ``session.update`` session every call starts with (the agent config
-    served); ``tools_url``: the default tool endpoint of a call.
+    served); ``tools_url``: the default tool endpoint of a call; ``tls``: a server context with
+    the endpoint's certificate, to answer over TLS on TCP ``tls_port`` too (0: a free one).
     """
 
     def __init__(self, options: SessionOptions, session: dict[str, Any], *,
-                 host: str = "127.0.0.1", port: int = 0, tools_url: str | None = None) -> None:
+                 host: str = "127.0.0.1", port: int = 0, tools_url: str | None = None,
+                 tls: ssl.SSLContext | None = None, tls_port: int = 0) -> None:
         self._options = options
         self._session = session
         self.host = host
         self.port = port
         self.tools_url = tools_url
+        self.tls = tls
+        self.tls_port = tls_port
         self.calls: dict[str, _Call] = {}
         self.ended: list[EndedCall] = []
         self._transport: asyncio.DatagramTransport | None = None
+        self._server: asyncio.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._closing = False
 
@@ -112,12 +148,21 @@ class SipEndpoint:
         """``sip:agent@HOST:PORT``."""
         return f"sip:agent@{self.host}:{self.port}"
 
+    @property
+    def sips_uri(self) -> str | None:
+        """``sips:agent@HOST:TLS_PORT`` when the endpoint answers over TLS."""
+        return f"sips:agent@{self.host}:{self.tls_port}" if self._server is not None else None
+
     async def start(self) -> SipEndpoint:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
             lambda: _SipSocket(self), local_addr=(self.host, self.port))
         self._transport = transport
         self.port = transport.get_extra_info("sockname")[1]
+        if self.tls is not None:
+            self._server = await asyncio.start_server(self._connection, self.host,
+                                                      self.tls_port, ssl=self.tls)
+            self.tls_port = self._server.sockets[0].getsockname()[1]
         self._ticker = asyncio.ensure_future(self._tick())
         return self
 
@@ -136,16 +181,58 @@ class SipEndpoint:
         if self._transport is not None:
             self._transport.close()
             self._transport = None
+        if self._server is not None:
+            self._server.close()
+            for writer in list(self._connections):
+                writer.close()
+            self._server = None
 
     # ------------------------------------------------------------------ signalling
 
-    def datagram(self, data: bytes, addr: tuple[str, int]) -> None:
+    def datagram(self, data: bytes, addr: Address) -> None:
         if not data.strip():
             return  # a keep-alive
+        self._message(data, addr, self._send_datagram, (self.host, self.port))
+
+    def _send_datagram(self, data: bytes, addr: Address) -> None:
+        if self._transport is not None:
+            self._transport.sendto(data, addr)
+
+    async def _connection(self, reader: asyncio.StreamReader,
+                          writer: asyncio.StreamWriter) -> None:
+        """One caller's TLS connection: its messages, until it closes."""
+        peer = writer.get_extra_info("peername")
+        addr: Address = (str(peer[0]), int(peer[1]))
+        self._connections.add(writer)
+
+        def send(data: bytes, _: Address) -> None:
+            if not writer.is_closing():
+                writer.write(data)
+
+        framer = StreamFramer()
+        try:
+            while data := await reader.read(65536):
+                for data_message in framer.feed(data):
+                    self._message(data_message, addr, send, (self.host, self.tls_port))
+        except message.SipParseError as exc:
+            log.info("closing the SIP TLS connection from %s: %s", addr, exc)
+        except (OSError, ssl.SSLError) as exc:
+            log.debug("SIP TLS connection from %s failed: %s", addr, exc)
+        finally:
+            self._connections.discard(writer)
+            writer.close()
+            for call in list(self.calls.values()):  # the caller is gone with its connection
+                if call.send is send and call.dialog.state != "ended":
+                    call.hung_up_by = call.hung_up_by or "caller"
+                    if call.session is not None:
+                        call.session.connection.ended()
+                    await self._end(call)
+
+    def _message(self, data: bytes, addr: Address, send: Send, local: Address) -> None:
         try:
             msg = message.parse(data)
         except message.SipParseError as exc:
-            log.debug("unparsable SIP datagram from %s: %s", addr, exc)
+            log.debug("unparsable SIP message from %s: %s", addr, exc)
             return
         call = self.calls.get(msg.call_id)
         if call is not None:
@@ -155,20 +242,17 @@ class SipEndpoint:
         if not isinstance(msg, message.Request):
             return  # a response to nothing of ours
         if msg.method == "INVITE":
-            self._invite(msg, addr)
+            self._invite(msg, addr, send, local)
         elif msg.method == "OPTIONS":
-            self._reply(message.response_to(msg, 200), addr)
+            send(message.serialize(message.response_to(msg, 200)), addr)
         elif msg.method != "ACK":
-            self._reply(message.response_to(msg, 481), addr)
+            send(message.serialize(message.response_to(msg, 481)), addr)
 
-    def _reply(self, response: message.Response, addr: tuple[str, int]) -> None:
-        if self._transport is not None:
-            self._transport.sendto(message.serialize(response), addr)
-
-    def _invite(self, invite: message.Request, addr: tuple[str, int]) -> None:
+    def _invite(self, invite: message.Request, addr: Address, send: Send,
+                local: Address) -> None:
         now = time.monotonic()
-        incoming = dialog.Incoming(invite, local=(self.host, self.port), remote=addr, now=now)
-        call = _Call(invite.call_id, incoming)
+        incoming = dialog.Incoming(invite, local=local, remote=addr, now=now)
+        call = _Call(invite.call_id, incoming, send)
         self.calls[invite.call_id] = call
         if self._closing:
             incoming.reject(503)
@@ -190,14 +274,18 @@ class SipEndpoint:
             lambda: _RtpSocket(lambda d, a, t: self._rtp_in(call, d, a, t)),
             local_addr=(self.host, 0))
         call.rtp = rtp
+        key = secrets.token_bytes(sdp.KEY_SALT_BYTES)
         try:
             answer, media = sdp.answer(invite.body.decode("utf-8", "replace"), self.host,
-                                       rtp_transport.get_extra_info("sockname")[1])
+                                       rtp_transport.get_extra_info("sockname")[1], key=key)
         except sdp.SdpError as exc:
             rtp_transport.close()
             call.dialog.reject(488, str(exc)[:120])
             self._flush(call)
             return
+        if media.crypto is not None:
+            call.srtp = SrtpContext(sdp.Crypto(media.crypto.tag, media.crypto.suite, key),
+                                    media.crypto)
         call.peer = (media.address, media.port)
         tools_url = invite.headers.get("X-Harness-Tools") or self.tools_url
         session = SipAgentSession(session=self._session, media=media,
@@ -215,7 +303,14 @@ class SipEndpoint:
             session.close()
             self._hang_up(call)
 
-    def _rtp_in(self, call: _Call, data: bytes, addr: tuple[str, int], arrived_ns: int) -> None:
+    def _rtp_in(self, call: _Call, data: bytes, addr: Address, arrived_ns: int) -> None:
+        if call.srtp is not None:
+            if is_rtcp(data):
+                return  # SRTCP: the agent reads no reports
+            clear = call.srtp.unprotect(data)
+            if clear is None:
+                return  # not authentic: dropped
+            data = clear
         call.packets_in += 1
         call.peer = addr  # symmetric RTP: answer where the caller's packets come from
         if call.session is not None:
@@ -223,6 +318,8 @@ class SipEndpoint:
 
     def _rtp_out(self, call: _Call, packet: bytes) -> None:
         if call.rtp is not None and call.rtp.transport is not None and call.peer is not None:
+            if call.srtp is not None:
+                packet = call.srtp.protect(packet)
             call.rtp.transport.sendto(packet, call.peer)
 
     def _hang_up(self, call: _Call) -> None:
@@ -232,9 +329,8 @@ class SipEndpoint:
             self._flush(call)
 
     def _flush(self, call: _Call) -> None:
-        if self._transport is not None:
-            for data, addr in call.dialog.take():
-                self._transport.sendto(data, addr)
+        for data, addr in call.dialog.take():
+            call.send(data, addr)
         for event in call.dialog.take_events():
             if isinstance(event, dialog.HungUp | dialog.Cancelled):
                 if isinstance(event, dialog.Cancelled) or event.by == "remote":

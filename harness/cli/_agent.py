@@ -32,6 +32,13 @@ def agent_serve(
     sip: Annotated[int | None, typer.Option(
         help="Answer SIP calls on this UDP port too (0: a free one), at sip:agent@HOST:PORT: "
              "G.711 audio, tools called as webhooks. Needs --agent.")] = None,
+    sip_tls_cert: Annotated[Path | None, typer.Option(
+        help="With --sip: answer SIP over TLS too (sips:agent@HOST:PORT) with this certificate "
+             "chain (PEM); SRTP offers are answered with SRTP.")] = None,
+    sip_tls_key: Annotated[Path | None, typer.Option(
+        help="The private key (PEM) of --sip-tls-cert.")] = None,
+    sip_tls_port: Annotated[int, typer.Option(
+        help="The TCP port of SIP over TLS (0: a free one).")] = 0,
     tools_url: Annotated[str | None, typer.Option(
         help="Over SIP: the tool endpoint a call's tools are POSTed to ({URL}/tools/NAME); a "
              "call's X-Harness-Tools header overrides it.")] = None,
@@ -50,6 +57,14 @@ def agent_serve(
     if sip is not None and agent is None:
         raise InputError("a SIP call has no client to configure the agent: give --agent "
                          "(agents/*.yaml) with --sip", field="--sip")
+    tls = None
+    if sip_tls_cert is not None or sip_tls_key is not None:
+        if sip is None or sip_tls_cert is None or sip_tls_key is None:
+            raise InputError("SIP over TLS needs --sip, --sip-tls-cert and --sip-tls-key",
+                             field="--sip-tls-cert")
+        from harness.agent.sip_server import server_tls_context
+
+        tls = (sip_tls_port, server_tls_context(str(sip_tls_cert), str(sip_tls_key)))
     config = load_agent_config(agent) if agent is not None else None
     options = agent_config_options(config) if config is not None else {
         "profile": profile or "support_desk"}
@@ -58,4 +73,5 @@ def agent_serve(
                   webrtc=webrtc,
                   sip=None if sip is None or config is None else (sip, sip_session(config),
                                                                     tools_url),
+                  sip_tls=tls,
                   **options)

@@ -51,8 +51,9 @@ LOCAL_TARGETS = ("local", "local-webrtc", "local-sip")
 WEBRTC_PREFIX = "webrtc+"
 """``webrtc+https://HOST/v1/realtime/calls``: a calls endpoint reached over WebRTC."""
 
-SIP_SCHEMES = ("sip:", "tel:")
+SIP_SCHEMES = ("sip:", "sips:", "tel:")
 """``sip:USER@HOST[:PORT]``: an agent that answers SIP calls (UDP), dialled directly;
+``sips:USER@HOST[:PORT]`` (or ``sip:…;transport=tls``): the same over TLS, with SRTP audio;
 ``tel:+NUMBER``: a telephone number, dialled through the SIP trunk named by
 ``HARNESS_SIP_TRUNK``."""
 FAULTS_HEADER = "X-Harness-Faults"
@@ -104,17 +105,14 @@ def parse_spec(spec: str, dialect: str | None = None) -> tuple[str, Dialect]:
             raise InputError(f"unknown dialect {chosen!r}; expected one of {', '.join(DIALECTS)}",
                              field="dialect")
         result = chosen
-    if name.startswith("sips:"):
-        raise InputError(f"{spec!r}: only sip: URIs over UDP are dialled so far (no TLS)",
-                         field="target")
     if name not in NAMED_TARGETS and not name.startswith(
             ("ws://", "wss://", f"{WEBRTC_PREFIX}http://", f"{WEBRTC_PREFIX}https://",
              *SIP_SCHEMES)):
         raise InputError(f"unknown target {spec!r}; expected local, openai, azure, a ws:// or "
                          "wss:// URL (optionally with :beta), over WebRTC local-webrtc, "
                          "openai-webrtc, azure-webrtc or a webrtc+https:// calls URL, or over "
-                         "SIP local-sip, a sip:USER@HOST:PORT URI or a tel:+NUMBER through a trunk",
-                         field="target")
+                         "SIP local-sip, a sip: or sips:USER@HOST:PORT URI or a tel:+NUMBER "
+                         "through a trunk", field="target")
     return name, result
 
 
@@ -242,9 +240,14 @@ def _sip_target(uri: str) -> Target:
         raise InputError(f"not a SIP URI {uri!r}: {exc}", field="target") from None
     if not parsed.host:
         raise InputError(f"{uri!r} names no host to call", field="target")
+    if parsed.transport not in ("udp", "tls"):
+        raise InputError(f"{uri!r}: transport={parsed.transport} is not dialled (UDP, or TLS "
+                         "with sips: or transport=tls)", field="target")
     user, password = os.environ.get("HARNESS_SIP_USER"), os.environ.get("HARNESS_SIP_PASSWORD")
-    label = f"sip:{parsed.user + '@' if parsed.user else ''}{parsed.host}" + (
+    label = f"{parsed.scheme}:{parsed.user + '@' if parsed.user else ''}{parsed.host}" + (
         f":{parsed.port}" if parsed.port else "")
+    if parsed.scheme == "sip" and parsed.transport == "tls":
+        label += ";transport=tls"
     return Target(label, uri, "ga", {}, "sip",
                   credentials=(user, password) if user and password else None)
 

@@ -190,7 +190,7 @@ class SipTrialSession:
                 raise CallRefused(f"{self.conn.target.label} refused the call: {exc}") from None
             self.frames.add(self.now_ms(), "received", "sip.answered", {
                 "type": "sip.answered", "codec": media.codec,
-                "telephone_event": media.dtmf_payload_type is not None})
+                "telephone_event": media.dtmf_payload_type is not None, "srtp": media.srtp})
             self.conn.call_id = call.call_id
             fmt = "audio/pcmu" if media.codec == "PCMU" else "audio/pcma"
             self.stream = CallerStream(self.script, input_format=fmt, wire_text=False)

@@ -1,5 +1,5 @@
-"""A call the harness places over SIP (UDP): signalling by :class:`harness.sip.dialog.Outgoing`,
-audio as G.711 RTP, both on asyncio datagram sockets.
+"""A call the harness places over SIP: signalling by :class:`harness.sip.dialog.Outgoing` on a
+UDP socket or a TLS connection, audio as G.711 RTP (SRTP over TLS) on a datagram socket.
 
 :meth:`SipCall.place` sends the INVITE with an SDP offer of PCMU, PCMA and ``telephone-event``
 and returns once the far end answers; a rejection raises :class:`CallRejected` with the SIP
@@ -9,6 +9,14 @@ call's ``send_rate``, 20 ms per packet: the caller paces it), :meth:`SipCall.pre
 as RFC 4733 events (20 ms apart), received packets are decoded on arrival and handed to
 ``on_audio(pcm, arrived_ns)`` at :data:`AUDIO_RATE`, and :attr:`SipCall.ended` is set when
 either side hangs up.
+
+``sips:`` URIs and ``sip:…;transport=tls`` are called over TLS (port 5061 unless named): messages
+on the connection are framed by :class:`harness.sip.stream.StreamFramer`, and every request and
+response of the call goes over that one connection. The server's certificate is verified against
+the system's trust store, or against the CA bundle named by ``HARNESS_SIP_CA`` (a PBX's own
+self-signed certificate, say); a certificate that does not verify fails the call, as
+:class:`CallRejected` (503) saying why. Over TLS the offer is SRTP (``RTP/SAVP``, an SDES key made
+with ``secrets``), since the key is then sent encrypted; over UDP it is plain RTP.
 """
 
 from __future__ import annotations
@@ -16,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +45,8 @@ from harness.sip.rtp import (
     RtpSender,
     is_rtcp,
 )
+from harness.sip.srtp import SrtpContext
+from harness.sip.stream import StreamFramer
 from harness.sip.trunk import SipRoute
 
 log = logging.getLogger(__name__)
@@ -44,6 +56,20 @@ AUDIO_RATE = 24_000
 _TICK_S = 0.05
 
 AudioSink = Callable[[npt.NDArray[np.int16], int], None]
+
+CA_ENV = "HARNESS_SIP_CA"
+"""The environment variable that may name a CA bundle (PEM) to verify SIP TLS servers with,
+instead of the system's trust store."""
+
+
+def tls_context() -> ssl.SSLContext:
+    """The client TLS context of a call: certificates and host names verified, against the CA
+    bundle named by :data:`CA_ENV` when it is set, else the system's trust store."""
+    cafile = os.environ.get(CA_ENV) or None
+    try:
+        return ssl.create_default_context(cafile=cafile)
+    except (OSError, ssl.SSLError) as exc:
+        raise CallRejected(503, f"cannot read the CA bundle {cafile} ({CA_ENV}): {exc}") from None
 
 
 class CallRejected(Exception):
@@ -86,10 +112,13 @@ class SipCall:
                  route: SipRoute | None = None,
                  local_host: str = "127.0.0.1", send_rate: int = AUDIO_RATE) -> None:
         self.uri = message.SipUri.parse(target)
-        if self.uri.scheme != "sip":
-            raise ValueError(f"{self.uri.scheme}: only sip: over UDP is placed so far")
+        if self.uri.scheme not in ("sip", "sips"):
+            raise ValueError(f"{self.uri.scheme}: only sip: and sips: URIs are placed")
         self.route = route or SipRoute()
         self.remote = self.route.next_hop or self.uri.address
+        self.tls = self.route.next_hop is None and self.uri.transport == "tls"
+        if self.uri.transport not in ("udp", "tls") and self.route.next_hop is None:
+            raise ValueError(f"transport={self.uri.transport}: only UDP and TLS are placed")
         self.local_host = local_host
         self.send_rate = send_rate
         self._on_audio = on_audio
@@ -102,6 +131,10 @@ class SipCall:
         self._dialog: dialog.Outgoing | None = None
         self._answered: asyncio.Future[sdp.Media] | None = None
         self._sip: asyncio.DatagramTransport | None = None
+        self._stream: asyncio.StreamWriter | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._srtp: SrtpContext | None = None
+        self._crypto: sdp.Crypto | None = None
         self._rtp: asyncio.DatagramTransport | None = None
         self._rtp_peer: tuple[str, int] | None = None
         self._ticker: asyncio.Task[None] | None = None
@@ -121,16 +154,21 @@ class SipCall:
     async def place(self, *, timeout_s: float = 32.0) -> sdp.Media:
         """Send the INVITE; the negotiated media once the far end answers."""
         loop = asyncio.get_running_loop()
-        self._sip, _ = await loop.create_datagram_endpoint(
-            lambda: _Socket(self._signal_in), local_addr=(self.local_host, 0))
+        if self.tls:
+            local = await self._connect(timeout_s)
+        else:
+            self._sip, _ = await loop.create_datagram_endpoint(
+                lambda: _Socket(self._signal_in), local_addr=(self.local_host, 0))
+            local = (self.local_host, self._sip.get_extra_info("sockname")[1])
         self._rtp, _ = await loop.create_datagram_endpoint(
             lambda: _Socket(self._rtp_in), local_addr=(self.local_host, 0))
-        local = (self.local_host, self._sip.get_extra_info("sockname")[1])
         rtp_port = self._rtp.get_extra_info("sockname")[1]
         self._answered = loop.create_future()
+        self._crypto = sdp.Crypto.generate() if self.tls else None
         self._dialog = dialog.Outgoing(
             self.uri, local=local, remote=self.remote,
-            sdp_offer=sdp.offer(self.local_host, rtp_port), credentials=self._credentials,
+            sdp_offer=sdp.offer(self.local_host, rtp_port, crypto=self._crypto),
+            credentials=self._credentials, transport="TLS" if self.tls else "UDP",
             from_user=self.route.from_user, display=self.route.display_name,
             from_host=self.route.from_host, extra_headers=self._headers, now=time.monotonic())
         self._flush()
@@ -141,11 +179,59 @@ class SipCall:
             self.hang_up()
             raise CallRejected(408, f"no answer within {timeout_s:g} s") from None
         self.media = media
+        if self._crypto is not None and media.crypto is not None:
+            self._srtp = SrtpContext(self._crypto, media.crypto)
         self._rtp_peer = (media.address, media.port)
         self._packetizer = G711Packetizer(media.codec, self.send_rate)
         self._depacketizer = G711Depacketizer(media.codec, AUDIO_RATE)
         self._sender = RtpSender(media.payload_type, media.clock_rate)
         return media
+
+    async def _connect(self, timeout_s: float) -> tuple[str, int]:
+        """Open the TLS connection to the next hop; the local address of its socket."""
+        host, port = self.remote
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(
+                host, port, ssl=tls_context(), server_hostname=host,
+                local_addr=(self.local_host, 0)), timeout_s)
+        except ssl.SSLCertVerificationError as exc:
+            raise CallRejected(503, f"TLS to {host}:{port}: the server's certificate did not "
+                               f"verify ({exc.verify_message}; {CA_ENV} may name the CA "
+                               "bundle to trust)") from None
+        except ssl.SSLError as exc:
+            raise CallRejected(503, f"TLS to {host}:{port} failed: {exc.reason or exc}") from None
+        except TimeoutError:
+            raise CallRejected(408, f"no TLS connection to {host}:{port} within "
+                               f"{timeout_s:g} s") from None
+        except OSError as exc:
+            raise CallRejected(503, f"cannot connect to {host}:{port} over TLS: "
+                               f"{exc.strerror or exc}") from None
+        self._stream = writer
+        self._reader = asyncio.ensure_future(self._read_stream(reader, (host, port)))
+        sockname = writer.get_extra_info("sockname")
+        return str(sockname[0]), int(sockname[1])
+
+    async def _read_stream(self, reader: asyncio.StreamReader, peer: tuple[str, int]) -> None:
+        """Read the TLS connection until it closes, handing each whole message on."""
+        framer = StreamFramer()
+        reason = "the far end closed the TLS connection"
+        try:
+            while data := await reader.read(65536):
+                for data_message in framer.feed(data):
+                    self._signal_in(data_message, peer)
+        except message.SipParseError as exc:
+            reason = f"unreadable SIP over TLS: {exc}"
+        except (OSError, ssl.SSLError) as exc:
+            reason = f"the TLS connection failed: {exc}"
+        if self._dialog is not None and self._dialog.state != "ended":
+            log.debug("%s (call %s)", reason, self.call_id)
+            if self._answered is not None and not self._answered.done():
+                self._answered.set_exception(CallRejected(503, reason))
+            elif self.hung_up_by is None and self._dialog.state != "terminating":
+                self.hung_up_by = "remote"
+        self.ended.set()
+        if self._stream is not None:
+            self._stream.close()
 
     def _signal_in(self, data: bytes, addr: tuple[str, int]) -> None:
         if not data.strip() or self._dialog is None:
@@ -161,10 +247,16 @@ class SipCall:
 
     def _flush(self) -> None:
         assert self._dialog is not None
-        if self._sip is not None:
-            for data, addr in self._dialog.take():
-                self.signals.add("sent", data)
+        for data, addr in self._dialog.take():
+            if self._stream is not None:  # over TLS every message goes on the one connection
+                if self._stream.is_closing():
+                    continue
+                self._stream.write(data)
+            elif self._sip is not None:
                 self._sip.sendto(data, addr)
+            else:
+                continue
+            self.signals.add("sent", data)
         for event in self._dialog.take_events():
             if isinstance(event, dialog.Answered):
                 if self._answered is not None and not self._answered.done():
@@ -196,6 +288,11 @@ class SipCall:
         arrived = time.perf_counter_ns()
         if self._depacketizer is None or self.media is None or is_rtcp(data):
             return
+        if self._srtp is not None:
+            clear = self._srtp.unprotect(data)
+            if clear is None:
+                return  # not authentic: dropped, counted in stats() as srtp_dropped
+            data = clear
         try:
             packet = RtpPacket.parse(data)
         except RtpError:
@@ -230,6 +327,8 @@ class SipCall:
 
     def _send(self, packet: bytes) -> None:
         if self._rtp is not None and self._rtp_peer is not None:
+            if self._srtp is not None:
+                packet = self._srtp.protect(packet)
             with contextlib.suppress(OSError):
                 self._rtp.sendto(packet, self._rtp_peer)
                 self.packets_sent += 1
@@ -237,9 +336,15 @@ class SipCall:
     def stats(self) -> dict[str, Any]:
         """The received stream's statistics (RFC 3550): packets, lost, late, jitter."""
         d = self._depacketizer
-        return {"packets_sent": self.packets_sent, "packets_received": self.packets_received,
-                "lost": d.lost if d else 0, "late": d.late if d else 0,
-                "jitter_ms": round(d.jitter_ms, 3) if d else None}
+        stats: dict[str, Any] = {
+            "packets_sent": self.packets_sent, "packets_received": self.packets_received,
+            "lost": d.lost if d else 0, "late": d.late if d else 0,
+            "jitter_ms": round(d.jitter_ms, 3) if d else None}
+        if self.tls:
+            stats["transport"] = "TLS"
+            stats["srtp"] = self._srtp is not None
+            stats["srtp_dropped"] = self._srtp.dropped if self._srtp else 0
+        return stats
 
     # ------------------------------------------------------------------ the end
 
@@ -262,3 +367,11 @@ class SipCall:
         for transport in (self._sip, self._rtp):
             if transport is not None:
                 transport.close()
+        if self._stream is not None:
+            self._stream.close()
+            with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+                await asyncio.wait_for(self._stream.wait_closed(), 1.0)
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader

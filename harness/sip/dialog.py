@@ -28,7 +28,7 @@ from harness.sip.message import (
     parse_name_addr,
     serialize,
 )
-from harness.sip.sdp import SdpError
+from harness.sip.sdp import SdpError, check_answer
 from harness.sip.sdp import parse as parse_sdp
 from harness.sip.useragent import (
     ALLOW,
@@ -103,8 +103,8 @@ class Outgoing(UserAgent):
     # ------------------------------------------------------------------ requests we send
 
     def _contact(self) -> str:
-        transport = "" if self.transport == "UDP" else f";transport={self.transport.lower()}"
-        return f"<sip:{self.from_uri.user}@{host_port(self.local)}{transport}>"
+        return contact(self.from_uri.user, self.local, self.transport,
+                       secure=self.target.scheme == "sips")
 
     def _request_destination(self) -> Address:
         return self.remote
@@ -271,7 +271,7 @@ class Outgoing(UserAgent):
             return
         sdp = response.body.decode("utf-8", "replace")
         try:
-            media = parse_sdp(sdp)
+            media = check_answer(self.local_sdp or "", sdp)
         except SdpError as exc:
             self.events.append(Failed(488, f"Not Acceptable Here: {exc}"))
             self._send_bye(now, reports=False)
@@ -392,9 +392,8 @@ class Incoming(UserAgent):
             self._send_bye(now)
 
     def _contact(self) -> str:
-        user = f"{self._user}@" if self._user else ""
-        transport = "" if self.transport == "UDP" else f";transport={self.transport.lower()}"
-        return f"<sip:{user}{host_port(self.local)}{transport}>"
+        return contact(self._user, self.local, self.transport,
+                       secure=self.invite.uri.lower().startswith("sips:"))
 
     def _request_destination(self) -> Address:
         target = self.dialog.route_set[0] if self.dialog.route_set else self.dialog.remote_target
@@ -450,6 +449,17 @@ class Incoming(UserAgent):
             self._send_bye(now, reports=reports)
         elif name == "bye":
             self._bye_timed_out()
+
+
+def contact(user: str | None, local: Address, transport: str, *, secure: bool) -> str:
+    """A Contact value: ``<sips:USER@HOST:PORT>`` in a call to a ``sips:`` URI (RFC 3261
+    §8.1.1.8: its Contact must be a SIPS URI too), else ``<sip:USER@HOST:PORT>`` with the
+    transport named unless it is UDP (``;transport=tls``)."""
+    at = f"{user}@" if user else ""
+    if secure:
+        return f"<sips:{at}{host_port(local)}>"
+    named = "" if transport.upper() == "UDP" else f";transport={transport.lower()}"
+    return f"<sip:{at}{host_port(local)}{named}>"
 
 
 def _request_user(uri: str) -> str | None:

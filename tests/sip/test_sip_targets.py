@@ -51,7 +51,7 @@ def test_the_local_agent_over_sip_takes_its_faults_in_a_header() -> None:
 
 @pytest.mark.parametrize(("spec", "says"), [
     ("sip:", "not a SIP URI"), ("sip:@", "not a SIP URI"),
-    ("sips:agent@h", "only sip: URIs over UDP"),
+    ("sip:agent@h;transport=tcp", "transport=tcp is not dialled"),
     ("sipx:agent@h", "unknown target")])
 def test_a_bad_sip_target_is_refused_with_a_message(spec: str, says: str) -> None:
     with pytest.raises(InputError) as info:
