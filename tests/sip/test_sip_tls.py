@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import sys
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,9 @@ from harness.realtime.targets import resolve_target, transport_of
 from harness.sip import message
 from harness.sip.call import CA_ENV, CallRejected, SipCall
 from harness.sip.rtp import RtpPacket, RtpSender
-from tests.sip.tls_peer import TlsSipPeer, self_signed, server_context
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tls_peer import RecordingSession, TlsSipPeer, self_signed, server_context  # noqa: E402
 
 TONE = (np.sin(np.arange(480) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16)
 """60 ms of a 440 Hz tone at 8 kHz: three packets."""
@@ -155,41 +157,6 @@ def test_sips_and_tls_targets_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
     assert not SipCall("sip:agent@h", on_audio=lambda pcm, t: None).tls
 
 
-class _FakeSession:
-    """Stands in for the agent's session on the endpoint: keeps the RTP it is handed and sends a
-    packet of its own every 20 ms, as the real one's play-out does."""
-
-    made: list[_FakeSession] = []
-
-    def __init__(self, *, session: dict[str, Any], media: Any, send_rtp: Any,
-                 tools_url: str | None = None, **options: Any) -> None:
-        from harness.agent.sip_call import CallConnection
-
-        self.media = media
-        self.send_rtp = send_rtp
-        self.connection = CallConnection()
-        self.protocol = SimpleNamespace(items=[])
-        self.pressed: list[tuple[str, float]] = []
-        self.received: list[bytes] = []
-        _FakeSession.made.append(self)
-
-    def packet_received(self, data: bytes, arrived_ns: int) -> None:
-        self.received.append(data)
-
-    async def play_out(self) -> None:
-        sender = RtpSender(self.media.payload_type, 8000)
-        while True:
-            self.send_rtp(sender.packet(bytes([0xFF]) * 160, 160))
-            await asyncio.sleep(0.02)
-
-    async def run(self) -> None:
-        async for _ in self.connection:
-            pass
-
-    def close(self) -> None:
-        pass
-
-
 def test_the_local_agents_endpoint_answers_a_tls_call_with_srtp(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.agent import sip_server
@@ -197,8 +164,8 @@ def test_the_local_agents_endpoint_answers_a_tls_call_with_srtp(
 
     cert, key = self_signed(tmp_path)
     monkeypatch.setenv(CA_ENV, str(cert))
-    monkeypatch.setattr(sip_server, "SipAgentSession", _FakeSession)
-    _FakeSession.made.clear()
+    monkeypatch.setattr(sip_server, "SipAgentSession", RecordingSession)
+    RecordingSession.made.clear()
     heard: list[np.ndarray] = []
 
     async def main() -> tuple[sip_server.SipEndpoint, SipCall]:
@@ -213,7 +180,7 @@ def test_the_local_agents_endpoint_answers_a_tls_call_with_srtp(
                 media = await call.place(timeout_s=5)
                 assert media.srtp and media.crypto is not None
                 call.send_audio(TONE)
-                session = _FakeSession.made[0]
+                session = RecordingSession.made[0]
                 await _until(lambda: len(session.received) >= 3 and call.packets_received >= 3)
             finally:
                 await call.close(linger_s=2)
@@ -223,7 +190,7 @@ def test_the_local_agents_endpoint_answers_a_tls_call_with_srtp(
         return endpoint, call
 
     endpoint, call = asyncio.run(main())
-    session = _FakeSession.made[0]
+    session = RecordingSession.made[0]
     assert session.media.srtp  # the offer the endpoint took was SRTP
     packets = [RtpPacket.parse(data) for data in session.received[:3]]
     assert [(p.payload_type, len(p.payload)) for p in packets] == [(0, 160)] * 3

@@ -1,7 +1,8 @@
 """For the SIP-over-TLS tests: a self-signed certificate for 127.0.0.1 made with
 ``cryptography``, and a small SIP peer on a TLS listener that answers an INVITE with 200 OK and
 an SDP answer (SRTP with a key of its own, or plain RTP), built with the harness's message and
-SDP modules but on a real TLS connection and a real UDP socket for its RTP."""
+SDP modules but on a real TLS connection and a real UDP socket for its RTP; and a stand-in for
+the local agent's session, to test its SIP endpoint's transport without the agent."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import datetime
 import ipaddress
 import ssl
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -17,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from harness.sip import message, sdp
+from harness.sip.rtp import RtpSender
 from harness.sip.srtp import SrtpContext
 from harness.sip.stream import StreamFramer
 
@@ -150,3 +154,40 @@ class TlsSipPeer:
                                  content_type="application/sdp")
         ok.headers.add("Contact", f"<sips:agent@127.0.0.1:{self.port}>")
         return ok
+
+
+class RecordingSession:
+    """Stands in for the local agent's session on its SIP endpoint (patched over
+    ``harness.agent.sip_server.SipAgentSession``): keeps the RTP it is handed and sends a packet
+    of ``payload`` every 20 ms, as the real one's play-out does. ``made`` holds every one."""
+
+    made: list[RecordingSession] = []
+    payload = bytes([0xFF]) * 160
+
+    def __init__(self, *, session: dict[str, Any], media: Any, send_rtp: Any,
+                 tools_url: str | None = None, **options: Any) -> None:
+        from harness.agent.sip_call import CallConnection  # noqa: PLC0415
+
+        self.media = media
+        self.send_rtp = send_rtp
+        self.connection = CallConnection()
+        self.protocol = SimpleNamespace(items=[])
+        self.pressed: list[tuple[str, float]] = []
+        self.received: list[bytes] = []
+        RecordingSession.made.append(self)
+
+    def packet_received(self, data: bytes, arrived_ns: int) -> None:
+        self.received.append(data)
+
+    async def play_out(self) -> None:
+        sender = RtpSender(self.media.payload_type, 8000)
+        while True:
+            self.send_rtp(sender.packet(self.payload, len(self.payload)))
+            await asyncio.sleep(0.02)
+
+    async def run(self) -> None:
+        async for _ in self.connection:
+            pass
+
+    def close(self) -> None:
+        pass
