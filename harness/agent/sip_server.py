@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import secrets
 import ssl
 import time
@@ -57,13 +58,15 @@ Send = Callable[[bytes, Address], None]
 def server_tls_context(cert: str, key: str) -> ssl.SSLContext:
     """The TLS server context of the endpoint: the certificate chain (PEM) and its private key;
     :class:`InputError` when either cannot be read or they do not match."""
+    for path, option in ((cert, "--sip-tls-cert"), (key, "--sip-tls-key")):
+        if not os.path.isfile(path):
+            raise InputError(f"no such file: {path}", field=option)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
         context.load_cert_chain(cert, key)
-    except FileNotFoundError as exc:
-        raise InputError(f"no such file: {exc.filename}", field="--sip-tls-cert") from None
     except (OSError, ssl.SSLError) as exc:
-        raise InputError(f"cannot use the certificate {cert} with the key {key}: {exc}",
+        raise InputError(f"cannot use the certificate {cert} with the key {key} (a PEM "
+                         f"certificate chain and its PEM private key are needed): {exc}",
                          field="--sip-tls-cert") from None
     return context
 

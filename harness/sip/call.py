@@ -188,12 +188,12 @@ class SipCall:
         return media
 
     async def _connect(self, timeout_s: float) -> tuple[str, int]:
-        """Open the TLS connection to the next hop; the local address of its socket."""
+        """Open the TLS connection to the next hop (from the interface the system routes it
+        by); the local address of its socket."""
         host, port = self.remote
         try:
             reader, writer = await asyncio.wait_for(asyncio.open_connection(
-                host, port, ssl=tls_context(), server_hostname=host,
-                local_addr=(self.local_host, 0)), timeout_s)
+                host, port, ssl=tls_context(), server_hostname=host), timeout_s)
         except ssl.SSLCertVerificationError as exc:
             raise CallRejected(503, f"TLS to {host}:{port}: the server's certificate did not "
                                f"verify ({exc.verify_message}; {CA_ENV} may name the CA "
@@ -209,7 +209,9 @@ class SipCall:
         self._stream = writer
         self._reader = asyncio.ensure_future(self._read_stream(reader, (host, port)))
         sockname = writer.get_extra_info("sockname")
-        return str(sockname[0]), int(sockname[1])
+        # RTP goes out of the interface the connection took, which the SDP then names
+        self.local_host = str(sockname[0])
+        return self.local_host, int(sockname[1])
 
     async def _read_stream(self, reader: asyncio.StreamReader, peer: tuple[str, int]) -> None:
         """Read the TLS connection until it closes, handing each whole message on."""
