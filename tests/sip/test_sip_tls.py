@@ -138,7 +138,7 @@ def test_an_untrusted_certificate_fails_the_call_saying_why(
     assert rejected.status == 503
     assert f"TLS to 127.0.0.1:{peer.port}: the server's certificate did not verify" \
         in rejected.reason
-    assert "self-signed certificate" in rejected.reason and CA_ENV in rejected.reason
+    assert re.search("self.signed certificate", rejected.reason) and CA_ENV in rejected.reason
     assert "\n" not in str(rejected) and peer.methods == []
 
 
