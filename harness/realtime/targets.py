@@ -243,6 +243,10 @@ def _sip_target(uri: str) -> Target:
     if parsed.transport not in ("udp", "tls"):
         raise InputError(f"{uri!r}: transport={parsed.transport} is not dialled (UDP, or TLS "
                          "with sips: or transport=tls)", field="target")
+    ca = os.environ.get("HARNESS_SIP_CA")
+    if parsed.transport == "tls" and ca and not os.path.isfile(ca):
+        raise InputError(f"HARNESS_SIP_CA names {ca!r}, which is not a file (a CA bundle, PEM, "
+                         f"to verify {parsed.host}'s certificate with)", field="target")
     user, password = os.environ.get("HARNESS_SIP_USER"), os.environ.get("HARNESS_SIP_PASSWORD")
     label = f"{parsed.scheme}:{parsed.user + '@' if parsed.user else ''}{parsed.host}" + (
         f":{parsed.port}" if parsed.port else "")

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from harness.errors import InputError
 from harness.realtime.targets import resolve_target, transport_of
 from harness.sip import message
 from harness.sip.call import CA_ENV, CallRejected, SipCall
@@ -155,6 +156,10 @@ def test_sips_and_tls_targets_resolve(monkeypatch: pytest.MonkeyPatch) -> None:
     secure = SipCall(target.url, on_audio=lambda pcm, t: None)
     assert secure.tls and secure.remote == ("voice.example.com", 5061)
     assert not SipCall("sip:agent@h", on_audio=lambda pcm, t: None).tls
+    monkeypatch.setenv(CA_ENV, "/no/such/ca.pem")
+    with pytest.raises(InputError, match="HARNESS_SIP_CA names '/no/such/ca.pem'"):
+        resolve_target("sips:agent@voice.example.com", model="m")
+    assert resolve_target("sip:agent@voice.example.com", model="m").transport == "sip"
 
 
 def test_the_local_agents_endpoint_answers_a_tls_call_with_srtp(
