@@ -43,6 +43,7 @@ from harness.report import (
     read_run,
     render_report,
 )
+from harness.runner.webhooks import TOOLS_LISTEN_ENV, fixed_listen
 from harness.scenario.models import (
     AUDIO_FORMAT_NAMES,
     AudioFormat,
@@ -165,6 +166,8 @@ class RunOptions:
     def check(self) -> RunOptions:
         """These options, when the calls can be made with them; else a located ``InputError``."""
         check_run_options(self.target, self.trials, self.concurrency, self.faults)
+        if (self.workers or 1) > 1:
+            check_one_call_at_a_time(self.target, self.workers or 1, "--workers")
         check_audio_format(self.audio_format)
         self.network_conditions()
         return self
@@ -196,6 +199,17 @@ def check_run_options(target: str, trials: int, concurrency: int,
         raise InputError(f"concurrency must be at least 1, got {concurrency}",
                          field="--concurrency")
     check_target(target, faults)
+    check_one_call_at_a_time(target, concurrency, "--concurrency")
+
+
+def check_one_call_at_a_time(target: str, calls: int, field: str) -> None:
+    """A fixed tool endpoint (``HARNESS_TOOLS_LISTEN``) serves one SIP call at a time: a run of
+    SIP calls with it makes them one after another."""
+    if calls > 1 and transport_of(parse_spec(target)[0]) == "sip" and fixed_listen():
+        raise InputError(f"{TOOLS_LISTEN_ENV} fixes the tool endpoint's port, which one call "
+                         f"holds at a time; run these SIP calls one at a time ({field} 1), or "
+                         f"unset {TOOLS_LISTEN_ENV} to serve each call's tools on its own port",
+                         field=field)
 
 
 def check_target(target: str, faults: Sequence[str] | None = None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -19,11 +20,12 @@ import soundfile as sf
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
-from sip_peer import RefusingPeer  # noqa: E402
+from sip_peer import RefusingPeer, free_tcp_port  # noqa: E402
 
 from harness import api  # noqa: E402
 from harness.agent import start_local_agent_for  # noqa: E402
 from harness.audio import resample, synthesize  # noqa: E402
+from harness.runner.webhooks import TOOLS_LISTEN_ENV  # noqa: E402
 from harness.scenario import load_agent_config  # noqa: E402
 from harness.sip.dtmf import detect  # noqa: E402
 
@@ -32,6 +34,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER_STATUS = ROOT / "scenarios" / "order-status.yaml"
+TOOLS_PORT = free_tcp_port()
 KEYPAD = ROOT / "examples" / "keypad" / "keypad-order-id.yaml"
 
 
@@ -65,9 +68,15 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 api.run_async([ORDER_STATUS], target="local-sip", faults=("no_preamble",),
                               run_dir=out / "no_preamble"),
                 api.run_async([ORDER_STATUS], target=busy.uri, run_dir=out / "busy"))
-            keys_sip, keys_ws = await asyncio.gather(
-                api.run_async([KEYPAD], target="local-sip", run_dir=out / "keypad-sip"),
-                api.run_async([KEYPAD], target="local", run_dir=out / "keypad-ws"))
+            # the keypad call over SIP serves its tools on a fixed port, as for a remote agent
+            os.environ[TOOLS_LISTEN_ENV] = f"127.0.0.1:{TOOLS_PORT}"
+            try:
+                keys_sip, keys_ws = await asyncio.gather(
+                    api.run_async([KEYPAD], target="local-sip", concurrency=1,
+                                  run_dir=out / "keypad-sip"),
+                    api.run_async([KEYPAD], target="local", run_dir=out / "keypad-ws"))
+            finally:
+                del os.environ[TOOLS_LISTEN_ENV]
             return {"clean": clean, "no_preamble": faulted, "busy": refused,
                     "busy_requests": busy.requests, "keypad-sip": keys_sip,
                     "keypad-ws": keys_ws}
@@ -133,6 +142,12 @@ def test_keys_pressed_reach_the_agent_as_events_over_sip_and_as_tones_otherwise(
                  if f["type"] == "response.function_call_arguments.done"]
         assert [(c["name"], json.loads(c["arguments"])) for c in calls] == \
             [("lookup_order", {"order_id": "83521"})]
+    # the keypad call's tools were served on the fixed port; the others' on a port of their own
+    sip_meta = json.loads((_trial(runs["keypad-sip"]) / "meta.json").read_text())["sip"]
+    assert sip_meta["tool_endpoint"] == f"http://127.0.0.1:{TOOLS_PORT}"
+    clean_meta = json.loads((_trial(runs["clean"]) / "meta.json").read_text())["sip"]
+    assert clean_meta["tool_endpoint"].startswith("http://127.0.0.1:")
+    assert clean_meta["tool_endpoint"] != sip_meta["tool_endpoint"]
     frames = _frames(_trial(runs["keypad-sip"]))
     assert "".join(f["event"]["key"] for f in frames if f["type"] == "sip.dtmf") == "83521#"
     # over SIP the keys went as events, with silence in the audio where the tones would be

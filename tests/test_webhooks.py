@@ -6,6 +6,7 @@ import asyncio
 import http.client
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -14,7 +15,15 @@ from urllib.parse import urlsplit
 import pytest
 from pydantic import TypeAdapter
 
-from harness.runner.webhooks import MAX_BODY_BYTES, ToolWebhooks, WebhookCall
+from harness.api import RunOptions
+from harness.errors import InputError
+from harness.runner.webhooks import (
+    MAX_BODY_BYTES,
+    TOOLS_LISTEN_ENV,
+    ToolWebhooks,
+    WebhookCall,
+    fixed_listen,
+)
 from harness.scenario.models import AgentConfig, ToolMock, ToolSpec
 
 CONFIG = AgentConfig(tools=[
@@ -311,3 +320,54 @@ def test_base_url_names_the_port() -> None:
         return base
     hooks, base = serve(client)
     assert base == f"http://127.0.0.1:{hooks.port}" and hooks.port > 0
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("8787", ("0.0.0.0", 8787)), ("127.0.0.1:9000", ("127.0.0.1", 9000)),
+    ("[::1]:9000", ("::1", 9000)), ("", None)])
+def test_a_fixed_tool_endpoint_is_read_from_host_and_port(value: str, expected: Any) -> None:
+    assert fixed_listen(value) == expected
+
+
+@pytest.mark.parametrize("value", ["http://x:1", "0.0.0.0:", "host:99999", ":8787", "x"])
+def test_a_bad_fixed_tool_endpoint_says_what_was_expected(value: str) -> None:
+    with pytest.raises(InputError, match="expected HOST:PORT or PORT") as info:
+        fixed_listen(value)
+    assert info.value.field == TOOLS_LISTEN_ENV
+
+
+def test_a_fixed_port_is_held_by_one_call_and_free_for_the_next() -> None:
+    """Calls one after another each listen on the fixed port; a second call while one holds it
+    cannot (which is why a run with a fixed endpoint makes its SIP calls one at a time)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+
+    async def main() -> list[str]:
+        seen = []
+        for _ in range(2):
+            async with ToolWebhooks(CONFIG, MOCKS, host="0.0.0.0", port=port) as hooks:
+                assert hooks.base_url == f"http://127.0.0.1:{port}"
+                status, answer = await asyncio.to_thread(
+                    post, hooks.base_url, "/tools/log_note", {"arguments": "hi"})
+                seen.append(f"{status} {answer}")
+                with pytest.raises(OSError):
+                    await ToolWebhooks(CONFIG, MOCKS, host="127.0.0.1", port=port).start()
+        return seen
+
+    assert asyncio.run(main()) == ["200 noted", "200 noted"]
+
+
+def test_sip_calls_with_a_fixed_endpoint_go_one_at_a_time(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(TOOLS_LISTEN_ENV, "127.0.0.1:8787")
+    with pytest.raises(InputError, match="run these SIP calls one at a time") as info:
+        RunOptions(target="local-sip", concurrency=2).check()
+    assert info.value.field == "--concurrency"
+    with pytest.raises(InputError, match="one at a time") as info:
+        RunOptions(target="sip:agent@127.0.0.1:5070", concurrency=1, workers=2).check()
+    assert info.value.field == "--workers"
+    RunOptions(target="local-sip", concurrency=1).check()
+    RunOptions(target="local", concurrency=4).check()  # no webhooks over a WebSocket
+    monkeypatch.delenv(TOOLS_LISTEN_ENV)
+    RunOptions(target="local-sip", concurrency=4).check()

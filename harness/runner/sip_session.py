@@ -66,7 +66,7 @@ from harness.runner.rebuilt import (
     write_agent_speech,
 )
 from harness.runner.turns import SpeechEdges, TurnState
-from harness.runner.webhooks import ToolWebhooks, WebhookCall
+from harness.runner.webhooks import TOOLS_LISTEN_ENV, ToolWebhooks, WebhookCall, fixed_listen
 from harness.scenario.models import AgentConfig, Scenario
 from harness.sip.call import AUDIO_RATE, CallRejected, SipCall
 
@@ -134,7 +134,9 @@ class SipTrialSession:
         self.t0_ns = t0_ns
         self.opt = options or SessionOptions()
         self.frames = FrameList(writer)
-        self.webhooks = ToolWebhooks(config, scenario.tools, clock=self._clock_s)
+        host, port = fixed_listen() or ("127.0.0.1", 0)
+        self.webhooks = ToolWebhooks(config, scenario.tools, host=host, port=port,
+                                     clock=self._clock_s)
         self.stream: CallerStream | None = None
         self.stream_start_ms: float | None = None
         self.turns: list[TurnState] = []
@@ -174,7 +176,12 @@ class SipTrialSession:
             raise TargetError("when_agent_says needs the agent's words as they are said; a SIP "
                               "call carries only audio, and this run has no transcriber for it "
                               "(use after_ms or the default trigger)")
-        base = await self.webhooks.start()
+        try:
+            base = await self.webhooks.start()
+        except OSError as exc:
+            raise TargetError(f"the tool endpoint cannot listen on {self.webhooks.host}:"
+                              f"{self.webhooks.port} ({TOOLS_LISTEN_ENV}): "
+                              f"{exc.strerror or exc}") from None
         streamer: asyncio.Task[None] | None = None
         try:
             call = SipCall(self.conn.target.url, on_audio=self._on_audio,
@@ -442,6 +449,7 @@ class SipTrialSession:
             "signalling": [{"t_ms": round((ns - self.t0_ns) / 1e6, 3), "dir": d, "line": line}
                            for ns, d, line in (call.signals.entries if call else [])],
             **(call.stats() if call is not None else {}),
+            "tool_endpoint": self.webhooks.base_url if self.webhooks.port else None,
             "tool_endpoint_rejected": [r.__dict__ for r in self.webhooks.rejected]}
         na = {str(i): NOT_OVER_SIP[e.kind] for i, e in enumerate(self.scenario.expect)
               if e.kind in NOT_OVER_SIP}

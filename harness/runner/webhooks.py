@@ -35,6 +35,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -45,16 +47,36 @@ from urllib.parse import unquote, urlsplit
 
 import h11
 
+from harness.errors import InputError
 from harness.runner.tools import ToolAnswer, answer_call
 from harness.scenario.models import AgentConfig, ToolMock
 
 TOOLS_PATH = "/tools"
+TOOLS_LISTEN_ENV = "HARNESS_TOOLS_LISTEN"
+"""``HOST:PORT`` (or ``PORT``, on every interface) the tool endpoint of a SIP call listens on,
+instead of a free loopback port chosen per call: the fixed URL a remote agent's tool
+configuration points at (through a tunnel of the user's choosing). One call holds it at a time."""
 MAX_BODY_BYTES = 1 << 20
 IDLE_TIMEOUT_S = 60.0
 """A connection that sends nothing for this long is closed."""
 _WRAPPER_KEYS = frozenset({"arguments", "args", "name", "call"})
 
 log = logging.getLogger(__name__)
+
+
+def fixed_listen(value: str | None = None) -> tuple[str, int] | None:
+    """Where the tool endpoint listens when :data:`TOOLS_LISTEN_ENV` (or ``value``) fixes it:
+    (host, port), a bare port meaning every interface; None when it is not set."""
+    raw = (value if value is not None else os.environ.get(TOOLS_LISTEN_ENV, "")).strip()
+    if not raw:
+        return None
+    host, colon, port = raw.rpartition(":")
+    host = host.strip("[]") if colon else "0.0.0.0"
+    if not port.isdigit() or not 0 < int(port) < 65536 or \
+            not re.fullmatch(r"[A-Za-z0-9.\-:]+", host):
+        raise InputError(f"expected HOST:PORT or PORT (e.g. 0.0.0.0:8787), got {raw!r}",
+                         field=TOOLS_LISTEN_ENV)
+    return host, int(port)
 
 
 @dataclass
@@ -129,11 +151,14 @@ class ToolWebhooks:
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        """The endpoint's URL on this machine (loopback when it listens on every interface)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
     async def start(self) -> str:
-        """Listen (``port=0``: on a free port); the base URL."""
+        """Listen (``port=0``: on a free port); the base URL. A port that cannot be had (in use,
+        not allowed) raises ``OSError``."""
         self._server = await asyncio.start_server(self._accept, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.base_url
