@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -72,6 +73,31 @@ def tls_context() -> ssl.SSLContext:
         raise CallRejected(503, f"cannot read the CA bundle {cafile} ({CA_ENV}): {exc}") from None
 
 
+async def _resolve(address: tuple[str, int]) -> tuple[str, int]:
+    """A next hop's host name resolved once (sending to a name would resolve it per packet,
+    blocking); :class:`CallRejected` (503) when it does not resolve."""
+    host, port = address
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_DGRAM)
+    except OSError as exc:
+        raise CallRejected(503, f"cannot resolve {host}: {exc.strerror or exc}") from None
+    return str(infos[0][4][0]), port
+
+
+def route_source(destination: tuple[str, int]) -> str:
+    """The local address the system sends to ``destination`` from (a UDP socket connected to it
+    and asked; no packet goes out): what the Via, Contact and SDP name, and where the call's
+    sockets listen. Loopback for a loopback peer, the routed interface for a remote one."""
+    family = socket.AF_INET6 if ":" in destination[0] else socket.AF_INET
+    with socket.socket(family, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(destination)
+        except OSError as exc:
+            raise CallRejected(503, f"no route to {destination[0]}: "
+                               f"{exc.strerror or exc}") from None
+        return str(probe.getsockname()[0])
+
+
 class CallRejected(Exception):
     """The far end refused the call (or never answered)."""
 
@@ -104,13 +130,15 @@ class SipCall:
     """One outgoing call (see the module docstring). ``target``: the SIP URI dialled;
     ``headers``: extra INVITE headers (never recorded: they may carry credentials);
     ``credentials``: (user, password) for a digest challenge; ``route``: the next hop and the
-    caller's identity (a trunk's proxy and caller ID; default: the URI's host, ``harness``)."""
+    caller's identity (a trunk's proxy and caller ID; default: the URI's host, ``harness``);
+    ``local_host``: the address to call from (default: the one the system routes to the next
+    hop by, see :func:`route_source`)."""
 
     def __init__(self, target: str, *, on_audio: AudioSink,
                  headers: dict[str, str] | None = None,
                  credentials: tuple[str, str] | None = None,
                  route: SipRoute | None = None,
-                 local_host: str = "127.0.0.1", send_rate: int = AUDIO_RATE) -> None:
+                 local_host: str | None = None, send_rate: int = AUDIO_RATE) -> None:
         self.uri = message.SipUri.parse(target)
         if self.uri.scheme not in ("sip", "sips"):
             raise ValueError(f"{self.uri.scheme}: only sip: and sips: URIs are placed")
@@ -157,17 +185,20 @@ class SipCall:
         if self.tls:
             local = await self._connect(timeout_s)
         else:
+            self.remote = await _resolve(self.remote)
+            self.local_host = self.local_host or route_source(self.remote)
             self._sip, _ = await loop.create_datagram_endpoint(
                 lambda: _Socket(self._signal_in), local_addr=(self.local_host, 0))
             local = (self.local_host, self._sip.get_extra_info("sockname")[1])
+        host = local[0]
         self._rtp, _ = await loop.create_datagram_endpoint(
-            lambda: _Socket(self._rtp_in), local_addr=(self.local_host, 0))
+            lambda: _Socket(self._rtp_in), local_addr=(host, 0))
         rtp_port = self._rtp.get_extra_info("sockname")[1]
         self._answered = loop.create_future()
         self._crypto = sdp.Crypto.generate() if self.tls else None
         self._dialog = dialog.Outgoing(
             self.uri, local=local, remote=self.remote,
-            sdp_offer=sdp.offer(self.local_host, rtp_port, crypto=self._crypto),
+            sdp_offer=sdp.offer(host, rtp_port, crypto=self._crypto),
             credentials=self._credentials, transport="TLS" if self.tls else "UDP",
             from_user=self.route.from_user, display=self.route.display_name,
             from_host=self.route.from_host, extra_headers=self._headers, now=time.monotonic())

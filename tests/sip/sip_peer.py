@@ -12,20 +12,22 @@ from harness.sip import message
 class RefusingPeer(asyncio.DatagramProtocol):
     """``async with RefusingPeer(486) as peer:`` then dial ``peer.uri``."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, host: str = "127.0.0.1") -> None:
         self.status = status
+        self.host = host
         self.requests: list[str] = []
+        self.invites: list[message.Request] = []
         self.transport: asyncio.DatagramTransport | None = None
         self.port = 0
 
     @property
     def uri(self) -> str:
-        return f"sip:agent@127.0.0.1:{self.port}"
+        return f"sip:agent@{self.host}:{self.port}"
 
     async def __aenter__(self) -> RefusingPeer:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self,
-                                                           local_addr=("127.0.0.1", 0))
+                                                           local_addr=(self.host, 0))
         self.transport = transport
         self.port = transport.get_extra_info("sockname")[1]
         return self
@@ -39,6 +41,8 @@ class RefusingPeer(asyncio.DatagramProtocol):
         if not isinstance(msg, message.Request):
             return
         self.requests.append(msg.method)
+        if msg.method == "INVITE":
+            self.invites.append(msg)
         if msg.method == "INVITE" and self.transport is not None:
             for status in (100, self.status):
                 response = message.response_to(msg, status, to_tag=None if status == 100
