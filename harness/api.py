@@ -271,6 +271,7 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
     finished trial). With ``workers`` the trials run in that many processes or Ray actors;
     scoring and the reports stay in this process."""
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
+    from harness.runner.live import until_quiet  # noqa: PLC0415
 
     o = (options or RunOptions()).replace(**changes).check()
     network = o.network_conditions()
@@ -285,8 +286,9 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
         faults=list(o.faults) or None, on_progress=on_progress, on_trial_done=on_trial_done,
         session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for,
         options=session_options)
-    # Scoring and rendering take a second or so: off the event loop, where other runs gathered
-    # with this one may still be streaming calls in real time.
+    # Scoring and rendering take seconds of CPU: once no other run gathered with this one is
+    # streaming a call (harness.runner.live), and off the event loop.
+    await until_quiet()
     return await asyncio.to_thread(report, result.run_dir)
 
 

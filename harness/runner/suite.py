@@ -39,6 +39,7 @@ from harness.recording import ORDER_FILE, RecordingMeta, TrialEnded
 from harness.runner.caller import RENDER_LOCK
 from harness.runner.capture import RecordingWriter, in_track_writer
 from harness.runner.interleave import interleaved_order
+from harness.runner.live import live_call
 from harness.runner.local_agents import (  # noqa: F401 - LocalAgentHandle: re-exported
     LocalAgentHandle,
     LocalAgents,
@@ -184,8 +185,9 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
     error: str | None = None
     time_limit: float | None = None
     try:
-        async with asyncio.timeout(timeout_s):
-            await session.run()
+        with live_call():
+            async with asyncio.timeout(timeout_s):
+                await session.run()
         status = "completed"
     except TimeoutError:
         if session.started:
