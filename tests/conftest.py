@@ -45,9 +45,11 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 # --------------------------------------------------------------------------- slow tests at once
 # CI runs the slow tests on three xdist workers (``-m slow -n 3``) within a budget of real-time
 # calls: the machine has two cores, and the local agent's recogniser falls behind, and the
-# suites' latency limits with it, past about four calls at once (with eight, a run here failed
-# eight tests on latency and dead air by 1-300 ms; with six, nine: p50s of 2,056 and 2,235 ms
-# against 2,000 ms on calls that measure 1,329 ms alone). Each slow test declares the
+# suites' latency limits with it, past about six calls at once (with eight, a run here failed
+# eight tests on latency and dead air by 1-300 ms; with six, nine, among them WebRTC calls that
+# measure a p50 of 1,329 ms alone at 2,056 and 2,235 ms against a 2,000 ms limit: one beside
+# another run's grading, one beside other tests' calls). A test whose latencies are graded over
+# four calls at once takes the whole budget. Each slow test declares the
 # most calls it has going at once (``@pytest.mark.calls(n)``, 2 when it does not say); it starts
 # when that many calls are free, before tests waiting ahead of it that do not fit unless one of
 # them has waited a minute (light tests fill the budget beside heavy ones, and no test waits
@@ -55,7 +57,7 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 # latency to within milliseconds, or compares the local agent's latency between runs made one
 # after another, which other calls on the machine would move.
 
-CALL_BUDGET = 4
+CALL_BUDGET = 6
 """Real-time calls the slow tests may have going at once on this machine's two cores."""
 DEFAULT_CALLS = 2
 PATIENCE_S = 60.0

@@ -20,7 +20,7 @@ from test_e2e_suite import MUTATIONS
 from harness import api
 from harness.scenario.vary import write_variants
 
-# eight generated calls at once and four fault runs, their latency and dead air graded
+# four generated calls at once, then the fault runs two at a time; latency and dead air graded
 pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 ROOT = Path(__file__).resolve().parents[1]

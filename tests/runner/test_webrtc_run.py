@@ -207,6 +207,7 @@ def test_the_azure_route_records_the_call_id_and_no_key(tmp_path, monkeypatch, c
 
 
 @pytest.mark.slow
+@pytest.mark.calls(3)  # a WebRTC call costs about two of a WebSocket's CPU; latency graded
 def test_order_status_over_webrtc_passes(tmp_path):
     proc = subprocess.run(
         [str(HARNESS), "run", str(ROOT / "scenarios" / "order-status.yaml"),
