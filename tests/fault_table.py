@@ -20,10 +20,11 @@ transcriptions would queue for the recogniser all at once."""
 
 async def run_faults_async(scenarios: Path, mutations: dict[str, dict[str, set[str]]],
                            out: Path, *, runs_at_once: int, target: str = "local",
-                           stagger_s: float = STAGGER_S) -> dict[str, RunOutcome]:
+                           stagger_s: float = STAGGER_S,
+                           calls_per_run: int = CALLS_PER_RUN) -> dict[str, RunOutcome]:
     """Each fault's scenarios (``mutations``: fault → scenario file stem → kinds) with that
-    fault switched on, ``runs_at_once`` runs at a time against ``target`` (``local`` or
-    ``local-webrtc``); fault → its outcome."""
+    fault switched on, ``runs_at_once`` runs at a time of ``calls_per_run`` calls each against
+    ``target`` (``local`` or ``local-webrtc``); fault → its outcome."""
     slots = asyncio.Semaphore(runs_at_once)
 
     async def run(index: int, fault: str, names: dict[str, set[str]]) -> RunOutcome:
@@ -31,7 +32,7 @@ async def run_faults_async(scenarios: Path, mutations: dict[str, dict[str, set[s
         async with slots:
             return await api.run_async(
                 [scenarios / f"{name}.yaml" for name in names], faults=[fault], target=target,
-                concurrency=CALLS_PER_RUN, out_dir=out / fault.split("=")[0])
+                concurrency=calls_per_run, out_dir=out / fault.split("=")[0])
 
     outcomes = await asyncio.gather(*(run(i, fault, names)
                                       for i, (fault, names) in enumerate(mutations.items())))
@@ -39,11 +40,12 @@ async def run_faults_async(scenarios: Path, mutations: dict[str, dict[str, set[s
 
 
 def run_faults(scenarios: Path, mutations: dict[str, dict[str, set[str]]], out: Path, *,
-               runs_at_once: int, target: str = "local",
-               stagger_s: float = STAGGER_S) -> dict[str, RunOutcome]:
+               runs_at_once: int, target: str = "local", stagger_s: float = STAGGER_S,
+               calls_per_run: int = CALLS_PER_RUN) -> dict[str, RunOutcome]:
     """:func:`run_faults_async` for a test without an event loop."""
     return asyncio.run(run_faults_async(scenarios, mutations, out, runs_at_once=runs_at_once,
-                                        target=target, stagger_s=stagger_s))
+                                        target=target, stagger_s=stagger_s,
+                                        calls_per_run=calls_per_run))
 
 
 def kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:

@@ -113,9 +113,12 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
 """fault → scenario → the expectation kinds that must fail; every other expectation passes."""
 
 RUNS_AT_ONCE = 2
-"""Fault runs at a time: 4 calls at once, ``harness run``'s default. With 8 (four runs) the
+"""Fault runs at a time, each one call at a time: 2 calls at once. With 8 (four runs of two) the
 recogniser fell behind on two cores ('Yes, that's right.' transcribed 2.9 s after the caller
-stopped) and cancel-confirmed went past its dead-air limit under four different faults."""
+stopped) and cancel-confirmed went past its dead-air limit under four different faults; with 4,
+order-status without its preamble (the tool's 800 ms now before the tool turn's first audio)
+measured a voice-to-voice p50 of 2,012 ms against its 2,000 ms limit."""
+CALLS_PER_RUN = 1
 
 
 @pytest.mark.calls(6)  # four calls at once, with the machine to themselves
@@ -128,9 +131,10 @@ def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run
     assert (outcome.run_dir / "index.html").is_file() and outcome.junit_xml.is_file()
 
 
-@pytest.mark.calls(5)  # four calls at once; about 1.2 cores' load
+@pytest.mark.calls(6)  # two calls at once, their latencies graded: the machine to themselves
 def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
-    results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE)
+    results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE,
+                         calls_per_run=CALLS_PER_RUN)
     print("\nfault × expectation kind (failed/graded)\n" + table(results))
     for fault, outcome in results.items():
         errored = [f for f in failures(outcome) if "errored" in f]

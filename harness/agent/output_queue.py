@@ -53,6 +53,15 @@ class OutputQueue:
         if response_id not in self._cleared and len(pcm):
             self._pieces.append(_Piece(response_id, item_id, pcm))
 
+    def played_ms(self, response_id: str) -> float | None:
+        """How much of the response's audio has gone out while it plays; 0 while it waits in
+        the buffer; None once it has played (or was cleared), or when it had no audio."""
+        if self.playing == response_id:
+            return self.item_played * 1000.0 / BUFFER_RATE
+        if any(piece.response_id == response_id for piece in self._pieces):
+            return 0.0
+        return None
+
     def response_done(self, response_id: str) -> None:
         """The response has no more audio coming: once it has played, the buffer stops."""
         self._done.add(response_id)

@@ -15,7 +15,8 @@ part itself:
 - **Agent audio** goes out of the server's output buffer 20 ms at a time, at real-time rate,
   encoded in the call's law; silence goes out when nothing plays, as a telephone does.
   Barge-in truncates what played, as over WebRTC.
-- **Tools**: when a response that called tools is done, each call is POSTed to the call's tool
+- **Tools**: when a response that called tools is done and its audio (a preamble) has played
+  for :data:`TOOL_AFTER_PLAYED_MS` (or to its end), each call is POSTed to the call's tool
   endpoint (``{tools_url}/tools/{name}``, the arguments as the JSON body); the answer's body is
   the call's output, then one ``response.create`` follows. Without a tool endpoint a call gets
   an error output. The endpoint comes from the INVITE's ``X-Harness-Tools`` header or the
@@ -47,6 +48,12 @@ KEYPAD_GAP_S = 1.5
 """A keypad entry without ``#`` ends this long after its last key."""
 TOOL_TIMEOUT_S = 15.0
 """How long a tool webhook may take before the call gets an error output."""
+TOOL_AFTER_PLAYED_MS = 300.0
+"""A response's tool calls go out once this much of its audio has played. A realtime service
+streams a response's audio faster than real time and its tool calls come at the response's end,
+so a caller is already hearing the preamble when the tool is called; this agent synthesises a
+sentence before any of it plays, and its tool calls, sent as the response was done, reached the
+tool endpoint before the preamble's first packet reached the caller."""
 
 
 class CallConnection:
@@ -199,12 +206,16 @@ class SipAgentSession(ServerPlayedSession):
             calls = [item for item in event["response"].get("output", [])
                      if item.get("type") == "function_call"]
             if calls:
-                task = asyncio.ensure_future(self._answer_calls(calls))
+                task = asyncio.ensure_future(self._answer_calls(event["response"]["id"], calls))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
 
-    async def _answer_calls(self, calls: list[dict[str, Any]]) -> None:
-        """Each call of a done response through the tool endpoint, then one response."""
+    async def _answer_calls(self, response_id: str, calls: list[dict[str, Any]]) -> None:
+        """Each call of a done response through the tool endpoint (once its audio has played
+        for :data:`TOOL_AFTER_PLAYED_MS`), then one response."""
+        while (played := self.output.played_ms(response_id)) is not None and \
+                played < TOOL_AFTER_PLAYED_MS:
+            await asyncio.sleep(FRAME_MS / 1000.0)
         outputs = await asyncio.gather(*(self._call_tool(c) for c in calls))
         for call, output in zip(calls, outputs, strict=True):
             self.connection.put({"type": "conversation.item.create", "item": {

@@ -207,7 +207,7 @@ def test_the_azure_route_records_the_call_id_and_no_key(tmp_path, monkeypatch, c
 
 
 @pytest.mark.slow
-@pytest.mark.calls(3)  # a WebRTC call costs about two of a WebSocket's CPU; latency graded
+@pytest.mark.solo  # latency graded: p50 1,329 ms alone, 2,056-2,368 ms with other tests beside
 def test_order_status_over_webrtc_passes(tmp_path):
     proc = subprocess.run(
         [str(HARNESS), "run", str(ROOT / "scenarios" / "order-status.yaml"),
