@@ -60,6 +60,10 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 CALL_BUDGET = 6
 """Real-time calls the slow tests may have going at once on this machine's two cores."""
 DEFAULT_CALLS = 2
+START_GAP_S = 8.0
+"""Tests start at least this far apart. Three light tests that started in the same second, as
+a heavy one gave the budget back, each started a local agent (its models loaded and warmed up)
+and their first turns took 6.7-8.0 s to answer."""
 PATIENCE_S = 60.0
 """A test that fits starts before those waiting ahead of it, unless one of them has waited this
 long: light tests fill the budget beside heavy ones, and a heavy test still gets its turn."""
@@ -113,10 +117,12 @@ class CallBudget:
             ahead = state["queue"][:state["queue"].index(me)]
             used = sum(state["held"].values())
             if (used + calls <= CALL_BUDGET or used == 0) and \
+                    now - state.get("started", 0.0) >= START_GAP_S and \
                     all(now - state["since"][pid] < PATIENCE_S for pid in ahead):
                 state["queue"].remove(me)
                 state["since"].pop(me)
                 state["held"][me] = calls
+                state["started"] = now
                 return True
             return False
 

@@ -41,6 +41,7 @@ def test_a_variant_target_is_checked_where_it_is_written(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.calls(3)  # a WebSocket call and a WebRTC call, which costs about two
 def test_websocket_against_webrtc_shows_each_transport(tmp_path):
     proc = subprocess.run(
         [str(HARNESS), "compare", str(ROOT / "scenarios" / "order-status.yaml"),

@@ -96,6 +96,7 @@ def _rtp(out: Path) -> dict[str, Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.solo  # round-trip time read to within milliseconds; two WebRTC calls
 def test_the_recorded_loss_jitter_and_rtt_show_the_imposed_network(tmp_path):
     # the two calls at once: 100 ms each way, 10 ms jitter and 10 % loss on one; nothing on the
     # other
