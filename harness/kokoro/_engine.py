@@ -56,10 +56,6 @@ def _engine() -> Any:
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = THREADS
     options.inter_op_num_threads = 1
-    # ONNX Runtime's workers spin between operators by default: CPU that the calls streaming
-    # beside a synthesis (the local agent's recogniser, the harness's own event loop) need.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
     session = onnxruntime.InferenceSession(str(model_path()), options,
                                            providers=["CPUExecutionProvider"])
     kokoro = Kokoro.from_session(session, str(voices_path()))
