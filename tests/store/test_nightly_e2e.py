@@ -26,7 +26,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.solo]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["order-status", "cancel-confirmed", "human-request"]
-GATE = "latency.p50:+25%"
+GATE = "latency.p50:+250"
+"""An absolute gate, in ms: the machine's speed moves a relative one. In a CI run whose first
+night's p50 was 1,566 ms, the night with 600 ms added measured 1,944 ms (+378 ms, +24.1 %, p =
+1/64): a gate of +25 % let it pass."""
 
 
 async def _nightly(store: Path, out: Path, *extra: str) -> tuple[int, str]:
