@@ -271,7 +271,6 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
     finished trial). With ``workers`` the trials run in that many processes or Ray actors;
     scoring and the reports stay in this process."""
     from harness.runner.executors import run_suite_with  # noqa: PLC0415
-    from harness.runner.live import until_quiet  # noqa: PLC0415
 
     o = (options or RunOptions()).replace(**changes).check()
     network = o.network_conditions()
@@ -286,10 +285,17 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
         faults=list(o.faults) or None, on_progress=on_progress, on_trial_done=on_trial_done,
         session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for,
         options=session_options)
-    # Scoring and rendering take seconds of CPU: once no other run gathered with this one is
-    # streaming a call (harness.runner.live), and off the event loop.
+    return await report_when_quiet(result.run_dir)
+
+
+async def report_when_quiet(run_dir: str | Path) -> RunOutcome:
+    """:func:`report` once no call of this process is live (``harness.runner.live``: scoring
+    takes seconds of CPU, which calls still streaming beside it would answer with), off the event
+    loop."""
+    from harness.runner.live import until_quiet  # noqa: PLC0415
+
     await until_quiet()
-    return await asyncio.to_thread(report, result.run_dir)
+    return await asyncio.to_thread(report, run_dir)
 
 
 def _persona_options(o: RunOptions, session_options: Any) -> Any:

@@ -62,8 +62,8 @@ CALL_BUDGET = 6
 DEFAULT_CALLS = 2
 START_GAP_S = 8.0
 """Tests start at least this far apart. Three light tests that started in the same second, as
-a heavy one gave the budget back, each started a local agent (its models loaded and warmed up)
-and their first turns took 6.7-8.0 s to answer."""
+a heavy one gave the budget back, each with its own local agent, answered their first turns in
+6.7-8.0 s."""
 PATIENCE_S = 60.0
 """A test that fits starts before those waiting ahead of it, unless one of them has waited this
 long: light tests fill the budget beside heavy ones, and a heavy test still gets its turn."""

@@ -230,7 +230,6 @@ async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | N
     own target where it names one (a variant may differ only in transport)."""
     from harness import api  # noqa: PLC0415
     from harness.runner import run_suite  # noqa: PLC0415
-    from harness.runner.live import until_quiet  # noqa: PLC0415
 
     o = (options or api.RunOptions()).replace(**changes)
     default = api.RunOptions()
@@ -258,10 +257,7 @@ async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | N
                     variant_targets=targets, variant_callers=callers, interleave=True,
                     on_progress=on_progress, local_agent=api.start_local_agent_for,
                     session_timeout_s=o.session_timeout_s)
-    # scoring and rendering take seconds of CPU: once no other run of the process is streaming
-    # a call (harness.runner.live), and off the loop
-    await until_quiet()
-    await asyncio.to_thread(api.report, folder)
+    await api.report_when_quiet(folder)
     sides = [side_from_run(folder, name) for name in configs]
     return await asyncio.to_thread(finish, sides, folder, gate=gate, alpha=alpha,
                                    run_dir=folder, primary=primary, plans=plans,

@@ -4,11 +4,14 @@ another starts after a pause, so one heard only as audio is still two utterances
 
 from __future__ import annotations
 
+import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from harness.agent.output_queue import FRAME_MS, FRAME_SAMPLES, RESPONSE_PAUSE_MS, OutputQueue
+from harness.agent.sip_call import TOOL_AFTER_PLAYED_MS, SipAgentSession
 
 
 def _tone(ms: int) -> np.ndarray:
@@ -58,11 +61,6 @@ def test_played_ms_follows_a_response_from_the_buffer_to_its_end() -> None:
 
 
 def test_a_sip_calls_tools_go_out_once_its_preamble_has_played_a_while() -> None:
-    import asyncio  # noqa: PLC0415
-    from types import SimpleNamespace  # noqa: PLC0415
-
-    from harness.agent.sip_call import TOOL_AFTER_PLAYED_MS, SipAgentSession  # noqa: PLC0415
-
     async def go(audio_ms: int) -> tuple[int, list[dict[str, Any]]]:
         queue = OutputQueue(lambda _e: None)
         if audio_ms:
