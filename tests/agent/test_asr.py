@@ -211,3 +211,29 @@ def test_a_search_for_part_of_a_value_is_made_by_default_only_with_a_tiny_model(
     assert not cheap_search("base")  # the clinic's profile: twice the cost, shared by every call
     monkeypatch.setenv("HARNESS_ASR_MODEL", "base")
     assert not cheap_search(None) and not cheap_search("tiny.en")  # the environment wins
+
+
+def test_the_encoder_sees_a_window_that_fits_the_turn_and_others_see_whisper_s_own() -> None:
+    # The agent's recogniser encodes the turn and its padding, not the model's whole 30 s: on
+    # this machine a 3 s turn took 0.29 s instead of 0.74 s. Whisper's own padding stays for
+    # every other user of faster-whisper in the process (the grader's transcripts).
+    from faster_whisper import transcribe as fw_transcribe
+
+    recognizer = asr.get_recognizer()
+    seen: list[int] = []
+    encode = recognizer._model.encode
+
+    def spy(features, *args, **kwargs):
+        seen.append(features.shape[-1])
+        return encode(features, *args, **kwargs)
+
+    recognizer._model.encode = spy
+    try:
+        for seconds in (3, 20):
+            line = audio.synthesize("I want to check on my order.", sample_rate=16_000)
+            pcm = np.concatenate([line, np.zeros(seconds * 16_000 - line.size, dtype=np.int16)])
+            assert "order" in recognizer.transcribe_sync(pcm, 16_000).lower()
+    finally:
+        del recognizer._model.encode
+    assert seen == [asr.window_frames(3 * 16_000), asr.window_frames(20 * 16_000)] == [1500, 2200]
+    assert fw_transcribe.pad_or_trim(np.zeros((80, 300))).shape == (80, 3000)

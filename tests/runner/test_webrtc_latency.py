@@ -27,7 +27,7 @@ from harness import api  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 DELAY_MS = 300.0
-TURNS = 8
+TURNS = 12
 RATE = 24_000
 
 
@@ -88,8 +88,9 @@ PACKET_MS = 20.0
 """One RTP packet's audio: a turn read off by more than this is a stamping error, not noise."""
 STALL_MS = 3.0
 """A turn during which either end's event loop ran this late (a caller chunk or a peer frame sent
-later than due) measured a busy machine, not the path: it is left out, and counted. CI runs this
-test alone, where none is."""
+later than due) measured a busy machine, not the path: it is left out, and counted. Half of a
+call's turns at least must be kept: alone on an idle two-core machine, two or three of eight
+turns of a call had a loop 3-4 ms late (their errors were 2-4 ms all the same)."""
 
 
 @pytest.mark.slow
@@ -115,7 +116,7 @@ def test_voice_to_voice_against_a_known_delay_and_with_added_network_delay(tmp_p
           f"{float(np.median([v for v, _, _ in clean])) - DELAY_MS:.1f} ms clean, "
           f"{float(np.median([v for v, _, _ in delayed])) - DELAY_MS - 200:.1f} ms delayed")
     assert meta["network"] == "delay=100ms,jitter=0ms,loss=0%"
-    assert len(errors) >= TURNS - 2 and len(growth) >= TURNS - 2, (clean, delayed)
+    assert len(errors) >= TURNS // 2 and len(growth) >= TURNS // 2, (clean, delayed)
     # The call's voice-to-voice (its median turn) is within ±10 ms of D, clean and delayed; the
     # turns' errors against the delay the peer sent its answer after are within ±10 ms at the
     # median, and every turn, the first of a call included, within one 20 ms packet. (Quiet,
