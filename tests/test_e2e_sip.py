@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import soundfile as sf
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
+from baresip import configure  # noqa: E402
 from sip_peer import RefusingPeer, free_tcp_port  # noqa: E402
 
 from harness import api  # noqa: E402
@@ -161,34 +161,13 @@ def test_keys_pressed_reach_the_agent_as_events_over_sip_and_as_tones_otherwise(
     assert "8 3 5 2 1" in heard, heard
 
 
-BARESIP_CONFIG = """\
-poll_method\tepoll
-sip_listen\t127.0.0.1:0
-audio_source\taufile,{say}
-audio_player\taubridge,nil
-audio_alert\taufile,/dev/null
-module_path\t/usr/lib/baresip/modules
-module\tstdio.so
-module\tg711.so
-module\taufile.so
-module\tsndfile.so
-module\taccount.so
-module\tmenu.so
-snd_path\t{folder}
-"""
-
-
 def test_baresip_calls_the_local_agent(tmp_path: Path) -> None:
-    baresip = shutil.which("baresip")
-    assert baresip is not None, "baresip is not installed (setup.sh installs it)"
     say = synthesize("Hi, I want to check on my order.", voice="en-us", words_per_minute=160,
                      sample_rate=24_000)
     pcm = np.concatenate([np.zeros(8000, np.int16), resample(say, 24_000, 8000),
                           np.zeros(8000 * 7, np.int16)])
     sf.write(tmp_path / "say.wav", pcm, 8000, subtype="PCM_16")
-    (tmp_path / "config").write_text(BARESIP_CONFIG.format(say=tmp_path / "say.wav",
-                                                           folder=tmp_path))
-    (tmp_path / "accounts").write_text("<sip:caller@127.0.0.1>;regint=0\n")
+    baresip = configure(tmp_path, "<sip:caller@127.0.0.1>;regint=0")
     config = load_agent_config(ROOT / "agents" / "support.yaml")
     with start_local_agent_for(config) as handle:
         uri = handle.sip_uri_for(config)

@@ -13,7 +13,6 @@ Each call streams a second or two of audio in real time."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import sys
 from pathlib import Path
@@ -23,40 +22,19 @@ import pytest
 import soundfile as sf
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
+from baresip import configure  # noqa: E402
 from tls_peer import RecordingSession, self_signed  # noqa: E402
 
 from harness.sip.call import CA_ENV, CallRejected, SipCall  # noqa: E402
 
 pytestmark = [pytest.mark.slow, pytest.mark.calls(1)]
 
-CONFIG = """\
-poll_method\tepoll
-sip_listen\t127.0.0.1:{port}
-{tls}
-audio_source\taufile,{folder}/say.wav
-audio_player\taubridge,nil
-audio_alert\taufile,/dev/null
-module_path\t/usr/lib/baresip/modules
-module\tstdio.so
-module\tg711.so
-module\taufile.so
-module\tsndfile.so
-module\tsrtp.so
-module\taccount.so
-module\tmenu.so
-snd_path\t{folder}
-"""
 TONE = (np.sin(np.arange(160) * 2 * np.pi * 440 / 8000) * 8000).astype(np.int16)
 
 
 def _baresip(folder: Path, *, port: int, tls: str, account: str, seconds: float) -> str:
-    baresip = shutil.which("baresip")
-    assert baresip is not None, "baresip is not installed (setup.sh installs it)"
-    tone = np.tile(TONE, int(seconds * 50))
-    sf.write(folder / "say.wav", tone, 8000, subtype="PCM_16")
-    (folder / "config").write_text(CONFIG.format(port=port, tls=tls, folder=folder))
-    (folder / "accounts").write_text(account + "\n")
-    return baresip
+    sf.write(folder / "say.wav", np.tile(TONE, int(seconds * 50)), 8000, subtype="PCM_16")
+    return configure(folder, account, port=port, tls=tls)
 
 
 def _free_port() -> int:
