@@ -77,3 +77,16 @@ def table(results: dict[str, RunOutcome]) -> str:
                               for k in all_kinds)])
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in rows)
+
+
+SILENT_AGENT_MAY_PASS = {
+    "no_tool_call": lambda p: True,
+    "no_response": lambda p: True,
+    "escalation": lambda p: p["mode"] == "forbidden",
+    "transcript": lambda p: not p["must_say"],
+    "input_heard": lambda p: True,
+    "no_filler_on_noise": lambda p: True,
+}
+"""What an agent that never answers legitimately satisfies: prohibitions (no tool call, no
+take-over, no filler on noise, no escalation, nothing forbidden said) and what the target heard.
+Every other expectation needs the agent to act and must fail (docs/expectations.md lists these)."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fault_table import SILENT_AGENT_MAY_PASS
 
 from harness import api
 from harness.persona.scripted import ScriptedCallerModel, load_scripts
@@ -174,6 +175,20 @@ def test_a_fault_of_the_fault_table_is_caught_in_a_persona_call(caller_model, tm
         "harness.tool.answered")]
     assert calls[0] == {"order_id": "835"}
 
+
+
+def test_a_mute_agent_fails_a_persona_call_and_passes_nothing(caller_model, tmp_path) -> None:
+    # The caller model has nothing of the agent's to answer: the call ends without its goal,
+    # and nothing the agent had to do passes (only the prohibitions a silent agent keeps).
+    outcome = _run([LIBRARY / "persona-says-no.yaml"], tmp_path, caller_model, faults=("mute",))
+    (trial,) = outcome.trials
+    assert trial.run_status == "completed" and trial.outcome == "failed"
+    assert "goal_met" in _failed(outcome, "persona-says-no")
+    assert _ended(outcome, "persona-says-no")["goal_met"] is False
+    acted = [v.kind for v in trial.verdicts if v.status == "pass"
+             and not SILENT_AGENT_MAY_PASS.get(v.kind, lambda p: False)(v.params)]
+    assert acted == [] and {v.kind for v in trial.verdicts if v.status != "pass"} == \
+        {"goal_met"}, trial.verdicts
 
 SCRIPT = """scenario: {name}
 lines:

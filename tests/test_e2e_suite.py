@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fault_table import failures, kinds, run_faults, table
+from fault_table import SILENT_AGENT_MAY_PASS, failures, kinds, run_faults, table
 
 from harness import api
 from harness.report import RunOutcome
@@ -142,19 +142,6 @@ def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> N
         failed = kinds(outcome, {"fail", "error"})
         report = f"{fault}:\n" + "\n".join(failures(outcome))
         assert failed == MUTATIONS[fault], report
-
-
-SILENT_AGENT_MAY_PASS = {
-    "no_tool_call": lambda p: True,
-    "no_response": lambda p: True,
-    "escalation": lambda p: p["mode"] == "forbidden",
-    "transcript": lambda p: not p["must_say"],
-    "input_heard": lambda p: True,
-    "no_filler_on_noise": lambda p: True,
-}
-"""What an agent that never answers legitimately satisfies: prohibitions (no tool call, no
-take-over, no filler on noise, no escalation, nothing forbidden said) and what the target heard.
-Every other expectation needs the agent to act and must fail (docs/expectations.md lists these)."""
 
 
 @pytest.mark.calls(8)
