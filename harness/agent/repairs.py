@@ -51,10 +51,11 @@ def values_equal(a: Any, b: Any) -> bool:
 
 
 _YES_THATS = re.compile(
-    r"^(\W*(?:yes|yeah|yep)\b[\s,.]*)not(?=[\s,.]+(?:right|s?it|correct)\b)", re.IGNORECASE)
+    r"^(\W*(?:yes|yeah|yep)\b[\s,.]*)not(?=[\s,.]+(?:right|s?it|correct|slide)\b)", re.IGNORECASE)
 """A small recogniser writes "Yes, that's right" as "Yes, not right" (and "that's it" as "not
-sit"), seen with British voices: after a leading yes, a bare "not" before right/it/correct is
-the "that's" it misheard, not a denial. "Yes, that's not right" and "No, not right" are kept."""
+sit"), seen with British voices, or as "Yes, not slide" (3 of about 100 calls with the 15 s
+window of ``asr.WINDOW_MIN_S``): after a leading yes, a bare "not" before right/it/correct/slide
+is the "that's" it misheard, not a denial. "Yes, that's not right" and "No, not right" are kept."""
 
 
 _NOT_INCORRECT = re.compile(r"\bnot\s+incorrect\b", re.IGNORECASE)

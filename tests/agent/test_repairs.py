@@ -73,6 +73,7 @@ def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) 
 @pytest.mark.parametrize(("heard", "taken"), [
     ("yes, not right.", "yes, that's right."),
     ("yes, not sit.", "yes, that's sit."),
+    ("Yes, not slide.", "Yes, that's slide."),
     ("yes not it", "yes that's it"),
     ("yeah, not correct", "yeah, that's correct"),
     ("sorry, yes, not incorrect.", "sorry, yes, correct."),
