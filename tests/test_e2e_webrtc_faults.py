@@ -49,7 +49,10 @@ SHORTEST: dict[str, tuple[str, ...]] = {
     "silent_audio": ("order-status", "barge-in"),
 }
 """fault → the scenarios of its row of the table that run over WebRTC."""
-RUNS_AT_ONCE = 2
+RUNS_AT_ONCE = 1
+"""One fault run at a time. With two, in a CI run, the caller's audio of order-status under
+invent_tool left 4.7 s behind its schedule (a WebRTC call encodes and decodes Opus at both ends
+in the process) and its last turn went unanswered; alone, every chunk left on time."""
 
 WEBRTC_TABLE = {fault: {name: MUTATIONS[fault][name] for name in names}
                 for fault, names in SHORTEST.items()}
