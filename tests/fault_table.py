@@ -1,5 +1,6 @@
 """Mutation runs shared by the end-to-end fault tables: one ``harness.api.run_async`` per fault,
-concurrently, and the fault × expectation-kind table they print."""
+concurrently, and the fault × expectation-kind table they print; and what a mute agent may pass,
+shared by the mute-agent tests."""
 
 from __future__ import annotations
 

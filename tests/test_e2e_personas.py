@@ -176,7 +176,6 @@ def test_a_fault_of_the_fault_table_is_caught_in_a_persona_call(caller_model, tm
     assert calls[0] == {"order_id": "835"}
 
 
-
 def test_a_mute_agent_fails_a_persona_call_and_passes_nothing(caller_model, tmp_path) -> None:
     # The caller model has nothing of the agent's to answer: the call ends without its goal,
     # and nothing the agent had to do passes (only the prohibitions a silent agent keeps).
@@ -189,6 +188,7 @@ def test_a_mute_agent_fails_a_persona_call_and_passes_nothing(caller_model, tmp_
              and not SILENT_AGENT_MAY_PASS.get(v.kind, lambda p: False)(v.params)]
     assert acted == [] and {v.kind for v in trial.verdicts if v.status != "pass"} == \
         {"goal_met"}, trial.verdicts
+
 
 SCRIPT = """scenario: {name}
 lines:
