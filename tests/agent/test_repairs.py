@@ -74,6 +74,8 @@ def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) 
     ("yes, not right.", "yes, that's right."),
     ("yes, not sit.", "yes, that's sit."),
     ("Yes, not slide.", "Yes, that's slide."),
+    ("Sorry, yes, not right.", "Sorry, yes, that's right."),
+    ("oh, okay, yeah, not correct", "oh, okay, yeah, that's correct"),
     ("yes not it", "yes that's it"),
     ("yeah, not correct", "yeah, that's correct"),
     ("sorry, yes, not incorrect.", "sorry, yes, correct."),
@@ -84,6 +86,8 @@ def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) 
     # a real denial stays one
     ("yes, that's not right.", "yes, that's not right."),
     ("no, not right.", "no, not right."),
+    ("sorry, no, not right.", "sorry, no, not right."),
+    ("sorry, not right.", "sorry, not right."),
     ("it is not right", "it is not right"),
 ])
 def test_a_yes_the_recogniser_heard_as_not_is_a_yes(heard: str, taken: str) -> None:

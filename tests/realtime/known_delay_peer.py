@@ -24,8 +24,12 @@ Each answer records the delay the peer achieved (its first answer frame's push t
 encoder delay, minus the last loud packet's arrival): a late timer is the peer's, not the
 harness's, error. It also records the delay as sent: the same with the time that frame's RTP
 packet left the peer (encoded, encrypted, sent; :class:`harness.realtime.rtp.Departures`) in
-place of its push time, so what remains between it and the harness's measurement is the path
-itself: the packets' time on the loopback both ways and their decryption at either end.
+place of its push time; when the silent frame ahead of the answer left only after
+``output_audio_buffer.started`` (the peer's encoder ran late, the answer right behind it), 20 ms
+after that frame's departure if that is later: the harness takes that frame for the answer's
+first audio and plays it out first. What remains between it and the harness's measurement
+is the path itself: the packets' time on the loopback both ways and their decryption at either
+end.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from harness.realtime.rtp import ArrivalDecoder, Departures, PushTrack, opus_pay
 
 RATE = 24_000
 FRAME = RATE // 50
+FRAME_NS = 20_000_000
 LOUD = 2000
 """Peak (PCM16) of a loud caller packet: the clips' tone is at 8000, Opus' ringing far below."""
 QUIET_PACKETS = 5
@@ -99,7 +104,8 @@ class Call:
     """Per answer: its first audible sample's push time − the last loud packet's arrival."""
     sent_ms: list[float] = field(default_factory=list)
     """Per answer: its first audible sample's departure on the wire − the last loud packet's
-    arrival."""
+    arrival; when the frame ahead of it left after ``output_audio_buffer.started``, 20 ms after
+    that frame's departure if that is later (the answer is heard once it has played out)."""
     departures: Departures = field(default_factory=Departures)
     stalls_ms: list[float] = field(default_factory=list)
     """Per answer: how late the peer's track ran (its frames against their 20 ms grid) from the
@@ -151,12 +157,24 @@ class Call:
     def _start_answer(self, rid: str, item: str, speech_end_ns: int, due_ns: int) -> None:
         while time.perf_counter_ns() < due_ns:
             pass
+        started_ns = time.perf_counter_ns()
         self.send({"type": "output_audio_buffer.started", "response_id": rid})
         self._answer_left, self._answer_sent = ANSWER_MS * RATE // 1000, 0
         self.achieved_ms.append((time.perf_counter_ns() - speech_end_ns) / 1e6
                                 + ENCODER_DELAY_MS)
-        self.departures.when_sent(self._push(), lambda ns: self.sent_ms.append(
-            (ns - speech_end_ns) / 1e6 + ENCODER_DELAY_MS))
+        index = self._push()
+        ahead: list[int] = []
+        if index > 0:
+            # the frame ahead of the answer, when it left after output_audio_buffer.started: the
+            # harness takes it for the answer's first audio and plays it out first
+            self.departures.when_sent(index - 1, lambda ns: ahead.append(
+                ns + FRAME_NS if ns > started_ns else ns))
+
+        def answer_sent(ns: int) -> None:
+            heard_ns = max([ns, *ahead])
+            self.sent_ms.append((heard_ns - speech_end_ns) / 1e6 + ENCODER_DELAY_MS)
+
+        self.departures.when_sent(index, answer_sent)
         self._next_at = asyncio.get_running_loop().time() + 0.02
         asyncio.get_running_loop().call_later(0.06, self._note_stall, speech_end_ns)
         asyncio.get_running_loop().call_later(ANSWER_MS / 1000 + 0.05, self._finish, rid, item)
