@@ -6,7 +6,8 @@ scenarios as over WebRTC (``tests/test_e2e_webrtc_faults.py``).
 Over a WebSocket or WebRTC each fault fails exactly its own kinds; over SIP it fails at least
 them ("caught"), because the grader hears the local agent's espeak-ng voice through a recogniser
 on a G.711 line and misses read-backs and dates that were said (``docs/sip.md``). What a SIP call
-cannot show is stated, never passed over in silence:
+cannot show is stated, never passed over in silence (and :data:`OVER_SIP` names a row that runs
+another scenario of the table's over SIP):
 
 - ``input_heard`` and ``speech_matches_transcript`` need transcripts the call does not carry
   (``not_applicable``);
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 from fault_table import failures, kinds, run_faults, table
+from test_e2e_suite import MUTATIONS
 from test_e2e_webrtc_faults import WEBRTC_TABLE
 
 from harness import api
@@ -39,9 +41,16 @@ NOT_CAUGHT = {
 """Faults a SIP call of the local agent cannot show, and why."""
 RUNS_AT_ONCE = 2
 
+OVER_SIP = {"talk_over_noise": ("hold-music",)}
+"""Faults whose row runs on another scenario over SIP than over WebRTC, and why: long-silence's
+TV, through a G.711 line, was not a turn to the local agent's VAD in 3 of 9 calls (the agent had
+nothing to talk over); hold-music's music was, in 3 of 3."""
+SIP_ROWS = {fault: ({name: MUTATIONS[fault][name] for name in OVER_SIP[fault]}
+                    if fault in OVER_SIP else names)
+            for fault, names in WEBRTC_TABLE.items()}
 SIP_TABLE = {fault: {name: set() if fault in EVENTS_ONLY else kinds_ - set(NOT_OVER_SIP)
                      for name, kinds_ in names.items()}
-             for fault, names in WEBRTC_TABLE.items()}
+             for fault, names in SIP_ROWS.items()}
 
 
 def test_every_fault_of_the_table_is_caught_over_sip(tmp_path: Path) -> None:
