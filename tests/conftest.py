@@ -43,13 +43,15 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 # --------------------------------------------------------------------------- slow tests at once
-# CI runs the slow tests on three xdist workers (``-m slow -n 3``) within a budget of real-time
+# CI runs the slow tests on four xdist workers (``-m slow -n 4``) within a budget of real-time
 # calls: the machine has two cores, and the local agent's recogniser falls behind, and the
-# suites' latency limits with it, past about six calls at once (with eight, a run here failed
+# suites' latency limits with it, when too many calls run at once (before its window fitted the
+# turn, past about six: with eight, a run here failed
 # eight tests on latency and dead air by 1-300 ms; with six, nine, among them WebRTC calls that
 # measure a p50 of 1,329 ms alone at 2,056 and 2,235 ms against a 2,000 ms limit: one beside
 # another run's grading, one beside other tests' calls). A test whose latencies are graded over
-# four calls at once takes the whole budget. Each slow test declares the
+# four calls at once takes six of the budget: one light test at most beside it. Each slow test
+# declares the
 # most calls it has going at once (``@pytest.mark.calls(n)``, 2 when it does not say); it starts
 # when that many calls are free, before tests waiting ahead of it that do not fit unless one of
 # them has waited a minute (light tests fill the budget beside heavy ones, and no test waits
@@ -57,8 +59,12 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 # latency to within milliseconds, or compares the local agent's latency between runs made one
 # after another, which other calls on the machine would move.
 
-CALL_BUDGET = 6
-"""Real-time calls the slow tests may have going at once on this machine's two cores."""
+CALL_BUDGET = 8
+"""Real-time calls the slow tests may have going at once on this machine's two cores. Six until
+the local agent's recogniser got a window that fits the turn, which halved its CPU: since, the
+suite's fault table (four calls, marked 6) and the SIP fault table (two SIP calls, marked 4) ran
+side by side at a load average of 1.2-1.7, the first as fast as alone (434 s against 432 s),
+using 0.57 and 0.49 of a core."""
 DEFAULT_CALLS = 2
 START_GAP_S = 8.0
 """Tests start at least this far apart. Three light tests that started in the same second, as

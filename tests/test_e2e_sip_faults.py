@@ -28,8 +28,9 @@ from test_e2e_webrtc_faults import WEBRTC_TABLE
 from harness import api
 from harness.runner.sip_session import NOT_OVER_SIP
 
-# two SIP calls at once, each transcribed on both sides (about 1.7 cores' load)
-pytestmark = [pytest.mark.slow, pytest.mark.calls(7)]
+# two SIP calls at once, each transcribed on both sides: 0.49 of a core over the table (250 CPU-s
+# user time in 566 s beside the suite's fault table), as much as four WebSocket calls
+pytestmark = [pytest.mark.slow, pytest.mark.calls(4)]
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 EVENTS_ONLY = {"malformed_event", "error_event"}

@@ -122,7 +122,7 @@ before the recogniser's window fitted the turn, order-status without its preambl
 CALLS_PER_RUN = 2
 
 
-@pytest.mark.calls(6)  # four calls at once, with the machine to themselves
+@pytest.mark.calls(6)  # four calls at once, one light test at most beside them
 def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run) -> None:
     outcome = example_suite_run
     names = {p.stem for p in SCENARIOS.glob("[!_]*.yaml")}
@@ -132,7 +132,7 @@ def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run
     assert (outcome.run_dir / "index.html").is_file() and outcome.junit_xml.is_file()
 
 
-@pytest.mark.calls(6)  # two calls at once, their latencies graded: the machine to themselves
+@pytest.mark.calls(6)  # four calls at once, their latencies graded
 def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
     results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE,
                          calls_per_run=CALLS_PER_RUN)

@@ -25,7 +25,7 @@ def live_run(example_suite_run) -> Path:
 
 
 @pytest.mark.slow
-@pytest.mark.calls(6)  # the live run, four calls at once with the machine to themselves
+@pytest.mark.calls(6)  # the live run, four calls at once, one light test at most beside it
 def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
     audio_only = measure_agreement(regrade_run(live_run, tmp_path / "audio", with_sidecar=False))
     errors = audio_only.v2v_errors_ms

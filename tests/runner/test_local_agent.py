@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHUNK_MS = 20
 
 # they read the example suite's shared run, which the first of them may make (four calls at
-# once, with the machine to themselves)
+# once, with one light test at most beside them)
 pytestmark = [pytest.mark.slow, pytest.mark.calls(6)]
 
 

@@ -87,7 +87,7 @@ def test_bad_worker_options_are_usage_errors(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.calls(6)  # the example suite's shared run may be made here: the whole budget
+@pytest.mark.calls(6)  # the example suite's shared run may be made here
 def test_example_scenarios_give_the_same_verdicts_with_two_workers(tmp_path, monkeypatch,
                                                                    example_suite_run):
     monkeypatch.chdir(REPO)
