@@ -99,6 +99,7 @@ class CallBudget:
         folder = Path(tempfile.gettempdir())
         self.state = folder / f"harness-slow-{run}.json"
         self.lock = folder / f"harness-slow-{run}.lock"
+        self.log = budget_log(os.getppid())  # the xdist controller's
 
     def _update(self, change) -> bool:
         with open(self.lock, "a+b") as lock:
@@ -162,8 +163,40 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None):
         yield
         return
     budget = CallBudget(run)
+    asked = time.time()
     budget.acquire(calls_of(item))
+    started = time.time()
     try:
         yield
     finally:
         budget.release()
+        with open(budget.log, "a", encoding="utf-8") as log:
+            log.write(json.dumps({"test": item.nodeid, "calls": calls_of(item), "asked": asked,
+                                  "started": started, "ended": time.time()}) + "\n")
+
+
+def budget_log(controller_pid: int) -> Path:
+    """Where the slow tests' workers note when each test asked for its calls, got them and gave
+    them back (one JSON line each), for the summary the controller prints."""
+    return Path(tempfile.gettempdir()) / f"harness-slow-calls-{controller_pid}.jsonl"
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """After a run of the slow tests on xdist workers: how full the call budget was kept, and
+    the tests that held it longest or waited longest for it (what to make lighter next)."""
+    path = budget_log(os.getpid())
+    if not path.is_file():
+        return
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.unlink()
+    first, last = min(r["asked"] for r in rows), max(r["ended"] for r in rows)
+    used = sum(r["calls"] * (r["ended"] - r["started"]) for r in rows)
+    write = terminalreporter.write_line
+    terminalreporter.section("call budget")
+    write(f"{len(rows)} slow tests in {last - first:.0f} s; the budget of {CALL_BUDGET} calls "
+          f"was {used / (CALL_BUDGET * (last - first)):.0%} held on average")
+    write("held longest (calls × s):")
+    for r in sorted(rows, key=lambda r: r["calls"] * (r["started"] - r["ended"]))[:12]:
+        write(f"  {r['calls'] * (r['ended'] - r['started']):7.0f}  {r['calls']} calls "
+              f"{r['ended'] - r['started']:6.0f} s  waited {r['started'] - r['asked']:5.0f} s  "
+              f"{r['test']}")

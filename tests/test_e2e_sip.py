@@ -29,7 +29,8 @@ from harness.runner.webhooks import TOOLS_LISTEN_ENV  # noqa: E402
 from harness.scenario import load_agent_config  # noqa: E402
 from harness.sip.dtmf import detect  # noqa: E402
 
-# five calls with four local agents at once, their latency graded: the whole call budget
+# the module's calls (five with four local agents at once, their latency graded): the whole call
+# budget; the tests that place a call of their own say what it costs
 pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -161,6 +162,7 @@ def test_keys_pressed_reach_the_agent_as_events_over_sip_and_as_tones_otherwise(
     assert "8 3 5 2 1" in heard, heard
 
 
+@pytest.mark.calls(2)  # one SIP call
 def test_baresip_calls_the_local_agent(tmp_path: Path) -> None:
     say = synthesize("Hi, I want to check on my order.", voice="en-us", words_per_minute=160,
                      sample_rate=24_000)
@@ -186,7 +188,6 @@ def test_baresip_calls_the_local_agent(tmp_path: Path) -> None:
     assert rate == 8000 and (np.abs(received.astype(np.int32)) >= 328).sum() > rate // 2
 
 
-
 def _kokoro_agent(folder: Path) -> Path:
     """The support desk speaking with a Kokoro voice (``voice: bf_emma``): its words can be
     heard from a telephone line, which espeak-ng's cannot (``docs/sip.md``)."""
@@ -197,6 +198,7 @@ def _kokoro_agent(folder: Path) -> Path:
     return folder / "agent.yaml"
 
 
+@pytest.mark.calls(4)  # one SIP call whose agent speaks with Kokoro, 0.4 s of CPU a second
 def test_a_turn_waits_for_what_the_agent_says_over_sip(tmp_path: Path) -> None:
     """``when_agent_says`` over SIP: the caller spells the address only once it has heard the
     agent ask for it (the agent's words transcribed from the line during the call)."""
@@ -216,6 +218,7 @@ def test_a_turn_waits_for_what_the_agent_says_over_sip(tmp_path: Path) -> None:
     assert verdicts["tool_called"]["status"] == "pass", verdicts["tool_called"]["summary"]
 
 
+@pytest.mark.calls(4)  # as above
 def test_with_a_kokoro_voice_the_agents_read_back_is_heard_over_sip(tmp_path: Path) -> None:
     """With a Kokoro voice the agent's read-back is heard from the telephone line (espeak-ng's
     is not). Its answers' pauses are longer: Kokoro takes 0.4 s a second of speech here, and
