@@ -125,13 +125,37 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
         said = _TEXT_CUE.sub("", text).strip().rstrip(".!?,;: ")
         return Extracted("ok", said) if asked and said else Extracted("none")
     values = _code_values(spec, text, fresh)
-    for value in reversed(values):
-        for variant in _variants(spec, value):
-            if _fits(spec, variant):
-                return Extracted("ok", variant.upper() if spec.upper else variant)
+    found = _first_fit(spec, values)
+    if found is None and spec.kind == "digits":
+        # no value fits: a digit the recogniser wrote as a word at the run's start ("It's a
+        # 3-1-025" for eight, three, one, oh, two, five) may be the one missing
+        edged = _WORD_BEFORE_DIGITS.sub(lambda m: _EDGE_DIGITS[m.group(1).lower()], text)
+        if edged != text:
+            found = _first_fit(spec, _code_values(spec, edged, None))
+    if found is not None:
+        return Extracted("ok", found)
     if values:
         return Extracted("partial", values[-1])
     return Extracted("none")
+
+
+_EDGE_DIGITS = {"a": "8", "i": "9", "free": "3", "fine": "5", "sick": "6", "won": "1", "for": "4",
+                "to": "2", "too": "2"}
+"""Words the local agent's recogniser wrote for the first digit of a run said after "it's", in
+generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "It's i5-7-2-4-8"
+(nine, written onto the next digit), "Sorry, it's free 790261" (three), "It's fine. 6, 0, 9,
+1, 4" (five). Taken only when the digits heard fit no value and the word makes them fit."""
+_WORD_BEFORE_DIGITS = re.compile(
+    rf"\b({'|'.join(_EDGE_DIGITS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
+
+
+def _first_fit(spec: SlotSpec, values: list[str]) -> str | None:
+    """The last of ``values`` that fits the slot (in one of its rewrites), as the slot keeps it."""
+    for value in reversed(values):
+        for variant in _variants(spec, value):
+            if _fits(spec, variant):
+                return variant.upper() if spec.upper else variant
+    return None
 
 
 # A mail provider's name as a recogniser may write it from speech (over a telephone line

@@ -25,6 +25,24 @@ def test_digit_ids_of_a_given_length(text: str, status: str, value: str | None) 
     assert (got.status, got.value) == (status, value)
 
 
+@pytest.mark.parametrize(("text", "status", "value"), [
+    # the run's first digit written as a word (generated calls of the clinic and utility line)
+    ("Oh, sorry, that's my old one. It's a 3-1-025.", "ok", "831025"),
+    ("Oh, sorry, that's my old one. It's i5-7-2-4-8.", "ok", "957248"),
+    ("Sorry, it's free 790261.", "ok", "3790261"),
+    ("Oh, sorry, that's my old one. It's fine. 6, 0, 9, 1, 4.", "ok", "560914"),
+    # only where no value fits: a whole value keeps its digits, a word far from digits its word
+    ("It's for 831025.", "ok", "831025"),
+    ("I'm calling for my account, 3-1-025.", "partial", "3-1-025"),
+    ("a 3 1", "partial", "31"),  # still short with it: the digits heard are the partial
+])
+def test_a_digit_written_as_a_word_at_a_runs_start_completes_it(text: str, status: str,
+                                                                value: str) -> None:
+    length = len(value) if status == "ok" else 6
+    got = extract(spec("digits", min_length=length, max_length=length), text, asked=True)
+    assert (got.status, got.value) == (status, value)
+
+
 def test_digit_ids_of_any_length() -> None:
     assert extract(spec("digits"), "It's 5, 0, 3, 8, 2, 1, 4, 6, 9, 7.", asked=False).value == (
         "5038214697")
