@@ -196,7 +196,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     write(f"{len(rows)} slow tests in {last - first:.0f} s; the budget of {CALL_BUDGET} calls "
           f"was {used / (CALL_BUDGET * (last - first)):.0%} held on average")
     write("held longest (calls × s):")
-    for r in sorted(rows, key=lambda r: r["calls"] * (r["started"] - r["ended"]))[:12]:
+    for r in sorted(rows, key=lambda r: r["calls"] * (r["ended"] - r["started"]),
+                    reverse=True)[:12]:
         write(f"  {r['calls'] * (r['ended'] - r['started']):7.0f}  {r['calls']} calls "
               f"{r['ended'] - r['started']:6.0f} s  waited {r['started'] - r['asked']:5.0f} s  "
               f"{r['test']}")

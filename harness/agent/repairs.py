@@ -29,6 +29,22 @@ RECOGNISER = spoken.Hearing(homophones={
 })
 """The homophones the local agent's recogniser is known to write for digits."""
 
+_FIRST_DIGIT_WORDS = {**{w: RECOGNISER.homophones[w] for w in ("i", "sick", "won", "for", "to",
+                                                             "too")},
+                      "a": "8", "free": "3", "fine": "5"}
+"""Words the local agent's recogniser wrote for the first digit of a run said after "it's", in
+generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "It's i5-7-2-4-8"
+(nine, written onto the next digit), "Sorry, it's free 790261" (three), "It's fine. 6, 0, 9,
+1, 4" (five)."""
+_WORD_BEFORE_DIGITS = re.compile(
+    rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
+
+
+def first_digit_words(text: str) -> str:
+    """``text`` with each such word right before digits written as its digit: a reading for a
+    slot to try only when the digits as heard fit no value (``slots.extract``)."""
+    return _WORD_BEFORE_DIGITS.sub(lambda m: _FIRST_DIGIT_WORDS[m.group(1).lower()], text)
+
 
 def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:
     """:func:`harness.spoken.find_readbacks` as the agent hears it."""

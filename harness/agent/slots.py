@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import Literal
 
 from harness.agent.profile import SlotSpec
-from harness.agent.repairs import find_readbacks, normalize_value, spoken_to_compact
+from harness.agent.repairs import (
+    find_readbacks,
+    first_digit_words,
+    normalize_value,
+    spoken_to_compact,
+)
 from harness.spoken import to_spoken
 
 
@@ -129,7 +134,7 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
     if found is None and spec.kind == "digits":
         # no value fits: a digit the recogniser wrote as a word at the run's start ("It's a
         # 3-1-025" for eight, three, one, oh, two, five) may be the one missing
-        edged = _WORD_BEFORE_DIGITS.sub(lambda m: _EDGE_DIGITS[m.group(1).lower()], text)
+        edged = first_digit_words(text)
         if edged != text:
             found = _first_fit(spec, _code_values(spec, edged, None))
     if found is not None:
@@ -137,16 +142,6 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
     if values:
         return Extracted("partial", values[-1])
     return Extracted("none")
-
-
-_EDGE_DIGITS = {"a": "8", "i": "9", "free": "3", "fine": "5", "sick": "6", "won": "1", "for": "4",
-                "to": "2", "too": "2"}
-"""Words the local agent's recogniser wrote for the first digit of a run said after "it's", in
-generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "It's i5-7-2-4-8"
-(nine, written onto the next digit), "Sorry, it's free 790261" (three), "It's fine. 6, 0, 9,
-1, 4" (five). Taken only when the digits heard fit no value and the word makes them fit."""
-_WORD_BEFORE_DIGITS = re.compile(
-    rf"\b({'|'.join(_EDGE_DIGITS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
 
 
 def _first_fit(spec: SlotSpec, values: list[str]) -> str | None:

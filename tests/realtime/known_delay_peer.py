@@ -54,7 +54,7 @@ from harness.realtime.rtp import ArrivalDecoder, Departures, PushTrack, opus_pay
 
 RATE = 24_000
 FRAME = RATE // 50
-FRAME_NS = 20_000_000
+FRAME_NS = FRAME * 1_000_000_000 // RATE
 LOUD = 2000
 """Peak (PCM16) of a loud caller packet: the clips' tone is at 8000, Opus' ringing far below."""
 QUIET_PACKETS = 5
