@@ -1,7 +1,7 @@
 """The render cache: arrays stored under a hash of everything that shaped them.
 
 Entries are ``.npz`` files written atomically, so parallel renders (test workers, several
-runs) can share one cache. Deleting the folder is always safe.
+runs) can share one cache; an entry being made is locked, so it is made once. Deleting the folder is always safe.
 """
 
 from __future__ import annotations
@@ -10,12 +10,14 @@ import hashlib
 import json
 import os
 import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from filelock import FileLock
 
 import harness
 
@@ -68,6 +70,19 @@ class RenderCache:
         except (OSError, ValueError, EOFError):
             # Missing, or a damaged entry (e.g. a full disk): render again.
             return None
+
+    def making(self, kind: str, key: str) -> AbstractContextManager[object]:
+        """Held while one process makes an entry, so others wait for it instead of making it
+        too (several test workers or run workers rendering one suite; a Kokoro line costs
+        seconds of both cores). A cache that cannot hold the lock file only costs speed."""
+        path = self._path(kind, key).with_suffix(".lock")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            return nullcontext()
+        if not os.access(path.parent, os.W_OK):
+            return nullcontext()
+        return FileLock(path, thread_local=False)
 
     def store(self, kind: str, key: str, arrays: dict[str, np.ndarray]) -> None:
         path = self._path(kind, key)

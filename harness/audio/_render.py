@@ -128,8 +128,11 @@ def _cached(cache: RenderCache, kind: str, params: dict[str, Any],
         return hit
     arrays = cache.load(kind, key)
     if arrays is None:
-        arrays = make()
-        cache.store(kind, key, arrays)
+        with cache.making(kind, key):
+            arrays = cache.load(kind, key)  # made by another process while this one waited
+            if arrays is None:
+                arrays = make()
+                cache.store(kind, key, arrays)
     for array in arrays.values():
         array.setflags(write=False)
     with _memo_lock:

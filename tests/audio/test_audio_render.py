@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import time
 from pathlib import Path
 from typing import Any
 
@@ -365,3 +367,33 @@ def test_after_text_on_a_recorded_clip_is_cut_near_the_prefix(tmp_path: Path,
     assert turn.cut_off and turn.spoken_text == "Hi, I want"
     # An estimate from the synthesised text (here the clip's own voice, so it lands close).
     assert abs(turn.duration_samples - truth) < 30 * MS
+
+
+def _make_slowly(marks: str) -> dict[str, np.ndarray]:
+    with open(marks, "a") as f:
+        f.write("made\n")
+    time.sleep(0.6)
+    return {"samples": np.arange(10, dtype=np.int16)}
+
+
+def _render_in_child(root: str, marks: str) -> None:
+    from harness.audio._cache import RenderCache
+    from harness.audio._render import _cached
+
+    arrays = _cached(RenderCache(root), "tts", {"text": "one clip"}, lambda: _make_slowly(marks))
+    assert arrays["samples"].tolist() == list(range(10))
+
+
+def test_processes_rendering_one_clip_make_it_once(tmp_path: Path) -> None:
+    """Test workers or run workers rendering the same suite into one cache: the second process
+    waits for the clip the first is making instead of making it again."""
+    marks = tmp_path / "marks"
+    ctx = multiprocessing.get_context("fork")
+    children = [ctx.Process(target=_render_in_child, args=(str(tmp_path / "cache"), str(marks)))
+                for _ in range(3)]
+    for child in children:
+        child.start()
+    for child in children:
+        child.join(30)
+    assert [child.exitcode for child in children] == [0, 0, 0]
+    assert marks.read_text() == "made\n"
