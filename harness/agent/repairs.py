@@ -46,6 +46,19 @@ def first_digit_words(text: str) -> str:
     return _WORD_BEFORE_DIGITS.sub(lambda m: _FIRST_DIGIT_WORDS[m.group(1).lower()], text)
 
 
+# Letters spelled one by one that the recogniser wrote partly as one capitalised word: "J, O, H,
+# N" as "J OHN" or "J-OHN" (a Kokoro caller, bf_emma, in the example suite). Single letters right
+# before a capitalised run of two to five letters, the run right before "at", are one spelling.
+_SPLIT_SPELLING = re.compile(r"\b((?:[A-Z](?:[.,]?\s+|-))+)([A-Z]{2,5})\b(?=,?\s+at\b)")
+
+
+def joined_spelling(text: str) -> str:
+    """``text`` with spelled letters written as a letter and a capitalised run ("J OHN") joined
+    as the letters they are ("J, O, H, N"): for an email's local part (``slots``)."""
+    return _SPLIT_SPELLING.sub(
+        lambda m: ", ".join([*re.findall(r"[A-Z]", m.group(1)), *m.group(2)]), text)
+
+
 def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:
     """:func:`harness.spoken.find_readbacks` as the agent hears it."""
     return spoken.find_readbacks(text, min_chars=min_chars, hearing=RECOGNISER)

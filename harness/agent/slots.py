@@ -16,6 +16,7 @@ from harness.agent.profile import SlotSpec
 from harness.agent.repairs import (
     find_readbacks,
     first_digit_words,
+    joined_spelling,
     normalize_value,
     spoken_to_compact,
 )
@@ -168,6 +169,7 @@ def _provider(email: str) -> str:
 
 
 def _email(spec: SlotSpec, text: str) -> Extracted:
+    text = joined_spelling(text)
     readbacks = find_readbacks(text)
     emails = [_provider(r) for r in readbacks if "@" in r]
     for value in reversed(emails):

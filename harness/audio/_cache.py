@@ -1,7 +1,8 @@
 """The render cache: arrays stored under a hash of everything that shaped them.
 
 Entries are ``.npz`` files written atomically, so parallel renders (test workers, several
-runs) can share one cache; an entry being made is locked, so it is made once. Deleting the folder is always safe.
+runs) can share one cache; an entry being made is locked, so it is made once. Deleting the
+folder is always safe.
 """
 
 from __future__ import annotations

@@ -16,8 +16,10 @@ audio itself (WebRTC's RTP track) takes each chunk's PCM instead (``wire_text=Fa
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,12 +27,30 @@ import numpy as np
 
 from harness.audio import decode_g711, encode_g711, law_of, resample
 from harness.realtime.protocol import RealtimeProtocol
+from harness.scenario.models import Scenario
 
 RENDER_LOCK = threading.Lock()
 """One TTS render at a time in a process (renders are cached, so waits are brief)."""
 SCRIPT_RATE = 24_000
 BLOCK_CHUNKS = 50
 """Chunks prepared at a time: one second, so a long turn or the bed never costs one big step."""
+
+
+def _render(scenario: Scenario) -> Any:
+    from harness.audio import render_scenario  # noqa: PLC0415 - rendering pulls in TTS
+
+    with RENDER_LOCK:  # one TTS engine at a time; renders are cached, so this is brief
+        return render_scenario(scenario)
+
+
+# Caller audio is rendered on a thread of its own, first come first served: a run asks for every
+# call's audio at its start, in the order the calls start, so renders run ahead of the calls.
+_RENDERER = ThreadPoolExecutor(1, thread_name_prefix="render")
+
+
+async def render_script(scenario: Scenario) -> Any:
+    """The scenario's CallerScript (rendering blocks on TTS, so it runs on the render thread)."""
+    return await asyncio.get_running_loop().run_in_executor(_RENDERER, _render, scenario)
 
 
 @dataclass

@@ -36,7 +36,7 @@ from harness.realtime.targets import (
     transport_of,
 )
 from harness.recording import ORDER_FILE, RecordingMeta, TrialEnded
-from harness.runner.caller import RENDER_LOCK
+from harness.runner.caller import render_script
 from harness.runner.capture import RecordingWriter, in_track_writer
 from harness.runner.interleave import interleaved_order
 from harness.runner.live import live_call
@@ -76,18 +76,6 @@ def _scenario_json(scenario: Scenario) -> dict[str, Any]:
 
 async def _maybe_await(value: Any) -> Any:
     return await value if inspect.isawaitable(value) else value
-
-
-def _render(scenario: Scenario) -> Any:
-    from harness.audio import render_scenario  # noqa: PLC0415 - rendering pulls in TTS
-
-    with RENDER_LOCK:  # one TTS engine at a time; renders are cached, so this is brief
-        return render_scenario(scenario)
-
-
-async def render_script(scenario: Scenario) -> Any:
-    """The scenario's CallerScript (rendering blocks on TTS, so it runs in a worker thread)."""
-    return await asyncio.to_thread(_render, scenario)
 
 
 def check_speech_key(spoken: Iterable[Scenario]) -> None:
@@ -418,14 +406,20 @@ async def run_suite(scenarios: list[Scenario], *, out_dir: Path, target: str = "
 
     agents = LocalAgents(local_agent)
 
-    async def prepare(i: int) -> tuple[Any, list[str], Any] | HarnessError:
-        scenario, vname, vconfig, _k = plan[i]
+    def script_of(i: int) -> asyncio.Task[Any]:
         spoken = spoken_of(i)
-        key = (id(scenario), spoken.caller.model_dump_json())
+        key = (id(plan[i][0]), spoken.caller.model_dump_json())
         if key not in scripts:
             scripts[key] = asyncio.ensure_future(render_script(spoken))
+        return scripts[key]
+
+    for i in start_order:  # rendered ahead (a cold Kokoro suite renders for 100 s)
+        script_of(i)
+
+    async def prepare(i: int) -> tuple[Any, list[str], Any] | HarnessError:
+        _scenario, vname, vconfig, _k = plan[i]
         try:
-            script = await asyncio.shield(scripts[key])
+            script = await asyncio.shield(script_of(i))
             name = names.get(vname, names[None])
             local_url = (await agents.url(vconfig, transport=transport_of(name))
                          if name in LOCAL_TARGETS else None)

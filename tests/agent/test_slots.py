@@ -84,6 +84,20 @@ def test_a_mail_providers_sound_alike_is_the_provider(text: str, value: str) -> 
     assert (got.status, got.value) == ("ok", value)
 
 
+@pytest.mark.parametrize(("text", "value"), [
+    # "j, o, h, n" spoken by a Kokoro voice, written with its last letters as one word
+    ("The new email is J OHN at mail.com", "john@mail.com"),
+    ("The new email is J-OHN at mail.com.", "john@mail.com"),
+    ("The new email is J, O HN at mail dot com.", "john@mail.com"),
+    # a name said as a word stays the word
+    ("The new email is John at mail.com", "john@mail.com"),
+    ("It's Mary at example dot com.", "mary@example.com"),
+])
+def test_spelled_letters_written_partly_as_a_word_are_one_spelling(text: str, value: str) -> None:
+    got = extract(spec("email"), text, asked=True)
+    assert (got.status, got.value) == ("ok", value)
+
+
 @pytest.mark.parametrize(("text", "status", "value"), [
     ("My date of birth is the fourth of March, nineteen eighty five.", "ok", "1985-03-04"),
     ("March 4th, 1985", "ok", "1985-03-04"),
