@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from functools import cache
 from importlib.metadata import version as package_version
@@ -71,6 +72,19 @@ class RenderCache:
         except (OSError, ValueError, EOFError):
             # Missing, or a damaged entry (e.g. a full disk): render again.
             return None
+
+    def load_or_make(self, kind: str, key: str,
+                      make: Callable[[], dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """The entry, made by ``make()`` and stored when missing; one process makes it while
+        others wait for it (see :meth:`making`)."""
+        arrays = self.load(kind, key)
+        if arrays is None:
+            with self.making(kind, key):
+                arrays = self.load(kind, key)  # made by another process while this one waited
+                if arrays is None:
+                    arrays = make()
+                    self.store(kind, key, arrays)
+        return arrays
 
     def making(self, kind: str, key: str) -> AbstractContextManager[object]:
         """Held while one process makes an entry, so others wait for it instead of making it

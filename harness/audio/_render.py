@@ -126,13 +126,7 @@ def _cached(cache: RenderCache, kind: str, params: dict[str, Any],
         hit = _memo.get(memo_key)
     if hit is not None:
         return hit
-    arrays = cache.load(kind, key)
-    if arrays is None:
-        with cache.making(kind, key):
-            arrays = cache.load(kind, key)  # made by another process while this one waited
-            if arrays is None:
-                arrays = make()
-                cache.store(kind, key, arrays)
+    arrays = cache.load_or_make(kind, key, make)
     for array in arrays.values():
         array.setflags(write=False)
     with _memo_lock:

@@ -5,8 +5,10 @@ A variant keeps what the call means and changes what it sounds like:
 - **values**: each value the caller gives — a spelled ID, a phone number, a date, a name — gets
   a new value of its kind, the same in the ``say`` lines, the ``entity`` labels, the tool mocks
   and the expectations (``harness.scenario.values`` says how each kind is told apart and drawn).
-- **voices**: another English espeak-ng voice for the caller, its speaking rate (and each turn's
-  own rate) scaled by one factor in [0.85, 1.15]; a turn in another language keeps its voice.
+- **voices**: another voice of the caller's engine — a Kokoro caller another American or British
+  Kokoro voice, an English espeak-ng caller another English espeak-ng voice — and its speaking
+  rate (and each turn's own rate) scaled by one factor in [0.85, 1.15]; a turn in another
+  language keeps its voice, and so does a caller given by accent or by a rotation of voices.
 - **noise**: a broadband bed becomes another broadband kind, its SNR moves by up to 3 dB (never
   below 10 dB unless it was lower); TV, babble, hold music and side talk keep their kind; every
   generated sound gets a new seed.
@@ -27,6 +29,7 @@ from typing import Any
 import yaml
 
 from harness.errors import InputError
+from harness.kokoro import VOICES as KOKORO_VOICES
 from harness.scenario.values import vary_values
 
 ASPECTS = ("values", "voices", "noise", "pauses")
@@ -34,22 +37,32 @@ ASPECTS = ("values", "voices", "noise", "pauses")
 
 ENGLISH_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-gb+f2", "en-029",
                   "en-gb-scotland", "en-us+m3")
-"""espeak-ng voices a varied English caller speaks with."""
+"""espeak-ng voices a varied English espeak-ng caller speaks with."""
+
+KOKORO_ENGLISH_VOICES = ("af_heart", "af_bella", "af_sarah", "af_kore", "am_michael", "am_fenrir",
+                         "am_puck", "bf_emma", "bm_george", "bm_fable")
+"""Kokoro voices a varied Kokoro caller speaks with: American and British women and men."""
 
 _BROADBAND = ("white", "pink", "brown")
 _MIN_SNR_DB = 10.0
 
 
 def _is_english(voice: Any) -> bool:
-    return not isinstance(voice, str) or voice.casefold().startswith("en")
+    """An English voice: espeak-ng's ``en…``, any Kokoro voice (they all speak English), or none
+    given (espeak-ng's ``en-us``)."""
+    return (not isinstance(voice, str) or voice.casefold().startswith("en")
+            or voice in KOKORO_VOICES)
 
 
 def _vary_voices(data: dict[str, Any], rng: random.Random) -> None:
     caller = data.setdefault("caller", {})
-    voice = rng.choice(ENGLISH_VOICES)
+    kokoro = caller.get("voice") in KOKORO_VOICES or caller.get("engine") == "kokoro"
+    voice = rng.choice(KOKORO_ENGLISH_VOICES if kokoro else ENGLISH_VOICES)
     factor = rng.uniform(0.85, 1.15)
-    if "voices" not in caller and _is_english(caller.get("voice")):
-        caller["voice"] = voice  # a rotation of voices is kept: it is the scenario's point
+    # A rotation of voices or an accent is kept: it is the scenario's point.
+    if not {"voices", "accent"} & caller.keys() and caller.get("engine") != "openai" \
+            and _is_english(caller.get("voice")):
+        caller["voice"] = voice
     caller["words_per_minute"] = _rate(caller.get("words_per_minute", 165), factor)
     for turn in data.get("turns") or []:
         own = turn.get("voice") if isinstance(turn, dict) else None

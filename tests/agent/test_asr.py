@@ -1,5 +1,9 @@
 """The local agent's recogniser, with the support desk's prompt, on order numbers cut where the
-agent cuts them."""
+agent cuts them.
+
+The example suite's turns are rendered here with espeak-ng's ``en-us``, the voice its callers
+had when these cases were found: each test pins down what the recogniser wrote for that audio
+and how the agent reads it (the suite itself now calls with Kokoro voices)."""
 
 from __future__ import annotations
 
@@ -16,9 +20,16 @@ from harness.agent.profile import load_profile
 from harness.agent.server import tool_flags
 from harness.agent.slots import extract
 from harness.scenario.loader import load_scenario
+from harness.scenario.models import CallerVoice
 
 ROOT = Path(__file__).resolve().parents[2]
 SAID = "The order number is eight, three, five, two, one."
+ESPEAK = CallerVoice(voice="en-us")
+
+
+def _suite_scenario(name: str):
+    """An example-suite scenario as its callers spoke when these cases were found."""
+    return load_scenario(ROOT / "scenarios" / f"{name}.yaml").for_trial(0, caller=ESPEAK)
 
 # Where the turn starts in the line noise, the silence before it, and how long after the last
 # word the audio stops (a transcript started at a pause stops 150 ms after the last voiced frame).
@@ -48,7 +59,7 @@ def test_an_order_number_at_the_end_of_a_turn_is_heard_as_digits(name: str, turn
     # Whisper tiny.en, prompted with the setting alone, heard "eight" that ends the audio as a
     # word in some of these cuts ("The order number is made 3 5 2 1"), and the agent then asked
     # for the number again.
-    script = audio.render_scenario(load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+    script = audio.render_scenario(_suite_scenario(name))
     turn = script.turns[turn_index]
     rate = turn.sample_rate
     heard = []
@@ -65,7 +76,7 @@ def test_an_order_number_at_the_end_of_a_turn_is_heard_as_digits(name: str, turn
 
 def _cut(name: str, turn_index: int, bed_start: int, lead_in_ms: int, tail_ms: int
          ) -> tuple[np.ndarray, int]:
-    script = audio.render_scenario(load_scenario(ROOT / "scenarios" / f"{name}.yaml"))
+    script = audio.render_scenario(_suite_scenario(name))
     turn = script.turns[turn_index]
     rate = turn.sample_rate
     lead = np.zeros(lead_in_ms * rate // 1000, dtype=np.int16)

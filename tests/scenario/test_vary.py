@@ -96,6 +96,22 @@ def _variants(path: Path, n: int = 10, **kw: object) -> list[dict]:
     return [variant(data, seed=7, index=i, **kw) for i in range(1, n + 1)]
 
 
+def test_a_caller_varies_among_the_voices_of_its_own_engine() -> None:
+    from harness.kokoro import VOICES as KOKORO_VOICES  # noqa: PLC0415
+
+    data = merged_scenario_data(SCENARIOS / "order-status.yaml")
+    assert data["caller"]["voice"] in KOKORO_VOICES
+    kokoro = {variant(data, seed=1, index=i)["caller"]["voice"] for i in range(1, 21)}
+    assert kokoro <= set(KOKORO_VOICES) and len(kokoro) >= 4
+    data["caller"]["voice"] = "en-gb"  # an espeak-ng caller stays an espeak-ng caller
+    espeak = {variant(data, seed=1, index=i)["caller"]["voice"] for i in range(1, 21)}
+    assert all(v.startswith("en") for v in espeak) and len(espeak) >= 4
+    # a caller given by accent keeps it (voice and accent together would not load)
+    del data["caller"]["voice"]
+    data["caller"]["accent"] = "hindi"
+    assert "voice" not in variant(data, seed=1, index=1)["caller"]
+
+
 def test_a_cut_off_still_cuts_the_id_after_the_same_digits(tmp_path: Path) -> None:
     for path in write_variants([SCENARIOS / "cut-off-order-id.yaml"], tmp_path, n=10, seed=3):
         s = load_scenario(path)
