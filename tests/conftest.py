@@ -42,6 +42,25 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
         return outcome
 
 
+PRERENDERED = (ROOT / "scenarios", ROOT / "examples" / "clinic" / "scenarios")
+"""Suites whose caller audio a run of slow tests renders before any test calls: their callers
+are Kokoro voices, and in a CI run that rendered them during its first calls (both cores, as the
+example suite's run and SIP and persona calls began), cancel-confirmed's order number was
+transcribed 2.5 s after the caller stopped (dead air 3,113 ms against a 3,000 ms limit)."""
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Render :data:`PRERENDERED` into the render cache when slow tests were selected (each
+    xdist worker asks; the cache's lock makes each clip once, the others wait for it)."""
+    if not any(item.get_closest_marker("slow") for item in session.items):
+        return
+    from harness.audio import render_scenario  # noqa: PLC0415 - rendering pulls in TTS
+    from harness.scenario.loader import load_suite  # noqa: PLC0415
+
+    for scenario in load_suite(PRERENDERED):
+        render_scenario(scenario)
+
+
 # --------------------------------------------------------------------------- slow tests at once
 # CI runs the slow tests on four xdist workers (``-m slow -n 4``) within a budget of real-time
 # calls: the machine has two cores, and the local agent's recogniser falls behind, and the
