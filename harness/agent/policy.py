@@ -66,8 +66,11 @@ class Policy(PolicyState):
 
     def part_of_a_value(self, transcript: str) -> bool:
         """Whether the transcript holds part of a value the dialogue listens for (a slot of the
-        open task, or of any intent before one is open) and no whole value of any of them."""
-        got = [self._extract(s, transcript, asked=s == self._asked_slot()).status
+        open task, or of any intent before one is open) and no whole value of any of them. A
+        fragment held from the caller's last utterance counts with it: "3, 5, 2, 1" after a held
+        "The order number is 8." completes the number, and no runner-up is searched for."""
+        text = transcript if self._held is None else f"{self._held} {transcript}"
+        got = [self._extract(s, text, asked=s == self._asked_slot()).status
                for s in self._listening_for()]
         return "partial" in got and "ok" not in got
 
