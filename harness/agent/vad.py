@@ -9,9 +9,7 @@ gate. The gate is the highest of:
   steady background bed does not hold a turn open;
 - the caller frame gate: ``CALLER_FRAME_GATE_DB`` below the caller's speech level (the median
   level of the speech frames of the caller's turns so far, see :meth:`learn_caller_level`), so
-  quieter sound mostly does not start or prolong a turn. A frame right after a speech frame of
-  the turn passes at ``CALLER_TAIL_GATE_DB`` below that level: a natural voice's word fades out
-  over 100-200 ms, and that fade is speech, not the pause after it.
+  quieter sound mostly does not start or prolong a turn.
 
 The session judges whole turns too: a committed turn whose active level is more than
 ``CALLER_TURN_GATE_DB`` below the caller's is handed to the policy as not addressed to the agent
@@ -39,10 +37,6 @@ CALLER_FRAME_GATE_DB = 6.0
 # side conversations and noise 8-12 dB below the caller; a recorded caller clip may itself be
 # 5 dB louder than the synthesised turns after it, which bounds the gate from below.
 CALLER_TURN_GATE_DB = 6.0
-# A frame that follows a speech frame of the turn passes this far below the caller's level (the
-# fading end of a word; a neural voice's "it." takes 150 ms to fall from the caller's level to
-# silence). Without it a sentence pause of 480 ms read as 640 ms and split a turn at 600 ms.
-CALLER_TAIL_GATE_DB = 14.0
 NOISE_GATE_DB = 8.0
 _NOISE_WINDOW_FRAMES = 150
 _ONSET_WINDOW = 5  # speech starts when 3 of the last 5 frames are speech
@@ -114,7 +108,6 @@ class VoiceActivityDetector:
         self._frames_seen = 0
         self._levels: deque[float] = deque(maxlen=_NOISE_WINDOW_FRAMES)
         self._recent: deque[tuple[bool, int]] = deque(maxlen=_ONSET_WINDOW)
-        self._last_was_speech = False
         self.caller_level_db: float | None = None
         self.speaking = False
         self._speech_end_ms = 0
@@ -140,15 +133,13 @@ class VoiceActivityDetector:
         self._speculated = False
         self.buffer_start_ms = at_ms
 
-    def gate_db(self, tail: bool = False) -> float:
-        """The level a voiced frame must reach to count as speech right now (``tail``: the
-        frame follows a speech frame of the turn)."""
+    def gate_db(self) -> float:
+        """The level a voiced frame must reach to count as speech right now."""
         gate = self.floor_db
         if len(self._levels) >= 5:
             gate = max(gate, float(np.percentile(self._levels, 10)) + NOISE_GATE_DB)
         if self.caller_gate and self.caller_level_db is not None:
-            below = CALLER_TAIL_GATE_DB if tail else CALLER_FRAME_GATE_DB
-            gate = max(gate, self.caller_level_db - below)
+            gate = max(gate, self.caller_level_db - CALLER_FRAME_GATE_DB)
         return gate
 
     def feed(self, samples: np.ndarray) -> list[VadEvent]:
@@ -166,14 +157,13 @@ class VoiceActivityDetector:
         start_ms = self.now_ms
         self._frames_seen += 1
         level = level_dbfs(frame)
-        gate = self.gate_db(tail=self.speaking and self._last_was_speech)
+        gate = self.gate_db()
         self._levels.append(level)
         if self._frames_seen <= 5:
             return []  # the noise floor is not known yet
         narrow = frame if self.sample_rate == _VAD_RATE else frame.reshape(-1, 3).mean(
             axis=1).astype(np.int16)
         is_speech = level >= gate and self._vad.is_speech(narrow.tobytes(), _VAD_RATE)
-        self._last_was_speech = is_speech
         self._recent.append((is_speech, start_ms))
         voiced_recent = [t for s, t in self._recent if s]
         if not self.speaking:
