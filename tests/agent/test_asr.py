@@ -20,14 +20,14 @@ from harness.agent.profile import load_profile
 from harness.agent.server import tool_flags
 from harness.agent.slots import extract
 from harness.scenario.loader import load_scenario
-from harness.scenario.models import CallerVoice
+from harness.scenario.models import CallerVoice, Scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 SAID = "The order number is eight, three, five, two, one."
 ESPEAK = CallerVoice(voice="en-us")
 
 
-def _suite_scenario(name: str):
+def _suite_scenario(name: str) -> Scenario:
     """An example-suite scenario as its callers spoke when these cases were found."""
     return load_scenario(ROOT / "scenarios" / f"{name}.yaml").for_trial(0, caller=ESPEAK)
 
