@@ -12,7 +12,8 @@ another scenario of the table's over SIP):
 - ``input_heard`` and ``speech_matches_transcript`` need transcripts the call does not carry
   (``not_applicable``);
 - the faults that break only the Realtime events (a malformed frame, an error event) have no
-  events to break on a telephone line: their calls fail exactly what the fault-free call fails;
+  events to break on a telephone line: their calls fail nothing beyond what the fault-free call
+  fails and what the recogniser misses in a fault-free call (:data:`MISHEARD`);
 - :data:`NOT_CAUGHT`: what the offline recogniser cannot hear.
 """
 
@@ -35,6 +36,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.calls(4)]
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 EVENTS_ONLY = {"malformed_event", "error_event"}
 """Faults that break only the Realtime events, which a SIP call does not carry."""
+MISHEARD = {"entity_confirmed", "preamble", "transcript"}
+"""Kinds graded from the agent's voice as the recogniser hears it on a G.711 line, which the
+fault-free order-status call over SIP fails in some calls and passes in others (two fault-free
+calls of one run failed ``entity_confirmed`` and ``transcript``, one of them ``preamble`` too):
+an events-only fault's call is held to the fault-free call's failures up to these."""
 NOT_CAUGHT = {
     "wrong_language": "the offline recogniser (tiny.en) knows only English: the agent's Spanish "
                       "answer comes out as English words ('Thank you very much.')",
@@ -67,7 +73,8 @@ def test_every_fault_of_the_table_is_caught_over_sip(tmp_path: Path) -> None:
         assert all(t.run_status == "completed" for t in outcome.trials), report
         failed = kinds(outcome, {"fail", "error"})
         if fault in EVENTS_ONLY:
-            assert failed == {"order-status": baseline}, report
+            assert set(failed) == {"order-status"}, report
+            assert failed["order-status"] <= baseline | MISHEARD, report
         elif fault in NOT_CAUGHT:
             assert not any(failed[name] & want for name, want in SIP_TABLE[fault].items()), \
                 f"{fault} is caught over SIP now: take it out of NOT_CAUGHT\n{report}"
