@@ -43,6 +43,7 @@ from harness.report import (
     read_run,
     render_report,
 )
+from harness.runner.sideband import WEBHOOK_LISTEN_ENV, sideband_settings
 from harness.runner.webhooks import TOOLS_LISTEN_ENV, fixed_listen
 from harness.scenario.models import (
     AUDIO_FORMAT_NAMES,
@@ -210,6 +211,10 @@ def check_one_call_at_a_time(target: str, calls: int, field: str) -> None:
                          f"holds at a time; run these SIP calls one at a time ({field} 1), or "
                          f"unset {TOOLS_LISTEN_ENV} to serve each call's tools on its own port",
                          field=field)
+    if calls > 1 and transport_of(parse_spec(target)[0]) == "sip" and sideband_settings():
+        raise InputError(f"a sideband's webhook listens at {WEBHOOK_LISTEN_ENV}, which one call "
+                         f"holds at a time; run these SIP calls one at a time ({field} 1)",
+                         field=field)
 
 
 def check_target(target: str, faults: Sequence[str] | None = None) -> None:
@@ -225,6 +230,8 @@ def check_target(target: str, faults: Sequence[str] | None = None) -> None:
     require_transport(name, field="--target")
     if name.startswith("tel:"):
         trunk_call(name)  # the trunk file read and its password found, before any call
+    if transport_of(name) == "sip":
+        sideband_settings()  # its variables checked before any call
 
 
 def start_local_agent_for(config: AgentConfig, **options: Any) -> LocalAgentHandle:

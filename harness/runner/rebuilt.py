@@ -18,6 +18,7 @@ that of a transcript (``sidecar``, ``asr``).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -160,6 +161,51 @@ class AgentSpeech:
     text_source: str | None = None
     interrupted: bool = False
     calls: list[ToolCallLike] = field(default_factory=list)
+
+
+@dataclass
+class LoggedCall:
+    """A tool call as the rebuild takes it (:class:`ToolCallLike`)."""
+
+    name: str
+    arguments: dict[str, Any]
+    result: Any
+    t_ms: float
+    call_id: str | None
+
+
+def tool_call_of(call: Any) -> LoggedCall:
+    """A call the harness answered during the call (a tool webhook's or a sideband's
+    :class:`~harness.runner.webhooks.WebhookCall`, its ``t`` in seconds) for the rebuild."""
+    arguments = call.answer.arguments if isinstance(call.answer.arguments, dict) else {}
+    return LoggedCall(call.name, arguments, call.answer.output, 1000.0 * call.t, call.call_id)
+
+
+def speech_of(agent: np.ndarray, answered_ms: list[float],
+              transcribe: Callable[[list[np.ndarray], int], list[str]] | None
+              ) -> list[AgentSpeech]:
+    """The agent's stretches of speech on a call's agent track (at :data:`CALL_RATE`), each
+    worded by ``transcribe`` when there is one (``text_source`` ``asr``).
+
+    A response that follows a tool's answer (``answered_ms``: when each answer came) cannot
+    start before it: where the agent's sound runs on across one (a preamble, then the answer
+    with a short pause), the first pause after the answer ends the one and starts the other.
+    """
+    parts = stretches(agent, gap_ms=AGENT_GAP_MS, agent=True)
+    cuts = []
+    for t in answered_ms:
+        part = next((p for p in parts if p.start_ms < t < p.end_ms), None)
+        if part is not None:
+            quiet = first_quiet(agent, t, part.end_ms)
+            if quiet is not None:
+                cuts.append(quiet + 1.0)
+    speech = [AgentSpeech(s) for s in split_at(parts, cuts, agent)]
+    if transcribe is not None and speech:
+        pieces = [agent[int(s.stretch.start_ms * CALL_RATE / 1000):
+                        int(s.stretch.end_ms * CALL_RATE / 1000)] for s in speech]
+        for sp, text in zip(speech, transcribe(pieces, CALL_RATE), strict=True):
+            sp.text, sp.text_source = (text or None), "asr"
+    return speech
 
 
 class FrameList:

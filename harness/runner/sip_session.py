@@ -33,7 +33,6 @@ import contextlib
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,14 +55,21 @@ from harness.runner.rebuilt import (
     AGENT_GAP_MS,
     AUDIBLE_THRESHOLD,
     CALL_RATE,
-    AgentSpeech,
     FrameList,
     attach_calls,
-    first_quiet,
     mark_barge_ins,
-    split_at,
-    stretches,
+    speech_of,
+    tool_call_of,
     write_agent_speech,
+)
+from harness.runner.sideband import (
+    INCOMING_TIMEOUT_S,
+    Sideband,
+    input_frames,
+    instructions_of,
+    sideband_settings,
+    spoken_texts,
+    unless_it_fails,
 )
 from harness.runner.turns import SpeechEdges, TurnState
 from harness.runner.webhooks import TOOLS_LISTEN_ENV, ToolWebhooks, WebhookCall, fixed_listen
@@ -107,17 +113,6 @@ class SipConnection:
             await self.call.close()
 
 
-@dataclass
-class _ToolCall:
-    """A webhook call as the rebuild takes it."""
-
-    name: str
-    arguments: dict[str, Any]
-    result: Any
-    t_ms: float
-    call_id: str | None
-
-
 class SipTrialSession:
     """Runs one scenario trial over a SIP call and records it (see the module docstring)."""
 
@@ -137,6 +132,10 @@ class SipTrialSession:
         host, port = fixed_listen() or ("127.0.0.1", 0)
         self.webhooks = ToolWebhooks(config, scenario.tools, host=host, port=port,
                                      clock=self._clock_s)
+        settings = sideband_settings()
+        self.sideband = None if settings is None else Sideband(
+            settings, config=config, mocks=scenario.tools, instructions=instructions_of(config),
+            clock=self.now_ms)
         self.stream: CallerStream | None = None
         self.stream_start_ms: float | None = None
         self.turns: list[TurnState] = []
@@ -183,16 +182,22 @@ class SipTrialSession:
                               f"{self.webhooks.port} ({TOOLS_LISTEN_ENV}): "
                               f"{exc.strerror or exc}") from None
         streamer: asyncio.Task[None] | None = None
+        follow: asyncio.Task[None] | None = None
         try:
-            call = SipCall(self.conn.target.url, on_audio=self._on_audio,
-                           headers={**self.conn.target.headers, TOOLS_HEADER: base},
+            headers = {**self.conn.target.headers, TOOLS_HEADER: base}
+            setup_s = self.opt.setup_timeout_s
+            if self.sideband is not None:
+                follow = asyncio.create_task(self.sideband.run())
+                headers.update(self.sideband.headers)
+                setup_s += INCOMING_TIMEOUT_S
+            call = SipCall(self.conn.target.url, on_audio=self._on_audio, headers=headers,
                            credentials=self.conn.target.credentials,
                            route=self.conn.target.sip_route, send_rate=8_000)
             self.conn.call = call
             self.frames.add(self.now_ms(), "sent", "sip.invite",
                             {"type": "sip.invite", "to": self.conn.target.label})
             try:
-                media = await call.place(timeout_s=self.opt.setup_timeout_s)
+                media = await unless_it_fails(call.place(timeout_s=setup_s), follow)
             except CallRejected as exc:
                 raise CallRefused(f"{self.conn.target.label} refused the call: {exc}") from None
             self.frames.add(self.now_ms(), "received", "sip.answered", {
@@ -217,9 +222,12 @@ class SipTrialSession:
                 streamer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await streamer
-            for task in [*self._presses, *([self._hearing] if self._hearing else [])]:
+            for task in [*self._presses, *([self._hearing] if self._hearing else []),
+                         *([follow] if follow else [])]:
                 task.cancel()
             await self.webhooks.stop()
+            if self.sideband is not None:
+                await self.sideband.close()
 
     # ------------------------------------------------------------------ the agent's audio
 
@@ -244,11 +252,15 @@ class SipTrialSession:
 
     # ------------------------------------------------------------------ turns
 
+    def _tool_calls(self) -> list[WebhookCall]:
+        """The agent's tool calls: through the tool endpoint, and on a sideband."""
+        return self.webhooks.calls + (self.sideband.calls if self.sideband else [])
+
     def _tools_in_flight(self) -> bool:
-        return any(c.t_answered is None for c in self.webhooks.calls)
+        return any(c.t_answered is None for c in self._tool_calls())
 
     def _quiet_since(self, ref: float) -> float:
-        answered = [1000.0 * c.t_answered for c in self.webhooks.calls
+        answered = [1000.0 * c.t_answered for c in self._tool_calls()
                     if c.t_answered is not None]
         return max([ref, self.last_audible_ms or 0.0, *answered])
 
@@ -450,9 +462,12 @@ class SipTrialSession:
                            for ns, d, line in (call.signals.entries if call else [])],
             **(call.stats() if call is not None else {}),
             "tool_endpoint": self.webhooks.base_url if self.webhooks.port else None,
-            "tool_endpoint_rejected": [r.__dict__ for r in self.webhooks.rejected]}
+            "tool_endpoint_rejected": [r.__dict__ for r in self.webhooks.rejected],
+            **({"sideband": self.sideband.meta()} if self.sideband else {})}
+        if self.sideband is not None:
+            self.sideband.write(self.writer.folder)
         na = {str(i): NOT_OVER_SIP[e.kind] for i, e in enumerate(self.scenario.expect)
-              if e.kind in NOT_OVER_SIP}
+              if e.kind in NOT_OVER_SIP and not (self.sideband and self.sideband.events)}
         if na:
             self.writer.meta.not_applicable = na  # type: ignore[attr-defined]
         stream = self.stream
@@ -463,33 +478,15 @@ class SipTrialSession:
                            agent=agent, agent_rate=AUDIO_RATE)
 
     def _rebuild(self, agent: np.ndarray) -> None:
-        parts = stretches(agent, gap_ms=AGENT_GAP_MS, agent=True)
-        # A response that follows a tool's answer cannot start before the answer came: where
-        # the agent's sound runs on across one (a preamble, then the answer with a short
-        # pause), the first pause after the answer ends the one and starts the other.
-        cuts = []
-        for call in self.webhooks.calls:
-            t = 1000.0 * call.t_answered if call.t_answered is not None else None
-            part = next((p for p in parts if t is not None and p.start_ms < t < p.end_ms), None)
-            if part is not None and t is not None:
-                quiet = first_quiet(agent, t, part.end_ms)
-                if quiet is not None:
-                    cuts.append(quiet + 1.0)
-        speech = [AgentSpeech(s) for s in split_at(parts, cuts, agent)]
-        transcribe: Transcriber | None = getattr(self.opt, "transcribe", None)
-        if transcribe is not None and speech:
-            pieces = [agent[int(s.stretch.start_ms * CALL_RATE / 1000):
-                            int(s.stretch.end_ms * CALL_RATE / 1000)] for s in speech]
-            for sp, text in zip(speech, transcribe(pieces, CALL_RATE), strict=True):
-                sp.text, sp.text_source = (text or None), "asr"
+        calls = self._tool_calls()
+        speech = speech_of(agent, [1000.0 * c.t_answered for c in calls
+                                   if c.t_answered is not None],
+                           getattr(self.opt, "transcribe", None))
+        if self.sideband is not None:
+            spoken_texts(speech, self.sideband.transcripts)
+            input_frames(self.frames, self.sideband)
         starts = [turn.start_ms for turn in self.turns]
         mark_barge_ins(starts, speech)
-        calls = [_as_tool_call(c) for c in self.webhooks.calls]
-        orphans = attach_calls(calls, speech, starts)  # type: ignore[arg-type]
-        write_agent_speech(self.frames, speech, starts, orphans,  # type: ignore[arg-type]
-                           tool_source="webhook")
-
-
-def _as_tool_call(call: WebhookCall) -> _ToolCall:
-    arguments = call.answer.arguments if isinstance(call.answer.arguments, dict) else {}
-    return _ToolCall(call.name, arguments, call.answer.output, 1000.0 * call.t, call.call_id)
+        orphans = attach_calls([tool_call_of(c) for c in calls], speech, starts)
+        write_agent_speech(self.frames, speech, starts, orphans,
+                           tool_source="sideband" if self.sideband else "webhook")

@@ -32,7 +32,6 @@ like never reach a recording or a log. HTTP/1.1 is spoken by ``h11`` over asynci
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import os
@@ -45,9 +44,8 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-import h11
-
 from harness.errors import InputError
+from harness.runner.json_http import Answer, JsonHttpServer
 from harness.runner.tools import ToolAnswer, answer_call
 from harness.scenario.models import AgentConfig, ToolMock
 
@@ -56,18 +54,17 @@ TOOLS_LISTEN_ENV = "HARNESS_TOOLS_LISTEN"
 """``HOST:PORT`` (or ``PORT``, on every interface) the tool endpoint of a SIP call listens on,
 instead of a free loopback port chosen per call: the fixed URL a remote agent's tool
 configuration points at (through a tunnel of the user's choosing). One call holds it at a time."""
-MAX_BODY_BYTES = 1 << 20
-IDLE_TIMEOUT_S = 60.0
-"""A connection that sends nothing for this long is closed."""
 _WRAPPER_KEYS = frozenset({"arguments", "args", "name", "call"})
 
 log = logging.getLogger(__name__)
 
 
-def fixed_listen(value: str | None = None) -> tuple[str, int] | None:
-    """Where the tool endpoint listens when :data:`TOOLS_LISTEN_ENV` (or ``value``) fixes it:
-    (host, port), a bare port meaning every interface; None when it is not set."""
-    raw = (value if value is not None else os.environ.get(TOOLS_LISTEN_ENV, "")).strip()
+def fixed_listen(value: str | None = None, *, name: str = TOOLS_LISTEN_ENV
+                 ) -> tuple[str, int] | None:
+    """Where an endpoint listens when the variable ``name`` (by default :data:`TOOLS_LISTEN_ENV`,
+    the tool endpoint's) or ``value`` fixes it: (host, port), a bare port meaning every
+    interface; None when it is not set."""
+    raw = (value if value is not None else os.environ.get(name, "")).strip()
     if not raw:
         return None
     host, colon, port = raw.rpartition(":")
@@ -75,7 +72,7 @@ def fixed_listen(value: str | None = None) -> tuple[str, int] | None:
     if not port.isdigit() or not 0 < int(port) < 65536 or \
             not re.fullmatch(r"[A-Za-z0-9.\-:]+", host):
         raise InputError(f"expected HOST:PORT or PORT (e.g. 0.0.0.0:8787), got {raw!r}",
-                         field=TOOLS_LISTEN_ENV)
+                         field=name)
     return host, int(port)
 
 
@@ -107,15 +104,6 @@ class RejectedRequest:
     reason: str
 
 
-class _Refusal(Exception):
-    def __init__(self, status: HTTPStatus, reason: str, headers: dict[str, str] | None = None
-                 ) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-        self.headers = headers or {}
-
-
 @dataclass(frozen=True)
 class _Incoming:
     call_id: str | None
@@ -123,7 +111,7 @@ class _Incoming:
     arguments_raw: str
 
 
-class ToolWebhooks:
+class ToolWebhooks(JsonHttpServer):
     """The scenario's tool mocks at ``http://HOST:PORT/tools/…`` until :meth:`stop`.
 
     ``clock`` stamps arrivals and answers (seconds; the runner may pass its session clock);
@@ -135,10 +123,9 @@ class ToolWebhooks:
                  host: str = "127.0.0.1", port: int = 0,
                  clock: Callable[[], float] = time.perf_counter,
                  on_answer: Callable[[WebhookCall], None] | None = None) -> None:
+        super().__init__(host=host, port=port)
         self.config = config
         self.mocks = mocks
-        self.host = host
-        self.port = port
         self.clock = clock
         self.on_answer = on_answer
         self.calls: list[WebhookCall] = []
@@ -146,33 +133,6 @@ class ToolWebhooks:
         self.counts: Counter[str] = Counter()
         """Calls per tool name so far (the ``call_index`` of the next one)."""
         self.rejected: list[RejectedRequest] = []
-        self._server: asyncio.Server | None = None
-        self._connections: set[asyncio.Task[None]] = set()
-
-    @property
-    def base_url(self) -> str:
-        """The endpoint's URL on this machine (loopback when it listens on every interface)."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
-
-    async def start(self) -> str:
-        """Listen (``port=0``: on a free port); the base URL. A port that cannot be had (in use,
-        not allowed) raises ``OSError``."""
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self.base_url
-
-    async def stop(self) -> None:
-        """Stop listening and drop open connections; calls still waiting stay unanswered."""
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._connections):
-            task.cancel()
-        await asyncio.gather(*self._connections, return_exceptions=True)
-        if self._server is not None:
-            await self._server.wait_closed()
-            self._server = None
 
     async def __aenter__(self) -> ToolWebhooks:
         await self.start()
@@ -181,126 +141,30 @@ class ToolWebhooks:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    # ------------------------------------------------------------------ HTTP
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._connections.add(task)
-        try:
-            await self._serve(h11.Connection(h11.SERVER), reader, writer)
-        except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._connections.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-
-    async def _serve(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                     writer: asyncio.StreamWriter) -> None:
-        while True:
-            try:
-                request = await self._read(conn, reader, writer)
-                if request is None:
-                    return
-                method, path, body = request
-                status, payload, headers, calls = await self._respond(method, path, body)
-            except _Refusal as refusal:
-                if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-                    return
-                status, payload, headers, calls = (refusal.status, {"error": refusal.reason},
-                                                   refusal.headers, [])
-            except h11.RemoteProtocolError as exc:
-                if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
-                    return
-                self._reject("?", "?", HTTPStatus.BAD_REQUEST, f"not HTTP/1.1: {exc}")
-                status, payload, headers, calls = (HTTPStatus.BAD_REQUEST,
-                                                   {"error": f"not HTTP/1.1: {exc}"}, {}, [])
-            await self._write(conn, writer, status, payload, headers)
-            self._answered(calls)
-            if conn.their_state is not h11.DONE:
-                # answered before the body was read (too large): read the rest away, or closing
-                # with unread data resets the connection and the client may lose the answer
-                await _discard_rest(reader)
-                return
-            if conn.our_state is h11.MUST_CLOSE:
-                return
-            conn.start_next_cycle()
-
-    async def _read(self, conn: h11.Connection, reader: asyncio.StreamReader,
-                    writer: asyncio.StreamWriter) -> tuple[str, str, bytes] | None:
-        """The next request (method, path, body); None when the client closed the connection."""
-        target: tuple[str, str] | None = None
-        body = bytearray()
-        while True:
-            event = conn.next_event()
-            if event is h11.NEED_DATA:
-                data = await asyncio.wait_for(reader.read(65536), IDLE_TIMEOUT_S)
-                conn.receive_data(data)
-            elif isinstance(event, h11.Request):
-                target = (event.method.decode("ascii", "replace"),
-                          event.target.decode("ascii", "replace"))
-                length = dict(event.headers).get(b"content-length", b"0")
-                if length.isdigit() and int(length) > MAX_BODY_BYTES:
-                    raise self._refuse(target, HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                                       f"a body of at most {MAX_BODY_BYTES} bytes")
-                if conn.client_is_waiting_for_100_continue:
-                    writer.write(conn.send(h11.InformationalResponse(
-                        status_code=100, headers=[])) or b"")
-            elif isinstance(event, h11.Data):
-                body += event.data
-                if len(body) > MAX_BODY_BYTES and target is not None:
-                    raise self._refuse(target, HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
-                                       f"a body of at most {MAX_BODY_BYTES} bytes")
-            elif isinstance(event, h11.EndOfMessage):
-                assert target is not None
-                return target[0], target[1], bytes(body)
-            else:  # ConnectionClosed, or PAUSED after a response we sent early
-                return None
-
-    async def _write(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
-                     payload: Any, headers: dict[str, str]) -> None:
-        body = json.dumps(payload).encode() if payload is not None else b""
-        head = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-        head += list(headers.items())
-        if conn.their_state is not h11.DONE:
-            head.append(("Connection", "close"))  # the rest of its body is not read
-        writer.write(conn.send(h11.Response(status_code=status, headers=head,
-                                            reason=HTTPStatus(status).phrase)) or b"")
-        writer.write(conn.send(h11.Data(data=body)) or b"")
-        writer.write(conn.send(h11.EndOfMessage()) or b"")
-        await writer.drain()
-
-    def _refuse(self, target: tuple[str, str], status: HTTPStatus, reason: str,
-                headers: dict[str, str] | None = None) -> _Refusal:
-        self._reject(target[0], urlsplit(target[1]).path, status, reason)
-        return _Refusal(status, reason, headers)
-
-    def _reject(self, method: str, path: str, status: HTTPStatus, reason: str) -> None:
+    def refused(self, method: str, path: str, status: HTTPStatus, reason: str) -> None:
         self.rejected.append(RejectedRequest(self.clock(), method, path, int(status), reason))
         log.info("tool webhook refused %s %s: %s %s", method, path, int(status), reason)
 
     # ------------------------------------------------------------------ tool calls
 
-    async def _respond(self, method: str, target: str, body: bytes
-                       ) -> tuple[int, Any, dict[str, str], list[WebhookCall]]:
+    async def respond(self, method: str, target: str, headers: dict[str, str], body: bytes
+                      ) -> Answer:
         path = urlsplit(target).path
         route = path.rstrip("/")
         if route != TOOLS_PATH and not (route.startswith(TOOLS_PATH + "/")
                                         and "/" not in route[len(TOOLS_PATH) + 1:]):
-            raise self._refuse((method, target), HTTPStatus.NOT_FOUND,
+            raise self.refuse(method, target, HTTPStatus.NOT_FOUND,
                                f"no such endpoint {path!r}; POST to {TOOLS_PATH}/{{name}} or "
                                f"{TOOLS_PATH}")
         if method != "POST":
-            raise self._refuse((method, target), HTTPStatus.METHOD_NOT_ALLOWED,
+            raise self.refuse(method, target, HTTPStatus.METHOD_NOT_ALLOWED,
                                "tool calls are POST requests", {"Allow": "POST"})
         path_name = unquote(route[len(TOOLS_PATH) + 1:]) or None
         try:
             text = body.decode("utf-8")
             value: Any = json.loads(text) if text.strip() else {}
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise self._refuse((method, target), HTTPStatus.BAD_REQUEST,
+            raise self.refuse(method, target, HTTPStatus.BAD_REQUEST,
                                f"the body is not JSON ({exc}); expected the tool's arguments "
                                "as a JSON object") from None
         # a tool with a parameter named ``message`` takes such a body as its arguments
@@ -311,9 +175,9 @@ class ToolWebhooks:
             incoming = (_vapi_calls(vapi, path_name) if vapi is not None
                         else [self._plain_call(path_name, value, text)])
         except ValueError as exc:
-            raise self._refuse((method, target), HTTPStatus.BAD_REQUEST, str(exc)) from None
+            raise self.refuse(method, target, HTTPStatus.BAD_REQUEST, str(exc)) from None
         if not incoming:
-            raise self._refuse((method, target), HTTPStatus.BAD_REQUEST,
+            raise self.refuse(method, target, HTTPStatus.BAD_REQUEST,
                                "a tool-calls message with no tool call in message.toolCalls")
         calls = [self._arrive(call) for call in incoming]
         delay_ms = max(call.answer.latency_ms for call in calls)
@@ -339,9 +203,9 @@ class ToolWebhooks:
         log.debug("tool webhook call %s #%d", incoming.name, index)
         return call
 
-    def _answered(self, calls: list[WebhookCall]) -> None:
+    def answered(self, requests: list[Any]) -> None:
         t = self.clock()
-        for call in calls:
+        for call in requests:
             call.t_answered = t
             if self.on_answer is not None:
                 try:
@@ -376,15 +240,6 @@ class ToolWebhooks:
         """The parameter names a declared tool has (none for an unknown one)."""
         tool = self.config.tool(name) if name is not None else None
         return set(tool.parameters.get("properties", {})) if tool is not None else set()
-
-
-async def _discard_rest(reader: asyncio.StreamReader) -> None:
-    """Read what the client still sends, up to a limit, for at most a few seconds."""
-    left = 16 * MAX_BODY_BYTES
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(5.0):
-            while left > 0 and (data := await reader.read(65536)):
-                left -= len(data)
 
 
 def _vapi_message(value: Any) -> dict[str, Any] | None:
