@@ -7,6 +7,10 @@ URL, a comma-separated fault spec such as ``faults=no_preamble,added_latency_ms=
 ``harness.agent.faults``); a session gets both. The ``model`` query parameter is echoed in the
 session, as the service does. A bad path or fault spec is refused with HTTP 400/404 before the
 WebSocket opens.
+
+With ``?call_id=rtc_…`` (a pending or accepted call of the SIP endpoint started in realtime-calls
+mode, :mod:`harness.agent.realtime_calls`) the connection is that call's sideband, not a session
+of its own; an unknown call is refused with 404.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from harness.extras import require
 
 if TYPE_CHECKING:
     from harness.agent.profile import Profile
+    from harness.agent.realtime_calls import RealtimeCall, RealtimeCalls
     from harness.agent.sip_server import SipEndpoint
     from harness.agent.webrtc_server import WebRTCCalls
     from harness.scenario.models import AgentConfig
@@ -155,13 +160,17 @@ class LocalAgent:
 
     async def start_sip(self, session: dict[str, Any], *, port: int = 0,
                         tools_url: str | None = None, tls: ssl.SSLContext | None = None,
-                        tls_port: int = 0) -> str:
+                        tls_port: int = 0, realtime_calls: RealtimeCalls | None = None,
+                        api_port: int = 0) -> str:
         """Answer SIP calls as well, on UDP ``port`` (:mod:`harness.agent.sip_server`): the same
         sessions, configured with ``session`` (the ``session.update`` session of the agent config
         served, see :func:`sip_session`), audio as G.711 RTP, tools called as webhooks at
         ``tools_url`` (a call's ``X-Harness-Tools`` header overrides it); with ``tls`` (a server
         context with a certificate) over TLS on TCP ``tls_port`` too (see :attr:`sips_uri`).
-        Returns ``sip:agent@HOST:PORT``."""
+        With ``realtime_calls`` the endpoint behaves as the Realtime API's SIP interface instead
+        (:mod:`harness.agent.realtime_calls`): each call rings while a webhook decides, through
+        the REST API at :attr:`api_url` (TCP ``api_port``), how it is answered, and its sideband
+        is this server's URL with ``?call_id=``. Returns ``sip:agent@HOST:PORT``."""
         if self._server is None:
             raise RuntimeError("the local agent is not started")
         if self._sip is None:
@@ -171,14 +180,21 @@ class LocalAgent:
                 return self._session_options("?" + urlencode({"faults": spec}) if spec else "")
 
             self._sip = await SipEndpoint(options, session, host=self.host, port=port,
-                                          tools_url=tools_url, tls=tls,
-                                          tls_port=tls_port).start()
+                                          tools_url=tools_url, tls=tls, tls_port=tls_port,
+                                          realtime_calls=realtime_calls,
+                                          api_port=api_port).start()
         return self._sip.uri
 
     @property
     def sips_uri(self) -> str | None:
         """``sips:agent@HOST:PORT`` once SIP over TLS is answered (:meth:`start_sip`)."""
         return self._sip.sips_uri if self._sip is not None else None
+
+    @property
+    def api_url(self) -> str | None:
+        """``http://HOST:PORT/v1``: the REST API of realtime calls (accept, reject, hangup),
+        once :meth:`start_sip` has started the endpoint in that mode."""
+        return self._sip.api_url if self._sip is not None else None
 
     async def stop(self) -> None:
         """Close every session and stop listening."""
@@ -215,14 +231,30 @@ class LocalAgent:
         if urlsplit(request.path).path != REALTIME_PATH:
             return connection.respond(HTTPStatus.NOT_FOUND,
                                       f"no such endpoint; use {REALTIME_PATH}\n")
+        call_id = parse_qs(urlsplit(request.path).query).get("call_id")
+        if call_id is not None:
+            if self._realtime_call(call_id[-1]) is None:
+                return connection.respond(HTTPStatus.NOT_FOUND,
+                                          f"no pending or accepted call {call_id[-1]!r}\n")
+            return None
         try:
             self._session_faults(request.path)
         except InputError as exc:
             return connection.respond(HTTPStatus.BAD_REQUEST, f"{exc}\n")
         return None
 
+    def _realtime_call(self, call_id: str) -> RealtimeCall | None:
+        book = self._sip.book if self._sip is not None else None
+        return book.live(call_id) if book is not None else None
+
     async def _handle(self, connection: ServerConnection) -> None:
         assert connection.request is not None and self._policy_factory is not None
+        call_id = parse_qs(urlsplit(connection.request.path).query).get("call_id")
+        if call_id is not None:  # a realtime call's sideband
+            call = self._realtime_call(call_id[-1])
+            if call is not None:
+                await call.connection.serve(connection)
+            return
         model, faults, options = self._session_options(connection.request.path)
         session = AgentSession(connection, model=model, faults=faults, **options)
         self.sessions.add(session)
@@ -357,11 +389,14 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "suppor
                   announce: Callable[[str], None] = print, *, webrtc: bool = False,
                   sip: tuple[int, dict[str, Any], str | None] | None = None,
                   sip_tls: tuple[int, ssl.SSLContext] | None = None,
+                  realtime_calls: RealtimeCalls | None = None, api_port: int = 0,
                   **options: Any) -> None:
     """Run the agent until interrupted (``harness agent serve``); ``announce`` gets the URL (and,
     with ``webrtc``, the WebRTC calls URL too; with ``sip`` = (UDP port, session, tool endpoint),
-    the SIP URI; with ``sip_tls`` = (TCP port, server context) as well, the ``sips:`` URI);
-    ``options`` go to :class:`LocalAgent` (tool flags)."""
+    the SIP URI; with ``sip_tls`` = (TCP port, server context) as well, the ``sips:`` URI; with
+    ``realtime_calls``, the endpoint behaves as the Realtime API's SIP interface and the base URL
+    of its REST API, on TCP ``api_port``, is announced too); ``options`` go to
+    :class:`LocalAgent` (tool flags)."""
 
     async def main() -> None:
         async with LocalAgent(profile, faults, host, port, **options) as agent:
@@ -371,9 +406,12 @@ def serve_forever(host: str = "127.0.0.1", port: int = 0, profile: str = "suppor
             if sip is not None:
                 tls, tls_port = (sip_tls[1], sip_tls[0]) if sip_tls is not None else (None, 0)
                 announce(await agent.start_sip(sip[1], port=sip[0], tools_url=sip[2], tls=tls,
-                                               tls_port=tls_port))
+                                               tls_port=tls_port, realtime_calls=realtime_calls,
+                                               api_port=api_port))
                 if agent.sips_uri is not None:
                     announce(agent.sips_uri)
+                if agent.api_url is not None:
+                    announce(agent.api_url)
             await asyncio.Future()
 
     try:

@@ -104,13 +104,17 @@ class SipAgentSession(ServerPlayedSession):
     """An agent session over a SIP call (see the module docstring).
 
     ``session``: the ``session.update`` session of the agent config served; ``media``: what the
-    call negotiated; ``send_rtp(packet)``: sends one RTP packet to the caller.
+    call negotiated; ``send_rtp(packet)``: sends one RTP packet to the caller. ``connection``:
+    the session's client (default: none but the call); ``tool_webhooks=False`` leaves the
+    function calls to that client, as a Realtime session does, instead of POSTing them.
     """
 
     def __init__(self, *, session: dict[str, Any], media: Media,
                  send_rtp: Callable[[bytes], None], tools_url: str | None = None,
+                 connection: CallConnection | None = None, tool_webhooks: bool = True,
                  **options: Any) -> None:
-        self.connection = CallConnection()
+        self.connection = connection if connection is not None else CallConnection()
+        self.tool_webhooks = tool_webhooks
         self.output = OutputQueue(self._send)
         super().__init__(self.connection, **options)  # type: ignore[arg-type]
         self.media = media
@@ -202,7 +206,7 @@ class SipAgentSession(ServerPlayedSession):
 
     def _send(self, event: dict[str, Any]) -> None:
         super()._send(event)
-        if event["type"] == "response.done":
+        if self.tool_webhooks and event["type"] == "response.done":
             calls = [item for item in event["response"].get("output", [])
                      if item.get("type") == "function_call"]
             if calls:

@@ -19,6 +19,9 @@ call that came on a connection sent back on it), one UDP socket per call for its
   dropped. An SRTP offer with no usable key is refused with 488.
 - **BYE / CANCEL** from the caller end the session; a session that ends by itself (a fault that
   drops the call) hangs up with BYE. OPTIONS is answered 200; requests outside a call get 481.
+- **Realtime calls** (``realtime_calls``): the endpoint behaves as the OpenAI Realtime API's SIP
+  interface, ringing while a webhook decides through the REST API whether and how the call is
+  answered (:mod:`harness.agent.realtime_calls`, :mod:`harness.agent.realtime_calls_api`).
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.agent.faults import Faults
+from harness.agent.realtime_calls import RealtimeCall, RealtimeCallBook, RealtimeCalls
+from harness.agent.realtime_calls_api import CallsApi
 from harness.agent.sip_call import SipAgentSession
 from harness.errors import InputError
 from harness.sip import dialog, message, sdp
@@ -95,6 +100,7 @@ class _Call:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     packets_in: int = 0
     hung_up_by: str | None = None
+    realtime: RealtimeCall | None = None
 
 
 @dataclass(frozen=True)
@@ -125,12 +131,15 @@ class SipEndpoint:
 
     ``session``: the ``session.update`` session every call starts with (the agent config
     served); ``tools_url``: the default tool endpoint of a call; ``tls``: a server context with
-    the endpoint's certificate, to answer over TLS on TCP ``tls_port`` too (0: a free one).
+    the endpoint's certificate, to answer over TLS on TCP ``tls_port`` too (0: a free one);
+    ``realtime_calls``: behave as the Realtime API's SIP interface, its REST API served on TCP
+    ``api_port`` (0: a free one; see :attr:`api_url`).
     """
 
     def __init__(self, options: SessionOptions, session: dict[str, Any], *,
                  host: str = "127.0.0.1", port: int = 0, tools_url: str | None = None,
-                 tls: ssl.SSLContext | None = None, tls_port: int = 0) -> None:
+                 tls: ssl.SSLContext | None = None, tls_port: int = 0,
+                 realtime_calls: RealtimeCalls | None = None, api_port: int = 0) -> None:
         self._options = options
         self._session = session
         self.host = host
@@ -145,6 +154,8 @@ class SipEndpoint:
         self._connections: set[asyncio.StreamWriter] = set()
         self._ticker: asyncio.Task[None] | None = None
         self._closing = False
+        self.book = RealtimeCallBook(realtime_calls) if realtime_calls is not None else None
+        self._api = CallsApi(self.book, host, api_port) if self.book is not None else None
 
     @property
     def uri(self) -> str:
@@ -156,6 +167,11 @@ class SipEndpoint:
         """``sips:agent@HOST:TLS_PORT`` when the endpoint answers over TLS."""
         return f"sips:agent@{self.host}:{self.tls_port}" if self._server is not None else None
 
+    @property
+    def api_url(self) -> str | None:
+        """``http://HOST:PORT/v1``, the REST API of realtime calls, once started in that mode."""
+        return self._api.url if self._api is not None and self._api.port else None
+
     async def start(self) -> SipEndpoint:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(
@@ -166,6 +182,8 @@ class SipEndpoint:
             self._server = await asyncio.start_server(self._connection, self.host,
                                                       self.tls_port, ssl=self.tls)
             self.tls_port = self._server.sockets[0].getsockname()[1]
+        if self._api is not None:
+            await self._api.start()
         self._ticker = asyncio.ensure_future(self._tick())
         return self
 
@@ -173,10 +191,15 @@ class SipEndpoint:
         """Hang up every call and stop listening."""
         self._closing = True
         for call in list(self.calls.values()):
+            if call.realtime is not None and call.dialog.state in ("proceeding", "ringing"):
+                call.dialog.reject(503)  # a realtime call still waiting to be accepted
+                self._flush(call)
             self._hang_up(call)
         await asyncio.sleep(0)
         for call in list(self.calls.values()):
             await self._end(call)
+        if self._api is not None:
+            await self._api.stop()
         if self._ticker is not None:
             self._ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -267,11 +290,34 @@ class SipEndpoint:
             incoming.reject(400, str(exc).splitlines()[0][:120])
             self._flush(call)
             return
-        task = asyncio.ensure_future(self._answer(call, invite, model=model, faults=faults,
-                                                  **options))
-        call.tasks.append(task)
+        answer = self._answer if self.book is None else self._realtime
+        call.tasks.append(asyncio.ensure_future(answer(call, invite, model=model, faults=faults,
+                                                       **options)))
 
-    async def _answer(self, call: _Call, invite: message.Request, **options: Any) -> None:
+    async def _realtime(self, call: _Call, invite: message.Request, **options: Any) -> None:
+        """A realtime call: ringing while its webhook and the REST API decide; answered with
+        the accept's session (its function calls left to the sideband), else rejected."""
+        assert self.book is not None
+        realtime = call.realtime = self.book.open()
+        realtime.hang_up = lambda: self._hang_up(call)
+        call.dialog.ringing()
+        self._flush(call)
+        decision = await self.book.decide(realtime, invite.headers.items())
+        if call.dialog.state not in ("proceeding", "ringing"):
+            return  # the caller gave up meanwhile
+        if decision.session is None:
+            call.dialog.reject(decision.status)
+            self._flush(call)
+            return
+        if isinstance(decision.session.get("model"), str) and decision.session["model"]:
+            options["model"] = decision.session["model"]  # echoed in the session, as over a WS
+        await self._answer(call, invite, configured=decision.session,
+                           connection=realtime.connection, tool_webhooks=False, **options)
+
+    async def _answer(self, call: _Call, invite: message.Request,
+                      configured: dict[str, Any] | None = None, **options: Any) -> None:
+        """Answer the call and run its session (configured with the endpoint's session, or
+        ``configured``) until it ends."""
         loop = asyncio.get_running_loop()
         rtp_transport, rtp = await loop.create_datagram_endpoint(
             lambda: _RtpSocket(lambda d, a, t: self._rtp_in(call, d, a, t)),
@@ -291,7 +337,8 @@ class SipEndpoint:
                                     media.crypto)
         call.peer = (media.address, media.port)
         tools_url = invite.headers.get("X-Harness-Tools") or self.tools_url
-        session = SipAgentSession(session=self._session, media=media,
+        session = SipAgentSession(session=self._session if configured is None else configured,
+                                  media=media,
                                   send_rtp=lambda packet: self._rtp_out(call, packet),
                                   tools_url=tools_url, **options)
         call.session = session
@@ -361,6 +408,8 @@ class SipEndpoint:
                              return_exceptions=True)
         if call.rtp is not None and call.rtp.transport is not None:
             call.rtp.transport.close()
+        if call.realtime is not None:
+            call.realtime.ended()
 
     async def _tick(self) -> None:
         while True:

@@ -42,6 +42,14 @@ def agent_serve(
     tools_url: Annotated[str | None, typer.Option(
         help="Over SIP: the tool endpoint a call's tools are POSTed to ({URL}/tools/NAME); a "
              "call's X-Harness-Tools header overrides it.")] = None,
+    realtime_webhook: Annotated[str | None, typer.Option(
+        help="With --sip: behave as the OpenAI Realtime API's SIP interface. Each call rings "
+             "and a signed realtime.call.incoming webhook goes to this URL (secret from "
+             "OPENAI_WEBHOOK_SECRET); the call is accepted, rejected or hung up through the "
+             "REST API at the http://HOST:PORT/v1 URL printed, and followed on its sideband "
+             "(the WebSocket URL with ?call_id=rtc_...).")] = None,
+    realtime_api_port: Annotated[int, typer.Option(
+        help="With --realtime-webhook: the TCP port of the REST API (0: a free one).")] = 0,
 ) -> None:
     """Serve the local reference agent (Realtime GA protocol) until interrupted.
 
@@ -54,7 +62,7 @@ def agent_serve(
 
     if agent is not None and profile is not None:
         raise InputError("give --agent or --profile, not both", field="--profile")
-    if sip is not None and agent is None:
+    if sip is not None and agent is None and realtime_webhook is None:
         raise InputError("a SIP call has no client to configure the agent: give --agent "
                          "(agents/*.yaml) with --sip", field="--sip")
     tls = None
@@ -65,13 +73,21 @@ def agent_serve(
         from harness.agent.sip_server import server_tls_context
 
         tls = (sip_tls_port, server_tls_context(str(sip_tls_cert), str(sip_tls_key)))
+    realtime_calls = None
+    if realtime_webhook is not None:
+        if sip is None:
+            raise InputError("realtime calls are SIP calls: give --sip PORT with "
+                             "--realtime-webhook", field="--realtime-webhook")
+        from harness.agent.realtime_calls import RealtimeCalls
+
+        realtime_calls = RealtimeCalls.from_env(realtime_webhook)
     config = load_agent_config(agent) if agent is not None else None
     options = agent_config_options(config) if config is not None else {
         "profile": profile or "support_desk"}
     serve_forever(host, port, faults=fault,
                   announce=lambda url: typer.echo(f"local agent listening on {url}", err=True),
                   webrtc=webrtc,
-                  sip=None if sip is None or config is None else (sip, sip_session(config),
-                                                                    tools_url),
-                  sip_tls=tls,
+                  sip=None if sip is None else (
+                      sip, sip_session(config) if config is not None else {}, tools_url),
+                  sip_tls=tls, realtime_calls=realtime_calls, api_port=realtime_api_port,
                   **options)
