@@ -282,16 +282,16 @@ async def run_async(items: Iterable[str | Path | Scenario] | None = None,
     o = (options or RunOptions()).replace(**changes).check()
     network = o.network_conditions()
     scenarios = load_scenarios(items, agent=o.agent, audio_format=o.audio_format)
-    session_options = _session_options(o.target, network)
+    sessions = session_options([o.target], network)
     if any(s.persona is not None for s in scenarios):
-        session_options = _persona_options(o, session_options)
+        sessions = _persona_options(o, sessions)
     result = await run_suite_with(
         scenarios, executor=o.executor, workers=o.workers, address=o.address,
         ship_recordings=o.ship_recordings, out_dir=run_dir or new_run_dir(Path(out_dir)),
         target=o.target, trials=o.trials, concurrency=o.concurrency,
         faults=list(o.faults) or None, on_progress=on_progress, on_trial_done=on_trial_done,
         session_timeout_s=o.session_timeout_s, local_agent=start_local_agent_for,
-        options=session_options)
+        options=sessions)
     return await report_when_quiet(result.run_dir)
 
 
@@ -329,14 +329,15 @@ def _persona_options(o: RunOptions, session_options: Any) -> Any:
     return dataclasses.replace(base, caller_model=model, replay_callers=replay)
 
 
-def _session_options(target: str, network: Any) -> Any:
-    """The sessions' options: the network conditions, and over SIP (no transcripts on the
-    line) the local recogniser for the agent's words."""
+def session_options(targets: Sequence[str], network: Any) -> Any:
+    """The sessions' options: the network conditions, and when a call goes over SIP (no
+    transcripts on the line: ``targets`` are the run's and its variants') the local recogniser
+    for the agent's words."""
     from harness.realtime.targets import parse_spec, transport_of  # noqa: PLC0415
     from harness.runner.session import SessionOptions  # noqa: PLC0415
 
     transcribe = None
-    if transport_of(parse_spec(target)[0]) == "sip":
+    if any(transport_of(parse_spec(target)[0]) == "sip" for target in targets):
         from harness.scoring.scorers.speech_matches_transcript import (  # noqa: PLC0415
             transcribe_line,
         )

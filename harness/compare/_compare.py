@@ -256,7 +256,8 @@ async def run_comparison_async(spec: ComparisonSpec, options: api.RunOptions | N
                     concurrency=o.concurrency, variants=configs, variant_faults=faults,
                     variant_targets=targets, variant_callers=callers, interleave=True,
                     on_progress=on_progress, local_agent=api.start_local_agent_for,
-                    session_timeout_s=o.session_timeout_s)
+                    session_timeout_s=o.session_timeout_s,
+                    options=api.session_options([o.target, *targets.values()], None))
     await api.report_when_quiet(folder)
     sides = [side_from_run(folder, name) for name in configs]
     return await asyncio.to_thread(finish, sides, folder, gate=gate, alpha=alpha,

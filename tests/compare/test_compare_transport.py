@@ -58,3 +58,28 @@ def test_websocket_against_webrtc_shows_each_transport(tmp_path):
     run = json.loads(next(tmp_path.rglob("run.json")).read_text())
     assert {t["variant"]: t["status"] for t in run["trials"]} == {"websocket": "completed",
                                                                   "webrtc": "completed"}
+
+
+class _Stopped(Exception):
+    """Raised by the stand-in runner once it has its arguments."""
+
+
+@pytest.mark.parametrize(("name", "over_sip"), [("sip.yaml", True), ("transport.yaml", False)])
+def test_a_comparison_with_a_sip_variant_hears_the_agents_words(tmp_path, monkeypatch, name,
+                                                                 over_sip):
+    """A SIP call carries no transcript: its variant's calls need the recogniser for the agent's
+    words (``when_agent_says`` turns and the read-back checks), as a run over SIP has."""
+    import harness.runner as runner
+    from harness.compare import run_comparison
+
+    given: dict = {}
+
+    async def stand_in(scenarios, **kwargs):
+        given.update(kwargs)
+        raise _Stopped
+
+    monkeypatch.setattr(runner, "run_suite", stand_in)
+    with pytest.raises(_Stopped):
+        run_comparison(load_comparison(ROOT / "comparisons" / name), out_dir=tmp_path)
+    options = given["options"]
+    assert (options is not None and options.transcribe is not None) is over_sip
