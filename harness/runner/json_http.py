@@ -58,7 +58,7 @@ class JsonHttpServer:
     async def start(self) -> str:
         """Listen (``port=0``: on a free port); the base URL. A port that cannot be had (in use,
         not allowed) raises ``OSError``."""
-        self._server = await asyncio.start_server(self._accept, self.host, self.port)
+        self._server = await asyncio.start_server(self._http_connection, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         return self.base_url
 
@@ -96,12 +96,13 @@ class JsonHttpServer:
 
     # ------------------------------------------------------------------ HTTP
 
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _http_connection(self, reader: asyncio.StreamReader,
+                               writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
         self._connections.add(task)
         try:
-            await self._serve(h11.Connection(h11.SERVER), reader, writer)
+            await self._http_serve(h11.Connection(h11.SERVER), reader, writer)
         except (ConnectionError, TimeoutError, asyncio.IncompleteReadError):
             pass
         finally:
@@ -110,11 +111,11 @@ class JsonHttpServer:
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _serve(self, conn: h11.Connection, reader: asyncio.StreamReader,
+    async def _http_serve(self, conn: h11.Connection, reader: asyncio.StreamReader,
                      writer: asyncio.StreamWriter) -> None:
         while True:
             try:
-                request = await self._read(conn, reader, writer)
+                request = await self._http_read(conn, reader, writer)
                 if request is None:
                     return
                 method, path, headers, body = request
@@ -130,7 +131,7 @@ class JsonHttpServer:
                 self.refused("?", "?", HTTPStatus.BAD_REQUEST, f"not HTTP/1.1: {exc}")
                 status, payload, extra, requests = (HTTPStatus.BAD_REQUEST,
                                                     {"error": f"not HTTP/1.1: {exc}"}, {}, [])
-            await self._write(conn, writer, status, payload, extra)
+            await self._http_write(conn, writer, status, payload, extra)
             self.answered(requests)
             if conn.their_state is not h11.DONE:
                 # answered before the body was read (too large): read the rest away, or closing
@@ -141,7 +142,7 @@ class JsonHttpServer:
                 return
             conn.start_next_cycle()
 
-    async def _read(self, conn: h11.Connection, reader: asyncio.StreamReader,
+    async def _http_read(self, conn: h11.Connection, reader: asyncio.StreamReader,
                     writer: asyncio.StreamWriter
                     ) -> tuple[str, str, dict[str, str], bytes] | None:
         """The next request (method, target, headers, body); None when the client closed the
@@ -177,7 +178,7 @@ class JsonHttpServer:
             else:  # ConnectionClosed, or PAUSED after a response we sent early
                 return None
 
-    async def _write(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
+    async def _http_write(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int,
                      payload: Any, headers: dict[str, str]) -> None:
         body = json.dumps(payload).encode() if payload is not None else b""
         head = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]

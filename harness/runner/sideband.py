@@ -71,8 +71,9 @@ KEY_ENV, SECRET_ENV = "OPENAI_API_KEY", "OPENAI_WEBHOOK_SECRET"
 DEFAULT_API_BASE = "https://api.openai.com/v1"
 INCOMING_TIMEOUT_S = 20.0
 """How long after the INVITE the service's webhook may take to tell of the call."""
-CREATED_BEFORE_MS = 1500.0
-"""How long before its first audio reaches the caller a response may have been created."""
+CREATED_AFTER_MS = 200.0
+"""How much later than its first audio the creation of a response may be told on the sideband
+(the audio and the events come by two paths)."""
 INPUT_EVENTS = ("input_audio_buffer.committed",
                 "conversation.item.input_audio_transcription.delta",
                 "conversation.item.input_audio_transcription.completed")
@@ -432,17 +433,19 @@ def instructions_of(config: AgentConfig) -> str | None:
 
 
 def spoken_texts(speech: list[Any], transcripts: list[Transcript]) -> None:
-    """Give each stretch of the agent's speech the sideband transcripts of the responses created
-    from just before it began until the next stretch began (a response is created before its
-    first packet plays: :data:`CREATED_BEFORE_MS`); a stretch no transcript falls to keeps the
-    text it had (the recogniser's)."""
-    for i, sp in enumerate(speech):
-        start = sp.stretch.start_ms - CREATED_BEFORE_MS
-        end = (speech[i + 1].stretch.start_ms - CREATED_BEFORE_MS if i + 1 < len(speech)
-               else float("inf"))
-        texts = [t.text for t in transcripts if start <= t.created_ms < end]
-        if texts:
-            sp.text, sp.text_source = " ".join(texts), "sideband"
+    """Give each stretch of the agent's speech the sideband transcripts of the responses it
+    played: a response's audio reaches the caller after the response was created (by however
+    long the agent takes to voice it), so each transcript goes to the first stretch that began
+    after its response was created (less :data:`CREATED_AFTER_MS` of the two paths' skew). A
+    stretch no transcript falls to keeps the text it had (the recogniser's)."""
+    texts: dict[int, list[str]] = {}
+    for t in sorted(transcripts, key=lambda t: t.created_ms):
+        i = next((i for i, sp in enumerate(speech)
+                  if sp.stretch.start_ms >= t.created_ms - CREATED_AFTER_MS), None)
+        if i is not None:
+            texts.setdefault(i, []).append(t.text)
+    for i, words in texts.items():
+        speech[i].text, speech[i].text_source = " ".join(words), "sideband"
 
 
 def input_frames(frames: Any, sideband: Sideband) -> None:

@@ -182,10 +182,12 @@ def test_a_call_whose_webhook_never_comes_errors_with_where_it_was_awaited(
 def test_each_stretch_of_speech_gets_the_transcripts_of_the_responses_that_made_it() -> None:
     speech = [AgentSpeech(Stretch(1_000, 2_500), "heard by the recogniser", "asr"),
               AgentSpeech(Stretch(6_000, 9_000), "the second, misheard", "asr"),
-              AgentSpeech(Stretch(12_000, 13_000), "nothing from the sideband", "asr")]
+              AgentSpeech(Stretch(12_000, 13_000), "nothing from the sideband", "asr"),
+              AgentSpeech(Stretch(16_000, 17_000), "voiced late", "asr")]
     spoken_texts(speech, [Transcript("r1", 600.0, "One moment."),
-                          Transcript("r2", 5_200.0, "Your order 83521"),
-                          Transcript("r3", 5_300.0, "arrives on April 25.")])
+                          Transcript("r2", 3_200.0, "Your order 83521"),
+                          Transcript("r3", 6_100.0, "arrives on April 25."),
+                          Transcript("r4", 13_500.0, "Anything else?")])
     assert [(sp.text, sp.text_source) for sp in speech] == [
         ("One moment.", "sideband"), ("Your order 83521 arrives on April 25.", "sideband"),
-        ("nothing from the sideband", "asr")]
+        ("nothing from the sideband", "asr"), ("Anything else?", "sideband")]
