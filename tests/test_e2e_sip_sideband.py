@@ -134,13 +134,16 @@ def _files_text(folder: Path) -> str:
     return "\n".join(p.read_bytes().decode("latin-1") for p in folder.rglob("*") if p.is_file())
 
 
-def _call(service: dict[str, str], out: Path, mode: str) -> tuple[api.RunOutcome, Path, list[str]]:
-    """order-status dialled with the sideband in ``mode``; the project's server answers the
-    call's tools itself when the harness only observes."""
+def _call(service: dict[str, str], out: Path, mode: str, websocket: str | None = None
+          ) -> tuple[api.RunOutcome, Path, list[str]]:
+    """order-status dialled with the sideband in ``mode`` (at ``websocket``, else the
+    service's); the project's server answers the call's tools itself when the harness only
+    observes."""
     listen = free_tcp_port()
     env = {SIDEBAND_ENV: mode, WEBHOOK_LISTEN_ENV: f"127.0.0.1:{listen}",
            "OPENAI_API_KEY": KEY, "OPENAI_WEBHOOK_SECRET": SECRET,
-           "OPENAI_BASE_URL": service["api"], "OPENAI_WEBSOCKET_BASE_URL": service["websocket"]}
+           "OPENAI_BASE_URL": service["api"],
+           "OPENAI_WEBSOCKET_BASE_URL": websocket or service["websocket"]}
     saved = {name: os.environ.get(name) for name in env}
     os.environ.update(env)
 
@@ -242,3 +245,18 @@ def test_observed_the_projects_server_answers_and_the_call_is_graded(
     frames = [json.loads(line) for line in (trial / "events.jsonl").read_text().splitlines()]
     answers = [f["event"]["output"] for f in frames if f["type"] == "harness.tool.answered"]
     assert answers == [{"status": "shipped", "eta": "April 25"}]
+
+
+def test_a_sideband_that_cannot_attach_errors_the_call_at_once(
+        service: dict[str, str], tmp_path: Path) -> None:
+    """Accepted, but its sideband unreachable: the harness cannot answer the call's tools, so
+    the trial is errored with the reason, without waiting out the call."""
+    nowhere = f"ws://127.0.0.1:{free_tcp_port()}/v1"
+    started = time.monotonic()
+    outcome, trial, _ = _call(service, tmp_path, "accept", websocket=nowhere)
+    took = time.monotonic() - started
+    result = outcome.trials[0]
+    assert result.run_status == "errored", result
+    assert "unreachable" in (result.error or "") and "sideband:rtc_" in (result.error or "")
+    assert KEY not in (result.error or "")
+    assert took < 20, f"the call was waited out ({took:.0f} s)"

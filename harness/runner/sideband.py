@@ -425,6 +425,22 @@ async def unless_it_fails(work: Awaitable[T], follow: asyncio.Task[None] | None)
     return await task
 
 
+async def until_either(streamer: asyncio.Task[None], ended: asyncio.Task[Any],
+                       follow: asyncio.Task[None] | None) -> set[asyncio.Task[Any]]:
+    """Wait until the caller's stream or the call has ended (the tasks done); a sideband that
+    fails first raises its error (the harness's part of the call cannot be played: its tools
+    would go unanswered), one that closes first is waited past."""
+    waiting: set[asyncio.Task[Any]] = {streamer, ended, *([follow] if follow else [])}
+    while True:
+        done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        if follow is not None and follow in done:
+            follow.result()
+            waiting.discard(follow)
+            done.discard(follow)
+        if done:
+            return done
+
+
 def instructions_of(config: AgentConfig) -> str | None:
     """The agent config's instructions, from its file when it names one."""
     if config.instructions is None and config.instructions_file is not None:

@@ -70,6 +70,7 @@ from harness.runner.sideband import (
     sideband_settings,
     spoken_texts,
     unless_it_fails,
+    until_either,
 )
 from harness.runner.turns import SpeechEdges, TurnState
 from harness.runner.webhooks import TOOLS_LISTEN_ENV, ToolWebhooks, WebhookCall, fixed_listen
@@ -209,7 +210,7 @@ class SipTrialSession:
             self._ready.set()
             streamer = asyncio.create_task(self._stream_loop(call))
             ended = asyncio.create_task(call.ended.wait())
-            done, _ = await asyncio.wait({streamer, ended}, return_when=asyncio.FIRST_COMPLETED)
+            done = await until_either(streamer, ended, follow)
             if streamer in done:
                 streamer.result()
             else:

@@ -28,6 +28,7 @@ from harness.runner.sideband import (
     sideband_settings,
     spoken_texts,
     unless_it_fails,
+    until_either,
 )
 from harness.scenario.models import AgentConfig, ToolSpec
 
@@ -191,3 +192,24 @@ def test_each_stretch_of_speech_gets_the_transcripts_of_the_responses_that_made_
     assert [(sp.text, sp.text_source) for sp in speech] == [
         ("One moment.", "sideband"), ("Your order 83521 arrives on April 25.", "sideband"),
         ("nothing from the sideband", "asr"), ("Anything else?", "sideband")]
+
+
+def test_a_sideband_that_breaks_ends_the_wait_and_one_that_closes_does_not() -> None:
+    async def main() -> tuple[str, bool]:
+        async def broken() -> None:
+            await asyncio.sleep(0.05)
+            raise TargetError("sideband:rtc_1 is unreachable")
+
+        stream = asyncio.ensure_future(asyncio.sleep(30))
+        ended = asyncio.ensure_future(asyncio.Event().wait())
+        with pytest.raises(TargetError) as err:
+            await until_either(stream, ended, asyncio.ensure_future(broken()))
+        stream.cancel()
+        closed = asyncio.ensure_future(asyncio.sleep(0.05))  # the call's sideband closed first
+        stream = asyncio.ensure_future(asyncio.sleep(0.3))
+        done = await until_either(stream, ended, closed)
+        ended.cancel()
+        return str(err.value), done == {stream}
+
+    message, stream_done = asyncio.run(main())
+    assert "unreachable" in message and stream_done
