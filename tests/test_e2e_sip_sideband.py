@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
 from sip_peer import free_tcp_port  # noqa: E402
 
 from harness import api  # noqa: E402
-from harness.runner.json_http import Answer, JsonHttpServer  # noqa: E402
+from harness.json_http import Answer, JsonHttpServer  # noqa: E402
 from harness.runner.sideband import (  # noqa: E402
     SIDEBAND_ENV,
     SIDEBAND_FILE,

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 
 from harness.api import RunOptions
 from harness.errors import InputError
-from harness.runner.json_http import MAX_BODY_BYTES
+from harness.json_http import MAX_BODY_BYTES
 from harness.runner.webhooks import (
     TOOLS_LISTEN_ENV,
     ToolWebhooks,

@@ -41,6 +41,7 @@ from typing import Any, Literal, TypeVar
 
 from harness.errors import InputError, TargetError
 from harness.extras import require
+from harness.json_http import Answer, JsonHttpServer
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.dialects import session_config
 from harness.realtime.errors import ClosedMidSession, HandshakeRejected
@@ -54,7 +55,6 @@ from harness.realtime.protocol import (
 )
 from harness.realtime.targets import Target
 from harness.runner.capture import write_text_atomic
-from harness.runner.json_http import Answer, JsonHttpServer
 from harness.runner.tools import ToolAnswer, answer_call, parse_arguments
 from harness.runner.webhooks import WebhookCall, fixed_listen
 from harness.scenario.models import AgentConfig, ToolMock

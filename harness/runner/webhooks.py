@@ -45,7 +45,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from harness.errors import InputError
-from harness.runner.json_http import Answer, JsonHttpServer
+from harness.json_http import Answer, JsonHttpServer
 from harness.runner.tools import ToolAnswer, answer_call
 from harness.scenario.models import AgentConfig, ToolMock
 

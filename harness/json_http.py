@@ -1,6 +1,7 @@
-"""A small HTTP/1.1 server of JSON answers on asyncio streams (``h11``), for the endpoints the
-harness serves during a call: the tool webhooks (:mod:`harness.runner.webhooks`) and the
-Realtime API's call webhook (:mod:`harness.runner.sideband`).
+"""A small HTTP/1.1 server of JSON answers on asyncio streams (``h11``): the endpoints the
+harness serves during a call (the tool webhooks, :mod:`harness.runner.webhooks`, and the
+Realtime API's call webhook, :mod:`harness.runner.sideband`) and the local agent's REST routes
+for its realtime calls (:mod:`harness.agent.realtime_calls_api`).
 
 A subclass answers each request in :meth:`JsonHttpServer.respond`; the server speaks the
 protocol (keep-alive, ``Expect: 100-continue``, chunked bodies, a body limit, an idle timeout).
@@ -81,6 +82,11 @@ class JsonHttpServer:
         :class:`Refusal` to answer with an error."""
         raise NotImplementedError
 
+    def error_body(self, status: int, reason: str) -> Any:
+        """The JSON body of a refusal (``{"error": reason}``; a subclass may speak another
+        service's error shape)."""
+        return {"error": reason}
+
     def refused(self, method: str, path: str, status: HTTPStatus, reason: str) -> None:
         """A request was refused (a hook: the tool endpoint keeps a list)."""
 
@@ -123,14 +129,16 @@ class JsonHttpServer:
             except Refusal as refusal:
                 if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
                     return
-                status, payload, extra, requests = (refusal.status, {"error": refusal.reason},
-                                                    refusal.headers, [])
+                status, payload, extra, requests = (
+                    refusal.status, self.error_body(refusal.status, refusal.reason),
+                    refusal.headers, [])
             except h11.RemoteProtocolError as exc:
                 if conn.our_state not in (h11.IDLE, h11.SEND_RESPONSE):
                     return
                 self.refused("?", "?", HTTPStatus.BAD_REQUEST, f"not HTTP/1.1: {exc}")
-                status, payload, extra, requests = (HTTPStatus.BAD_REQUEST,
-                                                    {"error": f"not HTTP/1.1: {exc}"}, {}, [])
+                status, payload, extra, requests = (
+                    HTTPStatus.BAD_REQUEST,
+                    self.error_body(HTTPStatus.BAD_REQUEST, f"not HTTP/1.1: {exc}"), {}, [])
             await self._http_write(conn, writer, status, payload, extra)
             self.answered(requests)
             if conn.their_state is not h11.DONE:
