@@ -144,8 +144,6 @@ def _call(service: dict[str, str], out: Path, mode: str, websocket: str | None =
            "OPENAI_API_KEY": KEY, "OPENAI_WEBHOOK_SECRET": SECRET,
            "OPENAI_BASE_URL": service["api"],
            "OPENAI_WEBSOCKET_BASE_URL": websocket or service["websocket"]}
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
 
     async def main() -> tuple[api.RunOutcome, list[str]]:
         project = ProjectServer(f"http://127.0.0.1:{listen}/", service)
@@ -158,14 +156,10 @@ def _call(service: dict[str, str], out: Path, mode: str, websocket: str | None =
             await project.stop()
         return outcome, project.tool_arguments
 
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
         outcome, answered = asyncio.run(main())
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
     return outcome, next(outcome.run_dir.glob("*/trial-0")), answered
 
 
