@@ -161,6 +161,16 @@ class AgentSpeech:
     text_source: str | None = None
     interrupted: bool = False
     calls: list[ToolCallLike] = field(default_factory=list)
+    arrived_ms: float | None = None
+    """When the response's audio began to arrive, where something other than the audio says so
+    and it is before the audible onset (a sideband's ``output_audio_buffer.started``: the
+    quiet start of a sentence plays before its first audible sample)."""
+
+    @property
+    def first_ms(self) -> float:
+        """When the response's audio began to arrive: :attr:`arrived_ms`, else its audible
+        onset."""
+        return self.arrived_ms if self.arrived_ms is not None else self.stretch.start_ms
 
 
 @dataclass
@@ -252,7 +262,7 @@ def attach_calls(calls: list[ToolCallLike], speech: list[AgentSpeech],
     orphans = []
     for call in calls:
         turn_start = max((t for t in caller_starts if t <= call.t_ms), default=-1.0)
-        before = [sp for sp in speech if turn_start <= sp.stretch.start_ms <= call.t_ms]
+        before = [sp for sp in speech if turn_start <= sp.first_ms <= call.t_ms]
         if before:
             before[-1].calls.append(call)
         else:
@@ -263,8 +273,9 @@ def attach_calls(calls: list[ToolCallLike], speech: list[AgentSpeech],
 def write_agent_speech(out: FrameList, speech: list[AgentSpeech], caller_starts: list[float],
                        orphan_calls: list[ToolCallLike], *, tool_source: str = "sidecar",
                        rate: int = CALL_RATE) -> None:
-    """The agent's responses as frames: one response per stretch of its speech (created at its
-    audible onset, its audio a reference into the ``agent_stream`` track at ``rate``), its tool
+    """The agent's responses as frames: one response per stretch of its speech (created, and its
+    first audio delta, when its audio began to arrive, :attr:`AgentSpeech.first_ms`; audible
+    from its onset; its audio a reference into the ``agent_stream`` track at ``rate``), its tool
     calls, and a response of their own for calls no speech came with. A response after a
     response that called tools follows those calls up unless the caller spoke between
     (``caller_starts``: when each caller turn started)."""
@@ -272,7 +283,7 @@ def write_agent_speech(out: FrameList, speech: list[AgentSpeech], caller_starts:
     for j, sp in enumerate(speech):
         rid, iid = f"resp_call_{j}", f"item_call_{j}"
         s = sp.stretch
-        at = s.start_ms - 0.002
+        at = sp.first_ms - 0.002
         if follow_up is not None and any(follow_up[1] < t < s.start_ms
                                          for t in caller_starts):
             follow_up = None  # the caller spoke first: this speech answers them
@@ -292,7 +303,7 @@ def write_agent_speech(out: FrameList, speech: list[AgentSpeech], caller_starts:
             "item": {"id": iid, "type": "message", "role": "assistant"}}, "audio")
         start = int(round(s.start_ms * rate / 1000))
         samples = max(1, int(round(s.end_ms * rate / 1000)) - start)
-        out.add(s.start_ms, "received", "response.output_audio.delta", {
+        out.add(sp.first_ms, "received", "response.output_audio.delta", {
             "type": "response.output_audio.delta", "response_id": rid, "item_id": iid,
             "output_index": 0, "content_index": 0, "delta": {"audio_ref": {
                 "track": "agent_stream", "start_sample": start, "samples": samples,

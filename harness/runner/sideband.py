@@ -137,11 +137,13 @@ def accept_body(config: AgentConfig, instructions: str | None) -> dict[str, Any]
 
 @dataclass
 class Transcript:
-    """One response's transcript as the sideband told it."""
+    """One response's transcript as the sideband told it, and when its audio began to play
+    (``output_audio_buffer.started``), if the sideband said."""
 
     response_id: str
     created_ms: float
     text: str
+    playing_ms: float | None = None
 
 
 @dataclass
@@ -179,6 +181,7 @@ class Sideband(JsonHttpServer):
         self._client: Any = None
         self._protocol = RealtimeProtocol("ga")
         self._created: dict[str, float] = {}
+        self._playing: dict[str, float] = {}
         self._by_id: dict[str, WebhookCall] = {}
         self._followed_up: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -310,6 +313,8 @@ class Sideband(JsonHttpServer):
         if not isinstance(event, dict):
             return
         self.events.append((t_ms, event))
+        if event.get("type") == "output_audio_buffer.started" and event.get("response_id"):
+            self._playing.setdefault(str(event["response_id"]), t_ms)
         received = self._protocol.receive_event(event, t_ms)
         for notice in received.notices:
             if isinstance(notice, ResponseCreated):
@@ -318,7 +323,7 @@ class Sideband(JsonHttpServer):
             elif isinstance(notice, TranscriptDone) and notice.spoken and notice.text.strip():
                 self.transcripts.append(Transcript(
                     notice.response_id, self._created.get(notice.response_id, t_ms),
-                    notice.text.strip()))
+                    notice.text.strip(), self._playing.get(notice.response_id)))
             elif isinstance(notice, InputTranscriptDone):
                 self.heard.append(Heard(t_ms, notice.item_id, notice.transcript))
             elif isinstance(notice, FunctionCallReady):
@@ -450,16 +455,24 @@ def instructions_of(config: AgentConfig) -> str | None:
 
 def spoken_texts(speech: list[Any], transcripts: list[Transcript]) -> None:
     """Give each stretch of the agent's speech the sideband transcripts of the responses it
-    played: a response's audio reaches the caller after the response was created (by however
-    long the agent takes to voice it), so each transcript goes to the first stretch that began
+    played, and the time its first response began to play when that is before its audible
+    onset (:attr:`~harness.runner.rebuilt.AgentSpeech.arrived_ms`). A response's audio reaches
+    the caller after the response was created (by however long the agent takes to voice it),
+    so each transcript goes to the first stretch that began
     after its response was created (less :data:`CREATED_AFTER_MS` of the two paths' skew). A
     stretch no transcript falls to keeps the text it had (the recogniser's)."""
     texts: dict[int, list[str]] = {}
     for t in sorted(transcripts, key=lambda t: t.created_ms):
         i = next((i for i, sp in enumerate(speech)
                   if sp.stretch.start_ms >= t.created_ms - CREATED_AFTER_MS), None)
-        if i is not None:
-            texts.setdefault(i, []).append(t.text)
+        if i is None:
+            continue
+        texts.setdefault(i, []).append(t.text)
+        # its audio began to play before its first audible sample (a sentence's quiet start):
+        # what a tool call made meanwhile came after (not within the previous stretch's sound)
+        after = speech[i - 1].stretch.end_ms if i else float("-inf")
+        if t.playing_ms is not None and after < t.playing_ms < speech[i].first_ms:
+            speech[i].arrived_ms = t.playing_ms
     for i, words in texts.items():
         speech[i].text, speech[i].text_source = " ".join(words), "sideband"
 

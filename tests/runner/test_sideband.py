@@ -17,7 +17,7 @@ import pytest
 from test_webhooks import post
 
 from harness.errors import InputError, TargetError
-from harness.runner.rebuilt import AgentSpeech, Stretch
+from harness.runner.rebuilt import AgentSpeech, LoggedCall, Stretch, attach_calls
 from harness.runner.sideband import (
     CALL_HEADER,
     SIDEBAND_ENV,
@@ -213,3 +213,26 @@ def test_a_sideband_that_breaks_ends_the_wait_and_one_that_closes_does_not() -> 
 
     message, stream_done = asyncio.run(main())
     assert "unreachable" in message and stream_done
+
+
+def test_a_call_made_while_its_preamble_begins_to_play_goes_with_that_preamble() -> None:
+    """The preamble began to play (the sideband's output_audio_buffer.started) at 20,706 ms,
+    its first audible sample reached the caller at 21,068 ms, and the tool call came between, at
+    21,029 ms: it is the preamble's call (as one CI run's order-status over a sideband had it),
+    not a call with no preamble before it."""
+    speech = [AgentSpeech(Stretch(13_000, 17_800)), AgentSpeech(Stretch(21_068, 22_400)),
+              AgentSpeech(Stretch(22_688, 25_600))]
+    spoken_texts(speech, [
+        Transcript("r2", 11_542.0, "Just to confirm, I heard 8, 3, 5, 2, 1.", 12_630.0),
+        Transcript("r3", 20_256.0, "I'll check that order now.", 20_706.0),
+        Transcript("r4", 21_832.0, "It has shipped.", 22_325.0)])
+    # before its onset, but within the stretch before, a start is not taken
+    assert [sp.first_ms for sp in speech] == [12_630.0, 20_706.0, 22_688.0]
+    call = LoggedCall("lookup_order", {"order_id": "83521"}, {"status": "shipped"}, 21_029.0,
+                      "call_1")
+    orphans = attach_calls([call], speech, [1_000.0, 6_469.0, 18_511.0, 26_330.0])
+    assert orphans == [] and speech[1].calls == [call]
+    late = [AgentSpeech(Stretch(1_000, 5_000)), AgentSpeech(Stretch(5_100, 6_000))]
+    spoken_texts(late, [Transcript("a", 500.0, "One.", 900.0),
+                        Transcript("b", 4_000.0, "Two.", 4_500.0)])
+    assert [sp.arrived_ms for sp in late] == [900.0, None]
