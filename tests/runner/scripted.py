@@ -243,6 +243,10 @@ class _Conn:
                 await self.send({"type": "response.created", "response": {"id": rid}})
             cut = self.b.disconnect_after_deltas
             if cut is not None and sent >= cut:
+                # what was sent goes out before the line drops: abort() discards what the
+                # transport still buffers (under load the last delta was lost that way)
+                while self.ws.transport.get_write_buffer_size():
+                    await asyncio.sleep(0.001)
                 self.ws.transport.abort()
                 return
             await asyncio.sleep(self.b.delta_interval_ms / 1000)
