@@ -119,6 +119,7 @@ class LocalAgent:
         self._server: Server | None = None
         self._webrtc: WebRTCCalls | None = None
         self._sip: SipEndpoint | None = None
+        self._sip_starting = asyncio.Lock()  # two calls' first dial must not start two endpoints
         self.recogniser: str | None = None  # the profile's offline recogniser, if it names one
         self.sessions: set[AgentSession] = set()
 
@@ -173,16 +174,18 @@ class LocalAgent:
         is this server's URL with ``?call_id=``. Returns ``sip:agent@HOST:PORT``."""
         if self._server is None:
             raise RuntimeError("the local agent is not started")
-        if self._sip is None:
-            from harness.agent.sip_server import SipEndpoint  # noqa: PLC0415
+        async with self._sip_starting:
+            if self._sip is None:
+                from harness.agent.sip_server import SipEndpoint  # noqa: PLC0415
 
-            def options(spec: str | None) -> tuple[str, Faults, dict[str, Any]]:
-                return self._session_options("?" + urlencode({"faults": spec}) if spec else "")
+                def options(spec: str | None) -> tuple[str, Faults, dict[str, Any]]:
+                    return self._session_options("?" + urlencode({"faults": spec}) if spec
+                                                 else "")
 
-            self._sip = await SipEndpoint(options, session, host=self.host, port=port,
-                                          tools_url=tools_url, tls=tls, tls_port=tls_port,
-                                          realtime_calls=realtime_calls,
-                                          api_port=api_port).start()
+                self._sip = await SipEndpoint(options, session, host=self.host, port=port,
+                                              tools_url=tools_url, tls=tls, tls_port=tls_port,
+                                              realtime_calls=realtime_calls,
+                                              api_port=api_port).start()
         return self._sip.uri
 
     @property

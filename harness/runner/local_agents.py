@@ -40,8 +40,8 @@ def needs_local_agent() -> InputError:
 
 
 class LocalAgents:
-    """The in-process reference agents of a run: one per agent config's profile and tool flags,
-    started on first use.
+    """The in-process reference agents of a run: one per agent config's profile and tool flags
+    (over SIP, per agent config), started on first use.
 
     Trials share them (faults go in each session's URL); :meth:`stop` shuts them all down.
     """
@@ -54,8 +54,12 @@ class LocalAgents:
     async def url(self, config: AgentConfig, *, transport: str = "websocket") -> str:
         """The URL of the local agent serving ``config`` (its profile and its tool flags); over
         WebRTC its calls URL, over SIP its SIP URI (those start on first use)."""
-        key = (config.local_profile, tuple(config.write_tools), tuple(config.escalation_tools),
-               tuple(config.wait_tools))
+        key: tuple[Any, ...] = (config.local_profile, tuple(config.write_tools),
+                                tuple(config.escalation_tools), tuple(config.wait_tools))
+        if transport == "sip":
+            # a SIP endpoint answers every call with one agent config's session (its voice,
+            # instructions, turn detection): variants that differ in it need agents of their own
+            key += ("sip", config.model_dump_json())
         async with self._lock:
             if key not in self._handles:
                 if self._start is None:
