@@ -18,9 +18,11 @@ A SIP call carries no Realtime events, so what the harness knows comes from thre
 **When a turn starts** follows the WebSocket rules (:mod:`harness.runner.turns`) with what the
 audio tells: the agent is idle when no tool call is in flight and it has been quiet for
 :data:`QUIET_MS` (a caller cannot know sooner that it has finished), so the caller waits the
-longer of its reaction gap and that; a turn after an addressed one waits for agent audio that
-began after the caller's speech ended; ``barge_in`` counts agent audio from its onset;
-``after_ms`` and the turn timeout are unchanged. ``when_agent_says`` matches the agent's words
+longer of its reaction gap and that; the first turn starts after the lead-in of bed, or after a
+greeting and that wait, so its words fall on the same noise as over a WebSocket; a turn after
+an addressed one waits for agent audio that began after the caller's speech ended;
+``barge_in`` counts agent audio from its onset; ``after_ms`` and the turn timeout are
+unchanged. ``when_agent_says`` matches the agent's words
 as the harness heard them during the call: each stretch of agent speech since the previous turn
 ended, transcribed by the run's transcriber once the agent has been quiet for :data:`QUIET_MS`
 (without a transcriber such a scenario errors with that reason).
@@ -283,7 +285,13 @@ class SipTrialSession:
         wait = max(self.scenario.reaction_gap_ms, QUIET_MS)
         idle = not self._tools_in_flight() and at >= self._quiet_since(ref) + wait
         if prev is None:
-            return "first" if idle and at >= self.stream_start_ms + self.opt.lead_in_ms else None
+            # as over a WebSocket: the lead-in of bed, and the reaction gap only after a greeting
+            # (the first words had come 200 ms later than over a WebSocket, on other noise)
+            greeted = self.last_audible_ms is not None
+            ready = not self._tools_in_flight() and at >= max(
+                self.stream_start_ms + self.opt.lead_in_ms,
+                self._quiet_since(ref) + wait if greeted else ref)
+            return "first" if ready else None
         answered = not prev.addressed or self._answered(prev)
         if turn.when_agent_says is not None:
             self._hear(ref, at)
