@@ -169,3 +169,18 @@ def test_the_strict_reading_refuses_made_and_accepts_the_digits_said() -> None:
     assert find_readbacks("I made 3, 5 changes") == []
     assert values_equal("eight, three, five, two, one", "83521")
     assert find_readbacks("Just to confirm, that's eight, three, five, two, one?") == ["83521"]
+
+
+def test_values_sound_alike_only_through_words_pronounced_the_same() -> None:
+    """For read-backs the harness's recogniser wrote: "male" and "mail" are one sound in
+    eSpeak NG's lexicon; "meal", another digit, another spelled letter or "made" for "eight"
+    are not."""
+    from harness.spoken import normalize_value, sound_alike
+
+    assert sound_alike(normalize_value("john at male dot com"), "john@mail.com")
+    assert not sound_alike(normalize_value("john at meal dot com"), "john@mail.com")
+    assert not sound_alike("joan@mail.com", "john@mail.com")
+    assert sound_alike("jon@mail.com", "john@mail.com")  # said as words, one sound
+    assert not sound_alike("83527", "83521")
+    assert not sound_alike("ab-12", "ad-12")
+    assert not sound_alike(normalize_value("made 3 5 2 1"), "83521")

@@ -285,8 +285,7 @@ class SipTrialSession:
         wait = max(self.scenario.reaction_gap_ms, QUIET_MS)
         idle = not self._tools_in_flight() and at >= self._quiet_since(ref) + wait
         if prev is None:
-            # as over a WebSocket: the lead-in of bed, and the reaction gap only after a greeting
-            # (the first words had come 200 ms later than over a WebSocket, on other noise)
+            # as over a WebSocket: the lead-in, and the reaction gap only after a greeting
             greeted = self.last_audible_ms is not None
             ready = not self._tools_in_flight() and at >= max(
                 self.stream_start_ms + self.opt.lead_in_ms,

@@ -203,5 +203,11 @@ def expectation_reference_markdown() -> str:
     lines += ["", "**Spoken values.** Read-backs, tool arguments and entities are compared in the "
               "standard spoken forms a person accepts as the same value, and only those: a "
               "recogniser's sound-alikes (\"to\" for two, \"made\" for \"is eight\") are words "
-              "to the grader, whatever agent said them.", "", standard_forms_markdown()]
+              "to the grader, whatever agent said them. One exception, for the words of a "
+              "read-back the harness's own recogniser wrote from the agent's audio (a SIP or "
+              "production call): a word of two or more letters that eSpeak NG pronounces the "
+              "same as the expected one (\"male\" and \"mail\") gives the same value, since "
+              "the spelling is the recogniser's choice and a caller hears no difference; "
+              "digits, spelled letters and words that sound different never do.", "",
+              standard_forms_markdown()]
     return "\n".join(lines)

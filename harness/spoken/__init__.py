@@ -15,6 +15,8 @@ Public API:
 - ``values_equal(a, b)``: ``normalize_value(a) == normalize_value(b)``.
 - ``find_readbacks(text)``: the entity-like values spoken inside a sentence, in compact form, in
   order ("Just to confirm, that's eight, three, five, two, one, correct?" → ["83521"]).
+- ``sound_alike(heard, expected)``: compact values that differ only in homophones, for a
+  read-back the harness's own recogniser wrote (``harness.spoken._sounds``).
 - ``to_spoken(value)``: the inverse used for read-backs: a value said character by character
   ("83521" → "eight, three, five, two, one"; "john.doe@example.com" → "john dot doe at example
   dot com"), which ``find_readbacks`` parses back to the same compact value.
@@ -44,6 +46,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from harness.spoken._sounds import sound_alike
 from harness.spoken._tokens import (
     _CHARISH,
     _DIGIT_WORDS,
@@ -69,6 +72,7 @@ __all__ = [
     "Hearing",
     "find_readbacks",
     "normalize_value",
+    "sound_alike",
     "spoken_to_compact",
     "standard_forms_markdown",
     "to_spoken",

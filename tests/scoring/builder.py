@@ -284,10 +284,14 @@ class CallBuilder:
                  {"item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms})
 
     # ------------------------------------------------------------------ output
-    def frames(self, *, ended: bool = True) -> list[Frame]:
+    def frames(self, *, ended: bool = True, heard: bool = False) -> list[Frame]:
+        """The call's frames; ``heard``: the agent's transcripts are marked as a recogniser's
+        (``source: asr``), as in a call rebuilt from its audio."""
         rows = sorted(self._frames)
         last = rows[-1][0] if rows else 0.0
-        out = [Frame(seq=i, t_ms=t, dir=d, type=ty, event=ev)
+        out = [Frame(seq=i, t_ms=t, dir=d, type=ty, event=ev,
+                     **({"source": "asr"} if heard and ty.endswith("audio_transcript.done")
+                        else {}))
                for i, (t, _, d, ty, ev) in enumerate(rows)]
         if ended:
             body = ANNOTATIONS["harness.trial.ended"].model_validate({"status": "completed"})
@@ -302,8 +306,8 @@ class CallBuilder:
             target="local", harness_version="0.1.0", started_at="2025-01-01T00:00:00Z",
             status=self.status, scenario_model={"name": "built-call", "expect": self.expect})
 
-    def recording(self, *, ended: bool = True) -> Recording:
-        return Recording(None, self.meta(), self.frames(ended=ended))
+    def recording(self, *, ended: bool = True, heard: bool = False) -> Recording:
+        return Recording(None, self.meta(), self.frames(ended=ended, heard=heard))
 
     def write(self, folder: Path, *, ended: bool = True) -> Recording:
         folder.mkdir(parents=True, exist_ok=True)

@@ -198,6 +198,37 @@ def test_entity_read_back_is_graded_with_the_standard_spoken_forms_only():
                {"entity_confirmed": {"entity": "order_id"}}).status == "pass"
 
 
+def _email_call(readback: str) -> CallBuilder:
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "It's j, o, h, n, at mail dot com.", entity={"email": "john@mail.com"})
+    b.respond(b.speech_end(t0) + 500, f"Just to confirm, that is {readback}. Is that right?")
+    t1 = b.caller(9000.0, "Yes.", intent="affirm")
+    s = b.respond(b.speech_end(t1) + 500, "I'll update it now.",
+                  call=("update_email", {"email": "john@mail.com"}))
+    b.answer(s, b.call_time(s) + 500)
+    return b
+
+
+def test_a_read_back_the_harness_heard_counts_when_it_sounds_the_same() -> None:
+    """Heard by the harness's recogniser, "male" is its spelling of what a caller hears as
+    "mail"; written by the agent, "male.com" is another address. A word that sounds different,
+    or a digit, never counts."""
+    expect = {"entity_confirmed": {"entity": "email"}}
+
+    def graded(readback: str, *, heard: bool) -> str:
+        [v] = score(_email_call(readback).recording(heard=heard), [expect])
+        return v.status
+
+    assert graded("J O H N at male dot com", heard=True) == "pass"
+    assert graded("J O H N at male dot com", heard=False) == "fail"
+    assert graded("J O H N at meal dot com", heard=True) == "fail"
+    assert graded("J O H N at mail dot com", heard=False) == "pass"
+    # "made" does not sound like "eight": still refused when heard
+    [v] = score(_entity_call("made 3, 5, 2, 1").recording(heard=True),
+                [{"entity_confirmed": {"entity": "order_id"}}])
+    assert v.status == "fail", v.summary
+
+
 def test_entity_misread_digit_fails_with_what_was_heard():
     v = one(_entity_call("eight, three, five, two, seven"),
             {"entity_confirmed": {"entity": "order_id", "tool": "lookup_order"}})

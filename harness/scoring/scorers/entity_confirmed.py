@@ -44,6 +44,16 @@ def _readbacks(utterances: list[Utterance], after_ms: float, before_ms: float
     return out
 
 
+def _reads_as(u: Utterance, readback: str, expected: str) -> bool:
+    """Whether a read-back gives the expected value: the same value in its standard spoken
+    forms, or, where the harness's own recogniser wrote the words (``u.heard``), a value that
+    sounds the same ("john at male dot com" for john@mail.com: ``harness.spoken.sound_alike``)."""
+    from harness.spoken import normalize_value, sound_alike, values_equal  # noqa: PLC0415
+
+    return values_equal(readback, expected) or (
+        u.heard and sound_alike(normalize_value(readback), normalize_value(expected)))
+
+
 def _is_partial(value: str, expected: str) -> bool:
     return bool(value) and value != expected and expected.startswith(value)
 
@@ -113,7 +123,7 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
             problems.append(f"{call.name} got {arg}={value!r}, a {kind}; the caller said "
                             f"{expected!r} in turn {source.index}")
         found = _readbacks(utterances, source.speech_onset_ms or source.start_ms, call.t_ms)
-        match = next(((u, v) for u, vs in found for v in vs if values_equal(v, expected)), None)
+        match = next(((u, v) for u, vs in found for v in vs if _reads_as(u, v, expected)), None)
         heard_values = [v for _, vs in found for v in vs]
         entry["readbacks"] = heard_values
         if match is None:
@@ -144,7 +154,7 @@ def score_entity_confirmed(ctx: ScoringContext, p: EntityConfirmedParams) -> Out
         return Outcome("fail", f"the agent never read {p.entity} {expected_last!r} back and no "
                        f"tool call used {arg}: nothing confirmed it", measured,
                        [turn_evidence(last)])
-    match = next(((u, v) for u, vs in found for v in vs if values_equal(v, expected_last)), None)
+    match = next(((u, v) for u, vs in found for v in vs if _reads_as(u, v, expected_last)), None)
     if match is None:
         return Outcome("fail", f"the agent read back {', '.join(read_back)} but the "
                        f"caller said {expected_last!r}", measured,

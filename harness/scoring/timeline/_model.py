@@ -102,6 +102,7 @@ class OutputItem:
     transcript_deltas: list[str] = field(default_factory=list)
     transcript_final: str | None = None
     transcript_seqs: list[int] = field(default_factory=list)
+    transcript_heard: bool = False  # written by the harness's recogniser from the audio
     text_deltas: list[str] = field(default_factory=list)
     text_final: str | None = None
     first_audio_ms: float | None = None
@@ -237,6 +238,9 @@ class Utterance:
     played_ms: float | None
     interrupted: bool
     seqs: list[int]
+    heard: bool = False
+    """The transcript is the harness's recogniser's (source ``asr``: a SIP or production call),
+    not the agent's own: its spelling of homophones is the recogniser's choice."""
 
     @property
     def start_ms(self) -> float:
@@ -356,7 +360,8 @@ class Timeline:
                     audible_onset_ms=onset, audible_end_ms=end, played_ms=played,
                     interrupted=any(p.interrupted for p in plays),
                     seqs=sorted({item.first_audio_seq or item.added_seq,
-                                 *item.transcript_seqs[-1:]})))
+                                 *item.transcript_seqs[-1:]}),
+                    heard=item.transcript_heard))
         out.sort(key=lambda u: (u.first_audio_ms, u.response_id, u.item_id))
         return out
 

@@ -176,6 +176,7 @@ class _Builder:
         if n.spoken:
             item.transcript_final = n.text
             item.transcript_seqs.append(f.seq)
+            item.transcript_heard = (f.model_extra or {}).get("source") == "asr"
         else:
             item.text_final = n.text
 
