@@ -57,21 +57,36 @@ class Speech:
 _MEMORY_ENTRIES = 512
 _memory: OrderedDict[tuple[Any, ...], Speech] = OrderedDict()
 _memory_lock = threading.Lock()
+_making: dict[tuple[Any, ...], threading.Event] = {}
 
 
 def _remembered(key: tuple[Any, ...], make: Callable[[], Speech]) -> Speech:
-    """The speech for ``key`` from this process's memory, else ``make()`` remembered."""
-    with _memory_lock:
-        hit = _memory.get(key)
-        if hit is not None:
-            _memory.move_to_end(key)
-            return hit
-    speech = make()
-    with _memory_lock:
-        _memory[key] = speech
-        while len(_memory) > _MEMORY_ENTRIES:
-            _memory.popitem(last=False)
-    return speech
+    """The speech for ``key`` from this process's memory, else ``make()`` remembered. A key
+    being made is made once: threads that ask for it meanwhile wait for it (the calls of a run
+    start together and their agent says the same first sentences; each had synthesised them
+    itself, one after the other on the engine, and with a Kokoro voice the first calls of a run
+    were mute for 15 s)."""
+    while True:
+        with _memory_lock:
+            hit = _memory.get(key)
+            if hit is not None:
+                _memory.move_to_end(key)
+                return hit
+            made = _making.get(key)
+            if made is None:
+                _making[key] = threading.Event()
+                break
+        made.wait()  # then from memory, or made here if that attempt failed
+    try:
+        speech = make()
+        with _memory_lock:
+            _memory[key] = speech
+            while len(_memory) > _MEMORY_ENTRIES:
+                _memory.popitem(last=False)
+        return speech
+    finally:
+        with _memory_lock:
+            _making.pop(key).set()
 
 
 def _clean_text(text: str) -> str:

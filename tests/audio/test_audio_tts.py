@@ -108,3 +108,42 @@ def test_threads_share_the_engine_safely() -> None:
     for i in range(9):
         assert results[i] == results[i % 3]
     assert len({results[0], results[1], results[2]}) == 3
+
+
+def test_a_sentence_asked_for_by_several_threads_at_once_is_made_once() -> None:
+    """The calls of a run start together and their agent says the same first sentences: the
+    threads that ask while one makes it wait for that one, instead of each making it again on
+    the one engine."""
+    made: list[int] = []
+    started = threading.Event()
+
+    def make() -> _tts.Speech:
+        made.append(1)
+        started.set()
+        threading.Event().wait(0.3)  # a synthesis in progress
+        return speak("Is that right?")
+
+    key = ("test", "single flight", threading.get_ident())
+    results: list[_tts.Speech] = []
+    first = threading.Thread(target=lambda: results.append(_tts._remembered(key, make)))
+    first.start()
+    started.wait(5)
+    others = [threading.Thread(target=lambda: results.append(_tts._remembered(key, make)))
+              for _ in range(3)]
+    for t in others:
+        t.start()
+    for t in [first, *others]:
+        t.join(10)
+    assert len(made) == 1 and len(results) == 4
+    assert all(r is results[0] for r in results)
+
+
+def test_a_sentence_whose_making_failed_is_made_by_the_next_thread_that_asks() -> None:
+    key = ("test", "failed once", threading.get_ident())
+
+    def fail() -> _tts.Speech:
+        raise RuntimeError("engine down")
+
+    with pytest.raises(RuntimeError):
+        _tts._remembered(key, fail)
+    assert _tts._remembered(key, lambda: speak("Is that right?")).text == "Is that right?"
