@@ -338,14 +338,38 @@ def session_options(targets: Sequence[str], network: Any) -> Any:
 
     transcribe = None
     if any(transport_of(parse_spec(target)[0]) == "sip" for target in targets):
-        from harness.scoring.scorers.speech_matches_transcript import (  # noqa: PLC0415
-            transcribe_line,
-        )
-
-        transcribe = transcribe_line
+        transcribe = sip_transcriber()
     if network is None and transcribe is None:
         return None
     return SessionOptions(network=network, transcribe=transcribe)
+
+
+SIP_TRANSCRIBE_ENV = "HARNESS_SIP_TRANSCRIBE"
+SIP_TRANSCRIBE_MODEL_ENV = "HARNESS_SIP_TRANSCRIBE_MODEL"
+SIP_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
+
+
+def sip_transcriber() -> Callable[[list[Any], int], list[str]]:
+    """What hears the agent's words on a SIP call: the local recogniser (``local``, the default
+    of :data:`SIP_TRANSCRIBE_ENV`), or ``openai``: the transcription endpoint
+    (``OPENAI_BASE_URL``, its key in ``OPENAI_API_KEY``, checked now) with the model
+    :data:`SIP_TRANSCRIBE_MODEL_ENV` names, for a line the offline recogniser does not hear
+    well or an agent that may answer in another language than English."""
+    import os  # noqa: PLC0415
+
+    choice = os.environ.get(SIP_TRANSCRIBE_ENV, "").strip() or "local"
+    if choice == "openai":
+        from harness.audio._openai_stt import endpoint_transcriber  # noqa: PLC0415
+
+        model = os.environ.get(SIP_TRANSCRIBE_MODEL_ENV, "").strip() or SIP_TRANSCRIBE_MODEL
+        return endpoint_transcriber(model)
+    if choice != "local":
+        raise InputError(f"expected local or openai, got {choice!r}", field=SIP_TRANSCRIBE_ENV)
+    from harness.scoring.scorers.speech_matches_transcript import (  # noqa: PLC0415
+        transcribe_line,
+    )
+
+    return transcribe_line
 
 
 def run(items: Iterable[str | Path | Scenario] | None = None,

@@ -228,3 +228,69 @@ def test_with_a_kokoro_voice_the_agents_read_back_is_heard_over_sip(tmp_path: Pa
     print("\n" + "\n".join(f"{k}: {v['status']}: {v['summary']}" for k, v in verdicts.items()))
     for kind in ("entity_confirmed", "tool_called", "preamble", "turn_answered"):
         assert verdicts[kind]["status"] == "pass", verdicts[kind]["summary"]
+
+
+@pytest.mark.calls(2)  # two SIP calls, one after the other
+def test_a_transcription_endpoint_hears_the_agent_of_a_sip_call(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``HARNESS_SIP_TRANSCRIBE=openai`` the agent's words on a SIP call come from a
+    transcription endpoint the user names: each stretch of its speech is POSTed once, as a WAV,
+    with the model asked for and the key in the header only; what the endpoint heard is the
+    transcript graded. A refused key errors the trial with the reason and the key nowhere."""
+    import http.server
+    import threading
+
+    requests: list[tuple[str, str, bytes]] = []
+
+    class Endpoint(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server hook
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            requests.append((self.path, self.headers["Authorization"], body))
+            if self.headers["Authorization"] != "Bearer sk-test-good-key":
+                answer, status = {"error": {"message": "bad key sk-test-wrong-key"}}, 401
+            else:
+                answer, status = {"text": f"agent words number {len(requests)}"}, 200
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good-key")
+    monkeypatch.setenv(api.SIP_TRANSCRIBE_ENV, "openai")
+    monkeypatch.setenv(api.SIP_TRANSCRIBE_MODEL_ENV, "my-transcriber")
+    try:
+        heard = api.run([ORDER_STATUS], target="local-sip", out_dir=tmp_path / "heard")
+        trial = _trial(heard)
+        texts = [f["event"]["transcript"] for f in _frames(trial)
+                 if f["type"] == "response.output_audio_transcript.done"]
+        sources = {f.get("source") for f in _frames(trial)
+                   if f["type"] == "response.output_audio_transcript.done"}
+        assert heard.trials[0].run_status == "completed"
+        assert texts and len(requests) == len(texts) and sources == {"asr"}
+        assert sorted(texts) == sorted(f"agent words number {n}"
+                                       for n in range(1, len(texts) + 1))
+        path, auth, body = requests[0]
+        assert path == "/v1/audio/transcriptions" and auth == "Bearer sk-test-good-key"
+        assert b'name="model"\r\n\r\nmy-transcriber' in body and b"RIFF" in body
+        # the endpoint's words are what is graded: no read-back of 83521 in them
+        assert _verdicts(trial)["entity_confirmed"]["status"] == "fail"
+
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-wrong-key")
+        refused = api.run([ORDER_STATUS], target="local-sip", out_dir=tmp_path / "refused")
+        outcome = refused.trials[0]
+        assert outcome.run_status == "errored"
+        assert "refused the key in OPENAI_API_KEY" in (outcome.error or "")
+        for folder in (tmp_path / "heard", tmp_path / "refused"):
+            for path in folder.rglob("*"):
+                if path.is_file() and path.suffix in (".json", ".jsonl", ".html", ".xml"):
+                    assert "sk-test" not in path.read_text(errors="ignore"), path
+    finally:
+        server.shutdown()

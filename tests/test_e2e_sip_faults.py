@@ -43,7 +43,8 @@ calls of one run failed ``entity_confirmed`` and ``transcript``, one of them ``p
 an events-only fault's call is held to the fault-free call's failures up to these."""
 NOT_CAUGHT = {
     "wrong_language": "the offline recogniser (tiny.en) knows only English: the agent's Spanish "
-                      "answer comes out as English words ('Thank you very much.')",
+                      "answer comes out as English words ('Thank you very much.'); a "
+                      "multilingual transcription endpoint (HARNESS_SIP_TRANSCRIBE) is needed",
 }
 """Faults a SIP call of the local agent cannot show, and why."""
 RUNS_AT_ONCE = 2

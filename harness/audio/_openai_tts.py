@@ -45,12 +45,12 @@ def base_url() -> str:
     return (os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL).rstrip("/")
 
 
-def api_key() -> str:
+def api_key(needed_for: str = "the openai caller voice") -> str:
     """The key from ``OPENAI_API_KEY``; a user error naming the variable when it is not set."""
     key = os.environ.get(KEY_ENV, "").strip()
     if not key:
-        raise InputError(f"the openai caller voice needs an API key: set {KEY_ENV} (and "
-                         f"{BASE_URL_ENV} for another OpenAI-compatible speech endpoint)",
+        raise InputError(f"{needed_for} needs an API key: set {KEY_ENV} (and "
+                         f"{BASE_URL_ENV} for another OpenAI-compatible endpoint)",
                          field=KEY_ENV)
     return key
 

@@ -118,7 +118,7 @@ def _transcriber(policy: CallsPolicy) -> Transcriber | None:
     if policy.transcribe == "none" or not wanted:
         return None
     if policy.transcribe == "openai":
-        from harness.calls._transcribe import endpoint_transcriber  # noqa: PLC0415
+        from harness.audio._openai_stt import endpoint_transcriber  # noqa: PLC0415
 
         return (endpoint_transcriber(policy.transcribe_model),
                 f"the transcription endpoint ({policy.transcribe_model})")

@@ -81,17 +81,20 @@ class _Options:
         return self.run.audio_format
 
     def session_options(self) -> SessionOptions | None:
-        """What each call's session is given: the network conditions on its path, and the
-        caller model persona scenarios speak through (a persona item without one errors with
-        the reason)."""
+        """What each call's session is given: the network conditions on its path, over SIP what
+        hears the agent's words (as ``harness run`` gives it), and the caller model persona
+        scenarios speak through (a persona item without one errors with the reason)."""
+        import dataclasses  # noqa: PLC0415
+
+        from harness.api import session_options  # noqa: PLC0415
         from harness.persona import caller_model  # noqa: PLC0415
         from harness.runner.session import SessionOptions  # noqa: PLC0415
 
-        network = self.run.network_conditions()
+        options = session_options([self.run.target], self.run.network_conditions())
         model = caller_model(self.run.caller_model, self.run.caller_url)
-        if network is None and model is None:
-            return None
-        return SessionOptions(network=network, caller_model=model)
+        if model is None:
+            return options
+        return dataclasses.replace(options or SessionOptions(), caller_model=model)
 
     @classmethod
     def of(cls, config: pytest.Config) -> _Options:

@@ -3,14 +3,12 @@ agent's RTP, and sees the agent's tool calls through the tool endpoint it serves
 
 A SIP call carries no Realtime events, so what the harness knows comes from three places:
 
-- **Its own side**, exactly as over a WebSocket: the caller stream's chunks (sent at 8 kHz in
-  the law the call negotiated, as RTP every 20 ms on the loop's shared pacer), turn starts,
-  speech edges and ends.
-- **The agent's audio**, decoded as each packet arrives and stamped on arrival (the packet
-  starts playing when it arrives, as a phone plays it). The agent has finished speaking when it
-  has been inaudible for :data:`QUIET_MS`; its responses are rebuilt from the audio after the
-  call by :mod:`harness.runner.rebuilt`, as a production call's are, and its words by the
-  transcriber the run was given (the local recogniser), each frame marked with its source.
+- **Its own side**, as over a WebSocket: the caller stream's chunks (G.711 RTP every 20 ms on
+  the loop's shared pacer), turn starts, speech edges and ends.
+- **The agent's audio**, decoded and stamped as each packet arrives (as a phone plays it). It
+  has finished speaking when inaudible for :data:`QUIET_MS`; its responses are rebuilt from the
+  audio after the call (:mod:`harness.runner.rebuilt`), and its words by the run's transcriber
+  (the local recogniser or a transcription endpoint); a transcriber that fails errors the trial.
 - **Tool calls** through :class:`harness.runner.webhooks.ToolWebhooks`, served for the call's
   duration with the scenario's mocks; the INVITE names it in ``X-Harness-Tools`` (the local
   agent calls it there; another agent's tools are pointed at it by its owner).
@@ -82,8 +80,7 @@ from harness.sip.call import AUDIO_RATE, CallRejected, SipCall
 QUIET_MS = AGENT_GAP_MS
 """The agent has finished speaking once it has been inaudible this long (the same gap that
 makes its sound one response when the call is rebuilt)."""
-TOOLS_HEADER = "X-Harness-Tools"
-"""The INVITE header naming the call's tool endpoint (``http://HOST:PORT``)."""
+TOOLS_HEADER = "X-Harness-Tools"  # names the call's tool endpoint (``http://HOST:PORT``)
 AUDIBLE_RECENT_MS = 60.0
 """Agent audio heard this recently is still playing (three 20 ms packets)."""
 Transcriber = Callable[[list[np.ndarray], int], list[str]]
@@ -92,8 +89,7 @@ NOT_OVER_SIP = {
     "speech_matches_transcript": "over SIP the agent's words are known only from its audio: "
                                  "there is no transcript of its own to compare them with",
 }
-"""Expectation kinds that need what a SIP call does not carry: graded ``not_applicable`` with
-the reason, never a pass."""
+"""Kinds that need what a SIP call does not carry: ``not_applicable`` with the reason."""
 
 
 class CallRefused(TargetError):
@@ -450,13 +446,16 @@ class SipTrialSession:
     # ------------------------------------------------------------------ the end
 
     def finish(self, status: str, error: str | None, *, time_limit_s: float | None = None
-               ) -> None:
+               ) -> tuple[str, str | None]:
         """Rebuild the agent's responses from its audio, write every frame in time order, the
         tracks and the final meta."""
         t = self.now_ms()
         agent = self.agent_track()
         if self.started:
-            self._rebuild(agent)
+            try:
+                self._rebuild(agent)
+            except TargetError as exc:  # a transcription endpoint refused; the rest is kept
+                status, error = "errored", str(exc)
         if status in ("completed", "errored"):
             self._annotate(t, "harness.trial.ended", TrialEnded(
                 status=status, error=error,  # type: ignore[arg-type]
@@ -484,6 +483,7 @@ class SipTrialSession:
                            caller_rate=stream.sample_rate if stream is not None else 8_000,
                            caller_offset_ms=self.stream_start_ms or 0.0, agent_stream=agent,
                            agent=agent, agent_rate=AUDIO_RATE)
+        return status, error  # the trial's, which a failed transcription made errored
 
     def _rebuild(self, agent: np.ndarray) -> None:
         calls = self._tool_calls()

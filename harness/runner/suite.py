@@ -196,8 +196,10 @@ async def _run_trial(scenario: Scenario, *, folder: Path, rel_path: str, target:
             session.finish(status, error)
         else:
             # writing the tracks takes milliseconds: off the loop other sessions stream on
-            await in_track_writer(functools.partial(session.finish, status, error,
-                                                    time_limit_s=time_limit))
+            final = await in_track_writer(functools.partial(session.finish, status, error,
+                                                            time_limit_s=time_limit))
+            if final is not None:  # a SIP trial's words failed to transcribe: errored
+                status, error = final
         result.status, result.error = status, error
         result.duration_s = time.perf_counter() - started
     return result

@@ -1,5 +1,6 @@
-"""Transcripts for calls that come without one: OpenAI's ``/v1/audio/transcriptions`` or any
-endpoint that answers like it (``transcribe: openai`` in ``calls.yaml``).
+"""Transcripts from OpenAI's ``/v1/audio/transcriptions`` or any endpoint that answers like it:
+for production calls that come without one (``transcribe: openai`` in ``calls.yaml``) and for
+the agent's words on a SIP call (``HARNESS_SIP_TRANSCRIBE=openai``).
 
 One POST per turn (a WAV of the turn's audio as ``file``, the policy's ``transcribe_model`` as
 ``model``); the answer's ``text`` is the transcript. ``OPENAI_API_KEY`` holds the key and
@@ -41,7 +42,7 @@ def _multipart(fields: dict[str, str], audio: bytes) -> tuple[bytes, str]:
 def endpoint_transcriber(model: str) -> Callable[[list[np.ndarray], int], list[str]]:
     """A transcriber (clips, rate → texts) over the endpoint; the key is read now, so a missing
     one is a located user error before any call is graded."""
-    key = api_key()
+    key = api_key("the transcription endpoint")
     url = f"{base_url()}/audio/transcriptions"
 
     def transcribe(pieces: list[np.ndarray], rate: int) -> list[str]:
