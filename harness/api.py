@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -355,8 +356,6 @@ def sip_transcriber() -> Callable[[list[Any], int], list[str]]:
     (``OPENAI_BASE_URL``, its key in ``OPENAI_API_KEY``, checked now) with the model
     :data:`SIP_TRANSCRIBE_MODEL_ENV` names, for a line the offline recogniser does not hear
     well or an agent that may answer in another language than English."""
-    import os  # noqa: PLC0415
-
     choice = os.environ.get(SIP_TRANSCRIBE_ENV, "").strip() or "local"
     if choice == "openai":
         from harness.audio._openai_stt import endpoint_transcriber  # noqa: PLC0415

@@ -237,36 +237,13 @@ def test_a_transcription_endpoint_hears_the_agent_of_a_sip_call(
     transcription endpoint the user names: each stretch of its speech is POSTed once, as a WAV,
     with the model asked for and the key in the header only; what the endpoint heard is the
     transcript graded. A refused key errors the trial with the reason and the key nowhere."""
-    import http.server
-    import threading
+    from tests.transcription_endpoint import transcription_endpoint
 
-    requests: list[tuple[str, str, bytes]] = []
-
-    class Endpoint(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server hook
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            requests.append((self.path, self.headers["Authorization"], body))
-            if self.headers["Authorization"] != "Bearer sk-test-good-key":
-                answer, status = {"error": {"message": "bad key sk-test-wrong-key"}}, 401
-            else:
-                answer, status = {"text": f"agent words number {len(requests)}"}, 200
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good-key")
     monkeypatch.setenv(api.SIP_TRANSCRIBE_ENV, "openai")
     monkeypatch.setenv(api.SIP_TRANSCRIBE_MODEL_ENV, "my-transcriber")
-    try:
+    with transcription_endpoint("agent words number {n}") as (url, requests):
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
         heard = api.run([ORDER_STATUS], target="local-sip", out_dir=tmp_path / "heard")
         trial = _trial(heard)
         texts = [f["event"]["transcript"] for f in _frames(trial)
@@ -292,5 +269,3 @@ def test_a_transcription_endpoint_hears_the_agent_of_a_sip_call(
             for path in folder.rglob("*"):
                 if path.is_file() and path.suffix in (".json", ".jsonl", ".html", ".xml"):
                     assert "sk-test" not in path.read_text(errors="ignore"), path
-    finally:
-        server.shutdown()

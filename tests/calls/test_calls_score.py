@@ -407,38 +407,15 @@ def test_a_transcription_endpoint_transcribes_calls_without_a_transcript(
     """A loopback server that answers like /v1/audio/transcriptions: one request per turn with
     the key in its header only; what it heard grades the transcript check; a refused key stops
     the call (exit 3) and is quoted back to nobody."""
-    import http.server
-    import threading
+    from tests.transcription_endpoint import transcription_endpoint
 
-    requests: list[tuple[str, str, bytes]] = []
-
-    class Endpoint(http.server.BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the http.server hook
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            requests.append((self.path, self.headers["Authorization"], body))
-            if self.headers["Authorization"] != "Bearer sk-test-good-key":
-                answer, status = {"error": {"message": "bad key sk-test-wrong-key"}}, 401
-            else:
-                answer, status = {"text": f"you said thing number {len(requests)}"}, 200
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{server.server_port}/v1")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good-key")
-    wav = write_stereo(tmp_path / "t.wav")
-    policy = tmp_path / "calls.yaml"
-    policy.write_text("transcribe: openai\ntranscribe_model: my-model\n"
-                      "checks:\n  - transcript: {must_say: [thing number 3]}\n")
-    try:
+    with transcription_endpoint() as (url, requests):
+        monkeypatch.setenv("OPENAI_BASE_URL", url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good-key")
+        wav = write_stereo(tmp_path / "t.wav")
+        policy = tmp_path / "calls.yaml"
+        policy.write_text("transcribe: openai\ntranscribe_model: my-model\n"
+                          "checks:\n  - transcript: {must_say: [thing number 3]}\n")
         code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
                                   "-o", str(tmp_path / "out")], capsys)
         assert code == 0, out + err
@@ -458,8 +435,6 @@ def test_a_transcription_endpoint_transcribes_calls_without_a_transcript(
         for path in (tmp_path / "out").rglob("*"):
             if path.is_file() and path.suffix in (".json", ".jsonl", ".html", ".xml"):
                 assert "sk-test" not in path.read_text(errors="ignore"), path
-    finally:
-        server.shutdown()
 
 
 def test_latency_split_by_tool_calls_needs_a_tool_log(tmp_path, capsys):
