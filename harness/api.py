@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness import exit_codes
+from harness.audio import Transcriber, asr_model_choice
 from harness.errors import HarnessError, InputError
 from harness.extras import require
 from harness.folders import new_stamped_folder
@@ -350,10 +351,10 @@ SIP_TRANSCRIBE_MODEL_ENV = "HARNESS_SIP_TRANSCRIBE_MODEL"
 SIP_TRANSCRIBE_MODEL = "gpt-4o-mini-transcribe"
 
 
-def sip_transcriber() -> Callable[[list[Any], int], list[str]]:
+def sip_transcriber() -> Transcriber:
     """What hears the agent's words on a SIP call: the local recogniser (``local``, the default
-    of :data:`SIP_TRANSCRIBE_ENV`), or ``openai``: the transcription endpoint
-    (``OPENAI_BASE_URL``, its key in ``OPENAI_API_KEY``, checked now) with the model
+    of :data:`SIP_TRANSCRIBE_ENV`), which writes only English, or ``openai``: the transcription
+    endpoint (``OPENAI_BASE_URL``, its key in ``OPENAI_API_KEY``, checked now) with the model
     :data:`SIP_TRANSCRIBE_MODEL_ENV` names, for a line the offline recogniser does not hear
     well or an agent that may answer in another language than English."""
     choice = os.environ.get(SIP_TRANSCRIBE_ENV, "").strip() or "local"
@@ -361,14 +362,15 @@ def sip_transcriber() -> Callable[[list[Any], int], list[str]]:
         from harness.audio._openai_stt import endpoint_transcriber  # noqa: PLC0415
 
         model = os.environ.get(SIP_TRANSCRIBE_MODEL_ENV, "").strip() or SIP_TRANSCRIBE_MODEL
-        return endpoint_transcriber(model)
+        return Transcriber(endpoint_transcriber(model), f"the transcription endpoint ({model})")
     if choice != "local":
         raise InputError(f"expected local or openai, got {choice!r}", field=SIP_TRANSCRIBE_ENV)
     from harness.scoring.scorers.speech_matches_transcript import (  # noqa: PLC0415
         transcribe_line,
     )
 
-    return transcribe_line
+    return Transcriber(transcribe_line, f"the local recogniser ({asr_model_choice()})",
+                       writes_only="en")
 
 
 def run(items: Iterable[str | Path | Scenario] | None = None,

@@ -88,6 +88,12 @@ class Frame(BaseModel):
                                               "{'audio_ref': AudioRef}); annotation payload")
 
 
+WRITTEN_ONLY_IN = "written_only_in"
+"""A field of a transcript frame the harness wrote from the audio (``source: asr``) with a
+recogniser that writes one language whatever was spoken (its ISO 639-1 code): the words'
+language says nothing of the speech's."""
+
+
 # --------------------------------------------------------------------------- annotations
 # The runner writes these with dir="harness". Scorers build their timeline from them plus the
 # protocol events; their payloads are the contract between runner and scoring.

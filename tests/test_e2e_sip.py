@@ -230,21 +230,33 @@ def test_with_a_kokoro_voice_the_agents_read_back_is_heard_over_sip(tmp_path: Pa
         assert verdicts[kind]["status"] == "pass", verdicts[kind]["summary"]
 
 
+SPANISH = "claro que sí, le ayudo con su pedido ahora mismo, frase {n}"
+"""What the loopback transcription endpoint hears: Spanish, as a multilingual one would write
+the local agent's ``wrong_language`` lines."""
+
+
 @pytest.mark.calls(2)  # two SIP calls, one after the other
 def test_a_transcription_endpoint_hears_the_agent_of_a_sip_call(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """With ``HARNESS_SIP_TRANSCRIBE=openai`` the agent's words on a SIP call come from a
     transcription endpoint the user names: each stretch of its speech is POSTed once, as a WAV,
     with the model asked for and the key in the header only; what the endpoint heard is the
-    transcript graded. A refused key errors the trial with the reason and the key nowhere."""
+    transcript graded, its language too (an endpoint writes the language spoken; the offline
+    recogniser writes only English, which ``tests/test_e2e_sip_faults.py`` shows is not graded).
+    A refused key errors the trial with the reason and the key nowhere."""
+    from harness.scenario.models import Expectation
     from tests.transcription_endpoint import transcription_endpoint
+
+    [scenario] = api.load_scenarios([ORDER_STATUS])
+    scenario = scenario.model_copy(update={"expect": [
+        *scenario.expect, Expectation.model_validate({"language": {"expected": "en"}})]})
 
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test-good-key")
     monkeypatch.setenv(api.SIP_TRANSCRIBE_ENV, "openai")
     monkeypatch.setenv(api.SIP_TRANSCRIBE_MODEL_ENV, "my-transcriber")
-    with transcription_endpoint("agent words number {n}") as (url, requests):
+    with transcription_endpoint(SPANISH) as (url, requests):
         monkeypatch.setenv("OPENAI_BASE_URL", url)
-        heard = api.run([ORDER_STATUS], target="local-sip", out_dir=tmp_path / "heard")
+        heard = api.run([scenario], target="local-sip", out_dir=tmp_path / "heard")
         trial = _trial(heard)
         texts = [f["event"]["transcript"] for f in _frames(trial)
                  if f["type"] == "response.output_audio_transcript.done"]
@@ -252,13 +264,14 @@ def test_a_transcription_endpoint_hears_the_agent_of_a_sip_call(
                    if f["type"] == "response.output_audio_transcript.done"}
         assert heard.trials[0].run_status == "completed"
         assert texts and len(requests) == len(texts) and sources == {"asr"}
-        assert sorted(texts) == sorted(f"agent words number {n}"
-                                       for n in range(1, len(texts) + 1))
+        assert sorted(texts) == sorted(SPANISH.format(n=n) for n in range(1, len(texts) + 1))
         path, auth, body = requests[0]
         assert path == "/v1/audio/transcriptions" and auth == "Bearer sk-test-good-key"
         assert b'name="model"\r\n\r\nmy-transcriber' in body and b"RIFF" in body
         # the endpoint's words are what is graded: no read-back of 83521 in them
         assert _verdicts(trial)["entity_confirmed"]["status"] == "fail"
+        language = _verdicts(trial)["language"]
+        assert language["status"] == "fail" and "the agent spoke es" in language["summary"]
 
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-wrong-key")
         refused = api.run([ORDER_STATUS], target="local-sip", out_dir=tmp_path / "refused")

@@ -39,6 +39,7 @@ from harness.audio._render import (
 )
 from harness.audio._speech import active_speech_level, detect_speech, rms_db
 from harness.audio._suite import RenderedSuite, render_preview, render_suite
+from harness.audio._transcriber import Transcriber
 from harness.audio._tts import Speech, Word, speak, speak_kokoro, synthesize
 from harness.audio._wav import read_clip, write_wav
 from harness.espeak import (
@@ -51,6 +52,7 @@ from harness.espeak import (
 )
 
 __all__ = [
+    "Transcriber",
     "DTMF_KEYS",
     "DTMF_KEY_OFF_MS",
     "DTMF_KEY_ON_MS",

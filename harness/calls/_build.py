@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
+from harness.audio import Transcriber
 from harness.calls._audio import CallAudio
 from harness.calls._sidecar import Segment, Sidecar, ToolCall
 from harness.runner.capture import RecordingWriter
@@ -83,9 +83,9 @@ def _texts(parts: list[Stretch], segments: list[Segment]) -> list[str | None]:
 
 
 def plan_call(audio: CallAudio, sidecar: Sidecar | None,
-              transcribe: tuple[Any, str] | None) -> CallPlan:
+              transcribe: Transcriber | None) -> CallPlan:
     """Turns and responses from the audio; texts, intents and tool calls from the sidecar, or
-    texts from ``transcribe`` ((pieces, rate → texts), what it is) when the sidecar has none."""
+    texts from ``transcribe`` when the sidecar has none."""
     reconstructed = ["caller turns: speech found on the caller channel",
                      "agent responses: sound found on the agent channel",
                      "times: from the audio"]
@@ -109,12 +109,14 @@ def plan_call(audio: CallAudio, sidecar: Sidecar | None,
                 best = max(turns, key=lambda t: _overlap(t.stretch, seg))
                 best.intent = seg.intent
     elif transcribe is not None and (turns or speech):
-        heard = transcribe[0]([_piece(audio.caller, t.stretch) for t in turns]
+        heard = transcribe([_piece(audio.caller, t.stretch) for t in turns]
                               + [_piece(audio.agent, s.stretch) for s in speech], CALL_RATE)
         items: list[Turn | AgentSpeech] = [*turns, *speech]
         for item, text in zip(items, heard, strict=True):
             item.text, item.text_source = (text or None), "asr"
-        reconstructed.append(f"transcripts: {transcribe[1]}")
+            if isinstance(item, AgentSpeech):
+                item.text_written_only_in = transcribe.writes_only
+        reconstructed.append(f"transcripts: {transcribe.name}")
     if any(t.text and t.intent is None for t in turns):
         for t in turns:
             if t.text and t.intent is None:

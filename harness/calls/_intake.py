@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.audio import Transcriber
 from harness.calls._audio import read_call_audio
 from harness.calls._build import CallPlan, plan_call, write_plan
 from harness.calls._policy import (
@@ -107,10 +107,6 @@ def _unique(name: str, taken: set[str]) -> str:
     return out
 
 
-Transcriber = tuple[Callable[[list[Any], int], list[str]], str]
-"""A transcriber (clips, rate → texts) and what it is, for ``meta.json``."""
-
-
 def _transcriber(policy: CallsPolicy) -> Transcriber | None:
     """What transcribes a call without a transcript, when a check needs its words."""
     wanted = any(c.kind in NEEDS_TRANSCRIPT or (c.kind == "escalation" and getattr(
@@ -120,8 +116,8 @@ def _transcriber(policy: CallsPolicy) -> Transcriber | None:
     if policy.transcribe == "openai":
         from harness.audio._openai_stt import endpoint_transcriber  # noqa: PLC0415
 
-        return (endpoint_transcriber(policy.transcribe_model),
-                f"the transcription endpoint ({policy.transcribe_model})")
+        return Transcriber(endpoint_transcriber(policy.transcribe_model),
+                           f"the transcription endpoint ({policy.transcribe_model})")
     from harness.extras import missing_modules  # noqa: PLC0415
 
     if missing_modules("asr"):
@@ -131,7 +127,7 @@ def _transcriber(policy: CallsPolicy) -> Transcriber | None:
         transcribe_items,
     )
 
-    return transcribe_items, "the local recogniser"
+    return Transcriber(transcribe_items, "the local recogniser", writes_only="en")
 
 
 def _meta(call: CallInput, sidecar: Sidecar | None, policy: CallsPolicy,

@@ -18,13 +18,13 @@ that of a transcript (``sidecar``, ``asr``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
 
-from harness.audio import detect_speech
+from harness.audio import Transcriber, detect_speech
+from harness.recording import WRITTEN_ONLY_IN
 from harness.runner.capture import RecordingWriter
 
 CALL_RATE = 24_000
@@ -159,6 +159,8 @@ class AgentSpeech:
     stretch: Stretch
     text: str | None = None
     text_source: str | None = None
+    text_written_only_in: str | None = None
+    """The one language the transcriber that wrote ``text`` writes (:class:`Transcriber`)."""
     interrupted: bool = False
     calls: list[ToolCallLike] = field(default_factory=list)
     arrived_ms: float | None = None
@@ -192,8 +194,7 @@ def tool_call_of(call: Any) -> LoggedCall:
 
 
 def speech_of(agent: np.ndarray, answered_ms: list[float],
-              transcribe: Callable[[list[np.ndarray], int], list[str]] | None
-              ) -> list[AgentSpeech]:
+              transcribe: Transcriber | None) -> list[AgentSpeech]:
     """The agent's stretches of speech on a call's agent track (at :data:`CALL_RATE`), each
     worded by ``transcribe`` when there is one (``text_source`` ``asr``).
 
@@ -215,6 +216,7 @@ def speech_of(agent: np.ndarray, answered_ms: list[float],
                         int(s.stretch.end_ms * CALL_RATE / 1000)] for s in speech]
         for sp, text in zip(speech, transcribe(pieces, CALL_RATE), strict=True):
             sp.text, sp.text_source = (text or None), "asr"
+            sp.text_written_only_in = transcribe.writes_only
     return speech
 
 
@@ -322,10 +324,11 @@ def write_agent_speech(out: FrameList, speech: list[AgentSpeech], caller_starts:
                 "type": "conversation.item.truncated", "item_id": iid, "content_index": 0,
                 "audio_end_ms": int(played)}, "audio")
         if sp.text:
+            only = {WRITTEN_ONLY_IN: sp.text_written_only_in} if sp.text_written_only_in else {}
             out.add(s.end_ms, "received", "response.output_audio_transcript.done", {
                 "type": "response.output_audio_transcript.done", "response_id": rid,
                 "item_id": iid, "output_index": 0, "content_index": 0, "transcript": sp.text},
-                    sp.text_source or "audio")
+                    sp.text_source or "audio", **only)
         output: list[dict[str, Any]] = [{"id": iid, "type": "message"}]
         for k, call in enumerate(sp.calls):
             output.append(_call_frames(out, call, rid, k + 1, f"{j}_{k}", tool_source))

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from harness.audio import decode_g711, law_of
+from harness.audio import Transcriber, decode_g711, law_of
 from harness.errors import TargetError
 from harness.realtime.client import RealtimeConnection
 from harness.realtime.errors import NoAnswer, setup_refused
@@ -92,9 +92,9 @@ class SessionOptions:
     turn_timeout_ms: float = TURN_TIMEOUT_MS
     network: NetworkConditions | None = None
     """Delay, jitter and loss imposed on a WebRTC call's path (:mod:`harness.realtime.netem`)."""
-    transcribe: Any = None
-    """Over SIP, which carries no transcripts: ``(pieces, rate) -> texts`` for the agent's
-    speech (the run passes the local recogniser's)."""
+    transcribe: Transcriber | None = None
+    """Over SIP, which carries no transcripts: what words the agent's speech (the run passes
+    the local recogniser or the transcription endpoint the user chose)."""
     caller_model: Any = None
     """A persona scenario's caller model (:class:`harness.persona.CallerModel`)."""
     replay_callers: Any = None

@@ -32,7 +32,6 @@ import asyncio
 import contextlib
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -83,7 +82,6 @@ makes its sound one response when the call is rebuilt)."""
 TOOLS_HEADER = "X-Harness-Tools"  # names the call's tool endpoint (``http://HOST:PORT``)
 AUDIBLE_RECENT_MS = 60.0
 """Agent audio heard this recently is still playing (three 20 ms packets)."""
-Transcriber = Callable[[list[np.ndarray], int], list[str]]
 NOT_OVER_SIP = {
     "input_heard": "a SIP call carries no transcript of what the agent heard",
     "speech_matches_transcript": "over SIP the agent's words are known only from its audio: "
@@ -311,7 +309,7 @@ class SipTrialSession:
         self._heard_to_ms = last
         piece = self.agent_track()[int(onset * CALL_RATE / 1000):
                                    int((last + 100.0) * CALL_RATE / 1000)]
-        transcribe: Transcriber = self.opt.transcribe
+        transcribe = self.opt.transcribe
 
         async def hear() -> None:
             try:

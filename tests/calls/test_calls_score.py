@@ -415,7 +415,8 @@ def test_a_transcription_endpoint_transcribes_calls_without_a_transcript(
         wav = write_stereo(tmp_path / "t.wav")
         policy = tmp_path / "calls.yaml"
         policy.write_text("transcribe: openai\ntranscribe_model: my-model\n"
-                          "checks:\n  - transcript: {must_say: [thing number 3]}\n")
+                          "checks:\n  - transcript: {must_say: [thing number 3]}\n"
+                          "  - language: {expected: en}\n")
         code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
                                   "-o", str(tmp_path / "out")], capsys)
         assert code == 0, out + err
@@ -427,6 +428,8 @@ def test_a_transcription_endpoint_transcribes_calls_without_a_transcript(
         meta = json.loads((trial / "meta.json").read_text())
         assert "transcripts: the transcription endpoint (my-model)" in (
             meta["call_intake"]["reconstructed"])
+        # an endpoint writes the language spoken: its words' language is graded
+        assert verdicts(trial)["language"]["status"] == "pass"
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-wrong-key")
         code, out, err = run_cli(["calls", "score", str(wav), "--policy", str(policy),
                                   "-o", str(tmp_path / "refused")], capsys)
@@ -435,6 +438,33 @@ def test_a_transcription_endpoint_transcribes_calls_without_a_transcript(
         for path in (tmp_path / "out").rglob("*"):
             if path.is_file() and path.suffix in (".json", ".jsonl", ".html", ".xml"):
                 assert "sk-test" not in path.read_text(errors="ignore"), path
+
+
+def test_the_language_of_a_call_the_local_recogniser_wrote_is_not_graded(tmp_path, capsys):
+    """The local recogniser decodes every call as English, so its words cannot show which
+    language the agent spoke: the language check is not applicable with the reason, never a
+    pass, even when the agent spoke Spanish. The other checks are graded from the same words."""
+    from harness.audio import speak
+
+    caller = speak("Hello, I would like to check on my order, please.", "en-us").samples
+    agent = speak("Claro que sí, con mucho gusto le ayudo con su pedido ahora mismo.",
+                  "es").samples
+    silence = np.zeros(RATE, dtype=np.int16)
+    left = np.concatenate([silence, caller, silence, np.zeros(len(agent), np.int16), silence])
+    right = np.concatenate([silence, np.zeros(len(caller), np.int16), silence, agent, silence])
+    sf.write(tmp_path / "es.wav", np.stack([left, right], axis=1), RATE, subtype="PCM_16")
+    policy = tmp_path / "calls.yaml"
+    policy.write_text("checks:\n  - language: {expected: en}\n  - one_question: {}\n")
+    code, out, err = run_cli(["calls", "score", str(tmp_path / "es.wav"), "--policy",
+                              str(policy), "-o", str(tmp_path / "out")], capsys)
+    trial = trials(tmp_path / "out")["es"]
+    got = verdicts(trial)
+    assert got["language"]["status"] == "not_applicable", got["language"]["summary"]
+    assert "writes only en whatever was spoken" in got["language"]["summary"]
+    assert got["one_question"]["status"] in ("pass", "fail")  # graded from the same words
+    frames = [f for f in Recording.load(trial).frames
+              if f.type == "response.output_audio_transcript.done"]
+    assert frames and all(f.model_extra["written_only_in"] == "en" for f in frames)
 
 
 def test_latency_split_by_tool_calls_needs_a_tool_log(tmp_path, capsys):

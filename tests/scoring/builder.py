@@ -19,6 +19,7 @@ from harness.recording import (
     ANNOTATIONS,
     EVENTS_FILE,
     META_FILE,
+    WRITTEN_ONLY_IN,
     Frame,
     Recording,
     RecordingMeta,
@@ -284,14 +285,18 @@ class CallBuilder:
                  {"item_id": item_id, "content_index": 0, "audio_end_ms": audio_end_ms})
 
     # ------------------------------------------------------------------ output
-    def frames(self, *, ended: bool = True, heard: bool = False) -> list[Frame]:
+    def frames(self, *, ended: bool = True, heard: bool = False,
+               written_only_in: str | None = None) -> list[Frame]:
         """The call's frames; ``heard``: the agent's transcripts are marked as a recogniser's
-        (``source: asr``), as in a call rebuilt from its audio."""
+        (``source: asr``), as in a call rebuilt from its audio, and ``written_only_in`` names
+        the one language that recogniser writes."""
         rows = sorted(self._frames)
         last = rows[-1][0] if rows else 0.0
+        mark: dict[str, str] = {"source": "asr"} if heard else {}
+        if heard and written_only_in:
+            mark[WRITTEN_ONLY_IN] = written_only_in
         out = [Frame(seq=i, t_ms=t, dir=d, type=ty, event=ev,
-                     **({"source": "asr"} if heard and ty.endswith("audio_transcript.done")
-                        else {}))
+                     **(mark if ty.endswith("audio_transcript.done") else {}))
                for i, (t, _, d, ty, ev) in enumerate(rows)]
         if ended:
             body = ANNOTATIONS["harness.trial.ended"].model_validate({"status": "completed"})
@@ -306,8 +311,10 @@ class CallBuilder:
             target="local", harness_version="0.1.0", started_at="2025-01-01T00:00:00Z",
             status=self.status, scenario_model={"name": "built-call", "expect": self.expect})
 
-    def recording(self, *, ended: bool = True, heard: bool = False) -> Recording:
-        return Recording(None, self.meta(), self.frames(ended=ended, heard=heard))
+    def recording(self, *, ended: bool = True, heard: bool = False,
+                  written_only_in: str | None = None) -> Recording:
+        return Recording(None, self.meta(), self.frames(ended=ended, heard=heard,
+                                                        written_only_in=written_only_in))
 
     def write(self, folder: Path, *, ended: bool = True) -> Recording:
         folder.mkdir(parents=True, exist_ok=True)

@@ -370,6 +370,30 @@ def test_an_answer_in_the_wrong_language_fails():
     assert v.status == "fail" and "turn 1: the agent spoke es" in v.summary
 
 
+def test_language_is_not_graded_on_words_a_recogniser_wrote_in_one_language_only():
+    """The offline recogniser decodes as English whatever was spoken (the local agent's
+    Spanish came out as "Thank you very much." over SIP): its English says nothing of the
+    agent's language, so the check is not applicable and says why, never a pass. A recogniser
+    that writes the language spoken is graded as the agent's own transcript is."""
+    english = "Thank you very much. What is the order number, please?"
+    expect = [{"language": {"expected": "en"}}]
+    [v] = score(_bilingual(english, english).b.recording(heard=True, written_only_in="en"),
+                expect)
+    assert v.status == "not_applicable", v.summary
+    assert "writes only en whatever was spoken" in v.summary
+    assert v.measured["not_applicable"] and not any(
+        r.get("counted", True) for r in v.measured["utterances"])
+    # the same words from a transcriber that writes the language spoken are graded
+    [v] = score(_bilingual(english, english).b.recording(heard=True), expect)
+    assert v.status == "pass", v.summary
+    spanish = "Claro que sí, con mucho gusto le ayudo con su pedido ahora mismo."
+    [v] = score(_bilingual(spanish, spanish).b.recording(heard=True), expect)
+    assert v.status == "fail" and "the agent spoke es" in v.summary
+    # a mute agent is still a fail: nothing was written to grade
+    [v] = score(_bilingual("", "").b.recording(heard=True, written_only_in="en"), expect)
+    assert v.status == "fail", v.summary
+
+
 def test_language_fails_when_no_answer_is_long_enough():
     v = _bilingual("Okay.", "Sure.").verdict({"language": {}})
     assert v.status == "fail" and "could not be graded" in v.summary

@@ -76,12 +76,15 @@ class _Utterance(TypedDict):
     confidence: float
     expected: str
     counted: NotRequired[bool]
+    written_only_in: NotRequired[str]
 
 
 @scorer("language", "Each agent utterance of at least min_words words is detected (py3langid "
         "on the transcript) as the expected language, or, from a turn listed in switch_at on, "
         "as that turn's language or a question naming it; fails when no answer was long enough "
-        "to classify.",
+        "to classify; not applicable when the agent's words were written by a recogniser that "
+        "writes one language whatever was spoken (the offline recogniser on a SIP or "
+        "production call).",
         params=LanguageParams)
 def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
     tl = ctx.timeline
@@ -89,6 +92,7 @@ def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
     problems: list[str] = []
     evidence = []
     rows: list[_Utterance] = []
+    fixed: set[str] = set()
     for u in tl.utterances():
         if len(words(u.transcript)) < p.min_words:
             continue
@@ -99,6 +103,12 @@ def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
         code, probability = detect_language(u.transcript)
         row: _Utterance = {"turn": u.turn_index, "said": u.transcript, "language": code,
                            "confidence": round(probability, 3), "expected": want}
+        if u.written_only_in is not None:
+            # its words' language was chosen before anything was heard
+            row["counted"], row["written_only_in"] = False, u.written_only_in
+            fixed.add(u.written_only_in)
+            rows.append(row)
+            continue
         if probability < p.min_confidence:
             row["counted"] = False
             rows.append(row)
@@ -115,7 +125,15 @@ def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
         if not answers:
             problems.append(f"no classifiable answer after turn {index}, so the switch to "
                             f"{language} could not be graded")
-    measured = {"utterances": rows, "expected": p.expected, "switch_at": p.switch_at}
+    measured: dict[str, Any] = {"utterances": rows, "expected": p.expected,
+                                "switch_at": p.switch_at}
+    if fixed and not counted:
+        reason = (f"the agent's words were written by a recogniser that writes only "
+                  f"{', '.join(sorted(fixed))} whatever was spoken, so they cannot tell which "
+                  "language the agent spoke; a transcriber that writes the language spoken (a "
+                  "transcription endpoint) can")
+        return Outcome("not_applicable", f"not applicable: {reason}",
+                       {**measured, "not_applicable": reason})
     if problems:
         return Outcome("fail", "; ".join(problems), measured, evidence)
     if not counted:

@@ -103,6 +103,7 @@ class OutputItem:
     transcript_final: str | None = None
     transcript_seqs: list[int] = field(default_factory=list)
     transcript_heard: bool = False  # written by the harness's recogniser from the audio
+    transcript_written_only_in: str | None = None  # ... which writes only this language
     text_deltas: list[str] = field(default_factory=list)
     text_final: str | None = None
     first_audio_ms: float | None = None
@@ -241,6 +242,9 @@ class Utterance:
     heard: bool = False
     """The transcript is the harness's recogniser's (source ``asr``: a SIP or production call),
     not the agent's own: its spelling of homophones is the recogniser's choice."""
+    written_only_in: str | None = None
+    """The one language the recogniser that wrote a heard transcript writes, whatever was
+    spoken (the offline recogniser: ``en``); None when it writes the language spoken."""
 
     @property
     def start_ms(self) -> float:
@@ -361,7 +365,8 @@ class Timeline:
                     interrupted=any(p.interrupted for p in plays),
                     seqs=sorted({item.first_audio_seq or item.added_seq,
                                  *item.transcript_seqs[-1:]}),
-                    heard=item.transcript_heard))
+                    heard=item.transcript_heard,
+                    written_only_in=item.transcript_written_only_in))
         out.sort(key=lambda u: (u.first_audio_ms, u.response_id, u.item_id))
         return out
 

@@ -25,7 +25,7 @@ from harness.realtime.protocol import (
     TranscriptDelta,
     TranscriptDone,
 )
-from harness.recording import Frame, Recording
+from harness.recording import WRITTEN_ONLY_IN, Frame, Recording
 from harness.scoring.timeline._model import (
     CallerTurn,
     Cancel,
@@ -176,7 +176,9 @@ class _Builder:
         if n.spoken:
             item.transcript_final = n.text
             item.transcript_seqs.append(f.seq)
-            item.transcript_heard = (f.model_extra or {}).get("source") == "asr"
+            extra = f.model_extra or {}
+            item.transcript_heard = extra.get("source") == "asr"
+            item.transcript_written_only_in = extra.get(WRITTEN_ONLY_IN)
         else:
             item.text_final = n.text
 
