@@ -284,10 +284,13 @@ class Listener:
             self._going_on_from = self._held_items
         self.protocol.speech_started(audio_start_ms, self._speech_item_id)
         td = config.turn_detection(self.protocol.session)
+        # ignore_barge_in talks on over the caller; a reply not yet playing is replaced as
+        # without the fault (the turns heard after its talk, two breaths of one answer, are
+        # answered together, not the first alone and the second at the next turn)
+        talking_on = self.faults.ignore_barge_in and self.responder.audible()
         self.responder.barge_in()
         current = self.protocol.response
-        if (td is not None and td.interrupt_response and not self.faults.ignore_barge_in
-                and current is not None):
+        if td is not None and td.interrupt_response and not talking_on and current is not None:
             self.responder.cancel(current, "turn_detected")
 
     def _drop_speculation(self) -> None:

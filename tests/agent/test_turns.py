@@ -112,6 +112,47 @@ def test_barge_in_cancels_and_ignore_barge_in_keeps_talking(scripted_agent):
     assert ignoring["started_ms"] >= ignoring["first_ms"] + ignoring["audio_ms"] - 100
 
 
+LOOKUP = {"type": "function", "name": "lookup_order", "description": "Look up an order.",
+          "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}
+
+
+@pytest.mark.slow
+@pytest.mark.calls(1)
+def test_ignore_barge_in_answers_the_breaths_said_over_it_together(scripted_agent):
+    """Two breaths of one answer said while the faulted agent talks on are heard once its talk
+    is done, and answered together, as without the fault: the reply begun for the first breath
+    is replaced once the second is heard. (It had answered the first alone and left the second
+    to the next turn: a Kokoro caller's pause after "I want to check an order." cost the example
+    suite's barge-in call its lookup.)"""
+    first = caller_speech("Wait, one more thing.")
+    second = caller_speech("Please check my order.")
+
+    async def call() -> list[dict]:
+        async with session(scripted_agent.url, "ignore_barge_in") as client:
+            await client.update(audio=VAD_500, tools=[LOOKUP])
+            client.pump()
+            await client.send("conversation.item.create", item={
+                "type": "message", "role": "user",
+                "content": [{"type": "input_text", "text": "Tell me everything."}]})
+            await client.send("response.create")
+            streaming = asyncio.ensure_future(client.stream(silence(60_000)))
+            await client.wait("response.output_audio.delta")
+            await asyncio.sleep(0.8)
+            streaming.cancel()
+            await client.stream(np.concatenate([first, silence(900), second, silence(1500)]))
+            streaming = asyncio.ensure_future(client.stream(silence(60_000)))
+            await client.wait("response.function_call_arguments.done", timeout=30.0)
+            streaming.cancel()
+            return [e["response"] for e in client.events if e["type"] == "response.done"]
+
+    long_answer, *after = run(call())
+    assert long_answer["status"] == "completed"
+    spoken = [r["output"] for r in after if r["status"] == "completed"]
+    alone = [o for out in spoken if all(o["type"] == "message" for o in out) for o in out]
+    assert alone == [], f"the first breath was answered alone: {alone}"
+    assert any(o["type"] == "function_call" for out in spoken for o in out)
+
+
 @pytest.mark.slow
 @pytest.mark.calls(1)
 def test_idle_timeout_prompts_the_caller(scripted_agent):
