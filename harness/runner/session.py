@@ -93,8 +93,8 @@ class SessionOptions:
     network: NetworkConditions | None = None
     """Delay, jitter and loss imposed on a WebRTC call's path (:mod:`harness.realtime.netem`)."""
     transcribe: Transcriber | None = None
-    """Over SIP, which carries no transcripts: what words the agent's speech (the run passes
-    the local recogniser or the transcription endpoint the user chose)."""
+    """Over SIP, which carries no transcripts: what puts the agent's speech into words (the run
+    passes the local recogniser or the transcription endpoint the user chose)."""
     caller_model: Any = None
     """A persona scenario's caller model (:class:`harness.persona.CallerModel`)."""
     replay_callers: Any = None

@@ -74,6 +74,21 @@ def test_caller_audio_gets_transcribed_and_a_spoken_answer(support_agent):
     run(call())
 
 
+async def _long_answer_playing(client) -> tuple[dict, float]:
+    """Ask the scripted agent for its long answer and let 0.8 s of it play, streaming silence
+    meanwhile: its first audio delta and when that came."""
+    client.pump()
+    await client.send("conversation.item.create", item={
+        "type": "message", "role": "user",
+        "content": [{"type": "input_text", "text": "Tell me everything."}]})
+    await client.send("response.create")
+    streaming = asyncio.ensure_future(client.stream(silence(60_000)))
+    first, first_ms = await client.wait("response.output_audio.delta")
+    await asyncio.sleep(0.8)
+    streaming.cancel()
+    return first, first_ms
+
+
 @pytest.mark.slow
 @pytest.mark.calls(1)
 def test_barge_in_cancels_and_ignore_barge_in_keeps_talking(scripted_agent):
@@ -82,15 +97,7 @@ def test_barge_in_cancels_and_ignore_barge_in_keeps_talking(scripted_agent):
     async def call(faults: str | None) -> dict:
         async with session(scripted_agent.url, faults) as client:
             await client.update(audio=VAD_500)
-            client.pump()
-            await client.send("conversation.item.create", item={
-                "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": "Tell me everything."}]})
-            await client.send("response.create")
-            streaming = asyncio.ensure_future(client.stream(silence(60_000)))
-            first, first_ms = await client.wait("response.output_audio.delta")
-            await asyncio.sleep(0.8)
-            streaming.cancel()
+            first, first_ms = await _long_answer_playing(client)
             onset_ms = client.now_ms()
             await client.stream(np.concatenate([interruption, silence(1500)]))
             done, _ = await client.wait("response.done")
@@ -130,15 +137,7 @@ def test_ignore_barge_in_answers_the_breaths_said_over_it_together(scripted_agen
     async def call() -> list[dict]:
         async with session(scripted_agent.url, "ignore_barge_in") as client:
             await client.update(audio=VAD_500, tools=[LOOKUP])
-            client.pump()
-            await client.send("conversation.item.create", item={
-                "type": "message", "role": "user",
-                "content": [{"type": "input_text", "text": "Tell me everything."}]})
-            await client.send("response.create")
-            streaming = asyncio.ensure_future(client.stream(silence(60_000)))
-            await client.wait("response.output_audio.delta")
-            await asyncio.sleep(0.8)
-            streaming.cancel()
+            await _long_answer_playing(client)
             await client.stream(np.concatenate([first, silence(900), second, silence(1500)]))
             streaming = asyncio.ensure_future(client.stream(silence(60_000)))
             await client.wait("response.function_call_arguments.done", timeout=30.0)
