@@ -389,6 +389,10 @@ def test_language_is_not_graded_on_words_a_recogniser_wrote_in_one_language_only
     spanish = "Claro que sí, con mucho gusto le ayudo con su pedido ahora mismo."
     [v] = score(_bilingual(spanish, spanish).b.recording(heard=True), expect)
     assert v.status == "fail" and "the agent spoke es" in v.summary
+    # however few its words (the recogniser may write a Spanish sentence as three)
+    [v] = score(_bilingual("Thank you.", "Very much.").b.recording(
+        heard=True, written_only_in="en"), expect)
+    assert v.status == "not_applicable", v.summary
     # a mute agent is still a fail: nothing was written to grade
     [v] = score(_bilingual("", "").b.recording(heard=True, written_only_in="en"), expect)
     assert v.status == "fail", v.summary

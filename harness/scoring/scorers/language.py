@@ -94,6 +94,9 @@ def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
     rows: list[_Utterance] = []
     fixed: set[str] = set()
     for u in tl.utterances():
+        if u.written_only_in is not None and words(u.transcript):
+            # its words' language was chosen before anything was heard, whatever their number
+            fixed.add(u.written_only_in)
         if len(words(u.transcript)) < p.min_words:
             continue
         want = p.expected
@@ -104,9 +107,7 @@ def score_language(ctx: ScoringContext, p: LanguageParams) -> Outcome:
         row: _Utterance = {"turn": u.turn_index, "said": u.transcript, "language": code,
                            "confidence": round(probability, 3), "expected": want}
         if u.written_only_in is not None:
-            # its words' language was chosen before anything was heard
             row["counted"], row["written_only_in"] = False, u.written_only_in
-            fixed.add(u.written_only_in)
             rows.append(row)
             continue
         if probability < p.min_confidence:
