@@ -52,6 +52,8 @@ class Responder:
         # The caller's turns whose words the policy holds (a turn that goes on from them is
         # heard together with them as well).
         self._held_items: list[Item] = []
+        # Each reply's policy as it was before the reply (see _take_back).
+        self._before: dict[Response, DialoguePolicy] = {}
 
     def policy(self) -> DialoguePolicy:
         """The session's dialogue policy (built on first use, from the session's tools)."""
@@ -106,7 +108,28 @@ class Responder:
         task = self._tasks.get(response)
         if task is not None:
             task.cancel()
+        if reason == "turn_detected":
+            self._take_back(response)
         self._finish(response, "cancelled", reason)
+
+    def _take_back(self, response: Response) -> None:
+        """A spoken reply the caller went on over before hearing a word of it (they had paused
+        between two sentences of one answer, and were talking again as it began) is taken
+        back: the policy is as it was before it, and the turns it answered are answered again
+        with the one that goes on from them ("No, don't cancel it." and "I changed my mind." got
+        "Okay, I won't cancel it.", cut off, then an answer to the second alone). A reply that
+        called a tool stays: the call went out."""
+        before = self._before.pop(response, None)
+        if before is None or not any(i.type == "message" for i in response.output) or any(
+                i.type == "function_call" for i in response.output):
+            return
+        if self._interrupted is not None and self._interrupted[0] in response.output:
+            if spoken_text(*self._interrupted):
+                return  # some of it was heard
+            self._interrupted = None
+        self._policy = before
+        for item in response.consumed_items:
+            item.consumed = False
 
     def _finish(self, response: Response, status: str, reason: str | None = None,
                 failure: BaseException | None = None) -> None:
@@ -117,6 +140,7 @@ class Responder:
         if not finished:
             return
         self._tasks.pop(response, None)
+        self._before.pop(response, None)
         if response.in_conversation:
             self.listener.response_finished(
                 max(0.0, (self.playback_end - self._loop.time()) * 1000.0))
@@ -157,6 +181,7 @@ class Responder:
                 i for i in self.protocol.items if i.is_user_message][-1:]
         else:
             inputs = response.consumed_items
+            self._before[response] = copy.deepcopy(policy)
         texts: list[str] = []
         not_addressed: list[str] = []
         as_one: str | None = None

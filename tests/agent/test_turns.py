@@ -152,6 +152,59 @@ def test_ignore_barge_in_answers_the_breaths_said_over_it_together(scripted_agen
     assert any(o["type"] == "function_call" for out in spoken for o in out)
 
 
+CANCEL = {"type": "function", "name": "cancel_order", "description": "Cancel an order.",
+          "parameters": {"type": "object", "properties": {"order_id": {"type": "string"}}}}
+
+
+@pytest.mark.slow
+@pytest.mark.calls(1)
+def test_a_reply_begun_as_the_caller_went_on_is_taken_back():
+    """ "No, don't cancel it." and, after a pause the turn detection ends the turn at, "I
+    changed my mind.": the reply to the first breath begins as the caller is already talking
+    again, and is cut off before a word of it is heard. It is taken back, and the two breaths
+    get the answer the whole turn gets ("Nothing was changed."), not the first a cut-off answer
+    and the second one of its own ("Is there anything else I can help with?")."""
+    from harness.agent import start_local_agent
+
+    no = caller_speech("No, don't cancel it.")
+    mind = caller_speech("I changed my mind.")
+
+    async def call(url: str) -> list[str]:
+        async with session(url) as client:
+            await client.update(audio=VAD_500, tools=[CANCEL])
+            client.pump()
+            for text in ("I want to cancel order eight, three, five, two, one.",
+                         "Yes, that's right."):
+                done = len(client.events)
+                await client.send("conversation.item.create", item={
+                    "type": "message", "role": "user",
+                    "content": [{"type": "input_text", "text": text}]})
+                await client.send("response.create")
+                await client.wait("response.done", after=done)
+            start = len(client.events)
+            # 560 ms between the breaths: the turn ends after 500, the reply starts, and the
+            # detector hears the caller again a little later
+            await client.stream(np.concatenate([silence(300), no, silence(560), mind,
+                                                silence(2500)]))
+            after = start
+            while True:
+                done, _ = await client.wait("response.done", after=after)
+                after = next(i for i in range(after, len(client.events))
+                             if client.events[i] is done) + 1
+                if done["response"]["status"] == "completed":
+                    break
+            return [o["content"][0]["transcript"] for e in client.events[start:]
+                    if e["type"] == "response.done" and e["response"]["status"] == "completed"
+                    for o in e["response"]["output"] if o["type"] == "message"]
+
+    agent = start_local_agent("support_desk", write_tools=["cancel_order"])
+    try:
+        said = run(call(agent.url))
+    finally:
+        agent.stop()
+    assert said == ["Okay, I won't cancel it. Nothing was changed."], said
+
+
 @pytest.mark.slow
 @pytest.mark.calls(1)
 def test_idle_timeout_prompts_the_caller(scripted_agent):
