@@ -43,10 +43,10 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 
 
 PRERENDERED = (ROOT / "scenarios", ROOT / "examples" / "clinic" / "scenarios")
-"""Suites whose caller audio a run of slow tests renders before any test calls. With Kokoro
-callers, a CI run that rendered them during its first calls (both cores, as the example suite's
-run and SIP and persona calls began) transcribed cancel-confirmed's order number 2.5 s after the
-caller stopped (dead air 3,113 ms against a 3,000 ms limit)."""
+"""Suites whose caller audio a run of slow tests renders before any test calls: their callers
+are Kokoro voices, and in a CI run that rendered them during its first calls (both cores, as the
+example suite's run and SIP and persona calls began), cancel-confirmed's order number was
+transcribed 2.5 s after the caller stopped (dead air 3,113 ms against a 3,000 ms limit)."""
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

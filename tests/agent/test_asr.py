@@ -3,7 +3,7 @@ agent cuts them.
 
 The example suite's turns are rendered here with espeak-ng's ``en-us``, the voice its callers
 had when these cases were found: each test pins down what the recogniser wrote for that audio
-and how the agent reads it, whatever voice the suite's callers are given."""
+and how the agent reads it (the suite itself now calls with Kokoro voices)."""
 
 from __future__ import annotations
 
