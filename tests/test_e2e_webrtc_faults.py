@@ -20,7 +20,7 @@ import pytest
 
 pytest.importorskip("aiortc")
 
-from fault_table import failures, kinds, run_faults, table  # noqa: E402
+from fault_table import LONG_NOISE, failures, kinds, run_faults, table  # noqa: E402
 from test_e2e_suite import MUTATIONS  # noqa: E402
 
 # one WebRTC call at a time (:data:`RUNS_AT_ONCE`), about twice a WebSocket call's CPU, in-process
@@ -35,7 +35,6 @@ SHORTEST: dict[str, tuple[str, ...]] = {
     "skip_confirmation": ("cancel-confirmed",),
     "added_latency_ms=3000": ("spelled-id-with-dash",),
     "never_escalate": ("human-request",),
-    "talk_over_noise": ("long-silence",),
     "ignore_barge_in": ("barge-in",),
     "tool_on_partial_id": ("cut-off-order-id",),
     "false_success": ("cancel-fails",),
@@ -55,12 +54,16 @@ RUNS_AT_ONCE = 1
 invent_tool left 4.7 s behind its schedule (a WebRTC call encodes and decodes Opus at both ends
 in the process) and its last turn went unanswered; alone, every chunk left on time."""
 
-WEBRTC_TABLE = {fault: {name: MUTATIONS[fault][name] for name in names}
-                for fault, names in SHORTEST.items()}
+WEBRTC_TABLE = {fault: LONG_NOISE[fault] if fault in LONG_NOISE
+                else {name: MUTATIONS[fault][name] for name in SHORTEST[fault]}
+                for fault in MUTATIONS}
+"""fault → scenario → the kinds its call must fail: :data:`SHORTEST`'s rows, and
+``talk_over_noise`` on :data:`fault_table.LONG_NOISE`'s scenario."""
 
 
 def test_every_fault_of_the_table_fails_its_expectations_over_webrtc(tmp_path: Path) -> None:
-    assert set(SHORTEST) == set(MUTATIONS), "a fault of the table is not run over WebRTC"
+    assert set(SHORTEST) | set(LONG_NOISE) == set(MUTATIONS), \
+        "a fault of the table is not run over WebRTC"
     results = run_faults(SCENARIOS, WEBRTC_TABLE, tmp_path, target="local-webrtc",
                          runs_at_once=RUNS_AT_ONCE)
     print("\nover WebRTC: fault × expectation kind (failed/graded)\n" + table(results))
