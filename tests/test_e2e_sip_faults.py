@@ -6,8 +6,7 @@ scenarios as over WebRTC (``tests/test_e2e_webrtc_faults.py``).
 Over a WebSocket or WebRTC each fault fails exactly its own kinds; over SIP it fails at least
 them ("caught"), because the grader hears the local agent's espeak-ng voice through a recogniser
 on a G.711 line and misses read-backs and dates that were said (``docs/sip.md``). What a SIP call
-cannot show is stated, never passed over in silence (and :data:`OVER_SIP` names a row that runs
-another scenario of the table's over SIP):
+cannot show is stated, never passed over in silence:
 
 - ``input_heard`` and ``speech_matches_transcript`` need transcripts the call does not carry
   (``not_applicable``);

@@ -4,7 +4,8 @@ WebSocket: what the caller hears and when (the RTP track), how the agent's audio
 server's truncation), what arrives on the data channel.
 
 One scenario per fault, the shortest the table lists for it (``silent_audio`` two: one of them
-a barge-in, which over WebRTC is the server's truncation), :data:`RUNS_AT_ONCE` faults at a
+a barge-in, which over WebRTC is the server's truncation; ``talk_over_noise`` one written for
+it, :data:`fault_table.LONG_NOISE`), :data:`RUNS_AT_ONCE` faults at a
 time. A WebRTC call costs the harness and the in-process agents about twice a WebSocket call's
 CPU (Opus, SRTP and RTP in Python at both ends), and latency limits are part of what must pass:
 with the machine's load average at 8, all 19 calls at once took 83 s and failed expectations

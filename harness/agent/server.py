@@ -294,15 +294,12 @@ class LocalAgentHandle:
         first time this is read."""
         if self.agent._webrtc is None:
             require("webrtc", "the local agent over WebRTC (target 'local-webrtc')")
-            # imported in the caller's thread, so a missing aiortc is the caller's error
-            import harness.agent.webrtc_server  # noqa: F401, PLC0415 - aiortc
         return asyncio.run_coroutine_threadsafe(self.agent.start_webrtc(), self._loop).result()
 
     def sip_uri_for(self, config: AgentConfig) -> str:
         """``sip:agent@127.0.0.1:PORT``: the agent's SIP endpoint answering with ``config``'s
         session (:func:`sip_session`), started the first time this is called (see
         :meth:`LocalAgent.start_sip`; a call names its tool endpoint itself)."""
-        import harness.agent.sip_server  # noqa: F401, PLC0415 - in this thread, as webrtc_url
         return asyncio.run_coroutine_threadsafe(
             self.agent.start_sip(sip_session(config)), self._loop).result()
 
