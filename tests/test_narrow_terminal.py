@@ -193,3 +193,26 @@ def test_comparison_table(tmp_path: Path) -> None:
     _words_whole(text, ["metric", "scenarios/pairs", "A", "B", "difference (95% CI)", "family",
                         "p adj.", "verdict", "detectable"])
     assert "voice_to_voice_ms" in text.split()
+
+
+def test_a_metric_the_gatekeeper_keeps_unread_is_said_so_with_its_note(tmp_path: Path) -> None:
+    """An exploratory metric whose own test rejects while no primary differs is printed "not
+    read" with its summary line (its adjusted p), never "no detectable difference"."""
+    from harness.compare import compare_runs
+    from harness.compare.console import print_comparison
+
+    run_dir = tmp_path / "ab"
+    entries = [{**passing_trial(run_dir, f"s{i}/{v}/trial-{k}", k), "scenario": f"s{i}",
+                "variant": v} for i in range(3) for v in ("A", "B") for k in range(2)]
+    write_run(run_dir, entries)
+    outcome = compare_runs([f"{run_dir}#A", f"{run_dir}#B"], out_dir=tmp_path / "cmp")
+    metric = outcome.document["comparisons"][0]["metrics"][-1]
+    assert metric["family"] != "primary"
+    metric.update(family="secondary", verdict="not read",
+                  summary="dead air (exploratory): not read — adjusted p 0.01")
+    console = _console()
+    print_comparison(outcome, console)
+    text = console.export_text()
+    assert "not read — adjusted p 0.01" in text
+    # the verdict cell itself (tables too wide for 80 columns print one field a line)
+    assert re.search(r"^\s*verdict\s+not read\s*$", text, re.M), text

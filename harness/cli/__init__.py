@@ -430,7 +430,8 @@ def compare(
 ) -> None:
     """Compare agent variants scenario by scenario: run them (interleaved, the same caller
     audio), or compare finished runs; per metric better / worse / no detectable difference
-    (with the smallest difference this size detects) / cannot be detected at this size.
+    (with the smallest difference this size detects) / cannot be detected at this size / not
+    read (an exploratory metric whose own test rejects while no primary metric differs).
 
     Exit codes: 0 done, 1 the --fail-if-worse gate failed, 2 usage or invalid input,
     3 some trials errored.

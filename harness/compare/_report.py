@@ -225,7 +225,8 @@ def _metric_rows(pair: dict[str, Any]) -> list[dict[str, Any]]:
             "mdd_text": detectable_text(m),
             "p_text": _p(m["p_value"]), "p_adjusted_text": _p(m["p_adjusted"]),
             "verdict_class": {"better": "better", "worse": "worse",
-                              "cannot be detected": "untestable"}.get(m["verdict"], "same"),
+                              "cannot be detected": "untestable",
+                              "not read": "unread"}.get(m["verdict"], "same"),
         })
     return rows
 

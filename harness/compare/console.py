@@ -16,7 +16,7 @@ from harness.compare._report import (
 )
 from harness.report.console import print_table
 
-_STYLE = {"better": "green", "worse": "bold red"}
+_STYLE = {"better": "green", "worse": "bold red", "not read": "yellow"}
 
 
 def print_comparison(outcome: CompareOutcome, console: Console | None = None) -> None:
@@ -53,7 +53,8 @@ def print_comparison(outcome: CompareOutcome, console: Console | None = None) ->
                 f"[{style}]{m['verdict']}[/]" if style else m["verdict"], detectable_text(m))
         print_table(table, console)
         for m in pair["metrics"]:
-            if m["verdict"] in ("better", "worse") or (m["family"] == "primary" and m["note"]):
+            if m["verdict"] in ("better", "worse", "not read") or (
+                    m["family"] == "primary" and m["note"]):
                 console.print(f"  {escape(m['summary'])}")
         for plan in pair.get("plans", []):
             console.print(f"  plan: {escape(plan['text'])}")

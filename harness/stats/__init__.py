@@ -10,7 +10,7 @@ here, so a pass rate, a percentile or a "worse" means the same thing everywhere.
 - Suite figures: :func:`cluster_mean` (mean over scenarios, interval resampling scenarios).
 - Comparisons (B − A, paired by scenario and trial): :func:`compare_binary`,
   :func:`compare_continuous`, :func:`decide` (Holm over the primary metrics, Benjamini–Hochberg
-  over the others; better / worse / no detectable difference / cannot be detected),
+  over the others; better / worse / no detectable difference / cannot be detected / not read),
   :func:`min_detectable_difference` and :func:`trials_needed` (by simulating the test), and the
   parts underneath: :func:`sign_flip_test` and :func:`paired_permutation_test` (label
   permutations within pairs, exact or Monte Carlo), :func:`mcnemar_exact`,

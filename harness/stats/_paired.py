@@ -49,7 +49,8 @@ from harness.stats._power import (
     continuous_mdd,
 )
 
-Verdict = Literal["better", "worse", "no detectable difference", "cannot be detected"]
+Verdict = Literal["better", "worse", "no detectable difference", "cannot be detected",
+                  "not read"]
 Family = Literal["primary", "secondary", "excluded"]
 
 ALPHA = 0.05
@@ -432,6 +433,10 @@ def decide(comparisons: Sequence[Comparison], *, primary: Collection[str] = PRIM
         tested = f == "primary" or (f == "secondary" and gate_open)
         if tested and p_adj is not None and p_adj <= alpha and c.difference:
             verdict = "better" if (c.difference > 0) == c.higher_is_better else "worse"
+        elif not tested and f == "secondary" and p_adj is not None and p_adj <= alpha:
+            # its own test rejects, but the gatekeeper does not let it be read: saying "no
+            # detectable difference" here would deny what the test found
+            verdict = "not read"
         elif mdd is None:
             verdict = "cannot be detected"
         else:
