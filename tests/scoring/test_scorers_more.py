@@ -121,6 +121,37 @@ def test_talking_over_hold_music_fails():
     assert v.evidence[-1].label == "agent take-over"
 
 
+def _tv_then_yes(reply_at: float | None = None) -> CallBuilder:
+    """A TV (not addressed) runs straight into the caller's "Yes": the server's turn detection
+    hears one stretch of input from the TV's speech to the end of the caller's."""
+    b = CallBuilder()
+    t0 = b.caller(1000.0, "Check my appointment, please.")
+    b.respond(b.speech_end(t0) + 500, "Sure.")
+    b.caller(5000.0, None, kind="play", duration=3000.0, vad=False)
+    yes = b.caller(8000.0, "Sorry about that. Yes, that is right.", vad=False)
+    item = b.new_id("item_in")
+    b.add(5300.0, "received", "input_audio_buffer.speech_started",
+          {"audio_start_ms": 5200, "item_id": item})
+    stopped = b.speech_end(yes) + 550.0
+    b.add(stopped, "received", "input_audio_buffer.speech_stopped",
+          {"audio_end_ms": int(b.speech_end(yes)), "item_id": item})
+    b.add(stopped + 10.0, "received", "input_audio_buffer.committed",
+          {"item_id": item, "previous_item_id": None})
+    b.respond(reply_at if reply_at is not None else stopped + 20.0,
+              "Thank you. Your appointment is on Tuesday at ten thirty.")
+    return b
+
+
+def test_input_opened_by_a_tv_and_run_into_the_callers_words_is_the_callers_turn():
+    # answered after the caller's words: the answer to them, not a take-over of the TV
+    b = _tv_then_yes()
+    assert one(b, {"no_response": {"turns": [2]}}).status == "pass"
+    assert one(b, {"turn_answered": {"turns": [3]}}).status == "pass"
+    # decided while only the TV had played: a take-over, though the input ran on
+    v = one(_tv_then_yes(reply_at=6500.0), {"no_response": {"turns": [2]}})
+    assert v.status == "fail" and "audio not addressed" in v.summary
+
+
 def test_take_over_during_a_mid_turn_pause():
     b = CallBuilder()
     t0 = b.caller(1000.0, "My order number is, um, eight three five two one.", duration=4000.0,

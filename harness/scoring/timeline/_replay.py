@@ -372,11 +372,21 @@ _NOTICE_HANDLERS: dict[type[Notice], Callable[[_Builder, Any, Frame], None]] = {
 
 def _input_turn(tl: Timeline, input_ms: float, later_ms: float) -> int | None:
     """The turn of caller input that began at ``input_ms`` and was answered or transcribed at
-    ``later_ms``. Input that the line's noise opened during the lead-in, before the first turn,
-    holds the first turn's speech when it lasted into that turn."""
+    ``later_ms``. Input that noise opened before the caller spoke to the agent holds the first
+    speech addressed to it that began before ``later_ms``: during the lead-in, before the first
+    turn, or during audio not addressed to the agent (a TV, hold music, side talk) that ran on
+    into the caller's next words. A reply decided while only such audio had played stays with
+    that audio's turn."""
     index = tl.turn_at(input_ms)
     if index is None and tl.turns and later_ms >= tl.turns[0].start_ms:
         return tl.turns[0].index
+    opened = tl.turn(index) if index is not None else None
+    if opened is not None and (not opened.addressed or opened.kind != "say"):
+        spoken = [t.index for t in tl.turns if t.index > opened.index and t.addressed
+                  and t.kind == "say" and t.speech_onset_ms is not None
+                  and t.speech_onset_ms <= later_ms]
+        if spoken:
+            return min(spoken)
     return index
 
 
