@@ -26,16 +26,19 @@ RECOGNISER = spoken.Hearing(homophones={
     "i": "9", "i'm": "9", "high": "9",
     # "six" with its last sound lost: "sick, zero, seven, one, nine, three"
     "sick": "6",
+    # "oh" said between digits by espeak-ng voices: "6, or 1, 7, 9" (tiny.en and base,
+    # generated utility calls)
+    "or": "0",
 })
 """The homophones the local agent's recogniser is known to write for digits."""
 
-_FIRST_DIGIT_WORDS = {**{w: RECOGNISER.homophones[w] for w in ("i", "sick", "won", "for", "to",
-                                                             "too")},
-                      "a": "8", "free": "3", "fine": "5"}
+_FIRST_DIGIT_WORDS = {**{w: RECOGNISER.homophones[w] for w in ("i", "i'm", "sick", "won", "for",
+                                                             "to", "too")},
+                      "a": "8", "free": "3", "fine": "5", "file": "5"}
 """Words the local agent's recogniser wrote for the first digit of a run said after "it's", in
 generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "It's i5-7-2-4-8"
-(nine, written onto the next digit), "Sorry, it's free 790261" (three), "It's fine. 6, 0, 9,
-1, 4" (five)."""
+(nine, written onto the next digit), "It's I'm 43617" (nine), "Sorry, it's free 790261"
+(three), "It's fine. 6, 0, 9, 1, 4" and "It's account file 8.9." (five)."""
 _WORD_BEFORE_DIGITS = re.compile(
     rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
 
@@ -57,6 +60,23 @@ def joined_spelling(text: str) -> str:
     as the letters they are ("J, O, H, N"): for an email's local part (``slots``)."""
     return _SPLIT_SPELLING.sub(
         lambda m: ", ".join([*re.findall(r"[A-Z]", m.group(1)), *m.group(2)]), text)
+
+
+_DIGIT = r"(?:\d|(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
+_BRIDGE = re.compile(rf"^\W*(?:(?:and|then|um|uh|er|erm|so|okay|ok)\b[\s,.\-]*)+(?={_DIGIT})",
+                     re.IGNORECASE)
+_ENDS_IN_A_DIGIT = re.compile(rf"{_DIGIT}\W*$", re.IGNORECASE)
+
+
+def continued(held: str, fresh: str) -> str:
+    """A held fragment and the caller's next breath as one utterance. When the fragment ends in
+    digits and the breath goes on with digits after a word that only bridges them ("then",
+    "and", "um": "nine, oh, seven, four" ... "Then 4-8-2", where the recogniser wrote "then"
+    for nothing the caller said that the run needs), the word is left out, so that the digits
+    read as one run."""
+    if _ENDS_IN_A_DIGIT.search(held):
+        fresh = _BRIDGE.sub("", fresh)
+    return f"{held} {fresh}"
 
 
 def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:

@@ -111,6 +111,8 @@ def _code_values(spec: SlotSpec, text: str, fresh: str | None) -> list[str]:
         # are the value.
         values[:0] = [r for r in find_readbacks(fresh, min_chars=1) if "@" not in r]
     if spec.kind in ("digits", "phone"):
+        # "oh" written as the letter ("2, 7, 9, 3, 8, o."): among digits it is a zero
+        values = [re.sub(r"[oO]", "0", v) if re.search(r"\d", v) else v for v in values]
         values = [v for v in values if re.fullmatch(r"\+?[\d\s.\-/]+", v)]
     return values
 

@@ -161,6 +161,17 @@ def test_a_held_fragment_heard_again_with_the_rest(as_one: str, read_back: str) 
         f"Just to confirm, I heard {read_back}. Is that right?"]
 
 
+@pytest.mark.parametrize("rest", ["Then 3, 5, 1.", "and 3, 5, 1.", "Um, then, three, five, one."])
+def test_a_word_that_bridges_the_breaths_of_a_number_is_no_part_of_it(rest: str) -> None:
+    """The recogniser wrote "Then" before the second breath of a number (a generated clinic
+    call: "9. 07-4." ... "Then 4-8-2."): the digits still read as one run."""
+    p = policy()
+    p.on_user_turn("Hi, where is my order?")
+    assert p.on_user_turn("My order number is 8, 0.") == []
+    assert said(p.on_user_turn(rest)) == [
+        "Just to confirm, I heard 8, 0, 3, 5, 1. Is that right?"]
+
+
 def test_turns_answered_together_heard_as_one() -> None:
     """Two turns one response answers together (the caller went on before the agent could
     hold the first): their audio heard as one wins over their transcripts joined."""

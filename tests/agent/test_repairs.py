@@ -37,6 +37,7 @@ def test_homophones_between_digits_are_digits(text: str, compact: str) -> None:
     ("Could you refill it? It's sick, zero, seven, one, nine, three.", ["607193"]),
     ("That is 8, 3, 5, 2, to.", ["83522"]),
     ("Eight three five two for.", ["83524"]),
+    ("The reading is 6, or 1, 7, 9.", ["60179"]),
     # ... and stay words elsewhere
     ("I'm calling for my order.", []),
     ("I need it for 24 hours", ["24"]),
@@ -49,6 +50,7 @@ def test_homophones_between_digits_are_digits(text: str, compact: str) -> None:
     ("High, I want to cancel order 8 3 5 2 1.", ["83521"]),
     ("I'm calling about 2 orders", ["2"]),
     ("I feel sick 2 days now", ["2"]),
+    ("Is it the gas or the electricity?", []),
 ])
 def test_the_agent_hears_a_recognisers_homophones(sentence: str, values: list[str]) -> None:
     assert find_readbacks(sentence, min_chars=1) == values

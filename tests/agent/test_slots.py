@@ -18,6 +18,9 @@ def spec(kind: str, **extra: object) -> SlotSpec:
     ("It's four, seven, one, nine, oh, two, six.", "ok", "4719026"),
     ("471-9026", "ok", "4719026"),
     ("four seven one", "partial", "471"),  # too short: the rest may follow
+    # "oh" written as the letter among digits (a generated utility call): a zero
+    ("The account number is 4, 7, 1, 9, o, 2, 6.", "ok", "4719026"),
+    ("O 4, 7, 1, 9, 2, 6", "ok", "0471926"),
     ("I'd like to check my appointment.", "none", None),
 ])
 def test_digit_ids_of_a_given_length(text: str, status: str, value: str | None) -> None:
@@ -30,6 +33,8 @@ def test_digit_ids_of_a_given_length(text: str, status: str, value: str | None) 
     ("Oh, sorry, that's my old one. It's a 3-1-025.", "ok", "831025"),
     ("Oh, sorry, that's my old one. It's i5-7-2-4-8.", "ok", "957248"),
     ("Sorry, it's free 790261.", "ok", "3790261"),
+    ("No, the last digit is wrong. It's I'm 471926.", "ok", "9471926"),
+    ("It's account file 8.9. 6 4 2 1", "ok", "5896421"),
     ("Oh, sorry, that's my old one. It's fine. 6, 0, 9, 1, 4.", "ok", "560914"),
     # only where no value fits: a whole value keeps its digits, a word far from digits its word
     ("It's for 831025.", "ok", "831025"),
