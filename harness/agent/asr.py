@@ -17,6 +17,7 @@ import contextvars
 import functools
 import math
 import os
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -64,12 +65,25 @@ class SpeechRecognizer:
         audio = _at_asr_rate(pcm16, sample_rate)
         if len(audio) < ASR_RATE // 10:
             return ""
+        decode = functools.partial(
+            self._model.transcribe, audio, language=language or "en",
+            without_timestamps=True, condition_on_previous_text=False, initial_prompt=prompt,
+            vad_filter=False, max_new_tokens=max_new_tokens(len(audio) / ASR_RATE))
         with _window(len(audio)):
-            segments, _info = self._model.transcribe(
-                audio, language=language or "en", beam_size=beam_size,
-                without_timestamps=True, condition_on_previous_text=False,
-                initial_prompt=prompt, vad_filter=False)
-            return " ".join(s.text.strip() for s in segments if s.text.strip())
+            text = _joined(decode(beam_size=beam_size, temperature=0.0))
+            if not looped(text):
+                return text
+            # A decoder caught in a loop ("4, 9, 1, 6, 8, 8, 8, 8, …"): a beam search, then
+            # samples at rising temperatures (Whisper's own fallback), each decode kept short
+            # by the token limit. Whisper's fallback alone, with no limit, looped at 0.0 to 0.6
+            # and took 15 s with ``base`` on a generated call; the beam wrote "4, 9, 1, 6, 8, 0."
+            # in 0.5 s.
+            for retry in (dict(beam_size=RUNNER_UP_BEAM, temperature=0.0),
+                          *(dict(beam_size=1, temperature=t) for t in RESAMPLE_TEMPERATURES)):
+                again = _joined(decode(**retry))
+                if not looped(again):
+                    return again
+            return text
 
     async def transcribe(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                          language: str | None = None) -> str:
@@ -154,6 +168,38 @@ class SpeechRecognizer:
     def idle(self) -> bool:
         """Whether a worker is free now (speculative work should only use spare capacity)."""
         return self.in_flight < _WORKERS
+
+
+RESAMPLE_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)
+"""The temperatures of Whisper's fallback, tried in turn when a beam search looped too."""
+
+TOKENS_PER_SECOND = 8.0
+"""A caller's speech is at most about 3 words, or 4 digits with their commas, a second: more
+tokens than this per second of audio (and 12 more) is a decoder repeating itself."""
+
+
+def max_new_tokens(seconds: float) -> int:
+    """The most tokens a decode of ``seconds`` of speech may write (:data:`TOKENS_PER_SECOND`)."""
+    return int(TOKENS_PER_SECOND * seconds) + 12
+
+
+_WORD = re.compile(r"\w+")
+
+
+def looped(text: str) -> bool:
+    """Whether ``text`` ends in a decoder's loop: one word said five times running at its end,
+    or a run of two to four words four times ("2, 3, 2, 3, 2, 3, 2, 3")."""
+    words = _WORD.findall(text.lower())
+    for size, times in ((1, 5), (2, 4), (3, 4), (4, 4)):
+        tail = words[-size * times:]
+        if len(tail) == size * times and tail == tail[:size] * times:
+            return True
+    return False
+
+
+def _joined(decoded: tuple[Any, Any]) -> str:
+    segments, _info = decoded
+    return " ".join(s.text.strip() for s in segments if s.text.strip())
 
 
 RUNNER_UP_BEAM = 5

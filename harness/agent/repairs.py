@@ -68,6 +68,17 @@ _BRIDGE = re.compile(rf"^\W*(?:(?:and|then|um|uh|er|erm|so|okay|ok)\b[\s,.\-]*)+
 _ENDS_IN_A_DIGIT = re.compile(rf"{_DIGIT}\W*$", re.IGNORECASE)
 
 
+_BRIDGED = re.compile(
+    rf"(?<=\d)(\W+)(?:(?:and|then|the|um|uh|er|erm)\b\W*)+(?={_DIGIT})", re.IGNORECASE)
+
+
+def bridged(text: str) -> str:
+    """``text`` with words that only bridge two groups of digits left out ("8, 7, 4. The 0, 1."
+    for eight, seven, four, oh, one said in two breaths): a reading for a slot to try when the
+    digits as heard fit no value (``slots.extract``)."""
+    return _BRIDGED.sub(r"\1", text)
+
+
 def continued(held: str, fresh: str) -> str:
     """A held fragment and the caller's next breath as one utterance. When the fragment ends in
     digits and the breath goes on with digits after a word that only bridges them ("then",

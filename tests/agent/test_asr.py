@@ -248,3 +248,44 @@ def test_the_encoder_sees_a_window_that_fits_the_turn_and_others_see_whisper_s_o
         del recognizer._model.encode
     assert seen == [asr.window_frames(3 * 16_000), asr.window_frames(20 * 16_000)] == [1500, 2200]
     assert fw_transcribe.pad_or_trim(np.zeros((80, 300))).shape == (80, 3000)
+
+
+@pytest.mark.parametrize(("text", "loop"), [
+    ("The account number is 4, 9, 1, 6, 8, 8, 8, 8, 8, 8, 8,", True),
+    ("My account number is 4, 2, 8, 0, 3, 1, 2, 3, 2, 3, 2, 3, 2, 3,", True),
+    ("I can't come. I can't come. I can't come. I can't come.", True),
+    ("The order number is 8, 8, 8, 8.", False),  # four of a digit can be said
+    ("Yes, yes, yes.", False),
+    ("The account number is 4, 9, 1, 6, 8, 0.", False),
+])
+def test_a_decoders_loop_is_told_from_repeated_words(text: str, loop: bool) -> None:
+    assert asr.looped(text) is loop
+
+
+def test_a_decode_caught_in_a_loop_is_made_again_briefly(tmp_path: Path) -> None:
+    """A generated utility call's "four, nine, one, six, eight, oh" (espeak-ng) sends ``base``'s
+    greedy decode into "8, 8, 8, …" to its length limit; Whisper's own fallback looped again at
+    temperatures 0 to 0.6 and took 15 s. The decode is kept to the tokens the audio can hold,
+    and a loop is decoded again with a beam."""
+    from harness.scenario.vary import write_variants
+
+    [path] = write_variants([ROOT / "examples" / "utility" / "scenarios" / "balance-check.yaml"],
+                            tmp_path, n=1, seed=1, aspects=("values", "voices", "noise"))
+    scenario = load_scenario(path)
+    turn = audio.render_scenario(scenario).turns[1]
+    assert scenario.turns[1].entity == {"account_number": "491680"}
+    recognizer = asr.get_recognizer("base")
+    prompt = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml"
+                          ).transcription_prompt
+    pcm16k = asr._at_asr_rate(turn.samples, 24_000)
+    segments, _ = recognizer._model.transcribe(
+        pcm16k, language="en", beam_size=1, temperature=0.0, without_timestamps=True,
+        condition_on_previous_text=False, initial_prompt=prompt, vad_filter=False,
+        max_new_tokens=asr.max_new_tokens(len(pcm16k) / asr.ASR_RATE))
+    greedy = " ".join(s.text.strip() for s in segments)
+    assert asr.looped(greedy), greedy  # the case still loops greedily
+    text = recognizer.transcribe_sync(turn.samples, 24_000, prompt=prompt)
+    assert not asr.looped(text)
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    got = extract(profile.slots["account_number"], text, asked=True)
+    assert (got.status, got.value) == ("ok", "491680"), text

@@ -35,6 +35,9 @@ def test_digit_ids_of_a_given_length(text: str, status: str, value: str | None) 
     ("Sorry, it's free 790261.", "ok", "3790261"),
     ("No, the last digit is wrong. It's I'm 471926.", "ok", "9471926"),
     ("It's account file 8.9. 6 4 2 1", "ok", "5896421"),
+    # a word between two breaths of the number (generated calls)
+    ("Your my order number is 8, 7, 4. The 0, 1, 9.", "ok", "874019"),
+    ("A my patient number is 9-074. Then 4-8-2.", "ok", "9074482"),
     ("Oh, sorry, that's my old one. It's fine. 6, 0, 9, 1, 4.", "ok", "560914"),
     # only where no value fits: a whole value keeps its digits, a word far from digits its word
     ("It's for 831025.", "ok", "831025"),
