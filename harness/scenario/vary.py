@@ -40,8 +40,11 @@ ENGLISH_VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb-x-rp", "en-gb+f2", "en-02
 """espeak-ng voices a varied English espeak-ng caller speaks with."""
 
 KOKORO_ENGLISH_VOICES = ("af_heart", "af_bella", "af_sarah", "af_kore", "am_michael", "am_fenrir",
-                         "am_puck", "bf_emma", "bm_george", "bm_fable")
-"""Kokoro voices a varied Kokoro caller speaks with: American and British women and men."""
+                         "am_puck", "bf_emma", "bm_george")
+"""Kokoro voices a varied Kokoro caller speaks with: American and British women and men.
+``bm_fable`` is left out: its clips end in 0.3-1.2 s of noise at about -42 dBFS that the
+caller's speech end takes for speech, so an agent that answers on time seems to answer while
+the caller still speaks (generated calls of the example suite failed ``turn_answered`` so)."""
 
 _BROADBAND = ("white", "pink", "brown")
 _MIN_SNR_DB = 10.0

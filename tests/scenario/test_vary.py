@@ -370,3 +370,33 @@ expect:
     [run_json] = (tmp_path / "out").glob("run-*/run.json")
     names = {t["scenario"] for t in json.loads(run_json.read_text())["trials"]}
     assert names == {"tiny-s5-01", "tiny-s5-02"}
+
+
+def test_every_kokoro_voice_a_variant_may_speak_with_ends_where_its_speech_does() -> None:
+    """The caller's speech end is where latency is measured from. A voice whose clips end in
+    noise the speech end takes for speech (``bm_fable``: 0.3-1.2 s at about -42 dBFS) would make
+    an agent that answers on time seem to answer while the caller still speaks."""
+    import numpy as np
+    import webrtcvad
+
+    from harness.audio._speech import detect_speech
+    from harness.kokoro._engine import speak
+    from harness.scenario.vary import KOKORO_ENGLISH_VOICES
+
+    def last_voiced(pcm: np.ndarray) -> float:
+        vad, frame = webrtcvad.Vad(2), 160  # 20 ms at 8 kHz
+        narrow = pcm[: pcm.size // 3 * 3].reshape(-1, 3).mean(axis=1).astype(np.int16)
+        voiced = [i + frame for i in range(0, narrow.size - frame, frame)
+                  if vad.is_speech(narrow[i:i + frame].tobytes(), 8000)]
+        return 3 * voiced[-1] / 24_000
+
+    def overhang(voice: str) -> float:
+        said = speak("The order number is six, two, three, four, seven.", voice).samples
+        pcm = (np.clip(said, -1, 1) * 32767).astype(np.int16)
+        span = detect_speech(pcm, 24_000)
+        assert span is not None
+        return span[1] / 24_000 - last_voiced(pcm)
+
+    assert overhang("bm_fable") > 0.3  # the fault this guards against is still told apart
+    late = {v: round(overhang(v), 2) for v in KOKORO_ENGLISH_VOICES}
+    assert all(s < 0.2 for s in late.values()), late
