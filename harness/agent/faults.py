@@ -192,9 +192,14 @@ class FaultInjector:
     def actions(self, actions: list[Any]) -> list[Any]:
         """What a response does (the policy's ``Say`` / ``CallTool`` actions)."""
         if self.faults.invent_tool and actions and not self._invented:
-            self._invented = True
             return [*actions, CallTool(INVENTED_TOOL, {})]
         return actions
+
+    def called(self, name: str) -> None:
+        """A response made its call of ``name``: the invented tool is called once, by the first
+        response that gets as far as its call (one the caller cuts off first does not count)."""
+        if name == INVENTED_TOOL:
+            self._invented = True
 
     def speech(self, speech: Any, output_format: dict[str, Any], *, head: bool) -> Any:
         """A synthesised sentence as the caller will get it; ``head`` is the response's first

@@ -159,6 +159,7 @@ class Responder:
                 if isinstance(action, CallTool):
                     await self._added_latency(response)
                     self.protocol.function_call(response, action.name, action.arguments)
+                    self.injector.called(action.name)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the client must learn the response failed

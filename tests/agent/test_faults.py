@@ -54,7 +54,11 @@ def test_invent_tool_adds_one_call_to_an_undeclared_tool_once():
     first = injector.actions([Say("Let me check.")])
     assert [type(a).__name__ for a in first[:1]] == ["Say"]
     assert (first[1].name, first[1].arguments) == (INVENTED_TOOL, {})
+    # the caller cut that response off before its call went out: the next one makes it
     again = [CallTool("lookup_order", {"order_id": "1"})]
+    assert injector.actions(again)[-1].name == INVENTED_TOOL
+    injector.called("lookup_order")
+    injector.called(INVENTED_TOOL)
     assert injector.actions(again) == again
 
 
