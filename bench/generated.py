@@ -73,13 +73,14 @@ async def _domain(name: str, folder: Path, out: Path, *, variants: int, seed: in
 
 
 async def _faults(out: Path, *, seed: int, concurrency: int) -> None:
-    from test_e2e_clinic import MUTATIONS as CLINIC  # noqa: PLC0415 - the fault tables
+    from fault_table import scenario_file  # noqa: PLC0415 - the fault tables
+    from test_e2e_clinic import MUTATIONS as CLINIC  # noqa: PLC0415
     from test_e2e_suite import MUTATIONS as SUITE  # noqa: PLC0415
 
     print("\nfaults on generated calls (one variant of each scenario a fault is about):")
     for domain, table in (("suite", SUITE), ("clinic", CLINIC)):
         for fault, expected in table.items():
-            files = write_variants([DOMAINS[domain] / f"{s}.yaml" for s in expected],
+            files = write_variants([scenario_file(DOMAINS[domain], s) for s in expected],
                                    out / "fault-scenarios" / domain / fault.split("=")[0],
                                    n=1, seed=seed)
             outcome = await api.run_async(files, faults=[fault], concurrency=concurrency,

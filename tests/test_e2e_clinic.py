@@ -40,8 +40,9 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
         # no hand-off call: the preamble before it cannot be graded, which fails
         "nurse-request": {"escalation", "preamble"},
     },
+    # on a fixture: hold music, then silence before the caller's yes (see its description)
     "talk_over_noise": {
-        "hold-music": {"no_response"},
+        "long-hold-music-clinic": {"no_response"},
     },
 }
 """fault → scenario file → the expectation kinds that must fail; every other one passes."""

@@ -70,14 +70,15 @@ class SpeechRecognizer:
             without_timestamps=True, condition_on_previous_text=False, initial_prompt=prompt,
             vad_filter=False, max_new_tokens=max_new_tokens(len(audio) / ASR_RATE))
         with _window(len(audio)):
-            text = _joined(decode(beam_size=beam_size, temperature=0.0))
+            # Whisper's own decode, with its fallback to rising temperatures for a transcript
+            # it doubts, each decode kept short by the token limit
+            text = _joined(decode(beam_size=beam_size))
             if not looped(text):
                 return text
-            # A decoder caught in a loop ("4, 9, 1, 6, 8, 8, 8, 8, …"): a beam search, then
-            # samples at rising temperatures (Whisper's own fallback), each decode kept short
-            # by the token limit. Whisper's fallback alone, with no limit, looped at 0.0 to 0.6
-            # and took 15 s with ``base`` on a generated call; the beam wrote "4, 9, 1, 6, 8, 0."
-            # in 0.5 s.
+            # A decoder caught in a loop ("4, 9, 1, 6, 8, 8, 8, 8, …") that the limit cut
+            # short enough to pass the fallback's checks: a beam search, then samples at rising
+            # temperatures. Without the limit the fallback looped at 0.0 to 0.6 and took 15 s
+            # with ``base`` on a generated call; the beam wrote "4, 9, 1, 6, 8, 0." in 0.5 s.
             for retry in (dict(beam_size=RUNNER_UP_BEAM, temperature=0.0),
                           *(dict(beam_size=1, temperature=t) for t in RESAMPLE_TEMPERATURES)):
                 again = _joined(decode(**retry))
