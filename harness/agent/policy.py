@@ -35,7 +35,7 @@ from harness.agent.outputs import (
 )
 from harness.agent.policy_state import Awaiting, PolicyState, Task
 from harness.agent.profile import IntentSpec, Profile, load_profile
-from harness.agent.repairs import continued, find_readbacks, repair_phrases, values_equal
+from harness.agent.repairs import find_readbacks, repair_phrases, values_equal
 
 __all__ = [
     "Action",
@@ -109,7 +109,7 @@ class Policy(PolicyState):
         self._fresh = None
         if self._held is not None:
             self._fresh = text
-            text = continued(self._held, text)
+            text = f"{self._held} {text}"
             self._held = None
         as_one = _ANNOTATION.sub(" ", heard_as_one or "").strip()
         if as_one and self.holds_a_value(as_one):

@@ -63,31 +63,17 @@ def joined_spelling(text: str) -> str:
 
 
 _DIGIT = r"(?:\d|(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
-_BRIDGE = re.compile(rf"^\W*(?:(?:and|then|um|uh|er|erm|so|okay|ok)\b[\s,.\-]*)+(?={_DIGIT})",
-                     re.IGNORECASE)
-_ENDS_IN_A_DIGIT = re.compile(rf"{_DIGIT}\W*$", re.IGNORECASE)
-
-
 _BRIDGED = re.compile(
-    rf"(?<=\d)(\W+)(?:(?:and|then|the|um|uh|er|erm)\b\W*)+(?={_DIGIT})", re.IGNORECASE)
+    rf"(?<=\d)(\W+)(?:(?:and|then|the|um|uh|er|erm|so|okay|ok)\b\W*)+(?={_DIGIT})",
+    re.IGNORECASE)
 
 
 def bridged(text: str) -> str:
     """``text`` with words that only bridge two groups of digits left out ("8, 7, 4. The 0, 1."
-    for eight, seven, four, oh, one said in two breaths): a reading for a slot to try when the
-    digits as heard fit no value (``slots.extract``)."""
+    for eight, seven, four, oh, one said in two breaths; "9. 07-4." and "Then 4-8-2." as a held
+    fragment and the caller's next breath): a reading for a slot to try when the digits as
+    heard fit no value (``slots.extract``)."""
     return _BRIDGED.sub(r"\1", text)
-
-
-def continued(held: str, fresh: str) -> str:
-    """A held fragment and the caller's next breath as one utterance. When the fragment ends in
-    digits and the breath goes on with digits after a word that only bridges them ("then",
-    "and", "um": "nine, oh, seven, four" ... "Then 4-8-2", where the recogniser wrote "then"
-    for nothing the caller said that the run needs), the word is left out, so that the digits
-    read as one run."""
-    if _ENDS_IN_A_DIGIT.search(held):
-        fresh = _BRIDGE.sub("", fresh)
-    return f"{held} {fresh}"
 
 
 def find_readbacks(text: str, *, min_chars: int = 3) -> list[str]:

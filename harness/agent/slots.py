@@ -135,13 +135,14 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
         return Extracted("ok", said) if asked and said else Extracted("none")
     values = _code_values(spec, text, fresh)
     found = _first_fit(spec, values)
-    if found is None and spec.kind == "digits":
-        # no value fits: a digit the recogniser wrote as a word at the run's start ("It's a
-        # 3-1-025" for eight, three, one, oh, two, five) may be the one missing, or a word
-        # between two breaths of the number may have split it ("8, 7, 4. The 0, 1.")
-        for reading in dict.fromkeys((first_digit_words(text), bridged(text))):
-            if found is None and reading != text:
-                found = _first_fit(spec, _code_values(spec, reading, None))
+    # no value fits: a digit the recogniser wrote as a word at the run's start ("It's a
+    # 3-1-025" for eight, three, one, oh, two, five) may be the one missing, or a word between
+    # two breaths of the value may have split it ("8, 7, 4. The 0, 1.")
+    readings = [first_digit_words(text)] if spec.kind == "digits" else []
+    readings += [bridged(text)]
+    for reading in dict.fromkeys(readings):
+        if found is None and reading != text:
+            found = _first_fit(spec, _code_values(spec, reading, None))
     if found is not None:
         return Extracted("ok", found)
     if values:
