@@ -43,3 +43,21 @@ def test_fails_without_an_agent_track_saying_why():
     b.respond(b.speech_end(t0) + 500, "Hello.")
     [v] = score(b.recording(), [{"speech_matches_transcript": {}}])
     assert v.status == "fail" and "no agent audio track" in v.summary
+
+
+def test_the_graders_transcript_of_a_recording_is_the_same_every_time():
+    """Speech the recogniser doubts (Spanish, decoded as English) sent Whisper's fallback to
+    unseeded sampling: each transcription wrote other words, so one recording was graded two
+    ways. The grader decodes at temperature 0 alone."""
+    from harness.audio import speak
+    from harness.scoring.scorers.speech_matches_transcript import (
+        transcribe_each,
+        transcribe_items,
+    )
+
+    spanish = speak("Claro que sí, con mucho gusto le ayudo con su pedido ahora mismo.",
+                    "es")
+    pieces = [spanish.samples]
+    together = {tuple(transcribe_items(pieces, spanish.sample_rate)) for _ in range(4)}
+    alone = {tuple(transcribe_each(pieces, spanish.sample_rate, 5)) for _ in range(4)}
+    assert len(together) == 1 and len(alone) == 1, (together, alone)

@@ -40,6 +40,9 @@ def asr_model() -> Any:
 _GAP_S = 0.4
 """Silence put between items: whisper hears a call's items best in one pass, with context."""
 
+# Every decode here is at temperature 0 alone: Whisper's fallback samples at rising temperatures
+# a transcript it doubts, unseeded, so the same recording could be graded two ways.
+
 
 def transcribe_each(pieces: list[np.ndarray], rate: int, beam_size: int = 1) -> list[str]:
     """What the ASR model hears in each clip, each transcribed on its own."""
@@ -51,7 +54,7 @@ def transcribe_each(pieces: list[np.ndarray], rate: int, beam_size: int = 1) -> 
         if rate != _ASR_RATE:
             audio = soxr.resample(audio, rate, _ASR_RATE)
         segments, _ = model.transcribe(audio, language="en", beam_size=beam_size,
-                                       without_timestamps=True,
+                                       temperature=0.0, without_timestamps=True,
                                        condition_on_previous_text=False)
         out.append(" ".join(s.text.strip() for s in segments if s.text.strip()))
     return out
@@ -83,7 +86,7 @@ def transcribe_items(pieces: list[np.ndarray], rate: int) -> list[str]:
         parts += [audio, gap]
         cursor += len(audio) + len(gap)
     segments, _ = asr_model().transcribe(np.concatenate(parts), language="en", beam_size=1,
-                                         word_timestamps=True)
+                                         temperature=0.0, word_timestamps=True)
     heard: list[list[str]] = [[] for _ in pieces]
     for segment in segments:
         for word in segment.words or []:
