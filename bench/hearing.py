@@ -6,7 +6,9 @@ labels an ``entity`` the domain's profile has a slot for is rendered with its be
 heard as the agent hears a turn in the dialogue the earlier turns' words lead to: the
 profile's prompt, the greedy transcript, and, when that holds only part of a value the dialogue
 listens for or reads short for its audio (``harness.agent.hearing.reads_short``), the
-recogniser's runners-up (``--runner-ups``: their beam, 0 for none). A value counts as heard when
+recogniser's runners-up (``--runner-ups``: their beam, 0 for none); a line on a slow recogniser
+(``base``) asks the agent's second opinion (``harness.agent.asr.SECOND_OPINION``) for part of a
+value instead, as the agent does (``--own-runner-ups``: its own). A value counts as heard when
 the agent's slot extraction gets exactly the label from the chosen transcript. Nothing runs in
 real time, so the figures do not depend on the machine's load: they isolate hearing from
 turn-taking. The recogniser is each profile's (``--models`` names others to compare).
@@ -14,7 +16,7 @@ Printed per domain and recogniser: values heard with a 95 % Wilson interval (n),
 the misses with what was heard, and the wall time per turn.
 
     .venv/bin/python bench/hearing.py [--variants 3] [--seed 1] [--models tiny.en,base]
-        [--domains suite,clinic,utility] [--runner-ups 5]
+        [--domains suite,clinic,utility] [--runner-ups 5] [--own-runner-ups]
 """
 
 from __future__ import annotations
@@ -32,10 +34,10 @@ import numpy as np
 
 from harness import audio
 from harness.agent.actions import CallTool
-from harness.agent.asr import SpeechRecognizer
+from harness.agent.asr import SECOND_OPINION, SpeechRecognizer
 from harness.agent.dialogue import ToolFlags
 from harness.agent.faults import Faults
-from harness.agent.hearing import wants_runner_ups
+from harness.agent.hearing import cheap_search, wants_runner_ups
 from harness.agent.policy import Policy
 from harness.agent.profile import Profile, load_profile
 from harness.agent.server import tool_flags
@@ -103,17 +105,25 @@ def turns_with_values(files: list[Path], profile: Profile
 
 
 def heard(recognizer: SpeechRecognizer, policy: Policy, pcm: np.ndarray,
-          runner_ups: int) -> str:
+          runner_ups: int, second: SpeechRecognizer | None = None) -> str:
     """The transcript the agent takes for a turn: the greedy one, or a runner-up that holds a
-    whole value when the greedy one holds only part of one or reads short for its audio."""
+    whole value when the greedy one holds only part of one or reads short for its audio. With
+    ``second`` (the agent's second opinion, for a line on a slow recogniser), only part of a
+    value is searched, with that recogniser: its transcript, then its runners-up."""
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
-    if runner_ups and wants_runner_ups(policy, text, len(pcm) / 24_000):
-        others = recognizer.alternatives_sync(
+    if not runner_ups or not wants_runner_ups(policy, text, len(pcm) / 24_000):
+        return text
+    others: list[str] = []
+    if second is not None:
+        if not policy.part_of_a_value(text):
+            return text
+        others.append(second.transcribe_sync(pcm, 24_000, prompt=prompt))
+    if not any(policy.holds_a_value(t) for t in others):
+        others += (second or recognizer).alternatives_sync(
             pcm, 24_000, prompt=prompt, beam_size=runner_ups,
             enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
-        text = policy.choose_transcript([text, *(h for h in others if h != text)])
-    return text
+    return policy.choose_transcript([text, *(h for h in others if h != text)])
 
 
 def main() -> None:
@@ -125,6 +135,9 @@ def main() -> None:
     parser.add_argument("--domains", default=",".join(DOMAINS))
     parser.add_argument("--runner-ups", type=int, default=5,
                         help="beam for the runners-up of a partial value (0: none)")
+    parser.add_argument("--own-runner-ups", action="store_true",
+                        help="a slow recogniser searches its own runners-up (HARNESS_ASR_RUNNER_"
+                        "UPS=1) instead of asking the agent's second opinion")
     args = parser.parse_args()
     print(f"cores {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
     loaded: dict[str, SpeechRecognizer] = {}
@@ -145,12 +158,14 @@ def main() -> None:
                 else args.models.split(",")
             for model in models:
                 recognizer = recogniser(model)
+                second = None if args.own_runner_ups or cheap_search(model) \
+                    else recogniser(SECOND_OPINION)
                 hits: list[bool] = []
                 by_slot: dict[str, list[bool]] = defaultdict(list)
                 misses = []
                 started = time.perf_counter()
                 for scenario, index, slot, value, pcm, policy in cases:
-                    text = heard(recognizer, policy, pcm, args.runner_ups)
+                    text = heard(recognizer, policy, pcm, args.runner_ups, second)
                     got = extract(profile.slots[slot], text, asked=True)
                     ok = got.status == "ok" and normalize_value(got.value) == \
                         normalize_value(value)
@@ -161,7 +176,9 @@ def main() -> None:
                 seconds = (time.perf_counter() - started) / max(len(cases), 1)
                 est = wilson(sum(hits), len(hits))
                 slots = ", ".join(f"{s} {sum(v)}/{len(v)}" for s, v in sorted(by_slot.items()))
-                print(f"\n{domain} {model} runner-ups {args.runner_ups}: "
+                how = "none" if not args.runner_ups else "own" if second is None \
+                    else f"from {SECOND_OPINION}"
+                print(f"\n{domain} {model} runner-ups {args.runner_ups} ({how}): "
                       f"{sum(hits)}/{len(hits)} values heard = {100 * est.value:.1f} % "
                       f"(95 % Wilson {100 * est.interval.low:.1f}-"
                       f"{100 * est.interval.high:.1f} %); {slots}; {seconds:.2f} s a turn",

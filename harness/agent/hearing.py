@@ -10,6 +10,7 @@ better whole than in halves.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import re
 from collections.abc import Coroutine
@@ -22,7 +23,7 @@ from harness.agent import asr
 from harness.agent.conversation import Item
 from harness.agent.dialogue import DialoguePolicy
 from harness.agent.protocol import AgentProtocol
-from harness.audio import asr_beam_size, asr_model_choice
+from harness.audio import asr_beam_size, asr_model_choice, asr_model_path
 from harness.sip.dtmf import detect
 
 # The longest stretch of turns heard as one (the recogniser's window is 30 s).
@@ -174,20 +175,28 @@ class Hearing:
         :func:`wants_runner_ups`). Audio the recogniser decodes greedily (wideband) has its
         runners-up searched only for part of a value unless :func:`wideband_runner_ups` says
         otherwise, and then only with spare capacity: on a busy recogniser the search would
-        hold up every call's transcripts, so the best transcript stands."""
+        hold up every call's transcripts, so the best transcript stands. A line whose own
+        recogniser is too slow for the search asks :data:`asr.SECOND_OPINION` instead: its
+        transcript, then its runners-up."""
         policy, prompt, language = self._settings()
         rate = self.listener.input_rate
         if not wants_runner_ups(policy, text, len(pcm) / rate):
             return text
-        recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
-        if asr_beam_size(rate) < 2 and not recognizer.idle:
+        wideband = asr_beam_size(rate) < 2
+        if wideband and not wideband_runner_ups() and not policy.part_of_a_value(text):
             return text
-        if asr_beam_size(rate) < 2 and not wideband_runner_ups() and not (
-                policy.part_of_a_value(text) and cheap_search(self.listener.recogniser)):
+        own = not wideband or wideband_runner_ups() or cheap_search(self.listener.recogniser)
+        recognizer = await asyncio.to_thread(
+            functools.partial(asr.get_recognizer, self.listener.recogniser) if own
+            else functools.partial(asr.recognizer_at, asr_model_path(asr.SECOND_OPINION)))
+        if wideband and not recognizer.idle:
             return text
-        heard = await recognizer.alternatives(
-            pcm, rate, prompt=prompt, language=language,
-            enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
+        heard = [] if own else [await recognizer.transcribe(pcm, rate, prompt=prompt,
+                                                            language=language)]
+        if not any(policy.holds_a_value(t) for t in heard):
+            heard += await recognizer.alternatives(
+                pcm, rate, prompt=prompt, language=language,
+                enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
         return str(policy.choose_transcript([text, *(h for h in heard if h != text)]))
 
     def spawn_transcription(self, pcm: np.ndarray, *, runner_ups: bool = True

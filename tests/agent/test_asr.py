@@ -289,3 +289,42 @@ def test_a_decode_caught_in_a_loop_is_made_again_briefly(tmp_path: Path) -> None
     profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
     got = extract(profile.slots["account_number"], text, asked=True)
     assert (got.status, got.value) == ("ok", "491680"), text
+
+
+def test_a_line_on_base_asks_tiny_en_when_it_heard_part_of_a_value(tmp_path: Path) -> None:
+    """A generated utility call's "oh, five, four, one, six, three" (espeak-ng): ``base`` drops
+    the "oh" and hears part of the account number. Its own runner-up search is too slow to make
+    by default; the agent asks ``tiny.en`` (its transcript, then its runners-up), which hears
+    all six digits."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from harness.agent.hearing import Hearing
+    from harness.scenario.vary import write_variants
+
+    paths = write_variants([ROOT / "examples" / "utility" / "scenarios" / "balance-check.yaml"],
+                           tmp_path, n=2, seed=2, aspects=("values", "voices", "noise"))
+    scenario = load_scenario(paths[1])
+    assert scenario.turns[1].entity == {"account_number": "054163"}
+    pcm = audio.render_scenario(scenario).turns[1].samples
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    agent = scenario.agent_config
+    assert agent is not None
+    policy = Policy(profile, [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
+    policy.on_user_turn(str(scenario.turns[0].say))  # asks for the account number
+    heard = asr.get_recognizer("base").transcribe_sync(pcm, 24_000,
+                                                       prompt=policy.transcription_prompt)
+    assert policy.part_of_a_value(heard), heard  # the case still loses the "oh"
+
+    class Ear:
+        protocol = SimpleNamespace(transcription=None)
+        recogniser = "base"
+        responder = SimpleNamespace(policy=lambda: policy)
+        input_rate = 24_000
+
+        def spawn(self, coro):  # pragma: no cover - not used by this search
+            return asyncio.get_running_loop().create_task(coro)
+
+    chosen = asyncio.run(Hearing(Ear()).with_runner_ups(pcm, heard))
+    got = extract(profile.slots["account_number"], chosen, asked=True)
+    assert (got.status, got.value) == ("ok", "054163"), chosen
