@@ -50,10 +50,12 @@ def test_a_word_between_two_breaths_of_a_number_does_not_split_it(text: str, val
     ("No, the last digit is wrong. It's I'm 471926.", "ok", "9471926"),
     ("It's account file 8.9. 6 4 2 1", "ok", "5896421"),
     ("Oh, sorry, that's my old one. It's fine. 6, 0, 9, 1, 4.", "ok", "560914"),
+    ("The account number is all 1 9 3 6 7", "ok", "019367"),
     # only where no value fits: a whole value keeps its digits, a word far from digits its word
     ("It's for 831025.", "ok", "831025"),
     ("I'm calling for my account, 3-1-025.", "partial", "3-1-025"),
     ("a 3 1", "partial", "31"),  # still short with it: the digits heard are the partial
+    ("That's all 4 9 3 6 7 2", "ok", "493672"),
 ])
 def test_a_digit_written_as_a_word_at_a_runs_start_completes_it(text: str, status: str,
                                                                 value: str) -> None:
