@@ -28,7 +28,9 @@ def _open(spec: str, barrier, results) -> None:
 
 
 def _open_together(spec: str) -> list[str]:
-    ctx = mp.get_context("fork")
+    # fresh interpreters: a forked child of a process with threads (an xdist worker that ran the
+    # recogniser's tests) can inherit a lock another thread held, and hang
+    ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(PROCESSES), ctx.Queue()
     procs = [ctx.Process(target=_open, args=(spec, barrier, results)) for _ in range(PROCESSES)]
     for p in procs:
