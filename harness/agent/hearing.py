@@ -191,12 +191,14 @@ class Hearing:
             else functools.partial(asr.recognizer_at, asr_model_path(asr.SECOND_OPINION)))
         if wideband and not recognizer.idle:
             return text
+        def whole(texts: list[str]) -> bool:
+            return any(policy.holds_a_value(t) for t in texts)
+
         heard = [] if own else [await recognizer.transcribe(pcm, rate, prompt=prompt,
                                                             language=language)]
-        if not any(policy.holds_a_value(t) for t in heard):
-            heard += await recognizer.alternatives(
-                pcm, rate, prompt=prompt, language=language,
-                enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
+        if not whole(heard):
+            heard += await recognizer.alternatives(pcm, rate, prompt=prompt, language=language,
+                                                   enough=whole)
         return str(policy.choose_transcript([text, *(h for h in heard if h != text)]))
 
     def spawn_transcription(self, pcm: np.ndarray, *, runner_ups: bool = True

@@ -30,7 +30,7 @@ from websockets.http11 import Request, Response
 from harness.agent import asr
 from harness.agent.dialogue import DialoguePolicy, PolicyFactory, ToolFlags
 from harness.agent.faults import Faults
-from harness.agent.hearing import cheap_search
+from harness.agent.hearing import cheap_search, wideband_runner_ups
 from harness.agent.session import AgentSession
 from harness.audio import asr_model_path
 from harness.errors import InputError
@@ -142,7 +142,7 @@ class LocalAgent:
             self._policy_factory = profile_policy_factory(loaded, self.flags)
         if self.preload_asr:
             await asyncio.to_thread(asr.get_recognizer, self.recogniser)
-            if not cheap_search(self.recogniser):
+            if not cheap_search(self.recogniser) and not wideband_runner_ups():
                 # asked when a caller's value was heard in part: loaded now, not on that turn
                 await asyncio.to_thread(asr.recognizer_at, asr_model_path(asr.SECOND_OPINION))
         self._server = await serve(
