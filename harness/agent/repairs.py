@@ -34,20 +34,48 @@ RECOGNISER = spoken.Hearing(homophones={
 
 _FIRST_DIGIT_WORDS = {**{w: RECOGNISER.homophones[w] for w in ("i", "i'm", "sick", "won", "for",
                                                              "to", "too")},
-                      "a": "8", "free": "3", "fine": "5", "file": "5", "all": "0"}
+                      "a": "8", "free": "3", "fine": "5", "file": "5", "all": "0", "said": "8"}
 """Words the local agent's recogniser wrote for the first digit of a run said after "it's", in
 generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "It's i5-7-2-4-8"
 (nine, written onto the next digit), "It's I'm 43617" (nine), "Sorry, it's free 790261"
 (three), "It's fine. 6, 0, 9, 1, 4" and "It's account file 8.9." (five), "The account number
-is all 1 9 3 6 7" (oh; ``base``, on the utility line and the clinic)."""
+is all 1 9 3 6 7" (oh; ``base``, on the utility line and the clinic), "It said 372400" ("it's
+eight"; ``base``, the utility line)."""
 _WORD_BEFORE_DIGITS = re.compile(
     rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
 
 
-def first_digit_words(text: str) -> str:
+def first_digit_words(text: str, *, only_unlike_words: bool = False) -> str:
     """``text`` with each such word right before digits written as its digit: a reading for a
-    slot to try only when the digits as heard fit no value (``slots.extract``)."""
-    return _WORD_BEFORE_DIGITS.sub(lambda m: _FIRST_DIGIT_WORDS[m.group(1).lower()], text)
+    slot to try only when the digits as heard fit no value (``slots.extract``).
+    ``only_unlike_words``: only the words a caller would not say there as words (not "a",
+    "I", "for", "to", "too", "all"), for :func:`undoubled` readings of digits that fit."""
+    def digit(m: re.Match[str]) -> str:
+        word = m.group(1).lower()
+        return m.group(0) if only_unlike_words and word in _LIKE_WORDS \
+            else _FIRST_DIGIT_WORDS[word]
+    return _WORD_BEFORE_DIGITS.sub(digit, text)
+
+
+_LIKE_WORDS = frozenset({"a", "i", "for", "to", "too", "all"})
+
+
+def undoubled(value: str) -> str | None:
+    """``value``'s digits with the one digit written twice in a row written once ("254988" →
+    "25498"), or None when no digit, or more than one, is written twice in a row (or one
+    three times). Whisper writes a digit of a run twice: in generated calls, "The order number
+    is 254988" for two, five, four, nine, eight, "1285466" for one, two, eight, five, four, six
+    (``base``), "48352899" for a seven-digit patient number. Of 28 such readings one digit too
+    long (the three domains' generated calls, seeds 1 and 2, ``tiny.en`` and ``base`` with
+    their runners-up), 27 were the value once undoubled. A reading for a slot to try when the
+    digits as heard fit no value, and, after a digit word the recogniser wrote before them
+    ("It's account file 922860" for five, nine, two, eight, six, oh), when the word's digit
+    makes them one too long (``slots.extract``)."""
+    digits = re.sub(r"\D", "", value)
+    runs = [m.group(0) for m in re.finditer(r"(\d)\1+", digits)]
+    if len(runs) != 1 or len(runs[0]) != 2:
+        return None
+    return re.sub(r"(\d)\1", r"\1", digits, count=1)
 
 
 # Letters spelled one by one that the recogniser wrote partly as one capitalised word: "J, O, H,

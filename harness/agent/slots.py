@@ -20,6 +20,7 @@ from harness.agent.repairs import (
     joined_spelling,
     normalize_value,
     spoken_to_compact,
+    undoubled,
 )
 from harness.spoken import to_spoken
 
@@ -143,11 +144,29 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
     for reading in dict.fromkeys(readings):
         if found is None and reading != text:
             found = _first_fit(spec, _code_values(spec, reading, None))
+    if spec.kind == "digits":
+        found = _undoubled(spec, text, values, found)
     if found is not None:
         return Extracted("ok", found)
     if values:
         return Extracted("partial", values[-1])
     return Extracted("none")
+
+
+def _undoubled(spec: SlotSpec, text: str, values: list[str], found: str | None) -> str | None:
+    """``found``, or the digits with one the recogniser wrote twice written once
+    (:func:`undoubled`): when no value fits as heard, or when a digit word right before
+    digits that fit makes them one too long with a digit written twice ("It's account file
+    922860" for five, nine, two, eight, six, oh; "It said 372400" for "it's eight, three, seven,
+    two, four, oh")."""
+    if found is None:
+        return _first_fit(spec, [u for v in values if (u := undoubled(v))])
+    reading = first_digit_words(text, only_unlike_words=True)
+    if reading == text:
+        return found
+    longer = [u for v in _code_values(spec, reading, None)
+              if found in re.sub(r"\D", "", v) and (u := undoubled(v))]
+    return _first_fit(spec, longer) or found
 
 
 def _first_fit(spec: SlotSpec, values: list[str]) -> str | None:

@@ -64,6 +64,42 @@ def test_a_digit_written_as_a_word_at_a_runs_start_completes_it(text: str, statu
     assert (got.status, got.value) == (status, value)
 
 
+@pytest.mark.parametrize(("text", "length", "value"), [
+    # one digit written twice by the recogniser (generated calls of the three domains)
+    ("I want to check an order. The order number is 254988.", 5, "25498"),
+    ("My account number is 1285466.", 6, "128546"),
+    ("My patient number is 48352899.", 7, "4835289"),
+    ("It's 647-889.", 5, "64789"),
+    # after a digit word that makes digits which fit one too long
+    ("It's account file 922860.", 6, "592860"),
+    ("It's account file 899642.", 6, "589642"),
+    ("No, the last digit is wrong. It said 372400.", 6, "837240"),
+])
+def test_a_digit_the_recogniser_wrote_twice_is_read_once(text: str, length: int,
+                                                         value: str) -> None:
+    got = extract(spec("digits", min_length=length, max_length=length), text, asked=True)
+    assert (got.status, got.value) == ("ok", value)
+
+
+@pytest.mark.parametrize(("text", "length", "status", "value"), [
+    # digits that fit keep every digit, a double included, after a word a caller says there
+    ("It's a 599642.", 6, "ok", "599642"),
+    ("It's for 599642.", 6, "ok", "599642"),
+    ("It's 599642.", 6, "ok", "599642"),
+    # a digit word before digits that fit, none of them written twice
+    ("It's account file 923861.", 6, "ok", "923861"),
+    # three of a digit, or two digits written twice: no one digit to read once
+    ("The order number is 1-888-90.", 5, "partial", "1-888-90"),
+    ("The order number is 255988.", 5, "partial", "255988"),
+    # two digits too many
+    ("The order number is 2549888.", 5, "partial", "2549888"),
+])
+def test_only_one_digit_written_twice_in_a_run_one_too_long_is_read_once(
+        text: str, length: int, status: str, value: str) -> None:
+    got = extract(spec("digits", min_length=length, max_length=length), text, asked=True)
+    assert (got.status, got.value) == (status, value)
+
+
 def test_digit_ids_of_any_length() -> None:
     assert extract(spec("digits"), "It's 5, 0, 3, 8, 2, 1, 4, 6, 9, 7.", asked=False).value == (
         "5038214697")
