@@ -4,11 +4,12 @@ Each domain's scenarios (the example suite, the clinic, the utility line) are va
 ``harness vary`` (fixed seeds: new values, voices, rates, noise beds). Every caller turn that
 labels an ``entity`` the domain's profile has a slot for is rendered with its bed under it and
 heard as the agent hears a turn in the dialogue the earlier turns' words lead to: the
-profile's prompt, the greedy transcript, and, when that holds only part of a value the dialogue
-listens for or reads short for its audio (``harness.agent.hearing.reads_short``), the
-recogniser's runners-up (``--runner-ups``: their beam, 0 for none); a line on a slow recogniser
-(``base``) asks the agent's second opinion (``harness.agent.asr.SECOND_OPINION``) for part of a
-value instead, as the agent does (``--own-runner-ups``: its own). A value counts as heard when
+profile's prompt, the greedy transcript, and, where the agent searches for a whole value
+(``harness.agent.hearing.where_to_search``: part of one heard), the recogniser's runners-up
+(``--runner-ups``: their beam, 0 for none), or, on a line with a slow recogniser (``base``),
+the agent's second opinion (``harness.agent.asr.SECOND_OPINION``). ``--own-runner-ups`` hears
+as an agent told ``HARNESS_ASR_RUNNER_UPS=1`` does: every recogniser searches its own
+runners-up, for part of a value or a transcript that reads short. A value counts as heard when
 the agent's slot extraction gets exactly the label from the chosen transcript. Nothing runs in
 real time, so the figures do not depend on the machine's load: they isolate hearing from
 turn-taking. The recogniser is each profile's (``--models`` names others to compare).
@@ -37,7 +38,7 @@ from harness.agent.actions import CallTool
 from harness.agent.asr import SECOND_OPINION, SpeechRecognizer
 from harness.agent.dialogue import ToolFlags
 from harness.agent.faults import Faults
-from harness.agent.hearing import cheap_search, wants_runner_ups
+from harness.agent.hearing import cheap_search, where_to_search, wideband_runner_ups
 from harness.agent.policy import Policy
 from harness.agent.profile import Profile, load_profile
 from harness.agent.server import tool_flags
@@ -104,23 +105,20 @@ def turns_with_values(files: list[Path], profile: Profile
     return out
 
 
-def heard(recognizer: SpeechRecognizer, policy: Policy, pcm: np.ndarray,
-          runner_ups: int, second: SpeechRecognizer | None = None) -> str:
-    """The transcript the agent takes for a turn: the greedy one, or a runner-up that holds a
-    whole value when the greedy one holds only part of one or reads short for its audio. With
-    ``second`` (the agent's second opinion, for a line on a slow recogniser), only part of a
-    value is searched, with that recogniser: its transcript, then its runners-up."""
+def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndarray,
+          runner_ups: int, second: SpeechRecognizer) -> str:
+    """The transcript the agent takes for a turn: the greedy one, or, where the agent searches
+    (``harness.agent.hearing.where_to_search``), the first transcript that holds a whole value:
+    the recogniser's runners-up, or ``second``'s transcript and then its runners-up."""
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
-    if not runner_ups or not wants_runner_ups(policy, text, len(pcm) / 24_000):
+    where = where_to_search(policy, text, len(pcm) / 24_000, wideband=True, recogniser=model)
+    if not runner_ups or where is None:
         return text
-    others: list[str] = []
-    if second is not None:
-        if not policy.part_of_a_value(text):
-            return text
-        others.append(second.transcribe_sync(pcm, 24_000, prompt=prompt))
+    searched = recognizer if where == "own" else second
+    others = [] if where == "own" else [second.transcribe_sync(pcm, 24_000, prompt=prompt)]
     if not any(policy.holds_a_value(t) for t in others):
-        others += (second or recognizer).alternatives_sync(
+        others += searched.alternatives_sync(
             pcm, 24_000, prompt=prompt, beam_size=runner_ups,
             enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
     return policy.choose_transcript([text, *(h for h in others if h != text)])
@@ -136,9 +134,11 @@ def main() -> None:
     parser.add_argument("--runner-ups", type=int, default=5,
                         help="beam for the runners-up of a partial value (0: none)")
     parser.add_argument("--own-runner-ups", action="store_true",
-                        help="a slow recogniser searches its own runners-up (HARNESS_ASR_RUNNER_"
-                        "UPS=1) instead of asking the agent's second opinion")
+                        help="hear as the agent does with HARNESS_ASR_RUNNER_UPS=1: its own "
+                        "runners-up, for part of a value or a transcript that reads short")
     args = parser.parse_args()
+    if args.own_runner_ups:
+        os.environ["HARNESS_ASR_RUNNER_UPS"] = "1"  # as the agent is told to
     print(f"cores {os.cpu_count()}, load average before {os.getloadavg()[0]:.2f}")
     loaded: dict[str, SpeechRecognizer] = {}
 
@@ -158,14 +158,13 @@ def main() -> None:
                 else args.models.split(",")
             for model in models:
                 recognizer = recogniser(model)
-                second = None if args.own_runner_ups or cheap_search(model) \
-                    else recogniser(SECOND_OPINION)
+                second = recogniser(SECOND_OPINION)
                 hits: list[bool] = []
                 by_slot: dict[str, list[bool]] = defaultdict(list)
                 misses = []
                 started = time.perf_counter()
                 for scenario, index, slot, value, pcm, policy in cases:
-                    text = heard(recognizer, policy, pcm, args.runner_ups, second)
+                    text = heard(recognizer, model, policy, pcm, args.runner_ups, second)
                     got = extract(profile.slots[slot], text, asked=True)
                     ok = got.status == "ok" and normalize_value(got.value) == \
                         normalize_value(value)
@@ -176,8 +175,8 @@ def main() -> None:
                 seconds = (time.perf_counter() - started) / max(len(cases), 1)
                 est = wilson(sum(hits), len(hits))
                 slots = ", ".join(f"{s} {sum(v)}/{len(v)}" for s, v in sorted(by_slot.items()))
-                how = "none" if not args.runner_ups else "own" if second is None \
-                    else f"from {SECOND_OPINION}"
+                how = "none" if not args.runner_ups else "own" \
+                    if wideband_runner_ups() or cheap_search(model) else f"from {SECOND_OPINION}"
                 print(f"\n{domain} {model} runner-ups {args.runner_ups} ({how}): "
                       f"{sum(hits)}/{len(hits)} values heard = {100 * est.value:.1f} % "
                       f"(95 % Wilson {100 * est.interval.low:.1f}-"

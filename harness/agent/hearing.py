@@ -81,6 +81,22 @@ def wants_runner_ups(policy: object, text: str, seconds: float) -> bool:
                                            and not holds_a_value(text))
 
 
+def where_to_search(policy: Any, text: str, seconds: float, *, wideband: bool,
+                    recogniser: str | None) -> str | None:
+    """Where the agent looks for a transcript that holds the whole value ``text`` (the best
+    transcript of ``seconds`` of a turn) lacks: ``None`` (nowhere: ``text`` stands), ``"own"``
+    (the recogniser's runners-up) or ``"second"`` (:data:`asr.SECOND_OPINION`'s transcript,
+    then its runners-up). Audio the recogniser decodes greedily (``wideband``) is searched only
+    for part of a value unless :func:`wideband_runner_ups` says otherwise; a line whose own
+    recogniser is too slow for the search (:func:`cheap_search`) asks the second opinion."""
+    if not wants_runner_ups(policy, text, seconds):
+        return None
+    if wideband and not wideband_runner_ups() and not policy.part_of_a_value(text):
+        return None
+    own = not wideband or wideband_runner_ups() or cheap_search(recogniser)
+    return "own" if own else "second"
+
+
 def keys_pressed(pcm: np.ndarray, rate: int) -> str:
     """The keys a caller pressed in a turn, heard as in-band tones (a line without telephone
     events), as the agent takes them: the digits, one by one ("8 3 5 2 1"); ``#`` and ``*`` end
@@ -172,20 +188,17 @@ class Hearing:
     async def with_runner_ups(self, pcm: np.ndarray, text: str) -> str:
         """``text`` (the best transcript of ``pcm``), or a runner-up that holds the whole value
         it holds only part of, as a recogniser with a grammar would (see
-        :func:`wants_runner_ups`). Audio the recogniser decodes greedily (wideband) has its
-        runners-up searched only for part of a value unless :func:`wideband_runner_ups` says
-        otherwise, and then only with spare capacity: on a busy recogniser the search would
-        hold up every call's transcripts, so the best transcript stands. A line whose own
-        recogniser is too slow for the search asks :data:`asr.SECOND_OPINION` instead: its
-        transcript, then its runners-up."""
+        :func:`where_to_search`). Wideband audio is searched only with spare capacity: on a
+        busy recogniser the search would hold up every call's transcripts, so the best
+        transcript stands."""
         policy, prompt, language = self._settings()
         rate = self.listener.input_rate
-        if not wants_runner_ups(policy, text, len(pcm) / rate):
-            return text
         wideband = asr_beam_size(rate) < 2
-        if wideband and not wideband_runner_ups() and not policy.part_of_a_value(text):
+        where = where_to_search(policy, text, len(pcm) / rate, wideband=wideband,
+                                recogniser=self.listener.recogniser)
+        if where is None:
             return text
-        own = not wideband or wideband_runner_ups() or cheap_search(self.listener.recogniser)
+        own = where == "own"
         recognizer = await asyncio.to_thread(
             functools.partial(asr.get_recognizer, self.listener.recogniser) if own
             else functools.partial(asr.recognizer_at, asr_model_path(asr.SECOND_OPINION)))

@@ -213,6 +213,26 @@ def test_runner_ups_are_searched_for_a_part_of_a_value_or_a_transcript_that_read
     assert wants_runner_ups(object(), text, seconds) is False  # a policy without the methods
 
 
+def test_where_the_agent_searches_for_a_whole_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harness.agent.hearing import where_to_search  # noqa: PLC0415
+
+    monkeypatch.delenv("HARNESS_ASR_MODEL", raising=False)
+    monkeypatch.delenv("HARNESS_ASR_RUNNER_UPS", raising=False)
+    policy = Policy(load_profile("support_desk"), [], Faults())
+    part, short = "The order number is 3, 5, 2, 1.", "Hi, I want to cancel an order."
+
+    def where(text: str, *, wideband: bool = True, recogniser: str = "tiny.en") -> str | None:
+        return where_to_search(policy, text, 7.2, wideband=wideband, recogniser=recogniser)
+
+    assert where(part) == "own"  # a tiny model searches its own runners-up
+    assert where(part, recogniser="base") == "second"  # a slow one asks the second opinion
+    assert where(short) is None and where(short, recogniser="base") is None  # wideband: a part
+    assert where(short, wideband=False, recogniser="base") == "own"  # a line decoded with a beam
+    assert where("The order number is 8, 3, 5, 2, 1.") is None  # the whole value
+    monkeypatch.setenv("HARNESS_ASR_RUNNER_UPS", "1")
+    assert where(short, recogniser="base") == "own" and where(part, recogniser="base") == "own"
+
+
 def test_a_search_for_part_of_a_value_is_made_by_default_only_with_a_tiny_model(
         monkeypatch: pytest.MonkeyPatch) -> None:
     from harness.agent.hearing import cheap_search  # noqa: PLC0415
