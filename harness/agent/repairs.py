@@ -91,6 +91,17 @@ def joined_spelling(text: str) -> str:
         lambda m: ", ".join([*re.findall(r"[A-Z]", m.group(1)), *m.group(2)]), text)
 
 
+_GLUED_LETTERS = re.compile(r"\b[A-Za-z]{1,3}-(?=\d)")
+
+
+def unglued(text: str) -> str:
+    """``text`` without letters the recogniser joined to digits with a dash ("This is
+    RE-7-9-8-2453." for "Sorry, it's seven, nine, eight, two, four, five, three"; ``base``, a
+    generated clinic call): a reading for a slot of digits to try when the digits as heard fit
+    no value (``slots.extract``)."""
+    return _GLUED_LETTERS.sub("", text)
+
+
 _DIGIT = r"(?:\d|(?:zero|oh|one|two|three|four|five|six|seven|eight|nine)\b)"
 _BRIDGED = re.compile(
     rf"(?<=\d)(\W+)(?:(?:and|then|the|um|uh|er|erm|so|okay|ok)\b\W*)+(?={_DIGIT})",

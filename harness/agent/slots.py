@@ -21,6 +21,7 @@ from harness.agent.repairs import (
     normalize_value,
     spoken_to_compact,
     undoubled,
+    unglued,
 )
 from harness.spoken import to_spoken
 
@@ -137,9 +138,10 @@ def extract(spec: SlotSpec, text: str, *, asked: bool, fresh: str | None = None)
     values = _code_values(spec, text, fresh)
     found = _first_fit(spec, values)
     # no value fits: a digit the recogniser wrote as a word at the run's start ("It's a
-    # 3-1-025" for eight, three, one, oh, two, five) may be the one missing, or a word between
-    # two breaths of the value may have split it ("8, 7, 4. The 0, 1.")
-    readings = [first_digit_words(text)] if spec.kind == "digits" else []
+    # 3-1-025" for eight, three, one, oh, two, five) may be the one missing, letters may be
+    # joined to the digits ("RE-7-9-8-2453"), or a word between two breaths of the value may
+    # have split it ("8, 7, 4. The 0, 1.")
+    readings = [first_digit_words(text), unglued(text)] if spec.kind == "digits" else []
     readings += [bridged(text)]
     for reading in dict.fromkeys(readings):
         if found is None and reading != text:
