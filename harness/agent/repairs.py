@@ -34,7 +34,7 @@ RECOGNISER = spoken.Hearing(homophones={
 
 _FIRST_DIGIT_WORDS = {**{w: RECOGNISER.homophones[w] for w in ("i", "i'm", "sick", "won", "for",
                                                              "to", "too")},
-                      "a": "8", "free": "3", "fine": "5", "file": "5", "all": "0", "said": "8"}
+                      "a": "8", "free": "3", "fine": "5", "file": "5", "all": "0", "it said": "8"}
 """Words the local agent's recogniser wrote for the first digit of a run said after "it's", in
 generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "It's i5-7-2-4-8"
 (nine, written onto the next digit), "It's I'm 43617" (nine), "Sorry, it's free 790261"
