@@ -95,8 +95,8 @@ def test_a_digit_the_recogniser_wrote_twice_is_read_once(text: str, length: int,
     ("The order number is 255988.", 5, "partial", "255988"),
     # two digits too many
     ("The order number is 2549888.", 5, "partial", "2549888"),
-    # "said" is a digit only as "it's eight" misheard: a caller's "I said" is not
-    ("No, I said 8, 3, 5, 2.", 5, "partial", "8352"),
+    # "said" is a digit only as "it's eight" misheard, not in a caller's "you said"
+    ("No, you said 8, 3, 5, 2.", 5, "partial", "8352"),
 ])
 def test_only_one_digit_written_twice_in_a_run_one_too_long_is_read_once(
         text: str, length: int, status: str, value: str) -> None:
