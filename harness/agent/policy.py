@@ -52,6 +52,10 @@ __all__ = [
 
 
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫]+")
+# A turn that opens as an answer to the question just asked ("It's a count-fine to salmon." for
+# "It's account five, two, seven," the first breath of a number, on a generated utility call):
+# the value may come in the next breath, and the two are heard better as one.
+_OPENS_AN_ANSWER = re.compile(r"^\W*(it's|it is|that's|that is)\b")
 
 
 class Policy(PolicyState):
@@ -232,7 +236,9 @@ class Policy(PolicyState):
             if slot and self._extract(slot, text, asked=False).status != "none":
                 return self._start(default, text, final)
 
-        if self._matches("incomplete", lowered) and not final:
+        opens_an_answer = task is not None and self._asked_slot() is not None \
+            and bool(_OPENS_AN_ANSWER.match(lowered))
+        if (self._matches("incomplete", lowered) or opens_an_answer) and not final:
             return self._hold(text)
         busy = self._task is not None or self._awaiting is not None
         if busy and not self._relevant(lowered):

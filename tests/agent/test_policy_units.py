@@ -213,6 +213,27 @@ def test_hold_expiry_on_a_partial_id_asks_digit_by_digit() -> None:
     assert p.on_hold_expired() == []
 
 
+def test_a_turn_that_opens_as_an_answer_waits_for_the_next_breath() -> None:
+    # "It's account five, two, seven," heard as "It's a count-fine to salmon." (generated utility
+    # call): no value and no word of the call, but it opens as the answer to the question
+    p = policy()
+    p.on_user_turn("Hi, where is my order?")
+    assert p.on_user_turn("It's a cow, fine to salmon.") == []
+    assert p.hold_ms is not None
+    assert said(p.on_user_turn("9, 4, 6.", heard_as_one="It's 5, 2, 7, 4, 6.")) == [
+        "Just to confirm, I heard 5, 2, 7, 4, 6. Is that right?"]
+    # with nothing after it, the hold ends as the words were: side talk, not an answer
+    p = policy()
+    p.on_user_turn("Hi, where is my order?")
+    p.on_user_turn("It's a cow, fine to salmon.")
+    assert calls(p.on_hold_expired()) == [("wait_for_user", {})]
+    # words that do not open as an answer are side talk at once
+    p = policy()
+    p.on_user_turn("Hi, where is my order?")
+    assert calls(p.on_user_turn("The kids want their dinner.")) == [("wait_for_user", {})]
+    assert p.hold_ms is None
+
+
 def test_no_input_expires_a_hold_first() -> None:
     p = policy()
     p.on_user_turn("Check order eight three")
