@@ -44,6 +44,9 @@ eight"; ``base``, the utility line)."""
 _WORD_BEFORE_DIGITS = re.compile(
     rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
 
+_LIKE_WORDS = frozenset({"a", "i", "for", "to", "too", "all"})
+"""Of those, the words a caller says right before digits as words ("It's a …", "for 8352 …")."""
+
 
 def first_digit_words(text: str, *, only_unlike_words: bool = False) -> str:
     """``text`` with each such word right before digits written as its digit: a reading for a
@@ -56,8 +59,6 @@ def first_digit_words(text: str, *, only_unlike_words: bool = False) -> str:
             else _FIRST_DIGIT_WORDS[word]
     return _WORD_BEFORE_DIGITS.sub(digit, text)
 
-
-_LIKE_WORDS = frozenset({"a", "i", "for", "to", "too", "all"})
 
 
 def undoubled(value: str) -> str | None:
