@@ -16,7 +16,7 @@ from harness.report import RunOutcome
 
 # the clinic hears with `base`, the slowest recogniser: the whole call budget (beside four to
 # eight other calls a turn's transcript came after the call had ended)
-pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
+pytestmark = [pytest.mark.slow, pytest.mark.calls(8), pytest.mark.shared_calls]
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "examples" / "clinic" / "scenarios"
 

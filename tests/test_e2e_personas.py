@@ -85,6 +85,7 @@ def _failed(outcome: RunOutcome, scenario: str) -> set[str]:
     return {v.kind for v in trial.verdicts if v.status != "pass"}
 
 
+@pytest.mark.shared_calls
 def test_every_library_persona_reaches_its_goal_with_the_verdicts_it_provokes(library_runs
                                                                               ) -> None:
     first, asked, _, _ = library_runs
@@ -124,6 +125,7 @@ def caller_model_host(outcome: RunOutcome) -> str:
     return str(meta["caller_model"]["endpoint"])
 
 
+@pytest.mark.shared_calls
 def test_a_second_run_answers_from_the_cache_with_the_same_audio(library_runs) -> None:
     first, _, second, asked_again = library_runs
     before, after = _lines(first), _lines(second)
@@ -236,6 +238,7 @@ def _no_key_in(folder: Path) -> None:
             assert KEY not in path.read_text(encoding="utf-8", errors="replace"), path
 
 
+@pytest.mark.shared_calls
 def test_the_persona_page_shows_the_goal_the_lines_and_the_outcome(library_runs) -> None:
     playwright_api = pytest.importorskip("playwright.sync_api")
     first = library_runs[0]

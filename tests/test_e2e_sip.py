@@ -88,6 +88,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return asyncio.run(main())
 
 
+@pytest.mark.shared_calls
 def test_a_call_over_sip_is_placed_answered_and_hung_up(runs: dict[str, Any]) -> None:
     trial = _trial(runs["clean"])
     meta = json.loads((trial / "meta.json").read_text())
@@ -105,6 +106,7 @@ def test_a_call_over_sip_is_placed_answered_and_hung_up(runs: dict[str, Any]) ->
     assert (np.abs(call[:, 1].astype(np.int32)) >= 328).sum() > rate  # > 1 s of agent audio
 
 
+@pytest.mark.shared_calls
 def test_tool_calls_over_sip_come_through_the_webhook_endpoint(runs: dict[str, Any]) -> None:
     trial = _trial(runs["clean"])
     calls = [f for f in _frames(trial) if f["type"] == "response.function_call_arguments.done"]
@@ -122,12 +124,14 @@ def test_tool_calls_over_sip_come_through_the_webhook_endpoint(runs: dict[str, A
         verdicts["input_heard"]["measured"]["not_applicable"]
 
 
+@pytest.mark.shared_calls
 def test_the_no_preamble_fault_is_caught_over_sip(runs: dict[str, Any]) -> None:
     verdicts = _verdicts(_trial(runs["no_preamble"]))
     assert verdicts["preamble"]["status"] == "fail", verdicts["preamble"]["summary"]
     assert verdicts["tool_called"]["status"] == "pass"
 
 
+@pytest.mark.shared_calls
 def test_a_refused_call_is_errored_with_its_sip_status(runs: dict[str, Any]) -> None:
     outcome = runs["busy"]
     assert outcome.exit_code == api.EXIT_ERRORED
@@ -137,6 +141,7 @@ def test_a_refused_call_is_errored_with_its_sip_status(runs: dict[str, Any]) -> 
     assert runs["busy_requests"][:2] == ["INVITE", "ACK"]  # the final answer was acknowledged
 
 
+@pytest.mark.shared_calls
 def test_keys_pressed_reach_the_agent_as_events_over_sip_and_as_tones_otherwise(
         runs: dict[str, Any]) -> None:
     for name in ("keypad-sip", "keypad-ws"):

@@ -176,6 +176,7 @@ def _verdicts(trial: Path) -> dict[str, dict[str, Any]]:
     return {v["kind"]: v for v in (raw["verdicts"] if isinstance(raw, dict) else raw)}
 
 
+@pytest.mark.shared_calls
 def test_the_accepted_call_passes_with_its_tools_answered_on_the_sideband(
         accepted: tuple[api.RunOutcome, Path]) -> None:
     outcome, trial = accepted
@@ -195,6 +196,7 @@ def test_the_accepted_call_passes_with_its_tools_answered_on_the_sideband(
             for f in calls] == [("lookup_order", {"order_id": "83521"}, "sideband")]
 
 
+@pytest.mark.shared_calls
 def test_what_a_plain_sip_call_cannot_grade_is_graded_from_the_sideband(
         accepted: tuple[api.RunOutcome, Path]) -> None:
     _, trial = accepted
@@ -222,6 +224,7 @@ def test_what_a_plain_sip_call_cannot_grade_is_graded_from_the_sideband(
     assert not any(t == "response.output_audio.delta" for t in types)
 
 
+@pytest.mark.shared_calls
 def test_no_key_or_secret_reaches_the_run_folder(accepted: tuple[api.RunOutcome, Path]) -> None:
     outcome, _ = accepted
     text = _files_text(Path(outcome.run_dir))

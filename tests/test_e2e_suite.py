@@ -122,6 +122,7 @@ before the recogniser's window fitted the turn, order-status without its preambl
 CALLS_PER_RUN = 2
 
 
+@pytest.mark.shared_calls
 @pytest.mark.calls(6)  # four calls at once, one light test at most beside them
 def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run) -> None:
     outcome = example_suite_run

@@ -119,6 +119,7 @@ def _split(side: Side, rng: random.Random) -> tuple[Side, Side]:
     return Side("A1", first), Side("A2", second)
 
 
+@pytest.mark.shared_calls
 @pytest.mark.calls(8)
 def test_a_a_comparisons_rarely_declare_a_difference(real_runs) -> None:
     run_dir = real_runs["a_a"].run_dir
@@ -144,6 +145,7 @@ def _metric(pair, name: str):
     return next(m for m in pair.metrics if m.metric == name)
 
 
+@pytest.mark.shared_calls
 @pytest.mark.calls(8)
 def test_no_preamble_is_declared_worse_on_the_preamble_pass_rate(real_runs) -> None:
     pair = real_runs["terse"].pairs[0]
@@ -157,6 +159,7 @@ def test_no_preamble_is_declared_worse_on_the_preamble_pass_rate(real_runs) -> N
     assert preamble.difference < -0.5
 
 
+@pytest.mark.shared_calls
 @pytest.mark.solo
 def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_comparison) -> None:
     outcome = latency_comparison
@@ -188,6 +191,7 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_co
     assert latency.n_scenarios == len(LATENCY_SCENARIOS)
 
 
+@pytest.mark.shared_calls
 @pytest.mark.solo
 def test_an_identical_variant_is_declared_different_on_nothing(latency_comparison) -> None:
     outcome = latency_comparison
@@ -203,6 +207,7 @@ def test_an_identical_variant_is_declared_different_on_nothing(latency_compariso
     assert latency.min_detectable is not None and latency.min_detectable < ADDED_MS
 
 
+@pytest.mark.shared_calls
 @pytest.mark.solo
 def test_start_order_is_rotated_and_has_no_effect(latency_comparison) -> None:
     order = latency_comparison.document["order"]
@@ -226,6 +231,7 @@ def _stats(document: dict) -> list[dict]:
             for pair in document["comparisons"] for m in pair["metrics"]]
 
 
+@pytest.mark.shared_calls
 @pytest.mark.solo
 def test_finished_runs_give_the_statistics_of_the_live_comparison(latency_comparison,
                                                                    tmp_path) -> None:

@@ -24,7 +24,7 @@ CHUNK_MS = 20
 
 # they read the example suite's shared run, which the first of them may make (four calls at
 # once, with one light test at most beside them)
-pytestmark = [pytest.mark.slow, pytest.mark.calls(6)]
+pytestmark = [pytest.mark.slow, pytest.mark.calls(6), pytest.mark.shared_calls]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,106 @@
+"""The slow tests' call budget (``tests/conftest.py``): what a test holds while it runs.
+
+A test marked ``shared_calls`` holds its declared calls only while it sets up a shared fixture
+(module or session scope) that this process has not set up yet; once the fixture is there it
+holds none, and so never waits for calls it would not make. Any other slow test holds its
+declared calls, a ``solo`` one the whole budget.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+CONFTEST = Path(__file__).resolve().parent / "conftest.py"
+
+MODULE = '''
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.calls(6)]
+
+
+@pytest.fixture(scope="module")
+def recorded():
+    return "calls made once for the module"
+
+
+@pytest.mark.shared_calls
+def test_first_reader(recorded):
+    pass
+
+
+@pytest.mark.shared_calls
+def test_second_reader(recorded):
+    pass
+
+
+def test_makes_calls_of_its_own(recorded):
+    pass
+
+
+@pytest.mark.shared_calls
+@pytest.mark.solo
+def test_solo_reader(recorded):
+    pass
+
+
+@pytest.mark.solo
+def test_solo_caller(tmp_path):
+    pass
+'''
+
+RECORDER = f'''
+import importlib.util
+
+import pytest
+
+spec = importlib.util.spec_from_file_location("budget_under_test", {str(CONFTEST)!r})
+budget = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(budget)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: slow")
+    config.addinivalue_line("markers", "solo: solo")
+    config.addinivalue_line("markers", "calls(n): calls")
+    config.addinivalue_line("markers", "shared_calls: shared")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item, nextitem):
+    with open("held.txt", "a") as out:
+        out.write(f"{{item.name}} {{budget.calls_now(item)}} {{budget.CALL_BUDGET}}\\n")
+'''
+
+
+def test_a_shared_calls_test_holds_calls_only_while_it_sets_a_shared_fixture_up(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(test_readers=MODULE)
+    result = pytester.runpytest("-p", "no:realtime_harness", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=5)
+    rows = [line.split() for line in (pytester.path / "held.txt").read_text().splitlines()]
+    budget = int(rows[0][2])
+    held = {name: int(calls) for name, calls, _ in rows}
+    assert held == {
+        "test_first_reader": 6,  # sets the module's fixture up
+        "test_second_reader": 0,  # reads it
+        "test_makes_calls_of_its_own": 6,
+        "test_solo_reader": 0,
+        "test_solo_caller": budget,
+    }
+
+
+def test_a_reader_run_alone_still_holds_the_calls_its_fixture_makes(
+        pytester: pytest.Pytester) -> None:
+    pytester.makeconftest(RECORDER)
+    pytester.makepyfile(test_readers=MODULE)
+    result = pytester.runpytest("-p", "no:realtime_harness", "-p", "no:cacheprovider",
+                                "-k", "solo_reader")
+    result.assert_outcomes(passed=1, deselected=4)
+    [(name, calls, budget)] = [line.split() for line in
+                               (pytester.path / "held.txt").read_text().splitlines()]
+    assert (name, int(calls)) == ("test_solo_reader", int(budget))
