@@ -74,7 +74,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 # most calls it has going at once (``@pytest.mark.calls(n)``, 2 when it does not say); it starts
 # when that many calls are free, before tests waiting ahead of it that do not fit unless one of
 # them has waited a minute (light tests fill the budget beside heavy ones, and no test waits
-# forever behind lighter ones). A test marked ``solo`` takes the whole budget: it measures
+# forever behind lighter ones), and only while the CPU has room (:data:`BUSY_LIMIT`). A test
+# marked ``shared_calls`` makes no calls of its own: it holds its calls only while it sets up
+# the shared fixture that makes them. A test marked ``solo`` takes the whole budget: it measures
 # latency to within milliseconds, or compares the local agent's latency between runs made one
 # after another, which other calls on the machine would move.
 
@@ -201,11 +203,10 @@ class CallBudget:
 def _busy(state: dict, now: float) -> float:
     """How busy the machine's CPUs were over the last :data:`BUSY_WINDOW_S` or so, from
     ``/proc/stat`` samples kept in the shared ``state`` (0 where it cannot be read)."""
-    try:
-        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    except (OSError, ValueError):
+    times = _cpu_times()
+    if times is None:
         return 0.0
-    total, idle = sum(fields), fields[3] + fields[4]
+    total, idle = times
     then = state.get("cpu")
     if then is None or now - then[0] >= BUSY_WINDOW_S:
         if then is not None and total > then[1]:
@@ -253,6 +254,22 @@ def budget_log(controller_pid: int) -> Path:
     return Path(tempfile.gettempdir()) / f"harness-slow-calls-{controller_pid}.jsonl"
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[_CPU_AT_START] = _cpu_times()
+
+
+_CPU_AT_START = pytest.StashKey[tuple[int, int] | None]()
+
+
+def _cpu_times() -> tuple[int, int] | None:
+    """(all, idle) CPU time of the machine so far, in clock ticks (None off Linux)."""
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    return sum(fields), fields[3] + fields[4]
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     """After a run of the slow tests on xdist workers: how full the call budget was kept, and
     the tests that held it longest or waited longest for it (what to make lighter next)."""
@@ -267,6 +284,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section("call budget")
     write(f"{len(rows)} slow tests in {last - first:.0f} s; the budget of {CALL_BUDGET} calls "
           f"was {used / (CALL_BUDGET * (last - first)):.0%} held on average")
+    start, end = config.stash.get(_CPU_AT_START, None), _cpu_times()
+    if start is not None and end is not None and end[0] > start[0]:
+        busy = 1 - (end[1] - start[1]) / (end[0] - start[0])
+        write(f"the machine's CPU was {busy:.0%} busy over the session")
     write("held longest (calls × s):")
     for r in sorted(rows, key=lambda r: r["calls"] * (r["ended"] - r["started"]),
                     reverse=True)[:12]:

@@ -50,6 +50,16 @@ async def run_faults_async(scenarios: Path, mutations: dict[str, dict[str, set[s
     return dict(zip(mutations, outcomes, strict=True))
 
 
+def shares(mutations: dict[str, dict[str, set[str]]], n: int
+           ) -> list[dict[str, dict[str, set[str]]]]:
+    """A fault table's rows dealt into ``n`` shares (row i to share i mod n). A table's test
+    class per share runs the shares at once, each in a worker process of its own (``--dist
+    loadscope`` sends a class to one worker): a table of real-time calls takes a share of its
+    time, and no process codes more calls than it did before."""
+    rows = list(mutations.items())
+    return [dict(rows[i::n]) for i in range(n)]
+
+
 def scenario_file(scenarios: Path, name: str) -> Path:
     """``name``'s file: in ``scenarios``, else among :data:`FAULT_SCENARIOS`."""
     path = scenarios / f"{name}.yaml"

@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fault_table import failures, kinds, run_faults, table
+from fault_table import failures, kinds, run_faults, shares, table
 from test_e2e_webrtc_faults import WEBRTC_TABLE
 
 from harness import api
@@ -58,27 +58,47 @@ was not a turn to the local agent's VAD in 3 of 9 calls, and the agent had nothi
 over)."""
 
 
-def test_every_fault_of_the_table_is_caught_over_sip(tmp_path: Path) -> None:
-    results = run_faults(SCENARIOS, SIP_TABLE, tmp_path, target="local-sip",
-                         runs_at_once=RUNS_AT_ONCE)
-    clean = api.run([SCENARIOS / "order-status.yaml"], target="local-sip",
-                    out_dir=tmp_path / "fault-free")
-    print("\nover SIP: fault × expectation kind (failed/graded)\n" + table(results))
-    baseline = kinds(clean, {"fail", "error"})["order-status"]
-    print(f"order-status without a fault fails over SIP: {sorted(baseline)}")
-    for fault, outcome in results.items():
-        report = f"{fault}:\n" + "\n".join(failures(outcome))
-        assert all(t.run_status == "completed" for t in outcome.trials), report
-        failed = kinds(outcome, {"fail", "error"})
-        if fault in EVENTS_ONLY:
-            assert set(failed) == {"order-status"}, report
-            assert failed["order-status"] <= baseline | MISHEARD, report
-        elif fault in NOT_GRADED:
-            kind, reason = NOT_GRADED[fault]
-            for trial in outcome.trials:
-                [verdict] = [v for v in trial.verdicts if v.kind == kind]
-                assert verdict.status == "not_applicable", f"{verdict.summary}\n{report}"
-                assert reason in verdict.summary, report
-        else:
-            assert all(want and want <= failed[name] for name, want in SIP_TABLE[fault].items()), \
-                report
+SHARES = shares(SIP_TABLE, 2)
+"""The table in two shares, run at once in two worker processes (:data:`RUNS_AT_ONCE` SIP
+calls at a time in each)."""
+
+
+class _Share:
+    share: int
+
+    def test_every_fault_of_the_share_is_caught_over_sip(self, tmp_path: Path) -> None:
+        assert [f for s in SHARES for f in s] == list(SIP_TABLE)
+        mutations = SHARES[self.share]
+        results = run_faults(SCENARIOS, mutations, tmp_path, target="local-sip",
+                             runs_at_once=RUNS_AT_ONCE)
+        print("\nover SIP: fault × expectation kind (failed/graded)\n" + table(results))
+        baseline: set[str] = set()
+        if EVENTS_ONLY & set(mutations):
+            clean = api.run([SCENARIOS / "order-status.yaml"], target="local-sip",
+                            out_dir=tmp_path / "fault-free")
+            baseline = kinds(clean, {"fail", "error"})["order-status"]
+            print(f"order-status without a fault fails over SIP: {sorted(baseline)}")
+        for fault, outcome in results.items():
+            report = f"{fault}:\n" + "\n".join(failures(outcome))
+            assert all(t.run_status == "completed" for t in outcome.trials), report
+            failed = kinds(outcome, {"fail", "error"})
+            if fault in EVENTS_ONLY:
+                assert set(failed) == {"order-status"}, report
+                assert failed["order-status"] <= baseline | MISHEARD, report
+            elif fault in NOT_GRADED:
+                kind, reason = NOT_GRADED[fault]
+                for trial in outcome.trials:
+                    [verdict] = [v for v in trial.verdicts if v.kind == kind]
+                    assert verdict.status == "not_applicable", f"{verdict.summary}\n{report}"
+                    assert reason in verdict.summary, report
+            else:
+                assert all(want and want <= failed[name]
+                           for name, want in SIP_TABLE[fault].items()), report
+
+
+class TestFirstShare(_Share):
+    share = 0
+
+
+class TestSecondShare(_Share):
+    share = 1

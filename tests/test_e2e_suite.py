@@ -18,7 +18,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from fault_table import SILENT_AGENT_MAY_PASS, failures, kinds, run_faults, table
+from fault_table import SILENT_AGENT_MAY_PASS, failures, kinds, run_faults, shares, table
 
 from harness import api
 from harness.report import RunOutcome
@@ -133,17 +133,35 @@ def test_the_example_suite_passes_against_the_fault_free_agent(example_suite_run
     assert (outcome.run_dir / "index.html").is_file() and outcome.junit_xml.is_file()
 
 
-@pytest.mark.calls(6)  # four calls at once, their latencies graded
-def test_each_fault_fails_exactly_the_matching_expectations(tmp_path: Path) -> None:
-    results = run_faults(SCENARIOS, MUTATIONS, tmp_path, runs_at_once=RUNS_AT_ONCE,
-                         calls_per_run=CALLS_PER_RUN)
-    print("\nfault × expectation kind (failed/graded)\n" + table(results))
-    for fault, outcome in results.items():
-        errored = [f for f in failures(outcome) if "errored" in f]
-        assert errored == [], f"{fault}: {errored}"
-        failed = kinds(outcome, {"fail", "error"})
-        report = f"{fault}:\n" + "\n".join(failures(outcome))
-        assert failed == MUTATIONS[fault], report
+SHARES = shares(MUTATIONS, 2)
+"""The table in two shares, run at once in two worker processes (four calls at a time in
+each)."""
+
+
+class _Share:
+    share: int
+
+    @pytest.mark.calls(6)  # four calls at once, their latencies graded
+    def test_each_fault_of_the_share_fails_exactly_the_matching_expectations(
+            self, tmp_path: Path) -> None:
+        assert [f for s in SHARES for f in s] == list(MUTATIONS)
+        results = run_faults(SCENARIOS, SHARES[self.share], tmp_path,
+                             runs_at_once=RUNS_AT_ONCE, calls_per_run=CALLS_PER_RUN)
+        print("\nfault × expectation kind (failed/graded)\n" + table(results))
+        for fault, outcome in results.items():
+            errored = [f for f in failures(outcome) if "errored" in f]
+            assert errored == [], f"{fault}: {errored}"
+            failed = kinds(outcome, {"fail", "error"})
+            report = f"{fault}:\n" + "\n".join(failures(outcome))
+            assert failed == MUTATIONS[fault], report
+
+
+class TestFirstShare(_Share):
+    share = 0
+
+
+class TestSecondShare(_Share):
+    share = 1
 
 
 @pytest.mark.calls(8)
