@@ -84,8 +84,9 @@ CALL_BUDGET = 16
 """Real-time calls the slow tests may have going at once on this machine's two cores. Six until
 the local agent's recogniser got a window that fits the turn, which halved its CPU; eight since,
 until a run sampled the CPU every 10 s: with the eight calls held the machine was 10-50 % busy
-(29 % on average over its first 9 minutes), and 30-50 % with twelve. The budget now only caps how many tests share the
-machine; :data:`BUSY_LIMIT` decides whether it has room for one more."""
+(29 % on average over its first 9 minutes), and 30-50 % with twelve. The budget now only caps
+how many tests share the machine; :data:`BUSY_LIMIT` decides whether it has room for one
+more."""
 BUSY_LIMIT = 0.7
 """A test starts only while the machine's CPU was at most this busy over the last
 :data:`BUSY_WINDOW_S` (or when no test holds calls): declared calls say how many calls a test

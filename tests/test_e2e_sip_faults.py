@@ -67,7 +67,6 @@ class _Share:
     share: int
 
     def test_every_fault_of_the_share_is_caught_over_sip(self, tmp_path: Path) -> None:
-        assert sorted(f for s in SHARES for f in s) == sorted(SIP_TABLE)
         mutations = SHARES[self.share]
         results = run_faults(SCENARIOS, mutations, tmp_path, target="local-sip",
                              runs_at_once=RUNS_AT_ONCE)

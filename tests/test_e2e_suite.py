@@ -144,7 +144,6 @@ class _Share:
     @pytest.mark.calls(6)  # four calls at once, their latencies graded
     def test_each_fault_of_the_share_fails_exactly_the_matching_expectations(
             self, tmp_path: Path) -> None:
-        assert sorted(f for s in SHARES for f in s) == sorted(MUTATIONS)
         results = run_faults(SCENARIOS, SHARES[self.share], tmp_path,
                              runs_at_once=RUNS_AT_ONCE, calls_per_run=CALLS_PER_RUN)
         print("\nfault × expectation kind (failed/graded)\n" + table(results))

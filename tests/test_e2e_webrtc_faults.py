@@ -73,9 +73,6 @@ class _Share:
 
     def test_every_fault_of_the_share_fails_its_expectations_over_webrtc(self, tmp_path: Path
                                                                          ) -> None:
-        assert set(SHORTEST) | set(LONG_NOISE) == set(MUTATIONS), \
-            "a fault of the table is not run over WebRTC"
-        assert sorted(f for s in SHARES for f in s) == sorted(WEBRTC_TABLE)
         mutations = SHARES[self.share]
         results = run_faults(SCENARIOS, mutations, tmp_path, target="local-webrtc",
                              runs_at_once=RUNS_AT_ONCE)
