@@ -23,8 +23,10 @@ server level (the rest of ``harness.agent``):
 - ``added_latency_ms=N``: every response's first output (text, audio or tool call) leaves N ms after
   it was ready.
 - ``ignore_barge_in``: the agent keeps talking when the caller starts speaking.
-- ``talk_over_noise``: non-addressed audio (noise, music, side talk) gets a spoken reply (the
-  server opens its level gate; the policy answers what it would otherwise ignore).
+- ``talk_over_noise``: non-addressed audio (noise, music, side talk) gets a spoken reply, and the
+  agent talks over it: the server's level gates are open while the agent is quiet (the policy
+  answers what it would otherwise ignore) and closed while it responds, so only the caller's
+  own voice interrupts it (an agent that raises its interruption threshold while it speaks).
 - ``drop_connection_after_ms=N``: the server closes the socket N ms into the session.
 - ``malformed_event``: the server sends one malformed event during the session.
 - ``wrong_language``: every spoken line is said in Spanish instead of the session's language

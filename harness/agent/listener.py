@@ -184,6 +184,10 @@ class Listener:
         if recognizer is not None:
             # Speculate early enough for the transcript to be ready when the turn ends.
             self.vad.speculation_lead_ms = int(recognizer.recent_seconds * 1000) + 50
+        if self.faults.talk_over_noise:
+            # The fault's gates are open while the agent is quiet, and closed while it
+            # responds: noise starts turns it answers, and only the caller's voice stops it.
+            self.vad.caller_gate = self.protocol.response is not None or self.responder.audible()
         for vad_event in self.vad.feed(samples):
             self._on_vad(vad_event)
         self._trim_buffer()
@@ -342,11 +346,13 @@ class Listener:
         if keys_pressed(pcm, self.input_rate):
             return True  # keys pressed: meant for the agent, and no measure of the caller's voice
         level = audio.active_speech_level(pcm, self.input_rate)
-        if self.faults.talk_over_noise or not np.isfinite(level):
+        if not np.isfinite(level):
             return True
         ref = self._caller_turn_level_db
         if ref is not None and level < ref - CALLER_TURN_GATE_DB:
-            return False
+            # talk_over_noise answers it all the same (the caller's level still comes from
+            # the caller's own turns: its gate closes on it while the agent responds)
+            return self.faults.talk_over_noise
         self._caller_turn_level_db = follow_level(ref, level)
         assert self.vad is not None
         self.vad.learn_caller_level()

@@ -13,7 +13,8 @@ gate. The gate is the highest of:
 
 The session judges whole turns too: a committed turn whose active level is more than
 ``CALLER_TURN_GATE_DB`` below the caller's is handed to the policy as not addressed to the agent
-(it stays silent or calls its wait tool). The ``talk_over_noise`` fault switches both gates off.
+(it stays silent or calls its wait tool). The ``talk_over_noise`` fault switches both gates off
+while the agent is quiet.
 
 A turn starts when 3 of 5 frames are speech and ends after ``silence_duration_ms`` without.
 

@@ -332,9 +332,11 @@ def test_a_line_on_base_asks_tiny_en_when_it_heard_part_of_a_value(tmp_path: Pat
     assert agent is not None
     policy = Policy(profile, [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
     policy.on_user_turn(str(scenario.turns[0].say))  # asks for the account number
-    heard = asr.get_recognizer("base").transcribe_sync(pcm, 24_000,
-                                                       prompt=policy.transcription_prompt)
-    assert policy.part_of_a_value(heard), heard  # the case still loses the "oh"
+    # What ``base`` wrote of this turn where the case was found. Its greedy decode of the same
+    # audio is not the same on every machine (its kernels follow the CPU; on some it hears all
+    # six digits), so the search is given the partial transcript, not made to wait for a miss.
+    heard = "The account number is 54163."
+    assert policy.part_of_a_value(heard)
 
     class Ear:
         protocol = SimpleNamespace(transcription=None)

@@ -50,6 +50,35 @@ def test_a_quieter_voice_is_not_answered_unless_talk_over_noise(scripted_agent):
     assert faulty[1]["output"][0]["content"][0]["transcript"].startswith("Here is everything")
 
 
+def test_talk_over_noise_talks_on_over_a_quieter_voice_but_not_over_the_callers(scripted_agent):
+    """With talk_over_noise, a voice 14 dB below the caller's, heard while the agent speaks,
+    does not stop it (its gates close while it responds, as without the fault); the caller's
+    own voice does."""
+    caller = caller_speech("Hello, my name is Marcelo.")
+    side = _quieter(caller_speech("Tell me everything about the weekend."), -14)
+
+    async def call(during: np.ndarray) -> tuple[int, str]:
+        async with session(scripted_agent.url, "talk_over_noise") as client:
+            await client.update(audio=VAD_500)
+            client.pump()
+            await client.stream(np.concatenate([silence(300), caller, silence(800)]), speed=4)
+            created, _ = await client.wait("response.created")
+            at = client.events.index(created)
+            await client.wait("response.output_audio.delta", after=at)
+            await client.stream(np.concatenate([during, silence(800)]), speed=2)
+            done, _ = await client.wait("response.done", after=at)
+            started = sum(e["type"] == "input_audio_buffer.speech_started"
+                          for e in client.events[at:])
+            return started, done["response"]["status"]
+
+    async def both() -> list[tuple[int, str]]:
+        return await asyncio.gather(call(side), call(caller_speech("Sorry, one question.")))
+
+    (side_starts, side_status), (caller_starts, caller_status) = run(both())
+    assert (side_starts, side_status) == (0, "completed")
+    assert caller_starts == 1 and caller_status == "cancelled"
+
+
 @pytest.mark.slow
 @pytest.mark.calls(1)
 def test_caller_audio_gets_transcribed_and_a_spoken_answer(support_agent):

@@ -121,6 +121,30 @@ def test_talking_over_hold_music_fails():
     assert v.evidence[-1].label == "agent take-over"
 
 
+def test_a_take_over_counts_once_any_of_it_played():
+    """A reply to hold music that the caller's next words stopped: once some of it played, the
+    words it began count (a sentence, not a backchannel); stopped before any of it played,
+    nothing was heard."""
+    line = "I heard only part of the order number. Could you repeat it for me, please?"
+
+    def cut(after_ms: float) -> CallBuilder:
+        b = CallBuilder()
+        t0 = b.caller(1000.0, "Hold on a second.")
+        b.respond(b.speech_end(t0) + 500, "Sure.")
+        b.caller(5000.0, None, kind="play", duration=3000.0, vad=True)
+        s = b.respond(7000.0, line, stop_at=7120.0 + after_ms, status="cancelled",
+                      reason="turn_detected")
+        b.caller(8000.0, "Sorry, yes.", trigger="barge_in")
+        assert s.play_start_ms is not None
+        b.truncate(7121.0 + after_ms, s.item_id, int(after_ms))
+        return b
+
+    v = one(cut(550.0), {"no_response": {}})
+    assert v.status == "fail" and "550 ms, 15 words" in v.summary, v.summary
+    v = one(cut(0.0), {"no_response": {}})
+    assert v.status == "pass", v.summary
+
+
 def _tv_then_yes(reply_at: float | None = None) -> CallBuilder:
     """A TV (not addressed) runs straight into the caller's "Yes": the server's turn detection
     hears one stretch of input from the TV's speech to the end of the caller's."""
