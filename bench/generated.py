@@ -6,8 +6,10 @@ every variant is called once against the fault-free local agent. Per domain it p
 rate with a 95 % Wilson interval (each generated call counts once; the source scenarios are
 listed too, since variants of one scenario share its script), voice-to-voice p50 over answered
 turns, and every failing call with its failed expectations. ``--faults`` also runs each fault of
-the fault tables on one variant of each scenario the fault is about and prints whether exactly
-the fault's own expectation kinds failed.
+the fault tables on one variant of each scenario the fault is about and prints whether its own
+expectation kinds failed there, and which others failed with them (a fault can derail the rest
+of a generated call: a faulted reply to a TV's words can undo the read-back the caller was about
+to confirm).
 
     .venv/bin/python bench/generated.py [--variants 6] [--seed 1] [--concurrency 4]
         [--domains suite,clinic,utility] [--faults] [--keep DIR] [--runner-ups]
@@ -78,6 +80,7 @@ async def _faults(out: Path, *, seed: int, concurrency: int) -> None:
     from test_e2e_suite import MUTATIONS as SUITE  # noqa: PLC0415
 
     print("\nfaults on generated calls (one variant of each scenario a fault is about):")
+    tally: dict[str, int] = defaultdict(int)
     for domain, table in (("suite", SUITE), ("clinic", CLINIC)):
         for fault, expected in table.items():
             files = write_variants([scenario_file(DOMAINS[domain], s) for s in expected],
@@ -89,8 +92,19 @@ async def _faults(out: Path, *, seed: int, concurrency: int) -> None:
             failed = {_source(t.scenario, seed).removeprefix("clinic-"):
                       {v.kind for v in t.verdicts if v.status in ("fail", "error")}
                       for t in outcome.trials}
-            verdict = "exactly its kinds" if failed == expected else f"got {failed}"
-            print(f"  {domain:7} {fault:24} {verdict}")
+            missed = {s: sorted(k - failed.get(s, set())) for s, k in expected.items()
+                      if k - failed.get(s, set())}
+            extra = {s: sorted(k - expected.get(s, set())) for s, k in failed.items()
+                     if k - expected.get(s, set())}
+            verdict = ("exactly its kinds" if not missed and not extra
+                       else f"its kinds, and also {extra}" if not missed
+                       else f"MISSED {missed}; failed {failed}")
+            tally["exact" if not missed and not extra else "more" if not missed
+                  else "missed"] += 1
+            print(f"  {domain:7} {fault:24} {verdict}", flush=True)
+    print(f"  {tally['exact'] + tally['more']} of {sum(tally.values())} fault rows failed their "
+          f"own kinds on every scenario ({tally['more']} of them other kinds too); "
+          f"{tally['missed']} missed one")
 
 
 async def _main(args: argparse.Namespace, out: Path) -> None:
