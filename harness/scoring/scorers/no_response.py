@@ -74,7 +74,8 @@ class _Window(TypedDict):
 
 @scorer("no_response", "The agent stays silent (or only calls a `wait: true` tool) during mid-turn "
         "pauses, silences and audio not addressed to it; a take-over is agent speech of at least "
-        "max_speech_ms or more than max_words words starting there.",
+        "max_speech_ms or more than max_words words starting there (the words of its reply, "
+        "once any of it played).",
         params=NoResponseParams)
 def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
     tl = ctx.timeline
