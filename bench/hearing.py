@@ -4,7 +4,8 @@ Each domain's scenarios (the example suite, the clinic, the utility line) are va
 ``harness vary`` (fixed seeds: new values, voices, rates, noise beds). Every caller turn that
 labels an ``entity`` the domain's profile has a slot for is rendered with its bed under it and
 heard as the agent hears a turn in the dialogue the earlier turns' words lead to: the
-profile's prompt, the greedy transcript, and, where the agent searches for a whole value
+profile's prompt (the turn heard again without it where the recogniser writes it back), the
+greedy transcript, and, where the agent searches for a whole value
 (``harness.agent.hearing.where_to_search``: part of one heard), the recogniser's runners-up
 (``--runner-ups``: their beam, 0 for none), or, on a line with a slow recogniser (``base``),
 the agent's second opinion (``harness.agent.asr.SECOND_OPINION``). ``--own-runner-ups`` hears
@@ -38,7 +39,12 @@ from harness.agent.actions import CallTool
 from harness.agent.asr import SECOND_OPINION, SpeechRecognizer
 from harness.agent.dialogue import ToolFlags
 from harness.agent.faults import Faults
-from harness.agent.hearing import cheap_search, where_to_search, wideband_runner_ups
+from harness.agent.hearing import (
+    cheap_search,
+    is_prompt_echo,
+    where_to_search,
+    wideband_runner_ups,
+)
 from harness.agent.policy import Policy
 from harness.agent.profile import Profile, load_profile
 from harness.agent.server import tool_flags
@@ -112,6 +118,9 @@ def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndar
     the recogniser's runners-up, or ``second``'s transcript and then its runners-up."""
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
+    if is_prompt_echo(text, prompt):  # heard again without the prompt, as the agent does
+        text = recognizer.transcribe_sync(pcm, 24_000, prompt=None)
+        text = "" if is_prompt_echo(text, prompt) else text
     where = where_to_search(policy, text, len(pcm) / 24_000, wideband=True, recogniser=model)
     if not runner_ups or where is None:
         return text

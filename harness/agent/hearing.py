@@ -110,7 +110,8 @@ def _words(text: str) -> set[str]:
 
 def is_prompt_echo(text: str, prompt: str | None) -> bool:
     """Whether a transcript is made only of the recogniser prompt's words: Whisper repeats its
-    prompt, whole or in part, on audio without speech (music, a TV), and nothing was said."""
+    prompt, whole or in part, on audio without speech (music, a TV), and at times on a short
+    word or on speech under noise (a caller's "Yes.", a request over kitchen babble)."""
     return bool(prompt) and bool(_words(text)) and _words(text) <= _words(prompt or "")
 
 
@@ -182,7 +183,12 @@ class Hearing:
         text = await recognizer.transcribe(pcm, self.listener.input_rate, prompt=prompt,
                                            language=language)
         if is_prompt_echo(text, prompt):
-            return ""
+            # heard again without the prompt: what it writes then is the turn's words, or,
+            # on audio without speech, nothing the dialogue takes for an answer
+            text = await recognizer.transcribe(pcm, self.listener.input_rate, prompt=None,
+                                               language=language)
+            if is_prompt_echo(text, prompt):
+                return ""
         return await self.with_runner_ups(pcm, text) if runner_ups else text
 
     async def with_runner_ups(self, pcm: np.ndarray, text: str) -> str:

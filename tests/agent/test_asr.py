@@ -350,3 +350,40 @@ def test_a_line_on_base_asks_tiny_en_when_it_heard_part_of_a_value(tmp_path: Pat
     chosen = asyncio.run(Hearing(Ear()).with_runner_ups(pcm, heard))
     got = extract(profile.slots["account_number"], chosen, asked=True)
     assert (got.status, got.value) == ("ok", "054163"), chosen
+
+
+def test_a_turn_the_recogniser_wrote_its_prompt_for_is_heard_again_without_it(monkeypatch) -> None:
+    """Whisper writes its prompt back for a short "Yes." or for speech under babble (generated
+    utility calls, ``base``): the turn is heard again without the prompt. Written back again,
+    nothing was said (music, a TV)."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from harness.agent import hearing as hearing_module
+
+    prompt = "A customer calls the customer line of an energy supplier."
+
+    class Recogniser:
+        def __init__(self, without_prompt: str) -> None:
+            self.without_prompt = without_prompt
+            self.prompts: list[str | None] = []
+
+        async def transcribe(self, pcm, rate, *, prompt=None, language=None):
+            self.prompts.append(prompt)
+            return "A customer calls the customer line." if prompt else self.without_prompt
+
+    class Ear:
+        protocol = SimpleNamespace(transcription={"prompt": prompt})
+        recogniser = "base"
+        responder = SimpleNamespace(policy=lambda: SimpleNamespace(transcription_prompt=None))
+        input_rate = 24_000
+
+    def heard(without_prompt: str) -> tuple[str, list[str | None]]:
+        recogniser = Recogniser(without_prompt)
+        monkeypatch.setattr(hearing_module.asr, "get_recognizer", lambda name: recogniser)
+        pcm = np.zeros(24_000, dtype=np.int16)
+        text = asyncio.run(hearing_module.Hearing(Ear()).transcribe(pcm, runner_ups=False))
+        return text, recogniser.prompts
+
+    assert heard("Yes.") == ("Yes.", [prompt, None])
+    assert heard("The customer line of an energy supplier.") == ("", [prompt, None])
