@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 import test_e2e_sip_faults
 import test_e2e_suite
+import test_e2e_webrtc_faults
 from fault_table import LONG_NOISE, shares
-
-test_e2e_webrtc_faults = pytest.importorskip("test_e2e_webrtc_faults")
 
 
 @pytest.mark.parametrize(("shared", "table"), [

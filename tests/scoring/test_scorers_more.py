@@ -143,6 +143,9 @@ def test_a_take_over_counts_once_any_of_it_played():
     assert v.status == "fail" and "550 ms, 15 words" in v.summary, v.summary
     v = one(cut(0.0), {"no_response": {}})
     assert v.status == "pass", v.summary
+    # still listed in what was measured, as the reply nobody heard
+    [window] = [w for w in v.measured["windows"] if w["turn"] == 2]
+    assert [(s["ms"], s["words"]) for s in window["agent_speech"]] == [(0.0, 15)]
 
 
 def _tv_then_yes(reply_at: float | None = None) -> CallBuilder:

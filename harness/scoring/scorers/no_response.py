@@ -103,12 +103,12 @@ def score_no_response(ctx: ScoringContext, p: NoResponseParams) -> Outcome:
                         "wait_calls": sum(not is_action_call(c, ctx.wait_tools) for c in calls)}
         rows.append(row)
         for u in spoken:
-            if u.played_ms == 0.0:
-                continue  # stopped before any of it played: nothing was heard
             duration = u.played_ms if u.played_ms is not None else 0.0
             n_words = len(words(u.transcript))
             row["agent_speech"].append({"transcript": u.transcript, "ms": round(duration, 1),
                                         "words": n_words})
+            if u.played_ms == 0.0:
+                continue  # stopped before any of it played: nothing was heard
             if duration >= p.max_speech_ms or n_words > p.max_words:
                 problems.append(f"turn {turn.index}: the agent spoke during {what} "
                                 f"({duration:,.0f} ms, {n_words} words: "
