@@ -10,8 +10,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
+import pytest
 
 from harness.pyfixes import AST_PARSE_RACES, serialize_ast_parse
+
+pytest_plugins = ["pytester"]
 
 SOURCE = "".join(f"def f{i}(a, b):\n    return [a, b * {i}]\n" for i in range(200))
 
@@ -93,3 +96,42 @@ def test_numpy_headers_parse_under_the_lock(tmp_path) -> None:
         assert not parse_from_two_threads(ast.parse)
         thread.join()
     assert not errors
+
+
+RACING_TEST = '''
+import ast
+
+real_parse = ast.parse
+struck = []
+
+
+def parse_struck_once(*args, **kwargs):
+    if not struck:
+        struck.append(1)
+        raise SystemError("AST constructor recursion depth mismatch (before=21, after=198)")
+    return real_parse(*args, **kwargs)
+
+
+def test_fails_while_the_race_strikes(monkeypatch):
+    monkeypatch.setattr(ast, "parse", parse_struck_once)
+    assert 1 == 2
+
+
+def test_after_it():
+    pass
+'''
+
+
+def test_a_failure_whose_report_meets_the_race_is_reported_and_the_run_goes_on(
+        pytester: pytest.Pytester) -> None:
+    # the race strikes while pytest parses the failing test's source to show it: the plugin
+    # makes the report again instead of ending the run with an internal error
+    pytester.makepyfile(test_racing=RACING_TEST)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(["*assert 1 == 2*"])
+    # without the plugin, the same run ends with the internal error
+    bare = pytester.runpytest_subprocess("-p", "no:cacheprovider",
+                                       "-p", "no:realtime_harness")
+    assert "INTERNALERROR" in bare.stdout.str() + bare.stderr.str()
