@@ -34,17 +34,19 @@ RECOGNISER = spoken.Hearing(homophones={
 
 _FIRST_DIGIT_WORDS = {**{w: RECOGNISER.homophones[w] for w in ("i", "i'm", "sick", "won", "for",
                                                              "to", "too")},
-                      "a": "8", "free": "3", "fine": "5", "file": "5", "all": "0", "it said": "8"}
+                      "a": "8", "free": "3", "fine": "5", "file": "5", "all": "0", "it said": "8",
+                      "i in": "9", "in": "9"}
 """Words the local agent's recogniser wrote for the first digit of a run said after "it's", in
 generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "It's i5-7-2-4-8"
 (nine, written onto the next digit), "It's I'm 43617" (nine), "Sorry, it's free 790261"
 (three), "It's fine. 6, 0, 9, 1, 4" and "It's account file 8.9." (five), "The account number
 is all 1 9 3 6 7" (oh; ``base``, on the utility line and the clinic), "It said 372400" ("it's
-eight"; ``base``, the utility line)."""
+eight"; ``base``, the utility line), "My account number is i in 3, 2, 7, 1, 6" (nine, its "n"
+lost as in "I" for nine; ``base``, the utility line, two voices)."""
 _WORD_BEFORE_DIGITS = re.compile(
     rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
 
-_LIKE_WORDS = frozenset({"a", "i", "for", "to", "too", "all"})
+_LIKE_WORDS = frozenset({"a", "i", "for", "to", "too", "all", "in"})
 """Of those, the words a caller says right before digits as words ("It's a …", "for 8352 …")."""
 
 
@@ -52,7 +54,7 @@ def first_digit_words(text: str, *, only_unlike_words: bool = False) -> str:
     """``text`` with each such word right before digits written as its digit: a reading for a
     slot to try only when the digits as heard fit no value (``slots.extract``).
     ``only_unlike_words``: only the words a caller would not say there as words (not "a",
-    "I", "for", "to", "too", "all"), for :func:`undoubled` readings of digits that fit."""
+    "I", "for", "to", "too", "all", "in"), for :func:`undoubled` readings of digits that fit."""
     def digit(m: re.Match[str]) -> str:
         word = m.group(1).lower()
         return m.group(0) if only_unlike_words and word in _LIKE_WORDS \
@@ -139,13 +141,14 @@ def values_equal(a: Any, b: Any) -> bool:
 
 _YES_THATS = re.compile(
     r"^(\W*(?:(?:sorry|oh|okay|ok|um|uh|well)\b[\s,.]*)*(?:yes|yeah|yep)\b[\s,.]*)"
-    r"not(?=[\s,.]+(?:right|s?it|correct|slide)\b)", re.IGNORECASE)
+    r"not(?=[\s,.]+(?:right|s?it|set|correct|slide)\b)", re.IGNORECASE)
 """A small recogniser writes "Yes, that's right" as "Yes, not right" (and "that's it" as "not
-sit"), seen with British voices, or as "Yes, not slide" (3 of about 100 calls with the 15 s
-window of ``asr.WINDOW_MIN_S``; "Sorry, yes, not right" once in a CI run of the example
-suite): after a leading yes (a "sorry", "oh" or "okay" before it allowed), a bare "not" before
-right/it/correct/slide is the "that's" it misheard, not a denial. "Yes, that's not right" and
-"No, not right" are kept."""
+sit" or "not set"), seen with British voices, or as "Yes, not slide" (3 of about 100 calls with
+the 15 s window of ``asr.WINDOW_MIN_S``; "Sorry, yes, not right" once in a CI run of the example
+suite; "Yes, not set." for "Yes, that's it.", ``base``, a generated utility call): after a
+leading yes (a "sorry", "oh" or "okay" before it allowed), a bare "not" before
+right/it/set/correct/slide is the "that's" it misheard, not a denial. "Yes, that's not right"
+and "No, not right" are kept."""
 
 
 _NOT_INCORRECT = re.compile(r"\bnot\s+incorrect\b", re.IGNORECASE)

@@ -76,6 +76,7 @@ def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) 
     ("yes, not right.", "yes, that's right."),
     ("yes, not sit.", "yes, that's sit."),
     ("Yes, not slide.", "Yes, that's slide."),
+    ("Yes, not set.", "Yes, that's set."),
     ("Sorry, yes, not right.", "Sorry, yes, that's right."),
     ("oh, okay, yeah, not correct", "oh, okay, yeah, that's correct"),
     ("yes not it", "yes that's it"),
@@ -88,6 +89,7 @@ def test_an_i_that_is_no_digit_stays_a_letter(sentence: str, values: list[str]) 
     # a real denial stays one
     ("yes, that's not right.", "yes, that's not right."),
     ("no, not right.", "no, not right."),
+    ("no, not set.", "no, not set."),
     ("sorry, no, not right.", "sorry, no, not right."),
     ("sorry, not right.", "sorry, not right."),
     ("it is not right", "it is not right"),

@@ -51,6 +51,8 @@ def test_a_word_between_two_breaths_of_a_number_does_not_split_it(text: str, val
     ("It's account file 8.9. 6 4 2 1", "ok", "5896421"),
     ("Oh, sorry, that's my old one. It's fine. 6, 0, 9, 1, 4.", "ok", "560914"),
     ("The account number is all 1 9 3 6 7", "ok", "019367"),
+    ("My account number is i in 3, 2, 7, 1, 6.", "ok", "932716"),
+    ("My account number is in 8, 1, 6, 2, 3.", "ok", "981623"),
     # letters joined to the digits (a generated clinic call)
     ("This is RE-7-9-8-2453.", "ok", "7982453"),
     # only where no value fits: a whole value keeps its digits, a word far from digits its word
@@ -58,6 +60,7 @@ def test_a_word_between_two_breaths_of_a_number_does_not_split_it(text: str, val
     ("I'm calling for my account, 3-1-025.", "partial", "3-1-025"),
     ("a 3 1", "partial", "31"),  # still short with it: the digits heard are the partial
     ("That's all 4 9 3 6 7 2", "ok", "493672"),
+    ("I live in 4 9 3 6 7 2", "ok", "493672"),
 ])
 def test_a_digit_written_as_a_word_at_a_runs_start_completes_it(text: str, status: str,
                                                                 value: str) -> None:
