@@ -62,28 +62,36 @@ def _worker_id(config: pytest.Config) -> str | None:
 
 AST_RACE = "AST constructor recursion depth mismatch"
 """What :mod:`harness.pyfixes`' interpreter bug raises (CPython gh-106905)."""
+_REPORTING_AGAIN = pytest.StashKey[bool]()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]  # a hook wrapper's generator
-    """A failure's report made again when the interpreter's AST race struck while pytest read
-    the failing test's source to show it. The harness's threads parse (numpy headers) beside
-    the test, and ``ast.parse`` is locked against them, but a parse that bypasses the lock can
-    still collide with pytest's: without this the run would end with an internal error, and
-    every test not yet run would be lost. The race resets per parse, so a second try holds."""
+    """A report made again, by the whole hook, when the interpreter's AST race struck while
+    pytest read the failing test's source to show it. The harness's threads parse (numpy
+    headers) beside the test, and ``ast.parse`` is locked against them, but a parse that
+    bypasses the lock can still collide with pytest's: without this the run would end with an
+    internal error, and every test not yet run would be lost. The race resets per parse, so a
+    second try holds."""
+    if item.stash.get(_REPORTING_AGAIN, False):
+        return (yield)
     try:
         return (yield)
     except SystemError as exc:
         if AST_RACE not in str(exc):
             raise
         race = exc
-    for _ in range(2):
-        try:
-            return pytest.TestReport.from_item_and_call(item, call)
-        except SystemError as exc:
-            if AST_RACE not in str(exc):
-                raise
-            race = exc
+    item.stash[_REPORTING_AGAIN] = True
+    try:
+        for _ in range(2):
+            try:
+                return item.ihook.pytest_runtest_makereport(item=item, call=call)
+            except SystemError as exc:
+                if AST_RACE not in str(exc):
+                    raise
+                race = exc
+    finally:
+        item.stash[_REPORTING_AGAIN] = False
     raise race
 
 
