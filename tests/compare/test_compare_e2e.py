@@ -191,12 +191,14 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_co
     assert latency.n_scenarios == len(LATENCY_SCENARIOS)
 
 
-IDENTICAL_STRICT = 0.001
-"""The identical variant's check is made at this level, not at the comparison's own α: at α, a
-correct comparison of two identical variants declares a difference in up to one session in twenty
-(it did, once: same vs A, -25 ms, Holm p < 0.05). How often that happens is what the A/A test
-above measures over 60 splits; this one comparison shows that nothing it declares is beyond
-chance at a strict level, and what it could have detected."""
+WIDE_LEVEL = 0.999
+"""The interval an identical variant's differences are checked with. At the comparison's own α
+a correct comparison of two identical variants declares a difference in up to one session in
+twenty (it did, once: same vs A, -25 ms, 95 % CI -45 to -6 ms); how often that happens is what
+the A/A test above measures over 60 splits. One comparison can show that what it found is
+chance: the same scenario differences' 99.9 % interval holds 0 (a correct measurement misses
+only once in a thousand sessions). A Holm-adjusted p checked at a strict level could not: with
+10 pairs the smallest p an exact test gives is 2/1024, and adjusted, it is never below 0.001."""
 
 
 @pytest.mark.shared_calls
@@ -204,14 +206,18 @@ chance at a strict level, and what it could have detected."""
 def test_an_identical_variant_is_declared_different_on_nothing(latency_comparison) -> None:
     outcome = latency_comparison
     pair = next(p for p in outcome.pairs if p.candidate == "same")
-    declared = [(m.metric, m.verdict, m.p_adjusted) for m in pair.metrics
-                if m.verdict in ("better", "worse")]
+    declared = [(m.metric, m.verdict) for m in pair.metrics if m.verdict in ("better", "worse")]
     latency = _metric(pair, "voice_to_voice_ms")
     print(f"\nsame vs A: voice-to-voice {latency.difference:+.0f} ms (95 % CI "
           f"{latency.interval.low:+.0f} to {latency.interval.high:+.0f}), p={latency.p_value:.2g}; "
           f"declared: {declared}")
-    beyond_chance = [d for d in declared if d[2] is None or d[2] < IDENTICAL_STRICT]
-    assert beyond_chance == []
+    a, same = (side_from_run(outcome.run_dir, v, name=v) for v in ("A", "same"))
+    for metric in dict.fromkeys(["voice_to_voice_ms", "first_audio_ms", *(m for m, _ in declared)]):
+        xs, ys = paired_values(a, same, metric)
+        wide, _sd, _method = scenario_t_interval(
+            [np.subtract(np.asarray(ys[s], dtype=float), np.asarray(xs[s], dtype=float))
+             for s in sorted(xs)], level=WIDE_LEVEL)
+        assert wide is not None and wide.contains(0.0), (metric, wide, declared)
     # what it could have seen: the stated detectable difference, well below the 800 ms
     assert latency.min_detectable is not None and latency.min_detectable < ADDED_MS
 
