@@ -37,7 +37,7 @@ from harness.compare import (
 )
 from harness.compare._analysis import paired_values
 from harness.compare._sources import side_from_run
-from harness.stats import ALPHA, scenario_t_interval
+from harness.stats import ALPHA, Interval, scenario_t_interval
 
 pytestmark = pytest.mark.slow
 
@@ -159,6 +159,29 @@ def test_no_preamble_is_declared_worse_on_the_preamble_pass_rate(real_runs) -> N
     assert preamble.difference < -0.5
 
 
+WIDE_LEVEL = 0.999
+"""The level of the intervals checked on one live comparison: a correct measurement misses one
+only once in a thousand sessions, where a 95 % one would fail a test in one session in twenty.
+An identical variant's differences hold 0 in theirs. At the comparison's own α a correct
+comparison of two identical variants declares a difference in up to one session in twenty (it
+did, once: same vs A, -25 ms, 95 % CI -45 to -6 ms); how often that happens is what the A/A test
+above measures over 60 splits. A Holm-adjusted p checked at a strict level could not stand in:
+with 10 pairs the smallest p an exact test gives is 2/1024, and adjusted, it is never below
+0.001."""
+
+
+def _wide_interval(outcome: CompareOutcome, candidate: str, metric: str
+                   ) -> tuple[Interval | None, list[float]]:
+    """``candidate`` minus A on ``metric``, from the run's files: the paired scenario t interval
+    at :data:`WIDE_LEVEL`, and each scenario's mean difference."""
+    a, b = (side_from_run(outcome.run_dir, v, name=v) for v in ("A", candidate))
+    xs, ys = paired_values(a, b, metric)
+    groups = [np.subtract(np.asarray(ys[s], dtype=float), np.asarray(xs[s], dtype=float))
+              for s in sorted(xs)]
+    wide, _sd, _method = scenario_t_interval(groups, level=WIDE_LEVEL)
+    return wide, [float(np.mean(g)) for g in groups]
+
+
 @pytest.mark.shared_calls
 @pytest.mark.solo
 def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_comparison) -> None:
@@ -167,11 +190,7 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_co
     latency = _metric(pair, "voice_to_voice_ms")
     # the same scenario differences, for an interval that a correct measurement misses only once
     # in a thousand sessions (the 95 % one would fail this test in one session in twenty)
-    a, b = (side_from_run(outcome.run_dir, v, name=v) for v in ("A", "slow"))
-    xs, ys = paired_values(a, b, "voice_to_voice_ms")
-    diffs = [float(np.mean(ys[s]) - np.mean(xs[s])) for s in sorted(xs)]
-    wide, _sd, _method = scenario_t_interval(
-        [np.subtract(ys[s], xs[s]) for s in sorted(xs)], level=0.999)
+    wide, diffs = _wide_interval(outcome, "slow", "voice_to_voice_ms")
     assert wide is not None
     print(f"\nadded_latency_ms={ADDED_MS}: voice-to-voice {latency.verdict}, difference "
           f"{latency.difference:+.0f} ms (95 % CI {latency.interval.low:+.0f} to "
@@ -191,16 +210,6 @@ def test_added_latency_is_declared_worse_with_an_interval_of_its_size(latency_co
     assert latency.n_scenarios == len(LATENCY_SCENARIOS)
 
 
-WIDE_LEVEL = 0.999
-"""The interval an identical variant's differences are checked with. At the comparison's own α
-a correct comparison of two identical variants declares a difference in up to one session in
-twenty (it did, once: same vs A, -25 ms, 95 % CI -45 to -6 ms); how often that happens is what
-the A/A test above measures over 60 splits. One comparison can show that what it found is
-chance: the same scenario differences' 99.9 % interval holds 0 (a correct measurement misses
-only once in a thousand sessions). A Holm-adjusted p checked at a strict level could not: with
-10 pairs the smallest p an exact test gives is 2/1024, and adjusted, it is never below 0.001."""
-
-
 @pytest.mark.shared_calls
 @pytest.mark.solo
 def test_an_identical_variant_is_declared_different_on_nothing(latency_comparison) -> None:
@@ -211,12 +220,8 @@ def test_an_identical_variant_is_declared_different_on_nothing(latency_compariso
     print(f"\nsame vs A: voice-to-voice {latency.difference:+.0f} ms (95 % CI "
           f"{latency.interval.low:+.0f} to {latency.interval.high:+.0f}), p={latency.p_value:.2g}; "
           f"declared: {declared}")
-    a, same = (side_from_run(outcome.run_dir, v, name=v) for v in ("A", "same"))
     for metric in dict.fromkeys(["voice_to_voice_ms", "first_audio_ms", *(m for m, _ in declared)]):
-        xs, ys = paired_values(a, same, metric)
-        wide, _sd, _method = scenario_t_interval(
-            [np.subtract(np.asarray(ys[s], dtype=float), np.asarray(xs[s], dtype=float))
-             for s in sorted(xs)], level=WIDE_LEVEL)
+        wide, _diffs = _wide_interval(outcome, "same", metric)
         assert wide is not None and wide.contains(0.0), (metric, wide, declared)
     # what it could have seen: the stated detectable difference, well below the 800 ms
     assert latency.min_detectable is not None and latency.min_detectable < ADDED_MS
