@@ -119,7 +119,7 @@ def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndar
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
     if is_prompt_echo(text, prompt):  # heard again without the prompt, as the agent does
-        text = recognizer.transcribe_sync(pcm, 24_000, prompt=None)
+        text = recognizer.transcribe_sync(pcm, 24_000, prompt=None, sure=True)
         text = "" if is_prompt_echo(text, prompt) else text
     where = where_to_search(policy, text, len(pcm) / 24_000, wideband=True, recogniser=model)
     if not runner_ups or where is None:

@@ -56,10 +56,11 @@ class SpeechRecognizer:
         self.transcribe_sync(np.zeros(ASR_RATE // 2, dtype=np.int16), ASR_RATE)
 
     def transcribe_sync(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
-                        language: str | None = None) -> str:
+                        language: str | None = None, *, sure: bool = False) -> str:
         """The text spoken in ``pcm16`` (mono int16 at ``sample_rate``); ``""`` for no speech.
 
-        ``language`` defaults to English, the language of the example suite.
+        ``language`` defaults to English, the language of the example suite. ``sure``: without
+        the words Whisper only guessed (:func:`guessed`).
         """
         beam_size = asr_beam_size(sample_rate)  # the caller's line, before resampling
         audio = _at_asr_rate(pcm16, sample_rate)
@@ -72,7 +73,7 @@ class SpeechRecognizer:
         with _window(len(audio)):
             # Whisper's own decode, with its fallback to rising temperatures for a transcript
             # it doubts, each decode kept short by the token limit
-            text = _joined(decode(beam_size=beam_size))
+            text = _joined(decode(beam_size=beam_size), sure)
             if not looped(text):
                 return text
             # A decoder caught in a loop ("4, 9, 1, 6, 8, 8, 8, 8, …") that the limit cut
@@ -81,13 +82,13 @@ class SpeechRecognizer:
             # with ``base`` on a generated call; the beam wrote "4, 9, 1, 6, 8, 0." in 0.5 s.
             for retry in (dict(beam_size=RUNNER_UP_BEAM, temperature=0.0),
                           *(dict(beam_size=1, temperature=t) for t in RESAMPLE_TEMPERATURES)):
-                again = _joined(decode(**retry))
+                again = _joined(decode(**retry), sure)
                 if not looped(again):
                     return again
             return text
 
     async def transcribe(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
-                         language: str | None = None) -> str:
+                         language: str | None = None, *, sure: bool = False) -> str:
         """:meth:`transcribe_sync` in a worker thread (queue wait included in
         :attr:`recent_seconds`, which tells how long a transcript takes right now)."""
         loop = asyncio.get_running_loop()
@@ -96,7 +97,8 @@ class SpeechRecognizer:
             self.in_flight += 1
         try:
             text = await loop.run_in_executor(
-                self._executor, self.transcribe_sync, pcm16, sample_rate, prompt, language)
+                self._executor, functools.partial(
+                    self.transcribe_sync, pcm16, sample_rate, prompt, language, sure=sure))
         finally:
             with self._count_lock:
                 self.in_flight -= 1
@@ -198,9 +200,24 @@ def looped(text: str) -> bool:
     return False
 
 
-def _joined(decoded: tuple[Any, Any]) -> str:
+LAST_TEMPERATURE = 1.0
+"""The last temperature of Whisper's fallback (faster-whisper's default list ends there)."""
+LOG_PROB_THRESHOLD = -1.0
+"""Whisper's own bound on a decode's average log probability (faster-whisper's default)."""
+
+
+def guessed(segment: Any) -> bool:
+    """Whether Whisper only guessed a segment: its decode doubted the words at every
+    temperature of the fallback (the last one is reported with the best of the decodes), and
+    the best of them stayed below its log-probability bound. On hold music the agent judged
+    a turn, ``base`` wrote "That's it." and "I'm sorry." so, at -2.0 average log probability."""
+    return segment.temperature >= LAST_TEMPERATURE and segment.avg_logprob < LOG_PROB_THRESHOLD
+
+
+def _joined(decoded: tuple[Any, Any], sure: bool = False) -> str:
     segments, _info = decoded
-    return " ".join(s.text.strip() for s in segments if s.text.strip())
+    return " ".join(s.text.strip() for s in segments
+                    if s.text.strip() and not (sure and guessed(s)))
 
 
 RUNNER_UP_BEAM = 5

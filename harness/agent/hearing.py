@@ -183,10 +183,12 @@ class Hearing:
         text = await recognizer.transcribe(pcm, self.listener.input_rate, prompt=prompt,
                                            language=language)
         if is_prompt_echo(text, prompt):
-            # heard again without the prompt: what it writes then is the turn's words, or,
-            # on audio without speech, nothing the dialogue takes for an answer
+            # heard again without the prompt: what it writes then is the turn's words, or, on
+            # audio without speech, nothing the dialogue takes for an answer. The echo already
+            # says "no speech here" more often than not (hold music), so only words Whisper did
+            # not merely guess count (``asr.guessed``: on music it guessed "That's it.").
             text = await recognizer.transcribe(pcm, self.listener.input_rate, prompt=None,
-                                               language=language)
+                                               language=language, sure=True)
             if is_prompt_echo(text, prompt):
                 return ""
         return await self.with_runner_ups(pcm, text) if runner_ups else text

@@ -368,8 +368,10 @@ def test_a_turn_the_recogniser_wrote_its_prompt_for_is_heard_again_without_it(mo
             self.without_prompt = without_prompt
             self.prompts: list[str | None] = []
 
-        async def transcribe(self, pcm, rate, *, prompt=None, language=None):
+        async def transcribe(self, pcm, rate, *, prompt=None, language=None, sure=False):
             self.prompts.append(prompt)
+            # heard again without the prompt, only the words Whisper did not guess count
+            assert sure is (prompt is None)
             return "A customer calls the customer line." if prompt else self.without_prompt
 
     class Ear:
@@ -387,3 +389,52 @@ def test_a_turn_the_recogniser_wrote_its_prompt_for_is_heard_again_without_it(mo
 
     assert heard("Yes.") == ("Yes.", [prompt, None])
     assert heard("The customer line of an energy supplier.") == ("", [prompt, None])
+
+
+def test_words_whisper_guessed_on_hold_music_do_not_answer_a_read_back() -> None:
+    """The clinic's hold music over its pink bed, cut where the agent's VAD cut it in a run
+    (the 300 ms of padding before it included). Heard without a prompt, as the agent hears a
+    turn the prompt was written back for, ``base`` writes words for it ("I'm sorry.", "I'm
+    not sure if you…", "Thanks for watching."): Whisper doubted every decode of its fallback
+    and sampled them at its last temperature. A CI run's agent took such a "not" for a no to
+    its read-back and asked for the patient number again. Without the guessed words the
+    read-back stays open; a caller's words on the same line are still heard."""
+    import copy
+    import re
+
+    from harness.agent.actions import Say
+
+    scenario = load_scenario(ROOT / "tests" / "fixtures" / "fault-scenarios"
+                             / "long-hold-music-clinic.yaml")
+    script = audio.render_scenario(scenario)
+    lead = 24 * 300
+    music = np.concatenate([np.zeros(lead, np.int32), script.turns[1].samples.astype(np.int32)])
+    track = np.clip(music + script.bed(1).chunk(0, music.size), -32768, 32767).astype(np.int16)
+    windows = [track[24 * a:24 * b] for a, b in ((0, 1900), (70, 1870), (200, 2000))]
+    recognizer = asr.get_recognizer("base")
+
+    # the case: Whisper's fallback writes words for the music (sampled: not the same words
+    # every time, but words for nearly every window)
+    guessed = [recognizer.transcribe_sync(pcm, 24_000, prompt=None) for pcm in windows]
+    assert any(guessed), guessed
+
+    profile = load_profile(ROOT / "examples" / "clinic" / "clinic.profile.yaml")
+    agent = scenario.agent_config
+    assert agent is not None
+    policy = Policy(profile, [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
+    [read_back] = policy.on_user_turn(str(scenario.turns[0].say))
+    assert isinstance(read_back, Say) and "4, 7, 1, 9, 0, 2, 6" in read_back.text, read_back
+    def not_speech(text: str) -> bool:
+        return any(re.search(p, text, re.IGNORECASE) for p in profile.signals.not_speech)
+
+    for pcm in windows:
+        sure = recognizer.transcribe_sync(pcm, 24_000, prompt=None, sure=True)
+        assert not_speech(sure), sure  # nothing, or what the profile knows Whisper writes then
+        said = [a for a in copy.deepcopy(policy).on_user_turn(sure) if isinstance(a, Say)]
+        assert not said, (sure, said)
+
+    caller = script.turns[3]
+    words = caller.samples.astype(np.int32)
+    words = np.clip(words + script.bed(3).chunk(0, words.size), -32768, 32767).astype(np.int16)
+    heard = recognizer.transcribe_sync(words, 24_000, prompt=None, sure=True)
+    assert "yes" in heard.lower() and "right" in heard.lower(), heard
