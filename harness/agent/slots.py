@@ -201,7 +201,10 @@ def _email(spec: SlotSpec, text: str) -> Extracted:
     for value in reversed(emails):
         if _fits(spec, value):
             return Extracted("ok", value)
-    spelled = bool(readbacks) and bool(re.search(r"\b(at|dot)\b|@", text, re.IGNORECASE))
+    # spelled characters with "at", "dot" or a domain written as one ("mail.com"): part of an
+    # address ("j-o-h-n-f-mail.com": its "at" heard as "f"), worth the recogniser's runners-up
+    spelled = bool(readbacks) and bool(re.search(r"\b(at|dot)\b|@|\w\.[a-z]{2,}\b", text,
+                                                 re.IGNORECASE))
     if emails or spelled:
         return Extracted("partial", emails[-1] if emails else None)
     return Extracted("none")
