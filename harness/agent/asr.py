@@ -209,7 +209,7 @@ LOG_PROB_THRESHOLD = -1.0
 def guessed(segment: Any) -> bool:
     """Whether Whisper only guessed a segment: its decode doubted the words at every
     temperature of the fallback (the last one is reported with the best of the decodes), and
-    the best of them stayed below its log-probability bound. On hold music the agent judged
+    the best of them stayed below its log-probability bound. On hold music the agent took for
     a turn, ``base`` wrote "That's it." and "I'm sorry." so, at -2.0 average log probability."""
     return segment.temperature >= LAST_TEMPERATURE and segment.avg_logprob < LOG_PROB_THRESHOLD
 
