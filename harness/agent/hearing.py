@@ -105,7 +105,8 @@ def keys_pressed(pcm: np.ndarray, rate: int) -> str:
 
 
 def _words(text: str) -> set[str]:
-    return set(re.findall(r"[a-z0-9']+", text.lower()))
+    # a possessive is its noun: the prompt's "shop's support desk" comes back as "shop."
+    return {w.removesuffix("'s") for w in re.findall(r"[a-z0-9']+", text.lower())}
 
 
 def is_prompt_echo(text: str, prompt: str | None) -> bool:
