@@ -6,6 +6,7 @@ with the live run's, kind by kind, and voice-to-voice must match the live measur
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,15 @@ from harness.calls._sidecar import from_event_log
 from harness.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def _chunk_ms(run_dir: Path) -> float:
+    """The caller stream's chunk of the run's calls (all the same)."""
+    chunks = {json.loads(line)["event"]["chunk_ms"]
+              for events in run_dir.glob("*/trial-*/events.jsonl") for line in events.open()
+              if '"harness.stream.started"' in line}
+    [chunk] = chunks
+    return float(chunk)
 
 
 @pytest.fixture(scope="module")
@@ -31,9 +41,19 @@ def test_production_grading_agrees_with_the_live_run(live_run, tmp_path):
     errors = audio_only.v2v_errors_ms
     p50 = audio_only.v2v_p50()
     assert p50 is not None
+    signed = statistics.median(got - live for _, _, live, got in audio_only.v2v_turns)
     print(f"voice-to-voice error from audio alone: p50 {p50:.1f} ms, max {max(errors):.1f} ms, "
-          f"n {len(errors)}")
-    assert len(errors) >= 40 and p50 <= 20.0
+          f"median signed {signed:+.1f} ms, n {len(errors)}")
+    # A live run counts from the send time of the chunk that holds the caller's last speech
+    # sample, up to one chunk after the sample; audio alone counts from the sample as found in
+    # the recording, where the bed under the call hides the last few ms of a word. So the
+    # rebuilt latency is the live one plus part of a chunk and those ms: two CI runs measured
+    # medians of +19.2 and +19.5 ms (speech ends found 17 ms before the chunks' send times,
+    # onsets 10 ms, at the median; the agent's onsets to the sample). Longer than a chunk and
+    # 10 ms more, or shorter than live, is an error of the rebuild.
+    chunk = _chunk_ms(live_run)
+    assert len(errors) >= 40
+    assert 0.0 <= signed <= chunk + 10.0 and p50 <= chunk + 10.0
 
     with_sidecar = measure_agreement(regrade_run(live_run, tmp_path / "sidecar",
                                                  with_sidecar=True))
