@@ -31,6 +31,28 @@ def _suite_scenario(name: str) -> Scenario:
     """An example-suite scenario as its callers spoke when these cases were found."""
     return load_scenario(ROOT / "scenarios" / f"{name}.yaml").for_trial(0, caller=ESPEAK)
 
+class _Ear:
+    """What the agent's hearing needs of its session, for a dialogue in ``policy``'s state."""
+
+    def __init__(self, policy: Policy, *, recogniser: str | None, input_rate: int) -> None:
+        from types import SimpleNamespace
+
+        self.protocol = SimpleNamespace(transcription=None)
+        self.recogniser = recogniser
+        self.responder = SimpleNamespace(policy=lambda: policy)
+        self.input_rate = input_rate
+
+    def spawn(self, coro):  # pragma: no cover - not used by a search
+        import asyncio
+
+        return asyncio.get_running_loop().create_task(coro)
+
+
+def _over_bed(script, bed_index: int, samples: np.ndarray, at: int = 0) -> np.ndarray:
+    """``samples`` with the bed of turn ``bed_index`` under them, from its sample ``at``."""
+    mixed = samples.astype(np.int32) + script.bed(bed_index).chunk(at, samples.size)
+    return np.clip(mixed, -32768, 32767).astype(np.int16)
+
 # Where the turn starts in the line noise, the silence before it, and how long after the last
 # word the audio stops (a transcript started at a pause stops 150 ms after the last voiced frame).
 CUTS = [(5_280, 260, 152), (0, 200, 300), (9_000, 300, 150)]
@@ -317,7 +339,6 @@ def test_a_line_on_base_asks_tiny_en_when_it_heard_part_of_a_value(tmp_path: Pat
     by default; the agent asks ``tiny.en`` (its transcript, then its runners-up), which hears
     all six digits."""
     import asyncio
-    from types import SimpleNamespace
 
     from harness.agent.hearing import Hearing
     from harness.scenario.vary import write_variants
@@ -338,16 +359,8 @@ def test_a_line_on_base_asks_tiny_en_when_it_heard_part_of_a_value(tmp_path: Pat
     heard = "The account number is 54163."
     assert policy.part_of_a_value(heard)
 
-    class Ear:
-        protocol = SimpleNamespace(transcription=None)
-        recogniser = "base"
-        responder = SimpleNamespace(policy=lambda: policy)
-        input_rate = 24_000
-
-        def spawn(self, coro):  # pragma: no cover - not used by this search
-            return asyncio.get_running_loop().create_task(coro)
-
-    chosen = asyncio.run(Hearing(Ear()).with_runner_ups(pcm, heard))
+    chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000)
+                                 ).with_runner_ups(pcm, heard))
     got = extract(profile.slots["account_number"], chosen, asked=True)
     assert (got.status, got.value) == ("ok", "054163"), chosen
 
@@ -407,9 +420,8 @@ def test_words_whisper_guessed_on_hold_music_do_not_answer_a_read_back() -> None
     scenario = load_scenario(ROOT / "tests" / "fixtures" / "fault-scenarios"
                              / "long-hold-music-clinic.yaml")
     script = audio.render_scenario(scenario)
-    lead = 24 * 300
-    music = np.concatenate([np.zeros(lead, np.int32), script.turns[1].samples.astype(np.int32)])
-    track = np.clip(music + script.bed(1).chunk(0, music.size), -32768, 32767).astype(np.int16)
+    track = _over_bed(script, 1, np.concatenate([np.zeros(24 * 300, np.int16),
+                                                 script.turns[1].samples]))
     windows = [track[24 * a:24 * b] for a, b in ((0, 1900), (70, 1870), (200, 2000))]
     recognizer = asr.get_recognizer("base")
 
@@ -433,9 +445,7 @@ def test_words_whisper_guessed_on_hold_music_do_not_answer_a_read_back() -> None
         said = [a for a in copy.deepcopy(policy).on_user_turn(sure) if isinstance(a, Say)]
         assert not said, (sure, said)
 
-    caller = script.turns[3]
-    words = caller.samples.astype(np.int32)
-    words = np.clip(words + script.bed(3).chunk(0, words.size), -32768, 32767).astype(np.int16)
+    words = _over_bed(script, 3, script.turns[3].samples)
     heard = recognizer.transcribe_sync(words, 24_000, prompt=None, sure=True)
     assert "yes" in heard.lower() and "right" in heard.lower(), heard
 
@@ -448,7 +458,6 @@ def test_over_a_telephone_line_an_email_whose_at_was_heard_as_f_is_taken_from_th
     twice. Spelled characters before a domain are part of an address, so the runners-up are
     searched; one holds all of it."""
     import asyncio
-    from types import SimpleNamespace
 
     import yaml
 
@@ -463,10 +472,10 @@ def test_over_a_telephone_line_an_email_whose_at_was_heard_as_f_is_taken_from_th
     script = audio.render_scenario(scenario)
     # the turn began 27,040 ms into the call; the VAD took it from 220 ms before to 420 ms after
     begins, lead, tail = 27_040, 220, 420
-    turn = script.turns[2].samples.astype(np.int32)
-    pcm = np.concatenate([np.zeros(24 * lead, np.int32), turn, np.zeros(24 * tail, np.int32)])
-    pcm = np.clip(pcm + script.bed(2).chunk(24 * (begins - lead), pcm.size), -32768, 32767)
-    line = audio.decode_g711(audio.encode_g711(pcm.astype(np.int16), "ulaw"), "ulaw")
+    pcm = np.concatenate([np.zeros(24 * lead, np.int16), script.turns[2].samples,
+                          np.zeros(24 * tail, np.int16)])
+    pcm = _over_bed(script, 2, pcm, at=24 * (begins - lead))
+    line = audio.decode_g711(audio.encode_g711(pcm, "ulaw"), "ulaw")
 
     profile = load_profile("support_desk")
     agent = scenario.agent_config
@@ -480,15 +489,6 @@ def test_over_a_telephone_line_an_email_whose_at_was_heard_as_f_is_taken_from_th
     assert "f-mail.com" in best, best  # the case: "at" heard as "f"
     assert extract(profile.slots["email"], best, asked=True).status == "partial"
 
-    class Ear:
-        protocol = SimpleNamespace(transcription=None)
-        recogniser = None
-        responder = SimpleNamespace(policy=lambda: policy)
-        input_rate = 8_000
-
-        def spawn(self, coro):  # pragma: no cover - not used by this search
-            return asyncio.get_running_loop().create_task(coro)
-
-    heard = asyncio.run(Hearing(Ear()).transcribe(line))
+    heard = asyncio.run(Hearing(_Ear(policy, recogniser=None, input_rate=8_000)).transcribe(line))
     got = extract(profile.slots["email"], heard, asked=True)
     assert (got.status, got.value) == ("ok", "john@mail.com"), heard
