@@ -441,3 +441,43 @@ def test_plan_and_primary_from_the_command_line(tmp_path: Path, capsys) -> None:
     assert code == 2 and "METRIC:DIFFERENCE" in out + err
     code, out, err = run_cli(["compare", str(run_dir), "--primary", "no_such_metric"], capsys)
     assert code == 2 and "unknown metric 'no_such_metric'" in out + err
+
+
+@pytest.mark.parametrize("start_first_ms", [-60.0, 0.0])
+def test_the_start_order_effect_is_measured_with_the_variants_own_effects_taken_out(
+        start_first_ms: float) -> None:
+    """Starting first is a real effect on a busy machine (calls that start together queue for
+    the agent's recogniser in their start order); the comparison rotates the order and reports
+    what starting first did, with the variants' effects (here a variant 800 ms slower, first in
+    four blocks and last in three) removed."""
+    import random
+    from types import SimpleNamespace
+
+    from harness.compare._analysis import order_effect
+    from harness.runner.interleave import interleaved_order
+
+    names = ["A", "same", "slow"]
+    scenarios = [SimpleNamespace(name=f"s{i}") for i in range(5)]
+    _positions, blocks = interleaved_order(scenarios, names, 2)  # type: ignore[arg-type]
+    rng = random.Random(7)
+    position_ms = [start_first_ms, start_first_ms / 3, 0.0]
+    trials: dict[str, list[TrialMetrics]] = {v: [] for v in names}
+    for block in blocks:
+        base = 800.0 + 100 * int(block["scenario"][1:]) + 40 * block["trial"]
+        for place, v in enumerate(block["order"]):
+            ms = base + (800.0 if v == "slow" else 0.0) + position_ms[place] + rng.gauss(0, 8)
+            trials[v].append(trial(block["scenario"], v, block["trial"], True,
+                                   voice_to_voice_ms=ms))
+    firsts = [b["order"][0] for b in blocks]
+    lasts = [b["order"][-1] for b in blocks]
+    assert firsts.count("slow") != lasts.count("slow")  # the variant's effect would leak in
+    effect = order_effect([Side(v, trials[v]) for v in names], blocks)
+    assert effect is not None and effect["blocks"] == 10
+    low, high = effect["interval"]["low"], effect["interval"]["high"]
+    assert low <= effect["first_minus_last"] <= high
+    assert abs(effect["first_minus_last"] - start_first_ms) < 15
+    assert low <= start_first_ms <= high
+    if start_first_ms:
+        assert high < 0 and effect["p_value"] < 0.01
+    else:
+        assert effect["p_value"] > 0.05

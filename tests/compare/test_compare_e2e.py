@@ -229,7 +229,7 @@ def test_an_identical_variant_is_declared_different_on_nothing(latency_compariso
 
 @pytest.mark.shared_calls
 @pytest.mark.solo
-def test_start_order_is_rotated_and_has_no_effect(latency_comparison) -> None:
+def test_start_order_is_rotated_and_its_effect_reported(latency_comparison) -> None:
     order = latency_comparison.document["order"]
     blocks = order["blocks"]
     assert len(blocks) == len(LATENCY_SCENARIOS) * 2
@@ -238,12 +238,17 @@ def test_start_order_is_rotated_and_has_no_effect(latency_comparison) -> None:
         {"A": 4, "same": 3, "slow": 3}, {"A": 3, "same": 4, "slow": 3},
         {"A": 3, "same": 3, "slow": 4})
     effect = order["effect"]
-    print(f"\nstart order: first minus last {effect['first_minus_last']:+.0f} ms over "
-          f"{effect['blocks']} blocks, p={effect['p_value']:.2g}")
-    # variant effects (the slow one's 800 ms) are taken out before positions are compared:
-    # what is left is small beside them, and not told from noise at a strict level
+    low, high = effect["interval"]["low"], effect["interval"]["high"]
+    print(f"\nstart order: first minus last {effect['first_minus_last']:+.0f} ms "
+          f"({low:+.0f} to {high:+.0f}) over {effect['blocks']} blocks, "
+          f"p={effect['p_value']:.2g}")
+    # starting first is a real effect on a busy machine (calls that start together queue for
+    # the recogniser in their start order: -36 ms, p = 0.006 in one CI run), which is why the
+    # order is rotated; with the variants' effects (the slow one's 800 ms) taken out, what is
+    # left is small beside the difference compared, and shown with its interval
     assert effect["blocks"] >= 9
-    assert abs(effect["first_minus_last"]) < 200 and effect["p_value"] > 0.01
+    assert low <= effect["first_minus_last"] <= high
+    assert abs(effect["first_minus_last"]) < ADDED_MS / 4
 
 
 def _stats(document: dict) -> list[dict]:
