@@ -42,9 +42,11 @@ generated calls of the clinic and the utility line: "It's a 3-1-025" (eight), "I
 (three), "It's fine. 6, 0, 9, 1, 4" and "It's account file 8.9." (five), "The account number
 is all 1 9 3 6 7" (oh; ``base``, on the utility line and the clinic), "It said 372400" ("it's
 eight"; ``base``, the utility line), "My account number is i in 3, 2, 7, 1, 6" (nine, its "n"
-lost as in "I" for nine; ``base``, the utility line, two voices)."""
+lost as in "I" for nine; ``base``, the utility line, two voices), "My account number is
+I-O-6-8-7-5" (nine, oh, six, …: the run's second digit an "oh" written as the letter;
+``base``, the utility line)."""
 _WORD_BEFORE_DIGITS = re.compile(
-    rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*\d)", re.IGNORECASE)
+    rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*(?:\d|(?:o|oh|zero)\b))", re.IGNORECASE)
 
 _LIKE_WORDS = frozenset({"a", "i", "for", "to", "too", "all", "in"})
 """Of those, the words a caller says right before digits as words ("It's a …", "for 8352 …")."""

@@ -53,6 +53,9 @@ def test_a_word_between_two_breaths_of_a_number_does_not_split_it(text: str, val
     ("The account number is all 1 9 3 6 7", "ok", "019367"),
     ("My account number is i in 3, 2, 7, 1, 6.", "ok", "932716"),
     ("My account number is in 8, 1, 6, 2, 3.", "ok", "981623"),
+    # the run's next digit an "oh" written as the letter (a generated utility call)
+    ("Hello, I want to give a meager reading. My account number is I-O-6-8-7-5.", "ok",
+     "906875"),
     # letters joined to the digits (a generated clinic call)
     ("This is RE-7-9-8-2453.", "ok", "7982453"),
     # only where no value fits: a whole value keeps its digits, a word far from digits its word
