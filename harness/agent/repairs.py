@@ -143,14 +143,15 @@ def values_equal(a: Any, b: Any) -> bool:
 
 _YES_THATS = re.compile(
     r"^(\W*(?:(?:sorry|oh|okay|ok|um|uh|well)\b[\s,.]*)*(?:yes|yeah|yep)\b[\s,.]*)"
-    r"not(?=[\s,.]+(?:right|s?it|set|correct|slide)\b)", re.IGNORECASE)
+    r"not(?=[\s,.]+(?:right|s?it|shit|set|correct|slide)\b)", re.IGNORECASE)
 """A small recogniser writes "Yes, that's right" as "Yes, not right" (and "that's it" as "not
 sit" or "not set"), seen with British voices, or as "Yes, not slide" (3 of about 100 calls with
 the 15 s window of ``asr.WINDOW_MIN_S``; "Sorry, yes, not right" once in a CI run of the example
-suite; "Yes, not set." for "Yes, that's it.", ``base``, a generated utility call): after a
+suite; "Yes, not set." for "Yes, that's it.", ``base``, a generated utility call; "Yes, not
+shit." for the same, ``base``, two generated utility calls in two female voices): after a
 leading yes (a "sorry", "oh" or "okay" before it allowed), a bare "not" before
-right/it/set/correct/slide is the "that's" it misheard, not a denial. "Yes, that's not right"
-and "No, not right" are kept."""
+right/it/sit/shit/set/correct/slide is the "that's" it misheard, not a denial. "Yes, that's not
+right" and "No, not right" are kept."""
 
 
 _NOT_INCORRECT = re.compile(r"\bnot\s+incorrect\b", re.IGNORECASE)

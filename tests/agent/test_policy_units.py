@@ -498,3 +498,16 @@ def test_the_rest_of_a_held_number_is_no_part_of_a_value() -> None:
     assert agent.part_of_a_value("3 5")  # still short of five digits with the held part
     assert said(agent.on_user_turn("3 5 2 1")) == [
         "Just to confirm, I heard 8, 3, 5, 2, 1. Is that right?"]
+
+
+@pytest.mark.parametrize("yes", ["Yes, that's it.", "Yes, not shit.", "Yes, not set."])
+def test_a_yes_to_a_corrected_read_back_heard_as_not_looks_the_account_up(yes: str) -> None:
+    """The utility line's correction (generated calls: "Yes, that's it." heard as "Yes, not
+    shit." in two voices): the yes after the corrected read-back is a yes, not a denial."""
+    utility = load_agent_config(ROOT / "examples" / "utility" / "agent.yaml")
+    p = Policy(load_profile(str(ROOT / "examples" / "utility" / "utility.profile.yaml")),
+               [t.session_tool() for t in utility.tools], Faults.parse(""), tool_flags(utility))
+    p.on_user_turn("What's my balance? Please. My account number is 3, 2, 4, 1, 8, 7.")
+    assert "3, 2, 4, 1, 8, 5" in " ".join(
+        said(p.on_user_turn("No, the last digit is wrong. It's 3, 2, 4, 1, 8, 5.")))
+    assert calls(p.on_user_turn(yes)) == [("get_balance", {"account_number": "324185"})]
