@@ -5,6 +5,7 @@ shared by the mute-agent tests."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -79,6 +80,47 @@ def kinds(outcome: RunOutcome, status: set[str]) -> dict[str, set[str]]:
     """Scenario → the expectation kinds whose verdicts have one of ``status``."""
     return {t.scenario: {v.kind for v in t.verdicts if v.status in status}
             for t in outcome.trials}
+
+
+LATE_TRANSCRIPT_MS = 1500.0
+"""A caller's transcript this long after the agent's VAD stopped the turn waited for the
+recogniser behind other calls: idle, the local agent's transcripts come 0.01–0.5 s after.
+Twice in CI (the slow phase, other tests' calls beside the fault table's) ``error_event``'s
+order-status had its two-breath turn's transcripts 1.7 and 2.6 s late, and a turn at 3,051 ms
+against the scenario's 3,000 ms limit."""
+
+
+def late_transcript_ms(trial: object) -> float:
+    """The longest wait in a trial's recording from a turn's ``speech_stopped`` to its
+    transcript."""
+    stopped: float | None = None
+    worst = 0.0
+    with (Path(trial.path) / "events.jsonl").open() as f:  # type: ignore[attr-defined]
+        for line in f:
+            event = json.loads(line)
+            kind = event.get("type")
+            if kind == "input_audio_buffer.speech_stopped":
+                stopped = float(event["t_ms"])
+            elif kind == "conversation.item.input_audio_transcription.completed" \
+                    and stopped is not None:
+                worst = max(worst, float(event["t_ms"]) - stopped)
+                stopped = None
+    return worst
+
+
+def latency_from_load(outcome: RunOutcome, expected: dict[str, set[str]]) -> dict[str, float]:
+    """Scenario → its late transcript (ms), for each trial whose ``latency`` failed where the
+    fault is not expected to fail it, and whose recording shows the recogniser was late
+    (:data:`LATE_TRANSCRIPT_MS`): a load the fault did not cause."""
+    out = {}
+    for t in outcome.trials:
+        if "latency" in expected.get(t.scenario, set()) or not any(
+                v.kind == "latency" and v.status == "fail" for v in t.verdicts):
+            continue
+        late = late_transcript_ms(t)
+        if late > LATE_TRANSCRIPT_MS:
+            out[t.scenario] = late
+    return out
 
 
 def failures(outcome: RunOutcome) -> list[str]:

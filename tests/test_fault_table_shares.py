@@ -1,8 +1,11 @@
 """The fault tables' shares (``fault_table.shares``), checked before any call is made: the slow
 tests run one share each, so together the shares must hold every row of their table once, and
-the WebRTC table a row for every fault of the WebSocket table."""
+the WebRTC table a row for every fault of the WebSocket table. And when a latency failure in a
+fault's row is put down to load."""
 
 from __future__ import annotations
+
+import json
 
 import pytest
 import test_e2e_sip_faults
@@ -30,3 +33,39 @@ def test_every_fault_of_the_table_runs_over_webrtc() -> None:
 def test_rows_are_dealt_in_turn() -> None:
     rows = {name: {name: {"kind"}} for name in "abcde"}
     assert [list(share) for share in shares(rows, 2)] == [["a", "c", "e"], ["b", "d"]]
+
+
+def _trial(tmp_path, name: str, gaps_ms: list[float], latency: str):
+    """A trial folder whose turns' transcripts came ``gaps_ms`` after speech stopped, and
+    whose latency verdict has status ``latency``."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    folder = tmp_path / name
+    folder.mkdir()
+    lines, t = [], 1000.0
+    for gap in gaps_ms:
+        lines.append({"t_ms": t, "type": "input_audio_buffer.speech_stopped"})
+        lines.append({"t_ms": t + gap,
+                      "type": "conversation.item.input_audio_transcription.completed"})
+        t += 5000
+    (folder / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    return SimpleNamespace(scenario=name, path=folder, verdicts=[
+        SimpleNamespace(kind="latency", status=latency),
+        SimpleNamespace(kind="integrity.server_error", status="fail")])
+
+
+def test_a_latency_failure_is_put_down_to_load_only_where_the_recogniser_was_late(tmp_path
+                                                                                 ) -> None:
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from fault_table import latency_from_load  # noqa: PLC0415
+
+    outcome = SimpleNamespace(trials=[
+        _trial(tmp_path, "late", [300, 2636], "fail"),       # the CI run's order-status
+        _trial(tmp_path, "on-time", [300, 400], "fail"),     # slow replies: the agent's own
+        _trial(tmp_path, "passed", [2636], "pass"),
+        _trial(tmp_path, "expected", [2636], "fail")])
+    expected = {"late": {"integrity.server_error"}, "on-time": {"integrity.server_error"},
+                "passed": set(), "expected": {"latency"}}
+    excused = latency_from_load(outcome, expected)  # type: ignore[arg-type]
+    assert list(excused) == ["late"] and round(excused["late"]) == 2636
