@@ -5,11 +5,11 @@ shared by the mute-agent tests."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections import Counter
 from pathlib import Path
 
 from harness import api
+from harness.recording import EVENTS_FILE, read_frames
 from harness.report import RunOutcome
 
 CALLS_PER_RUN = 2
@@ -95,16 +95,13 @@ def late_transcript_ms(trial: object) -> float:
     transcript."""
     stopped: float | None = None
     worst = 0.0
-    with (Path(trial.path) / "events.jsonl").open() as f:  # type: ignore[attr-defined]
-        for line in f:
-            event = json.loads(line)
-            kind = event.get("type")
-            if kind == "input_audio_buffer.speech_stopped":
-                stopped = float(event["t_ms"])
-            elif kind == "conversation.item.input_audio_transcription.completed" \
-                    and stopped is not None:
-                worst = max(worst, float(event["t_ms"]) - stopped)
-                stopped = None
+    for frame in read_frames(Path(trial.path) / EVENTS_FILE):  # type: ignore[attr-defined]
+        if frame.type == "input_audio_buffer.speech_stopped":
+            stopped = frame.t_ms
+        elif frame.type == "conversation.item.input_audio_transcription.completed" \
+                and stopped is not None:
+            worst = max(worst, frame.t_ms - stopped)
+            stopped = None
     return worst
 
 

@@ -152,7 +152,7 @@ def test_a_second_run_answers_from_the_cache_with_the_same_audio(library_runs) -
     # measured: all 17 lines of the 6 calls on an idle machine; in one CI run only 3 of the 6
     # calls repeated their whole conversation (the local agent's recogniser, its turns cut at
     # other moments under the load of three calls at once, heard a number differently the
-    # second time). The cache must still have served at least a line a call.
+    # second time). The cache must still have served as many lines as there are calls.
     assert sum(p for p, _n in served.values()) >= len(after), served
 
 

@@ -44,9 +44,9 @@ def _trial(tmp_path, name: str, gaps_ms: list[float], latency: str):
     folder.mkdir()
     lines, t = [], 1000.0
     for gap in gaps_ms:
-        lines.append({"t_ms": t, "type": "input_audio_buffer.speech_stopped"})
-        lines.append({"t_ms": t + gap,
-                      "type": "conversation.item.input_audio_transcription.completed"})
+        for at, kind in ((t, "input_audio_buffer.speech_stopped"),
+                         (t + gap, "conversation.item.input_audio_transcription.completed")):
+            lines.append({"seq": len(lines), "t_ms": at, "dir": "received", "type": kind})
         t += 5000
     (folder / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     return SimpleNamespace(scenario=name, path=folder, verdicts=[

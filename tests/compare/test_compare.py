@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import math
+import random
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -21,10 +23,12 @@ from harness.compare import (
     load_comparison,
     spec_from_options,
 )
+from harness.compare._analysis import order_effect
 from harness.compare._compare import resolve_variants
 from harness.compare._metrics import kind_outcomes
 from harness.compare._spec import ComparisonSpec, VariantSpec
 from harness.errors import InputError, InputErrors
+from harness.runner.interleave import interleaved_order
 from harness.runner.suite import plan_trials
 from harness.scenario.loader import load_scenario, load_suite
 from harness.scoring.verdict import Verdict
@@ -450,12 +454,6 @@ def test_the_start_order_effect_is_measured_with_the_variants_own_effects_taken_
     the agent's recogniser in their start order); the comparison rotates the order and reports
     what starting first did, with the variants' effects (here a variant 800 ms slower, first in
     four blocks and last in three) removed."""
-    import random
-    from types import SimpleNamespace
-
-    from harness.compare._analysis import order_effect
-    from harness.runner.interleave import interleaved_order
-
     names = ["A", "same", "slow"]
     scenarios = [SimpleNamespace(name=f"s{i}") for i in range(5)]
     _positions, blocks = interleaved_order(scenarios, names, 2)  # type: ignore[arg-type]
