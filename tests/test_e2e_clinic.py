@@ -9,7 +9,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fault_table import failures, kinds, run_faults_async, table
+from fault_table import failed_beyond_load, failures, kinds, run_faults_async, table
 
 from harness import api
 from harness.report import RunOutcome
@@ -83,8 +83,7 @@ def test_each_fault_fails_exactly_the_matching_expectations_on_the_clinic(clinic
         errored = [f for f in failures(outcome) if "errored" in f]
         assert errored == [], f"{fault}: {errored}"
         # scenario names carry the domain's prefix; the table is keyed by file
-        failed = {k.removeprefix("clinic-"): v
-                  for k, v in kinds(outcome, {"fail", "error"}).items()}
+        failed = failed_beyond_load(outcome, MUTATIONS[fault], prefix="clinic-")
         not_applicable = {k.removeprefix("clinic-"): v
                           for k, v in kinds(outcome, {"not_applicable"}).items()}
         report = f"{fault}:\n" + "\n".join(failures(outcome))

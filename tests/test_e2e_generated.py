@@ -14,7 +14,7 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from fault_table import failures, kinds, run_faults_async
+from fault_table import failed_beyond_load, failures, run_faults_async
 from test_e2e_suite import MUTATIONS
 
 from harness import api
@@ -54,5 +54,5 @@ def test_generated_calls_pass_and_each_fault_still_fails_its_own_kinds(tmp_path:
                                            tmp_path / "faults", runs_at_once=2,
                                            calls_per_run=1))
     for fault, outcome in faulted.items():
-        failed = kinds(outcome, {"fail", "error"})
+        failed = failed_beyond_load(outcome, mutations[fault])
         assert failed == mutations[fault], f"{fault}:\n" + "\n".join(failures(outcome))

@@ -69,3 +69,21 @@ def test_a_latency_failure_is_put_down_to_load_only_where_the_recogniser_was_lat
                 "passed": set(), "expected": {"latency"}}
     excused = latency_from_load(outcome, expected)  # type: ignore[arg-type]
     assert list(excused) == ["late"] and round(excused["late"]) == 2636
+
+
+def test_a_row_keyed_without_the_domain_prefix_drops_only_the_latency_load_explains(tmp_path
+                                                                                   ) -> None:
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from fault_table import failed_beyond_load  # noqa: PLC0415
+
+    outcome = SimpleNamespace(trials=[
+        _trial(tmp_path, "clinic-late", [300, 2636], "fail"),
+        _trial(tmp_path, "clinic-on-time", [300, 400], "fail"),
+        _trial(tmp_path, "clinic-expected", [2636], "fail")])
+    row = {"late": {"integrity.server_error"}, "on-time": {"integrity.server_error"},
+           "expected": {"latency", "integrity.server_error"}}
+    failed = failed_beyond_load(outcome, row, prefix="clinic-")  # type: ignore[arg-type]
+    assert failed == {"late": {"integrity.server_error"},
+                      "on-time": {"latency", "integrity.server_error"},
+                      "expected": {"latency", "integrity.server_error"}}
