@@ -13,12 +13,14 @@ as an agent told ``HARNESS_ASR_RUNNER_UPS=1`` does: every recogniser searches it
 runners-up, for part of a value or a transcript that reads short. A value counts as heard when
 the agent's slot extraction gets exactly the label from the chosen transcript. Nothing runs in
 real time, so the figures do not depend on the machine's load: they isolate hearing from
-turn-taking. The recogniser is each profile's (``--models`` names others to compare).
+turn-taking. Where no search found a whole value, the turn is heard again slowed down, as the
+agent does (``harness.agent.hearing.wants_slowed``; ``--no-slowed``: not). The recogniser is
+each profile's (``--models`` names others to compare).
 Printed per domain and recogniser: values heard with a 95 % Wilson interval (n),
 the misses with what was heard, and the wall time per turn.
 
     .venv/bin/python bench/hearing.py [--variants 3] [--seed 1] [--models tiny.en,base]
-        [--domains suite,clinic,utility] [--runner-ups 5] [--own-runner-ups]
+        [--domains suite,clinic,utility] [--runner-ups 5] [--own-runner-ups] [--no-slowed]
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ from harness.agent.faults import Faults
 from harness.agent.hearing import (
     cheap_search,
     is_prompt_echo,
+    slowed,
+    wants_slowed,
     where_to_search,
     wideband_runner_ups,
 )
@@ -112,25 +116,36 @@ def turns_with_values(files: list[Path], profile: Profile
 
 
 def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndarray,
-          runner_ups: int, second: SpeechRecognizer) -> str:
+          runner_ups: int, second: SpeechRecognizer, *, slowed_too: bool = True) -> str:
     """The transcript the agent takes for a turn: the greedy one, or, where the agent searches
     (``harness.agent.hearing.where_to_search``), the first transcript that holds a whole value:
-    the recogniser's runners-up, or ``second``'s transcript and then its runners-up."""
+    the recogniser's runners-up, or ``second``'s transcript and then its runners-up; where
+    none does (``wants_slowed``, and ``slowed_too``), the turn slowed down and heard by
+    ``second``, then by the recogniser."""
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
     if is_prompt_echo(text, prompt):  # heard again without the prompt, as the agent does
         text = recognizer.transcribe_sync(pcm, 24_000, prompt=None, sure=True)
         text = "" if is_prompt_echo(text, prompt) else text
     where = where_to_search(policy, text, len(pcm) / 24_000, wideband=True, recogniser=model)
-    if not runner_ups or where is None:
+    if not runner_ups:
         return text
-    searched = recognizer if where == "own" else second
-    others = [] if where == "own" else [second.transcribe_sync(pcm, 24_000, prompt=prompt)]
-    if not any(policy.holds_a_value(t) for t in others):
-        others += searched.alternatives_sync(
-            pcm, 24_000, prompt=prompt, beam_size=runner_ups,
-            enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
-    return policy.choose_transcript([text, *(h for h in others if h != text)])
+    if where is not None:
+        searched = recognizer if where == "own" else second
+        others = [] if where == "own" else [second.transcribe_sync(pcm, 24_000, prompt=prompt)]
+        if not any(policy.holds_a_value(t) for t in others):
+            others += searched.alternatives_sync(
+                pcm, 24_000, prompt=prompt, beam_size=runner_ups,
+                enough=lambda texts: any(policy.holds_a_value(t) for t in texts))
+        text = policy.choose_transcript([text, *(h for h in others if h != text)])
+    if not slowed_too or not wants_slowed(policy, text, len(pcm) / 24_000):
+        return text
+    slow = slowed(pcm, 24_000)
+    for hearer in dict.fromkeys([second, recognizer]):  # as the agent: the second opinion first
+        again = hearer.transcribe_sync(slow, 24_000, prompt=prompt)
+        if policy.holds_a_value(again):
+            return again
+    return text
 
 
 def main() -> None:
@@ -145,6 +160,8 @@ def main() -> None:
     parser.add_argument("--own-runner-ups", action="store_true",
                         help="hear as the agent does with HARNESS_ASR_RUNNER_UPS=1: its own "
                         "runners-up, for part of a value or a transcript that reads short")
+    parser.add_argument("--no-slowed", action="store_true",
+                        help="without hearing a turn again slowed where no search found its value")
     args = parser.parse_args()
     if args.own_runner_ups:
         os.environ["HARNESS_ASR_RUNNER_UPS"] = "1"  # as the agent is told to
@@ -173,7 +190,8 @@ def main() -> None:
                 misses = []
                 started = time.perf_counter()
                 for scenario, index, slot, value, pcm, policy in cases:
-                    text = heard(recognizer, model, policy, pcm, args.runner_ups, second)
+                    text = heard(recognizer, model, policy, pcm, args.runner_ups, second,
+                                 slowed_too=not args.no_slowed)
                     got = extract(profile.slots[slot], text, asked=True)
                     ok = got.status == "ok" and normalize_value(got.value) == \
                         normalize_value(value)

@@ -54,7 +54,9 @@ class DialoguePolicy(Protocol):
     ``choose_transcript(transcripts) -> str``. When a policy has them and the recogniser's best
     transcript holds part of a value the dialogue listens for but no whole one, or no whole one
     and too few words for its audio, the session asks the recogniser for its runners-up and the
-    policy picks one of the transcripts (best first). A policy without them gets the best one.
+    policy picks one of the transcripts (best first); where none holds a whole value, or the
+    transcript is empty while the optional ``awaiting_a_value`` (a property) is true, the turn is
+    heard again slowed down. A policy without them gets the best one.
     """
 
     def on_user_turn(self, transcript: str, addressed: bool = True, *,

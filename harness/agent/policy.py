@@ -75,8 +75,13 @@ class Policy(PolicyState):
         "The order number is 8." completes the number, and no runner-up is searched for."""
         text = transcript if self._held is None else f"{self._held} {transcript}"
         got = [self._extract(s, text, asked=s == self._asked_slot()).status
-               for s in self._listening_for()]
+               for s in self._listening_for(text)]
         return "partial" in got and "ok" not in got
+
+    @property
+    def awaiting_a_value(self) -> bool:
+        """Whether the agent asked for a value and waits for it."""
+        return self._asked_slot() is not None
 
     def choose_transcript(self, transcripts: list[str]) -> str:
         """The first transcript (the recogniser's order) that holds a whole value the dialogue
@@ -87,12 +92,19 @@ class Policy(PolicyState):
         """Whether the transcript holds a whole value the dialogue listens for."""
         asked = self._asked_slot()
         return any(self._extract(s, transcript, asked=s == asked).status == "ok"
-                   for s in self._listening_for())
+                   for s in self._listening_for(transcript))
 
-    def _listening_for(self) -> list[str]:
+    def _listening_for(self, transcript: str = "") -> list[str]:
+        """The slots the dialogue listens for in ``transcript``: the open task's missing ones;
+        before a task is open, those of the intent the transcript names ("my balance", and
+        its account number: five digits are not a whole one, though a meter reading has
+        five), else those of every intent."""
         task = self._task
         if task is not None:
             return [s for s in task.intent.slots if s not in task.values]
+        named = self._detect_intent(repair_phrases(clean(transcript))) if transcript else None
+        if named is not None and named.slots:
+            return list(named.slots)
         return list(dict.fromkeys(s for intent in self.profile.intents for s in intent.slots))
 
     @property

@@ -492,3 +492,68 @@ def test_over_a_telephone_line_an_email_whose_at_was_heard_as_f_is_taken_from_th
     heard = asyncio.run(Hearing(_Ear(policy, recogniser=None, input_rate=8_000)).transcribe(line))
     got = extract(profile.slots["email"], heard, asked=True)
     assert (got.status, got.value) == ("ok", "john@mail.com"), heard
+
+
+def test_a_turn_slowed_is_longer_by_its_factor_and_lower_in_pitch() -> None:
+    from harness.agent.hearing import SLOWED_TO, slowed
+
+    rate = 24_000
+    tone = (8000 * np.sin(2 * np.pi * 1000 * np.arange(rate) / rate)).astype(np.int16)
+    slow = slowed(tone, rate)
+    assert slow.dtype == np.int16
+    assert abs(len(slow) - rate / SLOWED_TO) <= 2
+    peak_hz = np.argmax(np.abs(np.fft.rfft(slow))) * rate / len(slow)
+    assert abs(peak_hz - 1000 * SLOWED_TO) < 3, peak_hz
+
+
+def test_a_turn_is_heard_slowed_only_where_the_dialogue_still_wants_a_value() -> None:
+    from harness.agent.hearing import wants_slowed
+
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    scenario = load_scenario(ROOT / "examples" / "utility" / "scenarios" / "balance-check.yaml")
+    agent = scenario.agent_config
+    assert agent is not None
+    policy = Policy(profile, [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
+    assert not policy.awaiting_a_value
+    assert not wants_slowed(policy, "", 3.0)  # nothing heard, nothing asked for
+    assert wants_slowed(policy, "The account number is 81534.", 3.0)  # part of one
+    assert not wants_slowed(policy, "The account number is 081534.", 3.0)  # the whole one
+    assert not wants_slowed(policy, "Hold on a second.", 2.0)
+    policy.on_user_turn("Hi, I'd like to know the balance on my account.")
+    assert policy.awaiting_a_value  # "What is your account number?"
+    assert wants_slowed(policy, "", 3.0)
+    assert wants_slowed(policy, "Can you tell me my balance?", 6.0)  # too few words for 6 s
+    assert not wants_slowed(policy, "Hold on a second.", 2.0)
+
+
+def test_a_value_no_search_found_is_heard_in_the_turn_slowed(tmp_path: Path) -> None:
+    """A generated utility call over a TV (seed 11, espeak-ng): "…the account number is oh,
+    eight, one, five, three, four" read as "81534" by ``base``, and by ``tiny.en`` and its
+    runners-up with no whole number either. Slowed to 0.9, both recognisers hear all six
+    digits."""
+    import asyncio
+
+    from harness.agent.hearing import Hearing
+    from harness.scenario.vary import write_variants
+
+    paths = write_variants([ROOT / "examples" / "utility" / "scenarios" / "hold-and-tv.yaml"],
+                           tmp_path, n=3, seed=11, aspects=("values", "voices", "noise"))
+    scenario = load_scenario(paths[2])
+    script = audio.render_scenario(scenario)
+    offset = 0
+    for turn, rendered in zip(scenario.turns, script.turns, strict=True):
+        if turn.entity:
+            break
+        offset += rendered.samples.size
+    assert turn.entity == {"account_number": "081534"}
+    pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    agent = scenario.agent_config
+    assert agent is not None
+    policy = Policy(profile, [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
+    heard = "Can you tell me my balance? The account number is 81534."  # as found (``base``)
+
+    hearing = Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+    chosen = asyncio.run(hearing.heard_slowed(pcm, heard))
+    got = extract(profile.slots["account_number"], chosen, asked=True)
+    assert (got.status, got.value) == ("ok", "081534"), chosen
