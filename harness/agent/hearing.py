@@ -99,14 +99,13 @@ def where_to_search(policy: Any, text: str, seconds: float, *, wideband: bool,
 
 
 SLOWED_TO = 0.9
-"""The speed a turn is heard again at when no search found the whole value it should hold
+"""The speed a turn is heard again at where no search found the whole value it should hold
 (:func:`wants_slowed`): resampled, so its pitch drops with its pace. On the utility line's
 generated calls (seeds 3 to 6 and 9 to 12, 240 values; ``bench/hearing.py``) the agent's
 hearing held no whole value for 18; slowed to 0.9, ``tiny.en`` heard 8 of them right and
-``base`` 9, one after the other 11 (2 heard wrong). Slowed to 0.85 ``tiny.en`` heard 6, ``base``
-6; stretched to 0.85 and 0.9 with the pitch kept (WSOLA, Rubber Band), 5 to 9. Slowed, every
-turn heard worse: ``base`` 80 of 116 values where it heard 96 at the caller's pace with the
-second opinion."""
+``base`` 9, one after the other 11 (2 heard wrong); slowed to 0.85, 6 and 6; stretched with
+the pitch kept (Rubber Band, WSOLA) 5 to 9. A second hearing only: stretched to 0.9, ``base``
+heard 80 of 116 values of a whole line where the agent at the caller's pace heard 96."""
 
 
 def slowed(pcm: np.ndarray, rate: int, to: float = SLOWED_TO) -> np.ndarray:
