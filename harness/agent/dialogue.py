@@ -54,8 +54,8 @@ class DialoguePolicy(Protocol):
     ``choose_transcript(transcripts) -> str``. When a policy has them and the recogniser's best
     transcript holds part of a value the dialogue listens for but no whole one, or no whole one
     and too few words for its audio, the session asks the recogniser for its runners-up and the
-    policy picks one of the transcripts (best first); where none holds a whole value, or the
-    transcript is empty while the optional ``awaiting_a_value`` (a property) is true, the turn is
+    policy picks one of the transcripts (best first); where none holds a whole value and the
+    optional ``wants_a_value(transcript) -> bool`` says the dialogue waits for one, the turn is
     heard again slowed down. A policy without them gets the best one.
     """
 

@@ -116,14 +116,19 @@ def slowed(pcm: np.ndarray, rate: int, to: float = SLOWED_TO) -> np.ndarray:
 
 def wants_slowed(policy: Any, text: str, seconds: float) -> bool:
     """Whether the turn is worth hearing again slowed (:data:`SLOWED_TO`): ``text`` (its
-    transcript after any search for runners-up) holds no whole value the dialogue listens for,
-    and part of one, or too few words for its audio (:func:`reads_short`), or nothing at all
-    while the dialogue waits for a value it asked for (``awaiting_a_value``). Only for a policy
-    with the optional methods of :func:`wants_runner_ups`."""
-    if wants_runner_ups(policy, text, seconds):
+    transcript after any search for runners-up) holds part of a value the dialogue listens for
+    and no whole one; or the dialogue wants a value in this turn (``wants_a_value``: it asked
+    for one, or the turn names an intent that needs one) and ``text`` holds none, and nothing at
+    all or too few words for its audio (:func:`reads_short`). Never for hold music or a TV the
+    agent hears while it waits for a yes. Only for a policy with the optional methods of
+    :func:`wants_runner_ups` and ``wants_a_value``."""
+    wants_a_value = getattr(policy, "wants_a_value", None)
+    if wants_a_value is None or not hasattr(policy, "part_of_a_value"):
+        return False
+    if text.strip() and policy.part_of_a_value(text):
         return True
-    return not text.strip() and bool(getattr(policy, "awaiting_a_value", False)) \
-        and hasattr(policy, "holds_a_value")
+    return (not text.strip() or reads_short(text, seconds)) and not policy.holds_a_value(text) \
+        and bool(wants_a_value(text))
 
 
 def keys_pressed(pcm: np.ndarray, rate: int) -> str:

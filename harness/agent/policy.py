@@ -78,10 +78,14 @@ class Policy(PolicyState):
                for s in self._listening_for(text)]
         return "partial" in got and "ok" not in got
 
-    @property
-    def awaiting_a_value(self) -> bool:
-        """Whether the agent asked for a value and waits for it."""
-        return self._asked_slot() is not None
+    def wants_a_value(self, transcript: str) -> bool:
+        """Whether the dialogue waits for a value in this turn: the agent asked for one, or,
+        before a task is open, the transcript names an intent that needs one ("Can you tell
+        me my balance?"). Not hold music or a TV heard while a read-back waits for its yes."""
+        if self._asked_slot() is not None:
+            return True
+        named = self._detect_intent(repair_phrases(clean(transcript))) if transcript else None
+        return self._task is None and named is not None and bool(named.slots)
 
     def choose_transcript(self, transcripts: list[str]) -> str:
         """The first transcript (the recogniser's order) that holds a whole value the dialogue

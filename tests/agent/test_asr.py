@@ -514,16 +514,20 @@ def test_a_turn_is_heard_slowed_only_where_the_dialogue_still_wants_a_value() ->
     agent = scenario.agent_config
     assert agent is not None
     policy = Policy(profile, [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
-    assert not policy.awaiting_a_value
     assert not wants_slowed(policy, "", 3.0)  # nothing heard, nothing asked for
     assert wants_slowed(policy, "The account number is 81534.", 3.0)  # part of one
     assert not wants_slowed(policy, "The account number is 081534.", 3.0)  # the whole one
-    assert not wants_slowed(policy, "Hold on a second.", 2.0)
-    policy.on_user_turn("Hi, I'd like to know the balance on my account.")
-    assert policy.awaiting_a_value  # "What is your account number?"
-    assert wants_slowed(policy, "", 3.0)
     assert wants_slowed(policy, "Can you tell me my balance?", 6.0)  # too few words for 6 s
+    assert not wants_slowed(policy, "Can you tell me my balance?", 2.0)
+    assert not wants_slowed(policy, "Scientists say the comet will be risen.", 6.0)  # a TV
+    policy.on_user_turn("Hi, I'd like to know the balance on my account.")
+    assert policy.wants_a_value("")  # "What is your account number?"
+    assert wants_slowed(policy, "", 3.0)
     assert not wants_slowed(policy, "Hold on a second.", 2.0)
+    policy.on_user_turn("It's six, oh, four, one, five, eight.")  # read back: a yes is wanted
+    assert not policy.wants_a_value("")
+    assert not wants_slowed(policy, "", 4.0)  # hold music
+    assert not wants_slowed(policy, "Thank you.", 6.0)
 
 
 def test_a_value_no_search_found_is_heard_in_the_turn_slowed(tmp_path: Path) -> None:
