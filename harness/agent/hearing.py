@@ -123,7 +123,8 @@ def wants_slowed(policy: Any, text: str, seconds: float) -> bool:
     agent hears while it waits for a yes. Only for a policy with the optional methods of
     :func:`wants_runner_ups` and ``wants_a_value``."""
     wants_a_value = getattr(policy, "wants_a_value", None)
-    if wants_a_value is None or not hasattr(policy, "part_of_a_value"):
+    if wants_a_value is None or not all(
+            hasattr(policy, m) for m in ("part_of_a_value", "holds_a_value")):
         return False
     if text.strip() and policy.part_of_a_value(text):
         return True

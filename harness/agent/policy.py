@@ -84,8 +84,12 @@ class Policy(PolicyState):
         me my balance?"). Not hold music or a TV heard while a read-back waits for its yes."""
         if self._asked_slot() is not None:
             return True
-        named = self._detect_intent(repair_phrases(clean(transcript))) if transcript else None
+        named = self._named_intent(transcript)
         return self._task is None and named is not None and bool(named.slots)
+
+    def _named_intent(self, transcript: str) -> IntentSpec | None:
+        """The intent a transcript names, as :meth:`on_user_turn` would find it."""
+        return self._detect_intent(repair_phrases(clean(transcript))) if transcript else None
 
     def choose_transcript(self, transcripts: list[str]) -> str:
         """The first transcript (the recogniser's order) that holds a whole value the dialogue
@@ -106,7 +110,7 @@ class Policy(PolicyState):
         task = self._task
         if task is not None:
             return [s for s in task.intent.slots if s not in task.values]
-        named = self._detect_intent(repair_phrases(clean(transcript))) if transcript else None
+        named = self._named_intent(transcript)
         if named is not None and named.slots:
             return list(named.slots)
         return list(dict.fromkeys(s for intent in self.profile.intents for s in intent.slots))
