@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,38 @@ _WORKERS = 2
 
 _lock = threading.Lock()
 _recognizers: dict[str, SpeechRecognizer] = {}
+
+OTHERS_BUSY_MAX = 0.5
+"""The share of the machine's CPU its other processes may use while a recogniser still counts
+as having room for speculative work (:attr:`SpeechRecognizer.spare`): on two cores, another
+process's decode on both cores is 1.0, one core busy is 0.5."""
+_LOAD_WINDOW_S = 1.0
+_load_lock = threading.Lock()
+_load: dict[str, float] = {}
+
+
+def others_busy() -> float:
+    """The share of the machine's CPU (0 to 1) used by processes other than this one since the
+    last reading at least :data:`_LOAD_WINDOW_S` ago, read from ``/proc/stat`` and this
+    process's own CPU time (0 where it cannot be read)."""
+    now = time.monotonic()
+    with _load_lock:
+        if "at" in _load and now - _load["at"] < _LOAD_WINDOW_S:
+            return _load.get("value", 0.0)
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                ticks = [int(v) for v in stat.readline().split()[1:9]]
+        except (OSError, ValueError):
+            return 0.0
+        per_second = os.sysconf("SC_CLK_TCK")
+        total = sum(ticks) / per_second
+        busy = total - (ticks[3] + ticks[4]) / per_second  # all but idle and iowait
+        own = sum(os.times()[:2])
+        if "at" in _load and total > _load["total"]:
+            others = busy - _load["busy"] - (own - _load["own"])
+            _load["value"] = min(1.0, max(0.0, others / (total - _load["total"])))
+        _load.update(at=now, total=total, busy=busy, own=own)
+        return _load.get("value", 0.0)
 
 
 class SpeechRecognizer:
@@ -91,19 +123,27 @@ class SpeechRecognizer:
                          language: str | None = None, *, sure: bool = False) -> str:
         """:meth:`transcribe_sync` in a worker thread (queue wait included in
         :attr:`recent_seconds`, which tells how long a transcript takes right now)."""
-        loop = asyncio.get_running_loop()
         started = time.perf_counter()
-        with self._count_lock:
-            self.in_flight += 1
-        try:
-            text = await loop.run_in_executor(
-                self._executor, functools.partial(
-                    self.transcribe_sync, pcm16, sample_rate, prompt, language, sure=sure))
-        finally:
-            with self._count_lock:
-                self.in_flight -= 1
+        text = await self._in_worker(functools.partial(
+            self.transcribe_sync, pcm16, sample_rate, prompt, language, sure=sure))
         self.recent_seconds += 0.3 * (time.perf_counter() - started - self.recent_seconds)
         return text
+
+    async def _in_worker(self, job: Callable[[], Any]) -> Any:
+        """``job`` in a worker thread, counted in :attr:`in_flight` from now until the thread is
+        done with it. A caller that stops waiting (a speculative transcript the caller's next
+        words made useless) does not stop a job a thread has begun: it holds the recogniser
+        until it ends, and it is counted until then. Counting only the waiting let speculative
+        decodes of one turn pile up (four of a growing turn at once, seen on the example suite)."""
+        with self._count_lock:
+            self.in_flight += 1
+        future = self._executor.submit(job)
+        future.add_done_callback(self._job_done)
+        return await asyncio.wrap_future(future)
+
+    def _job_done(self, _future: Future[Any]) -> None:
+        with self._count_lock:
+            self.in_flight -= 1
 
     def alternatives_sync(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                           language: str | None = None, *, digit_grammar: bool = True,
@@ -157,20 +197,22 @@ class SpeechRecognizer:
                            language: str | None = None,
                            enough: Callable[[list[str]], bool] | None = None) -> list[str]:
         """:meth:`alternatives_sync` in a worker thread (counted in :attr:`in_flight`)."""
-        with self._count_lock:
-            self.in_flight += 1
-        try:
-            return await asyncio.get_running_loop().run_in_executor(
-                self._executor, functools.partial(self.alternatives_sync, pcm16, sample_rate,
-                                                  prompt, language, enough=enough))
-        finally:
-            with self._count_lock:
-                self.in_flight -= 1
+        return await self._in_worker(functools.partial(
+            self.alternatives_sync, pcm16, sample_rate, prompt, language, enough=enough))
 
     @property
     def idle(self) -> bool:
-        """Whether a worker is free now (speculative work should only use spare capacity)."""
+        """Whether a worker is free now (a search for a value's runners-up waits for none)."""
         return self.in_flight < _WORKERS
+
+    @property
+    def spare(self) -> bool:
+        """Whether the machine has room for work nobody may need (a speculative transcript):
+        nothing of this recogniser's in flight (each decode uses every core) and the machine's
+        other processes using less than :data:`OTHERS_BUSY_MAX` of its CPU
+        (:func:`others_busy`). With four agents on two cores (the slow tests' workers), each
+        found its own workers free and speculated at every pause of its callers' turns."""
+        return self.in_flight == 0 and others_busy() < OTHERS_BUSY_MAX
 
 
 RESAMPLE_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)

@@ -307,7 +307,7 @@ class Listener:
 
     def _speculate(self, speech_end_ms: int) -> None:
         recognizer = asr.loaded_recognizer(self.recogniser)
-        if recognizer is None or not recognizer.idle:
+        if recognizer is None or not recognizer.spare:
             return  # speculation only uses spare capacity; the final transcript always runs
         self._drop_speculation()
         end = min(self.stream_ms, speech_end_ms + _SPECULATION_TAIL_MS)
