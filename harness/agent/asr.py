@@ -47,26 +47,34 @@ _load: dict[str, float] = {}
 
 def others_busy() -> float:
     """The share of the machine's CPU (0 to 1) used by processes other than this one since the
-    last reading at least :data:`_LOAD_WINDOW_S` ago, read from ``/proc/stat`` and this
-    process's own CPU time (0 where it cannot be read)."""
+    last reading at least :data:`_LOAD_WINDOW_S` ago (0 where it cannot be read)."""
     now = time.monotonic()
     with _load_lock:
         if "at" in _load and now - _load["at"] < _LOAD_WINDOW_S:
             return _load.get("value", 0.0)
-        try:
-            with open("/proc/stat", encoding="ascii") as stat:
-                ticks = [int(v) for v in stat.readline().split()[1:9]]
-        except (OSError, ValueError):
+        machine = machine_cpu_seconds()
+        if machine is None:
             return 0.0
-        per_second = os.sysconf("SC_CLK_TCK")
-        total = sum(ticks) / per_second
-        busy = total - (ticks[3] + ticks[4]) / per_second  # all but idle and iowait
+        total, busy = machine
         own = sum(os.times()[:2])
         if "at" in _load and total > _load["total"]:
             others = busy - _load["busy"] - (own - _load["own"])
             _load["value"] = min(1.0, max(0.0, others / (total - _load["total"])))
         _load.update(at=now, total=total, busy=busy, own=own)
         return _load.get("value", 0.0)
+
+
+def machine_cpu_seconds() -> tuple[float, float] | None:
+    """The CPU seconds of all the machine's cores so far, and those of them not idle (nor
+    waiting for I/O), from ``/proc/stat`` (None off Linux)."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            ticks = [int(v) for v in stat.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+    per_second = os.sysconf("SC_CLK_TCK")
+    total = sum(ticks) / per_second
+    return total, total - (ticks[3] + ticks[4]) / per_second
 
 
 class SpeechRecognizer:
