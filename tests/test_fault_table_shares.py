@@ -35,9 +35,9 @@ def test_rows_are_dealt_in_turn() -> None:
     assert [list(share) for share in shares(rows, 2)] == [["a", "c", "e"], ["b", "d"]]
 
 
-def _trial(tmp_path, name: str, gaps_ms: list[float], latency: str):
+def _trial(tmp_path, name: str, gaps_ms: list[float], latency: str, dead_air: str = "pass"):
     """A trial folder whose turns' transcripts came ``gaps_ms`` after speech stopped, and
-    whose latency verdict has status ``latency``."""
+    whose latency and dead-air verdicts have statuses ``latency`` and ``dead_air``."""
     from types import SimpleNamespace  # noqa: PLC0415
 
     folder = tmp_path / name
@@ -51,6 +51,7 @@ def _trial(tmp_path, name: str, gaps_ms: list[float], latency: str):
     (folder / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
     return SimpleNamespace(scenario=name, path=folder, verdicts=[
         SimpleNamespace(kind="latency", status=latency),
+        SimpleNamespace(kind="dead_air", status=dead_air),
         SimpleNamespace(kind="integrity.server_error", status="fail")])
 
 
@@ -87,3 +88,21 @@ def test_a_row_keyed_without_the_domain_prefix_drops_only_the_latency_load_expla
     assert failed == {"late": {"integrity.server_error"},
                       "on-time": {"latency", "integrity.server_error"},
                       "expected": {"latency", "integrity.server_error"}}
+
+
+def test_dead_air_is_put_down_to_load_like_latency_and_only_where_the_row_does_not_expect_it(
+        tmp_path) -> None:
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from fault_table import failed_beyond_load  # noqa: PLC0415
+
+    outcome = SimpleNamespace(trials=[
+        _trial(tmp_path, "late", [300, 7800], "pass", "fail"),   # the CI run's cancel-confirmed
+        _trial(tmp_path, "on-time", [300, 400], "pass", "fail"),
+        _trial(tmp_path, "expected", [7800], "fail", "fail")])
+    row = {"late": {"integrity.server_error"}, "on-time": {"integrity.server_error"},
+           "expected": {"dead_air", "integrity.server_error"}}
+    failed = failed_beyond_load(outcome, row)  # type: ignore[arg-type]
+    assert failed == {"late": {"integrity.server_error"},
+                      "on-time": {"dead_air", "integrity.server_error"},
+                      "expected": {"dead_air", "integrity.server_error"}}
