@@ -214,6 +214,13 @@ class SpeechRecognizer:
         return self.in_flight < _WORKERS
 
     @property
+    def has_room(self) -> bool:
+        """Whether a worker is free and the machine's other processes leave room
+        (:func:`others_busy`): for a second hearing that may help but that no turn needs (a
+        value's turn heard slowed)."""
+        return self.idle and others_busy() < OTHERS_BUSY_MAX
+
+    @property
     def spare(self) -> bool:
         """Whether the machine has room for work nobody may need (a speculative transcript):
         nothing of this recogniser's in flight (each decode uses every core) and the machine's

@@ -242,7 +242,8 @@ class Hearing:
         """``text``, or, where it holds no whole value the dialogue wants one from
         (:func:`wants_slowed`), the turn slowed to :data:`SLOWED_TO` and heard by
         :data:`asr.SECOND_OPINION`, then by the line's own recogniser: the first transcript that
-        holds a whole value. Each only with spare capacity on wideband audio."""
+        holds a whole value. Each only with spare capacity on wideband audio: a worker free
+        and the machine's other processes leaving room (``SpeechRecognizer.has_room``)."""
         policy, prompt, language = self._settings()
         rate = self.listener.input_rate
         if not wants_slowed(policy, text, len(pcm) / rate):
@@ -253,7 +254,7 @@ class Hearing:
         slow = slowed(pcm, rate)
         for path in paths:
             recognizer = await asyncio.to_thread(asr.recognizer_at, path)
-            if wideband and not recognizer.idle:
+            if wideband and not recognizer.has_room:
                 break
             heard = await recognizer.transcribe(slow, rate, prompt=prompt, language=language)
             if policy.holds_a_value(heard):
