@@ -287,9 +287,36 @@ def test_the_encoder_sees_a_window_that_fits_the_turn_and_others_see_whisper_s_o
             pcm = np.concatenate([line, np.zeros(seconds * 16_000 - line.size, dtype=np.int16)])
             assert "order" in recognizer.transcribe_sync(pcm, 16_000).lower()
     finally:
-        del recognizer._model.encode
+        recognizer._model.encode = encode
     assert seen == [asr.window_frames(3 * 16_000), asr.window_frames(20 * 16_000)] == [1500, 2200]
     assert fw_transcribe.pad_or_trim(np.zeros((80, 300))).shape == (80, 3000)
+
+
+def test_a_turn_heard_again_is_encoded_once_and_heard_as_before() -> None:
+    """The greedy transcript, the runners-up and a hearing without the prompt of one turn run
+    the encoder once; what they hear is what a recogniser that encodes every time hears."""
+    from faster_whisper import WhisperModel
+
+    recognizer = asr.get_recognizer()
+    line = audio.synthesize("The order number is eight, three, five, two, one.",
+                            sample_rate=16_000)
+    prompt = "A customer calls an online shop."
+    before = recognizer.encodes
+    heard = (recognizer.transcribe_sync(line, 16_000, prompt),
+             recognizer.alternatives_sync(line, 16_000, prompt),
+             recognizer.transcribe_sync(line, 16_000))
+    assert recognizer.encodes == before + 1
+    other = np.zeros(16_000, dtype=np.int16)
+    recognizer.transcribe_sync(other, 16_000)
+    assert recognizer.encodes == before + 2  # other audio: encoded anew
+
+    fresh = asr.SpeechRecognizer.__new__(asr.SpeechRecognizer)
+    fresh.__dict__.update(recognizer.__dict__)
+    fresh._model = WhisperModel(recognizer.model_name, device="cpu", compute_type="int8",
+                                cpu_threads=2)  # the class's own encode, every time
+    assert (fresh.transcribe_sync(line, 16_000, prompt),
+            fresh.alternatives_sync(line, 16_000, prompt),
+            fresh.transcribe_sync(line, 16_000)) == heard
 
 
 @pytest.mark.parametrize(("text", "loop"), [
