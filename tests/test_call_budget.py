@@ -104,3 +104,31 @@ def test_a_reader_run_alone_still_holds_the_calls_its_fixture_makes(
     [(name, calls, budget)] = [line.split() for line in
                                (pytester.path / "held.txt").read_text().splitlines()]
     assert (name, int(calls)) == ("test_solo_reader", int(budget))
+
+
+def test_the_budget_and_the_suites_calls_shrink_on_a_slower_machine(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import conftest as budget  # noqa: PLC0415 - this directory's conftest, as pytest loads it
+
+    assert [budget.scaled_budget(s) for s in (1.0, 1.25, 1.5, 2.0, 4.0)] == [16, 12, 10, 8, 8]
+    monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
+    calls = {}
+    for slowdown in (1.0, 1.5, 2.0, 3.0):
+        monkeypatch.setattr(budget, "_slowdown", slowdown)
+        calls[slowdown] = budget.suite_calls()
+    assert calls == {1.0: 4, 1.5: 3, 2.0: 2, 3.0: 2}
+
+
+def test_the_machine_is_timed_on_a_turn_the_recogniser_hears() -> None:
+    """The timing is of a real hearing: against a reference a hundred times quicker than any
+    machine, the slowdown is large; it is never under 1."""
+    import conftest as budget  # noqa: PLC0415
+
+    slowdown = budget.machine_slowdown()
+    assert slowdown >= 1.0
+    reference = budget.REFERENCE_TURN_S
+    try:
+        budget.REFERENCE_TURN_S = reference / 100
+        assert budget.machine_slowdown() > 5
+    finally:
+        budget.REFERENCE_TURN_S = reference
