@@ -44,6 +44,12 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
         return outcome
 
 
+@pytest.fixture(scope="session")
+def shared_run_calls() -> int:
+    """Calls at once in a shared end-to-end run of a suite (:func:`suite_calls`)."""
+    return suite_calls()
+
+
 PRERENDERED = (ROOT / "scenarios", ROOT / "examples" / "clinic" / "scenarios")
 """Suites whose caller audio a run of slow tests renders before any test calls: their callers
 are Kokoro voices, and in a CI run that rendered them during its first calls (both cores, as the

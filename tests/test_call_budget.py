@@ -106,10 +106,21 @@ def test_a_reader_run_alone_still_holds_the_calls_its_fixture_makes(
     assert (name, int(calls)) == ("test_solo_reader", int(budget))
 
 
+def _conftest():
+    """This directory's conftest as a module of its own (``import conftest`` may find another
+    directory's)."""
+    import importlib.util  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("budget_under_test", CONFTEST)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def test_the_budget_and_the_suites_calls_shrink_on_a_slower_machine(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    import conftest as budget  # noqa: PLC0415 - this directory's conftest, as pytest loads it
-
+    budget = _conftest()
     assert [budget.scaled_budget(s) for s in (1.0, 1.25, 1.5, 2.0, 4.0)] == [16, 12, 10, 8, 8]
     monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
     calls = {}
@@ -122,8 +133,7 @@ def test_the_budget_and_the_suites_calls_shrink_on_a_slower_machine(
 def test_the_machine_is_timed_on_a_turn_the_recogniser_hears() -> None:
     """The timing is of a real hearing: against a reference a hundred times quicker than any
     machine, the slowdown is large; it is never under 1."""
-    import conftest as budget  # noqa: PLC0415
-
+    budget = _conftest()
     slowdown = budget.machine_slowdown()
     assert slowdown >= 1.0
     reference = budget.REFERENCE_TURN_S

@@ -9,7 +9,6 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from conftest import suite_calls
 from fault_table import failed_beyond_load, failures, kinds, run_faults_async, table
 
 from harness import api
@@ -56,17 +55,17 @@ with 6 a "Yes." was still untranscribed when the call ended 5 s later."""
 
 
 @pytest.fixture(scope="module")
-def clinic_runs(tmp_path_factory: pytest.TempPathFactory
+def clinic_runs(tmp_path_factory: pytest.TempPathFactory, shared_run_calls: int
                 ) -> tuple[RunOutcome, dict[str, RunOutcome]]:
     """The fault-free run (as many calls at once as the example suite's shared run: four on
-    the reference machine, fewer on a slower one; :func:`conftest.suite_calls`), then the fault
-    runs of the clinic. On two cores of a 2 GHz EPYC, with four at once, ``nurse-request``'s
+    the reference machine, fewer on a slower one; the ``shared_run_calls`` fixture), then the
+    fault runs of the clinic. On two cores of a 2 GHz EPYC, with four at once, ``nurse-request``'s
     one turn was still untranscribed by ``base`` when the call ended 5 s after it."""
     out = tmp_path_factory.mktemp("clinic")
 
     async def one_after_the_other() -> tuple[RunOutcome, dict[str, RunOutcome]]:
         clean = await api.run_async([SCENARIOS], out_dir=out / "fault-free",
-                                    concurrency=suite_calls())
+                                    concurrency=shared_run_calls)
         faults = await run_faults_async(SCENARIOS, MUTATIONS, out / "faults",
                                         runs_at_once=RUNS_AT_ONCE)
         return clean, faults
