@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import random
@@ -19,7 +20,7 @@ SUITE_CALLS = 4
 
 
 @pytest.fixture(scope="session")
-def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
+def example_suite_run(tmp_path_factory: pytest.TempPathFactory, shared_run_calls: int):
     """The example suite, once per test run, against the fault-free local agent: real-time
     calls, four at once (``harness run``'s default; with six, noisy-caller's first answer took
     4.9 s in a CI run, its limit 3.5 s), fewer on a slower machine (:func:`suite_calls`). Its
@@ -31,7 +32,7 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
 
     if os.environ.get("PYTEST_XDIST_WORKER") is None:
         return api.run([ROOT / "scenarios"], out_dir=tmp_path_factory.mktemp("example-suite"),
-                       concurrency=suite_calls())
+                       concurrency=shared_run_calls)
     shared = tmp_path_factory.getbasetemp().parent
     with open(shared / "example-suite.lock", "a+b") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -39,7 +40,7 @@ def example_suite_run(tmp_path_factory: pytest.TempPathFactory):
         if done.is_file():
             return api.report(json.loads(done.read_text())["run_dir"])
         outcome = api.run([ROOT / "scenarios"], out_dir=shared / "example-suite",
-                          concurrency=suite_calls())
+                          concurrency=shared_run_calls)
         done.write_text(json.dumps({"run_dir": str(outcome.run_dir)}))
         return outcome
 
@@ -110,7 +111,6 @@ idle, on the machine :data:`CALL_BUDGET` and :data:`SUITE_CALLS` were set on
 (``tests/agent/test_asr.py``). On two cores of a 2 GHz AMD EPYC it took 0.43 s, and a CI run
 with the budget of sixteen failed twelve slow tests on latency, dead air and turns answered
 too late: the example suite's shared run, the clinic, SIP and WebRTC calls, the fault tables."""
-_slowdown: float | None = None
 START_GAP_S = 8.0
 """Tests start at least this far apart. Three light tests that started in the same second, as
 a heavy one gave the budget back, each with its own local agent, answered their first turns in
@@ -186,23 +186,15 @@ class CallBudget:
             return done
 
     def slowdown(self) -> float:
-        """The machine's :func:`machine_slowdown`, measured by the first worker to ask (under
-        the lock, before any test holds calls) and kept in the shared state."""
-
-        def read(state) -> float:
-            if "slowdown" not in state:
-                state["slowdown"] = machine_slowdown()
-            return float(state["slowdown"])
-
-        return self._update(read)
+        """The machine's :func:`machine_slowdown` (see :func:`_slowdown_in`)."""
+        return self._update(_slowdown_in)
 
     def acquire(self, calls: int) -> None:
         me = str(os.getpid())
-        budget = scaled_budget(self.slowdown())
 
         def take(state) -> bool:
             now = time.time()
-            state["budget"] = budget
+            budget = state["budget"] = scaled_budget(_slowdown_in(state))
             if me not in state["queue"]:
                 state["queue"].append(me)
                 state["since"][me] = now
@@ -229,6 +221,14 @@ class CallBudget:
             return True
 
         self._update(give_back)
+
+
+def _slowdown_in(state: dict) -> float:
+    """The budget's shared ``state``'s :func:`machine_slowdown`, measured by the first worker
+    to ask (under the budget's lock, before any test holds calls)."""
+    if "slowdown" not in state:
+        state["slowdown"] = machine_slowdown()
+    return float(state["slowdown"])
 
 
 def machine_slowdown() -> float:
@@ -268,11 +268,10 @@ def suite_calls() -> int:
     return max(2, round(SUITE_CALLS / slowdown))
 
 
+@functools.cache
 def _local_slowdown() -> float:
-    global _slowdown  # noqa: PLW0603 - measured once per process
-    if _slowdown is None:
-        _slowdown = machine_slowdown()
-    return _slowdown
+    """:func:`machine_slowdown`, measured once per process (without xdist)."""
+    return machine_slowdown()
 
 
 def _busy(state: dict, now: float) -> float:

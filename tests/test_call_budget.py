@@ -125,7 +125,7 @@ def test_the_budget_and_the_suites_calls_shrink_on_a_slower_machine(
     monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
     calls = {}
     for slowdown in (1.0, 1.5, 2.0, 3.0):
-        monkeypatch.setattr(budget, "_slowdown", slowdown)
+        monkeypatch.setattr(budget, "_local_slowdown", lambda s=slowdown: s)
         calls[slowdown] = budget.suite_calls()
     assert calls == {1.0: 4, 1.5: 3, 2.0: 2, 3.0: 2}
 

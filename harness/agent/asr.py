@@ -68,6 +68,12 @@ def others_busy() -> float:
         return _load.get("value", 0.0)
 
 
+def machine_has_room() -> bool:
+    """Whether the machine's other processes use less than :data:`OTHERS_BUSY_MAX` of its
+    CPU (:func:`others_busy`)."""
+    return others_busy() < OTHERS_BUSY_MAX
+
+
 def machine_cpu_seconds() -> tuple[float, float] | None:
     """The CPU seconds of all the machine's cores so far, and those of them not idle (nor
     waiting for I/O), from ``/proc/stat`` (None off Linux)."""
@@ -248,7 +254,7 @@ class SpeechRecognizer:
         """Whether a worker is free and the machine's other processes leave room
         (:func:`others_busy`): for a second hearing that may help but that no turn needs (a
         value's turn heard slowed)."""
-        return self.idle and others_busy() < OTHERS_BUSY_MAX
+        return self.idle and machine_has_room()
 
     @property
     def spare(self) -> bool:
@@ -257,7 +263,7 @@ class SpeechRecognizer:
         other processes using less than :data:`OTHERS_BUSY_MAX` of its CPU
         (:func:`others_busy`). With four agents on two cores (the slow tests' workers), each
         found its own workers free and speculated at every pause of its callers' turns."""
-        return self.in_flight == 0 and others_busy() < OTHERS_BUSY_MAX
+        return self.in_flight == 0 and machine_has_room()
 
 
 RESAMPLE_TEMPERATURES = (0.2, 0.4, 0.6, 0.8, 1.0)

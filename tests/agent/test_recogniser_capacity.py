@@ -122,7 +122,7 @@ def test_a_busy_process_beside_this_one_is_seen() -> None:
 def test_turns_heard_as_one_are_heard_beside_the_last_turns_own_hearing() -> None:
     """The held turn and the next are heard as one while the next one's own hearing (a search
     for a value's runners-up, say) is still going: the response waits for the longer of the
-    two, not for both one after the other."""
+    two, not for both one after the other (told by the order of events, not by a clock)."""
     log: list[str] = []
 
     class Hearing:
@@ -135,6 +135,7 @@ def test_turns_heard_as_one_are_heard_beside_the_last_turns_own_hearing() -> Non
         async def heard_as_one(self, items: list[object]) -> str:
             log.append("as one begins")
             await asyncio.sleep(0.1)
+            log.append("as one ends")
             return "The order number is 8, 3, 5, 2, 1."
 
     class Policy:
@@ -166,12 +167,8 @@ def test_turns_heard_as_one_are_heard_beside_the_last_turns_own_hearing() -> Non
     response = Response(instructions=None, in_conversation=True, consumed_items=[turn],
                         input_items=None, tool_choice="auto")
 
-    async def main() -> float:
-        started = time.perf_counter()
-        await responder._decide(response)
-        return time.perf_counter() - started
-
-    took = asyncio.run(main())
-    assert log.index("as one begins") < log.index("own hearing of turn ends")
+    asyncio.run(responder._decide(response))
+    # the two hearings overlap: the one as one ends while the last turn's own is still going
+    assert log.index("as one begins") < log.index("as one ends") \
+        < log.index("own hearing of turn ends")
     assert policy.heard == ("3 5 2 1", "The order number is 8, 3, 5, 2, 1.")
-    assert took < 0.28  # 0.2 s and 0.1 s side by side, not 0.3 s one after the other
