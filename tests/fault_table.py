@@ -19,12 +19,13 @@ calls_per_run`` calls at once. With 8 the recogniser fell behind on two cores; o
 FAULT_SCENARIOS = Path(__file__).resolve().parent / "fixtures" / "fault-scenarios"
 """Scenarios written for a fault's row, beside the example suite's (which the rows run first)."""
 LONG_NOISE = {"talk_over_noise": {"long-hold-music": {"no_response"}}}
-"""``talk_over_noise``'s row over SIP and WebRTC: one long stretch of hold music and a silence
+"""``talk_over_noise``'s row over every transport: one long stretch of hold music and a silence
 after it. The example suite's stretches come 700 ms apart, and a reply the agent makes to one
 is cut off by the next before a word of it plays when the agent answers late: with 1.2 s added
 to its replies (``added_latency_ms``, as on a loaded machine) hold-music's row went unseen over
 SIP, as it had once in a CI run; this one is seen with 4 s added over SIP and 1.5 s over
-WebRTC."""
+WebRTC. Over a WebSocket, a CI run on a slower two-core machine left hold-music's row unseen the
+same way (the music's transcript 3.6 s after it stopped, the reply cancelled by the side talk)."""
 STAGGER_S = 2.0
 """Staggered starts: calls that start together end their turns together, and their
 transcriptions would queue for the recogniser all at once."""

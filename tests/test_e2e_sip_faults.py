@@ -23,7 +23,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fault_table import failures, kinds, run_faults, shares, table
+from fault_table import TIMED_KINDS, failures, kinds, run_faults, shares, table
 from test_e2e_webrtc_faults import WEBRTC_TABLE
 
 from harness import api
@@ -40,7 +40,13 @@ MISHEARD = {"entity_confirmed", "preamble", "transcript"}
 """Kinds graded from the agent's voice as the recogniser hears it on a G.711 line, which the
 fault-free order-status call over SIP fails in some calls and passes in others (two fault-free
 calls of one run failed ``entity_confirmed`` and ``transcript``, one of them ``preamble`` too):
-an events-only fault's call is held to the fault-free call's failures up to these."""
+an events-only fault's call is held to the fault-free call's failures up to these, and up to
+:data:`fault_table.TIMED_KINDS`: over a WebSocket a late transcript in the recording shows that
+a latency failure was the machine's load, and a SIP call carries none. On a slower two-core
+machine's CI run, ``malformed_event``'s order-status answered its number turn in 4,275 ms (limit
+3,000) with a read-back the recogniser missed, and ``error_event``'s in 8.6 s in another: the
+two-breath number turn, the agent's slowest, beside three other fault runs' calls. Neither
+fault reaches the line, so neither slowed it."""
 NOT_GRADED = {
     "wrong_language": ("language", "writes only en whatever was spoken"),
 }
@@ -83,7 +89,10 @@ class _Share:
             failed = kinds(outcome, {"fail", "error"})
             if fault in EVENTS_ONLY:
                 assert set(failed) == {"order-status"}, report
-                assert failed["order-status"] <= baseline | MISHEARD, report
+                if timed := (failed["order-status"] & TIMED_KINDS) - baseline:
+                    print(f"{fault}: {', '.join(sorted(timed))} failed under load (no events "
+                          "on a SIP line for the fault to break)")
+                assert failed["order-status"] <= baseline | MISHEARD | TIMED_KINDS, report
             elif fault in NOT_GRADED:
                 kind, reason = NOT_GRADED[fault]
                 for trial in outcome.trials:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from fault_table import (
+    LONG_NOISE,
     SILENT_AGENT_MAY_PASS,
     failed_beyond_load,
     failures,
@@ -71,8 +72,10 @@ MUTATIONS: dict[str, dict[str, set[str]]] = {
         "human-request": {"escalation", "preamble"},
         "frustrated-escalation": {"escalation"},
     },
+    # hold-music's stretches come 700 ms apart: a loaded machine's answer to one was cancelled
+    # by the next before a word played (a CI run), so the row runs on LONG_NOISE's scenario
     "talk_over_noise": {
-        "hold-music": {"no_response"},
+        **LONG_NOISE["talk_over_noise"],
         "long-silence": {"no_response"},
     },
     "ignore_barge_in": {

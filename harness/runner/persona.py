@@ -188,7 +188,7 @@ class PersonaCaller:
             ready = session.stream_start_ms is not None and \
                 at >= session.stream_start_ms + session.opt.lead_in_ms
             return "first" if ready and session._idle(None) else None
-        if at >= prev.end_ms + session.opt.turn_timeout_ms:
+        if at >= prev.end_ms + session.scenario.turn_timeout_ms:
             return "timeout"
         answered = not prev.addressed or session._answered(prev)
         if answered and session._idle(prev):

@@ -78,8 +78,6 @@ LEAD_IN_MS = 500.0
 """Bed streamed before the first turn, so server VAD hears the line before the caller speaks."""
 SETUP_TIMEOUT_S = 10.0
 """How long to wait for ``session.updated`` after ``session.update``."""
-TURN_TIMEOUT_MS = 15_000.0
-"""Fallback: a turn starts at the latest this long after the previous turn ended."""
 
 
 @dataclass
@@ -89,7 +87,6 @@ class SessionOptions:
     chunk_ms: int = 20
     lead_in_ms: float = LEAD_IN_MS
     setup_timeout_s: float = SETUP_TIMEOUT_S
-    turn_timeout_ms: float = TURN_TIMEOUT_MS
     network: NetworkConditions | None = None
     """Delay, jitter and loss imposed on a WebRTC call's path (:mod:`harness.realtime.netem`)."""
     transcribe: Transcriber | None = None

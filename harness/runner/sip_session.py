@@ -274,7 +274,7 @@ class SipTrialSession:
         ref = prev.end_ms if prev is not None else self.stream_start_ms
         if turn.after_ms is not None:
             return "after_ms" if at >= ref + turn.after_ms else None
-        if at >= ref + self.opt.turn_timeout_ms:
+        if at >= ref + self.scenario.turn_timeout_ms:
             return "timeout"
         wait = max(self.scenario.reaction_gap_ms, QUIET_MS)
         idle = not self._tools_in_flight() and at >= self._quiet_since(ref) + wait

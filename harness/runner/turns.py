@@ -19,7 +19,8 @@ what the agent is doing (no I/O here; the session feeds the state and acts on th
   first turn), whatever the agent does.
 - ``when_agent_says``: once the agent's transcript since the previous turn ended matches the
   pattern, and the agent is then idle a reaction gap later (the caller answers what was said).
-- ``timeout``: none of the above within ``turn_timeout_ms`` of the previous turn's end.
+- ``timeout``: none of the above within the scenario's ``turn_timeout_ms`` of the previous
+  turn's end.
 
 After the last turn the session closes once the agent is idle: a reaction gap after it answered an
 addressed last turn, otherwise after ``idle_timeout_ms`` of quiet (no audio, no tool call, no
@@ -125,7 +126,7 @@ class TurnTriggers:
         ref = prev.end_ms if prev is not None else self.stream_start_ms
         if turn.after_ms is not None:
             return "after_ms" if at >= ref + turn.after_ms else None
-        if at >= ref + self.opt.turn_timeout_ms:
+        if at >= ref + self.scenario.turn_timeout_ms:
             return "timeout"
         idle = self._idle(prev)
         if prev is None:

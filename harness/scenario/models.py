@@ -422,6 +422,10 @@ class Scenario(Strict):
         6000, ge=0, le=120_000,
         description="after the last turn, wait this long for the agent to go idle")
     max_duration_s: float = Field(180.0, gt=0, description="per-trial timeout")
+    turn_timeout_ms: int = Field(
+        15_000, ge=1000, le=600_000,
+        description="a turn that waits on the agent (its answer, when_agent_says, a barge-in) "
+        "starts anyway this long after the previous turn ended")
     turns: list[Turn] = Field(
         default_factory=list, description="the caller's script, in order (with a persona: "
         "spoken before the persona takes over)")
