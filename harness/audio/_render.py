@@ -447,7 +447,7 @@ def render_line(scenario: Scenario, index: int, turn: Turn,
 
 def render_scenario(scenario: Scenario, cache_dir: str | Path | None = None) -> CallerScript:
     """Render every turn of ``scenario`` and its beds (deterministic; cached under
-    ``cache_dir``, by default ``audio_fixtures/cache``).
+    ``cache_dir``, by default the user's cache folder: see ``default_cache_dir``).
 
     Raises ``InputError`` (with the scenario file and the turn's field) for an unreadable clip,
     an unknown voice, or an ``after_text`` that is not in the turn's text.

@@ -397,3 +397,20 @@ def test_processes_rendering_one_clip_make_it_once(tmp_path: Path) -> None:
         child.join(30)
     assert [child.exitcode for child in children] == [0, 0, 0]
     assert marks.read_text() == "made\n"
+
+
+def test_the_render_cache_is_the_users_not_the_checkouts(monkeypatch: pytest.MonkeyPatch,
+                                                        tmp_path: Path) -> None:
+    """One cache per machine user, shared by checkouts and installs (entries are keyed by what
+    shapes them); ``HARNESS_AUDIO_CACHE`` names another."""
+    from harness.audio._cache import CACHE_ENV, RenderCache, default_cache_dir
+
+    monkeypatch.delenv(CACHE_ENV, raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_dir() == tmp_path / "xdg" / "voice-harness" / "audio"
+    assert RenderCache().root == default_cache_dir()
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert default_cache_dir() == tmp_path / "home" / ".cache" / "voice-harness" / "audio"
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "mine"))
+    assert default_cache_dir() == tmp_path / "mine"
