@@ -5,6 +5,7 @@ shared by the mute-agent tests."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -103,6 +104,27 @@ def late_transcript_ms(trial: object) -> float:
                 and stopped is not None:
             worst = max(worst, frame.t_ms - stopped)
             stopped = None
+    return worst
+
+
+def late_transcript_after_turn_ms(trial: object) -> float:
+    """For a recording without the agent's VAD events (a SIP call followed on its sideband,
+    which carries the caller's transcripts but not ``speech_stopped``): the longest wait from a
+    caller turn's last chunk to the caller's next transcript, less the silence the agent's VAD
+    waits for before it ends a turn (``silence_duration_ms`` of the agent config's turn
+    detection). Compared with :data:`LATE_TRANSCRIPT_MS` as :func:`late_transcript_ms` is."""
+    path = Path(trial.path)  # type: ignore[attr-defined]
+    config = json.loads((path / "meta.json").read_text()).get("agent_config") or {}
+    silence = float((config.get("turn_detection") or {}).get("silence_duration_ms") or 0)
+    ended: float | None = None
+    worst = 0.0
+    for frame in read_frames(path / EVENTS_FILE):
+        if frame.type == "harness.turn.ended":
+            ended = frame.t_ms
+        elif frame.type == "conversation.item.input_audio_transcription.completed" \
+                and ended is not None:
+            worst = max(worst, frame.t_ms - ended - silence)
+            ended = None
     return worst
 
 

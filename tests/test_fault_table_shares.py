@@ -106,3 +106,33 @@ def test_dead_air_is_put_down_to_load_like_latency_and_only_where_the_row_does_n
     assert failed == {"late": {"integrity.server_error"},
                       "on-time": {"dead_air", "integrity.server_error"},
                       "expected": {"dead_air", "integrity.server_error"}}
+
+
+def test_a_sideband_recordings_lateness_is_counted_from_the_turns_end_less_the_vads_silence(
+        tmp_path) -> None:
+    """No ``speech_stopped`` on a SIP call followed on its sideband: a transcript is late by
+    how long after the caller's turn ended it came, less the agent's VAD silence."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from fault_table import LATE_TRANSCRIPT_MS, late_transcript_after_turn_ms  # noqa: PLC0415
+
+    def trial(name: str, turns: list[tuple[float, list[float]]]) -> SimpleNamespace:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "meta.json").write_text(json.dumps(
+            {"agent_config": {"turn_detection": {"silence_duration_ms": 600}}}))
+        lines: list[dict] = []
+        for ended, heard in turns:
+            lines.append({"seq": len(lines), "t_ms": ended, "dir": "received",
+                          "type": "harness.turn.ended", "event": {"turn_index": len(lines)}})
+            lines += [{"seq": len(lines) + i, "t_ms": at, "dir": "received",
+                       "type": "conversation.item.input_audio_transcription.completed",
+                       "source": "sideband"} for i, at in enumerate(heard)]
+        (folder / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        return SimpleNamespace(path=folder)
+
+    # the CI run's accepted sideband call: the number's two transcripts 2,910 ms after its turn
+    loaded = trial("loaded", [(3231, [4161]), (10890, [13800, 13800]), (21013, [21280])])
+    assert round(late_transcript_after_turn_ms(loaded)) == 2310 > LATE_TRANSCRIPT_MS
+    idle = trial("idle", [(3231, [4161]), (10890, [11700]), (21013, [21280])])
+    assert round(late_transcript_after_turn_ms(idle)) == 330 < LATE_TRANSCRIPT_MS
