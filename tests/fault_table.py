@@ -26,7 +26,9 @@ is cut off by the next before a word of it plays when the agent answers late: wi
 to its replies (``added_latency_ms``, as on a loaded machine) hold-music's row went unseen over
 SIP, as it had once in a CI run; this one is seen with 4 s added over SIP and 1.5 s over
 WebRTC. Over a WebSocket, a CI run on a slower two-core machine left hold-music's row unseen the
-same way (the music's transcript 3.6 s after it stopped, the reply cancelled by the side talk)."""
+same way (the music's transcript 3.6 s after it stopped, the reply cancelled by the side talk);
+over WebRTC the music's transcript came 7.5 s after it, when six seconds of silence had ended,
+so the silence after the music is ten seconds."""
 STAGGER_S = 2.0
 """Staggered starts: calls that start together end their turns together, and their
 transcriptions would queue for the recogniser all at once."""
