@@ -96,37 +96,30 @@ against the scenario's 3,000 ms limit."""
 
 def late_transcript_ms(trial: object) -> float:
     """The longest wait in a trial's recording from a turn's ``speech_stopped`` to its
-    transcript."""
-    stopped: float | None = None
-    worst = 0.0
-    for frame in read_frames(Path(trial.path) / EVENTS_FILE):  # type: ignore[attr-defined]
-        if frame.type == "input_audio_buffer.speech_stopped":
-            stopped = frame.t_ms
-        elif frame.type == "conversation.item.input_audio_transcription.completed" \
-                and stopped is not None:
-            worst = max(worst, frame.t_ms - stopped)
-            stopped = None
-    return worst
-
-
-def late_transcript_after_turn_ms(trial: object) -> float:
-    """For a recording without the agent's VAD events (a SIP call followed on its sideband,
-    which carries the caller's transcripts but not ``speech_stopped``): the longest wait from a
-    caller turn's last chunk to the caller's next transcript, less the silence the agent's VAD
-    waits for before it ends a turn (``silence_duration_ms`` of the agent config's turn
-    detection). Compared with :data:`LATE_TRANSCRIPT_MS` as :func:`late_transcript_ms` is."""
+    transcript. A recording without the agent's VAD events (a SIP call followed on its sideband,
+    which carries the caller's transcripts but not ``speech_stopped``) is measured from a caller
+    turn's last chunk, less the silence the agent's VAD waits for before it ends a turn
+    (``silence_duration_ms`` of the agent config's turn detection)."""
     path = Path(trial.path)  # type: ignore[attr-defined]
+    frames = list(read_frames(path / EVENTS_FILE))
+    if any(f.type == "input_audio_buffer.speech_stopped" for f in frames):
+        return _longest_wait_ms(frames, "input_audio_buffer.speech_stopped")
     config = json.loads((path / "meta.json").read_text()).get("agent_config") or {}
     silence = float((config.get("turn_detection") or {}).get("silence_duration_ms") or 0)
-    ended: float | None = None
+    return max(0.0, _longest_wait_ms(frames, "harness.turn.ended") - silence)
+
+
+def _longest_wait_ms(frames: list, after: str) -> float:
+    """The longest wait from a frame of type ``after`` to the next caller transcript."""
+    since: float | None = None
     worst = 0.0
-    for frame in read_frames(path / EVENTS_FILE):
-        if frame.type == "harness.turn.ended":
-            ended = frame.t_ms
+    for frame in frames:
+        if frame.type == after:
+            since = frame.t_ms
         elif frame.type == "conversation.item.input_audio_transcription.completed" \
-                and ended is not None:
-            worst = max(worst, frame.t_ms - ended - silence)
-            ended = None
+                and since is not None:
+            worst = max(worst, frame.t_ms - since)
+            since = None
     return worst
 
 

@@ -232,9 +232,9 @@ def kokoro_slowdown() -> float:
 def _fitted_to_kokoro(data: dict[str, Any]) -> dict[str, Any]:
     """A scenario's data with the time the call allows the agent (its length, a turn's wait for
     the agent, the silence after the caller's last turn, ``turn_answered``'s wait) times
-    :func:`kokoro_slowdown`: these tests
-    are about what a Kokoro voice lets a SIP call hear, and a Kokoro agent answers only as fast
-    as the machine synthesises. Latency limits stay as written and are not asserted here."""
+    :func:`kokoro_slowdown`: these tests are about what a Kokoro voice lets a SIP call hear, and
+    a Kokoro agent answers only as fast as the machine synthesises. Latency limits stay as
+    written and are not asserted here."""
     factor = kokoro_slowdown()
     print(f"Kokoro here: {factor:.2f} times the reference's {KOKORO_REFERENCE_RTF} s per "
           "second of speech; the call's time limits scaled by it")
@@ -282,8 +282,9 @@ def test_a_turn_waits_for_what_the_agent_says_over_sip(tmp_path: Path) -> None:
 @pytest.mark.solo
 def test_with_a_kokoro_voice_the_agents_read_back_is_heard_over_sip(tmp_path: Path) -> None:
     """With a Kokoro voice the agent's read-back is heard from the telephone line (espeak-ng's
-    is not). Its answers' pauses are longer: Kokoro takes 0.4 s a second of speech here, and
-    a caller who has heard 700 ms of silence after the tool's answer speaks on (docs/sip.md)."""
+    is not). Its answers' pauses are longer: Kokoro took 0.4 s a second of speech where this was
+    written, and a caller who has heard 700 ms of silence after the tool's answer speaks on
+    (docs/sip.md)."""
     scenario = tmp_path / "order-status.yaml"
     scenario.write_text(yaml.safe_dump(_fitted_to_kokoro(merged_scenario_data(ORDER_STATUS)),
                                        sort_keys=False), encoding="utf-8")

@@ -23,7 +23,7 @@ from typing import Any
 
 import openai
 import pytest
-from fault_table import LATE_TRANSCRIPT_MS, TIMED_KINDS, late_transcript_after_turn_ms
+from fault_table import failed_beyond_load, kinds
 from websockets.asyncio.client import connect
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
@@ -185,14 +185,13 @@ def test_the_accepted_call_passes_with_its_tools_answered_on_the_sideband(
     assert outcome.trials[0].run_status == "completed", outcome.trials[0].error
     # speech_matches_transcript is left out: it is the recogniser's hearing of the agent's
     # espeak-ng voice through G.711 (one call's "Goodbye!" heard as "Don't mind."), graded below
-    failing = {k: v["summary"] for k, v in verdicts.items()
-               if v["status"] != "pass" and k != "speech_matches_transcript"}
-    # the recogniser queued behind other tests' calls (a CI run: the number's transcripts 2.9 s
-    # after the caller's turn, its answer 3,151 ms against 3,000) is the machine's load
-    late = late_transcript_after_turn_ms(outcome.trials[0])
-    if late > LATE_TRANSCRIPT_MS and (timed := TIMED_KINDS & set(failing)):
-        print(f"{', '.join(sorted(timed))} failed with a transcript {late:,.0f} ms late (load)")
-        failing = {k: v for k, v in failing.items() if k not in timed}
+    # latency or dead air with the recogniser queued behind other tests' calls is the machine's
+    # load (a CI run: the number's transcripts 2.9 s after the caller's turn, its answer 3,151 ms
+    # against 3,000), as in the fault tables
+    [failed] = kinds(outcome, {"fail", "error"}).values()
+    [beyond_load] = failed_beyond_load(outcome, {outcome.trials[0].scenario: set()}).values()
+    failing = {k: v["summary"] for k, v in verdicts.items() if v["status"] != "pass"
+               and k != "speech_matches_transcript" and k not in failed - beyond_load}
     assert not failing, failing
     meta = json.loads((trial / "meta.json").read_text())["sip"]["sideband"]
     assert meta["mode"] == "accept" and meta["call_id"].startswith("rtc_")
