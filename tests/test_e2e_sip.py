@@ -22,7 +22,8 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
 from baresip import configure  # noqa: E402
-from sip_peer import RefusingPeer, free_tcp_port  # noqa: E402
+from ports import free_tcp_port  # noqa: E402
+from sip_peer import RefusingPeer  # noqa: E402
 
 from harness import api  # noqa: E402
 from harness.agent import start_local_agent_for  # noqa: E402
@@ -39,7 +40,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.calls(8)]
 
 ROOT = Path(__file__).resolve().parents[1]
 ORDER_STATUS = ROOT / "scenarios" / "order-status.yaml"
-TOOLS_PORT = free_tcp_port()
 KEYPAD = ROOT / "examples" / "keypad" / "keypad-order-id.yaml"
 
 
@@ -75,7 +75,8 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                               run_dir=out / "no_preamble"),
                 api.run_async([ORDER_STATUS], target=busy.uri, run_dir=out / "busy"))
             # the keypad call over SIP serves its tools on a fixed port, as for a remote agent
-            os.environ[TOOLS_LISTEN_ENV] = f"127.0.0.1:{TOOLS_PORT}"
+            tools_port = free_tcp_port()
+            os.environ[TOOLS_LISTEN_ENV] = f"127.0.0.1:{tools_port}"
             try:
                 keys_sip, keys_ws = await asyncio.gather(
                     api.run_async([KEYPAD], target="local-sip", concurrency=1,
@@ -85,7 +86,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 del os.environ[TOOLS_LISTEN_ENV]
             return {"clean": clean, "no_preamble": faulted, "busy": refused,
                     "busy_requests": busy.requests, "keypad-sip": keys_sip,
-                    "keypad-ws": keys_ws}
+                    "keypad-ws": keys_ws, "tools_port": tools_port}
 
     return asyncio.run(main())
 
@@ -155,7 +156,7 @@ def test_keys_pressed_reach_the_agent_as_events_over_sip_and_as_tones_otherwise(
             [("lookup_order", {"order_id": "83521"})]
     # the keypad call's tools were served on the fixed port; the others' on a port of their own
     sip_meta = json.loads((_trial(runs["keypad-sip"]) / "meta.json").read_text())["sip"]
-    assert sip_meta["tool_endpoint"] == f"http://127.0.0.1:{TOOLS_PORT}"
+    assert sip_meta["tool_endpoint"] == f"http://127.0.0.1:{runs['tools_port']}"
     clean_meta = json.loads((_trial(runs["clean"]) / "meta.json").read_text())["sip"]
     assert clean_meta["tool_endpoint"].startswith("http://127.0.0.1:")
     assert clean_meta["tool_endpoint"] != sip_meta["tool_endpoint"]

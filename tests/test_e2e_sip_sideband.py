@@ -24,20 +24,18 @@ from typing import Any
 import openai
 import pytest
 from fault_table import failed_beyond_load, kinds
+from ports import free_tcp_port
 from websockets.asyncio.client import connect
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
-from sip_peer import free_tcp_port  # noqa: E402
-
-from harness import api  # noqa: E402
-from harness.json_http import Answer, JsonHttpServer  # noqa: E402
-from harness.runner.sideband import (  # noqa: E402
+from harness import api
+from harness.json_http import Answer, JsonHttpServer
+from harness.runner.sideband import (
     SIDEBAND_ENV,
     SIDEBAND_FILE,
     WEBHOOK_LISTEN_ENV,
     accept_body,
 )
-from harness.scenario import load_agent_config  # noqa: E402
+from harness.scenario import load_agent_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.calls(2)]
 

@@ -6,13 +6,13 @@ import asyncio
 import http.client
 import json
 import logging
-import socket
 import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from ports import free_tcp_port
 from pydantic import TypeAdapter
 
 from harness.api import RunOptions
@@ -339,9 +339,7 @@ def test_a_bad_fixed_tool_endpoint_says_what_was_expected(value: str) -> None:
 def test_a_fixed_port_is_held_by_one_call_and_free_for_the_next() -> None:
     """Calls one after another each listen on the fixed port; a second call while one holds it
     cannot (which is why a run with a fixed endpoint makes its SIP calls one at a time)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_tcp_port()
 
     async def main() -> list[str]:
         seen = []

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import click
 import pytest
+from ports import free_tcp_port
 from report_factory import errored_trial, failing_trial, passing_trial, write_run
 from typer.testing import CliRunner
 
@@ -198,12 +199,6 @@ def test_run_bad_input_and_errored(tmp_path: Path) -> None:
     assert "1 errored" in done.stdout and "Traceback" not in done.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_agent_serve(tmp_path: Path) -> None:
     done = harness("agent", "serve", "--fault", "no_such_fault")
     assert done.returncode == EXIT_USAGE and "unknown fault 'no_such_fault'" in done.stderr
@@ -221,7 +216,7 @@ def test_agent_serve(tmp_path: Path) -> None:
     # As started from a terminal: a test run started in the background inherits SIGINT ignored.
     proc = subprocess.Popen(
         [sys.executable, "-c", "from harness.cli import main; main()", "agent", "serve",
-         "--port", str(_free_port()), "--sip", "0", "--agent", str(ROOT / "agents" /
+         "--port", str(free_tcp_port()), "--sip", "0", "--agent", str(ROOT / "agents" /
                                                                     "support.yaml")],
         stderr=subprocess.PIPE, text=True,
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))

@@ -13,12 +13,13 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from ports import free_tcp_port
 
 from harness.runner.ray_executor import own_token_auth
 
@@ -26,12 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 RAY = Path(sys.executable).with_name("ray")
 HEAD_IP, WORKER_IP = "127.0.0.2", "127.0.0.3"
 """Loopback addresses that Ray keeps as given (it swaps 127.0.0.1 for the machine's address)."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HEAD_IP, 0))
-        return s.getsockname()[1]
 
 
 def _start(args: list[str], temp_dir: str, env: dict[str, str]) -> subprocess.Popen:
@@ -55,7 +50,7 @@ def loopback_cluster() -> Iterator[str]:
     """Start the cluster, connect this process to it; yields its address."""
     import ray  # noqa: PLC0415 - the tests skip without it
 
-    port = _free_port()
+    port = free_tcp_port(HEAD_IP)
     address = f"{HEAD_IP}:{port}"
     # short paths: Ray's unix sockets live under the temp dirs
     dirs = [tempfile.mkdtemp(prefix="rh", dir="/tmp"), tempfile.mkdtemp(prefix="rw", dir="/tmp")]

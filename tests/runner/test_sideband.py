@@ -9,11 +9,11 @@ import base64
 import hashlib
 import hmac
 import json
-import socket
 import time
 from typing import Any
 
 import pytest
+from ports import free_tcp_port
 from test_webhooks import post
 
 from harness.errors import InputError, TargetError
@@ -32,16 +32,9 @@ from harness.runner.sideband import (
 )
 from harness.scenario.models import AgentConfig, ToolSpec
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 SECRET = "whsec_" + base64.b64encode(b"a test secret of the sideband").decode()
 KEY = "sk-test-never-written-anywhere"
-ENV = {SIDEBAND_ENV: "accept", WEBHOOK_LISTEN_ENV: f"127.0.0.1:{free_port()}",
+ENV = {SIDEBAND_ENV: "accept", WEBHOOK_LISTEN_ENV: f"127.0.0.1:{free_tcp_port()}",
        "OPENAI_API_KEY": KEY, "OPENAI_WEBHOOK_SECRET": SECRET, "OPENAI_BASE_URL": "http://127.0.0.1:9/v1"}
 CONFIG = AgentConfig(model="gpt-realtime", voice="marin", instructions="Help with orders.",
                      input_audio_format="audio/pcmu", output_audio_format="audio/pcmu",

@@ -49,11 +49,3 @@ class RefusingPeer(asyncio.DatagramProtocol):
                                                else "refusing")
                 self.transport.sendto(message.serialize(response), addr)
 
-
-def free_tcp_port() -> int:
-    """A TCP port free on loopback now (for a server that must listen on a port named ahead)."""
-    import socket  # noqa: PLC0415
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
