@@ -83,6 +83,10 @@ def _policy_before(scenario: Scenario, profile: Profile, index: int) -> Policy:
         if not isinstance(turn.say, str):
             continue
         actions = policy.on_user_turn(turn.say)
+        if not actions and policy.hold_ms is not None:
+            # held for the caller to go on (a number at the end of a turn may have more
+            # digits): the next turn comes after the hold, as in a call
+            actions = policy.on_hold_expired()
         while actions and isinstance(actions[-1], CallTool) and config is not None:
             call = actions[-1]
             answer = answer_call(call.name, json.dumps(call.arguments), config=config,
@@ -126,7 +130,8 @@ def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndar
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
     if is_prompt_echo(text, prompt):  # heard again without the prompt, as the agent does
         text = recognizer.transcribe_sync(pcm, 24_000, prompt=None, sure=True)
-        text = "" if is_prompt_echo(text, prompt) else text
+        if is_prompt_echo(text, prompt):
+            return ""  # no speech, as the agent takes it: nothing searched
     where = where_to_search(policy, text, len(pcm) / 24_000, wideband=True, recogniser=model)
     if not runner_ups:
         return text

@@ -106,6 +106,9 @@ def test_values_equal_across_spoken_and_compact_forms() -> None:
         ("Eight three five two four.", ["83524"]),
         ("Order 83521 and order 44120.", ["83521", "44120"]),
         ("Oh, it is 8 3 5 2 1.", ["83521"]),
+        # "oh" before digits said one by one is their first digit, commas or not
+        ("Just to confirm, oh, one, five, seven, two, eight.", ["015728"]),
+        ("My account number is oh one five seven two eight.", ["015728"]),
         # Not read-backs: short numbers, homophones in prose, articles, fillers.
         ("My order number is, um", []),
         ("I have two orders.", []),
@@ -157,6 +160,11 @@ def test_spelled_email_round_trips(value: str) -> None:
     # "oh", double/triple, grouped numbers
     ("Two, oh, four, eight.", ["2048"]),
     ("double five, triple oh, two", ["550002"]),
+    ("Oh, one, five.", ["015"]),
+    # the word: an "oh" before a word, one digit, or a number said as a number
+    ("Oh, thanks. One, five.", ["15"]),
+    ("Oh, five would be great.", ["5"]),
+    ("Oh, 12 is fine.", ["12"]),
     ("It is eighty-three, fifty-two, seven.", ["83527"]),
     ("eighty three fifty two", ["8352"]),
 ])

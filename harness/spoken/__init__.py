@@ -25,7 +25,9 @@ Rules worth knowing (all follow what recognisers write for spelled input):
 
 - Number words group as people say them: "eighty three" → "83", "one twenty three" → "123",
   "nine thousand nine hundred eleven" → "9911"; digits said one by one simply concatenate.
-  "double five" → "55", "triple oh" → "000"; "oh"/"zero"/"nought" → "0".
+  "double five" → "55", "triple oh" → "000"; "oh"/"zero"/"nought" → "0". An "oh" is a digit
+  beside another digit or where digits said one by one follow ("oh, one, five" → "015"); "Oh, I
+  see" and "Oh, five would be great" keep the word.
 - Only standard spoken forms are read: the strict reading (``STRICT``, the default, which the
   scorers use) takes "made 3, 5, 2, 1" as the word "made" and three digits. A ``Hearing`` adds a
   recogniser's homophones ("to" → 2, "for" → 4), read as digits only between digits or where a
@@ -313,6 +315,8 @@ def standard_forms_markdown() -> str:
                          f"{words(_MULTIPLIERS)} — said one by one they concatenate "
                          "(eight three five → 835), grouped they compose (eighty three → 83, "
                          "one twenty three → 123)"),
+        ("oh", "zero beside another digit (two oh four → 204) or before digits said one by "
+               "one (oh, one, five → 015); the word otherwise (Oh, I see)"),
         ("repeats", "double, triple before a digit (double five → 55, triple oh → 000)"),
         ("letters", "single letters (`A B 1 2`, `A-B-1-2`, `J.O.H.N`) and the NATO alphabet: "
                     + nato),

@@ -241,7 +241,11 @@ def _resolve(tokens: list[_Tok], value_mode: bool, hearing: Hearing = STRICT) ->
             tok = _classify_word(tok.text.upper() if tok.upper else tok.text,
                                  tok.sentence_start, STRICT)
         if tok.kind == "num" and tok.text == "oh" and not value_mode:
-            if not (_digitish(prev) or (_digitish(nxt) and not skipped_after)):
+            # a digit beside one ("two oh four", "oh 4"), or where digits said one by one
+            # follow ("oh, one, five, seven" → 0157); else the word ("Oh, I see", "Oh, five
+            # would be great")
+            if not (_digitish(prev) or (_digitish(nxt) and not skipped_after)
+                    or _spelled_digits_follow(tokens, i, hearing)):
                 tok = _Tok("word", tok.text)
         elif tok.kind == "weak":
             letter_near = any(n is not None and n.kind in ("letter", "alnum") and
