@@ -7,8 +7,9 @@ import socket
 from pathlib import Path
 
 RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
-FLOOR = 10000
-"""The lowest port handed out: above the registered services a machine may be running."""
+FLOOR = 20000
+"""The lowest port handed out: above the registered services a machine may be running and Ray's
+worker ports (10002-19999 by default; a Ray head given a port among them never came up)."""
 
 
 def _ephemeral_range() -> tuple[int, int]:
