@@ -13,13 +13,13 @@ Each call streams a second or two of audio in real time."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from ports import free_tcp_port
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "sip"))
 from baresip import configure  # noqa: E402
@@ -37,11 +37,6 @@ def _baresip(folder: Path, *, port: int, tls: str, account: str, seconds: float)
     return configure(folder, account, port=port, tls=tls)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _loud(wav: Path) -> int:
     audio, rate = sf.read(wav, dtype="int16")
@@ -54,7 +49,7 @@ def test_the_harness_calls_baresip_over_tls_with_srtp(tmp_path: Path,
     cert, key = self_signed(tmp_path)
     (tmp_path / "both.pem").write_bytes(cert.read_bytes() + key.read_bytes())
     monkeypatch.setenv(CA_ENV, str(cert))
-    port = _free_port()  # baresip takes TLS on the next port
+    port = free_tcp_port()  # baresip takes TLS on the next port
     baresip = _baresip(tmp_path, port=port, tls=f"sip_certificate\t{tmp_path / 'both.pem'}",
                        account="<sip:agent@127.0.0.1>;regint=0;answermode=auto;"
                                "mediaenc=srtp-mand", seconds=2)

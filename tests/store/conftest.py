@@ -9,7 +9,6 @@ import itertools
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -17,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ports import free_tcp_port
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -32,11 +32,6 @@ def _pg_bin() -> Path:
                        "postgresql package")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
@@ -49,7 +44,7 @@ def postgres_url() -> Iterator[str]:
         user = pwd.getpwnam("postgres")
         os.chown(root, user.pw_uid, user.pw_gid)
         as_user = ["runuser", "-u", "postgres", "--"]
-    port = _free_port()
+    port = free_tcp_port()
     data = root / "data"
 
     def run(*args: str) -> None:
