@@ -14,13 +14,16 @@ runners-up, for part of a value or a transcript that reads short. A value counts
 the agent's slot extraction gets exactly the label from the chosen transcript. Nothing runs in
 real time, so the figures do not depend on the machine's load: they isolate hearing from
 turn-taking. Where no search found a whole value, the turn is heard again slowed down, as the
-agent does (``harness.agent.hearing.wants_slowed``; ``--no-slowed``: not). The recogniser is
+agent does (``harness.agent.hearing.wants_slowed``; ``--no-slowed``: not), and a "4" the
+recogniser likely wrote for an "oh" is read as a zero (``harness.agent.hearing.OH_AS_FOUR_MARGIN``;
+``--no-ohs``: not). The recogniser is
 each profile's (``--models`` names others to compare).
 Printed per domain and recogniser: values heard with a 95 % Wilson interval (n),
 the misses with what was heard, and the wall time per turn.
 
     .venv/bin/python bench/hearing.py [--variants 3] [--seed 1] [--models tiny.en,base]
         [--domains suite,clinic,utility] [--runner-ups 5] [--own-runner-ups] [--no-slowed]
+        [--no-ohs]
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from harness.agent.faults import Faults
 from harness.agent.hearing import (
     cheap_search,
     is_prompt_echo,
+    ohs_heard_sync,
     slowed,
     wants_slowed,
     where_to_search,
@@ -120,12 +124,22 @@ def turns_with_values(files: list[Path], profile: Profile
 
 
 def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndarray,
-          runner_ups: int, second: SpeechRecognizer, *, slowed_too: bool = True) -> str:
+          runner_ups: int, second: SpeechRecognizer, *, slowed_too: bool = True,
+          ohs: bool = True) -> str:
     """The transcript the agent takes for a turn: the greedy one, or, where the agent searches
     (``harness.agent.hearing.where_to_search``), the first transcript that holds a whole value:
     the recogniser's runners-up, or ``second``'s transcript and then its runners-up; where
     none does (``wants_slowed``, and ``slowed_too``), the turn slowed down and heard by
-    ``second``, then by the recogniser."""
+    ``second``, then by the recogniser. Then (``ohs``) the "4"s the recogniser likely wrote
+    for an "oh" are read as zeros (``harness.agent.hearing.ohs_heard_sync``)."""
+    text = _heard(recognizer, model, policy, pcm, runner_ups, second, slowed_too=slowed_too)
+    if not ohs or not text:
+        return text
+    return ohs_heard_sync(recognizer, model, pcm, 24_000, text, policy.transcription_prompt)
+
+
+def _heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndarray,
+           runner_ups: int, second: SpeechRecognizer, *, slowed_too: bool) -> str:
     prompt = policy.transcription_prompt
     text = recognizer.transcribe_sync(pcm, 24_000, prompt=prompt)
     if is_prompt_echo(text, prompt):  # heard again without the prompt, as the agent does
@@ -165,6 +179,8 @@ def main() -> None:
     parser.add_argument("--own-runner-ups", action="store_true",
                         help="hear as the agent does with HARNESS_ASR_RUNNER_UPS=1: its own "
                         "runners-up, for part of a value or a transcript that reads short")
+    parser.add_argument("--no-ohs", action="store_true",
+                        help="without reading the 4s the recogniser likely wrote for an oh")
     parser.add_argument("--no-slowed", action="store_true",
                         help="without hearing a turn again slowed where no search found its value")
     args = parser.parse_args()
@@ -196,7 +212,7 @@ def main() -> None:
                 started = time.perf_counter()
                 for scenario, index, slot, value, pcm, policy in cases:
                     text = heard(recognizer, model, policy, pcm, args.runner_ups, second,
-                                 slowed_too=not args.no_slowed)
+                                 slowed_too=not args.no_slowed, ohs=not args.no_ohs)
                     got = extract(profile.slots[slot], text, asked=True)
                     ok = got.status == "ok" and normalize_value(got.value) == \
                         normalize_value(value)

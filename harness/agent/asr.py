@@ -237,6 +237,41 @@ class SpeechRecognizer:
             texts += [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
         return [t for t in dict.fromkeys(texts) if t]
 
+    def likelihoods_sync(self, pcm16: np.ndarray, sample_rate: int, texts: list[str],
+                         prompt: str | None = None, language: str | None = None) -> list[float]:
+        """How likely the model finds each of ``texts`` as the transcript of ``pcm16``: the sum
+        of the log probabilities of its tokens, each given the audio and the tokens before it
+        (teacher-forced, after the same prompt as a decode). ``[]`` for audio a decode would
+        not hear (shorter than 0.1 s or longer than the model's 30 s window). The encoding a
+        decode of the same audio made is reused."""
+        from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
+        from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
+
+        audio = _at_asr_rate(pcm16, sample_rate)
+        if not ASR_RATE // 10 <= len(audio) <= 30 * ASR_RATE or not texts:
+            return []
+        model = self._model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                              task="transcribe", language=language or "en")
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+        start = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        features = model.feature_extractor(audio)[..., :-1]
+        frames = window_frames(len(audio))
+        encoded = model.encode(pad_or_trim(features, frames))
+        scores = []
+        for text in texts:
+            result = model.model.align(encoded, start, [tokenizer.encode(" " + text.strip())],
+                                       [min(features.shape[-1], frames)])[0]
+            scores.append(sum(math.log(max(p, 1e-12)) for p in result.text_token_probs))
+        return scores
+
+    async def likelihoods(self, pcm16: np.ndarray, sample_rate: int, texts: list[str],
+                          prompt: str | None = None, language: str | None = None
+                          ) -> list[float]:
+        """:meth:`likelihoods_sync` in a worker thread (counted in :attr:`in_flight`)."""
+        return await self._in_worker(functools.partial(
+            self.likelihoods_sync, pcm16, sample_rate, texts, prompt, language))
+
     async def alternatives(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                            language: str | None = None,
                            enough: Callable[[list[str]], bool] | None = None) -> list[str]:

@@ -596,3 +596,83 @@ def test_a_value_no_search_found_is_heard_in_the_turn_slowed(
 
     monkeypatch.setattr(asr, "others_busy", lambda: 0.9)
     assert asyncio.run(hearing.heard_slowed(pcm, heard)) == heard
+
+
+@pytest.mark.parametrize(("text", "fours", "readings"), [
+    ("The reading is 1, 6, 3, 4, 2.", [3],
+     ["The reading is one, six, three, four, two.", "The reading is one, six, three, oh, two."]),
+    ("It's 0.416.5.3.", [1],
+     ["It's zero, four, one, six, five, three.", "It's zero, oh, one, six, five, three."]),
+    ("The account number 4-2-3-7-9-4.", [0, 5],
+     ["The account number four, two, three, seven, nine, four.",
+      "The account number oh, two, three, seven, nine, four.",
+      "The account number four, two, three, seven, nine, oh."]),
+    # a run written onto a word: the "i" is a nine, its 4 is not weighed
+    ("The account number is i4-3-208.", [], []),
+    ("My account number is i4, 7, 6, 4, 2,", [3],
+     ["My account number is i four, seven, six, four, two,",
+      "My account number is i four, seven, six, oh, two,"]),
+    ("I have 4 orders, 42 of them.", [], []),  # too short to be a read-out number
+])
+def test_the_4s_weighed_as_an_oh_and_the_readings_that_weigh_them(
+        text: str, fours: list[int], readings: list[str]) -> None:
+    from harness.agent.hearing import oh_candidates
+
+    assert oh_candidates(text) == (fours, readings)
+
+
+def test_a_4_is_written_0_only_where_its_oh_reading_scored_within_the_margin() -> None:
+    from harness.agent.hearing import read_ohs
+
+    text = "The account number 4-2-3-7-9-4."
+    assert read_ohs(text, [0, 5], [-30.0, -34.0, -45.0], -7.0) == \
+        "The account number 0-2-3-7-9-4."
+    assert read_ohs(text, [0, 5], [-30.0, -37.5, -36.0], -7.0) == \
+        "The account number 4-2-3-7-9-0."
+    assert read_ohs(text, [0, 5], [-30.0, -38.0, -45.0], -7.0) == text
+    assert read_ohs(text, [0, 5], [], -7.0) == text  # no scores (audio out of the window)
+
+
+@pytest.mark.parametrize(("scenario", "seed", "variant", "heard", "value"), [
+    # "The reading is one, six, three, oh, two." in en-gb-scotland: an oh written as a 4
+    ("reading-submitted", 3, 2, "The reading is 1, 6, 3, 4, 2.", "16302"),
+    # "It's six, seven, nine, five, four, one.": a four, kept
+    ("unknown-account", 3, 3, "No, sorry, that's my old one. It's 6, 7, 9, 5, 4, 1.", "679541"),
+])
+def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
+        tmp_path: Path, scenario: str, seed: int, variant: int, heard: str, value: str) -> None:
+    """Generated utility calls (espeak-ng voices) whose value turn ``base`` heard as ``heard``
+    (greedy, with the profile's prompt): weighed by ``base`` itself with the digits spelled
+    out, the caller's "oh" reads as a zero, and a four as a four. Over a telephone line
+    (8 kHz), where the "f" that tells them apart is lost, the transcript stands."""
+    import asyncio
+
+    from harness.agent.hearing import Hearing
+    from harness.scenario.vary import write_variants
+
+    paths = write_variants([ROOT / "examples" / "utility" / "scenarios" / f"{scenario}.yaml"],
+                           tmp_path, n=3, seed=seed, aspects=("values", "voices", "noise"))
+    generated = load_scenario(paths[variant - 1])
+    script = audio.render_scenario(generated)
+    offset = 0
+    for turn, rendered in zip(generated.turns, script.turns, strict=True):
+        if turn.entity and value in turn.entity.values():
+            break
+        offset += rendered.samples.size
+    else:
+        raise AssertionError(f"no turn of {generated.name} gives {value}")
+    pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    policy = Policy(profile, [], Faults(), tool_flags(generated.agent_config))
+    slot = next(iter(turn.entity))
+
+    chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+                         .ohs_heard(pcm, heard))
+    got = extract(profile.slots[slot], chosen, asked=True)
+    assert (got.status, got.value) == ("ok", value), chosen
+
+    import soxr
+
+    phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
+    assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
+                       .ohs_heard(phone, heard)) == heard
