@@ -607,12 +607,17 @@ def test_a_value_no_search_found_is_heard_in_the_turn_slowed(
      ["The account number four, two, three, seven, nine, four.",
       "The account number oh, two, three, seven, nine, four.",
       "The account number four, two, three, seven, nine, oh."]),
-    # a run written onto a word: the "i" is a nine, its 4 is not weighed
+    # a run written onto a word ("i", a nine) is not a run: the words before it are wrong
     ("The account number is i4-3-208.", [], []),
-    ("My account number is i4, 7, 6, 4, 2,", [3],
-     ["My account number is i four, seven, six, four, two,",
-      "My account number is i four, seven, six, oh, two,"]),
+    ("My account number is i4, 7, 6, 4, 2,", [2],
+     ["My account number is i4, seven, six, four, two,",
+      "My account number is i4, seven, six, oh, two,"]),
+    # the word four among digits said one by one; "for" is a run's item, never weighed
+    # (a four heard as "for" beside digits heard twice scored close to "oh")
+    ("The reason is for four, five, one, two.", [1],
+     ["The reason is for, four, five, one, two.", "The reason is for, oh, five, one, two."]),
     ("I have 4 orders, 42 of them.", [], []),  # too short to be a read-out number
+    ("I am calling for my bill, for 3 months.", [], []),
 ])
 def test_the_4s_weighed_as_an_oh_and_the_readings_that_weigh_them(
         text: str, fours: list[int], readings: list[str]) -> None:
@@ -631,6 +636,10 @@ def test_a_4_is_written_0_only_where_its_oh_reading_scored_within_the_margin() -
         "The account number 4-2-3-7-9-0."
     assert read_ohs(text, [0, 5], [-30.0, -38.0, -45.0], -7.0) == text
     assert read_ohs(text, [0, 5], [], -7.0) == text  # no scores (audio out of the window)
+    assert read_ohs("The reason is for four, five, one, two.", [1], [-30.0, -33.0],
+                    -7.0) == "The reason is for oh, five, one, two."
+    assert read_ohs("Four, three, five, seven.", [0], [-30.0, -31.0], -7.0) == \
+        "Oh, three, five, seven."
 
 
 @pytest.mark.parametrize(("scenario", "seed", "variant", "heard", "value"), [
@@ -638,6 +647,9 @@ def test_a_4_is_written_0_only_where_its_oh_reading_scored_within_the_margin() -
     ("reading-submitted", 3, 2, "The reading is 1, 6, 3, 4, 2.", "16302"),
     # "It's six, seven, nine, five, four, one.": a four, kept
     ("unknown-account", 3, 3, "No, sorry, that's my old one. It's 6, 7, 9, 5, 4, 1.", "679541"),
+    # "…eight, six, two, one, oh, nine.": the oh written as the word four
+    ("unknown-account", 7, 3, "That's my old one. That's eight, six, two, one, four, nine.",
+     "862109"),
 ])
 def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
         tmp_path: Path, scenario: str, seed: int, variant: int, heard: str, value: str) -> None:
