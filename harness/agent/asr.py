@@ -258,12 +258,16 @@ class SpeechRecognizer:
         features = model.feature_extractor(audio)[..., :-1]
         frames = window_frames(len(audio))
         encoded = model.encode(pad_or_trim(features, frames))
-        scores = []
-        for text in texts:
-            result = model.model.align(encoded, start, [tokenizer.encode(" " + text.strip())],
-                                       [min(features.shape[-1], frames)])[0]
-            scores.append(sum(math.log(max(p, 1e-12)) for p in result.text_token_probs))
-        return scores
+        if len(texts) > 1:  # one pass for all: the encoding once per reading, as a batch
+            import ctranslate2  # noqa: PLC0415 - with the model
+
+            encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(
+                np.repeat(np.asarray(encoded), len(texts), axis=0)))
+        results = model.model.align(
+            encoded, start, [tokenizer.encode(" " + text.strip()) for text in texts],
+            [min(features.shape[-1], frames)] * len(texts))
+        return [sum(math.log(max(p, 1e-12)) for p in result.text_token_probs)
+                for result in results]
 
     async def likelihoods(self, pcm16: np.ndarray, sample_rate: int, texts: list[str],
                           prompt: str | None = None, language: str | None = None
