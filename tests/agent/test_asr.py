@@ -655,8 +655,9 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
         tmp_path: Path, scenario: str, seed: int, variant: int, heard: str, value: str) -> None:
     """Generated utility calls (espeak-ng voices) whose value turn ``base`` heard as ``heard``
     (greedy, with the profile's prompt): weighed by ``base`` itself with the digits spelled
-    out, the caller's "oh" reads as a zero, and a four as a four. Over a telephone line
-    (8 kHz), where the "f" that tells them apart is lost, the transcript stands."""
+    out, the caller's "oh" reads as a zero, and a four as a four. With no worker of the
+    recogniser free, or over a telephone line (8 kHz), where the "f" that tells them apart is
+    lost, the transcript stands."""
     import asyncio
 
     from harness.agent.hearing import Hearing
@@ -682,6 +683,15 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
                          .ohs_heard(pcm, heard))
     got = extract(profile.slots[slot], chosen, asked=True)
     assert (got.status, got.value) == ("ok", value), chosen
+
+    if chosen != heard:  # a busy recogniser does not weigh: the transcript stands
+        recognizer = asr.get_recognizer("base")
+        recognizer.in_flight += 2
+        try:
+            assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+                               .ohs_heard(pcm, heard)) == heard
+        finally:
+            recognizer.in_flight -= 2
 
     import soxr
 
