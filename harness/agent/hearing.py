@@ -339,7 +339,7 @@ class Hearing:
     async def ohs_heard(self, pcm: np.ndarray, text: str) -> str:
         """``text`` with the "4"s the line's recogniser wrote for a caller's "oh" read as zeros
         (:func:`ohs_heard_sync`): one batched decoder pass, on the encoding the turn's own
-        decode made, when a worker of the recogniser is free."""
+        decode made, with spare capacity only (``SpeechRecognizer.has_room``)."""
         _, prompt, language = self._settings()
         margin = OH_AS_FOUR_MARGIN.get(asr_model_choice(self.listener.recogniser))
         rate = self.listener.input_rate
@@ -347,9 +347,11 @@ class Hearing:
         if margin is None or asr_beam_size(rate) >= 2 or not fours:
             return text
         recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
-        if not recognizer.idle:
-            # as a search: on a busy recogniser the weighing would hold up every call's
-            # transcripts (``base`` took 0.33 s for two readings on two loaded cores)
+        if not recognizer.has_room:
+            # as a turn heard slowed: on a busy recogniser, or a machine whose other processes
+            # use its CPU, the weighing would hold up every call's transcripts (``base`` took
+            # 0.33 s for two readings on two loaded cores; the clinic's eight calls at once
+            # beside other tests' calls answered a caller's "Yes, correct." too late)
             return text
         scores = await recognizer.likelihoods(pcm, rate, readings, prompt, language)
         return read_ohs(text, fours, scores, margin)
