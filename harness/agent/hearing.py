@@ -124,7 +124,7 @@ _ITEM = r"(?:\d+|zero|oh|one|two|three|four|for|five|six|seven|eight|nine)"
 _DIGIT_RUN = re.compile(rf"(?<![\w']){_ITEM}(?:[ ,.\-]+{_ITEM})*(?![\w'])", re.IGNORECASE)
 _RUN_ITEM = re.compile(r"\d|[a-z]+", re.IGNORECASE)
 _MAY_BE_OH = frozenset({"4", "four"})
-_OH_RUN_MIN = 3  # digits in a run for a "4" in it to be a candidate "oh"
+_OH_RUN_MIN = 3  # items in a run for a "4" in it to be a candidate "oh"
 
 
 def _run_items(text: str) -> list[tuple[int, int, str, bool]]:
