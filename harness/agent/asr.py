@@ -187,6 +187,26 @@ class SpeechRecognizer:
         with self._count_lock:
             self.in_flight -= 1
 
+    def _decoder_inputs(self, audio: np.ndarray, prompt: str | None, language: str | None
+                        ) -> tuple[Any, list[int], Any, int]:
+        """For a decoder pass of our own over ``audio`` (at :data:`ASR_RATE`): the tokenizer,
+        the start tokens after ``prompt`` (as Whisper's own decode), the encoding and the
+        frames of audio in it. The frames encoded are those Whisper's own decode encodes (all
+        but the feature extractor's last), so that the encoding of a turn just heard is
+        reused (:meth:`_encoded_features`)."""
+        from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
+        from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
+
+        model = self._model
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
+                              task="transcribe", language=language or "en")
+        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
+        start = model.get_prompt(tokenizer, previous, without_timestamps=True)
+        features = model.feature_extractor(audio)[..., :-1]
+        frames = window_frames(len(audio))
+        return tokenizer, start, model.encode(pad_or_trim(features, frames)), \
+            min(features.shape[-1], frames)
+
     def alternatives_sync(self, pcm16: np.ndarray, sample_rate: int, prompt: str | None = None,
                           language: str | None = None, *, digit_grammar: bool = True,
                           beam_size: int | None = None,
@@ -206,8 +226,6 @@ class SpeechRecognizer:
         the digit. ``enough``: told the first search's transcripts, whether they will do (the
         second search is then not made).
         """
-        from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
-        from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
         from faster_whisper.transcribe import get_suppressed_tokens  # noqa: PLC0415
 
         beam_size = beam_size or max(asr_beam_size(sample_rate), RUNNER_UP_BEAM)
@@ -215,14 +233,7 @@ class SpeechRecognizer:
         if not ASR_RATE // 10 <= len(audio) <= 30 * ASR_RATE:
             return []
         model = self._model
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
-                              task="transcribe", language=language or "en")
-        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
-        tokens = model.get_prompt(tokenizer, previous, without_timestamps=True)
-        # the frames Whisper's own decode encodes (all but the feature extractor's last), so
-        # that the encoding of a turn just heard greedily is reused
-        encoded = model.encode(pad_or_trim(model.feature_extractor(audio)[..., :-1],
-                                           window_frames(len(audio))))
+        tokenizer, tokens, encoded, _ = self._decoder_inputs(audio, prompt, language)
         suppressed = get_suppressed_tokens(tokenizer, [-1])
         texts: list[str] = []
         searches = [suppressed]
@@ -244,28 +255,18 @@ class SpeechRecognizer:
         (teacher-forced, after the same prompt as a decode). ``[]`` for audio a decode would
         not hear (shorter than 0.1 s or longer than the model's 30 s window). The encoding a
         decode of the same audio made is reused."""
-        from faster_whisper.audio import pad_or_trim  # noqa: PLC0415 - with the model
-        from faster_whisper.tokenizer import Tokenizer  # noqa: PLC0415
-
         audio = _at_asr_rate(pcm16, sample_rate)
         if not ASR_RATE // 10 <= len(audio) <= 30 * ASR_RATE or not texts:
             return []
-        model = self._model
-        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual,
-                              task="transcribe", language=language or "en")
-        previous = tokenizer.encode(" " + prompt.strip()) if prompt else []
-        start = model.get_prompt(tokenizer, previous, without_timestamps=True)
-        features = model.feature_extractor(audio)[..., :-1]
-        frames = window_frames(len(audio))
-        encoded = model.encode(pad_or_trim(features, frames))
+        tokenizer, start, encoded, frames = self._decoder_inputs(audio, prompt, language)
         if len(texts) > 1:  # one pass for all: the encoding once per reading, as a batch
             import ctranslate2  # noqa: PLC0415 - with the model
 
             encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(
                 np.repeat(np.asarray(encoded), len(texts), axis=0)))
-        results = model.model.align(
+        results = self._model.model.align(
             encoded, start, [tokenizer.encode(" " + text.strip()) for text in texts],
-            [min(features.shape[-1], frames)] * len(texts))
+            [frames] * len(texts))
         return [sum(math.log(max(p, 1e-12)) for p in result.text_token_probs)
                 for result in results]
 

@@ -190,16 +190,20 @@ def read_ohs(text: str, fours: list[int], scores: list[float], margin: float) ->
     return "".join(out)
 
 
+def _oh_margin(model: str, rate: int) -> float | None:
+    """:data:`OH_AS_FOUR_MARGIN` for recogniser ``model`` on audio at ``rate`` (None: no
+    weighing; a telephone line takes the "f" that tells "four" from "oh")."""
+    return None if asr_beam_size(rate) >= 2 else OH_AS_FOUR_MARGIN.get(model)
+
+
 def ohs_heard_sync(recognizer: asr.SpeechRecognizer, model: str, pcm: np.ndarray, rate: int,
                    text: str, prompt: str | None, language: str | None = None) -> str:
     """``text`` with the "4"s ``recognizer`` (``model``: its name) wrote for an "oh" read as
     zeros (:data:`OH_AS_FOUR_MARGIN`; wideband audio only: a telephone line takes the "f"
     that tells them apart)."""
-    margin = OH_AS_FOUR_MARGIN.get(model)
-    if margin is None or asr_beam_size(rate) >= 2:
-        return text
+    margin = _oh_margin(model, rate)
     fours, readings = oh_candidates(text)
-    if not fours:
+    if margin is None or not fours:
         return text
     return read_ohs(text, fours, recognizer.likelihoods_sync(pcm, rate, readings, prompt,
                                                               language), margin)
@@ -341,10 +345,10 @@ class Hearing:
         (:func:`ohs_heard_sync`): one batched decoder pass, on the encoding the turn's own
         decode made, with spare capacity only (``SpeechRecognizer.has_room``)."""
         _, prompt, language = self._settings()
-        margin = OH_AS_FOUR_MARGIN.get(asr_model_choice(self.listener.recogniser))
         rate = self.listener.input_rate
+        margin = _oh_margin(asr_model_choice(self.listener.recogniser), rate)
         fours, readings = oh_candidates(text)
-        if margin is None or asr_beam_size(rate) >= 2 or not fours:
+        if margin is None or not fours:
             return text
         recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
         if not recognizer.has_room:
