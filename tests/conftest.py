@@ -120,10 +120,21 @@ PATIENCE_S = 60.0
 long: light tests fill the budget beside heavy ones, and a heavy test still gets its turn."""
 
 
+FIXTURE_SCENARIOS = ROOT / "tests" / "fixtures"
+"""Scenario files the tests run (the fault tables' own scenarios among them): the plugin collects
+them as items, each trial a real-time call against the fault-free agent, so they are slow tests
+(in the unit tests' phase, on both busy cores, each took 40-55 s)."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before ``-m`` deselects by marker
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Heaviest first and solo tests last (stable sorts): heavy tests start while the light ones
     can still fill the budget beside them, and a solo test, which waits for the machine to
-    itself, does not hold up the others."""
+    itself, does not hold up the others. Scenario files under :data:`FIXTURE_SCENARIOS` are
+    slow tests."""
+    for item in items:
+        if item.path.is_relative_to(FIXTURE_SCENARIOS) and item.path.suffix in (".yaml", ".yml"):
+            item.add_marker(pytest.mark.slow)
     items.sort(key=lambda item: (item.get_closest_marker("solo") is not None, -calls_of(item)))
 
 
