@@ -105,6 +105,12 @@ BUSY_WINDOW_S = 10.0
 DEFAULT_CALLS = 2
 MIN_BUDGET = 8
 """The budget on the slowest machine: the heaviest tests declare eight calls."""
+TWO_CORE_BUDGET = 10
+"""The most calls the slow tests were seen to carry on two cores, however fast the recogniser
+measured: with 11 (slowdowns measured at 1.44 and 1.46), a clinic caller's "Yes, correct." was
+transcribed too late, the example suite's cancel-confirmed left 4.1 s of dead air, and a SIP
+call's answer came 8.5 s late; CI runs with 10 passed. The machine's speed moves within the
+hour, and one measure at the start does not see it."""
 REFERENCE_TURN_S = 0.29
 """How long the local agent's recogniser (``tiny.en`` on both cores) took to hear a 3 s turn,
 idle, on the machine :data:`CALL_BUDGET` and :data:`SUITE_CALLS` were set on
@@ -266,10 +272,11 @@ def machine_slowdown() -> float:
 def scaled_budget(slowdown: float) -> int:
     """:data:`CALL_BUDGET` on a machine ``slowdown`` times slower than the reference (its
     recogniser falls behind with fewer calls), to the nearest call, :data:`MIN_BUDGET` at
-    least. Rounded down, a slowdown measured at 1.64 gave 9 calls where 1.60 gives 10, and the
-    slow tests took 70 minutes where they had taken 60 with 10 on the same machine (which
-    measured 1.55-1.65 within a day)."""
-    return max(MIN_BUDGET, round(CALL_BUDGET / slowdown))
+    least and :data:`TWO_CORE_BUDGET` at most on two cores. Rounded down, a slowdown measured
+    at 1.64 gave 9 calls, and the slow tests took 70 minutes where they had taken 60 with 10 on
+    the same machine (which measured 1.46-1.65 within a day)."""
+    budget = max(MIN_BUDGET, round(CALL_BUDGET / slowdown))
+    return min(budget, TWO_CORE_BUDGET) if (os.cpu_count() or 1) <= 2 else budget
 
 
 def suite_calls() -> int:

@@ -8,6 +8,7 @@ declared calls, a ``solo`` one the whole budget.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -121,8 +122,11 @@ def _conftest():
 def test_the_budget_and_the_suites_calls_shrink_on_a_slower_machine(
         monkeypatch: pytest.MonkeyPatch) -> None:
     budget = _conftest()
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
     assert [budget.scaled_budget(s) for s in (1.0, 1.25, 1.5, 1.64, 2.0, 4.0)] == [
         16, 13, 11, 10, 8, 8]
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)  # two cores carry ten calls at most
+    assert [budget.scaled_budget(s) for s in (1.0, 1.46, 1.64, 1.8, 2.0)] == [10, 10, 10, 9, 8]
     monkeypatch.delenv("PYTEST_XDIST_TESTRUNUID", raising=False)
     calls = {}
     for slowdown in (1.0, 1.5, 2.0, 3.0):
