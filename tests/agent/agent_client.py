@@ -11,6 +11,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -127,14 +128,16 @@ class Client:
         return self._pump
 
     async def wait(self, event_type: str, timeout: float = 20.0, after: int = 0,
+                   where: Callable[[dict[str, Any]], bool] | None = None,
                    **match: Any) -> tuple[dict[str, Any], float]:
         """With :meth:`pump` running: the first event of ``event_type`` at index ≥ ``after``
-        (matching ``match``) and its arrival time in ms."""
+        (matching ``match``, and ``where`` when given) and its arrival time in ms."""
         deadline = time.perf_counter() + timeout
         while True:
             for event, t in zip(self.events[after:], self.times[after:], strict=True):
                 if event["type"] == event_type and all(
-                        event.get(k) == v for k, v in match.items()):
+                        event.get(k) == v for k, v in match.items()) and (
+                        where is None or where(event)):
                     return event, t
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"no {event_type} in {self.types()}")

@@ -171,11 +171,8 @@ def test_ignore_barge_in_answers_the_breaths_said_over_it_together(scripted_agen
             streaming = asyncio.ensure_future(client.stream(silence(60_000)))
             called, _ = await client.wait("response.function_call_arguments.done", timeout=30.0)
             # the call's response is done after its arguments (later on a loaded machine)
-            for _ in range(300):
-                if any(e["type"] == "response.done"
-                       and e["response"]["id"] == called["response_id"] for e in client.events):
-                    break
-                await asyncio.sleep(0.1)
+            await client.wait("response.done", timeout=30.0,
+                              where=lambda e: e["response"]["id"] == called["response_id"])
             streaming.cancel()
             return [e["response"] for e in client.events if e["type"] == "response.done"]
 
