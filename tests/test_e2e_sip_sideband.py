@@ -183,9 +183,10 @@ def test_the_accepted_call_passes_with_its_tools_answered_on_the_sideband(
     assert outcome.trials[0].run_status == "completed", outcome.trials[0].error
     # speech_matches_transcript is left out: it is the recogniser's hearing of the agent's
     # espeak-ng voice through G.711 (one call's "Goodbye!" heard as "Don't mind."), graded below
-    # latency or dead air with the recogniser queued behind other tests' calls is the machine's
-    # load (a CI run: the number's transcripts 2.9 s after the caller's turn, its answer 3,151 ms
-    # against 3,000), as in the fault tables
+    # latency or dead air with the recogniser, or the agent's voice after it, queued behind other
+    # tests' calls is the machine's load, as in the fault tables (CI runs: the number's
+    # transcripts 2.9 s after the caller's turn, its answer 3,151 ms against 3,000; in another,
+    # an answer at 3,274 ms, where the call alone answers every turn within 866 ms)
     [failed] = kinds(outcome, {"fail", "error"}).values()
     [beyond_load] = failed_beyond_load(outcome, {outcome.trials[0].scenario: set()}).values()
     failing = {k: v["summary"] for k, v in verdicts.items() if v["status"] != "pass"

@@ -35,17 +35,22 @@ def test_rows_are_dealt_in_turn() -> None:
     assert [list(share) for share in shares(rows, 2)] == [["a", "c", "e"], ["b", "d"]]
 
 
-def _trial(tmp_path, name: str, gaps_ms: list[float], latency: str, dead_air: str = "pass"):
-    """A trial folder whose turns' transcripts came ``gaps_ms`` after speech stopped, and
-    whose latency and dead-air verdicts have statuses ``latency`` and ``dead_air``."""
+def _trial(tmp_path, name: str, gaps_ms: list[float], latency: str, dead_air: str = "pass",
+           answers_ms: list[float] | None = None):
+    """A trial folder whose turns' transcripts came ``gaps_ms`` after speech stopped, the
+    agent's sound ``answers_ms`` after each transcript (none when not given), and whose latency
+    and dead-air verdicts have statuses ``latency`` and ``dead_air``."""
     from types import SimpleNamespace  # noqa: PLC0415
 
     folder = tmp_path / name
     folder.mkdir()
     lines, t = [], 1000.0
-    for gap in gaps_ms:
-        for at, kind in ((t, "input_audio_buffer.speech_stopped"),
-                         (t + gap, "conversation.item.input_audio_transcription.completed")):
+    for i, gap in enumerate(gaps_ms):
+        frames = [(t, "input_audio_buffer.speech_stopped"),
+                  (t + gap, "conversation.item.input_audio_transcription.completed")]
+        if answers_ms is not None:
+            frames.append((t + gap + answers_ms[i], "harness.playback.audible"))
+        for at, kind in frames:
             lines.append({"seq": len(lines), "t_ms": at, "dir": "received", "type": kind})
         t += 5000
     (folder / "events.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
@@ -70,6 +75,50 @@ def test_a_latency_failure_is_put_down_to_load_only_where_the_recogniser_was_lat
                 "passed": set(), "expected": {"latency"}}
     excused = latency_from_load(outcome, expected)  # type: ignore[arg-type]
     assert list(excused) == ["late"] and round(excused["late"]) == 2636
+
+
+def test_a_voice_slow_after_the_transcript_is_load_unless_the_fault_delays_the_answer(tmp_path
+                                                                                      ) -> None:
+    """The wait from the transcript to the agent's first sound counts with the recogniser's
+    (idle, tens of ms: its voice and the line queued behind other calls), except in a row that
+    expects ``latency``, whose fault delays exactly that."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from fault_table import LATE_ANSWER_MS, failed_beyond_load, late_answer_ms  # noqa: PLC0415
+
+    slow = _trial(tmp_path, "slow-voice", [300, 400], "fail", "fail", answers_ms=[30, 1700])
+    assert round(late_answer_ms(slow)) == 2100 > LATE_ANSWER_MS
+    assert round(late_answer_ms(slow, answer=False)) == 400 < LATE_ANSWER_MS
+    quick = _trial(tmp_path, "quick", [300, 400], "fail", answers_ms=[30, 40])
+    assert round(late_answer_ms(quick)) == 440 < LATE_ANSWER_MS
+    outcome = SimpleNamespace(trials=[slow, quick])
+    server_error = {"integrity.server_error"}
+    assert failed_beyond_load(outcome, {"slow-voice": server_error, "quick": server_error}
+                              ) == {"slow-voice": server_error,  # type: ignore[arg-type]
+                                    "quick": {"latency", *server_error}}
+    # the row's fault delays the answer: the slow voice is its doing, dead air is not excused
+    assert failed_beyond_load(outcome, {"slow-voice": {"latency", *server_error},
+                                        "quick": server_error}  # type: ignore[arg-type]
+                              )["slow-voice"] == {"latency", "dead_air", *server_error}
+
+
+def test_a_turn_the_caller_went_on_from_counts_only_its_transcript(tmp_path) -> None:
+    """A breath the agent did not answer (the caller spoke again first) counts its
+    transcript's wait, not the wait until the answer to the next breath."""
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from fault_table import late_answer_ms  # noqa: PLC0415
+
+    folder = tmp_path / "breaths"
+    folder.mkdir()
+    frames = [(1000, "input_audio_buffer.speech_stopped"), (1300, "conversation.item."
+              "input_audio_transcription.completed"), (4000, "input_audio_buffer.speech_stopped"),
+              (4200, "conversation.item.input_audio_transcription.completed"),
+              (4250, "harness.playback.audible")]
+    (folder / "events.jsonl").write_text("".join(json.dumps(
+        {"seq": i, "t_ms": at, "dir": "received", "type": kind}) + "\n"
+        for i, (at, kind) in enumerate(frames)))
+    assert round(late_answer_ms(SimpleNamespace(path=folder))) == 300
 
 
 def test_a_row_keyed_without_the_domain_prefix_drops_only_the_latency_load_explains(tmp_path
@@ -114,7 +163,7 @@ def test_a_sideband_recordings_lateness_is_counted_from_the_turns_end_less_the_v
     how long after the caller's turn ended it came, less the agent's VAD silence."""
     from types import SimpleNamespace  # noqa: PLC0415
 
-    from fault_table import LATE_TRANSCRIPT_MS, late_transcript_ms  # noqa: PLC0415
+    from fault_table import LATE_ANSWER_MS, late_answer_ms  # noqa: PLC0415
 
     def trial(name: str, turns: list[tuple[float, list[float]]]) -> SimpleNamespace:
         folder = tmp_path / name
@@ -133,6 +182,6 @@ def test_a_sideband_recordings_lateness_is_counted_from_the_turns_end_less_the_v
 
     # the CI run's accepted sideband call: the number's two transcripts 2,910 ms after its turn
     loaded = trial("loaded", [(3231, [4161]), (10890, [13800, 13800]), (21013, [21280])])
-    assert round(late_transcript_ms(loaded)) == 2310 > LATE_TRANSCRIPT_MS
+    assert round(late_answer_ms(loaded)) == 2310 > LATE_ANSWER_MS
     idle = trial("idle", [(3231, [4161]), (10890, [11700]), (21013, [21280])])
-    assert round(late_transcript_ms(idle)) == 330 < LATE_TRANSCRIPT_MS
+    assert round(late_answer_ms(idle)) == 330 < LATE_ANSWER_MS

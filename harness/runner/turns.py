@@ -24,7 +24,9 @@ what the agent is doing (no I/O here; the session feeds the state and acts on th
 
 After the last turn the session closes once the agent is idle: a reaction gap after it answered an
 addressed last turn, otherwise after ``idle_timeout_ms`` of quiet (no audio, no tool call, no
-event that starts or ends a response).
+event that starts or ends a response). An addressed last turn that has no answer yet keeps the
+call open for its answer as long as a next turn would wait for it (``turn_timeout_ms`` after the
+turn ended): an agent that answers late is graded on its late answer, not hung up on.
 """
 
 from __future__ import annotations

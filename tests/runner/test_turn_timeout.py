@@ -1,6 +1,8 @@
 """A scenario's ``turn_timeout_ms``: a turn that waits on the agent's answer starts anyway that
-long after the previous turn ended, with the trigger ``timeout`` in the recording. Against the
-local agent with the ``mute`` fault (it never answers), over a WebSocket on loopback."""
+long after the previous turn ended, with the trigger ``timeout`` in the recording, and an
+addressed last turn keeps the call open that long for its answer (``idle_timeout_ms`` does not
+hang up on an agent that is slow to answer). Against the local agent with the ``mute`` fault (it
+never answers) or ``added_latency_ms``, over a WebSocket on loopback."""
 
 from __future__ import annotations
 
@@ -18,14 +20,15 @@ ROOT = Path(__file__).resolve().parents[2]
 CHUNK_MS = 20
 
 
-def _scenario(folder: Path, turn_timeout_ms: int | None) -> Path:
+def _scenario(folder: Path, turn_timeout_ms: int | None,
+              turns: tuple[str, ...] = ("I want to check an order.", "Hello?")) -> Path:
     data = {
-        "name": f"waits-{turn_timeout_ms or 'default'}",
+        "name": f"waits-{turn_timeout_ms or 'default'}-{len(turns)}",
         "agent": str(ROOT / "agents" / "support.yaml"),
         "caller": {"voice": "en-us"},
         "idle_timeout_ms": 500,
         "max_duration_s": 30,
-        "turns": [{"say": "I want to check an order."}, {"say": "Hello?"}],
+        "turns": [{"say": text} for text in turns],
         "expect": [{"turn_answered": {"turns": [1]}}],
     }
     if turn_timeout_ms is not None:
@@ -48,6 +51,25 @@ def test_a_turn_waiting_on_a_mute_agent_starts_at_the_scenarios_turn_timeout(
     waited = started[1].start_ms - ended[0]
     # decided on the chunk clock: within a chunk of the timeout, never a turn early
     assert turn_timeout_ms - CHUNK_MS <= waited <= turn_timeout_ms + 3 * CHUNK_MS, waited
+    # the last turn is addressed too: the call waits as long for its answer, not idle_timeout_ms
+    [(end, _)] = rec.annotations("harness.trial.ended")
+    held = end.t_ms - ended[1]
+    assert turn_timeout_ms - CHUNK_MS <= held <= turn_timeout_ms + 5 * CHUNK_MS, held
+
+
+def test_an_answer_later_than_the_idle_timeout_still_answers_the_last_turn(tmp_path: Path
+                                                                           ) -> None:
+    # the response opens at once and its first output leaves 2.5 s later: five times the
+    # scenario's idle_timeout_ms of quiet, well within its turn_timeout_ms
+    outcome = api.run([_scenario(tmp_path, None, ("I want to check an order.",))],
+                      faults=["added_latency_ms=2500"], out_dir=tmp_path / "run")
+    [trial] = outcome.trials
+    verdicts = {v.kind: v for v in trial.verdicts}
+    assert verdicts["turn_answered"].status == "pass", verdicts["turn_answered"].summary
+    rec = Recording.load(trial.path)
+    [(ended, _)] = rec.annotations("harness.turn.ended")
+    audible = [f.t_ms for f, _ in rec.annotations("harness.playback.audible")]
+    assert audible and audible[0] - ended.t_ms > 2500, audible
 
 
 def test_the_turn_timeout_is_fifteen_seconds_unless_the_scenario_says(tmp_path: Path) -> None:
