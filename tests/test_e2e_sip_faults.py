@@ -42,11 +42,11 @@ fault-free order-status call over SIP fails in some calls and passes in others (
 calls of one run failed ``entity_confirmed`` and ``transcript``, one of them ``preamble`` too):
 an events-only fault's call is held to the fault-free call's failures up to these, and up to
 :data:`fault_table.TIMED_KINDS`: over a WebSocket a late transcript in the recording shows that
-a latency failure was the machine's load, and a SIP call carries none of the agent's VAD events. On a slower two-core
-machine's CI run, ``malformed_event``'s order-status answered its number turn in 4,275 ms (limit
-3,000) with a read-back the recogniser missed, and ``error_event``'s in 8.6 s in another: the
-two-breath number turn, the agent's slowest, beside three other fault runs' calls. Neither
-fault reaches the line, so neither slowed it."""
+a latency failure was the machine's load, and a SIP call carries none of the agent's VAD
+events. On a slower two-core machine's CI run, ``malformed_event``'s order-status answered
+its number turn in 4,275 ms (limit 3,000) with a read-back the recogniser missed, and
+``error_event``'s in 8.6 s in another: the two-breath number turn, the agent's slowest, beside
+three other fault runs' calls. Neither fault reaches the line, so neither slowed it."""
 NOT_GRADED = {
     "wrong_language": ("language", "writes only en whatever was spoken"),
 }
