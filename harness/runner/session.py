@@ -410,11 +410,11 @@ class TrialSession(TurnTriggers, ToolCalls):
                     any(self.pending.calls.values()):
                 return False
             quiet = self._quiet_since(prev.end_ms)
-            if prev.addressed and self._answered(prev):
-                if self._idle(prev):
-                    return at >= quiet + gap
-            elif prev.addressed and at < prev.end_ms + self.scenario.turn_timeout_ms:
-                return False  # the caller waits for its answer as long as a next turn would
+            answered = prev.addressed and self._answered(prev)
+            if answered and self._idle(prev):
+                return at >= quiet + gap
+            if not answered and prev.waits_for_answer(at, self.scenario.turn_timeout_ms):
+                return False
             # a response the agent holds open without a sound does not keep the call alive
             return at >= quiet + self.scenario.idle_timeout_ms
         trigger = self._trigger(now, at, prev, gap)

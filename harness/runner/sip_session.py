@@ -328,8 +328,8 @@ class SipTrialSession:
         quiet = self._quiet_since(prev.end_ms)
         if prev.addressed and self._answered(prev):
             return at >= quiet + max(self.scenario.reaction_gap_ms, QUIET_MS)
-        if prev.addressed and at < prev.end_ms + self.scenario.turn_timeout_ms:
-            return False  # the caller waits for its answer as long as a next turn would
+        if prev.waits_for_answer(at, self.scenario.turn_timeout_ms):
+            return False
         return at >= quiet + self.scenario.idle_timeout_ms
 
     async def _stream_loop(self, call: SipCall) -> None:

@@ -51,6 +51,13 @@ class TurnState:
     speech_end_ms: float | None
     addressed: bool
 
+    def waits_for_answer(self, at: float, turn_timeout_ms: float) -> bool:
+        """As the last turn, not answered yet: whether the caller still waits at ``at`` for the
+        answer it asked for, as long as a next turn would wait for it (``turn_timeout_ms`` after
+        the turn ended), so that an agent that answers late is graded on its answer, not hung
+        up on."""
+        return self.addressed and at < self.end_ms + turn_timeout_ms
+
 
 class SpeechEdges:
     """The chunks that hold a started turn's first and last sample of speech, in send order,
