@@ -14,10 +14,11 @@ runners-up, for part of a value or a transcript that reads short. A value counts
 the agent's slot extraction gets exactly the label from the chosen transcript. Nothing runs in
 real time, so the figures do not depend on the machine's load: they isolate hearing from
 turn-taking. Where no search found a whole value, the turn is heard again slowed down, as the
-agent does (``harness.agent.hearing.wants_slowed``; ``--no-slowed``: not), and a "4" the
-recogniser likely wrote for an "oh" is read as a zero (``harness.agent.hearing.OH_AS_FOUR_MARGIN``;
-``--no-ohs``: not). The recogniser is
-each profile's (``--models`` names others to compare).
+agent does (``harness.agent.hearing.wants_slowed``; ``--no-slowed``: not), a "4" the
+recogniser likely wrote for an "oh" is read as a zero (``OH_AS_FOUR_MARGIN``), and a "0" it
+likely wrote for a letter "o" spelled in an email as the letter (``O_AS_ZERO_MARGIN``; both in
+``harness.agent.weighing``; ``--no-ohs``: neither). The recogniser is each profile's
+(``--models`` names others to compare).
 Printed per domain and recogniser: values heard with a 95 % Wilson interval (n),
 the misses with what was heard, and the wall time per turn.
 
@@ -47,7 +48,6 @@ from harness.agent.faults import Faults
 from harness.agent.hearing import (
     cheap_search,
     is_prompt_echo,
-    ohs_heard_sync,
     slowed,
     wants_slowed,
     where_to_search,
@@ -57,6 +57,7 @@ from harness.agent.policy import Policy
 from harness.agent.profile import Profile, load_profile
 from harness.agent.server import tool_flags
 from harness.agent.slots import extract
+from harness.agent.weighing import letter_os_heard_sync, ohs_heard_sync
 from harness.runner.tools import answer_call
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.vary import write_variants
@@ -131,11 +132,14 @@ def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndar
     the recogniser's runners-up, or ``second``'s transcript and then its runners-up; where
     none does (``wants_slowed``, and ``slowed_too``), the turn slowed down and heard by
     ``second``, then by the recogniser. Then (``ohs``) the "4"s the recogniser likely wrote
-    for an "oh" are read as zeros (``harness.agent.hearing.ohs_heard_sync``)."""
+    for an "oh" are read as zeros, and the "0"s it likely wrote for a letter "o" of an email
+    as the letter (``harness.agent.weighing``)."""
     text = _heard(recognizer, model, policy, pcm, runner_ups, second, slowed_too=slowed_too)
     if not ohs or not text:
         return text
-    return ohs_heard_sync(recognizer, model, pcm, 24_000, text, policy.transcription_prompt)
+    prompt = policy.transcription_prompt
+    text = ohs_heard_sync(recognizer, model, pcm, 24_000, text, prompt)
+    return letter_os_heard_sync(recognizer, model, pcm, 24_000, text, prompt)
 
 
 def _heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndarray,
@@ -180,7 +184,8 @@ def main() -> None:
                         help="hear as the agent does with HARNESS_ASR_RUNNER_UPS=1: its own "
                         "runners-up, for part of a value or a transcript that reads short")
     parser.add_argument("--no-ohs", action="store_true",
-                        help="without reading the 4s the recogniser likely wrote for an oh")
+                        help="without reading the 4s the recogniser likely wrote for an oh, "
+                        "nor the 0s it likely wrote for an email's letter o")
     parser.add_argument("--no-slowed", action="store_true",
                         help="without hearing a turn again slowed where no search found its value")
     args = parser.parse_args()

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import soxr
 
-from harness.agent import asr
+from harness.agent import asr, weighing
 from harness.agent.conversation import Item
 from harness.agent.dialogue import DialoguePolicy
 from harness.agent.protocol import AgentProtocol
@@ -106,107 +106,6 @@ hearing held no whole value for 18; slowed to 0.9, ``tiny.en`` heard 8 of them r
 ``base`` 9, one after the other 11 (2 heard wrong); slowed to 0.85, 6 and 6; stretched with
 the pitch kept (Rubber Band, WSOLA) 5 to 9. A second hearing only: stretched to 0.9, ``base``
 heard 80 of 116 values of a whole line where the agent at the caller's pace heard 96."""
-
-
-OH_AS_FOUR_MARGIN = {"base": -7.0}
-"""How much less likely (natural log) "oh" may be than "four" in a recogniser's own reading of
-a turn for a "4" it wrote among digits to be read as the "oh" (a zero) the caller said; per
-recogniser, on wideband audio. Whisper writes some voices' "oh" as a "4" ("one, six, three,
-oh, two" as "1, 6, 3, 4, 2"), yet asked how likely the words are, with the digits spelled
-out, it still hears that no "f" began the word: on the utility line's generated calls
-(seeds 1 to 10) ``base`` put each of 125 "4"s that were a four 7.2 or more below "oh", and 19
-of 23 that were an "oh" 6.0 or less below; on seeds looked at afterwards it heard 102 of 120
-values where it had heard 93, and lost none. ``tiny.en``'s readings of the same turns overlap,
-so it has no margin (docs/local-agent.md, "An "oh" weighed against "four")."""
-
-_DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
-_ITEM = r"(?:\d+|zero|oh|one|two|three|four|for|five|six|seven|eight|nine)"
-_DIGIT_RUN = re.compile(rf"(?<![\w']){_ITEM}(?:[ ,.\-]+{_ITEM})*(?![\w'])", re.IGNORECASE)
-_RUN_ITEM = re.compile(r"\d|[a-z]+", re.IGNORECASE)
-_MAY_BE_OH = frozenset({"4", "four"})
-_OH_RUN_MIN = 3  # items in a run for a "4" in it to be a candidate "oh"
-
-
-def _run_items(text: str) -> list[tuple[int, int, str, bool]]:
-    """(start, end, the digit or digit word, whether it may be an "oh") of each item of
-    ``text``'s runs of digits and digit words ("for" among them: a small recogniser's four).
-    A "4" or "four" may be one in a run of :data:`_OH_RUN_MIN` items or more. A "for" is not
-    weighed: beside digits heard twice ("3 for 6997-0" for three, four, six, nine, seven,
-    oh), a four heard so scored close to "oh", and the run's other readings were wrong."""
-    out = []
-    for run in _DIGIT_RUN.finditer(text):
-        items = list(_RUN_ITEM.finditer(run.group(0)))
-        long = len(items) >= _OH_RUN_MIN
-        out += [(run.start() + i.start(), run.start() + i.end(), i.group(0),
-                 long and i.group(0).lower() in _MAY_BE_OH) for i in items]
-    return out
-
-
-def oh_candidates(text: str) -> tuple[list[int], list[str]]:
-    """The "4"s (digits, or the word "four") of ``text`` that may be an "oh" (see
-    :func:`_run_items`), by their place among its run items, and the readings to weigh them
-    by: ``text`` with its runs spelled out ("1, 6, 3, 4, 2" as "one, six, three, four, two"),
-    then the same with each such "4" spelled "oh"."""
-    fours = [k for k, item in enumerate(_run_items(text)) if item[3]]
-    if not fours:
-        return [], []
-    return fours, [_spelled(text), *(_spelled(text, oh_at=k) for k in fours)]
-
-
-def _spelled(text: str, oh_at: int | None = None) -> str:
-    """``text`` with each run's items said one by one ("one, six, three, four, two"), the
-    ``oh_at``-th item as "oh"."""
-    count = 0
-
-    def spell(run: re.Match[str]) -> str:
-        nonlocal count
-        words = []
-        for item in _RUN_ITEM.findall(run.group(0)):
-            words.append("oh" if count == oh_at else _DIGIT_WORDS[int(item)] if item.isdigit()
-                         else item.lower())
-            count += 1
-        return " " + ", ".join(words)
-
-    return re.sub(r"\s+", " ", _DIGIT_RUN.sub(spell, text)).strip()
-
-
-def read_ohs(text: str, fours: list[int], scores: list[float], margin: float) -> str:
-    """``text`` with each of its ``fours`` (see :func:`oh_candidates`) written as a zero (a
-    "4" as "0", "four" as "oh") where its reading as "oh" scored (``scores``: the
-    candidates' log-likelihoods, in their order) at most ``margin`` below the reading as
-    "four"."""
-    if len(scores) != len(fours) + 1:
-        return text
-    zeros = {k for k, score in zip(fours, scores[1:], strict=True) if score - scores[0] > margin}
-    if not zeros:
-        return text
-    out, at = [], 0
-    for k, (start, end, item, _) in enumerate(_run_items(text)):
-        if k in zeros:
-            out += [text[at:start], "0" if item.isdigit() else
-                    "Oh" if item[0].isupper() else "oh"]
-            at = end
-    out.append(text[at:])
-    return "".join(out)
-
-
-def _oh_margin(model: str, rate: int) -> float | None:
-    """:data:`OH_AS_FOUR_MARGIN` for recogniser ``model`` on audio at ``rate`` (None: no
-    weighing; a telephone line takes the "f" that tells "four" from "oh")."""
-    return None if asr_beam_size(rate) >= 2 else OH_AS_FOUR_MARGIN.get(model)
-
-
-def ohs_heard_sync(recognizer: asr.SpeechRecognizer, model: str, pcm: np.ndarray, rate: int,
-                   text: str, prompt: str | None, language: str | None = None) -> str:
-    """``text`` with the "4"s ``recognizer`` (``model``: its name) wrote for an "oh" read as
-    zeros (:data:`OH_AS_FOUR_MARGIN`; wideband audio only: a telephone line takes the "f"
-    that tells them apart)."""
-    margin = _oh_margin(model, rate)
-    fours, readings = oh_candidates(text)
-    if margin is None or not fours:
-        return text
-    return read_ohs(text, fours, recognizer.likelihoods_sync(pcm, rate, readings, prompt,
-                                                              language), margin)
 
 
 def slowed(pcm: np.ndarray, rate: int, to: float = SLOWED_TO) -> np.ndarray:
@@ -342,13 +241,18 @@ class Hearing:
 
     async def ohs_heard(self, pcm: np.ndarray, text: str) -> str:
         """``text`` with the "4"s the line's recogniser wrote for a caller's "oh" read as zeros
-        (:func:`ohs_heard_sync`): one batched decoder pass, on the encoding the turn's own
-        decode made, with spare capacity only (``SpeechRecognizer.has_room``)."""
+        (:func:`weighing.ohs_heard_sync`) and the "0"s it wrote for a letter "o" spelled in an
+        email read as the letter (:func:`weighing.letter_os_heard_sync`): one batched decoder
+        pass each, on the encoding the turn's own decode made, with spare capacity only
+        (``SpeechRecognizer.has_room``)."""
         _, prompt, language = self._settings()
         rate = self.listener.input_rate
-        margin = _oh_margin(asr_model_choice(self.listener.recogniser), rate)
-        fours, readings = oh_candidates(text)
-        if margin is None or not fours:
+        model = asr_model_choice(self.listener.recogniser)
+        margin = weighing.oh_margin(model, rate)
+        fours, readings = weighing.oh_candidates(text)
+        o_margin = weighing.o_margin(model, rate)
+        zeros = weighing.letter_o_candidates(text)[1]
+        if (margin is None or not fours) and (o_margin is None or not zeros):
             return text
         recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
         if not recognizer.has_room:
@@ -357,8 +261,14 @@ class Hearing:
             # 0.33 s for two readings on two loaded cores; the clinic's eight calls at once
             # beside other tests' calls answered a caller's "Yes, correct." too late)
             return text
-        scores = await recognizer.likelihoods(pcm, rate, readings, prompt, language)
-        return read_ohs(text, fours, scores, margin)
+        if margin is not None and fours:
+            scores = await recognizer.likelihoods(pcm, rate, readings, prompt, language)
+            text = weighing.read_ohs(text, fours, scores, margin)
+        if o_margin is not None and zeros:
+            part, zeros, o_readings = weighing.letter_o_candidates(text)
+            scores = await recognizer.likelihoods(pcm, rate, o_readings, prompt, language)
+            text = weighing.read_letter_os(text, part, zeros, scores, o_margin)
+        return text
 
     async def heard_slowed(self, pcm: np.ndarray, text: str) -> str:
         """``text``, or, where it holds no whole value the dialogue wants one from

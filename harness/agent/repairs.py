@@ -83,17 +83,78 @@ def undoubled(value: str) -> str | None:
     return re.sub(r"(\d)\1", r"\1", digits, count=1)
 
 
-# Letters spelled one by one that the recogniser wrote partly as one capitalised word: "J, O, H,
-# N" as "J OHN" or "J-OHN" (a Kokoro caller, bf_emma, in the example suite). Single letters right
-# before a capitalised run of two to five letters, the run right before "at", are one spelling.
-_SPLIT_SPELLING = re.compile(r"\b((?:[A-Z](?:[.,]?\s+|-))+)([A-Z]{2,5})\b(?=,?\s+at\b)")
+_LETTER_NAMES = {"you": "u", "www": "w", "and": "n", "oh": "o", "why": "y", "eye": "i",
+                 "jay": "j", "kay": "k", "cue": "q", "queue": "q", "zed": "z"}
+"""Words the recogniser writes for a letter's name among spelled ones ("you, a.q.o" for u, a,
+q, o; "www.u-o-f" for w, u, o, f; "S and C" for s, n, c; generated calls of the example
+suite). Not the names that are also a run of letters ("em." was e, m; "see" may be s, e, e)."""
+
+_NOT_LETTERS = frozenset({"is", "it's", "its", "it", "the", "my", "new", "to", "be", "um", "uh",
+                          "er", "so", "me", "was", "now", "ok", "yes", "no", "an", "on", "by",
+                          "use", "our", "his", "her", "one", "two", "six"})
+"""Short words that end a spelling read backwards from its "at" ("The new email is z, dwo at …":
+"is" is said, not spelled)."""
+
+_SEPARATOR_WORDS = frozenset({"dot", "underscore", "dash", "hyphen"})
+_SPELLING_PIECE_OR_GAP = re.compile(r"([^\s,.;:\-]+)|[\s,.;:\-]+")
+_AT_DOMAIN = re.compile(r",?\s+at\s+(?=[a-z][\w-]*(?:\.|\s+dot\s+)[a-z])", re.IGNORECASE)
+
+
+def _letters(piece: str) -> str | None:
+    """The characters a piece of a spelled local part stands for, or None for a word."""
+    bare = re.sub(r"'s$", "", piece)
+    lower = bare.lower()
+    if lower in _LETTER_NAMES:
+        return _LETTER_NAMES[lower]
+    if lower in _NOT_LETTERS or not bare.isalnum():
+        return None
+    capitals, digits = sum(c.isupper() for c in bare), any(c.isdigit() for c in bare)
+    if len(bare) >= 2 and capitals == 1 and bare[0].isupper() and not digits \
+            and re.search(r"[aeiouy]", lower):
+        return None  # a capitalised word ("It's a Bob at …"; "A. Cfk" is letters)
+    if len(bare) <= 3 or (len(bare) <= 5 and (capitals >= 2 or digits)):
+        return lower
+    return None
+
+
+def spelled_local_part(text: str, *, pieces: int = 2) -> tuple[int, int, list[str]] | None:
+    """The local part of an email spelled in ``text`` in ``pieces`` pieces or more: its span
+    (start, end) and the characters it spells, one by one. The recogniser writes spelled
+    letters partly as runs ("J OHN", "x. JCO", "g, kOH", "z, dwo", "gn-o-e", "P JQ-O" in
+    generated calls of the example suite: Kokoro callers) and letter names as words
+    (:data:`_LETTER_NAMES`). The pieces before the last "at" are read backwards until a word
+    (:data:`_NOT_LETTERS`, a capitalised word, a longer one). The "at" is followed by a domain
+    ("mail.com", "mail dot com"), and the pieces spell a letter at least. A local part with a
+    separator said as a word ("J O H N dot D O E") is left to the spoken forms' reading."""
+    ats = list(_AT_DOMAIN.finditer(text))
+    if not ats:
+        return None
+    end = ats[-1].start()
+    found = list(_SPELLING_PIECE_OR_GAP.finditer(text[:end]))
+    chars: list[str] = []
+    start, count = end, 0
+    for piece in reversed([m for m in found if m.group(1)]):
+        if piece.group(1).lower() in _SEPARATOR_WORDS:
+            return None  # "john dot doe": words and separators, read as they are
+        letters = _letters(piece.group(1))
+        if letters is None:
+            break
+        chars[:0] = list(letters)
+        start, count = piece.start(1), count + 1
+    if count < max(pieces, 1) or not any(c.isalpha() for c in chars):
+        return None  # one word, or digits ("83520 at the moment")
+    return start, end, chars
 
 
 def joined_spelling(text: str) -> str:
-    """``text`` with spelled letters written as a letter and a capitalised run ("J OHN") joined
-    as the letters they are ("J, O, H, N"): for an email's local part (``slots``)."""
-    return _SPLIT_SPELLING.sub(
-        lambda m: ", ".join([*re.findall(r"[A-Z]", m.group(1)), *m.group(2)]), text)
+    """``text`` with an email's local part spelled in two pieces or more
+    (:func:`spelled_local_part`) written as the letters it spells, one by one: "Z, D, W, O at
+    …" for "z, dwo at …" (``slots``)."""
+    part = spelled_local_part(text)
+    if part is None:
+        return text
+    start, end, chars = part
+    return f"{text[:start]}{', '.join(c.upper() for c in chars)}{text[end:]}"
 
 
 _GLUED_LETTERS = re.compile(r"\b[A-Za-z]{1,3}-(?=\d)")

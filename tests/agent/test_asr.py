@@ -621,13 +621,13 @@ def test_a_value_no_search_found_is_heard_in_the_turn_slowed(
 ])
 def test_the_4s_weighed_as_an_oh_and_the_readings_that_weigh_them(
         text: str, fours: list[int], readings: list[str]) -> None:
-    from harness.agent.hearing import oh_candidates
+    from harness.agent.weighing import oh_candidates
 
     assert oh_candidates(text) == (fours, readings)
 
 
 def test_a_4_is_written_0_only_where_its_oh_reading_scored_within_the_margin() -> None:
-    from harness.agent.hearing import read_ohs
+    from harness.agent.weighing import read_ohs
 
     text = "The account number 4-2-3-7-9-4."
     assert read_ohs(text, [0, 5], [-30.0, -34.0, -45.0], -7.0) == \
@@ -705,4 +705,48 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
 
     phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
     assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
+                       .ohs_heard(phone, heard)) == heard
+
+
+def test_a_0_the_recogniser_wrote_for_a_spelled_letter_o_is_read_as_the_letter(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generated call of the example suite (seed 19, bm_george) spells "o, z, t, x, at mail
+    dot com", and ``tiny.en`` writes the "o" as a "0". Weighed by ``tiny.en`` itself, the same
+    transcript reads as the letter on that audio and stays a zero on the same call with the
+    caller saying "zero" instead; over a telephone line (not measured) it stands."""
+    import asyncio
+
+    import soxr
+
+    from harness.agent.hearing import Hearing
+    from harness.scenario.vary import write_variants
+
+    monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
+    generated = write_variants([ROOT / "scenarios" / "update-email-spelled.yaml"], tmp_path,
+                               n=3, seed=19, aspects=("values", "voices", "noise"))[2]
+    said_zero = tmp_path / "said-zero.yaml"
+    said_zero.write_text(generated.read_text()
+                         .replace("email is o, z, t, x,", "email is zero, z, t, x,")
+                         .replace("oztx@", "0ztx@"))
+    profile = load_profile("support_desk")
+    heard = "The new email is 0, Z, T, X at mail.com."
+    for path, value in ((generated, "oztx@mail.com"), (said_zero, "0ztx@mail.com")):
+        scenario = load_scenario(path)
+        script = audio.render_scenario(scenario)
+        offset = 0
+        for turn, rendered in zip(scenario.turns, script.turns, strict=True):
+            if turn.entity and turn.entity.get("email") == value:
+                break
+            offset += rendered.samples.size
+        else:
+            raise AssertionError(f"no turn of {path.name} gives {value}")
+        pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+        policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
+        chosen = asyncio.run(Hearing(_Ear(policy, recogniser=None, input_rate=24_000))
+                             .ohs_heard(pcm, heard))
+        got = extract(profile.slots["email"], chosen, asked=True)
+        assert (got.status, got.value) == ("ok", value), chosen
+
+    phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
+    assert asyncio.run(Hearing(_Ear(policy, recogniser=None, input_rate=8_000))
                        .ohs_heard(phone, heard)) == heard

@@ -149,9 +149,14 @@ def test_email_and_phone() -> None:
     ("The new email is J OHN at mail.com", "john@mail.com"),
     ("The new email is J-OHN at mail.com.", "john@mail.com"),
     ("The new email is J, O HN at mail dot com.", "john@mail.com"),
+    # the same with the single letters lower case, or the run's first letter (generated calls)
+    ("The new email is x. JCO at mail.com.", "xjco@mail.com"),
+    ("The new email is a HCO at mail.com.", "ahco@mail.com"),
+    ("The new email is g, kOH at mail.com.", "gkoh@mail.com"),
     # a name said as a word stays the word
     ("The new email is John at mail.com", "john@mail.com"),
     ("It's Mary at example dot com.", "mary@example.com"),
+    ("It's a Bob at example dot com.", "bob@example.com"),
 ])
 def test_an_email_is_read_as_the_caller_meant_it(text: str, value: str) -> None:
     got = extract(spec("email"), text, asked=True)

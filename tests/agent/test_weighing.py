@@ -1,0 +1,76 @@
+"""A spelled email read from the pieces the recogniser wrote, and its "0"s weighed as a letter
+"o" (``harness.agent.repairs.spelled_local_part``, ``harness.agent.weighing``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.agent.repairs import joined_spelling, spelled_local_part
+from harness.agent.weighing import letter_o_candidates, read_letter_os
+
+
+@pytest.mark.parametrize(("text", "joined"), [
+    # transcripts of generated calls of the example suite (Kokoro callers spelling four letters)
+    ("The new email is z, dwo at mail.com.", "The new email is Z, D, W, O at mail.com."),
+    ("The new email is OG OS at mail.com.", "The new email is O, G, O, S at mail.com."),
+    ("So the new email is gn-o-e at mail.com", "So the new email is G, N, O, E at mail.com"),
+    ("The new email is you, a.q.o, at mail.com.", "The new email is U, A, Q, O, at mail.com."),
+    ("The new email is F. N's D-O at mail.com.", "The new email is F, N, D, O at mail.com."),
+    ("The new email is www.u-o-f at mail.com.", "The new email is W, U, O, F at mail.com."),
+    ("The new email is S and C0 at mail.com.", "The new email is S, N, C, 0 at mail.com."),
+    ("It's j, o, h, n, at example dot com.", "It's J, O, H, N, at example dot com."),
+    ("The new email is em. J-O at mail.com.", "The new email is E, M, J, O at mail.com."),
+    ("The new email is A. Cfk at mail.com.", "The new email is A, C, F, K at mail.com."),
+    # a word, or one piece: as written
+    ("My email is john at mail dot com", "My email is john at mail dot com"),
+    ("It's Mary at example dot com.", "It's Mary at example dot com."),
+    ("The email is the same, john at mail.com", "The email is the same, john at mail.com"),
+    ("The new email is Lxv0 at mail.com.", "The new email is Lxv0 at mail.com."),
+    ("I'll be at home.", "I'll be at home."),
+    # a separator said as a word: the spoken forms read it ("john.doe@example.com")
+    ("It's john dot doe at example dot com", "It's john dot doe at example dot com"),
+    ("J O H N dot D O E at example dot com.", "J O H N dot D O E at example dot com."),
+    ("It's 8, 3, 5, 2, 0 at the moment, or at mail.com.",
+     "It's 8, 3, 5, 2, 0 at the moment, or at mail.com."),
+    ("It's j, o, h, n at the office.", "It's j, o, h, n at the office."),
+    ("The new email is you.", "The new email is you."),
+])
+def test_an_email_spelled_in_pieces_is_read_letter_by_letter(text: str, joined: str) -> None:
+    assert joined_spelling(text) == joined
+
+
+def test_a_local_part_of_one_piece_is_found_where_asked_for() -> None:
+    text = "The new email is Lxv0 at mail.com."
+    assert spelled_local_part(text) is None
+    start, end, chars = spelled_local_part(text, pieces=1) or (0, 0, [])
+    assert (text[start:end], chars) == ("Lxv0", ["l", "x", "v", "0"])
+
+
+def test_the_0s_of_a_spelled_email_and_the_readings_that_weigh_them() -> None:
+    part, zeros, readings = letter_o_candidates("The new email is 0, Z, T, X at mail.com.")
+    assert part is not None and zeros == [0]
+    assert readings == ["The new email is zero, Z, T, X at mail.com.",
+                        "The new email is O, Z, T, X at mail.com."]
+    part, zeros, readings = letter_o_candidates("It's 0-0-M, C at mail.com.")
+    assert zeros == [0, 1]
+    assert readings == ["It's zero, zero, M, C at mail.com.", "It's O, zero, M, C at mail.com.",
+                        "It's zero, O, M, C at mail.com."]
+    # no 0 in the local part, no email, a 0 in the domain: nothing to weigh
+    assert letter_o_candidates("It's J, O, H, N at mail.com.")[1:] == ([], [])
+    assert letter_o_candidates("The order is 4, 0, 2, 7.")[1:] == ([], [])
+    assert letter_o_candidates("It's J, O, H, N at mail0.com.")[1:] == ([], [])
+
+
+def test_a_0_is_written_as_the_letter_only_where_its_o_reading_scored_within_the_margin() -> None:
+    text = "The new email is rxk0 at mail.com."
+    part, zeros, _ = letter_o_candidates(text)
+    assert read_letter_os(text, part, zeros, [-20.0, -18.0], -1.0) == \
+        "The new email is R, X, K, O at mail.com."
+    assert read_letter_os(text, part, zeros, [-20.0, -20.5], -1.0) == \
+        "The new email is R, X, K, O at mail.com."
+    assert read_letter_os(text, part, zeros, [-20.0, -21.5], -1.0) == text  # a zero
+    assert read_letter_os(text, part, zeros, [], -1.0) == text  # no scores
+    text = "It's 0-0-M, C at mail.com."
+    part, zeros, _ = letter_o_candidates(text)
+    assert read_letter_os(text, part, zeros, [-30.0, -20.0, -35.0], -1.0) == \
+        "It's O, 0, M, C at mail.com."
