@@ -100,6 +100,9 @@ def test_values_equal_across_spoken_and_compact_forms() -> None:
          ["john.doe@example.com"]),
         ("I am at home. Check in at nine.", []),
         ("That's A, B, dash, one, two. Right?", ["ab-12"]),
+        # "A" and "I" spelled side by side are letters, as either is beside another letter
+        ("The new email is A, I, O, O at mail.com.", ["aioo@mail.com"]),
+        ("A, I, O, O at mail dot com.", ["aioo@mail.com"]),
         ("Your reference is ORD-3125B23.", ["ord-3125b23"]),
         ("I want to cancel order 83521 please.", ["83521"]),
         ("It's eight, three, five...", ["835"]),
@@ -125,7 +128,8 @@ def test_find_readbacks(sentence: str, values: list[str]) -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["83521", "AB-12", "ORD-3125B23", "a1b2", "john.doe@example.com", "j_doe@mail.org"]
+    "value", ["83521", "AB-12", "ORD-3125B23", "a1b2", "john.doe@example.com", "j_doe@mail.org",
+              "aio-7"]
 )
 def test_to_spoken_round_trips_through_find_readbacks(value: str) -> None:
     for spoken in (to_spoken(value), to_spoken(value, numerals=True)):

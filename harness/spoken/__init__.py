@@ -38,7 +38,9 @@ Rules worth knowing (all follow what recognisers write for spelled input):
   single letters ("J.O.H.N." → "john"); between longer parts a hyphen is a real dash ("AB-1234" →
   "ab-1234"). A spoken "dash"/"hyphen"/"dot" is always a real separator.
 - In sentences, a lone "a"/"I" counts as a spelled letter only next to another spelled letter, or
-  when written upper-case mid-sentence next to a digit ("that's A, one, two").
+  when written upper-case mid-sentence next to a digit ("that's A, one, two"); an upper-case
+  "A" or "I" beside such an "A" or "I" is one too ("A, I, O, O" → "aioo"; at a sentence's
+  start only with a comma or dash after it).
 - ``find_readbacks`` keeps values of at least three characters (so "two orders" or "April 25"
   are not read-backs) and any email.
 """
@@ -318,8 +320,9 @@ def standard_forms_markdown() -> str:
         ("oh", "zero beside another digit (two oh four → 204) or before digits said one by "
                "one (oh, one, five → 015); the word otherwise (Oh, I see)"),
         ("repeats", "double, triple before a digit (double five → 55, triple oh → 000)"),
-        ("letters", "single letters (`A B 1 2`, `A-B-1-2`, `J.O.H.N`) and the NATO alphabet: "
-                    + nato),
+        ("letters", "single letters (`A B 1 2`, `A-B-1-2`, `J.O.H.N`; a lone a or I beside "
+                    "another spelled letter, or an upper-case A or I beside such an A or I: "
+                    "`A, I, O, O`) and the NATO alphabet: " + nato),
         ("separators", separators + "; `at` (@) between the parts of an email"),
         ("compact IDs", "written as one word with their own dashes (`AB-1234`, `ORD-3125B23`)"),
         ("ignored", f"the fillers {words(sorted(_FILLERS))}, commas and ellipses between the "

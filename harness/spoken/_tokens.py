@@ -256,8 +256,32 @@ def _resolve(tokens: list[_Tok], value_mode: bool, hearing: Hearing = STRICT) ->
             if value_mode or letter_near or upper_near_char:
                 tok = _Tok("letter", tok.text)
             else:
-                tok = _Tok("word", tok.text)
+                tok = _Tok("word", tok.text, upper=tok.upper, sentence_start=tok.sentence_start)
         out.append(tok)
+    return _chained_letters(tokens, out)
+
+
+def _chained_letters(tokens: list[_Tok], out: list[_Tok]) -> list[_Tok]:
+    """``out`` with a capital "A" or "I" left a word read as a letter where the letter beside
+    it is one of the two read as a letter ("A, I, O, O": the "I" is a letter beside the "O",
+    so the "A" beside the "I" is one too); at a sentence's start only with punctuation after it
+    (an article is not followed by a comma)."""
+    changed = True
+    while changed:
+        changed = False
+        for i, tok in enumerate(out):
+            punctuated = i + 1 < len(tokens) and tokens[i + 1].kind in ("soft", "sep")
+            if not (tokens[i].kind == "weak" and tok.kind == "word" and tok.upper
+                    and (punctuated or not tok.sentence_start)):
+                continue
+            for step in (-1, 1):
+                j = i + step
+                while 0 <= j < len(out) and out[j].kind in ("sep", "soft"):
+                    j += step
+                if 0 <= j < len(out) and tokens[j].kind == "weak" and out[j].kind == "letter":
+                    out[i] = _Tok("letter", tok.text)
+                    changed = True
+                    break
     return out
 
 
