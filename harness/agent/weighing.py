@@ -123,8 +123,10 @@ def ohs_heard_sync(recognizer: asr.SpeechRecognizer, model: str, pcm: np.ndarray
 O_AS_ZERO_MARGIN = {"tiny.en": 0.0}
 """How much less likely (natural log) a letter "O" may be than "zero" in a recogniser's own
 reading of a spelled email for a "0" it wrote in the local part to be read as the letter "o"
-the caller spelled; per recogniser, on wideband audio (docs/local-agent.md, "A letter "o"
-weighed against "zero"")."""
+the caller spelled; per recogniser, on wideband audio. 0 for ``tiny.en``: the likelier reading.
+On generated calls of the example suite the 29 callers who said "zero" and were written "0"
+scored the letter 0.3 to 5.8 below, the 4 "o"s written "0" 3.2 to 9.7 above
+(docs/local-agent.md, "A spelled email")."""
 
 
 def letter_o_candidates(text: str) -> tuple[tuple[int, int, list[str]] | None, list[int],
