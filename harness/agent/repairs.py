@@ -96,7 +96,7 @@ _NOT_LETTERS = frozenset({"is", "it's", "its", "it", "the", "my", "new", "to", "
 "is" is said, not spelled)."""
 
 _SEPARATOR_WORDS = frozenset({"dot", "underscore", "dash", "hyphen"})
-_SPELLING_PIECE_OR_GAP = re.compile(r"([^\s,.;:\-]+)|[\s,.;:\-]+")
+_SPELLING_PIECE = re.compile(r"[^\s,.;:\-]+")
 _AT_DOMAIN = re.compile(r",?\s+at\s+(?=[a-z][\w-]*(?:\.|\s+dot\s+)[a-z])", re.IGNORECASE)
 
 
@@ -130,17 +130,16 @@ def spelled_local_part(text: str, *, pieces: int = 2) -> tuple[int, int, list[st
     if not ats:
         return None
     end = ats[-1].start()
-    found = list(_SPELLING_PIECE_OR_GAP.finditer(text[:end]))
     chars: list[str] = []
     start, count = end, 0
-    for piece in reversed([m for m in found if m.group(1)]):
-        if piece.group(1).lower() in _SEPARATOR_WORDS:
+    for piece in reversed(list(_SPELLING_PIECE.finditer(text[:end]))):
+        if piece.group(0).lower() in _SEPARATOR_WORDS:
             return None  # "john dot doe": words and separators, read as they are
-        letters = _letters(piece.group(1))
+        letters = _letters(piece.group(0))
         if letters is None:
             break
         chars[:0] = list(letters)
-        start, count = piece.start(1), count + 1
+        start, count = piece.start(), count + 1
     if count < max(pieces, 1) or not any(c.isalpha() for c in chars):
         return None  # one word, or digits ("83520 at the moment")
     return start, end, chars
@@ -151,10 +150,15 @@ def joined_spelling(text: str) -> str:
     (:func:`spelled_local_part`) written as the letters it spells, one by one: "Z, D, W, O at
     …" for "z, dwo at …" (``slots``)."""
     part = spelled_local_part(text)
-    if part is None:
-        return text
-    start, end, chars = part
-    return f"{text[:start]}{', '.join(c.upper() for c in chars)}{text[end:]}"
+    return text if part is None else spelled_out(text, part, part[2])
+
+
+def spelled_out(text: str, part: tuple[int, int, list[str]], said: list[str]) -> str:
+    """``text`` with the local part ``part`` (see :func:`spelled_local_part`) said as
+    ``said``, one by one, a character upper-case, a word as it is ("R, X, K, zero at …")."""
+    start, end, _ = part
+    words = ", ".join(c.upper() if len(c) == 1 else c for c in said)
+    return f"{text[:start]}{words}{text[end:]}"
 
 
 _GLUED_LETTERS = re.compile(r"\b[A-Za-z]{1,3}-(?=\d)")

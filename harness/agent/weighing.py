@@ -16,7 +16,7 @@ import re
 import numpy as np
 
 from harness.agent import asr
-from harness.agent.repairs import spelled_local_part
+from harness.agent.repairs import spelled_local_part, spelled_out
 from harness.audio import asr_beam_size
 
 OH_AS_FOUR_MARGIN = {"base": -7.0}
@@ -138,13 +138,12 @@ def letter_o_candidates(text: str) -> tuple[tuple[int, int, list[str]] | None, l
     part = spelled_local_part(text, pieces=1)
     if part is None or "0" not in part[2]:
         return None, [], []
-    start, end, chars = part
+    chars = part[2]
     zeros = [k for k, c in enumerate(chars) if c == "0"]
 
     def reading(o_at: int | None) -> str:
-        said = ["O" if k == o_at else "zero" if c == "0" else c.upper()
-                for k, c in enumerate(chars)]
-        return f"{text[:start]}{', '.join(said)}{text[end:]}"
+        return spelled_out(text, part, ["O" if k == o_at else "zero" if c == "0" else c
+                                        for k, c in enumerate(chars)])
 
     return part, zeros, [reading(None), *(reading(k) for k in zeros)]
 
@@ -160,9 +159,7 @@ def read_letter_os(text: str, part: tuple[int, int, list[str]] | None, zeros: li
     letters = {k for k, score in zip(zeros, scores[1:], strict=True) if score - scores[0] > margin}
     if not letters:
         return text
-    start, end, chars = part
-    said = ["O" if k in letters else c.upper() for k, c in enumerate(chars)]
-    return f"{text[:start]}{', '.join(said)}{text[end:]}"
+    return spelled_out(text, part, ["o" if k in letters else c for k, c in enumerate(part[2])])
 
 
 def o_margin(model: str, rate: int) -> float | None:
