@@ -57,7 +57,7 @@ from harness.agent.policy import Policy
 from harness.agent.profile import Profile, load_profile
 from harness.agent.server import tool_flags
 from harness.agent.slots import extract
-from harness.agent.weighing import letter_os_heard_sync, ohs_heard_sync
+from harness.agent.weighing import heard_sync
 from harness.runner.tools import answer_call
 from harness.scenario import Scenario, load_scenario
 from harness.scenario.vary import write_variants
@@ -131,15 +131,15 @@ def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndar
     (``harness.agent.hearing.where_to_search``), the first transcript that holds a whole value:
     the recogniser's runners-up, or ``second``'s transcript and then its runners-up; where
     none does (``wants_slowed``, and ``slowed_too``), the turn slowed down and heard by
-    ``second``, then by the recogniser. Then (``ohs``) the "4"s the recogniser likely wrote
-    for an "oh" are read as zeros, and the "0"s it likely wrote for a letter "o" of an email
-    as the letter (``harness.agent.weighing``)."""
+    ``second``, then by the recogniser. Then (``ohs``) the transcript is weighed as the agent
+    weighs it (``harness.agent.weighing.WEIGHINGS``): an "oh" lost at a number's start read
+    back in, the "4"s the recogniser likely wrote for an "oh" read as zeros, and the "0"s it
+    likely wrote for a letter "o" of an email as the letter."""
     text = _heard(recognizer, model, policy, pcm, runner_ups, second, slowed_too=slowed_too)
     if not ohs or not text:
         return text
-    prompt = policy.transcription_prompt
-    text = ohs_heard_sync(recognizer, model, pcm, 24_000, text, prompt)
-    return letter_os_heard_sync(recognizer, model, pcm, 24_000, text, prompt)
+    return heard_sync(recognizer, model, pcm, 24_000, text, policy.transcription_prompt,
+                      policy=policy)
 
 
 def _heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndarray,
@@ -184,8 +184,9 @@ def main() -> None:
                         help="hear as the agent does with HARNESS_ASR_RUNNER_UPS=1: its own "
                         "runners-up, for part of a value or a transcript that reads short")
     parser.add_argument("--no-ohs", action="store_true",
-                        help="without reading the 4s the recogniser likely wrote for an oh, "
-                        "nor the 0s it likely wrote for an email's letter o")
+                        help="without weighing: no oh lost at a number's start read back in, no 4 "
+                        "the recogniser likely wrote for an oh read as one, no 0 it likely "
+                        "wrote for an email's letter o read as the letter")
     parser.add_argument("--no-slowed", action="store_true",
                         help="without hearing a turn again slowed where no search found its value")
     args = parser.parse_args()

@@ -235,39 +235,37 @@ class Hearing:
         :func:`where_to_search`), or, where none does, the turn heard slowed
         (:meth:`heard_slowed`). Wideband audio is searched only with spare capacity: on a
         busy recogniser the search would hold up every call's transcripts, so the best
-        transcript stands. Last, a "4" written for an "oh" is read as one (:meth:`ohs_heard`)."""
-        return await self.ohs_heard(pcm, await self.heard_slowed(pcm, await self._searched(
+        transcript stands. Last, the transcript is weighed (:meth:`weighed`): an "oh" lost at
+        a number's start, a "4" written for one."""
+        return await self.weighed(pcm, await self.heard_slowed(pcm, await self._searched(
             pcm, text)))
 
-    async def ohs_heard(self, pcm: np.ndarray, text: str) -> str:
-        """``text`` with the "4"s the line's recogniser wrote for a caller's "oh" read as zeros
-        (:func:`weighing.ohs_heard_sync`) and the "0"s it wrote for a letter "o" spelled in an
-        email read as the letter (:func:`weighing.letter_os_heard_sync`): one batched decoder
-        pass each, on the encoding the turn's own decode made, with spare capacity only
-        (``SpeechRecognizer.has_room``)."""
-        _, prompt, language = self._settings()
+    async def weighed(self, pcm: np.ndarray, text: str) -> str:
+        """``text`` after the weighings of :data:`weighing.WEIGHINGS` that apply (an "oh" lost
+        at a number's start read back in, a "4" written for an "oh" read as a zero, a "0"
+        written for an email's letter "o" read as the letter), each one batched decoder pass of
+        the line's recogniser on the encoding the turn's own decode made, with spare capacity
+        only (``SpeechRecognizer.has_room``)."""
+        policy, prompt, language = self._settings()
         rate = self.listener.input_rate
         model = asr_model_choice(self.listener.recogniser)
-        margin = weighing.oh_margin(model, rate)
-        fours, readings = weighing.oh_candidates(text)
-        o_margin = weighing.o_margin(model, rate)
-        zeros = weighing.letter_o_candidates(text)[1]
-        if (margin is None or not fours) and (o_margin is None or not zeros):
-            return text
-        recognizer = await asyncio.to_thread(asr.get_recognizer, self.listener.recogniser)
-        if not recognizer.has_room:
-            # as a turn heard slowed: on a busy recogniser, or a machine whose other processes
-            # use its CPU, the weighing would hold up every call's transcripts (``base`` took
-            # 0.33 s for two readings on two loaded cores; the clinic's eight calls at once
-            # beside other tests' calls answered a caller's "Yes, correct." too late)
-            return text
-        if margin is not None and fours:
-            scores = await recognizer.likelihoods(pcm, rate, readings, prompt, language)
-            text = weighing.read_ohs(text, fours, scores, margin)
-        if o_margin is not None and zeros:
-            part, zeros, o_readings = weighing.letter_o_candidates(text)
-            scores = await recognizer.likelihoods(pcm, rate, o_readings, prompt, language)
-            text = weighing.read_letter_os(text, part, zeros, scores, o_margin)
+        recognizer = None
+        for weigh in weighing.WEIGHINGS:
+            plan = weigh(text, model, rate, policy)
+            if plan is None:
+                continue
+            if recognizer is None:
+                recognizer = await asyncio.to_thread(asr.get_recognizer,
+                                                     self.listener.recogniser)
+                if not recognizer.has_room:
+                    # as a turn heard slowed: on a busy recogniser, or a machine whose other
+                    # processes use its CPU, the weighing would hold up every call's transcripts
+                    # (``base`` took 0.33 s for two readings on two loaded cores; the clinic's
+                    # eight calls at once beside other tests' calls answered a caller's "Yes,
+                    # correct." too late)
+                    return text
+            text = plan.read(await recognizer.likelihoods(pcm, rate, plan.readings, prompt,
+                                                          language))
         return text
 
     async def heard_slowed(self, pcm: np.ndarray, text: str) -> str:

@@ -28,24 +28,12 @@ from typing import Any
 from harness.agent import slots
 from harness.agent.dialogue import Action, CallTool, Say
 from harness.agent.faults import Faults
-from harness.agent.outputs import (
-    clean,
-    decode_output,
-    is_error,
-)
+from harness.agent.outputs import clean, decode_output, is_error
 from harness.agent.policy_state import Awaiting, PolicyState, Task
 from harness.agent.profile import IntentSpec, Profile, load_profile
 from harness.agent.repairs import find_readbacks, repair_phrases, values_equal
 
-__all__ = [
-    "Action",
-    "CallTool",
-    "Faults",
-    "Policy",
-    "Profile",
-    "Say",
-    "load_profile",
-]
+__all__ = ["Action", "CallTool", "Faults", "Policy", "Profile", "Say", "load_profile"]
 
 
 # --------------------------------------------------------------------------- policy state
@@ -70,13 +58,11 @@ class Policy(PolicyState):
 
     def part_of_a_value(self, transcript: str) -> bool:
         """Whether the transcript holds part of a value the dialogue listens for (a slot of the
-        open task, or of any intent before one is open) and no whole value of any of them. A
-        fragment held from the caller's last utterance counts with it: "3, 5, 2, 1" after a held
-        "The order number is 8." completes the number, and no runner-up is searched for."""
-        text = transcript if self._held is None else f"{self._held} {transcript}"
-        got = [self._extract(s, text, asked=s == self._asked_slot()).status
-               for s in self._listening_for(text)]
-        return "partial" in got and "ok" not in got
+        open task, or of any intent before one is open) and no whole value it would take (see
+        :meth:`_heard`). A fragment held from the caller's last utterance counts with it: "3,
+        5, 2, 1" after a held "The order number is 8." completes the number, and no runner-up
+        is searched for."""
+        return self._heard(transcript if self._held is None else f"{self._held} {transcript}")[0]
 
     def wants_a_value(self, transcript: str) -> bool:
         """Whether the dialogue waits for a value in this turn: the agent asked for one, or,
@@ -97,10 +83,25 @@ class Policy(PolicyState):
         return next((t for t in transcripts if self.holds_a_value(t)), transcripts[0])
 
     def holds_a_value(self, transcript: str) -> bool:
-        """Whether the transcript holds a whole value the dialogue listens for."""
+        """Whether the transcript holds a whole value the dialogue listens for and would take
+        (see :meth:`_heard`)."""
+        return self._heard(transcript)[1]
+
+    def _heard(self, text: str) -> tuple[bool, bool]:
+        """(part, whole): whether ``text`` holds part of a value the dialogue listens for and
+        no whole one it would take, and whether it holds a whole one it would take. The
+        dialogue stops at part of the slot it asked for, or of the first slot of the task or
+        the request the transcript names, before it takes any other (:meth:`_collect`): "I want
+        to give a meter reading. My account number is 91534." holds five digits, a whole meter
+        reading, but the dialogue asks for the account number again."""
         asked = self._asked_slot()
-        return any(self._extract(s, transcript, asked=s == asked).status == "ok"
-                   for s in self._listening_for(transcript))
+        slots = self._listening_for(text)
+        got = {s: self._extract(s, text, asked=s == asked).status for s in slots}
+        first = asked if asked in got else slots[0] if slots and (
+            self._task is not None or self._named_intent(text) is not None) else None
+        stops = first is not None and got[first] == "partial"
+        whole = not stops and "ok" in got.values()
+        return stops or ("partial" in got.values() and not whole), whole
 
     def _listening_for(self, transcript: str = "") -> list[str]:
         """The slots the dialogue listens for in ``transcript``: the open task's missing ones;

@@ -1,5 +1,5 @@
-"""Readings of a turn weighed by the recogniser that heard it: an "oh" against a "four" among
-digits, a letter "o" against a "zero" in a spelled email.
+"""Readings of a turn weighed by the recogniser that heard it: an "oh" lost at the start of a
+number, an "oh" against a "four" among digits, a letter "o" against a "zero" in a spelled email.
 
 A small recogniser writes what it heard in the form it finds likeliest, and some sounds it
 writes in the wrong form: a caller's "oh" among digits as a "4", a letter "o" spelled in an
@@ -7,17 +7,34 @@ email as a "0". Asked how likely each reading is, given the audio (teacher-force
 decoder pass on the encoding the turn's decode made), the same recogniser still tells them
 apart where the margin it gives says so. The margins are measured per recogniser on generated
 calls (``bench/hearing.py``); a recogniser without one is not weighed.
+
+Each weighing is a :class:`Plan` (the readings to score, and how their scores read the turn),
+made by one of :data:`WEIGHINGS` in order; the agent's hearing scores each plan on its
+recogniser's workers, ``bench/hearing.py`` with :func:`heard_sync`: one definition for both.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from harness.agent import asr
-from harness.agent.repairs import spelled_local_part, spelled_out
+from harness.agent.repairs import RECOGNISER, spelled_local_part, spelled_out
 from harness.audio import asr_beam_size
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What one weighing of a turn's transcript asks of the recogniser: the ``readings`` to
+    score on the turn's audio (teacher-forced, one batched pass) and ``read``, which makes the
+    transcript the agent takes from their log-likelihoods (in the readings' order)."""
+
+    readings: list[str]
+    read: Callable[[list[float]], str]
 
 OH_AS_FOUR_MARGIN = {"base": -7.0}
 """How much less likely (natural log) "oh" may be than "four" in a recogniser's own reading of
@@ -107,19 +124,6 @@ def oh_margin(model: str, rate: int) -> float | None:
     return None if asr_beam_size(rate) >= 2 else OH_AS_FOUR_MARGIN.get(model)
 
 
-def ohs_heard_sync(recognizer: asr.SpeechRecognizer, model: str, pcm: np.ndarray, rate: int,
-                   text: str, prompt: str | None, language: str | None = None) -> str:
-    """``text`` with the "4"s ``recognizer`` (``model``: its name) wrote for an "oh" read as
-    zeros (:data:`OH_AS_FOUR_MARGIN`; wideband audio only: a telephone line takes the "f"
-    that tells them apart)."""
-    margin = oh_margin(model, rate)
-    fours, readings = oh_candidates(text)
-    if margin is None or not fours:
-        return text
-    return read_ohs(text, fours, recognizer.likelihoods_sync(pcm, rate, readings, prompt,
-                                                              language), margin)
-
-
 O_AS_ZERO_MARGIN = {"tiny.en": 0.0}
 """How much less likely (natural log) a letter "O" may be than "zero" in a recogniser's own
 reading of a spelled email for a "0" it wrote in the local part to be read as the letter "o"
@@ -168,14 +172,129 @@ def o_margin(model: str, rate: int) -> float | None:
     return None if asr_beam_size(rate) >= 2 else O_AS_ZERO_MARGIN.get(model)
 
 
-def letter_os_heard_sync(recognizer: asr.SpeechRecognizer, model: str, pcm: np.ndarray,
-                         rate: int, text: str, prompt: str | None,
-                         language: str | None = None) -> str:
-    """``text`` with the "0"s ``recognizer`` (``model``: its name) wrote in a spelled email
-    for a caller's letter "o" read as the letter (:data:`O_AS_ZERO_MARGIN`)."""
+LEAD_OH_MARGIN = {"base": -7.0}
+"""How much less likely (natural log) a reading with an "oh" at the start of a number may be
+than the transcript as the recogniser wrote it, for an "oh" it lost there to be read back in;
+per recogniser, on wideband audio. Some voices' "oh" said first is lost altogether ("oh,
+nine, one, five, three, four" as "91534") or written as a word ("more 3, 6, 4, 5, 8", "is
+low. 5 6 4 8 9"). On the utility line's generated calls (seeds 1 to 8, each account's first
+digit written as an "oh", a "four" and an "eight"; 458 turns) ``base`` dropped or wrote as a
+word 48 of 157 "oh"s said first; the readings with the "oh" back scored 2.9 to 18 below the
+transcript for those, 10.2 or more below for the 16 numbers one digit short that began with a
+four or an eight. At -7, 18 values were made whole and none wrong
+(docs/local-agent.md, "An "oh" lost at the start of a number")."""
+
+_NOT_AN_OH = re.compile(
+    rf"(?:{'|'.join(sorted({*_DIGIT_WORDS, *RECOGNISER.homophones}, key=len, reverse=True))})$",
+    re.IGNORECASE)
+"""A word that is, or ends in, a digit or a word the recogniser writes for one ("before": its
+"fore" may be the caller's four): never weighed as an "oh"."""
+_WORD_BEFORE = re.compile(r"(?<![\w'])([A-Za-z]{1,4})[\s,.\-]*$")
+"""The word right before a run that an "oh" may have been written as: a short one ("all",
+"more", "no", "low", "so", "O"), not a contraction's end."""
+
+
+def lead_oh_candidates(text: str, completes: Callable[[str], bool]
+                       ) -> tuple[list[str], list[str], list[int]]:
+    """The transcripts an "oh" lost at the start of one of ``text``'s runs of digits would
+    make, where they hold a whole value (``completes``), and the readings to weigh them by:
+    ``text`` spelled out, then per transcript its reading with that "oh" said, and, for an
+    "oh" put before the run, the same with an "eight" there (a doubled first digit lost is as
+    short a sound; a reading with an "oh" must be likelier). The third list gives, per
+    transcript, the place of its rival reading (-1: none). Two places are tried: before the
+    run, and in place of the one word right before it ("more 3, 6, 4, 5, 8"), unless that
+    word is or ends in a digit (:data:`_NOT_AN_OH`)."""
+    transcripts: list[str] = []
+    readings = [_spelled(text)]
+    rivals: list[int] = []
+    for run in _DIGIT_RUN.finditer(text):
+        items = list(_RUN_ITEM.finditer(run.group(0)))
+        sep = run.group(0)[items[0].end():items[1].start()] if len(items) > 1 else " "
+        head, tail = text[:run.start()], text[run.start():]
+        places = [(head, None)]
+        word = _WORD_BEFORE.search(head)
+        if word and not _NOT_AN_OH.search(word.group(1)):
+            places.append((head[:word.start(1)], word))
+        for before, replaced in places:
+            made = f"{before}0{sep}{tail}"
+            if not completes(made):
+                continue
+            at = sum(1 for item in _run_items(made) if item[0] < len(before))
+            transcripts.append(made)
+            readings.append(_spelled(made, oh_at=at))
+            if replaced is None:
+                readings.append(_spelled(f"{before}8{sep}{tail}"))
+                rivals.append(len(readings) - 1)
+            else:
+                rivals.append(-1)
+    return transcripts, readings, rivals
+
+
+def read_lead_oh(text: str, transcripts: list[str], rivals: list[int], scores: list[float],
+                 margin: float) -> str:
+    """The likeliest of ``transcripts`` (see :func:`lead_oh_candidates`) whose reading scored
+    at most ``margin`` below ``text``'s and above its rival's; ``text`` where none did."""
+    if len(scores) != 1 + len(transcripts) + sum(r >= 0 for r in rivals):
+        return text
+    best, best_score, at = text, None, 1
+    for made, rival in zip(transcripts, rivals, strict=True):
+        score = scores[at]
+        at += 1 if rival < 0 else 2
+        if score - scores[0] < margin or (rival >= 0 and scores[rival] >= score):
+            continue
+        if best_score is None or score > best_score:
+            best, best_score = made, score
+    return best
+
+
+def lead_oh_plan(text: str, model: str, rate: int, policy: Any) -> Plan | None:
+    """The weighing of an "oh" lost at the start of a number (:data:`LEAD_OH_MARGIN`), for a
+    transcript that holds part of a value the dialogue listens for and no whole one (a policy
+    with ``part_of_a_value`` and ``holds_a_value``)."""
+    margin = None if asr_beam_size(rate) >= 2 else LEAD_OH_MARGIN.get(model)
+    part = getattr(policy, "part_of_a_value", None)
+    holds = getattr(policy, "holds_a_value", None)
+    if margin is None or part is None or holds is None or not part(text):
+        return None
+    transcripts, readings, rivals = lead_oh_candidates(text, holds)
+    if not transcripts:
+        return None
+    return Plan(readings, lambda scores: read_lead_oh(text, transcripts, rivals, scores, margin))
+
+
+def oh_plan(text: str, model: str, rate: int, policy: Any = None) -> Plan | None:
+    """The weighing of the "4"s written for an "oh" (:data:`OH_AS_FOUR_MARGIN`)."""
+    margin = oh_margin(model, rate)
+    fours, readings = oh_candidates(text)
+    if margin is None or not fours:
+        return None
+    return Plan(readings, lambda scores: read_ohs(text, fours, scores, margin))
+
+
+def letter_o_plan(text: str, model: str, rate: int, policy: Any = None) -> Plan | None:
+    """The weighing of the "0"s written for a spelled letter "o" (:data:`O_AS_ZERO_MARGIN`)."""
     margin = o_margin(model, rate)
     part, zeros, readings = letter_o_candidates(text)
     if margin is None or not zeros:
-        return text
-    return read_letter_os(text, part, zeros, recognizer.likelihoods_sync(
-        pcm, rate, readings, prompt, language), margin)
+        return None
+    return Plan(readings, lambda scores: read_letter_os(text, part, zeros, scores, margin))
+
+
+WEIGHINGS: tuple[Callable[[str, str, int, Any], Plan | None], ...] = (
+    lead_oh_plan, oh_plan, letter_o_plan)
+"""The weighings of a turn, in order, each on the transcript the one before made: an "oh" lost
+at a number's start, then the "4"s among its digits, then an email's "0"s."""
+
+
+def heard_sync(recognizer: asr.SpeechRecognizer, model: str, pcm: np.ndarray, rate: int,
+               text: str, prompt: str | None, language: str | None = None,
+               policy: Any = None) -> str:
+    """``text`` after each of :data:`WEIGHINGS` that applies, scored by ``recognizer``
+    (``model``: its name) on ``pcm`` (``policy``: the dialogue's, for the weighings that ask
+    what it listens for)."""
+    for weigh in WEIGHINGS:
+        plan = weigh(text, model, rate, policy)
+        if plan is not None:
+            text = plan.read(recognizer.likelihoods_sync(pcm, rate, plan.readings, prompt,
+                                                          language))
+    return text

@@ -684,7 +684,7 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
     slot = next(iter(turn.entity))
 
     chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                         .ohs_heard(pcm, heard))
+                         .weighed(pcm, heard))
     got = extract(profile.slots[slot], chosen, asked=True)
     assert (got.status, got.value) == ("ok", value), chosen
 
@@ -693,19 +693,80 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
         recognizer.in_flight += 2
         try:
             assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                               .ohs_heard(pcm, heard)) == heard
+                               .weighed(pcm, heard)) == heard
         finally:
             recognizer.in_flight -= 2
         monkeypatch.setattr(asr, "others_busy", lambda: 0.9)
         assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                           .ohs_heard(pcm, heard)) == heard
+                           .weighed(pcm, heard)) == heard
         monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
 
     import soxr
 
     phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
     assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
-                       .ohs_heard(phone, heard)) == heard
+                       .weighed(phone, heard)) == heard
+
+
+def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eight_is_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generated utility call (seed 5, variant 3, an espeak-ng voice) gives its account
+    number as "oh, nine, one, five, three, four", and ``base`` writes "91534": the "oh" lost.
+    Weighed by ``base`` itself, the same transcript reads as 091534 on that audio, and stays
+    five digits (the agent asks again) on the same call with the caller saying "eight"
+    first; with no room on the recogniser, or over a telephone line, it stands."""
+    import asyncio
+
+    import soxr
+
+    from harness.agent.hearing import Hearing
+    from harness.scenario.vary import write_variants
+
+    monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
+    generated = write_variants(
+        [ROOT / "examples" / "utility" / "scenarios" / "reading-declined.yaml"], tmp_path, n=3,
+        seed=5, aspects=("values", "voices", "noise"))[2]
+    said = "account number is seven, nine, one, five, three, four."
+    assert said in generated.read_text()
+    heard = "Hello, I want to give a meter reading. My account number is 91534."
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    for first, value, chosen_value in (("oh", "091534", "091534"), ("eight", "891534", None)):
+        path = tmp_path / f"said-{first}.yaml"
+        path.write_text(generated.read_text().replace(said, f"account number is {first}, nine,"
+                                                            " one, five, three, four.")
+                        .replace("791534", value))
+        scenario = load_scenario(path)
+        script = audio.render_scenario(scenario)
+        offset = 0
+        for turn, rendered in zip(scenario.turns, script.turns, strict=True):
+            if turn.entity and turn.entity.get("account_number") == value:
+                break
+            offset += rendered.samples.size
+        else:
+            raise AssertionError(f"no turn of {path.name} gives {value}")
+        pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+        policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
+        assert policy.part_of_a_value(heard)  # five digits, and the account number comes first
+        chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+                             .weighed(pcm, heard))
+        got = extract(profile.slots["account_number"], chosen, asked=True)
+        if chosen_value is None:
+            assert got.status == "partial", chosen
+        else:
+            assert (got.status, got.value) == ("ok", chosen_value), chosen
+            said_oh = pcm
+
+    pcm = said_oh
+    recognizer = asr.get_recognizer("base")
+    recognizer.in_flight += 2
+    try:
+        assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+                           .weighed(pcm, heard)) == heard
+    finally:
+        recognizer.in_flight -= 2
+    phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
+    assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
+                       .weighed(phone, heard)) == heard
 
 
 def test_a_0_the_recogniser_wrote_for_a_spelled_letter_o_is_read_as_the_letter(
@@ -743,10 +804,10 @@ def test_a_0_the_recogniser_wrote_for_a_spelled_letter_o_is_read_as_the_letter(
         pcm = _over_bed(script, rendered.index, rendered.samples, offset)
         policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
         chosen = asyncio.run(Hearing(_Ear(policy, recogniser=None, input_rate=24_000))
-                             .ohs_heard(pcm, heard))
+                             .weighed(pcm, heard))
         got = extract(profile.slots["email"], chosen, asked=True)
         assert (got.status, got.value) == ("ok", value), chosen
 
     phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
     assert asyncio.run(Hearing(_Ear(policy, recogniser=None, input_rate=8_000))
-                       .ohs_heard(phone, heard)) == heard
+                       .weighed(phone, heard)) == heard

@@ -511,3 +511,21 @@ def test_a_yes_to_a_corrected_read_back_heard_as_not_looks_the_account_up(yes: s
     assert "3, 2, 4, 1, 8, 5" in " ".join(
         said(p.on_user_turn("No, the last digit is wrong. It's 3, 2, 4, 1, 8, 5.")))
     assert calls(p.on_user_turn(yes)) == [("get_balance", {"account_number": "324185"})]
+
+
+def test_part_of_the_first_value_a_request_needs_is_part_of_a_value_though_it_fits_a_later_one(
+        ) -> None:
+    """The utility line's meter reading needs the account number (six digits) and then the
+    reading (five): five digits said as the account number fit the reading, but the dialogue
+    takes the account number first and asks for it again, so the transcript is worth a
+    second look."""
+    agent = load_agent_config(ROOT / "examples" / "utility" / "agent.yaml")
+    p = Policy(load_profile(str(ROOT / "examples" / "utility" / "utility.profile.yaml")),
+               [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
+    heard = "I want to give a meter reading. My account number is 91534."
+    assert p.part_of_a_value(heard) and not p.holds_a_value(heard)
+    assert p.on_user_turn(heard) == []  # held: the caller may go on
+    assert said(p.on_hold_expired()) == [
+        "I only caught part of your account number. Could you say all six digits again?"]
+    whole = "I want to give a meter reading. My account number is 091534."
+    assert p.holds_a_value(whole) and not p.part_of_a_value(whole)

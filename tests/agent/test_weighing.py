@@ -3,10 +3,17 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from harness.agent.repairs import joined_spelling, spelled_local_part
-from harness.agent.weighing import letter_o_candidates, read_letter_os
+from harness.agent.weighing import (
+    lead_oh_candidates,
+    letter_o_candidates,
+    read_lead_oh,
+    read_letter_os,
+)
 
 
 @pytest.mark.parametrize(("text", "joined"), [
@@ -74,3 +81,53 @@ def test_a_0_is_written_as_the_letter_only_where_its_o_reading_scored_within_the
     part, zeros, _ = letter_o_candidates(text)
     assert read_letter_os(text, part, zeros, [-30.0, -20.0, -35.0], -1.0) == \
         "It's O, 0, M, C at mail.com."
+
+
+def _six_digits(text: str) -> bool:
+    """A whole six-digit account number in ``text`` (as the utility line's slot reads it)."""
+    return any(len(re.sub(r"\D", "", run.group(0))) == 6
+               for run in re.finditer(r"\d[\d ,.\-]*", text))
+
+
+def test_an_oh_lost_at_a_numbers_start_is_tried_before_the_run_and_for_the_word_before_it(
+        ) -> None:
+    made, readings, rivals = lead_oh_candidates("My account number is more 3, 6, 4, 5, 8.",
+                                                _six_digits)
+    assert made == ["My account number is more 0, 3, 6, 4, 5, 8.",
+                    "My account number is 0, 3, 6, 4, 5, 8."]
+    assert readings == [
+        "My account number is more three, six, four, five, eight.",
+        "My account number is more oh, three, six, four, five, eight.",
+        "My account number is more eight, three, six, four, five, eight.",  # the rival
+        "My account number is oh, three, six, four, five, eight."]
+    assert rivals == [2, -1]
+    # a number written as one: the "oh" goes onto it
+    assert lead_oh_candidates("It's 91534.", _six_digits)[0] == ["It's 091534."]
+
+
+@pytest.mark.parametrize(("text", "made"), [
+    # "before": its "fore" may be the caller's four
+    ("My meal count before 92403?", "My meal count before 092403?"),
+    ("I can't come to 2.5.3.8.1.", "I can't come to 0.2.5.3.8.1."),  # "to" may be a two
+    ("That's 9, 5, 1, 6, 3.", "That's 0, 9, 5, 1, 6, 3."),  # a contraction's end is no word
+])
+def test_a_word_that_may_be_a_digit_is_not_weighed_as_an_oh(text: str, made: str) -> None:
+    assert lead_oh_candidates(text, _six_digits)[0] == [made]
+
+
+def test_no_oh_is_tried_where_it_would_not_make_a_whole_value() -> None:
+    assert lead_oh_candidates("My account number is 3, 6, 4, 5.", _six_digits) == ([], [
+        "My account number is three, six, four, five."], [])
+    assert lead_oh_candidates("I'd like to know my balance.", _six_digits)[0] == []
+
+
+def test_an_oh_is_read_back_in_only_within_the_margin_and_above_an_eight_there() -> None:
+    text = "My account number is more 3, 6, 4, 5, 8."
+    made, _, rivals = lead_oh_candidates(text, _six_digits)
+    before, instead = made
+    # scores: as written, "oh" before the run, "eight" before it, "oh" for "more"
+    assert read_lead_oh(text, made, rivals, [-30.0, -34.0, -40.0, -32.0], -7.0) == instead
+    assert read_lead_oh(text, made, rivals, [-30.0, -34.0, -40.0, -38.0], -7.0) == before
+    assert read_lead_oh(text, made, rivals, [-30.0, -34.0, -33.0, -38.0], -7.0) == text  # 8
+    assert read_lead_oh(text, made, rivals, [-30.0, -37.5, -40.0, -38.0], -7.0) == text
+    assert read_lead_oh(text, made, rivals, [], -7.0) == text  # no scores
