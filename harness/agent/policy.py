@@ -354,11 +354,13 @@ class Policy(PolicyState):
     def _collect(self, task: Task, text: str, final: bool) -> list[Action]:
         """Take the values this utterance carries, then take the next step."""
         missing = [s for s in task.intent.slots if s not in task.values]
-        asked = self._asked_slot()
+        asked, taken = self._asked_slot(), []
         for slot in missing:
             got = self._extract(slot, text, asked=slot == asked)
-            if got.status == "ok" and got.value is not None:
+            if got.status == "ok" and got.value is not None \
+                    and not slots.part_of_one_taken(got.value, taken, text):
                 task.candidates[slot] = got.value
+                taken.append(got.value)
             elif got.status == "partial" and (slot == asked or slot == missing[0]):
                 return self._partial(task, slot, text, final)
         if not task.candidates and self._matches("incomplete", clean(text)) and not final:

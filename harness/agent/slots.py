@@ -347,3 +347,12 @@ def spoken_value(spec: SlotSpec, value: str) -> str:
     if spec.kind in ("name", "text"):
         return value
     return to_spoken(value, numerals=spec.numerals, spell_local_part=spec.spell_local_part)
+
+
+def part_of_one_taken(value: str, taken: list[str], text: str) -> bool:
+    """Whether ``value``, found in ``text`` for a slot, is part of a value ``taken`` from the
+    same words for another and the words hold too few digits for both: "My account number is
+    all 8, 2, 3, 1, 6." is the account number 082316 (the "all" an "oh"), and its last five
+    digits would fit a meter reading too."""
+    digits = sum(c.isdigit() for c in spoken_to_compact(first_digit_words(text)))
+    return any(value in other and digits < len(other) + len(value) for other in taken)

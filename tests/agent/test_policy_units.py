@@ -519,9 +519,7 @@ def test_part_of_the_first_value_a_request_needs_is_part_of_a_value_though_it_fi
     reading (five): five digits said as the account number fit the reading, but the dialogue
     takes the account number first and asks for it again, so the transcript is worth a
     second look."""
-    agent = load_agent_config(ROOT / "examples" / "utility" / "agent.yaml")
-    p = Policy(load_profile(str(ROOT / "examples" / "utility" / "utility.profile.yaml")),
-               [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
+    p = _utility_policy()
     heard = "I want to give a meter reading. My account number is 91534."
     assert p.part_of_a_value(heard) and not p.holds_a_value(heard)
     assert p.on_user_turn(heard) == []  # held: the caller may go on
@@ -529,3 +527,26 @@ def test_part_of_the_first_value_a_request_needs_is_part_of_a_value_though_it_fi
         "I only caught part of your account number. Could you say all six digits again?"]
     whole = "I want to give a meter reading. My account number is 091534."
     assert p.holds_a_value(whole) and not p.part_of_a_value(whole)
+
+
+def _utility_policy() -> Policy:
+    agent = load_agent_config(ROOT / "examples" / "utility" / "agent.yaml")
+    return Policy(load_profile(str(ROOT / "examples" / "utility" / "utility.profile.yaml")),
+                  [t.session_tool() for t in agent.tools], Faults(), tool_flags(agent))
+
+
+def test_the_digits_of_one_value_do_not_fill_a_second_slot() -> None:
+    """"…is all 8, 2, 3, 1, 6." (the caller's "oh" written "all") is the account number
+    082316; its last five digits fit a meter reading too, but they are the account's: the
+    reading is asked for. Two values said in one breath are both taken."""
+    p = _utility_policy()
+    assert said(p.on_user_turn(
+        "Hello, I want to give a meter reading. My account number is all 8, 2, 3, 1, 6.")) == [
+        "Thanks. I have account number 0, 8, 2, 3, 1, 6. Is that right?"]
+    assert said(p.on_user_turn("Yes, correct.")) == ["And what is the reading on your meter?"]
+
+    p = _utility_policy()
+    assert said(p.on_user_turn("I want to give a meter reading. Account 123456, the reading is "
+                               "2, 3, 4, 5, 6.")) == [
+        "Thanks. I have account number 1, 2, 3, 4, 5, 6. Is that right?"]
+    assert "2, 3, 4, 5, 6" in said(p.on_user_turn("Yes."))[0]
