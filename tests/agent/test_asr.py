@@ -769,6 +769,47 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
                        .weighed(phone, heard)) == heard
 
 
+def test_an_i_the_recogniser_wrote_for_a_five_is_read_as_a_five_and_a_nine_stays(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generated utility call (seed 11, variant 3, an espeak-ng voice) ends its account number
+    "…three, one, five.", and ``base`` writes the five as "I'm", which the agent's repairs read
+    as a nine. Weighed by ``base`` itself, the same transcript reads as a five on that audio
+    and stays a nine on the same call with the caller saying "nine"."""
+    import asyncio
+
+    from harness.agent.hearing import Hearing
+    from harness.scenario.vary import write_variants
+
+    monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
+    generated = write_variants(
+        [ROOT / "examples" / "utility" / "scenarios" / "unknown-account.yaml"], tmp_path, n=3,
+        seed=11, aspects=("values", "voices", "noise"))[2]
+    said = "It's two, eight, oh, three, one, five."
+    assert said in generated.read_text()
+    heard = "Oh sorry, that's my old one. It's two, eight, oh, three, one, I'm..."
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    for last, value in (("five", "280315"), ("nine", "280319")):
+        path = tmp_path / f"said-{last}.yaml"
+        path.write_text(generated.read_text().replace(said, f"It's two, eight, oh, three, one, "
+                                                            f"{last}.")
+                        .replace("280315", value))
+        scenario = load_scenario(path)
+        script = audio.render_scenario(scenario)
+        offset = 0
+        for turn, rendered in zip(scenario.turns, script.turns, strict=True):
+            if turn.entity and turn.entity.get("account_number") == value:
+                break
+            offset += rendered.samples.size
+        else:
+            raise AssertionError(f"no turn of {path.name} gives {value}")
+        pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+        policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
+        chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+                             .weighed(pcm, heard))
+        got = extract(profile.slots["account_number"], chosen, asked=True)
+        assert (got.status, got.value) == ("ok", value), chosen
+
+
 def test_a_0_the_recogniser_wrote_for_a_spelled_letter_o_is_read_as_the_letter(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A generated call of the example suite (seed 19, bm_george) spells "o, z, t, x, at mail

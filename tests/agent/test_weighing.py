@@ -9,8 +9,10 @@ import pytest
 
 from harness.agent.repairs import joined_spelling, spelled_local_part
 from harness.agent.weighing import (
+    five_candidates,
     lead_oh_candidates,
     letter_o_candidates,
+    read_fives,
     read_lead_oh,
     read_letter_os,
 )
@@ -131,3 +133,35 @@ def test_an_oh_is_read_back_in_only_within_the_margin_and_above_an_eight_there()
     assert read_lead_oh(text, made, rivals, [-30.0, -34.0, -33.0, -38.0], -7.0) == text  # 8
     assert read_lead_oh(text, made, rivals, [-30.0, -37.5, -40.0, -38.0], -7.0) == text
     assert read_lead_oh(text, made, rivals, [], -7.0) == text  # no scores
+
+
+@pytest.mark.parametrize(("text", "words", "readings"), [
+    ("Account number 4-1-0-I-28.", ["I"], ["Account number four, one, zero, nine, two, eight.",
+                                          "Account number four, one, zero, five, two, eight."]),
+    ("It's two, eight, oh, three, one, I'm...", ["I'm"],
+     ["It's two, eight, oh, three, one, nine...", "It's two, eight, oh, three, one, five..."]),
+    ("Account number O. I. 2. I. 8. 7.", ["I", "I"], [
+        "Account number O. nine, two. I. eight, seven.",
+        "Account number O. five, two. I. eight, seven.",
+        "Account number O. I. two, nine, eight, seven.",
+        "Account number O. I. two, five, eight, seven."]),
+    # the pronoun, away from digits
+    ("I think it is 4, 5, 6, and I'm sure.", [], []),
+    ("Hi, I'm calling about 4 bills.", [], []),
+])
+def test_an_i_beside_digits_is_weighed_as_a_nine_and_as_a_five(
+        text: str, words: list[str], readings: list[str]) -> None:
+    spans, got = five_candidates(text)
+    assert [text[a:b] for a, b in spans] == words
+    assert got == readings
+
+
+def test_an_i_is_written_5_only_where_five_scored_above_nine() -> None:
+    text = "Account number O. I. 2. I. 8. 7."
+    spans = five_candidates(text)[0]
+    assert read_fives(text, spans, [-30.0, -27.0, -25.0, -29.0], 0.0) == \
+        "Account number O. 5. 2. I. 8. 7."
+    assert read_fives(text, spans, [-30.0, -31.0, -29.0, -28.0], 0.0) == \
+        "Account number O. I. 2. 5. 8. 7."
+    assert read_fives(text, spans, [-30.0, -30.0, -29.0, -31.0], 0.0) == text  # a tie: nine
+    assert read_fives(text, spans, [], 0.0) == text  # no scores
