@@ -287,8 +287,8 @@ of a turn for an "I", "I'm" or "high" it wrote beside digits to be read as the f
 said; per recogniser, on wideband audio. The agent's repairs read such a word as a nine (a nine
 said first is written so by both offline models), yet some voices' five loses its "f" and "v"
 the same way ("Account number 4-1-0-I-28", "It's two, eight, oh, three, one, I'm"). On the
-utility line's generated calls (seeds 1 to 12) ``base`` scored "five" 1.1 to 4.2 above "nine"
-for the 6 that were a five and 3.4 or more below for the 6 that were a nine, so the likelier
+utility line's generated calls (seeds 1 to 12) ``base`` scored "five" 1.1 to 5.4 above "nine"
+for the 7 that were a five and 3.4 or more below for the 7 that were a nine, so the likelier
 reading is taken (docs/local-agent.md, "A five written "I"")."""
 
 _NINE_OR_FIVE = re.compile(r"(?<![\w'])(i'm|i|high)(?![\w'])", re.IGNORECASE)
