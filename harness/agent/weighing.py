@@ -179,11 +179,11 @@ than the transcript as the recogniser wrote it, for an "oh" it lost there to be 
 per recogniser, on wideband audio. Some voices' "oh" said first is lost altogether ("oh,
 nine, one, five, three, four" as "91534") or written as a word ("more 3, 6, 4, 5, 8", "is
 low. 5 6 4 8 9"). On the utility line's generated calls (seeds 1 to 8, each account's first
-digit written as an "oh", a "four" and an "eight"; 458 turns) ``base`` dropped or wrote as a
+digit written as an "oh", a "four" and an "eight"; 471 turns) ``base`` dropped or wrote as a
 word 48 of 157 "oh"s said first; the readings with the "oh" back scored 2.9 to 18 below the
 transcript for those, 10.2 or more below for the 16 numbers one digit short that began with a
-four or an eight. At -7, 18 values were made whole and none wrong
-(docs/local-agent.md, "An "oh" lost at the start of a number")."""
+four or an eight. At -7, 18 values were made whole, one already wrong stayed wrong, and none
+heard right was lost (docs/local-agent.md, "An "oh" lost at the start of a number")."""
 
 _NOT_AN_OH = re.compile(
     rf"(?:{'|'.join(sorted({*_DIGIT_WORDS, *RECOGNISER.homophones}, key=len, reverse=True))})$",
@@ -203,8 +203,8 @@ def lead_oh_candidates(text: str, completes: Callable[[str], bool]
     "oh" put before the run, the same with an "eight" there (a doubled first digit lost is as
     short a sound; a reading with an "oh" must be likelier). The third list gives, per
     transcript, the place of its rival reading (-1: none). Two places are tried: before the
-    run, and in place of the one word right before it ("more 3, 6, 4, 5, 8"), unless that
-    word is or ends in a digit (:data:`_NOT_AN_OH`)."""
+    run, and in place of the short word right before it (:data:`_WORD_BEFORE`: "more 3, 6, 4,
+    5, 8"), unless that word is or ends in a digit (:data:`_NOT_AN_OH`)."""
     transcripts: list[str] = []
     readings = [_spelled(text)]
     rivals: list[int] = []
