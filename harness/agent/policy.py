@@ -41,8 +41,7 @@ __all__ = ["Action", "CallTool", "Faults", "Policy", "Profile", "Say", "load_pro
 
 _ANNOTATION = re.compile(r"\[[^\]]*\]|\([^)]*\)|\*[^*]*\*|[♪♫]+")
 # A turn that opens as an answer to the question just asked ("It's a count-fine to salmon." for
-# "It's account five, two, seven," the first breath of a number, on a generated utility call):
-# the value may come in the next breath, and the two are heard better as one.
+# "It's account five, two, seven,", a number's first breath): the value may come in the next.
 _OPENS_AN_ANSWER = re.compile(r"^\W*(it's|it is|that's|that is)\b")
 
 
@@ -57,11 +56,9 @@ class Policy(PolicyState):
         return self.profile.transcription_prompt
 
     def part_of_a_value(self, transcript: str) -> bool:
-        """Whether the transcript holds part of a value the dialogue listens for (a slot of the
-        open task, or of any intent before one is open) and no whole value it would take (see
-        :meth:`_heard`). A fragment held from the caller's last utterance counts with it: "3,
-        5, 2, 1" after a held "The order number is 8." completes the number, and no runner-up
-        is searched for."""
+        """Whether the transcript holds part of a value the dialogue listens for and no whole
+        one it would take (:meth:`_heard`), with a fragment held from the caller's last
+        utterance: "3, 5, 2, 1" after a held "The order number is 8." is a whole number."""
         return self._heard(transcript if self._held is None else f"{self._held} {transcript}")[0]
 
     def wants_a_value(self, transcript: str) -> bool:
@@ -83,17 +80,14 @@ class Policy(PolicyState):
         return next((t for t in transcripts if self.holds_a_value(t)), transcripts[0])
 
     def holds_a_value(self, transcript: str) -> bool:
-        """Whether the transcript holds a whole value the dialogue listens for and would take
-        (see :meth:`_heard`)."""
+        """Whether the transcript holds a whole value the dialogue would take (:meth:`_heard`)."""
         return self._heard(transcript)[1]
 
     def _heard(self, text: str) -> tuple[bool, bool]:
-        """(part, whole): whether ``text`` holds part of a value the dialogue listens for and
-        no whole one it would take, and whether it holds a whole one it would take. The
-        dialogue stops at part of the slot it asked for, or of the first slot of the task or
-        the request the transcript names, before it takes any other (:meth:`_collect`): "I want
-        to give a meter reading. My account number is 91534." holds five digits, a whole meter
-        reading, but the dialogue asks for the account number again."""
+        """(part, whole): ``text`` holds part of a value the dialogue listens for and no whole
+        one it would take; it holds a whole one it would take. The dialogue stops at part of the
+        slot it asked for, or of the first slot of the task or request named, before it takes
+        any other (:meth:`_collect`): five digits said as the account number are not a reading."""
         asked = self._asked_slot()
         slots = self._listening_for(text)
         got = {s: self._extract(s, text, asked=s == asked).status for s in slots}
@@ -257,9 +251,8 @@ class Policy(PolicyState):
             if slot and self._extract(slot, text, asked=False).status != "none":
                 return self._start(default, text, final)
 
-        opens_an_answer = task is not None and self._asked_slot() is not None \
-            and bool(_OPENS_AN_ANSWER.match(lowered))
-        if (self._matches("incomplete", lowered) or opens_an_answer) and not final:
+        if (self._matches("incomplete", lowered) or self._opens_an_answer(lowered)) \
+                and not final:
             return self._hold(text)
         busy = self._task is not None or self._awaiting is not None
         if busy and not self._relevant(lowered):
@@ -335,6 +328,11 @@ class Policy(PolicyState):
             return None
         return None
 
+    def _opens_an_answer(self, lowered: str) -> bool:
+        """Whether a turn opens as an answer to the slot just asked for (``_OPENS_AN_ANSWER``)."""
+        return self._task is not None and self._asked_slot() is not None \
+            and bool(_OPENS_AN_ANSWER.match(lowered))
+
     def _start(self, intent: IntentSpec, text: str, final: bool) -> list[Action]:
         """Begin serving ``intent`` (a new request replaces an unfinished one)."""
         self._awaiting = None
@@ -363,7 +361,9 @@ class Policy(PolicyState):
                 taken.append(got.value)
             elif got.status == "partial" and (slot == asked or slot == missing[0]):
                 return self._partial(task, slot, text, final)
-        if not task.candidates and self._matches("incomplete", clean(text)) and not final:
+        lowered = repair_phrases(clean(text))
+        if not task.candidates and not final and (self._matches("incomplete", lowered)
+                                                  or self._opens_an_answer(lowered)):
             return self._hold(text)
         return self._next_step(task)
 

@@ -550,3 +550,16 @@ def test_the_digits_of_one_value_do_not_fill_a_second_slot() -> None:
                                "2, 3, 4, 5, 6.")) == [
         "Thanks. I have account number 1, 2, 3, 4, 5, 6. Is that right?"]
     assert "2, 3, 4, 5, 6" in said(p.on_user_turn("Yes."))[0]
+
+
+def test_a_breath_that_opens_an_answer_is_held_though_it_names_the_request_again() -> None:
+    """"It's account five, two, six," heard as "It's account time to seek." (the "account"
+    names the balance request again): the rest of the number may come in the next breath, so
+    the agent waits for it instead of asking again over the caller's pause."""
+    p = _utility_policy()
+    assert said(p.on_user_turn("Hi, how much do I owe at the moment?")) == [
+        "Sure. What is your account number?"]
+    assert p.on_user_turn("It's account time to seek.") == []
+    assert p.hold_ms is not None
+    assert said(p.on_user_turn("0, 4, 7,", heard_as_one="It's account 5, 2, 6, 0, 4, 7.")) == [
+        "Thanks. I have account number 5, 2, 6, 0, 4, 7. Is that right?"]
