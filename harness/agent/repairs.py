@@ -229,8 +229,17 @@ _WORK_AN_APPOINTMENT = re.compile(r"\b(?:work|walk) (an?|my|the) appointment\b",
 generated booking calls of the clinic line): nobody works or walks an appointment."""
 
 
+_NO_YES = re.compile(r"^\W*no[\s,.]+(?=(?:yes|yeah|yep)\W*$)", re.IGNORECASE)
+"""A bare "Yes." written "No, yes." (``tiny.en``, the Kokoro voice ``bf_emma`` at 126 and 160
+words a minute, with the support desk's prompt and without: two variants of a generated
+``dropped-line`` call, and the word alone): the recogniser puts a word before a short yes
+("Oh yes", "And yes", "Well, yes", "Like yes" for other voices), here one that denies. A "no"
+that only a yes follows is dropped; "No, yes, that's wrong" and "Yes, no." are kept."""
+
+
 def repair_phrases(lowered: str) -> str:
     """The caller's words as the agent takes them: phrases its recogniser is known to mishear."""
+    lowered = _NO_YES.sub("", lowered)
     lowered = _YES_THATS.sub(r"\1that's", lowered)
     lowered = _NOT_INCORRECT.sub("correct", lowered)
     return _WORK_AN_APPOINTMENT.sub(r"book \1 appointment", lowered)

@@ -563,3 +563,16 @@ def test_a_breath_that_opens_an_answer_is_held_though_it_names_the_request_again
     assert p.hold_ms is not None
     assert said(p.on_user_turn("0, 4, 7,", heard_as_one="It's account 5, 2, 6, 0, 4, 7.")) == [
         "Thanks. I have account number 5, 2, 6, 0, 4, 7. Is that right?"]
+
+
+def test_a_yes_the_recogniser_wrote_after_a_no_answers_the_read_back() -> None:
+    """A bare "Yes." written "No, yes." is a yes; "Yes, no." and a "no" with more after it
+    are not."""
+    for answer, proceeds in (("No, yes.", True), ("Yes.", True), ("Yes, no.", False),
+                             ("No, yes, that's wrong.", False)):
+        p = policy()
+        assert said(p.on_user_turn("I want to check an order. The order number is 62015.")) == [
+            "Just to confirm, I heard 6, 2, 0, 1, 5. Is that right?"]
+        actions = p.on_user_turn(answer)
+        called = any(isinstance(a, CallTool) and a.name == "lookup_order" for a in actions)
+        assert called == proceeds, (answer, actions)
