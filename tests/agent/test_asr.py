@@ -8,6 +8,7 @@ and how the agent reads it (the suite itself now calls with Kokoro voices)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -52,6 +53,29 @@ def _over_bed(script, bed_index: int, samples: np.ndarray, at: int = 0) -> np.nd
     """``samples`` with the bed of turn ``bed_index`` under them, from its sample ``at``."""
     mixed = samples.astype(np.int32) + script.bed(bed_index).chunk(at, samples.size)
     return np.clip(mixed, -32768, 32767).astype(np.int16)
+
+
+def _value_turn(scenario: Scenario, value: str) -> tuple[Any, np.ndarray]:
+    """The turn of ``scenario`` that gives ``value`` (a labelled entity) and its audio over the
+    bed, as the caller streamed it."""
+    script = audio.render_scenario(scenario)
+    offset = 0
+    for turn, rendered in zip(scenario.turns, script.turns, strict=True):
+        if turn.entity and value in turn.entity.values():
+            return turn, _over_bed(script, rendered.index, rendered.samples, offset)
+        offset += rendered.samples.size
+    raise AssertionError(f"no turn of {scenario.name} gives {value}")
+
+
+def _said_instead(path: Path, out: Path, said: str, instead: str, value: str,
+                  new_value: str) -> Scenario:
+    """A copy of the generated scenario at ``path`` (written to ``out``) whose caller says
+    ``instead`` where it said ``said``, its value ``value`` written ``new_value`` everywhere
+    (entity, tool mocks, expectations)."""
+    text = path.read_text()
+    assert said in text
+    out.write_text(text.replace(said, instead).replace(value, new_value))
+    return load_scenario(out)
 
 # Where the turn starts in the line noise, the silence before it, and how long after the last
 # word the audio stops (a transcript started at a pause stops 150 ms after the last voiced frame).
@@ -670,15 +694,7 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
     paths = write_variants([ROOT / "examples" / "utility" / "scenarios" / f"{scenario}.yaml"],
                            tmp_path, n=3, seed=seed, aspects=("values", "voices", "noise"))
     generated = load_scenario(paths[variant - 1])
-    script = audio.render_scenario(generated)
-    offset = 0
-    for turn, rendered in zip(generated.turns, script.turns, strict=True):
-        if turn.entity and value in turn.entity.values():
-            break
-        offset += rendered.samples.size
-    else:
-        raise AssertionError(f"no turn of {generated.name} gives {value}")
-    pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+    turn, pcm = _value_turn(generated, value)
     profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
     policy = Policy(profile, [], Faults(), tool_flags(generated.agent_config))
     slot = next(iter(turn.entity))
@@ -727,24 +743,12 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
         [ROOT / "examples" / "utility" / "scenarios" / "reading-declined.yaml"], tmp_path, n=3,
         seed=5, aspects=("values", "voices", "noise"))[2]
     said = "account number is seven, nine, one, five, three, four."
-    assert said in generated.read_text()
     heard = "Hello, I want to give a meter reading. My account number is 91534."
     profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
     for first, value, chosen_value in (("oh", "091534", "091534"), ("eight", "891534", None)):
-        path = tmp_path / f"said-{first}.yaml"
-        path.write_text(generated.read_text().replace(said, f"account number is {first}, nine,"
-                                                            " one, five, three, four.")
-                        .replace("791534", value))
-        scenario = load_scenario(path)
-        script = audio.render_scenario(scenario)
-        offset = 0
-        for turn, rendered in zip(scenario.turns, script.turns, strict=True):
-            if turn.entity and turn.entity.get("account_number") == value:
-                break
-            offset += rendered.samples.size
-        else:
-            raise AssertionError(f"no turn of {path.name} gives {value}")
-        pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+        scenario = _said_instead(generated, tmp_path / f"said-{first}.yaml", said,
+                                 said.replace("seven", first), "791534", value)
+        pcm = _value_turn(scenario, value)[1]
         policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
         assert policy.part_of_a_value(heard)  # five digits, and the account number comes first
         chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
@@ -785,24 +789,12 @@ def test_an_i_the_recogniser_wrote_for_a_five_is_read_as_a_five_and_a_nine_stays
         [ROOT / "examples" / "utility" / "scenarios" / "unknown-account.yaml"], tmp_path, n=3,
         seed=11, aspects=("values", "voices", "noise"))[2]
     said = "It's two, eight, oh, three, one, five."
-    assert said in generated.read_text()
     heard = "Oh sorry, that's my old one. It's two, eight, oh, three, one, I'm..."
     profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
     for last, value in (("five", "280315"), ("nine", "280319")):
-        path = tmp_path / f"said-{last}.yaml"
-        path.write_text(generated.read_text().replace(said, f"It's two, eight, oh, three, one, "
-                                                            f"{last}.")
-                        .replace("280315", value))
-        scenario = load_scenario(path)
-        script = audio.render_scenario(scenario)
-        offset = 0
-        for turn, rendered in zip(scenario.turns, script.turns, strict=True):
-            if turn.entity and turn.entity.get("account_number") == value:
-                break
-            offset += rendered.samples.size
-        else:
-            raise AssertionError(f"no turn of {path.name} gives {value}")
-        pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+        scenario = _said_instead(generated, tmp_path / f"said-{last}.yaml", said,
+                                 said.replace("five", last), "280315", value)
+        pcm = _value_turn(scenario, value)[1]
         policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
         chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
                              .weighed(pcm, heard))
@@ -834,15 +826,7 @@ def test_a_0_the_recogniser_wrote_for_a_spelled_letter_o_is_read_as_the_letter(
     heard = "The new email is 0, Z, T, X at mail.com."
     for path, value in ((generated, "oztx@mail.com"), (said_zero, "0ztx@mail.com")):
         scenario = load_scenario(path)
-        script = audio.render_scenario(scenario)
-        offset = 0
-        for turn, rendered in zip(scenario.turns, script.turns, strict=True):
-            if turn.entity and turn.entity.get("email") == value:
-                break
-            offset += rendered.samples.size
-        else:
-            raise AssertionError(f"no turn of {path.name} gives {value}")
-        pcm = _over_bed(script, rendered.index, rendered.samples, offset)
+        pcm = _value_turn(scenario, value)[1]
         policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
         chosen = asyncio.run(Hearing(_Ear(policy, recogniser=None, input_rate=24_000))
                              .weighed(pcm, heard))
