@@ -354,5 +354,7 @@ def part_of_one_taken(value: str, taken: list[str], text: str) -> bool:
     same words for another and the words hold too few digits for both: "My account number is
     all 8, 2, 3, 1, 6." is the account number 082316 (the "all" an "oh"), and its last five
     digits would fit a meter reading too."""
+    if not taken:
+        return False
     digits = sum(c.isdigit() for c in spoken_to_compact(first_digit_words(text)))
     return any(value in other and digits < len(other) + len(value) for other in taken)

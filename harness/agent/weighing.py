@@ -37,6 +37,14 @@ class Plan:
     readings: list[str]
     read: Callable[[list[float]], str]
 
+
+def _margin(margins: dict[str, float], model: str, rate: int) -> float | None:
+    """A weighing's margin for recogniser ``model`` on audio at ``rate`` (None: not weighed; each
+    margin was measured on wideband audio, and a telephone line takes the sounds that tell the
+    readings apart)."""
+    return None if asr_beam_size(rate) >= 2 else margins.get(model)
+
+
 OH_AS_FOUR_MARGIN = {"base": -7.0}
 """How much less likely (natural log) "oh" may be than "four" in a recogniser's own reading of
 a turn for a "4" it wrote among digits to be read as the "oh" (a zero) the caller said; per
@@ -119,12 +127,6 @@ def read_ohs(text: str, fours: list[int], scores: list[float], margin: float) ->
     return "".join(out)
 
 
-def oh_margin(model: str, rate: int) -> float | None:
-    """:data:`OH_AS_FOUR_MARGIN` for recogniser ``model`` on audio at ``rate`` (None: no
-    weighing; a telephone line takes the "f" that tells "four" from "oh")."""
-    return None if asr_beam_size(rate) >= 2 else OH_AS_FOUR_MARGIN.get(model)
-
-
 O_AS_ZERO_MARGIN = {"tiny.en": 0.0}
 """How much less likely (natural log) a letter "O" may be than "zero" in a recogniser's own
 reading of a spelled email for a "0" it wrote in the local part to be read as the letter "o"
@@ -167,12 +169,6 @@ def read_letter_os(text: str, part: tuple[int, int, list[str]] | None, zeros: li
     return spelled_out(text, part, ["o" if k in letters else c for k, c in enumerate(part[2])])
 
 
-def o_margin(model: str, rate: int) -> float | None:
-    """:data:`O_AS_ZERO_MARGIN` for recogniser ``model`` on audio at ``rate`` (None: no
-    weighing; measured on wideband audio only)."""
-    return None if asr_beam_size(rate) >= 2 else O_AS_ZERO_MARGIN.get(model)
-
-
 LEAD_OH_MARGIN = {"base": -7.0}
 """How much less likely (natural log) a reading with an "oh" at the start of a number may be
 than the transcript as the recogniser wrote it, for an "oh" it lost there to be read back in;
@@ -196,76 +192,71 @@ _WORD_BEFORE = re.compile(r"(?<![\w'])([A-Za-z]{1,4})[\s,.\-]*$")
 
 
 def lead_oh_candidates(text: str, completes: Callable[[str], bool]
-                       ) -> tuple[list[str], list[str], list[int]]:
+                       ) -> tuple[list[str], list[str], list[tuple[int, int | None]]]:
     """The transcripts an "oh" lost at the start of one of ``text``'s runs of digits would
     make, where they hold a whole value (``completes``), and the readings to weigh them by:
     ``text`` spelled out, then per transcript its reading with that "oh" said, and, for an
     "oh" put before the run, the same with an "eight" there (a doubled first digit lost is as
     short a sound; a reading with an "oh" must be likelier). The third list gives, per
-    transcript, the place of its rival reading (-1: none). Two places are tried: before the
-    run, and in place of the short word right before it (:data:`_WORD_BEFORE`: "more 3, 6, 4,
-    5, 8"), unless that word is or ends in a digit (:data:`_NOT_AN_OH`)."""
+    transcript, the places among the readings of its reading and of its rival (None: none).
+    Two places are tried: before the run, and in place of the short word right before it
+    (:data:`_WORD_BEFORE`: "more 3, 6, 4, 5, 8"), unless that word is or ends in a digit
+    (:data:`_NOT_AN_OH`)."""
     transcripts: list[str] = []
     readings = [_spelled(text)]
-    rivals: list[int] = []
+    places: list[tuple[int, int | None]] = []
     for run in _DIGIT_RUN.finditer(text):
         items = list(_RUN_ITEM.finditer(run.group(0)))
         sep = run.group(0)[items[0].end():items[1].start()] if len(items) > 1 else " "
         head, tail = text[:run.start()], text[run.start():]
-        places = [(head, None)]
+        befores = [(head, True)]
         word = _WORD_BEFORE.search(head)
         if word and not _NOT_AN_OH.search(word.group(1)):
-            places.append((head[:word.start(1)], word))
-        for before, replaced in places:
+            befores.append((head[:word.start(1)], False))
+        for before, inserted in befores:
             made = f"{before}0{sep}{tail}"
             if not completes(made):
                 continue
             at = sum(1 for item in _run_items(made) if item[0] < len(before))
             transcripts.append(made)
             readings.append(_spelled(made, oh_at=at))
-            if replaced is None:
+            rival = None
+            if inserted:
                 readings.append(_spelled(f"{before}8{sep}{tail}"))
-                rivals.append(len(readings) - 1)
-            else:
-                rivals.append(-1)
-    return transcripts, readings, rivals
+                rival = len(readings) - 1
+            places.append((len(readings) - (2 if inserted else 1), rival))
+    return transcripts, readings, places
 
 
-def read_lead_oh(text: str, transcripts: list[str], rivals: list[int], scores: list[float],
-                 margin: float) -> str:
+def read_lead_oh(text: str, transcripts: list[str], places: list[tuple[int, int | None]],
+                 scores: list[float], margin: float) -> str:
     """The likeliest of ``transcripts`` (see :func:`lead_oh_candidates`) whose reading scored
     at most ``margin`` below ``text``'s and above its rival's; ``text`` where none did."""
-    if len(scores) != 1 + len(transcripts) + sum(r >= 0 for r in rivals):
+    if not places or len(scores) != 1 + max(max(r or 0, k) for k, r in places):
         return text
-    best, best_score, at = text, None, 1
-    for made, rival in zip(transcripts, rivals, strict=True):
-        score = scores[at]
-        at += 1 if rival < 0 else 2
-        if score - scores[0] < margin or (rival >= 0 and scores[rival] >= score):
-            continue
-        if best_score is None or score > best_score:
-            best, best_score = made, score
-    return best
+    fit = [(scores[k], made) for made, (k, rival) in zip(transcripts, places, strict=True)
+           if scores[k] - scores[0] >= margin and (rival is None or scores[k] > scores[rival])]
+    return max(fit, key=lambda f: f[0])[1] if fit else text
 
 
 def lead_oh_plan(text: str, model: str, rate: int, policy: Any) -> Plan | None:
     """The weighing of an "oh" lost at the start of a number (:data:`LEAD_OH_MARGIN`), for a
     transcript that holds part of a value the dialogue listens for and no whole one (a policy
     with ``part_of_a_value`` and ``holds_a_value``)."""
-    margin = None if asr_beam_size(rate) >= 2 else LEAD_OH_MARGIN.get(model)
+    margin = _margin(LEAD_OH_MARGIN, model, rate)
     part = getattr(policy, "part_of_a_value", None)
     holds = getattr(policy, "holds_a_value", None)
     if margin is None or part is None or holds is None or not part(text):
         return None
-    transcripts, readings, rivals = lead_oh_candidates(text, holds)
+    transcripts, readings, places = lead_oh_candidates(text, holds)
     if not transcripts:
         return None
-    return Plan(readings, lambda scores: read_lead_oh(text, transcripts, rivals, scores, margin))
+    return Plan(readings, lambda scores: read_lead_oh(text, transcripts, places, scores, margin))
 
 
 def oh_plan(text: str, model: str, rate: int, policy: Any = None) -> Plan | None:
     """The weighing of the "4"s written for an "oh" (:data:`OH_AS_FOUR_MARGIN`)."""
-    margin = oh_margin(model, rate)
+    margin = _margin(OH_AS_FOUR_MARGIN, model, rate)
     fours, readings = oh_candidates(text)
     if margin is None or not fours:
         return None
@@ -274,7 +265,7 @@ def oh_plan(text: str, model: str, rate: int, policy: Any = None) -> Plan | None
 
 def letter_o_plan(text: str, model: str, rate: int, policy: Any = None) -> Plan | None:
     """The weighing of the "0"s written for a spelled letter "o" (:data:`O_AS_ZERO_MARGIN`)."""
-    margin = o_margin(model, rate)
+    margin = _margin(O_AS_ZERO_MARGIN, model, rate)
     part, zeros, readings = letter_o_candidates(text)
     if margin is None or not zeros:
         return None
@@ -297,11 +288,12 @@ _ITEM_AFTER = re.compile(rf"[ ,.\-]*{_ITEM}(?![\w'])", re.IGNORECASE)
 
 
 def five_candidates(text: str) -> tuple[list[tuple[int, int]], list[str]]:
-    """The spans of the "I", "I'm" and "high" right beside a digit or a digit word in
-    ``text``, and the readings to weigh each by, two a word: ``text`` spelled out with the word
-    said "nine", then "five"."""
+    """The spans of the "I", "I'm" and "high" in ``text`` that a digit or a digit word
+    follows, or that end a run of them ("…, 1, I'm..."; not "6. I think"), and the readings to
+    weigh each by, two a word: ``text`` spelled out with the word said "nine", then "five"."""
     spans = [m.span() for m in _NINE_OR_FIVE.finditer(text)
-             if _ITEM_BEFORE.search(text[:m.start()]) or _ITEM_AFTER.match(text[m.end():])]
+             if _ITEM_AFTER.match(text[m.end():]) or (
+                 _ITEM_BEFORE.search(text[:m.start()]) and not re.search(r"\w", text[m.end():]))]
     readings = [_spelled(f"{text[:start]}{digit}{text[end:]}")
                 for start, end in spans for digit in ("nine", "five")]
     return spans, readings
@@ -322,7 +314,7 @@ def read_fives(text: str, spans: list[tuple[int, int]], scores: list[float],
 
 def five_plan(text: str, model: str, rate: int, policy: Any = None) -> Plan | None:
     """The weighing of the "I"s and "I'm"s written for a five (:data:`FIVE_AS_NINE_MARGIN`)."""
-    margin = None if asr_beam_size(rate) >= 2 else FIVE_AS_NINE_MARGIN.get(model)
+    margin = _margin(FIVE_AS_NINE_MARGIN, model, rate)
     spans, readings = five_candidates(text)
     if margin is None or not spans:
         return None

@@ -67,6 +67,30 @@ def _value_turn(scenario: Scenario, value: str) -> tuple[Any, np.ndarray]:
     raise AssertionError(f"no turn of {scenario.name} gives {value}")
 
 
+def _utility_variant(out: Path, scenario: str, seed: int, variant: int) -> Path:
+    """The path of variant ``variant`` (from 1) of three of the utility line's ``scenario``
+    that ``harness vary`` writes for ``seed`` (values, voices and noise varied)."""
+    from harness.scenario.vary import write_variants
+
+    return write_variants([ROOT / "examples" / "utility" / "scenarios" / f"{scenario}.yaml"],
+                          out, n=3, seed=seed, aspects=("values", "voices", "noise"))[variant - 1]
+
+
+def _weighed_when_busy(policy: Policy, pcm: np.ndarray, heard: str) -> str:
+    """``heard`` weighed by ``base`` at 24 kHz with no worker of the recogniser free."""
+    import asyncio
+
+    from harness.agent.hearing import Hearing
+
+    recognizer = asr.get_recognizer("base")
+    recognizer.in_flight += 2
+    try:
+        return asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+                           .weighed(pcm, heard))
+    finally:
+        recognizer.in_flight -= 2
+
+
 def _said_instead(path: Path, out: Path, said: str, instead: str, value: str,
                   new_value: str) -> Scenario:
     """A copy of the generated scenario at ``path`` (written to ``out``) whose caller says
@@ -689,11 +713,7 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
     from harness.agent.hearing import Hearing
 
     monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
-    from harness.scenario.vary import write_variants
-
-    paths = write_variants([ROOT / "examples" / "utility" / "scenarios" / f"{scenario}.yaml"],
-                           tmp_path, n=3, seed=seed, aspects=("values", "voices", "noise"))
-    generated = load_scenario(paths[variant - 1])
+    generated = load_scenario(_utility_variant(tmp_path, scenario, seed, variant))
     turn, pcm = _value_turn(generated, value)
     profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
     policy = Policy(profile, [], Faults(), tool_flags(generated.agent_config))
@@ -705,13 +725,7 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
     assert (got.status, got.value) == ("ok", value), chosen
 
     if chosen != heard:  # a busy recogniser does not weigh: the transcript stands
-        recognizer = asr.get_recognizer("base")
-        recognizer.in_flight += 2
-        try:
-            assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                               .weighed(pcm, heard)) == heard
-        finally:
-            recognizer.in_flight -= 2
+        assert _weighed_when_busy(policy, pcm, heard) == heard
         monkeypatch.setattr(asr, "others_busy", lambda: 0.9)
         assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
                            .weighed(pcm, heard)) == heard
@@ -736,12 +750,9 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
     import soxr
 
     from harness.agent.hearing import Hearing
-    from harness.scenario.vary import write_variants
 
     monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
-    generated = write_variants(
-        [ROOT / "examples" / "utility" / "scenarios" / "reading-declined.yaml"], tmp_path, n=3,
-        seed=5, aspects=("values", "voices", "noise"))[2]
+    generated = _utility_variant(tmp_path, "reading-declined", seed=5, variant=3)
     said = "account number is seven, nine, one, five, three, four."
     heard = "Hello, I want to give a meter reading. My account number is 91534."
     profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
@@ -761,13 +772,7 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
             said_oh = pcm
 
     pcm = said_oh
-    recognizer = asr.get_recognizer("base")
-    recognizer.in_flight += 2
-    try:
-        assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                           .weighed(pcm, heard)) == heard
-    finally:
-        recognizer.in_flight -= 2
+    assert _weighed_when_busy(policy, pcm, heard) == heard
     phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
     assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
                        .weighed(phone, heard)) == heard
@@ -782,12 +787,9 @@ def test_an_i_the_recogniser_wrote_for_a_five_is_read_as_a_five_and_a_nine_stays
     import asyncio
 
     from harness.agent.hearing import Hearing
-    from harness.scenario.vary import write_variants
 
     monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
-    generated = write_variants(
-        [ROOT / "examples" / "utility" / "scenarios" / "unknown-account.yaml"], tmp_path, n=3,
-        seed=11, aspects=("values", "voices", "noise"))[2]
+    generated = _utility_variant(tmp_path, "unknown-account", seed=11, variant=3)
     said = "It's two, eight, oh, three, one, five."
     heard = "Oh sorry, that's my old one. It's two, eight, oh, three, one, I'm..."
     profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")

@@ -93,7 +93,7 @@ def _six_digits(text: str) -> bool:
 
 def test_an_oh_lost_at_a_numbers_start_is_tried_before_the_run_and_for_the_word_before_it(
         ) -> None:
-    made, readings, rivals = lead_oh_candidates("My account number is more 3, 6, 4, 5, 8.",
+    made, readings, places = lead_oh_candidates("My account number is more 3, 6, 4, 5, 8.",
                                                 _six_digits)
     assert made == ["My account number is more 0, 3, 6, 4, 5, 8.",
                     "My account number is 0, 3, 6, 4, 5, 8."]
@@ -102,7 +102,7 @@ def test_an_oh_lost_at_a_numbers_start_is_tried_before_the_run_and_for_the_word_
         "My account number is more oh, three, six, four, five, eight.",
         "My account number is more eight, three, six, four, five, eight.",  # the rival
         "My account number is oh, three, six, four, five, eight."]
-    assert rivals == [2, -1]
+    assert places == [(1, 2), (3, None)]  # each transcript's reading, and its rival's
     # a number written as one: the "oh" goes onto it
     assert lead_oh_candidates("It's 91534.", _six_digits)[0] == ["It's 091534."]
 
@@ -125,14 +125,14 @@ def test_no_oh_is_tried_where_it_would_not_make_a_whole_value() -> None:
 
 def test_an_oh_is_read_back_in_only_within_the_margin_and_above_an_eight_there() -> None:
     text = "My account number is more 3, 6, 4, 5, 8."
-    made, _, rivals = lead_oh_candidates(text, _six_digits)
+    made, _, places = lead_oh_candidates(text, _six_digits)
     before, instead = made
     # scores: as written, "oh" before the run, "eight" before it, "oh" for "more"
-    assert read_lead_oh(text, made, rivals, [-30.0, -34.0, -40.0, -32.0], -7.0) == instead
-    assert read_lead_oh(text, made, rivals, [-30.0, -34.0, -40.0, -38.0], -7.0) == before
-    assert read_lead_oh(text, made, rivals, [-30.0, -34.0, -33.0, -38.0], -7.0) == text  # 8
-    assert read_lead_oh(text, made, rivals, [-30.0, -37.5, -40.0, -38.0], -7.0) == text
-    assert read_lead_oh(text, made, rivals, [], -7.0) == text  # no scores
+    assert read_lead_oh(text, made, places, [-30.0, -34.0, -40.0, -32.0], -7.0) == instead
+    assert read_lead_oh(text, made, places, [-30.0, -34.0, -40.0, -38.0], -7.0) == before
+    assert read_lead_oh(text, made, places, [-30.0, -34.0, -33.0, -38.0], -7.0) == text  # 8
+    assert read_lead_oh(text, made, places, [-30.0, -37.5, -40.0, -38.0], -7.0) == text
+    assert read_lead_oh(text, made, places, [], -7.0) == text  # no scores
 
 
 @pytest.mark.parametrize(("text", "words", "readings"), [
@@ -148,6 +148,7 @@ def test_an_oh_is_read_back_in_only_within_the_margin_and_above_an_eight_there()
     # the pronoun, away from digits
     ("I think it is 4, 5, 6, and I'm sure.", [], []),
     ("Hi, I'm calling about 4 bills.", [], []),
+    ("It's 4, 5, 6. I think so.", [], []),  # a pronoun after a number, a word after it
 ])
 def test_an_i_beside_digits_is_weighed_as_a_nine_and_as_a_five(
         text: str, words: list[str], readings: list[str]) -> None:
