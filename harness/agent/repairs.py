@@ -45,20 +45,34 @@ eight"; ``base``, the utility line), "My account number is i in 3, 2, 7, 1, 6" (
 lost as in "I" for nine; ``base``, the utility line, two voices), "My account number is
 I-O-6-8-7-5" (nine, oh, six, …: the run's second digit an "oh" written as the letter;
 ``base``, the utility line)."""
+
+_RUN_INTO_WORDS = {"counter": "0", "countate": "8", "count date": "8"}
+"""Words the local agent's recogniser wrote for "account" and the first digit said after it,
+run into one, in generated calls of the utility line ("It's account oh, five, one," and "…
+seven, four, two." heard as one: "It's a counter 5 1 7 4 2"; "It's a countate, 2, 5, 9, 1,
+3" for eight, two, …; "It's a count date for 3 6 5 0" for eight, four, …; ``base``, eight
+voices). The second digit may be written as its homophone ("It's a counter to 3-7-8-6"), so a
+"to" or "for" may stand between the word and the digits."""
+_DIGIT_AHEAD = r"(?:\d|(?:o|oh|zero)\b)"
 _WORD_BEFORE_DIGITS = re.compile(
-    rf"\b({'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*(?:\d|(?:o|oh|zero)\b))", re.IGNORECASE)
+    rf"\b(?:(?P<word>{'|'.join(_FIRST_DIGIT_WORDS)})(?=[\s,.\-]*{_DIGIT_AHEAD})"
+    rf"|(?P<into>{'|'.join(_RUN_INTO_WORDS)})(?=[\s,.\-]*(?:(?:to|too|for)[\s,.\-]+)?"
+    rf"{_DIGIT_AHEAD}))", re.IGNORECASE)
 
 _LIKE_WORDS = frozenset({"a", "i", "for", "to", "too", "all", "in"})
 """Of those, the words a caller says right before digits as words ("It's a …", "for 8352 …")."""
 
 
 def first_digit_words(text: str, *, only_unlike_words: bool = False) -> str:
-    """``text`` with each such word right before digits written as its digit: a reading for a
-    slot to try only when the digits as heard fit no value (``slots.extract``).
+    """``text`` with each such word right before digits written as its digit, and each of
+    :data:`_RUN_INTO_WORDS` as the digit run into it: a reading for a slot to try only when the
+    digits as heard fit no value (``slots.extract``).
     ``only_unlike_words``: only the words a caller would not say there as words (not "a",
     "I", "for", "to", "too", "all", "in"), for :func:`undoubled` readings of digits that fit."""
     def digit(m: re.Match[str]) -> str:
-        word = m.group(1).lower()
+        if m.group("into"):
+            return _RUN_INTO_WORDS[m.group("into").lower()]
+        word = m.group("word").lower()
         return m.group(0) if only_unlike_words and word in _LIKE_WORDS \
             else _FIRST_DIGIT_WORDS[word]
     return _WORD_BEFORE_DIGITS.sub(digit, text)

@@ -53,6 +53,12 @@ def test_a_word_between_two_breaths_of_a_number_does_not_split_it(text: str, val
     ("The account number is all 1 9 3 6 7", "ok", "019367"),
     ("My account number is i in 3, 2, 7, 1, 6.", "ok", "932716"),
     ("My account number is in 8, 1, 6, 2, 3.", "ok", "981623"),
+    # the first digit run into "account" before it (generated utility calls)
+    ("It's a counter 5 1 7 4 2", "ok", "051742"),
+    ("It's a counter-8-2-4-7-6.", "ok", "082476"),
+    ("It's a countate, oh, six, one, nine, three.", "ok", "806193"),
+    ("It's a counter to 3-7-8-6.", "ok", "023786"),  # the next digit written "to"
+    ("It's a count date for 3 6 5 0.", "ok", "843650"),
     # the run's next digit an "oh" written as the letter (a generated utility call)
     ("Hello, I want to give a meager reading. My account number is I-O-6-8-7-5.", "ok",
      "906875"),
@@ -64,6 +70,7 @@ def test_a_word_between_two_breaths_of_a_number_does_not_split_it(text: str, val
     ("a 3 1", "partial", "31"),  # still short with it: the digits heard are the partial
     ("That's all 4 9 3 6 7 2", "ok", "493672"),
     ("I live in 4 9 3 6 7 2", "ok", "493672"),
+    ("The counter reads 4 9 3 6 7 2", "ok", "493672"),
 ])
 def test_a_digit_written_as_a_word_at_a_runs_start_completes_it(text: str, status: str,
                                                                 value: str) -> None:
