@@ -15,7 +15,8 @@ the agent's slot extraction gets exactly the label from the chosen transcript. N
 real time, so the figures do not depend on the machine's load: they isolate hearing from
 turn-taking. Where no search found a whole value, the turn is heard again slowed down, as the
 agent does (``harness.agent.hearing.wants_slowed``; ``--no-slowed``: not), a "4" the
-recogniser likely wrote for an "oh" is read as a zero (``OH_AS_FOUR_MARGIN``), and a "0" it
+recogniser likely wrote for an "oh" is read as a zero (``OH_AS_FOUR_MARGIN``; a "for" that
+begins a number, ``FOR_AS_OH_MARGIN``), and a "0" it
 likely wrote for a letter "o" spelled in an email as the letter (``O_AS_ZERO_MARGIN``; both in
 ``harness.agent.weighing``; ``--no-ohs``: neither). The recogniser is each profile's
 (``--models`` names others to compare).
@@ -133,7 +134,8 @@ def heard(recognizer: SpeechRecognizer, model: str, policy: Policy, pcm: np.ndar
     none does (``wants_slowed``, and ``slowed_too``), the turn slowed down and heard by
     ``second``, then by the recogniser. Then (``ohs``) the transcript is weighed as the agent
     weighs it (``harness.agent.weighing.WEIGHINGS``): an "oh" lost at a number's start read
-    back in, the "4"s the recogniser likely wrote for an "oh" read as zeros, and the "0"s it
+    back in, a "for" and the "4"s the recogniser likely wrote for an "oh" read as zeros, and
+    the "0"s it
     likely wrote for a letter "o" of an email as the letter."""
     text = _heard(recognizer, model, policy, pcm, runner_ups, second, slowed_too=slowed_too)
     if not ohs or not text:

@@ -778,6 +778,48 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
                        .weighed(phone, heard)) == heard
 
 
+def test_a_for_the_recogniser_wrote_for_an_oh_that_begins_a_reading_is_read_as_a_zero(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A generated utility call (seed 7, the fourth of fifteen variants of each meter-reading
+    scenario, an espeak-ng voice) whose reading, said "oh, one, nine, six, five", ``base``
+    writes "The reading is for 1, 9, 6, 5.", a four. Weighed by ``base`` itself, the same
+    transcript reads as 01965 on that audio and as 41965 on the same call with the caller
+    saying "four" first; with no room on the recogniser, or over a telephone line, it
+    stands."""
+    import asyncio
+
+    import soxr
+
+    from harness.agent.hearing import Hearing
+    from harness.scenario.vary import write_variants
+
+    monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
+    scenarios = ROOT / "examples" / "utility" / "scenarios"
+    generated = write_variants([scenarios / "reading-submitted.yaml",
+                                scenarios / "reading-declined.yaml"], tmp_path, n=15, seed=7,
+                               aspects=("values", "voices", "noise"))[3]
+    said = "The reading is seven, one, nine, six, five."
+    heard = "The reading is for 1, 9, 6, 5."
+    profile = load_profile(ROOT / "examples" / "utility" / "utility.profile.yaml")
+    for first, value in (("oh", "01965"), ("four", "41965")):
+        scenario = _said_instead(generated, tmp_path / f"said-{first}.yaml", said,
+                                 said.replace("seven", first), "71965", value)
+        pcm = _value_turn(scenario, value)[1]
+        policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
+        chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
+                             .weighed(pcm, heard))
+        got = extract(profile.slots["meter_reading"], chosen, asked=True)
+        assert (got.status, got.value) == ("ok", value), chosen
+        if first == "oh":
+            said_oh = pcm
+
+    pcm = said_oh
+    assert _weighed_when_busy(policy, pcm, heard) == heard
+    phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
+    assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
+                       .weighed(phone, heard)) == heard
+
+
 def test_an_i_the_recogniser_wrote_for_a_five_is_read_as_a_five_and_a_nine_stays(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A generated utility call (seed 11, variant 3, an espeak-ng voice) ends its account number

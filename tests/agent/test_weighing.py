@@ -10,6 +10,8 @@ import pytest
 from harness.agent.repairs import joined_spelling, spelled_local_part
 from harness.agent.weighing import (
     five_candidates,
+    lead_for_candidates,
+    lead_for_plan,
     lead_oh_candidates,
     letter_o_candidates,
     read_fives,
@@ -166,3 +168,30 @@ def test_an_i_is_written_5_only_where_five_scored_above_nine() -> None:
         "Account number O. I. 2. 5. 8. 7."
     assert read_fives(text, spans, [-30.0, -30.0, -29.0, -31.0], 0.0) == text  # a tie: nine
     assert read_fives(text, spans, [], 0.0) == text  # no scores
+
+
+@pytest.mark.parametrize(("text", "fors", "readings"), [
+    # a meter reading said "oh, one, nine, six, five" (a generated utility call)
+    ("The reading is for 1, 9, 6, 5.", [0],
+     ["The reading is for, one, nine, six, five.", "The reading is oh, one, nine, six, five."]),
+    ("It's 4 2, and for 3 5 7 6.", [2],
+     ["It's four, two, and for, three, five, seven, six.",
+      "It's four, two, and oh, three, five, seven, six."]),
+    # further into a run, or before too few digits, or not before digits: not weighed
+    ("It's 3 for 6997-0.", [], []),
+    ("It's for 3.", [], []),
+    ("I'm calling for my bill.", [], []),
+])
+def test_a_for_that_begins_a_run_is_weighed_as_an_oh(text: str, fors: list[int],
+                                                     readings: list[str]) -> None:
+    assert lead_for_candidates(text) == (fors, readings)
+
+
+def test_a_for_is_written_oh_only_where_its_oh_reading_scored_within_the_margin() -> None:
+    text = "The reading is for 1, 9, 6, 5."
+    plan = lead_for_plan(text, "base", 24_000)
+    assert plan is not None and len(plan.readings) == 2
+    assert plan.read([-20.0, -24.0]) == "The reading is oh 1, 9, 6, 5."
+    assert plan.read([-20.0, -25.0]) == text  # 5 below: a four
+    assert lead_for_plan(text, "tiny.en", 24_000) is None  # no margin measured for it
+    assert lead_for_plan(text, "base", 8_000) is None  # a telephone line: not weighed
