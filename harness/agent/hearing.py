@@ -241,11 +241,11 @@ class Hearing:
             pcm, text)))
 
     async def weighed(self, pcm: np.ndarray, text: str) -> str:
-        """``text`` after the weighings of :data:`weighing.WEIGHINGS` that apply (an "oh" lost
-        at a number's start read back in, a "4" written for an "oh" read as a zero, a "0"
-        written for an email's letter "o" read as the letter), each one batched decoder pass of
-        the line's recogniser on the encoding the turn's own decode made, with spare capacity
-        only (``SpeechRecognizer.has_room``)."""
+        """``text`` after the weighings of :data:`weighing.WEIGHINGS` that apply (a five
+        written "I" read as a five, an "oh" lost at a number's start read back in, a "for" or a
+        "4" written for an "oh" read as a zero, a "0" written for an email's letter "o" read as
+        the letter), each one batched decoder pass of the line's recogniser on the encoding the
+        turn's own decode made, with spare capacity only (``SpeechRecognizer.has_room``)."""
         policy, prompt, language = self._settings()
         rate = self.listener.input_rate
         model = asr_model_choice(self.listener.recogniser)

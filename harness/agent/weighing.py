@@ -109,10 +109,10 @@ def _spelled(text: str, oh_at: int | None = None) -> str:
 
 
 def read_ohs(text: str, fours: list[int], scores: list[float], margin: float) -> str:
-    """``text`` with each of its ``fours`` (see :func:`oh_candidates`) written as a zero (a
-    "4" as "0", "four" as "oh") where its reading as "oh" scored (``scores``: the
-    candidates' log-likelihoods, in their order) at most ``margin`` below the reading as
-    "four"."""
+    """``text`` with each of its ``fours`` (see :func:`oh_candidates` and
+    :func:`lead_for_candidates`) written as a zero (a "4" as "0", "four" or "for" as "oh")
+    where its reading as "oh" scored (``scores``: the candidates' log-likelihoods, in their
+    order) at most ``margin`` below the reading as written."""
     if len(scores) != len(fours) + 1:
         return text
     zeros = {k for k, score in zip(fours, scores[1:], strict=True) if score - scores[0] > margin}
