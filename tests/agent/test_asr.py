@@ -76,19 +76,35 @@ def _utility_variant(out: Path, scenario: str, seed: int, variant: int) -> Path:
                           out, n=3, seed=seed, aspects=("values", "voices", "noise"))[variant - 1]
 
 
-def _weighed_when_busy(policy: Policy, pcm: np.ndarray, heard: str) -> str:
-    """``heard`` weighed by ``base`` at 24 kHz with no worker of the recogniser free."""
+def _weighed(policy: Policy, pcm: np.ndarray, heard: str, rate: int = 24_000) -> str:
+    """``heard`` weighed by ``base`` on ``pcm`` at ``rate``, as the agent's hearing weighs a
+    turn (``Hearing.weighed``)."""
     import asyncio
 
     from harness.agent.hearing import Hearing
 
+    return asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=rate))
+                       .weighed(pcm, heard))
+
+
+def _weighed_when_busy(policy: Policy, pcm: np.ndarray, heard: str) -> str:
+    """``heard`` weighed by ``base`` at 24 kHz with no worker of the recogniser free."""
     recognizer = asr.get_recognizer("base")
     recognizer.in_flight += 2
     try:
-        return asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                           .weighed(pcm, heard))
+        return _weighed(policy, pcm, heard)
     finally:
         recognizer.in_flight -= 2
+
+
+def _stands_unweighed(policy: Policy, pcm: np.ndarray, heard: str) -> None:
+    """``heard`` stands on ``pcm`` (24 kHz) with no worker of the recogniser free, and over a
+    telephone line (8 kHz), where no margin was measured."""
+    import soxr
+
+    assert _weighed_when_busy(policy, pcm, heard) == heard
+    phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
+    assert _weighed(policy, phone, heard, rate=8_000) == heard
 
 
 def _said_instead(path: Path, out: Path, said: str, instead: str, value: str,
@@ -708,10 +724,6 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
     no worker of the recogniser free, other processes using most of the CPU, or over a
     telephone line (8 kHz), where the "f" that tells them apart is lost, the transcript
     stands."""
-    import asyncio
-
-    from harness.agent.hearing import Hearing
-
     monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
     generated = load_scenario(_utility_variant(tmp_path, scenario, seed, variant))
     turn, pcm = _value_turn(generated, value)
@@ -719,23 +731,20 @@ def test_a_4_the_recogniser_wrote_for_an_oh_is_read_as_a_zero_and_a_four_stays(
     policy = Policy(profile, [], Faults(), tool_flags(generated.agent_config))
     slot = next(iter(turn.entity))
 
-    chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                         .weighed(pcm, heard))
+    chosen = _weighed(policy, pcm, heard)
     got = extract(profile.slots[slot], chosen, asked=True)
     assert (got.status, got.value) == ("ok", value), chosen
 
     if chosen != heard:  # a busy recogniser does not weigh: the transcript stands
         assert _weighed_when_busy(policy, pcm, heard) == heard
         monkeypatch.setattr(asr, "others_busy", lambda: 0.9)
-        assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                           .weighed(pcm, heard)) == heard
+        assert _weighed(policy, pcm, heard) == heard
         monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
 
     import soxr
 
     phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
-    assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
-                       .weighed(phone, heard)) == heard
+    assert _weighed(policy, phone, heard, rate=8_000) == heard
 
 
 def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eight_is_not(
@@ -745,12 +754,6 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
     Weighed by ``base`` itself, the same transcript reads as 091534 on that audio, and stays
     five digits (the agent asks again) on the same call with the caller saying "eight"
     first; with no room on the recogniser, or over a telephone line, it stands."""
-    import asyncio
-
-    import soxr
-
-    from harness.agent.hearing import Hearing
-
     monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
     generated = _utility_variant(tmp_path, "reading-declined", seed=5, variant=3)
     said = "account number is seven, nine, one, five, three, four."
@@ -762,8 +765,7 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
         pcm = _value_turn(scenario, value)[1]
         policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
         assert policy.part_of_a_value(heard)  # five digits, and the account number comes first
-        chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                             .weighed(pcm, heard))
+        chosen = _weighed(policy, pcm, heard)
         got = extract(profile.slots["account_number"], chosen, asked=True)
         if chosen_value is None:
             assert got.status == "partial", chosen
@@ -771,11 +773,7 @@ def test_an_oh_the_recogniser_lost_at_a_numbers_start_is_read_back_in_and_an_eig
             assert (got.status, got.value) == ("ok", chosen_value), chosen
             said_oh = pcm
 
-    pcm = said_oh
-    assert _weighed_when_busy(policy, pcm, heard) == heard
-    phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
-    assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
-                       .weighed(phone, heard)) == heard
+    _stands_unweighed(policy, said_oh, heard)
 
 
 def test_a_for_the_recogniser_wrote_for_an_oh_that_begins_a_reading_is_read_as_a_zero(
@@ -786,11 +784,6 @@ def test_a_for_the_recogniser_wrote_for_an_oh_that_begins_a_reading_is_read_as_a
     transcript reads as 01965 on that audio and as 41965 on the same call with the caller
     saying "four" first; with no room on the recogniser, or over a telephone line, it
     stands."""
-    import asyncio
-
-    import soxr
-
-    from harness.agent.hearing import Hearing
     from harness.scenario.vary import write_variants
 
     monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
@@ -806,18 +799,13 @@ def test_a_for_the_recogniser_wrote_for_an_oh_that_begins_a_reading_is_read_as_a
                                  said.replace("seven", first), "71965", value)
         pcm = _value_turn(scenario, value)[1]
         policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
-        chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                             .weighed(pcm, heard))
+        chosen = _weighed(policy, pcm, heard)
         got = extract(profile.slots["meter_reading"], chosen, asked=True)
         assert (got.status, got.value) == ("ok", value), chosen
         if first == "oh":
             said_oh = pcm
 
-    pcm = said_oh
-    assert _weighed_when_busy(policy, pcm, heard) == heard
-    phone = soxr.resample(pcm, 24_000, 8_000).astype(np.int16)
-    assert asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=8_000))
-                       .weighed(phone, heard)) == heard
+    _stands_unweighed(policy, said_oh, heard)
 
 
 def test_an_i_the_recogniser_wrote_for_a_five_is_read_as_a_five_and_a_nine_stays(
@@ -826,10 +814,6 @@ def test_an_i_the_recogniser_wrote_for_a_five_is_read_as_a_five_and_a_nine_stays
     "…three, one, five.", and ``base`` writes the five as "I'm", which the agent's repairs read
     as a nine. Weighed by ``base`` itself, the same transcript reads as a five on that audio
     and stays a nine on the same call with the caller saying "nine"."""
-    import asyncio
-
-    from harness.agent.hearing import Hearing
-
     monkeypatch.setattr(asr, "others_busy", lambda: 0.0)
     generated = _utility_variant(tmp_path, "unknown-account", seed=11, variant=3)
     said = "It's two, eight, oh, three, one, five."
@@ -840,8 +824,7 @@ def test_an_i_the_recogniser_wrote_for_a_five_is_read_as_a_five_and_a_nine_stays
                                  said.replace("five", last), "280315", value)
         pcm = _value_turn(scenario, value)[1]
         policy = Policy(profile, [], Faults(), tool_flags(scenario.agent_config))
-        chosen = asyncio.run(Hearing(_Ear(policy, recogniser="base", input_rate=24_000))
-                             .weighed(pcm, heard))
+        chosen = _weighed(policy, pcm, heard)
         got = extract(profile.slots["account_number"], chosen, asked=True)
         assert (got.status, got.value) == ("ok", value), chosen
 
